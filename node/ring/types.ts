@@ -1,0 +1,39 @@
+/**
+ * The ring's data model, shared by the storage node, the RingDriver and the operator. A ring is a value: every change
+ * produces a new ring with a higher epoch, and the newest epoch wins wherever two rings meet.
+ */
+
+/** `joining`: known but owns nothing yet; `valid`: a normal owner; `leaving`: handing its partitions off. */
+export type MemberState = "joining" | "valid" | "leaving";
+
+export interface Member {
+  id: string;
+  /** Base URL of the member's peer port, e.g. `http://127.0.0.2:8081`. */
+  peerUrl: string;
+  /** Base URL of the member's client port, e.g. `http://127.0.0.2:8080`. */
+  clientUrl: string;
+  /** The incarnation the ring expects under this id; a node that reports another one has lost its disk. */
+  incarnation: string;
+  state: MemberState;
+}
+
+/**
+ * A partition on its way to a new owner. `from` is the owner in `owners` (it keeps the partition until the transfer
+ * is finalized); `to` receives it. `rebuild` transfers fill a fresh incarnation from the other replicas.
+ */
+export interface Transfer {
+  partition: number;
+  from: string;
+  to: string;
+  kind: "ownership" | "rebuild";
+}
+
+export interface Ring {
+  epoch: number;
+  /** Q, a power of two fixed when the cluster is created. */
+  partitions: number;
+  /** owners[p] is the member id that owns partition p; length Q. */
+  owners: string[];
+  pending: Transfer[];
+  members: Record<string, Member>;
+}
