@@ -1,0 +1,110 @@
+/**
+ * One HTTP exchange over node:http with a keep-alive agent: send a request, collect a bounded response body, and turn
+ * every way it can fail into a `DynamoClientError` (`network_error`, `timeout`, `invalid_response`). The deadline
+ * covers the whole exchange, body included, so a server that stalls mid-body cannot hang the caller.
+ */
+import http from "node:http";
+import { DynamoClientError } from "./errors.js";
+import type { RawResponse } from "./response.js";
+
+export interface TransportOptions {
+  /** Upper bound on open connections per base URL; requests beyond it queue inside the agent. */
+  maxSockets: number;
+  /** Responses larger than this are abandoned; it bounds the memory one request can take. */
+  responseBytesMax: number;
+  /**
+   * Idle keep-alive sockets are closed after this long. It must stay below the server's keep-alive timeout (Node's
+   * default is 5 s), or a request may be written onto a socket the server is closing and fail for no real reason.
+   */
+  idleSocketTimeoutMs: number;
+}
+
+export interface HttpRequest {
+  method: "GET" | "PUT" | "DELETE";
+  url: string;
+  headers?: Record<string, string>;
+  body?: Buffer;
+  timeoutMs: number;
+}
+
+export class HttpTransport {
+  readonly #agent: http.Agent;
+  readonly #responseBytesMax: number;
+
+  constructor(options: TransportOptions) {
+    this.#agent = new http.Agent({
+      keepAlive: true,
+      maxSockets: options.maxSockets,
+      maxFreeSockets: options.maxSockets,
+      timeout: options.idleSocketTimeoutMs,
+    });
+    this.#responseBytesMax = options.responseBytesMax;
+  }
+
+  request(request: HttpRequest): Promise<RawResponse> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { ...request.headers };
+      if (request.body !== undefined) headers["content-length"] = String(request.body.length);
+      const req = http.request(request.url, { method: request.method, agent: this.#agent, headers });
+      let settled = false;
+      const finish = (error: DynamoClientError | undefined, response?: RawResponse): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error !== undefined) {
+          req.destroy();
+          reject(error);
+        } else {
+          resolve(response as RawResponse);
+        }
+      };
+      const timer = setTimeout(() => {
+        finish(new DynamoClientError("timeout", `${request.method} ${request.url} timed out after ${request.timeoutMs} ms`));
+      }, request.timeoutMs);
+
+      req.on("error", (cause: NodeJS.ErrnoException) => {
+        const reason = cause.code ?? cause.message;
+        finish(new DynamoClientError("network_error", `${request.method} ${request.url}: ${reason}`, { cause }));
+      });
+      req.on("response", (res) => this.#collect(request, res, finish));
+      req.end(request.body);
+    });
+  }
+
+  #collect(
+    request: HttpRequest,
+    res: http.IncomingMessage,
+    finish: (error: DynamoClientError | undefined, response?: RawResponse) => void,
+  ): void {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    res.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > this.#responseBytesMax) {
+        finish(
+          new DynamoClientError("invalid_response", `response to ${request.method} ${request.url} exceeds ${this.#responseBytesMax} bytes`, {
+            status: res.statusCode,
+          }),
+        );
+        return;
+      }
+      chunks.push(chunk);
+    });
+    res.on("end", () => {
+      finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks, bytes) });
+    });
+    res.on("error", (cause: NodeJS.ErrnoException) => {
+      finish(new DynamoClientError("network_error", `${request.method} ${request.url}: ${cause.code ?? cause.message}`, { cause }));
+    });
+    res.on("close", () => {
+      if (!res.complete) {
+        finish(new DynamoClientError("network_error", `${request.method} ${request.url}: connection closed mid-response`));
+      }
+    });
+  }
+
+  /** Closes idle connections; requests in flight finish on their own. */
+  close(): void {
+    this.#agent.destroy();
+  }
+}

@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { DynamoClient, DynamoClientError } from "../../../client/index.js";
+
+/**
+ * The client against in-process stub servers on loopback: what goes on the wire, which node each request reaches,
+ * and how failures surface. The stubs answer from a handler so each test states the server behaviour it relies on.
+ */
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+type Handler = (seen: Seen, res: http.ServerResponse) => void;
+
+interface Stub {
+  url: string;
+  seen: Seen[];
+  /** TCP connections accepted so far. */
+  connections: () => number;
+  close: () => Promise<void>;
+}
+
+async function stub(handler: Handler): Promise<Stub> {
+  const seen: Seen[] = [];
+  let connections = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const entry = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) };
+      seen.push(entry);
+      handler(entry, res);
+    });
+  });
+  server.on("connection", () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    connections: () => connections,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A URL on which nothing listens: a port that was just bound and released. */
+async function deadUrl(): Promise<string> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
+const ok: Handler = (seen, res) => {
+  if (seen.method === "GET") {
+    res.writeHead(200, { "content-type": "text/plain", "x-dynamo-context": "ctx-get" }).end("value");
+  } else {
+    res.writeHead(204, { "x-dynamo-context": "ctx-put" }).end();
+  }
+};
+
+async function expectClientError(promise: Promise<unknown>, code: string): Promise<DynamoClientError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof DynamoClientError, `expected DynamoClientError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return error;
+  }
+  assert.fail(`expected a ${code} error`);
+}
+
+describe("DynamoClient over HTTP", () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function serve(handler: Handler): Promise<Stub> {
+    const server = await stub(handler);
+    cleanups.push(server.close);
+    return server;
+  }
+
+  function client(urls: string | string[], options?: ConstructorParameters<typeof DynamoClient>[1]): DynamoClient {
+    const c = new DynamoClient(urls, options);
+    cleanups.push(() => c.close());
+    return c;
+  }
+
+  it("sends the value, content type, context and quorum on a put and returns the new context", async () => {
+    const server = await serve(ok);
+    const result = await client(server.url).put("default", "a/b", Buffer.from([1, 2, 3]), {
+      context: "ctx-0",
+      contentType: "application/x-test",
+      w: 3,
+    });
+    assert.deepEqual(result, { context: "ctx-put" });
+    const [seen] = server.seen;
+    assert.equal(seen?.method, "PUT");
+    assert.equal(seen?.url, "/v1/kv/default/a%2Fb?w=3");
+    assert.equal(seen?.headers["content-type"], "application/x-test");
+    assert.equal(seen?.headers["x-dynamo-context"], "ctx-0");
+    assert.deepEqual(seen?.body, Buffer.from([1, 2, 3]));
+  });
+
+  it("sends no context header on a blind write", async () => {
+    const server = await serve(ok);
+    await client(server.url).put("default", "k", "text");
+    assert.equal(server.seen[0]?.headers["x-dynamo-context"], undefined);
+    assert.equal(server.seen[0]?.headers["content-type"], "text/plain; charset=utf-8");
+  });
+
+  it("reads a value with r and pr on the query string", async () => {
+    const server = await serve(ok);
+    const result = await client(server.url).get("default", "k", { r: 1, pr: 1 });
+    assert.deepEqual(result, { kind: "value", value: Buffer.from("value"), contentType: "text/plain", context: "ctx-get" });
+    assert.equal(server.seen[0]?.url, "/v1/kv/default/k?r=1&pr=1");
+  });
+
+  it("spreads requests over its nodes round-robin", async () => {
+    const a = await serve(ok);
+    const b = await serve(ok);
+    const c = client([a.url, b.url]);
+    for (let i = 0; i < 4; i++) await c.get("default", `k${i}`);
+    assert.equal(a.seen.length, 2);
+    assert.equal(b.seen.length, 2);
+  });
+
+  it("fails a read over to the next node when a connection cannot be made", async () => {
+    const live = await serve(ok);
+    const c = client([await deadUrl(), live.url]);
+    for (let i = 0; i < 3; i++) assert.equal((await c.get("default", "k")).kind, "value");
+    assert.equal(live.seen.length, 3);
+  });
+
+  it("never retries a write on another node", async () => {
+    const live = await serve(ok);
+    const c = client([await deadUrl(), live.url]);
+    await expectClientError(c.put("default", "k", "v"), "network_error");
+    assert.equal(live.seen.length, 0);
+  });
+
+  it("reports network_error with no status when no node answers", async () => {
+    const error = await expectClientError(client([await deadUrl(), await deadUrl()]).get("default", "k"), "network_error");
+    assert.equal(error.status, undefined);
+  });
+
+  it("times out a request whose response never completes", async () => {
+    const server = await serve((_seen, res) => {
+      res.writeHead(200, { "x-dynamo-context": "c" });
+      res.write("partial");
+    });
+    const started = Date.now();
+    await expectClientError(client(server.url).get("default", "k", { timeoutMs: 100 }), "timeout");
+    assert.ok(Date.now() - started < 2_000);
+  });
+
+  it("abandons a response larger than the configured bound", async () => {
+    const server = await serve((_seen, res) => {
+      res.writeHead(200, { "x-dynamo-context": "c" }).end(Buffer.alloc(64 * 1024));
+    });
+    await expectClientError(client(server.url, { responseBytesMax: 1024 }).get("default", "k"), "invalid_response");
+  });
+
+  it("surfaces the server's error code, status and message", async () => {
+    const server = await serve((_seen, res) => {
+      res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: "unavailable", message: "1 of 2 replies" }));
+    });
+    const error = await expectClientError(client(server.url).put("default", "k", "v"), "unavailable");
+    assert.equal(error.status, 503);
+    assert.equal(error.message, "1 of 2 replies");
+  });
+
+  it("reuses connections across sequential requests", async () => {
+    const server = await serve(ok);
+    const c = client(server.url);
+    for (let i = 0; i < 5; i++) await c.get("default", "k");
+    assert.equal(server.seen.length, 5);
+    assert.equal(server.connections(), 1);
+  });
+});
