@@ -1,0 +1,201 @@
+/**
+ * The binary form of a versioned record, used both on disk and in the peer protocol, so it sits on the hot path of
+ * every read and write. Values are copied in as raw bytes (no base64, no JSON), the whole record is written into one
+ * buffer allocated at its exact size, and small numbers take one byte. The encoding is canonical (clock actors sorted,
+ * siblings in dot order), so equal records encode to equal bytes and anti-entropy can hash the encoded form.
+ *
+ * Format version 1, all integers unsigned LEB128 varints unless marked u8:
+ *
+ *     u8 format version (1)
+ *     varint clock size C, then C × { u8 actor length, actor UTF-8, varint counter }   (actors sorted)
+ *     varint sibling count S, then S × {
+ *       varint dot actor (index into the clock entries), varint dot counter,
+ *       varint timestamp ms, varint timestamp logical,
+ *       u8 flags (bit 0: tombstone; other bits zero),
+ *       varint content type length, content type UTF-8,
+ *       unless a tombstone: varint value length, value bytes
+ *     }                                                                                  (siblings in dot order)
+ *
+ * A dot names its actor by position in the clock because every dot must be covered by its record's clock anyway: the
+ * encoding is shorter and cannot express a record that breaks that invariant. The leading version byte lets a later
+ * format be introduced while old records are still readable. Decoding rejects anything that is truncated, has trailing
+ * bytes, or breaks an invariant, with an error that says what and where.
+ */
+import type { Sibling, VersionedRecord, VersionVector } from "./types.js";
+import { ByteReader, isVarintValue, MalformedBytesError, varintLength, writeVarint } from "./bytes.js";
+import { compareDots, isValidActor, isValidCounter } from "./version-vector.js";
+import { compareSiblings } from "./record.js";
+
+export const RECORD_FORMAT_VERSION = 1;
+const FLAG_TOMBSTONE = 0x01;
+/** The fewest bytes a clock entry can take: a length byte, a one-byte actor and a one-byte counter. */
+const CLOCK_ENTRY_BYTES_MIN = 3;
+/** The fewest bytes a sibling can take: five one-byte varints and the flags byte (a tombstone, empty content type). */
+const SIBLING_BYTES_MIN = 6;
+
+/** Raised by `decodeRecord` when the bytes are not a valid record. */
+export class CorruptRecordError extends MalformedBytesError {
+  override readonly name: string = "CorruptRecordError";
+}
+
+export interface DecodeOptions {
+  /**
+   * Whether each value is copied out of the input buffer (the default). Without copying, values are views into the
+   * input, which saves a copy per read but keeps the whole input alive and breaks if its owner reuses the memory.
+   */
+  copyValues?: boolean;
+}
+
+export function encodeRecord(record: VersionedRecord): Buffer {
+  const actors = sortedActors(record.clock);
+  const actorIndex = new Map<string, number>();
+  actors.forEach((actor, index) => actorIndex.set(actor, index));
+  const siblings = inCanonicalOrder(record.siblings);
+  const contentTypeBytes = siblings.map((sibling) => Buffer.byteLength(sibling.contentType, "utf8"));
+
+  let size = 1 + clockEncodedLength(record.clock, actors) + varintLength(siblings.length);
+  siblings.forEach((sibling, index) => {
+    checkSibling(sibling, record.clock, actorIndex);
+    const contentTypeLength = contentTypeBytes[index] as number;
+    size += varintLength(actorIndex.get(sibling.dot.actor) as number) + varintLength(sibling.dot.counter);
+    size += varintLength(sibling.timestamp.ms) + varintLength(sibling.timestamp.logical) + 1;
+    size += varintLength(contentTypeLength) + contentTypeLength;
+    if (sibling.value !== null) size += varintLength(sibling.value.length) + sibling.value.length;
+  });
+
+  const buf = Buffer.allocUnsafe(size);
+  buf[0] = RECORD_FORMAT_VERSION;
+  let offset = writeClock(buf, 1, record.clock, actors);
+  offset = writeVarint(buf, offset, siblings.length);
+  siblings.forEach((sibling, index) => {
+    offset = writeVarint(buf, offset, actorIndex.get(sibling.dot.actor) as number);
+    offset = writeVarint(buf, offset, sibling.dot.counter);
+    offset = writeVarint(buf, offset, sibling.timestamp.ms);
+    offset = writeVarint(buf, offset, sibling.timestamp.logical);
+    buf[offset++] = sibling.value === null ? FLAG_TOMBSTONE : 0;
+    offset = writeVarint(buf, offset, contentTypeBytes[index] as number);
+    offset += buf.write(sibling.contentType, offset, "utf8");
+    if (sibling.value !== null) {
+      offset = writeVarint(buf, offset, sibling.value.length);
+      offset += sibling.value.copy(buf, offset);
+    }
+  });
+  if (offset !== size) throw new Error(`invariant violated: encoded ${offset} bytes of a computed ${size}`);
+  return buf;
+}
+
+export function decodeRecord(buf: Buffer, options: DecodeOptions = {}): VersionedRecord {
+  const reader = new ByteReader(buf, "record", (message) => new CorruptRecordError(message));
+  const version = reader.u8("format version");
+  if (version !== RECORD_FORMAT_VERSION) reader.fail(`unsupported format version ${version}`);
+  const { clock, actors } = readClock(reader, Number.MAX_SAFE_INTEGER);
+  const count = reader.varint("sibling count");
+  if (count * SIBLING_BYTES_MIN > reader.remaining) reader.fail(`sibling count ${count} exceeds the bytes remaining`);
+  const copyValues = options.copyValues ?? true;
+  const siblings: Sibling[] = [];
+  for (let index = 0; index < count; index++) {
+    const sibling = readSibling(reader, clock, actors, copyValues);
+    const previous = siblings[siblings.length - 1];
+    if (previous !== undefined && compareDots(previous.dot, sibling.dot) >= 0) {
+      reader.fail(`sibling ${index} is out of order or repeats a dot`);
+    }
+    siblings.push(sibling);
+  }
+  reader.expectEnd();
+  return { clock, siblings };
+}
+
+/** Encoded length of a clock's entries (without any prefix other than the entry count). */
+export function clockEncodedLength(clock: VersionVector, actors: readonly string[]): number {
+  let size = varintLength(actors.length);
+  for (const actor of actors) {
+    const counter = clock[actor] as number;
+    if (!isValidActor(actor)) throw new Error(`invariant violated: invalid actor id ${JSON.stringify(actor)}`);
+    if (!isValidCounter(counter)) throw new Error(`invariant violated: invalid counter ${counter} for ${actor}`);
+    size += 1 + Buffer.byteLength(actor, "utf8") + varintLength(counter);
+  }
+  return size;
+}
+
+export function writeClock(buf: Buffer, offset: number, clock: VersionVector, actors: readonly string[]): number {
+  let at = writeVarint(buf, offset, actors.length);
+  for (const actor of actors) {
+    const length = buf.write(actor, at + 1, "utf8");
+    buf[at] = length;
+    at = writeVarint(buf, at + 1 + length, clock[actor] as number);
+  }
+  return at;
+}
+
+/**
+ * Reads a clock written by `writeClock`, refusing more than `actorsMax` entries, empty, duplicate or unusable actor
+ * ids, and counters below 1. Returns the actors in encoded order too, for dot actor indexes.
+ */
+export function readClock(reader: ByteReader, actorsMax: number): { clock: VersionVector; actors: string[] } {
+  const count = reader.varint("clock size");
+  if (count > actorsMax) reader.fail(`clock has ${count} actors, more than the limit of ${actorsMax}`);
+  if (count * CLOCK_ENTRY_BYTES_MIN > reader.remaining) reader.fail(`clock size ${count} exceeds the bytes remaining`);
+  const clock: VersionVector = {};
+  const actors: string[] = [];
+  for (let index = 0; index < count; index++) {
+    const length = reader.u8("actor length");
+    const actor = reader.utf8(length, "actor");
+    if (!isValidActor(actor)) reader.fail(`clock entry ${index} has an invalid actor id`);
+    if (Object.hasOwn(clock, actor)) reader.fail(`clock entry ${index} repeats an actor`);
+    const counter = reader.varint("clock counter");
+    if (counter < 1) reader.fail(`clock entry ${index} has counter 0`);
+    clock[actor] = counter;
+    actors.push(actor);
+  }
+  return { clock, actors };
+}
+
+/** The clock's actors in canonical (sorted) order. */
+export function sortedActors(clock: VersionVector): string[] {
+  return Object.keys(clock).sort();
+}
+
+function readSibling(reader: ByteReader, clock: VersionVector, actors: string[], copyValues: boolean): Sibling {
+  const actorIndex = reader.varint("dot actor");
+  const actor = actors[actorIndex];
+  if (actor === undefined) return reader.fail(`dot actor index ${actorIndex} is outside the clock`);
+  const counter = reader.varint("dot counter");
+  if (counter < 1 || counter > (clock[actor] as number)) reader.fail(`dot counter ${counter} is not covered by the clock`);
+  const ms = reader.varint("timestamp ms");
+  const logical = reader.varint("timestamp logical");
+  const flags = reader.u8("flags");
+  if ((flags & ~FLAG_TOMBSTONE) !== 0) reader.fail(`unknown flags 0x${flags.toString(16)}`);
+  const contentType = reader.utf8(reader.varint("content type length"), "content type");
+  let value: Buffer | null = null;
+  if ((flags & FLAG_TOMBSTONE) === 0) {
+    const view = reader.bytes(reader.varint("value length"), "value");
+    value = copyValues ? Buffer.from(view) : view;
+  }
+  return { dot: { actor, counter }, value, contentType, timestamp: { ms, logical } };
+}
+
+function checkSibling(sibling: Sibling, clock: VersionVector, actorIndex: Map<string, number>): void {
+  const { dot, timestamp } = sibling;
+  if (!actorIndex.has(dot.actor) || !isValidCounter(dot.counter) || dot.counter > (clock[dot.actor] as number)) {
+    throw new Error(`invariant violated: dot ${dot.actor}:${dot.counter} is not covered by the record's clock`);
+  }
+  if (!isVarintValue(timestamp.ms) || !isVarintValue(timestamp.logical)) {
+    throw new Error(`invariant violated: invalid timestamp ${timestamp.ms}.${timestamp.logical}`);
+  }
+}
+
+/** The siblings in dot order, sorting a copy only when needed; two siblings with one dot are a bug upstream. */
+function inCanonicalOrder(siblings: Sibling[]): Sibling[] {
+  let ordered = siblings;
+  for (let index = 1; index < ordered.length; index++) {
+    const order = compareSiblings(ordered[index - 1] as Sibling, ordered[index] as Sibling);
+    if (order > 0 && ordered === siblings) {
+      ordered = [...siblings].sort(compareSiblings);
+      index = 0;
+    } else if (order === 0) {
+      const { actor, counter } = (ordered[index] as Sibling).dot;
+      throw new Error(`invariant violated: two siblings share the dot ${actor}:${counter}`);
+    }
+  }
+  return ordered;
+}

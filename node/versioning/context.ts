@@ -1,0 +1,110 @@
+/**
+ * Client contexts: the opaque `X-Dynamo-Context` token a read returns and a write sends back. It carries the clock of
+ * the version the client read, and whatever it covers, the write replaces. That makes it powerful: a forged context
+ * that claims to have seen every write would let a client silently erase siblings it never saw, and a context from
+ * another key would make a write replace that key's versions on the strength of an unrelated read. So the token is
+ * bound to its bucket and key and protected by an HMAC-SHA256 under the cluster's secret, checked in constant time,
+ * and anything that does not verify is refused as `invalid_request` rather than trusted or ignored.
+ *
+ * Format version 1, base64url without padding (safe in headers and URLs):
+ *
+ *     u8 format version (1)
+ *     varint actor count C, then C × { u8 actor length, actor UTF-8, varint counter }   (actors sorted)
+ *     16 bytes: HMAC-SHA256(secret, domain ‖ u32 bucket length ‖ bucket ‖ u32 key length ‖ key ‖ the bytes above),
+ *               truncated
+ *
+ * The clock is in the clear: it says which actors wrote the key and how often, nothing about the values. Contexts are
+ * bounded in size (`CONTEXT_LIMITS`) so a header cannot make the node parse or allocate much.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { DynamoError } from "../errors/index.js";
+import type { VersionVector } from "./types.js";
+import { ByteReader } from "./bytes.js";
+import { clockEncodedLength, readClock, sortedActors, writeClock } from "./codec.js";
+
+export const CONTEXT_FORMAT_VERSION = 1;
+const MAC_BYTES = 16;
+/** Separates these MACs from any other use of the same secret (the secret may also authenticate peers). */
+const MAC_DOMAIN = Buffer.from("dynamo/client-context\0", "utf8");
+
+export interface ContextLimits {
+  /** The longest context accepted, in characters of its base64url text. */
+  textLengthMax: number;
+  /** The most actors a context may name. */
+  actorsMax: number;
+}
+
+export const CONTEXT_LIMITS: Readonly<ContextLimits> = Object.freeze({ textLengthMax: 8192, actorsMax: 1000 });
+
+/** The context token for `clock` as read from `bucket`/`key`. */
+export function encodeContext(clock: VersionVector, bucket: string, key: Buffer, secret: Buffer): string {
+  checkSecret(secret);
+  const actors = sortedActors(clock);
+  const bodyLength = 1 + clockEncodedLength(clock, actors);
+  const buf = Buffer.allocUnsafe(bodyLength + MAC_BYTES);
+  buf[0] = CONTEXT_FORMAT_VERSION;
+  writeClock(buf, 1, clock, actors);
+  const body = buf.subarray(0, bodyLength);
+  mac(secret, bucket, key, body).copy(buf, bodyLength);
+  return buf.toString("base64url");
+}
+
+/**
+ * The clock inside a context token, after checking that it was issued by this cluster for exactly this bucket and
+ * key and has not been altered. The empty string is the empty context (a blind write). Throws
+ * `DynamoError("invalid_request")` for anything else that does not verify.
+ */
+export function decodeContext(
+  text: string,
+  bucket: string,
+  key: Buffer,
+  secret: Buffer,
+  limits: ContextLimits = CONTEXT_LIMITS,
+): VersionVector {
+  checkSecret(secret);
+  if (text === "") return {};
+  if (text.length > limits.textLengthMax) {
+    throw invalid(`context is ${text.length} characters long; the limit is ${limits.textLengthMax}`);
+  }
+  const raw = Buffer.from(text, "base64url");
+  // Buffer.from skips characters outside the alphabet and ignores stray low bits, so only an exact round trip proves
+  // the text is the canonical encoding of these bytes and not an altered spelling of them.
+  if (raw.toString("base64url") !== text) throw invalid("context is not valid base64url");
+  if (raw.length < 2 + MAC_BYTES) throw invalid("context is truncated");
+  if (raw[0] !== CONTEXT_FORMAT_VERSION) throw invalid(`context has unsupported format version ${raw[0]}`);
+  const body = raw.subarray(0, raw.length - MAC_BYTES);
+  if (!timingSafeEqual(raw.subarray(raw.length - MAC_BYTES), mac(secret, bucket, key, body))) {
+    throw invalid(
+      "context failed its integrity check: it was altered or truncated, or it was issued for another bucket or key",
+    );
+  }
+  const reader = new ByteReader(body, "context", (message) => invalid(message));
+  reader.offset = 1;
+  const { clock } = readClock(reader, limits.actorsMax);
+  reader.expectEnd();
+  return clock;
+}
+
+function mac(secret: Buffer, bucket: string, key: Buffer, body: Buffer): Buffer {
+  const bucketBytes = Buffer.from(bucket, "utf8");
+  const lengths = Buffer.allocUnsafe(8);
+  lengths.writeUInt32BE(bucketBytes.length, 0);
+  lengths.writeUInt32BE(key.length, 4);
+  return createHmac("sha256", secret)
+    .update(MAC_DOMAIN)
+    .update(lengths.subarray(0, 4))
+    .update(bucketBytes)
+    .update(lengths.subarray(4, 8))
+    .update(key)
+    .update(body)
+    .digest()
+    .subarray(0, MAC_BYTES);
+}
+
+function checkSecret(secret: Buffer): void {
+  if (secret.length === 0) throw new Error("invariant violated: the context secret is empty");
+}
+
+function invalid(message: string): DynamoError {
+  return new DynamoError("invalid_request", message);
+}
