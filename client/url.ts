@@ -45,15 +45,24 @@ export function validateKey(key: string | Buffer): void {
   }
 }
 
-/** Query parameters the API takes: quorum sizes, all positive integers. Undefined entries are left out. */
-export type QuorumQuery = Record<string, number | undefined>;
+/** Query parameters the API takes: quorum sizes. Undefined entries are left out. */
+export interface QuorumQuery {
+  r?: number | undefined;
+  w?: number | undefined;
+  pr?: number | undefined;
+  pw?: number | undefined;
+}
+
+/** r and w count replies, so they are at least 1; pr and pw may be 0, which asks for no primary replies at all. */
+const QUORUM_MIN: Record<keyof QuorumQuery, number> = { r: 1, w: 1, pr: 0, pw: 0 };
 
 function encodeQuery(query: QuorumQuery): string {
   const parts: string[] = [];
-  for (const [name, value] of Object.entries(query)) {
+  for (const [name, value] of Object.entries(query) as Array<[keyof QuorumQuery, number | undefined]>) {
     if (value === undefined) continue;
-    if (!Number.isInteger(value) || value < 1) {
-      throw new DynamoClientError("invalid_request", `${name} must be a positive integer, got ${value}`);
+    const min = QUORUM_MIN[name];
+    if (!Number.isInteger(value) || value < min) {
+      throw new DynamoClientError("invalid_request", `${name} must be an integer of at least ${min}, got ${value}`);
     }
     parts.push(`${name}=${value}`);
   }

@@ -37,9 +37,11 @@ describe("client URL building", () => {
     rejects(() => kvPath("-x", "k"), "invalid_request");
   });
 
-  it("rejects quorum values that are not positive integers", () => {
+  it("rejects quorum values the server cannot accept, allowing pr and pw of 0", () => {
     rejects(() => kvPath("default", "k", { r: 0 }), "invalid_request");
     rejects(() => kvPath("default", "k", { w: 1.5 }), "invalid_request");
+    rejects(() => kvPath("default", "k", { pw: -1 }), "invalid_request");
+    assert.equal(kvPath("default", "k", { pr: 0 }), "/v1/kv/default/k?pr=0");
   });
 
   it("normalizes base URLs and refuses ones it cannot use", () => {

@@ -1,0 +1,273 @@
+/**
+ * `dynamo get|put|delete BUCKET KEY`: the store's client for humans, a thin shell over `DynamoClient`. Parsing the
+ * command line is pure (`parseClientCommand`) and separate from running it, so usage rules are tested without a
+ * cluster. Values go to stdout byte for byte; everything else (the context, errors) goes to stderr, so
+ * `dynamo get b k > file` captures exactly the stored value.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { DynamoClient, DynamoClientError, type GetResult, type Sibling } from "../client/index.js";
+
+export const DEFAULT_URL = "http://127.0.0.1:8080";
+/** Where `dynamo dev` writes its cluster description when run with its default data directory. */
+export const DEV_JSON_PATH = join(".dynamo", "dev.json");
+/** Bounds what `put` reads from stdin; the server's own limit (1 MiB by default) is far below it. */
+export const STDIN_BYTES_MAX = 64 * 1024 * 1024;
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+const USAGE = [
+  "usage: dynamo get BUCKET KEY [--r N] [--url URL]",
+  "       dynamo put BUCKET KEY [VALUE] [--context C] [--w N] [--content-type T] [--url URL]   (VALUE from stdin when absent)",
+  "       dynamo delete BUCKET KEY [--context C] [--w N] [--url URL]",
+  `URL defaults to $DYNAMO_URL, else the first node in ${DEV_JSON_PATH}, else ${DEFAULT_URL}; several may be given comma-separated.`,
+].join("\n");
+
+export type ClientCommand =
+  | { name: "get"; urls: string[]; bucket: string; key: string; r?: number }
+  | {
+      name: "put";
+      urls: string[];
+      bucket: string;
+      key: string;
+      /** Undefined when the value is to be read from stdin. */
+      value?: string;
+      context?: string;
+      w?: number;
+      contentType?: string;
+    }
+  | { name: "delete"; urls: string[]; bucket: string; key: string; context?: string; w?: number }
+  | { name: "help" };
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** What the URL default depends on, passed in so that resolution stays a pure function. */
+export interface UrlSources {
+  env: Record<string, string | undefined>;
+  /** The contents of `.dynamo/dev.json`, when the file exists. */
+  devJson?: string;
+}
+
+/** The first node of a running `dynamo dev`, when its dev.json can be read; a broken file is ignored, not fatal. */
+function devClientUrl(devJson: string | undefined): string | undefined {
+  if (devJson === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(devJson) as { nodes?: Array<{ clientUrl?: unknown }> };
+    const url = parsed.nodes?.[0]?.clientUrl;
+    return typeof url === "string" && url !== "" ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function resolveUrls(flag: string | undefined, sources: UrlSources): string[] {
+  const raw = flag ?? sources.env["DYNAMO_URL"] ?? devClientUrl(sources.devJson) ?? DEFAULT_URL;
+  const urls = raw
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
+  if (urls.length === 0) throw new UsageError("--url is empty");
+  return urls;
+}
+
+function quorumFlag(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[1-9][0-9]*$/.test(raw)) throw new UsageError(`--${name} must be a positive integer, got '${raw}'`);
+  return Number(raw);
+}
+
+/** Flags that mean something only for some commands; giving one elsewhere is a mistake worth reporting. */
+const FLAGS_BY_COMMAND: Record<"get" | "put" | "delete", ReadonlySet<string>> = {
+  get: new Set(["url", "r"]),
+  put: new Set(["url", "context", "w", "content-type"]),
+  delete: new Set(["url", "context", "w"]),
+};
+
+export function parseClientCommand(argv: readonly string[], sources: UrlSources): ClientCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        url: { type: "string" },
+        context: { type: "string" },
+        r: { type: "string" },
+        w: { type: "string" },
+        "content-type": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { name: "help" };
+  const [name, bucket, key, ...rest] = positionals;
+  if (name !== "get" && name !== "put" && name !== "delete") {
+    throw new UsageError(name === undefined ? "missing command" : `unknown command '${name}'`);
+  }
+  if (bucket === undefined || key === undefined) throw new UsageError(`${name} needs BUCKET and KEY`);
+  const extraLimit = name === "put" ? 1 : 0;
+  if (rest.length > extraLimit) throw new UsageError(`unexpected argument '${rest[extraLimit]}'`);
+  for (const flag of Object.keys(values)) {
+    if (flag !== "help" && !FLAGS_BY_COMMAND[name].has(flag)) throw new UsageError(`--${flag} does not apply to ${name}`);
+  }
+  if (key === "") throw new UsageError("KEY must not be empty");
+  const urls = resolveUrls(values.url, sources);
+  switch (name) {
+    case "get":
+      return { name, urls, bucket, key, r: quorumFlag("r", values.r) };
+    case "put":
+      return {
+        name,
+        urls,
+        bucket,
+        key,
+        value: rest[0],
+        context: values.context,
+        w: quorumFlag("w", values.w),
+        contentType: values["content-type"],
+      };
+    case "delete":
+      return { name, urls, bucket, key, context: values.context, w: quorumFlag("w", values.w) };
+  }
+}
+
+/** Streams a command writes to and reads from; the process's own by default, replaceable in tests. */
+export interface CommandIo {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+function processIo(): CommandIo {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+}
+
+/** Resolves once the bytes are handed to the OS, so a caller may exit right after without truncating piped output. */
+function write(stream: NodeJS.WritableStream, data: string | Buffer): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(data, (error) => (error ? reject(error) : resolve())));
+}
+
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of stdin) {
+    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    bytes += buffer.length;
+    if (bytes > STDIN_BYTES_MAX) throw new UsageError(`the value on stdin exceeds ${STDIN_BYTES_MAX} bytes`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks, bytes);
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A sibling for a person to read: its text when the bytes are UTF-8, base64 (under another name) when they are not. */
+function describeSibling(sibling: Sibling): { contentType: string; value: string } | { contentType: string; valueBase64: string } {
+  try {
+    return { contentType: sibling.contentType, value: strictUtf8.decode(sibling.value) };
+  } catch {
+    return { contentType: sibling.contentType, valueBase64: sibling.value.toString("base64") };
+  }
+}
+
+/** The document `get` prints for concurrent versions; exported so tests pin its shape. */
+export function siblingsDocument(result: Extract<GetResult, { kind: "siblings" }>): string {
+  return `${JSON.stringify({ context: result.context, siblings: result.siblings.map(describeSibling) }, null, 2)}\n`;
+}
+
+async function execute(command: Exclude<ClientCommand, { name: "help" }>, client: DynamoClient, io: CommandIo): Promise<number> {
+  switch (command.name) {
+    case "get": {
+      const result = await client.get(command.bucket, command.key, { r: command.r });
+      if (result.kind === "not_found") {
+        await write(io.stderr, "not found\n");
+        return EXIT_FAILURE;
+      }
+      await write(io.stdout, result.kind === "value" ? result.value : siblingsDocument(result));
+      await write(io.stderr, `context: ${result.context}\n`);
+      return EXIT_OK;
+    }
+    case "put": {
+      const value = command.value ?? (await readStdin(io.stdin));
+      const { context } = await client.put(command.bucket, command.key, value, {
+        context: command.context,
+        w: command.w,
+        contentType: command.contentType,
+      });
+      await write(io.stderr, `context: ${context}\n`);
+      return EXIT_OK;
+    }
+    case "delete": {
+      const { context } = await client.delete(command.bucket, command.key, { context: command.context, w: command.w });
+      if (context !== undefined) await write(io.stderr, `context: ${context}\n`);
+      return EXIT_OK;
+    }
+  }
+}
+
+function readDevJson(cwd: string): string | undefined {
+  const path = join(cwd, DEV_JSON_PATH);
+  if (!existsSync(path)) return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `get|put|delete` from `argv` (the command name first) and returns the exit code: 0 ok, 1 runtime failure
+ * (including a key that is not found), 2 bad usage. It never throws for an operating error.
+ */
+export async function runClientCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
+  let command: ClientCommand;
+  try {
+    command = parseClientCommand(argv, { env: io.env, devJson: readDevJson(io.cwd) });
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    await write(io.stderr, `dynamo: ${error.message}\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  if (command.name === "help") {
+    await write(io.stdout, `${USAGE}\n`);
+    return EXIT_OK;
+  }
+  let client: DynamoClient;
+  try {
+    client = new DynamoClient(command.urls, { maxSockets: 1 });
+  } catch (error) {
+    await write(io.stderr, `dynamo: ${(error as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await execute(command, client, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      await write(io.stderr, `dynamo: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof DynamoClientError) {
+      // A request rejected as malformed (by the client or the server, e.g. r > n) is the caller's mistake, like a bad flag.
+      const exitCode = error.code === "invalid_request" ? EXIT_USAGE : EXIT_FAILURE;
+      await write(io.stderr, `dynamo: ${error.code}: ${error.message.replaceAll("\n", " ")}\n`);
+      return exitCode;
+    }
+    throw error;
+  } finally {
+    client.close();
+  }
+}
