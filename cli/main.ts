@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * The `dynamo` command: dispatches to its subcommands. Exit codes: 0 ok, 1 runtime failure, 2 bad usage, each
+ * failure with a one-line message on stderr.
+ */
+import { DynamoError } from "../node/errors/index.js";
+import { UsageError } from "./usage.js";
+
+const USAGE = `usage: dynamo <command> [flags]
+commands:
+  node                      run one storage node
+  dev [status|scale N|kill I|restart I|replace I]
+                            run (or act on) a local cluster
+  get|put|delete BUCKET KEY read, write or delete a key
+  operator                  run the Kubernetes operator`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "node":
+      return (await import("../node/main.js")).runNode(rest);
+    case "dev":
+      return (await import("../dev/main.js")).runDev(rest);
+    case "get":
+    case "put":
+    case "delete":
+      return (await import("./client-commands.js")).runClientCommand(argv);
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE + "\n");
+      return 0;
+    case undefined:
+      throw new UsageError("no command given\n" + USAGE);
+    default:
+      throw new UsageError(`unknown command '${command}'\n` + USAGE);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`dynamo: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof DynamoError && err.code === "invalid_request") {
+      process.stderr.write(`dynamo: ${err.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`dynamo: ${(err as Error)?.message ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

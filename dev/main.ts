@@ -1,0 +1,162 @@
+/**
+ * `dynamo dev`: runs a local cluster in the foreground, or acts on the running one (status, kill, restart, scale,
+ * replace) through the control API found in <data-dir>/dev.json.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { UsageError, intFlag, parseFlags, portFlag } from "../cli/usage.js";
+import { loadNodeConfig } from "../node/config/index.js";
+import { DynamoError } from "../node/errors/index.js";
+import { DEFAULT_PARTITIONS, isPowerOfTwo } from "../node/ring/index.js";
+import { startControlServer } from "./control.js";
+import { ensureToken, processAlive, readDevState } from "./state.js";
+import { DevCluster } from "./supervisor.js";
+
+const HOST = "127.0.0.1";
+
+export async function runDev(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      nodes: { type: "string" },
+      "base-port": { type: "string" },
+      "data-dir": { type: "string" },
+      config: { type: "string" },
+      partitions: { type: "string" },
+    },
+    true,
+  );
+  const dataDir = resolve((values["data-dir"] as string | undefined) ?? ".dynamo");
+  const [action, arg, ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);
+  switch (action) {
+    case undefined:
+      return runForeground(dataDir, values);
+    case "status":
+      return printJson(await control(dataDir, "GET", "/status"));
+    case "kill":
+    case "restart":
+    case "replace":
+      if (arg === undefined || !/^[0-9]+$/.test(arg)) throw new UsageError(`usage: dynamo dev ${action} I   (I is the 0-based node index)`);
+      return printJson(await control(dataDir, "POST", `/nodes/${arg}/${action}`));
+    case "scale":
+      if (arg === undefined || !/^[0-9]+$/.test(arg)) throw new UsageError("usage: dynamo dev scale N");
+      return printJson(await control(dataDir, "POST", "/scale", { nodes: Number(arg) }));
+    default:
+      throw new UsageError(`unknown dev action '${action}': use status, scale N, kill I, restart I or replace I`);
+  }
+}
+
+async function runForeground(dataDir: string, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const running = readDevState(dataDir);
+  if (running && processAlive(running.pid)) {
+    throw new DynamoError("invalid_request", `a local cluster is already running from ${dataDir} (pid ${running.pid}); stop it with Ctrl-C or use 'dynamo dev status'`);
+  }
+  const configPath = values.config as string | undefined;
+  const config = loadNodeConfig(configPath);
+  const remembered = readClusterFile(dataDir);
+  const requested = intFlag(values.nodes, "nodes", remembered?.nodes ?? 3, 1, 64);
+  const nodes = remembered && values.nodes !== undefined && requested !== remembered.nodes ? remembered.nodes : requested;
+  if (nodes !== requested) {
+    process.stderr.write(`dev: ${dataDir} holds a ${remembered!.nodes}-node cluster; starting it as it is (change its size with 'dynamo dev scale N')\n`);
+  }
+  const partitions = intFlag(values.partitions, "partitions", remembered?.partitions ?? DEFAULT_PARTITIONS, 1, 65536);
+  if (!isPowerOfTwo(partitions)) throw new UsageError(`--partitions must be a power of two, got ${partitions}`);
+  const basePort = portFlag(values["base-port"], "base-port", 8080);
+  if (basePort + 2 * nodes - 1 > 65535) throw new UsageError(`--base-port ${basePort} leaves no room for ${nodes} nodes`);
+  const targetN = Math.max(...[...config.buckets.values()].map((b) => b.n));
+
+  const log = (message: string) => process.stderr.write(`${new Date().toISOString()} dev ${message}\n`);
+  const cluster = new DevCluster({ nodes, basePort, dataDir, configPath: configPath && resolve(configPath), host: HOST, targetN, partitions, log });
+  const { server, url } = await startControlServer(cluster, HOST);
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log("stopping all nodes...");
+      await cluster.stopAll();
+      server.close();
+      log("stopped");
+    })();
+    return stopping;
+  };
+  process.once("SIGINT", () => void stop());
+  process.once("SIGTERM", () => void stop());
+  try {
+    const ring = await cluster.start();
+    cluster.setControlUrl(url);
+    writeClusterFile(dataDir, { nodes, partitions });
+    printWelcome(cluster, ring.epoch, dataDir);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  await new Promise<void>((resolveWait) => {
+    const poll = setInterval(() => {
+      if (stopping) {
+        clearInterval(poll);
+        void stopping.then(resolveWait);
+      }
+    }, 100);
+  });
+  return 0;
+}
+
+function printWelcome(cluster: DevCluster, epoch: number, dataDir: string): void {
+  const first = cluster.clientUrl(cluster.node(0));
+  const lines = [
+    `Local Dynamo cluster: ${cluster.size} nodes, ring epoch ${epoch}, data in ${dataDir}`,
+    ...Array.from({ length: cluster.size }, (_, i) => `  node-${i}  clients ${cluster.clientUrl(cluster.node(i))}  peers ${cluster.peerUrl(cluster.node(i))}`),
+    "",
+    "Try it:",
+    `  curl -i -X PUT --data-binary 'hello' -H 'Content-Type: text/plain' ${first}/v1/kv/default/greeting`,
+    `  curl -i ${first}/v1/kv/default/greeting`,
+    `  curl -s ${first}/v1/cluster`,
+    "  npx dynamo get default greeting        # or put / delete",
+    "  npx dynamo dev status                  # kill I | restart I",
+    "",
+    "Ctrl-C stops every node; run it again and your data is still there.",
+  ];
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+async function control(dataDir: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const state = readDevState(dataDir);
+  if (!state || !processAlive(state.pid)) {
+    throw new DynamoError("unavailable", `no local cluster is running from ${dataDir}; start one with 'npm start' or 'dynamo dev'`);
+  }
+  const { token } = ensureToken(dataDir);
+  let res: Response;
+  try {
+    res = await fetch(state.control + path, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10 * 60_000),
+    });
+  } catch (err) {
+    throw new DynamoError("unavailable", `cannot reach the local cluster's control API at ${state.control}: ${(err as Error).message}`);
+  }
+  const json = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
+  if (!res.ok) throw new DynamoError((json.error ?? "internal") as DynamoError["code"], json.message ?? `HTTP ${res.status}`);
+  return json;
+}
+
+function printJson(value: unknown): number {
+  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+  return 0;
+}
+
+interface ClusterFile {
+  nodes: number;
+  partitions: number;
+}
+
+function readClusterFile(dataDir: string): ClusterFile | undefined {
+  const path = join(dataDir, "cluster.json");
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, "utf8")) as ClusterFile;
+}
+
+function writeClusterFile(dataDir: string, file: ClusterFile): void {
+  writeFileSync(join(dataDir, "cluster.json"), JSON.stringify(file, null, 2) + "\n");
+}

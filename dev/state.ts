@@ -1,0 +1,54 @@
+/**
+ * The files a local cluster keeps under its data directory: `dev.json` (how to reach the running supervisor and its
+ * nodes, rewritten whenever a node starts or stops, removed on exit) and `token` (the cluster token, created once
+ * with owner-only permissions).
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface DevNodeState {
+  id: string;
+  pid: number | null;
+  clientUrl: string;
+  peerUrl: string;
+  dataDir: string;
+}
+
+export interface DevState {
+  control: string;
+  pid: number;
+  nodes: DevNodeState[];
+}
+
+export function devStatePath(dataDir: string): string {
+  return join(dataDir, "dev.json");
+}
+
+export function writeDevState(dataDir: string, state: DevState): void {
+  // Write-then-rename, so a reader never sees half a file.
+  const path = devStatePath(dataDir);
+  writeFileSync(`${path}.tmp`, JSON.stringify(state, null, 2) + "\n");
+  renameSync(`${path}.tmp`, path);
+}
+
+export function readDevState(dataDir: string): DevState | undefined {
+  const path = devStatePath(dataDir);
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, "utf8")) as DevState;
+}
+
+export function ensureToken(dataDir: string): { path: string; token: string } {
+  const path = join(dataDir, "token");
+  if (!existsSync(path)) writeFileSync(path, randomBytes(24).toString("hex") + "\n", { mode: 0o600 });
+  return { path, token: readFileSync(path, "utf8").trim() };
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

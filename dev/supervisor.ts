@@ -1,0 +1,245 @@
+/**
+ * The local cluster behind `dynamo dev`: starts node processes on loopback, gives them a ring, keeps dev.json
+ * current, and stops them cleanly. Node i serves clients on base+2i and peers on base+2i+1 and keeps its data in
+ * <data-dir>/node-i, so a second `dynamo dev` over the same directory finds its data and its ring again.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, rmSync, type WriteStream } from "node:fs";
+import { join, resolve } from "node:path";
+import { once } from "node:events";
+import { AdminClient } from "../driver/index.js";
+import { DynamoError } from "../node/errors/index.js";
+import { createRing, partitionsPerMember } from "../node/ring/index.js";
+import type { Member, Ring } from "../node/ring/types.js";
+import { ensureToken, writeDevState, type DevState } from "./state.js";
+
+export interface DevOptions {
+  nodes: number;
+  basePort: number;
+  dataDir: string;
+  configPath?: string;
+  host: string;
+  /** Replicas per partition that the claim keeps on distinct nodes (the largest bucket n). */
+  targetN: number;
+  partitions: number;
+  log: (message: string) => void;
+}
+
+interface DevNode {
+  index: number;
+  id: string;
+  dataDir: string;
+  clientPort: number;
+  peerPort: number;
+  child: ChildProcess | undefined;
+  /** Set while the supervisor itself is stopping the node, so its exit is not reported as a crash. */
+  stopping: boolean;
+  logStream: WriteStream | undefined;
+}
+
+export class DevCluster {
+  readonly admin: AdminClient;
+  readonly token: string;
+  readonly tokenPath: string;
+  private readonly nodes: DevNode[] = [];
+  private controlUrl = "";
+
+  constructor(readonly options: DevOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    const { path, token } = ensureToken(options.dataDir);
+    this.token = token;
+    this.tokenPath = path;
+    this.admin = new AdminClient(token);
+  }
+
+  setControlUrl(url: string): void {
+    this.controlUrl = url;
+    this.saveState();
+  }
+
+  get size(): number {
+    return this.nodes.length;
+  }
+
+  node(index: number): DevNode {
+    const node = this.nodes[index];
+    if (!node) throw new DynamoError("invalid_request", `there is no node ${index}; nodes are 0..${this.nodes.length - 1}`);
+    return node;
+  }
+
+  clientUrl(node: DevNode): string {
+    return `http://${this.options.host}:${node.clientPort}`;
+  }
+
+  peerUrl(node: DevNode): string {
+    return `http://${this.options.host}:${node.peerPort}`;
+  }
+
+  /** Starts every node, waits until each answers, then makes sure all of them hold the newest ring. */
+  async start(): Promise<Ring> {
+    for (let i = 0; i < this.options.nodes; i++) this.nodes.push(this.describe(i));
+    await Promise.all(this.nodes.map((node) => this.startNode(node)));
+    return this.bootstrapRing();
+  }
+
+  async startNode(node: DevNode): Promise<void> {
+    if (node.child && node.child.exitCode === null) return;
+    mkdirSync(node.dataDir, { recursive: true });
+    node.logStream ??= createWriteStream(join(this.options.dataDir, `${node.id}.log`), { flags: "a" });
+    const args = [
+      ...process.execArgv,
+      resolve(process.argv[1]!),
+      "node",
+      "--id", node.id,
+      "--host", this.options.host,
+      "--port", String(node.clientPort),
+      "--peer-port", String(node.peerPort),
+      "--data-dir", node.dataDir,
+      "--token-file", this.tokenPath,
+      ...(this.options.configPath ? ["--config", this.options.configPath] : []),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.pipe(node.logStream, { end: false });
+    child.stderr!.pipe(node.logStream, { end: false });
+    node.child = child;
+    node.stopping = false;
+    child.on("exit", (code, signal) => {
+      if (!node.stopping) this.options.log(`${node.id} exited unexpectedly (${signal ?? `code ${code}`}); see ${join(this.options.dataDir, node.id + ".log")}`);
+      this.saveState();
+    });
+    this.saveState();
+    await this.waitHealthy(node);
+  }
+
+  /** Stops a node: SIGTERM and a grace period, or SIGKILL at once when `crash` is set. */
+  async stopNode(node: DevNode, options: { crash?: boolean; graceMs?: number } = {}): Promise<void> {
+    const child = node.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    node.stopping = true;
+    const exited = once(child, "exit");
+    child.kill(options.crash ? "SIGKILL" : "SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.graceMs ?? 10_000);
+    await exited;
+    clearTimeout(timer);
+    this.saveState();
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => this.stopNode(node)));
+    for (const node of this.nodes) node.logStream?.end();
+    rmSync(join(this.options.dataDir, "dev.json"), { force: true });
+  }
+
+  /** The newest ring any node holds, or undefined when none has one. */
+  async newestRing(): Promise<Ring | undefined> {
+    const rings = await Promise.all(this.nodes.filter((n) => this.running(n)).map((n) => this.admin.ring(this.peerUrl(n)).catch(() => undefined)));
+    return rings.reduce<Ring | undefined>((best, r) => (r && (!best || r.epoch > best.epoch) ? r : best), undefined);
+  }
+
+  async pushRing(ring: Ring): Promise<void> {
+    await Promise.all(this.nodes.filter((n) => this.running(n)).map((n) => this.admin.installRing(this.peerUrl(n), ring)));
+  }
+
+  running(node: DevNode): boolean {
+    return node.child !== undefined && node.child.exitCode === null && node.child.signalCode === null;
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const ring = await this.newestRing();
+    const counts = ring ? partitionsPerMember(ring.owners) : {};
+    return {
+      epoch: ring?.epoch ?? 0,
+      partitions: ring?.partitions ?? 0,
+      nodes: this.nodes.map((node) => ({
+        id: node.id,
+        state: !this.running(node) ? "stopped" : (ring?.members[node.id]?.state ?? "not-a-member"),
+        partitions: counts[node.id] ?? 0,
+        pid: this.running(node) ? node.child!.pid : null,
+        clientUrl: this.clientUrl(node),
+        peerUrl: this.peerUrl(node),
+      })),
+      transfers: { pending: ring?.pending.length ?? 0, active: 0 },
+    };
+  }
+
+  private describe(index: number): DevNode {
+    const id = `node-${index}`;
+    return {
+      index,
+      id,
+      dataDir: join(this.options.dataDir, id),
+      clientPort: this.options.basePort + 2 * index,
+      peerPort: this.options.basePort + 2 * index + 1,
+      child: undefined,
+      stopping: false,
+      logStream: undefined,
+    };
+  }
+
+  private async bootstrapRing(): Promise<Ring> {
+    const existing = await this.newestRing();
+    const members: Record<string, Member> = {};
+    for (const node of this.nodes) {
+      const info = await this.admin.node(this.peerUrl(node));
+      members[node.id] = {
+        id: node.id,
+        peerUrl: this.peerUrl(node),
+        clientUrl: this.clientUrl(node),
+        incarnation: info.incarnation,
+        state: "valid",
+      };
+    }
+    let ring: Ring;
+    if (!existing) {
+      ring = createRing({ partitions: this.options.partitions, members: Object.values(members), targetN: this.options.targetN });
+      this.options.log(`created ring epoch ${ring.epoch}: ${ring.partitions} partitions over ${this.nodes.length} nodes`);
+    } else if (sameAddresses(existing, members)) {
+      ring = existing;
+    } else {
+      // Ports or incarnations changed since the ring was made: keep ownership, refresh the addresses.
+      const refreshed = Object.fromEntries(Object.entries(existing.members).map(([id, m]) => [id, members[id] ? { ...m, ...members[id], state: m.state } : m]));
+      ring = { ...existing, epoch: existing.epoch + 1, members: refreshed };
+      this.options.log(`refreshed member addresses in ring epoch ${ring.epoch}`);
+    }
+    await this.pushRing(ring);
+    return ring;
+  }
+
+  private async waitHealthy(node: DevNode): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (!this.running(node)) throw new DynamoError("unavailable", `${node.id} exited during start-up; see ${join(this.options.dataDir, node.id + ".log")}`);
+      try {
+        const res = await fetch(`${this.clientUrl(node)}/healthz`, { signal: AbortSignal.timeout(1000) });
+        if (res.ok) return;
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new DynamoError("unavailable", `${node.id} did not answer /healthz within 30 s; see ${join(this.options.dataDir, node.id + ".log")}`);
+  }
+
+  private saveState(): void {
+    if (!this.controlUrl) return;
+    const state: DevState = {
+      control: this.controlUrl,
+      pid: process.pid,
+      nodes: this.nodes.map((node) => ({
+        id: node.id,
+        pid: this.running(node) ? node.child!.pid! : null,
+        clientUrl: this.clientUrl(node),
+        peerUrl: this.peerUrl(node),
+        dataDir: node.dataDir,
+      })),
+    };
+    writeDevState(this.options.dataDir, state);
+  }
+}
+
+function sameAddresses(ring: Ring, members: Record<string, Member>): boolean {
+  return Object.values(members).every((m) => {
+    const known = ring.members[m.id];
+    return known && known.peerUrl === m.peerUrl && known.clientUrl === m.clientUrl && known.incarnation === m.incarnation;
+  });
+}

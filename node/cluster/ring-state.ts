@@ -1,0 +1,82 @@
+/**
+ * The ring this node has installed, and a peer client for every other member of it. A ring is only ever replaced by
+ * one with a higher epoch; it is persisted before it takes effect, so a restarted node comes back with the newest
+ * ring it accepted.
+ */
+import { parseRing } from "../ring/index.js";
+import type { Ring } from "../ring/types.js";
+import { PeerClient, type PeerClientOptions } from "../peer/index.js";
+import type { Store } from "../storage/index.js";
+
+export type RingListener = (ring: Ring, previous: Ring | undefined) => void;
+
+export class RingState {
+  private current: Ring | undefined;
+  private readonly peers = new Map<string, PeerClient>();
+  private readonly listeners: RingListener[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly self: string,
+    private readonly peerOptions: Omit<PeerClientOptions, "from">,
+  ) {}
+
+  get ring(): Ring | undefined {
+    return this.current;
+  }
+
+  get epoch(): number {
+    return this.current?.epoch ?? 0;
+  }
+
+  onChange(listener: RingListener): void {
+    this.listeners.push(listener);
+  }
+
+  async load(): Promise<void> {
+    const raw = await this.store.getMeta("ring");
+    if (raw) this.apply(parseRing(JSON.parse(raw.toString("utf8"))));
+  }
+
+  /** Installs `candidate` when it is newer than the current ring; returns whether it did. */
+  async install(candidate: Ring): Promise<boolean> {
+    if (candidate.epoch <= this.epoch) return false;
+    await this.store.putMeta("ring", Buffer.from(JSON.stringify(candidate)));
+    // Another install may have raced past while the write was in flight; the newest still wins.
+    if (candidate.epoch <= this.epoch) return false;
+    this.apply(candidate);
+    return true;
+  }
+
+  peer(id: string): PeerClient | undefined {
+    return this.peers.get(id);
+  }
+
+  /** Without a failure detector's verdict, a member is up unless the last attempt to reach it failed just now. */
+  isReachable(id: string): boolean {
+    if (id === this.self) return true;
+    return this.peers.get(id)?.reachable ?? false;
+  }
+
+  closeAll(): void {
+    for (const client of this.peers.values()) client.close();
+    this.peers.clear();
+  }
+
+  private apply(ring: Ring): void {
+    const previous = this.current;
+    this.current = ring;
+    for (const [id, client] of this.peers) {
+      const member = ring.members[id];
+      if (!member || member.peerUrl !== client.url) {
+        client.close();
+        this.peers.delete(id);
+      }
+    }
+    for (const member of Object.values(ring.members)) {
+      if (member.id === this.self || this.peers.has(member.id)) continue;
+      this.peers.set(member.id, new PeerClient(member.peerUrl, { ...this.peerOptions, from: this.self }));
+    }
+    for (const listener of this.listeners) listener(ring, previous);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Node configuration: bucket definitions and tuning knobs, validated once at the edge with zod. Everything here has a
+ * documented default in DEFAULT_TUNING so a node runs with no configuration file at all.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { DynamoError } from "../errors/index.js";
+
+export const BUCKET_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export const bucketSchema = z
+  .object({
+    name: z.string().regex(BUCKET_NAME_PATTERN, "bucket names match [a-z0-9][a-z0-9_-]{0,62}"),
+    n: z.number().int().min(1).max(16),
+    r: z.number().int().min(1),
+    w: z.number().int().min(1),
+    reconciliation: z.enum(["siblings", "lww"]).default("siblings"),
+  })
+  .refine((b) => b.r <= b.n, { message: "r must be <= n" })
+  .refine((b) => b.w <= b.n, { message: "w must be <= n" });
+
+export type BucketConfig = z.output<typeof bucketSchema>;
+
+export const DEFAULT_BUCKET: BucketConfig = { name: "default", n: 3, r: 2, w: 2, reconciliation: "siblings" };
+
+export const DEFAULT_TUNING = {
+  /** Upper bound on how long a coordinator waits for a quorum before answering 503. */
+  requestTimeoutMs: 5000,
+  /** How long one peer request may take before it counts as failed. */
+  peerTimeoutMs: 3000,
+  /** Largest value a client may store. */
+  valueMaxBytes: 1024 * 1024,
+  /** Live + tombstone siblings past which a warning is logged and counted. */
+  siblingsWarn: 25,
+  /** Siblings past which further concurrent writes are refused (repair is never refused). */
+  siblingsMax: 100,
+  /** How long a tombstone is kept before it may be reaped. */
+  tombstoneGraceMs: 24 * 60 * 60 * 1000,
+  /** Most requests one peer connection keeps in flight; more wait for the connection or fail fast. */
+  peerInFlightMax: 4096,
+  /** Most concurrent client requests one node coordinates before answering 503. */
+  coordinatorInFlightMax: 4096,
+  /** Read repairs queued in the background at most; beyond this they are dropped and counted. */
+  readRepairQueueMax: 1024,
+};
+
+export type Tuning = typeof DEFAULT_TUNING;
+
+const tuningSchema = z
+  .object({
+    requestTimeoutMs: z.number().int().min(10).max(600_000),
+    peerTimeoutMs: z.number().int().min(10).max(600_000),
+    valueMaxBytes: z.number().int().min(1).max(64 * 1024 * 1024),
+    siblingsWarn: z.number().int().min(1),
+    siblingsMax: z.number().int().min(1).max(10_000),
+    tombstoneGraceMs: z.number().int().min(0),
+    peerInFlightMax: z.number().int().min(1).max(1_000_000),
+    coordinatorInFlightMax: z.number().int().min(1).max(1_000_000),
+    readRepairQueueMax: z.number().int().min(0).max(1_000_000),
+  })
+  .partial()
+  .strict();
+
+export const nodeConfigFileSchema = z
+  .object({
+    buckets: z.array(bucketSchema).default([]),
+    tuning: tuningSchema.default({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    for (const bucket of cfg.buckets) {
+      if (seen.has(bucket.name)) ctx.addIssue({ code: "custom", message: `bucket '${bucket.name}' is defined twice` });
+      seen.add(bucket.name);
+    }
+  });
+
+export interface NodeConfig {
+  buckets: Map<string, BucketConfig>;
+  tuning: Tuning;
+}
+
+/** Validates a parsed configuration document; `default` is always present unless the document redefines it. */
+export function parseNodeConfig(document: unknown): NodeConfig {
+  const result = nodeConfigFileSchema.safeParse(document ?? {});
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new DynamoError("invalid_request", `invalid configuration: ${problems}`);
+  }
+  const buckets = new Map<string, BucketConfig>([[DEFAULT_BUCKET.name, DEFAULT_BUCKET]]);
+  for (const bucket of result.data.buckets) buckets.set(bucket.name, bucket);
+  const tuning = { ...DEFAULT_TUNING, ...result.data.tuning };
+  if (tuning.siblingsWarn > tuning.siblingsMax) {
+    throw new DynamoError("invalid_request", "invalid configuration: tuning.siblingsWarn must be <= tuning.siblingsMax");
+  }
+  return { buckets, tuning };
+}
+
+/** Reads a JSON or YAML configuration file (YAML is a superset of JSON, so one parser serves both). */
+export function loadNodeConfig(path: string | undefined): NodeConfig {
+  if (!path) return parseNodeConfig({});
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new DynamoError("invalid_request", `cannot read configuration file ${path}: ${(err as Error).message}`);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (err) {
+    throw new DynamoError("invalid_request", `configuration file ${path} is not valid JSON or YAML: ${(err as Error).message}`);
+  }
+  return parseNodeConfig(document);
+}

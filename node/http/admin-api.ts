@@ -1,0 +1,64 @@
+/**
+ * The admin API on the peer port, used by the RingDriver (operator or `dynamo dev`) and by people debugging a node.
+ * Every request must carry the shared token as `Authorization: Bearer <token>`; without it the answer is 401 and
+ * nothing else is revealed.
+ */
+import express, { type NextFunction, type Request, type Response } from "express";
+import { DynamoError } from "../errors/index.js";
+import { bearerToken, tokenMatches } from "../peer/index.js";
+import { parseRing } from "../ring/index.js";
+import type { Ring } from "../ring/types.js";
+import { sendError } from "./client-api.js";
+
+export interface AdminApiDeps {
+  token: string;
+  node: () => Record<string, unknown>;
+  ring: () => Ring | undefined;
+  installRing: (ring: Ring) => Promise<boolean>;
+  log: (message: string) => void;
+}
+
+export function createAdminApi(deps: AdminApiDeps): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  app.use((req, res, next) => {
+    if (!tokenMatches(deps.token, bearerToken(req.headers.authorization))) {
+      sendError(res, new DynamoError("unauthorized", "the peer port needs the cluster token as 'Authorization: Bearer <token>'"));
+      return;
+    }
+    next();
+  });
+  app.use(express.json({ limit: "16mb" }));
+
+  app.get("/v1/admin/node", (_req, res) => {
+    res.json(deps.node());
+  });
+  app.get("/v1/admin/ring", (_req, res) => {
+    const ring = deps.ring();
+    if (!ring) {
+      sendError(res, new DynamoError("not_found", "this node has no ring yet"));
+      return;
+    }
+    res.json(ring);
+  });
+  app.put("/v1/admin/ring", (req, res, next) => {
+    const ring = parseRing(req.body);
+    deps.installRing(ring).then((installed) => {
+      if (installed) deps.log(`installed ring epoch ${ring.epoch} from the admin API`);
+      res.json({ installed, epoch: deps.ring()?.epoch ?? 0 });
+    }, next);
+  });
+
+  app.use((req, res) => {
+    sendError(res, new DynamoError("not_found", `no route for ${req.method} ${req.path}`));
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof DynamoError) return sendError(res, err);
+    const e = err as { status?: number; message?: string };
+    if (typeof e.status === "number" && e.status < 500) return sendError(res, new DynamoError("invalid_request", e.message ?? "bad request"));
+    deps.log(`admin API error: ${(err as Error)?.stack ?? String(err)}`);
+    sendError(res, new DynamoError("internal", "internal error; see the node's log"));
+  });
+  return app;
+}

@@ -1,0 +1,157 @@
+/**
+ * The client HTTP API (DESIGN.md §2): key-value operations under /v1/kv, cluster introspection, health, readiness
+ * and metrics. Handlers validate at the edge, call the coordinator, and shape the answer; every error leaves as JSON
+ * `{"error", "message"}` with the status its code maps to, never as a stack trace.
+ */
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { BucketConfig, Tuning } from "../config/index.js";
+import { DynamoError } from "../errors/index.js";
+import type { NodeMetrics } from "../metrics/index.js";
+import type { Coordinator } from "../replication/index.js";
+import { decodeContext, encodeContext, liveSiblings } from "../versioning/index.js";
+import type { VersionVector, VersionedRecord } from "../versioning/types.js";
+import { parseKvPath, parseQuorum, requireBucket } from "./request.js";
+
+export const CONTEXT_HEADER = "X-Dynamo-Context";
+
+export interface ClientApiDeps {
+  coordinator: Coordinator;
+  buckets: Map<string, BucketConfig>;
+  tuning: Tuning;
+  metrics: NodeMetrics;
+  contextSecret: Buffer;
+  cluster: () => unknown;
+  ready: () => { ready: boolean; reason?: string };
+  log: (message: string) => void;
+}
+
+export function createClientApi(deps: ClientApiDeps): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  app.set("query parser", false);
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", (_req, res) => {
+    const state = deps.ready();
+    res.status(state.ready ? 200 : 503).json(state.ready ? { status: "ready" } : { status: "not_ready", reason: state.reason });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type("text/plain; version=0.0.4").send(await deps.metrics.text());
+  });
+  app.get("/v1/cluster", (_req, res) => {
+    res.json(deps.cluster());
+  });
+
+  const rawBody = express.raw({ type: () => true, limit: deps.tuning.valueMaxBytes });
+  app.get(/^\/v1\/kv\//, measured(deps, "get", (req, res) => handleGet(deps, req, res)));
+  app.put(/^\/v1\/kv\//, rawBody, measured(deps, "put", (req, res) => handlePut(deps, req, res)));
+  app.delete(/^\/v1\/kv\//, measured(deps, "delete", (req, res) => handleDelete(deps, req, res)));
+
+  app.use((req, res) => {
+    sendError(res, new DynamoError("not_found", `no route for ${req.method} ${req.path}`));
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    sendError(res, toDynamoError(err, deps));
+  });
+  return app;
+}
+
+async function handleGet(deps: ClientApiDeps, req: Request, res: Response): Promise<void> {
+  const { path, query } = splitUrl(req.originalUrl);
+  const { bucket: bucketName, key } = parseKvPath(path);
+  const bucket = requireBucket(deps.buckets, bucketName);
+  const quorum = parseQuorum(query, bucket);
+  const record = await deps.coordinator.read({ bucket, key, r: quorum.r, pr: quorum.pr });
+  const live = record ? liveSiblings(record) : [];
+  if (record) res.setHeader(CONTEXT_HEADER, encodeContext(record.clock, bucket.name, key, deps.contextSecret));
+  if (live.length === 0) {
+    sendError(res, new DynamoError("not_found", "no value is stored under this key"));
+    return;
+  }
+  deps.metrics.siblings.observe(live.length);
+  if (live.length === 1) {
+    const only = live[0]!;
+    res.status(200).type(only.contentType).send(only.value);
+    return;
+  }
+  res.status(300).json({
+    context: res.getHeader(CONTEXT_HEADER),
+    siblings: live.map((s) => ({ value: s.value!.toString("base64"), contentType: s.contentType })),
+  });
+}
+
+async function handlePut(deps: ClientApiDeps, req: Request, res: Response): Promise<void> {
+  const { path, query } = splitUrl(req.originalUrl);
+  const { bucket: bucketName, key } = parseKvPath(path);
+  const bucket = requireBucket(deps.buckets, bucketName);
+  const quorum = parseQuorum(query, bucket);
+  const context = readContext(deps, req, bucket.name, key) ?? {};
+  const value = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const contentType = req.headers["content-type"] ?? "application/octet-stream";
+  const record = await deps.coordinator.write({ bucket, key, value, contentType, context, w: quorum.w, pw: quorum.pw });
+  sendWritten(deps, res, record, bucket.name, key);
+}
+
+async function handleDelete(deps: ClientApiDeps, req: Request, res: Response): Promise<void> {
+  const { path, query } = splitUrl(req.originalUrl);
+  const { bucket: bucketName, key } = parseKvPath(path);
+  const bucket = requireBucket(deps.buckets, bucketName);
+  const quorum = parseQuorum(query, bucket);
+  const context = readContext(deps, req, bucket.name, key);
+  const record = await deps.coordinator.write({ bucket, key, value: null, contentType: "", context, w: quorum.w, pw: quorum.pw });
+  sendWritten(deps, res, record, bucket.name, key);
+}
+
+function sendWritten(deps: ClientApiDeps, res: Response, record: VersionedRecord, bucket: string, key: Buffer): void {
+  res.setHeader(CONTEXT_HEADER, encodeContext(record.clock, bucket, key, deps.contextSecret));
+  res.status(204).end();
+}
+
+function readContext(deps: ClientApiDeps, req: Request, bucket: string, key: Buffer): VersionVector | undefined {
+  const header = req.headers[CONTEXT_HEADER.toLowerCase()];
+  if (header === undefined || header === "") return undefined;
+  if (Array.isArray(header)) throw new DynamoError("invalid_request", `${CONTEXT_HEADER} is given more than once`);
+  return decodeContext(header, bucket, key, deps.contextSecret);
+}
+
+function splitUrl(originalUrl: string): { path: string; query: URLSearchParams } {
+  const q = originalUrl.indexOf("?");
+  return q < 0
+    ? { path: originalUrl, query: new URLSearchParams() }
+    : { path: originalUrl.slice(0, q), query: new URLSearchParams(originalUrl.slice(q + 1)) };
+}
+
+function measured(deps: ClientApiDeps, op: string, handler: (req: Request, res: Response) => Promise<void>) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const stop = deps.metrics.requestDuration.startTimer({ op });
+    res.on("finish", () => {
+      stop();
+      deps.metrics.requests.inc({ op, status: String(res.statusCode) });
+    });
+    handler(req, res).catch(next);
+  };
+}
+
+function toDynamoError(err: unknown, deps: ClientApiDeps): DynamoError {
+  if (err instanceof DynamoError) return err;
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e.type === "entity.too.large") {
+    return new DynamoError("value_too_large", `the value is larger than the ${deps.tuning.valueMaxBytes}-byte limit`);
+  }
+  if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
+    return new DynamoError("invalid_request", e.message ?? "bad request");
+  }
+  deps.log(`internal error: ${(err as Error)?.stack ?? String(err)}`);
+  return new DynamoError("internal", "internal error; see the node's log");
+}
+
+export function sendError(res: Response, err: DynamoError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.status(err.httpStatus).json(err.toJSON());
+}

@@ -1,0 +1,58 @@
+/**
+ * `dynamo node`: parses flags (each also DYNAMO_<FLAG>), builds a StorageNode, runs it until SIGTERM or SIGINT, and
+ * then stops it cleanly so the store is closed and in-flight requests finish.
+ */
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { UsageError, parseFlags, portFlag } from "../cli/usage.js";
+import { loadNodeConfig } from "./config/index.js";
+import { readTokenFile } from "./peer/index.js";
+import { StorageNode, type NodeOptions } from "./node.js";
+
+export const NODE_USAGE = `usage: dynamo node [--id ID] [--host HOST] [--port 8080] [--peer-port 8081] [--advertise ADDR]
+                   [--data-dir DIR] [--seeds URL,...] [--config FILE] --token-file FILE
+Every flag may also be given as an environment variable DYNAMO_<FLAG>, e.g. DYNAMO_PEER_PORT=8081.`;
+
+export function parseNodeOptions(argv: string[]): NodeOptions {
+  const { values } = parseFlags(argv, {
+    id: { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" },
+    "peer-port": { type: "string" },
+    advertise: { type: "string" },
+    "data-dir": { type: "string" },
+    seeds: { type: "string" },
+    config: { type: "string" },
+    "token-file": { type: "string" },
+  });
+  const id = (values.id as string | undefined) ?? hostname();
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/.test(id)) throw new UsageError(`--id '${id}' must be 1-63 letters, digits, '.', '_' or '-'`);
+  const tokenFile = values["token-file"] as string | undefined;
+  if (!tokenFile) throw new UsageError("--token-file is required: the peer and admin port only accept requests carrying the cluster token");
+  const host = (values.host as string | undefined) ?? "127.0.0.1";
+  const advertise = (values.advertise as string | undefined) ?? (host === "0.0.0.0" || host === "::" ? hostname() : host);
+  const seeds = ((values.seeds as string | undefined) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return {
+    id,
+    host,
+    port: portFlag(values.port, "port", 8080),
+    peerPort: portFlag(values["peer-port"], "peer-port", 8081),
+    advertise,
+    dataDir: (values["data-dir"] as string | undefined) ?? join(".dynamo", id),
+    seeds,
+    config: loadNodeConfig(values.config as string | undefined),
+    token: readTokenFile(tokenFile),
+  };
+}
+
+export async function runNode(argv: string[]): Promise<number> {
+  const node = new StorageNode(parseNodeOptions(argv));
+  await node.start();
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", () => resolve());
+    process.once("SIGINT", () => resolve());
+  });
+  node.log.info("shutting down");
+  await node.stop();
+  return 0;
+}

@@ -1,0 +1,85 @@
+/**
+ * The node's Prometheus metrics. One registry per node instance, so several nodes in one process (as in unit tests)
+ * never share counters. Names follow Prometheus conventions: `_total` for counters, base units (seconds, bytes).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: "dynamo_requests_total",
+    help: "Client requests by operation and HTTP status",
+    labelNames: ["op", "status"] as const,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: "dynamo_request_duration_seconds",
+    help: "Client request latency by operation",
+    labelNames: ["op"] as const,
+    buckets: LATENCY_BUCKETS_S,
+    registers: [this.registry],
+  });
+  readonly siblings = new Histogram({
+    name: "dynamo_siblings",
+    help: "Siblings per record returned to clients",
+    buckets: [1, 2, 3, 5, 10, 25, 50, 100],
+    registers: [this.registry],
+  });
+  readonly siblingWarnings = new Counter({
+    name: "dynamo_sibling_warnings_total",
+    help: "Writes that left a record with more siblings than the warning limit",
+    registers: [this.registry],
+  });
+  readonly siblingRefusals = new Counter({
+    name: "dynamo_sibling_refusals_total",
+    help: "Writes refused because the record had reached the sibling limit",
+    registers: [this.registry],
+  });
+  readonly readRepairs = new Counter({
+    name: "dynamo_read_repairs_total",
+    help: "Stale replicas repaired by reads",
+    registers: [this.registry],
+  });
+  readonly readRepairsDropped = new Counter({
+    name: "dynamo_read_repairs_dropped_total",
+    help: "Read repairs skipped because the repair queue was full",
+    registers: [this.registry],
+  });
+  readonly forwarded = new Counter({
+    name: "dynamo_forwarded_writes_total",
+    help: "Writes forwarded to a replica because this node holds no replica of the key",
+    registers: [this.registry],
+  });
+  readonly peerErrors = new Counter({
+    name: "dynamo_peer_errors_total",
+    help: "Failed requests to peers by operation",
+    labelNames: ["op"] as const,
+    registers: [this.registry],
+  });
+  readonly tombstonesReaped = new Counter({
+    name: "dynamo_tombstones_reaped_total",
+    help: "Tombstones removed after their grace period",
+    registers: [this.registry],
+  });
+  readonly ringEpoch = new Gauge({
+    name: "dynamo_ring_epoch",
+    help: "Epoch of the ring this node has installed",
+    registers: [this.registry],
+  });
+  readonly ownedPartitions = new Gauge({
+    name: "dynamo_owned_partitions",
+    help: "Partitions this node owns in the installed ring",
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "dynamo_process_" });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,9 @@
+/** Replication: the coordinator's quorum logic, the local replica's atomic steps, and replica placement. */
+export { Coordinator } from "./coordinator.js";
+export type { CoordinatorDeps, ReadRequest, WriteRequest } from "./coordinator.js";
+export { LocalReplica } from "./replica.js";
+export type { ReplicaKey, ReplicaEvents, SiblingLimits } from "./replica.js";
+export { planReplicas } from "./targets.js";
+export type { ReplicaPlan, ReplicaTarget } from "./targets.js";
+export { QuorumTracker } from "./quorum.js";
+export type { QuorumOutcome, QuorumRequirement } from "./quorum.js";

@@ -1,0 +1,4 @@
+/** Persistence of versioned records on classic-level, partition by partition. */
+export { Store } from "./store.js";
+export type { StoredEntry, BatchOp } from "./store.js";
+export { dataKey, partitionRange, parseDataKey, metaKey, HINT_PREFIX, DATA_PREFIX, META_PREFIX } from "./keys.js";

@@ -1,0 +1,165 @@
+/**
+ * The node's persistent store on classic-level (LevelDB). It keeps versioned records by partition, a little metadata
+ * (incarnation, actor, ring), and nothing else; merging versions is the caller's business, done under `withKeyLock`
+ * so a read-modify-write of one key is never interleaved with another in this process.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { ClassicLevel } from "classic-level";
+import type { VersionedRecord } from "../versioning/types.js";
+import { decodeRecord, encodeRecord } from "../versioning/index.js";
+import { dataKey, metaKey, parseDataKey, partitionRange } from "./keys.js";
+
+export interface StoredEntry {
+  partition: number;
+  bucket: string;
+  key: Buffer;
+  record: VersionedRecord;
+  /** Encoded size of the record, for transfer accounting. */
+  bytes: number;
+}
+
+export type BatchOp =
+  | { type: "put"; partition: number; bucket: string; key: Buffer; record: VersionedRecord }
+  | { type: "del"; partition: number; bucket: string; key: Buffer };
+
+export class Store {
+  private readonly db: ClassicLevel<Buffer, Buffer>;
+  private readonly locks = new Map<string, Promise<void>>();
+  private identity: { incarnation: string; actor: string; fresh: boolean } | undefined;
+
+  constructor(readonly dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: "buffer", valueEncoding: "buffer" });
+  }
+
+  /**
+   * Opens the database and loads the node's identity. A directory without an incarnation is new (or was wiped): it
+   * gets a fresh incarnation and actor, so nothing it writes can be mistaken for what an earlier life wrote.
+   */
+  async open(): Promise<void> {
+    await this.db.open();
+    const incarnation = await this.getMeta("incarnation");
+    const actor = await this.getMeta("actor");
+    if (incarnation && actor) {
+      this.identity = { incarnation: incarnation.toString(), actor: actor.toString(), fresh: false };
+      return;
+    }
+    const fresh = { incarnation: randomId(), actor: randomId(), fresh: true };
+    await this.db.batch([
+      { type: "put", key: metaKey("incarnation"), value: Buffer.from(fresh.incarnation) },
+      { type: "put", key: metaKey("actor"), value: Buffer.from(fresh.actor) },
+    ]);
+    this.identity = fresh;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  get incarnation(): string {
+    return this.requireIdentity().incarnation;
+  }
+
+  /** The actor id under which this node issues new dots (see renewActor). */
+  get actor(): string {
+    return this.requireIdentity().actor;
+  }
+
+  /** True when this process created the incarnation, i.e. the data directory was empty. */
+  get freshIncarnation(): boolean {
+    return this.requireIdentity().fresh;
+  }
+
+  /**
+   * Switches to a new actor id. Callers must do this before discarding any record this node may have written to
+   * (a delivered hint, a handed-off partition, a reaped tombstone): a later write to such a key would otherwise
+   * reuse a dot that other replicas still hold for a different value, and one of the two would be lost.
+   */
+  async renewActor(): Promise<string> {
+    const actor = randomId();
+    await this.db.put(metaKey("actor"), Buffer.from(actor));
+    this.requireIdentity().actor = actor;
+    return actor;
+  }
+
+  async get(partition: number, bucket: string, key: Buffer): Promise<VersionedRecord | undefined> {
+    const raw = await this.db.get(dataKey(partition, bucket, key));
+    return raw === undefined ? undefined : decodeRecord(raw);
+  }
+
+  async put(partition: number, bucket: string, key: Buffer, record: VersionedRecord): Promise<void> {
+    await this.db.put(dataKey(partition, bucket, key), encodeRecord(record));
+  }
+
+  async batch(ops: BatchOp[]): Promise<void> {
+    await this.db.batch(
+      ops.map((op) =>
+        op.type === "put"
+          ? { type: "put" as const, key: dataKey(op.partition, op.bucket, op.key), value: encodeRecord(op.record) }
+          : { type: "del" as const, key: dataKey(op.partition, op.bucket, op.key) },
+      ),
+    );
+  }
+
+  /** Streams a partition's records in key order, starting after `afterKey` when resuming. */
+  async *scanPartition(partition: number, options: { after?: { bucket: string; key: Buffer }; limit?: number } = {}): AsyncGenerator<StoredEntry> {
+    const range = partitionRange(partition);
+    const bounds = options.after ? { gt: dataKey(partition, options.after.bucket, options.after.key), lt: range.lt } : range;
+    const iterator = this.db.iterator({ ...bounds, limit: options.limit ?? -1 });
+    try {
+      for await (const [rawKey, rawValue] of iterator) {
+        const parsed = parseDataKey(rawKey);
+        yield { ...parsed, record: decodeRecord(rawValue), bytes: rawValue.length };
+      }
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  /** Removes every record of a partition; the caller renews the actor first. */
+  async dropPartition(partition: number): Promise<void> {
+    await this.db.clear(partitionRange(partition));
+  }
+
+  async getMeta(name: string): Promise<Buffer | undefined> {
+    return this.db.get(metaKey(name));
+  }
+
+  async putMeta(name: string, value: Buffer): Promise<void> {
+    await this.db.put(metaKey(name), value);
+  }
+
+  /** The raw database, for modules that keep their own key space (hints, anti-entropy trees). */
+  get level(): ClassicLevel<Buffer, Buffer> {
+    return this.db;
+  }
+
+  /**
+   * Runs `fn` with exclusive access to one key within this process. Locks chain per key, so waiting costs one
+   * promise per queued caller; the map entry disappears when the last holder finishes.
+   */
+  async withKeyLock<T>(lockKey: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(lockKey) ?? Promise.resolve();
+    let release!: () => void;
+    const current = new Promise<void>((resolve) => (release = resolve));
+    const chained = previous.then(() => current);
+    this.locks.set(lockKey, chained);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(lockKey) === chained) this.locks.delete(lockKey);
+    }
+  }
+
+  private requireIdentity(): { incarnation: string; actor: string; fresh: boolean } {
+    if (!this.identity) throw new Error("store is not open");
+    return this.identity;
+  }
+}
+
+function randomId(): string {
+  return randomBytes(8).toString("hex");
+}
