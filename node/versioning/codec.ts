@@ -128,8 +128,9 @@ export function writeClock(buf: Buffer, offset: number, clock: VersionVector, ac
 }
 
 /**
- * Reads a clock written by `writeClock`, refusing more than `actorsMax` entries, empty, duplicate or unusable actor
- * ids, and counters below 1. Returns the actors in encoded order too, for dot actor indexes.
+ * Reads a clock written by `writeClock`, refusing more than `actorsMax` entries, actors out of canonical order (which
+ * also rules out duplicates), unusable actor ids, and counters below 1. Returns the actors in encoded order too, for
+ * dot actor indexes.
  */
 export function readClock(reader: ByteReader, actorsMax: number): { clock: VersionVector; actors: string[] } {
   const count = reader.varint("clock size");
@@ -141,7 +142,8 @@ export function readClock(reader: ByteReader, actorsMax: number): { clock: Versi
     const length = reader.u8("actor length");
     const actor = reader.utf8(length, "actor");
     if (!isValidActor(actor)) reader.fail(`clock entry ${index} has an invalid actor id`);
-    if (Object.hasOwn(clock, actor)) reader.fail(`clock entry ${index} repeats an actor`);
+    const previous = actors[actors.length - 1];
+    if (previous !== undefined && previous >= actor) reader.fail(`clock entry ${index} is out of order or repeated`);
     const counter = reader.varint("clock counter");
     if (counter < 1) reader.fail(`clock entry ${index} has counter 0`);
     clock[actor] = counter;
@@ -160,7 +162,9 @@ function readSibling(reader: ByteReader, clock: VersionVector, actors: string[],
   const actor = actors[actorIndex];
   if (actor === undefined) return reader.fail(`dot actor index ${actorIndex} is outside the clock`);
   const counter = reader.varint("dot counter");
-  if (counter < 1 || counter > (clock[actor] as number)) reader.fail(`dot counter ${counter} is not covered by the clock`);
+  if (counter < 1 || counter > (clock[actor] as number)) {
+    reader.fail(`dot counter ${counter} is not covered by the clock`);
+  }
   const ms = reader.varint("timestamp ms");
   const logical = reader.varint("timestamp logical");
   const flags = reader.u8("flags");

@@ -10,8 +10,8 @@
  *
  *     u8 format version (1)
  *     varint actor count C, then C × { u8 actor length, actor UTF-8, varint counter }   (actors sorted)
- *     16 bytes: HMAC-SHA256(secret, domain ‖ u32 bucket length ‖ bucket ‖ u32 key length ‖ key ‖ the bytes above),
- *               truncated
+ *     16 bytes: HMAC-SHA256 truncated, over
+ *               (domain ‖ u32 bucket length ‖ bucket ‖ u32 key length ‖ key ‖ all the bytes above)
  *
  * The clock is in the clear: it says which actors wrote the key and how often, nothing about the values. Contexts are
  * bounded in size (`CONTEXT_LIMITS`) so a header cannot make the node parse or allocate much.

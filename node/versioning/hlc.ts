@@ -9,7 +9,7 @@
  */
 import type { Hlc } from "./types.js";
 
-/** Orders timestamps by wall-clock milliseconds, then by the logical counter. Returns a negative, zero or positive number. */
+/** Orders timestamps by wall-clock milliseconds, then by the logical counter: negative, zero or positive. */
 export function compareHlc(a: Hlc, b: Hlc): number {
   if (a.ms !== b.ms) return a.ms < b.ms ? -1 : 1;
   if (a.logical !== b.logical) return a.logical < b.logical ? -1 : 1;

@@ -168,5 +168,7 @@ function holdsDot(record: VersionedRecord, sibling: Sibling): boolean {
 
 /** Removes adjacent siblings with the same dot from a sorted list, keeping the first. */
 function dedupeSorted(siblings: Sibling[]): Sibling[] {
-  return siblings.filter((sibling, index) => index === 0 || !sameDot((siblings[index - 1] as Sibling).dot, sibling.dot));
+  return siblings.filter(
+    (sibling, index) => index === 0 || !sameDot((siblings[index - 1] as Sibling).dot, sibling.dot),
+  );
 }
