@@ -13,7 +13,7 @@ import { NodeMetrics } from "./metrics/index.js";
 import { PeerServer } from "./peer/index.js";
 import { ownedPartitions, partitionsPerMember } from "./ring/index.js";
 import { Coordinator, LocalReplica } from "./replication/index.js";
-import { Store } from "./storage/index.js";
+import { Store, TombstoneReaper } from "./storage/index.js";
 import { HybridClock } from "./versioning/index.js";
 
 export interface NodeOptions {
@@ -39,6 +39,7 @@ export class StorageNode {
   private clientServer: Server | undefined;
   private peerServer: Server | undefined;
   private peerProtocol: PeerServer | undefined;
+  private reaper: TombstoneReaper | undefined;
   private readonly startedAt = Date.now();
 
   constructor(readonly options: NodeOptions) {
@@ -116,6 +117,15 @@ export class StorageNode {
       log: (m) => log.info(m),
     });
 
+    this.reaper = new TombstoneReaper(this.store, {
+      graceMs: tuning.tombstoneGraceMs,
+      intervalMs: tuning.reapIntervalMs,
+      batchMax: tuning.reapBatchMax,
+      onReaped: (count) => this.metrics.tombstonesReaped.inc(count),
+      log: (m) => log.info(m),
+    });
+    this.reaper.start();
+
     this.peerServer = createServer(adminApp);
     this.peerProtocol.attach(this.peerServer);
     this.clientServer = createServer(clientApp);
@@ -127,6 +137,7 @@ export class StorageNode {
   }
 
   async stop(): Promise<void> {
+    await this.reaper?.stop();
     this.peerProtocol?.closeAll();
     this.ringState?.closeAll();
     await Promise.all([closeServer(this.clientServer), closeServer(this.peerServer)]);

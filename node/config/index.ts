@@ -37,6 +37,10 @@ export const DEFAULT_TUNING = {
   siblingsMax: 100,
   /** How long a tombstone is kept before it may be reaped. */
   tombstoneGraceMs: 24 * 60 * 60 * 1000,
+  /** How often the node looks for tombstones past their grace period. */
+  reapIntervalMs: 15 * 60 * 1000,
+  /** Most tombstones reaped in one pass, so a pass never holds the disk for long. */
+  reapBatchMax: 10_000,
   /** Most requests one peer connection keeps in flight; more wait for the connection or fail fast. */
   peerInFlightMax: 4096,
   /** Most concurrent client requests one node coordinates before answering 503. */
@@ -55,6 +59,8 @@ const tuningSchema = z
     siblingsWarn: z.number().int().min(1),
     siblingsMax: z.number().int().min(1).max(10_000),
     tombstoneGraceMs: z.number().int().min(0),
+    reapIntervalMs: z.number().int().min(100),
+    reapBatchMax: z.number().int().min(1).max(1_000_000),
     peerInFlightMax: z.number().int().min(1).max(1_000_000),
     coordinatorInFlightMax: z.number().int().min(1).max(1_000_000),
     readRepairQueueMax: z.number().int().min(0).max(1_000_000),

@@ -43,7 +43,7 @@ export class LocalReplica {
     context: VersionVector,
     write: { value: Buffer | null; contentType: string },
   ): Promise<VersionedRecord> {
-    return this.store.withKeyLock(lockKey(at), async () => {
+    return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
       const local = await this.store.get(at.partition, at.bucket, at.key);
       const next = update(local, context, { ...write, timestamp: this.clock.tick() }, this.store.actor);
       const verdict = siblingCheck(next, this.limits);
@@ -63,7 +63,7 @@ export class LocalReplica {
 
   /** Folds a version from elsewhere into the local one; returns the stored result and whether anything changed. */
   async merge(at: ReplicaKey, mode: Reconciliation, incoming: VersionedRecord): Promise<{ record: VersionedRecord; changed: boolean }> {
-    return this.store.withKeyLock(lockKey(at), async () => {
+    return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
       const local = await this.store.get(at.partition, at.bucket, at.key);
       for (const sibling of incoming.siblings) this.clock.observe(sibling.timestamp);
       const merged = reconcile(merge(local, incoming)!, mode);
@@ -72,8 +72,4 @@ export class LocalReplica {
       return { record: merged, changed };
     });
   }
-}
-
-function lockKey(at: ReplicaKey): string {
-  return `${at.partition}\u0000${at.bucket}\u0000${at.key.toString("latin1")}`;
 }

@@ -2,3 +2,5 @@
 export { Store } from "./store.js";
 export type { StoredEntry, BatchOp } from "./store.js";
 export { dataKey, partitionRange, parseDataKey, metaKey, HINT_PREFIX, DATA_PREFIX, META_PREFIX } from "./keys.js";
+export { TombstoneReaper } from "./tombstone-reaper.js";
+export type { ReaperOptions } from "./tombstone-reaper.js";

@@ -1,6 +1,6 @@
 /**
  * The node's persistent store on classic-level (LevelDB). It keeps versioned records by partition, a little metadata
- * (incarnation, actor, ring), and nothing else; merging versions is the caller's business, done under `withKeyLock`
+ * (incarnation, actor, ring), and nothing else; merging versions is the caller's business, done under `withRecordLock`
  * so a read-modify-write of one key is never interleaved with another in this process.
  */
 import { randomBytes } from "node:crypto";
@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs";
 import { ClassicLevel } from "classic-level";
 import type { VersionedRecord } from "../versioning/types.js";
 import { decodeRecord, encodeRecord } from "../versioning/index.js";
-import { dataKey, metaKey, parseDataKey, partitionRange } from "./keys.js";
+import { DATA_PREFIX, dataKey, metaKey, parseDataKey, partitionRange } from "./keys.js";
 
 export interface StoredEntry {
   partition: number;
@@ -117,6 +117,18 @@ export class Store {
     }
   }
 
+  /** Streams every record of every partition, in key order. */
+  async *scanAll(): AsyncGenerator<StoredEntry> {
+    const iterator = this.db.iterator({ gte: Buffer.from([DATA_PREFIX]), lt: Buffer.from([DATA_PREFIX + 1]) });
+    try {
+      for await (const [rawKey, rawValue] of iterator) {
+        yield { ...parseDataKey(rawKey), record: decodeRecord(rawValue), bytes: rawValue.length };
+      }
+    } finally {
+      await iterator.close();
+    }
+  }
+
   /** Removes every record of a partition; the caller renews the actor first. */
   async dropPartition(partition: number): Promise<void> {
     await this.db.clear(partitionRange(partition));
@@ -139,7 +151,11 @@ export class Store {
    * Runs `fn` with exclusive access to one key within this process. Locks chain per key, so waiting costs one
    * promise per queued caller; the map entry disappears when the last holder finishes.
    */
-  async withKeyLock<T>(lockKey: string, fn: () => Promise<T>): Promise<T> {
+  async withRecordLock<T>(partition: number, bucket: string, key: Buffer, fn: () => Promise<T>): Promise<T> {
+    return this.withKeyLock(`${partition}\u0000${bucket}\u0000${key.toString("latin1")}`, fn);
+  }
+
+  private async withKeyLock<T>(lockKey: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(lockKey) ?? Promise.resolve();
     let release!: () => void;
     const current = new Promise<void>((resolve) => (release = resolve));

@@ -1,0 +1,67 @@
+/**
+ * Removes tombstones once every sibling of a record is a tombstone older than the grace period. The grace period is
+ * what keeps a delete from being undone by a replica that missed it: until it passes, the tombstone travels with
+ * read repair and anti-entropy like any version. Passes are bounded in size; the actor is renewed before anything is
+ * dropped (see Store.renewActor).
+ */
+import { isReapable } from "../versioning/index.js";
+import type { Store } from "./store.js";
+
+export interface ReaperOptions {
+  graceMs: number;
+  intervalMs: number;
+  batchMax: number;
+  onReaped: (count: number) => void;
+  log: (message: string) => void;
+  now?: () => number;
+}
+
+export class TombstoneReaper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: ReaperOptions,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.runOnce().catch((err: Error) => this.options.log(`tombstone reaping failed: ${err.message}`)), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One pass; returns how many tombstones were removed. Overlapping calls share the pass in progress. */
+  runOnce(): Promise<number> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    const now = this.options.now ?? Date.now;
+    const candidates = [];
+    for await (const entry of this.store.scanAll()) {
+      if (isReapable(entry.record, now(), this.options.graceMs)) candidates.push(entry);
+      if (candidates.length >= this.options.batchMax) break;
+    }
+    if (candidates.length === 0) return 0;
+    await this.store.renewActor();
+    let reaped = 0;
+    for (const entry of candidates) {
+      await this.store.withRecordLock(entry.partition, entry.bucket, entry.key, async () => {
+        // A write may have landed since the scan; only a record that is still all tombstones goes.
+        const current = await this.store.get(entry.partition, entry.bucket, entry.key);
+        if (!current || !isReapable(current, now(), this.options.graceMs)) return;
+        await this.store.batch([{ type: "del", partition: entry.partition, bucket: entry.bucket, key: entry.key }]);
+        reaped += 1;
+      });
+    }
+    if (reaped > 0) this.options.log(`reaped ${reaped} tombstones older than ${this.options.graceMs} ms`);
+    this.options.onReaped(reaped);
+    return reaped;
+  }
+}
