@@ -1,0 +1,150 @@
+/**
+ * The benchmark run: start (or connect to) the store and start the floor, load the records into both, then for each
+ * phase run each workload against the store and right after against the floor, so both see the machine in the same
+ * state (the cores are shared, and other work on them drifts over minutes). Ends with the comparison table and a
+ * JSON record of everything.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join, resolve } from "node:path";
+import { DynamoClient } from "../../client/index.js";
+import { startFloor } from "../floor/cluster.js";
+import { DEFAULT_BENCH_OPTIONS, type BenchOptions } from "./options.js";
+import type { Targets } from "./phases.js";
+import { seededRandom, type Random } from "./random.js";
+import { compare, comparisonTable, runLines, type ComparisonRow } from "./report.js";
+import { loadRecords, runWorkload, type RunOptions, type RunResult } from "./runner.js";
+import { externalStore, startDevCluster } from "./store.js";
+
+/** Generous, so that a slow request shows up as a latency outlier rather than as an error. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export interface BenchReport {
+  startedAt: string;
+  seed: number;
+  options: Record<string, unknown>;
+  machine: { cpus: number; cpuModel: string; loadAverage: number[]; node: string; platform: string };
+  store: { urls: string[]; selfStarted: boolean };
+  load: { store: RunResult; floor: RunResult | undefined };
+  runs: Array<{ phase: string; store: RunResult; floor: RunResult | undefined }>;
+  comparison: ComparisonRow[];
+}
+
+function randomValues(count: number, bytes: number, random: Random): Buffer[] {
+  return Array.from({ length: count }, () => {
+    const value = Buffer.allocUnsafe(bytes);
+    for (let i = 0; i < bytes; i++) value[i] = random.int(256);
+    return value;
+  });
+}
+
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/[:.]/g, "-");
+}
+
+export async function runBenchmark(options: BenchOptions, log: (line: string) => void): Promise<{ report: BenchReport; path: string }> {
+  const startedAt = new Date();
+  const root = seededRandom(options.seed);
+  const values = randomValues(DEFAULT_BENCH_OPTIONS.valuePoolSize, options.valueBytes, root.fork());
+  log(`seed ${options.seed} (replay with --seed ${options.seed}); ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+
+  const store = options.urls ? externalStore(options.urls) : await startDevCluster({ nodes: DEFAULT_BENCH_OPTIONS.nodes, log });
+  const targets: Targets = { store, floor: undefined };
+  const clients: DynamoClient[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const client of clients) client.close();
+    await Promise.all([store.stop(), targets.floor?.stop()]);
+  };
+  const onSignal = (): void => {
+    log("interrupted: stopping the clusters");
+    void stopAll().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    if (!options.skipFloor) {
+      targets.floor = await startFloor({ nodes: DEFAULT_BENCH_OPTIONS.nodes, valueBytes: options.valueBytes });
+      log(`floor: ${DEFAULT_BENCH_OPTIONS.nodes} echo processes at ${targets.floor.urls.join(" ")}`);
+    }
+    // The floor gets as many entry points as the store, so the client spreads its load the same way over both.
+    const floorUrls = targets.floor?.urls.slice(0, Math.max(1, Math.min(store.urls.length, targets.floor.urls.length)));
+    const clientOptions = { maxSockets: options.clients, timeoutMs: REQUEST_TIMEOUT_MS };
+    const storeClient = new DynamoClient(store.urls, clientOptions);
+    const floorClient = floorUrls ? new DynamoClient(floorUrls, clientOptions) : undefined;
+    clients.push(storeClient, ...(floorClient ? [floorClient] : []));
+
+    const runOptions = (seed: number): RunOptions => ({
+      bucket: options.bucket,
+      clients: options.clients,
+      records: options.records,
+      seconds: options.seconds,
+      warmupSeconds: options.warmupSeconds,
+      values,
+      random: seededRandom(seed),
+    });
+    const both = async (label: string, run: (client: DynamoClient, runOpts: RunOptions) => Promise<RunResult>) => {
+      // Store and floor get the same seed, so they see the same key and operation sequence per client loop.
+      const seed = root.int(2 ** 32);
+      const storeResult = await run(storeClient, runOptions(seed));
+      runLines(`${label} store`, storeResult).forEach((line) => log(line));
+      const floorResult = floorClient ? await run(floorClient, runOptions(seed)) : undefined;
+      if (floorResult) runLines(`${label} floor`, floorResult).forEach((line) => log(line));
+      return { store: storeResult, floor: floorResult };
+    };
+
+    log(`load: ${options.records} records of ${options.valueBytes} bytes into bucket '${options.bucket}' with ${options.clients} clients`);
+    const load = await both("[load]", loadRecords);
+    const runs: BenchReport["runs"] = [];
+    const comparison: ComparisonRow[] = [...compare("load", load.store, load.floor)];
+    for (const phase of options.phases) {
+      log(`phase ${phase.name}: ${phase.description}`);
+      await phase.setUp(targets, log);
+      try {
+        for (const workload of options.workloads) {
+          const result = await both(`[${phase.name}]`, (client, runOpts) => runWorkload(client, workload, runOpts));
+          runs.push({ phase: phase.name, ...result });
+          comparison.push(...compare(phase.name, result.store, result.floor));
+        }
+      } finally {
+        await phase.tearDown(targets, log);
+      }
+    }
+
+    const report: BenchReport = {
+      startedAt: startedAt.toISOString(),
+      seed: options.seed,
+      options: {
+        workloads: options.workloads.map((w) => w.name),
+        phases: options.phases.map((p) => p.name),
+        clients: options.clients,
+        seconds: options.seconds,
+        warmupSeconds: options.warmupSeconds,
+        records: options.records,
+        valueBytes: options.valueBytes,
+        bucket: options.bucket,
+      },
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? "unknown",
+        loadAverage: os.loadavg(),
+        node: process.version,
+        platform: `${os.platform()} ${os.release()}`,
+      },
+      store: { urls: store.urls, selfStarted: options.urls === undefined },
+      load,
+      runs,
+      comparison,
+    };
+    log("");
+    log(comparisonTable(comparison));
+    const dir = resolve(options.outDir);
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `ycsb-${timestamp(startedAt)}.json`);
+    writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+    return { report, path };
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await stopAll();
+  }
+}

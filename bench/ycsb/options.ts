@@ -1,0 +1,102 @@
+/** The benchmark's command line, parsed and checked once, with its defaults in one place. */
+import { randomInt } from "node:crypto";
+import { parseArgs } from "node:util";
+import { parsePhases, type Phase } from "./phases.js";
+import { parseWorkloads, type Workload } from "./workloads.js";
+
+export const DEFAULT_BENCH_OPTIONS = {
+  workloads: "A,B,C",
+  phases: "healthy",
+  clients: 16,
+  seconds: 10,
+  warmupSeconds: 1,
+  records: 10_000,
+  valueBytes: 1024,
+  bucket: "default",
+  nodes: 3,
+  /** Distinct random values written; enough that the store cannot benefit from repeats, small enough to keep. */
+  valuePoolSize: 16,
+  outDir: ".bench",
+};
+
+export interface BenchOptions {
+  workloads: Workload[];
+  phases: Phase[];
+  clients: number;
+  seconds: number;
+  warmupSeconds: number;
+  records: number;
+  valueBytes: number;
+  bucket: string;
+  /** The store's client URLs; undefined to start a local cluster. */
+  urls: string[] | undefined;
+  seed: number;
+  skipFloor: boolean;
+  outDir: string;
+}
+
+export const BENCH_USAGE = `usage: npm run bench -- [flags]
+  --workloads A,B,C     YCSB workloads to run (A 50/50 read/update, B 95/5, C read only)   [${DEFAULT_BENCH_OPTIONS.workloads}]
+  --phases healthy      conditions to run them under                                        [${DEFAULT_BENCH_OPTIONS.phases}]
+  --clients N           concurrent closed-loop clients                                      [${DEFAULT_BENCH_OPTIONS.clients}]
+  --seconds S           measured seconds per workload, after the warm-up                    [${DEFAULT_BENCH_OPTIONS.seconds}]
+  --warmup-seconds S    unmeasured seconds before each workload                             [${DEFAULT_BENCH_OPTIONS.warmupSeconds}]
+  --records N           records loaded before the workloads                                 [${DEFAULT_BENCH_OPTIONS.records}]
+  --value-bytes N       size of each value                                                  [${DEFAULT_BENCH_OPTIONS.valueBytes}]
+  --bucket NAME         bucket to use                                                       [${DEFAULT_BENCH_OPTIONS.bucket}]
+  --url URL[,URL...]    an already running store (default: start a ${DEFAULT_BENCH_OPTIONS.nodes}-node 'dynamo dev' cluster)
+  --seed N              PRNG seed for keys, operations and values                           [random, printed]
+  --skip-floor          measure the store only
+  --out DIR             where the JSON results go                                           [${DEFAULT_BENCH_OPTIONS.outDir}]`;
+
+function number(raw: string | undefined, name: string, fallback: number, min: number, integer = true): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new Error(`--${name} must be ${integer ? "an integer" : "a number"} of at least ${min}, got '${raw}'`);
+  }
+  return value;
+}
+
+/** Parses argv; returns undefined when --help was asked for. Throws an Error with a one-line message on bad input. */
+export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      workloads: { type: "string" },
+      phases: { type: "string" },
+      clients: { type: "string" },
+      seconds: { type: "string" },
+      "warmup-seconds": { type: "string" },
+      records: { type: "string" },
+      "value-bytes": { type: "string" },
+      bucket: { type: "string" },
+      url: { type: "string" },
+      seed: { type: "string" },
+      "skip-floor": { type: "boolean" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return undefined;
+  const d = DEFAULT_BENCH_OPTIONS;
+  const urls = values.url
+    ?.split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
+  return {
+    workloads: parseWorkloads(values.workloads ?? d.workloads),
+    phases: parsePhases(values.phases ?? d.phases),
+    clients: number(values.clients, "clients", d.clients, 1),
+    seconds: number(values.seconds, "seconds", d.seconds, 0.1, false),
+    warmupSeconds: number(values["warmup-seconds"], "warmup-seconds", d.warmupSeconds, 0, false),
+    records: number(values.records, "records", d.records, 1),
+    valueBytes: number(values["value-bytes"], "value-bytes", d.valueBytes, 0),
+    bucket: values.bucket ?? d.bucket,
+    urls: urls === undefined || urls.length === 0 ? undefined : urls,
+    seed: number(values.seed, "seed", randomInt(0, 2 ** 32), 0),
+    skipFloor: values["skip-floor"] ?? false,
+    outDir: values.out ?? d.outDir,
+  };
+}

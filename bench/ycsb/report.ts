@@ -1,0 +1,75 @@
+/**
+ * Turning run results into what a person reads (a line per run as it finishes, a final comparison table) and what a
+ * later run is compared with (a JSON document under .bench/).
+ */
+import type { OperationResult, RunResult } from "./runner.js";
+
+export interface ComparisonRow {
+  phase: string;
+  workload: string;
+  operation: string;
+  store: OperationResult;
+  floor: OperationResult | undefined;
+  /** store ops/s divided by floor ops/s; undefined without a floor. */
+  ratio: number | undefined;
+}
+
+export function compare(phase: string, store: RunResult, floor: RunResult | undefined): ComparisonRow[] {
+  return store.operations.map((storeOp) => {
+    const floorOp = floor?.operations.find((op) => op.operation === storeOp.operation);
+    const ratio = floorOp !== undefined && floorOp.opsPerSec > 0 ? storeOp.opsPerSec / floorOp.opsPerSec : undefined;
+    return { phase, workload: store.workload, operation: storeOp.operation, store: storeOp, floor: floorOp, ratio };
+  });
+}
+
+export function formatMs(us: number): string {
+  const ms = us / 1000;
+  return ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0);
+}
+
+function errorCount(result: OperationResult): number {
+  return Object.values(result.errors).reduce((sum, n) => sum + n, 0);
+}
+
+function describeErrors(result: OperationResult): string {
+  const entries = Object.entries(result.errors);
+  return entries.length === 0 ? "0" : entries.map(([code, n]) => `${code}=${n}`).join(",");
+}
+
+/** One line per operation of a finished run: throughput, p50/p99/p99.9 latency in ms, and errors. */
+export function runLines(label: string, result: RunResult): string[] {
+  return result.operations.map((op) => {
+    const l = op.latency;
+    return (
+      `${label.padEnd(16)} ${result.workload.padEnd(4)} ${op.operation.padEnd(6)} ${op.opsPerSec.toFixed(0).padStart(7)} ops/s` +
+      `  p50 ${formatMs(l.p50Us)}  p99 ${formatMs(l.p99Us)}  p99.9 ${formatMs(l.p999Us)} ms  errors ${describeErrors(op)}`
+    );
+  });
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
+  return rows.map((row) => row.map((cell, col) => (col < 2 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join("  ")).join("\n");
+}
+
+/** The final table, one block per phase. Latencies in milliseconds; errors are the store's. */
+export function comparisonTable(rows: ComparisonRow[]): string {
+  const blocks: string[] = [];
+  for (const phase of [...new Set(rows.map((r) => r.phase))]) {
+    const header = ["workload", "op", "store ops/s", "floor ops/s", "ratio", "p99 store", "p99 floor", "store errors"];
+    const body = rows
+      .filter((r) => r.phase === phase)
+      .map((r) => [
+        r.workload,
+        r.operation,
+        r.store.opsPerSec.toFixed(0),
+        r.floor === undefined ? "-" : r.floor.opsPerSec.toFixed(0),
+        r.ratio === undefined ? "-" : r.ratio.toFixed(2),
+        `${formatMs(r.store.latency.p99Us)} ms`,
+        r.floor === undefined ? "-" : `${formatMs(r.floor.latency.p99Us)} ms`,
+        String(errorCount(r.store)),
+      ]);
+    blocks.push(`phase ${phase}\n${table([header, ...body])}`);
+  }
+  return blocks.join("\n\n");
+}
