@@ -11,7 +11,16 @@
  */
 import type { Hlc, Reconciliation, Sibling, VersionedRecord, VersionVector } from "./types.js";
 import { compareHlc } from "./hlc.js";
-import { clocksEqual, compareDots, counterOf, covers, isValidActor, mergeClocks, sameDot } from "./version-vector.js";
+import {
+  clocksEqual,
+  compareDots,
+  counterOf,
+  covers,
+  isValidActor,
+  isValidCounter,
+  mergeClocks,
+  sameDot,
+} from "./version-vector.js";
 
 export interface Write {
   /** The new value, or null to delete (the delete is stored as a tombstone sibling). */
@@ -54,6 +63,7 @@ export function update(
   if (!isValidActor(actor)) throw new Error(`invariant violated: invalid actor id ${JSON.stringify(actor)}`);
   const counter =
     Math.max(counterOf(local?.clock, actor), counterOf(context, actor), Math.floor(options.counterFloor ?? 0)) + 1;
+  if (!isValidCounter(counter)) throw new Error(`invariant violated: new counter ${counter} for ${actor} is not usable`);
   const clock = mergeClocks(local?.clock ?? {}, context);
   clock[actor] = counter;
   const siblings = (local?.siblings ?? []).filter((sibling) => !covers(context, sibling.dot));

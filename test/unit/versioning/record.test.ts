@@ -56,6 +56,8 @@ describe("versioning: update", () => {
   it("honours a counter floor so a forgotten key never reuses a counter", () => {
     const record = update(undefined, {}, put("v"), "A", { counterFloor: 41 });
     assert.deepEqual(dots(record), ["A:42"]);
+    assert.throws(() => update(undefined, {}, put("v"), "A", { counterFloor: Number.NaN }), /not usable/);
+    assert.throws(() => update(undefined, {}, put("v"), "A", { counterFloor: Number.MAX_SAFE_INTEGER }), /not usable/);
   });
 
   it("stores a delete as a tombstone sibling", () => {
