@@ -1,0 +1,269 @@
+/**
+ * The DynamoCluster resource, defined once. The zod schemas here are the single source of the TypeScript types the
+ * operator uses, of the validation it applies to objects read from the API server, and (through `crd.ts`) of the
+ * OpenAPI schema and CEL rules the API server enforces. CEL rules travel as `x-kubernetes-validations` metadata on
+ * the schema node they constrain, so a rule and the field it guards are written side by side.
+ */
+import { z } from "zod";
+import { BUCKET_NAME_PATTERN, DEFAULT_BUCKET, bucketSchema, nodeConfigFileSchema } from "../../node/config/index.js";
+import { DEFAULT_PARTITIONS, PARTITIONS_MAX } from "../../node/ring/index.js";
+
+export const GROUP = "dynamo.ringkv.dev";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = "DynamoCluster";
+export const PLURAL = "dynamoclusters";
+export const SINGULAR = "dynamocluster";
+export const SHORT_NAMES = ["dyn"];
+
+/** Annotating a pod with this (value `true`) asks the operator to wipe and replace that node. */
+export const REPLACE_ANNOTATION = `${GROUP}/replace`;
+
+/** Bounds that keep CEL rules within the API server's cost budget; far beyond any sensible cluster. */
+export const BUCKETS_MAX = 64;
+export const REPLICAS_MAX = 1024;
+
+/** Every power of two up to PARTITIONS_MAX: CEL has no bit operations, so the rule tests membership in this list. */
+const POWERS_OF_TWO = Array.from({ length: Math.log2(PARTITIONS_MAX) + 1 }, (_, i) => 2 ** i);
+
+/** The implicit `default` bucket's n: every node defines it unless the configuration redefines it. */
+const IMPLICIT_DEFAULT_N = DEFAULT_BUCKET.n;
+
+type Rule = { rule: string; message?: string; messageExpression?: string; reason?: string; fieldPath?: string };
+const cel = (...rules: Rule[]) => ({ "x-kubernetes-validations": rules });
+const preserveUnknown = { "x-kubernetes-preserve-unknown-fields": true };
+
+/** A Kubernetes quantity (`1Gi`, `500m`, `2`), which the API server accepts as an integer or a string. */
+export const quantitySchema = z
+  .union([z.number().int().min(0), z.string().regex(/^[+-]?[0-9.]+([eEinumkKMGTP]*[-+]?[0-9]*)$/, "not a Kubernetes quantity")])
+  .meta({ "x-kubernetes-int-or-string": true });
+
+/** A free-form Kubernetes object passed through to the pod template; the API server validates it when applied. */
+const passThroughObject = (description: string) => z.record(z.string(), z.unknown()).describe(description).meta(preserveUnknown);
+
+/**
+ * The node's bucket schema, with the name's length bound made explicit: the pattern implies it, but the API server's
+ * CEL cost estimator only counts `maxLength`. The r/w <= n refinements of the node schema are CEL rules here.
+ */
+export const bucketSpecSchema = z
+  .object({ ...bucketSchema.shape, name: bucketSchema.shape.name.max(63) })
+  .describe("A bucket every node serves: its replication factor n and default read and write quorums.")
+  .meta(
+    cel(
+      { rule: "self.r <= self.n", messageExpression: "'bucket ' + self.name + ': r (' + string(self.r) + ') must be <= n (' + string(self.n) + ')'" },
+      { rule: "self.w <= self.n", messageExpression: "'bucket ' + self.name + ': w (' + string(self.w) + ') must be <= n (' + string(self.n) + ')'" },
+    ),
+  );
+
+const tuningSpecSchema = nodeConfigFileSchema.shape.tuning.describe("Node tuning knobs (see node/config), passed to every node unchanged.");
+
+const resourcesSchema = z
+  .object({
+    requests: z.record(z.string(), quantitySchema).optional(),
+    limits: z.record(z.string(), quantitySchema).optional(),
+  })
+  .describe("Compute resources of the storage container.");
+
+export const storageSpecSchema = z
+  .object({
+    size: quantitySchema.default("1Gi").describe("Size of each node's PersistentVolumeClaim."),
+    storageClassName: z.string().max(253).optional().describe("StorageClass of the claims; the cluster default when unset."),
+  })
+  .describe("Each node's persistent volume.");
+
+const retentionSchema = z.enum(["Retain", "Delete"]);
+
+export const pvcRetentionSchema = z
+  .object({
+    whenDeleted: retentionSchema
+      .default("Retain")
+      .describe("What happens to the claims when the DynamoCluster (and so its StatefulSet) is deleted."),
+    whenScaled: retentionSchema
+      .default("Delete")
+      .describe("What happens to a claim when its node is scaled away; its partitions were handed off first, so Delete is safe."),
+  })
+  .describe("The StatefulSet's persistentVolumeClaimRetentionPolicy.");
+
+export const schedulingSchema = z
+  .object({
+    nodeSelector: z.record(z.string(), z.string()).optional(),
+    affinity: passThroughObject("Pod affinity, as in a pod spec.").optional(),
+    tolerations: z.array(passThroughObject("A toleration, as in a pod spec.")).max(64).optional(),
+    topologySpreadConstraints: z.array(passThroughObject("A topology spread constraint, as in a pod spec.")).max(16).optional(),
+    priorityClassName: z.string().max(253).optional(),
+  })
+  .describe("Pod scheduling fields passed through to the StatefulSet's pod template.");
+
+const clusterSpecObject = z.object({
+  replicas: z.number().int().min(1).max(REPLICAS_MAX).default(3).describe("Number of storage nodes."),
+  partitions: z
+    .number()
+    .int()
+    .default(DEFAULT_PARTITIONS)
+    .describe("Q, the number of ring partitions: a power of two fixed when the cluster is created.")
+    .meta(
+      cel(
+        { rule: `self in [${POWERS_OF_TWO.join(", ")}]`, messageExpression: `'partitions must be a power of two between 1 and ${PARTITIONS_MAX}, got ' + string(self)` },
+        { rule: "self == oldSelf", message: "partitions is immutable: it is fixed when the cluster is created" },
+      ),
+    ),
+  image: z.string().min(1).max(512).default("ringkv/dynamo").describe("Container image of the storage nodes."),
+  imagePullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).optional(),
+  buckets: z
+    .array(bucketSpecSchema)
+    .max(BUCKETS_MAX)
+    .default([])
+    .describe("Buckets besides `default` (n=3, r=2, w=2), which exists unless redefined here.")
+    .meta(cel({ rule: "self.all(b, self.exists_one(c, c.name == b.name))", message: "bucket names must be unique" })),
+  tuning: tuningSpecSchema.optional(),
+  storage: storageSpecSchema.default({ size: "1Gi" }),
+  persistentVolumeClaimRetentionPolicy: pvcRetentionSchema.default({ whenDeleted: "Retain", whenScaled: "Delete" }),
+  resources: resourcesSchema.optional(),
+  scheduling: schedulingSchema.optional(),
+  podDisruptionBudget: z
+    .object({ maxUnavailable: z.number().int().min(0).default(1).describe("Nodes that may be disrupted voluntarily at once.") })
+    .default({ maxUnavailable: 1 }),
+  unreachableReplaceAfterSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .default(600)
+    .describe("How long a member may stay unreachable before its partitions are reassigned to the others; 0 never."),
+  paused: z.boolean().default(false).describe("When true the operator observes and reports but changes nothing."),
+});
+
+/** The largest n over the spec's buckets and the implicit default bucket, as CEL and as TypeScript. */
+const LARGEST_N_CEL = `(self.buckets.exists(b, b.name == 'default') ? 0 : ${IMPLICIT_DEFAULT_N})`;
+
+export const clusterSpecSchema = clusterSpecObject.meta(
+  cel(
+    {
+      rule: "self.buckets.all(b, b.n <= self.replicas)",
+      messageExpression:
+        "'every bucket needs n <= replicas (' + string(self.replicas) + '); too large: ' + self.buckets.filter(b, b.n > self.replicas).map(b, b.name + ' (n=' + string(b.n) + ')').join(', ')",
+      fieldPath: ".buckets",
+    },
+    {
+      rule: `self.replicas >= ${LARGEST_N_CEL}`,
+      message: `replicas must be >= ${IMPLICIT_DEFAULT_N}, the n of the implicit default bucket; redefine bucket 'default' with a smaller n for fewer replicas`,
+      fieldPath: ".replicas",
+    },
+  ),
+);
+
+export const memberStatusSchema = z.object({
+  id: z.string(),
+  state: z.string().describe("joining, valid, leaving, or absent (a pod not in the ring)."),
+  partitions: z.number().int().describe("Partitions this member owns."),
+  incarnation: z.string().optional(),
+  ready: z.boolean().describe("Whether the member's pod is ready."),
+  reachable: z.boolean().optional().describe("Whether the operator reached the member's admin API on its last pass."),
+});
+
+export const conditionSchema = z.object({
+  type: z.string(),
+  status: z.enum(["True", "False", "Unknown"]),
+  observedGeneration: z.number().int().optional(),
+  lastTransitionTime: z.string(),
+  reason: z.string(),
+  message: z.string(),
+});
+
+export const PHASES = ["Creating", "Stable", "Rebalancing", "Degraded", "Paused"] as const;
+export const CONDITION_TYPES = ["Available", "Progressing", "Degraded"] as const;
+
+export const clusterStatusSchema = z.object({
+  replicas: z.number().int().optional().describe("Pods the StatefulSet has (the scale subresource's current count)."),
+  readyReplicas: z.number().int().optional(),
+  selector: z.string().optional().describe("Label selector of the pods, as a string, for the scale subresource."),
+  phase: z.enum(PHASES).optional(),
+  ringEpoch: z.number().int().optional(),
+  partitions: z.number().int().optional(),
+  members: z
+    .array(memberStatusSchema)
+    .optional()
+    .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"] }),
+  transfers: z.object({ pending: z.number().int(), active: z.number().int() }).optional(),
+  lastAction: z.string().optional().describe("The last change the operator made to the ring or the StatefulSet."),
+  conditions: z
+    .array(conditionSchema)
+    .optional()
+    .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
+  observedGeneration: z.number().int().optional(),
+});
+
+const objectMetaSchema = z.object({
+  name: z.string(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  generation: z.number().int().optional(),
+  resourceVersion: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  deletionTimestamp: z.union([z.string(), z.date()]).optional(),
+  creationTimestamp: z.union([z.string(), z.date()]).optional(),
+});
+
+/** What the operator accepts from the API server: spec defaults are applied again in case an older CRD is installed. */
+export const dynamoClusterSchema = z.object({
+  apiVersion: z.literal(API_VERSION).optional(),
+  kind: z.literal(KIND).optional(),
+  metadata: objectMetaSchema,
+  spec: clusterSpecSchema,
+  status: clusterStatusSchema.optional(),
+});
+
+export type DynamoClusterSpec = z.output<typeof clusterSpecSchema>;
+export type DynamoClusterSpecInput = z.input<typeof clusterSpecSchema>;
+export type DynamoClusterStatus = z.output<typeof clusterStatusSchema>;
+export type MemberStatus = z.output<typeof memberStatusSchema>;
+export type Condition = z.output<typeof conditionSchema>;
+export type ConditionType = (typeof CONDITION_TYPES)[number];
+export type Phase = (typeof PHASES)[number];
+export type DynamoCluster = z.output<typeof dynamoClusterSchema>;
+
+/** The largest n over every bucket the nodes will serve, including the implicit `default`. */
+export function largestN(spec: Pick<DynamoClusterSpec, "buckets">): number {
+  const ns = spec.buckets.map((b) => b.n);
+  if (!spec.buckets.some((b) => b.name === DEFAULT_BUCKET.name)) ns.push(IMPLICIT_DEFAULT_N);
+  return Math.max(...ns);
+}
+
+export class InvalidClusterError extends Error {
+  readonly code = "invalid_cluster";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "InvalidClusterError";
+  }
+}
+
+/**
+ * The rules the API server's CEL validations enforce, checked again here: a cluster created before the CRD carried
+ * them, or by a client that bypassed them, is reported in a condition instead of being acted upon.
+ */
+export function specProblems(spec: DynamoClusterSpec): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const bucket of spec.buckets) {
+    if (bucket.r > bucket.n) problems.push(`bucket ${bucket.name}: r (${bucket.r}) must be <= n (${bucket.n})`);
+    if (bucket.w > bucket.n) problems.push(`bucket ${bucket.name}: w (${bucket.w}) must be <= n (${bucket.n})`);
+    if (seen.has(bucket.name)) problems.push(`bucket names must be unique: '${bucket.name}' appears twice`);
+    seen.add(bucket.name);
+    if (bucket.n > spec.replicas) problems.push(`bucket ${bucket.name}: n (${bucket.n}) must be <= replicas (${spec.replicas})`);
+  }
+  if (spec.replicas < largestN(spec)) problems.push(`replicas (${spec.replicas}) must be >= the largest bucket n (${largestN(spec)})`);
+  if (!POWERS_OF_TWO.includes(spec.partitions)) problems.push(`partitions must be a power of two between 1 and ${PARTITIONS_MAX}`);
+  return problems;
+}
+
+/** Validates an object read from the API server; the message lists every problem with its path. */
+export function parseDynamoCluster(object: unknown): DynamoCluster {
+  const result = dynamoClusterSchema.safeParse(object);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new InvalidClusterError(`invalid DynamoCluster: ${problems}`, { cause: result.error });
+  }
+  return result.data;
+}
+
+export { BUCKET_NAME_PATTERN };
