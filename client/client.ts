@@ -16,7 +16,7 @@ import {
   type RawResponse,
   type WriteResult,
 } from "./response.js";
-import { HttpTransport, type HttpRequest } from "./transport.js";
+import { HttpTransport } from "./transport.js";
 import { kvPath, normalizeBaseUrl } from "./url.js";
 
 export interface DynamoClientOptions {
@@ -95,7 +95,7 @@ export class DynamoClient {
       options.contentType ?? (typeof value === "string" ? "text/plain; charset=utf-8" : "application/octet-stream");
     const headers: Record<string, string> = { "content-type": contentType };
     if (options.context !== undefined) headers[CONTEXT_HEADER] = options.context;
-    const response = await this.#write({ method: "PUT", path, headers, body, timeoutMs: options.timeoutMs });
+    const response = await this.#write("PUT", path, headers, body, options.timeoutMs);
     return parsePutResponse(response);
   }
 
@@ -103,7 +103,7 @@ export class DynamoClient {
     const path = kvPath(bucket, key, { w: options.w });
     const headers: Record<string, string> = {};
     if (options.context !== undefined) headers[CONTEXT_HEADER] = options.context;
-    const response = await this.#write({ method: "DELETE", path, headers, timeoutMs: options.timeoutMs });
+    const response = await this.#write("DELETE", path, headers, undefined, options.timeoutMs);
     return parseDeleteResponse(response);
   }
 
@@ -142,9 +142,14 @@ export class DynamoClient {
     throw lastError as DynamoClientError;
   }
 
-  async #write(request: Omit<HttpRequest, "url" | "timeoutMs"> & { path: string; timeoutMs: number | undefined }): Promise<RawResponse> {
-    const baseUrl = this.#baseUrls[this.#pickStart()];
-    const { path, timeoutMs, ...rest } = request;
-    return this.#transport.request({ ...rest, url: `${baseUrl}${path}`, timeoutMs: timeoutMs ?? this.#timeoutMs });
+  async #write(
+    method: "PUT" | "DELETE",
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    timeoutMs: number | undefined,
+  ): Promise<RawResponse> {
+    const url = `${this.#baseUrls[this.#pickStart()]}${path}`;
+    return this.#transport.request({ method, url, headers, body, timeoutMs: timeoutMs ?? this.#timeoutMs });
   }
 }
