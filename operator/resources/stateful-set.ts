@@ -1,0 +1,184 @@
+/**
+ * StatefulSet `X`: the storage nodes. Pod `X-i` runs `dynamo node` with its pod name as node id, binds and advertises
+ * its pod IP (from the downward API), reads the configuration and the token as mounted files, and keeps its data on
+ * claim `data-X-i`.
+ *
+ * Pods are created in parallel rather than one by one (OrderedReady): a node only reports ready once it is a member
+ * of the ring, and the operator joins nodes to the ring, so OrderedReady would make every join wait for the previous
+ * one and would stall any scale step behind one unhealthy pod. The order that matters, which members join and leave
+ * the ring and when, is kept by the operator (one ring change per pass, highest ordinals leave first).
+ *
+ * `replicas` is a parameter and not `spec.replicas`: the reconciler lowers it only after the ring has handed off the
+ * highest ordinals' partitions.
+ */
+import type { V1Container, V1EnvVar, V1PodSpec, V1StatefulSet } from "@kubernetes/client-node";
+import { GROUP, type DynamoCluster } from "../api/index.js";
+import { CONFIG_FILE_KEY, configHash } from "./config-map.js";
+import { CLIENT_PORT, PEER_PORT, clusterLabels, objectNames, ownedMeta, selectorLabels } from "./object-meta.js";
+import { TOKEN_KEY } from "./secret.js";
+
+export const CONTAINER_NAME = "dynamo";
+export const DATA_VOLUME = "data";
+export const CONFIG_HASH_ANNOTATION = `${GROUP}/config-hash`;
+
+export const PATHS = {
+  data: "/var/lib/dynamo",
+  configDir: "/etc/dynamo/config",
+  tokenDir: "/etc/dynamo/token",
+  tmp: "/tmp",
+};
+
+/** The non-root identity the storage container runs as. */
+export const RUN_AS_USER = 10001;
+
+export const DEFAULT_PROBES = {
+  readinessPeriodSeconds: 2,
+  readinessFailureThreshold: 3,
+  livenessPeriodSeconds: 10,
+  /** A node busy streaming partitions may answer slowly; a minute of silence, not one miss, means it is stuck. */
+  livenessFailureThreshold: 6,
+  timeoutSeconds: 3,
+  terminationGracePeriodSeconds: 30,
+};
+
+export interface StatefulSetOptions {
+  /** The StatefulSet's replicas, decided by the reconciler from the ring's progress. */
+  replicas: number;
+}
+
+function fieldEnv(name: string, fieldPath: string): V1EnvVar {
+  return { name, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } } };
+}
+
+function storageContainer(cluster: DynamoCluster): V1Container {
+  const spec = cluster.spec;
+  const resources = spec.resources
+    ? { requests: stringQuantities(spec.resources.requests), limits: stringQuantities(spec.resources.limits) }
+    : undefined;
+  return {
+    name: CONTAINER_NAME,
+    image: spec.image,
+    imagePullPolicy: spec.imagePullPolicy,
+    args: ["node"],
+    ports: [
+      { name: "client", containerPort: CLIENT_PORT, protocol: "TCP" },
+      { name: "peer", containerPort: PEER_PORT, protocol: "TCP" },
+    ],
+    env: [
+      fieldEnv("POD_NAME", "metadata.name"),
+      fieldEnv("POD_NAMESPACE", "metadata.namespace"),
+      fieldEnv("POD_IP", "status.podIP"),
+      { name: "DYNAMO_ID", value: "$(POD_NAME)" },
+      { name: "DYNAMO_HOST", value: "$(POD_IP)" },
+      { name: "DYNAMO_ADVERTISE", value: "$(POD_IP)" },
+      { name: "DYNAMO_PORT", value: String(CLIENT_PORT) },
+      { name: "DYNAMO_PEER_PORT", value: String(PEER_PORT) },
+      { name: "DYNAMO_DATA_DIR", value: PATHS.data },
+      { name: "DYNAMO_CONFIG", value: `${PATHS.configDir}/${CONFIG_FILE_KEY}` },
+      { name: "DYNAMO_TOKEN_FILE", value: `${PATHS.tokenDir}/${TOKEN_KEY}` },
+    ],
+    volumeMounts: [
+      { name: DATA_VOLUME, mountPath: PATHS.data },
+      { name: "config", mountPath: PATHS.configDir, readOnly: true },
+      { name: "token", mountPath: PATHS.tokenDir, readOnly: true },
+      { name: "tmp", mountPath: PATHS.tmp },
+    ],
+    readinessProbe: {
+      httpGet: { path: "/readyz", port: "client" },
+      periodSeconds: DEFAULT_PROBES.readinessPeriodSeconds,
+      failureThreshold: DEFAULT_PROBES.readinessFailureThreshold,
+      timeoutSeconds: DEFAULT_PROBES.timeoutSeconds,
+    },
+    livenessProbe: {
+      httpGet: { path: "/healthz", port: "client" },
+      periodSeconds: DEFAULT_PROBES.livenessPeriodSeconds,
+      failureThreshold: DEFAULT_PROBES.livenessFailureThreshold,
+      timeoutSeconds: DEFAULT_PROBES.timeoutSeconds,
+    },
+    resources,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS_USER,
+      runAsGroup: RUN_AS_USER,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    },
+  };
+}
+
+/** Quantities as strings, the form the API server returns, so applying the same spec twice is a no-op. */
+function stringQuantities(values: Record<string, string | number> | undefined): Record<string, string> | undefined {
+  if (!values) return undefined;
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
+}
+
+function podSpec(cluster: DynamoCluster): V1PodSpec {
+  const names = objectNames(cluster.metadata.name);
+  const scheduling = cluster.spec.scheduling ?? {};
+  // The scheduling fields are free-form in the CRD (they are the pod spec's own types); the API server validates them
+  // when it receives this StatefulSet, and the reconciler reports a rejection in a condition.
+  return {
+    containers: [storageContainer(cluster)],
+    volumes: [
+      { name: "config", configMap: { name: names.configMap } },
+      { name: "token", secret: { secretName: names.secret, defaultMode: 0o400 } },
+      { name: "tmp", emptyDir: {} },
+    ],
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS_USER,
+      runAsGroup: RUN_AS_USER,
+      fsGroup: RUN_AS_USER,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: DEFAULT_PROBES.terminationGracePeriodSeconds,
+    nodeSelector: scheduling.nodeSelector,
+    affinity: scheduling.affinity as V1PodSpec["affinity"],
+    tolerations: scheduling.tolerations as V1PodSpec["tolerations"],
+    topologySpreadConstraints: scheduling.topologySpreadConstraints as V1PodSpec["topologySpreadConstraints"],
+    priorityClassName: scheduling.priorityClassName,
+  };
+}
+
+export function buildStatefulSet(cluster: DynamoCluster, options: StatefulSetOptions): V1StatefulSet {
+  const name = cluster.metadata.name;
+  const names = objectNames(name);
+  const storage = cluster.spec.storage;
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: ownedMeta(cluster, names.statefulSet),
+    spec: {
+      replicas: options.replicas,
+      serviceName: names.peerService,
+      podManagementPolicy: "Parallel",
+      updateStrategy: { type: "RollingUpdate" },
+      persistentVolumeClaimRetentionPolicy: { ...cluster.spec.persistentVolumeClaimRetentionPolicy },
+      selector: { matchLabels: selectorLabels(name) },
+      template: {
+        metadata: { labels: clusterLabels(name), annotations: { [CONFIG_HASH_ANNOTATION]: configHash(cluster) } },
+        spec: podSpec(cluster),
+      },
+      volumeClaimTemplates: [
+        {
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          metadata: { name: DATA_VOLUME, labels: clusterLabels(name) },
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            storageClassName: storage.storageClassName,
+            resources: { requests: { storage: String(storage.size) } },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** Pod `X-i`'s claim name, as the StatefulSet controller derives it from the claim template. */
+export function claimName(pod: string): string {
+  return `${DATA_VOLUME}-${pod}`;
+}

@@ -1,0 +1,218 @@
+import assert from "node:assert/strict";
+import {
+  CONFIG_HASH_ANNOTATION,
+  buildClientService,
+  buildConfigMap,
+  buildPeerService,
+  buildPodDisruptionBudget,
+  buildSecret,
+  buildStatefulSet,
+  claimName,
+  clusterLabels,
+  configHash,
+  generateToken,
+  objectNames,
+  selectorString,
+  tokenOf,
+} from "../../../../operator/resources/index.js";
+import { parseNodeConfig } from "../../../../node/config/index.js";
+import { dynamoCluster } from "../fixtures.js";
+
+const CONTRACT_LABELS = {
+  "app.kubernetes.io/name": "dynamo",
+  "app.kubernetes.io/instance": "kv",
+  "app.kubernetes.io/component": "storage",
+  "app.kubernetes.io/managed-by": "dynamo-operator",
+};
+
+describe("resource builders", () => {
+  const cluster = dynamoCluster({ buckets: [{ name: "carts", n: 3, r: 2, w: 2, reconciliation: "lww" }], tuning: { requestTimeoutMs: 2000 } });
+
+  it("name objects as the contract fixes", () => {
+    assert.deepEqual(objectNames("x"), {
+      statefulSet: "x",
+      clientService: "x",
+      peerService: "x-peers",
+      podDisruptionBudget: "x",
+      configMap: "x-config",
+      secret: "x-token",
+    });
+    assert.equal(selectorString("x"), "app.kubernetes.io/component=storage,app.kubernetes.io/instance=x,app.kubernetes.io/name=dynamo");
+  });
+
+  it("give every owned object the four labels and a controller owner reference", () => {
+    const objects = [
+      buildConfigMap(cluster),
+      buildSecret(cluster, "a-token-of-sixteen-chars"),
+      buildPeerService(cluster),
+      buildClientService(cluster),
+      buildPodDisruptionBudget(cluster),
+      buildStatefulSet(cluster, { replicas: 3 }),
+    ];
+    for (const object of objects) {
+      assert.deepEqual(object.metadata?.labels, CONTRACT_LABELS, object.kind);
+      assert.equal(object.metadata?.namespace, "ns");
+      assert.deepEqual(object.metadata?.ownerReferences, [
+        { apiVersion: "dynamo.ringkv.dev/v1alpha1", kind: "DynamoCluster", name: "kv", uid: cluster.metadata.uid, controller: true, blockOwnerDeletion: true },
+      ]);
+    }
+  });
+
+  it("refuse to build an owned object for a cluster without a uid", () => {
+    const orphan = { ...cluster, metadata: { ...cluster.metadata, uid: undefined } };
+    assert.throws(() => buildConfigMap(orphan), /no uid/);
+  });
+
+  it("write a configuration file the node accepts", () => {
+    const map = buildConfigMap(cluster);
+    assert.equal(map.metadata?.name, "kv-config");
+    const config = parseNodeConfig(JSON.parse(map.data?.["config.json"] ?? ""));
+    assert.equal(config.buckets.get("carts")?.reconciliation, "lww");
+    assert.equal(config.buckets.get("default")?.n, 3);
+    assert.equal(config.tuning.requestTimeoutMs, 2000);
+  });
+
+  it("change the configuration hash exactly when the configuration changes", () => {
+    assert.equal(configHash(cluster), configHash(dynamoCluster({ buckets: cluster.spec.buckets, tuning: { requestTimeoutMs: 2000 }, replicas: 5 })));
+    assert.notEqual(configHash(cluster), configHash(dynamoCluster({ buckets: cluster.spec.buckets })));
+  });
+
+  it("keep the token they are given, as base64 data", () => {
+    const secret = buildSecret(cluster, "kept-token-0123456789");
+    assert.equal(secret.metadata?.name, "kv-token");
+    assert.equal(tokenOf(secret), "kept-token-0123456789");
+    assert.equal(secret.stringData, undefined);
+    assert.throws(() => buildSecret(cluster, "short"));
+  });
+
+  it("generate tokens from the randomness they are given", () => {
+    assert.equal(generateToken((n) => Buffer.alloc(n, 1)), Buffer.alloc(32, 1).toString("base64url"));
+    assert.notEqual(generateToken(), generateToken());
+  });
+
+  it("make the peer service headless and publish not-ready pods", () => {
+    const service = buildPeerService(cluster);
+    assert.equal(service.metadata?.name, "kv-peers");
+    assert.equal(service.spec?.clusterIP, "None");
+    assert.equal(service.spec?.publishNotReadyAddresses, true);
+    assert.deepEqual(service.spec?.ports?.map((p) => p.port).sort(), [8080, 8081]);
+  });
+
+  it("put only the client port behind the client service", () => {
+    const service = buildClientService(cluster);
+    assert.equal(service.metadata?.name, "kv");
+    assert.equal(service.spec?.publishNotReadyAddresses, undefined);
+    assert.deepEqual(service.spec?.ports?.map((p) => p.port), [8080]);
+    assert.equal(service.spec?.selector?.["app.kubernetes.io/instance"], "kv");
+  });
+
+  it("allow one voluntary disruption by default, or what the spec says", () => {
+    assert.equal(buildPodDisruptionBudget(cluster).spec?.maxUnavailable, 1);
+    assert.equal(buildPodDisruptionBudget(dynamoCluster({ podDisruptionBudget: { maxUnavailable: 2 } })).spec?.maxUnavailable, 2);
+  });
+});
+
+describe("StatefulSet builder", () => {
+  const cluster = dynamoCluster({
+    image: "ringkv/dynamo:1.2.3",
+    storage: { size: "5Gi", storageClassName: "fast" },
+    resources: { requests: { cpu: 1, memory: "1Gi" }, limits: { memory: "2Gi" } },
+    persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" },
+    scheduling: {
+      nodeSelector: { disk: "ssd" },
+      tolerations: [{ key: "dedicated", operator: "Exists" }],
+      priorityClassName: "storage",
+      affinity: { podAntiAffinity: {} },
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" }],
+    },
+  });
+  const sts = buildStatefulSet(cluster, { replicas: 4 });
+  const pod = sts.spec?.template.spec;
+  const container = pod?.containers[0];
+  const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+
+  it("takes its replicas from the reconciler, not from the spec", () => {
+    assert.equal(sts.spec?.replicas, 4);
+    assert.equal(cluster.spec.replicas, 3);
+  });
+
+  it("is governed by the headless peer service and selects by the stable labels", () => {
+    assert.equal(sts.spec?.serviceName, "kv-peers");
+    assert.deepEqual(sts.spec?.selector.matchLabels, {
+      "app.kubernetes.io/name": "dynamo",
+      "app.kubernetes.io/instance": "kv",
+      "app.kubernetes.io/component": "storage",
+    });
+    assert.deepEqual(sts.spec?.template.metadata?.labels, clusterLabels("kv"));
+  });
+
+  it("runs `dynamo node` with the pod name as id and the pod IP as host and advertised address", () => {
+    assert.equal(container?.image, "ringkv/dynamo:1.2.3");
+    assert.deepEqual(container?.args, ["node"]);
+    assert.equal(env.POD_IP, "status.podIP");
+    assert.equal(env.POD_NAME, "metadata.name");
+    assert.equal(env.DYNAMO_ID, "$(POD_NAME)");
+    assert.equal(env.DYNAMO_HOST, "$(POD_IP)");
+    assert.equal(env.DYNAMO_ADVERTISE, "$(POD_IP)");
+    assert.equal(env.DYNAMO_PORT, "8080");
+    assert.equal(env.DYNAMO_PEER_PORT, "8081");
+    const names = (container?.env ?? []).map((e) => e.name);
+    assert.ok(names.indexOf("POD_IP") < names.indexOf("DYNAMO_HOST"), "a $(VAR) reference only sees variables defined before it");
+  });
+
+  it("mounts the token and the configuration as files and the data on the claim", () => {
+    const mounts = Object.fromEntries((container?.volumeMounts ?? []).map((m) => [m.name, m.mountPath]));
+    assert.equal(env.DYNAMO_DATA_DIR, mounts.data);
+    assert.equal(env.DYNAMO_CONFIG, `${mounts.config}/config.json`);
+    assert.equal(env.DYNAMO_TOKEN_FILE, `${mounts.token}/token`);
+    const volumes = Object.fromEntries((pod?.volumes ?? []).map((v) => [v.name, v]));
+    assert.equal(volumes.config?.configMap?.name, "kv-config");
+    assert.equal(volumes.token?.secret?.secretName, "kv-token");
+    assert.equal(volumes.data, undefined, "data comes from the claim template");
+    const claim = sts.spec?.volumeClaimTemplates?.[0];
+    assert.equal(claim?.metadata?.name, "data");
+    assert.equal(claim?.spec?.storageClassName, "fast");
+    assert.deepEqual(claim?.spec?.resources?.requests, { storage: "5Gi" });
+    assert.equal(claimName("kv-2"), "data-kv-2");
+  });
+
+  it("probes liveness on /healthz and readiness on /readyz", () => {
+    assert.equal(container?.livenessProbe?.httpGet?.path, "/healthz");
+    assert.equal(container?.readinessProbe?.httpGet?.path, "/readyz");
+    assert.equal(container?.readinessProbe?.httpGet?.port, "client");
+  });
+
+  it("runs as non-root with a read-only root filesystem and a writable /tmp", () => {
+    assert.equal(pod?.securityContext?.runAsNonRoot, true);
+    assert.equal(container?.securityContext?.runAsNonRoot, true);
+    assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
+    assert.equal(container?.securityContext?.allowPrivilegeEscalation, false);
+    assert.deepEqual(container?.securityContext?.capabilities?.drop, ["ALL"]);
+    assert.ok(pod?.volumes?.some((v) => v.name === "tmp" && v.emptyDir));
+  });
+
+  it("passes resources, as strings, and the scheduling fields through", () => {
+    assert.deepEqual(container?.resources, { requests: { cpu: "1", memory: "1Gi" }, limits: { memory: "2Gi" } });
+    assert.deepEqual(pod?.nodeSelector, { disk: "ssd" });
+    assert.deepEqual(pod?.tolerations, [{ key: "dedicated", operator: "Exists" }]);
+    assert.equal(pod?.priorityClassName, "storage");
+    assert.deepEqual(pod?.affinity, { podAntiAffinity: {} });
+    assert.equal(pod?.topologySpreadConstraints?.length, 1);
+  });
+
+  it("keeps the claim retention policy of the spec, and deletes scaled-away claims by default", () => {
+    assert.deepEqual(sts.spec?.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Delete" });
+    assert.deepEqual(buildStatefulSet(dynamoCluster(), { replicas: 3 }).spec?.persistentVolumeClaimRetentionPolicy, {
+      whenDeleted: "Retain",
+      whenScaled: "Delete",
+    });
+  });
+
+  it("stamps the configuration hash on the pod template", () => {
+    assert.equal(sts.spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], configHash(cluster));
+  });
+
+  it("is the same object when built twice", () => {
+    assert.deepEqual(buildStatefulSet(cluster, { replicas: 4 }), sts);
+  });
+});
