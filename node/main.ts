@@ -42,6 +42,7 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     seeds,
     config: loadNodeConfig(values.config as string | undefined),
     token: readTokenFile(tokenFile),
+    faultInjection: process.env.DYNAMO_FAULT_INJECTION === "1",
   };
 }
 

@@ -1,17 +1,20 @@
 /**
- * A storage node: wires the store, the ring, the peer protocol, the coordinator and the HTTP servers together, and
- * owns their lifecycle. It holds no logic of its own beyond what `start` and `stop` need.
+ * A storage node: wires the store, the ring, gossip and failure detection, the peer protocol, the coordinator, hints,
+ * rebuilds, anti-entropy and the HTTP servers together, and owns their lifecycle. It holds no logic of its own beyond
+ * what `start` and `stop` need.
  */
 import { createHash } from "node:crypto";
-import { createServer, type Server } from "node:http";
 import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import { AntiEntropy } from "./anti-entropy/index.js";
+import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import type { NodeConfig } from "./config/index.js";
-import { RingState } from "./cluster/index.js";
+import { HintDelivery, HintStore, Rebuilder } from "./handoff/index.js";
 import { createAdminApi, createClientApi } from "./http/index.js";
 import { createLogger, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
-import { PeerServer } from "./peer/index.js";
-import { ownedPartitions, partitionsPerMember } from "./ring/index.js";
+import { FaultInjector, PeerClient, PeerServer } from "./peer/index.js";
+import { ownedPartitions, partitionOf, partitionsPerMember, preferenceList } from "./ring/index.js";
 import { Coordinator, LocalReplica } from "./replication/index.js";
 import { Store, TombstoneReaper } from "./storage/index.js";
 import { HybridClock } from "./versioning/index.js";
@@ -25,9 +28,12 @@ export interface NodeOptions {
   /** Host name or IP other nodes use to reach this one. */
   advertise: string;
   dataDir: string;
+  /** Peer URLs to ask for the ring while this node has none. */
   seeds: string[];
   config: NodeConfig;
   token: string;
+  /** Enables the admin API's network-cut endpoint; for tests only. */
+  faultInjection?: boolean;
   logger?: Logger;
 }
 
@@ -35,16 +41,27 @@ export class StorageNode {
   readonly metrics = new NodeMetrics();
   readonly log: Logger;
   private readonly store: Store;
+  private readonly detector: PhiAccrualDetector;
+  private readonly faults: FaultInjector | undefined;
   private ringState!: RingState;
+  private hints!: HintStore;
+  private rebuilder!: Rebuilder;
+  private gossiper: Gossiper | undefined;
+  private hintDelivery: HintDelivery | undefined;
+  private antiEntropy: AntiEntropy | undefined;
+  private reaper: TombstoneReaper | undefined;
+  private replica!: LocalReplica;
   private clientServer: Server | undefined;
   private peerServer: Server | undefined;
   private peerProtocol: PeerServer | undefined;
-  private reaper: TombstoneReaper | undefined;
+  private seedClients: PeerClient[] = [];
   private readonly startedAt = Date.now();
 
   constructor(readonly options: NodeOptions) {
     this.log = options.logger ?? createLogger(options.id);
     this.store = new Store(options.dataDir);
+    this.detector = new PhiAccrualDetector({ ...DEFAULT_FAILURE_DETECTOR, phiThreshold: options.config.tuning.phiThreshold });
+    this.faults = options.faultInjection ? new FaultInjector() : undefined;
   }
 
   get clientUrl(): string {
@@ -55,25 +72,33 @@ export class StorageNode {
     return `http://${this.options.advertise}:${this.options.peerPort}`;
   }
 
+  /** Whether this node believes a member is up: heard from recently (phi) and not refusing connections. */
+  isUp(id: string): boolean {
+    if (id === this.options.id) return true;
+    return this.detector.isAvailable(id, Date.now()) && this.ringState.isReachable(id);
+  }
+
   async start(): Promise<void> {
     const { options, log } = this;
+    const tuning = options.config.tuning;
+    const targetN = Math.max(...[...options.config.buckets.values()].map((b) => b.n));
     await this.store.open();
     if (this.store.freshIncarnation) log.info(`new data directory ${options.dataDir}: incarnation ${this.store.incarnation}`);
-    const tuning = options.config.tuning;
-    this.ringState = new RingState(this.store, options.id, {
-      token: options.token,
-      timeoutMs: tuning.peerTimeoutMs,
-      inFlightMax: tuning.peerInFlightMax,
-      reconnectDelayMs: 250,
+    const peerOptions = { token: options.token, timeoutMs: tuning.peerTimeoutMs, inFlightMax: tuning.peerInFlightMax, reconnectDelayMs: 250, faults: this.faults };
+    this.ringState = new RingState(this.store, options.id, peerOptions);
+    this.seedClients = options.seeds.map((url) => new PeerClient(url, { ...peerOptions, from: options.id }));
+
+    const warnHints = rateLimited((m) => log.warn(m), 10_000);
+    this.hints = new HintStore(this.store, { countMax: tuning.hintsMax, bytesMax: tuning.hintBytesMax }, {
+      refused: (owner, reason) => {
+        this.metrics.hintsRefused.inc();
+        warnHints(`refused a hint for ${owner}: ${reason}; the write relies on the other replicas and anti-entropy`);
+      },
     });
-    this.ringState.onChange((ring) => {
-      this.metrics.ringEpoch.set(ring.epoch);
-      this.metrics.ownedPartitions.set(ownedPartitions(ring, options.id).length);
-    });
-    await this.ringState.load();
+    await this.hints.load();
 
     const warnSiblings = rateLimited((m) => log.warn(m), 10_000);
-    const replica = new LocalReplica(this.store, new HybridClock(), { warn: tuning.siblingsWarn, max: tuning.siblingsMax }, {
+    this.replica = new LocalReplica(this.store, new HybridClock(), { warn: tuning.siblingsWarn, max: tuning.siblingsMax }, {
       siblingWarning: (at, count) => {
         this.metrics.siblingWarnings.inc();
         warnSiblings(`key ${at.bucket}/${at.key.toString("utf8")} has ${count} siblings (warning limit ${tuning.siblingsWarn})`);
@@ -83,20 +108,119 @@ export class StorageNode {
         warnSiblings(`refused a write to ${at.bucket}/${at.key.toString("utf8")}: ${count} siblings would exceed ${tuning.siblingsMax}`);
       },
     });
+    const mergeInto = async (partition: number, bucketName: string, key: Buffer, record: Parameters<LocalReplica["merge"]>[2]) => {
+      const bucket = options.config.buckets.get(bucketName);
+      if (!bucket) return false;
+      return (await this.replica.merge({ partition, bucket: bucketName, key }, bucket.reconciliation, record)).changed;
+    };
+
+    this.rebuilder = new Rebuilder({
+      store: this.store,
+      self: options.id,
+      targetN,
+      ring: () => this.ringState.ring,
+      isUp: (id) => this.isUp(id),
+      peer: (id) => this.ringState.peer(id),
+      merge: async (partition, bucket, key, record) => void (await mergeInto(partition, bucket, key, record)),
+      batchMax: tuning.rebuildBatchMax,
+      onProgress: (keys) => {
+        this.metrics.rebuildKeys.inc(keys);
+        this.metrics.rebuildPendingPartitions.set(this.rebuilder.pendingPartitions);
+      },
+      log: (m) => log.info(m),
+    });
+    await this.rebuilder.load();
+
+    this.gossiper = new Gossiper(
+      {
+        self: options.id,
+        ring: () => this.ringState.ring,
+        installRing: (ring) => this.ringState.install(ring),
+        peer: (id) => this.ringState.peer(id),
+        seedClients: () => this.seedClients,
+        detector: this.detector,
+        random: Math.random,
+        now: Date.now,
+        log: (m) => log.info(m),
+      },
+      { intervalMs: tuning.gossipIntervalMs, fanout: tuning.gossipFanout },
+    );
+    this.ringState.onChange((ring) => {
+      this.metrics.ringEpoch.set(ring.epoch);
+      this.metrics.ownedPartitions.set(ownedPartitions(ring, options.id).length);
+      this.gossiper!.welcome(ring);
+      void this.rebuilder.onRing(ring).catch((err: Error) => log.error(`cannot start the rebuild: ${err.message}`));
+    });
+    await this.ringState.load();
+
+    const isReplica = (partition: number) => {
+      const ring = this.ringState.ring;
+      if (!ring) return false;
+      return preferenceList(ring, partition, targetN).includes(options.id) || ring.pending.some((t) => t.partition === partition && t.to === options.id);
+    };
     const coordinator = new Coordinator({
       self: options.id,
       ring: () => this.ringState.ring,
       bucket: (name) => options.config.buckets.get(name),
-      replica,
+      replica: this.replica,
+      store: this.store,
+      hints: this.hints,
+      canVote: (partition) => this.ringState.ring !== undefined && !this.rebuilder.isRebuilding(partition),
       peer: (id) => this.ringState.peer(id),
-      isUp: (id) => this.ringState.isReachable(id),
+      isUp: (id) => this.isUp(id),
       tuning,
       metrics: this.metrics,
       log: (m) => log.warn(m),
     });
 
-    this.peerProtocol = new PeerServer({ token: options.token, inFlightMax: tuning.peerInFlightMax, log: (m) => log.warn(m) });
-    for (const [op, handler] of Object.entries(coordinator.peerHandlers())) this.peerProtocol.handle(op, handler);
+    this.hintDelivery = new HintDelivery({
+      store: this.store,
+      hints: this.hints,
+      isUp: (id) => this.isUp(id),
+      peer: (id) => this.ringState.peer(id),
+      isReplica,
+      intervalMs: tuning.hintDeliveryIntervalMs,
+      batchMax: tuning.hintBatchMax,
+      concurrencyMax: 32,
+      onDelivered: (count) => this.metrics.hintsDelivered.inc(count),
+      log: (m) => log.info(m),
+    });
+
+    this.antiEntropy = new AntiEntropy({
+      store: this.store,
+      self: options.id,
+      targetN,
+      ring: () => this.ringState.ring,
+      isUp: (id) => this.isUp(id),
+      canVote: (partition) => !this.rebuilder.isRebuilding(partition),
+      peer: (id) => this.ringState.peer(id),
+      merge: mergeInto,
+      intervalMs: tuning.antiEntropyIntervalMs,
+      keysPerSecond: tuning.antiEntropyKeysPerSecond,
+      rebuildIntervalMs: tuning.antiEntropyRebuildIntervalMs,
+      metrics: this.metrics,
+      log: (m) => log.info(m),
+    });
+    this.replica.onWrite((at, before, after) => this.antiEntropy!.recordChange(at, before, after));
+
+    this.reaper = new TombstoneReaper(this.store, {
+      graceMs: tuning.tombstoneGraceMs,
+      intervalMs: tuning.reapIntervalMs,
+      batchMax: tuning.reapBatchMax,
+      onReaped: (count) => this.metrics.tombstonesReaped.inc(count),
+      onRemoved: (at, before) => this.antiEntropy!.recordChange(at, before, undefined),
+      log: (m) => log.info(m),
+    });
+
+    this.peerProtocol = new PeerServer({ token: options.token, inFlightMax: tuning.peerInFlightMax, log: (m) => log.warn(m), faults: this.faults });
+    const handlers = { ...coordinator.peerHandlers(), ...this.gossiper.peerHandlers(), ...this.antiEntropy.peerHandlers() };
+    for (const [op, handler] of Object.entries(handlers)) {
+      this.peerProtocol.handle(op, async (header, body, from) => {
+        // Any request from a member is proof of life, as good as a heartbeat.
+        if (from !== "unknown") this.detector.heartbeat(from, Date.now());
+        return handler(header, body, from);
+      });
+    }
 
     const contextSecret = createHash("sha256").update("dynamo-context\u0000").update(options.token).digest();
     const clientApp = createClientApi({
@@ -114,17 +238,10 @@ export class StorageNode {
       node: () => this.nodeView(),
       ring: () => this.ringState.ring,
       installRing: (ring) => this.ringState.install(ring),
+      localRecord: (bucket, key) => this.localRecord(bucket, key),
+      setCut: this.faults ? (ids) => this.faults!.setCut(ids) : undefined,
       log: (m) => log.info(m),
     });
-
-    this.reaper = new TombstoneReaper(this.store, {
-      graceMs: tuning.tombstoneGraceMs,
-      intervalMs: tuning.reapIntervalMs,
-      batchMax: tuning.reapBatchMax,
-      onReaped: (count) => this.metrics.tombstonesReaped.inc(count),
-      log: (m) => log.info(m),
-    });
-    this.reaper.start();
 
     this.peerServer = createServer(adminApp);
     this.peerProtocol.attach(this.peerServer);
@@ -133,16 +250,34 @@ export class StorageNode {
     this.clientServer.keepAliveTimeout = 65_000;
     await listen(this.peerServer, options.peerPort, options.host);
     await listen(this.clientServer, options.port, options.host);
-    log.info(`serving clients on ${options.host}:${options.port} and peers on ${options.host}:${options.peerPort} (ring epoch ${this.ringState.epoch})`);
+
+    this.gossiper.start();
+    this.hintDelivery.start();
+    this.antiEntropy.start();
+    this.reaper.start();
+    this.rebuilder.kick();
+    setInterval(() => this.refreshGauges(), 1000).unref();
+    log.info(`serving clients on ${options.host}:${options.port} and peers on ${options.host}:${options.peerPort} (ring epoch ${this.ringState.epoch}, incarnation ${this.store.incarnation})`);
   }
 
   async stop(): Promise<void> {
-    await this.reaper?.stop();
+    this.gossiper?.stop();
+    await Promise.all([this.hintDelivery?.stop(), this.antiEntropy?.stop(), this.reaper?.stop(), this.rebuilder?.stop()]);
     this.peerProtocol?.closeAll();
     this.ringState?.closeAll();
+    for (const client of this.seedClients) client.close();
     await Promise.all([closeServer(this.clientServer), closeServer(this.peerServer)]);
     await this.store.close();
     this.log.info("stopped");
+  }
+
+  private refreshGauges(): void {
+    const stats = this.hints.stats();
+    this.metrics.hints.set(stats.count);
+    this.metrics.hintBytes.set(stats.bytes);
+    this.metrics.rebuildPendingPartitions.set(this.rebuilder.pendingPartitions);
+    const ring = this.ringState.ring;
+    if (ring) this.metrics.membersDown.set(Object.keys(ring.members).filter((id) => !this.isUp(id)).length);
   }
 
   private readiness(): { ready: boolean; reason?: string } {
@@ -150,6 +285,26 @@ export class StorageNode {
     if (!ring) return { ready: false, reason: "no ring installed yet" };
     if (!ring.members[this.options.id]) return { ready: false, reason: `this node (${this.options.id}) is not a member of ring epoch ${ring.epoch}` };
     return { ready: true };
+  }
+
+  private async localRecord(bucket: string, key: Buffer): Promise<Record<string, unknown>> {
+    const ring = this.ringState.ring;
+    if (!ring) return { found: false, reason: "no ring" };
+    const partition = partitionOf(bucket, key, ring.partitions);
+    const record = await this.replica.read({ partition, bucket, key });
+    if (!record) return { partition, found: false };
+    return {
+      partition,
+      found: true,
+      clock: record.clock,
+      siblings: record.siblings.map((s) => ({
+        dot: s.dot,
+        deleted: s.value === null,
+        value: s.value?.toString("base64") ?? null,
+        contentType: s.contentType,
+        timestamp: s.timestamp,
+      })),
+    };
   }
 
   private nodeView(): Record<string, unknown> {
@@ -162,6 +317,9 @@ export class StorageNode {
       peerUrl: this.peerUrl,
       ready: this.readiness().ready,
       uptimeMs: Date.now() - this.startedAt,
+      hints: this.hints.stats(),
+      rebuildingPartitions: this.rebuilder.pendingPartitions,
+      faults: this.faults ? { cut: this.faults.cutMembers } : undefined,
     };
   }
 
@@ -169,6 +327,7 @@ export class StorageNode {
     const ring = this.ringState.ring;
     if (!ring) return { node: this.options.id, epoch: 0, partitions: 0, members: [], pending: [], transfers: { pending: 0, active: 0 } };
     const counts = partitionsPerMember(ring.owners);
+    const now = Date.now();
     return {
       node: this.options.id,
       incarnation: this.store.incarnation,
@@ -179,7 +338,8 @@ export class StorageNode {
         .map((m) => ({
           id: m.id,
           state: m.state,
-          liveness: m.id === this.options.id ? "self" : this.ringState.isReachable(m.id) ? "up" : "down",
+          liveness: m.id === this.options.id ? "self" : this.isUp(m.id) ? "up" : "down",
+          phi: m.id === this.options.id ? 0 : round(this.detector.phi(m.id, now)),
           incarnation: m.incarnation,
           clientUrl: m.clientUrl,
           peerUrl: m.peerUrl,
@@ -187,8 +347,14 @@ export class StorageNode {
         })),
       pending: ring.pending,
       transfers: { pending: ring.pending.length, active: 0 },
+      hints: this.hints.stats(),
+      rebuildingPartitions: this.rebuilder.pendingPartitions,
     };
   }
+}
+
+function round(n: number): number | string {
+  return Number.isFinite(n) ? Math.round(n * 100) / 100 : "Infinity";
 }
 
 async function listen(server: Server, port: number, host: string): Promise<void> {

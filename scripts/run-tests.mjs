@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 
 const root = new URL("..", import.meta.url).pathname;
-const suites = [{ name: "unit and integration", args: ["--config", ".mocharc.json"] }];
+const suites = [{ name: "unit and integration", args: ["--config", ".mocharc.json", "test/unit/**/*.test.ts", "test/integration/**/*.test.ts"] }];
 if (existsSync(new URL("../test/k8s/mocharc.json", import.meta.url)) && process.env.DYNAMO_SKIP_K8S !== "1") {
   suites.push({ name: "kubernetes", args: ["--config", "test/k8s/mocharc.json"] });
 }

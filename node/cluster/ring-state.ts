@@ -75,7 +75,7 @@ export class RingState {
     }
     for (const member of Object.values(ring.members)) {
       if (member.id === this.self || this.peers.has(member.id)) continue;
-      this.peers.set(member.id, new PeerClient(member.peerUrl, { ...this.peerOptions, from: this.self }));
+      this.peers.set(member.id, new PeerClient(member.peerUrl, { ...this.peerOptions, from: this.self }, member.id));
     }
     for (const listener of this.listeners) listener(ring, previous);
   }

@@ -41,6 +41,25 @@ export const DEFAULT_TUNING = {
   reapIntervalMs: 15 * 60 * 1000,
   /** Most tombstones reaped in one pass, so a pass never holds the disk for long. */
   reapBatchMax: 10_000,
+  /** How often a node gossips, and to how many random members each time. */
+  gossipIntervalMs: 500,
+  gossipFanout: 2,
+  /** Failure detector threshold: phi 8 means one chance in 10^8 that a member this quiet is merely slow. */
+  phiThreshold: 8,
+  /** Bounds of the hint store: markers, and bytes of the records they point at. */
+  hintsMax: 100_000,
+  hintBytesMax: 256 * 1024 * 1024,
+  /** How often hints are offered to owners that are up again, and how many per owner per round. */
+  hintDeliveryIntervalMs: 1000,
+  hintBatchMax: 500,
+  /** Records per page when a wiped node rebuilds a partition from another replica. */
+  rebuildBatchMax: 500,
+  /** How often one anti-entropy exchange runs (each exchange covers one partition with one other replica). */
+  antiEntropyIntervalMs: 10_000,
+  /** Records per second that building hash trees may read, so anti-entropy never eats the disk. */
+  antiEntropyKeysPerSecond: 20_000,
+  /** How often every hash tree is rebuilt from disk, to catch anything incremental updates missed. */
+  antiEntropyRebuildIntervalMs: 60 * 60 * 1000,
   /** Most requests one peer connection keeps in flight; more wait for the connection or fail fast. */
   peerInFlightMax: 4096,
   /** Most concurrent client requests one node coordinates before answering 503. */
@@ -61,6 +80,17 @@ const tuningSchema = z
     tombstoneGraceMs: z.number().int().min(0),
     reapIntervalMs: z.number().int().min(100),
     reapBatchMax: z.number().int().min(1).max(1_000_000),
+    gossipIntervalMs: z.number().int().min(10).max(60_000),
+    gossipFanout: z.number().int().min(1).max(16),
+    phiThreshold: z.number().min(1).max(50),
+    hintsMax: z.number().int().min(0).max(100_000_000),
+    hintBytesMax: z.number().int().min(0),
+    hintDeliveryIntervalMs: z.number().int().min(10),
+    hintBatchMax: z.number().int().min(1).max(100_000),
+    rebuildBatchMax: z.number().int().min(1).max(10_000),
+    antiEntropyIntervalMs: z.number().int().min(10),
+    antiEntropyKeysPerSecond: z.number().int().min(1),
+    antiEntropyRebuildIntervalMs: z.number().int().min(1000),
     peerInFlightMax: z.number().int().min(1).max(1_000_000),
     coordinatorInFlightMax: z.number().int().min(1).max(1_000_000),
     readRepairQueueMax: z.number().int().min(0).max(1_000_000),

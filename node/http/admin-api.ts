@@ -9,12 +9,17 @@ import { bearerToken, tokenMatches } from "../peer/index.js";
 import { parseRing } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 import { sendError } from "./client-api.js";
+import { parseKvPath } from "./request.js";
 
 export interface AdminApiDeps {
   token: string;
   node: () => Record<string, unknown>;
   ring: () => Ring | undefined;
   installRing: (ring: Ring) => Promise<boolean>;
+  /** This node's own copy of a key, without asking any other replica (for operators and tests). */
+  localRecord: (bucket: string, key: Buffer) => Promise<unknown>;
+  /** Present only when the node runs with fault injection enabled. */
+  setCut?: (memberIds: string[]) => void;
   log: (message: string) => void;
 }
 
@@ -48,6 +53,25 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
       if (installed) deps.log(`installed ring epoch ${ring.epoch} from the admin API`);
       res.json({ installed, epoch: deps.ring()?.epoch ?? 0 });
     }, next);
+  });
+
+  app.get(/^\/v1\/admin\/local\//, (req, res, next) => {
+    const { bucket, key } = parseKvPath(req.originalUrl.split("?")[0]!.replace("/v1/admin/local/", "/v1/kv/"));
+    deps.localRecord(bucket, key).then((record) => res.json(record), next);
+  });
+  app.put("/v1/admin/faults", (req, res) => {
+    if (!deps.setCut) {
+      sendError(res, new DynamoError("invalid_request", "fault injection is disabled; start the node with DYNAMO_FAULT_INJECTION=1"));
+      return;
+    }
+    const cut = (req.body as { cut?: unknown })?.cut;
+    if (!Array.isArray(cut) || !cut.every((id) => typeof id === "string")) {
+      sendError(res, new DynamoError("invalid_request", "expected {\"cut\": [member ids]}"));
+      return;
+    }
+    deps.setCut(cut as string[]);
+    deps.log(`fault injection: network to [${cut.join(", ")}] is cut`);
+    res.json({ cut });
   });
 
   app.use((req, res) => {

@@ -64,6 +64,58 @@ export class NodeMetrics {
     help: "Tombstones removed after their grace period",
     registers: [this.registry],
   });
+  readonly hints = new Gauge({
+    name: "dynamo_hints",
+    help: "Hints this node holds for members that missed writes",
+    registers: [this.registry],
+  });
+  readonly hintBytes = new Gauge({
+    name: "dynamo_hint_bytes",
+    help: "Bytes of the records hints point at",
+    registers: [this.registry],
+  });
+  readonly hintsRefused = new Counter({
+    name: "dynamo_hints_refused_total",
+    help: "Hints not stored because the hint store was full",
+    registers: [this.registry],
+  });
+  readonly hintsDelivered = new Counter({
+    name: "dynamo_hints_delivered_total",
+    help: "Hints delivered to their owners",
+    registers: [this.registry],
+  });
+  readonly rebuildKeys = new Counter({
+    name: "dynamo_rebuild_keys_total",
+    help: "Records copied from other replicas while rebuilding after a lost disk",
+    registers: [this.registry],
+  });
+  readonly rebuildPendingPartitions = new Gauge({
+    name: "dynamo_rebuild_pending_partitions",
+    help: "Partitions this node still has to rebuild before its reads count",
+    registers: [this.registry],
+  });
+  readonly membersDown = new Gauge({
+    name: "dynamo_members_down",
+    help: "Ring members this node currently believes down",
+    registers: [this.registry],
+  });
+  readonly antiEntropyExchanges = new Counter({
+    name: "dynamo_anti_entropy_exchanges_total",
+    help: "Anti-entropy exchanges by outcome",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly antiEntropyKeysRepaired = new Counter({
+    name: "dynamo_anti_entropy_keys_repaired_total",
+    help: "Keys found different between replicas and repaired by anti-entropy",
+    registers: [this.registry],
+  });
+  readonly antiEntropyTreeBuild = new Histogram({
+    name: "dynamo_anti_entropy_tree_build_seconds",
+    help: "Time to build one partition's hash tree from disk",
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60],
+    registers: [this.registry],
+  });
   readonly ringEpoch = new Gauge({
     name: "dynamo_ring_epoch",
     help: "Epoch of the ring this node has installed",

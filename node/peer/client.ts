@@ -7,6 +7,7 @@
 import { request as httpRequest } from "node:http";
 import type { Socket } from "node:net";
 import { DynamoError } from "../errors/index.js";
+import type { FaultInjector } from "./faults.js";
 import { encodeFrame, FRAME_ERROR, FRAME_OK, FRAME_REQUEST, FrameReader, type Frame } from "./frame.js";
 
 export const PEER_PROTOCOL = "dynamo-peer/1";
@@ -18,6 +19,7 @@ export interface PeerClientOptions {
   reconnectDelayMs: number;
   /** Identifies the caller to the peer (its node id), for logs and fault injection. */
   from: string;
+  faults?: FaultInjector;
 }
 
 export interface PeerResponse {
@@ -44,9 +46,12 @@ export class PeerClient {
   constructor(
     readonly url: string,
     private readonly options: PeerClientOptions,
+    /** The member id behind `url`, when known (seeds have none). */
+    readonly peerId?: string,
   ) {}
 
   async request(op: string, header: Record<string, unknown>, body?: Buffer, timeoutMs?: number): Promise<PeerResponse> {
+    if (this.options.faults?.isCut(this.peerId)) throw new DynamoError("unavailable", `network to ${this.peerId} is cut (fault injection)`);
     if (this.pending.size >= this.options.inFlightMax) {
       throw new DynamoError("unavailable", `too many requests in flight to ${this.url}`);
     }
@@ -65,6 +70,7 @@ export class PeerClient {
 
   /** False while the last attempt to reach the peer failed and the reconnect delay has not passed. */
   get reachable(): boolean {
+    if (this.options.faults?.isCut(this.peerId)) return false;
     return !this.lastFailure || Date.now() - this.lastFailureAt >= this.options.reconnectDelayMs;
   }
 

@@ -5,3 +5,4 @@ export { PeerServer } from "./server.js";
 export type { PeerHandler, PeerServerOptions } from "./server.js";
 export { bearerToken, tokenMatches, readTokenFile } from "./auth.js";
 export { encodeFrame, FrameReader, FRAME_BYTES_MAX } from "./frame.js";
+export { FaultInjector } from "./faults.js";

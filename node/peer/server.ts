@@ -9,6 +9,7 @@ import type { Duplex } from "node:stream";
 import { DynamoError } from "../errors/index.js";
 import { bearerToken, tokenMatches } from "./auth.js";
 import { PEER_PROTOCOL } from "./client.js";
+import type { FaultInjector } from "./faults.js";
 import { encodeFrame, FRAME_ERROR, FRAME_OK, FRAME_REQUEST, FrameReader, type Frame } from "./frame.js";
 
 export type PeerHandler = (header: Record<string, unknown>, body: Buffer, from: string) => Promise<{ header?: Record<string, unknown>; body?: Buffer }>;
@@ -17,6 +18,7 @@ export interface PeerServerOptions {
   token: string;
   inFlightMax: number;
   log: (message: string) => void;
+  faults?: FaultInjector;
 }
 
 export class PeerServer {
@@ -76,7 +78,7 @@ export class PeerServer {
       socket.write(frame);
     };
     const dispatch = (frame: Frame) => {
-      if (frame.kind !== FRAME_REQUEST) return;
+      if (frame.kind !== FRAME_REQUEST || this.options.faults?.isCut(from)) return;
       const op = String(frame.header.op);
       const handler = this.handlers.get(op);
       if (!handler) {

@@ -6,7 +6,10 @@
  */
 import { DynamoError } from "../errors/index.js";
 import type { BucketConfig, Tuning } from "../config/index.js";
+import type { HintStore } from "../handoff/index.js";
+import { encodeEntries } from "../handoff/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
+import type { Store } from "../storage/index.js";
 import type { PeerClient, PeerHandler } from "../peer/index.js";
 import { partitionOf } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
@@ -21,6 +24,10 @@ export interface CoordinatorDeps {
   ring: () => Ring | undefined;
   bucket: (name: string) => BucketConfig | undefined;
   replica: LocalReplica;
+  store: Store;
+  hints: HintStore;
+  /** False while this node's copy of a partition is not to be trusted for reads (it is being rebuilt). */
+  canVote: (partition: number) => boolean;
   peer: (id: string) => PeerClient | undefined;
   isUp: (id: string) => boolean;
   tuning: Tuning;
@@ -60,7 +67,8 @@ export class Coordinator {
     }
     const plan = this.plan(request.bucket, request.key);
     const mine = plan.targets.find((t) => t.id === this.deps.self);
-    if (!mine) return this.forward(plan, { ...request, context: context ?? {} });
+    // A stand-in whose hint store is full cannot keep the write for its owner, so another replica versions it.
+    if (!mine || (mine.hintFor !== undefined && !this.deps.hints.hasRoom())) return this.forward(plan, { ...request, context: context ?? {} });
     return this.coordinateLocally(plan, mine, { ...request, context: context ?? {} });
   }
 
@@ -73,8 +81,11 @@ export class Coordinator {
     for (const target of plan.targets) {
       const reply =
         target.id === this.deps.self
-          ? this.deps.replica.read(at)
-          : this.call(target.id, "fetch", header).then((res) => (res.header.found ? decodeRecord(res.body) : undefined));
+          ? this.readLocalVote(at)
+          : this.call(target.id, "fetch", header).then((res) => {
+              if (res.header.novote) throw new DynamoError("unavailable", `${target.id} is rebuilding partition ${at.partition}`);
+              return res.header.found ? decodeRecord(res.body) : undefined;
+            });
       reply.then(
         (record) => tracker.success(target.id, target.primary, record),
         (err: Error) => tracker.failure(target.id, target.primary, err),
@@ -92,21 +103,38 @@ export class Coordinator {
     return {
       fetch: async (header) => {
         const at = this.replicaKey(header);
+        if (!this.deps.canVote(at.partition)) return { header: { found: false, novote: true } };
         const record = await this.deps.replica.read(at);
         return record ? { header: { found: true }, body: encodeRecord(record) } : { header: { found: false } };
       },
       replicate: async (header, body) => {
         const at = this.replicaKey(header);
         const bucket = this.requireBucket(String(header.b));
+        // The marker goes first: a stand-in copy is only ever dropped when no marker points at it.
+        if (typeof header.h === "string" && !(await this.deps.hints.add({ owner: header.h, ...at, bytes: body.length }))) {
+          throw new DynamoError("unavailable", `${this.deps.self} cannot keep a hint for ${header.h}: its hint store is full`);
+        }
         const { changed } = await this.deps.replica.merge(at, bucket.reconciliation, decodeRecord(body));
         return { header: { changed } };
+      },
+      scan: async (header) => {
+        const after = header.after as { b: string; k: string } | undefined;
+        const { entries, done } = await this.deps.store.scanPartitionRaw(
+          Number(header.p),
+          after ? { bucket: String(after.b), key: Buffer.from(String(after.k), "base64") } : undefined,
+          Math.min(Number(header.limit) || 256, 4096),
+          4 * 1024 * 1024,
+        );
+        return { header: { done, count: entries.length }, body: encodeEntries(entries) };
       },
       coordinate: async (header, body) => {
         const bucket = this.requireBucket(String(header.b));
         const key = Buffer.from(String(header.k), "base64");
         const plan = this.plan(bucket, key);
         const mine = plan.targets.find((t) => t.id === this.deps.self);
-        if (!mine) throw new DynamoError("unavailable", `${this.deps.self} holds no replica of this key in its ring`);
+        if (!mine || (mine.hintFor !== undefined && !this.deps.hints.hasRoom())) {
+          throw new DynamoError("unavailable", `${this.deps.self} cannot coordinate this key: it holds no replica or has no room for hints`);
+        }
         const record = await this.coordinateLocally(plan, mine, {
           bucket,
           key,
@@ -125,12 +153,14 @@ export class Coordinator {
     const ring = this.deps.ring();
     if (!ring) throw new DynamoError("not_ready", "this node has no ring yet");
     const partition = partitionOf(bucket.name, key, ring.partitions);
-    // Sloppy quorum (fallbacks keeping hints) is not enabled yet: every write goes to its primaries.
-    return planReplicas(ring, partition, bucket.n, this.deps.isUp, { sloppy: false });
+    return planReplicas(ring, partition, bucket.n, this.deps.isUp, { sloppy: true });
   }
 
   private async coordinateLocally(plan: ReplicaPlan, mine: ReplicaTarget, request: WriteRequest & { context: VersionVector }): Promise<VersionedRecord> {
     const at: ReplicaKey = { partition: plan.partition, bucket: request.bucket.name, key: request.key };
+    if (mine.hintFor !== undefined && !(await this.deps.hints.add({ owner: mine.hintFor, ...at, bytes: request.value?.length ?? 0 }))) {
+      throw new DynamoError("unavailable", `${this.deps.self} stands in for ${mine.hintFor} but its hint store is full`);
+    }
     const record = await this.deps.replica.coordinate(at, request.bucket.reconciliation, request.context, {
       value: request.value,
       contentType: request.contentType,
@@ -143,17 +173,39 @@ export class Coordinator {
       const body = encodeRecord(record);
       const header = { p: at.partition, b: at.bucket, k: at.key.toString("base64") };
       for (const target of others) {
-        this.call(target.id, "replicate", header, body).then(
+        const withHint = target.hintFor === undefined ? header : { ...header, h: target.hintFor };
+        this.call(target.id, "replicate", withHint, body).then(
           () => tracker.success(target.id, target.primary, true),
           (err: Error) => tracker.failure(target.id, target.primary, err),
         );
       }
     }
+    const recordBytes = request.value?.length ?? 0;
+    void tracker.allAnswered.then(() => this.hintFailedTargets(at, plan.targets, tracker, recordBytes));
     const outcome = await this.withDeadline(tracker.done, "write");
     if (!outcome.ok) {
       throw new DynamoError("unavailable", `write quorum not reached (the write may be stored on some replicas): ${outcome.reason}`);
     }
     return record;
+  }
+
+  /**
+   * A replica that did not acknowledge a write gets a hint here, on the coordinator, which holds the version: when
+   * the replica is back the hint delivers it, instead of waiting for anti-entropy to notice.
+   */
+  private hintFailedTargets(at: ReplicaKey, targets: ReplicaTarget[], tracker: QuorumTracker<boolean>, bytes: number): void {
+    for (const { id } of tracker.errors) {
+      const target = targets.find((t) => t.id === id);
+      if (!target) continue;
+      const owner = target.hintFor ?? target.id;
+      if (owner === this.deps.self) continue;
+      void this.deps.hints.add({ owner, ...at, bytes }).catch((err: Error) => this.deps.log(`could not record a hint for ${owner}: ${err.message}`));
+    }
+  }
+
+  private async readLocalVote(at: ReplicaKey): Promise<VersionedRecord | undefined> {
+    if (!this.deps.canVote(at.partition)) throw new DynamoError("unavailable", `${this.deps.self} is rebuilding partition ${at.partition}`);
+    return this.deps.replica.read(at);
   }
 
   /** Hands the write to a replica that can version it, trying each live target in preference order. */
@@ -168,7 +220,7 @@ export class Coordinator {
       w: request.w,
       pw: request.pw,
     };
-    const candidates = [...plan.targets].sort((a, b) => Number(this.deps.isUp(b.id)) - Number(this.deps.isUp(a.id)));
+    const candidates = plan.targets.filter((t) => t.id !== this.deps.self).sort((a, b) => Number(this.deps.isUp(b.id)) - Number(this.deps.isUp(a.id)));
     let lastError: Error | undefined;
     for (const target of candidates) {
       try {

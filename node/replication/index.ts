@@ -2,7 +2,7 @@
 export { Coordinator } from "./coordinator.js";
 export type { CoordinatorDeps, ReadRequest, WriteRequest } from "./coordinator.js";
 export { LocalReplica } from "./replica.js";
-export type { ReplicaKey, ReplicaEvents, SiblingLimits } from "./replica.js";
+export type { ReplicaKey, ReplicaEvents, SiblingLimits, WriteListener } from "./replica.js";
 export { planReplicas } from "./targets.js";
 export type { ReplicaPlan, ReplicaTarget } from "./targets.js";
 export { QuorumTracker } from "./quorum.js";

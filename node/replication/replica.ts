@@ -24,13 +24,22 @@ export interface ReplicaEvents {
   siblingRefusal(key: ReplicaKey, count: number): void;
 }
 
+export type WriteListener = (at: ReplicaKey, before: VersionedRecord | undefined, after: VersionedRecord) => void;
+
 export class LocalReplica {
+  private readonly listeners: WriteListener[] = [];
+
   constructor(
     private readonly store: Store,
     readonly clock: HybridClock,
     private readonly limits: SiblingLimits,
     private readonly events: ReplicaEvents,
   ) {}
+
+  /** Tells `listener` about every stored change, with the version before and after (for hash trees). */
+  onWrite(listener: WriteListener): void {
+    this.listeners.push(listener);
+  }
 
   async read(at: ReplicaKey): Promise<VersionedRecord | undefined> {
     return this.store.get(at.partition, at.bucket, at.key);
@@ -57,6 +66,7 @@ export class LocalReplica {
       if (verdict === "warn") this.events.siblingWarning(at, next.siblings.length);
       const resolved = reconcile(next, mode);
       await this.store.put(at.partition, at.bucket, at.key, resolved);
+      for (const listener of this.listeners) listener(at, local, resolved);
       return resolved;
     });
   }
@@ -68,7 +78,10 @@ export class LocalReplica {
       for (const sibling of incoming.siblings) this.clock.observe(sibling.timestamp);
       const merged = reconcile(merge(local, incoming)!, mode);
       const changed = local === undefined || !sameVersion(local, merged);
-      if (changed) await this.store.put(at.partition, at.bucket, at.key, merged);
+      if (changed) {
+        await this.store.put(at.partition, at.bucket, at.key, merged);
+        for (const listener of this.listeners) listener(at, local, merged);
+      }
       return { record: merged, changed };
     });
   }

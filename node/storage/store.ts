@@ -117,6 +117,30 @@ export class Store {
     }
   }
 
+  /** Reads up to `limit` records of a partition after a cursor, still encoded, for streaming to another node. */
+  async scanPartitionRaw(partition: number, after: { bucket: string; key: Buffer } | undefined, limit: number, bytesMax: number) {
+    const range = partitionRange(partition);
+    const bounds = after ? { gt: dataKey(partition, after.bucket, after.key), lt: range.lt } : range;
+    const entries: { bucket: string; key: Buffer; record: Buffer }[] = [];
+    let bytes = 0;
+    const iterator = this.db.iterator({ ...bounds, limit });
+    let exhausted = true;
+    try {
+      for await (const [rawKey, rawValue] of iterator) {
+        const parsed = parseDataKey(rawKey);
+        entries.push({ bucket: parsed.bucket, key: parsed.key, record: rawValue });
+        bytes += rawValue.length;
+        if (bytes >= bytesMax) {
+          exhausted = false;
+          break;
+        }
+      }
+    } finally {
+      await iterator.close();
+    }
+    return { entries, done: exhausted && entries.length < limit };
+  }
+
   /** Streams every record of every partition, in key order. */
   async *scanAll(): AsyncGenerator<StoredEntry> {
     const iterator = this.db.iterator({ gte: Buffer.from([DATA_PREFIX]), lt: Buffer.from([DATA_PREFIX + 1]) });

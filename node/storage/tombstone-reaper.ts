@@ -5,6 +5,7 @@
  * dropped (see Store.renewActor).
  */
 import { isReapable } from "../versioning/index.js";
+import type { VersionedRecord } from "../versioning/types.js";
 import type { Store } from "./store.js";
 
 export interface ReaperOptions {
@@ -12,6 +13,8 @@ export interface ReaperOptions {
   intervalMs: number;
   batchMax: number;
   onReaped: (count: number) => void;
+  /** Called for each record removed, with its last version (hash trees forget it). */
+  onRemoved?: (at: { partition: number; bucket: string; key: Buffer }, before: VersionedRecord) => void;
   log: (message: string) => void;
   now?: () => number;
 }
@@ -57,6 +60,7 @@ export class TombstoneReaper {
         const current = await this.store.get(entry.partition, entry.bucket, entry.key);
         if (!current || !isReapable(current, now(), this.options.graceMs)) return;
         await this.store.batch([{ type: "del", partition: entry.partition, bucket: entry.bucket, key: entry.key }]);
+        this.options.onRemoved?.(entry, current);
         reaped += 1;
       });
     }

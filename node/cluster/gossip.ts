@@ -1,0 +1,159 @@
+/**
+ * Gossip: every round this node bumps its own heartbeat and exchanges heartbeat digests and ring epochs with a few
+ * random members (a bounded fan-out), so liveness news and the newest ring spread through the cluster in a
+ * logarithmic number of rounds without all-to-all traffic. A heartbeat is (generation, version): the generation is the
+ * process start time, so a restarted node's fresh counter still reads as newer than its old one. Every newer
+ * heartbeat learnt, first or second hand, feeds the failure detector.
+ */
+import { DynamoError } from "../errors/index.js";
+import type { PeerClient, PeerHandler } from "../peer/index.js";
+import { parseRing } from "../ring/index.js";
+import type { Ring } from "../ring/types.js";
+import type { PhiAccrualDetector } from "./failure-detector.js";
+
+export interface GossipOptions {
+  intervalMs: number;
+  fanout: number;
+}
+
+export const DEFAULT_GOSSIP: GossipOptions = { intervalMs: 500, fanout: 2 };
+
+type Heartbeat = [generation: number, version: number];
+
+export interface GossipDeps {
+  self: string;
+  ring: () => Ring | undefined;
+  installRing: (ring: Ring) => Promise<boolean>;
+  /** Peer clients of ring members, by id. */
+  peer: (id: string) => PeerClient | undefined;
+  /** Peer clients for seed URLs, used until this node holds a ring. */
+  seedClients: () => PeerClient[];
+  detector: PhiAccrualDetector;
+  random: () => number;
+  now: () => number;
+  log: (message: string) => void;
+}
+
+export class Gossiper {
+  private readonly heartbeats = new Map<string, Heartbeat>();
+  private readonly generation: number;
+  private version = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private pulling = false;
+
+  constructor(
+    private readonly deps: GossipDeps,
+    private readonly options: GossipOptions = DEFAULT_GOSSIP,
+  ) {
+    this.generation = deps.now();
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.round(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Gives every member of a newly seen ring the benefit of the doubt, so nobody starts out suspected. */
+  welcome(ring: Ring): void {
+    const now = this.deps.now();
+    for (const id of Object.keys(ring.members)) {
+      if (id !== this.deps.self && this.deps.detector.lastHeardAt(id) === undefined) this.deps.detector.heartbeat(id, now);
+    }
+  }
+
+  peerHandlers(): Record<string, PeerHandler> {
+    return {
+      gossip: async (header, _body, from) => {
+        this.absorb(header.hb as Record<string, Heartbeat>);
+        this.considerEpoch(Number(header.epoch), from);
+        return { header: { epoch: this.deps.ring()?.epoch ?? 0, hb: this.digest() } };
+      },
+      "ring-get": async () => {
+        const ring = this.deps.ring();
+        if (!ring) throw new DynamoError("not_found", "no ring installed");
+        return { body: Buffer.from(JSON.stringify(ring)) };
+      },
+      "ring-put": async (_header, body) => {
+        const installed = await this.deps.installRing(parseRing(JSON.parse(body.toString("utf8"))));
+        return { header: { installed } };
+      },
+    };
+  }
+
+  /** One gossip round; exported for tests that want to drive rounds by hand. */
+  async round(): Promise<void> {
+    this.version += 1;
+    const ring = this.deps.ring();
+    const targets = ring ? this.pickMembers(ring) : this.deps.seedClients();
+    await Promise.all(targets.map((client) => this.exchange(client)));
+  }
+
+  private async exchange(client: PeerClient): Promise<void> {
+    const myEpoch = this.deps.ring()?.epoch ?? 0;
+    try {
+      const res = await client.request("gossip", { epoch: myEpoch, hb: this.digest() }, undefined, this.options.intervalMs * 4);
+      this.absorb(res.header.hb as Record<string, Heartbeat>);
+      const theirEpoch = Number(res.header.epoch);
+      if (theirEpoch > myEpoch) await this.pull(client);
+      else if (theirEpoch < myEpoch && this.deps.ring()) {
+        await client.request("ring-put", {}, Buffer.from(JSON.stringify(this.deps.ring())));
+      }
+    } catch {
+      // An unreachable member simply sends no heartbeat; the failure detector draws the conclusion.
+    }
+  }
+
+  private considerEpoch(epoch: number, from: string): void {
+    if (epoch <= (this.deps.ring()?.epoch ?? 0)) return;
+    const client = this.deps.peer(from);
+    if (client) void this.pull(client);
+  }
+
+  private async pull(client: PeerClient): Promise<void> {
+    if (this.pulling) return;
+    this.pulling = true;
+    try {
+      const res = await client.request("ring-get", {});
+      const ring = parseRing(JSON.parse(res.body.toString("utf8")));
+      if (await this.deps.installRing(ring)) this.deps.log(`installed ring epoch ${ring.epoch} learnt by gossip from ${client.url}`);
+    } catch (err) {
+      this.deps.log(`could not pull the ring from ${client.url}: ${(err as Error).message}`);
+    } finally {
+      this.pulling = false;
+    }
+  }
+
+  private digest(): Record<string, Heartbeat> {
+    const digest: Record<string, Heartbeat> = { [this.deps.self]: [this.generation, this.version] };
+    for (const [id, hb] of this.heartbeats) if (id !== this.deps.self) digest[id] = hb;
+    return digest;
+  }
+
+  private absorb(digest: Record<string, Heartbeat> | undefined): void {
+    if (!digest || typeof digest !== "object") return;
+    const now = this.deps.now();
+    for (const [id, hb] of Object.entries(digest)) {
+      if (id === this.deps.self || !Array.isArray(hb) || hb.length !== 2) continue;
+      const known = this.heartbeats.get(id);
+      if (known && (hb[0] < known[0] || (hb[0] === known[0] && hb[1] <= known[1]))) continue;
+      this.heartbeats.set(id, [Number(hb[0]), Number(hb[1])]);
+      this.deps.detector.heartbeat(id, now);
+    }
+  }
+
+  private pickMembers(ring: Ring): PeerClient[] {
+    const others = Object.keys(ring.members).filter((id) => id !== this.deps.self);
+    for (let i = others.length - 1; i > 0; i--) {
+      const j = Math.floor(this.deps.random() * (i + 1));
+      [others[i], others[j]] = [others[j]!, others[i]!];
+    }
+    return others
+      .slice(0, this.options.fanout)
+      .map((id) => this.deps.peer(id))
+      .filter((c): c is PeerClient => c !== undefined);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * A compact batch encoding of (bucket, key, record) entries, for streaming a partition between nodes (rebuilds,
+ * ownership handoff, anti-entropy): u16 bucket length, bucket, u16 key length, key, u32 record length, record; repeated.
+ * Records stay in their stored encoding, so a scan ships what it read from disk without re-encoding it.
+ */
+
+export interface RawEntry {
+  bucket: string;
+  key: Buffer;
+  record: Buffer;
+}
+
+export function encodeEntries(entries: RawEntry[]): Buffer {
+  let size = 0;
+  const buckets = entries.map((e) => Buffer.from(e.bucket, "utf8"));
+  for (let i = 0; i < entries.length; i++) size += 2 + buckets[i]!.length + 2 + entries[i]!.key.length + 4 + entries[i]!.record.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    at = out.writeUInt16BE(buckets[i]!.length, at);
+    at += buckets[i]!.copy(out, at);
+    at = out.writeUInt16BE(e.key.length, at);
+    at += e.key.copy(out, at);
+    at = out.writeUInt32BE(e.record.length, at);
+    at += e.record.copy(out, at);
+  }
+  return out;
+}
+
+export function decodeEntries(buf: Buffer): RawEntry[] {
+  const out: RawEntry[] = [];
+  let at = 0;
+  const need = (n: number) => {
+    if (at + n > buf.length) throw new Error("truncated entry batch");
+  };
+  while (at < buf.length) {
+    need(2);
+    const bucketLength = buf.readUInt16BE(at);
+    at += 2;
+    need(bucketLength + 2);
+    const bucket = buf.toString("utf8", at, at + bucketLength);
+    at += bucketLength;
+    const keyLength = buf.readUInt16BE(at);
+    at += 2;
+    need(keyLength + 4);
+    const key = Buffer.from(buf.subarray(at, at + keyLength));
+    at += keyLength;
+    const recordLength = buf.readUInt32BE(at);
+    at += 4;
+    need(recordLength);
+    out.push({ bucket, key, record: buf.subarray(at, at + recordLength) });
+    at += recordLength;
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+/**
+ * Delivers hints: on a fixed schedule, for every owner that is up again, sends it the current version of each hinted
+ * key (a bounded batch per round, a bounded number in flight), and deletes each marker once the owner acknowledged.
+ * A key this node holds only as a stand-in (it is not one of the partition's replicas) is dropped once no marker
+ * points at it any more; the actor is renewed first, as for every discard of data this node may have written.
+ */
+import type { Store } from "../storage/index.js";
+import type { PeerClient } from "../peer/index.js";
+import { encodeRecord } from "../versioning/index.js";
+import type { HintRef, HintStore } from "./hint-store.js";
+
+export interface HintDeliveryDeps {
+  store: Store;
+  hints: HintStore;
+  isUp: (id: string) => boolean;
+  peer: (id: string) => PeerClient | undefined;
+  /** True when this node is one of the partition's replicas in the current ring (then it keeps its copy). */
+  isReplica: (partition: number) => boolean;
+  intervalMs: number;
+  batchMax: number;
+  concurrencyMax: number;
+  onDelivered: (count: number) => void;
+  log: (message: string) => void;
+}
+
+export class HintDelivery {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(private readonly deps: HintDeliveryDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.runOnce(), this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  runOnce(): Promise<number> {
+    this.running ??= this.round()
+      .catch((err: Error) => {
+        this.deps.log(`hint delivery failed: ${err.message}`);
+        return 0;
+      })
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async round(): Promise<number> {
+    let delivered = 0;
+    for (const owner of this.deps.hints.owners()) {
+      const client = this.deps.peer(owner);
+      if (!client || !this.deps.isUp(owner)) continue;
+      const refs = await this.deps.hints.list(owner, this.deps.batchMax);
+      const done = await this.deliver(client, refs);
+      delivered += done.length;
+      await this.dropStandIns(done);
+      if (done.length > 0) this.deps.log(`delivered ${done.length} hints to ${owner} (${this.deps.hints.stats().byOwner[owner]?.count ?? 0} left)`);
+    }
+    if (delivered > 0) this.deps.onDelivered(delivered);
+    return delivered;
+  }
+
+  private async deliver(client: PeerClient, refs: HintRef[]): Promise<HintRef[]> {
+    const done: HintRef[] = [];
+    let failed = false;
+    let next = 0;
+    const worker = async () => {
+      while (!failed && next < refs.length) {
+        const ref = refs[next++]!;
+        const record = await this.deps.store.get(ref.partition, ref.bucket, ref.key);
+        if (record) {
+          try {
+            await client.request("replicate", { p: ref.partition, b: ref.bucket, k: ref.key.toString("base64") }, encodeRecord(record));
+          } catch {
+            // The owner went away again; the rest waits for the next round.
+            failed = true;
+            return;
+          }
+        }
+        await this.deps.hints.remove(ref);
+        done.push(ref);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.deps.concurrencyMax, refs.length) }, worker));
+    return done;
+  }
+
+  private async dropStandIns(delivered: HintRef[]): Promise<void> {
+    const candidates = [];
+    for (const ref of delivered) {
+      if (this.deps.isReplica(ref.partition)) continue;
+      if (await this.deps.hints.anyFor(ref.partition, ref.bucket, ref.key)) continue;
+      candidates.push(ref);
+    }
+    if (candidates.length === 0) return;
+    await this.deps.store.renewActor();
+    for (const ref of candidates) {
+      await this.deps.store.withRecordLock(ref.partition, ref.bucket, ref.key, async () => {
+        if (this.deps.isReplica(ref.partition) || (await this.deps.hints.anyFor(ref.partition, ref.bucket, ref.key))) return;
+        await this.deps.store.batch([{ type: "del", partition: ref.partition, bucket: ref.bucket, key: ref.key }]);
+      });
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Hints: markers saying "this node holds a write that member X should have and may not". The record itself lives in
+ * the ordinary data key space (one copy per key, whoever it is for); a marker only names the intended owner, so a
+ * hint costs a few bytes of index plus the record it points at. Markers are bounded in number and in the bytes of
+ * the records they point at; past either bound a new hint is refused, counted, and logged, and the write proceeds
+ * without it where a quorum allows.
+ */
+import { HINT_PREFIX } from "../storage/index.js";
+import type { Store } from "../storage/index.js";
+
+export interface HintLimits {
+  countMax: number;
+  bytesMax: number;
+}
+
+export interface HintRef {
+  owner: string;
+  partition: number;
+  bucket: string;
+  key: Buffer;
+  bytes: number;
+}
+
+export interface HintEvents {
+  refused(owner: string, reason: string): void;
+}
+
+export function hintKey(owner: string, partition: number, bucket: string, key: Buffer): Buffer {
+  const ownerBytes = Buffer.from(owner, "utf8");
+  const bucketBytes = Buffer.from(bucket, "utf8");
+  const out = Buffer.allocUnsafe(1 + ownerBytes.length + 1 + 2 + bucketBytes.length + 1 + key.length);
+  let at = 0;
+  out[at++] = HINT_PREFIX;
+  at += ownerBytes.copy(out, at);
+  out[at++] = 0;
+  out.writeUInt16BE(partition, at);
+  at += 2;
+  at += bucketBytes.copy(out, at);
+  out[at++] = 0;
+  key.copy(out, at);
+  return out;
+}
+
+function parseHintKey(raw: Buffer, bytes: number): HintRef {
+  const ownerEnd = raw.indexOf(0, 1);
+  const partition = raw.readUInt16BE(ownerEnd + 1);
+  const bucketEnd = raw.indexOf(0, ownerEnd + 3);
+  return {
+    owner: raw.toString("utf8", 1, ownerEnd),
+    partition,
+    bucket: raw.toString("utf8", ownerEnd + 3, bucketEnd),
+    key: Buffer.from(raw.subarray(bucketEnd + 1)),
+    bytes,
+  };
+}
+
+function ownerRange(owner: string): { gte: Buffer; lt: Buffer } {
+  const prefix = Buffer.concat([Buffer.from([HINT_PREFIX]), Buffer.from(owner, "utf8")]);
+  return { gte: Buffer.concat([prefix, Buffer.from([0])]), lt: Buffer.concat([prefix, Buffer.from([1])]) };
+}
+
+export class HintStore {
+  private readonly byOwner = new Map<string, { count: number; bytes: number }>();
+  private totalCount = 0;
+  private totalBytes = 0;
+  /** Marker updates run one at a time so the counts stay exact; hints are off the hot path, so this costs little. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    readonly limits: HintLimits,
+    private readonly events: HintEvents,
+  ) {}
+
+  /** Counts the markers already on disk, so the bounds hold across restarts. */
+  async load(): Promise<void> {
+    const iterator = this.store.level.iterator({ gte: Buffer.from([HINT_PREFIX]), lt: Buffer.from([HINT_PREFIX + 1]) });
+    try {
+      for await (const [raw, value] of iterator) {
+        const ref = parseHintKey(raw, value.readUInt32BE(0));
+        this.account(ref.owner, 1, ref.bytes);
+      }
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  hasRoom(bytes = 0): boolean {
+    return this.totalCount < this.limits.countMax && this.totalBytes + bytes <= this.limits.bytesMax;
+  }
+
+  /** Records a hint; returns false (and reports why) when a bound would be exceeded. */
+  add(ref: HintRef): Promise<boolean> {
+    return this.serially(() => this.addNow(ref));
+  }
+
+  remove(ref: HintRef): Promise<void> {
+    return this.serially(() => this.removeNow(ref));
+  }
+
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async addNow(ref: HintRef): Promise<boolean> {
+    const key = hintKey(ref.owner, ref.partition, ref.bucket, ref.key);
+    const existing = await this.store.level.get(key);
+    if (existing) {
+      const previous = existing.readUInt32BE(0);
+      await this.store.level.put(key, u32(ref.bytes));
+      this.account(ref.owner, 0, ref.bytes - previous);
+      return true;
+    }
+    if (!this.hasRoom(ref.bytes)) {
+      const reason =
+        this.totalCount >= this.limits.countMax
+          ? `hint store holds ${this.totalCount} hints (limit ${this.limits.countMax})`
+          : `hint store holds ${this.totalBytes} bytes (limit ${this.limits.bytesMax})`;
+      this.events.refused(ref.owner, reason);
+      return false;
+    }
+    await this.store.level.put(key, u32(ref.bytes));
+    this.account(ref.owner, 1, ref.bytes);
+    return true;
+  }
+
+  private async removeNow(ref: HintRef): Promise<void> {
+    const key = hintKey(ref.owner, ref.partition, ref.bucket, ref.key);
+    const existing = await this.store.level.get(key);
+    if (!existing) return;
+    await this.store.level.del(key);
+    this.account(ref.owner, -1, -existing.readUInt32BE(0));
+  }
+
+  /** True when some owner still has a marker for this key. */
+  async anyFor(partition: number, bucket: string, key: Buffer): Promise<boolean> {
+    for (const owner of this.byOwner.keys()) {
+      if (await this.store.level.get(hintKey(owner, partition, bucket, key))) return true;
+    }
+    return false;
+  }
+
+  owners(): string[] {
+    return [...this.byOwner.keys()];
+  }
+
+  async list(owner: string, limit: number): Promise<HintRef[]> {
+    const out: HintRef[] = [];
+    const iterator = this.store.level.iterator({ ...ownerRange(owner), limit });
+    try {
+      for await (const [raw, value] of iterator) out.push(parseHintKey(raw, value.readUInt32BE(0)));
+    } finally {
+      await iterator.close();
+    }
+    return out;
+  }
+
+  stats(): { count: number; bytes: number; byOwner: Record<string, { count: number; bytes: number }> } {
+    return { count: this.totalCount, bytes: this.totalBytes, byOwner: Object.fromEntries(this.byOwner) };
+  }
+
+  private account(owner: string, count: number, bytes: number): void {
+    const entry = this.byOwner.get(owner) ?? { count: 0, bytes: 0 };
+    entry.count += count;
+    entry.bytes += bytes;
+    this.totalCount += count;
+    this.totalBytes += bytes;
+    if (entry.count <= 0) this.byOwner.delete(owner);
+    else this.byOwner.set(owner, entry);
+  }
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(Math.max(0, Math.min(n, 0xffffffff)), 0);
+  return b;
+}

@@ -1,0 +1,9 @@
+/** Moving data between nodes: hints for members that were down, and rebuilds of members that lost their disk. */
+export { HintStore, hintKey } from "./hint-store.js";
+export type { HintLimits, HintRef, HintEvents } from "./hint-store.js";
+export { HintDelivery } from "./hint-delivery.js";
+export type { HintDeliveryDeps } from "./hint-delivery.js";
+export { Rebuilder } from "./rebuild.js";
+export type { RebuildDeps } from "./rebuild.js";
+export { encodeEntries, decodeEntries } from "./entries.js";
+export type { RawEntry } from "./entries.js";
