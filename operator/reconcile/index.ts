@@ -1,0 +1,24 @@
+/**
+ * Reconciling a DynamoCluster: pure decisions over an observation (membership, scale, replacement, status), and the
+ * controller that observes, applies and drives the ring with them.
+ */
+export { observePod, observeStatefulSet, ordinalOf, podName } from "./observation.js";
+export type { NodeProbe, Observation, PodObservation, RingView, StatefulSetObservation } from "./observation.js";
+export type { MemberAddress, RingStepper, StepResult } from "./ring-stepper.js";
+export {
+  DEFAULT_MEMBERSHIP,
+  desiredMembers,
+  holdsData,
+  joinablePods,
+  memberAddress,
+  newIncarnations,
+  pastDeadline,
+  reachableAddresses,
+  replacementToStart,
+  statefulSetReplicas,
+  unreachableMembers,
+} from "./membership.js";
+export type { MembershipDecision, ReplacementDecision } from "./membership.js";
+export { buildStatus, servingQuorum, verdict } from "./status.js";
+export type { PassOutcome, Verdict } from "./status.js";
+export { DEFAULT_REQUEUE, desiredObjects, requeueAfterMs } from "./pass.js";

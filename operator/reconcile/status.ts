@@ -1,0 +1,171 @@
+/**
+ * The status a pass writes: overwritten each time from what was observed and done, never accumulated, so it cannot
+ * drift from the truth. Conditions carry the generation they describe and keep their lastTransitionTime while their
+ * status does not change, so `kubectl wait --for=condition=Available` and `--for=condition=Progressing=false` work.
+ */
+import type { Ring } from "../../node/ring/index.js";
+import { partitionsPerMember } from "../../node/ring/index.js";
+import { DEFAULT_BUCKET } from "../../node/config/index.js";
+import type { Condition, ConditionType, DynamoCluster, DynamoClusterStatus, MemberStatus, Phase } from "../api/index.js";
+import { selectorString } from "../resources/index.js";
+import { newIncarnations, unreachableMembers, type MembershipDecision, type ReplacementDecision } from "./membership.js";
+import type { Observation } from "./observation.js";
+import type { StepResult } from "./ring-stepper.js";
+
+/** What the pass decided and did, besides what it observed. */
+export interface PassOutcome {
+  /** Problems with the spec only the operator can detect; the pass changed nothing when there are any. */
+  problems: string[];
+  /** The error of applying owned objects, if that failed. */
+  applyError?: string;
+  membership: MembershipDecision | undefined;
+  step: StepResult | undefined;
+  stepError?: string;
+  statefulSetReplicas: number | undefined;
+  replacement: ReplacementDecision;
+  /** The last change this pass made, for `status.lastAction`. */
+  action?: string;
+}
+
+/** The quorum the nodes need to serve every bucket: the largest r or w over the configured and default buckets. */
+export function servingQuorum(cluster: DynamoCluster): number {
+  const buckets = cluster.spec.buckets.some((b) => b.name === DEFAULT_BUCKET.name) ? cluster.spec.buckets : [...cluster.spec.buckets, DEFAULT_BUCKET];
+  return Math.max(...buckets.map((b) => Math.max(b.r, b.w)));
+}
+
+function memberStatuses(observation: Observation, ring: Ring | undefined): MemberStatus[] {
+  const counts = ring ? partitionsPerMember(ring.owners) : {};
+  const ids = new Set([...observation.pods.map((p) => p.name), ...Object.keys(ring?.members ?? {})]);
+  return [...ids]
+    .map((id) => {
+      const pod = observation.pods.find((p) => p.name === id);
+      const probe = observation.probes[id];
+      const member = ring?.members[id];
+      const status: MemberStatus = {
+        id,
+        state: member?.state ?? "absent",
+        partitions: counts[id] ?? 0,
+        ready: pod?.ready ?? false,
+        reachable: probe?.reachable ?? false,
+      };
+      const incarnation = probe?.reachable ? probe.incarnation : member?.incarnation;
+      if (incarnation) status.incarnation = incarnation;
+      return status;
+    })
+    .sort((a, b) => a.id.localeCompare(b.id, "en", { numeric: true }));
+}
+
+export interface Verdict {
+  phase: Phase;
+  available: [boolean, string, string];
+  progressing: [boolean, string, string];
+  degraded: [boolean, string, string];
+}
+
+/** Phase and the three conditions as (status, reason, message), decided from the observation and the outcome. */
+export function verdict(observation: Observation, outcome: PassOutcome): Verdict {
+  const { cluster } = observation;
+  const spec = cluster.spec;
+  const ring = outcome.step?.ring ?? observation.ring.ring;
+  const readyMembers = ring ? observation.pods.filter((p) => p.ready && ring.members[p.name]).length : 0;
+  const quorum = servingQuorum(cluster);
+  const available: Verdict["available"] = ring
+    ? readyMembers >= quorum
+      ? [true, "QuorumReady", `${readyMembers} ready ring members; reads and writes need ${quorum}`]
+      : [false, "QuorumNotReady", `${readyMembers} ready ring members; reads and writes need ${quorum}`]
+    : [false, "NoRing", "the ring has not been created yet"];
+
+  const unreachable = unreachableMembers(observation);
+  const rebuilding = newIncarnations(observation);
+  const degradedBy: [string, string] | undefined =
+    outcome.problems.length > 0
+      ? ["InvalidSpec", outcome.problems.join("; ")]
+      : outcome.applyError
+        ? ["ApplyFailed", outcome.applyError]
+        : unreachable.length > 0
+          ? ["MemberUnreachable", `${unreachable.join(", ")} did not answer and holds data`]
+          : outcome.stepError
+            ? ["RingStepFailed", outcome.stepError]
+            : outcome.replacement.kind === "blocked"
+              ? ["ReplacementBlocked", `replacing ${outcome.replacement.pod} waits: ${outcome.replacement.reason}`]
+              : undefined;
+  const degraded: Verdict["degraded"] = degradedBy ? [true, ...degradedBy] : [false, "Healthy", "every ring member answers"];
+
+  const stsReplicas = observation.statefulSet?.replicas;
+  const readyPods = observation.pods.filter((p) => p.ready).length;
+  const membersMatch = ring
+    ? Object.keys(ring.members).length === spec.replicas && observation.pods.every((p) => p.ordinal >= spec.replicas || ring.members[p.name])
+    : false;
+  const stepDone = outcome.step ? outcome.step.done : !!ring && ring.pending.length === 0 && membersMatch;
+  const why: string | undefined = !ring
+    ? "creating the ring"
+    : outcome.replacement.kind === "replace"
+      ? `replacing ${outcome.replacement.pod}`
+      : rebuilding.length > 0
+        ? `rebuilding ${rebuilding.join(", ")} (new incarnation)`
+        : !stepDone || !membersMatch
+          ? `rebalancing the ring towards ${spec.replicas} members`
+          : stsReplicas !== spec.replicas
+            ? `scaling the StatefulSet from ${stsReplicas ?? 0} to ${spec.replicas}`
+            : readyPods !== spec.replicas || observation.pods.length !== spec.replicas
+              ? `waiting for ${spec.replicas} ready pods (${readyPods} ready)`
+              : undefined;
+  const reason = !ring ? "Creating" : why?.startsWith("replacing") || why?.startsWith("rebuilding") ? "Replacing" : why?.startsWith("scaling") ? "Scaling" : why?.startsWith("waiting") ? "PodsNotReady" : "Rebalancing";
+
+  if (spec.paused) {
+    return { phase: "Paused", available, progressing: [false, "Paused", "spec.paused is true; the operator changes nothing"], degraded };
+  }
+  if (outcome.problems.length > 0 || outcome.applyError) {
+    return { phase: "Degraded", available, progressing: [false, degraded[1], "blocked until the spec or the error is fixed"], degraded };
+  }
+  const blockedByUnreachable = unreachable.length > 0 && outcome.membership?.kind === "step" && outcome.membership.held;
+  if (degradedBy && !why) return { phase: "Degraded", available, progressing: [false, degraded[1], degraded[2]], degraded };
+  if (why) {
+    const phase: Phase = !ring ? "Creating" : degradedBy ? "Degraded" : "Rebalancing";
+    const progressing: Verdict["progressing"] = blockedByUnreachable ? [false, "MemberUnreachable", `${why}; held while ${unreachable.join(", ")} is unreachable`] : [true, reason, why];
+    return { phase, available, progressing, degraded };
+  }
+  return { phase: "Stable", available, progressing: [false, "Stable", `${spec.replicas} members, ring balanced, no transfers pending`], degraded };
+}
+
+function condition(type: ConditionType, value: [boolean, string, string], generation: number, now: string, previous: Condition[] | undefined): Condition {
+  const status = value[0] ? "True" : "False";
+  const before = previous?.find((c) => c.type === type);
+  return {
+    type,
+    status,
+    observedGeneration: generation,
+    lastTransitionTime: before && before.status === status ? before.lastTransitionTime : now,
+    reason: value[1],
+    message: value[2].slice(0, 1024),
+  };
+}
+
+export function buildStatus(observation: Observation, outcome: PassOutcome): DynamoClusterStatus {
+  const { cluster } = observation;
+  const previous = cluster.status;
+  const generation = cluster.metadata.generation ?? 0;
+  const now = new Date(observation.nowMs).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const ring = outcome.step?.ring ?? observation.ring.ring;
+  const v = verdict(observation, outcome);
+  const transfers = outcome.step?.transfers ?? { pending: ring?.pending.length ?? 0, active: 0 };
+  const status: DynamoClusterStatus = {
+    replicas: observation.pods.length,
+    readyReplicas: observation.pods.filter((p) => p.ready).length,
+    selector: selectorString(cluster.metadata.name),
+    phase: v.phase,
+    partitions: cluster.spec.partitions,
+    members: memberStatuses(observation, ring),
+    transfers,
+    conditions: [
+      condition("Available", v.available, generation, now, previous?.conditions),
+      condition("Progressing", v.progressing, generation, now, previous?.conditions),
+      condition("Degraded", v.degraded, generation, now, previous?.conditions),
+    ],
+    observedGeneration: generation,
+  };
+  if (ring) status.ringEpoch = ring.epoch;
+  const lastAction = outcome.action ?? previous?.lastAction;
+  if (lastAction) status.lastAction = lastAction;
+  return status;
+}

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { buildStatus, desiredObjects, requeueAfterMs, type PassOutcome, type StepResult } from "../../../../operator/reconcile/index.js";
+import { NOW, observation, pod, ring } from "./scenario.js";
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `kv-${i}`);
+const done = (r = ring(ids(3))): StepResult => ({ ring: r, done: true, action: undefined, retryAfterMs: 0, removable: [], transfers: { pending: 0, active: 0 } });
+const outcome = (extra: Partial<PassOutcome> = {}): PassOutcome => ({
+  problems: [],
+  membership: undefined,
+  step: done(),
+  statefulSetReplicas: 3,
+  replacement: { kind: "none" },
+  ...extra,
+});
+const conditionOf = (status: ReturnType<typeof buildStatus>, type: string) => status.conditions?.find((c) => c.type === type);
+
+describe("reconcile: status", () => {
+  it("reports a converged cluster Stable and Available, not Progressing, with observedGeneration", () => {
+    const status = buildStatus(observation(), outcome());
+    assert.equal(status.phase, "Stable");
+    assert.equal(status.replicas, 3);
+    assert.equal(status.readyReplicas, 3);
+    assert.equal(status.ringEpoch, 5);
+    assert.equal(status.selector, "app.kubernetes.io/component=storage,app.kubernetes.io/instance=kv,app.kubernetes.io/name=dynamo");
+    assert.equal(conditionOf(status, "Available")?.status, "True");
+    assert.equal(conditionOf(status, "Progressing")?.status, "False");
+    assert.equal(conditionOf(status, "Degraded")?.status, "False");
+    for (const c of status.conditions ?? []) assert.equal(c.observedGeneration, 1);
+    assert.equal(status.observedGeneration, 1);
+    assert.deepEqual(
+      status.members?.map((m) => [m.id, m.state, m.partitions]),
+      [
+        ["kv-0", "valid", 6],
+        ["kv-1", "valid", 5],
+        ["kv-2", "valid", 5],
+      ],
+    );
+  });
+
+  it("reports Creating before the ring exists", () => {
+    const status = buildStatus(observation({ ring: undefined }), outcome({ step: undefined, membership: { kind: "wait", reason: "x" } }));
+    assert.equal(status.phase, "Creating");
+    assert.equal(conditionOf(status, "Available")?.status, "False");
+    assert.equal(conditionOf(status, "Progressing")?.status, "True");
+    assert.equal(status.ringEpoch, undefined);
+  });
+
+  it("reports Rebalancing while transfers are pending, with the transfer counts", () => {
+    const step: StepResult = { ...done(ring(ids(4))), done: false, transfers: { pending: 12, active: 2 }, retryAfterMs: 500 };
+    const status = buildStatus(observation({ spec: { replicas: 4 }, pods: [pod(0), pod(1), pod(2), pod(3)] }), outcome({ step }));
+    assert.equal(status.phase, "Rebalancing");
+    assert.deepEqual(status.transfers, { pending: 12, active: 2 });
+    assert.equal(conditionOf(status, "Progressing")?.status, "True");
+    assert.equal(conditionOf(status, "Available")?.status, "True");
+    assert.equal(requeueAfterMs(outcome({ step }), status as { phase: "Rebalancing" }), 500);
+  });
+
+  it("reports Rebalancing while the StatefulSet still has pods to remove", () => {
+    const o = observation({ spec: { replicas: 3 }, pods: [0, 1, 2, 3].map((i) => pod(i)), stsReplicas: 4, ring: ring(ids(3)) });
+    assert.equal(buildStatus(o, outcome()).phase, "Rebalancing");
+  });
+
+  it("reports Degraded when a member with data is unreachable, and holds Progressing false", () => {
+    const o = observation({ pods: [pod(0), pod(1, { running: false, ready: false }), pod(2)] });
+    const status = buildStatus(o, outcome({ membership: { kind: "step", desired: ids(3), dropped: [], held: true, reason: "" } }));
+    assert.equal(status.phase, "Degraded");
+    assert.equal(conditionOf(status, "Degraded")?.reason, "MemberUnreachable");
+    assert.equal(conditionOf(status, "Available")?.status, "True", "two ready members still make the default quorum");
+    assert.equal(status.members?.find((m) => m.id === "kv-1")?.reachable, false);
+  });
+
+  it("reports an invalid spec in the Degraded condition", () => {
+    const status = buildStatus(observation(), outcome({ problems: ["bucket a: n (4) must be <= replicas (3)"] }));
+    assert.equal(status.phase, "Degraded");
+    assert.equal(conditionOf(status, "Degraded")?.reason, "InvalidSpec");
+    assert.match(conditionOf(status, "Degraded")?.message ?? "", /n \(4\)/);
+  });
+
+  it("reports Paused when paused", () => {
+    const o = observation({ spec: { replicas: 3, paused: true } });
+    const status = buildStatus(o, outcome({ step: undefined }));
+    assert.equal(status.phase, "Paused");
+    assert.equal(conditionOf(status, "Progressing")?.reason, "Paused");
+  });
+
+  it("keeps a condition's lastTransitionTime while its status holds", () => {
+    const first = buildStatus(observation(), outcome());
+    const later = observation();
+    later.nowMs = NOW + 60_000;
+    later.cluster.status = first;
+    const second = buildStatus(later, outcome());
+    assert.equal(conditionOf(second, "Available")?.lastTransitionTime, conditionOf(first, "Available")?.lastTransitionTime);
+    const degraded = observation({ pods: [pod(0), pod(1, { running: false, ready: false }), pod(2)] });
+    degraded.nowMs = NOW + 60_000;
+    degraded.cluster.status = first;
+    const third = buildStatus(degraded, outcome());
+    assert.notEqual(conditionOf(third, "Degraded")?.lastTransitionTime, conditionOf(first, "Degraded")?.lastTransitionTime);
+  });
+
+  it("applies what pods mount before the StatefulSet", () => {
+    const kinds = desiredObjects(observation().cluster, "a-token-of-sixteen-chars", 3).map((o) => o.kind);
+    assert.deepEqual(kinds, ["Secret", "ConfigMap", "Service", "Service", "PodDisruptionBudget", "StatefulSet"]);
+  });
+});
