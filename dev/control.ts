@@ -39,7 +39,22 @@ export async function startControlServer(cluster: DevCluster, host: string): Pro
       const node = cluster.node(parseIndex(req.params.index));
       await cluster.stopNode(node);
       await cluster.startNode(node);
+      // Hand the restarted node the newest ring at once rather than waiting for gossip.
+      const ring = await cluster.newestRing();
+      if (ring) await cluster.pushRing(ring);
       return { restarted: node.id };
+    }),
+  );
+  app.post(
+    "/nodes/:index/replace",
+    route(async (req) => cluster.replace(parseIndex(req.params.index))),
+  );
+  app.post(
+    "/scale",
+    route(async (req) => {
+      const nodes = (req.body as { nodes?: unknown })?.nodes;
+      if (typeof nodes !== "number" || !Number.isInteger(nodes)) throw new DynamoError("invalid_request", "expected {\"nodes\": N}");
+      return cluster.scale(nodes);
     }),
   );
   app.use((req, res) => sendError(res, new DynamoError("not_found", `no control route for ${req.method} ${req.path}`)));

@@ -67,7 +67,17 @@ async function runForeground(dataDir: string, values: Record<string, string | bo
   const targetN = Math.max(...[...config.buckets.values()].map((b) => b.n));
 
   const log = (message: string) => process.stderr.write(`${new Date().toISOString()} dev ${message}\n`);
-  const cluster = new DevCluster({ nodes, basePort, dataDir, configPath: configPath && resolve(configPath), host: HOST, targetN, partitions, log });
+  const cluster = new DevCluster({
+    nodes,
+    basePort,
+    dataDir,
+    configPath: configPath && resolve(configPath),
+    host: HOST,
+    targetN,
+    partitions,
+    log,
+    onScale: (count) => writeClusterFile(dataDir, { nodes: count, partitions }),
+  });
   const { server, url } = await startControlServer(cluster, HOST);
   let stopping: Promise<void> | undefined;
   const stop = () => {

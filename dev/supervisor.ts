@@ -7,10 +7,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync, type WriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { once } from "node:events";
-import { AdminClient } from "../driver/index.js";
+import { AdminClient, RingDriver, type StepResult } from "../driver/index.js";
 import { DynamoError } from "../node/errors/index.js";
-import { createRing, partitionsPerMember } from "../node/ring/index.js";
-import type { Member, Ring } from "../node/ring/types.js";
+import { rateLimited } from "../node/log.js";
+import { partitionsPerMember } from "../node/ring/index.js";
+import type { Ring } from "../node/ring/types.js";
 import { ensureToken, writeDevState, type DevState } from "./state.js";
 
 export interface DevOptions {
@@ -23,6 +24,8 @@ export interface DevOptions {
   targetN: number;
   partitions: number;
   log: (message: string) => void;
+  /** Told the new size whenever the cluster is scaled, so a restart brings back the same number of nodes. */
+  onScale?: (nodes: number) => void;
 }
 
 interface DevNode {
@@ -42,7 +45,13 @@ export class DevCluster {
   readonly token: string;
   readonly tokenPath: string;
   private readonly nodes: DevNode[] = [];
+  private readonly driver: RingDriver;
+  private desiredCount: number;
   private controlUrl = "";
+  private lastStep: StepResult | undefined;
+  private driving: Promise<void> | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
 
   constructor(readonly options: DevOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -50,6 +59,8 @@ export class DevCluster {
     this.token = token;
     this.tokenPath = path;
     this.admin = new AdminClient(token);
+    this.desiredCount = options.nodes;
+    this.driver = new RingDriver({ admin: this.admin, partitions: options.partitions, targetN: options.targetN, log: (m) => options.log(m) });
   }
 
   setControlUrl(url: string): void {
@@ -75,11 +86,90 @@ export class DevCluster {
     return `http://${this.options.host}:${node.peerPort}`;
   }
 
-  /** Starts every node, waits until each answers, then makes sure all of them hold the newest ring. */
+  /** Starts every node, waits until each answers, then drives the ring until it names all of them. */
   async start(): Promise<Ring> {
     for (let i = 0; i < this.options.nodes; i++) this.nodes.push(this.describe(i));
     await Promise.all(this.nodes.map((node) => this.startNode(node)));
-    return this.bootstrapRing();
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const result = await this.stepOnce();
+      if (result.done && result.ring) break;
+      if (Date.now() > deadline) throw new DynamoError("unavailable", "the ring did not settle within 60 s; see the node logs");
+      await new Promise((r) => setTimeout(r, Math.min(result.retryAfterMs, 500)));
+    }
+    this.driving = this.driveLoop();
+    return this.lastStep!.ring!;
+  }
+
+  /**
+   * Changes the number of nodes: starts the new ones, then returns once the RingDriver has committed the ring that
+   * plans for them; transfers go on in the background, and nodes that are scaled away stop once they hold nothing.
+   */
+  async scale(count: number): Promise<Record<string, unknown>> {
+    if (count < this.options.targetN) {
+      throw new DynamoError("invalid_request", `cannot scale to ${count} nodes: the largest bucket keeps n=${this.options.targetN} replicas on distinct nodes`);
+    }
+    if (count > 64) throw new DynamoError("invalid_request", "a local cluster has at most 64 nodes");
+    for (let i = this.nodes.length; i < count; i++) this.nodes.push(this.describe(i));
+    await Promise.all(this.nodes.slice(0, count).map((node) => this.startNode(node)));
+    this.desiredCount = count;
+    this.options.onScale?.(count);
+    const result = await this.stepOnce();
+    this.wake?.();
+    return { nodes: count, epoch: result.ring?.epoch ?? 0, action: result.action ?? "nothing to change", transfers: result.transfers };
+  }
+
+  /** Wipes node I's data and starts it again as a new incarnation, which rebuilds its partitions from the others. */
+  async replace(index: number): Promise<Record<string, unknown>> {
+    const node = this.node(index);
+    await this.stopNode(node);
+    rmSync(node.dataDir, { recursive: true, force: true });
+    await this.startNode(node);
+    const info = await this.admin.node(this.peerUrl(node));
+    this.wake?.();
+    return { replaced: node.id, incarnation: info.incarnation };
+  }
+
+  private desiredIds(): string[] {
+    return this.nodes.slice(0, this.desiredCount).map((n) => n.id);
+  }
+
+  private async stepOnce(): Promise<StepResult> {
+    const running = this.nodes.filter((n) => this.running(n));
+    const result = await this.driver.step(
+      running.map((n) => ({ id: n.id, peerUrl: this.peerUrl(n), clientUrl: this.clientUrl(n) })),
+      this.desiredIds(),
+    );
+    this.lastStep = result;
+    for (const id of result.removable) {
+      const node = this.nodes.find((n) => n.id === id);
+      if (!node || node.index < this.desiredCount) continue;
+      this.options.log(`${id} holds no partitions any more; stopping it`);
+      await this.stopNode(node);
+    }
+    // Forget stopped nodes past the desired count, so dev.json and status show the cluster as it is.
+    while (this.nodes.length > this.desiredCount && !this.running(this.nodes[this.nodes.length - 1]!)) this.nodes.pop();
+    this.saveState();
+    return result;
+  }
+
+  private async driveLoop(): Promise<void> {
+    const warn = rateLimited((m) => this.options.log(m), 10_000);
+    while (!this.stopping) {
+      let delay = 1000;
+      try {
+        delay = (await this.stepOnce()).retryAfterMs;
+      } catch (err) {
+        warn(`ring driver: ${(err as Error).message}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
   }
 
   async startNode(node: DevNode): Promise<void> {
@@ -125,6 +215,9 @@ export class DevCluster {
   }
 
   async stopAll(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.driving;
     await Promise.all(this.nodes.map((node) => this.stopNode(node)));
     for (const node of this.nodes) node.logStream?.end();
     rmSync(join(this.options.dataDir, "dev.json"), { force: true });
@@ -158,7 +251,8 @@ export class DevCluster {
         clientUrl: this.clientUrl(node),
         peerUrl: this.peerUrl(node),
       })),
-      transfers: { pending: ring?.pending.length ?? 0, active: 0 },
+      transfers: { pending: this.lastStep?.transfers.pending ?? ring?.pending.length ?? 0, active: this.lastStep?.transfers.active ?? 0 },
+      settled: this.lastStep?.done ?? false,
     };
   }
 
@@ -174,35 +268,6 @@ export class DevCluster {
       stopping: false,
       logStream: undefined,
     };
-  }
-
-  private async bootstrapRing(): Promise<Ring> {
-    const existing = await this.newestRing();
-    const members: Record<string, Member> = {};
-    for (const node of this.nodes) {
-      const info = await this.admin.node(this.peerUrl(node));
-      members[node.id] = {
-        id: node.id,
-        peerUrl: this.peerUrl(node),
-        clientUrl: this.clientUrl(node),
-        incarnation: info.incarnation,
-        state: "valid",
-      };
-    }
-    let ring: Ring;
-    if (!existing) {
-      ring = createRing({ partitions: this.options.partitions, members: Object.values(members), targetN: this.options.targetN });
-      this.options.log(`created ring epoch ${ring.epoch}: ${ring.partitions} partitions over ${this.nodes.length} nodes`);
-    } else if (sameAddresses(existing, members)) {
-      ring = existing;
-    } else {
-      // Ports or incarnations changed since the ring was made: keep ownership, refresh the addresses.
-      const refreshed = Object.fromEntries(Object.entries(existing.members).map(([id, m]) => [id, members[id] ? { ...m, ...members[id], state: m.state } : m]));
-      ring = { ...existing, epoch: existing.epoch + 1, members: refreshed };
-      this.options.log(`refreshed member addresses in ring epoch ${ring.epoch}`);
-    }
-    await this.pushRing(ring);
-    return ring;
   }
 
   private async waitHealthy(node: DevNode): Promise<void> {
@@ -235,11 +300,4 @@ export class DevCluster {
     };
     writeDevState(this.options.dataDir, state);
   }
-}
-
-function sameAddresses(ring: Ring, members: Record<string, Member>): boolean {
-  return Object.values(members).every((m) => {
-    const known = ring.members[m.id];
-    return known && known.peerUrl === m.peerUrl && known.clientUrl === m.clientUrl && known.incarnation === m.incarnation;
-  });
 }

@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import { AntiEntropy } from "./anti-entropy/index.js";
 import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import type { NodeConfig } from "./config/index.js";
-import { HintDelivery, HintStore, Rebuilder } from "./handoff/index.js";
+import { HintDelivery, HintStore, PartitionJanitor, Rebuilder, TransferReceiver } from "./handoff/index.js";
 import { createAdminApi, createClientApi } from "./http/index.js";
 import { createLogger, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
@@ -50,6 +50,8 @@ export class StorageNode {
   private hintDelivery: HintDelivery | undefined;
   private antiEntropy: AntiEntropy | undefined;
   private reaper: TombstoneReaper | undefined;
+  private receiver!: TransferReceiver;
+  private janitor: PartitionJanitor | undefined;
   private replica!: LocalReplica;
   private clientServer: Server | undefined;
   private peerServer: Server | undefined;
@@ -131,6 +133,40 @@ export class StorageNode {
     });
     await this.rebuilder.load();
 
+    this.receiver = new TransferReceiver({
+      store: this.store,
+      self: options.id,
+      targetN,
+      ring: () => this.ringState.ring,
+      isUp: (id) => this.isUp(id),
+      peer: (id) => this.ringState.peer(id),
+      merge: async (partition, bucket, key, record) => void (await mergeInto(partition, bucket, key, record)),
+      concurrencyMax: tuning.transferConcurrency,
+      batchMax: tuning.handoffBatchMax,
+      bytesPerSecond: tuning.handoffBytesPerSecond,
+      onBatch: (keys, bytes) => {
+        this.metrics.handoffKeys.inc(keys);
+        this.metrics.handoffBytes.inc(bytes);
+      },
+      onDone: (_p, durationMs) => this.metrics.transferDuration.observe(durationMs / 1000),
+      onError: () => this.metrics.handoffErrors.inc(),
+      log: (m) => log.info(m),
+    });
+    await this.receiver.load();
+    this.janitor = new PartitionJanitor({
+      store: this.store,
+      hints: this.hints,
+      self: options.id,
+      targetN,
+      ring: () => this.ringState.ring,
+      delayMs: tuning.dropDelayMs,
+      onDropped: (partition) => {
+        this.metrics.partitionsDropped.inc();
+        this.antiEntropy?.forget(partition);
+      },
+      log: (m) => log.info(m),
+    });
+
     this.gossiper = new Gossiper(
       {
         self: options.id,
@@ -150,6 +186,7 @@ export class StorageNode {
       this.metrics.ownedPartitions.set(ownedPartitions(ring, options.id).length);
       this.gossiper!.welcome(ring);
       void this.rebuilder.onRing(ring).catch((err: Error) => log.error(`cannot start the rebuild: ${err.message}`));
+      this.receiver.onRing(ring);
     });
     await this.ringState.load();
 
@@ -165,7 +202,7 @@ export class StorageNode {
       replica: this.replica,
       store: this.store,
       hints: this.hints,
-      canVote: (partition) => this.ringState.ring !== undefined && !this.rebuilder.isRebuilding(partition),
+      canVote: (partition) => this.canVote(partition),
       peer: (id) => this.ringState.peer(id),
       isUp: (id) => this.isUp(id),
       tuning,
@@ -192,7 +229,7 @@ export class StorageNode {
       targetN,
       ring: () => this.ringState.ring,
       isUp: (id) => this.isUp(id),
-      canVote: (partition) => !this.rebuilder.isRebuilding(partition),
+      canVote: (partition) => this.canVote(partition),
       peer: (id) => this.ringState.peer(id),
       merge: mergeInto,
       intervalMs: tuning.antiEntropyIntervalMs,
@@ -239,6 +276,7 @@ export class StorageNode {
       ring: () => this.ringState.ring,
       installRing: (ring) => this.ringState.install(ring),
       localRecord: (bucket, key) => this.localRecord(bucket, key),
+      transfers: () => ({ epoch: this.ringState.epoch, transfers: this.receiver.list() }),
       setCut: this.faults ? (ids) => this.faults!.setCut(ids) : undefined,
       log: (m) => log.info(m),
     });
@@ -255,6 +293,7 @@ export class StorageNode {
     this.hintDelivery.start();
     this.antiEntropy.start();
     this.reaper.start();
+    this.janitor.start(Math.max(1000, Math.min(tuning.dropDelayMs, 30_000)));
     this.rebuilder.kick();
     setInterval(() => this.refreshGauges(), 1000).unref();
     log.info(`serving clients on ${options.host}:${options.port} and peers on ${options.host}:${options.peerPort} (ring epoch ${this.ringState.epoch}, incarnation ${this.store.incarnation})`);
@@ -262,7 +301,14 @@ export class StorageNode {
 
   async stop(): Promise<void> {
     this.gossiper?.stop();
-    await Promise.all([this.hintDelivery?.stop(), this.antiEntropy?.stop(), this.reaper?.stop(), this.rebuilder?.stop()]);
+    await Promise.all([
+      this.hintDelivery?.stop(),
+      this.antiEntropy?.stop(),
+      this.reaper?.stop(),
+      this.rebuilder?.stop(),
+      this.receiver?.stop(),
+      this.janitor?.stop(),
+    ]);
     this.peerProtocol?.closeAll();
     this.ringState?.closeAll();
     for (const client of this.seedClients) client.close();
@@ -271,7 +317,18 @@ export class StorageNode {
     this.log.info("stopped");
   }
 
+  /**
+   * Whether this node's copy of a partition may answer reads: not while it is being rebuilt after a lost disk, and
+   * not while it is still receiving a rebuild transfer for it.
+   */
+  private canVote(partition: number): boolean {
+    const ring = this.ringState.ring;
+    if (!ring || this.rebuilder.isRebuilding(partition)) return false;
+    return !ring.pending.some((t) => t.partition === partition && t.to === this.options.id && t.kind === "rebuild");
+  }
+
   private refreshGauges(): void {
+    this.metrics.transfersActive.set(this.receiver.activeCount);
     const stats = this.hints.stats();
     this.metrics.hints.set(stats.count);
     this.metrics.hintBytes.set(stats.bytes);
@@ -319,6 +376,8 @@ export class StorageNode {
       uptimeMs: Date.now() - this.startedAt,
       hints: this.hints.stats(),
       rebuildingPartitions: this.rebuilder.pendingPartitions,
+      rebuild: this.rebuilder.status(),
+      transfers: this.receiver.list(),
       faults: this.faults ? { cut: this.faults.cutMembers } : undefined,
     };
   }
@@ -346,7 +405,7 @@ export class StorageNode {
           partitions: counts[m.id] ?? 0,
         })),
       pending: ring.pending,
-      transfers: { pending: ring.pending.length, active: 0 },
+      transfers: { pending: ring.pending.length, active: this.receiver.activeCount, receiving: this.receiver.list() },
       hints: this.hints.stats(),
       rebuildingPartitions: this.rebuilder.pendingPartitions,
     };

@@ -75,6 +75,11 @@ export class AntiEntropy {
     await this.running;
   }
 
+  /** Forgets a partition's tree (its data was dropped). */
+  forget(partition: number): void {
+    this.trees.delete(partition);
+  }
+
   /** Folds a stored change into the partition's tree, if that tree exists. */
   recordChange(at: { partition: number; bucket: string; key: Buffer }, before: VersionedRecord | undefined, after: VersionedRecord | undefined): void {
     const state = this.trees.get(at.partition);

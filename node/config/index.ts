@@ -60,6 +60,13 @@ export const DEFAULT_TUNING = {
   antiEntropyKeysPerSecond: 20_000,
   /** How often every hash tree is rebuilt from disk, to catch anything incremental updates missed. */
   antiEntropyRebuildIntervalMs: 60 * 60 * 1000,
+  /** Partitions one node receives at once during handoff, and the bytes per second they may take together. */
+  transferConcurrency: 2,
+  handoffBytesPerSecond: 64 * 1024 * 1024,
+  /** Records per page of a handoff stream. */
+  handoffBatchMax: 500,
+  /** How long a node keeps a partition it no longer replicates, so nodes still routing by the old ring find it. */
+  dropDelayMs: 10_000,
   /** Most requests one peer connection keeps in flight; more wait for the connection or fail fast. */
   peerInFlightMax: 4096,
   /** Most concurrent client requests one node coordinates before answering 503. */
@@ -91,6 +98,10 @@ const tuningSchema = z
     antiEntropyIntervalMs: z.number().int().min(10),
     antiEntropyKeysPerSecond: z.number().int().min(1),
     antiEntropyRebuildIntervalMs: z.number().int().min(1000),
+    transferConcurrency: z.number().int().min(1).max(64),
+    handoffBytesPerSecond: z.number().int().min(1024),
+    handoffBatchMax: z.number().int().min(1).max(10_000),
+    dropDelayMs: z.number().int().min(0),
     peerInFlightMax: z.number().int().min(1).max(1_000_000),
     coordinatorInFlightMax: z.number().int().min(1).max(1_000_000),
     readRepairQueueMax: z.number().int().min(0).max(1_000_000),

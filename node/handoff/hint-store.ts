@@ -61,6 +61,7 @@ function ownerRange(owner: string): { gte: Buffer; lt: Buffer } {
 
 export class HintStore {
   private readonly byOwner = new Map<string, { count: number; bytes: number }>();
+  private readonly byPartition = new Map<number, number>();
   private totalCount = 0;
   private totalBytes = 0;
   /** Marker updates run one at a time so the counts stay exact; hints are off the hot path, so this costs little. */
@@ -78,7 +79,7 @@ export class HintStore {
     try {
       for await (const [raw, value] of iterator) {
         const ref = parseHintKey(raw, value.readUInt32BE(0));
-        this.account(ref.owner, 1, ref.bytes);
+        this.account(ref.owner, ref.partition, 1, ref.bytes);
       }
     } finally {
       await iterator.close();
@@ -110,7 +111,7 @@ export class HintStore {
     if (existing) {
       const previous = existing.readUInt32BE(0);
       await this.store.level.put(key, u32(ref.bytes));
-      this.account(ref.owner, 0, ref.bytes - previous);
+      this.account(ref.owner, ref.partition, 0, ref.bytes - previous);
       return true;
     }
     if (!this.hasRoom(ref.bytes)) {
@@ -122,7 +123,7 @@ export class HintStore {
       return false;
     }
     await this.store.level.put(key, u32(ref.bytes));
-    this.account(ref.owner, 1, ref.bytes);
+    this.account(ref.owner, ref.partition, 1, ref.bytes);
     return true;
   }
 
@@ -131,7 +132,7 @@ export class HintStore {
     const existing = await this.store.level.get(key);
     if (!existing) return;
     await this.store.level.del(key);
-    this.account(ref.owner, -1, -existing.readUInt32BE(0));
+    this.account(ref.owner, ref.partition, -1, -existing.readUInt32BE(0));
   }
 
   /** True when some owner still has a marker for this key. */
@@ -140,6 +141,11 @@ export class HintStore {
       if (await this.store.level.get(hintKey(owner, partition, bucket, key))) return true;
     }
     return false;
+  }
+
+  /** True while any hint points at a record of this partition (its stand-in copies must not be dropped). */
+  hasPartition(partition: number): boolean {
+    return (this.byPartition.get(partition) ?? 0) > 0;
   }
 
   owners(): string[] {
@@ -161,7 +167,10 @@ export class HintStore {
     return { count: this.totalCount, bytes: this.totalBytes, byOwner: Object.fromEntries(this.byOwner) };
   }
 
-  private account(owner: string, count: number, bytes: number): void {
+  private account(owner: string, partition: number, count: number, bytes: number): void {
+    const inPartition = (this.byPartition.get(partition) ?? 0) + count;
+    if (inPartition <= 0) this.byPartition.delete(partition);
+    else this.byPartition.set(partition, inPartition);
     const entry = this.byOwner.get(owner) ?? { count: 0, bytes: 0 };
     entry.count += count;
     entry.bytes += bytes;

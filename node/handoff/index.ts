@@ -7,3 +7,7 @@ export { Rebuilder } from "./rebuild.js";
 export type { RebuildDeps } from "./rebuild.js";
 export { encodeEntries, decodeEntries } from "./entries.js";
 export type { RawEntry } from "./entries.js";
+export { TransferReceiver, transferId } from "./transfer-receiver.js";
+export type { TransferProgress, TransferReceiverDeps } from "./transfer-receiver.js";
+export { PartitionJanitor } from "./janitor.js";
+export type { JanitorDeps } from "./janitor.js";

@@ -53,6 +53,12 @@ export class Rebuilder {
     return this.pendingSet.has(partition);
   }
 
+  /** "running" while partitions are left, "done" once this incarnation has rebuilt everything, else "none". */
+  status(): "none" | "running" | "done" {
+    if (!this.state || this.state.incarnation !== this.deps.store.incarnation) return "none";
+    return this.state.pending.length > 0 ? "running" : "done";
+  }
+
   get pendingPartitions(): number {
     return this.pendingSet.size;
   }

@@ -18,6 +18,8 @@ export interface AdminApiDeps {
   installRing: (ring: Ring) => Promise<boolean>;
   /** This node's own copy of a key, without asking any other replica (for operators and tests). */
   localRecord: (bucket: string, key: Buffer) => Promise<unknown>;
+  /** Progress of the transfers this node receives. */
+  transfers: () => unknown;
   /** Present only when the node runs with fault injection enabled. */
   setCut?: (memberIds: string[]) => void;
   log: (message: string) => void;
@@ -55,6 +57,9 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
     }, next);
   });
 
+  app.get("/v1/admin/transfers", (_req, res) => {
+    res.json(deps.transfers());
+  });
   app.get(/^\/v1\/admin\/local\//, (req, res, next) => {
     const { bucket, key } = parseKvPath(req.originalUrl.split("?")[0]!.replace("/v1/admin/local/", "/v1/kv/"));
     deps.localRecord(bucket, key).then((record) => res.json(record), next);

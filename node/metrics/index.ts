@@ -116,6 +116,37 @@ export class NodeMetrics {
     buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60],
     registers: [this.registry],
   });
+  readonly handoffKeys = new Counter({
+    name: "dynamo_handoff_keys_total",
+    help: "Records received through ownership handoff",
+    registers: [this.registry],
+  });
+  readonly handoffBytes = new Counter({
+    name: "dynamo_handoff_bytes_total",
+    help: "Bytes received through ownership handoff",
+    registers: [this.registry],
+  });
+  readonly handoffErrors = new Counter({
+    name: "dynamo_handoff_errors_total",
+    help: "Ownership transfers interrupted by an error (each is retried)",
+    registers: [this.registry],
+  });
+  readonly transferDuration = new Histogram({
+    name: "dynamo_transfer_duration_seconds",
+    help: "Time to receive one partition",
+    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800],
+    registers: [this.registry],
+  });
+  readonly transfersActive = new Gauge({
+    name: "dynamo_transfers_active",
+    help: "Partitions this node is receiving right now",
+    registers: [this.registry],
+  });
+  readonly partitionsDropped = new Counter({
+    name: "dynamo_partitions_dropped_total",
+    help: "Partitions dropped after this node stopped replicating them",
+    registers: [this.registry],
+  });
   readonly ringEpoch = new Gauge({
     name: "dynamo_ring_epoch",
     help: "Epoch of the ring this node has installed",

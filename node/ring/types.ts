@@ -35,5 +35,10 @@ export interface Ring {
   /** owners[p] is the member id that owns partition p; length Q. */
   owners: string[];
   pending: Transfer[];
+  /**
+   * While transfers are pending: the owners the ring will have once they finish. Replicas named by it receive the
+   * writes of the partitions they are gaining; `owners` stays authoritative for reads until the plan is finalized.
+   */
+  nextOwners?: string[];
   members: Record<string, Member>;
 }

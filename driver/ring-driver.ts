@@ -1,0 +1,161 @@
+/**
+ * The RingDriver: the one library that changes a cluster's ring, used by the operator and by `dynamo dev`. Each call
+ * to `step` reads what the nodes hold and report, decides with the pure functions of ./plan.ts, and commits at most
+ * one new ring epoch (pushing it to every reachable node; gossip carries it to the rest). It keeps no state of its
+ * own: the plan in flight lives in the ring (`nextOwners`, `pending`) and transfer progress on the receiving nodes, so
+ * a driver that crashes and restarts — or a new operator leader — picks up exactly where the last one stopped.
+ */
+import { DynamoError } from "../node/errors/index.js";
+import { createRing } from "../node/ring/index.js";
+import type { Ring } from "../node/ring/types.js";
+import type { AdminClient } from "./admin-client.js";
+import { finalize, isSettled, planStillWanted, refreshMembers, replan, type NodeReport } from "./plan.js";
+
+export interface MemberAddress {
+  id: string;
+  peerUrl: string;
+  clientUrl: string;
+}
+
+export interface StepResult {
+  /** The newest ring after this step. */
+  ring: Ring | undefined;
+  /** The ring matches the desired members and no transfer is pending. */
+  done: boolean;
+  /** What this step changed, for events and logs; undefined when it changed nothing. */
+  action: string | undefined;
+  /** When to call `step` again if not done. */
+  retryAfterMs: number;
+  /** Nodes that hold no partitions and are not desired: they may be stopped. */
+  removable: string[];
+  transfers: { pending: number; active: number; done: number };
+}
+
+export interface RingDriverOptions {
+  admin: AdminClient;
+  partitions: number;
+  targetN: number;
+  log: (message: string) => void;
+}
+
+interface TransferReport {
+  transfers: { partition: number; to: string; state: string }[];
+}
+
+export class RingDriver {
+  constructor(private readonly options: RingDriverOptions) {}
+
+  async step(nodes: MemberAddress[], desired: string[]): Promise<StepResult> {
+    const { admin } = this.options;
+    const reports = new Map<string, NodeReport & { epoch: number }>();
+    await Promise.all(
+      nodes.map(async (node) => {
+        try {
+          const info = (await admin.node(node.peerUrl)) as unknown as { id: string; incarnation: string; epoch: number; rebuild?: NodeReport["rebuild"] };
+          if (info.id !== node.id) throw new DynamoError("invalid_request", `node at ${node.peerUrl} calls itself ${info.id}, expected ${node.id}`);
+          reports.set(node.id, { ...node, incarnation: info.incarnation, rebuild: info.rebuild ?? "none", epoch: info.epoch });
+        } catch (err) {
+          this.options.log(`cannot reach ${node.id} at ${node.peerUrl}: ${(err as Error).message}`);
+        }
+      }),
+    );
+    const rings = await Promise.all([...reports.values()].map((r) => admin.ring(r.peerUrl).catch(() => undefined)));
+    const newest = rings.reduce<Ring | undefined>((best, r) => (r && (!best || r.epoch > best.epoch) ? r : best), undefined);
+
+    if (!newest) return this.bootstrap(reports, desired);
+    await this.propagate(newest, reports);
+
+    const refreshed = refreshMembers(newest, reports);
+    if (refreshed) return this.commit(refreshed, reports, desired, "recorded new member addresses or incarnations");
+
+    if (newest.pending.length > 0) {
+      if (!planStillWanted(newest, desired, this.options.targetN)) {
+        const next = replan(newest, desired, reports, this.options.targetN);
+        if (!next) return this.result(newest, desired, reports, undefined, 1000);
+        return this.commit(next, reports, desired, `re-planned towards ${desired.length} members (${next.pending.length} transfers)`);
+      }
+      const progress = await this.transferProgress(newest, reports);
+      if (progress.done === newest.pending.length) {
+        return this.commit(finalize(newest, desired), reports, desired, `finalized ${newest.pending.length} transfers`);
+      }
+      return this.result(newest, desired, reports, undefined, 1000, progress);
+    }
+
+    if (isSettled(newest, desired, this.options.targetN)) return this.result(newest, desired, reports, undefined, 5000);
+    const next = replan(newest, desired, reports, this.options.targetN);
+    if (!next) return this.result(newest, desired, reports, undefined, 1000);
+    const what = next.pending.length > 0 ? `planned ${next.pending.length} transfers towards ${desired.length} members` : `changed members to ${desired.length} without moving data`;
+    return this.commit(next, reports, desired, what);
+  }
+
+  private async bootstrap(reports: Map<string, NodeReport>, desired: string[]): Promise<StepResult> {
+    if (!desired.every((id) => reports.has(id))) return this.result(undefined, desired, reports, undefined, 1000);
+    const members = desired.map((id) => {
+      const r = reports.get(id)!;
+      return { id, peerUrl: r.peerUrl, clientUrl: r.clientUrl, incarnation: r.incarnation, state: "valid" as const };
+    });
+    const ring = createRing({ partitions: this.options.partitions, members, targetN: this.options.targetN });
+    return this.commit(ring, reports, desired, `created ring epoch ${ring.epoch} with ${members.length} members`);
+  }
+
+  private async commit(ring: Ring, reports: Map<string, NodeReport>, desired: string[], action: string): Promise<StepResult> {
+    const targets = new Map<string, string>();
+    for (const r of reports.values()) targets.set(r.id, r.peerUrl);
+    for (const m of Object.values(ring.members)) if (!targets.has(m.id)) targets.set(m.id, m.peerUrl);
+    const results = await Promise.all([...targets.values()].map((url) => this.options.admin.installRing(url, ring).then(() => true, () => false)));
+    if (!results.some(Boolean)) throw new DynamoError("unavailable", `could not commit ring epoch ${ring.epoch}: no node accepted it`);
+    this.options.log(`ring epoch ${ring.epoch}: ${action}`);
+    return this.result(ring, desired, reports, `ring epoch ${ring.epoch}: ${action}`, 200);
+  }
+
+  private async propagate(ring: Ring, reports: Map<string, NodeReport & { epoch: number }>): Promise<void> {
+    await Promise.all(
+      [...reports.values()].filter((r) => r.epoch < ring.epoch).map((r) => this.options.admin.installRing(r.peerUrl, ring).catch(() => undefined)),
+    );
+  }
+
+  private async transferProgress(ring: Ring, reports: Map<string, NodeReport>): Promise<{ pending: number; active: number; done: number }> {
+    const receivers = [...new Set(ring.pending.map((t) => t.to))];
+    const states = new Map<string, string>();
+    await Promise.all(
+      receivers.map(async (id) => {
+        const url = reports.get(id)?.peerUrl;
+        if (!url) return;
+        try {
+          const report = (await this.options.admin.call(url, "GET", "/v1/admin/transfers")) as TransferReport;
+          for (const t of report.transfers) states.set(`${t.partition}->${t.to}`, t.state);
+        } catch {
+          // An unreachable receiver simply has not finished.
+        }
+      }),
+    );
+    let done = 0;
+    let active = 0;
+    for (const t of ring.pending) {
+      const state = states.get(`${t.partition}->${t.to}`);
+      if (state === "done") done += 1;
+      else if (state === "active") active += 1;
+    }
+    return { pending: ring.pending.length - done, active, done };
+  }
+
+  private result(
+    ring: Ring | undefined,
+    desired: string[],
+    reports: Map<string, NodeReport>,
+    action: string | undefined,
+    retryAfterMs: number,
+    progress?: { pending: number; active: number; done: number },
+  ): StepResult {
+    const done = ring !== undefined && isSettled(ring, desired, this.options.targetN);
+    const removable = [...reports.keys()].filter((id) => !desired.includes(id) && (!ring || !ring.members[id]));
+    return {
+      ring,
+      done,
+      action,
+      retryAfterMs: done ? 5000 : retryAfterMs,
+      removable,
+      transfers: progress ?? { pending: ring?.pending.length ?? 0, active: 0, done: 0 },
+    };
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Drops partitions this node no longer replicates once a ring change has been finalized: after a delay (so nodes
+ * still routing by the previous ring find the data for a little longer), and only when no hint points into the
+ * partition and no transfer to this node is pending for it. The actor is renewed before anything is dropped.
+ */
+import { preferenceList } from "../ring/index.js";
+import type { Ring } from "../ring/types.js";
+import type { Store } from "../storage/index.js";
+import type { HintStore } from "./hint-store.js";
+
+export interface JanitorDeps {
+  store: Store;
+  hints: HintStore;
+  self: string;
+  targetN: number;
+  ring: () => Ring | undefined;
+  delayMs: number;
+  onDropped: (partition: number) => void;
+  log: (message: string) => void;
+}
+
+export class PartitionJanitor {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  /** Partitions seen unowned, and since when. */
+  private readonly unownedSince = new Map<number, number>();
+
+  constructor(private readonly deps: JanitorDeps) {}
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.sweep()
+        .catch((err: Error) => this.deps.log(`partition cleanup failed: ${err.message}`))
+        .finally(() => (this.running = undefined));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Whether this node should keep partition p's data under the given ring. */
+  keeps(ring: Ring, partition: number): boolean {
+    if (preferenceList(ring, partition, this.deps.targetN).includes(this.deps.self)) return true;
+    if (ring.nextOwners && preferenceList({ ...ring, owners: ring.nextOwners }, partition, this.deps.targetN).includes(this.deps.self)) return true;
+    if (ring.pending.some((t) => t.partition === partition && (t.to === this.deps.self || t.from === this.deps.self))) return true;
+    return this.deps.hints.hasPartition(partition);
+  }
+
+  async sweep(now = Date.now()): Promise<void> {
+    const ring = this.deps.ring();
+    if (!ring) return;
+    const due: number[] = [];
+    for (let p = 0; p < ring.partitions; p++) {
+      if (this.keeps(ring, p)) {
+        this.unownedSince.delete(p);
+        continue;
+      }
+      if (!(await this.hasData(p))) continue;
+      const since = this.unownedSince.get(p) ?? now;
+      this.unownedSince.set(p, since);
+      if (now - since >= this.deps.delayMs) due.push(p);
+    }
+    if (due.length === 0) return;
+    await this.deps.store.renewActor();
+    for (const p of due) {
+      // The ring may have changed while this sweep ran.
+      const current = this.deps.ring();
+      if (!current || this.keeps(current, p)) continue;
+      await this.deps.store.dropPartition(p);
+      this.unownedSince.delete(p);
+      this.deps.onDropped(p);
+      this.deps.log(`dropped partition ${p}: this node no longer replicates it`);
+    }
+  }
+
+  private async hasData(partition: number): Promise<boolean> {
+    for await (const _ of this.deps.store.scanPartition(partition, { limit: 1 })) return true;
+    return false;
+  }
+}

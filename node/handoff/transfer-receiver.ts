@@ -1,0 +1,173 @@
+/**
+ * Ownership handoff, receiving side. For every pending transfer naming this node as `to`, it streams the partition
+ * from its current replica (the transfer's `from` when that one is up, otherwise any other current replica), merges
+ * each record in, and reports progress (keys, bytes, done) through the admin API, where the RingDriver watches it.
+ * Writes made meanwhile reach this node directly (the coordinator includes pending receivers), so once the stream
+ * has caught up nothing is missing. Transfers run a bounded number at a time, under a byte-rate limit, and resume
+ * from a persisted cursor after either side restarts.
+ */
+import { RateLimiter } from "../anti-entropy/index.js";
+import type { PeerClient } from "../peer/index.js";
+import { preferenceList } from "../ring/index.js";
+import type { Ring, Transfer } from "../ring/types.js";
+import type { Store } from "../storage/index.js";
+import { decodeRecord } from "../versioning/index.js";
+import type { VersionedRecord } from "../versioning/types.js";
+import { decodeEntries } from "./entries.js";
+
+export interface TransferProgress {
+  partition: number;
+  from: string;
+  to: string;
+  kind: Transfer["kind"];
+  state: "waiting" | "active" | "done";
+  keys: number;
+  bytes: number;
+  startedAt?: number;
+  finishedAt?: number;
+  error?: string;
+  /** Where to resume: the last key copied. */
+  cursor?: { b: string; k: string };
+}
+
+export interface TransferReceiverDeps {
+  store: Store;
+  self: string;
+  targetN: number;
+  ring: () => Ring | undefined;
+  isUp: (id: string) => boolean;
+  peer: (id: string) => PeerClient | undefined;
+  merge: (partition: number, bucket: string, key: Buffer, record: VersionedRecord) => Promise<void>;
+  concurrencyMax: number;
+  batchMax: number;
+  bytesPerSecond: number;
+  onBatch: (keys: number, bytes: number) => void;
+  onDone: (progress: TransferProgress, durationMs: number) => void;
+  onError: (progress: TransferProgress, err: Error) => void;
+  log: (message: string) => void;
+}
+
+export function transferId(t: { partition: number; to: string }): string {
+  return `${t.partition}->${t.to}`;
+}
+
+export class TransferReceiver {
+  private progress = new Map<string, TransferProgress>();
+  private readonly active = new Set<string>();
+  private readonly limiter: RateLimiter;
+  private stopped = false;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: TransferReceiverDeps) {
+    this.limiter = new RateLimiter(deps.bytesPerSecond);
+  }
+
+  async load(): Promise<void> {
+    const raw = await this.deps.store.getMeta("transfers");
+    if (!raw) return;
+    for (const p of JSON.parse(raw.toString("utf8")) as TransferProgress[]) this.progress.set(transferId(p), { ...p, state: p.state === "done" ? "done" : "waiting" });
+  }
+
+  /** Progress of every transfer this node receives in the current ring. */
+  list(): TransferProgress[] {
+    return [...this.progress.values()].map(({ cursor: _cursor, ...rest }) => rest);
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  /** Reconciles the transfers this node works on with the ring's pending list, and starts what may start. */
+  onRing(ring: Ring): void {
+    const mine = ring.pending.filter((t) => t.to === this.deps.self);
+    const wanted = new Set(mine.map(transferId));
+    for (const id of [...this.progress.keys()]) if (!wanted.has(id)) this.progress.delete(id);
+    for (const t of mine) {
+      if (!this.progress.has(transferId(t))) this.progress.set(transferId(t), { partition: t.partition, from: t.from, to: t.to, kind: t.kind, state: "waiting", keys: 0, bytes: 0 });
+    }
+    this.save();
+    this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.saving;
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    for (const [id, p] of this.progress) {
+      if (this.active.size >= this.deps.concurrencyMax) return;
+      if (p.state !== "waiting" || this.active.has(id)) continue;
+      this.active.add(id);
+      void this.run(id, p).finally(() => {
+        this.active.delete(id);
+        this.pump();
+      });
+    }
+  }
+
+  private async run(id: string, p: TransferProgress): Promise<void> {
+    p.state = "active";
+    p.startedAt ??= Date.now();
+    try {
+      const finished = await this.stream(id, p);
+      if (!finished) {
+        p.state = "waiting";
+        return;
+      }
+      p.state = "done";
+      p.finishedAt = Date.now();
+      p.error = undefined;
+      this.deps.onDone(p, p.finishedAt - p.startedAt);
+      this.deps.log(`received partition ${p.partition} (${p.keys} keys, ${p.bytes} bytes) in ${p.finishedAt - p.startedAt} ms`);
+    } catch (err) {
+      p.state = "waiting";
+      p.error = (err as Error).message;
+      this.deps.onError(p, err as Error);
+      this.deps.log(`transfer of partition ${p.partition} paused: ${(err as Error).message}; retrying`);
+      await new Promise((r) => setTimeout(r, 1000).unref());
+    } finally {
+      this.save();
+    }
+  }
+
+  /** Copies the partition page by page; false when it had to stop early (no source, stopped, or abandoned). */
+  private async stream(id: string, p: TransferProgress): Promise<boolean> {
+    for (;;) {
+      if (this.stopped || this.progress.get(id) !== p) return false;
+      const client = this.source(p);
+      if (!client) throw new Error(`no current replica of partition ${p.partition} is reachable`);
+      const header: Record<string, unknown> = { p: p.partition, limit: this.deps.batchMax };
+      if (p.cursor) header.after = p.cursor;
+      const res = await client.request("scan", header, undefined, 60_000);
+      await this.limiter.take(res.body.length);
+      const entries = decodeEntries(res.body);
+      for (const entry of entries) await this.deps.merge(p.partition, entry.bucket, entry.key, decodeRecord(entry.record));
+      p.keys += entries.length;
+      p.bytes += res.body.length;
+      this.deps.onBatch(entries.length, res.body.length);
+      const last = entries[entries.length - 1];
+      if (last) {
+        p.cursor = { b: last.bucket, k: last.key.toString("base64") };
+        this.save();
+      }
+      if (res.header.done) return true;
+    }
+  }
+
+  private source(p: TransferProgress): PeerClient | undefined {
+    const ring = this.deps.ring();
+    const candidates = [p.from, ...(ring ? preferenceList(ring, p.partition, this.deps.targetN) : [])].filter((id) => id !== this.deps.self && this.deps.isUp(id));
+    for (const id of candidates) {
+      const client = this.deps.peer(id);
+      if (client) return client;
+    }
+    return undefined;
+  }
+
+  private save(): void {
+    const snapshot = JSON.stringify([...this.progress.values()]);
+    this.saving = this.saving.then(() => this.deps.store.putMeta("transfers", Buffer.from(snapshot))).catch((err: Error) => this.deps.log(`cannot persist transfer progress: ${err.message}`));
+  }
+}
