@@ -25,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
     case "put":
     case "delete":
       return (await import("./client-commands.js")).runClientCommand(argv);
+    case "operator":
+      return (await import("../operator/main.js")).runOperator(rest);
     case "help":
     case "--help":
     case "-h":

@@ -1,0 +1,270 @@
+/**
+ * The impure half of reconciling one DynamoCluster: observe (API server and the nodes' admin APIs), decide with the
+ * pure functions of ../reconcile, act (server-side apply, deletes for a replacement, one ring step), and write the
+ * status. `reconcile(key)` never branches on what woke it; it returns when to look again.
+ */
+import type { V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
+import { isDeepStrictEqual } from "node:util";
+import type { AdminClient } from "../../driver/index.js";
+import type { Ring } from "../../node/ring/index.js";
+import {
+  API_VERSION,
+  InvalidClusterError,
+  KIND,
+  PLURAL,
+  largestN,
+  parseDynamoCluster,
+  specProblems,
+  type DynamoCluster,
+  type DynamoClusterStatus,
+} from "../api/index.js";
+import { isNotFound, objectPath, type KubeApi } from "../kube/api-client.js";
+import {
+  buildStatus,
+  desiredMembers,
+  desiredObjects,
+  memberAddress,
+  newIncarnations,
+  observePod,
+  observeStatefulSet,
+  reachableAddresses,
+  replacementToStart,
+  requeueAfterMs,
+  statefulSetReplicas,
+  verdict,
+  type NodeProbe,
+  type Observation,
+  type PassOutcome,
+  type RingStepper,
+  type RingView,
+} from "../reconcile/index.js";
+import { claimName, generateToken, objectNames, selectorString, tokenOf } from "../resources/index.js";
+import type { EventRecorder } from "./events.js";
+import type { OperatorMetrics } from "./metrics.js";
+
+export const FIELD_MANAGER = "dynamo-operator";
+
+export interface ClusterControllerDeps {
+  api: KubeApi;
+  events: EventRecorder;
+  metrics: OperatorMetrics;
+  /** An admin client carrying a cluster's token. */
+  adminFor(token: string): AdminClient;
+  /** The ring stepper for a cluster (the RingDriver in production). */
+  stepperFor(cluster: DynamoCluster, admin: AdminClient): RingStepper;
+  log(message: string): void;
+  now?: () => number;
+}
+
+/** What the controller remembers between passes of one cluster; losing it (a restart) only delays decisions. */
+interface ClusterMemory {
+  token: string;
+  admin: AdminClient;
+  stepper: RingStepper;
+  stepperKey: string;
+  unreachableSinceMs: Record<string, number>;
+  incarnations: Record<string, string>;
+}
+
+export class ClusterController {
+  private readonly memory = new Map<string, ClusterMemory>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ClusterControllerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
+    const [namespace, name] = key.split("/") as [string, string];
+    const raw = await this.deps.api.find<unknown>(objectPath(API_VERSION, PLURAL, namespace, name));
+    if (!raw) {
+      this.memory.delete(key);
+      this.deps.metrics.forgetCluster(namespace, name);
+      return undefined;
+    }
+    let cluster: DynamoCluster;
+    try {
+      cluster = parseDynamoCluster(raw);
+    } catch (err) {
+      if (!(err instanceof InvalidClusterError)) throw err;
+      this.deps.log(`${key}: ${err.message}`);
+      return undefined;
+    }
+    // Deleting the cluster deletes what it owns through owner references; there is nothing to hand off to.
+    if (cluster.metadata.deletionTimestamp) return undefined;
+
+    const problems = specProblems(cluster.spec);
+    const secret = await this.deps.api.find<V1Secret>(objectPath("v1", "secrets", namespace, objectNames(name).secret));
+    const memory = this.remember(key, cluster, tokenOf(secret));
+    const observation = await this.observe(cluster, memory);
+    const outcome: PassOutcome = {
+      problems,
+      membership: undefined,
+      step: undefined,
+      statefulSetReplicas: observation.statefulSet?.replicas,
+      replacement: { kind: "none" },
+    };
+
+    if (problems.length === 0 && !cluster.spec.paused) await this.act(cluster, memory, observation, outcome);
+
+    const status = buildStatus(observation, outcome);
+    await this.writeStatus(cluster, status);
+    this.deps.metrics.observeCluster(namespace, name, status);
+    if (problems.length > 0) await this.deps.events.record(cluster, "Warning", "InvalidSpec", problems.join("; "));
+    return { requeueAfterMs: requeueAfterMs(outcome, verdict(observation, outcome)) };
+  }
+
+  private remember(key: string, cluster: DynamoCluster, existingToken: string | undefined): ClusterMemory {
+    const previous = this.memory.get(key);
+    const token = existingToken ?? previous?.token ?? generateToken();
+    const stepperKey = `${token}/${cluster.spec.partitions}/${largestN(cluster.spec)}`;
+    if (previous && previous.stepperKey === stepperKey) return previous;
+    const admin = this.deps.adminFor(token);
+    const memory: ClusterMemory = {
+      token,
+      admin,
+      stepper: this.deps.stepperFor(cluster, admin),
+      stepperKey,
+      unreachableSinceMs: previous?.unreachableSinceMs ?? {},
+      incarnations: previous?.incarnations ?? {},
+    };
+    this.memory.set(key, memory);
+    return memory;
+  }
+
+  private async observe(cluster: DynamoCluster, memory: ClusterMemory): Promise<Observation> {
+    const namespace = cluster.metadata.namespace as string;
+    const name = cluster.metadata.name;
+    const [sts, podList] = await Promise.all([
+      this.deps.api.find<V1StatefulSet>(objectPath("apps/v1", "statefulsets", namespace, objectNames(name).statefulSet)),
+      this.deps.api.get<{ items: V1Pod[] }>(`${objectPath("v1", "pods", namespace)}?labelSelector=${encodeURIComponent(selectorString(name))}`),
+    ]);
+    const pods = podList.items
+      .map((p) => observePod(name, p))
+      .filter((p) => p !== undefined)
+      .sort((a, b) => a.ordinal - b.ordinal);
+    const probes: Record<string, NodeProbe> = {};
+    const rings: (Ring | undefined)[] = [];
+    let answered = 0;
+    await Promise.all(
+      pods
+        .filter((p) => p.running && !p.deleting)
+        .map(async (pod) => {
+          const address = memberAddress(pod);
+          if (!address) return;
+          try {
+            const info = await memory.admin.node(address.peerUrl);
+            if (info.id !== pod.name) throw new Error(`the node at ${address.peerUrl} calls itself ${info.id}`);
+            probes[pod.name] = { reachable: true, incarnation: info.incarnation, epoch: info.epoch };
+            rings.push(await memory.admin.ring(address.peerUrl));
+            answered++;
+          } catch (err) {
+            probes[pod.name] = { reachable: false, error: (err as Error).message };
+          }
+        }),
+    );
+    const ring = rings.reduce<Ring | undefined>((best, r) => (r && (!best || r.epoch > best.epoch) ? r : best), undefined);
+    const view: RingView = { known: answered > 0, ring };
+    const nowMs = this.now();
+    this.trackUnreachable(memory, ring, probes, nowMs);
+    return {
+      cluster,
+      statefulSet: observeStatefulSet(sts),
+      pods,
+      probes,
+      ring: view,
+      unreachableSinceMs: { ...memory.unreachableSinceMs },
+      nowMs,
+    };
+  }
+
+  /** Starts each member's unreachable clock when it first fails to answer, and stops it when it answers again. */
+  private trackUnreachable(memory: ClusterMemory, ring: Ring | undefined, probes: Record<string, NodeProbe>, nowMs: number): void {
+    if (!ring) return;
+    for (const id of Object.keys(ring.members)) {
+      if (probes[id]?.reachable === true) delete memory.unreachableSinceMs[id];
+      else memory.unreachableSinceMs[id] ??= nowMs;
+    }
+    for (const id of Object.keys(memory.unreachableSinceMs)) if (!ring.members[id]) delete memory.unreachableSinceMs[id];
+  }
+
+  private async act(cluster: DynamoCluster, memory: ClusterMemory, observation: Observation, outcome: PassOutcome): Promise<void> {
+    const namespace = cluster.metadata.namespace as string;
+    const current = observation.statefulSet?.replicas;
+    const replicas = statefulSetReplicas(cluster.spec.replicas, current, observation.ring, cluster.metadata.name);
+    outcome.statefulSetReplicas = replicas;
+    try {
+      for (const object of desiredObjects(cluster, memory.token, replicas)) await this.deps.api.apply(object, FIELD_MANAGER);
+    } catch (err) {
+      outcome.applyError = (err as Error).message;
+      await this.deps.events.record(cluster, "Warning", "ApplyFailed", outcome.applyError);
+      return;
+    }
+    if (current !== undefined && replicas !== current) {
+      const verb = replicas > current ? "ScaleUp" : "ScaleDown";
+      outcome.action = `StatefulSet replicas ${current} → ${replicas}`;
+      await this.deps.events.record(cluster, "Normal", verb, `${outcome.action}${replicas < current ? " (the removed ordinals hold no partitions)" : ""}`);
+    }
+
+    await this.noteIncarnations(cluster, memory, observation);
+
+    outcome.replacement = replacementToStart(observation);
+    if (outcome.replacement.kind === "replace") {
+      const pod = observation.pods.find((p) => p.name === (outcome.replacement as { pod: string }).pod);
+      if (pod) {
+        // The claim first: it stays (protected) until the pod is gone, so the recreated pod gets a fresh volume.
+        await this.deps.api.delete(objectPath("v1", "persistentvolumeclaims", namespace, claimName(pod.name)));
+        await this.deps.api.delete(objectPath("v1", "pods", namespace, pod.name), { uid: pod.uid });
+        outcome.action = `replacing ${pod.name}: deleted its claim and pod`;
+        await this.deps.events.record(cluster, "Normal", "Replacing", `${outcome.action}; it returns as a new incarnation and is rebuilt from replicas`);
+      }
+    } else if (outcome.replacement.kind === "blocked") {
+      await this.deps.events.record(cluster, "Warning", "ReplacementBlocked", `replacing ${outcome.replacement.pod} waits: ${outcome.replacement.reason}`);
+    }
+
+    outcome.membership = desiredMembers(observation);
+    if (outcome.membership.kind !== "step") return;
+    if (outcome.membership.dropped.length > 0) {
+      await this.deps.events.record(cluster, "Warning", "MemberUnreachable", `reassigning the partitions of ${outcome.membership.dropped.join(", ")}: unreachable for ${cluster.spec.unreachableReplaceAfterSeconds}s`);
+    }
+    try {
+      outcome.step = await memory.stepper.step(reachableAddresses(observation), outcome.membership.desired);
+    } catch (err) {
+      outcome.stepError = (err as Error).message;
+      await this.deps.events.record(cluster, "Warning", "RingStepFailed", outcome.stepError);
+      return;
+    }
+    if (outcome.step.action) {
+      outcome.action = outcome.step.action;
+      await this.deps.events.record(cluster, "Normal", "RingChanged", outcome.step.action);
+    }
+  }
+
+  /** Records an Event once per new incarnation seen under a member id: a node came back with a wiped disk. */
+  private async noteIncarnations(cluster: DynamoCluster, memory: ClusterMemory, observation: Observation): Promise<void> {
+    for (const id of newIncarnations(observation)) {
+      const probe = observation.probes[id];
+      if (probe?.reachable !== true || memory.incarnations[id] === probe.incarnation) continue;
+      memory.incarnations[id] = probe.incarnation;
+      await this.deps.events.record(cluster, "Normal", "NewIncarnation", `${id} came back as incarnation ${probe.incarnation}; its partitions are rebuilt from the other replicas`);
+    }
+  }
+
+  /** Writes the status through the status subresource, and only when it changed, so a quiet pass writes nothing. */
+  private async writeStatus(cluster: DynamoCluster, status: DynamoClusterStatus): Promise<void> {
+    if (isDeepStrictEqual(stripUndefined(cluster.status), stripUndefined(status))) return;
+    try {
+      await this.deps.api.apply(
+        { apiVersion: API_VERSION, kind: KIND, metadata: { name: cluster.metadata.name, namespace: cluster.metadata.namespace }, status } as never,
+        FIELD_MANAGER,
+        "status",
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
+
+function stripUndefined(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}

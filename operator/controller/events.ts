@@ -1,0 +1,61 @@
+/**
+ * Kubernetes Events on the DynamoCluster for every ring change, scale step and replacement, so `kubectl describe dyn`
+ * tells the story. Recording is best effort: a failed Event never fails a reconcile. Repeats of the same reason and
+ * message within a short window are suppressed, so a pass that retries does not flood the API server.
+ */
+import type { DynamoCluster } from "../api/index.js";
+import { API_VERSION, KIND } from "../api/index.js";
+import { objectPath, type KubeApi } from "../kube/api-client.js";
+
+export const DEFAULT_EVENTS = {
+  repeatWindowMs: 60_000,
+  rememberedMax: 1_000,
+  component: "dynamo-operator",
+};
+
+export type EventType = "Normal" | "Warning";
+
+export class EventRecorder {
+  private readonly recent = new Map<string, number>();
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly log: (message: string) => void,
+    private readonly now: () => number = Date.now,
+    private readonly options = DEFAULT_EVENTS,
+  ) {}
+
+  async record(cluster: DynamoCluster, type: EventType, reason: string, message: string): Promise<void> {
+    const namespace = cluster.metadata.namespace ?? "default";
+    const key = `${namespace}/${cluster.metadata.name}/${reason}/${message}`;
+    const now = this.now();
+    const last = this.recent.get(key);
+    if (last !== undefined && now - last < this.options.repeatWindowMs) return;
+    this.recent.set(key, now);
+    if (this.recent.size > this.options.rememberedMax) {
+      const oldest = this.recent.keys().next().value;
+      if (oldest !== undefined) this.recent.delete(oldest);
+    }
+    this.log(`event ${type} ${reason} ${namespace}/${cluster.metadata.name}: ${message}`);
+    const time = new Date(now).toISOString();
+    try {
+      await this.api.create(objectPath("v1", "events", namespace), {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { generateName: `${cluster.metadata.name}.`, namespace },
+        involvedObject: { apiVersion: API_VERSION, kind: KIND, name: cluster.metadata.name, namespace, uid: cluster.metadata.uid },
+        type,
+        reason,
+        message: message.slice(0, 1024),
+        source: { component: this.options.component },
+        reportingComponent: this.options.component,
+        reportingInstance: this.options.component,
+        firstTimestamp: time,
+        lastTimestamp: time,
+        count: 1,
+      });
+    } catch (err) {
+      this.log(`recording event ${reason} failed: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The running operator: informers on DynamoClusters and on the StatefulSets and pods they own feed cluster keys into
+ * the work queue; the queue calls the cluster controller; a periodic resync queues every cluster again, so nothing
+ * depends on an event arriving. With leader election only the lease holder runs informers and reconciles.
+ */
+import { createServer, type Server } from "node:http";
+import { hostname } from "node:os";
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
+import { AdminClient, RingDriver } from "../../driver/index.js";
+import { API_VERSION, PLURAL, largestN, type DynamoCluster } from "../api/index.js";
+import { KubeApi, objectPath } from "../kube/api-client.js";
+import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from "../resources/index.js";
+import { ClusterController } from "./cluster-controller.js";
+import { EventRecorder } from "./events.js";
+import { RestartingInformer } from "./informer.js";
+import { DEFAULT_LEADER_ELECTION, LeaderElector } from "./leader-election.js";
+import { OperatorMetrics } from "./metrics.js";
+import { DEFAULT_WORK_QUEUE, WorkQueue } from "./work-queue.js";
+
+export const DEFAULT_OPERATOR = {
+  resyncMs: 60_000,
+  adminTimeoutMs: 3_000,
+};
+
+export interface OperatorOptions {
+  kubeConfig: KubeConfig;
+  /** Watch one namespace; all when undefined. */
+  namespace: string | undefined;
+  leaderElect: boolean;
+  /** Namespace of the leader lease. */
+  leaseNamespace: string;
+  identity?: string;
+  metricsPort: number | undefined;
+  metricsHost?: string;
+  log: (message: string) => void;
+}
+
+export class Operator {
+  readonly metrics = new OperatorMetrics();
+  private readonly api: KubeApi;
+  private readonly queue: WorkQueue;
+  private readonly controller: ClusterController;
+  private readonly informers: RestartingInformer<KubernetesObject>[] = [];
+  private elector: LeaderElector | undefined;
+  private server: Server | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private exit!: (code: number) => void;
+  readonly done: Promise<number>;
+
+  constructor(private readonly options: OperatorOptions) {
+    this.done = new Promise((resolve) => (this.exit = resolve));
+    this.api = new KubeApi(options.kubeConfig);
+    const log = options.log;
+    this.controller = new ClusterController({
+      api: this.api,
+      events: new EventRecorder(this.api, log),
+      metrics: this.metrics,
+      adminFor: (token) => new AdminClient(token, DEFAULT_OPERATOR.adminTimeoutMs),
+      stepperFor: (cluster: DynamoCluster, admin) =>
+        new RingDriver({
+          admin,
+          partitions: cluster.spec.partitions,
+          targetN: largestN(cluster.spec),
+          log: (m) => log(`${cluster.metadata.namespace}/${cluster.metadata.name}: ${m}`),
+        }),
+      log,
+    });
+    this.queue = new WorkQueue((key) => this.controller.reconcile(key), DEFAULT_WORK_QUEUE, {
+      onDropped: () => this.metrics.queueDropped.inc(),
+      onResult: (key, outcome, durationMs, error) => {
+        this.metrics.reconciles.inc({ result: outcome });
+        this.metrics.reconcileSeconds.observe(durationMs / 1000);
+        this.metrics.queueDepth.set(this.queue.depth);
+        if (outcome === "error") {
+          this.metrics.reconcileErrors.inc();
+          log(`reconcile ${key} failed: ${(error as Error)?.message ?? String(error)}`);
+        }
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.options.metricsPort !== undefined) await this.serveMetrics(this.options.metricsPort);
+    if (!this.options.leaderElect) {
+      this.metrics.leader.set(1);
+      await this.startControllers();
+      return;
+    }
+    this.elector = new LeaderElector(
+      this.api,
+      { ...DEFAULT_LEADER_ELECTION, namespace: this.options.leaseNamespace, identity: this.options.identity ?? `${hostname()}-${process.pid}` },
+      {
+        onStartedLeading: () => {
+          this.metrics.leader.set(1);
+          void this.startControllers();
+        },
+        // A replica that lost the lease may have stale decisions in flight; exiting and restarting is the safe reset.
+        onStoppedLeading: () => {
+          this.metrics.leader.set(0);
+          void this.stop().then(() => this.exit(1));
+        },
+        log: this.options.log,
+      },
+    );
+    this.elector.start();
+  }
+
+  async stop(): Promise<void> {
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.queue.stop();
+    await Promise.all(this.informers.map((i) => i.stop()));
+    await this.elector?.stop();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Ends `done` with `code` after stopping (for signals). */
+  async shutdown(code: number): Promise<void> {
+    await this.stop();
+    this.exit(code);
+  }
+
+  private async startControllers(): Promise<void> {
+    const ns = this.options.namespace;
+    const log = this.options.log;
+    const enqueueCluster = (o: KubernetesObject) => {
+      if (o.metadata?.name && o.metadata.namespace) this.queue.add(`${o.metadata.namespace}/${o.metadata.name}`);
+    };
+    const enqueueOwner = (o: KubernetesObject) => {
+      const instance = o.metadata?.labels?.[LABEL_INSTANCE];
+      if (instance && o.metadata?.namespace) this.queue.add(`${o.metadata.namespace}/${instance}`);
+    };
+    const owned = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+    const watch = (resource: string, path: string, onObject: (o: KubernetesObject) => void, labelSelector?: string) => {
+      const list = () => this.api.get<KubernetesListObject<KubernetesObject>>(labelSelector ? `${path}?labelSelector=${encodeURIComponent(labelSelector)}` : path);
+      const informer = new RestartingInformer(this.options.kubeConfig, path, list, {
+        onObject,
+        onRestart: (err, delayMs) => {
+          this.metrics.informerRestarts.inc({ resource });
+          log(`${resource} informer failed (${(err as Error)?.message ?? String(err)}); restarting in ${delayMs} ms`);
+        },
+      }, labelSelector);
+      this.informers.push(informer);
+      return informer;
+    };
+    const clusters = watch("dynamoclusters", objectPath(API_VERSION, PLURAL, ns), enqueueCluster);
+    watch("statefulsets", objectPath("apps/v1", "statefulsets", ns), enqueueOwner, owned);
+    watch("pods", objectPath("v1", "pods", ns), enqueueOwner, owned);
+    await Promise.all(this.informers.map((i) => i.start()));
+    this.resyncTimer = setInterval(() => {
+      for (const c of clusters.cache.list()) enqueueCluster(c);
+    }, DEFAULT_OPERATOR.resyncMs);
+    this.resyncTimer.unref();
+    log(`operator started${ns ? ` in namespace ${ns}` : " in all namespaces"}`);
+  }
+
+  private serveMetrics(port: number): Promise<void> {
+    this.server = createServer((req, res) => {
+      if (req.url === "/metrics") {
+        void this.metrics.registry.metrics().then((text) => {
+          res.writeHead(200, { "Content-Type": this.metrics.registry.contentType });
+          res.end(text);
+        });
+      } else if (req.url === "/healthz") {
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ status: "ok", leader: this.options.leaderElect ? (this.elector?.isLeader ?? false) : true }));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    const server = this.server;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, this.options.metricsHost ?? "127.0.0.1", () => resolve());
+    });
+  }
+}

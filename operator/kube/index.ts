@@ -1,0 +1,2 @@
+/** Talking to the API server: a small JSON client with server-side apply. */
+export { DEFAULT_API_CLIENT, KubeApi, KubeApiError, isConflict, isNotFound, objectPath, pathOf } from "./api-client.js";
