@@ -50,6 +50,15 @@ helm.sh/chart: {{ include "dynamo-operator.chart" . }}
 {{- end }}
 {{- end }}
 
+{{/* Where the leader Lease lives: operator/main.ts puts it in the watched namespace, else in the pod's own. */}}
+{{- define "dynamo-operator.leaseNamespace" -}}
+{{- if .Values.watchNamespaces }}
+{{- first .Values.watchNamespaces }}
+{{- else }}
+{{- .Release.Namespace }}
+{{- end }}
+{{- end }}
+
 {{/* The image reference: by digest when one is given, else by tag (the chart's appVersion unless overridden). */}}
 {{- define "dynamo-operator.image" -}}
 {{- if .Values.image.digest }}
@@ -60,44 +69,45 @@ helm.sh/chart: {{ include "dynamo-operator.chart" . }}
 {{- end }}
 
 {{/*
-The rules the operator needs on the namespaces it manages, shared by the ClusterRole and the per-namespace Roles so
-the two modes cannot grant different rights. Each rule names what the operator does with it.
+The rules the operator needs on the namespaces it manages, shared by the ClusterRole and the per-namespace Roles so the
+two modes cannot grant different rights. Write verbs are exactly those the operator uses (operator/controller/): it
+creates and updates its objects by server-side apply (create + patch) and never deletes them, since their owner
+reference lets the garbage collector remove them with their DynamoCluster. Read verbs cover what it owns or observes,
+except that Secrets are readable only by name: list or watch on Secrets would expose every Secret in scope.
 */}}
 {{- define "dynamo-operator.managedRules" -}}
-# Watches DynamoClusters; updates finalizers (its owned objects block their owner's deletion) and writes status.
+# Watches DynamoClusters and applies their status. It writes no spec: scaling goes through the user or an autoscaler,
+# which bring their own rights to the scale subresource.
 - apiGroups: ["dynamo.ringkv.dev"]
   resources: ["dynamoclusters"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["dynamo.ringkv.dev"]
   resources: ["dynamoclusters/status"]
-  verbs: ["get", "update", "patch"]
-# The operator only reads the scale subresource it publishes; autoscalers write it with rights of their own.
-- apiGroups: ["dynamo.ringkv.dev"]
-  resources: ["dynamoclusters/scale"]
-  verbs: ["get"]
+  verbs: ["get", "patch"]
+# Its objects' owner references block their owner's deletion, which clusters that enforce owner-reference permissions
+# only allow to whoever may update the owner's finalizers.
 - apiGroups: ["dynamo.ringkv.dev"]
   resources: ["dynamoclusters/finalizers"]
   verbs: ["update"]
-# Builds each cluster's StatefulSet, Services, ConfigMap, token Secret and PodDisruptionBudget. It never deletes them:
-# they carry an owner reference and the garbage collector removes them with their DynamoCluster.
+# Each cluster's StatefulSet, Services, ConfigMap, PodDisruptionBudget and token Secret.
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: [""]
-  resources: ["services", "configmaps", "secrets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch"]
+  resources: ["services", "configmaps"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch"]
-# Reads pod readiness and addresses; deletes a pod (and its claim) to replace a node that lost its disk.
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list", "watch", "delete"]
+  resources: ["secrets"]
+  verbs: ["get", "create", "patch"]
+# Reads pod readiness and addresses; replacing a node deletes its claim and its pod.
 - apiGroups: [""]
-  resources: ["persistentvolumeclaims"]
+  resources: ["pods", "persistentvolumeclaims"]
   verbs: ["get", "list", "watch", "delete"]
 # Records what it did and why on the DynamoCluster.
-- apiGroups: ["", "events.k8s.io"]
+- apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end }}

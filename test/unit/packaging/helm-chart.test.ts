@@ -21,24 +21,24 @@ const NON_DEFAULT_VALUES = {
 };
 
 /**
- * Exactly what the operator may do, as "group/resource" → verbs. Anything not here, or any extra verb, fails the test:
- * widening the operator's rights must be a deliberate change to this table.
+ * Exactly what the operator may do, as "group/resource" → verbs; write verbs are those operator/controller/ uses.
+ * Anything not here, or any extra verb, fails the test: widening the operator's rights must be a deliberate change.
  */
 const MANAGED_RIGHTS: Record<string, string[]> = {
-  "dynamo.ringkv.dev/dynamoclusters": ["get", "list", "patch", "update", "watch"],
-  "dynamo.ringkv.dev/dynamoclusters/status": ["get", "patch", "update"],
-  "dynamo.ringkv.dev/dynamoclusters/scale": ["get"],
+  "dynamo.ringkv.dev/dynamoclusters": ["get", "list", "watch"],
+  "dynamo.ringkv.dev/dynamoclusters/status": ["get", "patch"],
   "dynamo.ringkv.dev/dynamoclusters/finalizers": ["update"],
-  "apps/statefulsets": ["create", "get", "list", "patch", "update", "watch"],
-  "/services": ["create", "get", "list", "patch", "update", "watch"],
-  "/configmaps": ["create", "get", "list", "patch", "update", "watch"],
-  "/secrets": ["create", "get", "list", "patch", "update", "watch"],
-  "policy/poddisruptionbudgets": ["create", "get", "list", "patch", "update", "watch"],
+  "apps/statefulsets": ["create", "get", "list", "patch", "watch"],
+  "/services": ["create", "get", "list", "patch", "watch"],
+  "/configmaps": ["create", "get", "list", "patch", "watch"],
+  "policy/poddisruptionbudgets": ["create", "get", "list", "patch", "watch"],
+  "/secrets": ["create", "get", "patch"],
   "/pods": ["delete", "get", "list", "watch"],
   "/persistentvolumeclaims": ["delete", "get", "list", "watch"],
-  "/events": ["create", "patch"],
-  "events.k8s.io/events": ["create", "patch"],
+  "/events": ["create"],
 };
+
+const LEASE_RIGHTS = { "coordination.k8s.io/leases": ["create", "get", "update"] };
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 
@@ -116,7 +116,9 @@ describe("helm chart charts/dynamo-operator", function () {
       assert.equal(deployment.spec.replicas, 1);
       const container = operatorContainer(objects);
       assert.equal(container.image, `ringkv/dynamo:${chart.appVersion}`);
-      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=8090"]);
+      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=8090", "--metrics-host=$(POD_IP)"]);
+      const env = Object.fromEntries((container.env as K8sObject[]).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
+      assert.deepEqual(env, { POD_NAMESPACE: "metadata.namespace", POD_IP: "status.podIP" });
       assert.equal(deployment.spec.template.spec.serviceAccountName, FULLNAME);
     });
 
@@ -156,9 +158,9 @@ describe("helm chart charts/dynamo-operator", function () {
       assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: FULLNAME, namespace: RELEASE_NS }]);
     });
 
-    it("limits Lease rights to the release namespace", () => {
+    it("limits Lease rights to the release namespace, where an operator watching all namespaces keeps its Lease", () => {
       const role = findObject(objects, "Role", `${FULLNAME}-leader-election`, RELEASE_NS);
-      assert.deepEqual(rights(role.rules), { "coordination.k8s.io/leases": ["create", "get", "patch", "update"] });
+      assert.deepEqual(rights(role.rules), LEASE_RIGHTS);
       const binding = findObject(objects, "RoleBinding", `${FULLNAME}-leader-election`, RELEASE_NS);
       assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: FULLNAME, namespace: RELEASE_NS }]);
     });
@@ -201,7 +203,7 @@ describe("helm chart charts/dynamo-operator", function () {
       const container = operatorContainer(objects);
       assert.equal(container.image, "ringkv/dynamo:0.2.0");
       assert.equal(container.imagePullPolicy, "Always");
-      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=9100", "--namespace=apps"]);
+      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=9100", "--metrics-host=$(POD_IP)", "--namespace=apps"]);
       assert.deepEqual(container.resources, NON_DEFAULT_VALUES.resources);
     });
 
@@ -212,7 +214,12 @@ describe("helm chart charts/dynamo-operator", function () {
       const binding = findObject(objects, "RoleBinding", FULLNAME, "apps");
       assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: FULLNAME });
       assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: FULLNAME, namespace: RELEASE_NS }]);
-      findObject(objects, "Role", `${FULLNAME}-leader-election`, RELEASE_NS);
+    });
+
+    it("grants Lease rights in the watched namespace, where an operator watching one namespace keeps its Lease", () => {
+      const role = findObject(objects, "Role", `${FULLNAME}-leader-election`, "apps");
+      assert.deepEqual(rights(role.rules), LEASE_RIGHTS);
+      assert.equal(findObject(objects, "RoleBinding", `${FULLNAME}-leader-election`, "apps").subjects[0].namespace, RELEASE_NS);
     });
 
     it("adds a PodMonitor scraping the metrics port of the operator's pods", () => {
