@@ -1,0 +1,42 @@
+# The `ringkv/dynamo` image: one binary, `dynamo`, for the storage nodes (`dynamo node`, the default) and the
+# operator (`dynamo operator`). test/unit/packaging/dockerfile.test.ts keeps this file honest, since no image is built
+# on the machines we test on: what the final stage copies must exist after `npm run build`, and the entrypoint must run.
+
+# An LTS line of Node.js. Node 20, the oldest line package.json accepts, reached its end of life in April 2026.
+ARG NODE_VERSION=24
+
+# Build stage: every dependency, the TypeScript sources, and the compiler. Nothing of it but dist/ is kept.
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /src
+# Manifests first, so the dependency layer is reused until package-lock.json changes.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+# The folders tsconfig.build.json compiles; tests, benchmarks and docs stay out of the image.
+COPY node ./node
+COPY operator ./operator
+COPY driver ./driver
+COPY dev ./dev
+COPY cli ./cli
+COPY client ./client
+RUN npm run build
+
+# Final stage: production dependencies and the compiled JavaScript only.
+FROM node:${NODE_VERSION}-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+# classic-level ships prebuilt LevelDB bindings for linux x64 and arm64, so this needs no compiler; the cache is
+# dropped because nothing installs at run time.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+COPY --from=build /src/dist ./dist
+# The storage pods and the chart's operator pods run as 10001 (operator/resources/stateful-set.ts, the chart's
+# values.yaml); the image has the same user, so it also runs as non-root outside Kubernetes.
+RUN groupadd --system --gid 10001 dynamo \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin dynamo
+USER 10001:10001
+# `dynamo node` and `dynamo operator` shut down cleanly on SIGTERM themselves (the operator releases its Lease), so
+# Node.js runs as PID 1 without an init shim.
+ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+CMD ["node"]
