@@ -133,9 +133,13 @@ export class ApiClient {
     return certPem && keyPem ? { ca: caPem, cert: certPem, key: keyPem } : { ca: caPem };
   }
 
-  private headers(contentType?: string): Record<string, string> {
+  // A body always goes with an explicit Content-Length: Node would otherwise send a DELETE body
+  // chunked, and the API server then answers the next request on the same kept-alive connection
+  // with a bare "400 Bad Request".
+  private headers(contentType?: string, payload?: string): Record<string, string> {
     const headers: Record<string, string> = { Accept: "application/json" };
     if (contentType) headers["Content-Type"] = contentType;
+    if (payload !== undefined) headers["Content-Length"] = String(Buffer.byteLength(payload));
     if (this.credentials.token) headers.Authorization = `Bearer ${this.credentials.token}`;
     return headers;
   }
@@ -149,7 +153,7 @@ export class ApiClient {
         {
           ...this.tlsOptions(),
           method,
-          headers: this.headers(payload === undefined ? undefined : contentType),
+          headers: this.headers(payload === undefined ? undefined : contentType, payload),
           timeout: DEFAULT_API_CLIENT.requestTimeoutMs,
         },
         (res) => {

@@ -24,8 +24,12 @@ export const DEFAULT_CONTROL_PLANE = {
 
 const toolchainScript = fileURLToPath(new URL("./toolchain/build.sh", import.meta.url));
 
-/** The directory holding the pinned binaries, or a clear error telling how to build them. */
+/**
+ * The directory holding the pinned binaries, or a clear error telling how to build them.
+ * DYNAMO_K8S_BIN_DIR points elsewhere (binaries built another way), at the caller's risk.
+ */
 export function toolchainBinDir(): string {
+  if (process.env.DYNAMO_K8S_BIN_DIR) return process.env.DYNAMO_K8S_BIN_DIR;
   try {
     return execFileSync("bash", [toolchainScript, "--print"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
   } catch {

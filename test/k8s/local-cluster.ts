@@ -10,6 +10,7 @@ import { ControlPlane } from "./control-plane.js";
 import { ProcessKubelet } from "./kubelet.js";
 import { readPem } from "./pki.js";
 import { LocalProvisioner } from "./provisioner.js";
+import { waitFor } from "./wait.js";
 
 export interface LocalClusterInfo {
   runDir: string;
@@ -60,6 +61,13 @@ export class LocalCluster {
       await this.kubeletValue.start();
       this.provisioner = new LocalProvisioner(api, join(this.runDir, "volumes"), this.kubeletValue.nodeName);
       await this.provisioner.start();
+      // The API server taints a new Node not-ready until the node lifecycle controller sees it
+      // Ready; pods created before that would wait for the controller's next pass.
+      const nodePath = `/api/v1/nodes/${this.kubeletValue.nodeName}`;
+      await waitFor("the process kubelet's node to be Ready and untainted", async () => {
+        const node = await api.get<{ spec?: { taints?: unknown[] } }>(nodePath);
+        return (node.spec?.taints?.length ?? 0) === 0;
+      }, { timeoutMs: 60_000 });
       this.infoValue = {
         runDir: this.runDir,
         kubeconfig: endpoints.kubeconfig,

@@ -89,6 +89,7 @@ printf 'k8s=%s\nhelm=%s\n' "$K8S_VERSION" "$HELM_VERSION" > "$work/.complete"
 # Replace any earlier partial result, then move the finished set in with one rename.
 rm -rf "$dest/bin"
 mkdir -p "$dest"
+chmod 755 "$work"
 mv "$work" "$dest/bin"
 trap - EXIT
 echo "$dest/bin"

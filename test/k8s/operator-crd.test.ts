@@ -1,0 +1,100 @@
+// The generated DynamoCluster CRD on a real API server: it is accepted as a structural schema, fills defaults,
+// refuses invalid specs with readable messages (schema and CEL), keeps `partitions` immutable, and serves the
+// status and scale subresources with the printer columns of the contract.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { ApiError } from "./index.js";
+import { admin, createNamespace, deleteNamespace } from "./fixture.js";
+import { waitFor } from "./wait.js";
+
+const CRD = parse(readFileSync(new URL("../../crds/dynamoclusters.yaml", import.meta.url), "utf8"));
+const CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+
+/** Installs (or updates) the committed CRD and waits until it is Established. */
+export async function installCrd(): Promise<void> {
+  const api = admin();
+  const existing = await api.find<{ metadata: { resourceVersion: string } }>(`${CRD_PATH}/${CRD.metadata.name}`);
+  if (existing) await api.put(`${CRD_PATH}/${CRD.metadata.name}`, { ...CRD, metadata: { ...CRD.metadata, resourceVersion: existing.metadata.resourceVersion } });
+  else await api.post(CRD_PATH, CRD);
+  await waitFor("the DynamoCluster CRD to be established", async () => {
+    const crd = await api.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`${CRD_PATH}/${CRD.metadata.name}`);
+    return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
+  }, { timeoutMs: 30_000 });
+}
+
+describe("operator: DynamoCluster CRD on the API server", () => {
+  let ns = "";
+  const path = () => `/apis/dynamo.ringkv.dev/v1alpha1/namespaces/${ns}/dynamoclusters`;
+  const create = (name: string, spec: unknown) =>
+    admin().post<{ spec: Record<string, unknown> }>(path(), { apiVersion: "dynamo.ringkv.dev/v1alpha1", kind: "DynamoCluster", metadata: { name }, spec });
+  const refusal = async (name: string, spec: unknown): Promise<string> => {
+    try {
+      await create(name, spec);
+    } catch (err) {
+      assert.ok(err instanceof ApiError, String(err));
+      assert.equal(err.statusCode, 422);
+      return err.message;
+    }
+    assert.fail(`spec ${JSON.stringify(spec)} was accepted`);
+  };
+
+  before(async () => {
+    await installCrd();
+    ns = await createNamespace("op-crd");
+  });
+  after(async () => deleteNamespace(ns));
+
+  it("accepts the CRD as structural and fills the defaults", async () => {
+    const created = await create("defaults", {});
+    assert.equal(created.spec.replicas, 3);
+    assert.equal(created.spec.partitions, 256);
+    assert.equal(created.spec.image, "ringkv/dynamo");
+    assert.deepEqual(created.spec.storage, { size: "1Gi" });
+    assert.deepEqual(created.spec.podDisruptionBudget, { maxUnavailable: 1 });
+    assert.equal(created.spec.paused, false);
+  });
+
+  it("refuses r > n with a message naming the bucket", async () => {
+    const message = await refusal("r-gt-n", { buckets: [{ name: "carts", n: 3, r: 4, w: 2 }] });
+    assert.match(message, /bucket carts: r \(4\) must be <= n \(3\)/);
+  });
+
+  it("refuses n > replicas, and replicas below the implicit default bucket's n", async () => {
+    assert.match(await refusal("n-gt-replicas", { replicas: 3, buckets: [{ name: "big", n: 5, r: 3, w: 3 }] }), /every bucket needs n <= replicas \(3\); too large: big \(n=5\)/);
+    assert.match(await refusal("too-few", { replicas: 2 }), /replicas must be >= 3/);
+    await create("small", { replicas: 1, buckets: [{ name: "default", n: 1, r: 1, w: 1 }] });
+  });
+
+  it("refuses partitions that are not a power of two", async () => {
+    assert.match(await refusal("q100", { partitions: 100 }), /partitions must be a power of two between 1 and 65536, got 100/);
+  });
+
+  it("refuses duplicate bucket names", async () => {
+    const bucket = { name: "dup", n: 3, r: 2, w: 2 };
+    assert.match(await refusal("dups", { buckets: [bucket, bucket] }), /bucket names must be unique/);
+  });
+
+  it("refuses a change of partitions", async () => {
+    await create("fixed", { partitions: 64 });
+    try {
+      await admin().patch(`${path()}/fixed`, { spec: { partitions: 128 } }, "merge");
+      assert.fail("the change was accepted");
+    } catch (err) {
+      assert.ok(err instanceof ApiError);
+      assert.match(err.message, /partitions is immutable/);
+    }
+    await admin().patch(`${path()}/fixed`, { spec: { replicas: 4 } }, "merge");
+  });
+
+  it("serves the scale subresource from spec.replicas and status", async () => {
+    await create("scaled", { replicas: 3 });
+    const selector = "app.kubernetes.io/component=storage,app.kubernetes.io/instance=scaled,app.kubernetes.io/name=dynamo";
+    await admin().patch(`${path()}/scaled/status`, { status: { replicas: 3, selector } }, "merge");
+    const scale = await admin().get<{ spec: { replicas: number }; status: { replicas: number; selector: string } }>(`${path()}/scaled/scale`);
+    assert.deepEqual([scale.spec.replicas, scale.status.replicas, scale.status.selector], [3, 3, selector]);
+    await admin().patch(`${path()}/scaled/scale`, { spec: { replicas: 5 } }, "merge");
+    const after = await admin().get<{ spec: { replicas: number } }>(`${path()}/scaled`);
+    assert.equal(after.spec.replicas, 5);
+  });
+});
