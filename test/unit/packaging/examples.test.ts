@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+import { z } from "zod";
+import { API_VERSION, KIND, largestN, parseDynamoCluster, specProblems, type DynamoCluster } from "../../../operator/api/index.js";
+
+const EXAMPLES_DIR = fileURLToPath(new URL("../../../examples/", import.meta.url));
+
+interface ExampleObject {
+  file: string;
+  object: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } } & Record<string, unknown>;
+}
+
+/** Every document of every examples/*.yaml, read as kubectl and helm read YAML: 1.1, where a bare `n` key is false. */
+function loadExamples(): ExampleObject[] {
+  return readdirSync(EXAMPLES_DIR)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(join(EXAMPLES_DIR, file), "utf8"), { version: "1.1" }).map((doc) => {
+        assert.equal(doc.errors.length, 0, `${file}: ${doc.errors[0]?.message}`);
+        return { file, object: doc.toJS() };
+      }),
+    );
+}
+
+/**
+ * The parts of autoscaling/v2 HorizontalPodAutoscaler the example uses, strict so a misspelt field fails here
+ * instead of being dropped by the API server.
+ */
+const hpaSchema = z
+  .object({
+    apiVersion: z.literal("autoscaling/v2"),
+    kind: z.literal("HorizontalPodAutoscaler"),
+    metadata: z.object({ name: z.string() }).strict(),
+    spec: z
+      .object({
+        scaleTargetRef: z.object({ apiVersion: z.string(), kind: z.string(), name: z.string() }).strict(),
+        minReplicas: z.number().int().min(1),
+        maxReplicas: z.number().int().min(1),
+        metrics: z.array(
+          z
+            .object({
+              type: z.literal("Resource"),
+              resource: z
+                .object({
+                  name: z.enum(["cpu", "memory"]),
+                  target: z
+                    .object({
+                      type: z.enum(["Utilization", "AverageValue"]),
+                      averageUtilization: z.number().int().optional(),
+                      averageValue: z.string().optional(),
+                    })
+                    .strict(),
+                })
+                .strict(),
+            })
+            .strict(),
+        ),
+        behavior: z
+          .object({
+            scaleUp: z.lazy(() => scalingRulesSchema).optional(),
+            scaleDown: z.lazy(() => scalingRulesSchema),
+          })
+          .strict(),
+      })
+      .strict(),
+  })
+  .strict();
+
+const scalingRulesSchema = z
+  .object({
+    stabilizationWindowSeconds: z.number().int().min(0).max(3600),
+    selectPolicy: z.enum(["Max", "Min", "Disabled"]).optional(),
+    policies: z.array(z.object({ type: z.enum(["Pods", "Percent"]), value: z.number().int().min(1), periodSeconds: z.number().int().min(1).max(1800) }).strict()),
+  })
+  .strict();
+
+describe("examples/", () => {
+  const examples = loadExamples();
+  const clusters = new Map<string, DynamoCluster>();
+  for (const { object } of examples) {
+    if (object.kind === KIND) clusters.set(String(object.metadata?.name), parseDynamoCluster(object));
+  }
+
+  it("holds only DynamoClusters and HorizontalPodAutoscalers, none pinned to a namespace", () => {
+    assert.ok(examples.length > 0);
+    for (const { file, object } of examples) {
+      assert.ok(object.kind === KIND || object.kind === "HorizontalPodAutoscaler", `${file}: unexpected kind ${object.kind}`);
+      assert.equal(object.metadata?.namespace, undefined, `${file}: examples apply to whichever namespace the user picks`);
+    }
+  });
+
+  it("every DynamoCluster passes the schema and the rules the API server enforces", () => {
+    for (const { file, object } of examples.filter((e) => e.object.kind === KIND)) {
+      assert.equal(object.apiVersion, API_VERSION, file);
+      const cluster = parseDynamoCluster(object);
+      assert.deepEqual(specProblems(cluster.spec), [], `${file}: ${specProblems(cluster.spec).join("; ")}`);
+    }
+  });
+
+  it("has a minimal cluster that sets nothing but its size", () => {
+    const minimal = examples.filter((e) => e.file === "minimal.yaml");
+    assert.equal(minimal.length, 1);
+    assert.deepEqual(Object.keys((minimal[0]?.object as { spec: object }).spec), ["replicas"]);
+  });
+
+  it("covers the paper's use cases: a cart bucket with siblings, a session store with lww, a read-heavy catalogue", () => {
+    const buckets = [...clusters.values()].flatMap((c) => c.spec.buckets);
+    const has = (n: number, r: number, w: number, reconciliation?: string) =>
+      buckets.some((b) => b.n === n && b.r === r && b.w === w && (reconciliation === undefined || b.reconciliation === reconciliation));
+    assert.ok(has(3, 2, 2, "siblings"), "no shopping-cart bucket (n=3, r=2, w=2, siblings)");
+    assert.ok(buckets.some((b) => b.reconciliation === "lww" && b.name === "sessions"), "no session store with lww");
+    assert.ok(has(3, 1, 3), "no read-heavy catalogue bucket (r=1, w=3)");
+  });
+
+  describe("the HorizontalPodAutoscaler", () => {
+    const hpas = examples.filter((e) => e.object.kind === "HorizontalPodAutoscaler");
+
+    it("is a valid autoscaling/v2 object targeting a DynamoCluster from the examples through /scale", () => {
+      assert.equal(hpas.length, 1);
+      const hpa = hpaSchema.parse(hpas[0]?.object);
+      assert.equal(hpa.spec.scaleTargetRef.apiVersion, API_VERSION);
+      assert.equal(hpa.spec.scaleTargetRef.kind, KIND);
+      const target = clusters.get(hpa.spec.scaleTargetRef.name);
+      assert.ok(target, `no example DynamoCluster named ${hpa.spec.scaleTargetRef.name}`);
+      assert.ok(hpa.spec.maxReplicas > hpa.spec.minReplicas);
+    });
+
+    it("never scales below the largest n, which the API server would refuse", () => {
+      const hpa = hpaSchema.parse(hpas[0]?.object);
+      const target = clusters.get(hpa.spec.scaleTargetRef.name) as DynamoCluster;
+      assert.ok(hpa.spec.minReplicas >= largestN(target.spec), `minReplicas ${hpa.spec.minReplicas} < largest n ${largestN(target.spec)}`);
+    });
+
+    it("scales down conservatively: a long stabilization window and one pod per period", () => {
+      const { scaleDown } = hpaSchema.parse(hpas[0]?.object).spec.behavior;
+      assert.ok(scaleDown.stabilizationWindowSeconds >= 300, "scale-down stabilization shorter than five minutes");
+      assert.ok(scaleDown.policies.length > 0);
+      for (const policy of scaleDown.policies) {
+        assert.equal(policy.type, "Pods");
+        assert.equal(policy.value, 1);
+        assert.ok(policy.periodSeconds >= 300, "more than one node removed per five minutes");
+      }
+      assert.notEqual(scaleDown.selectPolicy, "Max", "Max would pick the fastest policy");
+    });
+  });
+});
