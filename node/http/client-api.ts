@@ -74,7 +74,9 @@ async function handleGet(deps: ClientApiDeps, req: Request, res: Response): Prom
   deps.metrics.siblings.observe(live.length);
   if (live.length === 1) {
     const only = live[0]!;
-    res.status(200).type(only.contentType).send(only.value);
+    // The stored Content-Type goes back byte for byte; express's `type()` would append a charset.
+    res.status(200).setHeader("Content-Type", only.contentType);
+    res.end(only.value);
     return;
   }
   res.status(300).json({

@@ -31,12 +31,14 @@ export function planReplicas(
   const primaries = preferenceList(ring, partition, n);
   const targets: ReplicaTarget[] = [];
   const used = new Set<string>(primaries);
-  const fallbacks = options.sloppy ? fallbackList(ring, partition, n).filter((id) => isUp(id)) : [];
+  // Fallbacks cost a walk of the whole ring, so they are only computed when a primary is down.
+  let fallbacks: string[] | undefined;
   for (const id of primaries) {
     if (isUp(id) || !options.sloppy) {
       targets.push({ id, primary: true });
       continue;
     }
+    fallbacks ??= fallbackList(ring, partition, n).filter((f) => isUp(f));
     const standIn = fallbacks.find((f) => !used.has(f));
     if (standIn === undefined) {
       // No live fallback is left: still try the primary, which may be up after all.

@@ -27,6 +27,8 @@ export interface StartOptions {
   partitions?: number;
   dataDir?: string;
   basePort?: number;
+  /** Extra environment for the supervisor and its nodes, e.g. DYNAMO_FAULT_INJECTION=1. */
+  env?: Record<string, string>;
 }
 
 export class TestCluster {
@@ -72,6 +74,44 @@ export class TestCluster {
     if (r.code !== 0) throw new Error(`dev restart ${index} failed: ${r.stderr}`);
   }
 
+  /** Calls a node's admin API on its peer port with the cluster token. */
+  async admin(index: number, method: string, path: string, body?: unknown): Promise<unknown> {
+    const node = this.nodes()[index]!;
+    const res = await fetch(node.peerUrl + path, {
+      method,
+      headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const json = (await res.json()) as unknown;
+    if (!res.ok) throw new Error(`${method} ${path} on node ${index}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  }
+
+  /** Cuts the peer network between node `index` and every other node, in both directions (fault injection). */
+  async isolate(index: number): Promise<void> {
+    const nodes = this.nodes();
+    const others = nodes.filter((_, i) => i !== index).map((n) => n.id);
+    await this.admin(index, "PUT", "/v1/admin/faults", { cut: others });
+    for (let i = 0; i < nodes.length; i++) if (i !== index) await this.admin(i, "PUT", "/v1/admin/faults", { cut: [nodes[index]!.id] });
+  }
+
+  async heal(): Promise<void> {
+    for (let i = 0; i < this.nodes().length; i++) await this.admin(i, "PUT", "/v1/admin/faults", { cut: [] });
+  }
+
+  /** This node's own copy of a key, as the admin API reports it. */
+  async localRecord(index: number, bucket: string, key: string): Promise<{ found: boolean; siblings?: { value: string | null; deleted: boolean }[] }> {
+    return (await this.admin(index, "GET", `/v1/admin/local/${bucket}/${encodeURIComponent(key)}`)) as { found: boolean; siblings?: { value: string | null; deleted: boolean }[] };
+  }
+
+  /** Sends a signal to a node's process (SIGSTOP / SIGCONT to freeze and thaw it). */
+  signal(index: number, signal: NodeJS.Signals): void {
+    const pid = this.nodes()[index]!.pid;
+    if (!pid) throw new Error(`node ${index} is not running`);
+    process.kill(pid, signal);
+  }
+
   /** Stops the whole cluster with SIGINT, as Ctrl-C would. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -98,6 +138,15 @@ export class TestCluster {
   log(): string {
     return this.output.join("");
   }
+
+  /** The log file of node `index`. */
+  nodeLog(index: number): string {
+    try {
+      return readFileSync(join(this.dataDir, `node-${index}.log`), "utf8");
+    } catch {
+      return "";
+    }
+  }
 }
 
 async function spawnDev(dataDir: string, basePort: number, options: StartOptions): Promise<{ child: ChildProcess; output: string[] }> {
@@ -105,7 +154,7 @@ async function spawnDev(dataDir: string, basePort: number, options: StartOptions
   if (options.nodes !== undefined) args.push("--nodes", String(options.nodes));
   if (options.config) args.push("--config", options.config);
   if (options.partitions) args.push("--partitions", String(options.partitions));
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
   const output: string[] = [];
   child.stdout!.on("data", (d: Buffer) => output.push(d.toString()));
   child.stderr!.on("data", (d: Buffer) => output.push(d.toString()));

@@ -1,0 +1,11 @@
+/**
+ * The ring: which partition a key is in, who owns each partition, and how ownership changes when members come and go.
+ * Pure functions of their inputs, with no I/O, shared by the storage node, the RingDriver and the operator.
+ */
+export type { Member, MemberState, Ring, Transfer } from "./types.js";
+export { DEFAULT_PARTITIONS, PARTITIONS_MAX, isPowerOfTwo, partitionOf } from "./hash.js";
+export { fallbackList, ownedPartitions, preferenceList } from "./preference-list.js";
+export { canonicalMembers, compareIds, minimumMoves, movedPartitions, partitionsPerMember, quotasFor } from "./balance.js";
+export { spacingFeasible, spacingViolations } from "./spacing.js";
+export { initialClaim, planClaim } from "./claim.js";
+export { createRing, parseRing, ringSchema } from "./ring-value.js";

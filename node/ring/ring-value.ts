@@ -1,0 +1,81 @@
+/**
+ * Rings as values that travel: creating the first ring of a cluster, and validating a ring received from the wire
+ * (admin API, gossip, disk) before anything trusts it. Validation checks the invariants every other module relies
+ * on: Q a power of two, one owner per partition, every owner and transfer endpoint a member.
+ */
+import { z } from "zod";
+import { DynamoError } from "../errors/index.js";
+import { initialClaim } from "./claim.js";
+import { isPowerOfTwo, PARTITIONS_MAX } from "./hash.js";
+import type { Member, Ring } from "./types.js";
+
+const memberId = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, "member ids are 1-63 letters, digits, '.', '_' or '-'");
+
+const memberSchema = z
+  .object({
+    id: memberId,
+    peerUrl: z.string().url(),
+    clientUrl: z.string().url(),
+    incarnation: z.string().min(1).max(64),
+    state: z.enum(["joining", "valid", "leaving"]),
+  })
+  .strict();
+
+const transferSchema = z
+  .object({
+    partition: z.number().int().min(0),
+    from: memberId,
+    to: memberId,
+    kind: z.enum(["ownership", "rebuild"]),
+  })
+  .strict();
+
+export const ringSchema = z
+  .object({
+    epoch: z.number().int().min(1),
+    partitions: z.number().int().min(1).max(PARTITIONS_MAX).refine(isPowerOfTwo, "partitions must be a power of two"),
+    owners: z.array(memberId),
+    pending: z.array(transferSchema),
+    nextOwners: z.array(memberId).optional(),
+    members: z.record(z.string(), memberSchema),
+  })
+  .strict()
+  .superRefine((ring, ctx) => {
+    if (ring.owners.length !== ring.partitions) {
+      ctx.addIssue({ code: "custom", path: ["owners"], message: `owners has ${ring.owners.length} entries for ${ring.partitions} partitions` });
+    }
+    if (ring.nextOwners && ring.nextOwners.length !== ring.partitions) {
+      ctx.addIssue({ code: "custom", path: ["nextOwners"], message: `nextOwners has ${ring.nextOwners.length} entries for ${ring.partitions} partitions` });
+    }
+    for (const [key, member] of Object.entries(ring.members)) {
+      if (key !== member.id) ctx.addIssue({ code: "custom", path: ["members", key], message: `member listed under '${key}' has id '${member.id}'` });
+    }
+    const unknown = new Set([...ring.owners, ...(ring.nextOwners ?? [])].filter((id) => !ring.members[id]));
+    for (const t of ring.pending) {
+      if (t.partition >= ring.partitions) ctx.addIssue({ code: "custom", path: ["pending"], message: `transfer of partition ${t.partition} is outside the ring` });
+      if (!ring.members[t.to]) unknown.add(t.to);
+    }
+    if (unknown.size > 0) ctx.addIssue({ code: "custom", path: ["members"], message: `not members: ${[...unknown].sort().join(", ")}` });
+  });
+
+/** Validates a ring from outside; a bad one is a 400-class error naming every problem. */
+export function parseRing(input: unknown): Ring {
+  const result = ringSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(ring)"}: ${i.message}`).join("; ");
+    throw new DynamoError("invalid_request", `invalid ring: ${problems}`);
+  }
+  return result.data as Ring;
+}
+
+/** The first ring of a cluster: epoch 1, a balanced claim over the members, nothing pending. */
+export function createRing(options: { partitions: number; members: Member[]; targetN: number }): Ring {
+  const owners = initialClaim(options.partitions, options.members.map((m) => m.id), options.targetN);
+  return {
+    epoch: 1,
+    partitions: options.partitions,
+    owners,
+    pending: [],
+    members: Object.fromEntries(options.members.map((m) => [m.id, { ...m, state: "valid" as const }])),
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Per-replica inspection for tests: which nodes replicate a key under the cluster's current ring, and whether each
+ * of them holds a given value in its own copy (read through the admin API, without any quorum).
+ */
+import { partitionOf, preferenceList } from "../../node/ring/index.js";
+import type { Ring } from "../../node/ring/types.js";
+import type { TestCluster } from "./dev-cluster.js";
+
+export async function currentRing(cluster: TestCluster, via = 0): Promise<Ring> {
+  return (await cluster.admin(via, "GET", "/v1/admin/ring")) as Ring;
+}
+
+export function replicasOf(ring: Ring, bucket: string, key: string, n: number): string[] {
+  return preferenceList(ring, partitionOf(bucket, Buffer.from(key), ring.partitions), n);
+}
+
+/** Values (decoded as UTF-8) of the live siblings in node `index`'s own copy of a key. */
+export async function localValues(cluster: TestCluster, index: number, bucket: string, key: string): Promise<string[]> {
+  const record = await cluster.localRecord(index, bucket, key);
+  if (!record.found) return [];
+  return (record.siblings ?? []).filter((s) => !s.deleted && s.value !== null).map((s) => Buffer.from(s.value!, "base64").toString("utf8"));
+}
+
+/** Polls `check` until it returns an empty list of problems or the deadline passes; returns the last problems. */
+export async function eventually(check: () => Promise<string[]>, timeoutMs: number, intervalMs = 500): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let problems = await check();
+  while (problems.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    problems = await check();
+  }
+  return problems;
+}
+
+export async function metricSum(urls: string[], name: string): Promise<number> {
+  let sum = 0;
+  for (const url of urls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    for (const line of text.split("\n")) {
+      if (line.startsWith(name + " ") || line.startsWith(name + "{")) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}

@@ -1,0 +1,135 @@
+/**
+ * A set-style checker in the manner of Jepsen's: clients add unique elements to a few keys by read, merge siblings by
+ * union, add, and write back with the context. Every add is recorded as acknowledged (the write returned success) or
+ * not. At the end every key is read at r=n and the checker reports what was lost: acknowledged elements that are in
+ * no version of their key. Unacknowledged elements may or may not be present; both are fine.
+ */
+import { DynamoClient, DynamoClientError } from "../../client/index.js";
+import type { Rng } from "./seeded.js";
+
+export interface SetCheckerOptions {
+  urls: () => string[];
+  bucket: string;
+  keys: number;
+  clients: number;
+  rng: Rng;
+  /** Write quorum used by the clients. */
+  w?: number;
+  /** Pause between one client's operations. */
+  pauseMs?: number;
+  /** Prefix of the elements this checker adds, so several checkers can share keys. */
+  prefix?: string;
+}
+
+export interface SetReport {
+  attempted: number;
+  acknowledged: number;
+  lost: string[];
+  unacknowledgedPresent: number;
+  failures: number;
+}
+
+export function parseSet(value: Buffer): string[] {
+  const parsed = JSON.parse(value.toString("utf8")) as unknown;
+  if (!Array.isArray(parsed)) throw new Error("set value is not a JSON array");
+  return parsed.map(String);
+}
+
+export class SetChecker {
+  private readonly acknowledged = new Map<string, string>();
+  private readonly unacknowledged = new Map<string, string>();
+  private stopping = false;
+  private running: Promise<void>[] = [];
+  private readonly clients = new Map<string, DynamoClient>();
+  failures = 0;
+  readonly errors: string[] = [];
+
+  constructor(private readonly options: SetCheckerOptions) {}
+
+  keyName(i: number): string {
+    return `set-${i}`;
+  }
+
+  start(): void {
+    this.running = Array.from({ length: this.options.clients }, (_, c) => this.client(c));
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.running);
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+
+  private clientFor(url: string): DynamoClient {
+    let client = this.clients.get(url);
+    if (!client) {
+      client = new DynamoClient(url, { timeoutMs: 5000 });
+      this.clients.set(url, client);
+    }
+    return client;
+  }
+
+  get acknowledgedCount(): number {
+    return this.acknowledged.size;
+  }
+
+  private async client(index: number): Promise<void> {
+    let n = 0;
+    while (!this.stopping) {
+      const urls = this.options.urls();
+      const url = urls[(index + n) % urls.length]!;
+      const client = this.clientFor(url);
+      const key = this.keyName(this.options.rng.int(this.options.keys));
+      const element = `${this.options.prefix ?? "c"}${index}-${n++}`;
+      try {
+        const current = await client.get(this.options.bucket, key, { r: 1 });
+        const members = new Set<string>();
+        if (current.kind === "value") parseSet(current.value).forEach((e) => members.add(e));
+        if (current.kind === "siblings") for (const s of current.siblings) parseSet(s.value).forEach((e) => members.add(e));
+        members.add(element);
+        await client.put(this.options.bucket, key, JSON.stringify([...members].sort()), {
+          context: current.context,
+          contentType: "application/json",
+          w: this.options.w ?? 2,
+        });
+        this.acknowledged.set(element, key);
+      } catch (err) {
+        this.unacknowledged.set(element, key);
+        this.failures += 1;
+        if (this.errors.length < 20) this.errors.push(`${element} via ${url}: ${err instanceof DynamoClientError ? `${err.status} ${err.message}` : (err as Error).message}`);
+      }
+      if (this.options.pauseMs) await new Promise((r) => setTimeout(r, this.options.pauseMs));
+    }
+  }
+
+  /** Reads every key at r=n through `url` and compares with what was acknowledged. */
+  async check(url: string, n: number): Promise<SetReport> {
+    const present = new Set<string>();
+    const client = new DynamoClient(url, { timeoutMs: 10_000 });
+    for (let i = 0; i < this.options.keys; i++) {
+      const got = await client.get(this.options.bucket, this.keyName(i), { r: n });
+      if (got.kind === "value") parseSet(got.value).forEach((e) => present.add(e));
+      if (got.kind === "siblings") for (const s of got.siblings) parseSet(s.value).forEach((e) => present.add(e));
+    }
+    client.close();
+    const lost = [...this.acknowledged.keys()].filter((e) => !present.has(e));
+    const unacknowledgedPresent = [...this.unacknowledged.keys()].filter((e) => present.has(e)).length;
+    return {
+      attempted: this.acknowledged.size + this.unacknowledged.size,
+      acknowledged: this.acknowledged.size,
+      lost,
+      unacknowledgedPresent,
+      failures: this.failures,
+    };
+  }
+
+  /** Every acknowledged element of `key`, for per-replica checks. */
+  acknowledgedFor(key: string): string[] {
+    return [...this.acknowledged].filter(([, k]) => k === key).map(([e]) => e);
+  }
+}
+
+export function formatReport(report: SetReport): string {
+  return `total ${report.attempted}, acknowledged ${report.acknowledged}, lost ${report.lost.length}, unacknowledged but present ${report.unacknowledgedPresent}, failed requests ${report.failures}`;
+}

@@ -1,0 +1,200 @@
+/**
+ * Staying available and converging through failures, with real processes: a node killed, a node frozen past the
+ * failure detector's threshold, a node cut off from the others, a node whose disk was wiped, and a full hint store.
+ */
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { DynamoClient } from "../../client/index.js";
+import { REPO_ROOT, TestCluster } from "../helpers/dev-cluster.js";
+import { http, kvUrl } from "../helpers/http.js";
+import { currentRing, eventually, localValues, metricSum, replicasOf } from "../helpers/replicas.js";
+import { rng, seedFromEnv } from "../helpers/seeded.js";
+import { SetChecker, formatReport, parseSet } from "../helpers/set-checker.js";
+
+const FAST = join(REPO_ROOT, "test", "integration", "fixtures", "fast-failover.yaml");
+const TINY_HINTS = join(REPO_ROOT, "test", "integration", "fixtures", "tiny-hint-store.yaml");
+const FAULTS = { DYNAMO_FAULT_INJECTION: "1" };
+
+/** Writes unique keys through the given nodes until stopped; records which were acknowledged and which failed. */
+function writeLoad(urls: string[], bucket: string, prefix: string, w: number) {
+  const acknowledged = new Map<string, string>();
+  const failures: string[] = [];
+  let stopped = false;
+  const clients = urls.map((u) => new DynamoClient(u, { timeoutMs: 8000 }));
+  const loops = clients.map(async (client, c) => {
+    for (let i = 0; !stopped; i++) {
+      const key = `${prefix}-${c}-${i}`;
+      try {
+        await client.put(bucket, key, `v-${key}`, { w });
+        acknowledged.set(key, `v-${key}`);
+      } catch (err) {
+        failures.push(`${key}: ${(err as Error).message}`);
+      }
+    }
+  });
+  return {
+    acknowledged,
+    failures,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+      for (const c of clients) c.close();
+    },
+  };
+}
+
+/** Problems with keys not held by every one of their replicas. */
+async function missingOnReplicas(cluster: TestCluster, bucket: string, keys: Map<string, string>, n: number): Promise<string[]> {
+  const ring = await currentRing(cluster);
+  const index = new Map(cluster.nodes().map((node, i) => [node.id, i]));
+  const problems: string[] = [];
+  for (const [key, value] of keys) {
+    for (const id of replicasOf(ring, bucket, key, n)) {
+      const values = await localValues(cluster, index.get(id)!, bucket, key);
+      if (!values.includes(value)) problems.push(`${key} missing on ${id}`);
+      if (problems.length > 20) return problems;
+    }
+  }
+  return problems;
+}
+
+describe("failures", function () {
+  this.timeout(180_000);
+  let cluster: TestCluster;
+
+  afterEach(async function () {
+    await cluster?.destroy();
+  });
+
+  it("(a) a node killed while clients write at w=2: no write fails, and after restart every replica holds every key", async function () {
+    cluster = await TestCluster.start({ nodes: 5, partitions: 16, config: FAST, env: FAULTS });
+    const urls = cluster.clientUrls();
+    const load = writeLoad(urls.slice(0, 4), "sets", "a", 2);
+    await new Promise((r) => setTimeout(r, 800));
+    await cluster.kill(4);
+    await new Promise((r) => setTimeout(r, 2500));
+    await load.stop();
+    assert.deepEqual(load.failures, [], "no write may fail while one node of five is down");
+    assert.ok(load.acknowledged.size > 50, `only ${load.acknowledged.size} writes were acknowledged`);
+    assert.ok((await metricSum(urls.slice(0, 4), "dynamo_hints")) > 0, "the dead node's writes were kept as hints");
+
+    await cluster.restart(4);
+    const missing = await eventually(() => missingOnReplicas(cluster, "sets", load.acknowledged, 3), 45_000, 1000);
+    assert.deepEqual(missing, [], "every replica holds every acknowledged key");
+    const hintsLeft = await eventually(async () => ((await metricSum(cluster.clientUrls(), "dynamo_hints")) > 0 ? ["hints remain"] : []), 20_000);
+    assert.deepEqual(hintsLeft, [], "every hint was delivered and deleted");
+    assert.ok((await metricSum(cluster.clientUrls(), "dynamo_hints_delivered_total")) > 0);
+  });
+
+  it("(b) a node frozen with SIGSTOP past the failure detector's threshold: no write fails, and it catches up after SIGCONT", async function () {
+    cluster = await TestCluster.start({ nodes: 5, partitions: 16, config: FAST, env: FAULTS });
+    const urls = cluster.clientUrls();
+    const load = writeLoad(urls.slice(0, 4), "sets", "b", 2);
+    await new Promise((r) => setTimeout(r, 500));
+    cluster.signal(4, "SIGSTOP");
+    try {
+      await eventually(async () => {
+        const view = (await (await fetch(`${urls[0]}/v1/cluster`)).json()) as { members: { id: string; liveness: string }[] };
+        return view.members.find((m) => m.id === "node-4")?.liveness === "down" ? [] : ["node-4 not yet suspected"];
+      }, 10_000, 100);
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      cluster.signal(4, "SIGCONT");
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    await load.stop();
+    assert.deepEqual(load.failures, [], "no write may fail while one node is frozen");
+    const missing = await eventually(() => missingOnReplicas(cluster, "sets", load.acknowledged, 3), 45_000, 1000);
+    assert.deepEqual(missing, []);
+  });
+
+  it("(c) a node cut off from the others: both sides accept writes, and after healing every replica has every acknowledged version", async function () {
+    const seed = seedFromEnv("partition test");
+    cluster = await TestCluster.start({ nodes: 3, partitions: 16, config: FAST, env: FAULTS });
+    const urls = cluster.clientUrls();
+    await cluster.isolate(0);
+    const random = rng(seed);
+    const lonely = new SetChecker({ urls: () => [urls[0]!], bucket: "sets", keys: 4, clients: 2, rng: random, w: 1, prefix: "lonely" });
+    const majority = new SetChecker({ urls: () => urls.slice(1), bucket: "sets", keys: 4, clients: 2, rng: random, w: 2, prefix: "major" });
+    lonely.start();
+    majority.start();
+    await new Promise((r) => setTimeout(r, 3000));
+    await Promise.all([lonely.stop(), majority.stop()]);
+    assert.ok(lonely.acknowledgedCount > 0 && majority.acknowledgedCount > 0, "both sides accepted writes");
+    await cluster.heal();
+
+    const problems = await eventually(async () => {
+      const out: string[] = [];
+      for (let k = 0; k < 4; k++) {
+        const key = lonely.keyName(k);
+        const expected = [...lonely.acknowledgedFor(key), ...majority.acknowledgedFor(key)];
+        for (let node = 0; node < 3; node++) {
+          const values = await localValues(cluster, node, "sets", key);
+          const held = new Set(values.flatMap((v) => parseSet(Buffer.from(v))));
+          const missing = expected.filter((e) => !held.has(e));
+          if (missing.length > 0) out.push(`node-${node} lacks ${missing.length} elements of ${key}`);
+        }
+      }
+      return out;
+    }, 45_000, 1000);
+    assert.deepEqual(problems, []);
+    const lonelyReport = await lonely.check(urls[1]!, 3);
+    const majorityReport = await majority.check(urls[2]!, 3);
+    console.log(`    lonely side: ${formatReport(lonelyReport)}\n    majority side: ${formatReport(majorityReport)}`);
+    assert.deepEqual([...lonelyReport.lost, ...majorityReport.lost], []);
+  });
+
+  it("(d) a node whose disk was wiped never answers not-found for existing keys at r=1, and holds every key again", async function () {
+    cluster = await TestCluster.start({ nodes: 3, partitions: 16, config: FAST, env: FAULTS });
+    const urls = cluster.clientUrls();
+    const client = new DynamoClient(urls[0]!);
+    const keys = new Map<string, string>();
+    for (let i = 0; i < 150; i++) {
+      await client.put("sets", `wiped-${i}`, `v${i}`);
+      keys.set(`wiped-${i}`, `v${i}`);
+    }
+    client.close();
+    const incarnationBefore = ((await cluster.admin(2, "GET", "/v1/admin/node")) as { incarnation: string }).incarnation;
+    await cluster.kill(2);
+    rmSync(cluster.nodes()[2]!.dataDir, { recursive: true, force: true });
+    await cluster.restart(2);
+    const incarnationAfter = ((await cluster.admin(2, "GET", "/v1/admin/node")) as { incarnation: string }).incarnation;
+    assert.notEqual(incarnationAfter, incarnationBefore, "a wiped node comes back as a new incarnation");
+
+    const wrong: string[] = [];
+    let answered = 0;
+    for (const [key, value] of keys) {
+      const res = await http("GET", kvUrl(urls[2]!, "sets", key, "?r=1"));
+      if (res.status === 200) {
+        answered += 1;
+        if (res.text() !== value) wrong.push(`${key}: stale ${res.text()}`);
+      } else if (res.status !== 503) {
+        wrong.push(`${key}: ${res.status} ${res.text()}`);
+      }
+    }
+    assert.deepEqual(wrong, [], "no not-found and no stale value from the wiped node");
+    assert.ok(answered > keys.size / 2, `the wiped node answered only ${answered} of ${keys.size} reads`);
+    const missing = await eventually(async () => {
+      const out: string[] = [];
+      for (const [key, value] of keys) if (!(await localValues(cluster, 2, "sets", key)).includes(value)) out.push(key);
+      return out;
+    }, 45_000, 1000);
+    assert.deepEqual(missing, [], "the wiped node holds every key again");
+  });
+
+  it("(e) with the hint store full, writes still succeed where a quorum is possible, and the overflow is visible", async function () {
+    cluster = await TestCluster.start({ nodes: 5, partitions: 16, config: TINY_HINTS, env: FAULTS });
+    const urls = cluster.clientUrls();
+    await cluster.kill(4);
+    await new Promise((r) => setTimeout(r, 2000));
+    const load = writeLoad(urls.slice(0, 4), "default", "e", 2);
+    await new Promise((r) => setTimeout(r, 2000));
+    await load.stop();
+    assert.deepEqual(load.failures, []);
+    assert.ok(load.acknowledged.size > 20);
+    assert.ok((await metricSum(urls.slice(0, 4), "dynamo_hints_refused_total")) > 0, "refused hints are counted");
+    for (const url of urls.slice(0, 4)) assert.ok((await metricSum([url], "dynamo_hints")) <= 3, "no node holds more hints than its bound");
+    assert.match(cluster.nodeLog(0) + cluster.nodeLog(1) + cluster.nodeLog(2) + cluster.nodeLog(3), /refused a hint for node-4: hint store holds 3 hints \(limit 3\)/);
+  });
+});
