@@ -110,7 +110,9 @@ export function openApiSchema(): JsonSchema {
       apiVersion: { type: "string" },
       kind: { type: "string" },
       metadata: { type: "object" },
-      spec: { ...jsonSchemaOf(clusterSpecSchema, ".spec"), default: {} },
+      // The API server checks the CEL rules of `spec` against this default without defaulting inside it first, so it
+      // is the fully defaulted spec rather than `{}`.
+      spec: { ...jsonSchemaOf(clusterSpecSchema, ".spec"), default: clusterSpecSchema.parse({}) },
       status: jsonSchemaOf(clusterStatusSchema, ".status"),
     },
   };

@@ -19,7 +19,11 @@ export const SHORT_NAMES = ["dyn"];
 /** Annotating a pod with this (value `true`) asks the operator to wipe and replace that node. */
 export const REPLACE_ANNOTATION = `${GROUP}/replace`;
 
-/** Bounds that keep CEL rules within the API server's cost budget; far beyond any sensible cluster. */
+/**
+ * Bounds that keep CEL rules within the API server's cost budget; far beyond any sensible cluster. Messages are
+ * static: the API server estimates messageExpressions that format numbers far beyond its budget, and its error
+ * already names the field and the rejected value.
+ */
 export const BUCKETS_MAX = 64;
 export const REPLICAS_MAX = 1024;
 
@@ -50,8 +54,8 @@ export const bucketSpecSchema = z
   .describe("A bucket every node serves: its replication factor n and default read and write quorums.")
   .meta(
     cel(
-      { rule: "self.r <= self.n", messageExpression: "'bucket ' + self.name + ': r (' + string(self.r) + ') must be <= n (' + string(self.n) + ')'" },
-      { rule: "self.w <= self.n", messageExpression: "'bucket ' + self.name + ': w (' + string(self.w) + ') must be <= n (' + string(self.n) + ')'" },
+      { rule: "self.r <= self.n", message: "a bucket's r (read quorum) must be <= its n (replicas of each key)", fieldPath: ".r" },
+      { rule: "self.w <= self.n", message: "a bucket's w (write quorum) must be <= its n (replicas of each key)", fieldPath: ".w" },
     ),
   );
 
@@ -103,7 +107,7 @@ const clusterSpecObject = z.object({
     .describe("Q, the number of ring partitions: a power of two fixed when the cluster is created.")
     .meta(
       cel(
-        { rule: `self in [${POWERS_OF_TWO.join(", ")}]`, messageExpression: `'partitions must be a power of two between 1 and ${PARTITIONS_MAX}, got ' + string(self)` },
+        { rule: `self in [${POWERS_OF_TWO.join(", ")}]`, message: `partitions must be a power of two between 1 and ${PARTITIONS_MAX}` },
         { rule: "self == oldSelf", message: "partitions is immutable: it is fixed when the cluster is created" },
       ),
     ),
@@ -139,8 +143,7 @@ export const clusterSpecSchema = clusterSpecObject.meta(
   cel(
     {
       rule: "self.buckets.all(b, b.n <= self.replicas)",
-      messageExpression:
-        "'every bucket needs n <= replicas (' + string(self.replicas) + '); too large: ' + self.buckets.filter(b, b.n > self.replicas).map(b, b.name + ' (n=' + string(b.n) + ')').join(', ')",
+      message: "every bucket's n must be <= replicas: a key cannot have more replicas than there are nodes",
       fieldPath: ".buckets",
     },
     {
