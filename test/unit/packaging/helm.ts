@@ -4,7 +4,7 @@
  * chart that renders here renders there. When the toolchain is not built every call throws an error that says how to
  * build it: the chart tests then fail loudly instead of passing without having run.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -60,26 +60,44 @@ export function helmBinary(): string {
   return helmPath;
 }
 
-/** Runs helm with the given arguments; HOME-based state goes to a throwaway directory so no user config leaks in. */
+/** helm's environment: HOME-based state goes to a throwaway directory so no user configuration leaks in. */
+function helmEnv(home: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: home,
+    HELM_CACHE_HOME: join(home, "cache"),
+    HELM_CONFIG_HOME: join(home, "config"),
+    HELM_DATA_HOME: join(home, "data"),
+  };
+}
+
+/** Runs helm and waits for it, blocking; for rendering, which touches no cluster. */
 export function runHelm(args: string[]): HelmResult {
   const home = mkdtempSync(join(tmpdir(), "dynamo-helm-"));
   try {
-    const result = spawnSync(helmBinary(), args, {
-      encoding: "utf8",
-      timeout: DEFAULT_RENDER.timeoutMs,
-      env: {
-        PATH: process.env.PATH,
-        HOME: home,
-        HELM_CACHE_HOME: join(home, "cache"),
-        HELM_CONFIG_HOME: join(home, "config"),
-        HELM_DATA_HOME: join(home, "data"),
-      },
-    });
+    const result = spawnSync(helmBinary(), args, { encoding: "utf8", timeout: DEFAULT_RENDER.timeoutMs, env: helmEnv(home) });
     if (result.error) throw result.error;
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+}
+
+/**
+ * Runs helm without blocking the event loop, for commands against a cluster: the Kubernetes tests run the process
+ * kubelet in the same process, and `helm install --wait` waits for pods that kubelet must start meanwhile.
+ */
+export function runHelmAsync(args: string[], timeoutMs: number): Promise<HelmResult> {
+  const home = mkdtempSync(join(tmpdir(), "dynamo-helm-"));
+  return new Promise<HelmResult>((resolve, reject) => {
+    const child = spawn(helmBinary(), args, { env: helmEnv(home), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  }).finally(() => rmSync(home, { recursive: true, force: true }));
 }
 
 /** Writes values to a temporary file and passes it with -f, so tests give values as plain objects. */
