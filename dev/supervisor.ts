@@ -173,7 +173,7 @@ export class DevCluster {
   }
 
   async startNode(node: DevNode): Promise<void> {
-    if (node.child && node.child.exitCode === null) return;
+    if (this.running(node)) return;
     mkdirSync(node.dataDir, { recursive: true });
     node.logStream ??= createWriteStream(join(this.options.dataDir, `${node.id}.log`), { flags: "a" });
     const args = [

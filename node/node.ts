@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
+import type { Duplex } from "node:stream";
 import { AntiEntropy } from "./anti-entropy/index.js";
 import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import type { NodeConfig } from "./config/index.js";
@@ -284,6 +285,8 @@ export class StorageNode {
     this.peerServer = createServer(adminApp);
     this.peerProtocol.attach(this.peerServer);
     this.clientServer = createServer(clientApp);
+    this.clientServer.on("clientError", answerMalformedRequest);
+    this.peerServer.on("clientError", answerMalformedRequest);
     // Keep-alive sockets must outlive a load balancer's idle timeout, or clients see resets on reuse.
     this.clientServer.keepAliveTimeout = 65_000;
     await listen(this.peerServer, options.peerPort, options.host);
@@ -414,6 +417,20 @@ export class StorageNode {
 
 function round(n: number): number | string {
   return Number.isFinite(n) ? Math.round(n * 100) / 100 : "Infinity";
+}
+
+/**
+ * Requests Node's HTTP parser rejects before any handler runs (headers over 16 KiB, a broken request line) still get
+ * the API's JSON error shape rather than a bare status line.
+ */
+function answerMalformedRequest(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) return;
+  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+  const body = JSON.stringify({ error: "invalid_request", message: tooLarge ? "request headers exceed 16 KiB" : "malformed HTTP request" });
+  socket.end(
+    `HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 async function listen(server: Server, port: number, host: string): Promise<void> {

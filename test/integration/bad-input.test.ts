@@ -85,9 +85,13 @@ describe("bad input", function () {
   });
 
   it("a malformed context is 400", async function () {
-    for (const context of ["garbage", "!!!", "a".repeat(20000), storedContext.slice(0, 5)]) {
+    for (const context of ["garbage", "!!!", "a".repeat(9000), storedContext.slice(0, 5)]) {
       assertError(await http("PUT", kvUrl(url, "default", "precious"), { body: "changed", headers: { "X-Dynamo-Context": context } }), 400, "invalid_request", /context/);
     }
+  });
+
+  it("headers too large for the HTTP parser get a JSON 431", async function () {
+    assertError(await http("PUT", kvUrl(url, "default", "precious"), { body: "changed", headers: { "X-Dynamo-Context": "a".repeat(20000) } }), 431, "invalid_request", /16 KiB/);
   });
 
   it("a context whose integrity check fails is 400", async function () {
