@@ -105,7 +105,8 @@ export class RingDriver {
     const results = await Promise.all([...targets.values()].map((url) => this.options.admin.installRing(url, ring).then(() => true, () => false)));
     if (!results.some(Boolean)) throw new DynamoError("unavailable", `could not commit ring epoch ${ring.epoch}: no node accepted it`);
     this.options.log(`ring epoch ${ring.epoch}: ${action}`);
-    return this.result(ring, desired, reports, `ring epoch ${ring.epoch}: ${action}`, 200);
+    // Nothing is removable in the step that commits: the next step first sees every member on the new epoch.
+    return { ...this.result(ring, desired, new Map(), `ring epoch ${ring.epoch}: ${action}`, 200), removable: [] };
   }
 
   private async propagate(ring: Ring, reports: Map<string, NodeReport & { epoch: number }>): Promise<void> {
@@ -142,13 +143,15 @@ export class RingDriver {
   private result(
     ring: Ring | undefined,
     desired: string[],
-    reports: Map<string, NodeReport>,
+    reports: Map<string, NodeReport & { epoch?: number }>,
     action: string | undefined,
     retryAfterMs: number,
     progress?: { pending: number; active: number; done: number },
   ): StepResult {
     const done = ring !== undefined && isSettled(ring, desired, this.options.targetN);
-    const removable = [...reports.keys()].filter((id) => !desired.includes(id) && (!ring || !ring.members[id]));
+    // A node may stop only once every member runs the ring without it, or a laggard could still route to it.
+    const everyoneCurrent = ring !== undefined && Object.keys(ring.members).every((id) => (reports.get(id)?.epoch ?? 0) >= ring.epoch);
+    const removable = everyoneCurrent ? [...reports.keys()].filter((id) => !desired.includes(id) && !ring.members[id]) : [];
     return {
       ring,
       done,

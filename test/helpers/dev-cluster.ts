@@ -130,8 +130,13 @@ export class TestCluster {
     this.output = output;
   }
 
+  /** Stops the cluster and removes its data, unless DYNAMO_TEST_KEEP=1 asks to keep it for a post-mortem. */
   async destroy(): Promise<void> {
     await this.stop();
+    if (process.env.DYNAMO_TEST_KEEP === "1") {
+      console.log(`    kept cluster data in ${this.dataDir}`);
+      return;
+    }
     if (!this.options.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 

@@ -103,8 +103,13 @@ export class SetChecker {
     }
   }
 
-  /** Reads every key at r=n through `url` and compares with what was acknowledged. */
+  /**
+   * Reads every key at r=n through `url` and compares with what was acknowledged before the reads began (clients may
+   * still be running: what they add during the check is judged by a later one).
+   */
   async check(url: string, n: number): Promise<SetReport> {
+    const acknowledged = [...this.acknowledged.keys()];
+    const unacknowledged = [...this.unacknowledged.keys()];
     const present = new Set<string>();
     const client = new DynamoClient(url, { timeoutMs: 10_000 });
     for (let i = 0; i < this.options.keys; i++) {
@@ -113,15 +118,19 @@ export class SetChecker {
       if (got.kind === "siblings") for (const s of got.siblings) parseSet(s.value).forEach((e) => present.add(e));
     }
     client.close();
-    const lost = [...this.acknowledged.keys()].filter((e) => !present.has(e));
-    const unacknowledgedPresent = [...this.unacknowledged.keys()].filter((e) => present.has(e)).length;
+    const lost = acknowledged.filter((e) => !present.has(e));
+    const unacknowledgedPresent = unacknowledged.filter((e) => present.has(e)).length;
     return {
-      attempted: this.acknowledged.size + this.unacknowledged.size,
-      acknowledged: this.acknowledged.size,
+      attempted: acknowledged.length + unacknowledged.length,
+      acknowledged: acknowledged.length,
       lost,
       unacknowledgedPresent,
       failures: this.failures,
     };
+  }
+
+  keyOf(element: string): string | undefined {
+    return this.acknowledged.get(element) ?? this.unacknowledged.get(element);
   }
 
   /** Every acknowledged element of `key`, for per-replica checks. */

@@ -1,0 +1,219 @@
+/**
+ * Ring changes under continuous client load, with real processes: scaling 3 → 4 → 6 → 3, replacing a node, reversing
+ * a scale while transfers are in flight, and crashes of the receiving and the sending node mid-transfer. After every
+ * step: nothing acknowledged is lost, every key reads at r=n, and the ring is balanced.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DynamoClient } from "../../client/index.js";
+import { partitionsPerMember, preferenceList } from "../../node/ring/index.js";
+import { REPO_ROOT, TestCluster } from "../helpers/dev-cluster.js";
+import { currentRing, eventually } from "../helpers/replicas.js";
+import { rng, seedFromEnv } from "../helpers/seeded.js";
+import { SetChecker, formatReport } from "../helpers/set-checker.js";
+
+const CONFIG = join(REPO_ROOT, "test", "integration", "fixtures", "handoff.yaml");
+const PARTITIONS = 64;
+
+interface DevStatus {
+  epoch: number;
+  nodes: { id: string; state: string; partitions: number; pid: number | null }[];
+  transfers: { pending: number; active: number };
+  settled: boolean;
+}
+
+async function status(cluster: TestCluster): Promise<DevStatus> {
+  const r = await cluster.dev("status");
+  if (r.code !== 0) throw new Error(`dev status failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as DevStatus;
+}
+
+async function scale(cluster: TestCluster, n: number): Promise<void> {
+  const r = await cluster.dev("scale", String(n));
+  if (r.code !== 0) throw new Error(`dev scale ${n} failed: ${r.stderr}`);
+}
+
+/** Waits until the cluster has exactly `n` settled members, and returns the time it took. */
+async function settled(cluster: TestCluster, n: number, timeoutMs = 90_000): Promise<number> {
+  const started = Date.now();
+  const problems = await eventually(async () => {
+    const s = await status(cluster);
+    const members = s.nodes.filter((node) => node.state === "valid");
+    return s.settled && s.transfers.pending === 0 && members.length === n && s.nodes.length === n ? [] : [`not settled: ${JSON.stringify(s)}`];
+  }, timeoutMs, 250);
+  assert.deepEqual(problems, []);
+  return Date.now() - started;
+}
+
+async function assertBalanced(cluster: TestCluster, n: number): Promise<void> {
+  const ring = await currentRing(cluster);
+  const counts = Object.values(partitionsPerMember(ring.owners));
+  assert.equal(counts.length, n);
+  for (const c of counts) assert.ok(c === Math.floor(PARTITIONS / n) || c === Math.ceil(PARTITIONS / n), `unbalanced ring: ${counts.join(",")}`);
+}
+
+/**
+ * Samples the ring while a change runs: every partition must keep n replicas on members whose process is running
+ * and whose own copy is authoritative (owners), however far the transfers have got.
+ */
+function watchReplicas(cluster: TestCluster, n: number) {
+  const violations: string[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const s = await status(cluster);
+        const ring = await currentRing(cluster);
+        // A node that has not installed the newest ring yet is not what this check is about.
+        if (ring.epoch < s.epoch) continue;
+        const running = new Set(s.nodes.filter((node) => node.pid !== null).map((node) => node.id));
+        for (let p = 0; p < ring.partitions; p++) {
+          const replicas = preferenceList(ring, p, n).filter((id) => running.has(id));
+          if (replicas.length < n) violations.push(`epoch ${ring.epoch} partition ${p}: ${replicas.length} live replicas`);
+        }
+      } catch {
+        // A sample that races a node restart is skipped.
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return {
+    violations,
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+async function preload(urls: string[], count: number): Promise<Map<string, string>> {
+  const client = new DynamoClient(urls);
+  const keys = new Map<string, string>();
+  const value = "x".repeat(1000);
+  for (let i = 0; i < count; i += 20) {
+    await Promise.all(
+      Array.from({ length: Math.min(20, count - i) }, async (_, j) => {
+        await client.put("sets", `bulk-${i + j}`, `${i + j}:${value}`);
+        keys.set(`bulk-${i + j}`, `${i + j}:${value}`);
+      }),
+    );
+  }
+  client.close();
+  return keys;
+}
+
+async function assertAllReadable(urls: string[], keys: Map<string, string>): Promise<void> {
+  const client = new DynamoClient(urls);
+  const bad: string[] = [];
+  for (const [key, value] of keys) {
+    const got = await client.get("sets", key, { r: 3 });
+    if (got.kind !== "value" || got.value.toString() !== value) bad.push(`${key}: ${got.kind}`);
+    if (bad.length > 10) break;
+  }
+  client.close();
+  assert.deepEqual(bad, [], "every preloaded key reads back at r=n");
+}
+
+describe("ring changes under load", function () {
+  this.timeout(300_000);
+  let cluster: TestCluster;
+  let checker: SetChecker;
+
+  afterEach(async function () {
+    await checker?.stop();
+    await cluster?.destroy();
+  });
+
+  function startLoad(seed: number): SetChecker {
+    // Clients use the first three nodes, which every step keeps.
+    const urls = cluster.clientUrls().slice(0, 3);
+    checker = new SetChecker({ urls: () => urls, bucket: "sets", keys: 6, clients: 3, rng: rng(seed), w: 2, pauseMs: 5 });
+    checker.start();
+    return checker;
+  }
+
+  async function assertNothingLost(label: string): Promise<void> {
+    const report = await checker.check(cluster.clientUrls()[0]!, 3);
+    console.log(`    ${label}: ${formatReport(report)}`);
+    if (report.lost.length > 0) console.log(`    lost elements: ${report.lost.slice(0, 10).join(", ")}; keys ${report.lost.slice(0, 10).map((e) => checker.keyOf(e)).join(", ")}`);
+    assert.deepEqual(report.lost, [], `${label}: acknowledged elements lost`);
+  }
+
+  it("3 → 4 → 6 → 3 nodes: nothing lost, every key readable at r=n, balanced after each step, n replicas throughout", async function () {
+    const seed = seedFromEnv("scale test");
+    cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: CONFIG });
+    const keys = await preload(cluster.clientUrls(), 300);
+    startLoad(seed);
+    for (const n of [4, 6, 3]) {
+      const watch = watchReplicas(cluster, 3);
+      await scale(cluster, n);
+      const ms = await settled(cluster, n);
+      await watch.stop();
+      console.log(`    scaled to ${n} in ${ms} ms`);
+      assert.deepEqual(watch.violations.slice(0, 5), [], `partitions below n replicas while scaling to ${n}`);
+      await assertBalanced(cluster, n);
+      await assertAllReadable(cluster.clientUrls(), keys);
+      await assertNothingLost(`after scaling to ${n}`);
+    }
+    await checker.stop();
+    await assertNothingLost("final");
+  });
+
+  it("replacing a node (wiped disk, new incarnation) under load loses nothing", async function () {
+    cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: CONFIG });
+    const keys = await preload(cluster.clientUrls(), 200);
+    startLoad(seedFromEnv("replace test"));
+    const before = await currentRing(cluster);
+    const r = await cluster.dev("replace", "2");
+    assert.equal(r.code, 0, r.stderr);
+    const incarnation = (JSON.parse(r.stdout) as { incarnation: string }).incarnation;
+    assert.notEqual(incarnation, before.members["node-2"]!.incarnation);
+    const recorded = await eventually(async () => ((await currentRing(cluster)).members["node-2"]!.incarnation === incarnation ? [] : ["not yet"]), 60_000, 500);
+    assert.deepEqual(recorded, [], "the ring records the new incarnation once its rebuild is done");
+    await checker.stop();
+    await assertAllReadable(cluster.clientUrls(), keys);
+    await assertNothingLost("after replace");
+  });
+
+  it("scale 3 → 5 reversed to 4 while transfers are in flight ends balanced at 4 with nothing lost", async function () {
+    cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: CONFIG });
+    const keys = await preload(cluster.clientUrls(), 1500);
+    startLoad(seedFromEnv("reversal test"));
+    await scale(cluster, 5);
+    const inFlight = await eventually(async () => ((await status(cluster)).transfers.pending > 0 ? [] : ["no transfer in flight"]), 10_000, 100);
+    assert.deepEqual(inFlight, []);
+    await scale(cluster, 4);
+    const ms = await settled(cluster, 4);
+    console.log(`    reversed to 4 and settled in ${ms} ms`);
+    await assertBalanced(cluster, 4);
+    await assertAllReadable(cluster.clientUrls(), keys);
+    await checker.stop();
+    await assertNothingLost("after reversal");
+  });
+
+  it("a crash of the receiving node, then of a sending node, mid-transfer: the transfers resume and finish", async function () {
+    cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: CONFIG });
+    const keys = await preload(cluster.clientUrls(), 1500);
+    startLoad(seedFromEnv("handoff crash test"));
+
+    await scale(cluster, 4);
+    await eventually(async () => ((await status(cluster)).transfers.active > 0 ? [] : ["no active transfer"]), 10_000, 100);
+    await cluster.kill(3);
+    await new Promise((r) => setTimeout(r, 500));
+    await cluster.restart(3);
+    await settled(cluster, 4);
+    await assertBalanced(cluster, 4);
+
+    await scale(cluster, 5);
+    await eventually(async () => ((await status(cluster)).transfers.active > 0 ? [] : ["no active transfer"]), 10_000, 100);
+    await cluster.kill(0);
+    await new Promise((r) => setTimeout(r, 500));
+    await cluster.restart(0);
+    await settled(cluster, 5);
+    await assertBalanced(cluster, 5);
+
+    await assertAllReadable(cluster.clientUrls(), keys);
+    await checker.stop();
+    await assertNothingLost("after crashes mid-transfer");
+  });
+});
