@@ -239,7 +239,9 @@ export async function runClientCommand(argv: string[], io: CommandIo = processIo
     command = parseClientCommand(argv, { env: io.env, devJson: readDevJson(io.cwd) });
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    await write(io.stderr, `dynamo: ${error.message}\n${USAGE}\n`);
+    // One line, as for every failure; the full usage is one --help away.
+    const help = argv[0] === "get" || argv[0] === "put" || argv[0] === "delete" ? `dynamo ${argv[0]} --help` : "dynamo --help";
+    await write(io.stderr, `dynamo: ${error.message} (see '${help}')\n`);
     return EXIT_USAGE;
   }
   if (command.name === "help") {
