@@ -1,0 +1,100 @@
+/**
+ * The RingDriver is stateless between steps: a driver process killed in the middle of a ring change, and a new one
+ * started in its place, finish the same change with nothing lost and no plan started over. Nodes here run without
+ * the dev supervisor, each on a loopback address of its own, the way pods do.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { DynamoClient } from "../../client/index.js";
+import { partitionsPerMember } from "../../node/ring/index.js";
+import type { Ring } from "../../node/ring/types.js";
+import { REPO_ROOT } from "../helpers/dev-cluster.js";
+import { Fleet } from "../helpers/fleet.js";
+
+const CONFIG = join(REPO_ROOT, "test", "integration", "fixtures", "handoff.yaml");
+const DRIVE = join(REPO_ROOT, "test", "helpers", "drive.ts");
+const PARTITIONS = 32;
+
+interface DriveLine {
+  epoch: number;
+  done: boolean;
+  action?: string;
+  transfers: { pending: number; active: number; done: number };
+}
+
+function startDriver(fleet: Fleet, desired: number[]) {
+  const args = ["--import", "tsx", DRIVE, fleet.token, String(PARTITIONS), "3", desired.map((i) => `node-${i}`).join(",")];
+  for (const a of fleet.addresses(desired)) args.push(`${a.id}=${a.peerUrl}=${a.clientUrl}`);
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const lines: DriveLine[] = [];
+  let buffer = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    buffer += d.toString();
+    let nl;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      lines.push(JSON.parse(buffer.slice(0, nl)) as DriveLine);
+      buffer = buffer.slice(nl + 1);
+    }
+  });
+  return { child, lines, exited: once(child, "exit") };
+}
+
+async function ringOf(fleet: Fleet, index: number): Promise<Ring> {
+  const res = await fetch(`${fleet.describe(index).peerUrl}/v1/admin/ring`, { headers: { Authorization: `Bearer ${fleet.token}` } });
+  return (await res.json()) as Ring;
+}
+
+describe("RingDriver restarts", function () {
+  this.timeout(180_000);
+  let fleet: Fleet;
+
+  afterEach(async function () {
+    await fleet?.destroy();
+  });
+
+  it("a driver killed mid-transfer is replaced by a new one that finishes the same plan, nothing lost", async function () {
+    fleet = new Fleet(41, CONFIG);
+    for (const i of [0, 1, 2]) await fleet.start(i);
+    const first = startDriver(fleet, [0, 1, 2]);
+    await first.exited;
+    assert.ok(first.lines.at(-1)?.done, "the initial ring settles");
+
+    const client = new DynamoClient(fleet.addresses([0, 1, 2]).map((a) => a.clientUrl));
+    const value = "y".repeat(1000);
+    for (let i = 0; i < 1500; i += 25) {
+      await Promise.all(Array.from({ length: 25 }, (_, j) => client.put("sets", `k${i + j}`, `${i + j}:${value}`)));
+    }
+
+    await fleet.start(3);
+    const second = startDriver(fleet, [0, 1, 2, 3]);
+    const deadline = Date.now() + 30_000;
+    while (!second.lines.some((l) => l.transfers.done > 0 && l.transfers.pending > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    second.child.kill("SIGKILL");
+    await second.exited;
+    const planned = second.lines.find((l) => l.action?.includes("planned"));
+    assert.ok(planned, "the killed driver had committed a plan");
+    assert.ok(!second.lines.some((l) => l.action?.includes("finalized")), "the killed driver had not finalized it");
+
+    const third = startDriver(fleet, [0, 1, 2, 3]);
+    await third.exited;
+    assert.ok(third.lines.at(-1)?.done, "the new driver settles the ring");
+    assert.ok(!third.lines.some((l) => l.action?.includes("planned") || l.action?.includes("re-planned")), "the new driver continued the plan instead of starting over");
+    assert.ok(third.lines.some((l) => l.action?.includes("finalized")));
+
+    const ring = await ringOf(fleet, 3);
+    assert.equal(ring.epoch, planned!.epoch + 1, "exactly one epoch (the finalize) after the plan");
+    const counts = Object.values(partitionsPerMember(ring.owners));
+    assert.deepEqual(counts.sort(), [8, 8, 8, 8]);
+    const missing: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const got = await client.get("sets", `k${i}`, { r: 3 });
+      if (got.kind !== "value" || got.value.toString() !== `${i}:${value}`) missing.push(`k${i}`);
+    }
+    client.close();
+    assert.deepEqual(missing.slice(0, 10), []);
+  });
+});
