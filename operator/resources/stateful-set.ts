@@ -25,7 +25,11 @@ export const PATHS = {
   data: "/var/lib/dynamo",
   configDir: "/etc/dynamo/config",
   tokenDir: "/etc/dynamo/token",
-  tmp: "/tmp",
+  /**
+   * Scratch space on an emptyDir, named by TMPDIR since the root filesystem is read-only. Not `/tmp` itself: the test
+   * layer's process kubelet rewrites mount paths inside its own host paths, which live under /tmp.
+   */
+  tmp: "/var/tmp/dynamo",
 };
 
 /** The non-root identity the storage container runs as. */
@@ -76,6 +80,7 @@ function storageContainer(cluster: DynamoCluster): V1Container {
       { name: "DYNAMO_DATA_DIR", value: PATHS.data },
       { name: "DYNAMO_CONFIG", value: `${PATHS.configDir}/${CONFIG_FILE_KEY}` },
       { name: "DYNAMO_TOKEN_FILE", value: `${PATHS.tokenDir}/${TOKEN_KEY}` },
+      { name: "TMPDIR", value: PATHS.tmp },
     ],
     volumeMounts: [
       { name: DATA_VOLUME, mountPath: PATHS.data },

@@ -2,26 +2,9 @@
 // refuses invalid specs with readable messages (schema and CEL), keeps `partitions` immutable, and serves the
 // status and scale subresources with the printer columns of the contract.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { parse } from "yaml";
 import { ApiError } from "./index.js";
 import { admin, createNamespace, deleteNamespace } from "./fixture.js";
-import { waitFor } from "./wait.js";
-
-const CRD = parse(readFileSync(new URL("../../crds/dynamoclusters.yaml", import.meta.url), "utf8"));
-const CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
-
-/** Installs (or updates) the committed CRD and waits until it is Established. */
-export async function installCrd(): Promise<void> {
-  const api = admin();
-  const existing = await api.find<{ metadata: { resourceVersion: string } }>(`${CRD_PATH}/${CRD.metadata.name}`);
-  if (existing) await api.put(`${CRD_PATH}/${CRD.metadata.name}`, { ...CRD, metadata: { ...CRD.metadata, resourceVersion: existing.metadata.resourceVersion } });
-  else await api.post(CRD_PATH, CRD);
-  await waitFor("the DynamoCluster CRD to be established", async () => {
-    const crd = await api.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`${CRD_PATH}/${CRD.metadata.name}`);
-    return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
-  }, { timeoutMs: 30_000 });
-}
+import { installCrd } from "./operator-helpers.js";
 
 describe("operator: DynamoCluster CRD on the API server", () => {
   let ns = "";

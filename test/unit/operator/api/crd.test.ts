@@ -91,8 +91,9 @@ describe("DynamoCluster CRD", () => {
     assert.ok(!("additionalProperties" in toStructural(loose)));
   });
 
-  it("builds the same object it renders", () => {
+  it("builds the same object it renders, read as YAML 1.2 or as YAML 1.1 (kubectl, Helm)", () => {
     assert.deepEqual(parse(committed), buildCrd());
+    assert.deepEqual(parse(committed, { version: "1.1" }), buildCrd(), "a bare n is a boolean in YAML 1.1");
   });
 });
 

@@ -182,13 +182,14 @@ describe("StatefulSet builder", () => {
     assert.equal(container?.readinessProbe?.httpGet?.port, "client");
   });
 
-  it("runs as non-root with a read-only root filesystem and a writable /tmp", () => {
+  it("runs as non-root with a read-only root filesystem and a writable TMPDIR", () => {
     assert.equal(pod?.securityContext?.runAsNonRoot, true);
     assert.equal(container?.securityContext?.runAsNonRoot, true);
     assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
     assert.equal(container?.securityContext?.allowPrivilegeEscalation, false);
     assert.deepEqual(container?.securityContext?.capabilities?.drop, ["ALL"]);
     assert.ok(pod?.volumes?.some((v) => v.name === "tmp" && v.emptyDir));
+    assert.equal(env.TMPDIR, container?.volumeMounts?.find((m) => m.name === "tmp")?.mountPath);
   });
 
   it("passes resources, as strings, and the scheduling fields through", () => {
