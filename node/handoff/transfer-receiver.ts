@@ -57,6 +57,8 @@ export class TransferReceiver {
   private readonly limiter: RateLimiter;
   private stopped = false;
   private saving: Promise<void> = Promise.resolve();
+  /** Quick transfers are logged as one summary line per batch of work, slow ones individually. */
+  private quiet = { partitions: 0, keys: 0, bytes: 0 };
 
   constructor(private readonly deps: TransferReceiverDeps) {
     this.limiter = new RateLimiter(deps.bytesPerSecond);
@@ -120,7 +122,7 @@ export class TransferReceiver {
       p.finishedAt = Date.now();
       p.error = undefined;
       this.deps.onDone(p, p.finishedAt - p.startedAt);
-      this.deps.log(`received partition ${p.partition} (${p.keys} keys, ${p.bytes} bytes) in ${p.finishedAt - p.startedAt} ms`);
+      this.logDone(p, p.finishedAt - p.startedAt);
     } catch (err) {
       p.state = "waiting";
       p.error = (err as Error).message;
@@ -164,6 +166,21 @@ export class TransferReceiver {
       if (client) return client;
     }
     return undefined;
+  }
+
+  private logDone(p: TransferProgress, ms: number): void {
+    if (ms >= 2000) {
+      this.deps.log(`received partition ${p.partition} from ${p.from} (${p.keys} keys, ${p.bytes} bytes) in ${ms} ms`);
+    } else {
+      this.quiet.partitions += 1;
+      this.quiet.keys += p.keys;
+      this.quiet.bytes += p.bytes;
+    }
+    const left = [...this.progress.values()].filter((t) => t.state !== "done").length;
+    if (left === 0 && this.quiet.partitions > 0) {
+      this.deps.log(`received ${this.quiet.partitions} partitions (${this.quiet.keys} keys, ${this.quiet.bytes} bytes); no transfer left`);
+      this.quiet = { partitions: 0, keys: 0, bytes: 0 };
+    }
   }
 
   private save(): void {

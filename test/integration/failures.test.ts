@@ -183,6 +183,25 @@ describe("failures", function () {
     assert.deepEqual(missing, [], "the wiped node holds every key again");
   });
 
+  it("pw and pr refuse sloppiness: with a primary down they answer 503 instead of using a fallback", async function () {
+    cluster = await TestCluster.start({ nodes: 5, partitions: 16, config: FAST, env: FAULTS });
+    const urls = cluster.clientUrls();
+    await cluster.kill(4);
+    const ring = await currentRing(cluster);
+    const key = Array.from({ length: 200 }, (_, i) => `pw-${i}`).find((k) => replicasOf(ring, "sets", k, 3).includes("node-4"))!;
+    await eventually(async () => {
+      const view = (await (await fetch(`${urls[0]}/v1/cluster`)).json()) as { members: { id: string; liveness: string }[] };
+      return view.members.find((m) => m.id === "node-4")?.liveness === "down" ? [] : ["node-4 not yet down"];
+    }, 10_000, 100);
+    const strict = await http("PUT", kvUrl(urls[0]!, "sets", key, "?pw=3"), { body: "x" });
+    assert.equal(strict.status, 503, strict.text());
+    assert.match((strict.json() as { message: string }).message, /primar/);
+    assert.equal((await http("PUT", kvUrl(urls[0]!, "sets", key, "?pw=2"), { body: "x" })).status, 204);
+    assert.equal((await http("GET", kvUrl(urls[1]!, "sets", key, "?pr=3"))).status, 503);
+    // The refused write may still be stored on some replicas (as documented), so the value may have two siblings.
+    assert.ok([200, 300].includes((await http("GET", kvUrl(urls[1]!, "sets", key, "?pr=2"))).status));
+  });
+
   it("(e) with the hint store full, writes still succeed where a quorum is possible, and the overflow is visible", async function () {
     cluster = await TestCluster.start({ nodes: 5, partitions: 16, config: TINY_HINTS, env: FAULTS });
     const urls = cluster.clientUrls();
