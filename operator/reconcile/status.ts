@@ -148,7 +148,10 @@ export function buildStatus(observation: Observation, outcome: PassOutcome): Dyn
   const now = new Date(observation.nowMs).toISOString().replace(/\.\d{3}Z$/, "Z");
   const ring = outcome.step?.ring ?? observation.ring.ring;
   const v = verdict(observation, outcome);
-  const transfers = outcome.step?.transfers ?? { pending: ring?.pending.length ?? 0, active: 0 };
+  // Only the fields the status schema declares: the driver may report more (server-side apply refuses unknown ones).
+  const transfers = outcome.step
+    ? { pending: outcome.step.transfers.pending, active: outcome.step.transfers.active }
+    : { pending: ring?.pending.length ?? 0, active: 0 };
   const status: DynamoClusterStatus = {
     replicas: observation.pods.length,
     readyReplicas: observation.pods.filter((p) => p.ready).length,
