@@ -74,7 +74,7 @@ describe("process kubelet", () => {
     );
     const running = await waitForPod(ns, "env", "to become Ready", isReady);
     const ip = running.status?.podIP ?? "";
-    assert.match(ip, /^127\.0\.0\.\d+$/);
+    assert.match(ip, /^127\.0\.\d+\.\d+$/);
     assert.notEqual(ip, "127.0.0.1");
     assert.equal(running.status?.phase, "Running");
     assert.equal(running.status?.containerStatuses?.[0]?.ready, true);

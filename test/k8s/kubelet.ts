@@ -1,6 +1,6 @@
 // The process kubelet: registers one Node with the API server and runs every pod the scheduler binds
-// to it as local processes (see pod-runner.ts), each with a pod IP of its own on 127.0.0.x that its
-// containers bind to. It keeps the Node Ready with a Lease and status heartbeats, so the node
+// to it as local processes (see pod-runner.ts), each with a loopback pod IP of its own that its
+// containers bind to (see pod-network.ts). It keeps the Node Ready with a Lease and status heartbeats, so the node
 // lifecycle controller never evicts its pods, and follows its pods with list-then-watch.
 // Differences from a real kubelet, on purpose: no isolation (processes share the host's filesystem,
 // network namespace and users), resources are advertised but not enforced, there is no kubelet API
@@ -11,6 +11,7 @@ import { arch } from "node:os";
 import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { ApiError, type ApiClient, type Watch } from "./api-client.js";
+import { PodNetwork } from "./pod-network.js";
 import { PodRunner, type KubeletContext } from "./pod-runner.js";
 import type { ProcessSupervisor } from "./processes.js";
 import { sleep } from "./wait.js";
@@ -18,9 +19,6 @@ import { sleep } from "./wait.js";
 export const DEFAULT_KUBELET = {
   nodeName: "process-node",
   kubeletVersion: "v1.36.3",
-  /** Pod IPs are 127.0.0.<first>..127.0.0.<last>; low addresses are left to the control plane and to other test layers. */
-  podIpFirst: 10,
-  podIpLast: 250,
   heartbeatMs: 10_000,
   leaseDurationSeconds: 40,
   watchRetryMs: 1_000,
@@ -39,7 +37,7 @@ export interface KubeletOptions {
 export class ProcessKubelet {
   readonly nodeName: string;
   private readonly runners = new Map<string, PodRunner>();
-  private readonly ips = new Map<string, string>();
+  private readonly network = new PodNetwork();
   private readonly names = new Map<string, string>();
   private readonly context: KubeletContext;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -74,6 +72,7 @@ export class ProcessKubelet {
     this.watch?.stop();
     await Promise.all([...this.runners.values()].map((r) => r.kill()));
     await this.watching?.catch(() => undefined);
+    this.network.close();
   }
 
   /** The pod IP given to a running pod, by namespace/name. */
@@ -212,27 +211,15 @@ export class ProcessKubelet {
     }
     // A finished pod the kubelet never ran (left from an earlier run) is not restarted.
     if (pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") return;
-    const ip = pod.spec?.hostNetwork ? "127.0.0.1" : this.allocateIp(uid);
+    const ip = pod.spec?.hostNetwork ? "127.0.0.1" : this.network.allocate(uid);
     const runner = new PodRunner(this.context, pod, ip);
     this.runners.set(uid, runner);
     this.names.set(uid, `${pod.metadata?.namespace}/${pod.metadata?.name}`);
     void runner.done.finally(() => {
       this.runners.delete(uid);
       this.names.delete(uid);
-      this.ips.delete(uid);
+      this.network.release(uid);
     });
-  }
-
-  private allocateIp(uid: string): string {
-    const used = new Set(this.ips.values());
-    for (let last = DEFAULT_KUBELET.podIpFirst; last <= DEFAULT_KUBELET.podIpLast; last++) {
-      const ip = `127.0.0.${last}`;
-      if (!used.has(ip)) {
-        this.ips.set(uid, ip);
-        return ip;
-      }
-    }
-    throw new Error("the process kubelet ran out of pod IPs");
   }
 
   private log(message: string): void {

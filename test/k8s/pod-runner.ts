@@ -6,6 +6,7 @@
 // then removes the pod object, as a kubelet does. The loop is level-triggered: every pass looks at
 // the newest pod object and the processes' real state, so events only make it run sooner.
 import { mkdirSync, rmSync, writeFileSync, existsSync, statSync } from "node:fs";
+import { createServer } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
@@ -59,6 +60,21 @@ interface Container {
   finished: boolean;
   /** Whether a process was ever started for it; every later start counts as a restart. */
   hasRun: boolean;
+}
+
+/** The container's declared TCP ports that something already listens on at the pod IP. */
+async function busyPorts(ip: string, container: V1Container): Promise<number[]> {
+  const ports = (container.ports ?? []).filter((p) => (p.protocol ?? "TCP") === "TCP").map((p) => p.containerPort);
+  const busy: number[] = [];
+  for (const port of ports) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, ip, () => server.close(() => resolve(true)));
+    });
+    if (!free) busy.push(port);
+  }
+  return busy;
 }
 
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, "Z");
@@ -259,6 +275,15 @@ export class PodRunner {
     const argv = image.argv.map((arg) => mounts.translate(expand(arg, env)));
     const workingDir = c.spec.workingDir ? mounts.translate(c.spec.workingDir) : this.podDir;
     const cwd = existsSync(workingDir) && statSync(workingDir).isDirectory() ? workingDir : this.podDir;
+    // Pods share the host's network stack, so a port still held on this pod IP (by a process that
+    // should be gone) would make the container fail, or worse, a stranger answer its probes.
+    const busy = await busyPorts(this.podIp, c.spec);
+    if (busy.length) {
+      c.state = { waiting: { reason: "RunContainerError", message: `${busy.map((p) => `${this.podIp}:${p}`).join(", ")} already in use on the host` } };
+      c.notBeforeMs = Date.now() + DEFAULT_POD_RUNNER.backoffInitialMs;
+      this.log(`not starting ${c.spec.name}: ${c.state.waiting.message}`);
+      return;
+    }
     const group = this.context.supervisor.start({
       name: `${this.pod.metadata?.name}/${c.spec.name}`,
       command: image.executable,

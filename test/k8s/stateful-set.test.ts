@@ -111,8 +111,20 @@ describe("a StatefulSet of dynamo nodes", () => {
 
   it("becomes 3 Ready pods, created in order, each serving on its pod IP with a bound claim", async function () {
     this.timeout(READY_TIMEOUT_MS + 30_000);
-    await api().post(`/apis/apps/v1/namespaces/${ns}/statefulsets`, dynamoStatefulSet(3));
+    // The watch stream is ordered, so what it had shown about dyn-(i-1) when dyn-i first appeared
+    // is what the StatefulSet controller had seen when it created dyn-i.
+    const readyNow = new Map<string, boolean>();
+    const readyWhenSuccessorAppeared = new Map<string, boolean>();
+    const watch = api().watch<V1Pod>(`/api/v1/namespaces/${ns}/pods`, (event) => {
+      const name = event.object.metadata?.name ?? "";
+      if (event.type === "ADDED" && !readyWhenSuccessorAppeared.has(name)) {
+        const index = Number(name.slice(NAME.length + 1));
+        if (index > 0) readyWhenSuccessorAppeared.set(name, readyNow.get(`${NAME}-${index - 1}`) ?? false);
+      }
+      readyNow.set(name, event.type !== "DELETED" && isReady(event.object));
+    });
     try {
+      await api().post(`/apis/apps/v1/namespaces/${ns}/statefulsets`, dynamoStatefulSet(3));
       await waitFor(
         "the StatefulSet to report 3 ready replicas",
         async () => (await api().get<V1StatefulSet>(`/apis/apps/v1/namespaces/${ns}/statefulsets/${NAME}`)).status?.readyReplicas === 3,
@@ -120,13 +132,13 @@ describe("a StatefulSet of dynamo nodes", () => {
       );
     } catch (err) {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\npods (container logs under <run dir>/kubelet/pods/*/logs/):\n${await describePods(ns)}`);
+    } finally {
+      watch.stop();
     }
     const pods: V1Pod[] = [];
     for (let i = 0; i < 3; i++) pods.push(await waitForPod(ns, `${NAME}-${i}`, "to be Ready", isReady));
     for (let i = 1; i < 3; i++) {
-      const previousReadyAt = Date.parse(String(pods[i - 1]?.status?.conditions?.find((c) => c.type === "Ready")?.lastTransitionTime));
-      const createdAt = Date.parse(String(pods[i]?.metadata?.creationTimestamp));
-      assert.ok(createdAt >= previousReadyAt, `${NAME}-${i} was created only after ${NAME}-${i - 1} was Ready`);
+      assert.equal(readyWhenSuccessorAppeared.get(`${NAME}-${i}`), true, `${NAME}-${i} was created only after ${NAME}-${i - 1} was Ready`);
     }
     const ips = new Set<string>();
     for (const [i, pod] of pods.entries()) {
