@@ -117,8 +117,8 @@ describe("helm chart charts/dynamo-operator", function () {
       const container = operatorContainer(objects);
       assert.equal(container.image, `ringkv/dynamo:${chart.appVersion}`);
       assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=8090", "--metrics-host=$(POD_IP)"]);
-      const env = Object.fromEntries((container.env as K8sObject[]).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
-      assert.deepEqual(env, { POD_NAMESPACE: "metadata.namespace", POD_IP: "status.podIP" });
+      const env = Object.fromEntries((container.env as K8sObject[]).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+      assert.deepEqual(env, { POD_NAMESPACE: "metadata.namespace", POD_IP: "status.podIP", TMPDIR: "/var/tmp/dynamo" });
       assert.equal(deployment.spec.template.spec.serviceAccountName, FULLNAME);
     });
 
@@ -136,8 +136,9 @@ describe("helm chart charts/dynamo-operator", function () {
       assert.deepEqual(security.capabilities, { drop: ["ALL"] });
       assert.equal(security.seccompProfile.type, "RuntimeDefault");
       assert.ok(!security.privileged);
-      // Only emptyDir and projected volumes are allowed under "restricted"; the operator needs just a scratch /tmp.
+      // Only emptyDir and projected volumes are allowed under "restricted"; the operator needs just scratch space.
       for (const volume of pod.volumes ?? []) assert.ok(volume.emptyDir, `volume ${volume.name} is not an emptyDir`);
+      assert.deepEqual(operatorContainer(objects).volumeMounts, [{ name: "tmp", mountPath: "/var/tmp/dynamo" }]);
     });
 
     it("probes the operator's health endpoint on the metrics port, and sets resources", () => {
