@@ -1,0 +1,32 @@
+/**
+ * Where a key lives. The hash space is cut into Q equal, contiguous slices (Q a power of two), and a key's partition is
+ * the slice its hash falls into. Taking the top bits of the hash (rather than the hash modulo Q) keeps each partition a
+ * contiguous range of the hash space, so partitions stay meaningful as ranges and neighbouring partitions are
+ * neighbouring slices. SHA-1 is not used for security here: it is deterministic, fast, everywhere, and spreads keys well.
+ */
+import { createHash } from "node:crypto";
+import { assert } from "../errors/index.js";
+
+/** The partition count of a new cluster when none is configured. */
+export const DEFAULT_PARTITIONS = 256;
+
+/** The largest partition count a ring may have; a partition index must fit in the top 16 bits of the hash. */
+export const PARTITIONS_MAX = 65536;
+
+const SEPARATOR = Buffer.from([0]);
+
+export function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
+}
+
+/**
+ * The partition of `key` in `bucket` on a ring of `partitions` partitions. The bucket and key are separated by a zero
+ * byte, which a bucket name cannot contain, so `("a", "bc")` and `("ab", "c")` hash differently.
+ */
+export function partitionOf(bucket: string, key: Buffer, partitions: number): number {
+  assert(isPowerOfTwo(partitions) && partitions <= PARTITIONS_MAX, `partitions must be a power of two <= ${PARTITIONS_MAX}, got ${partitions}`);
+  if (partitions === 1) return 0;
+  const digest = createHash("sha1").update(bucket, "utf8").update(SEPARATOR).update(key).digest();
+  const bits = Math.log2(partitions);
+  return digest.readUInt32BE(0) >>> (32 - bits);
+}

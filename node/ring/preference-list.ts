@@ -1,0 +1,58 @@
+/**
+ * Who holds a partition. The preference list of a partition is the first N distinct members met walking clockwise
+ * from it through the owners array; the fallbacks are everyone else, nearest first, and stand in for unreachable
+ * preference-list members under sloppy quorum. Both are pure functions of the ring, so every node that holds the same
+ * ring epoch agrees on them.
+ */
+import { assert } from "../errors/index.js";
+import { compareIds } from "./balance.js";
+import type { Ring } from "./types.js";
+
+/**
+ * The distinct owners met walking clockwise from `partition`, in walk order, stopping after `limit` of them. The walk
+ * visits each partition at most once, so it ends even when the ring has fewer than `limit` distinct owners.
+ */
+function walkDistinctOwners(ring: Ring, partition: number, limit: number): string[] {
+  const q = ring.owners.length;
+  assert(Number.isInteger(partition) && partition >= 0 && partition < q, `partition ${partition} is outside 0..${q - 1}`);
+  const seen = new Set<string>();
+  const found: string[] = [];
+  for (let step = 0; step < q && found.length < limit; step++) {
+    const owner = ring.owners[(partition + step) % q] as string;
+    if (!seen.has(owner)) {
+      seen.add(owner);
+      found.push(owner);
+    }
+  }
+  return found;
+}
+
+/** The first `n` distinct members walking clockwise from `partition` (fewer if the ring has fewer distinct owners). */
+export function preferenceList(ring: Ring, partition: number, n: number): string[] {
+  assert(Number.isInteger(n) && n >= 1, `n must be a positive integer, got ${n}`);
+  return walkDistinctOwners(ring, partition, n);
+}
+
+/**
+ * The members that may stand in for the preference list of `partition`: the remaining owners in the same clockwise
+ * walk order, then the members that own no partition (joining members, say), sorted by id. Never repeats a member and
+ * never includes one from the preference list.
+ */
+export function fallbackList(ring: Ring, partition: number, n: number): string[] {
+  assert(Number.isInteger(n) && n >= 1, `n must be a positive integer, got ${n}`);
+  const walk = walkDistinctOwners(ring, partition, Number.POSITIVE_INFINITY);
+  const owning = new Set(walk);
+  const idle = Object.keys(ring.members)
+    .filter((id) => !owning.has(id))
+    .sort(compareIds);
+  return [...walk.slice(n), ...idle];
+}
+
+/** The partitions `memberId` owns, in ascending order. */
+export function ownedPartitions(ring: Ring, memberId: string): number[] {
+  const owned: number[] = [];
+  ring.owners.forEach((owner, partition) => {
+    if (owner === memberId) owned.push(partition);
+  });
+  return owned;
+}
