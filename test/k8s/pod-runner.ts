@@ -87,6 +87,7 @@ export class PodRunner {
   private lastVolumeRefreshMs = 0;
   private readonly tokens = new Map<string, { token: string; refreshAtMs: number }>();
   private startTime: string | undefined;
+  private writtenToken: string | undefined;
   private lastStatusJson = "";
   private wakeUp: (() => void) | undefined;
   private vanished = false;
@@ -452,7 +453,8 @@ export class PodRunner {
   }
 
   private writeServiceAccountFiles(token: string | undefined): void {
-    if (token === undefined) return;
+    if (token === undefined || token === this.writtenToken) return;
+    this.writtenToken = token;
     const dir = join(this.podDir, "serviceaccount");
     mkdirSync(dir, { recursive: true });
     const namespace = this.pod.metadata?.namespace ?? "default";
