@@ -62,7 +62,7 @@ export class StorageNode {
 
   constructor(readonly options: NodeOptions) {
     this.log = options.logger ?? createLogger(options.id);
-    this.store = new Store(options.dataDir);
+    this.store = new Store(options.dataDir, { cacheBytesMax: options.config.tuning.recordCacheBytes });
     this.detector = new PhiAccrualDetector({ ...DEFAULT_FAILURE_DETECTOR, phiThreshold: options.config.tuning.phiThreshold });
     this.faults = options.faultInjection ? new FaultInjector() : undefined;
   }
@@ -331,6 +331,10 @@ export class StorageNode {
   }
 
   private refreshGauges(): void {
+    const cache = this.store.cacheStats();
+    this.metrics.cacheHits.set(cache.hits);
+    this.metrics.cacheMisses.set(cache.misses);
+    this.metrics.cacheBytes.set(cache.bytes);
     this.metrics.transfersActive.set(this.receiver.activeCount);
     const stats = this.hints.stats();
     this.metrics.hints.set(stats.count);

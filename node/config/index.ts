@@ -67,6 +67,8 @@ export const DEFAULT_TUNING = {
   handoffBatchMax: 500,
   /** How long a node keeps a partition it no longer replicates, so nodes still routing by the old ring find it. */
   dropDelayMs: 10_000,
+  /** Memory for the cache of recently used records in front of LevelDB. */
+  recordCacheBytes: 64 * 1024 * 1024,
   /** Most requests one peer connection keeps in flight; more wait for the connection or fail fast. */
   peerInFlightMax: 4096,
   /** Most concurrent client requests one node coordinates before answering 503. */
@@ -102,6 +104,7 @@ const tuningSchema = z
     handoffBytesPerSecond: z.number().int().min(1024),
     handoffBatchMax: z.number().int().min(1).max(10_000),
     dropDelayMs: z.number().int().min(0),
+    recordCacheBytes: z.number().int().min(0).max(64 * 1024 * 1024 * 1024),
     peerInFlightMax: z.number().int().min(1).max(1_000_000),
     coordinatorInFlightMax: z.number().int().min(1).max(1_000_000),
     readRepairQueueMax: z.number().int().min(0).max(1_000_000),

@@ -147,6 +147,21 @@ export class NodeMetrics {
     help: "Partitions dropped after this node stopped replicating them",
     registers: [this.registry],
   });
+  readonly cacheHits = new Gauge({
+    name: "dynamo_record_cache_hits",
+    help: "Reads answered by the record cache since start",
+    registers: [this.registry],
+  });
+  readonly cacheMisses = new Gauge({
+    name: "dynamo_record_cache_misses",
+    help: "Reads that went to LevelDB since start",
+    registers: [this.registry],
+  });
+  readonly cacheBytes = new Gauge({
+    name: "dynamo_record_cache_bytes",
+    help: "Memory held by the record cache",
+    registers: [this.registry],
+  });
   readonly ringEpoch = new Gauge({
     name: "dynamo_ring_epoch",
     help: "Epoch of the ring this node has installed",

@@ -9,6 +9,7 @@ import { ClassicLevel } from "classic-level";
 import type { VersionedRecord } from "../versioning/types.js";
 import { decodeRecord, encodeRecord } from "../versioning/index.js";
 import { DATA_PREFIX, dataKey, metaKey, parseDataKey, partitionRange } from "./keys.js";
+import { RecordCache } from "./record-cache.js";
 
 export interface StoredEntry {
   partition: number;
@@ -28,7 +29,18 @@ export class Store {
   private readonly locks = new Map<string, Promise<void>>();
   private identity: { incarnation: string; actor: string; fresh: boolean } | undefined;
 
-  constructor(readonly dataDir: string) {
+  private readonly cache: RecordCache;
+  /**
+   * Bumped by every change to the data. A read that missed the cache only fills it when no change happened while
+   * it was reading, so a slow read can never put back a version older than one just written.
+   */
+  private mutations = 0;
+
+  constructor(
+    readonly dataDir: string,
+    options: { cacheBytesMax?: number } = {},
+  ) {
+    this.cache = new RecordCache(options.cacheBytesMax ?? 64 * 1024 * 1024);
     mkdirSync(dataDir, { recursive: true });
     this.db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: "buffer", valueEncoding: "buffer" });
   }
@@ -84,22 +96,44 @@ export class Store {
   }
 
   async get(partition: number, bucket: string, key: Buffer): Promise<VersionedRecord | undefined> {
-    const raw = await this.db.get(dataKey(partition, bucket, key));
-    return raw === undefined ? undefined : decodeRecord(raw);
+    const raw = dataKey(partition, bucket, key);
+    const cacheKey = raw.toString("latin1");
+    const cached = this.cache.get(cacheKey);
+    if (cached !== "miss") return cached;
+    const before = this.mutations;
+    const value = await this.db.get(raw);
+    const record = value === undefined ? undefined : decodeRecord(value);
+    if (this.mutations === before) this.cache.set(cacheKey, record, value?.length ?? 0);
+    return record;
   }
 
   async put(partition: number, bucket: string, key: Buffer, record: VersionedRecord): Promise<void> {
-    await this.db.put(dataKey(partition, bucket, key), encodeRecord(record));
+    const raw = dataKey(partition, bucket, key);
+    const encoded = encodeRecord(record);
+    // Forget first: if the write fails, a later read goes to disk rather than trusting a version that may not be there.
+    this.mutations += 1;
+    this.cache.delete(raw.toString("latin1"));
+    await this.db.put(raw, encoded);
+    this.mutations += 1;
+    this.cache.set(raw.toString("latin1"), record, encoded.length);
   }
 
   async batch(ops: BatchOp[]): Promise<void> {
-    await this.db.batch(
-      ops.map((op) =>
-        op.type === "put"
-          ? { type: "put" as const, key: dataKey(op.partition, op.bucket, op.key), value: encodeRecord(op.record) }
-          : { type: "del" as const, key: dataKey(op.partition, op.bucket, op.key) },
-      ),
+    const prepared = ops.map((op) =>
+      op.type === "put"
+        ? { type: "put" as const, key: dataKey(op.partition, op.bucket, op.key), value: encodeRecord(op.record), record: op.record }
+        : { type: "del" as const, key: dataKey(op.partition, op.bucket, op.key) },
     );
+    this.mutations += 1;
+    for (const op of prepared) this.cache.delete(op.key.toString("latin1"));
+    await this.db.batch(prepared.map((op) => (op.type === "put" ? { type: "put" as const, key: op.key, value: op.value } : { type: "del" as const, key: op.key })));
+    this.mutations += 1;
+    for (const op of prepared) this.cache.set(op.key.toString("latin1"), op.type === "put" ? op.record : undefined, op.type === "put" ? op.value.length : 0);
+  }
+
+  /** Cache effectiveness, for metrics. */
+  cacheStats(): { hits: number; misses: number; entries: number; bytes: number } {
+    return { hits: this.cache.hits, misses: this.cache.misses, entries: this.cache.size, bytes: this.cache.usedBytes };
   }
 
   /** Streams a partition's records in key order, starting after `afterKey` when resuming. */
@@ -155,7 +189,12 @@ export class Store {
 
   /** Removes every record of a partition; the caller renews the actor first. */
   async dropPartition(partition: number): Promise<void> {
+    const { gte } = partitionRange(partition);
+    this.mutations += 1;
+    this.cache.deletePrefix(gte.toString("latin1"));
     await this.db.clear(partitionRange(partition));
+    this.mutations += 1;
+    this.cache.deletePrefix(gte.toString("latin1"));
   }
 
   async getMeta(name: string): Promise<Buffer | undefined> {
