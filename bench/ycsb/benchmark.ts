@@ -12,7 +12,7 @@ import { startFloor } from "../floor/cluster.js";
 import { DEFAULT_BENCH_OPTIONS, type BenchOptions } from "./options.js";
 import type { Targets } from "./phases.js";
 import { seededRandom, type Random } from "./random.js";
-import { compare, comparisonTable, runLines, type ComparisonRow } from "./report.js";
+import { compare, comparisonTable, phaseComparison, runLines, type ComparisonRow } from "./report.js";
 import { loadRecords, runWorkload, type RunOptions, type RunResult } from "./runner.js";
 import { externalStore, startDevCluster } from "./store.js";
 
@@ -82,10 +82,10 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
       values,
       random: seededRandom(seed),
     });
-    const both = async (label: string, run: (client: DynamoClient, runOpts: RunOptions) => Promise<RunResult>) => {
+    const both = async (label: string, run: (client: DynamoClient, runOpts: RunOptions) => Promise<RunResult>, phaseClient = storeClient) => {
       // Store and floor get the same seed, so they see the same key and operation sequence per client loop.
       const seed = root.int(2 ** 32);
-      const storeResult = await run(storeClient, runOptions(seed));
+      const storeResult = await run(phaseClient, runOptions(seed));
       runLines(`${label} store`, storeResult).forEach((line) => log(line));
       const floorResult = floorClient ? await run(floorClient, runOptions(seed)) : undefined;
       if (floorResult) runLines(`${label} floor`, floorResult).forEach((line) => log(line));
@@ -99,9 +99,13 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
     for (const phase of options.phases) {
       log(`phase ${phase.name}: ${phase.description}`);
       await phase.setUp(targets, log);
+      // A phase that takes a node away sends the clients only to the nodes it leaves up.
+      const phaseUrls = phase.storeUrls?.(targets);
+      const phaseClient = phaseUrls ? new DynamoClient(phaseUrls, clientOptions) : storeClient;
+      if (phaseUrls) clients.push(phaseClient);
       try {
         for (const workload of options.workloads) {
-          const result = await both(`[${phase.name}]`, (client, runOpts) => runWorkload(client, workload, runOpts));
+          const result = await both(`[${phase.name}]`, (client, runOpts) => runWorkload(client, workload, runOpts), phaseClient);
           runs.push({ phase: phase.name, ...result });
           comparison.push(...compare(phase.name, result.store, result.floor));
         }
@@ -137,6 +141,8 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
     };
     log("");
     log(comparisonTable(comparison));
+    const relative = phaseComparison(comparison);
+    if (relative) log(`\n${relative}`);
     const dir = resolve(options.outDir);
     mkdirSync(dir, { recursive: true });
     const path = join(dir, `ycsb-${timestamp(startedAt)}.json`);

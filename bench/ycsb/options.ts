@@ -6,7 +6,7 @@ import { parseWorkloads, type Workload } from "./workloads.js";
 
 export const DEFAULT_BENCH_OPTIONS = {
   workloads: "A,B,C",
-  phases: "healthy",
+  phases: "healthy,one-node-down",
   clients: 16,
   seconds: 10,
   warmupSeconds: 1,
@@ -37,7 +37,7 @@ export interface BenchOptions {
 
 export const BENCH_USAGE = `usage: npm run bench -- [flags]
   --workloads A,B,C     YCSB workloads to run (A 50/50 read/update, B 95/5, C read only)   [${DEFAULT_BENCH_OPTIONS.workloads}]
-  --phases healthy      conditions to run them under                                        [${DEFAULT_BENCH_OPTIONS.phases}]
+  --phases LIST         conditions to run them under                                        [${DEFAULT_BENCH_OPTIONS.phases}]
   --clients N           concurrent closed-loop clients                                      [${DEFAULT_BENCH_OPTIONS.clients}]
   --seconds S           measured seconds per workload, after the warm-up                    [${DEFAULT_BENCH_OPTIONS.seconds}]
   --warmup-seconds S    unmeasured seconds before each workload                             [${DEFAULT_BENCH_OPTIONS.warmupSeconds}]

@@ -1,8 +1,7 @@
 /**
  * Phases: the conditions the workloads run under. Each phase brings both setups into its condition, the benchmark
- * runs every selected workload against the store and then the floor, and the phase restores what it changed. Today
- * there is one, `healthy`; a phase such as "one node down" is added by writing its `setUp`/`tearDown` (with
- * `targets.store.dev(["kill", "2"])` and its floor counterpart) and listing it in PHASES.
+ * runs every selected workload against the store and then the floor, and the phase restores what it changed:
+ * `healthy`, and `one-node-down`, which is measured against `healthy` in the same run.
  */
 import type { FloorCluster } from "../floor/cluster.js";
 import type { StoreCluster } from "./store.js";
@@ -18,6 +17,8 @@ export interface Phase {
   description: string;
   setUp(targets: Targets, log: (line: string) => void): Promise<void>;
   tearDown(targets: Targets, log: (line: string) => void): Promise<void>;
+  /** The store URLs clients use during this phase, when not all of them. */
+  storeUrls?(targets: Targets): string[];
 }
 
 const healthy: Phase = {
@@ -27,7 +28,31 @@ const healthy: Phase = {
   tearDown: () => Promise.resolve(),
 };
 
-export const PHASES: Record<string, Phase> = { healthy };
+/**
+ * One of three nodes SIGKILLed for the whole phase: clients use the two left, writes at w=2 still succeed on the two
+ * live replicas of every key, and reads at r=2 too. The floor stays whole: it is the machine's bound, not a model of
+ * the failure. The node is restarted afterwards and given a moment to catch up on hints.
+ */
+const oneNodeDown: Phase = {
+  name: "one-node-down",
+  description: "node 2 of 3 killed (SIGKILL); clients use nodes 0 and 1",
+  async setUp(targets, log) {
+    const result = await targets.store.dev(["kill", "2"]);
+    if (result.code !== 0) throw new Error(`dynamo dev kill 2 failed: ${result.stderr.trim()}`);
+    log("node 2 killed");
+    // Let the failure detector notice, so the phase measures steady state rather than the first timeouts.
+    await new Promise((r) => setTimeout(r, 3000));
+  },
+  async tearDown(targets, log) {
+    const result = await targets.store.dev(["restart", "2"]);
+    if (result.code !== 0) throw new Error(`dynamo dev restart 2 failed: ${result.stderr.trim()}`);
+    log("node 2 restarted");
+    await new Promise((r) => setTimeout(r, 3000));
+  },
+  storeUrls: (targets) => targets.store.urls.slice(0, 2),
+};
+
+export const PHASES: Record<string, Phase> = { healthy, "one-node-down": oneNodeDown };
 
 export function parsePhases(list: string): Phase[] {
   return list

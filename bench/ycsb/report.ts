@@ -73,3 +73,28 @@ export function comparisonTable(rows: ComparisonRow[]): string {
   }
   return blocks.join("\n\n");
 }
+
+/**
+ * Every phase other than `healthy` against `healthy`, operation by operation: throughput and p99 as ratios, so "one
+ * node down" reads as a fraction of what the same cluster did healthy a moment earlier.
+ */
+export function phaseComparison(rows: ComparisonRow[]): string {
+  const baseline = rows.filter((r) => r.phase === "healthy");
+  const others = rows.filter((r) => r.phase !== "healthy" && r.phase !== "load");
+  if (baseline.length === 0 || others.length === 0) return "";
+  const header = ["phase", "workload op", "ops/s", "vs healthy", "p99", "vs healthy"];
+  const body: string[][] = [];
+  for (const r of others) {
+    const base = baseline.find((b) => b.workload === r.workload && b.operation === r.operation);
+    if (!base) continue;
+    body.push([
+      r.phase,
+      `${r.workload} ${r.operation}`,
+      r.store.opsPerSec.toFixed(0),
+      base.store.opsPerSec > 0 ? (r.store.opsPerSec / base.store.opsPerSec).toFixed(2) : "-",
+      `${formatMs(r.store.latency.p99Us)} ms`,
+      base.store.latency.p99Us > 0 ? (r.store.latency.p99Us / base.store.latency.p99Us).toFixed(2) : "-",
+    ]);
+  }
+  return body.length === 0 ? "" : `store under each phase, relative to healthy in this run\n${table([header, ...body])}`;
+}
