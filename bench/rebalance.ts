@@ -1,0 +1,186 @@
+/**
+ * `npm run bench:rebalance`: how a ring change behaves with data in it and clients on it. Loads K keys of 1 KiB
+ * (default 100 000) into a local 3-node cluster, runs a YCSB-A load (50% reads, 50% read-modify-write updates,
+ * scrambled zipfian keys) throughout, then scales 3 → 4 and 4 → 3. For each step it prints the time to settle, the
+ * keys and bytes handed off against the theoretical minimum (the share of the data the new balance must move), the
+ * handoff throughput, and the clients' p99 during the step relative to the p99 just before it.
+ * Flags: --keys K --clients C --before-seconds S --seed N
+ */
+import { parseArgs } from "node:util";
+import { DynamoClient } from "../client/index.js";
+import { LatencyHistogram } from "./ycsb/histogram.js";
+import { seededRandom, type Random } from "./ycsb/random.js";
+import { formatMs } from "./ycsb/report.js";
+import { startDevCluster, type StoreCluster } from "./ycsb/store.js";
+import { ScrambledZipfian } from "./ycsb/zipfian.js";
+
+const { values: flags } = parseArgs({
+  options: {
+    keys: { type: "string", default: "100000" },
+    clients: { type: "string", default: "8" },
+    "before-seconds": { type: "string", default: "10" },
+    seed: { type: "string" },
+  },
+});
+const KEYS = Number(flags.keys);
+const CLIENTS = Number(flags.clients);
+const BEFORE_S = Number(flags["before-seconds"]);
+const SEED = flags.seed !== undefined ? Number(flags.seed) : Math.floor(Math.random() * 2 ** 31);
+const N = 3;
+const log = (line: string) => process.stdout.write(line + "\n");
+
+/** The closed-loop client load, recording latencies into whichever window is current. */
+class Load {
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+  window = new LatencyHistogram();
+  errors = 0;
+
+  constructor(private readonly client: DynamoClient, private readonly random: Random) {}
+
+  start(): void {
+    const keys = new ScrambledZipfian(KEYS);
+    const value = Buffer.alloc(1024, 120);
+    this.loops = Array.from({ length: CLIENTS }, () => {
+      const random = this.random.fork();
+      return (async () => {
+        while (!this.stopped) {
+          const key = `user${keys.next(random)}`;
+          const started = process.hrtime.bigint();
+          try {
+            const got = await this.client.get("default", key);
+            if (random.next() < 0.5) {
+              await this.client.put("default", key, value, { context: got.context });
+            }
+            this.window.record(Number((process.hrtime.bigint() - started) / 1000n));
+          } catch {
+            this.errors += 1;
+          }
+        }
+      })();
+    });
+  }
+
+  /** Starts a new latency window and returns the one that ends. */
+  cut(): LatencyHistogram {
+    const ended = this.window;
+    this.window = new LatencyHistogram();
+    return ended;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+  }
+}
+
+async function handoffTotals(urls: string[]): Promise<{ keys: number; bytes: number }> {
+  let keys = 0;
+  let bytes = 0;
+  for (const url of urls) {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+        keys += Number(/^dynamo_handoff_keys_total (\S+)$/m.exec(text)?.[1] ?? 0);
+        bytes += Number(/^dynamo_handoff_bytes_total (\S+)$/m.exec(text)?.[1] ?? 0);
+        break;
+      } catch {
+        // A slow node is asked again; one that stopped has handed everything off, and its counters went with it.
+      }
+    }
+  }
+  return { keys, bytes };
+}
+
+interface DevStatus {
+  nodes: { id: string; clientUrl: string; state: string }[];
+  settled: boolean;
+  transfers: { pending: number };
+}
+
+async function devStatus(store: StoreCluster): Promise<DevStatus> {
+  const r = await store.dev(["status"]);
+  if (r.code !== 0) throw new Error(`dynamo dev status failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as DevStatus;
+}
+
+async function step(store: StoreCluster, load: Load, from: number, to: number) {
+  const before = load.cut();
+  const urlsBefore = (await devStatus(store)).nodes.map((n) => n.clientUrl);
+  const countersBefore = await handoffTotals(urlsBefore);
+  const started = Date.now();
+  const r = await store.dev(["scale", String(to)]);
+  if (r.code !== 0) throw new Error(`dynamo dev scale ${to} failed: ${r.stderr}`);
+  let status = await devStatus(store);
+  let urlsDuring = status.nodes.map((n) => n.clientUrl);
+  // Counters are read while every node involved is still up: a node scaled away stops once it holds nothing.
+  let countersAfter = await handoffTotals([...new Set([...urlsBefore, ...urlsDuring])]);
+  while (!(status.settled && status.transfers.pending === 0 && status.nodes.length === to)) {
+    await new Promise((res) => setTimeout(res, 250));
+    countersAfter = await handoffTotals([...new Set([...urlsBefore, ...urlsDuring])]);
+    status = await devStatus(store);
+    urlsDuring = status.nodes.map((n) => n.clientUrl);
+  }
+  const ms = Date.now() - started;
+  const during = load.cut();
+  const moved = { keys: countersAfter.keys - countersBefore.keys, bytes: countersAfter.bytes - countersBefore.bytes };
+  // The member that joins (or leaves) must end up with (or give away) n/S of all replicas: no plan can move less.
+  const minimumKeys = Math.round((KEYS * N) / Math.max(from, to));
+  const bytesPerKey = moved.keys > 0 ? moved.bytes / moved.keys : 0;
+  const beforeP99 = before.summary().p99Us;
+  const duringP99 = during.summary().p99Us;
+  return {
+    step: `${from} -> ${to}`,
+    seconds: ms / 1000,
+    keysMoved: moved.keys,
+    keysMinimum: minimumKeys,
+    bytesMoved: moved.bytes,
+    bytesMinimum: Math.round(minimumKeys * bytesPerKey),
+    handoffMBps: moved.bytes / 1e6 / (ms / 1000),
+    p99BeforeMs: beforeP99 / 1000,
+    p99DuringMs: duringP99 / 1000,
+    p99Ratio: beforeP99 > 0 ? duringP99 / beforeP99 : NaN,
+  };
+}
+
+async function main(): Promise<void> {
+  log(`bench:rebalance: ${KEYS} keys of 1 KiB, ${CLIENTS} YCSB-A clients, seed ${SEED}`);
+  const store = await startDevCluster({ nodes: 3, log });
+  const client = new DynamoClient(store.urls, { maxSockets: 64, timeoutMs: 30_000 });
+  try {
+    const loadStarted = Date.now();
+    const value = Buffer.alloc(1024, 97);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < KEYS) await client.put("default", `user${next++}`, value);
+      }),
+    );
+    log(`loaded ${KEYS} keys in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s`);
+    const load = new Load(client, seededRandom(SEED));
+    load.start();
+    const rows = [];
+    for (const [from, to] of [
+      [3, 4],
+      [4, 3],
+    ] as const) {
+      await new Promise((res) => setTimeout(res, BEFORE_S * 1000));
+      log(`scaling ${from} -> ${to}...`);
+      const row = await step(store, load, from, to);
+      rows.push(row);
+      log(
+        `  ${row.step}: ${row.seconds.toFixed(1)} s; moved ${row.keysMoved} keys (minimum ${row.keysMinimum}, ${(row.keysMoved / row.keysMinimum).toFixed(2)}x), ` +
+          `${(row.bytesMoved / 1e6).toFixed(1)} MB (minimum ${(row.bytesMinimum / 1e6).toFixed(1)} MB); handoff ${row.handoffMBps.toFixed(1)} MB/s; ` +
+          `client p99 ${formatMs(row.p99DuringMs * 1000)} ms during vs ${formatMs(row.p99BeforeMs * 1000)} ms before (${row.p99Ratio.toFixed(2)}x)`,
+      );
+    }
+    await load.stop();
+    log(`client errors during the run: ${load.errors}`);
+    process.stdout.write(JSON.stringify({ keys: KEYS, clients: CLIENTS, seed: SEED, steps: rows }, null, 2) + "\n");
+  } finally {
+    client.close();
+    await store.stop();
+  }
+}
+
+await main();
