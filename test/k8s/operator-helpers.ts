@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { DynamoClient } from "../../client/index.js";
 import { AdminClient } from "../../driver/index.js";
-import type { Ring } from "../../node/ring/index.js";
+import { partitionOf, preferenceList, type Ring } from "../../node/ring/index.js";
 import { Operator } from "../../operator/controller/index.js";
 import type { DynamoClusterStatus } from "../../operator/api/index.js";
 import { rng } from "../helpers/seeded.js";
@@ -166,6 +166,35 @@ export async function nodeInfo(ns: string, name: string, pod: string): Promise<{
   if (!item?.status?.podIP) throw new Error(`pod ${pod} has no IP yet`);
   const info = await (await clusterAdmin(ns, name)).node(`http://${item.status.podIP}:8081`);
   return { uid: item.metadata.uid, incarnation: info.incarnation };
+}
+
+/**
+ * Fails unless pod `pod` holds, in its own copy (read through the admin API, no quorum involved), every entry of
+ * `entries` (default bucket) whose replicas under the newest ring include it: what a rebuilt node must have fetched.
+ * Returns how many keys were checked.
+ */
+export async function assertReplicaHolds(ns: string, name: string, pod: string, entries: Map<string, string>): Promise<number> {
+  const ring = await newestRing(ns, name);
+  const adminClient = await clusterAdmin(ns, name);
+  const item = (await clusterPods(ns, name)).find((p) => p.metadata.name === pod && !p.metadata.deletionTimestamp);
+  if (!item?.status?.podIP) throw new Error(`pod ${pod} has no IP`);
+  const peerUrl = `http://${item.status.podIP}:8081`;
+  const mine = [...entries].filter(([key]) => preferenceList(ring, partitionOf("default", Buffer.from(key), ring.partitions), 3).includes(pod));
+  const missing: string[] = [];
+  for (let i = 0; i < mine.length; i += 32) {
+    await Promise.all(
+      mine.slice(i, i + 32).map(async ([key, value]) => {
+        const record = (await adminClient.call(peerUrl, "GET", `/v1/admin/local/default/${encodeURIComponent(key)}`)) as {
+          found: boolean;
+          siblings?: { value: string | null; deleted: boolean }[];
+        };
+        const values = (record.siblings ?? []).filter((s) => !s.deleted && s.value !== null).map((s) => Buffer.from(s.value!, "base64").toString("utf8"));
+        if (!values.includes(value)) missing.push(key);
+      }),
+    );
+  }
+  if (missing.length > 0) throw new Error(`${pod} lacks ${missing.length} of the ${mine.length} keys it replicates: ${missing.slice(0, 5).join(", ")}`);
+  return mine.length;
 }
 
 /** Reasons and messages of the Events recorded on DynamoCluster `name`. */

@@ -10,6 +10,7 @@ import { admin, createNamespace, deleteNamespace } from "./fixture.js";
 import {
   ClusterLoad,
   assertBalanced,
+  assertReplicaHolds,
   clusterEvents,
   clusterPods,
   createCluster,
@@ -137,6 +138,8 @@ describe("operator: scale and replacement under client load", function () {
     assertBalanced(cluster, 4);
     const claim = await admin().get<{ metadata: { uid: string } }>(`/api/v1/namespaces/${ns}/persistentvolumeclaims/data-${pod}`);
     assert.notEqual(claim.metadata.uid, claimUid, "the pod runs on a new claim");
+    const held = await assertReplicaHolds(ns, NAME, pod, load!.bulk);
+    console.error(`    [operator] ${pod}'s own copy holds all ${held} bulk keys it replicates`);
     await load!.assertNothingLost(`${pod} replaced`);
   }
 
