@@ -1,12 +1,12 @@
 // The control plane itself: the API server reports the release the toolchain pins, and the process
 // kubelet's Node is registered Ready with the capacity it advertises.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { CoreV1Api, VersionApi } from "@kubernetes/client-node";
 import { adminKubeConfig } from "./fixture.js";
-import { DEFAULT_KUBELET } from "./index.js";
+import { DEFAULT_KUBELET, PINNED_KUBERNETES_VERSION } from "./index.js";
 
-const pinnedVersion = /^K8S_VERSION="(v[^"]+)"$/m.exec(readFileSync(new URL("./toolchain/build.sh", import.meta.url), "utf8"))?.[1];
+const pinnedVersion = PINNED_KUBERNETES_VERSION;
+
 
 describe("control plane", () => {
   it("reports the Kubernetes release the toolchain pins on /version", async () => {

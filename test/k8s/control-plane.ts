@@ -4,7 +4,7 @@
 // (garbage collector, StatefulSet, HPA, persistent-volume binder, ...) without leader election, so
 // one process does all the work immediately. There is no kubelet here: see kubelet.ts.
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiClient, type ApiCredentials } from "./api-client.js";
@@ -23,6 +23,13 @@ export const DEFAULT_CONTROL_PLANE = {
 };
 
 const toolchainScript = fileURLToPath(new URL("./toolchain/build.sh", import.meta.url));
+
+/** The Kubernetes release the toolchain script pins (its K8S_VERSION), the one source of truth. */
+export const PINNED_KUBERNETES_VERSION = (() => {
+  const match = /^K8S_VERSION="(v[^"]+)"$/m.exec(readFileSync(toolchainScript, "utf8"));
+  if (!match?.[1]) throw new Error(`${toolchainScript} does not pin K8S_VERSION`);
+  return match[1];
+})();
 
 /**
  * The directory holding the pinned binaries, or a clear error telling how to build them.
@@ -131,6 +138,9 @@ export class ControlPlane {
       `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
       "--allow-privileged=true",
+      // The endpoint reconciler would publish 127.0.0.1 for the `kubernetes` Service, which
+      // Endpoints validation refuses every 10 s; pods reach the API through their kubeconfig.
+      "--endpoint-reconciler-type=none",
       "--profiling=false",
       "--v=1",
     ]);

@@ -3,7 +3,7 @@
 // test files use. Test files import from here, not from the individual modules.
 export { LocalCluster, type LocalClusterInfo } from "./local-cluster.js";
 export { ApiClient, ApiError, type ApiCredentials, type WatchEvent } from "./api-client.js";
-export { toolchainBinDir } from "./control-plane.js";
+export { PINNED_KUBERNETES_VERSION, toolchainBinDir } from "./control-plane.js";
 export { LOCAL_PROVISIONER } from "./provisioner.js";
 export { DEFAULT_KUBELET } from "./kubelet.js";
 export { DYNAMO_MAIN } from "./images.js";

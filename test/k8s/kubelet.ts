@@ -11,6 +11,7 @@ import { arch } from "node:os";
 import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { ApiError, type ApiClient, type Watch } from "./api-client.js";
+import { PINNED_KUBERNETES_VERSION } from "./control-plane.js";
 import { PodNetwork } from "./pod-network.js";
 import { PodRunner, type KubeletContext } from "./pod-runner.js";
 import type { ProcessSupervisor } from "./processes.js";
@@ -18,7 +19,7 @@ import { sleep } from "./wait.js";
 
 export const DEFAULT_KUBELET = {
   nodeName: "process-node",
-  kubeletVersion: "v1.36.3",
+  kubeletVersion: PINNED_KUBERNETES_VERSION,
   heartbeatMs: 10_000,
   leaseDurationSeconds: 40,
   watchRetryMs: 1_000,

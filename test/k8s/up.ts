@@ -1,5 +1,6 @@
 // `npm run k8s:up`: starts the local cluster for a person, prints how to point kubectl and helm at
 // it, and stays in the foreground until Ctrl-C (or SIGTERM), which stops every process it started.
+import { toolchainBinDir } from "./control-plane.js";
 import { LocalCluster } from "./local-cluster.js";
 
 const cluster = new LocalCluster();
@@ -22,6 +23,7 @@ try {
   console.log(`API server: ${info.server}`);
   console.log("Use it from another shell with:");
   console.log(`  export KUBECONFIG=${info.kubeconfig}`);
+  console.log(`  export PATH=${toolchainBinDir()}:$PATH    # for the pinned helm`);
   console.log("Ctrl-C stops everything.");
 } catch (err) {
   console.error(`k8s:up failed: ${err instanceof Error ? err.message : String(err)}`);
