@@ -80,4 +80,16 @@ describe("operator: DynamoCluster CRD on the API server", () => {
     const after = await admin().get<{ spec: { replicas: number } }>(`${path()}/scaled`);
     assert.equal(after.spec.replicas, 5);
   });
+
+  it("refuses a /scale below the largest bucket's n, as `kubectl scale --replicas=2` would send", async () => {
+    await create("floor", { replicas: 3 });
+    try {
+      await admin().patch(`${path()}/floor/scale`, { spec: { replicas: 2 } }, "merge");
+      assert.fail("the scale to 2 was accepted");
+    } catch (err) {
+      assert.ok(err instanceof ApiError, String(err));
+      assert.equal(err.statusCode, 422);
+      assert.match(err.message, /replicas must be >= 3/);
+    }
+  });
 });
