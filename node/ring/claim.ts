@@ -12,15 +12,21 @@
  * member below quota that it does not crowd, hardest partitions first; then members still below quota take
  * partitions from members above quota, preferring partitions whose donor is crowded there and that keep the
  * receiver evenly spread. When no single move is allowed, it tries a two-step chain (A takes the partition, A gives
- * one of its own to B). Spacing violations that remain are repaired by swapping two owners, cheapest swap first. If
- * the result still breaks the spacing rule (or is not minimal), the striped layout re-mapped onto the current owners
- * is computed too, and the valid plan with fewer moves wins.
+ * one of its own to B). Spacing violations that remain are repaired by swapping two owners, cheapest swap first.
+ *
+ * That is usually the minimum. When it is not (or it breaks spacing), two more candidates are computed and the valid
+ * plan with the fewest moves wins: the cheapest spaced rings found by dynamic programming (`reshape.ts`, affordable
+ * when P(S, targetN - 1) is small, which is exactly when S is close to targetN and greedy moves do worst), and the
+ * striped layout re-mapped onto the current owners (`layout.ts`), which always meets spacing when it is feasible.
  */
 import { assert } from "../errors/index.js";
 import { canonicalMembers, minimumMoves, quotasFromCounts } from "./balance.js";
 import { remapLayout, stripedLayout } from "./layout.js";
 import { rebalanceBySearch, reshapeBySearch } from "./reshape.js";
 import { spacingFeasible, spacingViolations } from "./spacing.js";
+
+/** How many three-way rotations spacing repair weighs for one violation before settling for the best so far. */
+const ROTATION_CANDIDATES_MAX = 400_000;
 
 /** The owner index of a partition whose owner is leaving, or of a partition not yet assigned. */
 const NOBODY = -1;
@@ -34,6 +40,8 @@ interface ClaimState {
   readonly owner: Int32Array;
   readonly count: Int32Array;
   readonly quota: Int32Array;
+  /** Whether spacing can hold; if not, placements still avoid crowding but never pay extra moves for it. */
+  readonly spacing: boolean;
 }
 
 /**
@@ -104,10 +112,11 @@ function completePlan(original: Int32Array, start: Int32Array, memberCount: numb
     owner: Int32Array.from(start),
     count,
     quota: Int32Array.from(quotasFromCounts(Array.from(count), original.length)),
+    spacing: feasible,
   };
   fillFreedPartitions(state);
   takeFromSurplus(state);
-  if (feasible) repairSpacing(state);
+  if (state.spacing) repairSpacing(state);
   return state.owner;
 }
 
@@ -191,15 +200,65 @@ function fillFreedPartitions(state: ClaimState): void {
   const freed: number[] = [];
   for (let p = 0; p < state.partitions; p++) if (state.owner[p] === NOBODY) freed.push(p);
   if (freed.length === 0) return;
-  // The partitions fewest receivers can take go first, while those receivers still have room.
-  const open = receivers(state);
-  const choices = new Map(freed.map((p) => [p, open.filter((m) => conflictsAt(state, m, p) === 0).length] as const));
-  freed.sort((a, b) => (choices.get(a) as number) - (choices.get(b) as number) || a - b);
+  const matched = matchFreed(state, freed);
   for (const p of freed) {
+    const receiver = matched.get(p);
+    if (receiver !== undefined) assign(state, p, receiver);
+  }
+  for (const p of freed) {
+    if (matched.has(p)) continue;
     const receiver = bestReceiverFor(state, p);
     if (receiver !== NOBODY) assign(state, p, receiver);
-    else if (!chainIntoFreed(state, p)) assign(state, p, leastCrowdedReceiver(state, p));
+    else if (!state.spacing || !chainIntoFreed(state, p)) assign(state, p, leastCrowdedReceiver(state, p));
   }
+}
+
+/**
+ * A matching of freed partitions to members below quota that they do not crowd, as large as possible (augmenting
+ * paths, as in Kuhn's algorithm, with each member taking up to its deficit). Taking the best receiver partition by
+ * partition can strand the last partitions with nobody left who fits; augmenting paths re-route earlier choices
+ * instead. Candidates are tried best first (most room, then farthest from their own partitions), and partitions with
+ * the fewest candidates go first. Two freed partitions given to one member may still crowd each other; they are far
+ * apart in practice, and spacing repair handles the rest.
+ */
+function matchFreed(state: ClaimState, freed: readonly number[]): Map<number, number> {
+  const open = receivers(state);
+  const candidates = new Map<number, number[]>();
+  for (const p of freed) {
+    const fitting = open.filter((m) => conflictsAt(state, m, p) === 0);
+    const distance = new Map(fitting.map((m) => [m, nearestOwn(state, m, p)] as const));
+    fitting.sort((a, b) => deficit(state, b) - deficit(state, a) || (distance.get(b) as number) - (distance.get(a) as number) || a - b);
+    candidates.set(p, fitting);
+  }
+  const order = [...freed].sort((a, b) => (candidates.get(a) as number[]).length - (candidates.get(b) as number[]).length || a - b);
+  const holderOf = new Map<number, number>();
+  const heldBy = new Map<number, Set<number>>(open.map((m) => [m, new Set<number>()] as const));
+  const take = (p: number, m: number): void => {
+    const previous = holderOf.get(p);
+    if (previous !== undefined) heldBy.get(previous)?.delete(p);
+    holderOf.set(p, m);
+    heldBy.get(m)?.add(p);
+  };
+  const augment = (p: number, visited: Set<number>): boolean => {
+    for (const m of candidates.get(p) as number[]) {
+      if (visited.has(m)) continue;
+      visited.add(m);
+      const held = heldBy.get(m) as Set<number>;
+      if (held.size < deficit(state, m)) {
+        take(p, m);
+        return true;
+      }
+      for (const other of [...held]) {
+        if (augment(other, visited)) {
+          take(p, m);
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  for (const p of order) augment(p, new Set<number>());
+  return holderOf;
 }
 
 /** The member below quota that `partition` would not crowd: largest deficit, then farthest from its own. */
@@ -273,7 +332,7 @@ function takeFromSurplus(state: ClaimState): void {
     const taker = open.reduce((a, b) => (deficit(state, b) > deficit(state, a) ? b : a));
     const partition = bestSurplusPartition(state, taker) ?? NOBODY;
     if (partition !== NOBODY) assign(state, partition, taker);
-    else if (!chainFromSurplus(state, taker)) assign(state, leastCrowdedSurplusPartition(state, taker), taker);
+    else if (!state.spacing || !chainFromSurplus(state, taker)) assign(state, leastCrowdedSurplusPartition(state, taker), taker);
   }
 }
 
@@ -352,12 +411,58 @@ function repairSpacing(state: ClaimState): boolean {
     const pair = firstViolation(state);
     if (pair === undefined) return true;
     const swap = cheapestSwap(state, pair);
-    if (swap === undefined) return false;
-    const [a, b] = swap;
-    const ownerA = state.owner[a] as number;
-    state.owner[a] = state.owner[b] as number;
-    state.owner[b] = ownerA;
+    if (swap !== undefined) {
+      const [a, b] = swap;
+      const ownerA = state.owner[a] as number;
+      state.owner[a] = state.owner[b] as number;
+      state.owner[b] = ownerA;
+      continue;
+    }
+    const rotation = cheapestRotation(state, pair);
+    if (rotation === undefined) return false;
+    rotate(state, rotation);
   }
+}
+
+/** Moves the owner of rotation[0] to rotation[1], that of rotation[1] to rotation[2], and that of rotation[2] to rotation[0]. */
+function rotate(state: ClaimState, [a, b, c]: readonly [number, number, number]): void {
+  const ownerC = state.owner[c] as number;
+  state.owner[c] = state.owner[b] as number;
+  state.owner[b] = state.owner[a] as number;
+  state.owner[a] = ownerC;
+}
+
+/**
+ * When no swap fixes a violating partition a, a three-way rotation may: a's owner moves to b, b's owner to c, and c's
+ * owner to a. The search is quadratic in Q, so it stops after ROTATION_CANDIDATES_MAX candidates, keeping the
+ * cheapest valid rotation seen so far.
+ */
+function cheapestRotation(state: ClaimState, pair: readonly [number, number]): [number, number, number] | undefined {
+  const q = state.partitions;
+  let best: { key: number[]; rotation: [number, number, number] } | undefined;
+  let budget = ROTATION_CANDIDATES_MAX;
+  for (const a of pair) {
+    const member = state.owner[a] as number;
+    for (let b = 0; b < q && budget > 0; b++) {
+      const second = state.owner[b] as number;
+      if (second === member || b === a || conflictsAt(state, member, b, a) !== 0) continue;
+      for (let c = 0; c < q && budget > 0; c++) {
+        const third = state.owner[c] as number;
+        if (c === a || c === b || third === second || third === member) continue;
+        budget--;
+        if (conflictsAt(state, second, c, b) !== 0) continue;
+        const rotation: [number, number, number] = [a, b, c];
+        const key = [moveCost(state, b, member) + moveCost(state, c, second) + moveCost(state, a, third), a, b, c];
+        if (best !== undefined && !lexLess(key, best.key)) continue;
+        // The three positions may be within reach of each other, so check the rotated ring itself.
+        rotate(state, rotation);
+        const fits = conflictsAt(state, member, b) === 0 && conflictsAt(state, second, c) === 0 && conflictsAt(state, third, a) === 0;
+        rotate(state, [c, b, a]);
+        if (fits) best = { key, rotation };
+      }
+    }
+  }
+  return best?.rotation;
 }
 
 function firstViolation(state: ClaimState): [number, number] | undefined {

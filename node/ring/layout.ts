@@ -69,7 +69,8 @@ function diagonalLayout(partitions: number, memberCount: number, laps: number, t
 /**
  * Rotates `labels` and maps its labels onto members so that as many partitions as possible keep their current owner.
  * `current[p]` is the index of the member owning p now, or -1 for an owner that is going away. For each rotation the
- * label-to-member mapping is chosen greedily by agreement count; the best rotation wins, the first on ties.
+ * label-to-member mapping is chosen by agreement count, exactly (all permutations) for up to EXACT_MATCH_MEMBERS_MAX
+ * members and greedily beyond; the best rotation wins, the first on ties.
  * Returns member indices per partition. Cost: O(Q · (Q log Q)) in the worst case, a few milliseconds at Q = 1024.
  */
 export function remapLayout(labels: Int32Array, current: Int32Array, memberCount: number): Int32Array {
@@ -77,7 +78,9 @@ export function remapLayout(labels: Int32Array, current: Int32Array, memberCount
   assert(current.length === q, "layout and owners differ in length");
   const agreement = new Int32Array(memberCount * memberCount);
   let best: { score: number; rotation: number; memberOf: Int32Array } | undefined;
-  for (let rotation = 0; rotation < q; rotation++) {
+  // A layout that repeats every S partitions has only S distinct rotations.
+  const rotations = q % memberCount === 0 && labels.every((label, p) => label === p % memberCount) ? memberCount : q;
+  for (let rotation = 0; rotation < rotations; rotation++) {
     const touched: number[] = [];
     for (let p = 0; p < q; p++) {
       const member = current[p] as number;
@@ -86,7 +89,7 @@ export function remapLayout(labels: Int32Array, current: Int32Array, memberCount
       if (agreement[cell] === 0) touched.push(cell);
       agreement[cell] = (agreement[cell] as number) + 1;
     }
-    const { score, memberOf } = matchLabels(agreement, touched, memberCount);
+    const { score, memberOf } = memberCount <= EXACT_MATCH_MEMBERS_MAX ? matchLabelsExactly(agreement, memberCount) : matchLabels(agreement, touched, memberCount);
     for (const cell of touched) agreement[cell] = 0;
     if (best === undefined || score > best.score) best = { score, rotation, memberOf };
   }
@@ -94,6 +97,34 @@ export function remapLayout(labels: Int32Array, current: Int32Array, memberCount
   const owners = new Int32Array(q);
   for (let p = 0; p < q; p++) owners[p] = best.memberOf[labels[(p + best.rotation) % q] as number] as number;
   return owners;
+}
+
+/** Up to this many members, labels are matched to members by trying every permutation (6! = 720). */
+const EXACT_MATCH_MEMBERS_MAX = 6;
+
+/** The label-to-member permutation with the most agreement, trying all of them in a fixed order (first wins ties). */
+function matchLabelsExactly(agreement: Int32Array, memberCount: number): { score: number; memberOf: Int32Array } {
+  const memberOf = Int32Array.from({ length: memberCount }, (_, i) => i);
+  const best = { score: -1, memberOf: Int32Array.from(memberOf) };
+  const used = new Uint8Array(memberCount);
+  const place = (label: number, score: number): void => {
+    if (label === memberCount) {
+      if (score > best.score) {
+        best.score = score;
+        best.memberOf.set(memberOf);
+      }
+      return;
+    }
+    for (let member = 0; member < memberCount; member++) {
+      if (used[member] === 1) continue;
+      used[member] = 1;
+      memberOf[label] = member;
+      place(label + 1, score + (agreement[label * memberCount + member] as number));
+      used[member] = 0;
+    }
+  };
+  place(0, 0);
+  return best;
 }
 
 /**

@@ -42,8 +42,11 @@ const PRICE_STEP_FIRST = 0.25;
 const JITTER = 0.25;
 
 interface StateSpace {
+  readonly memberCount: number;
   readonly width: number;
   readonly count: number;
+  /** The state of a tuple of recent owners, keyed by the tuple read as a number in base memberCount. */
+  readonly stateByCode: Map<number, number>;
   /** members[state * width + i]: the state's recent owners, oldest first. */
   readonly members: Int32Array;
   /** The moves out of state s are entries offset[s]..offset[s+1]-1 of `nextMember` and `nextState`. */
@@ -124,6 +127,7 @@ export function rebalanceBySearch(original: Int32Array, path: Int32Array, member
   const perWindow = permutations(memberCount, width) * (memberCount - width) * length;
   const stride = Math.max(1, Math.ceil((perWindow * q) / TRANSITIONS_PER_ROUND_MAX));
   const space = buildStateSpace(memberCount, width);
+  const scratch = windowScratch(space, length);
   const current = Int32Array.from(path);
   const counts = new Int32Array(memberCount);
   for (const member of current) counts[member] = (counts[member] as number) + 1;
@@ -132,7 +136,7 @@ export function rebalanceBySearch(original: Int32Array, path: Int32Array, member
     const price = balancePrices(counts, q);
     const rewrites: { start: number; rewrite: Int32Array; value: number }[] = [];
     for (let start = 0; start < q; start += stride) {
-      const rewrite = cheapestWindow(space, original, current, price, start, length);
+      const rewrite = cheapestWindow(space, scratch, original, current, price, start, length);
       if (rewrite === undefined) continue;
       const { imbalance, moves } = effectOf(original, current, counts, rewrite, start);
       const gain = imbalanceOf(counts, q) - imbalance;
@@ -200,30 +204,59 @@ function effectOf(original: Int32Array, current: Int32Array, counts: Int32Array,
   return { imbalance: imbalanceOf(after, q), moves };
 }
 
+/** Buffers one rebalancing run reuses for every window it weighs. */
+interface WindowScratch {
+  dist: Float64Array;
+  next: Float64Array;
+  came: Int32Array;
+  entry: Int32Array;
+  exit: Int32Array;
+}
+
+function windowScratch(space: StateSpace, length: number): WindowScratch {
+  return {
+    dist: new Float64Array(space.count),
+    next: new Float64Array(space.count),
+    came: new Int32Array(length * space.count),
+    entry: new Int32Array(space.width),
+    exit: new Int32Array(space.width),
+  };
+}
+
 /**
  * The cheapest spaced rewrite of the `length` partitions from `start` (wrapping), entering from the owners just
  * before it and joining the owners just after it; undefined when it would not change anything.
  */
-function cheapestWindow(space: StateSpace, original: Int32Array, current: Int32Array, price: Float64Array, start: number, length: number): Int32Array | undefined {
+function cheapestWindow(
+  space: StateSpace,
+  scratch: WindowScratch,
+  original: Int32Array,
+  current: Int32Array,
+  price: Float64Array,
+  start: number,
+  length: number,
+): Int32Array | undefined {
   const q = original.length;
   const { width, count, members, offset, nextMember, nextState } = space;
-  const at = (i: number): number => ((start + i) % q + q) % q;
-  const entry = Int32Array.from({ length: width }, (_, i) => current[at(i - width)] as number);
-  const exit = Int32Array.from({ length: width }, (_, i) => current[at(length + i)] as number);
-  let dist = new Float64Array(count).fill(Number.POSITIVE_INFINITY);
+  const { came, entry, exit } = scratch;
+  for (let i = 0; i < width; i++) {
+    entry[i] = current[(start - width + i + q) % q] as number;
+    exit[i] = current[(start + length + i) % q] as number;
+  }
+  let { dist, next } = scratch;
+  dist.fill(Number.POSITIVE_INFINITY);
   dist[stateWith(space, entry)] = 0;
-  const came = new Int32Array(length * count);
-  let next = new Float64Array(count);
   for (let i = 0; i < length; i++) {
     next.fill(Number.POSITIVE_INFINITY);
-    const p = at(i);
+    const p = (start + i) % q;
+    const kept = original[p] as number;
     for (let state = 0; state < count; state++) {
       const base = dist[state] as number;
       if (base === Number.POSITIVE_INFINITY) continue;
       for (let k = offset[state] as number, end = offset[state + 1] as number; k < end; k++) {
         const m = nextMember[k] as number;
         const to = nextState[k] as number;
-        const total = base + (original[p] === m ? 0 : 1) + (price[m] as number);
+        const total = base + (kept === m ? 0 : 1) + (price[m] as number);
         if (total < (next[to] as number)) {
           next[to] = total;
           came[i * count + to] = state;
@@ -240,31 +273,33 @@ function cheapestWindow(space: StateSpace, original: Int32Array, current: Int32A
   if (last === -1) return undefined;
   const rewrite = new Int32Array(length);
   let state = last;
+  let changed = false;
   for (let i = length - 1; i >= 0; i--) {
     rewrite[i] = members[state * width + width - 1] as number;
+    if (rewrite[i] !== current[(start + i) % q]) changed = true;
     state = came[i * count + state] as number;
   }
-  let changed = false;
-  for (let i = 0; i < length && !changed; i++) changed = rewrite[i] !== current[at(i)];
   return changed ? rewrite : undefined;
 }
 
+/** The state whose recent owners are `owners`; throws when they repeat a member, which no state does. */
 function stateWith(space: StateSpace, owners: Int32Array): number {
-  const { width, members } = space;
-  for (let state = 0; state < space.count; state++) {
-    let same = true;
-    for (let i = 0; i < width && same; i++) same = members[state * width + i] === owners[i];
-    if (same) return state;
-  }
-  throw new Error("invariant violated: owners that break spacing cannot form a state");
+  let code = 0;
+  for (let i = 0; i < space.width; i++) code = code * space.memberCount + (owners[i] as number);
+  const state = space.stateByCode.get(code);
+  if (state === undefined) throw new Error("invariant violated: owners that break spacing cannot form a state");
+  return state;
 }
 
 /** Whether `before` followed by `after` keeps every window of before.length + 1 owners distinct. */
 function joinsOwners(before: Int32Array, after: Int32Array): boolean {
   const width = before.length;
-  const seam = (i: number): number => (i < width ? (before[i] as number) : (after[i - width] as number));
-  for (let i = 0; i < 2 * width; i++) {
-    for (let j = i + 1; j <= i + width && j < 2 * width; j++) if (seam(i) === seam(j)) return false;
+  // Within `before` and within `after` owners are already distinct; only pairs across the seam can clash, and only
+  // when they are less than width + 1 apart.
+  for (let i = 0; i < width; i++) {
+    for (let j = 0; j < width; j++) {
+      if (width - i + j <= width && before[i] === after[j]) return false;
+    }
   }
   return true;
 }
@@ -297,9 +332,12 @@ function buildStateSpace(memberCount: number, width: number): StateSpace {
     }
     offset[state + 1] = nextMember.length;
   });
+  const stateByCode = new Map(tuples.map((tuple, index) => [tuple.reduce((code, m) => code * memberCount + m, 0), index] as const));
   return {
+    memberCount,
     width,
     count: tuples.length,
+    stateByCode,
     members: Int32Array.from(tuples.flat()),
     offset,
     nextMember: Int32Array.from(nextMember),
