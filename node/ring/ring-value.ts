@@ -68,8 +68,21 @@ export function parseRing(input: unknown): Ring {
   return result.data as Ring;
 }
 
-/** The first ring of a cluster: epoch 1, a balanced claim over the members, nothing pending. */
+/**
+ * The first ring of a cluster: epoch 1, a balanced claim over the members, nothing pending. Throws `invalid_request`
+ * for a partition count that is not a power of two up to PARTITIONS_MAX, no members, or a repeated member id, so a
+ * bad configuration fails here rather than as a ring every node later rejects.
+ */
 export function createRing(options: { partitions: number; members: Member[]; targetN: number }): Ring {
+  if (!isPowerOfTwo(options.partitions) || options.partitions > PARTITIONS_MAX) {
+    throw new DynamoError("invalid_request", `partitions must be a power of two between 1 and ${PARTITIONS_MAX}, got ${options.partitions}`);
+  }
+  if (!Number.isInteger(options.targetN) || options.targetN < 1) {
+    throw new DynamoError("invalid_request", `targetN must be a positive integer, got ${options.targetN}`);
+  }
+  if (options.members.length === 0) throw new DynamoError("invalid_request", "a ring needs at least one member");
+  const repeated = options.members.map((m) => m.id).find((id, i, all) => all.indexOf(id) !== i);
+  if (repeated !== undefined) throw new DynamoError("invalid_request", `member id '${repeated}' appears more than once`);
   const owners = initialClaim(options.partitions, options.members.map((m) => m.id), options.targetN);
   return {
     epoch: 1,
