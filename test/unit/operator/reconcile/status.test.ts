@@ -3,7 +3,7 @@ import { buildStatus, desiredObjects, requeueAfterMs, type PassOutcome, type Ste
 import { NOW, observation, pod, ring } from "./scenario.js";
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `kv-${i}`);
-const done = (r = ring(ids(3))): StepResult => ({ ring: r, done: true, action: undefined, retryAfterMs: 0, removable: [], transfers: { pending: 0, active: 0 } });
+const done = (r = ring(ids(3))): StepResult => ({ ring: r, done: true, action: undefined, retryAfterMs: 0, removable: [], transfers: { pending: 0, active: 0, done: 0 } });
 const outcome = (extra: Partial<PassOutcome> = {}): PassOutcome => ({
   problems: [],
   membership: undefined,
@@ -46,7 +46,7 @@ describe("reconcile: status", () => {
   });
 
   it("reports Rebalancing while transfers are pending, with the transfer counts", () => {
-    const step: StepResult = { ...done(ring(ids(4))), done: false, transfers: { pending: 12, active: 2 }, retryAfterMs: 500 };
+    const step: StepResult = { ...done(ring(ids(4))), done: false, transfers: { pending: 12, active: 2, done: 0 }, retryAfterMs: 500 };
     const status = buildStatus(observation({ spec: { replicas: 4 }, pods: [pod(0), pod(1), pod(2), pod(3)] }), outcome({ step }));
     assert.equal(status.phase, "Rebalancing");
     assert.deepEqual(status.transfers, { pending: 12, active: 2 });
