@@ -9,9 +9,8 @@ import type { PeerClient } from "../peer/index.js";
 import { preferenceList } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
-import { decodeRecord } from "../versioning/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
-import { decodeEntries } from "./entries.js";
+import { streamPartition } from "./partition-stream.js";
 
 interface RebuildState {
   incarnation: string;
@@ -112,25 +111,18 @@ export class Rebuilder {
     const sources = preferenceList(ring, partition, this.deps.targetN).filter((id) => id !== this.deps.self && this.deps.isUp(id));
     const client = sources.map((id) => this.deps.peer(id)).find((c) => c !== undefined);
     if (!client) return false;
-    let cursor = this.state?.cursor?.partition === partition ? this.state.cursor : undefined;
-    while (!this.stopped) {
-      const header: Record<string, unknown> = { p: partition, limit: this.deps.batchMax };
-      if (cursor) header.after = { b: cursor.bucket, k: cursor.key };
-      const res = await client.request("scan", header, undefined, 30_000);
-      const entries = decodeEntries(res.body);
-      let bytes = 0;
-      // Entries are distinct keys, so a page merges concurrently.
-      await Promise.all(entries.map((entry) => this.deps.merge(partition, entry.bucket, entry.key, decodeRecord(entry.record))));
-      for (const entry of entries) bytes += entry.record.length;
-      this.deps.onProgress(entries.length, bytes);
-      const last = entries[entries.length - 1];
-      if (last) {
-        cursor = { partition, bucket: last.bucket, key: last.key.toString("base64") };
-        await this.persist({ ...this.state!, cursor });
-      }
-      if (res.header.done) return true;
-    }
-    return false;
+    const saved = this.state?.cursor?.partition === partition ? this.state.cursor : undefined;
+    return streamPartition(client, {
+      partition,
+      cursor: saved ? { b: saved.bucket, k: saved.key } : undefined,
+      batchMax: this.deps.batchMax,
+      merge: (bucket, key, record) => this.deps.merge(partition, bucket, key, record),
+      onPage: async (keys, bytes, cursor) => {
+        this.deps.onProgress(keys, bytes);
+        if (cursor) await this.persist({ ...this.state!, cursor: { partition, bucket: cursor.b, key: cursor.k } });
+      },
+      shouldStop: () => this.stopped,
+    });
   }
 
   private async persist(state: RebuildState): Promise<void> {

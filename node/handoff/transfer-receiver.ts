@@ -11,9 +11,8 @@ import type { PeerClient } from "../peer/index.js";
 import { preferenceList } from "../ring/index.js";
 import type { Ring, Transfer } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
-import { decodeRecord } from "../versioning/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
-import { decodeEntries } from "./entries.js";
+import { streamPartition, type StreamCursor } from "./partition-stream.js";
 
 export interface TransferProgress {
   partition: number;
@@ -27,7 +26,7 @@ export interface TransferProgress {
   finishedAt?: number;
   error?: string;
   /** Where to resume: the last key copied. */
-  cursor?: { b: string; k: string };
+  cursor?: StreamCursor;
 }
 
 export interface TransferReceiverDeps {
@@ -134,29 +133,25 @@ export class TransferReceiver {
     }
   }
 
-  /** Copies the partition page by page; false when it had to stop early (no source, stopped, or abandoned). */
+  /** Copies the partition page by page; false when it had to stop early (stopped, or the transfer was abandoned). */
   private async stream(id: string, p: TransferProgress): Promise<boolean> {
-    for (;;) {
-      if (this.stopped || this.progress.get(id) !== p) return false;
-      const client = this.source(p);
-      if (!client) throw new Error(`no current replica of partition ${p.partition} is reachable`);
-      const header: Record<string, unknown> = { p: p.partition, limit: this.deps.batchMax };
-      if (p.cursor) header.after = p.cursor;
-      const res = await client.request("scan", header, undefined, 60_000);
-      await this.limiter.take(res.body.length);
-      const entries = decodeEntries(res.body);
-      // Entries are distinct keys, so a page merges concurrently; LevelDB sees them as one burst of writes.
-      await Promise.all(entries.map((entry) => this.deps.merge(p.partition, entry.bucket, entry.key, decodeRecord(entry.record))));
-      p.keys += entries.length;
-      p.bytes += res.body.length;
-      this.deps.onBatch(entries.length, res.body.length);
-      const last = entries[entries.length - 1];
-      if (last) {
-        p.cursor = { b: last.bucket, k: last.key.toString("base64") };
+    const client = this.source(p);
+    if (!client) throw new Error(`no current replica of partition ${p.partition} is reachable`);
+    return streamPartition(client, {
+      partition: p.partition,
+      cursor: p.cursor,
+      batchMax: this.deps.batchMax,
+      merge: (bucket, key, record) => this.deps.merge(p.partition, bucket, key, record),
+      beforeMerge: (bytes) => this.limiter.take(bytes),
+      onPage: (keys, bytes, cursor) => {
+        p.keys += keys;
+        p.bytes += bytes;
+        p.cursor = cursor;
+        this.deps.onBatch(keys, bytes);
         this.save();
-      }
-      if (res.header.done) return true;
-    }
+      },
+      shouldStop: () => this.stopped || this.progress.get(id) !== p,
+    });
   }
 
   private source(p: TransferProgress): PeerClient | undefined {
