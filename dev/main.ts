@@ -122,7 +122,7 @@ function printWelcome(cluster: DevCluster, epoch: number, dataDir: string): void
     `  curl -i ${first}/v1/kv/default/greeting`,
     `  curl -s ${first}/v1/cluster`,
     "  npx dynamo get default greeting        # or put / delete",
-    "  npx dynamo dev status                  # kill I | restart I",
+    "  npx dynamo dev status                  # or: scale N, kill I, restart I, replace I",
     "",
     "Ctrl-C stops every node; run it again and your data is still there.",
   ];
