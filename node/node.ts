@@ -217,6 +217,11 @@ export class StorageNode {
       isUp: (id) => this.isUp(id),
       peer: (id) => this.ringState.peer(id),
       isReplica,
+      isMember: (id) => this.ringState.ring?.members[id] !== undefined,
+      replicasOf: (partition) => {
+        const ring = this.ringState.ring;
+        return ring ? preferenceList(ring, partition, targetN).filter((id) => id !== options.id) : [];
+      },
       intervalMs: tuning.hintDeliveryIntervalMs,
       batchMax: tuning.hintBatchMax,
       concurrencyMax: 32,

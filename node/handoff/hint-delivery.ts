@@ -16,6 +16,10 @@ export interface HintDeliveryDeps {
   peer: (id: string) => PeerClient | undefined;
   /** True when this node is one of the partition's replicas in the current ring (then it keeps its copy). */
   isReplica: (partition: number) => boolean;
+  /** Whether the member is still in the ring; hints for one that left go to the partition's current replicas. */
+  isMember: (id: string) => boolean;
+  /** The partition's current replicas, other than this node. */
+  replicasOf: (partition: number) => string[];
   intervalMs: number;
   batchMax: number;
   concurrencyMax: number;
@@ -52,6 +56,10 @@ export class HintDelivery {
   private async round(): Promise<number> {
     let delivered = 0;
     for (const owner of this.deps.hints.owners()) {
+      if (!this.deps.isMember(owner)) {
+        delivered += await this.redirect(owner);
+        continue;
+      }
       const client = this.deps.peer(owner);
       if (!client || !this.deps.isUp(owner)) continue;
       const refs = await this.deps.hints.list(owner, this.deps.batchMax);
@@ -62,6 +70,32 @@ export class HintDelivery {
     }
     if (delivered > 0) this.deps.onDelivered(delivered);
     return delivered;
+  }
+
+  /**
+   * Hints for a member that has left the ring: the write it missed goes to the partition's current replicas instead
+   * (the member's data was handed off without it), and the hint is then done.
+   */
+  private async redirect(owner: string): Promise<number> {
+    const refs = await this.deps.hints.list(owner, this.deps.batchMax);
+    const done: HintRef[] = [];
+    for (const ref of refs) {
+      const record = await this.deps.store.get(ref.partition, ref.bucket, ref.key);
+      if (record) {
+        const targets = this.deps.replicasOf(ref.partition).filter((id) => this.deps.isUp(id));
+        const clients = targets.map((id) => this.deps.peer(id)).filter((c): c is PeerClient => c !== undefined);
+        if (clients.length === 0) break;
+        const body = encodeRecord(record);
+        const header = { p: ref.partition, b: ref.bucket, k: ref.key.toString("base64") };
+        const results = await Promise.allSettled(clients.map((c) => c.request("replicate", header, body)));
+        if (results.some((r) => r.status === "rejected")) break;
+      }
+      await this.deps.hints.remove(ref);
+      done.push(ref);
+    }
+    await this.dropStandIns(done);
+    if (done.length > 0) this.deps.log(`${owner} left the ring: sent ${done.length} of its hinted writes to the partitions' current replicas`);
+    return done.length;
   }
 
   private async deliver(client: PeerClient, refs: HintRef[]): Promise<HintRef[]> {
