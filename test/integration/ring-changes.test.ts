@@ -175,6 +175,31 @@ describe("ring changes under load", function () {
     await assertNothingLost("after replace");
   });
 
+  it("a member gone for good: its partitions are rebuilt on the others from the remaining replicas, nothing lost", async function () {
+    cluster = await TestCluster.start({ nodes: 5, partitions: PARTITIONS, config: CONFIG });
+    const keys = await preload(cluster.clientUrls(), 300);
+    startLoad(seedFromEnv("gone-for-good test"));
+    await cluster.kill(4);
+    await new Promise((r) => setTimeout(r, 1500));
+    await scale(cluster, 4);
+    await settled(cluster, 4);
+    await assertBalanced(cluster, 4);
+    const ring = await currentRing(cluster);
+    assert.equal(ring.members["node-4"], undefined, "the dead member left the ring");
+    await assertAllReadable(cluster.clientUrls(), keys);
+    const hintsFor4 = await eventually(async () => {
+      let left = 0;
+      for (let i = 0; i < 4; i++) {
+        const info = (await cluster.admin(i, "GET", "/v1/admin/node")) as { hints: { byOwner: Record<string, { count: number }> } };
+        left += info.hints.byOwner["node-4"]?.count ?? 0;
+      }
+      return left > 0 ? [`${left} hints for node-4 left`] : [];
+    }, 30_000, 500);
+    assert.deepEqual(hintsFor4, [], "hints for the departed member were redirected");
+    await checker.stop();
+    await assertNothingLost("after losing a member for good");
+  });
+
   it("scale 3 → 5 reversed to 4 while transfers are in flight ends balanced at 4 with nothing lost", async function () {
     cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: CONFIG });
     const keys = await preload(cluster.clientUrls(), 1500);
