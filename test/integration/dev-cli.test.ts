@@ -1,0 +1,60 @@
+/**
+ * The command line's contract: one-line messages, exit code 2 for bad usage and 1 for runtime failures, and the
+ * `dynamo dev` subcommands on a running local cluster.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TestCluster, runCli } from "../helpers/dev-cluster.js";
+
+describe("dynamo CLI", function () {
+  this.timeout(120_000);
+
+  it("bad usage exits 2 with a one-line message; a missing cluster exits 1", async function () {
+    const empty = mkdtempSync(join(tmpdir(), "dynamo-cli-"));
+    try {
+      for (const args of [["frobnicate"], ["dev", "scale"], ["dev", "kill", "x"], ["dev", "launch"], ["node", "--port", "99999", "--token-file", "/nonexistent"], ["node", "--id", "n1"], ["dev", "--nodes", "0", "--data-dir", empty]]) {
+        const r = await runCli(args);
+        assert.equal(r.code, 2, `dynamo ${args.join(" ")}: exit ${r.code}, stderr ${r.stderr}`);
+        assert.match(r.stderr, /^dynamo: /);
+      }
+      const noToken = await runCli(["node", "--id", "n1"]);
+      assert.match(noToken.stderr, /--token-file is required/);
+      const none = await runCli(["dev", "status", "--data-dir", empty]);
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /no local cluster is running/);
+      assert.equal(none.stderr.trim().split("\n").length, 1);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it("dev status, kill, restart and scale act on the running cluster; dev.json tracks its nodes", async function () {
+    const cluster = await TestCluster.start({ nodes: 3, partitions: 32 });
+    try {
+      const status = JSON.parse((await cluster.dev("status")).stdout) as { epoch: number; partitions: number; nodes: { id: string; state: string; partitions: number }[]; transfers: { pending: number; active: number } };
+      assert.equal(status.partitions, 32);
+      assert.deepEqual(status.nodes.map((n) => [n.id, n.state]), [["node-0", "valid"], ["node-1", "valid"], ["node-2", "valid"]]);
+      assert.equal(status.nodes.reduce((sum, n) => sum + n.partitions, 0), 32);
+      assert.deepEqual(status.transfers, { pending: 0, active: 0 });
+
+      await cluster.kill(1);
+      assert.equal(cluster.nodes()[1]!.pid, null, "dev.json shows the killed node without a pid");
+      const afterKill = JSON.parse((await cluster.dev("status")).stdout) as { nodes: { state: string }[] };
+      assert.equal(afterKill.nodes[1]!.state, "stopped");
+      await cluster.restart(1);
+      assert.ok(cluster.nodes()[1]!.pid, "and with one after the restart");
+
+      const tooSmall = await cluster.dev("scale", "2");
+      assert.equal(tooSmall.code, 2);
+      assert.match(tooSmall.stderr, /n=3/);
+      const grow = await cluster.dev("scale", "4");
+      assert.equal(grow.code, 0, grow.stderr);
+      assert.match(JSON.parse(grow.stdout).action, /planned \d+ transfers towards 4 members/);
+      assert.equal(cluster.nodes().length, 4);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+});
