@@ -25,6 +25,9 @@ import { remapLayout, stripedLayout } from "./layout.js";
 import { rebalanceBySearch, reshapeBySearch } from "./reshape.js";
 import { spacingFeasible, spacingViolations } from "./spacing.js";
 
+/** How far (in partitions, each way) searches for a partner partition look; see `around`. */
+const SEARCH_RADIUS = 512;
+
 /** How many three-way rotations spacing repair weighs for one violation before settling for the best so far. */
 const ROTATION_CANDIDATES_MAX = 400_000;
 
@@ -63,15 +66,15 @@ export function planClaim(owners: readonly string[], members: readonly string[],
 }
 
 /**
- * The incremental plan when it is valid and moves the minimum; otherwise the best valid plan among it, the reshaped
- * plan (when the search is affordable) and the re-mapped striped layout.
+ * The incremental plan when it is valid and within `closeEnough` of the minimum; otherwise the best valid plan among
+ * it, the reshaped plans (when the search is affordable) and the re-mapped striped layout.
  */
 function choosePlan(original: Int32Array, memberCount: number, targetN: number, feasible: boolean, minimum: number): Int32Array {
   // Nothing stays where it is, so the plain striped layout is as cheap as anything and the most regular.
   if (original.every((member) => member === NOBODY)) return stripedLayout(original.length, memberCount, targetN);
   const incremental = completePlan(original, original, memberCount, targetN, feasible);
   let best = { plan: incremental, score: score(original, incremental, targetN) };
-  if (best.score.violations === 0 && best.score.moves === minimum) return incremental;
+  if (best.score.violations === 0 && best.score.moves <= minimum + closeEnough(minimum, original.length)) return incremental;
   const candidates: Int32Array[] = [];
   // The search declines by itself when its state space is too large, which happens with many members, exactly where
   // greedy moves are already close to the minimum.
@@ -96,6 +99,15 @@ export function initialClaim(partitions: number, members: readonly string[], tar
   const ids = canonicalMembers(members);
   assert(ids.length >= 1, "a ring needs at least one member");
   return Array.from(stripedLayout(partitions, ids.length, targetN), (label) => ids[label] as string);
+}
+
+/**
+ * How many moves over the minimum a valid incremental plan may use and still be taken without weighing the other
+ * candidates. Up to 1024 partitions they are cheap, so they are always weighed; on larger rings they cost seconds and
+ * rebuild large parts of the ring, so they are only weighed when the incremental plan is more than 1/16 off.
+ */
+function closeEnough(minimum: number, partitions: number): number {
+  return partitions <= 1024 ? 0 : Math.floor(minimum / 16);
 }
 
 /**
@@ -173,6 +185,20 @@ function distancesTo(state: ClaimState, member: number): Int32Array {
     distance[p] = Math.min(distance[p] as number, last - i);
   }
   return distance;
+}
+
+/**
+ * The partitions within SEARCH_RADIUS of `center` (all others when the ring is small enough), nearest first. Searches
+ * for a partner partition look only here: on rings up to 1024 partitions that is the whole ring, and on larger ones
+ * it keeps each search bounded, while a nearby partner is as good as a distant one.
+ */
+function around(state: ClaimState, center: number): number[] {
+  const q = state.partitions;
+  const reach = Math.min(SEARCH_RADIUS, Math.floor((q - 1) / 2));
+  const positions: number[] = [];
+  for (let d = 1; d <= reach; d++) positions.push((center + d) % q, (center - d + q) % q);
+  if (q % 2 === 0 && reach === (q - 2) / 2) positions.push((center + q / 2) % q);
+  return positions;
 }
 
 /** Members still below quota, in index order. */
@@ -290,7 +316,7 @@ function nearestOwn(state: ClaimState, member: number, partition: number): numbe
 function chainIntoFreed(state: ClaimState, partition: number): boolean {
   const open = receivers(state);
   let best: { key: number[]; giver: number; handed: number; taker: number } | undefined;
-  for (let s = 0; s < state.partitions; s++) {
+  for (const s of around(state, partition)) {
     const giver = state.owner[s] as number;
     if (giver === NOBODY || deficit(state, giver) > 0) continue;
     if (conflictsAt(state, giver, partition, s) !== 0) continue;
@@ -364,15 +390,15 @@ function bestSurplusPartition(state: ClaimState, taker: number): number | undefi
 
 /** No surplus partition fits `taker`: it takes one from some A instead, and A takes a surplus partition. */
 function chainFromSurplus(state: ClaimState, taker: number): boolean {
-  const surplus: number[] = [];
-  for (let p = 0; p < state.partitions; p++) if (hasSurplus(state, state.owner[p] as number)) surplus.push(p);
   let best: { key: number[]; middle: number; via: number; from: number } | undefined;
   for (let s = 0; s < state.partitions; s++) {
+    // A chain that moves nothing but its two partitions is as cheap as chains normally get; stop at the first.
+    if (best !== undefined && (best.key[0] as number) <= 2) break;
     const middle = state.owner[s] as number;
     if (middle === NOBODY || middle === taker || hasSurplus(state, middle)) continue;
     if (conflictsAt(state, taker, s) !== 0) continue;
-    for (const from of surplus) {
-      if (conflictsAt(state, middle, from, s) !== 0) continue;
+    for (const from of around(state, s)) {
+      if (!hasSurplus(state, state.owner[from] as number) || conflictsAt(state, middle, from, s) !== 0) continue;
       const key = [moveCost(state, s, taker) + moveCost(state, from, middle), s, from];
       if (best === undefined || lexLess(key, best.key)) best = { key, middle, via: s, from };
     }
@@ -407,9 +433,12 @@ function leastCrowdedSurplusPartition(state: ClaimState, taker: number): number 
  * violating pair and adds none, so the loop ends; it gives up when a violation has no such swap.
  */
 function repairSpacing(state: ClaimState): boolean {
+  // Repairs never create violations, so the scan can resume where the last one was found.
+  let from = 0;
   while (true) {
-    const pair = firstViolation(state);
+    const pair = firstViolation(state, from);
     if (pair === undefined) return true;
+    from = pair[0];
     const swap = cheapestSwap(state, pair);
     if (swap !== undefined) {
       const [a, b] = swap;
@@ -434,19 +463,21 @@ function rotate(state: ClaimState, [a, b, c]: readonly [number, number, number])
 
 /**
  * When no swap fixes a violating partition a, a three-way rotation may: a's owner moves to b, b's owner to c, and c's
- * owner to a. The search is quadratic in Q, so it stops after ROTATION_CANDIDATES_MAX candidates, keeping the
- * cheapest valid rotation seen so far.
+ * owner to a. b and c are taken from around a, and the search, quadratic in their number, stops after
+ * ROTATION_CANDIDATES_MAX candidates, keeping the cheapest valid rotation seen so far.
  */
 function cheapestRotation(state: ClaimState, pair: readonly [number, number]): [number, number, number] | undefined {
-  const q = state.partitions;
   let best: { key: number[]; rotation: [number, number, number] } | undefined;
   let budget = ROTATION_CANDIDATES_MAX;
   for (const a of pair) {
     const member = state.owner[a] as number;
-    for (let b = 0; b < q && budget > 0; b++) {
+    const nearby = around(state, a);
+    for (const b of nearby) {
+      if (budget <= 0) break;
       const second = state.owner[b] as number;
-      if (second === member || b === a || conflictsAt(state, member, b, a) !== 0) continue;
-      for (let c = 0; c < q && budget > 0; c++) {
+      if (second === member || conflictsAt(state, member, b, a) !== 0) continue;
+      for (const c of nearby) {
+        if (budget <= 0) break;
         const third = state.owner[c] as number;
         if (c === a || c === b || third === second || third === member) continue;
         budget--;
@@ -465,9 +496,9 @@ function cheapestRotation(state: ClaimState, pair: readonly [number, number]): [
   return best?.rotation;
 }
 
-function firstViolation(state: ClaimState): [number, number] | undefined {
+function firstViolation(state: ClaimState, from: number): [number, number] | undefined {
   const q = state.partitions;
-  for (let p = 0; p < q; p++) {
+  for (let p = from; p < q; p++) {
     for (let d = 1; d <= state.reach; d++) {
       if (state.owner[p] === state.owner[(p + d) % q]) return [p, (p + d) % q];
     }
@@ -479,7 +510,7 @@ function cheapestSwap(state: ClaimState, pair: readonly [number, number]): [numb
   let best: { key: number[]; swap: [number, number] } | undefined;
   for (const a of pair) {
     const member = state.owner[a] as number;
-    for (let b = 0; b < state.partitions; b++) {
+    for (const b of around(state, a)) {
       const other = state.owner[b] as number;
       if (other === member) continue;
       if (conflictsAt(state, member, b, a) !== 0 || conflictsAt(state, other, a, b) !== 0) continue;

@@ -70,7 +70,8 @@ function diagonalLayout(partitions: number, memberCount: number, laps: number, t
  * Rotates `labels` and maps its labels onto members so that as many partitions as possible keep their current owner.
  * `current[p]` is the index of the member owning p now, or -1 for an owner that is going away. For each rotation the
  * label-to-member mapping is chosen by agreement count, exactly (all permutations) for up to EXACT_MATCH_MEMBERS_MAX
- * members and greedily beyond; the best rotation wins, the first on ties.
+ * members and greedily beyond; the best rotation wins, the first on ties. Work is bounded by REMAP_WORK_MAX: beyond
+ * Q = 2048 only a regular sample of the rotations is weighed.
  * Returns member indices per partition. Cost: O(Q · (Q log Q)) in the worst case, a few milliseconds at Q = 1024.
  */
 export function remapLayout(labels: Int32Array, current: Int32Array, memberCount: number): Int32Array {
@@ -80,7 +81,9 @@ export function remapLayout(labels: Int32Array, current: Int32Array, memberCount
   let best: { score: number; rotation: number; memberOf: Int32Array } | undefined;
   // A layout that repeats every S partitions has only S distinct rotations.
   const rotations = q % memberCount === 0 && labels.every((label, p) => label === p % memberCount) ? memberCount : q;
-  for (let rotation = 0; rotation < rotations; rotation++) {
+  // Each rotation costs O(Q); on very large rings only every stride-th rotation is weighed, which bounds the work.
+  const stride = Math.max(1, Math.ceil((rotations * q) / REMAP_WORK_MAX));
+  for (let rotation = 0; rotation < rotations; rotation += stride) {
     const touched: number[] = [];
     for (let p = 0; p < q; p++) {
       const member = current[p] as number;
@@ -98,6 +101,9 @@ export function remapLayout(labels: Int32Array, current: Int32Array, memberCount
   for (let p = 0; p < q; p++) owners[p] = best.memberOf[labels[(p + best.rotation) % q] as number] as number;
   return owners;
 }
+
+/** The most partition visits one re-mapping may make over all the rotations it weighs. */
+const REMAP_WORK_MAX = 4_000_000;
 
 /** Up to this many members, labels are matched to members by trying every permutation (6! = 720). */
 const EXACT_MATCH_MEMBERS_MAX = 6;

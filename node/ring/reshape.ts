@@ -17,7 +17,7 @@
  */
 
 /** The most transitions one pass over the ring may weigh (states × choices per state × Q); beyond it, no search. */
-const TRANSITIONS_PER_PASS_MAX = 1_500_000;
+const TRANSITIONS_PER_PASS_MAX = 2_000_000;
 
 /** The most price adjustments, and how many rounds without a better path end the search early. */
 const PRICE_ROUNDS_MAX = 40;

@@ -17,7 +17,7 @@ import { seededRandom, testSeed } from "../../helpers/random.js";
  * is feasible, independent of member order, and within the documented slack of the minimum moves (docs/ring.md).
  *
  * RING_SLACK_SURVEY=<file> turns the slack check into a survey: every plan appends a line
- * "targetN regime Q membersBefore membersAfter moved minimum" to the file instead, which is how the slack in
+ * "targetN regime Q membersBefore membersAfter moved minimum staying" to the file instead, which is how the slack in
  * docs/ring.md was measured.
  */
 
@@ -48,29 +48,35 @@ const SCENARIOS: Scenario[] = [
 ];
 
 /**
- * Where a plan sits. `free`: spacing cannot hold, so the plan must move exactly the minimum. `roomy`: spacing holds
- * and there are at least 2 · targetN members. `tight`: spacing holds with fewer, where it constrains placements most.
+ * Where a plan sits. `free`: spacing cannot hold, so the plan must move exactly the minimum. `rigid`: S = targetN, where
+ * the only spaced balanced rings repeat every S partitions. `tight`: targetN < S < 2 · targetN, where spacing still
+ * constrains placements a lot. `roomy`: S ≥ 2 · targetN.
  */
-type Regime = "free" | "roomy" | "tight";
+type Regime = "free" | "rigid" | "tight" | "roomy";
 
 function regimeOf(partitions: number, memberCount: number, targetN: number): Regime {
   if (!spacingFeasible(partitions, memberCount, targetN)) return "free";
-  return memberCount >= 2 * targetN ? "roomy" : "tight";
+  if (memberCount === targetN) return "rigid";
+  return memberCount < 2 * targetN ? "tight" : "roomy";
 }
 
 /**
- * The most moves the planner may use beyond the minimum, per regime (measured in docs/ring.md, with headroom). The
- * roomy regime almost always hits the minimum. In the tight regime the minimum is usually unreachable: spaced rings
- * with few members are rigid, so filling a freed partition means changing its neighbours too.
+ * The most partitions a plan may move, per regime (measured in docs/ring.md; at most about 60% of these allowances
+ * was used over 54 surveyed seeds). The roomy regime almost always hits the minimum. In the tight regime the minimum
+ * is usually unreachable: spaced rings with few members are stiff, so filling a freed partition means changing its
+ * neighbours too. In the rigid regime the planner picks the best of the S! · S periodic rings, which keeps at least
+ * their average: 1/S of the `staying` partitions, those whose owner remains a member.
  */
-function slackOf(regime: Regime, minimum: number, partitions: number): number {
+function movesAllowed(regime: Regime, minimum: number, partitions: number, staying: number, memberCount: number): number {
   switch (regime) {
     case "free":
-      return 0;
+      return minimum;
     case "roomy":
-      return minimum + 4;
+      return 2 * minimum + 4;
     case "tight":
-      return 2 * minimum + Math.ceil(partitions / 4);
+      return 3 * minimum + Math.ceil(partitions / 4);
+    case "rigid":
+      return partitions - Math.ceil(staying / memberCount);
   }
 }
 
@@ -173,15 +179,16 @@ describe("claim planner under seeded random joins and leaves", function () {
 
         const moved = movedPartitions(owners, plan).length;
         const minimum = minimumMoves(owners, members);
+        const staying = owners.filter((owner) => members.includes(owner)).length;
         const regime = regimeOf(partitions, members.length, targetN);
         record(`${targetN} ${regime}`, moved, minimum, `Q=${partitions} ${previous.length}->${members.length}`);
         owners = plan;
-        const slack = slackOf(regime, minimum, partitions);
         if (surveyFile !== undefined) {
-          appendFileSync(surveyFile, `${targetN} ${regime} ${partitions} ${previous.length} ${members.length} ${moved} ${minimum}\n`);
+          appendFileSync(surveyFile, `${targetN} ${regime} ${partitions} ${previous.length} ${members.length} ${moved} ${minimum} ${staying}\n`);
           continue;
         }
-        assert.ok(moved <= minimum + slack, `${context}: moved ${moved}, minimum ${minimum}, slack ${slack} (${regime})`);
+        const allowed = movesAllowed(regime, minimum, partitions, staying, members.length);
+        assert.ok(moved <= allowed, `${context}: moved ${moved}, minimum ${minimum}, allowed ${allowed} (${regime})`);
       }
     });
   });
