@@ -8,11 +8,12 @@
  *    (`spacingFeasible`); when it cannot, the planner still prefers spaced placements but does not pay moves for them.
  * 3. Few moves: close to `minimumMoves`, the fewest any balanced plan could move.
  *
- * The incremental plan works on member indices. It frees the partitions of departing members and hands each to a
- * member below quota that it does not crowd, hardest partitions first; then members still below quota take
+ * The incremental plan works on member indices. It matches the partitions of departing members to members below
+ * quota that they do not crowd (a maximum matching by augmenting paths); then members still below quota take
  * partitions from members above quota, preferring partitions whose donor is crowded there and that keep the
  * receiver evenly spread. When no single move is allowed, it tries a two-step chain (A takes the partition, A gives
- * one of its own to B). Spacing violations that remain are repaired by swapping two owners, cheapest swap first.
+ * one of its own to B). Spacing violations that remain are repaired by swapping two owners, cheapest swap first, or
+ * failing that by rotating three.
  *
  * That is usually the minimum. When it is not (or it breaks spacing), two more candidates are computed and the valid
  * plan with the fewest moves wins: the cheapest spaced rings found by dynamic programming (`reshape.ts`, affordable
