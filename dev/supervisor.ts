@@ -52,6 +52,7 @@ export class DevCluster {
   private driving: Promise<void> | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
+  private stepping: Promise<unknown> = Promise.resolve();
 
   constructor(readonly options: DevOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -134,7 +135,14 @@ export class DevCluster {
     return this.nodes.slice(0, this.desiredCount).map((n) => n.id);
   }
 
-  private async stepOnce(): Promise<StepResult> {
+  /** Steps run one at a time: `scale` and the background loop would otherwise race to commit the same epoch. */
+  private stepOnce(): Promise<StepResult> {
+    const next = this.stepping.then(() => this.stepNow());
+    this.stepping = next.catch(() => undefined);
+    return next;
+  }
+
+  private async stepNow(): Promise<StepResult> {
     const running = this.nodes.filter((n) => this.running(n));
     const result = await this.driver.step(
       running.map((n) => ({ id: n.id, peerUrl: this.peerUrl(n), clientUrl: this.clientUrl(n) })),

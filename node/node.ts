@@ -172,6 +172,7 @@ export class StorageNode {
       {
         self: options.id,
         ring: () => this.ringState.ring,
+        ringHash: () => this.ringState.hash,
         installRing: (ring) => this.ringState.install(ring),
         peer: (id) => this.ringState.peer(id),
         seedClients: () => this.seedClients,

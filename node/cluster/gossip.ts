@@ -23,6 +23,8 @@ type Heartbeat = [generation: number, version: number];
 export interface GossipDeps {
   self: string;
   ring: () => Ring | undefined;
+  /** Digest of the installed ring, to notice two different rings under one epoch. */
+  ringHash: () => string;
   installRing: (ring: Ring) => Promise<boolean>;
   /** Peer clients of ring members, by id. */
   peer: (id: string) => PeerClient | undefined;
@@ -69,8 +71,8 @@ export class Gossiper {
     return {
       gossip: async (header, _body, from) => {
         this.absorb(header.hb as Record<string, Heartbeat>);
-        this.considerEpoch(Number(header.epoch), from);
-        return { header: { epoch: this.deps.ring()?.epoch ?? 0, hb: this.digest() } };
+        this.considerEpoch(Number(header.epoch), String(header.rh ?? ""), from);
+        return { header: { epoch: this.deps.ring()?.epoch ?? 0, rh: this.deps.ringHash(), hb: this.digest() } };
       },
       "ring-get": async () => {
         const ring = this.deps.ring();
@@ -94,12 +96,15 @@ export class Gossiper {
 
   private async exchange(client: PeerClient): Promise<void> {
     const myEpoch = this.deps.ring()?.epoch ?? 0;
+    const myHash = this.deps.ringHash();
     try {
-      const res = await client.request("gossip", { epoch: myEpoch, hb: this.digest() }, undefined, this.options.intervalMs * 4);
+      const res = await client.request("gossip", { epoch: myEpoch, rh: myHash, hb: this.digest() }, undefined, this.options.intervalMs * 4);
       this.absorb(res.header.hb as Record<string, Heartbeat>);
       const theirEpoch = Number(res.header.epoch);
-      if (theirEpoch > myEpoch) await this.pull(client);
-      else if (theirEpoch < myEpoch && this.deps.ring()) {
+      const theirHash = String(res.header.rh ?? "");
+      // Equal epochs with different rings are settled by the content hash: the greater one is pulled or pushed.
+      if (theirEpoch > myEpoch || (theirEpoch === myEpoch && theirHash > myHash)) await this.pull(client);
+      else if ((theirEpoch < myEpoch || (theirEpoch === myEpoch && theirHash < myHash)) && this.deps.ring()) {
         await client.request("ring-put", {}, Buffer.from(JSON.stringify(this.deps.ring())));
       }
     } catch {
@@ -107,8 +112,9 @@ export class Gossiper {
     }
   }
 
-  private considerEpoch(epoch: number, from: string): void {
-    if (epoch <= (this.deps.ring()?.epoch ?? 0)) return;
+  private considerEpoch(epoch: number, hash: string, from: string): void {
+    const mine = this.deps.ring()?.epoch ?? 0;
+    if (epoch < mine || (epoch === mine && hash <= this.deps.ringHash())) return;
     const client = this.deps.peer(from);
     if (client) void this.pull(client);
   }

@@ -1,5 +1,5 @@
 /** Cluster membership as this node sees it: the installed ring and the peers it names. */
-export { RingState } from "./ring-state.js";
+export { RingState, ringHash } from "./ring-state.js";
 export type { RingListener } from "./ring-state.js";
 export { PhiAccrualDetector, DEFAULT_FAILURE_DETECTOR } from "./failure-detector.js";
 export type { FailureDetectorOptions } from "./failure-detector.js";

@@ -3,6 +3,7 @@
  * one with a higher epoch; it is persisted before it takes effect, so a restarted node comes back with the newest
  * ring it accepted.
  */
+import { createHash } from "node:crypto";
 import { parseRing } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 import { PeerClient, type PeerClientOptions } from "../peer/index.js";
@@ -12,6 +13,7 @@ export type RingListener = (ring: Ring, previous: Ring | undefined) => void;
 
 export class RingState {
   private current: Ring | undefined;
+  private currentHash: string | undefined;
   private readonly peers = new Map<string, PeerClient>();
   private readonly listeners: RingListener[] = [];
 
@@ -38,14 +40,32 @@ export class RingState {
     if (raw) this.apply(parseRing(JSON.parse(raw.toString("utf8"))));
   }
 
-  /** Installs `candidate` when it is newer than the current ring; returns whether it did. */
+  /**
+   * Installs `candidate` when it wins over the current ring; returns whether it did. A higher epoch wins. Two
+   * different rings with the same epoch can only come from two drivers that both believed they led (a paused
+   * operator waking up, say); the one with the greater content hash wins everywhere, so the cluster still converges
+   * on one ring, which the leader then carries forward.
+   */
   async install(candidate: Ring): Promise<boolean> {
-    if (candidate.epoch <= this.epoch) return false;
+    if (!this.wins(candidate)) return false;
     await this.store.putMeta("ring", Buffer.from(JSON.stringify(candidate)));
-    // Another install may have raced past while the write was in flight; the newest still wins.
-    if (candidate.epoch <= this.epoch) return false;
+    // Another install may have raced past while the write was in flight; the winner still wins.
+    if (!this.wins(candidate)) return false;
     this.apply(candidate);
     return true;
+  }
+
+  /** A digest of the installed ring, which gossip compares to notice equal epochs with different contents. */
+  get hash(): string {
+    if (!this.current) return "";
+    this.currentHash ??= ringHash(this.current);
+    return this.currentHash;
+  }
+
+  private wins(candidate: Ring): boolean {
+    if (!this.current || candidate.epoch > this.current.epoch) return true;
+    if (candidate.epoch < this.current.epoch) return false;
+    return ringHash(candidate) > this.hash;
   }
 
   peer(id: string): PeerClient | undefined {
@@ -66,6 +86,7 @@ export class RingState {
   private apply(ring: Ring): void {
     const previous = this.current;
     this.current = ring;
+    this.currentHash = undefined;
     for (const [id, client] of this.peers) {
       const member = ring.members[id];
       if (!member || member.peerUrl !== client.url) {
@@ -79,4 +100,18 @@ export class RingState {
     }
     for (const listener of this.listeners) listener(ring, previous);
   }
+}
+
+/** SHA-256 of the ring's JSON with object keys sorted, so equal rings hash equally whoever serialized them. */
+export function ringHash(ring: Ring): string {
+  return createHash("sha256").update(canonicalJson(ring)).digest("hex");
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
 }
