@@ -74,22 +74,46 @@ class Load {
   }
 }
 
-async function handoffTotals(urls: string[]): Promise<{ keys: number; bytes: number }> {
-  let keys = 0;
-  let bytes = 0;
-  for (const url of urls) {
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      try {
-        const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-        keys += Number(/^dynamo_handoff_keys_total (\S+)$/m.exec(text)?.[1] ?? 0);
-        bytes += Number(/^dynamo_handoff_bytes_total (\S+)$/m.exec(text)?.[1] ?? 0);
-        break;
-      } catch {
-        // A slow node is asked again; one that stopped has handed everything off, and its counters went with it.
-      }
-    }
+/**
+ * Handoff counters per node, as last seen. A node scaled away stops once it holds nothing and its counters go with
+ * it, so each node's last reading is kept rather than summing whatever answers at the end.
+ */
+class HandoffCounters {
+  readonly lastSeen = new Map<string, { keys: number; bytes: number }>();
+
+  async read(urls: string[]): Promise<void> {
+    await Promise.all(
+      urls.map(async (url) => {
+        for (let attempt = 1; attempt <= 3; attempt++) {
+          try {
+            const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+            const keys = Number(/^dynamo_handoff_keys_total (\S+)$/m.exec(text)?.[1] ?? 0);
+            const bytes = Number(/^dynamo_handoff_bytes_total (\S+)$/m.exec(text)?.[1] ?? 0);
+            this.lastSeen.set(url, { keys, bytes });
+            return;
+          } catch {
+            // A slow node is asked again; one that has stopped keeps its last reading.
+          }
+        }
+      }),
+    );
   }
-  return { keys, bytes };
+
+  snapshot(): Map<string, { keys: number; bytes: number }> {
+    return new Map(this.lastSeen);
+  }
+
+  /** What every node received since `before`. */
+  since(before: Map<string, { keys: number; bytes: number }>): { keys: number; bytes: number } {
+    let keys = 0;
+    let bytes = 0;
+    for (const [url, now] of this.lastSeen) {
+      const then = before.get(url) ?? { keys: 0, bytes: 0 };
+      keys += now.keys - then.keys;
+      bytes += now.bytes - then.bytes;
+    }
+    return { keys, bytes };
+  }
 }
 
 interface DevStatus {
@@ -104,26 +128,23 @@ async function devStatus(store: StoreCluster): Promise<DevStatus> {
   return JSON.parse(r.stdout) as DevStatus;
 }
 
-async function step(store: StoreCluster, load: Load, from: number, to: number) {
+async function step(store: StoreCluster, load: Load, counters: HandoffCounters, from: number, to: number) {
   const before = load.cut();
-  const urlsBefore = (await devStatus(store)).nodes.map((n) => n.clientUrl);
-  const countersBefore = await handoffTotals(urlsBefore);
+  await counters.read((await devStatus(store)).nodes.map((n) => n.clientUrl));
+  const countersBefore = counters.snapshot();
   const started = Date.now();
   const r = await store.dev(["scale", String(to)]);
   if (r.code !== 0) throw new Error(`dynamo dev scale ${to} failed: ${r.stderr}`);
   let status = await devStatus(store);
-  let urlsDuring = status.nodes.map((n) => n.clientUrl);
-  // Counters are read while every node involved is still up: a node scaled away stops once it holds nothing.
-  let countersAfter = await handoffTotals([...new Set([...urlsBefore, ...urlsDuring])]);
   while (!(status.settled && status.transfers.pending === 0 && status.nodes.length === to)) {
+    await counters.read(status.nodes.map((n) => n.clientUrl));
     await new Promise((res) => setTimeout(res, 250));
-    countersAfter = await handoffTotals([...new Set([...urlsBefore, ...urlsDuring])]);
     status = await devStatus(store);
-    urlsDuring = status.nodes.map((n) => n.clientUrl);
   }
   const ms = Date.now() - started;
   const during = load.cut();
-  const moved = { keys: countersAfter.keys - countersBefore.keys, bytes: countersAfter.bytes - countersBefore.bytes };
+  await counters.read(status.nodes.map((n) => n.clientUrl));
+  const moved = counters.since(countersBefore);
   // The member that joins (or leaves) must end up with (or give away) n/S of all replicas: no plan can move less.
   const minimumKeys = Math.round((KEYS * N) / Math.max(from, to));
   const bytesPerKey = moved.keys > 0 ? moved.bytes / moved.keys : 0;
@@ -160,13 +181,14 @@ async function main(): Promise<void> {
     const load = new Load(client, seededRandom(SEED));
     load.start();
     const rows = [];
+    const counters = new HandoffCounters();
     for (const [from, to] of [
       [3, 4],
       [4, 3],
     ] as const) {
       await new Promise((res) => setTimeout(res, BEFORE_S * 1000));
       log(`scaling ${from} -> ${to}...`);
-      const row = await step(store, load, from, to);
+      const row = await step(store, load, counters, from, to);
       rows.push(row);
       log(
         `  ${row.step}: ${row.seconds.toFixed(1)} s; moved ${row.keysMoved} keys (minimum ${row.keysMinimum}, ${(row.keysMoved / row.keysMinimum).toFixed(2)}x), ` +
