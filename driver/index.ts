@@ -3,5 +3,5 @@ export { AdminClient } from "./admin-client.js";
 export type { NodeInfo } from "./admin-client.js";
 export { RingDriver } from "./ring-driver.js";
 export type { MemberAddress, RingDriverOptions, StepResult } from "./ring-driver.js";
-export { transfersFor, replan, finalize, isSettled, planStillWanted, refreshMembers } from "./plan.js";
+export { transfersFor, transferLimitFor, replan, finalize, isSettled, planStillWanted, refreshMembers, DEFAULT_CLUSTER_TRANSFERS_MAX } from "./plan.js";
 export type { NodeReport } from "./plan.js";

@@ -6,6 +6,9 @@
 import { planClaim, preferenceList } from "../node/ring/index.js";
 import type { Member, Ring, Transfer } from "../node/ring/types.js";
 
+/** Partitions streamed at once across the whole cluster during a ring change, unless the driver is told otherwise. */
+export const DEFAULT_CLUSTER_TRANSFERS_MAX = 8;
+
 export interface NodeReport {
   id: string;
   peerUrl: string;
@@ -58,12 +61,28 @@ function membersFor(ring: Ring, desired: readonly string[], owners: readonly str
   return members;
 }
 
+/**
+ * How many partitions each receiving member may stream at once so that the cluster as a whole runs at most
+ * `clusterTransfersMax` (at least one each, or nothing would move).
+ */
+export function transferLimitFor(pending: readonly Transfer[], clusterTransfersMax: number): number {
+  const receivers = new Set(pending.map((t) => t.to)).size;
+  return Math.max(1, Math.floor(clusterTransfersMax / Math.max(1, receivers)));
+}
+
 /** A new plan towards `desired`, started from the ring's current (authoritative) owners. */
-export function replan(ring: Ring, desired: readonly string[], reports: Map<string, NodeReport>, targetN: number): Ring | undefined {
+export function replan(
+  ring: Ring,
+  desired: readonly string[],
+  reports: Map<string, NodeReport>,
+  targetN: number,
+  clusterTransfersMax = DEFAULT_CLUSTER_TRANSFERS_MAX,
+): Ring | undefined {
   const next = planClaim(ring.owners, desired, targetN);
   const members = membersFor(ring, desired, ring.owners, reports);
   if (!members) return undefined;
-  const candidate: Ring = { ...ring, epoch: ring.epoch + 1, members, nextOwners: next, pending: transfersFor(ring, next, targetN) };
+  const pending = transfersFor(ring, next, targetN);
+  const candidate: Ring = { ...ring, epoch: ring.epoch + 1, members, nextOwners: next, pending, transferLimit: transferLimitFor(pending, clusterTransfersMax) };
   if (candidate.pending.length === 0) return finalize(candidate, desired);
   return candidate;
 }
@@ -76,7 +95,7 @@ export function finalize(ring: Ring, desired: readonly string[]): Ring {
     if (!desired.includes(id) && !owners.includes(id)) continue;
     members[id] = { ...member, state: desired.includes(id) ? "valid" : "leaving" };
   }
-  const { nextOwners: _dropped, ...rest } = ring;
+  const { nextOwners: _dropped, transferLimit: _limit, ...rest } = ring;
   return { ...rest, epoch: ring.epoch + 1, owners: [...owners], pending: [], members };
 }
 

@@ -35,6 +35,8 @@ export interface RingDriverOptions {
   admin: AdminClient;
   partitions: number;
   targetN: number;
+  /** Partitions streamed at once across the cluster (default DEFAULT_CLUSTER_TRANSFERS_MAX). */
+  clusterTransfersMax?: number;
   log: (message: string) => void;
 }
 
@@ -70,7 +72,7 @@ export class RingDriver {
 
     if (newest.pending.length > 0) {
       if (!planStillWanted(newest, desired, this.options.targetN)) {
-        const next = replan(newest, desired, reports, this.options.targetN);
+        const next = replan(newest, desired, reports, this.options.targetN, this.options.clusterTransfersMax);
         if (!next) return this.result(newest, desired, reports, undefined, 1000);
         return this.commit(next, reports, desired, `re-planned towards ${desired.length} members (${next.pending.length} transfers)`);
       }
@@ -82,7 +84,7 @@ export class RingDriver {
     }
 
     if (isSettled(newest, desired, this.options.targetN)) return this.result(newest, desired, reports, undefined, 5000);
-    const next = replan(newest, desired, reports, this.options.targetN);
+    const next = replan(newest, desired, reports, this.options.targetN, this.options.clusterTransfersMax);
     if (!next) return this.result(newest, desired, reports, undefined, 1000);
     const what = next.pending.length > 0 ? `planned ${next.pending.length} transfers towards ${desired.length} members` : `changed members to ${desired.length} without moving data`;
     return this.commit(next, reports, desired, what);

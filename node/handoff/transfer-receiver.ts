@@ -98,7 +98,7 @@ export class TransferReceiver {
   private pump(): void {
     if (this.stopped) return;
     for (const [id, p] of this.progress) {
-      if (this.active.size >= this.deps.concurrencyMax) return;
+      if (this.active.size >= this.limit()) return;
       if (p.state !== "waiting" || this.active.has(id)) continue;
       this.active.add(id);
       void this.run(id, p).finally(() => {
@@ -106,6 +106,11 @@ export class TransferReceiver {
         this.pump();
       });
     }
+  }
+
+  /** This node's own bound, tightened by the ring's per-member share of the cluster's budget. */
+  private limit(): number {
+    return Math.min(this.deps.concurrencyMax, this.deps.ring()?.transferLimit ?? Infinity);
   }
 
   private async run(id: string, p: TransferProgress): Promise<void> {

@@ -37,6 +37,7 @@ export const ringSchema = z
     owners: z.array(memberId),
     pending: z.array(transferSchema),
     nextOwners: z.array(memberId).optional(),
+    transferLimit: z.number().int().min(1).max(1024).optional(),
     members: z.record(z.string(), memberSchema),
   })
   .strict()

@@ -40,5 +40,10 @@ export interface Ring {
    * writes of the partitions they are gaining; `owners` stays authoritative for reads until the plan is finalized.
    */
   nextOwners?: string[];
+  /**
+   * While transfers are pending: how many partitions each receiving member may stream at once, set by the RingDriver
+   * so that the whole cluster stays within its transfer budget however many members receive.
+   */
+  transferLimit?: number;
   members: Record<string, Member>;
 }
