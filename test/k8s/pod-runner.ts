@@ -257,6 +257,7 @@ export class PodRunner {
     if (!image.ok || !this.volumes) return;
     let env: Record<string, string>;
     let mounts: MountTable;
+    const injected = this.injectedEnvironment();
     try {
       mounts = this.volumes.mountTable(c.spec.volumeMounts ?? []);
       env = await containerEnvironment({
@@ -264,7 +265,7 @@ export class PodRunner {
         container: c.spec,
         podIp: this.podIp,
         reader: this.reader,
-        injected: this.injectedEnvironment(),
+        injected,
       });
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) throw err;
@@ -272,7 +273,8 @@ export class PodRunner {
       c.notBeforeMs = Date.now() + DEFAULT_POD_RUNNER.backoffInitialMs;
       return;
     }
-    for (const key of Object.keys(env)) env[key] = mounts.translate(env[key] ?? "");
+    // Only what the pod spec says is rewritten: the kubelet's own values (KUBECONFIG, say) are host paths already.
+    for (const key of Object.keys(env)) if (env[key] !== injected[key]) env[key] = mounts.translate(env[key] ?? "");
     const argv = image.argv.map((arg) => mounts.translate(expand(arg, env)));
     const workingDir = c.spec.workingDir ? mounts.translate(c.spec.workingDir) : this.podDir;
     const cwd = existsSync(workingDir) && statSync(workingDir).isDirectory() ? workingDir : this.podDir;

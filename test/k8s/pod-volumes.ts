@@ -44,14 +44,19 @@ export class MountTable {
   }
 
   translate(text: string): string {
-    let result = text;
+    // One pass over the text with every mount path at once (longest first), so a host path put in by one mount is
+    // never rewritten again by another (a mount at /tmp must not touch a host path under /tmp).
+    const byPath = new Map<string, string>();
     for (const { containerPath, hostPath } of this.mounts) {
       const path = containerPath.replace(/\/+$/, "");
-      if (!path) continue;
-      const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-      result = result.replace(new RegExp(`(^|[=:,\\s])${escaped}(?=$|[/\\s,:])`, "g"), (_m, lead: string) => lead + hostPath);
+      if (path) byPath.set(path, hostPath);
     }
-    return result;
+    if (byPath.size === 0) return text;
+    const alternatives = [...byPath.keys()]
+      .sort((a, b) => b.length - a.length)
+      .map((path) => path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join("|");
+    return text.replace(new RegExp(`(^|[=:,\\s])(${alternatives})(?=$|[/\\s,:])`, "g"), (_m, lead: string, path: string) => lead + byPath.get(path)!);
   }
 }
 
