@@ -46,9 +46,10 @@ export function createClientApi(deps: ClientApiDeps): express.Express {
   });
 
   const rawBody = express.raw({ type: () => true, limit: deps.tuning.valueMaxBytes });
-  app.get(/^\/v1\/kv\//, measured(deps, "get", (req, res) => handleGet(deps, req, res)));
-  app.put(/^\/v1\/kv\//, rawBody, measured(deps, "put", (req, res) => handlePut(deps, req, res)));
-  app.delete(/^\/v1\/kv\//, measured(deps, "delete", (req, res) => handleDelete(deps, req, res)));
+  const load: Load = { inFlight: 0 };
+  app.get(/^\/v1\/kv\//, measured(deps, load, "get", (req, res) => handleGet(deps, req, res)));
+  app.put(/^\/v1\/kv\//, rawBody, measured(deps, load, "put", (req, res) => handlePut(deps, req, res)));
+  app.delete(/^\/v1\/kv\//, measured(deps, load, "delete", (req, res) => handleDelete(deps, req, res)));
 
   app.use((req, res) => {
     sendError(res, new DynamoError("not_found", `no route for ${req.method} ${req.path}`));
@@ -126,13 +127,25 @@ function splitUrl(originalUrl: string): { path: string; query: URLSearchParams }
     : { path: originalUrl.slice(0, q), query: new URLSearchParams(originalUrl.slice(q + 1)) };
 }
 
-function measured(deps: ClientApiDeps, op: string, handler: (req: Request, res: Response) => Promise<void>) {
+/** Key-value requests being coordinated by one API instance right now, across all operations. */
+interface Load {
+  inFlight: number;
+}
+
+function measured(deps: ClientApiDeps, load: Load, op: string, handler: (req: Request, res: Response) => Promise<void>) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const stop = deps.metrics.requestDuration.startTimer({ op });
     res.on("finish", () => {
       stop();
       deps.metrics.requests.inc({ op, status: String(res.statusCode) });
     });
+    // Past the bound a node answers at once rather than queueing work it cannot finish within the request timeout.
+    if (load.inFlight >= deps.tuning.coordinatorInFlightMax) {
+      next(new DynamoError("unavailable", `this node is coordinating ${load.inFlight} requests already (limit ${deps.tuning.coordinatorInFlightMax}); retry or use another node`));
+      return;
+    }
+    load.inFlight += 1;
+    res.on("close", () => (load.inFlight -= 1));
     handler(req, res).catch(next);
   };
 }
