@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -42,9 +42,16 @@ export class TestCluster {
 
   static async start(options: StartOptions = {}): Promise<TestCluster> {
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "dynamo-test-"));
-    const basePort = options.basePort ?? (await freePortBlock(2 * (options.nodes ?? 3) + 8));
-    const { child, output } = await spawnDev(dataDir, basePort, options);
-    return new TestCluster(dataDir, basePort, child, output, options);
+    for (let attempt = 1; ; attempt++) {
+      const basePort = options.basePort ?? (await freePortBlock(2 * (options.nodes ?? 3) + 8));
+      try {
+        const { child, output } = await spawnDev(dataDir, basePort, options);
+        return new TestCluster(dataDir, basePort, child, output, options);
+      } catch (err) {
+        // Another process may take a port between the check and the bind; a fresh block is tried, twice at most.
+        if (options.basePort !== undefined || attempt >= 3 || !/EADDRINUSE/.test((err as Error).message + readLogs(dataDir))) throw err;
+      }
+    }
   }
 
   get token(): string {
@@ -151,6 +158,17 @@ export class TestCluster {
     } catch {
       return "";
     }
+  }
+}
+
+function readLogs(dataDir: string): string {
+  try {
+    return readdirSync(dataDir)
+      .filter((f) => f.endsWith(".log"))
+      .map((f) => readFileSync(join(dataDir, f), "utf8"))
+      .join("\n");
+  } catch {
+    return "";
   }
 }
 
