@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { AntiEntropy } from "./anti-entropy/index.js";
 import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import type { NodeConfig } from "./config/index.js";
-import { HintDelivery, HintStore, PartitionJanitor, Rebuilder, TransferReceiver } from "./handoff/index.js";
+import { HintDelivery, HintStore, PartitionJanitor, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createAdminApi, createClientApi } from "./http/index.js";
 import { createLogger, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
@@ -117,7 +117,7 @@ export class StorageNode {
       return (await this.replica.merge({ partition, bucket: bucketName, key }, bucket.reconciliation, record)).changed;
     };
 
-    this.rebuilder = new Rebuilder({
+    const replicaAccess: ReplicaAccess = {
       store: this.store,
       self: options.id,
       targetN,
@@ -125,6 +125,9 @@ export class StorageNode {
       isUp: (id) => this.isUp(id),
       peer: (id) => this.ringState.peer(id),
       merge: async (partition, bucket, key, record) => void (await mergeInto(partition, bucket, key, record)),
+    };
+    this.rebuilder = new Rebuilder({
+      ...replicaAccess,
       batchMax: tuning.rebuildBatchMax,
       onProgress: (keys) => {
         this.metrics.rebuildKeys.inc(keys);
@@ -135,13 +138,7 @@ export class StorageNode {
     await this.rebuilder.load();
 
     this.receiver = new TransferReceiver({
-      store: this.store,
-      self: options.id,
-      targetN,
-      ring: () => this.ringState.ring,
-      isUp: (id) => this.isUp(id),
-      peer: (id) => this.ringState.peer(id),
-      merge: async (partition, bucket, key, record) => void (await mergeInto(partition, bucket, key, record)),
+      ...replicaAccess,
       concurrencyMax: tuning.transferConcurrency,
       batchMax: tuning.handoffBatchMax,
       bytesPerSecond: tuning.handoffBytesPerSecond,

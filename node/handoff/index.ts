@@ -8,6 +8,8 @@ export type { RebuildDeps } from "./rebuild.js";
 export { encodeEntries, decodeEntries } from "./entries.js";
 export type { RawEntry } from "./entries.js";
 export { TransferReceiver, transferId } from "./transfer-receiver.js";
+export { streamPartition } from "./partition-stream.js";
+export type { ReplicaAccess, StreamCursor, PartitionStreamOptions } from "./partition-stream.js";
 export type { TransferProgress, TransferReceiverDeps } from "./transfer-receiver.js";
 export { PartitionJanitor } from "./janitor.js";
 export type { JanitorDeps } from "./janitor.js";

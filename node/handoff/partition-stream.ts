@@ -4,9 +4,26 @@
  * every page so it can count progress and persist the cursor, which is what makes a copy resumable.
  */
 import type { PeerClient } from "../peer/index.js";
+import type { Ring } from "../ring/types.js";
+import type { Store } from "../storage/index.js";
 import { decodeRecord } from "../versioning/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
 import { decodeEntries } from "./entries.js";
+
+/**
+ * What copying partitions from other replicas needs of the node, shared by rebuilds and ownership handoff: the
+ * store, who this node is, the ring, who is up, a client per peer, and how to merge a record in.
+ */
+export interface ReplicaAccess {
+  store: Store;
+  self: string;
+  /** Replicas per partition to consider (the largest bucket n). */
+  targetN: number;
+  ring: () => Ring | undefined;
+  isUp: (id: string) => boolean;
+  peer: (id: string) => PeerClient | undefined;
+  merge: (partition: number, bucket: string, key: Buffer, record: VersionedRecord) => Promise<void>;
+}
 
 /** The last key copied: bucket, and key bytes as base64. */
 export interface StreamCursor {

@@ -5,12 +5,9 @@
  * towards a read quorum, so it never answers "not found" for data that exists. Progress (the partitions left and a
  * cursor in the current one) is persisted, so a restart resumes where it stopped.
  */
-import type { PeerClient } from "../peer/index.js";
 import { preferenceList } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
-import type { Store } from "../storage/index.js";
-import type { VersionedRecord } from "../versioning/types.js";
-import { streamPartition } from "./partition-stream.js";
+import { streamPartition, type ReplicaAccess } from "./partition-stream.js";
 
 interface RebuildState {
   incarnation: string;
@@ -18,15 +15,7 @@ interface RebuildState {
   cursor?: { partition: number; bucket: string; key: string };
 }
 
-export interface RebuildDeps {
-  store: Store;
-  self: string;
-  /** Replicas per partition to consider (the largest bucket n). */
-  targetN: number;
-  ring: () => Ring | undefined;
-  isUp: (id: string) => boolean;
-  peer: (id: string) => PeerClient | undefined;
-  merge: (partition: number, bucket: string, key: Buffer, record: VersionedRecord) => Promise<void>;
+export interface RebuildDeps extends ReplicaAccess {
   batchMax: number;
   onProgress: (keys: number, bytes: number) => void;
   log: (message: string) => void;

@@ -10,9 +10,7 @@ import { RateLimiter } from "../anti-entropy/index.js";
 import type { PeerClient } from "../peer/index.js";
 import { preferenceList } from "../ring/index.js";
 import type { Ring, Transfer } from "../ring/types.js";
-import type { Store } from "../storage/index.js";
-import type { VersionedRecord } from "../versioning/types.js";
-import { streamPartition, type StreamCursor } from "./partition-stream.js";
+import { streamPartition, type ReplicaAccess, type StreamCursor } from "./partition-stream.js";
 
 export interface TransferProgress {
   partition: number;
@@ -29,14 +27,7 @@ export interface TransferProgress {
   cursor?: StreamCursor;
 }
 
-export interface TransferReceiverDeps {
-  store: Store;
-  self: string;
-  targetN: number;
-  ring: () => Ring | undefined;
-  isUp: (id: string) => boolean;
-  peer: (id: string) => PeerClient | undefined;
-  merge: (partition: number, bucket: string, key: Buffer, record: VersionedRecord) => Promise<void>;
+export interface TransferReceiverDeps extends ReplicaAccess {
   concurrencyMax: number;
   batchMax: number;
   bytesPerSecond: number;
