@@ -91,6 +91,7 @@ async function runForeground(dataDir: string, values: Record<string, string | bo
   };
   process.once("SIGINT", () => void stop());
   process.once("SIGTERM", () => void stop());
+  process.once("SIGHUP", () => void stop());
   try {
     const ring = await cluster.start();
     cluster.setControlUrl(url);

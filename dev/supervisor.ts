@@ -12,7 +12,7 @@ import { DynamoError } from "../node/errors/index.js";
 import { rateLimited } from "../node/log.js";
 import { partitionsPerMember } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
-import { ensureToken, writeDevState, type DevState } from "./state.js";
+import { ensureToken, processAlive, writeDevState, type DevState } from "./state.js";
 
 export interface DevOptions {
   nodes: number;
@@ -35,6 +35,8 @@ interface DevNode {
   clientPort: number;
   peerPort: number;
   child: ChildProcess | undefined;
+  /** A node process left running by an earlier supervisor (killed without stopping its nodes), taken over as it is. */
+  adoptedPid: number | undefined;
   /** Set while the supervisor itself is stopping the node, so its exit is not reported as a crash. */
   stopping: boolean;
   logStream: WriteStream | undefined;
@@ -182,6 +184,13 @@ export class DevCluster {
 
   async startNode(node: DevNode): Promise<void> {
     if (this.running(node)) return;
+    const orphan = await this.findOrphan(node);
+    if (orphan !== undefined) {
+      node.adoptedPid = orphan;
+      this.options.log(`${node.id} is still running from an earlier supervisor (pid ${orphan}); taking it over`);
+      this.saveState();
+      return;
+    }
     mkdirSync(node.dataDir, { recursive: true });
     node.logStream ??= createWriteStream(join(this.options.dataDir, `${node.id}.log`), { flags: "a" });
     const args = [
@@ -211,6 +220,12 @@ export class DevCluster {
 
   /** Stops a node: SIGTERM and a grace period, or SIGKILL at once when `crash` is set. */
   async stopNode(node: DevNode, options: { crash?: boolean; graceMs?: number } = {}): Promise<void> {
+    if (node.adoptedPid !== undefined) {
+      await stopAdopted(node.adoptedPid, options.crash ?? false, options.graceMs ?? 10_000);
+      node.adoptedPid = undefined;
+      this.saveState();
+      return;
+    }
     const child = node.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     node.stopping = true;
@@ -242,6 +257,7 @@ export class DevCluster {
   }
 
   running(node: DevNode): boolean {
+    if (node.adoptedPid !== undefined) return processAlive(node.adoptedPid);
     return node.child !== undefined && node.child.exitCode === null && node.child.signalCode === null;
   }
 
@@ -255,7 +271,7 @@ export class DevCluster {
         id: node.id,
         state: !this.running(node) ? "stopped" : (ring?.members[node.id]?.state ?? "not-a-member"),
         partitions: counts[node.id] ?? 0,
-        pid: this.running(node) ? node.child!.pid : null,
+        pid: this.running(node) ? (node.adoptedPid ?? node.child!.pid) : null,
         clientUrl: this.clientUrl(node),
         peerUrl: this.peerUrl(node),
       })),
@@ -273,9 +289,20 @@ export class DevCluster {
       clientPort: this.options.basePort + 2 * index,
       peerPort: this.options.basePort + 2 * index + 1,
       child: undefined,
+      adoptedPid: undefined,
       stopping: false,
       logStream: undefined,
     };
+  }
+
+  /** The pid of this node's process if one is already serving its ports with its id (and our token). */
+  private async findOrphan(node: DevNode): Promise<number | undefined> {
+    try {
+      const info = (await new AdminClient(this.token, 1000).node(this.peerUrl(node))) as unknown as { id: string; pid?: number };
+      return info.id === node.id && typeof info.pid === "number" && processAlive(info.pid) ? info.pid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async waitHealthy(node: DevNode): Promise<void> {
@@ -300,12 +327,29 @@ export class DevCluster {
       pid: process.pid,
       nodes: this.nodes.map((node) => ({
         id: node.id,
-        pid: this.running(node) ? node.child!.pid! : null,
+        pid: this.running(node) ? (node.adoptedPid ?? node.child!.pid!) : null,
         clientUrl: this.clientUrl(node),
         peerUrl: this.peerUrl(node),
         dataDir: node.dataDir,
       })),
     };
     writeDevState(this.options.dataDir, state);
+  }
+}
+
+/** Stops a process this supervisor did not start: a signal, then polling until it is gone. */
+async function stopAdopted(pid: number, crash: boolean, graceMs: number): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // Already gone.
+    }
+  };
+  signal(crash ? "SIGKILL" : "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (processAlive(pid)) {
+    if (Date.now() > deadline) signal("SIGKILL");
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

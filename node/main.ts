@@ -52,6 +52,8 @@ export async function runNode(argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", () => resolve());
     process.once("SIGINT", () => resolve());
+    // A closed terminal sends SIGHUP; the node still shuts down cleanly rather than dying mid-write.
+    process.once("SIGHUP", () => resolve());
   });
   node.log.info("shutting down");
   await node.stop();

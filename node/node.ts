@@ -377,6 +377,7 @@ export class StorageNode {
   private nodeView(): Record<string, unknown> {
     return {
       id: this.options.id,
+      pid: process.pid,
       incarnation: this.store.incarnation,
       actor: this.store.actor,
       epoch: this.ringState.epoch,

@@ -129,6 +129,16 @@ export class TestCluster {
     clearTimeout(timer);
   }
 
+  /** SIGKILLs the supervisor alone (its nodes keep running) and starts a new one over the same directory and ports. */
+  async crashSupervisor(): Promise<void> {
+    const exited = once(this.child, "exit");
+    this.child.kill("SIGKILL");
+    await exited;
+    const { child, output } = await spawnDev(this.dataDir, this.basePort, { ...this.options, nodes: undefined });
+    this.child = child;
+    this.output = output;
+  }
+
   /** Stops and starts the whole cluster over the same data directory and ports. */
   async restartAll(): Promise<void> {
     await this.stop();

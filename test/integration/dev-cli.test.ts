@@ -30,6 +30,26 @@ describe("dynamo CLI", function () {
     }
   });
 
+  it("a supervisor killed without stopping its nodes is replaced by one that takes them over, data and all", async function () {
+    const cluster = await TestCluster.start({ nodes: 3, partitions: 32 });
+    try {
+      const put = await runCli(["put", "default", "survivor", "still here", "--url", cluster.clientUrls()[0]!]);
+      assert.equal(put.code, 0, put.stderr);
+      const pidsBefore = cluster.nodes().map((n) => n.pid);
+      await cluster.crashSupervisor();
+      assert.deepEqual(cluster.nodes().map((n) => n.pid), pidsBefore, "the same node processes, taken over");
+      assert.match(cluster.log(), /still running from an earlier supervisor/);
+      const get = await runCli(["get", "default", "survivor", "--url", cluster.clientUrls()[1]!]);
+      assert.equal(get.stdout, "still here");
+      await cluster.kill(2);
+      assert.equal(cluster.nodes()[2]!.pid, null, "an adopted node can be killed");
+      await cluster.restart(2);
+      assert.ok(cluster.nodes()[2]!.pid);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+
   it("dev status, kill, restart and scale act on the running cluster; dev.json tracks its nodes", async function () {
     const cluster = await TestCluster.start({ nodes: 3, partitions: 32 });
     try {
