@@ -124,7 +124,14 @@ export class StorageNode {
       ring: () => this.ringState.ring,
       isUp: (id) => this.isUp(id),
       peer: (id) => this.ringState.peer(id),
-      merge: async (partition, bucket, key, record) => void (await mergeInto(partition, bucket, key, record)),
+      mergePage: async (partition, entries) => {
+        // Records of buckets this node does not know are skipped, as a single merge would skip them.
+        const known = entries.flatMap((e) => {
+          const bucket = options.config.buckets.get(e.bucket);
+          return bucket ? [{ ...e, mode: bucket.reconciliation }] : [];
+        });
+        await this.replica.mergeMany(partition, known);
+      },
     };
     this.rebuilder = new Rebuilder({
       ...replicaAccess,

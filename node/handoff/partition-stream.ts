@@ -1,6 +1,6 @@
 /**
  * Copying one partition from another node, page by page: the common loop of rebuilds and ownership handoff. Each page
- * is a `scan` after the last key copied; its entries (distinct keys) are merged concurrently; the caller is told of
+ * is a `scan` after the last key copied; its entries (distinct keys) are merged as one batch; the caller is told of
  * every page so it can count progress and persist the cursor, which is what makes a copy resumable.
  */
 import type { PeerClient } from "../peer/index.js";
@@ -22,7 +22,8 @@ export interface ReplicaAccess {
   ring: () => Ring | undefined;
   isUp: (id: string) => boolean;
   peer: (id: string) => PeerClient | undefined;
-  merge: (partition: number, bucket: string, key: Buffer, record: VersionedRecord) => Promise<void>;
+  /** Merges one page of records (distinct keys of one partition) into the local replica. */
+  mergePage: (partition: number, entries: { bucket: string; key: Buffer; record: VersionedRecord }[]) => Promise<void>;
 }
 
 /** The last key copied: bucket, and key bytes as base64. */
@@ -35,7 +36,7 @@ export interface PartitionStreamOptions {
   partition: number;
   cursor: StreamCursor | undefined;
   batchMax: number;
-  merge: (bucket: string, key: Buffer, record: VersionedRecord) => Promise<void>;
+  mergePage: (entries: { bucket: string; key: Buffer; record: VersionedRecord }[]) => Promise<void>;
   /** Called after each page is merged, with the number of keys and bytes and the new cursor. */
   onPage: (keys: number, bytes: number, cursor: StreamCursor | undefined) => Promise<void> | void;
   /** Called with each page's size before it is merged (a rate limiter waits here). */
@@ -52,7 +53,7 @@ export async function streamPartition(client: PeerClient, options: PartitionStre
     const res = await client.request("scan", header, undefined, 60_000);
     await options.beforeMerge?.(res.body.length);
     const entries = decodeEntries(res.body);
-    await Promise.all(entries.map((entry) => options.merge(entry.bucket, entry.key, decodeRecord(entry.record))));
+    await options.mergePage(entries.map((entry) => ({ bucket: entry.bucket, key: entry.key, record: decodeRecord(entry.record) })));
     const last = entries[entries.length - 1];
     if (last) cursor = { b: last.bucket, k: last.key.toString("base64") };
     await options.onPage(entries.length, res.body.length, cursor);

@@ -105,7 +105,7 @@ export class Rebuilder {
       partition,
       cursor: saved ? { b: saved.bucket, k: saved.key } : undefined,
       batchMax: this.deps.batchMax,
-      merge: (bucket, key, record) => this.deps.merge(partition, bucket, key, record),
+      mergePage: (entries) => this.deps.mergePage(partition, entries),
       onPage: async (keys, bytes, cursor) => {
         this.deps.onProgress(keys, bytes);
         if (cursor) await this.persist({ ...this.state!, cursor: { partition, bucket: cursor.b, key: cursor.k } });

@@ -137,7 +137,7 @@ export class TransferReceiver {
       partition: p.partition,
       cursor: p.cursor,
       batchMax: this.deps.batchMax,
-      merge: (bucket, key, record) => this.deps.merge(p.partition, bucket, key, record),
+      mergePage: (entries) => this.deps.mergePage(p.partition, entries),
       beforeMerge: (bytes) => this.limiter.take(bytes),
       onPage: (keys, bytes, cursor) => {
         p.keys += keys;

@@ -71,6 +71,28 @@ export class LocalReplica {
     });
   }
 
+  /**
+   * Folds a page of versions from another replica (a rebuild or a handoff stream) into the local ones: one read of
+   * the page, one batch write of what changed, the page's keys held for the duration. Returns how many changed.
+   */
+  async mergeMany(partition: number, entries: { bucket: string; key: Buffer; record: VersionedRecord; mode: Reconciliation }[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    return this.store.withRecordLocks(partition, entries, async () => {
+      const locals = await this.store.getMany(partition, entries);
+      const changes: { at: ReplicaKey; before: VersionedRecord | undefined; after: VersionedRecord }[] = [];
+      entries.forEach((entry, i) => {
+        for (const sibling of entry.record.siblings) this.clock.observe(sibling.timestamp);
+        const local = locals[i];
+        const merged = reconcile(merge(local, entry.record)!, entry.mode);
+        if (local === undefined || !sameVersion(local, merged)) changes.push({ at: { partition, bucket: entry.bucket, key: entry.key }, before: local, after: merged });
+      });
+      if (changes.length === 0) return 0;
+      await this.store.batch(changes.map((c) => ({ type: "put" as const, ...c.at, record: c.after })));
+      for (const c of changes) for (const listener of this.listeners) listener(c.at, c.before, c.after);
+      return changes.length;
+    });
+  }
+
   /** Folds a version from elsewhere into the local one; returns the stored result and whether anything changed. */
   async merge(at: ReplicaKey, mode: Reconciliation, incoming: VersionedRecord): Promise<{ record: VersionedRecord; changed: boolean }> {
     return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {

@@ -107,6 +107,28 @@ export class Store {
     return record;
   }
 
+  /** Reads many records of one partition in one trip to LevelDB for whatever the cache does not hold. */
+  async getMany(partition: number, items: { bucket: string; key: Buffer }[]): Promise<(VersionedRecord | undefined)[]> {
+    const raws = items.map((i) => dataKey(partition, i.bucket, i.key));
+    const out: (VersionedRecord | undefined)[] = new Array(items.length);
+    const missing: number[] = [];
+    raws.forEach((raw, i) => {
+      const cached = this.cache.get(raw.toString("latin1"));
+      if (cached === "miss") missing.push(i);
+      else out[i] = cached;
+    });
+    if (missing.length === 0) return out;
+    const before = this.mutations;
+    const values = await this.db.getMany(missing.map((i) => raws[i]!));
+    missing.forEach((i, j) => {
+      const value = values[j];
+      const record = value === undefined ? undefined : decodeRecord(value);
+      out[i] = record;
+      if (this.mutations === before) this.cache.set(raws[i]!.toString("latin1"), record, value?.length ?? 0);
+    });
+    return out;
+  }
+
   async put(partition: number, bucket: string, key: Buffer, record: VersionedRecord): Promise<void> {
     const raw = dataKey(partition, bucket, key);
     const encoded = encodeRecord(record);
@@ -218,19 +240,41 @@ export class Store {
     return this.withKeyLock(`${partition}\u0000${bucket}\u0000${key.toString("latin1")}`, fn);
   }
 
+  /**
+   * Exclusive access to many keys of one partition at once, for a page of records merged as one batch. Keys are taken
+   * in sorted order; every other caller holds one key at a time, so no two callers can wait on each other.
+   */
+  async withRecordLocks<T>(partition: number, items: { bucket: string; key: Buffer }[], fn: () => Promise<T>): Promise<T> {
+    const lockKeys = [...new Set(items.map((i) => `${partition}\u0000${i.bucket}\u0000${i.key.toString("latin1")}`))].sort();
+    const releases: (() => void)[] = [];
+    try {
+      for (const lockKey of lockKeys) releases.push(await this.acquire(lockKey));
+      return await fn();
+    } finally {
+      for (const release of releases) release();
+    }
+  }
+
   private async withKeyLock<T>(lockKey: string, fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire(lockKey);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  private async acquire(lockKey: string): Promise<() => void> {
     const previous = this.locks.get(lockKey) ?? Promise.resolve();
     let release!: () => void;
     const current = new Promise<void>((resolve) => (release = resolve));
     const chained = previous.then(() => current);
     this.locks.set(lockKey, chained);
     await previous;
-    try {
-      return await fn();
-    } finally {
+    return () => {
       release();
       if (this.locks.get(lockKey) === chained) this.locks.delete(lockKey);
-    }
+    };
   }
 
   private requireIdentity(): { incarnation: string; actor: string; fresh: boolean } {
