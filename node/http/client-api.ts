@@ -10,7 +10,7 @@ import type { NodeMetrics } from "../metrics/index.js";
 import type { Coordinator } from "../replication/index.js";
 import { decodeContext, encodeContext, liveSiblings } from "../versioning/index.js";
 import type { VersionVector, VersionedRecord } from "../versioning/types.js";
-import { parseKvPath, parseQuorum, requireBucket } from "./request.js";
+import { parseKvPath, parseQuorum, requireBucket, type QuorumOptions } from "./request.js";
 
 export const CONTEXT_HEADER = "X-Dynamo-Context";
 
@@ -61,10 +61,7 @@ export function createClientApi(deps: ClientApiDeps): express.Express {
 }
 
 async function handleGet(deps: ClientApiDeps, req: Request, res: Response): Promise<void> {
-  const { path, query } = splitUrl(req.originalUrl);
-  const { bucket: bucketName, key } = parseKvPath(path);
-  const bucket = requireBucket(deps.buckets, bucketName);
-  const quorum = parseQuorum(query, bucket);
+  const { bucket, key, quorum } = parseKvRequest(deps, req);
   const record = await deps.coordinator.read({ bucket, key, r: quorum.r, pr: quorum.pr });
   const live = record ? liveSiblings(record) : [];
   if (record) res.setHeader(CONTEXT_HEADER, encodeContext(record.clock, bucket.name, key, deps.contextSecret));
@@ -87,10 +84,7 @@ async function handleGet(deps: ClientApiDeps, req: Request, res: Response): Prom
 }
 
 async function handlePut(deps: ClientApiDeps, req: Request, res: Response): Promise<void> {
-  const { path, query } = splitUrl(req.originalUrl);
-  const { bucket: bucketName, key } = parseKvPath(path);
-  const bucket = requireBucket(deps.buckets, bucketName);
-  const quorum = parseQuorum(query, bucket);
+  const { bucket, key, quorum } = parseKvRequest(deps, req);
   const context = readContext(deps, req, bucket.name, key) ?? {};
   const value = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   const contentType = req.headers["content-type"] ?? "application/octet-stream";
@@ -99,13 +93,18 @@ async function handlePut(deps: ClientApiDeps, req: Request, res: Response): Prom
 }
 
 async function handleDelete(deps: ClientApiDeps, req: Request, res: Response): Promise<void> {
-  const { path, query } = splitUrl(req.originalUrl);
-  const { bucket: bucketName, key } = parseKvPath(path);
-  const bucket = requireBucket(deps.buckets, bucketName);
-  const quorum = parseQuorum(query, bucket);
+  const { bucket, key, quorum } = parseKvRequest(deps, req);
   const context = readContext(deps, req, bucket.name, key);
   const record = await deps.coordinator.write({ bucket, key, value: null, contentType: "", context, w: quorum.w, pw: quorum.pw });
   sendWritten(deps, res, record, bucket.name, key);
+}
+
+/** The validated bucket, key and quorum of a key-value request, from its raw URL. */
+function parseKvRequest(deps: ClientApiDeps, req: Request): { bucket: BucketConfig; key: Buffer; quorum: QuorumOptions } {
+  const { path, query } = splitUrl(req.originalUrl);
+  const { bucket: bucketName, key } = parseKvPath(path);
+  const bucket = requireBucket(deps.buckets, bucketName);
+  return { bucket, key, quorum: parseQuorum(query, bucket) };
 }
 
 function sendWritten(deps: ClientApiDeps, res: Response, record: VersionedRecord, bucket: string, key: Buffer): void {

@@ -131,13 +131,14 @@ export class Store {
 
   async put(partition: number, bucket: string, key: Buffer, record: VersionedRecord): Promise<void> {
     const raw = dataKey(partition, bucket, key);
+    const cacheKey = raw.toString("latin1");
     const encoded = encodeRecord(record);
     // Forget first: if the write fails, a later read goes to disk rather than trusting a version that may not be there.
     this.mutations += 1;
-    this.cache.delete(raw.toString("latin1"));
+    this.cache.delete(cacheKey);
     await this.db.put(raw, encoded);
     this.mutations += 1;
-    this.cache.set(raw.toString("latin1"), record, encoded.length);
+    this.cache.set(cacheKey, record, encoded.length);
   }
 
   async batch(ops: BatchOp[]): Promise<void> {
