@@ -298,8 +298,8 @@ export class DevCluster {
   /** The pid of this node's process if one is already serving its ports with its id (and our token). */
   private async findOrphan(node: DevNode): Promise<number | undefined> {
     try {
-      const info = (await new AdminClient(this.token, 1000).node(this.peerUrl(node))) as unknown as { id: string; pid?: number };
-      return info.id === node.id && typeof info.pid === "number" && processAlive(info.pid) ? info.pid : undefined;
+      const info = await new AdminClient(this.token, 1000).node(this.peerUrl(node));
+      return info.id === node.id && processAlive(info.pid) ? info.pid : undefined;
     } catch {
       return undefined;
     }

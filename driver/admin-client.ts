@@ -1,20 +1,29 @@
 /**
  * A client for nodes' admin API on the peer port, shared by everything that drives a cluster from outside (the
- * `dynamo dev` supervisor, the RingDriver, the operator). Every call carries the cluster token and a timeout, and
- * failures come back as DynamoErrors naming the node.
+ * `dynamo dev` supervisor, the RingDriver, the operator). Every call carries the cluster token and a timeout, every
+ * answer is parsed with the schema the node builds it from (node/protocol), and failures come back as DynamoErrors
+ * naming the node.
  */
-import { DynamoError } from "../node/errors/index.js";
+import type { z } from "zod";
+import { DynamoError, isErrorCode, type ErrorCode } from "../node/errors/index.js";
+import {
+  ADMIN_PATHS,
+  adminErrorSchema,
+  faultsSchema,
+  localRecordSchema,
+  nodeInfoSchema,
+  ringInstallSchema,
+  transfersSchema,
+  type Faults,
+  type LocalRecord,
+  type NodeInfo,
+  type RingInstall,
+  type TransfersReport,
+} from "../node/protocol/index.js";
 import { parseRing } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
 
-export interface NodeInfo {
-  id: string;
-  incarnation: string;
-  epoch: number;
-  clientUrl: string;
-  peerUrl: string;
-  ready: boolean;
-}
+export type { NodeInfo };
 
 export class AdminClient {
   constructor(
@@ -23,24 +32,54 @@ export class AdminClient {
   ) {}
 
   async node(peerUrl: string): Promise<NodeInfo> {
-    return (await this.call(peerUrl, "GET", "/v1/admin/node")) as NodeInfo;
+    return this.call(peerUrl, "GET", ADMIN_PATHS.node, nodeInfoSchema);
   }
 
   /** The node's ring, or undefined when it has none yet. */
   async ring(peerUrl: string): Promise<Ring | undefined> {
+    let raw: unknown;
     try {
-      return parseRing(await this.call(peerUrl, "GET", "/v1/admin/ring"));
+      raw = await this.raw(peerUrl, "GET", ADMIN_PATHS.ring);
     } catch (err) {
       if (err instanceof DynamoError && err.code === "not_found") return undefined;
       throw err;
     }
+    try {
+      return parseRing(raw);
+    } catch (err) {
+      throw new DynamoError("unavailable", `GET ${peerUrl}${ADMIN_PATHS.ring} answered a malformed ring: ${(err as Error).message}`);
+    }
   }
 
-  async installRing(peerUrl: string, ring: Ring): Promise<{ installed: boolean; epoch: number }> {
-    return (await this.call(peerUrl, "PUT", "/v1/admin/ring", ring)) as { installed: boolean; epoch: number };
+  async installRing(peerUrl: string, ring: Ring): Promise<RingInstall> {
+    return this.call(peerUrl, "PUT", ADMIN_PATHS.ring, ringInstallSchema, ring);
   }
 
-  async call(peerUrl: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  async transfers(peerUrl: string): Promise<TransfersReport> {
+    return this.call(peerUrl, "GET", ADMIN_PATHS.transfers, transfersSchema);
+  }
+
+  /** A node's own copy of a key, without asking any other replica. */
+  async localRecord(peerUrl: string, bucket: string, key: string): Promise<LocalRecord> {
+    return this.call(peerUrl, "GET", `${ADMIN_PATHS.local}${bucket}/${encodeURIComponent(key)}`, localRecordSchema);
+  }
+
+  /** Cuts the node's peer network from the members named (fault injection; nodes started for tests only). */
+  async setFaults(peerUrl: string, faults: Faults): Promise<Faults> {
+    return this.call(peerUrl, "PUT", ADMIN_PATHS.faults, faultsSchema, faults);
+  }
+
+  private async call<S extends z.ZodType>(peerUrl: string, method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
+    const json = await this.raw(peerUrl, method, path, body);
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(answer)"}: ${i.message}`).join("; ");
+      throw new DynamoError("unavailable", `${method} ${peerUrl}${path} answered something malformed: ${problems}`);
+    }
+    return parsed.data;
+  }
+
+  private async raw(peerUrl: string, method: string, path: string, body?: unknown): Promise<unknown> {
     let res: Response;
     try {
       res = await fetch(new URL(path, peerUrl), {
@@ -60,9 +99,9 @@ export class AdminClient {
       json = undefined;
     }
     if (!res.ok) {
-      const e = json as { error?: string; message?: string } | undefined;
-      const code = (e?.error ?? (res.status >= 500 ? "unavailable" : "invalid_request")) as DynamoError["code"];
-      throw new DynamoError(code, `${method} ${peerUrl}${path}: HTTP ${res.status}: ${e?.message ?? text.slice(0, 200)}`);
+      const error = adminErrorSchema.safeParse(json);
+      const code: ErrorCode = error.success && isErrorCode(error.data.error) ? error.data.error : res.status >= 500 ? "unavailable" : "invalid_request";
+      throw new DynamoError(code, `${method} ${peerUrl}${path}: HTTP ${res.status}: ${error.success ? error.data.message : text.slice(0, 200)}`);
     }
     return json;
   }

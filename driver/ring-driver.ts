@@ -40,9 +40,6 @@ export interface RingDriverOptions {
   log: (message: string) => void;
 }
 
-interface TransferReport {
-  transfers: { partition: number; to: string; state: string }[];
-}
 
 export class RingDriver {
   constructor(private readonly options: RingDriverOptions) {}
@@ -53,9 +50,9 @@ export class RingDriver {
     await Promise.all(
       nodes.map(async (node) => {
         try {
-          const info = (await admin.node(node.peerUrl)) as unknown as { id: string; incarnation: string; epoch: number; rebuild?: NodeReport["rebuild"] };
+          const info = await admin.node(node.peerUrl);
           if (info.id !== node.id) throw new DynamoError("invalid_request", `node at ${node.peerUrl} calls itself ${info.id}, expected ${node.id}`);
-          reports.set(node.id, { ...node, incarnation: info.incarnation, rebuild: info.rebuild ?? "none", epoch: info.epoch });
+          reports.set(node.id, { ...node, incarnation: info.incarnation, rebuild: info.rebuild, epoch: info.epoch });
         } catch (err) {
           this.options.log(`cannot reach ${node.id} at ${node.peerUrl}: ${(err as Error).message}`);
         }
@@ -125,7 +122,7 @@ export class RingDriver {
         const url = reports.get(id)?.peerUrl;
         if (!url) return;
         try {
-          const report = (await this.options.admin.call(url, "GET", "/v1/admin/transfers")) as TransferReport;
+          const report = await this.options.admin.transfers(url);
           for (const t of report.transfers) states.set(`${t.partition}->${t.to}`, t.state);
         } catch {
           // An unreachable receiver simply has not finished.

@@ -10,11 +10,12 @@ import type { Duplex } from "node:stream";
 import { AntiEntropy } from "./anti-entropy/index.js";
 import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import type { NodeConfig } from "./config/index.js";
-import { HintDelivery, HintStore, PartitionJanitor, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
+import { HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createAdminApi, createClientApi } from "./http/index.js";
 import { createLogger, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
-import { FaultInjector, PeerClient, PeerServer } from "./peer/index.js";
+import { FaultInjector, PeerClient, PeerServer, type PeerHandlers } from "./peer/index.js";
+import type { LocalRecord, NodeInfo } from "./protocol/index.js";
 import { ownedPartitions, partitionOf, partitionsPerMember, preferenceList } from "./ring/index.js";
 import { Coordinator, LocalReplica } from "./replication/index.js";
 import { Store, TombstoneReaper } from "./storage/index.js";
@@ -206,7 +207,6 @@ export class StorageNode {
       ring: () => this.ringState.ring,
       bucket: (name) => options.config.buckets.get(name),
       replica: this.replica,
-      store: this.store,
       hints: this.hints,
       canVote: (partition) => this.canVote(partition),
       peer: (id) => this.ringState.peer(id),
@@ -260,15 +260,16 @@ export class StorageNode {
       log: (m) => log.info(m),
     });
 
-    this.peerProtocol = new PeerServer({ token: options.token, inFlightMax: tuning.peerInFlightMax, log: (m) => log.warn(m), faults: this.faults });
-    const handlers = { ...coordinator.peerHandlers(), ...this.gossiper.peerHandlers(), ...this.antiEntropy.peerHandlers() };
-    for (const [op, handler] of Object.entries(handlers)) {
-      this.peerProtocol.handle(op, async (header, body, from) => {
-        // Any request from a member is proof of life, as good as a heartbeat.
-        if (from !== "unknown") this.detector.heartbeat(from, Date.now());
-        return handler(header, body, from);
-      });
-    }
+    const handlers: PeerHandlers = {
+      ...coordinator.peerHandlers(),
+      ...partitionSourceHandlers(this.store, SCAN_PAGE_BYTES_MAX),
+      ...this.gossiper.peerHandlers(),
+      ...this.antiEntropy.peerHandlers(),
+    };
+    this.peerProtocol = new PeerServer(
+      { token: options.token, inFlightMax: tuning.peerInFlightMax, log: (m) => log.warn(m), faults: this.faults },
+      withHeartbeats(handlers, (from) => this.detector.heartbeat(from, Date.now())),
+    );
 
     const contextSecret = createHash("sha256").update("dynamo-context\u0000").update(options.token).digest();
     const clientApp = createClientApi({
@@ -361,7 +362,7 @@ export class StorageNode {
     return { ready: true };
   }
 
-  private async localRecord(bucket: string, key: Buffer): Promise<Record<string, unknown>> {
+  private async localRecord(bucket: string, key: Buffer): Promise<LocalRecord> {
     const ring = this.ringState.ring;
     if (!ring) return { found: false, reason: "no ring" };
     const partition = partitionOf(bucket, key, ring.partitions);
@@ -381,7 +382,7 @@ export class StorageNode {
     };
   }
 
-  private nodeView(): Record<string, unknown> {
+  private nodeView(): NodeInfo {
     return {
       id: this.options.id,
       pid: process.pid,
@@ -428,6 +429,21 @@ export class StorageNode {
       rebuildingPartitions: this.rebuilder.pendingPartitions,
     };
   }
+}
+
+/** Bytes of records per page of a partition stream; a page passes this by at most one record. */
+const SCAN_PAGE_BYTES_MAX = 4 * 1024 * 1024;
+
+/** Any request from a member is proof of life, as good as a heartbeat. */
+function withHeartbeats(handlers: PeerHandlers, heartbeat: (from: string) => void): PeerHandlers {
+  const wrapped: Record<string, unknown> = {};
+  for (const [op, handler] of Object.entries(handlers) as [string, (request: unknown, from: string) => Promise<unknown>][]) {
+    wrapped[op] = (request: unknown, from: string) => {
+      if (from !== "unknown") heartbeat(from);
+      return handler(request, from);
+    };
+  }
+  return wrapped as PeerHandlers;
 }
 
 function round(n: number): number | string {

@@ -6,11 +6,10 @@
  */
 import { DynamoError } from "../errors/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
-import type { PeerClient, PeerHandler } from "../peer/index.js";
+import type { PeerClient, PeerHandlers } from "../peer/index.js";
 import { preferenceList } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
-import { decodeRecord, encodeRecord } from "../versioning/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
 import { HashTree, keyHash, type KeyHash } from "./hash-tree.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -93,23 +92,20 @@ export class AntiEntropy {
     for (const h of hashes) state.tree?.fold(h);
   }
 
-  peerHandlers(): Record<string, PeerHandler> {
+  peerHandlers(): Pick<PeerHandlers, "ae-leaves" | "ae-keys" | "ae-invalidate"> {
     return {
-      "ae-leaves": async (header) => {
-        const partition = Number(header.p);
+      "ae-leaves": async ({ header: { partition } }) => {
         if (!this.deps.canVote(partition)) throw new DynamoError("unavailable", `${this.deps.self} is rebuilding partition ${partition}`);
         const tree = await this.treeFor(partition);
-        return { body: Buffer.from(tree.leaves) };
+        return { header: {}, body: Buffer.from(tree.leaves) };
       },
-      "ae-invalidate": async (header) => {
-        this.trees.delete(Number(header.p));
-        return {};
+      "ae-invalidate": async ({ header: { partition } }) => {
+        this.trees.delete(partition);
+        return { header: {} };
       },
-      "ae-keys": async (header) => {
-        const partition = Number(header.p);
-        const segments = new Set((header.segments as number[]).map(Number));
-        const keys = await this.keysIn(partition, segments);
-        return { header: { keys: keys.map((k) => [k.bucket, k.key.toString("base64"), k.hash]) } };
+      "ae-keys": async ({ header }) => {
+        const keys = await this.keysIn(header.partition, new Set(header.segments));
+        return { header: {}, body: keys.map((k): [string, Buffer, string] => [k.bucket, k.key, k.hash]) };
       },
     };
   }
@@ -133,17 +129,15 @@ export class AntiEntropy {
 
   private async exchange(partition: number, peerId: string, client: PeerClient): Promise<void> {
     const local = await this.treeFor(partition);
-    const remote = await client.request("ae-leaves", { p: partition }, undefined, 120_000);
+    const remote = await client.call("ae-leaves", { header: { partition } }, 120_000);
     const segments = local.diff(remote.body);
     if (segments.length === 0) {
       this.deps.metrics.antiEntropyExchanges.inc({ outcome: "in_sync" });
       return;
     }
-    const remoteKeys = await client.request("ae-keys", { p: partition, segments }, undefined, 120_000);
+    const remoteKeys = await client.call("ae-keys", { header: { partition, segments } }, 120_000);
     const theirs = new Map<string, { bucket: string; key: Buffer; hash: string }>();
-    for (const [bucket, key, hash] of remoteKeys.header.keys as [string, string, string][]) {
-      theirs.set(`${bucket}\u0000${key}`, { bucket, key: Buffer.from(key, "base64"), hash });
-    }
+    for (const [bucket, key, hash] of remoteKeys.body) theirs.set(`${bucket}\u0000${key.toString("base64")}`, { bucket, key, hash });
     const differing = new Map<string, { bucket: string; key: Buffer }>();
     for (const mine of await this.keysIn(partition, new Set(segments))) {
       const id = `${mine.bucket}\u0000${mine.key.toString("base64")}`;
@@ -159,7 +153,7 @@ export class AntiEntropy {
     if (repaired === 0) {
       // The trees disagreed but the data did not: a tree missed or double-counted a change, so both are rebuilt.
       this.trees.delete(partition);
-      await client.request("ae-invalidate", { p: partition });
+      await client.call("ae-invalidate", { header: { partition } });
     }
     this.deps.metrics.antiEntropyExchanges.inc({ outcome: "repaired" });
     this.deps.metrics.antiEntropyKeysRepaired.inc(repaired);
@@ -168,15 +162,15 @@ export class AntiEntropy {
 
   /** Brings both replicas of one key to the merge of their versions; returns whether either side changed. */
   private async repairKey(partition: number, bucket: string, key: Buffer, client: PeerClient): Promise<boolean> {
-    const header = { p: partition, b: bucket, k: key.toString("base64") };
-    const res = await client.request("fetch", header);
-    if (res.header.novote) return false;
-    const theirs = res.header.found ? decodeRecord(res.body) : undefined;
+    const header = { partition, bucket, key };
+    const res = await client.call("fetch", { header });
+    if (!res.header.canVote) return false;
+    const theirs = res.body;
     const changedHere = theirs ? await this.deps.merge(partition, bucket, key, theirs) : false;
     const merged = await this.deps.store.get(partition, bucket, key);
     if (!merged) return changedHere;
-    const reply = await client.request("replicate", header, encodeRecord(merged));
-    return changedHere || reply.header.changed === true;
+    const reply = await client.call("replicate", { header, body: merged });
+    return changedHere || reply.header.changed;
   }
 
   private async keysIn(partition: number, segments: Set<number>): Promise<{ bucket: string; key: Buffer; hash: string }[]> {

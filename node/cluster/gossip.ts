@@ -6,8 +6,7 @@
  * heartbeat learnt, first or second hand, feeds the failure detector.
  */
 import { DynamoError } from "../errors/index.js";
-import type { PeerClient, PeerHandler } from "../peer/index.js";
-import { parseRing } from "../ring/index.js";
+import type { PeerClient, PeerHandlers } from "../peer/index.js";
 import type { Ring } from "../ring/types.js";
 import type { PhiAccrualDetector } from "./failure-detector.js";
 
@@ -67,22 +66,19 @@ export class Gossiper {
     }
   }
 
-  peerHandlers(): Record<string, PeerHandler> {
+  peerHandlers(): Pick<PeerHandlers, "gossip" | "ring-get" | "ring-put"> {
     return {
-      gossip: async (header, _body, from) => {
-        this.absorb(header.hb as Record<string, Heartbeat>);
-        this.considerEpoch(Number(header.epoch), String(header.rh ?? ""), from);
-        return { header: { epoch: this.deps.ring()?.epoch ?? 0, rh: this.deps.ringHash(), hb: this.digest() } };
+      gossip: async ({ header }, from) => {
+        this.absorb(header.heartbeats);
+        this.considerEpoch(header.epoch, header.ringHash, from);
+        return { header: this.message() };
       },
       "ring-get": async () => {
         const ring = this.deps.ring();
         if (!ring) throw new DynamoError("not_found", "no ring installed");
-        return { body: Buffer.from(JSON.stringify(ring)) };
+        return { header: {}, body: ring };
       },
-      "ring-put": async (_header, body) => {
-        const installed = await this.deps.installRing(parseRing(JSON.parse(body.toString("utf8"))));
-        return { header: { installed } };
-      },
+      "ring-put": async ({ body }) => ({ header: { installed: await this.deps.installRing(body) } }),
     };
   }
 
@@ -95,17 +91,17 @@ export class Gossiper {
   }
 
   private async exchange(client: PeerClient): Promise<void> {
-    const myEpoch = this.deps.ring()?.epoch ?? 0;
-    const myHash = this.deps.ringHash();
+    const mine = this.message();
+    const { epoch: myEpoch, ringHash: myHash } = mine;
     try {
-      const res = await client.request("gossip", { epoch: myEpoch, rh: myHash, hb: this.digest() }, undefined, this.options.intervalMs * 4);
-      this.absorb(res.header.hb as Record<string, Heartbeat>);
-      const theirEpoch = Number(res.header.epoch);
-      const theirHash = String(res.header.rh ?? "");
+      const res = await client.call("gossip", { header: mine }, this.options.intervalMs * 4);
+      this.absorb(res.header.heartbeats);
+      const { epoch: theirEpoch, ringHash: theirHash } = res.header;
       // Equal epochs with different rings are settled by the content hash: the greater one is pulled or pushed.
       if (theirEpoch > myEpoch || (theirEpoch === myEpoch && theirHash > myHash)) await this.pull(client);
-      else if ((theirEpoch < myEpoch || (theirEpoch === myEpoch && theirHash < myHash)) && this.deps.ring()) {
-        await client.request("ring-put", {}, Buffer.from(JSON.stringify(this.deps.ring())));
+      else if (theirEpoch < myEpoch || (theirEpoch === myEpoch && theirHash < myHash)) {
+        const ring = this.deps.ring();
+        if (ring) await client.call("ring-put", { header: {}, body: ring });
       }
     } catch {
       // An unreachable member simply sends no heartbeat; the failure detector draws the conclusion.
@@ -123,8 +119,7 @@ export class Gossiper {
     if (this.pulling) return;
     this.pulling = true;
     try {
-      const res = await client.request("ring-get", {});
-      const ring = parseRing(JSON.parse(res.body.toString("utf8")));
+      const ring = (await client.call("ring-get", { header: {} })).body;
       if (await this.deps.installRing(ring)) this.deps.log(`installed ring epoch ${ring.epoch} learnt by gossip from ${client.url}`);
     } catch (err) {
       this.deps.log(`could not pull the ring from ${client.url}: ${(err as Error).message}`);
@@ -133,20 +128,23 @@ export class Gossiper {
     }
   }
 
+  private message(): { epoch: number; ringHash: string; heartbeats: Record<string, Heartbeat> } {
+    return { epoch: this.deps.ring()?.epoch ?? 0, ringHash: this.deps.ringHash(), heartbeats: this.digest() };
+  }
+
   private digest(): Record<string, Heartbeat> {
     const digest: Record<string, Heartbeat> = { [this.deps.self]: [this.generation, this.version] };
     for (const [id, hb] of this.heartbeats) if (id !== this.deps.self) digest[id] = hb;
     return digest;
   }
 
-  private absorb(digest: Record<string, Heartbeat> | undefined): void {
-    if (!digest || typeof digest !== "object") return;
+  private absorb(digest: Record<string, Heartbeat>): void {
     const now = this.deps.now();
     for (const [id, hb] of Object.entries(digest)) {
-      if (id === this.deps.self || !Array.isArray(hb) || hb.length !== 2) continue;
+      if (id === this.deps.self) continue;
       const known = this.heartbeats.get(id);
       if (known && (hb[0] < known[0] || (hb[0] === known[0] && hb[1] <= known[1]))) continue;
-      this.heartbeats.set(id, [Number(hb[0]), Number(hb[1])]);
+      this.heartbeats.set(id, [hb[0], hb[1]]);
       this.deps.detector.heartbeat(id, now);
     }
   }

@@ -27,6 +27,11 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   not_ready: 503,
 };
 
+/** Whether a code received from elsewhere (a peer's error frame, an admin API answer) is one of ours. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(HTTP_STATUS, code);
+}
+
 export class DynamoError extends Error {
   readonly code: ErrorCode;
 

@@ -6,7 +6,6 @@
  */
 import type { Store } from "../storage/index.js";
 import type { PeerClient } from "../peer/index.js";
-import { encodeRecord } from "../versioning/index.js";
 import type { HintRef, HintStore } from "./hint-store.js";
 
 export interface HintDeliveryDeps {
@@ -85,9 +84,8 @@ export class HintDelivery {
         const targets = this.deps.replicasOf(ref.partition).filter((id) => this.deps.isUp(id));
         const clients = targets.map((id) => this.deps.peer(id)).filter((c): c is PeerClient => c !== undefined);
         if (clients.length === 0) break;
-        const body = encodeRecord(record);
-        const header = { p: ref.partition, b: ref.bucket, k: ref.key.toString("base64") };
-        const results = await Promise.allSettled(clients.map((c) => c.request("replicate", header, body)));
+        const header = { partition: ref.partition, bucket: ref.bucket, key: ref.key };
+        const results = await Promise.allSettled(clients.map((c) => c.call("replicate", { header, body: record })));
         if (results.some((r) => r.status === "rejected")) break;
       }
       await this.deps.hints.remove(ref);
@@ -108,7 +106,7 @@ export class HintDelivery {
         const record = await this.deps.store.get(ref.partition, ref.bucket, ref.key);
         if (record) {
           try {
-            await client.request("replicate", { p: ref.partition, b: ref.bucket, k: ref.key.toString("base64") }, encodeRecord(record));
+            await client.call("replicate", { header: { partition: ref.partition, bucket: ref.bucket, key: ref.key }, body: record });
           } catch {
             // The owner went away again; the rest waits for the next round.
             failed = true;

@@ -6,9 +6,7 @@
 import type { PeerClient } from "../peer/index.js";
 import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
-import { decodeRecord } from "../versioning/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
-import { decodeEntries } from "./entries.js";
 
 /**
  * What copying partitions from other replicas needs of the node, shared by rebuilds and ownership handoff: the
@@ -26,7 +24,7 @@ export interface ReplicaAccess {
   mergePage: (partition: number, entries: { bucket: string; key: Buffer; record: VersionedRecord }[]) => Promise<void>;
 }
 
-/** The last key copied: bucket, and key bytes as base64. */
+/** The last key copied: bucket, and key bytes as base64 (the form persisted with a transfer's progress). */
 export interface StreamCursor {
   b: string;
   k: string;
@@ -48,15 +46,15 @@ export interface PartitionStreamOptions {
 export async function streamPartition(client: PeerClient, options: PartitionStreamOptions): Promise<boolean> {
   let cursor = options.cursor;
   while (!options.shouldStop()) {
-    const header: Record<string, unknown> = { p: options.partition, limit: options.batchMax };
-    if (cursor) header.after = cursor;
-    const res = await client.request("scan", header, undefined, 60_000);
-    await options.beforeMerge?.(res.body.length);
-    const entries = decodeEntries(res.body);
-    await options.mergePage(entries.map((entry) => ({ bucket: entry.bucket, key: entry.key, record: decodeRecord(entry.record) })));
+    const after = cursor ? { bucket: cursor.b, key: Buffer.from(cursor.k, "base64") } : undefined;
+    const res = await client.call("scan", { header: { partition: options.partition, limit: options.batchMax, after } }, 60_000);
+    const entries = res.body;
+    const bytes = res.bodyBytes;
+    await options.beforeMerge?.(bytes);
+    await options.mergePage(entries);
     const last = entries[entries.length - 1];
     if (last) cursor = { b: last.bucket, k: last.key.toString("base64") };
-    await options.onPage(entries.length, res.body.length, cursor);
+    await options.onPage(entries.length, bytes, cursor);
     if (res.header.done) return true;
   }
   return false;

@@ -8,21 +8,14 @@
  */
 import { RateLimiter } from "../anti-entropy/index.js";
 import type { PeerClient } from "../peer/index.js";
+import type { TransferProgress as TransferReport } from "../protocol/index.js";
 import { preferenceList } from "../ring/index.js";
 import type { Ring, Transfer } from "../ring/types.js";
 import { streamPartition, type ReplicaAccess, type StreamCursor } from "./partition-stream.js";
 
-export interface TransferProgress {
-  partition: number;
-  from: string;
-  to: string;
+/** A transfer's progress as the admin API reports it, plus where to resume (persisted, not reported). */
+export interface TransferProgress extends TransferReport {
   kind: Transfer["kind"];
-  state: "waiting" | "active" | "done";
-  keys: number;
-  bytes: number;
-  startedAt?: number;
-  finishedAt?: number;
-  error?: string;
   /** Where to resume: the last key copied. */
   cursor?: StreamCursor;
 }
@@ -61,7 +54,7 @@ export class TransferReceiver {
   }
 
   /** Progress of every transfer this node receives in the current ring. */
-  list(): TransferProgress[] {
+  list(): TransferReport[] {
     return [...this.progress.values()].map(({ cursor: _cursor, ...rest }) => rest);
   }
 

@@ -6,6 +6,7 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { DynamoError } from "../errors/index.js";
 import { bearerToken, tokenMatches } from "../peer/index.js";
+import { ADMIN_PATHS, faultsSchema, type LocalRecord, type NodeInfo, type RingInstall, type TransfersReport } from "../protocol/index.js";
 import { parseRing } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 import { sendError } from "./client-api.js";
@@ -13,13 +14,13 @@ import { parseKvPath } from "./request.js";
 
 export interface AdminApiDeps {
   token: string;
-  node: () => Record<string, unknown>;
+  node: () => NodeInfo;
   ring: () => Ring | undefined;
   installRing: (ring: Ring) => Promise<boolean>;
   /** This node's own copy of a key, without asking any other replica (for operators and tests). */
-  localRecord: (bucket: string, key: Buffer) => Promise<unknown>;
+  localRecord: (bucket: string, key: Buffer) => Promise<LocalRecord>;
   /** Progress of the transfers this node receives. */
-  transfers: () => unknown;
+  transfers: () => TransfersReport;
   /** Present only when the node runs with fault injection enabled. */
   setCut?: (memberIds: string[]) => void;
   log: (message: string) => void;
@@ -38,10 +39,10 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
   });
   app.use(express.json({ limit: "16mb" }));
 
-  app.get("/v1/admin/node", (_req, res) => {
+  app.get(ADMIN_PATHS.node, (_req, res) => {
     res.json(deps.node());
   });
-  app.get("/v1/admin/ring", (_req, res) => {
+  app.get(ADMIN_PATHS.ring, (_req, res) => {
     const ring = deps.ring();
     if (!ring) {
       sendError(res, new DynamoError("not_found", "this node has no ring yet"));
@@ -49,34 +50,34 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
     }
     res.json(ring);
   });
-  app.put("/v1/admin/ring", (req, res, next) => {
+  app.put(ADMIN_PATHS.ring, (req, res, next) => {
     const ring = parseRing(req.body);
     deps.installRing(ring).then((installed) => {
       if (installed) deps.log(`installed ring epoch ${ring.epoch} from the admin API`);
-      res.json({ installed, epoch: deps.ring()?.epoch ?? 0 });
+      res.json({ installed, epoch: deps.ring()?.epoch ?? 0 } satisfies RingInstall);
     }, next);
   });
 
-  app.get("/v1/admin/transfers", (_req, res) => {
+  app.get(ADMIN_PATHS.transfers, (_req, res) => {
     res.json(deps.transfers());
   });
-  app.get(/^\/v1\/admin\/local\//, (req, res, next) => {
-    const { bucket, key } = parseKvPath(req.originalUrl.split("?")[0]!.replace("/v1/admin/local/", "/v1/kv/"));
+  app.get(new RegExp(`^${ADMIN_PATHS.local}`), (req, res, next) => {
+    const { bucket, key } = parseKvPath(req.originalUrl.split("?")[0]!.replace(ADMIN_PATHS.local, "/v1/kv/"));
     deps.localRecord(bucket, key).then((record) => res.json(record), next);
   });
-  app.put("/v1/admin/faults", (req, res) => {
+  app.put(ADMIN_PATHS.faults, (req, res) => {
     if (!deps.setCut) {
       sendError(res, new DynamoError("invalid_request", "fault injection is disabled; start the node with DYNAMO_FAULT_INJECTION=1"));
       return;
     }
-    const cut = (req.body as { cut?: unknown })?.cut;
-    if (!Array.isArray(cut) || !cut.every((id) => typeof id === "string")) {
+    const parsed = faultsSchema.safeParse(req.body);
+    if (!parsed.success) {
       sendError(res, new DynamoError("invalid_request", "expected {\"cut\": [member ids]}"));
       return;
     }
-    deps.setCut(cut as string[]);
-    deps.log(`fault injection: network to [${cut.join(", ")}] is cut`);
-    res.json({ cut });
+    deps.setCut(parsed.data.cut);
+    deps.log(`fault injection: network to [${parsed.data.cut.join(", ")}] is cut`);
+    res.json(parsed.data);
   });
 
   app.use((req, res) => {

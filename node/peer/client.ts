@@ -6,11 +6,26 @@
  */
 import { request as httpRequest } from "node:http";
 import type { Socket } from "node:net";
-import { DynamoError } from "../errors/index.js";
+import { DynamoError, isErrorCode } from "../errors/index.js";
+import {
+  decodeErrorHeader,
+  decodeResponse,
+  encodeFrame,
+  encodeRequestBody,
+  encodeRequestHeader,
+  FRAME_ERROR,
+  FRAME_OK,
+  FRAME_REQUEST,
+  FrameReader,
+  type Frame,
+  type PeerOp,
+  type PeerRequestOut,
+  type PeerResponse,
+} from "../protocol/index.js";
 import type { FaultInjector } from "./faults.js";
-import { encodeFrame, FRAME_ERROR, FRAME_OK, FRAME_REQUEST, FrameReader, type Frame } from "./frame.js";
 
-export const PEER_PROTOCOL = "dynamo-peer/1";
+/** The upgrade token; version 2 carries the typed messages of ../protocol/peer-ops.ts. */
+export const PEER_PROTOCOL = "dynamo-peer/2";
 
 export interface PeerClientOptions {
   token: string;
@@ -22,16 +37,13 @@ export interface PeerClientOptions {
   faults?: FaultInjector;
 }
 
-export interface PeerResponse {
-  header: Record<string, unknown>;
-  body: Buffer;
-}
-
 interface Pending {
-  resolve: (r: PeerResponse) => void;
+  op: PeerOp;
+  resolve: (r: PeerResponse<PeerOp>) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
 }
+
 
 export class PeerClient {
   private socket: Socket | undefined;
@@ -50,21 +62,28 @@ export class PeerClient {
     readonly peerId?: string,
   ) {}
 
-  async request(op: string, header: Record<string, unknown>, body?: Buffer, timeoutMs?: number): Promise<PeerResponse> {
+  /**
+   * Sends one typed request and resolves with the peer's validated response. Fails with a DynamoError: the peer's
+   * own error, `unavailable` when it cannot be reached, does not answer in time or answers something malformed, or
+   * `value_too_large` when the request would not fit in a frame (then nothing is sent).
+   */
+  async call<O extends PeerOp>(op: O, request: PeerRequestOut<O>, timeoutMs?: number): Promise<PeerResponse<O>> {
     if (this.options.faults?.isCut(this.peerId)) throw new DynamoError("unavailable", `network to ${this.peerId} is cut (fault injection)`);
     if (this.pending.size >= this.options.inFlightMax) {
       throw new DynamoError("unavailable", `too many requests in flight to ${this.url}`);
     }
-    const socket = await this.connect();
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    return new Promise<PeerResponse>((resolve, reject) => {
+    const frame = encodeFrame(id, FRAME_REQUEST, encodeRequestHeader(op, request.header), encodeRequestBody(op, request));
+    const socket = await this.connect();
+    const wait = timeoutMs ?? this.options.timeoutMs;
+    return new Promise<PeerResponse<O>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new DynamoError("unavailable", `peer ${this.url} did not answer '${op}' within ${timeoutMs ?? this.options.timeoutMs} ms`));
-      }, timeoutMs ?? this.options.timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.write(socket, encodeFrame(id, FRAME_REQUEST, { ...header, op }, body));
+        reject(new DynamoError("unavailable", `peer ${this.url} did not answer '${op}' within ${wait} ms`));
+      }, wait);
+      this.pending.set(id, { op, resolve: resolve as (r: PeerResponse<PeerOp>) => void, reject, timer });
+      this.write(socket, frame);
     });
   }
 
@@ -172,17 +191,23 @@ export class PeerClient {
     socket.on("close", () => onGone());
   }
 
+  /** Matches a response to its request; whatever the peer sent, the request is settled and nothing throws. */
   private settle(frame: Frame): void {
     const entry = this.pending.get(frame.id);
     if (!entry) return;
     this.pending.delete(frame.id);
     clearTimeout(entry.timer);
     if (frame.kind === FRAME_OK) {
-      entry.resolve({ header: frame.header, body: frame.body });
+      try {
+        entry.resolve(decodeResponse(entry.op, frame.header, frame.body));
+      } catch (err) {
+        entry.reject(new DynamoError("unavailable", `peer ${this.url} sent a malformed answer to '${entry.op}': ${(err as Error).message}`));
+      }
     } else if (frame.kind === FRAME_ERROR) {
-      const code = typeof frame.header.code === "string" ? frame.header.code : "internal";
-      const message = typeof frame.header.message === "string" ? frame.header.message : "peer error";
-      entry.reject(new DynamoError(code as DynamoError["code"], message));
+      const { code, message } = decodeErrorHeader(frame.header);
+      entry.reject(new DynamoError(isErrorCode(code) ? code : "internal", message));
+    } else {
+      entry.reject(new DynamoError("unavailable", `peer ${this.url} answered '${entry.op}' with an unknown frame kind ${frame.kind}`));
     }
   }
 

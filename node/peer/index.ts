@@ -1,8 +1,11 @@
-/** The peer protocol: authenticated, pipelined binary frames over an upgraded HTTP connection on the peer port. */
+/**
+ * The peer protocol's connections: authenticated, pipelined binary frames over an upgraded HTTP connection on the
+ * peer port. What the frames say is defined in ../protocol/.
+ */
 export { PeerClient, PEER_PROTOCOL } from "./client.js";
-export type { PeerClientOptions, PeerResponse } from "./client.js";
+export type { PeerClientOptions } from "./client.js";
 export { PeerServer } from "./server.js";
-export type { PeerHandler, PeerServerOptions } from "./server.js";
+export type { PeerServerOptions } from "./server.js";
 export { bearerToken, tokenMatches, readTokenFile } from "./auth.js";
-export { encodeFrame, FrameReader, FRAME_BYTES_MAX } from "./frame.js";
 export { FaultInjector } from "./faults.js";
+export type { PeerHandler, PeerHandlers, PeerOp } from "../protocol/index.js";

@@ -1,18 +1,32 @@
 /**
  * The serving side of the peer protocol: accepts authenticated upgrades on the peer port and dispatches each
- * request frame to the handler registered for its op. Handlers run concurrently; responses go back in whatever order
- * they finish, tagged with the request id. A connection may hold at most `inFlightMax` unanswered requests; past that
- * new requests are answered with `unavailable` at once instead of queueing without bound.
+ * request frame to the handler registered for its op, after decoding and validating its header and body against the
+ * op's schema (../protocol/peer-ops.ts). A request that does not fit gets an `invalid_request` error frame; only a
+ * stream that cannot be cut into frames any more is closed. Handlers run concurrently; responses go back in whatever
+ * order they finish, tagged with the request id. A connection may hold at most `inFlightMax` unanswered requests;
+ * past that new requests are answered with `unavailable` at once instead of queueing without bound.
  */
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { DynamoError } from "../errors/index.js";
+import {
+  decodeRequest,
+  encodeFrame,
+  encodeResponse,
+  FRAME_ERROR,
+  FRAME_OK,
+  FRAME_REQUEST,
+  FrameReader,
+  PeerMessageError,
+  type Frame,
+  type PeerHandler,
+  type PeerHandlers,
+  type PeerOp,
+  type PeerRequest,
+} from "../protocol/index.js";
 import { bearerToken, tokenMatches } from "./auth.js";
 import { PEER_PROTOCOL } from "./client.js";
 import type { FaultInjector } from "./faults.js";
-import { encodeFrame, FRAME_ERROR, FRAME_OK, FRAME_REQUEST, FrameReader, type Frame } from "./frame.js";
-
-export type PeerHandler = (header: Record<string, unknown>, body: Buffer, from: string) => Promise<{ header?: Record<string, unknown>; body?: Buffer }>;
 
 export interface PeerServerOptions {
   token: string;
@@ -22,14 +36,12 @@ export interface PeerServerOptions {
 }
 
 export class PeerServer {
-  private readonly handlers = new Map<string, PeerHandler>();
   private readonly sockets = new Set<Duplex>();
 
-  constructor(private readonly options: PeerServerOptions) {}
-
-  handle(op: string, handler: PeerHandler): void {
-    this.handlers.set(op, handler);
-  }
+  constructor(
+    private readonly options: PeerServerOptions,
+    private readonly handlers: PeerHandlers,
+  ) {}
 
   attach(server: Server): void {
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
@@ -55,7 +67,7 @@ export class PeerServer {
       refuse(401, "unauthorized", "missing or wrong peer token");
       return;
     }
-    const from = String(req.headers["x-dynamo-from"] ?? "unknown");
+    const from = String(req.headers["x-dynamo-from"] ?? "unknown").slice(0, 63);
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n\r\n`);
     this.serve(socket, from, head);
   }
@@ -77,29 +89,37 @@ export class PeerServer {
       }
       socket.write(frame);
     };
+    const sendError = (id: number, code: string, message: string) => send(encodeFrame(id, FRAME_ERROR, { code, message: message.slice(0, 4000) }));
     const dispatch = (frame: Frame) => {
-      if (frame.kind !== FRAME_REQUEST || this.options.faults?.isCut(from)) return;
-      const op = String(frame.header.op);
-      const handler = this.handlers.get(op);
-      if (!handler) {
-        send(encodeFrame(frame.id, FRAME_ERROR, { code: "invalid_request", message: `unknown peer op '${op}'` }));
+      if (this.options.faults?.isCut(from)) return;
+      if (frame.kind !== FRAME_REQUEST) {
+        sendError(frame.id, "invalid_request", `expected a request frame, got kind ${frame.kind}`);
+        return;
+      }
+      let op: PeerOp;
+      let request: PeerRequest<PeerOp>;
+      try {
+        ({ op, request } = decodeRequest(frame.header, frame.body));
+      } catch (err) {
+        if (!(err instanceof PeerMessageError)) throw err;
+        sendError(frame.id, "invalid_request", err.message);
         return;
       }
       if (inFlight >= this.options.inFlightMax) {
-        send(encodeFrame(frame.id, FRAME_ERROR, { code: "unavailable", message: "peer is overloaded" }));
+        sendError(frame.id, "unavailable", "peer is overloaded");
         return;
       }
       inFlight += 1;
-      handler(frame.header, frame.body, from).then(
-        (result) => send(encodeFrame(frame.id, FRAME_OK, result.header ?? {}, result.body)),
-        (err: unknown) => {
+      void this.answer(frame.id, op, request, from)
+        .then(send)
+        .catch((err: unknown) => {
           const known = err instanceof DynamoError;
-          if (!known) this.options.log(`peer op '${op}' from ${from} failed: ${(err as Error).stack ?? String(err)}`);
-          send(encodeFrame(frame.id, FRAME_ERROR, { code: known ? err.code : "internal", message: (err as Error).message }));
-        },
-      ).finally(() => {
-        inFlight -= 1;
-      });
+          if (!known) this.options.log(`peer op '${op}' from ${from} failed: ${(err as Error)?.stack ?? String(err)}`);
+          sendError(frame.id, known ? err.code : "internal", (err as Error)?.message ?? String(err));
+        })
+        .finally(() => {
+          inFlight -= 1;
+        });
     };
     const onData = (chunk: Buffer) => {
       let frames: Frame[];
@@ -116,5 +136,16 @@ export class PeerServer {
     socket.on("error", () => socket.destroy());
     socket.on("close", () => this.sockets.delete(socket));
     if (head.length > 0) onData(head);
+  }
+
+  /**
+   * Runs the handler and encodes its response frame. An encoding failure (a response over the frame limit) rejects
+   * like a failed handler, so it becomes an error reply rather than a frame the caller would have to refuse.
+   */
+  private async answer(id: number, op: PeerOp, request: PeerRequest<PeerOp>, from: string): Promise<Buffer> {
+    const handler = this.handlers[op] as PeerHandler<PeerOp>;
+    const response = await handler(request, from);
+    const { header, body } = encodeResponse(op, response);
+    return encodeFrame(id, FRAME_OK, header, body);
   }
 }

@@ -7,13 +7,12 @@
 import { DynamoError } from "../errors/index.js";
 import type { BucketConfig, Tuning } from "../config/index.js";
 import type { HintStore } from "../handoff/index.js";
-import { encodeEntries } from "../handoff/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
-import type { Store } from "../storage/index.js";
-import type { PeerClient, PeerHandler } from "../peer/index.js";
+import type { PeerClient, PeerHandlers, PeerOp } from "../peer/index.js";
+import type { PeerRequestOut, PeerResponse } from "../protocol/index.js";
 import { partitionOf } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
-import { decodeRecord, encodeRecord, merge, reconcile, sameVersion } from "../versioning/index.js";
+import { encodedRecordBytes, merge, reconcile, sameVersion } from "../versioning/index.js";
 import type { VersionVector, VersionedRecord } from "../versioning/types.js";
 import { QuorumTracker } from "./quorum.js";
 import type { LocalReplica, ReplicaKey } from "./replica.js";
@@ -24,7 +23,6 @@ export interface CoordinatorDeps {
   ring: () => Ring | undefined;
   bucket: (name: string) => BucketConfig | undefined;
   replica: LocalReplica;
-  store: Store;
   hints: HintStore;
   /** False while this node's copy of a partition is not to be trusted for reads (it is being rebuilt). */
   canVote: (partition: number) => boolean;
@@ -77,14 +75,14 @@ export class Coordinator {
     const at: ReplicaKey = { partition: plan.partition, bucket: request.bucket.name, key: request.key };
     const primariesAsked = plan.targets.filter((t) => t.primary).length;
     const tracker = new QuorumTracker<VersionedRecord | undefined>({ total: request.r, primaries: request.pr }, plan.targets.length, primariesAsked);
-    const header = { p: at.partition, b: at.bucket, k: at.key.toString("base64") };
+    const header = { partition: at.partition, bucket: at.bucket, key: at.key };
     for (const target of plan.targets) {
       const reply =
         target.id === this.deps.self
           ? this.readLocalVote(at)
-          : this.call(target.id, "fetch", header).then((res) => {
-              if (res.header.novote) throw new DynamoError("unavailable", `${target.id} is rebuilding partition ${at.partition}`);
-              return res.header.found ? decodeRecord(res.body) : undefined;
+          : this.call(target.id, "fetch", { header }).then((res) => {
+              if (!res.header.canVote) throw new DynamoError("unavailable", `${target.id} is rebuilding partition ${at.partition}`);
+              return res.body;
             });
       reply.then(
         (record) => tracker.success(target.id, target.primary, record),
@@ -99,52 +97,39 @@ export class Coordinator {
   }
 
   /** The peer-protocol operations this coordinator serves to other nodes. */
-  peerHandlers(): Record<string, PeerHandler> {
+  peerHandlers(): Pick<PeerHandlers, "fetch" | "replicate" | "coordinate"> {
     return {
-      fetch: async (header) => {
-        const at = this.replicaKey(header);
-        if (!this.deps.canVote(at.partition)) return { header: { found: false, novote: true } };
-        const record = await this.deps.replica.read(at);
-        return record ? { header: { found: true }, body: encodeRecord(record) } : { header: { found: false } };
+      fetch: async ({ header: at }) => {
+        if (!this.deps.canVote(at.partition)) return { header: { canVote: false } };
+        return { header: { canVote: true }, body: await this.deps.replica.read(at) };
       },
-      replicate: async (header, body) => {
-        const at = this.replicaKey(header);
-        const bucket = this.requireBucket(String(header.b));
+      replicate: async ({ header, body }) => {
+        const { hintFor, ...at } = header;
+        const bucket = this.requireBucket(at.bucket);
         // The marker goes first: a stand-in copy is only ever dropped when no marker points at it.
-        if (typeof header.h === "string" && !(await this.deps.hints.add({ owner: header.h, ...at, bytes: body.length }))) {
-          throw new DynamoError("unavailable", `${this.deps.self} cannot keep a hint for ${header.h}: its hint store is full`);
+        if (hintFor !== undefined && !(await this.deps.hints.add({ owner: hintFor, ...at, bytes: encodedRecordBytes(body) }))) {
+          throw new DynamoError("unavailable", `${this.deps.self} cannot keep a hint for ${hintFor}: its hint store is full`);
         }
-        const { changed } = await this.deps.replica.merge(at, bucket.reconciliation, decodeRecord(body));
+        const { changed } = await this.deps.replica.merge(at, bucket.reconciliation, body);
         return { header: { changed } };
       },
-      scan: async (header) => {
-        const after = header.after as { b: string; k: string } | undefined;
-        const { entries, done } = await this.deps.store.scanPartitionRaw(
-          Number(header.p),
-          after ? { bucket: String(after.b), key: Buffer.from(String(after.k), "base64") } : undefined,
-          Math.min(Number(header.limit) || 256, 4096),
-          4 * 1024 * 1024,
-        );
-        return { header: { done, count: entries.length }, body: encodeEntries(entries) };
-      },
-      coordinate: async (header, body) => {
-        const bucket = this.requireBucket(String(header.b));
-        const key = Buffer.from(String(header.k), "base64");
-        const plan = this.plan(bucket, key);
+      coordinate: async ({ header, body }) => {
+        const bucket = this.requireBucket(header.bucket);
+        const plan = this.plan(bucket, header.key);
         const mine = plan.targets.find((t) => t.id === this.deps.self);
         if (!mine || (mine.hintFor !== undefined && !this.deps.hints.hasRoom())) {
           throw new DynamoError("unavailable", `${this.deps.self} cannot coordinate this key: it holds no replica or has no room for hints`);
         }
         const record = await this.coordinateLocally(plan, mine, {
           bucket,
-          key,
-          value: header.del ? null : body,
-          contentType: String(header.ct),
-          context: header.ctx as VersionVector,
-          w: Number(header.w),
-          pw: Number(header.pw),
+          key: header.key,
+          value: header.delete ? null : body,
+          contentType: header.contentType,
+          context: header.context,
+          w: header.w,
+          pw: header.pw,
         });
-        return { body: encodeRecord(record) };
+        return { header: {}, body: record };
       },
     };
   }
@@ -170,11 +155,10 @@ export class Coordinator {
     const tracker = new QuorumTracker<boolean>({ total: request.w, primaries: request.pw }, plan.targets.length, primariesAsked);
     tracker.success(mine.id, mine.primary, true);
     if (others.length > 0) {
-      const body = encodeRecord(record);
-      const header = { p: at.partition, b: at.bucket, k: at.key.toString("base64") };
+      const header = { partition: at.partition, bucket: at.bucket, key: at.key };
       for (const target of others) {
-        const withHint = target.hintFor === undefined ? header : { ...header, h: target.hintFor };
-        this.call(target.id, "replicate", withHint, body).then(
+        const withHint = target.hintFor === undefined ? header : { ...header, hintFor: target.hintFor };
+        this.call(target.id, "replicate", { header: withHint, body: record }).then(
           () => tracker.success(target.id, target.primary, true),
           (err: Error) => tracker.failure(target.id, target.primary, err),
         );
@@ -212,11 +196,11 @@ export class Coordinator {
   private async forward(plan: ReplicaPlan, request: WriteRequest & { context: VersionVector }): Promise<VersionedRecord> {
     this.deps.metrics.forwarded.inc();
     const header = {
-      b: request.bucket.name,
-      k: request.key.toString("base64"),
-      ctx: request.context,
-      ct: request.contentType,
-      del: request.value === null,
+      bucket: request.bucket.name,
+      key: request.key,
+      context: request.context,
+      contentType: request.contentType,
+      delete: request.value === null,
       w: request.w,
       pw: request.pw,
     };
@@ -224,8 +208,8 @@ export class Coordinator {
     let lastError: Error | undefined;
     for (const target of candidates) {
       try {
-        const res = await this.call(target.id, "coordinate", header, request.value ?? undefined, this.deps.tuning.requestTimeoutMs);
-        return decodeRecord(res.body);
+        const res = await this.call(target.id, "coordinate", { header, body: request.value ?? Buffer.alloc(0) }, this.deps.tuning.requestTimeoutMs);
+        return res.body;
       } catch (err) {
         if (!(err instanceof DynamoError) || (err.code !== "unavailable" && err.code !== "not_ready")) throw err;
         lastError = err;
@@ -254,7 +238,6 @@ export class Coordinator {
   private repair(at: ReplicaKey, bucket: BucketConfig, replies: { id: string; value: VersionedRecord | undefined }[]): void {
     const merged = mergeAll(replies.map((r) => r.value), bucket);
     if (!merged) return;
-    let body: Buffer | undefined;
     for (const reply of replies) {
       if (reply.value && sameVersion(reply.value, merged)) continue;
       this.deps.metrics.readRepairs.inc();
@@ -262,15 +245,14 @@ export class Coordinator {
         void this.deps.replica.merge(at, bucket.reconciliation, merged).catch((err: Error) => this.deps.log(`read repair of local replica failed: ${err.message}`));
         continue;
       }
-      body ??= encodeRecord(merged);
-      this.call(reply.id, "replicate", { p: at.partition, b: at.bucket, k: at.key.toString("base64") }, body).catch(() => undefined);
+      this.call(reply.id, "replicate", { header: { partition: at.partition, bucket: at.bucket, key: at.key }, body: merged }).catch(() => undefined);
     }
   }
 
-  private call(id: string, op: string, header: Record<string, unknown>, body?: Buffer, timeoutMs?: number) {
+  private call<O extends PeerOp>(id: string, op: O, request: PeerRequestOut<O>, timeoutMs?: number): Promise<PeerResponse<O>> {
     const client = this.deps.peer(id);
     if (!client) return Promise.reject(new DynamoError("unavailable", `no address known for member ${id}`));
-    return client.request(op, header, body, timeoutMs).catch((err: Error) => {
+    return client.call(op, request, timeoutMs).catch((err: Error) => {
       this.deps.metrics.peerErrors.inc({ op });
       throw err;
     });
@@ -293,10 +275,6 @@ export class Coordinator {
         },
       );
     });
-  }
-
-  private replicaKey(header: Record<string, unknown>): ReplicaKey {
-    return { partition: Number(header.p), bucket: String(header.b), key: Buffer.from(String(header.k), "base64") };
   }
 
   private requireBucket(name: string): BucketConfig {

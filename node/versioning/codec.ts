@@ -56,11 +56,7 @@ export function encodeRecord(record: VersionedRecord): Buffer {
   let size = 1 + clockEncodedLength(record.clock, actors) + varintLength(siblings.length);
   siblings.forEach((sibling, index) => {
     checkSibling(sibling, record.clock, actorIndex);
-    const contentTypeLength = contentTypeBytes[index] as number;
-    size += varintLength(actorIndex.get(sibling.dot.actor) as number) + varintLength(sibling.dot.counter);
-    size += varintLength(sibling.timestamp.ms) + varintLength(sibling.timestamp.logical) + 1;
-    size += varintLength(contentTypeLength) + contentTypeLength;
-    if (sibling.value !== null) size += varintLength(sibling.value.length) + sibling.value.length;
+    size += siblingEncodedLength(sibling, actorIndex.get(sibling.dot.actor) as number, contentTypeBytes[index] as number);
   });
 
   const buf = Buffer.allocUnsafe(size);
@@ -82,6 +78,26 @@ export function encodeRecord(record: VersionedRecord): Buffer {
   });
   if (offset !== size) throw new Error(`invariant violated: encoded ${offset} bytes of a computed ${size}`);
   return buf;
+}
+
+/** The exact number of bytes `encodeRecord` gives a record, without encoding it (for size limits and accounting). */
+export function encodedRecordBytes(record: VersionedRecord): number {
+  const actors = sortedActors(record.clock);
+  const actorIndex = new Map<string, number>();
+  actors.forEach((actor, index) => actorIndex.set(actor, index));
+  let size = 1 + clockEncodedLength(record.clock, actors) + varintLength(record.siblings.length);
+  for (const sibling of record.siblings) {
+    size += siblingEncodedLength(sibling, actorIndex.get(sibling.dot.actor) ?? 0, Buffer.byteLength(sibling.contentType, "utf8"));
+  }
+  return size;
+}
+
+function siblingEncodedLength(sibling: Sibling, actorIndex: number, contentTypeLength: number): number {
+  let size = varintLength(actorIndex) + varintLength(sibling.dot.counter);
+  size += varintLength(sibling.timestamp.ms) + varintLength(sibling.timestamp.logical) + 1;
+  size += varintLength(contentTypeLength) + contentTypeLength;
+  if (sibling.value !== null) size += varintLength(sibling.value.length) + sibling.value.length;
+  return size;
 }
 
 export function decodeRecord(buf: Buffer, options: DecodeOptions = {}): VersionedRecord {

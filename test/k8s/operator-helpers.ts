@@ -184,11 +184,8 @@ export async function assertReplicaHolds(ns: string, name: string, pod: string, 
   for (let i = 0; i < mine.length; i += 32) {
     await Promise.all(
       mine.slice(i, i + 32).map(async ([key, value]) => {
-        const record = (await adminClient.call(peerUrl, "GET", `/v1/admin/local/default/${encodeURIComponent(key)}`)) as {
-          found: boolean;
-          siblings?: { value: string | null; deleted: boolean }[];
-        };
-        const values = (record.siblings ?? []).filter((s) => !s.deleted && s.value !== null).map((s) => Buffer.from(s.value!, "base64").toString("utf8"));
+        const record = await adminClient.localRecord(peerUrl, "default", key);
+        const values = (record.found ? record.siblings : []).filter((s) => !s.deleted && s.value !== null).map((s) => Buffer.from(s.value!, "base64").toString("utf8"));
         if (!values.includes(value)) missing.push(key);
       }),
     );

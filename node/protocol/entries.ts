@@ -10,6 +10,11 @@ export interface RawEntry {
   record: Buffer;
 }
 
+/** Bytes an entry takes in a batch besides its bucket, key and record. */
+export function entriesOverheadBytes(bucket: string, key: Buffer): number {
+  return 2 + Buffer.byteLength(bucket, "utf8") + 2 + key.length + 4;
+}
+
 export function encodeEntries(entries: RawEntry[]): Buffer {
   let size = 0;
   const buckets = entries.map((e) => Buffer.from(e.bucket, "utf8"));

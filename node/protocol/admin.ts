@@ -1,0 +1,95 @@
+/**
+ * The messages of the admin API on the peer port (JSON over HTTP), used by the RingDriver, the operator, the
+ * `dynamo dev` supervisor and tests. The node builds its answers as these types and every client parses them with
+ * these schemas, so a field renamed on one side is a type error, and an answer that does not fit is a clear error
+ * instead of an `undefined` deep inside the driver. Answers are parsed leniently about fields they do not know, so
+ * a newer node can add fields without breaking an older driver.
+ */
+import { z } from "zod";
+import { ringSchema } from "../ring/index.js";
+
+export const ADMIN_PATHS = {
+  node: "/v1/admin/node",
+  ring: "/v1/admin/ring",
+  transfers: "/v1/admin/transfers",
+  faults: "/v1/admin/faults",
+  /** Followed by `{bucket}/{key}`, percent-encoded like the client API's paths. */
+  local: "/v1/admin/local/",
+} as const;
+
+export const transferProgressSchema = z.object({
+  partition: z.number().int().min(0),
+  from: z.string(),
+  to: z.string(),
+  kind: z.enum(["ownership", "rebuild"]),
+  state: z.enum(["waiting", "active", "done"]),
+  keys: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+  startedAt: z.number().optional(),
+  finishedAt: z.number().optional(),
+  error: z.string().optional(),
+});
+export type TransferProgress = z.infer<typeof transferProgressSchema>;
+
+const hintStatsSchema = z.object({
+  count: z.number(),
+  bytes: z.number(),
+  byOwner: z.record(z.string(), z.object({ count: z.number(), bytes: z.number() })),
+});
+
+/** `GET /v1/admin/node`: who the node is and what it is doing. */
+export const nodeInfoSchema = z.object({
+  id: z.string(),
+  pid: z.number().int(),
+  incarnation: z.string(),
+  actor: z.string(),
+  epoch: z.number().int().min(0),
+  clientUrl: z.string(),
+  peerUrl: z.string(),
+  ready: z.boolean(),
+  uptimeMs: z.number(),
+  hints: hintStatsSchema,
+  rebuildingPartitions: z.number().int().min(0),
+  /** "done" once a node that lost its disk has rebuilt every partition it replicates. */
+  rebuild: z.enum(["none", "running", "done"]),
+  transfers: z.array(transferProgressSchema),
+  faults: z.object({ cut: z.array(z.string()) }).optional(),
+});
+export type NodeInfo = z.infer<typeof nodeInfoSchema>;
+
+/** `GET /v1/admin/ring` answers a ring (`ringSchema`); `PUT` takes one and answers this. */
+export const ringInstallSchema = z.object({ installed: z.boolean(), epoch: z.number().int().min(0) });
+export type RingInstall = z.infer<typeof ringInstallSchema>;
+export { ringSchema };
+
+/** `GET /v1/admin/transfers`: the transfers this node receives under its ring. */
+export const transfersSchema = z.object({ epoch: z.number().int().min(0), transfers: z.array(transferProgressSchema) });
+export type TransfersReport = z.infer<typeof transfersSchema>;
+
+/** `PUT /v1/admin/faults` (fault injection, tests only): the members this node's peer network is cut from. */
+export const faultsSchema = z.object({ cut: z.array(z.string().max(63)).max(4096) });
+export type Faults = z.infer<typeof faultsSchema>;
+
+/** `GET /v1/admin/local/{bucket}/{key}`: this node's own copy of a key, without asking any other replica. */
+export const localRecordSchema = z.union([
+  z.object({ found: z.literal(false), partition: z.number().int().optional(), reason: z.string().optional() }),
+  z.object({
+    found: z.literal(true),
+    partition: z.number().int(),
+    clock: z.record(z.string(), z.number()),
+    siblings: z.array(
+      z.object({
+        dot: z.object({ actor: z.string(), counter: z.number() }),
+        deleted: z.boolean(),
+        /** base64, null for a tombstone. */
+        value: z.string().nullable(),
+        contentType: z.string(),
+        timestamp: z.object({ ms: z.number(), logical: z.number() }),
+      }),
+    ),
+  }),
+]);
+export type LocalRecord = z.infer<typeof localRecordSchema>;
+
+/** Every error on the peer port: `{"error": code, "message": text}`. */
+export const adminErrorSchema = z.object({ error: z.string(), message: z.string() });

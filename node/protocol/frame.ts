@@ -1,0 +1,101 @@
+/**
+ * Framing of the peer protocol. After an authenticated upgrade, both directions of the connection carry frames:
+ *
+ *   u32 length (of everything after this field) | u32 request id | u8 kind | u16 header length | header JSON | body
+ *
+ * The JSON header carries the small, typed fields of a message (./peer-ops.ts says which, per operation); the body
+ * carries bytes such as encoded records untouched, so a record read from disk crosses the network without being
+ * decoded and re-encoded. This layer only cuts the stream into frames: a length that cannot be right means the stream
+ * itself is corrupt and the connection is closed, while what a header or body says is judged per frame, one level up,
+ * so a bad message costs an error reply rather than the connection.
+ */
+import { DynamoError } from "../errors/index.js";
+
+export const FRAME_REQUEST = 0;
+export const FRAME_OK = 1;
+export const FRAME_ERROR = 2;
+
+/** No frame may exceed this; a larger length prefix means a corrupt or hostile stream, and the socket is closed. */
+export const FRAME_BYTES_MAX = 64 * 1024 * 1024;
+/** The header length field is a u16. */
+export const FRAME_HEADER_BYTES_MAX = 0xffff;
+/** Bytes of a frame other than its header and body: length, id, kind, header length. */
+export const FRAME_OVERHEAD_BYTES = 4 + 4 + 1 + 2;
+
+export interface Frame {
+  id: number;
+  kind: number;
+  /** The header's JSON text, still unparsed: parsing and validation belong to the message layer. */
+  header: Buffer;
+  body: Buffer;
+}
+
+/**
+ * Encodes one frame. A header or a whole frame over its limit is refused here, before anything is written, with an
+ * error the caller can answer or report: sending it would make the other side close the connection.
+ */
+export function encodeFrame(id: number, kind: number, header: object, body?: Buffer): Buffer {
+  const headerBytes = Buffer.from(JSON.stringify(header), "utf8");
+  if (headerBytes.length > FRAME_HEADER_BYTES_MAX) {
+    throw new DynamoError("internal", `a peer message header of ${headerBytes.length} bytes exceeds the ${FRAME_HEADER_BYTES_MAX}-byte limit`);
+  }
+  const bodyLength = body ? body.length : 0;
+  const length = FRAME_OVERHEAD_BYTES - 4 + headerBytes.length + bodyLength;
+  if (4 + length > FRAME_BYTES_MAX) {
+    throw new DynamoError("value_too_large", `a peer frame of ${4 + length} bytes exceeds the ${FRAME_BYTES_MAX}-byte frame limit`);
+  }
+  const out = Buffer.allocUnsafe(4 + length);
+  out.writeUInt32BE(length, 0);
+  out.writeUInt32BE(id, 4);
+  out[8] = kind;
+  out.writeUInt16BE(headerBytes.length, 9);
+  headerBytes.copy(out, 11);
+  if (body) body.copy(out, 11 + headerBytes.length);
+  return out;
+}
+
+/** Accumulates socket chunks and yields whole frames; throws on a corrupt stream (a length that cannot be right). */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  push(chunk: Buffer): Frame[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: Frame[] = [];
+    while (this.buffered >= 4) {
+      const head = this.peek(4);
+      const length = head.readUInt32BE(0);
+      if (length < FRAME_OVERHEAD_BYTES - 4 || 4 + length > FRAME_BYTES_MAX) throw new Error(`corrupt peer frame length ${length}`);
+      if (this.buffered < 4 + length) break;
+      const raw = this.take(4 + length);
+      const headerLength = raw.readUInt16BE(9);
+      if (FRAME_OVERHEAD_BYTES + headerLength > raw.length) throw new Error("corrupt peer frame header length");
+      frames.push({
+        id: raw.readUInt32BE(4),
+        kind: raw[8]!,
+        header: raw.subarray(FRAME_OVERHEAD_BYTES, FRAME_OVERHEAD_BYTES + headerLength),
+        body: raw.subarray(FRAME_OVERHEAD_BYTES + headerLength),
+      });
+    }
+    return frames;
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length >= n) return this.chunks[0]!;
+    return this.take(n, true);
+  }
+
+  private take(n: number, keep = false): Buffer {
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const out = joined.subarray(0, n);
+    if (keep) {
+      this.chunks = [joined];
+      return out;
+    }
+    const rest = joined.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered = rest.length;
+    return out;
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * The operations of the peer protocol, each with the schema of its request and response headers and the codec of
+ * its request and response bodies. Both ends use this one table: a caller encodes a typed request and gets a typed,
+ * validated response back; the server decodes and validates every request before a handler sees it, so handlers
+ * trust their inputs. Anything that does not fit (a header that is not an object, a field of the wrong type, an
+ * unknown operation, a body that does not decode) is refused with a `PeerMessageError` naming the problem, which the
+ * server answers as an `invalid_request` error frame and the caller turns into a failed request.
+ *
+ * Keys travel in headers as base64 (JSON has no bytes) and are bytes again after decoding; records travel in bodies
+ * in their stored encoding. Headers are small by design (a frame's header is at most 64 KiB): anything that grows
+ * with the data, such as a list of keys, travels in the body.
+ */
+import { z } from "zod";
+import { BUCKET_NAME_PATTERN } from "../config/index.js";
+import { ringSchema } from "../ring/index.js";
+import type { Ring } from "../ring/types.js";
+import { decodeRecord, encodeRecord } from "../versioning/index.js";
+import type { VersionedRecord } from "../versioning/types.js";
+import { decodeEntries, encodeEntries, type RawEntry } from "./entries.js";
+
+/** The longest key a client may write; peers hold nothing longer. */
+export const KEY_BYTES_MAX = 1024;
+/** The most keys one anti-entropy key listing may name (the keys of the segments that differ). */
+export const AE_KEYS_MAX = 200_000;
+/** The most members a gossip digest may name. */
+export const GOSSIP_MEMBERS_MAX = 4096;
+/** Records per scan page at most, whatever the caller asks. */
+export const SCAN_LIMIT_MAX = 4096;
+/** Bytes of a hash tree's leaves (1024 segments of 8 bytes). */
+export const AE_LEAVES_BYTES = 1024 * 8;
+export const AE_SEGMENTS = 1024;
+
+/** A request or response that does not fit its schema or codec. */
+export class PeerMessageError extends Error {
+  override readonly name = "PeerMessageError";
+}
+
+const memberId = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, "member ids are 1-63 letters, digits, '.', '_' or '-'");
+const partition = z.number().int().min(0).max(0xffff);
+const bucket = z.string().regex(BUCKET_NAME_PATTERN, "bucket names match [a-z0-9][a-z0-9_-]{0,62}");
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A key: base64 on the wire, bytes after decoding; 1 to KEY_BYTES_MAX bytes. */
+const key = z
+  .string()
+  .max(Math.ceil(KEY_BYTES_MAX / 3) * 4, "keys are at most 1024 bytes")
+  .transform((text, ctx): Buffer => {
+    const bytes: Buffer = Buffer.from(text, "base64");
+    if (bytes.length === 0 || bytes.length > KEY_BYTES_MAX) ctx.addIssue({ code: "custom", message: `keys are 1 to ${KEY_BYTES_MAX} bytes, got ${bytes.length}` });
+    return bytes;
+  });
+const actor = z.string().min(1).max(255).refine((a) => a !== "__proto__", "not an actor id");
+const versionVector = z.record(actor, z.number().int().min(1).max(Number.MAX_SAFE_INTEGER));
+/** A key's address within the ring: what every single-key operation names. */
+const keyAddress = { partition, bucket, key };
+const empty = z.object({});
+
+/** Encodes and decodes one kind of body; `decode` throws on bytes that do not fit. */
+export interface BodyCodec<In, Out = In> {
+  encode(value: In): Buffer | undefined;
+  decode(bytes: Buffer): Out;
+}
+
+const noBody: BodyCodec<undefined> = {
+  encode: () => undefined,
+  decode: (bytes) => {
+    if (bytes.length > 0) throw new PeerMessageError(`expected no body, got ${bytes.length} bytes`);
+    return undefined;
+  },
+};
+
+const recordBody: BodyCodec<VersionedRecord> = {
+  encode: encodeRecord,
+  decode: (bytes) => decodeRecord(bytes),
+};
+
+/** A record, or nothing when the key is absent (an encoded record is never empty). */
+const optionalRecordBody: BodyCodec<VersionedRecord | undefined> = {
+  encode: (record) => (record ? encodeRecord(record) : undefined),
+  decode: (bytes) => (bytes.length === 0 ? undefined : decodeRecord(bytes)),
+};
+
+/** Raw bytes, for a value being written; at most the frame's own bound. */
+const bytesBody: BodyCodec<Buffer> = {
+  encode: (bytes) => bytes,
+  decode: (bytes) => bytes,
+};
+
+const leavesBody: BodyCodec<Buffer> = {
+  encode: (bytes) => bytes,
+  decode: (bytes) => {
+    if (bytes.length !== AE_LEAVES_BYTES) throw new PeerMessageError(`hash tree leaves are ${AE_LEAVES_BYTES} bytes, got ${bytes.length}`);
+    return bytes;
+  },
+};
+
+export interface DecodedEntry {
+  bucket: string;
+  key: Buffer;
+  record: VersionedRecord;
+}
+
+/** A page of a partition: entries with their records as stored on the sender; every one is checked on receipt. */
+const entriesBody: BodyCodec<RawEntry[], DecodedEntry[]> = {
+  encode: encodeEntries,
+  decode: (bytes) =>
+    decodeEntries(bytes).map((entry) => {
+      if (!BUCKET_NAME_PATTERN.test(entry.bucket)) throw new PeerMessageError(`entry with an invalid bucket name '${entry.bucket.slice(0, 80)}'`);
+      if (entry.key.length === 0 || entry.key.length > KEY_BYTES_MAX) throw new PeerMessageError(`entry with a ${entry.key.length}-byte key`);
+      return { bucket: entry.bucket, key: entry.key, record: decodeRecord(entry.record) };
+    }),
+};
+
+/** A JSON body checked against a schema (for lists that grow with the data and so do not belong in a header). */
+function jsonBody<S extends z.ZodType>(schema: S): BodyCodec<z.output<S>> {
+  return {
+    encode: (value) => Buffer.from(JSON.stringify(toWire(value)), "utf8"),
+    decode: (bytes) => checked(schema, parseJson(bytes.toString("utf8")), "body"),
+  };
+}
+
+const ringBody: BodyCodec<Ring> = {
+  encode: (ring) => Buffer.from(JSON.stringify(ring), "utf8"),
+  decode: (bytes) => checked(ringSchema, parseJson(bytes.toString("utf8")), "ring") as Ring,
+};
+
+const heartbeats = z
+  .record(memberId, z.tuple([count, count]))
+  .refine((digest) => Object.keys(digest).length <= GOSSIP_MEMBERS_MAX, `a gossip digest names at most ${GOSSIP_MEMBERS_MAX} members`);
+const gossipMessage = z.object({ epoch: count, ringHash: z.string().max(128), heartbeats });
+
+/** An operation: schemas of both headers, codecs of both bodies. */
+interface OpSpec<ReqH extends z.ZodType, ReqBIn, ReqBOut, ResH extends z.ZodType, ResBIn, ResBOut> {
+  request: ReqH;
+  requestBody: BodyCodec<ReqBIn, ReqBOut>;
+  response: ResH;
+  responseBody: BodyCodec<ResBIn, ResBOut>;
+}
+
+function op<ReqH extends z.ZodType, ReqBIn, ReqBOut, ResH extends z.ZodType, ResBIn, ResBOut>(
+  spec: OpSpec<ReqH, ReqBIn, ReqBOut, ResH, ResBIn, ResBOut>,
+): OpSpec<ReqH, ReqBIn, ReqBOut, ResH, ResBIn, ResBOut> {
+  return spec;
+}
+
+export const PEER_OPS = {
+  /** One replica's copy of a key; `canVote` is false while that replica rebuilds the partition. */
+  fetch: op({
+    request: z.object(keyAddress),
+    requestBody: noBody,
+    response: z.object({ canVote: z.boolean() }),
+    responseBody: optionalRecordBody,
+  }),
+  /** Merges a version into the receiver's replica; `hintFor` makes the receiver keep it for a member that is down. */
+  replicate: op({
+    request: z.object({ ...keyAddress, hintFor: memberId.optional() }),
+    requestBody: recordBody,
+    response: z.object({ changed: z.boolean() }),
+    responseBody: noBody,
+  }),
+  /** Asks a replica to coordinate a client's write (the forwarding node holds no replica); answers the new version. */
+  coordinate: op({
+    request: z.object({
+      bucket,
+      key,
+      context: versionVector.refine((clock) => Object.keys(clock).length <= 1000, "a context names at most 1000 actors"),
+      contentType: z.string().max(1024),
+      delete: z.boolean(),
+      w: z.number().int().min(1).max(16),
+      pw: z.number().int().min(0).max(16),
+    }),
+    requestBody: bytesBody,
+    response: empty,
+    responseBody: recordBody,
+  }),
+  /** One page of a partition after a cursor, for rebuilds and ownership handoff. */
+  scan: op({
+    request: z.object({ partition, limit: z.number().int().min(1).max(SCAN_LIMIT_MAX), after: z.object({ bucket, key }).optional() }),
+    requestBody: noBody,
+    response: z.object({ done: z.boolean() }),
+    responseBody: entriesBody,
+  }),
+  /** Heartbeat digests and ring epochs, both ways. */
+  gossip: op({ request: gossipMessage, requestBody: noBody, response: gossipMessage, responseBody: noBody }),
+  "ring-get": op({ request: empty, requestBody: noBody, response: empty, responseBody: ringBody }),
+  "ring-put": op({ request: empty, requestBody: ringBody, response: z.object({ installed: z.boolean() }), responseBody: noBody }),
+  /** A partition's hash tree leaves. */
+  "ae-leaves": op({ request: z.object({ partition }), requestBody: noBody, response: empty, responseBody: leavesBody }),
+  /** The keys (and version hashes) of a partition that fall in the given hash tree segments. */
+  "ae-keys": op({
+    request: z.object({ partition, segments: z.array(z.number().int().min(0).max(AE_SEGMENTS - 1)).max(AE_SEGMENTS) }),
+    requestBody: noBody,
+    response: empty,
+    responseBody: jsonBody(z.array(z.tuple([bucket, key, z.string().regex(/^[0-9a-f]{16}$/)])).max(AE_KEYS_MAX)),
+  }),
+  /** Throws away a partition's hash tree so it is rebuilt from disk. */
+  "ae-invalidate": op({ request: z.object({ partition }), requestBody: noBody, response: empty, responseBody: noBody }),
+};
+
+type Ops = typeof PEER_OPS;
+export type PeerOp = keyof Ops;
+type BodyIn<C> = C extends BodyCodec<infer In, unknown> ? In : never;
+type BodyOut<C> = C extends BodyCodec<unknown, infer Out> ? Out : never;
+
+/** A request as a handler sees it, decoded and validated. */
+export interface PeerRequest<O extends PeerOp> {
+  header: z.output<Ops[O]["request"]>;
+  body: BodyOut<Ops[O]["requestBody"]>;
+}
+/** A body as a sender gives it: optional where the operation carries none. */
+type BodyField<B> = undefined extends B ? { body?: B } : { body: B };
+/** A request as a caller builds it. */
+export type PeerRequestOut<O extends PeerOp> = { header: z.output<Ops[O]["request"]> } & BodyField<BodyIn<Ops[O]["requestBody"]>>;
+/** A response as a caller receives it, decoded and validated. */
+export interface PeerResponse<O extends PeerOp> {
+  header: z.output<Ops[O]["response"]>;
+  body: BodyOut<Ops[O]["responseBody"]>;
+  /** Size of the body as it travelled, for transfer accounting. */
+  bodyBytes: number;
+}
+/** A response as a handler builds it. */
+export type PeerResponseOut<O extends PeerOp> = { header: z.output<Ops[O]["response"]> } & BodyField<BodyIn<Ops[O]["responseBody"]>>;
+
+export type PeerHandler<O extends PeerOp> = (request: PeerRequest<O>, from: string) => Promise<PeerResponseOut<O>>;
+/** Handlers by operation; a node registers one for every operation. */
+export type PeerHandlers = { [O in PeerOp]: PeerHandler<O> };
+
+export function isPeerOp(name: unknown): name is PeerOp {
+  return typeof name === "string" && Object.hasOwn(PEER_OPS, name);
+}
+
+/** The wire header of a request: the operation's name and its fields. */
+export function encodeRequestHeader<O extends PeerOp>(opName: O, header: z.output<Ops[O]["request"]>): object {
+  return { ...(toWire(header) as object), op: opName };
+}
+
+export function encodeRequestBody<O extends PeerOp>(opName: O, request: PeerRequestOut<O>): Buffer | undefined {
+  return (PEER_OPS[opName].requestBody as BodyCodec<unknown, unknown>).encode((request as { body?: unknown }).body);
+}
+
+export function encodeResponse<O extends PeerOp>(opName: O, response: PeerResponseOut<O>): { header: object; body: Buffer | undefined } {
+  const body = (response as { body?: unknown }).body;
+  return { header: toWire(response.header) as object, body: (PEER_OPS[opName].responseBody as BodyCodec<unknown, unknown>).encode(body) };
+}
+
+/** Parses a request frame's header and body; throws PeerMessageError naming the problem. */
+export function decodeRequest(headerBytes: Buffer, body: Buffer): { op: PeerOp; request: PeerRequest<PeerOp> } {
+  const header = parseJson(headerBytes.toString("utf8"));
+  if (header === null || typeof header !== "object" || Array.isArray(header)) throw new PeerMessageError("the request header is not a JSON object");
+  const name = (header as { op?: unknown }).op;
+  if (!isPeerOp(name)) throw new PeerMessageError(`unknown peer op '${String(name).slice(0, 64)}'`);
+  const spec = PEER_OPS[name] as OpSpec<z.ZodType, unknown, unknown, z.ZodType, unknown, unknown>;
+  return { op: name, request: { header: checked(spec.request, header, `'${name}' request`), body: decodeBody(spec.requestBody, body, `'${name}' request`) } as PeerRequest<PeerOp> };
+}
+
+/** Parses a response frame to a request of `opName`; throws PeerMessageError naming the problem. */
+export function decodeResponse<O extends PeerOp>(opName: O, headerBytes: Buffer, body: Buffer): PeerResponse<O> {
+  const spec = PEER_OPS[opName] as OpSpec<z.ZodType, unknown, unknown, z.ZodType, unknown, unknown>;
+  const header = checked(spec.response, parseJson(headerBytes.toString("utf8")), `'${opName}' response`);
+  return { header, body: decodeBody(spec.responseBody, body, `'${opName}' response`), bodyBytes: body.length } as PeerResponse<O>;
+}
+
+const errorHeader = z.object({ code: z.string().max(64), message: z.string().max(4096) });
+
+/** The code and message of an error frame; a malformed one still yields something to report. */
+export function decodeErrorHeader(headerBytes: Buffer): { code: string; message: string } {
+  try {
+    const parsed = errorHeader.safeParse(JSON.parse(headerBytes.toString("utf8")));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // Reported below.
+  }
+  return { code: "internal", message: "the peer sent a malformed error" };
+}
+
+function decodeBody<Out>(codec: BodyCodec<unknown, Out>, bytes: Buffer, what: string): Out {
+  try {
+    return codec.decode(bytes);
+  } catch (err) {
+    if (err instanceof PeerMessageError) throw new PeerMessageError(`${what} body: ${err.message}`);
+    throw new PeerMessageError(`${what} body does not decode: ${(err as Error).message}`);
+  }
+}
+
+function checked<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join(".") || "(header)"}: ${i.message}`)
+    .join("; ");
+  throw new PeerMessageError(`invalid ${what}: ${problems}`);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new PeerMessageError("not valid JSON");
+  }
+}
+
+/** Replaces every Buffer (a key) by its base64 text, the form the schemas above decode. */
+function toWire(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return value.toString("base64");
+  if (Array.isArray(value)) return value.some((v) => typeof v === "object" && v !== null) ? value.map(toWire) : value;
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = typeof v === "object" && v !== null ? toWire(v) : v;
+  return out;
+}

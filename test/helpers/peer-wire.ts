@@ -1,0 +1,93 @@
+/**
+ * A raw connection to a node's peer port for tests that must send what no well-behaved peer would: frames with null
+ * or mistyped headers, unknown ops, bodies that do not decode, corrupt lengths. It performs the upgrade itself and
+ * hands back whole frames as they arrive, with nothing validated.
+ */
+import { request } from "node:http";
+import type { Socket } from "node:net";
+import { FrameReader, type Frame } from "../../node/protocol/index.js";
+import { PEER_PROTOCOL } from "../../node/peer/index.js";
+
+export class RawPeerConnection {
+  private readonly reader = new FrameReader();
+  private readonly frames: Frame[] = [];
+  private waiters: (() => void)[] = [];
+  closed = false;
+
+  private constructor(readonly socket: Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        this.frames.push(...this.reader.push(chunk));
+      } catch {
+        socket.destroy();
+      }
+      this.notify();
+    });
+    socket.on("close", () => {
+      this.closed = true;
+      this.notify();
+    });
+    socket.on("error", () => undefined);
+  }
+
+  static async open(peerUrl: string, token: string, from = "raw-test"): Promise<RawPeerConnection> {
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const req = request(new URL("/v1/peer/stream", peerUrl), {
+        headers: { Connection: "Upgrade", Upgrade: PEER_PROTOCOL, Authorization: `Bearer ${token}`, "X-Dynamo-From": from },
+      });
+      req.on("upgrade", (_res, s, head) => {
+        if (head.length > 0) s.unshift(head);
+        resolve(s);
+      });
+      req.on("response", (res) => reject(new Error(`upgrade refused with HTTP ${res.statusCode}`)));
+      req.on("error", reject);
+      req.end();
+    });
+    return new RawPeerConnection(socket);
+  }
+
+  /** Sends a frame whose header is exactly `headerText` (any bytes, valid JSON or not). */
+  sendRaw(id: number, kind: number, headerText: string, body: Buffer = Buffer.alloc(0)): void {
+    const header = Buffer.from(headerText, "utf8");
+    const out = Buffer.alloc(11 + header.length + body.length);
+    out.writeUInt32BE(7 + header.length + body.length, 0);
+    out.writeUInt32BE(id, 4);
+    out[8] = kind;
+    out.writeUInt16BE(header.length, 9);
+    header.copy(out, 11);
+    body.copy(out, 11 + header.length);
+    this.socket.write(out);
+  }
+
+  /** The reply to request `id`, or undefined when the connection closed or nothing came within `timeoutMs`. */
+  async reply(id: number, timeoutMs = 5000): Promise<Frame | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.frames.findIndex((f) => f.id === id);
+      if (index >= 0) return this.frames.splice(index, 1)[0];
+      if (this.closed || Date.now() > deadline) return undefined;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** The JSON of a frame's header. */
+export function headerOf(frame: Frame): unknown {
+  return JSON.parse(frame.header.toString("utf8"));
+}
