@@ -15,9 +15,9 @@ import { createAdminApi, createClientApi } from "./http/index.js";
 import { createLogger, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
 import { FaultInjector, PeerClient, PeerServer, type PeerHandlers } from "./peer/index.js";
-import type { LocalRecord, NodeInfo } from "./protocol/index.js";
+import { SCAN_PAGE_BYTES_MAX, type LocalRecord, type NodeInfo } from "./protocol/index.js";
 import { ownedPartitions, partitionOf, partitionsPerMember, preferenceList } from "./ring/index.js";
-import { Coordinator, LocalReplica } from "./replication/index.js";
+import { Coordinator, LocalReplica, replicationCeiling } from "./replication/index.js";
 import { Store, TombstoneReaper } from "./storage/index.js";
 import { HybridClock } from "./versioning/index.js";
 
@@ -102,7 +102,8 @@ export class StorageNode {
     await this.hints.load();
 
     const warnSiblings = rateLimited((m) => log.warn(m), 10_000);
-    this.replica = new LocalReplica(this.store, new HybridClock(), { warn: tuning.siblingsWarn, max: tuning.siblingsMax }, {
+    const limits = { siblingsWarn: tuning.siblingsWarn, siblingsMax: tuning.siblingsMax, recordBytesMax: tuning.recordBytesMax };
+    this.replica = new LocalReplica(this.store, new HybridClock(), limits, {
       siblingWarning: (at, count) => {
         this.metrics.siblingWarnings.inc();
         warnSiblings(`key ${at.bucket}/${at.key.toString("utf8")} has ${count} siblings (warning limit ${tuning.siblingsWarn})`);
@@ -110,6 +111,14 @@ export class StorageNode {
       siblingRefusal: (at, count) => {
         this.metrics.siblingRefusals.inc();
         warnSiblings(`refused a write to ${at.bucket}/${at.key.toString("utf8")}: ${count} siblings would exceed ${tuning.siblingsMax}`);
+      },
+      recordRefusal: (at, bytes, merge) => {
+        this.metrics.recordRefusals.inc({ path: merge ? "merge" : "write" });
+        warnSiblings(
+          merge
+            ? `kept the local version of ${at.bucket}/${at.key.toString("utf8")}: merging another replica's would make it ${bytes} bytes, over the replication ceiling (2 x recordBytesMax = ${2 * tuning.recordBytesMax})`
+            : `refused a write to ${at.bucket}/${at.key.toString("utf8")}: its record would be ${bytes} bytes, over recordBytesMax (${tuning.recordBytesMax})`,
+        );
       },
     });
     const mergeInto = async (partition: number, bucketName: string, key: Buffer, record: Parameters<LocalReplica["merge"]>[2]) => {
@@ -231,6 +240,10 @@ export class StorageNode {
       batchMax: tuning.hintBatchMax,
       concurrencyMax: 32,
       onDelivered: (count) => this.metrics.hintsDelivered.inc(count),
+      onDropped: (ref, reason) => {
+        this.metrics.hintsDropped.inc();
+        warnHints(`gave up a hint of ${ref.bucket}/${ref.key.toString("utf8")} for ${ref.owner}: ${reason}`);
+      },
       log: (m) => log.info(m),
     });
 
@@ -262,7 +275,7 @@ export class StorageNode {
 
     const handlers: PeerHandlers = {
       ...coordinator.peerHandlers(),
-      ...partitionSourceHandlers(this.store, SCAN_PAGE_BYTES_MAX),
+      ...partitionSourceHandlers(this.store, { pageBytesMax: SCAN_PAGE_BYTES_MAX, recordBytesMax: replicationCeiling(limits), skipped: (m) => warnSiblings(m) }),
       ...this.gossiper.peerHandlers(),
       ...this.antiEntropy.peerHandlers(),
     };
@@ -430,9 +443,6 @@ export class StorageNode {
     };
   }
 }
-
-/** Bytes of records per page of a partition stream; a page passes this by at most one record. */
-const SCAN_PAGE_BYTES_MAX = 4 * 1024 * 1024;
 
 /** Any request from a member is proof of life, as good as a heartbeat. */
 function withHeartbeats(handlers: PeerHandlers, heartbeat: (from: string) => void): PeerHandlers {

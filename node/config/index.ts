@@ -6,6 +6,11 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { DynamoError } from "../errors/index.js";
+// The frame module itself, not the protocol's index: the protocol's message schemas import this module.
+import { RECORD_BYTES_MAX_LIMIT } from "../protocol/frame.js";
+
+/** Room a record needs besides one value: its clock, a dot, a timestamp and a content type. */
+const RECORD_VERSION_ROOM_BYTES = 64 * 1024;
 
 export const BUCKET_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -31,6 +36,12 @@ export const DEFAULT_TUNING = {
   peerTimeoutMs: 3000,
   /** Largest value a client may store. */
   valueMaxBytes: 1024 * 1024,
+  /**
+   * Largest a key's record (every sibling and tombstone, with its version data) may grow through writes; a write
+   * past it is refused with 409 record_too_large until a client resolves the siblings. At most 16 MiB, so that
+   * every record fits in a peer frame.
+   */
+  recordBytesMax: 8 * 1024 * 1024,
   /** Live + tombstone siblings past which a warning is logged and counted. */
   siblingsWarn: 25,
   /** Siblings past which further concurrent writes are refused (repair is never refused). */
@@ -83,7 +94,12 @@ const tuningSchema = z
   .object({
     requestTimeoutMs: z.number().int().min(10).max(600_000),
     peerTimeoutMs: z.number().int().min(10).max(600_000),
-    valueMaxBytes: z.number().int().min(1).max(64 * 1024 * 1024),
+    valueMaxBytes: z.number().int().min(1).max(RECORD_BYTES_MAX_LIMIT - RECORD_VERSION_ROOM_BYTES),
+    recordBytesMax: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(RECORD_BYTES_MAX_LIMIT, `at most ${RECORD_BYTES_MAX_LIMIT} bytes (16 MiB), so that every record fits in a peer frame`),
     siblingsWarn: z.number().int().min(1),
     siblingsMax: z.number().int().min(1).max(10_000),
     tombstoneGraceMs: z.number().int().min(0),
@@ -143,6 +159,13 @@ export function parseNodeConfig(document: unknown): NodeConfig {
   const tuning = { ...DEFAULT_TUNING, ...result.data.tuning };
   if (tuning.siblingsWarn > tuning.siblingsMax) {
     throw new DynamoError("invalid_request", "invalid configuration: tuning.siblingsWarn must be <= tuning.siblingsMax");
+  }
+  if (tuning.valueMaxBytes + RECORD_VERSION_ROOM_BYTES > tuning.recordBytesMax) {
+    throw new DynamoError(
+      "invalid_request",
+      `invalid configuration: tuning.valueMaxBytes (${tuning.valueMaxBytes}) must leave ${RECORD_VERSION_ROOM_BYTES} bytes of tuning.recordBytesMax ` +
+        `(${tuning.recordBytesMax}) for version data, or a single value could never be replicated; raise recordBytesMax (at most ${RECORD_BYTES_MAX_LIMIT}) or lower valueMaxBytes`,
+    );
   }
   return { buckets, tuning };
 }

@@ -10,6 +10,7 @@ export type ErrorCode =
   | "unknown_bucket"
   | "value_too_large"
   | "too_many_siblings"
+  | "record_too_large"
   | "unauthorized"
   | "unavailable"
   | "not_ready"
@@ -21,6 +22,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   unknown_bucket: 404,
   too_many_siblings: 409,
+  record_too_large: 409,
   value_too_large: 413,
   internal: 500,
   unavailable: 503,

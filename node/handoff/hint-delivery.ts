@@ -4,6 +4,7 @@
  * A key this node holds only as a stand-in (it is not one of the partition's replicas) is dropped once no marker
  * points at it any more; the actor is renewed first, as for every discard of data this node may have written.
  */
+import { DynamoError } from "../errors/index.js";
 import type { Store } from "../storage/index.js";
 import type { PeerClient } from "../peer/index.js";
 import type { HintRef, HintStore } from "./hint-store.js";
@@ -23,6 +24,8 @@ export interface HintDeliveryDeps {
   batchMax: number;
   concurrencyMax: number;
   onDelivered: (count: number) => void;
+  /** A hint given up because its owner refused the record for good. */
+  onDropped: (ref: HintRef, reason: string) => void;
   log: (message: string) => void;
 }
 
@@ -86,7 +89,14 @@ export class HintDelivery {
         if (clients.length === 0) break;
         const header = { partition: ref.partition, bucket: ref.bucket, key: ref.key };
         const results = await Promise.allSettled(clients.map((c) => c.call("replicate", { header, body: record })));
-        if (results.some((r) => r.status === "rejected")) break;
+        const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason as unknown);
+        if (failed.some((err) => !refusedForGood(err))) break;
+        if (failed.length > 0) {
+          // As in `deliver`: the marker goes, the copy stays.
+          this.deps.onDropped(ref, (failed[0] as Error).message);
+          await this.deps.hints.remove(ref);
+          continue;
+        }
       }
       await this.deps.hints.remove(ref);
       done.push(ref);
@@ -107,10 +117,18 @@ export class HintDelivery {
         if (record) {
           try {
             await client.call("replicate", { header: { partition: ref.partition, bucket: ref.bucket, key: ref.key }, body: record });
-          } catch {
-            // The owner went away again; the rest waits for the next round.
-            failed = true;
-            return;
+          } catch (err) {
+            if (refusedForGood(err)) {
+              // Resending would be refused the same way forever; the owner keeps its version until a client resolves
+              // the key. The marker goes, but this copy stays (it is not passed on as delivered), so nothing is lost.
+              this.deps.onDropped(ref, (err as Error).message);
+              await this.deps.hints.remove(ref);
+              continue;
+            } else {
+              // The owner went away again; the rest waits for the next round.
+              failed = true;
+              return;
+            }
           }
         }
         await this.deps.hints.remove(ref);
@@ -137,4 +155,9 @@ export class HintDelivery {
       });
     }
   }
+}
+
+/** Whether the owner refused a hinted record in a way no resend can change: it would pass the record bound there. */
+function refusedForGood(err: unknown): boolean {
+  return err instanceof DynamoError && (err.code === "record_too_large" || err.code === "value_too_large");
 }

@@ -1,17 +1,29 @@
 /**
  * The sending side of partition streaming (rebuilds and ownership handoff): serves `scan`, one page of a partition's
  * records after a cursor, read from disk and shipped in their stored encoding. A page holds at most the records the
- * caller asks for (and SCAN_LIMIT_MAX) and stops once it passes `pageBytesMax`, so with records bounded in size a page
- * always fits in one frame.
+ * caller asks for (and SCAN_LIMIT_MAX) and stops once it passes `pageBytesMax`, so with every record within the
+ * replication ceiling a page always fits in one frame. A record stored over the ceiling (written before records
+ * were bounded) cannot travel at all: it is left out and reported, and the page's cursor still moves past it.
  */
 import type { PeerHandlers } from "../protocol/index.js";
 import type { Store } from "../storage/index.js";
 
-export function partitionSourceHandlers(store: Store, pageBytesMax: number): Pick<PeerHandlers, "scan"> {
+export interface PartitionSourceOptions {
+  pageBytesMax: number;
+  /** Records larger than this are left out of every page. */
+  recordBytesMax: number;
+  skipped: (message: string) => void;
+}
+
+export function partitionSourceHandlers(store: Store, options: PartitionSourceOptions): Pick<PeerHandlers, "scan"> {
   return {
     scan: async ({ header }) => {
-      const { entries, done } = await store.scanPartitionRaw(header.partition, header.after, header.limit, pageBytesMax);
-      return { header: { done }, body: entries };
+      const page = await store.scanPartitionRaw(header.partition, header.after, header.limit, options.pageBytesMax);
+      const entries = page.entries.filter((e) => e.record.length <= options.recordBytesMax);
+      if (entries.length < page.entries.length) {
+        options.skipped(`left ${page.entries.length - entries.length} records of partition ${header.partition} over ${options.recordBytesMax} bytes out of a stream: they cannot fit in a peer frame`);
+      }
+      return { header: { done: page.done, last: page.last }, body: entries };
     },
   };
 }

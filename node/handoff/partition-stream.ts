@@ -52,7 +52,7 @@ export async function streamPartition(client: PeerClient, options: PartitionStre
     const bytes = res.bodyBytes;
     await options.beforeMerge?.(bytes);
     await options.mergePage(entries);
-    const last = entries[entries.length - 1];
+    const last = res.header.last;
     if (last) cursor = { b: last.bucket, k: last.key.toString("base64") };
     await options.onPage(entries.length, bytes, cursor);
     if (res.header.done) return true;

@@ -74,6 +74,17 @@ export class NodeMetrics {
     help: "Bytes of the records hints point at",
     registers: [this.registry],
   });
+  readonly recordRefusals = new Counter({
+    name: "dynamo_record_refusals_total",
+    help: "Writes (path=write) and merges (path=merge) refused because the key's record would pass its byte bound",
+    labelNames: ["path"] as const,
+    registers: [this.registry],
+  });
+  readonly hintsDropped = new Counter({
+    name: "dynamo_hints_dropped_total",
+    help: "Hints given up because their owner refused the record for good (it would pass the record bound there)",
+    registers: [this.registry],
+  });
   readonly hintsRefused = new Counter({
     name: "dynamo_hints_refused_total",
     help: "Hints not stored because the hint store was full",

@@ -17,6 +17,14 @@ export const FRAME_ERROR = 2;
 
 /** No frame may exceed this; a larger length prefix means a corrupt or hostile stream, and the socket is closed. */
 export const FRAME_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * Records are bounded so that whatever carries them fits in a frame: a replicated record (up to twice the configured
+ * `recordBytesMax`, see node/replication/replica.ts) and a partition page (SCAN_PAGE_BYTES_MAX plus one such record).
+ * `recordBytesMax` may therefore be at most RECORD_BYTES_MAX_LIMIT; configuration validation refuses more.
+ */
+export const SCAN_PAGE_BYTES_MAX = 4 * 1024 * 1024;
+export const RECORD_BYTES_MAX_LIMIT = 16 * 1024 * 1024;
+
 /** The header length field is a u16. */
 export const FRAME_HEADER_BYTES_MAX = 0xffff;
 /** Bytes of a frame other than its header and body: length, id, kind, header length. */

@@ -176,7 +176,8 @@ export const PEER_OPS = {
   scan: op({
     request: z.object({ partition, limit: z.number().int().min(1).max(SCAN_LIMIT_MAX), after: z.object({ bucket, key }).optional() }),
     requestBody: noBody,
-    response: z.object({ done: z.boolean() }),
+    /** `last`: the last key scanned, where the next page starts (a page may leave records out, see handoff). */
+    response: z.object({ done: z.boolean(), last: z.object({ bucket, key }).optional() }),
     responseBody: entriesBody,
   }),
   /** Heartbeat digests and ring epochs, both ways. */

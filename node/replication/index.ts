@@ -1,8 +1,8 @@
 /** Replication: the coordinator's quorum logic, the local replica's atomic steps, and replica placement. */
 export { Coordinator } from "./coordinator.js";
 export type { CoordinatorDeps, ReadRequest, WriteRequest } from "./coordinator.js";
-export { LocalReplica } from "./replica.js";
-export type { ReplicaKey, ReplicaEvents, SiblingLimits, WriteListener } from "./replica.js";
+export { LocalReplica, replicationCeiling } from "./replica.js";
+export type { RecordLimits, ReplicaKey, ReplicaEvents, WriteListener } from "./replica.js";
 export { planReplicas } from "./targets.js";
 export type { ReplicaPlan, ReplicaTarget } from "./targets.js";
 export { QuorumTracker } from "./quorum.js";

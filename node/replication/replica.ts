@@ -1,11 +1,18 @@
 /**
  * This node's own replica of the data: the read-modify-write steps that must be atomic per key. `coordinate` issues
  * a new version under this node's actor; `merge` folds in a version another node sent (replication, read repair,
- * handoff) and never refuses, whatever the sibling count, so repair can always make progress.
+ * handoff) and never refuses for the sibling count, so repair can always make progress.
+ *
+ * Records are bounded in bytes, because every record must fit in a peer frame to be replicated, repaired or handed
+ * off. A write whose record would pass `recordBytesMax` is refused (409 record_too_large: the client resolves the
+ * siblings by writing back with a context). Writes coordinated concurrently by different replicas can together pass
+ * that bound, so merges accept records up to twice it (the replication ceiling, which config validation keeps
+ * inside a frame) and refuse beyond: that key's replicas then keep their own versions until a client resolves it,
+ * which the read path allows, because a coordinator merges the replies it gathers in memory.
  */
 import { DynamoError } from "../errors/index.js";
 import type { Store } from "../storage/index.js";
-import { HybridClock, merge, reconcile, sameVersion, siblingCheck, update } from "../versioning/index.js";
+import { encodedRecordBytes, HybridClock, merge, reconcile, sameVersion, siblingCheck, update } from "../versioning/index.js";
 import type { Reconciliation, VersionVector, VersionedRecord } from "../versioning/types.js";
 
 export interface ReplicaKey {
@@ -14,14 +21,24 @@ export interface ReplicaKey {
   key: Buffer;
 }
 
-export interface SiblingLimits {
-  warn: number;
-  max: number;
+export interface RecordLimits {
+  /** Siblings past which a write is reported, and past which it is refused. */
+  siblingsWarn: number;
+  siblingsMax: number;
+  /** Bytes past which a write is refused; merges are refused past twice this (`replicationCeiling`). */
+  recordBytesMax: number;
 }
 
 export interface ReplicaEvents {
   siblingWarning(key: ReplicaKey, count: number): void;
   siblingRefusal(key: ReplicaKey, count: number): void;
+  /** A write (`merge` false) or a merge (`merge` true) refused because the record would pass its byte bound. */
+  recordRefusal(key: ReplicaKey, bytes: number, merge: boolean): void;
+}
+
+/** The largest record a merge may produce: twice the write bound (see the module comment). */
+export function replicationCeiling(limits: Pick<RecordLimits, "recordBytesMax">): number {
+  return 2 * limits.recordBytesMax;
 }
 
 export type WriteListener = (at: ReplicaKey, before: VersionedRecord | undefined, after: VersionedRecord) => void;
@@ -32,7 +49,7 @@ export class LocalReplica {
   constructor(
     private readonly store: Store,
     readonly clock: HybridClock,
-    private readonly limits: SiblingLimits,
+    private readonly limits: RecordLimits,
     private readonly events: ReplicaEvents,
   ) {}
 
@@ -55,16 +72,25 @@ export class LocalReplica {
     return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
       const local = await this.store.get(at.partition, at.bucket, at.key);
       const next = update(local, context, { ...write, timestamp: this.clock.tick() }, this.store.actor);
-      const verdict = siblingCheck(next, this.limits);
+      const verdict = siblingCheck(next, { warn: this.limits.siblingsWarn, max: this.limits.siblingsMax });
       if (verdict === "refuse") {
         this.events.siblingRefusal(at, next.siblings.length);
         throw new DynamoError(
           "too_many_siblings",
-          `the key has ${next.siblings.length - 1} concurrent versions (limit ${this.limits.max}); read it and write back with its context to resolve them`,
+          `the key has ${next.siblings.length - 1} concurrent versions (limit ${this.limits.siblingsMax}); read it and write back with its context to resolve them`,
+        );
+      }
+      const resolved = reconcile(next, mode);
+      const bytes = encodedRecordBytes(resolved);
+      if (bytes > this.limits.recordBytesMax) {
+        this.events.recordRefusal(at, bytes, false);
+        throw new DynamoError(
+          "record_too_large",
+          `the key's versions would take ${bytes} bytes, over the ${this.limits.recordBytesMax}-byte record limit (recordBytesMax); ` +
+            `read it and write back with its context to resolve its ${next.siblings.length - 1} other versions`,
         );
       }
       if (verdict === "warn") this.events.siblingWarning(at, next.siblings.length);
-      const resolved = reconcile(next, mode);
       await this.store.put(at.partition, at.bucket, at.key, resolved);
       for (const listener of this.listeners) listener(at, local, resolved);
       return resolved;
@@ -73,7 +99,8 @@ export class LocalReplica {
 
   /**
    * Folds a page of versions from another replica (a rebuild or a handoff stream) into the local ones: one read of
-   * the page, one batch write of what changed, the page's keys held for the duration. Returns how many changed.
+   * the page, one batch write of what changed, the page's keys held for the duration. Returns how many changed. A
+   * key whose merge would pass the replication ceiling keeps its local version (and is reported).
    */
   async mergeMany(partition: number, entries: { bucket: string; key: Buffer; record: VersionedRecord; mode: Reconciliation }[]): Promise<number> {
     if (entries.length === 0) return 0;
@@ -84,7 +111,10 @@ export class LocalReplica {
         for (const sibling of entry.record.siblings) this.clock.observe(sibling.timestamp);
         const local = locals[i];
         const merged = reconcile(merge(local, entry.record)!, entry.mode);
-        if (local === undefined || !sameVersion(local, merged)) changes.push({ at: { partition, bucket: entry.bucket, key: entry.key }, before: local, after: merged });
+        if (local !== undefined && sameVersion(local, merged)) return;
+        const at = { partition, bucket: entry.bucket, key: entry.key };
+        if (this.overCeiling(at, merged)) return;
+        changes.push({ at, before: local, after: merged });
       });
       if (changes.length === 0) return 0;
       await this.store.batch(changes.map((c) => ({ type: "put" as const, ...c.at, record: c.after })));
@@ -93,18 +123,35 @@ export class LocalReplica {
     });
   }
 
-  /** Folds a version from elsewhere into the local one; returns the stored result and whether anything changed. */
+  /**
+   * Folds a version from elsewhere into the local one; returns the stored result and whether anything changed.
+   * Throws record_too_large, storing nothing, when the merge would pass the replication ceiling.
+   */
   async merge(at: ReplicaKey, mode: Reconciliation, incoming: VersionedRecord): Promise<{ record: VersionedRecord; changed: boolean }> {
     return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
       const local = await this.store.get(at.partition, at.bucket, at.key);
       for (const sibling of incoming.siblings) this.clock.observe(sibling.timestamp);
       const merged = reconcile(merge(local, incoming)!, mode);
       const changed = local === undefined || !sameVersion(local, merged);
+      if (changed && this.overCeiling(at, merged)) {
+        throw new DynamoError(
+          "record_too_large",
+          `merging would make the key's record larger than the ${replicationCeiling(this.limits)}-byte replication ceiling (twice recordBytesMax); ` +
+            "this replica keeps its version until a client resolves the key's siblings",
+        );
+      }
       if (changed) {
         await this.store.put(at.partition, at.bucket, at.key, merged);
         for (const listener of this.listeners) listener(at, local, merged);
       }
       return { record: merged, changed };
     });
+  }
+
+  private overCeiling(at: ReplicaKey, record: VersionedRecord): boolean {
+    const bytes = encodedRecordBytes(record);
+    if (bytes <= replicationCeiling(this.limits)) return false;
+    this.events.recordRefusal(at, bytes, true);
+    return true;
   }
 }

@@ -174,7 +174,11 @@ export class Store {
     }
   }
 
-  /** Reads up to `limit` records of a partition after a cursor, still encoded, for streaming to another node. */
+  /**
+   * Reads up to `limit` records of a partition after a cursor, still encoded, for streaming to another node. The page
+   * ends early once its keys and records pass `bytesMax` (so it passes it by at most one entry). `last` is the last
+   * key read, where the next page starts; `done` says the partition has nothing after it.
+   */
   async scanPartitionRaw(partition: number, after: { bucket: string; key: Buffer } | undefined, limit: number, bytesMax: number) {
     const range = partitionRange(partition);
     const bounds = after ? { gt: dataKey(partition, after.bucket, after.key), lt: range.lt } : range;
@@ -186,7 +190,7 @@ export class Store {
       for await (const [rawKey, rawValue] of iterator) {
         const parsed = parseDataKey(rawKey);
         entries.push({ bucket: parsed.bucket, key: parsed.key, record: rawValue });
-        bytes += rawValue.length;
+        bytes += rawKey.length + rawValue.length;
         if (bytes >= bytesMax) {
           exhausted = false;
           break;
@@ -195,7 +199,8 @@ export class Store {
     } finally {
       await iterator.close();
     }
-    return { entries, done: exhausted && entries.length < limit };
+    const lastEntry = entries[entries.length - 1];
+    return { entries, done: exhausted && entries.length < limit, last: lastEntry && { bucket: lastEntry.bucket, key: lastEntry.key } };
   }
 
   /** Streams every record of every partition, in key order. */

@@ -21,7 +21,7 @@ describe("merging a page of records", function () {
   });
 
   it("keeps local versions the page did not see, adds new keys, and reports each change once", async function () {
-    const replica = new LocalReplica(store, new HybridClock(), { warn: 25, max: 100 }, { siblingWarning: () => undefined, siblingRefusal: () => undefined });
+    const replica = new LocalReplica(store, new HybridClock(), { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 1 << 20 }, { siblingWarning: () => undefined, siblingRefusal: () => undefined, recordRefusal: () => undefined });
     const seen: string[] = [];
     replica.onWrite((at) => seen.push(at.key.toString()));
     const ts = { ms: 1, logical: 0 };
