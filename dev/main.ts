@@ -8,6 +8,8 @@ import { UsageError, intFlag, parseFlags, portFlag } from "../cli/usage.js";
 import { loadNodeConfig } from "../node/config/index.js";
 import { DynamoError } from "../node/errors/index.js";
 import { DEFAULT_PARTITIONS, isPowerOfTwo } from "../node/ring/index.js";
+import { colourWanted, rebalanceBar, style } from "../cli/terminal.js";
+import type { RebalanceSummary } from "../driver/index.js";
 import { startControlServer } from "./control.js";
 import { ensureToken, processAlive, readDevState } from "./state.js";
 import { DevCluster } from "./supervisor.js";
@@ -33,7 +35,7 @@ export async function runDev(argv: string[]): Promise<number> {
     case undefined:
       return runForeground(dataDir, values);
     case "status":
-      return printJson(await control(dataDir, "GET", "/status"));
+      return printStatus((await control(dataDir, "GET", "/status")) as DevStatus);
     case "kill":
     case "restart":
     case "replace":
@@ -150,6 +152,24 @@ async function control(dataDir: string, method: string, path: string, body?: unk
   const json = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
   if (!res.ok) throw new DynamoError((json.error ?? "internal") as DynamoError["code"], json.message ?? `HTTP ${res.status}`);
   return json;
+}
+
+interface DevStatus {
+  rebalance?: RebalanceSummary & { summary?: string };
+}
+
+/**
+ * The status as JSON (the contract, for scripts); at a terminal, followed by a progress bar of the ring change in
+ * flight or a line on the last one.
+ */
+function printStatus(status: DevStatus): number {
+  printJson(status);
+  const r = status.rebalance;
+  if (!process.stdout.isTTY || !r) return 0;
+  const s = style(colourWanted(process.stdout));
+  const line = r.finishTime === undefined ? `rebalancing ${rebalanceBar(r)}  ${r.summary ?? ""}` : `last rebalance: ${r.partitionsTotal} partitions, finished ${r.finishTime}`;
+  process.stdout.write((r.finishTime === undefined ? s.yellow(line) : s.dim(line)) + "\n");
+  return 0;
 }
 
 function printJson(value: unknown): number {

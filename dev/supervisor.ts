@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync, type WriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { once } from "node:events";
-import { AdminClient, RingDriver, type StepResult } from "../driver/index.js";
+import { AdminClient, RingDriver, describeProgress, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
 import { DynamoError } from "../node/errors/index.js";
 import { rateLimited } from "../node/log.js";
 import { partitionsPerMember } from "../node/ring/index.js";
@@ -51,6 +51,8 @@ export class DevCluster {
   private desiredCount: number;
   private controlUrl = "";
   private lastStep: StepResult | undefined;
+  /** The ring change in flight, or the last one finished, as `status` reports it. */
+  private rebalance: RebalanceSummary | undefined;
   private driving: Promise<void> | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
@@ -151,6 +153,7 @@ export class DevCluster {
       this.desiredIds(),
     );
     this.lastStep = result;
+    this.noteRebalance(result);
     for (const id of result.removable) {
       const node = this.nodes.find((n) => n.id === id);
       if (!node || node.index < this.desiredCount) continue;
@@ -161,6 +164,15 @@ export class DevCluster {
     while (this.nodes.length > this.desiredCount && !this.running(this.nodes[this.nodes.length - 1]!)) this.nodes.pop();
     this.saveState();
     return result;
+  }
+
+  private noteRebalance(result: StepResult): void {
+    const before = this.rebalance;
+    this.rebalance = rebalanceStatus(before, result.rebalance, result.ring, Date.now());
+    const after = this.rebalance;
+    if (!after || after.finishTime === undefined || before?.finishTime !== undefined) return;
+    const seconds = rebalanceSeconds(after);
+    this.options.log(`rebalance finished: moved ${after.partitionsTotal} partitions (${formatBytes(after.bytesMoved)})${seconds !== undefined ? ` in ${formatDuration(seconds)}` : ""}`);
   }
 
   private async driveLoop(): Promise<void> {
@@ -277,6 +289,7 @@ export class DevCluster {
       })),
       transfers: { pending: this.lastStep?.transfers.pending ?? ring?.pending.length ?? 0, active: this.lastStep?.transfers.active ?? 0 },
       settled: this.lastStep?.done ?? false,
+      ...(this.rebalance ? { rebalance: { ...this.rebalance, ...(this.lastStep?.rebalance && !this.rebalance.finishTime ? { summary: describeProgress(this.lastStep.rebalance) } : {}) } } : {}),
     };
   }
 

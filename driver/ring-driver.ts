@@ -10,6 +10,7 @@ import { createRing } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
 import type { AdminClient } from "./admin-client.js";
 import { finalize, isSettled, planStillWanted, refreshMembers, replan, type NodeReport } from "./plan.js";
+import { rebalanceProgress, type RebalanceProgress, type TransferReportEntry } from "./progress.js";
 
 export interface MemberAddress {
   id: string;
@@ -29,6 +30,11 @@ export interface StepResult {
   /** Nodes that hold no partitions and are not desired: they may be stopped. */
   removable: string[];
   transfers: { pending: number; active: number; done: number };
+  /**
+   * Progress of the plan in flight (partitions and bytes moved, rate, ETA), measured in this step; in the step that
+   * finalizes a plan, its final numbers. Undefined when no plan was in flight.
+   */
+  rebalance?: RebalanceProgress;
 }
 
 export interface RingDriverOptions {
@@ -73,11 +79,12 @@ export class RingDriver {
         if (!next) return this.result(newest, desired, reports, undefined, 1000);
         return this.commit(next, reports, desired, `re-planned towards ${desired.length} members (${next.pending.length} transfers)`);
       }
-      const progress = await this.transferProgress(newest, reports);
-      if (progress.done === newest.pending.length) {
-        return this.commit(finalize(newest, desired), reports, desired, `finalized ${newest.pending.length} transfers`);
+      const rebalance = await this.transferProgress(newest, reports);
+      if (rebalance.partitionsMoved === newest.pending.length) {
+        return { ...(await this.commit(finalize(newest, desired), reports, desired, `finalized ${newest.pending.length} transfers`)), rebalance };
       }
-      return this.result(newest, desired, reports, undefined, 1000, progress);
+      const progress = { pending: newest.pending.length - rebalance.partitionsMoved, active: rebalance.partitionsActive, done: rebalance.partitionsMoved };
+      return { ...this.result(newest, desired, reports, undefined, 1000, progress), rebalance };
     }
 
     if (isSettled(newest, desired, this.options.targetN)) return this.result(newest, desired, reports, undefined, 5000);
@@ -105,7 +112,9 @@ export class RingDriver {
     if (!results.some(Boolean)) throw new DynamoError("unavailable", `could not commit ring epoch ${ring.epoch}: no node accepted it`);
     this.options.log(`ring epoch ${ring.epoch}: ${action}`);
     // Nothing is removable in the step that commits: the next step first sees every member on the new epoch.
-    return { ...this.result(ring, desired, new Map(), `ring epoch ${ring.epoch}: ${action}`, 200), removable: [] };
+    const result = { ...this.result(ring, desired, new Map(), `ring epoch ${ring.epoch}: ${action}`, 200), removable: [] };
+    // A plan just committed has moved nothing yet; the next step measures it.
+    return ring.pending.length > 0 ? { ...result, rebalance: rebalanceProgress(ring, [], Date.now()) } : result;
   }
 
   private async propagate(ring: Ring, reports: Map<string, NodeReport & { epoch: number }>): Promise<void> {
@@ -114,29 +123,22 @@ export class RingDriver {
     );
   }
 
-  private async transferProgress(ring: Ring, reports: Map<string, NodeReport>): Promise<{ pending: number; active: number; done: number }> {
+  private async transferProgress(ring: Ring, reports: Map<string, NodeReport>): Promise<RebalanceProgress> {
     const receivers = [...new Set(ring.pending.map((t) => t.to))];
-    const states = new Map<string, string>();
+    const entries: TransferReportEntry[] = [];
     await Promise.all(
       receivers.map(async (id) => {
         const url = reports.get(id)?.peerUrl;
         if (!url) return;
         try {
           const report = await this.options.admin.transfers(url);
-          for (const t of report.transfers) states.set(`${t.partition}->${t.to}`, t.state);
+          entries.push(...report.transfers.filter((t) => t.to === id));
         } catch {
           // An unreachable receiver simply has not finished.
         }
       }),
     );
-    let done = 0;
-    let active = 0;
-    for (const t of ring.pending) {
-      const state = states.get(`${t.partition}->${t.to}`);
-      if (state === "done") done += 1;
-      else if (state === "active") active += 1;
-    }
-    return { pending: ring.pending.length - done, active, done };
+    return rebalanceProgress(ring, entries, Date.now());
   }
 
   private result(

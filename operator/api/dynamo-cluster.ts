@@ -175,6 +175,21 @@ export const conditionSchema = z.object({
 export const PHASES = ["Creating", "Stable", "Rebalancing", "Degraded", "Paused"] as const;
 export const CONDITION_TYPES = ["Available", "Progressing", "Degraded"] as const;
 
+export const rebalanceStatusSchema = z
+  .object({
+    epoch: z.number().int().describe("Ring epoch of the plan this measures."),
+    partitionsTotal: z.number().int().describe("Partition copies the plan streams to new replicas."),
+    partitionsMoved: z.number().int().describe("Partition copies streamed completely."),
+    bytesMoved: z.number().int().describe("Bytes streamed so far, including transfers still running."),
+    bytesTotalEstimate: z.number().int().optional().describe("Estimated bytes of the whole plan, from the average partition moved so far."),
+    bytesPerSecond: z.number().int().optional().describe("Average rate since the plan's first transfer started."),
+    etaSeconds: z.number().int().optional().describe("Seconds left at that rate."),
+    startTime: z.string().optional().describe("When the plan's first transfer started."),
+    finishTime: z.string().optional().describe("When the plan was finalized; unset while it runs."),
+    progress: z.string().describe("Partitions moved, as a whole percentage (the Progress printer column)."),
+  })
+  .describe("The ring change in flight, or the last one finished.");
+
 export const clusterStatusSchema = z.object({
   replicas: z.number().int().optional().describe("Pods the StatefulSet has (the scale subresource's current count)."),
   readyReplicas: z.number().int().optional(),
@@ -187,6 +202,8 @@ export const clusterStatusSchema = z.object({
     .optional()
     .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"] }),
   transfers: z.object({ pending: z.number().int(), active: z.number().int() }).optional(),
+  rebalance: rebalanceStatusSchema.optional(),
+  message: z.string().optional().describe("One line on what the cluster is doing or what is wrong (the Message printer column)."),
   lastAction: z.string().optional().describe("The last change the operator made to the ring or the StatefulSet."),
   conditions: z
     .array(conditionSchema)
@@ -220,6 +237,7 @@ export type DynamoClusterSpec = z.output<typeof clusterSpecSchema>;
 export type DynamoClusterSpecInput = z.input<typeof clusterSpecSchema>;
 export type DynamoClusterStatus = z.output<typeof clusterStatusSchema>;
 export type MemberStatus = z.output<typeof memberStatusSchema>;
+export type RebalanceStatus = z.output<typeof rebalanceStatusSchema>;
 export type Condition = z.output<typeof conditionSchema>;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 export type Phase = (typeof PHASES)[number];

@@ -29,6 +29,7 @@ export type {
   DynamoClusterStatus,
   MemberStatus,
   Phase,
+  RebalanceStatus,
 } from "./dynamo-cluster.js";
 export { SchemaConversionError, buildCrd, openApiSchema, renderCrdYaml, toStructural } from "./crd.js";
 export type { JsonSchema } from "./crd.js";

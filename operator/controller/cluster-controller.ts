@@ -27,6 +27,7 @@ import {
   newIncarnations,
   observePod,
   observeStatefulSet,
+  rebalanceEvents,
   reachableAddresses,
   replacementToStart,
   requeueAfterMs,
@@ -110,6 +111,7 @@ export class ClusterController {
     const status = buildStatus(observation, outcome);
     await this.writeStatus(cluster, status);
     this.deps.metrics.observeCluster(namespace, name, status);
+    for (const e of rebalanceEvents(cluster.status?.rebalance, status.rebalance)) await this.deps.events.record(cluster, "Normal", e.reason, e.message);
     if (problems.length > 0) await this.deps.events.record(cluster, "Warning", "InvalidSpec", problems.join("; "));
     return { requeueAfterMs: requeueAfterMs(outcome, verdict(observation, outcome)) };
   }

@@ -24,6 +24,10 @@ export class OperatorMetrics {
   readonly readyReplicas = new Gauge({ name: "dynamo_cluster_ready_replicas", help: "Ready storage pods.", labelNames: ["namespace", "cluster"], registers: [this.registry] });
   readonly transfersPending = new Gauge({ name: "dynamo_cluster_transfers_pending", help: "Partition transfers pending.", labelNames: ["namespace", "cluster"], registers: [this.registry] });
   readonly transfersActive = new Gauge({ name: "dynamo_cluster_transfers_active", help: "Partition transfers streaming now.", labelNames: ["namespace", "cluster"], registers: [this.registry] });
+  readonly rebalancePartitions = new Gauge({ name: "dynamo_cluster_rebalance_partitions", help: "Partition copies the ring change in flight (or the last one) moves.", labelNames: ["namespace", "cluster"], registers: [this.registry] });
+  readonly rebalancePartitionsMoved = new Gauge({ name: "dynamo_cluster_rebalance_partitions_moved", help: "Partition copies the ring change has moved so far.", labelNames: ["namespace", "cluster"], registers: [this.registry] });
+  readonly rebalanceBytesMoved = new Gauge({ name: "dynamo_cluster_rebalance_bytes_moved", help: "Bytes the ring change has streamed so far.", labelNames: ["namespace", "cluster"], registers: [this.registry] });
+  readonly rebalanceEta = new Gauge({ name: "dynamo_cluster_rebalance_eta_seconds", help: "Estimated seconds until the ring change in flight finishes (0 when none runs).", labelNames: ["namespace", "cluster"], registers: [this.registry] });
   readonly phase = new Gauge({ name: "dynamo_cluster_phase", help: "1 for the cluster's current phase, 0 for the others.", labelNames: ["namespace", "cluster", "phase"], registers: [this.registry] });
 
   observeCluster(namespace: string, cluster: string, status: DynamoClusterStatus): void {
@@ -34,11 +38,17 @@ export class OperatorMetrics {
     this.transfersPending.set(labels, status.transfers?.pending ?? 0);
     this.transfersActive.set(labels, status.transfers?.active ?? 0);
     for (const phase of PHASES) this.phase.set({ ...labels, phase }, status.phase === phase ? 1 : 0);
+    const r = status.rebalance;
+    this.rebalancePartitions.set(labels, r?.partitionsTotal ?? 0);
+    this.rebalancePartitionsMoved.set(labels, r?.partitionsMoved ?? 0);
+    this.rebalanceBytesMoved.set(labels, r?.bytesMoved ?? 0);
+    this.rebalanceEta.set(labels, r && r.finishTime === undefined ? (r.etaSeconds ?? 0) : 0);
   }
 
   forgetCluster(namespace: string, cluster: string): void {
     const labels = { namespace, cluster };
-    for (const gauge of [this.ringEpoch, this.members, this.readyReplicas, this.transfersPending, this.transfersActive]) gauge.remove(labels);
+    const gauges = [this.ringEpoch, this.members, this.readyReplicas, this.transfersPending, this.transfersActive, this.rebalancePartitions, this.rebalancePartitionsMoved, this.rebalanceBytesMoved, this.rebalanceEta];
+    for (const gauge of gauges) gauge.remove(labels);
     for (const phase of PHASES) this.phase.remove({ ...labels, phase });
   }
 }

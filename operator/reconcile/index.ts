@@ -19,6 +19,6 @@ export {
   unreachableMembers,
 } from "./membership.js";
 export type { MembershipDecision, ReplacementDecision } from "./membership.js";
-export { buildStatus, servingQuorum, verdict } from "./status.js";
+export { buildStatus, rebalanceEvents, servingQuorum, statusMessage, verdict } from "./status.js";
 export type { PassOutcome, Verdict } from "./status.js";
 export { DEFAULT_REQUEUE, desiredObjects, requeueAfterMs } from "./pass.js";

@@ -6,7 +6,8 @@
 import type { Ring } from "../../node/ring/index.js";
 import { partitionsPerMember } from "../../node/ring/index.js";
 import { DEFAULT_BUCKET } from "../../node/config/index.js";
-import type { Condition, ConditionType, DynamoCluster, DynamoClusterStatus, MemberStatus, Phase } from "../api/index.js";
+import { describeProgress, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceProgress } from "../../driver/index.js";
+import type { Condition, ConditionType, DynamoCluster, DynamoClusterStatus, MemberStatus, Phase, RebalanceStatus } from "../api/index.js";
 import { selectorString } from "../resources/index.js";
 import { newIncarnations, unreachableMembers, type MembershipDecision, type ReplacementDecision } from "./membership.js";
 import type { Observation } from "./observation.js";
@@ -141,6 +142,34 @@ function condition(type: ConditionType, value: [boolean, string, string], genera
   };
 }
 
+/** The Events a change of `.status.rebalance` deserves: a plan started, or finished (with the time it took). */
+export function rebalanceEvents(previous: RebalanceStatus | undefined, next: RebalanceStatus | undefined): { reason: string; message: string }[] {
+  if (!next) return [];
+  const events: { reason: string; message: string }[] = [];
+  const samePlan = previous !== undefined && previous.finishTime === undefined;
+  if (!samePlan && !(previous?.finishTime !== undefined && previous.epoch === next.epoch)) {
+    events.push({ reason: "RebalanceStarted", message: `ring epoch ${next.epoch}: moving ${next.partitionsTotal} partitions to their new replicas` });
+  }
+  if (next.finishTime !== undefined && previous?.finishTime === undefined) {
+    const seconds = rebalanceSeconds(next);
+    events.push({
+      reason: "RebalanceFinished",
+      message: `moved ${next.partitionsTotal} partitions (${formatBytes(next.bytesMoved)})${seconds !== undefined ? ` in ${formatDuration(seconds)}` : ""}`,
+    });
+  }
+  return events;
+}
+
+/** The one-line `.status.message`: what is wrong, else what is being done (with progress), else that all is well. */
+export function statusMessage(v: Verdict, rebalance: RebalanceStatus | undefined, progress: RebalanceProgress | undefined): string {
+  if (v.degraded[0]) return v.degraded[2];
+  if (progress && rebalance?.finishTime === undefined) return `${v.progressing[0] ? `${v.progressing[2]}: ` : ""}${describeProgress(progress)}`;
+  if (v.progressing[0]) return v.progressing[2];
+  const seconds = rebalance ? rebalanceSeconds(rebalance) : undefined;
+  const last = rebalance && seconds !== undefined ? ` (last rebalance: ${rebalance.partitionsTotal} partitions in ${formatDuration(seconds)})` : "";
+  return `${v.progressing[2]}${last}`;
+}
+
 export function buildStatus(observation: Observation, outcome: PassOutcome): DynamoClusterStatus {
   const { cluster } = observation;
   const previous = cluster.status;
@@ -168,6 +197,9 @@ export function buildStatus(observation: Observation, outcome: PassOutcome): Dyn
     observedGeneration: generation,
   };
   if (ring) status.ringEpoch = ring.epoch;
+  const rebalance = rebalanceStatus(previous?.rebalance, outcome.step?.rebalance, ring, observation.nowMs);
+  if (rebalance) status.rebalance = rebalance;
+  status.message = statusMessage(v, rebalance, outcome.step?.rebalance).slice(0, 1024);
   const lastAction = outcome.action ?? previous?.lastAction;
   if (lastAction) status.lastAction = lastAction;
   return status;

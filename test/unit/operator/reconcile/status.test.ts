@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { buildStatus, desiredObjects, requeueAfterMs, type PassOutcome, type StepResult } from "../../../../operator/reconcile/index.js";
+import { rebalanceProgress } from "../../../../driver/index.js";
+import type { Ring } from "../../../../node/ring/index.js";
+import { buildStatus, desiredObjects, rebalanceEvents, requeueAfterMs, type PassOutcome, type StepResult } from "../../../../operator/reconcile/index.js";
 import { NOW, observation, pod, ring } from "./scenario.js";
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `kv-${i}`);
@@ -95,6 +97,78 @@ describe("reconcile: status", () => {
     degraded.cluster.status = first;
     const third = buildStatus(degraded, outcome());
     assert.notEqual(conditionOf(third, "Degraded")?.lastTransitionTime, conditionOf(first, "Degraded")?.lastTransitionTime);
+  });
+
+  describe("rebalance progress", () => {
+    const pending: Ring["pending"] = [0, 1, 2, 3].map((p) => ({ partition: p, from: "kv-0", to: "kv-3", kind: "ownership" }));
+    const planned = ring(ids(4), { epoch: 6, pending, state: { "kv-3": "joining" } });
+    const four = { spec: { replicas: 4 }, pods: [pod(0), pod(1), pod(2), pod(3)] };
+    const stepAt = (moved: number, nowMs: number, r: Ring = planned): StepResult => {
+      const reports = pending.slice(0, moved).map((t) => ({ partition: t.partition, to: t.to, state: "done", bytes: 1024 * 1024, startedAt: NOW }));
+      return { ...done(r), done: false, transfers: { pending: 4 - moved, active: 1, done: moved }, rebalance: rebalanceProgress(planned, reports, nowMs) };
+    };
+    /** Runs one pass at `nowMs` on top of the previous status, as the controller does. */
+    const pass = (previous: ReturnType<typeof buildStatus> | undefined, step: StepResult, nowMs: number) => {
+      const o = observation({ ...four, ring: step.ring });
+      o.nowMs = nowMs;
+      o.cluster.status = previous;
+      return buildStatus(o, outcome({ step }));
+    };
+
+    it("reports partitions and bytes moved, rate, ETA and a Progress percentage while a plan runs", () => {
+      const status = pass(undefined, stepAt(1, NOW + 2000), NOW + 2000);
+      assert.equal(status.phase, "Rebalancing");
+      assert.deepEqual(
+        { ...status.rebalance },
+        {
+          epoch: 6,
+          partitionsTotal: 4,
+          partitionsMoved: 1,
+          bytesMoved: 1024 * 1024,
+          bytesTotalEstimate: 4 * 1024 * 1024,
+          bytesPerSecond: 512 * 1024,
+          etaSeconds: 6,
+          startTime: new Date(NOW).toISOString().replace(/\.\d{3}Z$/, "Z"),
+          progress: "25%",
+        },
+      );
+      assert.match(status.message ?? "", /moved 1\/4 partitions, 1\.0 MiB of ~4\.0 MiB at 512 KiB\/s, ETA 6s/);
+    });
+
+    it("finishes with the time taken, keeps the last rebalance while Stable, and records Started and Finished Events once", () => {
+      const first = pass(undefined, stepAt(0, NOW), NOW);
+      assert.deepEqual(rebalanceEvents(undefined, first.rebalance).map((e) => e.reason), ["RebalanceStarted"]);
+      const middle = pass(first, stepAt(2, NOW + 4000), NOW + 4000);
+      assert.deepEqual(rebalanceEvents(first.rebalance, middle.rebalance), [], "no Event while the same plan runs");
+      const finalized = ring(ids(4), { epoch: 7 });
+      const last = pass(middle, { ...stepAt(4, NOW + 8000), ring: finalized, done: true }, NOW + 8000);
+      assert.equal(last.rebalance?.progress, "100%");
+      assert.ok(last.rebalance?.finishTime, "a finalized plan has a finish time");
+      const events = rebalanceEvents(middle.rebalance, last.rebalance);
+      assert.deepEqual(events, [{ reason: "RebalanceFinished", message: "moved 4 partitions (4.0 MiB) in 8s" }]);
+      const stable = pass(last, done(finalized), NOW + 20_000);
+      assert.equal(stable.phase, "Stable");
+      assert.deepEqual(stable.rebalance, last.rebalance, "the last rebalance stays in the status");
+      assert.deepEqual(rebalanceEvents(last.rebalance, stable.rebalance), []);
+      assert.match(stable.message ?? "", /ring balanced.*last rebalance: 4 partitions in 8s/);
+    });
+
+    it("marks a plan finished that another driver finalized, when the ring shows nothing pending", () => {
+      const running = pass(undefined, stepAt(2, NOW + 4000), NOW + 4000);
+      const o = observation({ ...four, ring: ring(ids(4), { epoch: 7 }) });
+      o.nowMs = NOW + 9000;
+      o.cluster.status = running;
+      const status = buildStatus(o, outcome({ step: undefined }));
+      assert.equal(status.rebalance?.progress, "100%");
+      assert.equal(status.rebalance?.partitionsMoved, 4);
+      assert.ok(status.rebalance?.finishTime);
+    });
+
+    it("puts what is wrong in the message before any progress", () => {
+      const o = observation({ ...four, ring: planned, pods: [pod(0), pod(1, { running: false, ready: false }), pod(2), pod(3)] });
+      const status = buildStatus(o, outcome({ step: stepAt(1, NOW + 2000) }));
+      assert.match(status.message ?? "", /kv-1 did not answer/);
+    });
   });
 
   it("applies what pods mount before the StatefulSet", () => {
