@@ -5,5 +5,5 @@ export { RingDriver } from "./ring-driver.js";
 export type { MemberAddress, RingDriverOptions, StepResult } from "./ring-driver.js";
 export { transfersFor, transferLimitFor, replan, finalize, isSettled, planStillWanted, refreshMembers, DEFAULT_CLUSTER_TRANSFERS_MAX } from "./plan.js";
 export type { NodeReport } from "./plan.js";
-export { rebalanceProgress, rebalanceStatus, rebalanceSeconds, percentMoved, describeProgress, formatBytes, formatDuration, transferKey } from "./progress.js";
-export type { RebalanceProgress, RebalanceSummary, TransferReportEntry } from "./progress.js";
+export { rebalanceProgress, rebalanceStatus, rebalanceSeconds, percentMoved, describeProgress, formatBytes, formatDuration, transferKey } from "../node/ring/index.js";
+export type { RebalanceProgress, RebalanceSummary, TransferReportEntry } from "../node/ring/index.js";

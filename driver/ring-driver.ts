@@ -10,7 +10,7 @@ import { createRing } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
 import type { AdminClient } from "./admin-client.js";
 import { finalize, isSettled, planStillWanted, refreshMembers, replan, type NodeReport } from "./plan.js";
-import { rebalanceProgress, type RebalanceProgress, type TransferReportEntry } from "./progress.js";
+import { rebalanceProgress, type RebalanceProgress, type TransferReportEntry } from "../node/ring/index.js";
 
 export interface MemberAddress {
   id: string;

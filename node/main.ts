@@ -10,7 +10,7 @@ import { readTokenFile } from "./peer/index.js";
 import { StorageNode, type NodeOptions } from "./node.js";
 
 export const NODE_USAGE = `usage: dynamo node [--id ID] [--host HOST] [--port 8080] [--peer-port 8081] [--advertise ADDR]
-                   [--data-dir DIR] [--seeds URL,...] [--config FILE] --token-file FILE
+                   [--data-dir DIR] [--seeds URL,...] [--config FILE] [--console on|off] --token-file FILE
 Every flag may also be given as an environment variable DYNAMO_<FLAG>, e.g. DYNAMO_PEER_PORT=8081.`;
 
 export function parseNodeOptions(argv: string[]): NodeOptions {
@@ -24,6 +24,7 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     seeds: { type: "string" },
     config: { type: "string" },
     "token-file": { type: "string" },
+    console: { type: "string" },
   });
   const id = (values.id as string | undefined) ?? hostname();
   if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/.test(id)) throw new UsageError(`--id '${id}' must be 1-63 letters, digits, '.', '_' or '-'`);
@@ -43,6 +44,7 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     config: loadNodeConfig(values.config as string | undefined),
     token: readTokenFile(tokenFile),
     faultInjection: process.env.DYNAMO_FAULT_INJECTION === "1",
+    console: onOff(values.console, "console", true),
   };
 }
 
@@ -58,4 +60,11 @@ export async function runNode(argv: string[]): Promise<number> {
   node.log.info("shutting down");
   await node.stop();
   return 0;
+}
+
+function onOff(value: string | boolean | undefined, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === "on" || value === "true") return true;
+  if (value === "off" || value === "false") return false;
+  throw new UsageError(`--${name} must be on or off, got '${String(value)}'`);
 }

@@ -6,11 +6,13 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
+import express from "express";
 import type { Duplex } from "node:stream";
 import { AntiEntropy } from "./anti-entropy/index.js";
 import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import type { NodeConfig } from "./config/index.js";
 import { HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
+import { createConsoleRoutes } from "./console/index.js";
 import { createAdminApi, createClientApi } from "./http/index.js";
 import { createLogger, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
@@ -18,6 +20,7 @@ import { FaultInjector, PeerClient, PeerServer, type PeerHandlers } from "./peer
 import { SCAN_PAGE_BYTES_MAX, type LocalRecord, type NodeInfo } from "./protocol/index.js";
 import { ownedPartitions, partitionOf, partitionsPerMember, preferenceList } from "./ring/index.js";
 import { Coordinator, LocalReplica, replicationCeiling } from "./replication/index.js";
+import { NodeStatsCollector } from "./stats/index.js";
 import { Store, TombstoneReaper } from "./storage/index.js";
 import { HybridClock } from "./versioning/index.js";
 
@@ -36,6 +39,8 @@ export interface NodeOptions {
   token: string;
   /** Enables the admin API's network-cut endpoint; for tests only. */
   faultInjection?: boolean;
+  /** Serves the read-only web console at /ui on the client port (default true). */
+  console?: boolean;
   logger?: Logger;
 }
 
@@ -53,6 +58,7 @@ export class StorageNode {
   private antiEntropy: AntiEntropy | undefined;
   private reaper: TombstoneReaper | undefined;
   private receiver!: TransferReceiver;
+  private stats: NodeStatsCollector | undefined;
   private janitor: PartitionJanitor | undefined;
   private replica!: LocalReplica;
   private clientServer: Server | undefined;
@@ -285,7 +291,26 @@ export class StorageNode {
     );
 
     const contextSecret = createHash("sha256").update("dynamo-context\u0000").update(options.token).digest();
-    const clientApp = createClientApi({
+    this.stats = new NodeStatsCollector({
+      metrics: this.metrics,
+      dataDir: options.dataDir,
+      identity: () => ({ id: options.id, incarnation: this.store.incarnation, epoch: this.ringState.epoch, ready: this.readiness().ready }),
+      hints: () => this.hints.stats(),
+      transfers: () => this.receiver.list(),
+      rebuildingPartitions: () => this.rebuilder.pendingPartitions,
+      log: (m) => log.warn(m),
+    });
+    const consoleRoutes = createConsoleRoutes({
+      enabled: options.console ?? true,
+      self: options.id,
+      token: options.token,
+      stats: () => this.stats!.view(),
+      ring: () => this.ringState.ring,
+      liveness: (id) => ({ up: this.isUp(id), phi: id === options.id ? 0 : this.detector.phi(id, Date.now()) }),
+      phiThreshold: tuning.phiThreshold,
+      log: (m) => log.warn(m),
+    });
+    const kvApp = createClientApi({
       coordinator,
       buckets: options.config.buckets,
       tuning,
@@ -295,6 +320,9 @@ export class StorageNode {
       ready: () => this.readiness(),
       log: (m) => log.error(m),
     });
+    const clientApp = express();
+    clientApp.disable("x-powered-by");
+    clientApp.use(consoleRoutes, kvApp);
     const adminApp = createAdminApi({
       token: options.token,
       node: () => this.nodeView(),
@@ -302,6 +330,7 @@ export class StorageNode {
       installRing: (ring) => this.ringState.install(ring),
       localRecord: (bucket, key) => this.localRecord(bucket, key),
       transfers: () => ({ epoch: this.ringState.epoch, transfers: this.receiver.list() }),
+      stats: () => this.stats!.view(),
       setCut: this.faults ? (ids) => this.faults!.setCut(ids) : undefined,
       log: (m) => log.info(m),
     });
@@ -322,12 +351,14 @@ export class StorageNode {
     this.reaper.start();
     this.janitor.start(Math.max(1000, Math.min(tuning.dropDelayMs, 30_000)));
     this.rebuilder.kick();
+    this.stats.start();
     setInterval(() => this.refreshGauges(), 1000).unref();
     log.info(`serving clients on ${options.host}:${options.port} and peers on ${options.host}:${options.peerPort} (ring epoch ${this.ringState.epoch}, incarnation ${this.store.incarnation})`);
   }
 
   async stop(): Promise<void> {
     this.gossiper?.stop();
+    this.stats?.stop();
     await Promise.all([
       this.hintDelivery?.stop(),
       this.antiEntropy?.stop(),

@@ -22,7 +22,7 @@ function newestMtime(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+    else if (entry.name.endsWith(".ts") || dir.includes("static")) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
@@ -38,5 +38,6 @@ const sourcesMtime = Math.max(...sourceDirs.map((d) => newestMtime(join(root, d)
 if (!existsSync(buildStamp) || statSync(buildStamp).mtimeMs < sourcesMtime) {
   console.error("ensure-built: compiling TypeScript...");
   run("npx", ["tsc", "-p", "tsconfig.build.json"]);
+  run("node", ["scripts/copy-assets.mjs"]);
   writeFileSync(buildStamp, String(Date.now()));
 }

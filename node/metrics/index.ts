@@ -4,7 +4,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
-const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Upper bounds (seconds) of the client latency histogram's buckets, without +Inf. */
+export const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -181,6 +182,28 @@ export class NodeMetrics {
   readonly ownedPartitions = new Gauge({
     name: "dynamo_owned_partitions",
     help: "Partitions this node owns in the installed ring",
+    registers: [this.registry],
+  });
+
+  readonly storageBytes = new Gauge({
+    name: "dynamo_storage_bytes",
+    help: "Bytes of the node's data directory on disk (LevelDB's files)",
+    registers: [this.registry],
+  });
+  readonly storageFreeBytes = new Gauge({
+    name: "dynamo_storage_free_bytes",
+    help: "Bytes available to the node on the file system of its data directory",
+    registers: [this.registry],
+  });
+  readonly storageCapacityBytes = new Gauge({
+    name: "dynamo_storage_capacity_bytes",
+    help: "Size of the file system of the node's data directory",
+    registers: [this.registry],
+  });
+  readonly eventLoopLag = new Gauge({
+    name: "dynamo_event_loop_lag_seconds",
+    help: "Event-loop delay over the last sampling interval, by quantile: how long ready work waited for the node's one thread",
+    labelNames: ["quantile"] as const,
     registers: [this.registry],
   });
 

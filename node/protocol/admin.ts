@@ -7,11 +7,14 @@
  */
 import { z } from "zod";
 import { ringSchema } from "../ring/index.js";
+import { nodeStatsSchema, type NodeStats } from "../stats/view.js";
 
 export const ADMIN_PATHS = {
   node: "/v1/admin/node",
   ring: "/v1/admin/ring",
   transfers: "/v1/admin/transfers",
+  /** The node's account of itself, the same as `GET /v1/node` on the client port (node/stats). */
+  stats: "/v1/admin/stats",
   faults: "/v1/admin/faults",
   /** Followed by `{bucket}/{key}`, percent-encoded like the client API's paths. */
   local: "/v1/admin/local/",
@@ -90,6 +93,10 @@ export const localRecordSchema = z.union([
   }),
 ]);
 export type LocalRecord = z.infer<typeof localRecordSchema>;
+
+/** `GET /v1/admin/stats`: see node/stats. */
+export { nodeStatsSchema };
+export type { NodeStats };
 
 /** Every error on the peer port: `{"error": code, "message": text}`. */
 export const adminErrorSchema = z.object({ error: z.string(), message: z.string() });

@@ -29,9 +29,10 @@ export {
   faultsSchema,
   localRecordSchema,
   nodeInfoSchema,
+  nodeStatsSchema,
   ringInstallSchema,
   ringSchema,
   transferProgressSchema,
   transfersSchema,
 } from "./admin.js";
-export type { Faults, LocalRecord, NodeInfo, RingInstall, TransferProgress, TransfersReport } from "./admin.js";
+export type { Faults, LocalRecord, NodeInfo, NodeStats, RingInstall, TransferProgress, TransfersReport } from "./admin.js";

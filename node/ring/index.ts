@@ -9,3 +9,14 @@ export { canonicalMembers, compareIds, minimumMoves, movedPartitions, partitions
 export { spacingFeasible, spacingViolations } from "./spacing.js";
 export { initialClaim, planClaim } from "./claim.js";
 export { createRing, parseRing, ringSchema } from "./ring-value.js";
+export {
+  describeProgress,
+  formatBytes,
+  formatDuration,
+  percentMoved,
+  rebalanceProgress,
+  rebalanceSeconds,
+  rebalanceStatus,
+  transferKey,
+} from "./progress.js";
+export type { RebalanceProgress, RebalanceSummary, TransferReportEntry } from "./progress.js";

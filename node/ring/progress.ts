@@ -9,7 +9,7 @@
  * partition not yet moved is taken to be as large as the average moved one, or as large as what it has streamed so far
  * when that is more.
  */
-import type { Ring, Transfer } from "../node/ring/types.js";
+import type { Ring, Transfer } from "./types.js";
 
 /** One transfer as a receiving node reports it in `GET /v1/admin/transfers`. */
 export interface TransferReportEntry {

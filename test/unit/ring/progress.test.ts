@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { describeProgress, formatBytes, formatDuration, percentMoved, rebalanceProgress, type TransferReportEntry } from "../../../driver/index.js";
+import { describeProgress, formatBytes, formatDuration, percentMoved, rebalanceProgress, type TransferReportEntry } from "../../../node/ring/index.js";
 import type { Transfer } from "../../../node/ring/types.js";
 
 const pending: Transfer[] = [0, 1, 2, 3].map((p) => ({ partition: p, from: "a", to: p % 2 ? "d" : "e", kind: "ownership" }));
 const ring = { epoch: 7, pending };
 const T0 = 1_000_000;
 
-describe("RingDriver: rebalance progress", () => {
+describe("ring: rebalance progress", () => {
   it("counts nothing moved and no rate before any receiver reports", () => {
     const p = rebalanceProgress(ring, [], T0);
     assert.equal(p.epoch, 7);
