@@ -134,6 +134,9 @@ const clusterSpecObject = z.object({
     .default(600)
     .describe("How long a member may stay unreachable before its partitions are reassigned to the others; 0 never."),
   paused: z.boolean().default(false).describe("When true the operator observes and reports but changes nothing."),
+  console: z
+    .object({ enabled: z.boolean().default(true).describe("Serve the read-only web console at /ui on every node's client port.") })
+    .default({ enabled: true }),
 });
 
 /** The largest n over the spec's buckets and the implicit default bucket, as CEL and as TypeScript. */

@@ -80,6 +80,7 @@ function storageContainer(cluster: DynamoCluster): V1Container {
       { name: "DYNAMO_DATA_DIR", value: PATHS.data },
       { name: "DYNAMO_CONFIG", value: `${PATHS.configDir}/${CONFIG_FILE_KEY}` },
       { name: "DYNAMO_TOKEN_FILE", value: `${PATHS.tokenDir}/${TOKEN_KEY}` },
+      { name: "DYNAMO_CONSOLE", value: spec.console.enabled ? "on" : "off" },
       { name: "TMPDIR", value: PATHS.tmp },
     ],
     volumeMounts: [

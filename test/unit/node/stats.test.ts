@@ -64,7 +64,7 @@ describe("node stats", () => {
     const base = createRing({ partitions: 16, members: members.slice(0, 3), targetN: 3 });
     const ring = { ...base, epoch: 3, members: { ...base.members, d: { ...members[3]!, state: "joining" as const } }, pending: [{ partition: 0, from: "a", to: "d", kind: "ownership" as const }, { partition: 5, from: "b", to: "d", kind: "ownership" as const }] };
     const dStats = { transfers: [{ partition: 0, from: "a", to: "d", kind: "ownership", state: "done", keys: 3, bytes: 300, startedAt: 1000 }], history: [] } as unknown as NodeStats;
-    const o = buildOverview({ self: "a", ring, liveness: (id) => ({ up: id !== "c", phi: 0 }), phiThreshold: 8, stats: new Map([["d", dStats], ["c", { error: "down" }]]), nowMs: 2000 });
+    const o = buildOverview({ self: "a", ring, liveness: (id) => ({ up: id !== "c", phi: 0 }), phiThreshold: 8, stats: new Map<string, NodeStats | { error: string }>([["d", dStats], ["c", { error: "down" }]]), nowMs: 2000 });
     assert.equal(o.members.length, 4);
     assert.deepEqual(o.members.map((m) => m.condition), ["up", "up", "down", "joining"]);
     assert.equal(o.members.reduce((sum, m) => sum + m.partitions, 0), 16);
