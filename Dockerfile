@@ -19,6 +19,7 @@ COPY driver ./driver
 COPY dev ./dev
 COPY cli ./cli
 COPY client ./client
+COPY kubectl ./kubectl
 COPY scripts/copy-assets.mjs ./scripts/
 RUN npm run build
 

@@ -12,7 +12,8 @@ commands:
   dev [status|scale N|kill I|restart I|replace I]
                             run (or act on) a local cluster
   get|put|delete BUCKET KEY read, write or delete a key
-  operator                  run the Kubernetes operator`;
+  operator                  run the Kubernetes operator
+  kubectl ...               the kubectl plugin (kubectl dynamo ...): status, ring, replace, pause, resume, rebalance, report`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -27,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./client-commands.js")).runClientCommand(argv);
     case "operator":
       return (await import("../operator/main.js")).runOperator(rest);
+    case "kubectl":
+      return (await import("../kubectl/index.js")).runKubectlPlugin(rest);
     case "help":
     case "--help":
     case "-h":

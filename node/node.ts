@@ -468,6 +468,8 @@ export class StorageNode {
           partitions: counts[m.id] ?? 0,
         })),
       pending: ring.pending,
+      owners: ring.owners,
+      ...(ring.nextOwners ? { nextOwners: ring.nextOwners } : {}),
       transfers: { pending: ring.pending.length, active: this.receiver.activeCount, receiving: this.receiver.list() },
       hints: this.hints.stats(),
       rebuildingPartitions: this.rebuilder.pendingPartitions,

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const sourceDirs = ["node", "operator", "driver", "dev", "cli", "client"];
+const sourceDirs = ["node", "operator", "driver", "dev", "cli", "client", "kubectl"];
 
 function run(cmd, args) {
   const result = spawnSync(cmd, args, { cwd: root, stdio: ["ignore", "inherit", "inherit"] });

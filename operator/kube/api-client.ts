@@ -71,6 +71,11 @@ export class KubeApi {
     return this.send<T>("GET", path);
   }
 
+  /** A GET whose answer is text rather than JSON (pod logs, a proxied /metrics). */
+  getText(path: string): Promise<string> {
+    return this.send<string>("GET", path, undefined, "application/json", true);
+  }
+
   async find<T>(path: string): Promise<T | undefined> {
     try {
       return await this.get<T>(path);
@@ -107,7 +112,7 @@ export class KubeApi {
     }
   }
 
-  private async send<T>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
+  private async send<T>(method: string, path: string, body?: unknown, contentType = "application/json", raw = false): Promise<T> {
     const url = new URL(path, this.server);
     const options: RequestOptions = {
       method,
@@ -115,7 +120,7 @@ export class KubeApi {
       hostname: url.hostname,
       port: url.port,
       path: url.pathname + url.search,
-      headers: { Accept: "application/json", ...(body === undefined ? {} : { "Content-Type": contentType }) },
+      headers: { Accept: raw ? "*/*" : "application/json", ...(body === undefined ? {} : { "Content-Type": contentType }) },
       timeout: this.options.requestTimeoutMs,
     };
     await this.kubeConfig.applyToHTTPSOptions(options);
@@ -140,7 +145,7 @@ export class KubeApi {
             json = undefined;
           }
           const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve(json as T);
+          if (status >= 200 && status < 300) return resolve((raw ? text : json) as T);
           const s = json as { reason?: string; message?: string } | undefined;
           reject(new KubeApiError(status, s?.reason ?? "Unknown", `${method} ${path}: ${status} ${s?.message ?? text.slice(0, 300)}`));
         });
