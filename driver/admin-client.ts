@@ -12,11 +12,13 @@ import {
   faultsSchema,
   localRecordSchema,
   nodeInfoSchema,
+  nodeStatsSchema,
   ringInstallSchema,
   transfersSchema,
   type Faults,
   type LocalRecord,
   type NodeInfo,
+  type NodeStats,
   type RingInstall,
   type TransfersReport,
 } from "../node/protocol/index.js";
@@ -57,6 +59,11 @@ export class AdminClient {
 
   async transfers(peerUrl: string): Promise<TransfersReport> {
     return this.call(peerUrl, "GET", ADMIN_PATHS.transfers, transfersSchema);
+  }
+
+  /** The node's account of itself: disk, rates, hints per target, anti-entropy, transfers, recent history. */
+  async stats(peerUrl: string): Promise<NodeStats> {
+    return this.call(peerUrl, "GET", ADMIN_PATHS.stats, nodeStatsSchema);
   }
 
   /** A node's own copy of a key, without asking any other replica. */
