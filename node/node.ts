@@ -69,7 +69,10 @@ export class StorageNode {
 
   constructor(readonly options: NodeOptions) {
     this.log = options.logger ?? createLogger(options.id);
-    this.store = new Store(options.dataDir, { cacheBytesMax: options.config.tuning.recordCacheBytes });
+    this.store = new Store(options.dataDir, {
+      cacheBytesMax: options.config.tuning.recordCacheBytes,
+      syncWrites: options.config.tuning.syncWrites,
+    });
     this.detector = new PhiAccrualDetector({ ...DEFAULT_FAILURE_DETECTOR, phiThreshold: options.config.tuning.phiThreshold });
     this.faults = options.faultInjection ? new FaultInjector() : undefined;
   }

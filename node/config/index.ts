@@ -80,6 +80,12 @@ export const DEFAULT_TUNING = {
   dropDelayMs: 10_000,
   /** Memory for the cache of recently used records in front of LevelDB. */
   recordCacheBytes: 64 * 1024 * 1024,
+  /**
+   * Whether each record write waits for LevelDB to fsync its log. Off, a write survives a crash of the node process
+   * (it is in the operating system's page cache) but not of the machine, unless the other replicas of w kept it;
+   * on, it survives power loss on this node too, at the cost of an fsync per write.
+   */
+  syncWrites: false,
   /** Most requests one peer connection keeps in flight; more wait for the connection or fail fast. */
   peerInFlightMax: 4096,
   /** Most concurrent client requests one node coordinates before answering 503. */
@@ -121,6 +127,7 @@ const tuningSchema = z
     handoffBatchMax: z.number().int().min(1).max(10_000),
     dropDelayMs: z.number().int().min(0),
     recordCacheBytes: z.number().int().min(0).max(64 * 1024 * 1024 * 1024),
+    syncWrites: z.boolean(),
     peerInFlightMax: z.number().int().min(1).max(1_000_000),
     coordinatorInFlightMax: z.number().int().min(1).max(1_000_000),
     readRepairQueueMax: z.number().int().min(0).max(1_000_000),

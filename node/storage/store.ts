@@ -35,12 +35,15 @@ export class Store {
    * it was reading, so a slow read can never put back a version older than one just written.
    */
   private mutations = 0;
+  /** LevelDB's write options: `sync` makes every record write wait for an fsync of the log (see `syncWrites`). */
+  private readonly writeOptions: { sync: boolean };
 
   constructor(
     readonly dataDir: string,
-    options: { cacheBytesMax?: number } = {},
+    options: { cacheBytesMax?: number; syncWrites?: boolean } = {},
   ) {
     this.cache = new RecordCache(options.cacheBytesMax ?? 64 * 1024 * 1024);
+    this.writeOptions = { sync: options.syncWrites ?? false };
     mkdirSync(dataDir, { recursive: true });
     this.db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: "buffer", valueEncoding: "buffer" });
   }
@@ -136,7 +139,7 @@ export class Store {
     // Forget first: if the write fails, a later read goes to disk rather than trusting a version that may not be there.
     this.mutations += 1;
     this.cache.delete(cacheKey);
-    await this.db.put(raw, encoded);
+    await this.db.put(raw, encoded, this.writeOptions);
     this.mutations += 1;
     this.cache.set(cacheKey, record, encoded.length);
   }
@@ -149,7 +152,10 @@ export class Store {
     );
     this.mutations += 1;
     for (const op of prepared) this.cache.delete(op.key.toString("latin1"));
-    await this.db.batch(prepared.map((op) => (op.type === "put" ? { type: "put" as const, key: op.key, value: op.value } : { type: "del" as const, key: op.key })));
+    await this.db.batch(
+      prepared.map((op) => (op.type === "put" ? { type: "put" as const, key: op.key, value: op.value } : { type: "del" as const, key: op.key })),
+      this.writeOptions,
+    );
     this.mutations += 1;
     for (const op of prepared) this.cache.set(op.key.toString("latin1"), op.type === "put" ? op.record : undefined, op.type === "put" ? op.value.length : 0);
   }
@@ -230,7 +236,7 @@ export class Store {
   }
 
   async putMeta(name: string, value: Buffer): Promise<void> {
-    await this.db.put(metaKey(name), value);
+    await this.db.put(metaKey(name), value, this.writeOptions);
   }
 
   /** The raw database, for modules that keep their own key space (hints, anti-entropy trees). */
