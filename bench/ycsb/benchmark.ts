@@ -15,6 +15,7 @@ import { seededRandom, type Random } from "./random.js";
 import { compare, comparisonTable, phaseComparison, runLines, type ComparisonRow } from "./report.js";
 import { loadRecords, runWorkload, type RunOptions, type RunResult } from "./runner.js";
 import { externalStore, startDevCluster } from "./store.js";
+import { dynamoTarget, type KvTarget } from "./target.js";
 
 /** Generous, so that a slow request shows up as a latency outlier rather than as an error. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -30,7 +31,8 @@ export interface BenchReport {
   comparison: ComparisonRow[];
 }
 
-function randomValues(count: number, bytes: number, random: Random): Buffer[] {
+/** `count` values of `bytes` random bytes each, from `random`, so a seed replays the values written too. */
+export function randomValues(count: number, bytes: number, random: Random): Buffer[] {
   return Array.from({ length: count }, () => {
     const value = Buffer.allocUnsafe(bytes);
     for (let i = 0; i < bytes; i++) value[i] = random.int(256);
@@ -74,7 +76,6 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
     clients.push(storeClient, ...(floorClient ? [floorClient] : []));
 
     const runOptions = (seed: number): RunOptions => ({
-      bucket: options.bucket,
       clients: options.clients,
       records: options.records,
       seconds: options.seconds,
@@ -82,12 +83,14 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
       values,
       random: seededRandom(seed),
     });
-    const both = async (label: string, run: (client: DynamoClient, runOpts: RunOptions) => Promise<RunResult>, phaseClient = storeClient) => {
+    // Updates read the key and write back with its context: the Dynamo-native update, on the floor as on the store.
+    const target = (client: DynamoClient): KvTarget => dynamoTarget(client, options.bucket, "read-modify-write");
+    const both = async (label: string, run: (target: KvTarget, runOpts: RunOptions) => Promise<RunResult>, phaseClient = storeClient) => {
       // Store and floor get the same seed, so they see the same key and operation sequence per client loop.
       const seed = root.int(2 ** 32);
-      const storeResult = await run(phaseClient, runOptions(seed));
+      const storeResult = await run(target(phaseClient), runOptions(seed));
       runLines(`${label} store`, storeResult).forEach((line) => log(line));
-      const floorResult = floorClient ? await run(floorClient, runOptions(seed)) : undefined;
+      const floorResult = floorClient ? await run(target(floorClient), runOptions(seed)) : undefined;
       if (floorResult) runLines(`${label} floor`, floorResult).forEach((line) => log(line));
       return { store: storeResult, floor: floorResult };
     };
@@ -105,7 +108,7 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
       if (phaseUrls) clients.push(phaseClient);
       try {
         for (const workload of options.workloads) {
-          const result = await both(`[${phase.name}]`, (client, runOpts) => runWorkload(client, workload, runOpts), phaseClient);
+          const result = await both(`[${phase.name}]`, (t, runOpts) => runWorkload(t, workload, runOpts), phaseClient);
           runs.push({ phase: phase.name, ...result });
           comparison.push(...compare(phase.name, result.store, result.floor));
         }

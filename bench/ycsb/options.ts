@@ -49,7 +49,8 @@ export const BENCH_USAGE = `usage: npm run bench -- [flags]
   --skip-floor          measure the store only
   --out DIR             where the JSON results go                                           [${DEFAULT_BENCH_OPTIONS.outDir}]`;
 
-function number(raw: string | undefined, name: string, fallback: number, min: number, integer = true): number {
+/** A numeric flag's value, or `fallback` when absent; throws a one-line message naming the flag when it is bad. */
+export function numberFlag(raw: string | undefined, name: string, fallback: number, min: number, integer = true): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
@@ -88,14 +89,14 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
   return {
     workloads: parseWorkloads(values.workloads ?? d.workloads),
     phases: parsePhases(values.phases ?? d.phases),
-    clients: number(values.clients, "clients", d.clients, 1),
-    seconds: number(values.seconds, "seconds", d.seconds, 0.1, false),
-    warmupSeconds: number(values["warmup-seconds"], "warmup-seconds", d.warmupSeconds, 0, false),
-    records: number(values.records, "records", d.records, 1),
-    valueBytes: number(values["value-bytes"], "value-bytes", d.valueBytes, 0),
+    clients: numberFlag(values.clients, "clients", d.clients, 1),
+    seconds: numberFlag(values.seconds, "seconds", d.seconds, 0.1, false),
+    warmupSeconds: numberFlag(values["warmup-seconds"], "warmup-seconds", d.warmupSeconds, 0, false),
+    records: numberFlag(values.records, "records", d.records, 1),
+    valueBytes: numberFlag(values["value-bytes"], "value-bytes", d.valueBytes, 0),
     bucket: values.bucket ?? d.bucket,
     urls: urls === undefined || urls.length === 0 ? undefined : urls,
-    seed: number(values.seed, "seed", randomInt(0, 2 ** 32), 0),
+    seed: numberFlag(values.seed, "seed", randomInt(0, 2 ** 32), 0),
     skipFloor: values["skip-floor"] ?? false,
     outDir: values.out ?? d.outDir,
   };

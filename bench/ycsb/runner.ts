@@ -1,17 +1,22 @@
 /**
  * The closed-loop load generator: `clients` concurrent loops, each issuing its next operation as soon as the last one
- * returns, against whatever the given `DynamoClient` points at (the store or the floor). Latencies go into bounded
- * histograms; failures are counted by error code and never stop the run, because how often a store fails under load
- * is part of what is measured.
+ * returns, against whatever `KvTarget` it is given (the store, the floor, or a peer system). Latencies go into bounded
+ * histograms; failures are counted by kind and never stop the run, because how often a store fails under load is part
+ * of what is measured.
  */
-import { DynamoClient, DynamoClientError } from "../../client/index.js";
 import { LatencyHistogram, type LatencySummary } from "./histogram.js";
 import type { Random } from "./random.js";
+import type { KvTarget } from "./target.js";
 import { recordKey, type Operation, type Workload } from "./workloads.js";
 import { ScrambledZipfian } from "./zipfian.js";
 
+/** Called when the measured window opens and when it closes, so a caller can sample CPU time over exactly it. */
+export interface MeasuredWindow {
+  onStart(): void;
+  onEnd(): void;
+}
+
 export interface RunOptions {
-  bucket: string;
   clients: number;
   records: number;
   /** Measured duration of each workload. */
@@ -21,6 +26,7 @@ export interface RunOptions {
   /** Values written; each write picks one so the store cannot exploit repeated bytes. */
   values: readonly Buffer[];
   random: Random;
+  window?: MeasuredWindow;
 }
 
 export interface OperationResult {
@@ -28,7 +34,7 @@ export interface OperationResult {
   /** Operations that succeeded in the measured window. */
   count: number;
   opsPerSec: number;
-  /** Failed operations by error code (a DynamoClientError code, `not_found` for a missing record). */
+  /** Failed operations by kind (the target's `errorKind`, e.g. `unavailable`, `timeout`, `not_found`). */
   errors: Record<string, number>;
   latency: LatencySummary;
 }
@@ -37,6 +43,8 @@ export interface RunResult {
   workload: string;
   seconds: number;
   operations: OperationResult[];
+  /** Every operation of the run together (reads and updates of a mixed workload), as operation `all`. */
+  total: OperationResult;
 }
 
 /** Measurements for one operation type in one run. */
@@ -44,9 +52,16 @@ class OperationStats {
   readonly histogram = new LatencyHistogram();
   readonly errors = new Map<string, number>();
 
-  fail(error: unknown): void {
-    const code = error instanceof DynamoClientError ? error.code : "exception";
-    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  constructor(private readonly total?: OperationStats) {}
+
+  succeed(latencyUs: number): void {
+    this.histogram.record(latencyUs);
+    this.total?.succeed(latencyUs);
+  }
+
+  fail(kind: string): void {
+    this.errors.set(kind, (this.errors.get(kind) ?? 0) + 1);
+    this.total?.fail(kind);
   }
 
   result(operation: Operation, seconds: number): OperationResult {
@@ -60,34 +75,42 @@ class OperationStats {
   }
 }
 
-async function read(client: DynamoClient, bucket: string, key: string): Promise<void> {
-  const result = await client.get(bucket, key);
-  // Every record was loaded first, so a miss is a failure of the store, not a normal outcome.
-  if (result.kind === "not_found") throw new DynamoClientError("not_found", `record ${key} not found`);
-}
-
-async function update(client: DynamoClient, bucket: string, key: string, value: Buffer): Promise<void> {
-  const current = await client.get(bucket, key);
-  // A missing record is written blind (or over its tombstone's context): the update still happens, as in YCSB.
-  await client.put(bucket, key, value, { context: current.context, contentType: "application/octet-stream" });
-}
-
 function pick<T>(items: readonly T[], random: Random): T {
   return items[random.int(items.length)] as T;
 }
 
-async function timed(stats: OperationStats, recording: boolean, action: () => Promise<void>): Promise<void> {
+async function timed(target: KvTarget, stats: OperationStats, recording: boolean, action: () => Promise<void>): Promise<void> {
   const started = performance.now();
   try {
     await action();
-    if (recording) stats.histogram.record((performance.now() - started) * 1000);
+    if (recording) stats.succeed((performance.now() - started) * 1000);
   } catch (error) {
-    if (recording) stats.fail(error);
+    if (recording) stats.fail(target.errorKind(error));
   }
 }
 
+/** Wraps the caller's window so each callback runs exactly once, and onEnd never before onStart. */
+function windowOnce(window: MeasuredWindow | undefined): MeasuredWindow {
+  let started = false;
+  let ended = false;
+  const onStart = (): void => {
+    if (started) return;
+    started = true;
+    window?.onStart();
+  };
+  return {
+    onStart,
+    onEnd: () => {
+      if (ended) return;
+      onStart();
+      ended = true;
+      window?.onEnd();
+    },
+  };
+}
+
 /** The load phase: inserts every record once, blind, spread over the client loops. Measured from first to last. */
-export async function loadRecords(client: DynamoClient, options: RunOptions): Promise<RunResult> {
+export async function loadRecords(target: KvTarget, options: RunOptions): Promise<RunResult> {
   const stats = new OperationStats();
   let nextRecord = 0;
   const started = performance.now();
@@ -95,23 +118,28 @@ export async function loadRecords(client: DynamoClient, options: RunOptions): Pr
     while (nextRecord < options.records) {
       const key = recordKey(nextRecord++);
       const value = pick(options.values, random);
-      await timed(stats, true, async () => {
-        await client.put(options.bucket, key, value, { contentType: "application/octet-stream" });
-      });
+      await timed(target, stats, true, () => target.insert(key, value));
     }
   };
   await Promise.all(Array.from({ length: options.clients }, () => loop(options.random.fork())));
   const seconds = (performance.now() - started) / 1000;
-  return { workload: "load", seconds, operations: [stats.result("insert", seconds)] };
+  const insert = stats.result("insert", seconds);
+  return { workload: "load", seconds, operations: [insert], total: { ...insert, operation: "all" } };
 }
 
 /** Runs `workload` for warm-up plus `seconds`, recording only operations that start inside the measured window. */
-export async function runWorkload(client: DynamoClient, workload: Workload, options: RunOptions): Promise<RunResult> {
-  const reads = new OperationStats();
-  const updates = new OperationStats();
+export async function runWorkload(target: KvTarget, workload: Workload, options: RunOptions): Promise<RunResult> {
+  const all = new OperationStats();
+  const reads = new OperationStats(all);
+  const updates = new OperationStats(all);
   const keys = new ScrambledZipfian(options.records);
   const measureFrom = performance.now() + options.warmupSeconds * 1000;
   const measureUntil = measureFrom + options.seconds * 1000;
+  const window = windowOnce(options.window);
+  const windowTimers = [
+    setTimeout(window.onStart, measureFrom - performance.now()),
+    setTimeout(window.onEnd, measureUntil - performance.now()),
+  ];
   const loop = async (random: Random): Promise<void> => {
     for (;;) {
       const now = performance.now();
@@ -119,15 +147,22 @@ export async function runWorkload(client: DynamoClient, workload: Workload, opti
       const recording = now >= measureFrom;
       const key = recordKey(keys.next(random));
       if (random.next() < workload.readProportion) {
-        await timed(reads, recording, () => read(client, options.bucket, key));
+        await timed(target, reads, recording, () => target.read(key));
       } else {
         const value = pick(options.values, random);
-        await timed(updates, recording, () => update(client, options.bucket, key, value));
+        await timed(target, updates, recording, () => target.update(key, value));
       }
     }
   };
-  await Promise.all(Array.from({ length: options.clients }, () => loop(options.random.fork())));
+  try {
+    await Promise.all(Array.from({ length: options.clients }, () => loop(options.random.fork())));
+  } finally {
+    // Normally both timers have fired; a timer held up by a busy event loop is run now, so the caller's window closes.
+    windowTimers.forEach((timer) => clearTimeout(timer));
+    window.onStart();
+    window.onEnd();
+  }
   const operations = [reads.result("read", options.seconds)];
   if (workload.readProportion < 1) operations.push(updates.result("update", options.seconds));
-  return { workload: workload.name, seconds: options.seconds, operations };
+  return { workload: workload.name, seconds: options.seconds, operations, total: all.result("all", options.seconds) };
 }

@@ -26,6 +26,8 @@ export interface DevCommandResult {
 export interface StoreCluster {
   /** Client URLs the benchmark spreads its requests over. */
   urls: string[];
+  /** The `dynamo dev` supervisor's process id (its nodes are its children); undefined for an external cluster. */
+  pid: number | undefined;
   /** The data directory of a self-started cluster; undefined for an external one. */
   dataDir: string | undefined;
   /** Runs `dynamo dev ARGS --data-dir DIR` against a self-started cluster. */
@@ -36,29 +38,35 @@ export interface StoreCluster {
 export function externalStore(urls: string[]): StoreCluster {
   return {
     urls,
+    pid: undefined,
     dataDir: undefined,
     dev: () => Promise.reject(new Error("this phase needs a self-started cluster; run without --url")),
     stop: () => Promise.resolve(),
   };
 }
 
-function portFree(port: number): Promise<boolean> {
+function portFree(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once("error", () => resolve(false));
-    server.listen(port, HOST, () => server.close(() => resolve(true)));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
 }
 
-/** A base port whose next `count` ports are free now; another process may still take one, so callers retry. */
-async function freePortRange(count: number): Promise<number> {
+/**
+ * A base port whose next `count` ports are free now on every one of `hosts`; another process may still take one, so
+ * callers retry.
+ */
+export async function freePortRange(count: number, hosts: readonly string[] = [HOST]): Promise<number> {
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
     const base = 20_000 + 2 * Math.floor(Math.random() * 15_000);
     let free = true;
-    for (let port = base; port < base + count && free; port++) free = await portFree(port);
+    for (let port = base; port < base + count && free; port++) {
+      for (const host of hosts) free = free && (await portFree(port, host));
+    }
     if (free) return base;
   }
-  throw new Error(`found no ${count} consecutive free ports on ${HOST} in ${PORT_ATTEMPTS} tries`);
+  throw new Error(`found no ${count} consecutive free ports on ${hosts.join(", ")} in ${PORT_ATTEMPTS} tries`);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -123,12 +131,20 @@ async function stopSupervisor(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function startDevCluster(options: { nodes: number; log: (line: string) => void }): Promise<StoreCluster> {
+export interface DevClusterOptions {
+  nodes: number;
+  log: (line: string) => void;
+  /** A node configuration file (buckets, tuning) passed to every node with `--config`. */
+  config?: string;
+}
+
+export async function startDevCluster(options: DevClusterOptions): Promise<StoreCluster> {
   if (!existsSync(DYNAMO_MAIN)) throw new Error(`${DYNAMO_MAIN} is missing; run 'npm run build' first`);
   for (let attempt = 1; ; attempt++) {
     const dataDir = mkdtempSync(join(tmpdir(), "dynamo-bench-"));
     const basePort = await freePortRange(2 * options.nodes);
     const args = ["--nodes", String(options.nodes), "--base-port", String(basePort), "--data-dir", dataDir];
+    if (options.config !== undefined) args.push("--config", options.config);
     const child = spawn(process.execPath, [DYNAMO_MAIN, "dev", ...args], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     // Only the tail is kept: it is what explains a failed start, and the log must not grow without bound.
@@ -138,6 +154,7 @@ export async function startDevCluster(options: { nodes: number; log: (line: stri
       options.log(`store: ${options.nodes}-node dynamo dev cluster on ports ${basePort}..${basePort + 2 * options.nodes - 1}, data in ${dataDir}`);
       return {
         urls,
+        pid: child.pid,
         dataDir,
         dev: (devArgs) => runDev([...devArgs, "--data-dir", dataDir]),
         stop: async () => {

@@ -5,7 +5,8 @@
  */
 
 export type WorkloadName = "A" | "B" | "C";
-export type Operation = "insert" | "read" | "update";
+/** `all` stands for every operation of a run together. */
+export type Operation = "insert" | "read" | "update" | "all";
 
 export interface Workload {
   name: WorkloadName;
