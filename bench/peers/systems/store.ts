@@ -1,0 +1,89 @@
+/**
+ * Our store, started the way a user starts it: `dynamo dev --config FILE` (three nodes, from the compiled build, in a
+ * temporary data directory on free loopback ports). Two ways to drive it:
+ * - `store`: an `lww` bucket, n=3 r=2 w=2, updated with blind writes, which is what Cassandra, etcd and Redis
+ *   clients do, so the comparison is like for like;
+ * - `store-rmw`: the `default` siblings bucket, where an update reads the key and writes back with the returned
+ *   context: the Dynamo-native update, two requests per update.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DynamoClient } from "../../../client/index.js";
+import { DYNAMO_MAIN, startDevCluster } from "../../ycsb/store.js";
+import { dynamoTarget, type DynamoUpdateMode } from "../../ycsb/target.js";
+import { REQUEST_TIMEOUT_MS, type PeerSystem, type PreparedSystem, type RunningSystem, type StartContext } from "./system.js";
+
+export const STORE_NODES = 3;
+export const STORE_LWW_BUCKET = "bench_lww";
+
+/** The `--config` file given to every node: the lww bucket, and fsync per write in durable mode. */
+export function storeConfig(durable: boolean): { buckets: object[]; tuning: { syncWrites: boolean } } {
+  return {
+    buckets: [{ name: STORE_LWW_BUCKET, n: 3, r: 2, w: 2, reconciliation: "lww" }],
+    tuning: { syncWrites: durable },
+  };
+}
+
+function storeDurability(durable: boolean): string {
+  return durable
+    ? "LevelDB fsync before each write is acknowledged (tuning.syncWrites); acknowledged by w=2 of 3 replicas"
+    : "LevelDB write without fsync (survives a process crash, not a power loss); acknowledged by w=2 of 3 replicas";
+}
+
+async function startStore(context: StartContext, bucket: string, updateMode: DynamoUpdateMode, label: string): Promise<RunningSystem> {
+  const configPath = join(context.workDir, "dynamo.json");
+  writeFileSync(configPath, `${JSON.stringify(storeConfig(context.durable), null, 2)}\n`);
+  const cluster = await startDevCluster({ nodes: STORE_NODES, log: context.log, config: configPath });
+  const clients: DynamoClient[] = [];
+  const variantsFor = (urls: string[]) => {
+    const client = new DynamoClient(urls, { maxSockets: context.clients, timeoutMs: REQUEST_TIMEOUT_MS });
+    clients.push(client);
+    return [{ label, target: dynamoTarget(client, bucket, updateMode) }];
+  };
+  return {
+    variants: variantsFor(cluster.urls),
+    rootPids: () => (cluster.pid === undefined ? [] : [cluster.pid]),
+    async stopOne() {
+      const result = await cluster.dev(["kill", String(STORE_NODES - 1)]);
+      if (result.code !== 0) throw new Error(`dynamo dev kill ${STORE_NODES - 1} failed: ${result.stderr.trim()}`);
+      return variantsFor(cluster.urls.slice(0, STORE_NODES - 1));
+    },
+    async stop() {
+      for (const client of clients) client.close();
+      await cluster.stop();
+    },
+  };
+}
+
+const REPO_ROOT = join(DYNAMO_MAIN, "..", "..", "..");
+
+/** The package version and the commit the build came from, so a table says which store it measured. */
+function storeVersion(): string {
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return `store ${version} (${commit.trim()})`;
+  } catch {
+    return `store ${version}`;
+  }
+}
+
+function prepareStore(bucket: string, updateMode: DynamoUpdateMode, label: string): Promise<PreparedSystem> {
+  if (!existsSync(DYNAMO_MAIN)) return Promise.reject(new Error(`${DYNAMO_MAIN} is missing; run 'npm run build' first`));
+  return Promise.resolve({ version: storeVersion(), start: (context) => startStore(context, bucket, updateMode, label) });
+}
+
+export const store: PeerSystem = {
+  name: "store",
+  setup: `${STORE_NODES}-node dynamo dev, lww bucket n=3 r=2 w=2, blind updates`,
+  durability: storeDurability,
+  prepare: () => prepareStore(STORE_LWW_BUCKET, "blind", "store"),
+};
+
+export const storeRmw: PeerSystem = {
+  name: "store-rmw",
+  setup: `${STORE_NODES}-node dynamo dev, default (siblings) bucket n=3 r=2 w=2, update = read + write with its context`,
+  durability: storeDurability,
+  prepare: () => prepareStore("default", "read-modify-write", "store-rmw"),
+};
