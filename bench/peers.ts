@@ -33,9 +33,10 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGHUP", onSignal);
   try {
     const command = ["npm run bench:peers", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" ");
-    const { jsonPath, markdownPath } = await runPeers(options, command, log);
+    const { jsonPath, markdownPath, failures } = await runPeers(options, command, log);
     log(`results written to ${markdownPath} and ${jsonPath}`);
-    return 0;
+    if (failures > 0) process.stderr.write(`bench:peers: ${failures} system start(s) or run(s) failed; see the notes under the tables\n`);
+    return failures > 0 ? 1 : 0;
   } catch (error) {
     process.stderr.write(`bench:peers: ${(error as Error).message}\n`);
     await stopEverything();

@@ -9,9 +9,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
-import { randomValues } from "../ycsb/benchmark.js";
+import { randomValues, timestamp } from "../ycsb/benchmark.js";
 import { seededRandom } from "../ycsb/random.js";
-import { loadRecords, runWorkload, type RunOptions, type RunResult } from "../ycsb/runner.js";
+import { stopAllDevClusters } from "../ycsb/store.js";
+import { loadRecords, runWorkload, type RunOptions } from "../ycsb/runner.js";
 import { cpuMsPerOperation, CpuWindow } from "./cpu.js";
 import { DEFAULT_PEERS_OPTIONS, type PeersOptions } from "./options.js";
 import { sleep, stopAllProcesses } from "./processes.js";
@@ -33,18 +34,16 @@ export const SYSTEMS: Record<SystemName, PeerSystem> = {
 /** After a node is killed: time for failure detectors and clients to notice, so the phase measures steady state. */
 const DOWN_SETTLE_MS = 10_000;
 
-function timestamp(date: Date): string {
-  return date.toISOString().replace(/[:.]/g, "-");
-}
+/** The system running (or starting) right now and its directory, so an interrupt can stop and remove them. */
+const current: { running: RunningSystem | undefined; workDir: string | undefined } = { running: undefined, workDir: undefined };
 
-/** The system running right now, so an interrupt can stop it before the harness exits. */
-let current: RunningSystem | undefined;
-
-/** Stops whatever is running; for SIGINT and SIGTERM handlers. */
+/** Stops whatever is running and removes its directory; for SIGINT and SIGTERM handlers. */
 export async function stopEverything(): Promise<void> {
-  const running = current;
-  current = undefined;
-  await Promise.allSettled([running?.stop(), stopAllProcesses()]);
+  const { running, workDir } = current;
+  current.running = undefined;
+  current.workDir = undefined;
+  await Promise.allSettled([running?.stop(), stopAllProcesses(), stopAllDevClusters()]);
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
 }
 
 interface Seeds {
@@ -56,7 +55,7 @@ export async function runPeers(
   options: PeersOptions,
   command: string,
   log: (line: string) => void,
-): Promise<{ report: PeersReport; jsonPath: string; markdownPath: string }> {
+): Promise<{ report: PeersReport; jsonPath: string; markdownPath: string; failures: number }> {
   const startedAt = new Date();
   const loadAverage = os.loadavg();
   log(`seed ${options.seed} (replay with --seed ${options.seed}); ${os.cpus().length} CPUs, load average ${loadAverage.map((l) => l.toFixed(2)).join(" ")}`);
@@ -87,63 +86,38 @@ export async function runPeers(
   });
 
   const measurements: Measurement[] = [];
-  const notes = new Set<string>();
-  const record = (m: Omit<Measurement, "serverCpuMsPerOp" | "driverCpuMsPerOp">): void => {
-    const operations = m.result.total.count;
-    const measurement: Measurement = {
-      ...m,
-      serverCpuMsPerOp: cpuMsPerOperation(m.cpu.serverCpuSeconds, operations),
-      driverCpuMsPerOp: cpuMsPerOperation(m.cpu.driverCpuSeconds, operations),
-    };
-    measurements.push(measurement);
-    log(measurementLine(measurement));
+  const notes: string[] = [];
+  const session: Session = {
+    options,
+    runOptions,
+    log,
+    record(m) {
+      const operations = m.result.total.count;
+      const measurement: Measurement = {
+        ...m,
+        serverCpuMsPerOp: cpuMsPerOperation(m.cpu.serverCpuSeconds, operations),
+        driverCpuMsPerOp: cpuMsPerOperation(m.cpu.driverCpuSeconds, operations),
+      };
+      measurements.push(measurement);
+      log(measurementLine(measurement));
+    },
+    note(text) {
+      if (!notes.includes(text)) notes.push(text);
+    },
   };
 
+  let failures = 0;
   for (let round = 1; round <= options.rounds; round++) {
-    const seeds = rounds[round - 1]!;
     for (const system of systems) {
       log(`round ${round}/${options.rounds}: ${system.name} (load average ${os.loadavg()[0]!.toFixed(2)})`);
-      const workDir = mkdtempSync(join(os.tmpdir(), `dynamo-peers-${system.name}-`));
       try {
-        const running = await prepared.get(system.name)!.start({ durable: options.durable, clients: options.clients, workDir, log });
-        current = running;
-        const measureAll = async (phase: Phase, variants: Variant[]): Promise<void> => {
-          for (const [index, workload] of options.workloads.entries()) {
-            for (const variant of variants) {
-              const window = new CpuWindow(() => running.rootPids());
-              const loadAverage1m = os.loadavg()[0]!;
-              const run: RunOptions = { ...runOptions(seeds.workloads[index]!), window: { onStart: () => window.start(), onEnd: () => window.end() } };
-              const result = await runWorkload(variant.target, workload, run);
-              record({ round, variant: variant.label, system: system.name, phase, workload: workload.name, loadAverage: loadAverage1m, result, cpu: window.result });
-            }
-          }
-        };
-        try {
-          const loader = running.variants[0]!;
-          const window = new CpuWindow(() => running.rootPids());
-          const loadAverage1m = os.loadavg()[0]!;
-          window.start();
-          const loaded: RunResult = await loadRecords(loader.target, runOptions(seeds.load));
-          window.end();
-          // Every row of a system shares its one load; it is shown once, under the system's first row.
-          record({ round, variant: loader.label, system: system.name, phase: "healthy", workload: "load", loadAverage: loadAverage1m, result: loaded, cpu: window.result });
-          await measureAll("healthy", running.variants);
-          if (options.downOne) {
-            if (running.stopOne) {
-              const survivors = await running.stopOne();
-              log(`${system.name}: one node killed; waiting ${DOWN_SETTLE_MS / 1000} s for the others to notice`);
-              await sleep(DOWN_SETTLE_MS);
-              await measureAll("one-down", survivors);
-            } else {
-              notes.add(`${system.name} is one process: it has no node to lose, so it is not measured with one node down.`);
-            }
-          }
-        } finally {
-          current = undefined;
-          await running.stop();
-        }
-      } finally {
-        rmSync(workDir, { recursive: true, force: true });
+        await measureSystem(session, system.name, prepared.get(system.name)!, round, rounds[round - 1]!);
+      } catch (error) {
+        // One system failing (a JVM that would not start) must not throw away what the others measured.
+        failures += 1;
+        const message = (error as Error).message.split("\n")[0];
+        log(`round ${round}: ${system.name} failed: ${(error as Error).message}`);
+        session.note(`Round ${round}: ${system.name} failed and is missing from that round: ${message}`);
       }
     }
   }
@@ -176,7 +150,7 @@ export async function runPeers(
     systems: info,
     baseline: options.systems.includes("store") ? "store" : (measurements[0]?.variant ?? options.systems[0]!),
     measurements,
-    notes: [...notes],
+    notes,
   };
   const dir = resolve(options.outDir);
   mkdirSync(dir, { recursive: true });
@@ -186,5 +160,71 @@ export async function runPeers(
   writeFileSync(`${base}.md`, markdown);
   log("");
   log(markdown);
-  return { report, jsonPath: `${base}.json`, markdownPath: `${base}.md` };
+  return { report, jsonPath: `${base}.json`, markdownPath: `${base}.md`, failures };
+}
+
+/** What measuring one system needs from the run around it. */
+interface Session {
+  options: PeersOptions;
+  runOptions(seed: number): RunOptions;
+  log(line: string): void;
+  record(m: Omit<Measurement, "serverCpuMsPerOp" | "driverCpuMsPerOp">): void;
+  note(text: string): void;
+}
+
+/** Starts one system, loads it, measures every workload of every row (and with one node down), and stops it. */
+async function measureSystem(session: Session, name: SystemName, prepared: PreparedSystem, round: number, seeds: Seeds): Promise<void> {
+  const { options } = session;
+  const workDir = mkdtempSync(join(os.tmpdir(), `dynamo-peers-${name}-`));
+  current.workDir = workDir;
+  try {
+    const running = await prepared.start({ durable: options.durable, clients: options.clients, workDir, log: session.log });
+    current.running = running;
+    try {
+      const base = { round, system: name };
+      const loader = running.variants[0]!;
+      const window = new CpuWindow(() => running.rootPids());
+      const loadAverage = os.loadavg()[0]!;
+      window.start();
+      const loaded = await loadRecords(loader.target, session.runOptions(seeds.load));
+      window.end();
+      // The rows of a system share its one load; it is shown once, under the system's first row.
+      session.record({ ...base, variant: loader.label, phase: "healthy", workload: "load", loadAverage, result: loaded, cpu: window.result });
+      await measureWorkloads(session, running, running.variants, { ...base, phase: "healthy" }, seeds);
+      if (!options.downOne) return;
+      if (!running.stopOne) {
+        session.note(`${name} is one process: it has no node to lose, so it is not measured with one node down.`);
+        return;
+      }
+      const survivors = await running.stopOne();
+      session.log(`${name}: one node killed; waiting ${DOWN_SETTLE_MS / 1000} s for the others to notice`);
+      await sleep(DOWN_SETTLE_MS);
+      await measureWorkloads(session, running, survivors, { ...base, phase: "one-down" }, seeds);
+    } finally {
+      current.running = undefined;
+      await running.stop();
+    }
+  } finally {
+    current.workDir = undefined;
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Every workload against every row, each with the round's seed for that workload and its own CPU window. */
+async function measureWorkloads(
+  session: Session,
+  running: RunningSystem,
+  variants: readonly Variant[],
+  base: { round: number; system: SystemName; phase: Phase },
+  seeds: Seeds,
+): Promise<void> {
+  for (const [index, workload] of session.options.workloads.entries()) {
+    for (const variant of variants) {
+      const cpu = new CpuWindow(() => running.rootPids());
+      const loadAverage = os.loadavg()[0]!;
+      const run: RunOptions = { ...session.runOptions(seeds.workloads[index]!), window: { onStart: () => cpu.start(), onEnd: () => cpu.end() } };
+      const result = await runWorkload(variant.target, workload, run);
+      session.record({ ...base, variant: variant.label, workload: workload.name, loadAverage, result, cpu: cpu.result });
+    }
+  }
 }

@@ -40,7 +40,8 @@ export function randomValues(count: number, bytes: number, random: Random): Buff
   });
 }
 
-function timestamp(date: Date): string {
+/** A date as a file-name-safe string, for result files. */
+export function timestamp(date: Date): string {
   return date.toISOString().replace(/[:.]/g, "-");
 }
 

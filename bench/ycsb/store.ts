@@ -122,6 +122,33 @@ function runDev(args: string[]): Promise<DevCommandResult> {
   });
 }
 
+/** Supervisors started and not yet exited, with their data directories; stopped when this process exits. */
+const supervisors = new Map<ChildProcess, string>();
+
+function track(child: ChildProcess, dataDir: string): void {
+  if (!process.listeners("exit").includes(stopSupervisorsOnExit)) process.on("exit", stopSupervisorsOnExit);
+  supervisors.set(child, dataDir);
+  child.once("exit", () => supervisors.delete(child));
+}
+
+/** SIGTERM makes a supervisor stop its nodes cleanly even after this process is gone. */
+function stopSupervisorsOnExit(): void {
+  for (const child of supervisors.keys()) child.kill("SIGTERM");
+}
+
+/**
+ * Stops every cluster this process started that is still running, including one still starting, and removes its
+ * data directory; for signal handlers.
+ */
+export async function stopAllDevClusters(): Promise<void> {
+  await Promise.all(
+    [...supervisors].map(async ([child, dataDir]) => {
+      await stopSupervisor(child);
+      rmSync(dataDir, { recursive: true, force: true });
+    }),
+  );
+}
+
 async function stopSupervisor(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -146,6 +173,7 @@ export async function startDevCluster(options: DevClusterOptions): Promise<Store
     const args = ["--nodes", String(options.nodes), "--base-port", String(basePort), "--data-dir", dataDir];
     if (options.config !== undefined) args.push("--config", options.config);
     const child = spawn(process.execPath, [DYNAMO_MAIN, "dev", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    track(child, dataDir);
     let stderr = "";
     // Only the tail is kept: it is what explains a failed start, and the log must not grow without bound.
     child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
