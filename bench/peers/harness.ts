@@ -13,6 +13,7 @@ import { randomValues, timestamp } from "../ycsb/benchmark.js";
 import { seededRandom } from "../ycsb/random.js";
 import { stopAllDevClusters } from "../ycsb/store.js";
 import { loadRecords, runWorkload, type RunOptions } from "../ycsb/runner.js";
+import { WORKLOADS } from "../ycsb/workloads.js";
 import { cpuMsPerOperation, CpuWindow } from "./cpu.js";
 import { DEFAULT_PEERS_OPTIONS, type PeersOptions } from "./options.js";
 import { sleep, stopAllProcesses } from "./processes.js";
@@ -48,6 +49,7 @@ export async function stopEverything(): Promise<void> {
 
 interface Seeds {
   load: number;
+  warmup: number;
   workloads: number[];
 }
 
@@ -74,6 +76,7 @@ export async function runPeers(
   const values = randomValues(DEFAULT_PEERS_OPTIONS.valuePoolSize, options.valueBytes, root.fork());
   const rounds: Seeds[] = Array.from({ length: options.rounds }, () => ({
     load: root.int(2 ** 32),
+    warmup: root.int(2 ** 32),
     workloads: options.workloads.map(() => root.int(2 ** 32)),
   }));
   const runOptions = (seed: number): RunOptions => ({
@@ -134,6 +137,7 @@ export async function runPeers(
       clients: options.clients,
       seconds: options.seconds,
       warmupSeconds: options.warmupSeconds,
+      systemWarmupSeconds: options.systemWarmupSeconds,
       records: options.records,
       valueBytes: options.valueBytes,
       downOne: options.downOne,
@@ -190,6 +194,11 @@ async function measureSystem(session: Session, name: SystemName, prepared: Prepa
       window.end();
       // The rows of a system share its one load; it is shown once, under the system's first row.
       session.record({ ...base, variant: loader.label, phase: "healthy", workload: "load", loadAverage, result: loaded, cpu: window.result });
+      if (options.systemWarmupSeconds > 0) {
+        session.log(`${name}: ${options.systemWarmupSeconds} s of unmeasured YCSB-A to warm it up`);
+        const warmup = { ...session.runOptions(seeds.warmup), seconds: options.systemWarmupSeconds, warmupSeconds: 0 };
+        await runWorkload(loader.target, WORKLOADS.A, warmup);
+      }
       await measureWorkloads(session, running, running.variants, { ...base, phase: "healthy" }, seeds);
       if (!options.downOne) return;
       if (!running.stopOne) {

@@ -11,8 +11,13 @@ export const DEFAULT_PEERS_OPTIONS = {
   rounds: 2,
   clients: 16,
   seconds: 20,
-  /** Long enough for the JVMs' JIT and every client's connections to settle before measuring. */
+  /** Unmeasured seconds before each measurement, so every client's connections are open and busy. */
   warmupSeconds: 5,
+  /**
+   * After loading, each freshly started system runs YCSB-A unmeasured this long: reads and updates both reach
+   * compiled code in the JVMs (and V8) before the first measurement, which otherwise pays for the JIT alone.
+   */
+  systemWarmupSeconds: 20,
   records: 10_000,
   valueBytes: 1024,
   /** Distinct random values written; enough that no system benefits from repeats. */
@@ -27,6 +32,7 @@ export interface PeersOptions {
   clients: number;
   seconds: number;
   warmupSeconds: number;
+  systemWarmupSeconds: number;
   records: number;
   valueBytes: number;
   seed: number;
@@ -46,6 +52,7 @@ export const PEERS_USAGE = `usage: npm run bench:peers -- [flags]
   --clients N           concurrent closed-loop clients                                [${d.clients}]
   --seconds S           measured seconds per workload, after the warm-up              [${d.seconds}]
   --warmup-seconds S    unmeasured seconds before each measurement                    [${d.warmupSeconds}]
+  --system-warmup-seconds S  unmeasured YCSB-A after each system's load phase          [${d.systemWarmupSeconds}]
   --records N           records loaded before the workloads                           [${d.records}]
   --value-bytes N       size of each value                                            [${d.valueBytes}]
   --seed N              PRNG seed for keys, operations and values                     [random, printed]
@@ -78,6 +85,7 @@ export function parsePeersOptions(argv: string[]): PeersOptions | undefined {
       clients: { type: "string" },
       seconds: { type: "string" },
       "warmup-seconds": { type: "string" },
+      "system-warmup-seconds": { type: "string" },
       records: { type: "string" },
       "value-bytes": { type: "string" },
       seed: { type: "string" },
@@ -95,6 +103,7 @@ export function parsePeersOptions(argv: string[]): PeersOptions | undefined {
     clients: numberFlag(values.clients, "clients", d.clients, 1),
     seconds: numberFlag(values.seconds, "seconds", d.seconds, 0.1, false),
     warmupSeconds: numberFlag(values["warmup-seconds"], "warmup-seconds", d.warmupSeconds, 0, false),
+    systemWarmupSeconds: numberFlag(values["system-warmup-seconds"], "system-warmup-seconds", d.systemWarmupSeconds, 0, false),
     records: numberFlag(values.records, "records", d.records, 1),
     valueBytes: numberFlag(values["value-bytes"], "value-bytes", d.valueBytes, 0),
     seed: numberFlag(values.seed, "seed", randomInt(0, 2 ** 32), 0),

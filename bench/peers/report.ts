@@ -53,6 +53,7 @@ export interface PeersReport {
     clients: number;
     seconds: number;
     warmupSeconds: number;
+    systemWarmupSeconds: number;
     records: number;
     valueBytes: number;
     downOne: boolean;
@@ -207,7 +208,8 @@ export function markdownReport(report: PeersReport): string {
   const lines = [
     `## bench:peers ${report.startedAt}`,
     "",
-    `\`${report.command}\` — ${o.clients} closed-loop clients, ${o.seconds} s measured after ${o.warmupSeconds} s warm-up per workload, ` +
+    `\`${report.command}\` — ${o.clients} closed-loop clients, ${o.seconds} s measured after ${o.warmupSeconds} s warm-up per workload ` +
+      `(and ${o.systemWarmupSeconds} s of unmeasured YCSB-A after each system's load), ` +
       `${o.records.toLocaleString("en-US")} records of ${o.valueBytes} bytes, scrambled zipfian keys, seed ${report.seed}, ${o.rounds} round${o.rounds === 1 ? "" : "s"}` +
       `${o.durable ? ", durable mode (every write fsynced)" : ""}${o.downOne ? ", with one node down" : ""}.`,
     "",
