@@ -30,7 +30,9 @@ export function monitoringExpressions(): { source: string; expr: string }[] {
 export function monitoredMetrics(): Map<string, string[]> {
   const names = new Map<string, string[]>();
   for (const { source, expr } of monitoringExpressions()) {
-    for (const match of expr.matchAll(/\bdynamo_[a-z0-9_]+\b/g)) {
+    // Label matchers ({...}) and grouping clauses (by/without (...)) hold label names, some of which start with dynamo_.
+    const metricsOnly = expr.replace(/\{[^}]*\}/g, "").replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, "");
+    for (const match of metricsOnly.matchAll(/\bdynamo_[a-z0-9_]+\b/g)) {
       const name = match[0].replace(/_(bucket|sum|count)$/, "");
       names.set(name, [...new Set([...(names.get(name) ?? []), source])]);
     }
