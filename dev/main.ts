@@ -25,6 +25,7 @@ export async function runDev(argv: string[]): Promise<number> {
       "data-dir": { type: "string" },
       config: { type: "string" },
       partitions: { type: "string" },
+      "insecure-peer-plaintext": { type: "boolean" },
     },
     true,
   );
@@ -50,6 +51,8 @@ export async function runDev(argv: string[]): Promise<number> {
 }
 
 async function runForeground(dataDir: string, values: Record<string, string | boolean | undefined>): Promise<number> {
+  // Everything the cluster writes (data, logs, token, certificates, dev.json) is for its owner's eyes only.
+  process.umask(0o077);
   const running = readDevState(dataDir);
   if (running && processAlive(running.pid)) {
     throw new DynamoError("invalid_request", `a local cluster is already running from ${dataDir} (pid ${running.pid}); stop it with Ctrl-C or use 'dynamo dev status'`);
@@ -79,6 +82,7 @@ async function runForeground(dataDir: string, values: Record<string, string | bo
     partitions,
     log,
     onScale: (count) => writeClusterFile(dataDir, { nodes: count, partitions }),
+    peerTls: !(values["insecure-peer-plaintext"] === true || process.env.DYNAMO_INSECURE_PEER_PLAINTEXT === "1"),
   });
   const { server, url } = await startControlServer(cluster, HOST);
   let stopping: Promise<void> | undefined;

@@ -4,7 +4,7 @@
  * <data-dir>/node-i, so a second `dynamo dev` over the same directory finds its data and its ring again.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, rmSync, type WriteStream } from "node:fs";
+import { chmodSync, createWriteStream, mkdirSync, readFileSync, rmSync, type WriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { once } from "node:events";
 import { AdminClient, RingDriver, describeProgress, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
@@ -12,6 +12,7 @@ import { DynamoError } from "../node/errors/index.js";
 import { rateLimited } from "../node/log.js";
 import { partitionsPerMember } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
+import { DevPki } from "./pki.js";
 import { ensureToken, processAlive, writeDevState, type DevState } from "./state.js";
 
 export interface DevOptions {
@@ -26,6 +27,8 @@ export interface DevOptions {
   log: (message: string) => void;
   /** Told the new size whenever the cluster is scaled, so a restart brings back the same number of nodes. */
   onScale?: (nodes: number) => void;
+  /** Mutual TLS on the peer ports from a CA in <data-dir>/tls; false runs them in plaintext (tests and benchmarks). */
+  peerTls: boolean;
 }
 
 interface DevNode {
@@ -58,12 +61,15 @@ export class DevCluster {
   private wake: (() => void) | undefined;
   private stepping: Promise<unknown> = Promise.resolve();
 
+  private pki: DevPki | undefined;
+
   constructor(readonly options: DevOptions) {
-    mkdirSync(options.dataDir, { recursive: true });
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(options.dataDir, 0o700);
     const { path, token } = ensureToken(options.dataDir);
     this.token = token;
     this.tokenPath = path;
-    this.admin = new AdminClient(token);
+    this.admin = this.adminClient(5000);
     this.desiredCount = options.nodes;
     this.driver = new RingDriver({ admin: this.admin, partitions: options.partitions, targetN: options.targetN, log: (m) => options.log(m) });
   }
@@ -88,11 +94,12 @@ export class DevCluster {
   }
 
   peerUrl(node: DevNode): string {
-    return `http://${this.options.host}:${node.peerPort}`;
+    return `${this.options.peerTls ? "https" : "http"}://${this.options.host}:${node.peerPort}`;
   }
 
   /** Starts every node, waits until each answers, then drives the ring until it names all of them. */
   async start(): Promise<Ring> {
+    if (this.options.peerTls) this.pki = await DevPki.open(this.options.dataDir);
     for (let i = 0; i < this.options.nodes; i++) this.nodes.push(this.describe(i));
     await Promise.all(this.nodes.map((node) => this.startNode(node)));
     const deadline = Date.now() + 60_000;
@@ -203,8 +210,9 @@ export class DevCluster {
       this.saveState();
       return;
     }
-    mkdirSync(node.dataDir, { recursive: true });
-    node.logStream ??= createWriteStream(join(this.options.dataDir, `${node.id}.log`), { flags: "a" });
+    mkdirSync(node.dataDir, { recursive: true, mode: 0o700 });
+    node.logStream ??= createWriteStream(join(this.options.dataDir, `${node.id}.log`), { flags: "a", mode: 0o600 });
+    const tlsArgs = this.pki ? ["--tls-dir", await this.pki.ensure(node.id, [this.options.host])] : ["--insecure-peer-plaintext"];
     const args = [
       ...process.execArgv,
       resolve(process.argv[1]!),
@@ -215,6 +223,7 @@ export class DevCluster {
       "--peer-port", String(node.peerPort),
       "--data-dir", node.dataDir,
       "--token-file", this.tokenPath,
+      ...tlsArgs,
       ...(this.options.configPath ? ["--config", this.options.configPath] : []),
     ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -233,8 +242,10 @@ export class DevCluster {
   /** Stops a node: SIGTERM and a grace period, or SIGKILL at once when `crash` is set. */
   async stopNode(node: DevNode, options: { crash?: boolean; graceMs?: number } = {}): Promise<void> {
     if (node.adoptedPid !== undefined) {
-      await stopAdopted(node.adoptedPid, options.crash ?? false, options.graceMs ?? 10_000);
+      const pid = node.adoptedPid;
       node.adoptedPid = undefined;
+      if (await this.stillTheNode(node, pid)) await stopAdopted(pid, options.crash ?? false, options.graceMs ?? 10_000);
+      else this.options.log(`${node.id}: pid ${pid} is no longer that node's process; not signalling it`);
       this.saveState();
       return;
     }
@@ -308,14 +319,39 @@ export class DevCluster {
     };
   }
 
-  /** The pid of this node's process if one is already serving its ports with its id (and our token). */
+  /**
+   * The pid of this node's process if one is already serving its peer port as this node. With TLS, only a process
+   * holding a certificate from this cluster's CA gets past the handshake, before the token is sent; the pid it names
+   * must then also be running this node's data directory, so a signal can only ever reach the node itself.
+   */
   private async findOrphan(node: DevNode): Promise<number | undefined> {
     try {
-      const info = await new AdminClient(this.token, 1000).node(this.peerUrl(node));
-      return info.id === node.id && processAlive(info.pid) ? info.pid : undefined;
+      const info = await this.adminClient(1000).node(this.peerUrl(node));
+      return info.id === node.id && processAlive(info.pid) && runsDataDir(info.pid, node.dataDir) ? info.pid : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  /** Whether `pid`, a process this supervisor did not start, is still the node it adopted. */
+  private async stillTheNode(node: DevNode, pid: number): Promise<boolean> {
+    if (!processAlive(pid) || !runsDataDir(pid, node.dataDir)) return false;
+    try {
+      const info = await this.adminClient(1000).node(this.peerUrl(node));
+      return info.id === node.id && info.pid === pid;
+    } catch {
+      // A frozen or dying node cannot answer; its command line already names this node's data directory.
+      return true;
+    }
+  }
+
+  private adminClient(timeoutMs: number): AdminClient {
+    return new AdminClient(this.token, timeoutMs, this.options.peerTls ? () => this.requirePki().clientTls() : undefined);
+  }
+
+  private requirePki(): DevPki {
+    if (!this.pki) throw new DynamoError("unavailable", "the local cluster's certificates are not loaded yet");
+    return this.pki;
   }
 
   private async waitHealthy(node: DevNode): Promise<void> {
@@ -347,6 +383,20 @@ export class DevCluster {
       })),
     };
     writeDevState(this.options.dataDir, state);
+  }
+}
+
+/**
+ * Whether process `pid` runs a storage node over `dataDir` (its command line names it), read from /proc. Where /proc
+ * is missing nothing can be confirmed, and the answer is no.
+ */
+function runsDataDir(pid: number, dataDir: string): boolean {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const at = args.indexOf("--data-dir");
+    return args.includes("node") && at >= 0 && resolve(args[at + 1] ?? "") === resolve(dataDir);
+  } catch {
+    return false;
   }
 }
 

@@ -2,8 +2,11 @@
  * A client for nodes' admin API on the peer port, shared by everything that drives a cluster from outside (the
  * `dynamo dev` supervisor, the RingDriver, the operator). Every call carries the cluster token and a timeout, every
  * answer is parsed with the schema the node builds it from (node/protocol), and failures come back as DynamoErrors
- * naming the node.
+ * naming the node. `https` peer URLs are called with mutual TLS: the node must present a certificate from the
+ * cluster CA before the token is sent, and this client presents its own.
  */
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { z } from "zod";
 import { DynamoError, isErrorCode, type ErrorCode } from "../node/errors/index.js";
 import {
@@ -24,6 +27,7 @@ import {
 } from "../node/protocol/index.js";
 import { parseRing } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
+import type { ClientTlsOptions } from "../node/tls/index.js";
 
 export type { NodeInfo };
 
@@ -31,6 +35,8 @@ export class AdminClient {
   constructor(
     private readonly token: string,
     private readonly timeoutMs = 5000,
+    /** TLS material for `https` peer URLs, read at every call so a rotated certificate is used at once. */
+    private readonly tls?: () => ClientTlsOptions,
   ) {}
 
   async node(peerUrl: string): Promise<NodeInfo> {
@@ -87,29 +93,55 @@ export class AdminClient {
   }
 
   private async raw(peerUrl: string, method: string, path: string, body?: unknown): Promise<unknown> {
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(new URL(path, peerUrl), {
-        method,
-        headers: { Authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      res = await this.send(new URL(path, peerUrl), method, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
       throw new DynamoError("unavailable", `${method} ${peerUrl}${path} failed: ${(err as Error).message}`, { cause: err });
     }
-    const text = await res.text();
+    const text = res.text;
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
       json = undefined;
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status >= 300) {
       const error = adminErrorSchema.safeParse(json);
       const code: ErrorCode = error.success && isErrorCode(error.data.error) ? error.data.error : res.status >= 500 ? "unavailable" : "invalid_request";
       throw new DynamoError(code, `${method} ${peerUrl}${path}: HTTP ${res.status}: ${error.success ? error.data.message : text.slice(0, 200)}`);
     }
     return json;
+  }
+
+  private send(url: URL, method: string, body: string | undefined): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      const options = { method, headers, timeout: this.timeoutMs };
+      const onResponse = (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      };
+      let req;
+      if (url.protocol === "https:") {
+        if (!this.tls) {
+          reject(new Error("the node's URL is https but this client has no TLS material"));
+          return;
+        }
+        req = httpsRequest(url, { ...options, ...this.tls(), agent: false }, onResponse);
+      } else if (this.tls) {
+        // A client with TLS material never sends the cluster token in the clear.
+        reject(new Error("the node's URL is plain http but this client only talks TLS to nodes"));
+        return;
+      } else {
+        req = httpRequest(url, options, onResponse);
+      }
+      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on("error", reject);
+      req.end(body);
+    });
   }
 }

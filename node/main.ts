@@ -7,11 +7,14 @@ import { join } from "node:path";
 import { UsageError, parseFlags, portFlag } from "../cli/usage.js";
 import { loadNodeConfig } from "./config/index.js";
 import { readTokenFile } from "./peer/index.js";
+import { TlsDir } from "./tls/index.js";
 import { StorageNode, type NodeOptions } from "./node.js";
 
 export const NODE_USAGE = `usage: dynamo node [--id ID] [--host HOST] [--port 8080] [--peer-port 8081] [--advertise ADDR]
                    [--data-dir DIR] [--seeds URL,...] [--config FILE] [--console on|off] --token-file FILE
-Every flag may also be given as an environment variable DYNAMO_<FLAG>, e.g. DYNAMO_PEER_PORT=8081.`;
+                   (--tls-dir DIR | --insecure-peer-plaintext)
+Every flag may also be given as an environment variable DYNAMO_<FLAG>, e.g. DYNAMO_PEER_PORT=8081
+(DYNAMO_INSECURE_PEER_PLAINTEXT=1 for the switch).`;
 
 export function parseNodeOptions(argv: string[]): NodeOptions {
   const { values } = parseFlags(argv, {
@@ -25,6 +28,8 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     config: { type: "string" },
     "token-file": { type: "string" },
     console: { type: "string" },
+    "tls-dir": { type: "string" },
+    "insecure-peer-plaintext": { type: "boolean" },
   });
   const id = (values.id as string | undefined) ?? hostname();
   if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/.test(id)) throw new UsageError(`--id '${id}' must be 1-63 letters, digits, '.', '_' or '-'`);
@@ -43,12 +48,28 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     seeds,
     config: loadNodeConfig(values.config as string | undefined),
     token: readTokenFile(tokenFile),
+    tls: peerTls(values["tls-dir"] as string | undefined, values["insecure-peer-plaintext"] === true || process.env.DYNAMO_INSECURE_PEER_PLAINTEXT === "1"),
     faultInjection: process.env.DYNAMO_FAULT_INJECTION === "1",
     console: onOff(values.console, "console", true),
   };
 }
 
+/**
+ * The peer port runs mutual TLS from a TLS directory (ca.crt, tls.crt, tls.key); running it in plaintext takes an
+ * explicit, separate switch, so a missing directory is never mistaken for a wish to go without.
+ */
+function peerTls(dir: string | undefined, plaintext: boolean): TlsDir | undefined {
+  if (dir && plaintext) throw new UsageError("--tls-dir and --insecure-peer-plaintext exclude each other");
+  if (dir) return TlsDir.load(dir);
+  if (plaintext) return undefined;
+  throw new UsageError(
+    "--tls-dir is required: the peer port runs mutual TLS from a directory holding ca.crt, tls.crt and tls.key; to run it unencrypted for a local test, pass --insecure-peer-plaintext",
+  );
+}
+
 export async function runNode(argv: string[]): Promise<number> {
+  // The data directory, like the token, is for the node's owner only: LevelDB's files are created 0600.
+  process.umask(0o077);
   const node = new StorageNode(parseNodeOptions(argv));
   await node.start();
   await new Promise<void>((resolve) => {

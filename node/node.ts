@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import express from "express";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import { AntiEntropy } from "./anti-entropy/index.js";
 import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
@@ -22,6 +23,7 @@ import { ownedPartitions, partitionOf, partitionsPerMember, preferenceList } fro
 import { Coordinator, LocalReplica, replicationCeiling } from "./replication/index.js";
 import { NodeStatsCollector } from "./stats/index.js";
 import { Store, TombstoneReaper } from "./storage/index.js";
+import type { TlsDir } from "./tls/index.js";
 import { HybridClock } from "./versioning/index.js";
 
 export interface NodeOptions {
@@ -37,6 +39,11 @@ export interface NodeOptions {
   seeds: string[];
   config: NodeConfig;
   token: string;
+  /**
+   * The peer port's TLS material (mutual TLS from the cluster CA); undefined only when the operator of the node opted
+   * out explicitly (`--insecure-peer-plaintext`).
+   */
+  tls: TlsDir | undefined;
   /** Enables the admin API's network-cut endpoint; for tests only. */
   faultInjection?: boolean;
   /** Serves the read-only web console at /ui on the client port (default true). */
@@ -82,7 +89,7 @@ export class StorageNode {
   }
 
   get peerUrl(): string {
-    return `http://${this.options.advertise}:${this.options.peerPort}`;
+    return `${this.options.tls ? "https" : "http"}://${this.options.advertise}:${this.options.peerPort}`;
   }
 
   /** Whether this node believes a member is up: heard from recently (phi) and not refusing connections. */
@@ -97,7 +104,15 @@ export class StorageNode {
     const targetN = Math.max(...[...options.config.buckets.values()].map((b) => b.n));
     await this.store.open();
     if (this.store.freshIncarnation) log.info(`new data directory ${options.dataDir}: incarnation ${this.store.incarnation}`);
-    const peerOptions = { token: options.token, timeoutMs: tuning.peerTimeoutMs, inFlightMax: tuning.peerInFlightMax, reconnectDelayMs: 250, faults: this.faults };
+    const tls = options.tls;
+    const peerOptions = {
+      token: options.token,
+      timeoutMs: tuning.peerTimeoutMs,
+      inFlightMax: tuning.peerInFlightMax,
+      reconnectDelayMs: 250,
+      faults: this.faults,
+      tls: tls && (() => tls.clientOptions()),
+    };
     this.ringState = new RingState(this.store, options.id, peerOptions);
     this.seedClients = options.seeds.map((url) => new PeerClient(url, { ...peerOptions, from: options.id }));
 
@@ -338,7 +353,7 @@ export class StorageNode {
       log: (m) => log.info(m),
     });
 
-    this.peerServer = createServer(adminApp);
+    this.peerServer = this.createPeerServer(adminApp);
     this.peerProtocol.attach(this.peerServer);
     this.clientServer = createServer(clientApp);
     this.clientServer.on("clientError", answerMalformedRequest);
@@ -370,12 +385,40 @@ export class StorageNode {
       this.receiver?.stop(),
       this.janitor?.stop(),
     ]);
+    this.options.tls?.close();
     this.peerProtocol?.closeAll();
     this.ringState?.closeAll();
     for (const client of this.seedClients) client.close();
     await Promise.all([closeServer(this.clientServer), closeServer(this.peerServer)]);
     await this.store.close();
     this.log.info("stopped");
+  }
+
+  /**
+   * The peer port's server: HTTPS requiring a client certificate from the cluster CA, whose certificates are reloaded
+   * when the TLS directory changes (new connections use them; open ones keep theirs), or, when the node was told to
+   * run without TLS, plain HTTP and a warning that says so at start.
+   */
+  private createPeerServer(app: ReturnType<typeof createAdminApi>): Server {
+    const { tls } = this.options;
+    if (!tls) {
+      this.log.warn(
+        "PEER TLS IS OFF (--insecure-peer-plaintext): replication, gossip, handoff and the admin API travel unencrypted and the cluster token crosses the network in the clear; use this for local tests only",
+      );
+      return createServer(app);
+    }
+    const server = createTlsServer(tls.serverOptions(), app);
+    const warnHandshake = rateLimited((m) => this.log.warn(m), 10_000);
+    server.on("tlsClientError", (err, socket) => warnHandshake(`refused a TLS connection on the peer port from ${socket.remoteAddress ?? "?"}: ${err.message}`));
+    tls.watch(
+      TLS_RELOAD_INTERVAL_MS,
+      (material) => {
+        (server as TlsServer).setSecureContext(material);
+        this.log.info(`reloaded the peer port's TLS certificates from ${tls.dir}`);
+      },
+      (problem) => this.log.warn(`not reloading TLS certificates yet: ${problem}`),
+    );
+    return server as unknown as Server;
   }
 
   /**
@@ -479,6 +522,9 @@ export class StorageNode {
     };
   }
 }
+
+/** How often the TLS directory is checked for rotated certificates. */
+const TLS_RELOAD_INTERVAL_MS = 5000;
 
 /** Any request from a member is proof of life, as good as a heartbeat. */
 function withHeartbeats(handlers: PeerHandlers, heartbeat: (from: string) => void): PeerHandlers {

@@ -5,6 +5,7 @@
  * its callers a fast failure rather than a connect timeout each.
  */
 import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { DynamoError, isErrorCode } from "../errors/index.js";
 import {
@@ -22,6 +23,7 @@ import {
   type PeerRequestOut,
   type PeerResponse,
 } from "../protocol/index.js";
+import type { ClientTlsOptions } from "../tls/index.js";
 import type { FaultInjector } from "./faults.js";
 
 /** The upgrade token; version 2 carries the typed messages of ../protocol/peer-ops.ts. */
@@ -35,6 +37,11 @@ export interface PeerClientOptions {
   /** Identifies the caller to the peer (its node id), for logs and fault injection. */
   from: string;
   faults?: FaultInjector;
+  /**
+   * The TLS material for `https` peers, read at every new connection so a rotated certificate is used from then on.
+   * Undefined on a node that runs its peer port in plaintext.
+   */
+  tls?: () => ClientTlsOptions;
 }
 
 interface Pending {
@@ -144,7 +151,8 @@ export class PeerClient {
 
   private upgrade(): Promise<Socket> {
     return new Promise<Socket>((resolve, reject) => {
-      const req = httpRequest(new URL("/v1/peer/stream", this.url), {
+      const url = new URL("/v1/peer/stream", this.url);
+      const options = {
         headers: {
           Connection: "Upgrade",
           Upgrade: PEER_PROTOCOL,
@@ -152,7 +160,21 @@ export class PeerClient {
           "X-Dynamo-From": this.options.from,
         },
         timeout: this.options.timeoutMs,
-      });
+      };
+      let req;
+      if (url.protocol === "https:") {
+        if (!this.options.tls) {
+          reject(new Error("the peer's URL is https but this node has no TLS directory"));
+          return;
+        }
+        req = httpsRequest(url, { ...options, ...this.options.tls(), agent: false });
+      } else if (this.options.tls) {
+        // A node with TLS never sends the cluster token in the clear, whatever address a ring names.
+        reject(new Error("the peer's URL is plain http but this node only talks TLS to peers"));
+        return;
+      } else {
+        req = httpRequest(url, options);
+      }
       req.on("upgrade", (_res, socket, head) => {
         socket.setNoDelay(true);
         if (head.length > 0) socket.unshift(head);

@@ -4,7 +4,7 @@
  * so a read-modify-write of one key is never interleaved with another in this process.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { ClassicLevel } from "classic-level";
 import type { VersionedRecord } from "../versioning/types.js";
 import { decodeRecord, encodeRecord } from "../versioning/index.js";
@@ -44,7 +44,9 @@ export class Store {
   ) {
     this.cache = new RecordCache(options.cacheBytesMax ?? 64 * 1024 * 1024);
     this.writeOptions = { sync: options.syncWrites ?? false };
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // A directory made before data directories were owner-only is tightened too.
+    chmodSync(dataDir, 0o700);
     this.db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: "buffer", valueEncoding: "buffer" });
   }
 

@@ -81,6 +81,9 @@ function storageContainer(cluster: DynamoCluster): V1Container {
       { name: "DYNAMO_CONFIG", value: `${PATHS.configDir}/${CONFIG_FILE_KEY}` },
       { name: "DYNAMO_TOKEN_FILE", value: `${PATHS.tokenDir}/${TOKEN_KEY}` },
       { name: "DYNAMO_CONSOLE", value: spec.console.enabled ? "on" : "off" },
+      // Until the operator issues each pod a certificate from a cluster CA (mounted as DYNAMO_TLS_DIR), its pods run the
+      // peer port in plaintext, which a node only does when told so explicitly.
+      { name: "DYNAMO_INSECURE_PEER_PLAINTEXT", value: "1" },
       { name: "TMPDIR", value: PATHS.tmp },
     ],
     volumeMounts: [

@@ -9,6 +9,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { devClientTls } from "../../dev/pki.js";
+import type { ClientTlsOptions } from "../../node/tls/index.js";
+import { http } from "./http.js";
 
 export const REPO_ROOT = resolve(new URL("../..", import.meta.url).pathname);
 export const CLI = join(REPO_ROOT, "dist", "cli", "main.js");
@@ -29,6 +32,8 @@ export interface StartOptions {
   basePort?: number;
   /** Extra environment for the supervisor and its nodes, e.g. DYNAMO_FAULT_INJECTION=1. */
   env?: Record<string, string>;
+  /** Mutual TLS on the peer ports (the default); false only where TLS is not what a test is about. */
+  peerTls?: boolean;
 }
 
 export class TestCluster {
@@ -58,6 +63,11 @@ export class TestCluster {
     return readFileSync(join(this.dataDir, "token"), "utf8").trim();
   }
 
+  /** The client certificate and CA for this cluster's peer ports (undefined when they run in plaintext). */
+  get peerTls(): ClientTlsOptions | undefined {
+    return devClientTls(this.dataDir);
+  }
+
   nodes(): DevNodeInfo[] {
     return (JSON.parse(readFileSync(join(this.dataDir, "dev.json"), "utf8")) as { nodes: DevNodeInfo[] }).nodes;
   }
@@ -81,18 +91,16 @@ export class TestCluster {
     if (r.code !== 0) throw new Error(`dev restart ${index} failed: ${r.stderr}`);
   }
 
-  /** Calls a node's admin API on its peer port with the cluster token. */
+  /** Calls a node's admin API on its peer port with the cluster token (and, with TLS, the cluster's client certificate). */
   async admin(index: number, method: string, path: string, body?: unknown): Promise<unknown> {
     const node = this.nodes()[index]!;
-    const res = await fetch(node.peerUrl + path, {
-      method,
+    const reply = await http(method, node.peerUrl + path, {
       headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
+      tls: this.peerTls,
     });
-    const json = (await res.json()) as unknown;
-    if (!res.ok) throw new Error(`${method} ${path} on node ${index}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
+    if (reply.status < 200 || reply.status >= 300) throw new Error(`${method} ${path} on node ${index}: ${reply.status} ${reply.text()}`);
+    return reply.json();
   }
 
   /** Cuts the peer network between node `index` and every other node, in both directions (fault injection). */
@@ -131,9 +139,20 @@ export class TestCluster {
 
   /** SIGKILLs the supervisor alone (its nodes keep running) and starts a new one over the same directory and ports. */
   async crashSupervisor(): Promise<void> {
+    await this.crashSupervisorOnly();
+    await this.startSupervisor();
+  }
+
+  /** SIGKILLs the supervisor alone; its nodes keep running. */
+  async crashSupervisorOnly(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = once(this.child, "exit");
     this.child.kill("SIGKILL");
     await exited;
+  }
+
+  /** Starts a supervisor over this cluster's directory and ports (after `crashSupervisorOnly`). */
+  async startSupervisor(): Promise<void> {
     const { child, output } = await spawnDev(this.dataDir, this.basePort, { ...this.options, nodes: undefined });
     this.child = child;
     this.output = output;
@@ -187,6 +206,7 @@ async function spawnDev(dataDir: string, basePort: number, options: StartOptions
   if (options.nodes !== undefined) args.push("--nodes", String(options.nodes));
   if (options.config) args.push("--config", options.config);
   if (options.partitions) args.push("--partitions", String(options.partitions));
+  if (options.peerTls === false) args.push("--insecure-peer-plaintext");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
   const output: string[] = [];
   child.stdout!.on("data", (d: Buffer) => output.push(d.toString()));

@@ -1,6 +1,7 @@
 /**
  * Storage nodes started one by one, without the `dynamo dev` supervisor, each on a loopback address of its own
- * (127.0.0.x) with the standard ports, as pods would be. Tests drive their ring with the RingDriver directly, in a
+ * (127.0.0.x) with the standard ports, as pods would be, and with mutual TLS on the peer port from a CA of the
+ * fleet's own (made with the same PKI as `dynamo dev`). Tests drive their ring with the RingDriver directly, in a
  * separate process they can kill.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -8,6 +9,8 @@ import { once } from "node:events";
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AdminClient } from "../../driver/index.js";
+import { CLIENT_TLS_NAME, DevPki, devTlsRoot } from "../../dev/pki.js";
 import { CLI } from "./dev-cluster.js";
 
 export interface FleetNode {
@@ -24,6 +27,9 @@ export class Fleet {
   readonly tokenPath = join(this.dir, "token");
   readonly token = `fleet-token-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   readonly nodes = new Map<string, FleetNode>();
+  /** The TLS directory of the fleet's clients (the driver, tests), holding a certificate from the fleet's CA. */
+  readonly clientTlsDir = join(devTlsRoot(this.dir), CLIENT_TLS_NAME);
+  private pki: Promise<DevPki> | undefined;
 
   constructor(
     private readonly subnet: number,
@@ -38,14 +44,16 @@ export class Fleet {
     const existing = this.nodes.get(id);
     if (existing) return existing;
     const host = `127.${this.subnet}.0.${index + 10}`;
-    const node = { id, host, clientUrl: `http://${host}:8080`, peerUrl: `http://${host}:8081`, dataDir: join(this.dir, id), child: undefined };
+    const node = { id, host, clientUrl: `http://${host}:8080`, peerUrl: `https://${host}:8081`, dataDir: join(this.dir, id), child: undefined };
     this.nodes.set(id, node);
     return node;
   }
 
   async start(index: number): Promise<FleetNode> {
     const node = this.describe(index);
-    const args = [CLI, "node", "--id", node.id, "--host", node.host, "--data-dir", node.dataDir, "--token-file", this.tokenPath];
+    this.pki ??= DevPki.open(this.dir);
+    const tlsDir = await (await this.pki).ensure(node.id, [node.host]);
+    const args = [CLI, "node", "--id", node.id, "--host", node.host, "--data-dir", node.dataDir, "--token-file", this.tokenPath, "--tls-dir", tlsDir];
     if (this.configPath) args.push("--config", this.configPath);
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     const log = createWriteStream(join(this.dir, `${node.id}.log`), { flags: "a" });
@@ -72,6 +80,13 @@ export class Fleet {
     const exited = once(child, "exit");
     child.kill(signal);
     await exited;
+  }
+
+  /** An admin client for the fleet's peer ports. */
+  async admin(): Promise<AdminClient> {
+    this.pki ??= DevPki.open(this.dir);
+    const pki = await this.pki;
+    return new AdminClient(this.token, 10_000, () => pki.clientTls());
   }
 
   addresses(indices: number[]): { id: string; peerUrl: string; clientUrl: string }[] {

@@ -2,7 +2,9 @@
  * Raw HTTP helpers for tests that must see exact statuses, headers and bodies, including requests no well-behaved
  * client would send (bad percent-encoding, missing tokens).
  */
-import { request } from "node:http";
+import { request as plainRequest } from "node:http";
+import { request as tlsRequest } from "node:https";
+import type { ClientTlsOptions } from "../../node/tls/index.js";
 
 export interface RawReply {
   status: number;
@@ -12,11 +14,25 @@ export interface RawReply {
   text(): string;
 }
 
-export function http(method: string, url: string, options: { body?: Buffer | string; headers?: Record<string, string>; rawPath?: string } = {}): Promise<RawReply> {
+/** One request; an `https` URL is called with `tls` (a client certificate and the CA to check the server against). */
+export function http(
+  method: string,
+  url: string,
+  options: { body?: Buffer | string; headers?: Record<string, string>; rawPath?: string; tls?: ClientTlsOptions | Record<string, unknown> } = {},
+): Promise<RawReply> {
   const target = new URL(url);
+  const request = target.protocol === "https:" ? tlsRequest : plainRequest;
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: target.hostname, port: target.port, method, path: options.rawPath ?? target.pathname + target.search, headers: options.headers, timeout: 30_000 },
+      {
+        host: target.hostname,
+        port: target.port,
+        method,
+        path: options.rawPath ?? target.pathname + target.search,
+        headers: options.headers,
+        timeout: 30_000,
+        ...(target.protocol === "https:" ? { ...options.tls, agent: false } : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));

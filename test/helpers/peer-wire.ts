@@ -3,10 +3,12 @@
  * or mistyped headers, unknown ops, bodies that do not decode, corrupt lengths. It performs the upgrade itself and
  * hands back whole frames as they arrive, with nothing validated.
  */
-import { request } from "node:http";
+import { request as plainRequest } from "node:http";
+import { request as tlsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { FrameReader, type Frame } from "../../node/protocol/index.js";
 import { PEER_PROTOCOL } from "../../node/peer/index.js";
+import type { ClientTlsOptions } from "../../node/tls/index.js";
 
 export class RawPeerConnection {
   private readonly reader = new FrameReader();
@@ -30,11 +32,12 @@ export class RawPeerConnection {
     socket.on("error", () => undefined);
   }
 
-  static async open(peerUrl: string, token: string, from = "raw-test"): Promise<RawPeerConnection> {
+  /** Upgrades a connection to the peer protocol; an `https` peer URL needs `tls` (a client certificate and the CA). */
+  static async open(peerUrl: string, token: string, tls?: ClientTlsOptions, from = "raw-test"): Promise<RawPeerConnection> {
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const req = request(new URL("/v1/peer/stream", peerUrl), {
-        headers: { Connection: "Upgrade", Upgrade: PEER_PROTOCOL, Authorization: `Bearer ${token}`, "X-Dynamo-From": from },
-      });
+      const url = new URL("/v1/peer/stream", peerUrl);
+      const headers = { Connection: "Upgrade", Upgrade: PEER_PROTOCOL, Authorization: `Bearer ${token}`, "X-Dynamo-From": from };
+      const req = url.protocol === "https:" ? tlsRequest(url, { headers, ...tls, agent: false }) : plainRequest(url, { headers });
       req.on("upgrade", (_res, s, head) => {
         if (head.length > 0) s.unshift(head);
         resolve(s);

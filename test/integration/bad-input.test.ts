@@ -121,23 +121,23 @@ describe("bad input", function () {
   });
 
   it("the peer port refuses requests without the token or with a wrong one", async function () {
-    assertError(await http("GET", `${peerUrl}/v1/admin/ring`), 401, "unauthorized");
-    assertError(await http("GET", `${peerUrl}/v1/admin/ring`, { headers: { Authorization: "Bearer wrong-token-wrong-token" } }), 401, "unauthorized");
+    assertError(await http("GET", `${peerUrl}/v1/admin/ring`, { tls: cluster.peerTls }), 401, "unauthorized");
+    assertError(await http("GET", `${peerUrl}/v1/admin/ring`, { tls: cluster.peerTls, headers: { Authorization: "Bearer wrong-token-wrong-token" } }), 401, "unauthorized");
     const badRing = { epoch: 999, partitions: 3, owners: [], pending: [], members: {} };
-    assertError(await http("PUT", `${peerUrl}/v1/admin/ring`, { body: JSON.stringify(badRing), headers: { "Content-Type": "application/json" } }), 401, "unauthorized");
-    const upgrade = await http("GET", `${peerUrl}/v1/peer/stream`, { headers: { Connection: "Upgrade", Upgrade: "dynamo-peer/1", Authorization: "Bearer nope-nope-nope-nope" } });
+    assertError(await http("PUT", `${peerUrl}/v1/admin/ring`, { tls: cluster.peerTls, body: JSON.stringify(badRing), headers: { "Content-Type": "application/json" } }), 401, "unauthorized");
+    const upgrade = await http("GET", `${peerUrl}/v1/peer/stream`, { tls: cluster.peerTls, headers: { Connection: "Upgrade", Upgrade: "dynamo-peer/2", Authorization: "Bearer nope-nope-nope-nope" } });
     assert.equal(upgrade.status, 401);
-    const ok = await http("GET", `${peerUrl}/v1/admin/ring`, { headers: { Authorization: `Bearer ${cluster.token}` } });
+    const ok = await http("GET", `${peerUrl}/v1/admin/ring`, { tls: cluster.peerTls, headers: { Authorization: `Bearer ${cluster.token}` } });
     assert.equal(ok.status, 200);
   });
 
   it("a malformed ring pushed with the right token is 400 and the ring is unchanged", async function () {
     const auth = { Authorization: `Bearer ${cluster.token}`, "Content-Type": "application/json" };
-    const before = (await http("GET", `${peerUrl}/v1/admin/ring`, { headers: auth })).json() as { epoch: number };
+    const before = (await http("GET", `${peerUrl}/v1/admin/ring`, { tls: cluster.peerTls, headers: auth })).json() as { epoch: number };
     const badRing = { epoch: before.epoch + 10, partitions: 3, owners: ["x"], pending: [], members: {} };
-    assertError(await http("PUT", `${peerUrl}/v1/admin/ring`, { body: JSON.stringify(badRing), headers: auth }), 400, "invalid_request");
-    assertError(await http("PUT", `${peerUrl}/v1/admin/ring`, { body: "{not json", headers: auth }), 400, "invalid_request");
-    const after = (await http("GET", `${peerUrl}/v1/admin/ring`, { headers: auth })).json() as { epoch: number };
+    assertError(await http("PUT", `${peerUrl}/v1/admin/ring`, { tls: cluster.peerTls, body: JSON.stringify(badRing), headers: auth }), 400, "invalid_request");
+    assertError(await http("PUT", `${peerUrl}/v1/admin/ring`, { tls: cluster.peerTls, body: "{not json", headers: auth }), 400, "invalid_request");
+    const after = (await http("GET", `${peerUrl}/v1/admin/ring`, { tls: cluster.peerTls, headers: auth })).json() as { epoch: number };
     assert.equal(after.epoch, before.epoch);
   });
 });

@@ -60,7 +60,7 @@ describe("peer protocol under malformed frames", function () {
 
   for (const [name, header, body] of MALFORMED) {
     it(`answers ${name} with invalid_request and keeps the connection`, async function () {
-      const conn = await RawPeerConnection.open(peerUrl, cluster.token);
+      const conn = await RawPeerConnection.open(peerUrl, cluster.token, cluster.peerTls);
       try {
         conn.sendRaw(7, FRAME_REQUEST, header, body);
         const reply = await conn.reply(7);
@@ -80,7 +80,7 @@ describe("peer protocol under malformed frames", function () {
   }
 
   it("answers a frame that is not a request with an error", async function () {
-    const conn = await RawPeerConnection.open(peerUrl, cluster.token);
+    const conn = await RawPeerConnection.open(peerUrl, cluster.token, cluster.peerTls);
     try {
       conn.sendRaw(9, FRAME_OK, "{}");
       const reply = await conn.reply(9);
@@ -91,13 +91,13 @@ describe("peer protocol under malformed frames", function () {
   });
 
   it("closes a stream whose frame length cannot be right, and serves the next connection", async function () {
-    const conn = await RawPeerConnection.open(peerUrl, cluster.token);
+    const conn = await RawPeerConnection.open(peerUrl, cluster.token, cluster.peerTls);
     const evil = Buffer.alloc(16);
     evil.writeUInt32BE(0xfffffff0, 0);
     conn.socket.write(evil);
     assert.equal(await conn.reply(1, 5000), undefined);
     assert.ok(conn.closed, "the node closed the corrupt stream");
-    const next = await RawPeerConnection.open(peerUrl, cluster.token);
+    const next = await RawPeerConnection.open(peerUrl, cluster.token, cluster.peerTls);
     try {
       next.sendRaw(2, FRAME_REQUEST, `{"op":"fetch","partition":0,"bucket":"default","key":"${KEY}"}`);
       assert.equal((await next.reply(2))?.kind, FRAME_OK);

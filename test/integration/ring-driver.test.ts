@@ -25,7 +25,7 @@ interface DriveLine {
 }
 
 function startDriver(fleet: Fleet, desired: number[]) {
-  const args = ["--import", "tsx", DRIVE, fleet.token, String(PARTITIONS), "3", desired.map((i) => `node-${i}`).join(",")];
+  const args = ["--import", "tsx", DRIVE, fleet.token, fleet.clientTlsDir, String(PARTITIONS), "3", desired.map((i) => `node-${i}`).join(",")];
   for (const a of fleet.addresses(desired)) args.push(`${a.id}=${a.peerUrl}=${a.clientUrl}`);
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
   const lines: DriveLine[] = [];
@@ -42,8 +42,9 @@ function startDriver(fleet: Fleet, desired: number[]) {
 }
 
 async function ringOf(fleet: Fleet, index: number): Promise<Ring> {
-  const res = await fetch(`${fleet.describe(index).peerUrl}/v1/admin/ring`, { headers: { Authorization: `Bearer ${fleet.token}` } });
-  return (await res.json()) as Ring;
+  const ring = await (await fleet.admin()).ring(fleet.describe(index).peerUrl);
+  assert.ok(ring, `node-${index} has a ring`);
+  return ring;
 }
 
 describe("RingDriver restarts", function () {

@@ -42,6 +42,7 @@ function dynamoStatefulSet(replicas: number): Record<string, unknown> {
                 "--advertise=$(POD_IP)",
                 "--data-dir=/var/lib/dynamo",
                 "--token-file=/etc/dynamo/token/token",
+                "--insecure-peer-plaintext",
               ],
               env: [
                 { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },

@@ -1,0 +1,168 @@
+/**
+ * A TLS directory: `ca.crt` (the cluster CA, possibly several during a CA rotation), `tls.crt` and `tls.key` (this
+ * party's certificate and key), the layout of a Kubernetes `kubernetes.io/tls` Secret and of cert-manager's
+ * Certificates. The same material serves both ends of mutual TLS: the certificate is presented as a server and as a
+ * client, and the peer's certificate must chain to the CA.
+ *
+ * Rotation needs no restart: `watch` re-reads the files on a schedule (content, not timestamps, since a mounted
+ * Secret is swapped through symbolic links) and, once the new files are a consistent set (the key matches the
+ * certificate, the certificate chains to a CA in the bundle), hands them to `onChange`. A half-written rotation is
+ * ignored until it completes. Connections already open keep their session; new ones use the new material.
+ *
+ * Peer identity is the CA: any certificate it issued belongs to the cluster, so host names are not checked (a pod's
+ * address changes with every restart and is not in its certificate). Each cluster therefore needs its own CA.
+ */
+import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SecureContextOptions } from "node:tls";
+import { DynamoError } from "../errors/index.js";
+import { splitPemBundle } from "./pki.js";
+
+export const TLS_FILES = { ca: "ca.crt", cert: "tls.crt", key: "tls.key" } as const;
+
+export interface TlsMaterial {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Options for a TLS client (a peer call, an admin call) that verifies the server against the cluster CA. */
+export interface ClientTlsOptions extends SecureContextOptions {
+  ca: string;
+  cert: string;
+  key: string;
+  rejectUnauthorized: true;
+  checkServerIdentity: () => undefined;
+}
+
+export class TlsDir {
+  private current: TlsMaterial;
+  private fingerprint: string;
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly dir: string,
+    material: TlsMaterial,
+  ) {
+    this.current = material;
+    this.fingerprint = fingerprintOf(material);
+  }
+
+  /** Reads and checks the directory; throws a DynamoError naming what is missing or wrong. */
+  static load(dir: string): TlsDir {
+    return new TlsDir(dir, readTlsMaterial(dir));
+  }
+
+  get material(): TlsMaterial {
+    return this.current;
+  }
+
+  /** Options for a peer-port server: present our certificate, require and verify the client's. */
+  serverOptions(): SecureContextOptions & { requestCert: true; rejectUnauthorized: true } {
+    return { ...this.current, requestCert: true, rejectUnauthorized: true };
+  }
+
+  clientOptions(): ClientTlsOptions {
+    return clientTlsOptions(this.current);
+  }
+
+  /**
+   * Polls the files every `intervalMs` and calls `onChange` with each new consistent set; `onError` hears about a set
+   * that is not (yet) consistent, at most once per distinct content.
+   */
+  watch(intervalMs: number, onChange: (material: TlsMaterial) => void, onError: (message: string) => void): void {
+    let lastBad = "";
+    this.timer = setInterval(() => {
+      let raw: TlsMaterial;
+      try {
+        raw = readFiles(this.dir);
+      } catch (err) {
+        const message = (err as Error).message;
+        if (message !== lastBad) onError(message);
+        lastBad = message;
+        return;
+      }
+      const fingerprint = fingerprintOf(raw);
+      if (fingerprint === this.fingerprint) return;
+      try {
+        checkMaterial(raw, this.dir);
+      } catch (err) {
+        if (fingerprint !== lastBad) onError((err as Error).message);
+        lastBad = fingerprint;
+        return;
+      }
+      this.current = raw;
+      this.fingerprint = fingerprint;
+      onChange(raw);
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
+
+export function clientTlsOptions(material: TlsMaterial): ClientTlsOptions {
+  return { ...material, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+}
+
+/**
+ * Writes a TLS directory, owner-only (0700, files 0600). Each file is written beside its final name and renamed over
+ * it, and the key goes last, so a watcher sees at worst a new certificate with the old key for a moment, which fails
+ * the consistency check and is retried, never a torn file.
+ */
+export function writeTlsDir(dir: string, material: TlsMaterial): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  for (const [field, name] of [["ca", TLS_FILES.ca], ["cert", TLS_FILES.cert], ["key", TLS_FILES.key]] as const) {
+    const path = join(dir, name);
+    writeFileSync(`${path}.tmp`, material[field], { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+  }
+}
+
+/** Reads a TLS directory and checks that its files form a consistent set. */
+export function readTlsMaterial(dir: string): TlsMaterial {
+  const material = readFiles(dir);
+  checkMaterial(material, dir);
+  return material;
+}
+
+function readFiles(dir: string): TlsMaterial {
+  const read = (name: string) => {
+    const path = join(dir, name);
+    if (!existsSync(path)) throw new DynamoError("invalid_request", `TLS directory ${dir} has no ${name} (it needs ${Object.values(TLS_FILES).join(", ")})`);
+    return readFileSync(path, "utf8");
+  };
+  return { ca: read(TLS_FILES.ca), cert: read(TLS_FILES.cert), key: read(TLS_FILES.key) };
+}
+
+function checkMaterial(material: TlsMaterial, dir: string): void {
+  const fail = (problem: string): never => {
+    throw new DynamoError("invalid_request", `TLS directory ${dir}: ${problem}`);
+  };
+  let cert: X509Certificate;
+  let cas: X509Certificate[];
+  try {
+    cert = new X509Certificate(material.cert);
+    cas = splitPemBundle(material.ca).map((pem) => new X509Certificate(pem));
+  } catch (err) {
+    return fail(`a certificate does not parse: ${(err as Error).message}`);
+  }
+  if (cas.length === 0) fail(`${TLS_FILES.ca} holds no certificate`);
+  let key;
+  try {
+    key = createPrivateKey(material.key);
+  } catch (err) {
+    return fail(`${TLS_FILES.key} does not parse: ${(err as Error).message}`);
+  }
+  if (!cert.checkPrivateKey(key)) fail(`${TLS_FILES.key} is not the key of ${TLS_FILES.cert}`);
+  if (!cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) fail(`${TLS_FILES.cert} is not signed by a CA in ${TLS_FILES.ca}`);
+  if (new Date(cert.validTo).getTime() < Date.now()) fail(`${TLS_FILES.cert} expired on ${cert.validTo}`);
+}
+
+function fingerprintOf(material: TlsMaterial): string {
+  return createHash("sha256").update(material.ca).update("\0").update(material.cert).update("\0").update(material.key).digest("hex");
+}
