@@ -5,8 +5,6 @@
  * naming the node. `https` peer URLs are called with mutual TLS: the node must present a certificate from the
  * cluster CA before the token is sent, and this client presents its own.
  */
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
 import type { z } from "zod";
 import { DynamoError, isErrorCode, type ErrorCode } from "../node/errors/index.js";
 import {
@@ -25,6 +23,7 @@ import {
   type RingInstall,
   type TransfersReport,
 } from "../node/protocol/index.js";
+import { peerPortRequest } from "../node/peer/index.js";
 import { parseRing } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
 import type { ClientTlsOptions } from "../node/tls/index.js";
@@ -95,7 +94,13 @@ export class AdminClient {
   private async raw(peerUrl: string, method: string, path: string, body?: unknown): Promise<unknown> {
     let res: { status: number; text: string };
     try {
-      res = await this.send(new URL(path, peerUrl), method, body === undefined ? undefined : JSON.stringify(body));
+      res = await peerPortRequest(new URL(path, peerUrl), {
+        method,
+        token: this.token,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        timeoutMs: this.timeoutMs,
+        tls: this.tls,
+      });
     } catch (err) {
       throw new DynamoError("unavailable", `${method} ${peerUrl}${path} failed: ${(err as Error).message}`, { cause: err });
     }
@@ -112,36 +117,5 @@ export class AdminClient {
       throw new DynamoError(code, `${method} ${peerUrl}${path}: HTTP ${res.status}: ${error.success ? error.data.message : text.slice(0, 200)}`);
     }
     return json;
-  }
-
-  private send(url: URL, method: string, body: string | undefined): Promise<{ status: number; text: string }> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
-      if (body !== undefined) headers["Content-Type"] = "application/json";
-      const options = { method, headers, timeout: this.timeoutMs };
-      const onResponse = (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
-      };
-      let req;
-      if (url.protocol === "https:") {
-        if (!this.tls) {
-          reject(new Error("the node's URL is https but this client has no TLS material"));
-          return;
-        }
-        req = httpsRequest(url, { ...options, ...this.tls(), agent: false }, onResponse);
-      } else if (this.tls) {
-        // A client with TLS material never sends the cluster token in the clear.
-        reject(new Error("the node's URL is plain http but this client only talks TLS to nodes"));
-        return;
-      } else {
-        req = httpRequest(url, options, onResponse);
-      }
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on("error", reject);
-      req.end(body);
-    });
   }
 }

@@ -322,6 +322,7 @@ export class StorageNode {
       enabled: options.console ?? true,
       self: options.id,
       token: options.token,
+      tls: peerOptions.tls,
       stats: () => this.stats!.view(),
       ring: () => this.ringState.ring,
       liveness: (id) => ({ up: this.isUp(id), phi: id === options.id ? 0 : this.detector.phi(id, Date.now()) }),

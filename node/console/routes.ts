@@ -11,6 +11,8 @@
 import express, { type Request, type Response } from "express";
 import { readFileSync } from "node:fs";
 import { DynamoError } from "../errors/index.js";
+import { peerPortRequest } from "../peer/index.js";
+import type { ClientTlsOptions } from "../tls/index.js";
 import { sendError } from "../http/index.js";
 import type { Ring } from "../ring/index.js";
 import { nodeStatsSchema, type NodeStats } from "../stats/index.js";
@@ -28,6 +30,8 @@ export interface ConsoleDeps {
   enabled: boolean;
   self: string;
   token: string;
+  /** This node's TLS material for calling members' peer ports (undefined when they run in plaintext). */
+  tls?: () => ClientTlsOptions;
   stats: () => NodeStats;
   ring: () => Ring | undefined;
   liveness: (id: string) => MemberLiveness;
@@ -109,12 +113,15 @@ class OverviewCache {
 
   private async memberStats(peerUrl: string): Promise<NodeStats | { error: string }> {
     try {
-      const res = await fetch(new URL("/v1/admin/stats", peerUrl), {
-        headers: { Authorization: `Bearer ${this.deps.token}` },
-        signal: AbortSignal.timeout(this.options.memberTimeoutMs),
+      const res = await peerPortRequest(new URL("/v1/admin/stats", peerUrl), {
+        method: "GET",
+        token: this.deps.token,
+        timeoutMs: this.options.memberTimeoutMs,
+        tls: this.deps.tls,
+        answerBytesMax: 1024 * 1024,
       });
-      if (!res.ok) return { error: `its admin API answered ${res.status}` };
-      const parsed = nodeStatsSchema.safeParse(await res.json());
+      if (res.status !== 200) return { error: `its admin API answered ${res.status}` };
+      const parsed = nodeStatsSchema.safeParse(JSON.parse(res.text));
       return parsed.success ? parsed.data : { error: "its stats did not match this node's schema (a different version?)" };
     } catch (err) {
       return { error: (err as Error).message };

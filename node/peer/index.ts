@@ -8,4 +8,6 @@ export { PeerServer } from "./server.js";
 export type { PeerServerOptions } from "./server.js";
 export { bearerToken, tokenMatches, readTokenFile } from "./auth.js";
 export { FaultInjector } from "./faults.js";
+export { peerPortRequest } from "./port-request.js";
+export type { PeerPortRequest } from "./port-request.js";
 export type { PeerHandler, PeerHandlers, PeerOp } from "../protocol/index.js";

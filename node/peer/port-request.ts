@@ -1,0 +1,56 @@
+/**
+ * One HTTP request to a node's peer port (its admin API), over mutual TLS when the URL is `https`: the caller's
+ * certificate is presented and the node's must chain to the cluster CA before the token leaves this process. A caller
+ * holding TLS material never sends the token to a plain `http` URL. Used by the admin client of the RingDriver and by
+ * the web console, which asks every member for its stats.
+ */
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { ClientTlsOptions } from "../tls/index.js";
+
+export interface PeerPortRequest {
+  method: string;
+  token: string;
+  /** JSON text. */
+  body?: string;
+  timeoutMs: number;
+  tls?: () => ClientTlsOptions;
+  /** Bytes of the answer read at most. */
+  answerBytesMax?: number;
+}
+
+export function peerPortRequest(url: URL, options: PeerPortRequest): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { Authorization: `Bearer ${options.token}` };
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    const base = { method: options.method, headers, timeout: options.timeoutMs };
+    const limit = options.answerBytesMax ?? 64 * 1024 * 1024;
+    const onResponse = (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on("data", (c: Buffer) => {
+        bytes += c.length;
+        if (bytes > limit) res.destroy(new Error(`the answer passed ${limit} bytes`));
+        else chunks.push(c);
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    };
+    let req;
+    if (url.protocol === "https:") {
+      if (!options.tls) {
+        reject(new Error("the node's URL is https but this caller has no TLS material"));
+        return;
+      }
+      req = httpsRequest(url, { ...base, ...options.tls(), agent: false }, onResponse);
+    } else if (options.tls) {
+      reject(new Error("the node's URL is plain http but this caller only talks TLS to nodes"));
+      return;
+    } else {
+      req = httpRequest(url, base, onResponse);
+    }
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
