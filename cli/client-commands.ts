@@ -20,15 +20,23 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 const USAGE = [
-  "usage: dynamo get BUCKET KEY [--r N] [--url URL]",
-  "       dynamo put BUCKET KEY [VALUE] [--context C] [--w N] [--content-type T] [--url URL]   (VALUE from stdin when absent)",
-  "       dynamo delete BUCKET KEY [--context C] [--w N] [--url URL]",
+  "usage: dynamo get BUCKET KEY [--r N] [--url URL] [--token T] [--ca FILE]",
+  "       dynamo put BUCKET KEY [VALUE] [--context C] [--w N] [--content-type T] [--url URL] [--token T] [--ca FILE]   (VALUE from stdin when absent)",
+  "       dynamo delete BUCKET KEY [--context C] [--w N] [--url URL] [--token T] [--ca FILE]",
   `URL defaults to $DYNAMO_URL, else the first node in ${DEV_JSON_PATH}, else ${DEFAULT_URL}; several may be given comma-separated.`,
+  "--token (or $DYNAMO_TOKEN) is a client token for nodes that require one; --ca (or $DYNAMO_CA) a PEM file of CAs to trust for https URLs.",
 ].join("\n");
 
+/** How to reach the nodes beyond their URLs: a client token and a CA file, each present only when given. */
+export interface ConnectionFlags {
+  token?: string;
+  /** Path of a PEM file; read when the command runs, so parsing stays pure. */
+  ca?: string;
+}
+
 export type ClientCommand =
-  | { name: "get"; urls: string[]; bucket: string; key: string; r?: number }
-  | {
+  | ({ name: "get"; urls: string[]; bucket: string; key: string; r?: number } & ConnectionFlags)
+  | ({
       name: "put";
       urls: string[];
       bucket: string;
@@ -38,8 +46,8 @@ export type ClientCommand =
       context?: string;
       w?: number;
       contentType?: string;
-    }
-  | { name: "delete"; urls: string[]; bucket: string; key: string; context?: string; w?: number }
+    } & ConnectionFlags)
+  | ({ name: "delete"; urls: string[]; bucket: string; key: string; context?: string; w?: number } & ConnectionFlags)
   | { name: "help" };
 
 export class UsageError extends Error {
@@ -86,10 +94,18 @@ function quorumFlag(name: string, raw: string | undefined): number | undefined {
 
 /** Flags that mean something only for some commands; giving one elsewhere is a mistake worth reporting. */
 const FLAGS_BY_COMMAND: Record<"get" | "put" | "delete", ReadonlySet<string>> = {
-  get: new Set(["url", "r"]),
-  put: new Set(["url", "context", "w", "content-type"]),
-  delete: new Set(["url", "context", "w"]),
+  get: new Set(["url", "r", "token", "ca"]),
+  put: new Set(["url", "context", "w", "content-type", "token", "ca"]),
+  delete: new Set(["url", "context", "w", "token", "ca"]),
 };
+
+/** The token and CA file from the flags, else from DYNAMO_TOKEN and DYNAMO_CA; absent ones are left out. */
+export function resolveConnection(flags: ConnectionFlags, env: Record<string, string | undefined>): ConnectionFlags {
+  const token = flags.token ?? (env["DYNAMO_TOKEN"] || undefined);
+  const ca = flags.ca ?? (env["DYNAMO_CA"] || undefined);
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw new UsageError("--token must be printable ASCII without spaces");
+  return { ...(token !== undefined && { token }), ...(ca !== undefined && { ca }) };
+}
 
 export function parseClientCommand(argv: readonly string[], sources: UrlSources): ClientCommand {
   let parsed;
@@ -104,6 +120,8 @@ export function parseClientCommand(argv: readonly string[], sources: UrlSources)
         r: { type: "string" },
         w: { type: "string" },
         "content-type": { type: "string" },
+        token: { type: "string" },
+        ca: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -124,9 +142,10 @@ export function parseClientCommand(argv: readonly string[], sources: UrlSources)
   }
   if (key === "") throw new UsageError("KEY must not be empty");
   const urls = resolveUrls(values.url, sources);
+  const connection = resolveConnection({ token: values.token, ca: values.ca }, sources.env);
   switch (name) {
     case "get":
-      return { name, urls, bucket, key, r: quorumFlag("r", values.r) };
+      return { name, urls, bucket, key, r: quorumFlag("r", values.r), ...connection };
     case "put":
       return {
         name,
@@ -137,9 +156,10 @@ export function parseClientCommand(argv: readonly string[], sources: UrlSources)
         context: values.context,
         w: quorumFlag("w", values.w),
         contentType: values["content-type"],
+        ...connection,
       };
     case "delete":
-      return { name, urls, bucket, key, context: values.context, w: quorumFlag("w", values.w) };
+      return { name, urls, bucket, key, context: values.context, w: quorumFlag("w", values.w), ...connection };
   }
 }
 
@@ -219,6 +239,14 @@ async function execute(command: Exclude<ClientCommand, { name: "help" }>, client
   }
 }
 
+function readCaFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`cannot read the CA file ${path}: ${(error as Error).message}`);
+  }
+}
+
 function readDevJson(cwd: string): string | undefined {
   const path = join(cwd, DEV_JSON_PATH);
   if (!existsSync(path)) return undefined;
@@ -250,7 +278,8 @@ export async function runClientCommand(argv: string[], io: CommandIo = processIo
   }
   let client: DynamoClient;
   try {
-    client = new DynamoClient(command.urls, { maxSockets: 1 });
+    const ca = command.ca === undefined ? undefined : readCaFile(command.ca);
+    client = new DynamoClient(command.urls, { maxSockets: 1, token: command.token, ca });
   } catch (error) {
     await write(io.stderr, `dynamo: ${(error as Error).message}\n`);
     return EXIT_USAGE;

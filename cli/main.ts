@@ -12,6 +12,7 @@ commands:
   dev [status|scale N|kill I|restart I|replace I]
                             run (or act on) a local cluster
   get|put|delete BUCKET KEY read, write or delete a key
+  token create|revoke       make or revoke a client token (for nodes run with --client-tokens-file)
   operator                  run the Kubernetes operator
   kubectl ...               the kubectl plugin (kubectl dynamo ...): status, ring, replace, pause, resume, rebalance, report`;
 
@@ -26,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
     case "put":
     case "delete":
       return (await import("./client-commands.js")).runClientCommand(argv);
+    case "token":
+      return (await import("./token-commands.js")).runTokenCommand(rest);
     case "operator":
       return (await import("../operator/main.js")).runOperator(rest);
     case "kubectl":

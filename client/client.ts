@@ -28,9 +28,13 @@ export interface DynamoClientOptions {
   responseBytesMax?: number;
   /** How long an idle keep-alive connection is kept open. */
   idleSocketTimeoutMs?: number;
+  /** A client token (`dynamo token create`), sent as a bearer token with every request; for nodes that require one. */
+  token?: string;
+  /** PEM certificate(s) to trust for https base URLs, e.g. the cluster's client CA; the system's CAs when absent. */
+  ca?: string | Buffer;
 }
 
-export const DEFAULT_CLIENT_OPTIONS: Required<DynamoClientOptions> = {
+export const DEFAULT_CLIENT_OPTIONS: Required<Omit<DynamoClientOptions, "token" | "ca">> = {
   maxSockets: 64,
   timeoutMs: 5_000,
   // Room for a handful of 1 MiB siblings, base64-encoded, in one 300 response.

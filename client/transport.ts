@@ -4,6 +4,7 @@
  * covers the whole exchange, body included, so a server that stalls mid-body cannot hang the caller.
  */
 import http from "node:http";
+import https from "node:https";
 import { DynamoClientError } from "./errors.js";
 import type { RawResponse } from "./response.js";
 
@@ -17,6 +18,10 @@ export interface TransportOptions {
    * default is 5 s), or a request may be written onto a socket the server is closing and fail for no real reason.
    */
   idleSocketTimeoutMs: number;
+  /** PEM certificates to trust for https URLs instead of the system's; a node's client-port CA. */
+  ca?: string | Buffer;
+  /** Sent as `Authorization: Bearer <token>` with every request. */
+  token?: string;
 }
 
 export interface HttpRequest {
@@ -29,23 +34,25 @@ export interface HttpRequest {
 
 export class HttpTransport {
   readonly #agent: http.Agent;
+  readonly #tlsAgent: https.Agent;
   readonly #responseBytesMax: number;
+  readonly #authorization: string | undefined;
 
   constructor(options: TransportOptions) {
-    this.#agent = new http.Agent({
-      keepAlive: true,
-      maxSockets: options.maxSockets,
-      maxFreeSockets: options.maxSockets,
-      timeout: options.idleSocketTimeoutMs,
-    });
+    const pool = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, timeout: options.idleSocketTimeoutMs };
+    this.#agent = new http.Agent(pool);
+    this.#tlsAgent = new https.Agent(options.ca === undefined ? pool : { ...pool, ca: options.ca });
     this.#responseBytesMax = options.responseBytesMax;
+    this.#authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
   }
 
   request(request: HttpRequest): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { ...request.headers };
       if (request.body !== undefined) headers["content-length"] = String(request.body.length);
-      const req = http.request(request.url, { method: request.method, agent: this.#agent, headers });
+      if (this.#authorization !== undefined) headers["authorization"] = this.#authorization;
+      const secure = request.url.startsWith("https:");
+      const req = (secure ? https : http).request(request.url, { method: request.method, agent: secure ? this.#tlsAgent : this.#agent, headers });
       let settled = false;
       const finish = (error: DynamoClientError | undefined, response?: RawResponse): void => {
         if (settled) return;
@@ -106,5 +113,6 @@ export class HttpTransport {
   /** Closes idle connections; requests in flight finish on their own. */
   close(): void {
     this.#agent.destroy();
+    this.#tlsAgent.destroy();
   }
 }

@@ -77,8 +77,8 @@ export function kvPath(bucket: string, key: string | Buffer, query: QuorumQuery 
 }
 
 /**
- * Parses and normalizes a base URL: `http:` only (the client speaks plain HTTP), no query or fragment, and no
- * trailing slash on the path prefix so that `base + path` joins cleanly.
+ * Parses and normalizes a base URL: `http:` or `https:`, no query or fragment, and no trailing slash on the path
+ * prefix so that `base + path` joins cleanly.
  */
 export function normalizeBaseUrl(raw: string): string {
   let url: URL;
@@ -87,8 +87,8 @@ export function normalizeBaseUrl(raw: string): string {
   } catch (cause) {
     throw new DynamoClientError("invalid_request", `invalid base URL ${JSON.stringify(raw)}`, { cause });
   }
-  if (url.protocol !== "http:") {
-    throw new DynamoClientError("invalid_request", `base URL ${JSON.stringify(raw)} must use http:`);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new DynamoClientError("invalid_request", `base URL ${JSON.stringify(raw)} must use http: or https:`);
   }
   if (url.search !== "" || url.hash !== "") {
     throw new DynamoClientError("invalid_request", `base URL ${JSON.stringify(raw)} must not have a query or fragment`);

@@ -59,7 +59,7 @@ export async function startControlServer(cluster: DevCluster, host: string): Pro
   );
   app.use((req, res) => sendError(res, new DynamoError("not_found", `no control route for ${req.method} ${req.path}`)));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    sendError(res, err instanceof DynamoError ? err : new DynamoError("internal", (err as Error).message));
+    sendError(res, controlError(err));
   });
   const server = createServer(app);
   server.listen(0, host);
@@ -67,6 +67,16 @@ export async function startControlServer(cluster: DevCluster, host: string): Pro
   const address = server.address();
   if (!address || typeof address === "string") throw new Error("control server has no port");
   return { server, url: `http://${host}:${address.port}` };
+}
+
+/** A request the body parser refused (malformed JSON, too large) is the caller's mistake, not the supervisor's. */
+function controlError(err: unknown): DynamoError {
+  if (err instanceof DynamoError) return err;
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return new DynamoError("invalid_request", `the request body was refused: ${(err as Error).message}`);
+  }
+  return new DynamoError("internal", (err as Error).message);
 }
 
 function parseIndex(text: string | string[] | undefined): number {

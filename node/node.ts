@@ -8,14 +8,13 @@ import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import express from "express";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
-import type { Duplex } from "node:stream";
 import { AntiEntropy } from "./anti-entropy/index.js";
 import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
-import type { NodeConfig } from "./config/index.js";
+import { replicationWarnings, type NodeConfig } from "./config/index.js";
 import { HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createConsoleRoutes } from "./console/index.js";
-import { createAdminApi, createClientApi } from "./http/index.js";
-import { createLogger, rateLimited, type Logger } from "./log.js";
+import { ClientSecurity, answerClientError, clientAuthorization, createAdminApi, createClientApi, createClientServer, type ClientSecurityOptions } from "./http/index.js";
+import { createLogger, keyForLog, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
 import { FaultInjector, PeerClient, PeerServer, type PeerHandlers } from "./peer/index.js";
 import { SCAN_PAGE_BYTES_MAX, type LocalRecord, type NodeInfo } from "./protocol/index.js";
@@ -44,6 +43,8 @@ export interface NodeOptions {
    * out explicitly (`--insecure-peer-plaintext`).
    */
   tls: TlsDir | undefined;
+  /** Client tokens (and their file) for the client port; off when absent. */
+  clientSecurity?: ClientSecurityOptions;
   /** Enables the admin API's network-cut endpoint; for tests only. */
   faultInjection?: boolean;
   /** Serves the read-only web console at /ui on the client port (default true). */
@@ -72,6 +73,7 @@ export class StorageNode {
   private peerServer: Server | undefined;
   private peerProtocol: PeerServer | undefined;
   private seedClients: PeerClient[] = [];
+  private clientSecurity: ClientSecurity | undefined;
   private readonly startedAt = Date.now();
 
   constructor(readonly options: NodeOptions) {
@@ -102,6 +104,8 @@ export class StorageNode {
     const { options, log } = this;
     const tuning = options.config.tuning;
     const targetN = Math.max(...[...options.config.buckets.values()].map((b) => b.n));
+    // Client tokens and certificates are checked first: a node that cannot load them must not start at all.
+    this.clientSecurity = new ClientSecurity(options.clientSecurity ?? {}, (m) => log.warn(m));
     await this.store.open();
     if (this.store.freshIncarnation) log.info(`new data directory ${options.dataDir}: incarnation ${this.store.incarnation}`);
     const tls = options.tls;
@@ -130,11 +134,11 @@ export class StorageNode {
     this.replica = new LocalReplica(this.store, new HybridClock(), limits, {
       siblingWarning: (at, count) => {
         this.metrics.siblingWarnings.inc();
-        warnSiblings(`key ${at.bucket}/${at.key.toString("utf8")} has ${count} siblings (warning limit ${tuning.siblingsWarn})`);
+        warnSiblings(`key ${keyForLog(at.bucket, at.key)} has ${count} siblings (warning limit ${tuning.siblingsWarn})`);
       },
       siblingRefusal: (at, count) => {
         this.metrics.siblingRefusals.inc();
-        warnSiblings(`refused a write to ${at.bucket}/${at.key.toString("utf8")}: ${count} siblings would exceed ${tuning.siblingsMax}`);
+        warnSiblings(`refused a write to ${keyForLog(at.bucket, at.key)}: ${count} siblings would exceed ${tuning.siblingsMax}`);
       },
       recordRefusal: (at, bytes, merge) => {
         this.metrics.recordRefusals.inc({ path: merge ? "merge" : "write" });
@@ -221,7 +225,11 @@ export class StorageNode {
       },
       { intervalMs: tuning.gossipIntervalMs, fanout: tuning.gossipFanout },
     );
+    let warned = "";
     this.ringState.onChange((ring) => {
+      const warnings = this.replicationWarnings().join("; ");
+      if (warnings !== warned && warnings !== "") log.warn(warnings);
+      warned = warnings;
       this.metrics.ringEpoch.set(ring.epoch);
       this.metrics.ownedPartitions.set(ownedPartitions(ring, options.id).length);
       this.gossiper!.welcome(ring);
@@ -341,6 +349,8 @@ export class StorageNode {
     });
     const clientApp = express();
     clientApp.disable("x-powered-by");
+    const tokens = this.clientSecurity.tokens;
+    if (tokens) clientApp.use(clientAuthorization(tokens));
     clientApp.use(consoleRoutes, kvApp);
     const adminApp = createAdminApi({
       token: options.token,
@@ -356,11 +366,13 @@ export class StorageNode {
 
     this.peerServer = this.createPeerServer(adminApp);
     this.peerProtocol.attach(this.peerServer);
-    this.clientServer = createServer(clientApp);
-    this.clientServer.on("clientError", answerMalformedRequest);
-    this.peerServer.on("clientError", answerMalformedRequest);
-    // Keep-alive sockets must outlive a load balancer's idle timeout, or clients see resets on reuse.
-    this.clientServer.keepAliveTimeout = 65_000;
+    this.clientServer = createClientServer(clientApp, {
+      connectionsMax: tuning.clientConnectionsMax,
+      headersTimeoutMs: tuning.clientHeadersTimeoutMs,
+      bodyTimeoutMs: tuning.clientBodyTimeoutMs,
+      requestTimeoutMs: tuning.requestTimeoutMs,
+    });
+    this.peerServer.on("clientError", answerClientError);
     await listen(this.peerServer, options.peerPort, options.host);
     await listen(this.clientServer, options.port, options.host);
 
@@ -390,6 +402,7 @@ export class StorageNode {
     this.peerProtocol?.closeAll();
     this.ringState?.closeAll();
     for (const client of this.seedClients) client.close();
+    this.clientSecurity?.close();
     await Promise.all([closeServer(this.clientServer), closeServer(this.peerServer)]);
     await this.store.close();
     this.log.info("stopped");
@@ -446,11 +459,18 @@ export class StorageNode {
     if (ring) this.metrics.membersDown.set(Object.keys(ring.members).filter((id) => !this.isUp(id)).length);
   }
 
-  private readiness(): { ready: boolean; reason?: string } {
+  private readiness(): { ready: boolean; reason?: string; warnings?: string[] } {
     const ring = this.ringState.ring;
     if (!ring) return { ready: false, reason: "no ring installed yet" };
     if (!ring.members[this.options.id]) return { ready: false, reason: `this node (${this.options.id}) is not a member of ring epoch ${ring.epoch}` };
-    return { ready: true };
+    const warnings = this.replicationWarnings();
+    return warnings.length > 0 ? { ready: true, warnings } : { ready: true };
+  }
+
+  /** Buckets whose n the current ring cannot give (empty while there is no ring). */
+  private replicationWarnings(): string[] {
+    const ring = this.ringState.ring;
+    return ring ? replicationWarnings(this.options.config.buckets.values(), new Set(ring.owners).size) : [];
   }
 
   private async localRecord(bucket: string, key: Buffer): Promise<LocalRecord> {
@@ -520,6 +540,7 @@ export class StorageNode {
       transfers: { pending: ring.pending.length, active: this.receiver.activeCount, receiving: this.receiver.list() },
       hints: this.hints.stats(),
       rebuildingPartitions: this.rebuilder.pendingPartitions,
+      warnings: this.replicationWarnings(),
     };
   }
 }
@@ -541,20 +562,6 @@ function withHeartbeats(handlers: PeerHandlers, heartbeat: (from: string) => voi
 
 function round(n: number): number | string {
   return Number.isFinite(n) ? Math.round(n * 100) / 100 : "Infinity";
-}
-
-/**
- * Requests Node's HTTP parser rejects before any handler runs (headers over 16 KiB, a broken request line) still get
- * the API's JSON error shape rather than a bare status line.
- */
-function answerMalformedRequest(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable) return;
-  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
-  const body = JSON.stringify({ error: "invalid_request", message: tooLarge ? "request headers exceed 16 KiB" : "malformed HTTP request" });
-  socket.end(
-    `HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }
 
 async function listen(server: Server, port: number, host: string): Promise<void> {

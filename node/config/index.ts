@@ -22,6 +22,8 @@ export const bucketSchema = z
     w: z.number().int().min(1),
     reconciliation: z.enum(["siblings", "lww"]).default("siblings"),
   })
+  // A misspelt field (`reconcilation: lww`) must stop the node rather than silently give the bucket a default.
+  .strict()
   .refine((b) => b.r <= b.n, { message: "r must be <= n" })
   .refine((b) => b.w <= b.n, { message: "w must be <= n" });
 
@@ -92,6 +94,20 @@ export const DEFAULT_TUNING = {
   coordinatorInFlightMax: 4096,
   /** Read repairs queued in the background at most; beyond this they are dropped and counted. */
   readRepairQueueMax: 1024,
+  /**
+   * Client connections one node keeps open, idle keep-alive ones included; a connection past it is answered 503 and
+   * closed, so a flood of sockets cannot exhaust file descriptors or memory.
+   */
+  clientConnectionsMax: 4096,
+  /** How long a client may take to send a request's headers; past it the node answers 408 and closes the connection. */
+  clientHeadersTimeoutMs: 10_000,
+  /** How long a client may take to send a request's body once its headers are in; past it, 408 and the connection closes. */
+  clientBodyTimeoutMs: 30_000,
+  /**
+   * Bytes of client request bodies one node holds at once, counted from the first byte read (or from the declared
+   * Content-Length) until the answer is sent; a request that would pass it gets 503 at once.
+   */
+  clientBodyBudgetBytes: 32 * 1024 * 1024,
 };
 
 export type Tuning = typeof DEFAULT_TUNING;
@@ -131,6 +147,10 @@ const tuningSchema = z
     peerInFlightMax: z.number().int().min(1).max(1_000_000),
     coordinatorInFlightMax: z.number().int().min(1).max(1_000_000),
     readRepairQueueMax: z.number().int().min(0).max(1_000_000),
+    clientConnectionsMax: z.number().int().min(1).max(1_000_000),
+    clientHeadersTimeoutMs: z.number().int().min(100).max(600_000),
+    clientBodyTimeoutMs: z.number().int().min(100).max(600_000),
+    clientBodyBudgetBytes: z.number().int().min(1).max(64 * 1024 * 1024 * 1024),
   })
   .partial()
   .strict();
@@ -174,7 +194,29 @@ export function parseNodeConfig(document: unknown): NodeConfig {
         `(${tuning.recordBytesMax}) for version data, or a single value could never be replicated; raise recordBytesMax (at most ${RECORD_BYTES_MAX_LIMIT}) or lower valueMaxBytes`,
     );
   }
+  if (tuning.valueMaxBytes > tuning.clientBodyBudgetBytes) {
+    throw new DynamoError("invalid_request", "invalid configuration: tuning.valueMaxBytes must be <= tuning.clientBodyBudgetBytes, or no value of the largest size could ever be accepted");
+  }
   return { buckets, tuning };
+}
+
+/**
+ * What a ring with `owners` distinct partition owners cannot give the configured buckets: a bucket whose n is larger
+ * keeps fewer replicas than it asks for, and its reads or writes fail outright when r or w is larger still. Said at
+ * start, in /readyz and in /v1/cluster, so a misconfiguration is seen before the first failed write.
+ */
+export function replicationWarnings(buckets: Iterable<BucketConfig>, owners: number): string[] {
+  const warnings: string[] = [];
+  for (const b of buckets) {
+    if (b.n <= owners) continue;
+    const failing = [b.w > owners ? `writes at w=${b.w}` : "", b.r > owners ? `reads at r=${b.r}` : ""].filter(Boolean);
+    warnings.push(
+      `bucket '${b.name}' has n=${b.n} but only ${owners} ${owners === 1 ? "node owns" : "nodes own"} partitions: each key gets at most ${owners} replicas` +
+        (failing.length > 0 ? ` and ${failing.join(" and ")} fail` : "") +
+        `; add nodes or lower n`,
+    );
+  }
+  return warnings;
 }
 
 /** Reads a JSON or YAML configuration file (YAML is a superset of JSON, so one parser serves both). */

@@ -12,6 +12,8 @@ export type ErrorCode =
   | "too_many_siblings"
   | "record_too_large"
   | "unauthorized"
+  | "forbidden"
+  | "request_timeout"
   | "unavailable"
   | "not_ready"
   | "internal";
@@ -19,6 +21,8 @@ export type ErrorCode =
 const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
   unauthorized: 401,
+  forbidden: 403,
+  request_timeout: 408,
   not_found: 404,
   unknown_bucket: 404,
   too_many_siblings: 409,

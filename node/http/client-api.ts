@@ -10,7 +10,10 @@ import type { NodeMetrics } from "../metrics/index.js";
 import type { Coordinator } from "../replication/index.js";
 import { decodeContext, encodeContext, liveSiblings } from "../versioning/index.js";
 import type { VersionVector, VersionedRecord } from "../versioning/types.js";
-import { parseKvPath, parseQuorum, requireBucket, type QuorumOptions } from "./request.js";
+import { closeIfBodyUnread, readBody, type BodyLimits } from "./body.js";
+import { ByteBudget } from "./byte-budget.js";
+import { authorize, type AccessNeed, type ClientTokens } from "./client-auth.js";
+import { kvBucketOf, parseKvPath, parseQuorum, requireBucket, type QuorumOptions } from "./request.js";
 
 export const CONTEXT_HEADER = "X-Dynamo-Context";
 
@@ -21,8 +24,28 @@ export interface ClientApiDeps {
   metrics: NodeMetrics;
   contextSecret: Buffer;
   cluster: () => unknown;
-  ready: () => { ready: boolean; reason?: string };
+  /** Readiness, with warnings that do not make the node unready (a bucket whose n the ring cannot give). */
+  ready: () => { ready: boolean; reason?: string; warnings?: string[] };
   log: (message: string) => void;
+}
+
+/**
+ * Paths anyone may call even when client tokens are on: probes, metrics (counts and latencies, no keys or values) and
+ * the console's static files. The console's data (`/ui/api/...`, `/v1/node`) and `/v1/cluster` need a token.
+ */
+const OPEN_PATHS = new Set(["/healthz", "/readyz", "/metrics", "/ui", "/ui/", "/ui/index.html", "/ui/console.js", "/ui/console.css"]);
+
+/**
+ * The client port's authorization, in front of every route on it: `401 unauthorized` without a valid token, `403
+ * forbidden` when the token's grants do not cover the bucket or the write. `tokens` returns the set in force now.
+ */
+export function clientAuthorization(tokens: () => ClientTokens): express.RequestHandler {
+  return (req, res, next) => {
+    const refusal = authorize(tokens(), req.headers.authorization, accessNeed(req));
+    if (!refusal) return next();
+    res.setHeader("WWW-Authenticate", refusal.code === "forbidden" ? 'Bearer realm="dynamo", error="insufficient_scope"' : 'Bearer realm="dynamo"');
+    sendError(res, refusal);
+  };
 }
 
 export function createClientApi(deps: ClientApiDeps): express.Express {
@@ -36,7 +59,7 @@ export function createClientApi(deps: ClientApiDeps): express.Express {
   });
   app.get("/readyz", (_req, res) => {
     const state = deps.ready();
-    res.status(state.ready ? 200 : 503).json(state.ready ? { status: "ready" } : { status: "not_ready", reason: state.reason });
+    res.status(state.ready ? 200 : 503).json(state.ready ? { status: "ready", ...(state.warnings && { warnings: state.warnings }) } : { status: "not_ready", reason: state.reason });
   });
   app.get("/metrics", async (_req, res) => {
     res.type("text/plain; version=0.0.4").send(await deps.metrics.text());
@@ -45,10 +68,13 @@ export function createClientApi(deps: ClientApiDeps): express.Express {
     res.json(deps.cluster());
   });
 
-  const rawBody = express.raw({ type: () => true, limit: deps.tuning.valueMaxBytes });
   const load: Load = { inFlight: 0 };
+  const bodies: Bodies = {
+    budget: new ByteBudget(deps.tuning.clientBodyBudgetBytes),
+    limits: { valueMaxBytes: deps.tuning.valueMaxBytes, timeoutMs: deps.tuning.clientBodyTimeoutMs, budgetBytes: deps.tuning.clientBodyBudgetBytes },
+  };
   app.get(/^\/v1\/kv\//, measured(deps, load, "get", (req, res) => handleGet(deps, req, res)));
-  app.put(/^\/v1\/kv\//, rawBody, measured(deps, load, "put", (req, res) => handlePut(deps, req, res)));
+  app.put(/^\/v1\/kv\//, measured(deps, load, "put", (req, res) => handlePut(deps, bodies, req, res)));
   app.delete(/^\/v1\/kv\//, measured(deps, load, "delete", (req, res) => handleDelete(deps, req, res)));
 
   app.use((req, res) => {
@@ -70,6 +96,8 @@ async function handleGet(deps: ClientApiDeps, req: Request, res: Response): Prom
     return;
   }
   deps.metrics.siblings.observe(live.length);
+  // A stored value is whatever a client sent; a browser must never guess it is HTML or script.
+  res.setHeader("X-Content-Type-Options", "nosniff");
   if (live.length === 1) {
     const only = live[0]!;
     // The stored Content-Type goes back byte for byte; express's `type()` would append a charset.
@@ -83,13 +111,26 @@ async function handleGet(deps: ClientApiDeps, req: Request, res: Response): Prom
   });
 }
 
-async function handlePut(deps: ClientApiDeps, req: Request, res: Response): Promise<void> {
+/** The node-wide budget that bodies being read and held take from, and the limits each body is read under. */
+interface Bodies {
+  budget: ByteBudget;
+  limits: BodyLimits;
+}
+
+async function handlePut(deps: ClientApiDeps, bodies: Bodies, req: Request, res: Response): Promise<void> {
   const { bucket, key, quorum } = parseKvRequest(deps, req);
   const context = readContext(deps, req, bucket.name, key) ?? {};
-  const value = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  const contentType = req.headers["content-type"] ?? "application/octet-stream";
-  const record = await deps.coordinator.write({ bucket, key, value, contentType, context, w: quorum.w, pw: quorum.pw });
-  sendWritten(deps, res, record, bucket.name, key);
+  // The body's bytes stay taken from the budget until the coordinator is done with them, even when the client has
+  // gone away in between: the write goes on, and so does the memory it holds.
+  const lease = bodies.budget.lease();
+  try {
+    const value = await readBody(req, res, lease, bodies.limits);
+    const contentType = req.headers["content-type"] ?? "application/octet-stream";
+    const record = await deps.coordinator.write({ bucket, key, value, contentType, context, w: quorum.w, pw: quorum.pw });
+    sendWritten(deps, res, record, bucket.name, key);
+  } finally {
+    lease.release();
+  }
 }
 
 async function handleDelete(deps: ClientApiDeps, req: Request, res: Response): Promise<void> {
@@ -119,6 +160,15 @@ function readContext(deps: ClientApiDeps, req: Request, bucket: string, key: Buf
   return decodeContext(header, bucket, key, deps.contextSecret);
 }
 
+/** What a request needs from its token: nothing for probes, read or write on a bucket for keys, any token otherwise. */
+function accessNeed(req: Request): AccessNeed {
+  const { path } = splitUrl(req.originalUrl);
+  if (OPEN_PATHS.has(path)) return { kind: "open" };
+  const bucket = kvBucketOf(path);
+  if (bucket === undefined) return { kind: "any" };
+  return { kind: "bucket", bucket, scope: req.method === "GET" || req.method === "HEAD" ? "r" : "rw" };
+}
+
 function splitUrl(originalUrl: string): { path: string; query: URLSearchParams } {
   const q = originalUrl.indexOf("?");
   return q < 0
@@ -143,18 +193,17 @@ function measured(deps: ClientApiDeps, load: Load, op: string, handler: (req: Re
       next(new DynamoError("unavailable", `this node is coordinating ${load.inFlight} requests already (limit ${deps.tuning.coordinatorInFlightMax}); retry or use another node`));
       return;
     }
+    // A request counts until its handler is done, not until its client hangs up: the coordinator's work goes on.
     load.inFlight += 1;
-    res.on("close", () => (load.inFlight -= 1));
-    handler(req, res).catch(next);
+    handler(req, res)
+      .catch(next)
+      .finally(() => (load.inFlight -= 1));
   };
 }
 
 function toDynamoError(err: unknown, deps: ClientApiDeps): DynamoError {
   if (err instanceof DynamoError) return err;
-  const e = err as { type?: string; status?: number; message?: string };
-  if (e.type === "entity.too.large") {
-    return new DynamoError("value_too_large", `the value is larger than the ${deps.tuning.valueMaxBytes}-byte limit`);
-  }
+  const e = err as { status?: number; message?: string };
   if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
     return new DynamoError("invalid_request", e.message ?? "bad request");
   }
@@ -167,5 +216,6 @@ export function sendError(res: Response, err: DynamoError): void {
     res.destroy();
     return;
   }
+  closeIfBodyUnread(res.req, res);
   res.status(err.httpStatus).json(err.toJSON());
 }

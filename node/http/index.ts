@@ -1,6 +1,12 @@
-/** The node's HTTP surfaces: the client API and the token-guarded admin API on the peer port. */
-export { createClientApi, CONTEXT_HEADER, sendError } from "./client-api.js";
+/** The node's HTTP surfaces: the client API and its server, and the token-guarded admin API on the peer port. */
+export { clientAuthorization, createClientApi, CONTEXT_HEADER, sendError } from "./client-api.js";
 export type { ClientApiDeps } from "./client-api.js";
+export { createClientServer, answerClientError, CLIENT_HEADERS_MAX } from "./client-server.js";
+export type { ClientServerLimits } from "./client-server.js";
+export { ClientSecurity } from "./client-security.js";
+export type { ClientSecurityOptions } from "./client-security.js";
+export { ClientTokens, generateClientToken, hashClientToken, parseClientTokens, TOKEN_NAME_PATTERN } from "./client-auth.js";
+export type { ClientTokenEntry, ClientTokensFile, Scope } from "./client-auth.js";
 export { createAdminApi } from "./admin-api.js";
 export type { AdminApiDeps } from "./admin-api.js";
 export { parseKvPath, parseQuorum, KEY_BYTES_MAX } from "./request.js";

@@ -35,6 +35,20 @@ export function parseKvPath(rawPath: string): KvPath {
   return { bucket, key };
 }
 
+/**
+ * The bucket a raw request path names, decoded exactly as `parseKvPath` decodes it (so authorization and the handler
+ * can never disagree about which bucket a request is for), or undefined when it is not a key-value path.
+ */
+export function kvBucketOf(rawPath: string): string | undefined {
+  const match = /^\/v1\/kv\/([^/?]*)\//.exec(rawPath);
+  if (!match) return undefined;
+  try {
+    return percentDecode(match[1]!, "bucket").toString("latin1");
+  } catch {
+    return undefined;
+  }
+}
+
 function percentDecode(text: string, what: string): Buffer {
   const bytes: number[] = [];
   for (let i = 0; i < text.length; i++) {

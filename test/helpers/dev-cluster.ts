@@ -221,8 +221,8 @@ async function spawnDev(dataDir: string, basePort: number, options: StartOptions
   throw new Error(`dynamo dev did not start within 60 s:\n${output.join("")}`);
 }
 
-export async function runCli(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+export async function runCli(args: string[], input?: string, env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

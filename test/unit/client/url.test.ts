@@ -47,7 +47,8 @@ describe("client URL building", () => {
   it("normalizes base URLs and refuses ones it cannot use", () => {
     assert.equal(normalizeBaseUrl("http://127.0.0.1:8080/"), "http://127.0.0.1:8080");
     assert.equal(normalizeBaseUrl("http://127.0.0.1:8080/prefix//"), "http://127.0.0.1:8080/prefix");
-    rejects(() => normalizeBaseUrl("https://127.0.0.1"), "invalid_request");
+    assert.equal(normalizeBaseUrl("https://127.0.0.1:8443/"), "https://127.0.0.1:8443");
+    rejects(() => normalizeBaseUrl("ftp://127.0.0.1"), "invalid_request");
     rejects(() => normalizeBaseUrl("not a url"), "invalid_request");
     rejects(() => normalizeBaseUrl("http://127.0.0.1/?a=1"), "invalid_request");
   });

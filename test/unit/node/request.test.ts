@@ -53,4 +53,14 @@ describe("node configuration", function () {
     invalid(() => parseNodeConfig({ buckets: [{ name: "Bad", n: 1, r: 1, w: 1 }] }), /buckets\.0\.name/);
     invalid(() => parseNodeConfig({ buckets: [{ name: "a", n: 1, r: 1, w: 1, reconciliation: "newest" }] }), /reconciliation/);
   });
+
+  it("refuses a misspelt bucket field by name rather than silently defaulting it", function () {
+    invalid(() => parseNodeConfig({ buckets: [{ name: "carts", n: 3, r: 2, w: 2, reconcilation: "lww" }] }), /buckets\.0.*"reconcilation"/);
+    invalid(() => parseNodeConfig({ tuning: { valueMaxByte: 10 } }), /tuning.*"valueMaxByte"/);
+  });
+
+  it("refuses a value limit that the client body budget could never hold", function () {
+    invalid(() => parseNodeConfig({ tuning: { valueMaxBytes: 2048, clientBodyBudgetBytes: 1024 } }), /clientBodyBudgetBytes/);
+    assert.equal(parseNodeConfig({ tuning: { valueMaxBytes: 1024, clientBodyBudgetBytes: 1024 } }).tuning.clientBodyBudgetBytes, 1024);
+  });
 });
