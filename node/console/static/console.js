@@ -13,6 +13,13 @@ function colourOf(id) {
   return colours.get(id);
 }
 
+/** A colour chip; its colour is set through the CSSOM, which the page's Content-Security-Policy allows (style attributes it does not). */
+function swatch(id) {
+  const chip = el("span", { class: "swatch" });
+  chip.style.background = colourOf(id);
+  return chip;
+}
+
 function el(tag, attrs = {}, text) {
   const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
@@ -73,7 +80,7 @@ function drawLegend(o) {
   legend.replaceChildren(
     ...o.members.map((m) => {
       const li = el("li", { "data-owner": m.id, "data-partitions": m.partitions });
-      li.append(el("span", { class: "swatch", style: `background:${colourOf(m.id)}` }), el("span", {}, `${m.id} ${m.partitions}`));
+      li.append(swatch(m.id), el("span", {}, `${m.id} ${m.partitions}`));
       return li;
     }),
   );
@@ -84,7 +91,7 @@ function drawMembers(o) {
     const s = m.stats;
     const tr = el("tr", { "data-member": m.id, "data-condition": m.condition, "data-partitions": m.partitions });
     const name = el("td");
-    name.append(el("span", { class: "swatch", style: `background:${colourOf(m.id)}` }), document.createTextNode(` ${m.id}`));
+    name.append(swatch(m.id), document.createTextNode(` ${m.id}`));
     const p99 = s ? Math.max(s.rates.latencyMs.get.p99 ?? 0, s.rates.latencyMs.put.p99 ?? 0) : undefined;
     tr.append(
       name,
