@@ -30,7 +30,7 @@ describe("rebalance progress", function () {
   it("dynamo dev status shows partitions and bytes moved advancing during a scale, then the finished plan", async () => {
     const client = new DynamoClient(cluster.clientUrls());
     const value = Buffer.alloc(1000, "v");
-    for (let i = 0; i < 600; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => client.put("default", `key-${i + j}`, value)));
+    for (let i = 0; i < 1000; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => client.put("default", `key-${i + j}`, value)));
 
     const scaled = await cluster.dev("scale", "4");
     assert.equal(scaled.code, 0, scaled.stderr);
@@ -64,8 +64,8 @@ describe("rebalance progress", function () {
     const finished = seen.at(-1)!.rebalance!;
     assert.equal(finished.progress, "100%");
     assert.equal(finished.partitionsMoved, planned);
-    // Each of the partitions moved holds about a thirty-second of the 600 kB, and each goes to one new replica.
-    assert.ok(finished.bytesMoved > (planned * 600_000) / 32 / 2, `bytes moved: ${finished.bytesMoved}`);
+    // Each of the partitions moved holds about a thirty-second of the 1 MB, and each goes to one new replica.
+    assert.ok(finished.bytesMoved > (planned * 1_000_000) / 32 / 2, `bytes moved: ${finished.bytesMoved}`);
     assert.match(cluster.log(), /rebalance finished: moved \d+ partitions \(.+\) in \d+/);
   });
 });

@@ -181,9 +181,30 @@ function draw(o) {
   drawMoves(o);
 }
 
+/**
+ * With client tokens on, the console's data needs a token (any scope). The page asks for one when the node answers
+ * 401 and keeps it for this tab only (sessionStorage), sending it as a Bearer token like any client.
+ */
+function tokenHeaders() {
+  const token = window.sessionStorage.getItem("dynamo-token");
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+function askForToken() {
+  const form = document.getElementById("token-form");
+  if (!form.hidden) return;
+  form.hidden = false;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    window.sessionStorage.setItem("dynamo-token", document.getElementById("token").value.trim());
+    form.hidden = true;
+  }, { once: true });
+}
+
 async function poll() {
   try {
-    const res = await fetch("api/overview", { cache: "no-store" });
+    const res = await fetch("api/overview", { cache: "no-store", headers: tokenHeaders() });
+    if (res.status === 401 || res.status === 403) askForToken();
     if (!res.ok) throw new Error(`the node answered ${res.status}`);
     draw(await res.json());
   } catch (err) {
