@@ -138,10 +138,12 @@ export class Gossiper {
     return digest;
   }
 
+  /** Folds in the heartbeats of ring members; names that are not members are ignored, so a peer cannot grow the map. */
   private absorb(digest: Record<string, Heartbeat>): void {
     const now = this.deps.now();
+    const members = this.deps.ring()?.members ?? {};
     for (const [id, hb] of Object.entries(digest)) {
-      if (id === this.deps.self) continue;
+      if (id === this.deps.self || !Object.hasOwn(members, id)) continue;
       const known = this.heartbeats.get(id);
       if (known && (hb[0] < known[0] || (hb[0] === known[0] && hb[1] <= known[1]))) continue;
       this.heartbeats.set(id, [hb[0], hb[1]]);
