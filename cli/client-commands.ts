@@ -76,6 +76,17 @@ function devClientUrl(devJson: string | undefined): string | undefined {
   }
 }
 
+/** The CA a running `dynamo dev --client-tls` names in dev.json for its https client ports. */
+function devClientCa(devJson: string | undefined): string | undefined {
+  if (devJson === undefined) return undefined;
+  try {
+    const ca = (JSON.parse(devJson) as { clientCa?: unknown }).clientCa;
+    return typeof ca === "string" && ca !== "" ? ca : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function resolveUrls(flag: string | undefined, sources: UrlSources): string[] {
   const raw = flag ?? sources.env["DYNAMO_URL"] ?? devClientUrl(sources.devJson) ?? DEFAULT_URL;
   const urls = raw
@@ -99,10 +110,13 @@ const FLAGS_BY_COMMAND: Record<"get" | "put" | "delete", ReadonlySet<string>> = 
   delete: new Set(["url", "context", "w", "token", "ca"]),
 };
 
-/** The token and CA file from the flags, else from DYNAMO_TOKEN and DYNAMO_CA; absent ones are left out. */
-export function resolveConnection(flags: ConnectionFlags, env: Record<string, string | undefined>): ConnectionFlags {
+/**
+ * The token and CA file from the flags, else from DYNAMO_TOKEN and DYNAMO_CA, else (the CA only) `devCa`; absent
+ * ones are left out.
+ */
+export function resolveConnection(flags: ConnectionFlags, env: Record<string, string | undefined>, devCa?: string): ConnectionFlags {
   const token = flags.token ?? (env["DYNAMO_TOKEN"] || undefined);
-  const ca = flags.ca ?? (env["DYNAMO_CA"] || undefined);
+  const ca = flags.ca ?? (env["DYNAMO_CA"] || undefined) ?? devCa;
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw new UsageError("--token must be printable ASCII without spaces");
   return { ...(token !== undefined && { token }), ...(ca !== undefined && { ca }) };
 }
@@ -142,7 +156,9 @@ export function parseClientCommand(argv: readonly string[], sources: UrlSources)
   }
   if (key === "") throw new UsageError("KEY must not be empty");
   const urls = resolveUrls(values.url, sources);
-  const connection = resolveConnection({ token: values.token, ca: values.ca }, sources.env);
+  // The nodes of a local cluster found through dev.json come with the CA of their client ports, if they use TLS.
+  const fromDevJson = values.url === undefined && !sources.env["DYNAMO_URL"] && devClientUrl(sources.devJson) !== undefined;
+  const connection = resolveConnection({ token: values.token, ca: values.ca }, sources.env, fromDevJson ? devClientCa(sources.devJson) : undefined);
   switch (name) {
     case "get":
       return { name, urls, bucket, key, r: quorumFlag("r", values.r), ...connection };

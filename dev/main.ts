@@ -26,6 +26,7 @@ export async function runDev(argv: string[]): Promise<number> {
       config: { type: "string" },
       partitions: { type: "string" },
       "insecure-peer-plaintext": { type: "boolean" },
+      "client-tls": { type: "boolean" },
     },
     true,
   );
@@ -83,6 +84,7 @@ async function runForeground(dataDir: string, values: Record<string, string | bo
     log,
     onScale: (count) => writeClusterFile(dataDir, { nodes: count, partitions }),
     peerTls: !(values["insecure-peer-plaintext"] === true || process.env.DYNAMO_INSECURE_PEER_PLAINTEXT === "1"),
+    clientTls: values["client-tls"] === true || process.env.DYNAMO_CLIENT_TLS === "1",
   });
   const { server, url } = await startControlServer(cluster, HOST);
   let stopping: Promise<void> | undefined;
@@ -120,15 +122,17 @@ async function runForeground(dataDir: string, values: Record<string, string | bo
 
 function printWelcome(cluster: DevCluster, epoch: number, dataDir: string): void {
   const first = cluster.clientUrl(cluster.node(0));
+  const ca = cluster.clientCaPath;
+  const curl = ca ? `curl --cacert ${ca}` : "curl";
   const lines = [
     `Local Dynamo cluster: ${cluster.size} nodes, ring epoch ${epoch}, data in ${dataDir}`,
     ...Array.from({ length: cluster.size }, (_, i) => `  node-${i}  clients ${cluster.clientUrl(cluster.node(i))}  peers ${cluster.peerUrl(cluster.node(i))}`),
     "",
     "Try it:",
-    `  curl -i -X PUT --data-binary 'hello' -H 'Content-Type: text/plain' ${first}/v1/kv/default/greeting`,
-    `  curl -i ${first}/v1/kv/default/greeting`,
-    `  curl -s ${first}/v1/cluster`,
-    "  npx dynamo get default greeting        # or put / delete",
+    `  ${curl} -i -X PUT --data-binary 'hello' -H 'Content-Type: text/plain' ${first}/v1/kv/default/greeting`,
+    `  ${curl} -i ${first}/v1/kv/default/greeting`,
+    `  ${curl} -s ${first}/v1/cluster`,
+    `  npx dynamo get default greeting        # or put / delete${ca ? " (the CLI finds the CA through dev.json)" : ""}`,
     "  npx dynamo dev status                  # or: scale N, kill I, restart I, replace I",
     "",
     "Ctrl-C stops every node; run it again and your data is still there.",

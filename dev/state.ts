@@ -18,6 +18,8 @@ export interface DevNodeState {
 export interface DevState {
   control: string;
   pid: number;
+  /** The CA certificate to trust for the nodes' https client ports (`dynamo dev --client-tls`); absent for plain HTTP. */
+  clientCa?: string;
   nodes: DevNodeState[];
 }
 

@@ -7,12 +7,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, createWriteStream, mkdirSync, readFileSync, rmSync, type WriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { once } from "node:events";
+import { get as httpGet } from "node:http";
+import { get as httpsGet } from "node:https";
 import { AdminClient, RingDriver, describeProgress, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
 import { DynamoError } from "../node/errors/index.js";
 import { rateLimited } from "../node/log.js";
 import { partitionsPerMember } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
-import { DevPki } from "./pki.js";
+import { CLIENT_PORT_TLS_NAME, DevPki } from "./pki.js";
 import { ensureToken, processAlive, writeDevState, type DevState } from "./state.js";
 
 export interface DevOptions {
@@ -29,6 +31,8 @@ export interface DevOptions {
   onScale?: (nodes: number) => void;
   /** Mutual TLS on the peer ports from a CA in <data-dir>/tls; false runs them in plaintext (tests and benchmarks). */
   peerTls: boolean;
+  /** HTTPS on the client ports from a separate CA in <data-dir>/client-tls (off by default: the quick start is plain curl). */
+  clientTls?: boolean;
 }
 
 interface DevNode {
@@ -62,6 +66,7 @@ export class DevCluster {
   private stepping: Promise<unknown> = Promise.resolve();
 
   private pki: DevPki | undefined;
+  private clientPki: DevPki | undefined;
 
   constructor(readonly options: DevOptions) {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
@@ -90,7 +95,12 @@ export class DevCluster {
   }
 
   clientUrl(node: DevNode): string {
-    return `http://${this.options.host}:${node.clientPort}`;
+    return `${this.options.clientTls ? "https" : "http"}://${this.options.host}:${node.clientPort}`;
+  }
+
+  /** The CA certificate clients must trust for the https client ports, when they are https. */
+  get clientCaPath(): string | undefined {
+    return this.clientPki?.caPath;
   }
 
   peerUrl(node: DevNode): string {
@@ -100,6 +110,7 @@ export class DevCluster {
   /** Starts every node, waits until each answers, then drives the ring until it names all of them. */
   async start(): Promise<Ring> {
     if (this.options.peerTls) this.pki = await DevPki.open(this.options.dataDir);
+    if (this.options.clientTls) this.clientPki = await DevPki.openClientPort(this.options.dataDir);
     for (let i = 0; i < this.options.nodes; i++) this.nodes.push(this.describe(i));
     await Promise.all(this.nodes.map((node) => this.startNode(node)));
     const deadline = Date.now() + 60_000;
@@ -213,6 +224,7 @@ export class DevCluster {
     mkdirSync(node.dataDir, { recursive: true, mode: 0o700 });
     node.logStream ??= createWriteStream(join(this.options.dataDir, `${node.id}.log`), { flags: "a", mode: 0o600 });
     const tlsArgs = this.pki ? ["--tls-dir", await this.pki.ensure(node.id, [this.options.host])] : ["--insecure-peer-plaintext"];
+    if (this.clientPki) tlsArgs.push("--client-tls-dir", await this.clientPki.ensure(CLIENT_PORT_TLS_NAME, [this.options.host]));
     const args = [
       ...process.execArgv,
       resolve(process.argv[1]!),
@@ -358,12 +370,7 @@ export class DevCluster {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (!this.running(node)) throw new DynamoError("unavailable", `${node.id} exited during start-up; see ${join(this.options.dataDir, node.id + ".log")}`);
-      try {
-        const res = await fetch(`${this.clientUrl(node)}/healthz`, { signal: AbortSignal.timeout(1000) });
-        if (res.ok) return;
-      } catch {
-        // Not listening yet.
-      }
+      if (await answersHealthz(`${this.clientUrl(node)}/healthz`, this.clientPki && readFileSync(this.clientPki.caPath))) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new DynamoError("unavailable", `${node.id} did not answer /healthz within 30 s; see ${join(this.options.dataDir, node.id + ".log")}`);
@@ -374,6 +381,7 @@ export class DevCluster {
     const state: DevState = {
       control: this.controlUrl,
       pid: process.pid,
+      ...(this.clientPki && { clientCa: this.clientPki.caPath }),
       nodes: this.nodes.map((node) => ({
         id: node.id,
         pid: this.running(node) ? (node.adoptedPid ?? node.child!.pid!) : null,
@@ -384,6 +392,19 @@ export class DevCluster {
     };
     writeDevState(this.options.dataDir, state);
   }
+}
+
+/** Whether a node's client port answers /healthz within a second (over https, trusting `ca`, when it has one). */
+function answersHealthz(url: string, ca: Buffer | undefined): Promise<boolean> {
+  return new Promise((resolveProbe) => {
+    const get = url.startsWith("https:") ? httpsGet : httpGet;
+    const req = get(url, { timeout: 1000, ...(ca && { ca }) }, (res) => {
+      res.resume();
+      resolveProbe(res.statusCode === 200);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolveProbe(false));
+  });
 }
 
 /**

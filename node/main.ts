@@ -12,7 +12,7 @@ import { StorageNode, type NodeOptions } from "./node.js";
 
 export const NODE_USAGE = `usage: dynamo node [--id ID] [--host HOST] [--port 8080] [--peer-port 8081] [--advertise ADDR]
                    [--data-dir DIR] [--seeds URL,...] [--config FILE] [--console on|off] --token-file FILE
-                   (--tls-dir DIR | --insecure-peer-plaintext) [--client-tokens-file FILE]
+                   (--tls-dir DIR | --insecure-peer-plaintext) [--client-tls-dir DIR] [--client-tokens-file FILE]
 Every flag may also be given as an environment variable DYNAMO_<FLAG>, e.g. DYNAMO_PEER_PORT=8081
 (DYNAMO_INSECURE_PEER_PLAINTEXT=1 for the switch).`;
 
@@ -31,6 +31,7 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     "tls-dir": { type: "string" },
     "insecure-peer-plaintext": { type: "boolean" },
     "client-tokens-file": { type: "string" },
+    "client-tls-dir": { type: "string" },
   });
   const id = (values.id as string | undefined) ?? hostname();
   if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/.test(id)) throw new UsageError(`--id '${id}' must be 1-63 letters, digits, '.', '_' or '-'`);
@@ -50,7 +51,7 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     config: loadNodeConfig(values.config as string | undefined),
     token: readTokenFile(tokenFile),
     tls: peerTls(values["tls-dir"] as string | undefined, values["insecure-peer-plaintext"] === true || process.env.DYNAMO_INSECURE_PEER_PLAINTEXT === "1"),
-    clientSecurity: { tokensFile: values["client-tokens-file"] as string | undefined },
+    clientSecurity: { tokensFile: values["client-tokens-file"] as string | undefined, tlsDir: values["client-tls-dir"] as string | undefined },
     faultInjection: process.env.DYNAMO_FAULT_INJECTION === "1",
     console: onOff(values.console, "console", true),
   };

@@ -43,7 +43,7 @@ export interface NodeOptions {
    * out explicitly (`--insecure-peer-plaintext`).
    */
   tls: TlsDir | undefined;
-  /** Client tokens (and their file) for the client port; off when absent. */
+  /** The client port's TLS directory and tokens file; each off when absent. */
   clientSecurity?: ClientSecurityOptions;
   /** Enables the admin API's network-cut endpoint; for tests only. */
   faultInjection?: boolean;
@@ -87,7 +87,7 @@ export class StorageNode {
   }
 
   get clientUrl(): string {
-    return `http://${this.options.advertise}:${this.options.port}`;
+    return `${this.options.clientSecurity?.tlsDir ? "https" : "http"}://${this.options.advertise}:${this.options.port}`;
   }
 
   get peerUrl(): string {
@@ -105,7 +105,7 @@ export class StorageNode {
     const tuning = options.config.tuning;
     const targetN = Math.max(...[...options.config.buckets.values()].map((b) => b.n));
     // Client tokens and certificates are checked first: a node that cannot load them must not start at all.
-    this.clientSecurity = new ClientSecurity(options.clientSecurity ?? {}, (m) => log.warn(m));
+    this.clientSecurity = new ClientSecurity(options.clientSecurity ?? {}, log);
     await this.store.open();
     if (this.store.freshIncarnation) log.info(`new data directory ${options.dataDir}: incarnation ${this.store.incarnation}`);
     const tls = options.tls;
@@ -366,12 +366,17 @@ export class StorageNode {
 
     this.peerServer = this.createPeerServer(adminApp);
     this.peerProtocol.attach(this.peerServer);
-    this.clientServer = createClientServer(clientApp, {
-      connectionsMax: tuning.clientConnectionsMax,
-      headersTimeoutMs: tuning.clientHeadersTimeoutMs,
-      bodyTimeoutMs: tuning.clientBodyTimeoutMs,
-      requestTimeoutMs: tuning.requestTimeoutMs,
-    });
+    this.clientServer = createClientServer(
+      clientApp,
+      {
+        connectionsMax: tuning.clientConnectionsMax,
+        headersTimeoutMs: tuning.clientHeadersTimeoutMs,
+        bodyTimeoutMs: tuning.clientBodyTimeoutMs,
+        requestTimeoutMs: tuning.requestTimeoutMs,
+      },
+      this.clientSecurity.tlsOptions(),
+    );
+    this.clientSecurity.watchCertificates(this.clientServer);
     this.peerServer.on("clientError", answerClientError);
     await listen(this.peerServer, options.peerPort, options.host);
     await listen(this.clientServer, options.port, options.host);

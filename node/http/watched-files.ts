@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { Logger } from "../log.js";
 
 export const FILE_CHECK_INTERVAL_MS = 2000;
 
@@ -15,7 +16,7 @@ export interface WatchedFilesOptions<T> {
   parse: (contents: Buffer[]) => T;
   /** Called with each new value after a change was parsed. */
   apply: (value: T) => void;
-  log: (message: string) => void;
+  log: Pick<Logger, "info" | "warn">;
   intervalMs?: number;
 }
 
@@ -30,7 +31,7 @@ export function watchFiles<T>(options: WatchedFilesOptions<T>): { value: T; stop
   let failing = "";
   // The same problem is reported once, not every few seconds.
   const report = (message: string) => {
-    if (message !== failing) options.log(message);
+    if (message !== failing) options.log.warn(message);
     failing = message;
   };
   const timer = setInterval(() => {
@@ -47,7 +48,7 @@ export function watchFiles<T>(options: WatchedFilesOptions<T>): { value: T; stop
       options.apply(options.parse(contents));
       seen = now;
       failing = "";
-      options.log(`reloaded ${options.paths.join(", ")}`);
+      options.log.info(`reloaded ${options.paths.join(", ")}`);
     } catch (err) {
       report(`refused the new ${options.paths.join(", ")}: ${(err as Error).message}; keeping what was loaded before`);
     }

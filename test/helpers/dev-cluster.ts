@@ -34,6 +34,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Mutual TLS on the peer ports (the default); false only where TLS is not what a test is about. */
   peerTls?: boolean;
+  /** HTTPS on the client ports (`dynamo dev --client-tls`); off by default, as in `dynamo dev`. */
+  clientTls?: boolean;
 }
 
 export class TestCluster {
@@ -207,6 +209,7 @@ async function spawnDev(dataDir: string, basePort: number, options: StartOptions
   if (options.config) args.push("--config", options.config);
   if (options.partitions) args.push("--partitions", String(options.partitions));
   if (options.peerTls === false) args.push("--insecure-peer-plaintext");
+  if (options.clientTls) args.push("--client-tls");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
   const output: string[] = [];
   child.stdout!.on("data", (d: Buffer) => output.push(d.toString()));

@@ -20,6 +20,12 @@ import {
 
 const noSources = { env: {} };
 
+/** The parts of a parsed command that say how to reach the nodes. */
+function pick(command: ReturnType<typeof parseClientCommand>): Record<string, unknown> {
+  const { urls, ca, token } = command as { urls: string[]; ca?: string; token?: string };
+  return { urls, ...(ca !== undefined && { ca }), ...(token !== undefined && { token }) };
+}
+
 describe("dynamo get|put|delete: parsing", () => {
   it("parses each command with its flags", () => {
     assert.deepEqual(parseClientCommand(["get", "b", "k", "--r", "1", "--url", "http://127.0.0.1:1"], noSources), {
@@ -79,6 +85,18 @@ describe("dynamo get|put|delete: parsing", () => {
     assert.deepEqual(resolveUrls(undefined, { env: {}, devJson }), ["http://127.0.0.1:9000"]);
     assert.deepEqual(resolveUrls(undefined, { env: {}, devJson: "{broken" }), [DEFAULT_URL]);
     assert.deepEqual(resolveUrls(undefined, { env: {} }), [DEFAULT_URL]);
+  });
+
+  it("takes the token and CA from the flags, then DYNAMO_TOKEN and DYNAMO_CA, and the CA of dev.json for its own nodes", () => {
+    const devJson = JSON.stringify({ control: "x", clientCa: "/dev/ca.crt", nodes: [{ id: "n0", clientUrl: "https://127.0.0.1:9000" }] });
+    const get = (argv: string[], env: Record<string, string> = {}) => parseClientCommand(["get", "b", "k", ...argv], { env, devJson });
+    assert.deepEqual(pick(get([])), { urls: ["https://127.0.0.1:9000"], ca: "/dev/ca.crt" });
+    assert.deepEqual(pick(get(["--ca", "/mine.crt", "--token", "t1"], { DYNAMO_CA: "/env.crt", DYNAMO_TOKEN: "t2" })), { urls: ["https://127.0.0.1:9000"], ca: "/mine.crt", token: "t1" });
+    assert.deepEqual(pick(get([], { DYNAMO_CA: "/env.crt", DYNAMO_TOKEN: "t2" })), { urls: ["https://127.0.0.1:9000"], ca: "/env.crt", token: "t2" });
+    // A URL named by hand is not one of dev.json's nodes, so dev.json's CA is not trusted for it.
+    assert.deepEqual(pick(get(["--url", "https://db.example:443"])), { urls: ["https://db.example:443"] });
+    assert.deepEqual(pick(get([], { DYNAMO_URL: "https://db.example:443" })), { urls: ["https://db.example:443"] });
+    assert.throws(() => get(["--token", "has space"]), UsageError);
   });
 
   it("prints siblings as JSON, as text when UTF-8 and base64 when not", () => {
