@@ -19,6 +19,17 @@ export interface SetCheckerOptions {
   pauseMs?: number;
   /** Prefix of the elements this checker adds, so several checkers can share keys. */
   prefix?: string;
+  /** Told about every request the clients make, for timelines and status checks. */
+  observe?: (op: ObservedOp) => void;
+}
+
+export interface ObservedOp {
+  f: "read" | "write";
+  key: string;
+  url: string;
+  latencyMs: number;
+  /** Undefined when the request succeeded. */
+  error?: unknown;
 }
 
 export interface SetReport {
@@ -83,16 +94,18 @@ export class SetChecker {
       const key = this.keyName(this.options.rng.int(this.options.keys));
       const element = `${this.options.prefix ?? "c"}${index}-${n++}`;
       try {
-        const current = await client.get(this.options.bucket, key, { r: 1 });
+        const current = await this.observed("read", key, url, () => client.get(this.options.bucket, key, { r: 1 }));
         const members = new Set<string>();
         if (current.kind === "value") parseSet(current.value).forEach((e) => members.add(e));
         if (current.kind === "siblings") for (const s of current.siblings) parseSet(s.value).forEach((e) => members.add(e));
         members.add(element);
-        await client.put(this.options.bucket, key, JSON.stringify([...members].sort()), {
-          context: current.context,
-          contentType: "application/json",
-          w: this.options.w ?? 2,
-        });
+        await this.observed("write", key, url, () =>
+          client.put(this.options.bucket, key, JSON.stringify([...members].sort()), {
+            context: current.context,
+            contentType: "application/json",
+            w: this.options.w ?? 2,
+          }),
+        );
         this.acknowledged.set(element, key);
       } catch (err) {
         this.unacknowledged.set(element, key);
@@ -100,6 +113,20 @@ export class SetChecker {
         if (this.errors.length < 20) this.errors.push(`${element} via ${url}: ${err instanceof DynamoClientError ? `${err.status} ${err.message}` : (err as Error).message}`);
       }
       if (this.options.pauseMs) await new Promise((r) => setTimeout(r, this.options.pauseMs));
+    }
+  }
+
+  private async observed<T>(f: ObservedOp["f"], key: string, url: string, request: () => Promise<T>): Promise<T> {
+    const observe = this.options.observe;
+    if (!observe) return request();
+    const started = performance.now();
+    try {
+      const result = await request();
+      observe({ f, key, url, latencyMs: performance.now() - started });
+      return result;
+    } catch (error) {
+      observe({ f, key, url, latencyMs: performance.now() - started, error });
+      throw error;
     }
   }
 
