@@ -74,7 +74,6 @@ export class StorageNode {
   private peerProtocol: PeerServer | undefined;
   private seedClients: PeerClient[] = [];
   private clientSecurity: ClientSecurity | undefined;
-  private readonly startedAt = Date.now();
 
   constructor(readonly options: NodeOptions) {
     this.log = options.logger ?? createLogger(options.id);
@@ -82,7 +81,12 @@ export class StorageNode {
       cacheBytesMax: options.config.tuning.recordCacheBytes,
       syncWrites: options.config.tuning.syncWrites,
     });
-    this.detector = new PhiAccrualDetector({ ...DEFAULT_FAILURE_DETECTOR, phiThreshold: options.config.tuning.phiThreshold });
+    const { phiThreshold, gossipIntervalMs } = options.config.tuning;
+    this.detector = new PhiAccrualDetector({
+      ...DEFAULT_FAILURE_DETECTOR,
+      phiThreshold,
+      intervalMaxMs: Math.max(DEFAULT_FAILURE_DETECTOR.intervalMaxMs, 4 * gossipIntervalMs),
+    });
     this.faults = options.faultInjection ? new FaultInjector() : undefined;
   }
 
@@ -97,7 +101,7 @@ export class StorageNode {
   /** Whether this node believes a member is up: heard from recently (phi) and not refusing connections. */
   isUp(id: string): boolean {
     if (id === this.options.id) return true;
-    return this.detector.isAvailable(id, Date.now()) && this.ringState.isReachable(id);
+    return this.detector.isAvailable(id, monotonicMs()) && this.ringState.isReachable(id);
   }
 
   async start(): Promise<void> {
@@ -220,7 +224,7 @@ export class StorageNode {
         seedClients: () => this.seedClients,
         detector: this.detector,
         random: Math.random,
-        now: Date.now,
+        now: monotonicMs,
         log: (m) => log.info(m),
       },
       { intervalMs: tuning.gossipIntervalMs, fanout: tuning.gossipFanout },
@@ -313,7 +317,7 @@ export class StorageNode {
     };
     this.peerProtocol = new PeerServer(
       { token: options.token, inFlightMax: tuning.peerInFlightMax, log: (m) => log.warn(m), faults: this.faults },
-      withHeartbeats(handlers, (from) => this.detector.heartbeat(from, Date.now())),
+      withHeartbeats(handlers, (from) => this.detector.heartbeat(from, monotonicMs())),
     );
 
     const contextSecret = createHash("sha256").update("dynamo-context\u0000").update(options.token).digest();
@@ -333,7 +337,7 @@ export class StorageNode {
       tls: peerOptions.tls,
       stats: () => this.stats!.view(),
       ring: () => this.ringState.ring,
-      liveness: (id) => ({ up: this.isUp(id), phi: id === options.id ? 0 : this.detector.phi(id, Date.now()) }),
+      liveness: (id) => ({ up: this.isUp(id), phi: id === options.id ? 0 : this.detector.phi(id, monotonicMs()) }),
       phiThreshold: tuning.phiThreshold,
       log: (m) => log.warn(m),
     });
@@ -508,7 +512,7 @@ export class StorageNode {
       clientUrl: this.clientUrl,
       peerUrl: this.peerUrl,
       ready: this.readiness().ready,
-      uptimeMs: Date.now() - this.startedAt,
+      uptimeMs: Math.round(process.uptime() * 1000),
       hints: this.hints.stats(),
       rebuildingPartitions: this.rebuilder.pendingPartitions,
       rebuild: this.rebuilder.status(),
@@ -521,7 +525,7 @@ export class StorageNode {
     const ring = this.ringState.ring;
     if (!ring) return { node: this.options.id, epoch: 0, partitions: 0, members: [], pending: [], transfers: { pending: 0, active: 0 } };
     const counts = partitionsPerMember(ring.owners);
-    const now = Date.now();
+    const now = monotonicMs();
     return {
       node: this.options.id,
       incarnation: this.store.incarnation,
@@ -563,6 +567,15 @@ function withHeartbeats(handlers: PeerHandlers, heartbeat: (from: string) => voi
     };
   }
   return wrapped as PeerHandlers;
+}
+
+/**
+ * The clock failure detection measures with. Never the wall clock: an NTP step (or any skew correction) would
+ * make the time since a member's last heartbeat negative — a dead member looks alive for as long as the step — or
+ * enter the history as one huge interval that slows every later detection.
+ */
+function monotonicMs(): number {
+  return performance.now();
 }
 
 function round(n: number): number | string {

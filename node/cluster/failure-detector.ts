@@ -16,6 +16,12 @@ export interface FailureDetectorOptions {
   acceptablePauseMs: number;
   /** Interval assumed before a member has sent two heartbeats. */
   firstIntervalMs: number;
+  /**
+   * Longer gaps between heartbeats are not recorded as intervals (Cassandra's rule). A gap that long is an outage —
+   * of the member, or of this process (frozen, starved) — not the member's rhythm; recorded, it would inflate the
+   * mean and deviation and slow every detection for the next `windowSize` heartbeats.
+   */
+  intervalMaxMs: number;
 }
 
 export const DEFAULT_FAILURE_DETECTOR: FailureDetectorOptions = {
@@ -24,6 +30,7 @@ export const DEFAULT_FAILURE_DETECTOR: FailureDetectorOptions = {
   minStdDevMs: 100,
   acceptablePauseMs: 500,
   firstIntervalMs: 1000,
+  intervalMaxMs: 2000,
 };
 
 interface History {
@@ -48,7 +55,7 @@ export class PhiAccrualDetector {
     }
     const interval = nowMs - history.lastAt;
     history.lastAt = nowMs;
-    if (interval <= 0) return;
+    if (interval <= 0 || interval > this.options.intervalMaxMs) return;
     if (history.intervals.length < this.options.windowSize) {
       history.intervals.push(interval);
     } else {

@@ -31,6 +31,7 @@ export interface GossipDeps {
   seedClients: () => PeerClient[];
   detector: PhiAccrualDetector;
   random: () => number;
+  /** A monotonic clock in milliseconds, for the failure detector's heartbeat times. */
   now: () => number;
   log: (message: string) => void;
 }
@@ -46,7 +47,8 @@ export class Gossiper {
     private readonly deps: GossipDeps,
     private readonly options: GossipOptions = DEFAULT_GOSSIP,
   ) {
-    this.generation = deps.now();
+    // The generation must grow from one process to the next, so it comes from the wall clock, not `now`.
+    this.generation = Date.now();
   }
 
   start(): void {

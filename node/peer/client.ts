@@ -29,6 +29,18 @@ import type { FaultInjector } from "./faults.js";
 /** The upgrade token; version 2 carries the typed messages of ../protocol/peer-ops.ts. */
 export const PEER_PROTOCOL = "dynamo-peer/2";
 
+/**
+ * A request that never left this node (the peer was unreachable, the in-flight bound was full, the link is cut): the
+ * peer cannot have acted on it, so the caller may send it elsewhere. Any other failure — a timeout, a connection lost
+ * after the frame was written — leaves it unknown whether the peer will act on it, possibly much later.
+ */
+export class RequestNotSentError extends DynamoError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("unavailable", message, options);
+    this.name = "RequestNotSentError";
+  }
+}
+
 export interface PeerClientOptions {
   token: string;
   timeoutMs: number;
@@ -55,6 +67,7 @@ interface Pending {
 export class PeerClient {
   private socket: Socket | undefined;
   private connecting: Promise<Socket> | undefined;
+  /** On the monotonic clock: a wall-clock step must not stretch or skip the reconnect delay. */
   private lastFailureAt = 0;
   private lastFailure: Error | undefined;
   private nextId = 1;
@@ -75,9 +88,9 @@ export class PeerClient {
    * `value_too_large` when the request would not fit in a frame (then nothing is sent).
    */
   async call<O extends PeerOp>(op: O, request: PeerRequestOut<O>, timeoutMs?: number): Promise<PeerResponse<O>> {
-    if (this.options.faults?.isCut(this.peerId)) throw new DynamoError("unavailable", `network to ${this.peerId} is cut (fault injection)`);
+    if (this.options.faults?.isCut(this.peerId)) throw new RequestNotSentError(`network to ${this.peerId} is cut (fault injection)`);
     if (this.pending.size >= this.options.inFlightMax) {
-      throw new DynamoError("unavailable", `too many requests in flight to ${this.url}`);
+      throw new RequestNotSentError(`too many requests in flight to ${this.url}`);
     }
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
@@ -97,7 +110,7 @@ export class PeerClient {
   /** False while the last attempt to reach the peer failed and the reconnect delay has not passed. */
   get reachable(): boolean {
     if (this.options.faults?.isCut(this.peerId)) return false;
-    return !this.lastFailure || Date.now() - this.lastFailureAt >= this.options.reconnectDelayMs;
+    return !this.lastFailure || performance.now() - this.lastFailureAt >= this.options.reconnectDelayMs;
   }
 
   close(): void {
@@ -125,12 +138,12 @@ export class PeerClient {
   }
 
   private connect(): Promise<Socket> {
-    if (this.closed) return Promise.reject(new DynamoError("unavailable", `client for ${this.url} is closed`));
+    if (this.closed) return Promise.reject(new RequestNotSentError(`client for ${this.url} is closed`));
     if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
     if (this.connecting) return this.connecting;
-    const sinceFailure = Date.now() - this.lastFailureAt;
+    const sinceFailure = performance.now() - this.lastFailureAt;
     if (this.lastFailure && sinceFailure < this.options.reconnectDelayMs) {
-      return Promise.reject(new DynamoError("unavailable", `peer ${this.url} is unreachable: ${this.lastFailure.message}`));
+      return Promise.reject(new RequestNotSentError(`peer ${this.url} is unreachable: ${this.lastFailure.message}`));
     }
     this.connecting = this.upgrade().then(
       (socket) => {
@@ -142,8 +155,8 @@ export class PeerClient {
       (err: Error) => {
         this.connecting = undefined;
         this.lastFailure = err;
-        this.lastFailureAt = Date.now();
-        throw new DynamoError("unavailable", `peer ${this.url} is unreachable: ${err.message}`, { cause: err });
+        this.lastFailureAt = performance.now();
+        throw new RequestNotSentError(`peer ${this.url} is unreachable: ${err.message}`, { cause: err });
       },
     );
     return this.connecting;
@@ -206,7 +219,7 @@ export class PeerClient {
     const onGone = (err?: Error) => {
       if (this.socket === socket) this.socket = undefined;
       this.lastFailure = err ?? new Error("connection closed");
-      this.lastFailureAt = Date.now();
+      this.lastFailureAt = performance.now();
       this.failAll(new DynamoError("unavailable", `connection to ${this.url} lost${err ? `: ${err.message}` : ""}`));
     };
     socket.on("error", onGone);

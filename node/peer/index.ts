@@ -2,7 +2,7 @@
  * The peer protocol's connections: authenticated, pipelined binary frames over an upgraded HTTP connection on the
  * peer port. What the frames say is defined in ../protocol/.
  */
-export { PeerClient, PEER_PROTOCOL } from "./client.js";
+export { PeerClient, PEER_PROTOCOL, RequestNotSentError } from "./client.js";
 export type { PeerClientOptions } from "./client.js";
 export { PeerServer } from "./server.js";
 export type { PeerServerOptions } from "./server.js";

@@ -167,6 +167,8 @@ export const PEER_OPS = {
       delete: z.boolean(),
       w: z.number().int().min(1).max(16),
       pw: z.number().int().min(0).max(16),
+      /** The forwarding node's timestamp for the write, taken when the client sent it (absent: the replica stamps it). */
+      stampedAt: z.object({ ms: count, logical: count }).optional(),
     }),
     requestBody: bytesBody,
     response: empty,

@@ -8,12 +8,12 @@ import { DynamoError } from "../errors/index.js";
 import type { BucketConfig, Tuning } from "../config/index.js";
 import type { HintStore } from "../handoff/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
-import type { PeerClient, PeerHandlers, PeerOp } from "../peer/index.js";
+import { RequestNotSentError, type PeerClient, type PeerHandlers, type PeerOp } from "../peer/index.js";
 import type { PeerRequestOut, PeerResponse } from "../protocol/index.js";
 import { partitionOf } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 import { encodedRecordBytes, merge, reconcile, sameVersion } from "../versioning/index.js";
-import type { VersionVector, VersionedRecord } from "../versioning/types.js";
+import type { Hlc, VersionVector, VersionedRecord } from "../versioning/types.js";
 import { QuorumTracker } from "./quorum.js";
 import type { LocalReplica, ReplicaKey } from "./replica.js";
 import { planReplicas, type ReplicaPlan, type ReplicaTarget } from "./targets.js";
@@ -43,6 +43,8 @@ export interface WriteRequest {
   context: VersionVector | undefined;
   w: number;
   pw: number;
+  /** Set when another node took the client's request and forwarded it: the time it stamped the write with. */
+  stampedAt?: Hlc;
 }
 
 export interface ReadRequest {
@@ -118,7 +120,8 @@ export class Coordinator {
         const plan = this.plan(bucket, header.key);
         const mine = plan.targets.find((t) => t.id === this.deps.self);
         if (!mine || (mine.hintFor !== undefined && !this.deps.hints.hasRoom())) {
-          throw new DynamoError("unavailable", `${this.deps.self} cannot coordinate this key: it holds no replica or has no room for hints`);
+          // not_ready, not unavailable: the forwarder may try another replica, since nothing was stored here.
+          throw new DynamoError("not_ready", `${this.deps.self} cannot coordinate this key: it holds no replica or has no room for hints`);
         }
         const record = await this.coordinateLocally(plan, mine, {
           bucket,
@@ -128,6 +131,7 @@ export class Coordinator {
           context: header.context,
           w: header.w,
           pw: header.pw,
+          stampedAt: header.stampedAt,
         });
         return { header: {}, body: record };
       },
@@ -146,10 +150,13 @@ export class Coordinator {
     if (mine.hintFor !== undefined && !(await this.deps.hints.add({ owner: mine.hintFor, ...at, bytes: request.value?.length ?? 0 }))) {
       throw new DynamoError("unavailable", `${this.deps.self} stands in for ${mine.hintFor} but its hint store is full`);
     }
-    const record = await this.deps.replica.coordinate(at, request.bucket.reconciliation, request.context, {
-      value: request.value,
-      contentType: request.contentType,
-    });
+    const record = await this.deps.replica.coordinate(
+      at,
+      request.bucket.reconciliation,
+      request.context,
+      { value: request.value, contentType: request.contentType },
+      request.stampedAt,
+    );
     const others = plan.targets.filter((t) => t.id !== this.deps.self);
     const primariesAsked = plan.targets.filter((t) => t.primary).length;
     const tracker = new QuorumTracker<boolean>({ total: request.w, primaries: request.pw }, plan.targets.length, primariesAsked);
@@ -192,7 +199,13 @@ export class Coordinator {
     return this.deps.replica.read(at);
   }
 
-  /** Hands the write to a replica that can version it, trying each live target in preference order. */
+  /**
+   * Hands the write to a replica that can version it, trying each live target in preference order — but only after
+   * failures that prove the last one never took it. After a timeout or a lost connection the write may still be
+   * applied there, even long after (a frame held up in a partition, a frozen process): sending it to another replica
+   * too would store it twice, under two dots. The write is stamped here, when the client sent it, so if it does land
+   * late it does not pass for newer than the writes made in between.
+   */
   private async forward(plan: ReplicaPlan, request: WriteRequest & { context: VersionVector }): Promise<VersionedRecord> {
     this.deps.metrics.forwarded.inc();
     const header = {
@@ -203,6 +216,7 @@ export class Coordinator {
       delete: request.value === null,
       w: request.w,
       pw: request.pw,
+      stampedAt: this.deps.replica.clock.tick(),
     };
     const candidates = plan.targets.filter((t) => t.id !== this.deps.self).sort((a, b) => Number(this.deps.isUp(b.id)) - Number(this.deps.isUp(a.id)));
     let lastError: Error | undefined;
@@ -211,8 +225,15 @@ export class Coordinator {
         const res = await this.call(target.id, "coordinate", { header, body: request.value ?? Buffer.alloc(0) }, this.deps.tuning.requestTimeoutMs);
         return res.body;
       } catch (err) {
-        if (!(err instanceof DynamoError) || (err.code !== "unavailable" && err.code !== "not_ready")) throw err;
-        lastError = err;
+        const neverTaken = err instanceof RequestNotSentError || (err instanceof DynamoError && err.code === "not_ready");
+        if (neverTaken) {
+          lastError = err;
+          continue;
+        }
+        if (err instanceof DynamoError && err.code === "unavailable") {
+          throw new DynamoError("unavailable", `${target.id} took the write but did not confirm it; it may be stored, and is not sent to another replica, which would store it twice: ${err.message}`);
+        }
+        throw err;
       }
     }
     throw new DynamoError("unavailable", `no replica could coordinate the write: ${lastError?.message ?? "no replicas"}`);
@@ -251,7 +272,7 @@ export class Coordinator {
 
   private call<O extends PeerOp>(id: string, op: O, request: PeerRequestOut<O>, timeoutMs?: number): Promise<PeerResponse<O>> {
     const client = this.deps.peer(id);
-    if (!client) return Promise.reject(new DynamoError("unavailable", `no address known for member ${id}`));
+    if (!client) return Promise.reject(new RequestNotSentError(`no address known for member ${id}`));
     return client.call(op, request, timeoutMs).catch((err: Error) => {
       this.deps.metrics.peerErrors.inc({ op });
       throw err;

@@ -13,7 +13,7 @@
 import { DynamoError } from "../errors/index.js";
 import type { Store } from "../storage/index.js";
 import { encodedRecordBytes, HybridClock, merge, reconcile, sameVersion, siblingCheck, update } from "../versioning/index.js";
-import type { Reconciliation, VersionVector, VersionedRecord } from "../versioning/types.js";
+import type { Hlc, Reconciliation, VersionVector, VersionedRecord } from "../versioning/types.js";
 
 export interface ReplicaKey {
   partition: number;
@@ -62,16 +62,21 @@ export class LocalReplica {
     return this.store.get(at.partition, at.bucket, at.key);
   }
 
-  /** Creates the next version of a key from a client's write, stores it, and returns it for replication. */
+  /**
+   * Creates the next version of a key from a client's write, stores it, and returns it for replication. `stampedAt`
+   * is the timestamp the node that took the client's request gave it, when that node forwarded it here.
+   */
   async coordinate(
     at: ReplicaKey,
     mode: Reconciliation,
     context: VersionVector,
     write: { value: Buffer | null; contentType: string },
+    stampedAt?: Hlc,
   ): Promise<VersionedRecord> {
     return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
       const local = await this.store.get(at.partition, at.bucket, at.key);
-      const next = update(local, context, { ...write, timestamp: this.clock.tick() }, this.store.actor);
+      if (stampedAt) this.clock.observe(stampedAt);
+      const next = update(local, context, { ...write, timestamp: stampedAt ?? this.clock.tick() }, this.store.actor);
       const verdict = siblingCheck(next, { warn: this.limits.siblingsWarn, max: this.limits.siblingsMax });
       if (verdict === "refuse") {
         this.events.siblingRefusal(at, next.siblings.length);
