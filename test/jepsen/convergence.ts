@@ -4,6 +4,7 @@
  * hint delivery, read repair and anti-entropy alone. The checker reads each replica's own copy through the admin API
  * (no quorum, no repair of its own) until all agree, and reports how long that took.
  */
+import type { LocalRecord } from "../../node/protocol/index.js";
 import { partitionOf, preferenceList } from "../../node/ring/index.js";
 import type { Ring } from "../../node/ring/types.js";
 import type { NetCluster } from "../netns/cluster.js";
@@ -22,17 +23,11 @@ export interface ConvergenceReport {
   diverged: string[];
 }
 
-interface LocalCopy {
-  found: boolean;
-  clock?: Record<string, number>;
-  siblings?: { dot: { actor: string; counter: number }; deleted: boolean }[];
-}
-
-function fingerprint(copy: LocalCopy | undefined): string {
+function fingerprint(copy: LocalRecord | undefined): string {
   if (!copy) return "unreachable";
   if (!copy.found) return "absent";
-  const clock = Object.entries(copy.clock ?? {}).sort(([a], [b]) => a.localeCompare(b));
-  const dots = (copy.siblings ?? []).map((s) => `${s.dot.actor}:${s.dot.counter}${s.deleted ? "x" : ""}`).sort();
+  const clock = Object.entries(copy.clock).sort(([a], [b]) => a.localeCompare(b));
+  const dots = copy.siblings.map((s) => `${s.dot.actor}:${s.dot.counter}${s.deleted ? "x" : ""}`).sort();
   return JSON.stringify({ clock, dots });
 }
 
@@ -56,7 +51,7 @@ async function divergedKeys(cluster: NetCluster, keys: KeyRef[], n: number): Pro
     const replicas = preferenceList(ring, partitionOf(bucket, Buffer.from(key), ring.partitions), n);
     const prints = await Promise.all(
       replicas.map(async (id) => {
-        const copy = (await cluster.adminCall(indexOf.get(id)!, "GET", `/v1/admin/local/${bucket}/${encodeURIComponent(key)}`).catch(() => undefined)) as LocalCopy | undefined;
+        const copy = await cluster.localRecord(indexOf.get(id)!, bucket, key).catch(() => undefined);
         return `${id}=${fingerprint(copy)}`;
       }),
     );

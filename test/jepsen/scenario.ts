@@ -161,7 +161,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
     // For a key that broke its promise, what each node holds tells how.
     for (const key of registerReports.flatMap((r) => r.violations.map((v) => v.slice(0, v.indexOf(":"))))) {
       for (const node of cluster.running()) {
-        const copy = await cluster.adminCall(node.index, "GET", `/v1/admin/local/lww/${encodeURIComponent(key)}`).catch((e: Error) => e.message);
+        const copy = await cluster.localRecord(node.index, "lww", key).catch((e: Error) => e.message);
         timeline.note(`${key} on ${node.id}: ${JSON.stringify(copy)}`);
         log(`  ${key} on ${node.id}: ${JSON.stringify(copy)}`);
       }

@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AdminClient, RingDriver, type MemberAddress } from "../../driver/index.js";
+import type { LocalRecord } from "../../node/protocol/index.js";
 import { LabClocks } from "./clock.js";
 import type { LabDescription, LabHost } from "./lab.js";
 import { LabNetwork } from "./network.js";
@@ -188,9 +189,9 @@ export class NetCluster {
     return false;
   }
 
-  /** Calls node `index`'s admin API. */
-  adminCall(index: number, method: string, path: string, body?: unknown): Promise<unknown> {
-    return this.admin.call(this.node(index).peerUrl, method, path, body);
+  /** Node `index`'s own copy of a key, through its admin API. */
+  localRecord(index: number, bucket: string, key: string): Promise<LocalRecord> {
+    return this.admin.localRecord(this.node(index).peerUrl, bucket, key);
   }
 
   /** Stops every node (thawing frozen ones first), and every relay. */
