@@ -17,6 +17,7 @@ import { LabNetwork } from "./network.js";
 
 const REPO_ROOT = resolve(new URL("../..", import.meta.url).pathname);
 const CLI = join(REPO_ROOT, "dist", "cli", "main.js");
+const NODE_START_MS_MAX = 90_000;
 
 export interface NetNode {
   index: number;
@@ -133,7 +134,8 @@ export class NetCluster {
     child.stderr!.pipe(log);
     node.child = child;
     node.stopped = false;
-    const deadline = Date.now() + 30_000;
+    // Generous: on a machine shared by several test runs a node's start-up has been seen to take over 30 s.
+    const deadline = Date.now() + NODE_START_MS_MAX;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`${node.id} exited during start-up; see ${this.logPath(index)}:\n${this.nodeLog(index).slice(-2000)}`);
       try {
@@ -143,7 +145,7 @@ export class NetCluster {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`${node.id} did not become healthy within 30 s`);
+    throw new Error(`${node.id} did not become healthy within ${NODE_START_MS_MAX / 1000} s; its log:\n${this.nodeLog(index).slice(-2000)}`);
   }
 
   /** SIGKILLs node `index` and waits for it to be gone. */
