@@ -57,7 +57,7 @@ describe("network lab", function () {
     }
     const cluster = checks.get("cluster") as unknown as { value: string; peerUrls: string[] };
     assert.equal(cluster.value, "v");
-    assert.deepEqual(cluster.peerUrls, ["http://198.18.0.10:8081", "http://198.18.0.11:8081", "http://198.18.0.12:8081"]);
+    assert.deepEqual(cluster.peerUrls, ["https://198.18.0.10:8081", "https://198.18.0.11:8081", "https://198.18.0.12:8081"]);
     const outcome = (check: string, pair: string) => checks.get(check)![pair]!.outcome;
     assert.equal(outcome("healthy", "n0n1"), "connected");
     assert.equal(outcome("partition-drop", "n0n1"), "timeout");

@@ -1,16 +1,18 @@
 /**
  * A cluster of storage nodes in the lab, driven from inside it (from the client namespace, where `runInLab` starts
  * scripts): node i runs in namespace n<i>, listens on and advertises 198.18.0.(10 + i) with the standard ports, runs
- * under libfaketime with a clock of its own, and keeps its data and log under the lab's directory. The ring is driven
- * by the RingDriver in this process, as the operator drives it. Processes are the nemesis's to kill, freeze, thaw and
- * wipe; the network is `network`'s, the clocks `clocks`'.
+ * under libfaketime with a clock of its own, and keeps its data and log under the lab's directory. The peer port runs
+ * mutual TLS as in production: the cluster gets a CA of its own, each node a certificate for its address, and this
+ * process a client certificate. The ring is driven by the RingDriver in this process, as the operator drives it.
+ * Processes are the nemesis's to kill, freeze, thaw and wipe; the network is `network`'s, the clocks `clocks`'.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AdminClient, RingDriver, type MemberAddress } from "../../driver/index.js";
 import type { LocalRecord } from "../../node/protocol/index.js";
+import { clientTlsOptions, createCa, issueCertificate, writeTlsDir, type CertificateAndKey, type ClientTlsOptions } from "../../node/tls/index.js";
 import { LabClocks } from "./clock.js";
 import type { LabDescription, LabHost } from "./lab.js";
 import { LabNetwork } from "./network.js";
@@ -54,13 +56,17 @@ export class NetCluster {
   readonly nodes: NetNode[];
   private readonly log: (line: string) => void;
 
-  private constructor(readonly options: NetClusterOptions) {
+  private constructor(
+    readonly options: NetClusterOptions,
+    private readonly ca: CertificateAndKey,
+    clientTls: ClientTlsOptions,
+  ) {
     const { lab } = options;
     this.tokenPath = join(lab.dir, "token");
     writeFileSync(this.tokenPath, this.token, { mode: 0o600 });
     this.clocks = new LabClocks(lab.dir);
     this.network = new LabNetwork(lab, options.seed ?? 1);
-    this.admin = new AdminClient(this.token, 3000);
+    this.admin = new AdminClient(this.token, 3000, () => clientTls);
     this.log = options.log ?? (() => undefined);
     this.driver = new RingDriver({ admin: this.admin, partitions: options.partitions, targetN: options.targetN ?? 3, log: (m) => this.log(`driver: ${m}`) });
     this.nodes = lab.nodes.map((host, index) => ({
@@ -68,7 +74,7 @@ export class NetCluster {
       id: `node-${index}`,
       host,
       clientUrl: `http://${host.address}:8080`,
-      peerUrl: `http://${host.address}:8081`,
+      peerUrl: `https://${host.address}:8081`,
       dataDir: join(lab.dir, `node-${index}`),
       child: undefined,
       stopped: false,
@@ -78,7 +84,9 @@ export class NetCluster {
   /** Starts the first `options.nodes` nodes and gives them a settled ring. */
   static async start(options: NetClusterOptions): Promise<NetCluster> {
     if (options.nodes > options.lab.nodes.length) throw new Error(`the lab has ${options.lab.nodes.length} node namespaces, ${options.nodes} wanted`);
-    const cluster = new NetCluster(options);
+    const ca = await createCa({ commonName: `dynamo network lab CA (${options.lab.runId})` });
+    const client = await issueCertificate(ca, { commonName: "lab-client" });
+    const cluster = new NetCluster(options, ca, clientTlsOptions({ ca: ca.cert, cert: client.cert, key: client.key }));
     try {
       await Promise.all(cluster.nodes.slice(0, options.nodes).map((n) => cluster.startNode(n.index)));
       await cluster.settle(cluster.nodes.slice(0, options.nodes).map((n) => n.id), 120_000);
@@ -124,7 +132,7 @@ export class NetCluster {
     if (node.child && node.child.exitCode === null && node.child.signalCode === null) return node;
     mkdirSync(node.dataDir, { recursive: true });
     const args = [CLI, "node", "--id", node.id, "--host", node.host.address, "--advertise", node.host.address];
-    args.push("--data-dir", node.dataDir, "--token-file", this.tokenPath, "--config", this.options.config);
+    args.push("--data-dir", node.dataDir, "--token-file", this.tokenPath, "--config", this.options.config, "--tls-dir", await this.tlsDir(node));
     const child = spawn("ip", ["netns", "exec", node.host.ns, process.execPath, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...this.clocks.env(node.host.name) },
@@ -146,6 +154,16 @@ export class NetCluster {
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`${node.id} did not become healthy within ${NODE_START_MS_MAX / 1000} s; its log:\n${this.nodeLog(index).slice(-2000)}`);
+  }
+
+  /** Node's TLS directory, its certificate issued by the lab's CA for its address the first time. */
+  private async tlsDir(node: NetNode): Promise<string> {
+    const dir = join(this.options.lab.dir, "tls", node.id);
+    if (!existsSync(join(dir, "tls.key"))) {
+      const leaf = await issueCertificate(this.ca, { commonName: node.id, hosts: [node.host.address] });
+      writeTlsDir(dir, { ca: this.ca.cert, cert: leaf.cert, key: leaf.key });
+    }
+    return dir;
   }
 
   /** SIGKILLs node `index` and waits for it to be gone. */
