@@ -13,16 +13,16 @@ import { randomValues, timestamp } from "../ycsb/benchmark.js";
 import { seededRandom } from "../ycsb/random.js";
 import { stopAllDevClusters } from "../ycsb/store.js";
 import { loadRecords, runWorkload, type RunOptions } from "../ycsb/runner.js";
-import { WORKLOADS } from "../ycsb/workloads.js";
 import { cpuMsPerOperation, CpuWindow } from "./cpu.js";
 import { DEFAULT_PEERS_OPTIONS, type PeersOptions } from "./options.js";
 import { sleep, stopAllProcesses } from "./processes.js";
-import { markdownReport, measurementLine, type Measurement, type PeersReport, type Phase, type SystemInfo } from "./report.js";
+import { markdownReport, measurementLine, warmupLine, type Measurement, type PeersReport, type Phase, type SystemInfo, type Warmup } from "./report.js";
 import { cassandraSystem } from "./systems/cassandra.js";
 import { etcd } from "./systems/etcd.js";
 import { redis } from "./systems/redis.js";
 import { store, storeRmw } from "./systems/store.js";
 import type { PeerSystem, PreparedSystem, RunningSystem, SystemName, Variant } from "./systems/system.js";
+import { warmUp } from "./warmup.js";
 
 export const SYSTEMS: Record<SystemName, PeerSystem> = {
   store,
@@ -90,6 +90,7 @@ export async function runPeers(
 
   const measurements: Measurement[] = [];
   const notes: string[] = [];
+  const warmups: Warmup[] = [];
   const session: Session = {
     options,
     runOptions,
@@ -103,6 +104,10 @@ export async function runPeers(
       };
       measurements.push(measurement);
       log(measurementLine(measurement));
+    },
+    warmedUp(warmup) {
+      warmups.push(warmup);
+      log(warmupLine(warmup));
     },
     note(text) {
       if (!notes.includes(text)) notes.push(text);
@@ -154,6 +159,7 @@ export async function runPeers(
     systems: info,
     baseline: options.systems.includes("store") ? "store" : (measurements[0]?.variant ?? options.systems[0]!),
     measurements,
+    warmups,
     notes,
   };
   const dir = resolve(options.outDir);
@@ -173,6 +179,7 @@ interface Session {
   runOptions(seed: number): RunOptions;
   log(line: string): void;
   record(m: Omit<Measurement, "serverCpuMsPerOp" | "driverCpuMsPerOp">): void;
+  warmedUp(warmup: Warmup): void;
   note(text: string): void;
 }
 
@@ -195,9 +202,9 @@ async function measureSystem(session: Session, name: SystemName, prepared: Prepa
       // The rows of a system share its one load; it is shown once, under the system's first row.
       session.record({ ...base, variant: loader.label, phase: "healthy", workload: "load", loadAverage, result: loaded, cpu: window.result });
       if (options.systemWarmupSeconds > 0) {
-        session.log(`${name}: ${options.systemWarmupSeconds} s of unmeasured YCSB-A to warm it up`);
-        const warmup = { ...session.runOptions(seeds.warmup), seconds: options.systemWarmupSeconds, warmupSeconds: 0 };
-        await runWorkload(loader.target, WORKLOADS.A, warmup);
+        const { random, ...rest } = session.runOptions(seeds.warmup);
+        const slices = await warmUp(loader.target, () => running.rootPids(), rest, random, options.systemWarmupSeconds);
+        session.warmedUp({ round, system: name, slices });
       }
       await measureWorkloads(session, running, running.variants, { ...base, phase: "healthy" }, seeds);
       if (!options.downOne) return;

@@ -14,10 +14,10 @@ export const DEFAULT_PEERS_OPTIONS = {
   /** Unmeasured seconds before each measurement, so every client's connections are open and busy. */
   warmupSeconds: 5,
   /**
-   * After loading, each freshly started system runs YCSB-A unmeasured this long: reads and updates both reach
-   * compiled code in the JVMs (and V8) before the first measurement, which otherwise pays for the JIT alone.
+   * After loading, each freshly started system runs YCSB-A unmeasured until its CPU per operation stops falling, at
+   * most this long (see warmup.ts): the JVMs keep compiling for minutes on a busy two-core machine.
    */
-  systemWarmupSeconds: 20,
+  systemWarmupSeconds: 180,
   records: 10_000,
   valueBytes: 1024,
   /** Distinct random values written; enough that no system benefits from repeats. */
@@ -52,7 +52,8 @@ export const PEERS_USAGE = `usage: npm run bench:peers -- [flags]
   --clients N           concurrent closed-loop clients                                [${d.clients}]
   --seconds S           measured seconds per workload, after the warm-up              [${d.seconds}]
   --warmup-seconds S    unmeasured seconds before each measurement                    [${d.warmupSeconds}]
-  --system-warmup-seconds S  unmeasured YCSB-A after each system's load phase          [${d.systemWarmupSeconds}]
+  --system-warmup-seconds S  at most this much unmeasured YCSB-A after each system's load, until its
+                        CPU per operation stops falling; 0 for none                   [${d.systemWarmupSeconds}]
   --records N           records loaded before the workloads                           [${d.records}]
   --value-bytes N       size of each value                                            [${d.valueBytes}]
   --seed N              PRNG seed for keys, operations and values                     [random, printed]

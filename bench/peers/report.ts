@@ -6,6 +6,7 @@
 import { formatMs } from "../ycsb/report.js";
 import type { OperationResult, RunResult } from "../ycsb/runner.js";
 import { WORKLOADS, type WorkloadName } from "../ycsb/workloads.js";
+import type { WarmupSlice } from "./warmup.js";
 
 export type Phase = "healthy" | "one-down";
 
@@ -32,6 +33,13 @@ export interface Measurement {
   cpu: CpuFigures;
   serverCpuMsPerOp: number | undefined;
   driverCpuMsPerOp: number | undefined;
+}
+
+/** The unmeasured warm-up of one system in one round, slice by slice. */
+export interface Warmup {
+  round: number;
+  system: string;
+  slices: WarmupSlice[];
 }
 
 export interface SystemInfo {
@@ -64,6 +72,7 @@ export interface PeersReport {
   /** The row every other row is compared with. */
   baseline: string;
   measurements: Measurement[];
+  warmups: Warmup[];
   /** Things not measured, and why (e.g. Redis under --down-one). */
   notes: string[];
 }
@@ -119,6 +128,16 @@ export function measurementLine(m: Measurement): string {
     `  p50 ${formatMs(l.p50Us)}  p99 ${formatMs(l.p99Us)}  p99.9 ${formatMs(l.p999Us)} ms  errors ${describeErrors(total)}` +
     `  server CPU ${formatCpuMs(m.serverCpuMsPerOp)} ms/op  driver CPU ${formatCpuMs(m.driverCpuMsPerOp)} ms/op`
   );
+}
+
+/** How long a system was warmed up, and its server CPU per operation in each slice, e.g. `40 s: 1.39 0.84 0.45 0.44`. */
+export function describeWarmup(warmup: Warmup): string {
+  const seconds = warmup.slices.reduce((sum, slice) => sum + slice.seconds, 0);
+  return `${seconds} s: ${warmup.slices.map((slice) => formatCpuMs(slice.serverCpuMsPerOp)).join(" ")}`;
+}
+
+export function warmupLine(warmup: Warmup): string {
+  return `[round ${warmup.round} warm-up] ${warmup.system}: YCSB-A unmeasured for ${describeWarmup(warmup)} ms of server CPU per operation`;
 }
 
 function markdownTable(header: string[], rows: string[][], rightAligned: (col: number) => boolean): string {
@@ -209,7 +228,7 @@ export function markdownReport(report: PeersReport): string {
     `## bench:peers ${report.startedAt}`,
     "",
     `\`${report.command}\` — ${o.clients} closed-loop clients, ${o.seconds} s measured after ${o.warmupSeconds} s warm-up per workload ` +
-      `(and ${o.systemWarmupSeconds} s of unmeasured YCSB-A after each system's load), ` +
+      `(each system warmed up after its load, see below), ` +
       `${o.records.toLocaleString("en-US")} records of ${o.valueBytes} bytes, scrambled zipfian keys, seed ${report.seed}, ${o.rounds} round${o.rounds === 1 ? "" : "s"}` +
       `${o.durable ? ", durable mode (every write fsynced)" : ""}${o.downOne ? ", with one node down" : ""}.`,
     "",
@@ -227,6 +246,15 @@ export function markdownReport(report: PeersReport): string {
       if (!report.measurements.some((m) => m.phase === phase && m.workload === workload)) continue;
       lines.push("", workloadTable(report, phase, workload));
     }
+  }
+  if (report.warmups.length > 0) {
+    lines.push(
+      "",
+      "Warm-up before the measurements (unmeasured YCSB-A in 10 s slices until server CPU per operation stops falling; " +
+        "the figures are ms of server CPU per operation in each slice):",
+      "",
+      ...report.warmups.map((w) => `- round ${w.round}, ${w.system}: ${describeWarmup(w)}`),
+    );
   }
   if (report.notes.length > 0) lines.push("", ...report.notes.map((note) => `- ${note}`));
   lines.push(

@@ -1,7 +1,8 @@
 /**
  * Redis 7, one process from Debian's `redis-server` package (installed with apt-get when missing; the package starts
- * no daemon in a machine without an init system, and the harness starts its own anyway). No replication and, unless
- * `--durable`, no persistence: the ceiling of one key-value hop on this machine, not a like-for-like replicated store.
+ * no daemon on a machine without an init system, and the harness runs its own on a free port in any case). No
+ * replication and, unless `--durable`, no persistence: the ceiling of one key-value hop on this machine, not a
+ * like-for-like replicated store.
  * Client: ioredis, one connection, which pipelines concurrent commands.
  */
 import { execFile } from "node:child_process";

@@ -47,6 +47,7 @@ function report(measurements: Measurement[], downOne = false): PeersReport {
     ],
     baseline: "store",
     measurements,
+    warmups: [{ round: 1, system: "store", slices: [{ seconds: 10, opsPerSec: 900, serverCpuMsPerOp: 1.2 }, { seconds: 10, opsPerSec: 950, serverCpuMsPerOp: 0.95 }] }],
     notes: ["redis is one process"],
   };
 }
@@ -100,6 +101,7 @@ describe("bench:peers report", function () {
     assert.match(text, /Round 2 of 2/);
     assert.match(text, /\| etcd \| 1,000 \(0\.50×\) \|/, "the summary shows the last round with its ratio");
     assert.match(text, /- redis is one process/);
+    assert.match(text, /- round 1, store: 20 s: 1\.200 0\.950/, "the warm-up is shown slice by slice");
     assert.equal(text.split("\n").filter((l) => /^\| [12] \| (store|etcd) \|/.test(l)).length, 4, "every round of every system has a row");
   });
 });
