@@ -128,8 +128,12 @@ export class Session {
       if (!res.ok) throw new DynamoError("unavailable", `${pod.metadata.name} answered ${path} with ${res.status}`);
       return res.text();
     }
+    // A node serving its client port over TLS is proxied to as `https:POD:PORT`; the API server does not verify pods'
+    // certificates, so no CA is needed on this path.
+    const tls = (pod.spec?.containers ?? []).some((c) => (c.env ?? []).some((e) => e.name === "DYNAMO_CLIENT_TLS_DIR" && e.value));
+    const target = `${tls ? "https:" : ""}${pod.metadata.name}:${CLIENT_PORT}`;
     try {
-      return await this.api.getText(`${objectPath("v1", "pods", this.namespace, `${pod.metadata.name}:${CLIENT_PORT}`, "proxy")}${path}`);
+      return await this.api.getText(`${objectPath("v1", "pods", this.namespace, target, "proxy")}${path}`);
     } catch (err) {
       const message = (err as Error).message;
       if (/address not allowed/.test(message)) {
