@@ -51,7 +51,7 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
   const values = randomValues(DEFAULT_BENCH_OPTIONS.valuePoolSize, options.valueBytes, root.fork());
   log(`seed ${options.seed} (replay with --seed ${options.seed}); ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 
-  const store = options.urls ? externalStore(options.urls) : await startDevCluster({ nodes: DEFAULT_BENCH_OPTIONS.nodes, log });
+  const store = options.urls ? externalStore(options.urls) : await startDevCluster({ nodes: DEFAULT_BENCH_OPTIONS.nodes, log, peerTls: options.peerTls });
   const targets: Targets = { store, floor: undefined };
   const clients: DynamoClient[] = [];
   const stopAll = async (): Promise<void> => {
@@ -65,7 +65,11 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    if (!options.skipFloor) {
+    if (!options.skipFloor && options.baseline === "plaintext-peers") {
+      // The "floor" columns then hold the same store with peer TLS off, measured right after the store each time.
+      targets.floor = await startDevCluster({ nodes: DEFAULT_BENCH_OPTIONS.nodes, log, peerTls: false });
+      log(`baseline: the same store with plaintext peer ports at ${targets.floor.urls.join(" ")} (the "floor" columns below)`);
+    } else if (!options.skipFloor) {
       targets.floor = await startFloor({ nodes: DEFAULT_BENCH_OPTIONS.nodes, valueBytes: options.valueBytes });
       log(`floor: ${DEFAULT_BENCH_OPTIONS.nodes} echo processes at ${targets.floor.urls.join(" ")}`);
     }

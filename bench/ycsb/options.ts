@@ -32,6 +32,13 @@ export interface BenchOptions {
   urls: string[] | undefined;
   seed: number;
   skipFloor: boolean;
+  /**
+   * What the store is measured against: the floor, or the same store with its peer ports in plaintext (to see what
+   * peer TLS costs, side by side in one run).
+   */
+  baseline: "floor" | "plaintext-peers";
+  /** Mutual TLS on the measured store's peer ports (on by default, as in every cluster). */
+  peerTls: boolean;
   outDir: string;
 }
 
@@ -47,6 +54,8 @@ export const BENCH_USAGE = `usage: npm run bench -- [flags]
   --url URL[,URL...]    an already running store (default: start a ${DEFAULT_BENCH_OPTIONS.nodes}-node 'dynamo dev' cluster)
   --seed N              PRNG seed for keys, operations and values                           [random, printed]
   --skip-floor          measure the store only
+  --baseline B          floor, or plaintext-peers: the same store with peer TLS off          [floor]
+  --peer-tls on|off     mutual TLS on the measured store's peer ports                       [on]
   --out DIR             where the JSON results go                                           [${DEFAULT_BENCH_OPTIONS.outDir}]`;
 
 /** A numeric flag's value, or `fallback` when absent; throws a one-line message naming the flag when it is bad. */
@@ -76,11 +85,17 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
       url: { type: "string" },
       seed: { type: "string" },
       "skip-floor": { type: "boolean" },
+      baseline: { type: "string" },
+      "peer-tls": { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return undefined;
+  const baseline = values.baseline ?? "floor";
+  if (baseline !== "floor" && baseline !== "plaintext-peers") throw new Error(`--baseline must be floor or plaintext-peers, got '${baseline}'`);
+  const peerTls = values["peer-tls"] ?? "on";
+  if (peerTls !== "on" && peerTls !== "off") throw new Error(`--peer-tls must be on or off, got '${peerTls}'`);
   const d = DEFAULT_BENCH_OPTIONS;
   const urls = values.url
     ?.split(",")
@@ -98,6 +113,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     urls: urls === undefined || urls.length === 0 ? undefined : urls,
     seed: numberFlag(values.seed, "seed", randomInt(0, 2 ** 32), 0),
     skipFloor: values["skip-floor"] ?? false,
+    baseline,
+    peerTls: peerTls === "on",
     outDir: values.out ?? d.outDir,
   };
 }

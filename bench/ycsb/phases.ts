@@ -8,7 +8,7 @@ import type { StoreCluster } from "./store.js";
 
 export interface Targets {
   store: StoreCluster;
-  /** Undefined when the run skips the floor. */
+  /** The baseline (the floor, or a plaintext-peers store); undefined when the run skips it. */
   floor: FloorCluster | undefined;
 }
 

@@ -163,6 +163,8 @@ export interface DevClusterOptions {
   log: (line: string) => void;
   /** A node configuration file (buckets, tuning) passed to every node with `--config`. */
   config?: string;
+  /** False runs the peer ports without TLS (`--insecure-peer-plaintext`), to measure what TLS costs. */
+  peerTls?: boolean;
 }
 
 export async function startDevCluster(options: DevClusterOptions): Promise<StoreCluster> {
@@ -172,6 +174,7 @@ export async function startDevCluster(options: DevClusterOptions): Promise<Store
     const basePort = await freePortRange(2 * options.nodes);
     const args = ["--nodes", String(options.nodes), "--base-port", String(basePort), "--data-dir", dataDir];
     if (options.config !== undefined) args.push("--config", options.config);
+    if (options.peerTls === false) args.push("--insecure-peer-plaintext");
     const child = spawn(process.execPath, [DYNAMO_MAIN, "dev", ...args], { stdio: ["ignore", "ignore", "pipe"] });
     track(child, dataDir);
     let stderr = "";
