@@ -51,15 +51,7 @@ export class RawPeerConnection {
 
   /** Sends a frame whose header is exactly `headerText` (any bytes, valid JSON or not). */
   sendRaw(id: number, kind: number, headerText: string, body: Buffer = Buffer.alloc(0)): void {
-    const header = Buffer.from(headerText, "utf8");
-    const out = Buffer.alloc(11 + header.length + body.length);
-    out.writeUInt32BE(7 + header.length + body.length, 0);
-    out.writeUInt32BE(id, 4);
-    out[8] = kind;
-    out.writeUInt16BE(header.length, 9);
-    header.copy(out, 11);
-    body.copy(out, 11 + header.length);
-    this.socket.write(out);
+    this.socket.write(rawFrame(id, kind, headerText, body));
   }
 
   /** The reply to request `id`, or undefined when the connection closed or nothing came within `timeoutMs`. */
@@ -88,6 +80,19 @@ export class RawPeerConnection {
     this.waiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** A frame with exactly the header text and body given, valid or not, as a hostile peer would build it. */
+export function rawFrame(id: number, kind: number, headerText: string, body: Buffer = Buffer.alloc(0)): Buffer {
+  const header = Buffer.from(headerText, "utf8");
+  const out = Buffer.alloc(11 + header.length + body.length);
+  out.writeUInt32BE(7 + header.length + body.length, 0);
+  out.writeUInt32BE(id, 4);
+  out[8] = kind;
+  out.writeUInt16BE(header.length, 9);
+  header.copy(out, 11);
+  body.copy(out, 11 + header.length);
+  return out;
 }
 
 /** The JSON of a frame's header. */

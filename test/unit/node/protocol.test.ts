@@ -24,6 +24,7 @@ import {
 import { createRing } from "../../../node/ring/index.js";
 import { encodeRecord } from "../../../node/versioning/index.js";
 import type { VersionedRecord } from "../../../node/versioning/types.js";
+import { rawFrame } from "../../helpers/peer-wire.js";
 
 const RECORD: VersionedRecord = {
   clock: { a1: 2 },
@@ -126,18 +127,6 @@ async function fakePeer(answer: (id: number) => Buffer): Promise<{ server: Serve
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-function rawFrame(id: number, kind: number, headerText: string, body = Buffer.alloc(0)): Buffer {
-  const header = Buffer.from(headerText);
-  const out = Buffer.alloc(11 + header.length + body.length);
-  out.writeUInt32BE(7 + header.length + body.length, 0);
-  out.writeUInt32BE(id, 4);
-  out[8] = kind;
-  out.writeUInt16BE(header.length, 9);
-  header.copy(out, 11);
-  body.copy(out, 11 + header.length);
-  return out;
 }
 
 describe("the calling side of the peer protocol", function () {
