@@ -70,7 +70,7 @@ export class StorageNode {
   private janitor: PartitionJanitor | undefined;
   private replica!: LocalReplica;
   private clientServer: Server | undefined;
-  private peerServer: Server | undefined;
+  private peerServer: Server | TlsServer | undefined;
   private peerProtocol: PeerServer | undefined;
   private seedClients: PeerClient[] = [];
   private clientSecurity: ClientSecurity | undefined;
@@ -422,7 +422,7 @@ export class StorageNode {
    * when the TLS directory changes (new connections use them; open ones keep theirs), or, when the node was told to
    * run without TLS, plain HTTP and a warning that says so at start.
    */
-  private createPeerServer(app: ReturnType<typeof createAdminApi>): Server {
+  private createPeerServer(app: ReturnType<typeof createAdminApi>): Server | TlsServer {
     const { tls } = this.options;
     if (!tls) {
       this.log.warn(
@@ -436,12 +436,12 @@ export class StorageNode {
     tls.watch(
       TLS_RELOAD_INTERVAL_MS,
       (material) => {
-        (server as TlsServer).setSecureContext(material);
+        server.setSecureContext(material);
         this.log.info(`reloaded the peer port's TLS certificates from ${tls.dir}`);
       },
       (problem) => this.log.warn(`not reloading TLS certificates yet: ${problem}`),
     );
-    return server as unknown as Server;
+    return server;
   }
 
   /**
@@ -582,12 +582,12 @@ function round(n: number): number | string {
   return Number.isFinite(n) ? Math.round(n * 100) / 100 : "Infinity";
 }
 
-async function listen(server: Server, port: number, host: string): Promise<void> {
+async function listen(server: Server | TlsServer, port: number, host: string): Promise<void> {
   server.listen(port, host);
   await once(server, "listening");
 }
 
-async function closeServer(server: Server | undefined): Promise<void> {
+async function closeServer(server: Server | TlsServer | undefined): Promise<void> {
   if (!server || !server.listening) return;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
