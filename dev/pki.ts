@@ -14,7 +14,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { certificateSummary, clientTlsOptions, createCa, issueCertificate, readTlsMaterial, writeTlsDir, type CertificateAndKey, type ClientTlsOptions } from "../node/tls/index.js";
+import { certificateSummary, clientTlsOptions, readTlsMaterial, writeTlsDir, type ClientTlsOptions } from "../node/tls/index.js";
+import { createCa, issueCertificate, type CertificateAndKey } from "../node/pki/index.js";
 
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
 export const CLIENT_TLS_NAME = "client";

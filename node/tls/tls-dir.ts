@@ -17,7 +17,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { join } from "node:path";
 import type { SecureContextOptions } from "node:tls";
 import { DynamoError } from "../errors/index.js";
-import { splitPemBundle } from "./pki.js";
+import { splitPemBundle } from "./pem.js";
 
 export const TLS_FILES = { ca: "ca.crt", cert: "tls.crt", key: "tls.key" } as const;
 

@@ -11,7 +11,8 @@ import { connect } from "node:tls";
 import { DynamoClient } from "../../client/index.js";
 import { CLIENT_PORT_TLS_NAME, devClientPortTlsRoot } from "../../dev/pki.js";
 import { readDevState } from "../../dev/state.js";
-import { issueCertificate, readTlsMaterial, writeTlsDir } from "../../node/tls/index.js";
+import { readTlsMaterial, writeTlsDir } from "../../node/tls/index.js";
+import { issueCertificate } from "../../node/pki/index.js";
 import { TestCluster, runCli } from "../helpers/dev-cluster.js";
 import { http, kvUrl } from "../helpers/http.js";
 

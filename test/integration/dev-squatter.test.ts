@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { createServer as createPlainServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import { createServer as createNetServer, type AddressInfo, type Server } from "node:net";
-import { createCa, issueCertificate } from "../../node/tls/index.js";
+import { createCa, issueCertificate } from "../../node/pki/index.js";
 import { TestCluster } from "../helpers/dev-cluster.js";
 
 describe("dynamo dev and a squatter on a node's peer port", function () {

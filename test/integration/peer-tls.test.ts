@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { AdminClient } from "../../driver/index.js";
-import { clientTlsOptions, createCa, issueCertificate, writeTlsDir } from "../../node/tls/index.js";
+import { clientTlsOptions, writeTlsDir } from "../../node/tls/index.js";
+import { createCa, issueCertificate } from "../../node/pki/index.js";
 import { CLI, freePortBlock, runCli, TestCluster } from "../helpers/dev-cluster.js";
 import { http, kvUrl } from "../helpers/http.js";
 

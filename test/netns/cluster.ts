@@ -12,7 +12,8 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import { join, resolve } from "node:path";
 import { AdminClient, RingDriver, type MemberAddress } from "../../driver/index.js";
 import type { LocalRecord } from "../../node/protocol/index.js";
-import { clientTlsOptions, createCa, issueCertificate, writeTlsDir, type CertificateAndKey, type ClientTlsOptions } from "../../node/tls/index.js";
+import { clientTlsOptions, writeTlsDir, type ClientTlsOptions } from "../../node/tls/index.js";
+import { createCa, issueCertificate, type CertificateAndKey } from "../../node/pki/index.js";
 import { LabClocks } from "./clock.js";
 import type { LabDescription, LabHost } from "./lab.js";
 import { LabNetwork } from "./network.js";

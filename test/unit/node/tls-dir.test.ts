@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certificateSummary, createCa, issueCertificate, TlsDir, writeTlsDir, type CertificateAndKey } from "../../../node/tls/index.js";
+import { certificateSummary, TlsDir, writeTlsDir } from "../../../node/tls/index.js";
+import { createCa, issueCertificate, type CertificateAndKey } from "../../../node/pki/index.js";
 
 describe("TLS directories", function () {
   let dir: string;

@@ -1,6 +1,7 @@
 /**
  * A small PKI for a cluster: a certificate authority and the leaf certificates it issues, ECDSA P-256 keys and
- * SHA-256 signatures, all as PEM text. `dynamo dev` uses it to create its CA and one certificate per node (and one for
+ * SHA-256 signatures, all as PEM text. Kept apart from node/tls (which only loads and checks certificates) because
+ * its library is large: a storage node never issues certificates and does not load it. `dynamo dev` uses it to create its CA and one certificate per node (and one for
  * itself, as a client); the operator uses the same functions for the CA and per-pod certificates it keeps in Secrets.
  * Node 20 can verify certificates but cannot create them, so creation goes through @peculiar/x509 on Node's WebCrypto.
  *
@@ -9,7 +10,7 @@
  */
 // @peculiar/x509 resolves its algorithms through a dependency-injection container that needs this polyfill loaded first.
 import "reflect-metadata";
-import { randomBytes, webcrypto, X509Certificate } from "node:crypto";
+import { randomBytes, webcrypto } from "node:crypto";
 import { isIP } from "node:net";
 import * as x509 from "@peculiar/x509";
 
@@ -86,17 +87,6 @@ export async function issueCertificate(ca: CertificateAndKey, options: LeafOptio
     ],
   });
   return { cert: cert.toString("pem") + "\n", key: await privateKeyPem(keys.privateKey) };
-}
-
-/** When a PEM certificate stops being valid, and the common name it was issued to. */
-export function certificateSummary(pem: string): { commonName: string; notAfter: Date; notBefore: Date } {
-  const cert = new X509Certificate(pem);
-  return { commonName: /CN=([^\n,]*)/.exec(cert.subject)?.[1] ?? "", notAfter: new Date(cert.validTo), notBefore: new Date(cert.validFrom) };
-}
-
-/** The PEM blocks of a bundle (a CA file may hold the old and the new CA while one replaces the other). */
-export function splitPemBundle(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
 function validity(now: Date | undefined, days: number): { notBefore: Date; notAfter: Date } {
