@@ -4,7 +4,6 @@
  * stored nowhere, so whoever reads the file (or the Secret it is mounted from) still cannot call the store.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { stringify as toYaml } from "yaml";
 import { BUCKET_NAME_PATTERN } from "../node/config/index.js";
 import {
@@ -16,7 +15,7 @@ import {
   type ClientTokensFile,
   type Scope,
 } from "../node/http/index.js";
-import { UsageError } from "./usage.js";
+import { UsageError, parseFlags } from "./usage.js";
 
 const USAGE = `usage: dynamo token create --name NAME --bucket B[,B...] --scope r|rw [--file FILE]
        dynamo token revoke --name NAME --file FILE
@@ -30,24 +29,20 @@ export type TokenCommand =
 
 export function parseTokenCommand(argv: string[]): TokenCommand {
   // No DYNAMO_<FLAG> fallbacks here: a stray DYNAMO_FILE in the environment must not pick the file a token goes to.
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        name: { type: "string" },
-        bucket: { type: "string", multiple: true },
-        scope: { type: "string" },
-        file: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const flags = parseFlags(
+    argv,
+    {
+      name: { type: "string" },
+      bucket: { type: "string", multiple: true },
+      scope: { type: "string" },
+      file: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    true,
+    false,
+  );
+  const values = flags.values as { name?: string; bucket?: string[]; scope?: string; file?: string; help?: boolean };
+  const { positionals } = flags;
   if (values.help) return { name: "help" };
   const [action, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);

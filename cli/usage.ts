@@ -10,8 +10,11 @@ export class UsageError extends Error {
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** Parses flags; a flag not given on the command line is read from DYNAMO_<FLAG> (dashes become underscores). */
-export function parseFlags<T extends Options>(argv: string[], options: T, allowPositionals = false) {
+/**
+ * Parses flags; a flag not given on the command line is read from DYNAMO_<FLAG> (dashes become underscores) unless
+ * `fromEnv` is false.
+ */
+export function parseFlags<T extends Options>(argv: string[], options: T, allowPositionals = false, fromEnv = true) {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals, strict: true });
@@ -19,7 +22,7 @@ export function parseFlags<T extends Options>(argv: string[], options: T, allowP
     throw new UsageError((err as Error).message);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
-  for (const [name, spec] of Object.entries(options)) {
+  for (const [name, spec] of fromEnv ? Object.entries(options) : []) {
     if (values[name] !== undefined || spec.type !== "string") continue;
     const fromEnv = process.env[`DYNAMO_${name.toUpperCase().replace(/-/g, "_")}`];
     if (fromEnv !== undefined && fromEnv !== "") values[name] = fromEnv;

@@ -11,7 +11,8 @@
  * - `Expect: 100-continue` is answered only when the handler starts reading the body, after the route, bucket,
  *   authorization and declared size have been checked.
  * - Headers must arrive within `clientHeadersTimeoutMs` (408 past it); bodies have their own deadline in `readBody`.
- * - What Node's parser refuses still gets the API's JSON error shape.
+ * - What Node's parser refuses, and an `Expect` it cannot meet, still get the API's JSON error shape.
+ * - A client that ends its side of the connection after its requests still gets their answers.
  */
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import { createServer as createHttpServer } from "node:http";
@@ -78,11 +79,17 @@ export function createClientServer(app: RequestListener, limits: ClientServerLim
     // How often Node looks for connections past those deadlines; its default of 30 s would make them 30 s late.
     connectionsCheckingInterval: 1000,
     maxHeaderSize: 16 * 1024,
+    // Node would answer a missing Host with a bare 400; `refuse` answers it in the API's JSON shape instead.
+    requireHostHeader: false,
   };
   const server = tls
     ? createHttpsServer({ ...options, ...tls, handshakeTimeout: limits.headersTimeoutMs }, dispatch)
     : createHttpServer(options, dispatch);
   server.maxHeadersCount = CLIENT_HEADERS_MAX + 1;
+  // A client that ends its side after its last request (`printf ... | nc`, scripts) still gets its answers; Node's
+  // default would drop them. Answered, the connection closes; bodies never finished still meet their deadline.
+  (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  server.on("checkExpectation", refuseExpectation);
   // Keep-alive sockets must outlive a load balancer's idle timeout, or clients see resets on reuse.
   server.keepAliveTimeout = 65_000;
   server.on("checkContinue", dispatch);
@@ -115,6 +122,9 @@ function refuse(req: IncomingMessage, overCapacity: WeakSet<Duplex>, limits: Cli
   if (req.rawHeaders.length > 2 * CLIENT_HEADERS_MAX) {
     return [431, new DynamoError("invalid_request", `the request has more than ${CLIENT_HEADERS_MAX} header fields`)];
   }
+  if (req.headers.host === undefined && req.httpVersion === "1.1") {
+    return [400, new DynamoError("invalid_request", "an HTTP/1.1 request needs a Host header")];
+  }
   return undefined;
 }
 
@@ -125,6 +135,12 @@ function sendRaw(req: IncomingMessage, res: ServerResponse, status: number, err:
   const body = JSON.stringify(err.toJSON());
   res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** An `Expect` other than 100-continue cannot be met: 417, as Node would answer, but in the API's JSON shape. */
+function refuseExpectation(req: IncomingMessage, res: ServerResponse): void {
+  const err = new DynamoError("invalid_request", `cannot meet 'Expect: ${String(req.headers.expect).slice(0, 80)}'; only 100-continue is supported`);
+  sendRaw(req, res, 417, err);
 }
 
 /**
@@ -143,7 +159,7 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
       ? ["431 Request Header Fields Too Large", "invalid_request", "request headers exceed 16 KiB"]
       : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
         ? ["408 Request Timeout", "request_timeout", "the request did not arrive in time"]
-        : ["400 Bad Request", "invalid_request", "malformed HTTP request"];
+        : ["400 Bad Request", "invalid_request", `malformed HTTP request (${String(err.code ?? "parse error").slice(0, 40)})`];
   const body = JSON.stringify({ error, message });
   socket.end(
     `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -8,51 +8,18 @@
  * random bodies and mutations of valid records; frames with bit flips and truncations; raw garbage after the upgrade;
  * and upgrades with the wrong path, protocol, token or no HTTP at all. Meanwhile a reader checks the client port.
  *
- * Properties checked: every node process stays alive; every well-framed request gets exactly one reply (an error
- * frame for what does not fit); the client port answers nothing 5xx but 503; a set of sentinel keys keeps its values;
- * each node's RSS stays within a bound. Messages that could legitimately take a cluster apart (a valid ring pushed
- * with `ring-put`) are never generated: the port trusts its authenticated callers with that, by design.
+ * Properties checked here: every well-framed request gets exactly one reply (an error frame for what does not fit);
+ * the harness (./harness.ts) checks the rest: nodes alive, sentinel keys unchanged, bounded RSS. Messages that could
+ * legitimately take a cluster apart (a valid ring pushed with `ring-put`) are never generated: the port trusts its
+ * authenticated callers with that, by design.
  */
 import fc from "fast-check";
-import { readFileSync } from "node:fs";
 import { connect as tlsConnect } from "node:tls";
 import { FRAME_ERROR, FRAME_OK, FRAME_REQUEST, PEER_OPS } from "../../node/protocol/index.js";
-import type { ClientTlsOptions } from "../../node/tls/index.js";
 import { encodeRecord, update } from "../../node/versioning/index.js";
-import { http, kvUrl } from "../helpers/http.js";
 import { RawPeerConnection } from "../helpers/peer-wire.js";
+import type { AttackOutcome, FuzzCluster, FuzzTarget } from "./harness.js";
 
-export interface PeerFuzzTarget {
-  peerUrls: string[];
-  clientUrls: string[];
-  pids: number[];
-  token: string;
-  tls: ClientTlsOptions;
-}
-
-export interface FuzzReport {
-  target: string;
-  seed: number;
-  rounds: number;
-  requests: number;
-  replies: { ok: number; error: number };
-  clientChecks: number;
-  findings: string[];
-  rssBytes: { before: number[]; after: number[] };
-}
-
-export interface PeerFuzzOptions {
-  seed: number;
-  seconds: number;
-  /** Frames per round (one connection per round). */
-  batch?: number;
-  /** How much each node's RSS may grow over the campaign. */
-  rssGrowthMaxBytes?: number;
-  log: (line: string) => void;
-}
-
-const CHUNK = 100;
-const SENTINELS = Array.from({ length: 8 }, (_, i) => [`sentinel-${i}`, `value-${i}-${"s".repeat(i * 10)}`] as const);
 const OPS = Object.keys(PEER_OPS);
 
 type Attack = { kind: "frames"; frames: { header: string; body: Buffer; kind: number }[] } | { kind: "garbage"; bytes: Buffer } | { kind: "upgrade"; raw: string };
@@ -156,65 +123,34 @@ const attack: fc.Arbitrary<Attack> = fc.oneof(
   },
 );
 
-function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Writes the sentinel keys; the campaign checks they still read back unchanged. */
-export async function writeSentinels(clientUrl: string): Promise<void> {
-  for (const [key, value] of SENTINELS) {
-    const reply = await http("PUT", kvUrl(clientUrl, "default", key), { body: value });
-    if (reply.status !== 204) throw new Error(`could not write sentinel ${key}: ${reply.status} ${reply.text()}`);
-  }
-}
-
-async function checkSentinels(clientUrls: string[], findings: string[], strict: boolean): Promise<number> {
-  let checks = 0;
-  for (const [i, [key, value]] of SENTINELS.entries()) {
-    const reply = await http("GET", kvUrl(clientUrls[i % clientUrls.length]!, "default", key)).catch((err: Error) => ({ status: 0, text: () => err.message }));
-    checks += 1;
-    if (reply.status === 200 && reply.text() === value) continue;
-    if (reply.status === 503 && !strict) continue;
-    findings.push(`sentinel ${key} read ${reply.status}: ${reply.text().slice(0, 200)}`);
-  }
-  return checks;
-}
-
-async function sendFrames(target: PeerFuzzTarget, peerUrl: string, frames: { header: string; body: Buffer; kind: number }[], counts: FuzzReport["replies"], findings: string[]): Promise<number> {
-  const conn = await RawPeerConnection.open(peerUrl, target.token, target.tls, "fuzzer");
+/** Frames on one upgraded connection; every well-framed request must get exactly one reply, OK or error. */
+async function sendFrames(cluster: FuzzCluster, peerUrl: string, frames: { header: string; body: Buffer; kind: number }[]): Promise<AttackOutcome> {
+  const counts = { ok: 0, error: 0 };
+  const findings: string[] = [];
+  const conn = await RawPeerConnection.open(peerUrl, cluster.token, cluster.peerTls, "fuzzer");
   try {
     frames.forEach((f, i) => conn.sendRaw(i + 1, f.kind, f.header, f.body));
     for (let i = 0; i < frames.length; i++) {
       const reply = await conn.reply(i + 1, 10_000);
       if (!reply) {
         findings.push(`no reply to frame ${i + 1} (${frames[i]!.header.slice(0, 120)}) on ${peerUrl}${conn.closed ? ": connection closed" : ""}`);
-        return frames.length;
+        break;
       }
       if (reply.kind === FRAME_OK) counts.ok += 1;
       else if (reply.kind === FRAME_ERROR) counts.error += 1;
       else findings.push(`reply of kind ${reply.kind} to frame ${i + 1}`);
     }
-    return frames.length;
+    return { requests: frames.length, findings, counts };
   } finally {
     conn.close();
   }
 }
 
 /** Sends raw bytes on a TLS connection (bad upgrades, garbage) and waits for the node to answer or close. */
-function sendRaw(target: PeerFuzzTarget, peerUrl: string, bytes: Buffer | string): Promise<void> {
+function sendRaw(cluster: FuzzCluster, peerUrl: string, bytes: Buffer | string): Promise<void> {
   const url = new URL(peerUrl);
   return new Promise((resolve) => {
-    const socket = tlsConnect({ host: url.hostname, port: Number(url.port), ...target.tls });
+    const socket = tlsConnect({ host: url.hostname, port: Number(url.port), ...cluster.peerTls });
     const done = () => {
       socket.destroy();
       resolve();
@@ -228,58 +164,26 @@ function sendRaw(target: PeerFuzzTarget, peerUrl: string, bytes: Buffer | string
 }
 
 /** Garbage after a proper upgrade: the node must close the stream (or answer what it can), and live on. */
-async function sendAfterUpgrade(target: PeerFuzzTarget, peerUrl: string, bytes: Buffer): Promise<void> {
-  const conn = await RawPeerConnection.open(peerUrl, target.token, target.tls, "fuzzer");
+async function sendAfterUpgrade(cluster: FuzzCluster, peerUrl: string, bytes: Buffer): Promise<void> {
+  const conn = await RawPeerConnection.open(peerUrl, cluster.token, cluster.peerTls, "fuzzer");
   conn.socket.write(bytes);
   await conn.reply(0xffffffff, 300);
   conn.close();
 }
 
-export async function runPeerFuzz(target: PeerFuzzTarget, options: PeerFuzzOptions): Promise<FuzzReport> {
-  const findings: string[] = [];
-  const replies = { ok: 0, error: 0 };
-  const before = target.pids.map(rssOf);
-  const deadline = Date.now() + options.seconds * 1000;
-  let requests = 0;
-  let rounds = 0;
-  let clientChecks = 0;
-  // The client port is read all along: nothing but 503 may fail, and sentinels keep their values.
-  let stop = false;
-  const reader = (async () => {
-    while (!stop) {
-      clientChecks += await checkSentinels(target.clientUrls, findings, false);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  // Attacks are drawn in chunks, the n-th from seed + n, so a seed replays the same sequence however long the run.
-  let chunk: Attack[] = [];
-  try {
-    while (Date.now() < deadline && findings.length === 0) {
-      if (rounds % CHUNK === 0) chunk = fc.sample(attack, { seed: options.seed + rounds / CHUNK, numRuns: CHUNK });
-      const item = chunk[rounds % CHUNK]!;
-      const peerUrl = target.peerUrls[rounds % target.peerUrls.length]!;
-      rounds += 1;
-      if (item.kind === "frames") requests += await sendFrames(target, peerUrl, item.frames, replies, findings);
-      else if (item.kind === "garbage") {
-        await sendAfterUpgrade(target, peerUrl, item.bytes);
-        requests += 1;
-      } else {
-        await sendRaw(target, peerUrl, item.raw.replace("TOKEN", target.token));
-        requests += 1;
-      }
-      const dead = target.pids.filter((pid) => !alive(pid));
-      if (dead.length > 0) findings.push(`node processes ${dead.join(", ")} died after round ${rounds}`);
-      if (rounds % 50 === 0) options.log(`  round ${rounds}: ${requests} requests, ${replies.ok} ok, ${replies.error} error replies`);
-    }
-  } finally {
-    stop = true;
-    await reader;
-  }
-  const after = target.pids.filter(alive).map(rssOf);
-  clientChecks += await checkSentinels(target.clientUrls, findings, true);
-  const growthMax = options.rssGrowthMaxBytes ?? 256 * 1024 * 1024;
-  after.forEach((rss, i) => {
-    if (rss - (before[i] ?? 0) > growthMax) findings.push(`node ${i} RSS grew from ${before[i]} to ${rss} bytes`);
-  });
-  return { target: "peer", seed: options.seed, rounds, requests, replies, clientChecks, findings, rssBytes: { before, after } };
-}
+export const peerTarget: FuzzTarget<Attack> = {
+  name: "peer",
+  attack,
+  describe(a) {
+    if (a.kind === "frames") return `${a.frames.length} frames, the first ${JSON.stringify(a.frames[0]!.header.slice(0, 80))}`;
+    if (a.kind === "garbage") return `${a.bytes.length} bytes of garbage after the upgrade`;
+    return `raw ${JSON.stringify(a.raw.slice(0, 60))}`;
+  },
+  async execute(a, cluster, round) {
+    const peerUrl = cluster.peerUrls[round % cluster.peerUrls.length]!;
+    if (a.kind === "frames") return sendFrames(cluster, peerUrl, a.frames);
+    if (a.kind === "garbage") await sendAfterUpgrade(cluster, peerUrl, a.bytes);
+    else await sendRaw(cluster, peerUrl, a.raw.replace("TOKEN", cluster.token));
+    return { requests: 1, findings: [] };
+  },
+};

@@ -4,6 +4,7 @@
  * exactly what the node sends (status line, headers, a Content-Length or chunked body) and nothing more.
  */
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 
 export interface RawResponse {
   status: number;
@@ -44,11 +45,13 @@ export class RawConnection {
     socket.on("error", () => undefined);
   }
 
-  static async open(baseUrl: string): Promise<RawConnection> {
+  /** Connects to a node's client port; an `https` URL is reached over TLS, trusting `ca`. */
+  static async open(baseUrl: string, ca?: Buffer): Promise<RawConnection> {
     const url = new URL(baseUrl);
-    const socket = connect({ host: url.hostname, port: Number(url.port) });
+    const secure = url.protocol === "https:";
+    const socket = secure ? tlsConnect({ host: url.hostname, port: Number(url.port), ca, servername: "localhost" }) : connect({ host: url.hostname, port: Number(url.port) });
     await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
+      socket.once(secure ? "secureConnect" : "connect", resolve);
       socket.once("error", reject);
     });
     return new RawConnection(socket);
@@ -99,6 +102,11 @@ export class RawConnection {
     return this.buffer;
   }
 
+  /** Ends the sending side: the server sees the end of the stream, answers what it can and closes. */
+  finish(): void {
+    if (!this.socket.destroyed) this.socket.end();
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -121,16 +129,25 @@ export async function exchange(baseUrl: string, bytes: Buffer | string, count: n
   }
 }
 
-/** Every complete response at the start of `data`; an incomplete tail is left unparsed. */
-export function parseResponses(data: Buffer): RawResponse[] {
+/**
+ * Every complete response at the start of `data`; an incomplete tail is left unparsed. `bodiless` says which final
+ * responses (counted from 0, 1xx not counted) answer a HEAD request and so carry no body whatever their headers say.
+ */
+export function parseResponses(data: Buffer, bodiless: (index: number) => boolean = () => false): RawResponse[] {
+  return splitResponses(data, bodiless).responses;
+}
+
+/** The whole responses at the start of `data`, and how many bytes they took. */
+export function splitResponses(data: Buffer, bodiless: (index: number) => boolean = () => false): { responses: RawResponse[]; consumed: number } {
   const out: RawResponse[] = [];
+  let finals = 0;
   let offset = 0;
   for (;;) {
     const end = data.indexOf("\r\n\r\n", offset, "latin1");
-    if (end < 0) return out;
+    if (end < 0) return { responses: out, consumed: offset };
     const head = data.subarray(offset, end).toString("latin1").split("\r\n");
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head[0] ?? "")?.[1] ?? NaN);
-    if (!Number.isFinite(status)) return out;
+    if (!Number.isFinite(status)) return { responses: out, consumed: offset };
     const headers: Record<string, string> = {};
     for (const line of head.slice(1)) {
       const colon = line.indexOf(":");
@@ -138,16 +155,17 @@ export function parseResponses(data: Buffer): RawResponse[] {
     }
     let cursor = end + 4;
     let body: Buffer;
-    if (status === 100 || status === 204 || status === 304) {
+    const informational = status >= 100 && status < 200;
+    if (informational || status === 204 || status === 304 || bodiless(finals)) {
       body = Buffer.alloc(0);
     } else if (headers["transfer-encoding"]?.toLowerCase() === "chunked") {
       const chunks: Buffer[] = [];
       for (;;) {
         const lineEnd = data.indexOf("\r\n", cursor, "latin1");
-        if (lineEnd < 0) return out;
+        if (lineEnd < 0) return { responses: out, consumed: offset };
         const size = parseInt(data.subarray(cursor, lineEnd).toString("latin1"), 16);
-        if (!Number.isFinite(size)) return out;
-        if (data.length < lineEnd + 2 + size + 2) return out;
+        if (!Number.isFinite(size)) return { responses: out, consumed: offset };
+        if (data.length < lineEnd + 2 + size + 2) return { responses: out, consumed: offset };
         chunks.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
         cursor = lineEnd + 2 + size + 2;
         if (size === 0) break;
@@ -155,11 +173,12 @@ export function parseResponses(data: Buffer): RawResponse[] {
       body = Buffer.concat(chunks);
     } else {
       const length = Number(headers["content-length"] ?? 0);
-      if (data.length < cursor + length) return out;
+      if (data.length < cursor + length) return { responses: out, consumed: offset };
       body = data.subarray(cursor, cursor + length);
       cursor += length;
     }
     out.push({ status, headers, body, json: () => JSON.parse(body.toString("utf8")) });
+    if (!informational) finals += 1;
     offset = cursor;
   }
 }

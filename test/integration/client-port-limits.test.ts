@@ -129,6 +129,13 @@ describe("client port limits against hostile clients", function () {
     assertJsonError(replies[0], 431, "invalid_request", /header fields/);
   });
 
+  it("a request without Host and an Expect other than 100-continue get the API's JSON errors, not bare statuses", async function () {
+    const [noHost] = await exchange(url, "GET /v1/kv/default/precious HTTP/1.1\r\n\r\n", 1);
+    assertJsonError(noHost, 400, "invalid_request", /Host/);
+    const [expectation] = await exchange(url, requestBytes("PUT", "/v1/kv/default/precious", { Expect: "200-ok" }, "changed"), 1);
+    assertJsonError(expectation, 417, "invalid_request", /100-continue/);
+  });
+
   it("past clientConnectionsMax a new connection gets 503 and closes; once others close, requests work again", async function () {
     const held: RawConnection[] = [];
     try {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { TestCluster } from "../helpers/dev-cluster.js";
 import { http, kvUrl } from "../helpers/http.js";
-import { exchange, requestBytes } from "../helpers/raw-http.js";
+import { RawConnection, exchange, requestBytes } from "../helpers/raw-http.js";
 
 describe("pipelined requests on one connection", function () {
   let cluster: TestCluster;
@@ -36,6 +36,20 @@ describe("pipelined requests on one connection", function () {
       assert.equal(replies[0]?.status, 204);
       assert.equal(replies[1]?.status, 200, `round ${i}: GET after PUT answered ${replies[1]?.status}`);
       assert.equal(replies[1]!.body.toString(), `value ${i}`);
+    }
+  });
+
+  it("a client that ends its side after pipelining still gets every answer, then the connection closes", async function () {
+    const conn = await RawConnection.open(url);
+    try {
+      await conn.write(Buffer.concat([requestBytes("PUT", "/v1/kv/default/half-closed", {}, "sent, then EOF"), requestBytes("GET", "/v1/kv/default/half-closed")]));
+      conn.finish();
+      assert.ok(await conn.closedWithin(10_000), "the node closes once it has answered");
+      const replies = await conn.responses(2, 0);
+      assert.deepEqual(replies.map((r) => r.status), [204, 200]);
+      assert.equal(replies[1]!.body.toString(), "sent, then EOF");
+    } finally {
+      conn.close();
     }
   });
 
