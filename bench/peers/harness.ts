@@ -135,34 +135,47 @@ export async function runPeers(
     finishedAt: new Date().toISOString(),
     seed: options.seed,
     command,
-    options: {
-      systems: options.systems,
-      workloads: options.workloads.map((w) => w.name),
-      rounds: options.rounds,
-      clients: options.clients,
-      seconds: options.seconds,
-      warmupSeconds: options.warmupSeconds,
-      systemWarmupSeconds: options.systemWarmupSeconds,
-      records: options.records,
-      valueBytes: options.valueBytes,
-      downOne: options.downOne,
-      durable: options.durable,
-    },
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? "unknown",
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      loadAverage,
-      node: process.version,
-      platform: `${os.platform()} ${os.release()}`,
-    },
+    options: reportedOptions(options),
+    machine: { ...machine(), loadAverage },
     systems: info,
     baseline: options.systems.includes("store") ? "store" : (measurements[0]?.variant ?? options.systems[0]!),
     measurements,
     warmups,
     notes,
   };
-  const dir = resolve(options.outDir);
+  const { jsonPath, markdownPath } = writeReport(report, options.outDir, startedAt, log);
+  return { report, jsonPath, markdownPath, failures };
+}
+
+function reportedOptions(options: PeersOptions): PeersReport["options"] {
+  return {
+    systems: options.systems,
+    workloads: options.workloads.map((w) => w.name),
+    rounds: options.rounds,
+    clients: options.clients,
+    seconds: options.seconds,
+    warmupSeconds: options.warmupSeconds,
+    systemWarmupSeconds: options.systemWarmupSeconds,
+    records: options.records,
+    valueBytes: options.valueBytes,
+    downOne: options.downOne,
+    durable: options.durable,
+  };
+}
+
+function machine(): Omit<PeersReport["machine"], "loadAverage"> {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+/** Writes `peers-<timestamp>.md` and `.json` under `outDir` and prints the Markdown. */
+function writeReport(report: PeersReport, outDir: string, startedAt: Date, log: (line: string) => void): { jsonPath: string; markdownPath: string } {
+  const dir = resolve(outDir);
   mkdirSync(dir, { recursive: true });
   const base = join(dir, `peers-${timestamp(startedAt)}`);
   const markdown = markdownReport(report);
@@ -170,7 +183,7 @@ export async function runPeers(
   writeFileSync(`${base}.md`, markdown);
   log("");
   log(markdown);
-  return { report, jsonPath: `${base}.json`, markdownPath: `${base}.md`, failures };
+  return { jsonPath: `${base}.json`, markdownPath: `${base}.md` };
 }
 
 /** What measuring one system needs from the run around it. */
