@@ -76,14 +76,14 @@ function prepareStore(bucket: string, updateMode: DynamoUpdateMode, label: strin
 
 export const store: PeerSystem = {
   name: "store",
-  setup: `${STORE_NODES}-node dynamo dev, lww bucket n=3 r=2 w=2, blind updates`,
+  setup: `${STORE_NODES}-node dynamo dev (peer port over mutual TLS), lww bucket n=3 r=2 w=2, blind updates`,
   durability: storeDurability,
   prepare: () => prepareStore(STORE_LWW_BUCKET, "blind", "store"),
 };
 
 export const storeRmw: PeerSystem = {
   name: "store-rmw",
-  setup: `${STORE_NODES}-node dynamo dev, default (siblings) bucket n=3 r=2 w=2, update = read + write with its context`,
+  setup: `${STORE_NODES}-node dynamo dev (peer port over mutual TLS), default (siblings) bucket n=3 r=2 w=2, update = read + write with its context`,
   durability: storeDurability,
   prepare: () => prepareStore("default", "read-modify-write", "store-rmw"),
 };
