@@ -1,6 +1,6 @@
 /**
- * Samples each running node's health every few seconds — resident memory, event-loop lag, open handles, hints held
- * and their bytes, hints refused, LevelDB's size on disk — into the timeline, for the bounds checks of a long
+ * Samples each running node's health every few seconds — resident memory, V8 heap, event-loop lag, open handles and
+ * file descriptors, hints held and their bytes, hints refused, LevelDB's size on disk — into the timeline, for the bounds checks of a long
  * partition and the soak's flatness checks. Frozen nodes are skipped (they cannot answer).
  */
 import { readdirSync, statSync } from "node:fs";
@@ -12,8 +12,10 @@ export interface Sample {
   t: number;
   node: string;
   rssBytes: number;
+  heapUsedBytes: number;
   eventLoopLagMs: number;
   handles: number;
+  openFds: number;
   hints: number;
   hintBytes: number;
   hintsRefused: number;
@@ -92,8 +94,10 @@ export class Sampler {
       t: this.timeline.now(),
       node: node.id,
       rssBytes: metricValue(text, "resident_memory_bytes") ?? 0,
+      heapUsedBytes: metricValue(text, "heap_size_used_bytes") ?? 0,
       eventLoopLagMs: (metricValue(text, "eventloop_lag_p99_seconds") ?? 0) * 1000,
       handles: metricValue(text, "active_handles_total") ?? 0,
+      openFds: metricValue(text, "open_fds") ?? 0,
       hints: metricValue(text, "dynamo_hints") ?? 0,
       hintBytes: metricValue(text, "dynamo_hint_bytes") ?? 0,
       hintsRefused: metricValue(text, "dynamo_hints_refused_total") ?? 0,

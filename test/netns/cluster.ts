@@ -189,8 +189,13 @@ export class NetCluster {
   /** Kills node `index`, wipes its data directory and starts it again: it comes back as a new incarnation. */
   async wipe(index: number): Promise<void> {
     await this.kill(index);
-    rmSync(this.node(index).dataDir, { recursive: true, force: true });
+    await this.wipeData(index);
     await this.startNode(index);
+  }
+
+  /** Removes a stopped node's data directory. */
+  async wipeData(index: number): Promise<void> {
+    rmSync(this.node(index).dataDir, { recursive: true, force: true });
   }
 
   /** Runs RingDriver steps towards `desired` member ids until the ring is settled or `timeoutMs` passes. */
