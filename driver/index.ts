@@ -1,7 +1,7 @@
 /** Driving a cluster from outside: the admin client and the RingDriver, shared by the operator and `dynamo dev`. */
 export { AdminClient } from "./admin-client.js";
 export type { NodeInfo } from "./admin-client.js";
-export { RingDriver } from "./ring-driver.js";
+export { FencedError, RingDriver } from "./ring-driver.js";
 export type { MemberAddress, RingDriverOptions, StepResult } from "./ring-driver.js";
 export { transfersFor, transferLimitFor, replan, finalize, isSettled, planStillWanted, refreshMembers, DEFAULT_CLUSTER_TRANSFERS_MAX } from "./plan.js";
 export type { NodeReport } from "./plan.js";

@@ -43,11 +43,38 @@ export interface RingDriverOptions {
   targetN: number;
   /** Partitions streamed at once across the cluster (default DEFAULT_CLUSTER_TRANSFERS_MAX). */
   clusterTransfersMax?: number;
+  /**
+   * The driver's term, read at each step: the operator leader's Lease transitions. Every ring it commits carries it,
+   * and nodes refuse rings of a lower term than theirs, so a leader that lost its Lease cannot commit any more once its
+   * successor has committed. Undefined (`dynamo dev`, an operator without leader election): rings keep their term.
+   */
+  term?: () => number | undefined;
   log: (message: string) => void;
+}
+
+/** A commit refused because the nodes run a ring of a newer term: this driver's leader was superseded. */
+export class FencedError extends DynamoError {
+  constructor(message: string) {
+    super("unavailable", message);
+    this.name = "FencedError";
+  }
+}
+
+/** The ring to build on: the highest term first (a fenced driver's rings do not count), then the highest epoch. */
+function newestOf(rings: (Ring | undefined)[]): Ring | undefined {
+  return rings.reduce<Ring | undefined>((best, r) => {
+    if (!r) return best;
+    if (!best) return r;
+    const [rt, bt] = [r.term ?? 0, best.term ?? 0];
+    return rt > bt || (rt === bt && r.epoch > best.epoch) ? r : best;
+  }, undefined);
 }
 
 
 export class RingDriver {
+  /** The highest epoch any node held at the last step; commits go above it. */
+  private epochFloor = 0;
+
   constructor(private readonly options: RingDriverOptions) {}
 
   async step(nodes: MemberAddress[], desired: string[]): Promise<StepResult> {
@@ -65,9 +92,17 @@ export class RingDriver {
       }),
     );
     const rings = await Promise.all([...reports.values()].map((r) => admin.ring(r.peerUrl).catch(() => undefined)));
-    const newest = rings.reduce<Ring | undefined>((best, r) => (r && (!best || r.epoch > best.epoch) ? r : best), undefined);
+    const newest = newestOf(rings);
+    // New epochs go past every epoch any node holds, even one of a fenced driver's, so no node's epoch ever goes back.
+    this.epochFloor = Math.max(0, ...rings.map((r) => r?.epoch ?? 0));
+    const term = this.options.term?.();
 
     if (!newest) return this.bootstrap(reports, desired);
+    if (term !== undefined && term < (newest.term ?? 0)) {
+      throw new FencedError(`the ring carries term ${newest.term}, newer than this driver's ${term}: another leader has taken over`);
+    }
+    // A leader's first commit claims the ring for its term, which fences every earlier leader at once.
+    if (term !== undefined && term > (newest.term ?? 0)) return this.commit(newest, reports, desired, `claimed the ring for leader term ${term}`);
     await this.propagate(newest, reports);
 
     const refreshed = refreshMembers(newest, reports);
@@ -104,12 +139,19 @@ export class RingDriver {
     return this.commit(ring, reports, desired, `created ring epoch ${ring.epoch} with ${members.length} members`);
   }
 
-  private async commit(ring: Ring, reports: Map<string, NodeReport>, desired: string[], action: string): Promise<StepResult> {
+  private async commit(planned: Ring, reports: Map<string, NodeReport>, desired: string[], action: string): Promise<StepResult> {
+    const term = this.options.term?.();
+    const ring: Ring = { ...planned, epoch: Math.max(planned.epoch, this.epochFloor + 1), ...(term !== undefined ? { term } : {}) };
     const targets = new Map<string, string>();
     for (const r of reports.values()) targets.set(r.id, r.peerUrl);
     for (const m of Object.values(ring.members)) if (!targets.has(m.id)) targets.set(m.id, m.peerUrl);
-    const results = await Promise.all([...targets.values()].map((url) => this.options.admin.installRing(url, ring).then(() => true, () => false)));
-    if (!results.some(Boolean)) throw new DynamoError("unavailable", `could not commit ring epoch ${ring.epoch}: no node accepted it`);
+    const answers = await Promise.all([...targets.values()].map((url) => this.options.admin.installRing(url, ring).catch(() => undefined)));
+    const newer = answers.find((a) => a && !a.installed && (a.term ?? 0) > (ring.term ?? 0));
+    if (newer) throw new FencedError(`ring epoch ${ring.epoch} refused: the nodes run term ${newer.term}, newer than this driver's ${ring.term ?? 0}`);
+    if (!answers.some((a) => a?.installed)) {
+      const moved = answers.find((a) => a && !a.installed);
+      throw new DynamoError("unavailable", `could not commit ring epoch ${ring.epoch}: ${moved ? `the ring moved on (a node runs epoch ${moved.epoch})` : "no node accepted it"}`);
+    }
     this.options.log(`ring epoch ${ring.epoch}: ${action}`);
     // Nothing is removable in the step that commits: the next step first sees every member on the new epoch.
     const result = { ...this.result(ring, desired, new Map(), `ring epoch ${ring.epoch}: ${action}`, 200), removable: [] };

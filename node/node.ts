@@ -360,7 +360,7 @@ export class StorageNode {
       token: options.token,
       node: () => this.nodeView(),
       ring: () => this.ringState.ring,
-      installRing: (ring) => this.ringState.install(ring),
+      installRing: (ring) => this.ringState.install(ring, "commit"),
       localRecord: (bucket, key) => this.localRecord(bucket, key),
       transfers: () => ({ epoch: this.ringState.epoch, transfers: this.receiver.list() }),
       stats: () => this.stats!.view(),

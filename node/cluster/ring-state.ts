@@ -41,31 +41,44 @@ export class RingState {
   }
 
   /**
-   * Installs `candidate` when it wins over the current ring; returns whether it did. A higher epoch wins. Two
-   * different rings with the same epoch can only come from two drivers that both believed they led (a paused
-   * operator waking up, say); the one with the greater content hash wins everywhere, so the cluster still converges
-   * on one ring, which the leader then carries forward.
+   * Installs `candidate` when it wins over the current ring; returns whether this node now runs it. A ring of a lower
+   * term never wins (its driver was fenced: a newer leader has claimed the ring). Otherwise a higher epoch wins, and at
+   * the same epoch a higher term. A `commit` (a driver's, through the admin API) is a compare-and-set: it builds on the
+   * epoch before its own, so it is refused where another ring of its epoch and term is already installed. Gossip
+   * instead settles two different rings of one epoch and term — two drivers that both believed they led, without leader
+   * election — on the greater content hash, so the cluster converges on one ring, which the leader carries forward.
    */
-  async install(candidate: Ring): Promise<boolean> {
-    if (!this.wins(candidate)) return false;
+  async install(candidate: Ring, mode: "commit" | "gossip" = "gossip"): Promise<boolean> {
+    if (this.current && ringHash(candidate) === ringHash(this.current)) return true;
+    if (!this.wins(candidate, mode)) return false;
     await this.store.putMeta("ring", Buffer.from(JSON.stringify(candidate)));
     // Another install may have raced past while the write was in flight; the winner still wins.
-    if (!this.wins(candidate)) return false;
+    if (!this.wins(candidate, mode)) return false;
     this.apply(candidate);
     return true;
   }
 
-  /** A digest of the installed ring, which gossip compares to notice equal epochs with different contents. */
+  /**
+   * What gossip compares to notice equal epochs with different contents: the ring's term, then its content hash, as
+   * one string that sorts the way `install` decides.
+   */
   get hash(): string {
     if (!this.current) return "";
-    this.currentHash ??= ringHash(this.current);
+    this.currentHash ??= `${termOf(this.current).toString().padStart(16, "0")}:${ringHash(this.current)}`;
     return this.currentHash;
   }
 
-  private wins(candidate: Ring): boolean {
-    if (!this.current || candidate.epoch > this.current.epoch) return true;
-    if (candidate.epoch < this.current.epoch) return false;
-    return ringHash(candidate) > this.hash;
+  get term(): number {
+    return this.current ? termOf(this.current) : 0;
+  }
+
+  private wins(candidate: Ring, mode: "commit" | "gossip"): boolean {
+    const current = this.current;
+    if (!current) return true;
+    if (termOf(candidate) < termOf(current)) return false;
+    if (candidate.epoch !== current.epoch) return candidate.epoch > current.epoch;
+    if (termOf(candidate) !== termOf(current)) return termOf(candidate) > termOf(current);
+    return mode === "gossip" && ringHash(candidate) > ringHash(current);
   }
 
   peer(id: string): PeerClient | undefined {
@@ -100,6 +113,11 @@ export class RingState {
     }
     for (const listener of this.listeners) listener(ring, previous);
   }
+}
+
+/** The term a ring was committed under; 0 for a driver without one. */
+export function termOf(ring: Ring): number {
+  return ring.term ?? 0;
 }
 
 /** SHA-256 of the ring's JSON with object keys sorted, so equal rings hash equally whoever serialized them. */

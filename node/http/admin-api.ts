@@ -55,8 +55,10 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
   app.put(ADMIN_PATHS.ring, (req, res, next) => {
     const ring = parseRing(req.body);
     deps.installRing(ring).then((installed) => {
+      const current = deps.ring();
       if (installed) deps.log(`installed ring epoch ${ring.epoch} from the admin API`);
-      res.json({ installed, epoch: deps.ring()?.epoch ?? 0 } satisfies RingInstall);
+      else deps.log(`refused ring epoch ${ring.epoch} (term ${ring.term ?? 0}): this node runs epoch ${current?.epoch ?? 0} of term ${current?.term ?? 0}`);
+      res.json({ installed, epoch: current?.epoch ?? 0, term: current?.term ?? 0 } satisfies RingInstall);
     }, next);
   });
 

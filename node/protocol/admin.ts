@@ -61,7 +61,8 @@ export const nodeInfoSchema = z.object({
 export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 
 /** `GET /v1/admin/ring` answers a ring (`ringSchema`); `PUT` takes one and answers this. */
-export const ringInstallSchema = z.object({ installed: z.boolean(), epoch: z.number().int().min(0) });
+/** `installed`: the node runs the ring now; otherwise `epoch` and `term` say what it runs instead. */
+export const ringInstallSchema = z.object({ installed: z.boolean(), epoch: z.number().int().min(0), term: z.number().int().min(0).optional() });
 export type RingInstall = z.infer<typeof ringInstallSchema>;
 export { ringSchema };
 

@@ -39,6 +39,7 @@ export const ringSchema = z
     nextOwners: z.array(memberId).optional(),
     transferLimit: z.number().int().min(1).max(1024).optional(),
     members: z.record(z.string(), memberSchema),
+    term: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   })
   .strict()
   .superRefine((ring, ctx) => {

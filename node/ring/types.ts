@@ -46,4 +46,10 @@ export interface Ring {
    */
   transferLimit?: number;
   members: Record<string, Member>;
+  /**
+   * The term of the driver that committed this ring: the operator leader's Lease transitions when leader election is
+   * on, absent (0) otherwise. Nodes never install a ring of a lower term than theirs, so a leader that lost its Lease
+   * (frozen, or cut off from the API server) cannot commit once its successor has claimed the ring.
+   */
+  term?: number;
 }

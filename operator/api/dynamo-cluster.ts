@@ -164,6 +164,12 @@ export const memberStatusSchema = z.object({
   incarnation: z.string().optional(),
   ready: z.boolean().describe("Whether the member's pod is ready."),
   reachable: z.boolean().optional().describe("Whether the operator reached the member's admin API on its last pass."),
+  unreachableSince: z
+    .string()
+    .optional()
+    .describe(
+      "When the operator first failed to reach the member in its current streak (RFC 3339). Kept here so the countdown to unreachableReplaceAfterSeconds survives operator restarts and leader changes.",
+    ),
 });
 
 export const conditionSchema = z.object({

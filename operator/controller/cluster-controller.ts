@@ -127,7 +127,8 @@ export class ClusterController {
       admin,
       stepper: this.deps.stepperFor(cluster, admin),
       stepperKey,
-      unreachableSinceMs: previous?.unreachableSinceMs ?? {},
+      // A fresh operator (restarted, or a new leader) picks up the unreachable clocks its predecessor wrote to the status.
+      unreachableSinceMs: previous?.unreachableSinceMs ?? unreachableClocksOf(cluster.status),
       incarnations: previous?.incarnations ?? {},
     };
     this.memory.set(key, memory);
@@ -265,6 +266,16 @@ export class ClusterController {
       if (!isNotFound(err)) throw err;
     }
   }
+}
+
+/** The unreachable-since clocks recorded in a status, by member id. */
+export function unreachableClocksOf(status: DynamoClusterStatus | undefined): Record<string, number> {
+  const clocks: Record<string, number> = {};
+  for (const member of status?.members ?? []) {
+    const since = member.unreachableSince === undefined ? NaN : Date.parse(member.unreachableSince);
+    if (Number.isFinite(since)) clocks[member.id] = since;
+  }
+  return clocks;
 }
 
 function stripUndefined(value: unknown): unknown {

@@ -30,9 +30,12 @@ interface Lease {
 }
 
 const microTime = (ms: number) => new Date(ms).toISOString().replace("Z", "000Z");
+const TERM_EPOCH_MS = Date.UTC(2020, 0, 1);
 
 export class LeaderElector {
   private leading = false;
+  /** The Lease's transition count when this replica last acquired or renewed it: its term as leader. */
+  private heldTerm: number | undefined;
   private stopped = false;
   private lastRenewMs = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -46,6 +49,15 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /**
+   * This leader's term: the Lease's transition count as it holds it, which grows with every change of holder. The
+   * RingDriver stamps it on the rings it commits, and nodes refuse rings of an older term, which fences a leader that
+   * lost the Lease without knowing it yet (frozen, or cut off from the API server). Undefined while not leading.
+   */
+  get term(): number | undefined {
+    return this.leading ? this.heldTerm : undefined;
   }
 
   start(): void {
@@ -115,10 +127,19 @@ export class LeaderElector {
         apiVersion: "coordination.k8s.io/v1",
         kind: "Lease",
         metadata: { name: this.options.leaseName, namespace: this.options.namespace },
-        spec: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+        // The count starts from the Lease's creation time (seconds since 2020), not 0, so a Lease deleted and created
+        // again still counts upwards and its new leader's term is above every term the nodes have seen.
+        spec: {
+          holderIdentity: identity,
+          leaseDurationSeconds: durationSeconds,
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: Math.floor((now - TERM_EPOCH_MS) / 1000),
+        },
       };
       try {
         await this.api.create(objectPath("coordination.k8s.io/v1", "leases", this.options.namespace), created);
+        this.heldTerm = created.spec.leaseTransitions;
         return true;
       } catch (err) {
         if (isConflict(err) || (err instanceof KubeApiError && err.reason === "AlreadyExists")) return false;
@@ -139,6 +160,7 @@ export class LeaderElector {
     };
     try {
       await this.api.replace(this.path(), { ...lease, spec });
+      this.heldTerm = spec.leaseTransitions ?? 0;
       return true;
     } catch (err) {
       if (isConflict(err)) return false;

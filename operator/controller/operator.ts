@@ -61,6 +61,7 @@ export class Operator {
           admin,
           partitions: cluster.spec.partitions,
           targetN: largestN(cluster.spec),
+          term: () => this.elector?.term,
           log: (m) => log(`${cluster.metadata.namespace}/${cluster.metadata.name}: ${m}`),
         }),
       log,

@@ -51,6 +51,8 @@ function memberStatuses(observation: Observation, ring: Ring | undefined): Membe
       };
       const incarnation = probe?.reachable ? probe.incarnation : member?.incarnation;
       if (incarnation) status.incarnation = incarnation;
+      const since = observation.unreachableSinceMs[id];
+      if (since !== undefined) status.unreachableSince = new Date(since).toISOString();
       return status;
     })
     .sort((a, b) => a.id.localeCompare(b.id, "en", { numeric: true }));

@@ -354,6 +354,24 @@ export class OperatorProcess {
   async stop(): Promise<void> {
     await this.group.stop();
   }
+
+  /** SIGSTOP / SIGCONT: a leader frozen past its Lease (a long GC pause, a stalled VM) and thawed. */
+  freeze(): void {
+    this.group.signal("SIGSTOP");
+  }
+
+  thaw(): void {
+    this.group.signal("SIGCONT");
+  }
+}
+
+/** The process group of pod `pod`'s container, as the process kubelet reports it (`process://<pid>`). */
+export async function podProcessGroup(ns: string, pod: string): Promise<number> {
+  const item = await admin().get<{ status?: { containerStatuses?: { containerID?: string }[] } }>(`/api/v1/namespaces/${ns}/pods/${pod}`);
+  const id = item.status?.containerStatuses?.[0]?.containerID ?? "";
+  const pid = Number(/^process:\/\/(\d+)$/.exec(id)?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`pod ${pod} reports no process (containerID '${id}')`);
+  return pid;
 }
 
 interface LeaseObject {

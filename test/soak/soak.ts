@@ -102,7 +102,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const ringChanging = (async () => {
       for (let next = performance.now() + options.ringChangeEveryMs; !stopping && performance.now() < until; ) {
         if (performance.now() >= next) {
-          await ring.toggle(() => stopping || performance.now() > until);
+          try {
+            await ring.toggle(() => stopping || performance.now() > until);
+          } catch (err) {
+            // A ring change that fails is a finding of the soak, not the end of it.
+            const text = `ring change failed at ${(timeline.now() / 1000).toFixed(0)} s: ${(err as Error).message.split("\n")[0]}`;
+            report.violations.push(text);
+            timeline.anomaly("soak", text);
+            log(text);
+          }
           next = performance.now() + options.ringChangeEveryMs;
         }
         await sleep(1000);
@@ -127,7 +135,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await sleep(Math.min(60_000, options.durationMs / 10));
     await sampler.sampleAll();
     report.nodes = trendsOf(sampler.samples, cluster.nodes.slice(0, PERMANENT).map((n) => n.id), options.warmupMs);
-    report.violations = flatnessViolations(report.nodes);
+    report.violations.push(...flatnessViolations(report.nodes));
     for (const node of cluster.nodes.slice(0, PERMANENT)) {
       const last = sampler.samples.filter((s) => s.node === node.id).at(-1);
       if (last && last.hints > 0) report.violations.push(`${node.id} still holds ${last.hints} hints after everything healed`);

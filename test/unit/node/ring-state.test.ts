@@ -52,11 +52,52 @@ describe("ring state", function () {
       const state = new RingState(store, "a", options);
       await state.install(base);
       for (const ring of order) await state.install(ring);
-      assert.equal(state.hash, ringHash(winner));
-      assert.equal(await state.install(winner), false, "installing the same ring again changes nothing");
+      assert.equal(ringHash(state.ring!), ringHash(winner));
+      assert.equal(await state.install(winner), true, "installing the same ring again changes nothing and says it runs it");
+      assert.equal(ringHash(state.ring!), ringHash(winner));
       state.closeAll();
       await store.putMeta("ring", Buffer.from(JSON.stringify(base)));
     }
+  });
+
+  it("never installs a ring of a lower term than its own, whatever its epoch: a superseded leader is fenced", async function () {
+    const state = new RingState(store, "a", options);
+    assert.equal(await state.install({ ...base, epoch: 5, term: 7 }, "commit"), true);
+    assert.equal(await state.install({ ...rivalA, epoch: 9, term: 6 }, "commit"), false);
+    assert.equal(await state.install({ ...rivalA, epoch: 9, term: 6 }, "gossip"), false);
+    assert.equal(state.epoch, 5);
+    assert.equal(state.term, 7);
+    state.closeAll();
+  });
+
+  it("at one epoch, takes a newer term's ring over an older term's, never the other way", async function () {
+    const state = new RingState(store, "a", options);
+    await state.install({ ...rivalA, term: 3 });
+    assert.equal(await state.install({ ...rivalB, term: 4 }, "commit"), true);
+    assert.equal(ringHash(state.ring!), ringHash({ ...rivalB, term: 4 }));
+    assert.equal(await state.install({ ...rivalA, term: 3 }, "gossip"), false);
+    state.closeAll();
+  });
+
+  it("refuses a commit over another ring of its epoch and term (compare-and-set on the epoch it builds on)", async function () {
+    const state = new RingState(store, "a", options);
+    await state.install(base);
+    assert.equal(await state.install(rivalA, "commit"), true);
+    assert.equal(await state.install(rivalB, "commit"), false, "a second driver's commit of epoch 2 is refused");
+    assert.equal(ringHash(state.ring!), ringHash(rivalA));
+    state.closeAll();
+  });
+
+  it("orders gossip's digest by term before content, as install does", async function () {
+    const low = new RingState(store, "a", options);
+    await low.install({ ...base, term: 2 });
+    const lowHash = low.hash;
+    low.closeAll();
+    await store.putMeta("ring", Buffer.from(JSON.stringify(base)));
+    const high = new RingState(store, "a", options);
+    await high.install({ ...base, term: 10 });
+    assert.ok(high.hash > lowHash, "a higher term sorts higher whatever the content hash");
+    high.closeAll();
   });
 
   it("hashes rings independently of key order", function () {
