@@ -165,6 +165,8 @@ export interface DevClusterOptions {
   config?: string;
   /** False runs the peer ports without TLS (`--insecure-peer-plaintext`), to measure what TLS costs. */
   peerTls?: boolean;
+  /** Node.js flags for the supervisor, which passes them on to every node it starts (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 export async function startDevCluster(options: DevClusterOptions): Promise<StoreCluster> {
@@ -175,7 +177,7 @@ export async function startDevCluster(options: DevClusterOptions): Promise<Store
     const args = ["--nodes", String(options.nodes), "--base-port", String(basePort), "--data-dir", dataDir];
     if (options.config !== undefined) args.push("--config", options.config);
     if (options.peerTls === false) args.push("--insecure-peer-plaintext");
-    const child = spawn(process.execPath, [DYNAMO_MAIN, "dev", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), DYNAMO_MAIN, "dev", ...args], { stdio: ["ignore", "ignore", "pipe"] });
     track(child, dataDir);
     let stderr = "";
     // Only the tail is kept: it is what explains a failed start, and the log must not grow without bound.
