@@ -5,6 +5,7 @@
  * no version of their key. Unacknowledged elements may or may not be present; both are fine.
  */
 import { DynamoClient, DynamoClientError } from "../../client/index.js";
+import { ClientPool } from "./client-pool.js";
 import type { Rng } from "./seeded.js";
 
 export interface SetCheckerOptions {
@@ -51,7 +52,7 @@ export class SetChecker {
   private readonly unacknowledged = new Map<string, string>();
   private stopping = false;
   private running: Promise<void>[] = [];
-  private readonly clients = new Map<string, DynamoClient>();
+  private readonly clients = new ClientPool();
   failures = 0;
   readonly errors: string[] = [];
 
@@ -68,17 +69,7 @@ export class SetChecker {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.running);
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
-  }
-
-  private clientFor(url: string): DynamoClient {
-    let client = this.clients.get(url);
-    if (!client) {
-      client = new DynamoClient(url, { timeoutMs: 5000 });
-      this.clients.set(url, client);
-    }
-    return client;
+    this.clients.close();
   }
 
   get acknowledgedCount(): number {
@@ -90,7 +81,7 @@ export class SetChecker {
     while (!this.stopping) {
       const urls = this.options.urls();
       const url = urls[(index + n) % urls.length]!;
-      const client = this.clientFor(url);
+      const client = this.clients.get(url);
       const key = this.keyName(this.options.rng.int(this.options.keys));
       const element = `${this.options.prefix ?? "c"}${index}-${n++}`;
       try {

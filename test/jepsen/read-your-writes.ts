@@ -8,7 +8,7 @@
  * stale read under faults is allowed and only counted. Either way, a read must never return one write twice (two
  * siblings with the same value: the write was stored under two dots).
  */
-import { DynamoClient } from "../../client/index.js";
+import { ClientPool } from "../helpers/client-pool.js";
 import type { SeededRandom } from "../helpers/random.js";
 import type { OpRecorder } from "./ops.js";
 import type { Timeline } from "./timeline.js";
@@ -39,7 +39,7 @@ export interface RywReport {
 }
 
 export class ReadYourWrites {
-  private readonly clients = new Map<string, DynamoClient>();
+  private readonly clients = new ClientPool();
   private stopping = false;
   private running: Promise<void>[] = [];
   private readonly report: RywReport;
@@ -63,17 +63,8 @@ export class ReadYourWrites {
   async stop(): Promise<RywReport> {
     this.stopping = true;
     await Promise.all(this.running);
-    for (const c of this.clients.values()) c.close();
+    this.clients.close();
     return this.report;
-  }
-
-  private client(url: string): DynamoClient {
-    let client = this.clients.get(url);
-    if (!client) {
-      client = new DynamoClient(url, { timeoutMs: 5000 });
-      this.clients.set(url, client);
-    }
-    return client;
   }
 
   private async loop(key: string): Promise<void> {
@@ -86,7 +77,7 @@ export class ReadYourWrites {
       let acknowledged = false;
       try {
         const result = await recorder.run(this.name, "write", key, writeUrl, () =>
-          this.client(writeUrl).put(bucket, key, String(seq), { context, contentType: "text/plain", w, pw: strict ? w : undefined }),
+          this.clients.get(writeUrl).put(bucket, key, String(seq), { context, contentType: "text/plain", w, pw: strict ? w : undefined }),
         );
         context = result.context;
         acknowledged = true;
@@ -97,7 +88,7 @@ export class ReadYourWrites {
       if (acknowledged) {
         const readUrl = random.pick(urls.filter((u) => u !== writeUrl));
         try {
-          const got = await recorder.run(this.name, "read", key, readUrl, () => this.client(readUrl).get(bucket, key, { r, pr: strict ? r : undefined }));
+          const got = await recorder.run(this.name, "read", key, readUrl, () => this.clients.get(readUrl).get(bucket, key, { r, pr: strict ? r : undefined }));
           this.report.reads += 1;
           const values = got.kind === "value" ? [got.value] : got.kind === "siblings" ? got.siblings.map((s) => s.value) : [];
           const seqs = values.map((v) => Number(v.toString("utf8")));

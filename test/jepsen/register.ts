@@ -11,7 +11,7 @@
  *   than D after an earlier write was acknowledged must replace it, D being the spread of the nodes' clock offsets
  *   over the run. Losses within D are counted and reported, not violations.
  */
-import { DynamoClient } from "../../client/index.js";
+import { ClientPool } from "../helpers/client-pool.js";
 import type { SeededRandom } from "../helpers/random.js";
 import type { OpRecorder } from "./ops.js";
 
@@ -50,7 +50,7 @@ export interface RegisterOptions {
 
 export class RegisterWorkload {
   private readonly writes = new Map<string, Write[]>();
-  private readonly clients = new Map<string, DynamoClient>();
+  private readonly clients = new ClientPool();
   private stopping = false;
   private running: Promise<void>[] = [];
 
@@ -71,16 +71,7 @@ export class RegisterWorkload {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.running);
-    for (const c of this.clients.values()) c.close();
-  }
-
-  private client(url: string): DynamoClient {
-    let client = this.clients.get(url);
-    if (!client) {
-      client = new DynamoClient(url, { timeoutMs: 5000 });
-      this.clients.set(url, client);
-    }
-    return client;
+    this.clients.close();
   }
 
   private async writer(key: string): Promise<void> {
@@ -102,7 +93,7 @@ export class RegisterWorkload {
           "write",
           key,
           url,
-          () => this.client(url).put(this.options.bucket, key, String(seq), { context: sent, contentType: "text/plain", w: this.options.w ?? 2 }),
+          () => this.clients.get(url).put(this.options.bucket, key, String(seq), { context: sent, contentType: "text/plain", w: this.options.w ?? 2 }),
           (r) => `write ${seq}${sent ? ` with ${describe(key, sent)}` : ""}${r ? ` -> ${describe(key, r.context)}` : ""}`,
         );
         write.acknowledged = true;
