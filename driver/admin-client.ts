@@ -12,12 +12,14 @@ import {
   adminErrorSchema,
   faultsSchema,
   localRecordSchema,
+  nodeConfigViewSchema,
   nodeInfoSchema,
   nodeStatsSchema,
   ringInstallSchema,
   transfersSchema,
   type Faults,
   type LocalRecord,
+  type NodeConfigView,
   type NodeInfo,
   type NodeStats,
   type RingInstall,
@@ -74,6 +76,11 @@ export class AdminClient {
   /** A node's own copy of a key, without asking any other replica. */
   async localRecord(peerUrl: string, bucket: string, key: string): Promise<LocalRecord> {
     return this.call(peerUrl, "GET", `${ADMIN_PATHS.local}${bucket}/${encodeURIComponent(key)}`, localRecordSchema);
+  }
+
+  /** The buckets the node serves and the limits that shape what it stores. */
+  async config(peerUrl: string): Promise<NodeConfigView> {
+    return this.call(peerUrl, "GET", ADMIN_PATHS.config, nodeConfigViewSchema);
   }
 
   /** Cuts the node's peer network from the members named (fault injection; nodes started for tests only). */

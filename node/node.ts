@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import express from "express";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
 import { AntiEntropy } from "./anti-entropy/index.js";
+import { mergePageHandlers } from "./backup/index.js";
 import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import { replicationWarnings, type NodeConfig } from "./config/index.js";
 import { HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
@@ -17,7 +18,7 @@ import { ClientSecurity, answerClientError, clientAuthorization, createAdminApi,
 import { createLogger, keyForLog, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
 import { FaultInjector, PeerClient, PeerServer, type PeerHandlers } from "./peer/index.js";
-import { SCAN_PAGE_BYTES_MAX, type LocalRecord, type NodeInfo } from "./protocol/index.js";
+import { SCAN_PAGE_BYTES_MAX, type LocalRecord, type NodeConfigView, type NodeInfo } from "./protocol/index.js";
 import { ownedPartitions, partitionOf, partitionsPerMember, preferenceList } from "./ring/index.js";
 import { Coordinator, LocalReplica, replicationCeiling } from "./replication/index.js";
 import { NodeStatsCollector } from "./stats/index.js";
@@ -311,7 +312,19 @@ export class StorageNode {
 
     const handlers: PeerHandlers = {
       ...coordinator.peerHandlers(),
-      ...partitionSourceHandlers(this.store, { pageBytesMax: SCAN_PAGE_BYTES_MAX, recordBytesMax: replicationCeiling(limits), skipped: (m) => warnSiblings(m) }),
+      ...partitionSourceHandlers(this.store, {
+        pageBytesMax: SCAN_PAGE_BYTES_MAX,
+        recordBytesMax: replicationCeiling(limits),
+        canVote: (partition) => this.canVote(partition),
+        epoch: () => this.ringState.epoch,
+        skipped: (m) => warnSiblings(m),
+      }),
+      ...mergePageHandlers({
+        epoch: () => this.ringState.epoch,
+        replicates: isReplica,
+        reconciliation: (name) => options.config.buckets.get(name)?.reconciliation,
+        mergeMany: (partition, entries) => this.replica.mergeMany(partition, entries),
+      }),
       ...this.gossiper.peerHandlers(),
       ...this.antiEntropy.peerHandlers(),
     };
@@ -364,6 +377,7 @@ export class StorageNode {
       localRecord: (bucket, key) => this.localRecord(bucket, key),
       transfers: () => ({ epoch: this.ringState.epoch, transfers: this.receiver.list() }),
       stats: () => this.stats!.view(),
+      config: () => this.configView(),
       setCut: this.faults ? (ids) => this.faults!.setCut(ids) : undefined,
       log: (m) => log.info(m),
     });
@@ -500,6 +514,11 @@ export class StorageNode {
         timestamp: s.timestamp,
       })),
     };
+  }
+
+  private configView(): NodeConfigView {
+    const { buckets, tuning } = this.options.config;
+    return { buckets: [...buckets.values()], tombstoneGraceMs: tuning.tombstoneGraceMs, recordBytesMax: tuning.recordBytesMax };
   }
 
   private nodeView(): NodeInfo {

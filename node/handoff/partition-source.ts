@@ -10,6 +10,10 @@ import type { Store } from "../storage/index.js";
 
 export interface PartitionSourceOptions {
   pageBytesMax: number;
+  /** False while this node rebuilds the partition (its copy may lack writes); told to the reader with each page. */
+  canVote: (partition: number) => boolean;
+  /** This node's ring epoch, told to the reader with each page. */
+  epoch: () => number;
   /** Records larger than this are left out of every page. */
   recordBytesMax: number;
   skipped: (message: string) => void;
@@ -23,7 +27,7 @@ export function partitionSourceHandlers(store: Store, options: PartitionSourceOp
       if (entries.length < page.entries.length) {
         options.skipped(`left ${page.entries.length - entries.length} records of partition ${header.partition} over ${options.recordBytesMax} bytes out of a stream: they cannot fit in a peer frame`);
       }
-      return { header: { done: page.done, last: page.last }, body: entries };
+      return { header: { done: page.done, last: page.last, canVote: options.canVote(header.partition), epoch: options.epoch() }, body: entries };
     },
   };
 }

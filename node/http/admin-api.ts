@@ -6,7 +6,7 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { DynamoError } from "../errors/index.js";
 import { bearerToken, tokenMatches } from "../peer/index.js";
-import { ADMIN_PATHS, faultsSchema, type LocalRecord, type NodeInfo, type NodeStats, type RingInstall, type TransfersReport } from "../protocol/index.js";
+import { ADMIN_PATHS, faultsSchema, type LocalRecord, type NodeConfigView, type NodeInfo, type NodeStats, type RingInstall, type TransfersReport } from "../protocol/index.js";
 import { parseRing } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 import { sendError } from "./client-api.js";
@@ -23,6 +23,8 @@ export interface AdminApiDeps {
   transfers: () => TransfersReport;
   /** The node's account of itself (the same as `GET /v1/node` on the client port), for the other members' consoles. */
   stats: () => NodeStats;
+  /** The buckets the node serves and the limits that shape what it stores. */
+  config: () => NodeConfigView;
   /** Present only when the node runs with fault injection enabled. */
   setCut?: (memberIds: string[]) => void;
   log: (message: string) => void;
@@ -67,6 +69,9 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
   });
   app.get(ADMIN_PATHS.stats, (_req, res) => {
     res.json(deps.stats());
+  });
+  app.get(ADMIN_PATHS.config, (_req, res) => {
+    res.json(deps.config());
   });
   app.get(new RegExp(`^${ADMIN_PATHS.local}`), (req, res, next) => {
     const { bucket, key } = parseKvPath(req.originalUrl.split("?")[0]!.replace(ADMIN_PATHS.local, "/v1/kv/"));

@@ -18,6 +18,8 @@ export const ADMIN_PATHS = {
   faults: "/v1/admin/faults",
   /** Followed by `{bucket}/{key}`, percent-encoded like the client API's paths. */
   local: "/v1/admin/local/",
+  /** The buckets the node serves and the limits that shape what it stores (for backups and restores). */
+  config: "/v1/admin/config",
 } as const;
 
 export const transferProgressSchema = z.object({
@@ -98,6 +100,22 @@ export type LocalRecord = z.infer<typeof localRecordSchema>;
 /** `GET /v1/admin/stats`: see node/stats. */
 export { nodeStatsSchema };
 export type { NodeStats };
+
+/** `GET /v1/admin/config`: the buckets this node serves and the limits a backup or restore must respect. */
+export const nodeConfigViewSchema = z.object({
+  buckets: z.array(
+    z.object({
+      name: z.string(),
+      n: z.number().int().min(1),
+      r: z.number().int().min(1),
+      w: z.number().int().min(1),
+      reconciliation: z.enum(["siblings", "lww"]),
+    }),
+  ),
+  tombstoneGraceMs: z.number().int().min(0),
+  recordBytesMax: z.number().int().min(1),
+});
+export type NodeConfigView = z.infer<typeof nodeConfigViewSchema>;
 
 /** Every error on the peer port: `{"error": code, "message": text}`. */
 export const adminErrorSchema = z.object({ error: z.string(), message: z.string() });

@@ -28,6 +28,7 @@ export {
   adminErrorSchema,
   faultsSchema,
   localRecordSchema,
+  nodeConfigViewSchema,
   nodeInfoSchema,
   nodeStatsSchema,
   ringInstallSchema,
@@ -35,4 +36,4 @@ export {
   transferProgressSchema,
   transfersSchema,
 } from "./admin.js";
-export type { Faults, LocalRecord, NodeInfo, NodeStats, RingInstall, TransferProgress, TransfersReport } from "./admin.js";
+export type { Faults, LocalRecord, NodeConfigView, NodeInfo, NodeStats, RingInstall, TransferProgress, TransfersReport } from "./admin.js";

@@ -178,9 +178,25 @@ export const PEER_OPS = {
   scan: op({
     request: z.object({ partition, limit: z.number().int().min(1).max(SCAN_LIMIT_MAX), after: z.object({ bucket, key }).optional() }),
     requestBody: noBody,
-    /** `last`: the last key scanned, where the next page starts (a page may leave records out, see handoff). */
-    response: z.object({ done: z.boolean(), last: z.object({ bucket, key }).optional() }),
+    /**
+     * `last`: the last key scanned, where the next page starts (a page may leave records out, see handoff).
+     * `canVote`: false while the sender rebuilds the partition, so its copy may lack acknowledged writes (a backup
+     * does not count it as a replica read). `epoch`: the sender's ring epoch, so a reader notices a ring change (after
+     * which a member may drop a partition it no longer replicates) while it reads.
+     */
+    response: z.object({ done: z.boolean(), last: z.object({ bucket, key }).optional(), canVote: z.boolean().optional(), epoch: count.optional() }),
     responseBody: entriesBody,
+  }),
+  /**
+   * Merges a page of records (distinct keys of one partition, as a scan returns them) into the receiver's replica
+   * through the same merge as handoff pages, so versions and siblings stay as they are. Restores write with it; the
+   * receiver refuses (`not_ready`) a partition it does not replicate under its ring, so the sender routes again.
+   */
+  "merge-page": op({
+    request: z.object({ partition }),
+    requestBody: entriesBody,
+    response: z.object({ changed: count, epoch: count }),
+    responseBody: noBody,
   }),
   /** Heartbeat digests and ring epochs, both ways. */
   gossip: op({ request: gossipMessage, requestBody: noBody, response: gossipMessage, responseBody: noBody }),
