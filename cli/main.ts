@@ -3,6 +3,7 @@
  * The `dynamo` command: dispatches to its subcommands. Exit codes: 0 ok, 1 runtime failure, 2 bad usage, each
  * failure with a one-line message on stderr.
  */
+import { BackupError } from "../backup/errors.js";
 import { DynamoError } from "../node/errors/index.js";
 import { UsageError } from "./usage.js";
 
@@ -13,6 +14,8 @@ commands:
                             run (or act on) a local cluster
   get|put|delete BUCKET KEY read, write or delete a key
   token create|revoke       make or revoke a client token (for nodes run with --client-tokens-file)
+  backup create|list|restore|delete
+                            back a cluster up to a directory or S3, and restore it
   operator                  run the Kubernetes operator
   kubectl ...               the kubectl plugin (kubectl dynamo ...): status, ring, replace, pause, resume, rebalance, report`;
 
@@ -29,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./client-commands.js")).runClientCommand(argv);
     case "token":
       return (await import("./token-commands.js")).runTokenCommand(rest);
+    case "backup":
+      return (await import("./backup-commands.js")).runBackupCommand(rest);
     case "operator":
       return (await import("../operator/main.js")).runOperator(rest);
     case "kubectl":
@@ -53,7 +58,7 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       process.stderr.write(`dynamo: ${err.message}\n`);
       process.exitCode = 2;
-    } else if (err instanceof DynamoError && err.code === "invalid_request") {
+    } else if ((err instanceof DynamoError && err.code === "invalid_request") || (err instanceof BackupError && err.code === "invalid_location")) {
       process.stderr.write(`dynamo: ${err.message}\n`);
       process.exitCode = 2;
     } else {
