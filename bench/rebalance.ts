@@ -8,11 +8,10 @@
  */
 import { parseArgs } from "node:util";
 import { DynamoClient } from "../client/index.js";
-import { LatencyHistogram } from "./ycsb/histogram.js";
-import { seededRandom, type Random } from "./ycsb/random.js";
+import { ClosedLoad } from "./ycsb/closed-load.js";
+import { seededRandom } from "./ycsb/random.js";
 import { formatMs } from "./ycsb/report.js";
 import { startDevCluster, type StoreCluster } from "./ycsb/store.js";
-import { ScrambledZipfian } from "./ycsb/zipfian.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -28,51 +27,6 @@ const BEFORE_S = Number(flags["before-seconds"]);
 const SEED = flags.seed !== undefined ? Number(flags.seed) : Math.floor(Math.random() * 2 ** 31);
 const N = 3;
 const log = (line: string) => process.stdout.write(line + "\n");
-
-/** The closed-loop client load, recording latencies into whichever window is current. */
-class Load {
-  private stopped = false;
-  private loops: Promise<void>[] = [];
-  window = new LatencyHistogram();
-  errors = 0;
-
-  constructor(private readonly client: DynamoClient, private readonly random: Random) {}
-
-  start(): void {
-    const keys = new ScrambledZipfian(KEYS);
-    const value = Buffer.alloc(1024, 120);
-    this.loops = Array.from({ length: CLIENTS }, () => {
-      const random = this.random.fork();
-      return (async () => {
-        while (!this.stopped) {
-          const key = `user${keys.next(random)}`;
-          const started = process.hrtime.bigint();
-          try {
-            const got = await this.client.get("default", key);
-            if (random.next() < 0.5) {
-              await this.client.put("default", key, value, { context: got.context });
-            }
-            this.window.record(Number((process.hrtime.bigint() - started) / 1000n));
-          } catch {
-            this.errors += 1;
-          }
-        }
-      })();
-    });
-  }
-
-  /** Starts a new latency window and returns the one that ends. */
-  cut(): LatencyHistogram {
-    const ended = this.window;
-    this.window = new LatencyHistogram();
-    return ended;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await Promise.all(this.loops);
-  }
-}
 
 /**
  * Handoff counters per node, as last seen. A node scaled away stops once it holds nothing and its counters go with
@@ -128,7 +82,7 @@ async function devStatus(store: StoreCluster): Promise<DevStatus> {
   return JSON.parse(r.stdout) as DevStatus;
 }
 
-async function step(store: StoreCluster, load: Load, counters: HandoffCounters, from: number, to: number) {
+async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCounters, from: number, to: number) {
   const before = load.cut();
   await counters.read((await devStatus(store)).nodes.map((n) => n.clientUrl));
   const countersBefore = counters.snapshot();
@@ -178,7 +132,7 @@ async function main(): Promise<void> {
       }),
     );
     log(`loaded ${KEYS} keys in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s`);
-    const load = new Load(client, seededRandom(SEED));
+    const load = new ClosedLoad(client, seededRandom(SEED), KEYS, CLIENTS);
     load.start();
     const rows = [];
     const counters = new HandoffCounters();

@@ -1,0 +1,110 @@
+/**
+ * `npm run bench:backup`: what a backup costs the clients. Loads K keys of 1 KiB (default 50 000) into a local 3-node
+ * cluster, runs a YCSB-A load (50% reads, 50% read-modify-write updates, scrambled zipfian keys) throughout, and
+ * measures the clients' p99 in windows of equal length: with no backup, during a backup at the default rate limit,
+ * with no backup again, and during a backup with no rate limit. Prints each window's p50/p99, the ratio to the
+ * baseline around it, and each backup's duration and throughput.
+ * Flags: --keys K --clients C --window-seconds S --seed N
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { DEFAULT_BACKUP } from "../backup/index.js";
+import { DynamoClient } from "../client/index.js";
+import { ClosedLoad } from "./ycsb/closed-load.js";
+import { seededRandom } from "./ycsb/random.js";
+import { formatMs } from "./ycsb/report.js";
+import { DYNAMO_MAIN, startDevCluster } from "./ycsb/store.js";
+
+const { values: flags } = parseArgs({
+  options: {
+    keys: { type: "string", default: "50000" },
+    clients: { type: "string", default: "8" },
+    "window-seconds": { type: "string", default: "20" },
+    seed: { type: "string" },
+  },
+});
+const KEYS = Number(flags.keys);
+const CLIENTS = Number(flags.clients);
+const WINDOW_S = Number(flags["window-seconds"]);
+const SEED = flags.seed !== undefined ? Number(flags.seed) : Math.floor(Math.random() * 2 ** 31);
+const log = (line: string) => process.stdout.write(line + "\n");
+
+const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
+
+/** Runs `dynamo backup create` and keeps the window open for at least WINDOW_S seconds. */
+async function backupWindow(dataDir: string, store: string, rateFlags: string[]): Promise<{ seconds: number; records: number; bytes: number }> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [DYNAMO_MAIN, "backup", "create", "--to", `file://${store}`, "--data-dir", dataDir, "--json", ...rateFlags], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const [code] = (await once(child, "exit")) as [number];
+  if (code !== 0) throw new Error(`dynamo backup create failed (${code}): ${stderr}`);
+  const seconds = (Date.now() - started) / 1000;
+  const result = JSON.parse(stdout) as { totals: { records: number; rawBytes: number } };
+  return { seconds, records: result.totals.records, bytes: result.totals.rawBytes };
+}
+
+async function main(): Promise<void> {
+  log(`bench:backup: ${KEYS} keys of 1 KiB, ${CLIENTS} YCSB-A clients, ${WINDOW_S} s baseline windows, seed ${SEED}`);
+  const cluster = await startDevCluster({ nodes: 3, log });
+  const client = new DynamoClient(cluster.urls, { maxSockets: 64, timeoutMs: 30_000 });
+  const store = mkdtempSync(join(tmpdir(), "dynamo-bench-backup-"));
+  try {
+    const value = Buffer.alloc(1024, 97);
+    let next = 0;
+    const loadStarted = Date.now();
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next < KEYS) await client.put("default", `user${next++}`, value);
+    }));
+    log(`loaded ${KEYS} keys in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s`);
+    const load = new ClosedLoad(client, seededRandom(SEED), KEYS, CLIENTS);
+    load.start();
+    await sleep(5);
+    load.cut();
+    const rows: Record<string, unknown>[] = [];
+    const windows: [string, string[] | undefined][] = [
+      ["no backup", undefined],
+      [`backup at the default limit (${DEFAULT_BACKUP.bytesPerSecond} B/s, ${DEFAULT_BACKUP.recordsPerSecond} records/s)`, []],
+      ["no backup", undefined],
+      ["backup without a limit", ["--bytes-per-second", "0", "--records-per-second", "0"]],
+    ];
+    let baselineP99 = 0;
+    for (const [name, rateFlags] of windows) {
+      let backup: { seconds: number; records: number; bytes: number } | undefined;
+      if (rateFlags === undefined) await sleep(WINDOW_S);
+      else backup = await backupWindow(cluster.dataDir!, store, rateFlags);
+      const summary = load.cut().summary();
+      if (rateFlags === undefined) baselineP99 = summary.p99Us;
+      const row = {
+        window: name,
+        operations: summary.count,
+        p50Ms: summary.p50Us / 1000,
+        p99Ms: summary.p99Us / 1000,
+        p99Ratio: rateFlags === undefined ? 1 : summary.p99Us / baselineP99,
+        backupSeconds: backup?.seconds,
+        backupRecordsPerSecond: backup ? Math.round(backup.records / backup.seconds) : undefined,
+        backupMBps: backup ? backup.bytes / 1e6 / backup.seconds : undefined,
+      };
+      rows.push(row);
+      log(
+        `  ${name}: ${summary.count} ops, p50 ${formatMs(summary.p50Us)} ms, p99 ${formatMs(summary.p99Us)} ms` +
+          (backup ? ` (${row.p99Ratio.toFixed(2)}x the window before); backup of ${backup.records} records took ${backup.seconds.toFixed(1)} s, ${row.backupRecordsPerSecond} records/s` : ""),
+      );
+    }
+    await load.stop();
+    log(`client errors during the run: ${load.errors}`);
+    process.stdout.write(JSON.stringify({ keys: KEYS, clients: CLIENTS, seed: SEED, windows: rows }, null, 2) + "\n");
+  } finally {
+    client.close();
+    await cluster.stop();
+    rmSync(store, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,56 @@
+/**
+ * A closed-loop YCSB-A client load for the benchmarks that measure what an operation costs the clients (a ring
+ * change, a backup): C clients, each reading a scrambled-zipfian key and, half the time, writing it back with the
+ * context it read, and recording each operation's latency into whichever window is current.
+ */
+import type { DynamoClient } from "../../client/index.js";
+import { LatencyHistogram } from "./histogram.js";
+import type { Random } from "./random.js";
+import { ScrambledZipfian } from "./zipfian.js";
+
+export class ClosedLoad {
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+  window = new LatencyHistogram();
+  errors = 0;
+
+  constructor(
+    private readonly client: DynamoClient,
+    private readonly random: Random,
+    private readonly keys: number,
+    private readonly clients: number,
+  ) {}
+
+  start(): void {
+    const keys = new ScrambledZipfian(this.keys);
+    const value = Buffer.alloc(1024, 120);
+    this.loops = Array.from({ length: this.clients }, () => {
+      const random = this.random.fork();
+      return (async () => {
+        while (!this.stopped) {
+          const key = `user${keys.next(random)}`;
+          const started = process.hrtime.bigint();
+          try {
+            const got = await this.client.get("default", key);
+            if (random.next() < 0.5) await this.client.put("default", key, value, { context: got.context });
+            this.window.record(Number((process.hrtime.bigint() - started) / 1000n));
+          } catch {
+            this.errors += 1;
+          }
+        }
+      })();
+    });
+  }
+
+  /** Starts a new latency window and returns the one that ends. */
+  cut(): LatencyHistogram {
+    const ended = this.window;
+    this.window = new LatencyHistogram();
+    return ended;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+  }
+}
