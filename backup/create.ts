@@ -55,6 +55,8 @@ export const DEFAULT_BACKUP = {
   retryDelayMaxMs: 15_000,
   /** How often the progress file is rewritten while partitions are being read (it also serves as a heartbeat). */
   heartbeatMs: 15_000,
+  /** The least time between two rewrites of the progress file as partitions finish. */
+  progressEveryMs: 3_000,
   /** A running backup whose progress file is older than this is taken to be dead, and may be taken over. */
   staleAfterMs: 60_000,
   /** Warnings kept in the manifest at most. */
@@ -176,6 +178,7 @@ class BackupRun {
   private readonly unreachable = new Map<string, number>();
   private readonly skippedBuckets = new Set<string>();
   private persisting: Promise<void> = Promise.resolve();
+  private persistedAt = 0;
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
@@ -233,7 +236,9 @@ class BackupRun {
           const file = await this.readWithRetries(partition);
           this.progress = { ...this.progress, done: [...this.progress.done, file] };
           this.report();
-          void this.persist().catch(() => undefined);
+          // The progress file grows with every partition, so it is rewritten at most every few seconds, not per
+          // partition: a partition done but not yet recorded is only read again if the run is interrupted.
+          if (this.now() - this.persistedAt >= DEFAULT_BACKUP.progressEveryMs) void this.persist().catch(() => undefined);
         } catch (err) {
           failure ??= err;
           this.abort.abort();
@@ -377,6 +382,7 @@ class BackupRun {
 
   /** Writes the progress file; writes are serialized so an older one never lands after a newer one. */
   private persist(): Promise<void> {
+    this.persistedAt = this.now();
     const write = async () => {
       const progress: Progress = { ...this.progress, updatedAt: new Date(this.now()).toISOString(), warnings: this.warnings() };
       await this.options.store.put(progressKey(progress.id), Buffer.from(JSON.stringify(progress) + "\n"), "application/json");

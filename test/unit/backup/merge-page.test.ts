@@ -20,18 +20,18 @@ describe("merge-page on a storage node", function () {
   })["merge-page"];
 
   it("merges a page of a partition it replicates, each record with its bucket's mode", async function () {
-    const answer = await handler({ header: { partition: 3 }, body: [entry("cart"), entry("sessions")] } as never);
+    const answer = await handler({ header: { partition: 3 }, body: [entry("cart"), entry("sessions")] } as never, "dynamo-backup");
     assert.deepEqual(answer, { header: { changed: 2, epoch: 7 } });
     assert.deepEqual(merged, [{ partition: 3, count: 2 }]);
   });
 
   it("refuses a partition it does not replicate, so the sender routes the page again", async function () {
-    await assert.rejects(handler({ header: { partition: 4 }, body: [entry("cart")] } as never), (err: unknown) => err instanceof DynamoError && err.code === "not_ready" && /epoch 7/.test(err.message));
+    await assert.rejects(handler({ header: { partition: 4 }, body: [entry("cart")] } as never, "dynamo-backup"), (err: unknown) => err instanceof DynamoError && err.code === "not_ready" && /epoch 7/.test(err.message));
   });
 
   it("refuses the whole page when a record's bucket is unknown, storing nothing of it", async function () {
     merged.length = 0;
-    await assert.rejects(handler({ header: { partition: 3 }, body: [entry("cart"), entry("nope")] } as never), (err: unknown) => err instanceof DynamoError && err.code === "unknown_bucket");
+    await assert.rejects(handler({ header: { partition: 3 }, body: [entry("cart"), entry("nope")] } as never, "dynamo-backup"), (err: unknown) => err instanceof DynamoError && err.code === "unknown_bucket");
     assert.deepEqual(merged, []);
   });
 });
