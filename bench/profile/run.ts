@@ -41,6 +41,8 @@ export interface ProfileOptions {
 
 interface WorkloadReport {
   workload: string;
+  /** Seconds the measured window lasted, for subtracting the cluster's idle CPU. */
+  windowSeconds: number;
   result: RunResult;
   loadAverage: number;
   /** Monotonic microseconds, the clock of CPU profiles. */
@@ -77,6 +79,7 @@ export async function runProfile(options: ProfileOptions, log: (line: string) =>
   const values = randomValues(16, options.valueBytes, random.fork());
   const runOptions = { clients: options.clients, records: options.records, seconds: options.seconds, warmupSeconds: options.warmupSeconds, values };
   const reports: WorkloadReport[] = [];
+  let idle: Record<string, number> = {};
   const rss: RssSample[] = [];
   const started = performance.now();
   const sampleRss = () => rss.push({ atSeconds: Math.round((performance.now() - started) / 1000), bytesByRole: rssByRole(processes) });
@@ -85,6 +88,8 @@ export async function runProfile(options: ProfileOptions, log: (line: string) =>
     const load = await loadRecords(target, { ...runOptions, random: random.fork() });
     log(`load: ${load.total.opsPerSec.toFixed(0)} inserts/s, errors ${JSON.stringify(load.total.errors)}`);
     if (rssTimer) sampleRss();
+    idle = await idleCpu(processes, IDLE_SECONDS);
+    log(`idle: ${idleLine(idle)}`);
     for (const workload of options.workloads) {
       let before: Record<string, number> = {};
       let driverBefore = process.cpuUsage();
@@ -98,6 +103,7 @@ export async function runProfile(options: ProfileOptions, log: (line: string) =>
         },
         onEnd: () => {
           report.windowUs![1] = nowUs();
+          report.windowSeconds = (report.windowUs![1] - report.windowUs![0]) / 1e6;
           const after = cpuByRole(processes);
           report.cpuSecondsByRole = Object.fromEntries(Object.entries(after).map(([role, s]) => [role, s - (before[role] ?? 0)]));
           const driver = process.cpuUsage(driverBefore);
@@ -106,7 +112,7 @@ export async function runProfile(options: ProfileOptions, log: (line: string) =>
       };
       report.result = await runWorkload(target, workload, { ...runOptions, random: random.fork(), window });
       reports.push(report as WorkloadReport);
-      log(workloadLine(report as WorkloadReport));
+      log(workloadLine(report as WorkloadReport, idle));
     }
   } finally {
     if (rssTimer) {
@@ -136,18 +142,39 @@ function operationsOf(report: WorkloadReport): number {
   return report.result.total.count;
 }
 
-function workloadLine(report: WorkloadReport): string {
+/** Seconds the cluster is watched doing nothing, to learn what its timers (gossip, stats, anti-entropy) cost. */
+const IDLE_SECONDS = 5;
+
+/** CPU seconds per second of each process while no client sends anything. */
+async function idleCpu(processes: readonly ClusterProcess[], seconds: number): Promise<Record<string, number>> {
+  const before = cpuByRole(processes);
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const after = cpuByRole(processes);
+  const elapsed = (performance.now() - started) / 1000;
+  return Object.fromEntries(Object.entries(after).map(([role, s]) => [role, (s - (before[role] ?? 0)) / elapsed]));
+}
+
+function idleLine(idle: Record<string, number>): string {
+  const total = Object.values(idle).reduce((a, b) => a + b, 0);
+  return `${(total * 1000).toFixed(0)} ms of CPU per second (${Object.entries(idle).map(([role, s]) => `${role} ${(s * 1000).toFixed(0)}`).join(", ")})`;
+}
+
+function workloadLine(report: WorkloadReport, idle: Record<string, number>): string {
   const ops = operationsOf(report);
   const { total } = report.result;
   const perOp = (seconds: number) => ((seconds * 1000) / Math.max(1, ops)).toFixed(3);
   const server = Object.values(report.cpuSecondsByRole).reduce((a, b) => a + b, 0);
+  // What the cluster spends with no clients at all is charged to time, not to operations: on a loaded machine
+  // throughput swings, and a fixed cost per second would swing the CPU per operation with it.
+  const idleServer = Object.values(idle).reduce((a, b) => a + b, 0) * report.windowSeconds;
   const roles = Object.entries(report.cpuSecondsByRole)
     .map(([role, s]) => `${role} ${perOp(s)}`)
     .join(", ");
   const errors = Object.keys(total.errors).length > 0 ? ` errors ${JSON.stringify(total.errors)}` : "";
   const ops2 = report.result.operations.map((o) => `${o.operation} p50 ${ms(o.latency.p50Us)} p99 ${ms(o.latency.p99Us)}`).join("; ");
   return (
-    `${report.workload}: ${total.opsPerSec.toFixed(0)} ops/s (${ops2}) | server CPU ${perOp(server)} ms/op (${roles}) | ` +
+    `${report.workload}: ${total.opsPerSec.toFixed(0)} ops/s (${ops2}) | server CPU ${perOp(server)} ms/op, ${perOp(Math.max(0, server - idleServer))} beyond idle (${roles}) | ` +
     `driver ${perOp(report.driverCpuSeconds)} ms/op | load ${report.loadAverage.toFixed(1)}${errors}`
   );
 }
