@@ -14,7 +14,7 @@ import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } fro
 import { replicationWarnings, type NodeConfig } from "./config/index.js";
 import { HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createConsoleRoutes } from "./console/index.js";
-import { ClientSecurity, answerClientError, clientAuthorization, createAdminApi, createClientApi, createClientServer, type ClientSecurityOptions } from "./http/index.js";
+import { ClientSecurity, KvRoutes, answerClientError, clientAuthorization, createAdminApi, createClientApi, createClientServer, withKvFastPath, type ClientSecurityOptions } from "./http/index.js";
 import { createLogger, keyForLog, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
 import { FaultInjector, PeerClient, PeerServer, type PeerHandlers } from "./peer/index.js";
@@ -354,7 +354,7 @@ export class StorageNode {
       phiThreshold: tuning.phiThreshold,
       log: (m) => log.warn(m),
     });
-    const kvApp = createClientApi({
+    const apiDeps = {
       coordinator,
       buckets: options.config.buckets,
       tuning,
@@ -362,8 +362,10 @@ export class StorageNode {
       contextSecret,
       cluster: () => this.clusterView(),
       ready: () => this.readiness(),
-      log: (m) => log.error(m),
-    });
+      log: (m: string) => log.error(m),
+    };
+    const kvRoutes = new KvRoutes(apiDeps);
+    const kvApp = createClientApi(apiDeps, kvRoutes);
     const clientApp = express();
     clientApp.disable("x-powered-by");
     const tokens = this.clientSecurity.tokens;
@@ -385,7 +387,7 @@ export class StorageNode {
     this.peerServer = this.createPeerServer(adminApp);
     this.peerProtocol.attach(this.peerServer);
     this.clientServer = createClientServer(
-      clientApp,
+      withKvFastPath(kvRoutes, tokens, clientApp),
       {
         connectionsMax: tuning.clientConnectionsMax,
         headersTimeoutMs: tuning.clientHeadersTimeoutMs,
@@ -473,6 +475,9 @@ export class StorageNode {
     this.metrics.cacheHits.set(cache.hits);
     this.metrics.cacheMisses.set(cache.misses);
     this.metrics.cacheBytes.set(cache.bytes);
+    const writes = this.store.writeStats();
+    this.metrics.storeWriteBatches.set(writes.batches);
+    this.metrics.storeWriteOps.set(writes.ops);
     this.metrics.transfersActive.set(this.receiver.activeCount);
     const stats = this.hints.stats();
     this.metrics.hints.set(stats.count);

@@ -3,6 +3,7 @@
  * and metrics. Handlers validate at the edge, call the coordinator, and shape the answer; every error leaves as JSON
  * `{"error", "message"}` with the status its code maps to, never as a stack trace.
  */
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { BucketConfig, Tuning } from "../config/index.js";
 import { DynamoError } from "../errors/index.js";
@@ -41,14 +42,86 @@ const OPEN_PATHS = new Set(["/healthz", "/readyz", "/metrics", "/ui", "/ui/", "/
  */
 export function clientAuthorization(tokens: () => ClientTokens): express.RequestHandler {
   return (req, res, next) => {
-    const refusal = authorize(tokens(), req.headers.authorization, accessNeed(req));
-    if (!refusal) return next();
-    res.setHeader("WWW-Authenticate", refusal.code === "forbidden" ? 'Bearer realm="dynamo", error="insufficient_scope"' : 'Bearer realm="dynamo"');
-    sendError(res, refusal);
+    if (!refuseUnauthorized(tokens(), req, res)) next();
   };
 }
 
-export function createClientApi(deps: ClientApiDeps): express.Express {
+/** Answers 401 or 403 when the request's token does not allow it; true when it did. */
+function refuseUnauthorized(tokens: ClientTokens, req: IncomingMessage, res: ServerResponse): boolean {
+  const refusal = authorize(tokens, req.headers.authorization, accessNeed(req.method, rawUrlOf(req)));
+  if (!refusal) return false;
+  res.setHeader("WWW-Authenticate", refusal.code === "forbidden" ? 'Bearer realm="dynamo", error="insufficient_scope"' : 'Bearer realm="dynamo"');
+  sendError(res, refusal);
+  return true;
+}
+
+/**
+ * The key-value routes: their handlers, the count of requests being coordinated and the body budget. They run under
+ * express (`createClientApi`) and, for GET, PUT and DELETE on `/v1/kv/...`, straight from the HTTP server
+ * (`withKvFastPath`), so the hot path does not pay for express's request decoration and router; both ways run the
+ * same code with the same limits.
+ */
+export class KvRoutes {
+  private readonly load: Load = { inFlight: 0 };
+  private readonly bodies: Bodies;
+  readonly get: KvHandler;
+  readonly put: KvHandler;
+  readonly delete: KvHandler;
+
+  constructor(private readonly deps: ClientApiDeps) {
+    this.bodies = {
+      budget: new ByteBudget(deps.tuning.clientBodyBudgetBytes),
+      limits: { valueMaxBytes: deps.tuning.valueMaxBytes, timeoutMs: deps.tuning.clientBodyTimeoutMs, budgetBytes: deps.tuning.clientBodyBudgetBytes },
+    };
+    this.get = measured(deps, this.load, "get", (req, res) => handleGet(deps, req, res));
+    this.put = measured(deps, this.load, "put", (req, res) => handlePut(deps, this.bodies, req, res));
+    this.delete = measured(deps, this.load, "delete", (req, res) => handleDelete(deps, req, res));
+  }
+
+  /** The handler for a request express would route to the key-value routes, or undefined for any other. */
+  handlerFor(req: IncomingMessage): KvHandler | undefined {
+    if (!req.url?.startsWith(KV_PREFIX)) return undefined;
+    switch (req.method) {
+      case "GET":
+        return this.get;
+      case "PUT":
+        return this.put;
+      case "DELETE":
+        return this.delete;
+      default:
+        return undefined;
+    }
+  }
+
+  /** The error answer of a key-value request, as express's error handler gives it. */
+  fail(res: ServerResponse, err: unknown): void {
+    sendError(res, toDynamoError(err, this.deps));
+  }
+}
+
+const KV_PREFIX = "/v1/kv/";
+
+/** A key-value route: answers the request, or passes an unexpected failure to `fail`. */
+type KvHandler = (req: IncomingMessage, res: ServerResponse, fail: (err: unknown) => void) => void;
+
+/**
+ * The client port's request listener: key-value GET, PUT and DELETE (in their exact `/v1/kv/` spelling) go straight
+ * to their routes after the same token check express would make; everything else (HEAD, other paths, the console,
+ * probes, metrics) goes to `rest`, the express application.
+ */
+export function withKvFastPath(kv: KvRoutes, tokens: (() => ClientTokens) | undefined, rest: RequestListener): RequestListener {
+  return (req, res) => {
+    const handler = kv.handlerFor(req);
+    if (!handler) {
+      rest(req, res);
+      return;
+    }
+    if (tokens && refuseUnauthorized(tokens(), req, res)) return;
+    handler(req, res, (err) => kv.fail(res, err));
+  };
+}
+
+export function createClientApi(deps: ClientApiDeps, kv = new KvRoutes(deps)): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.disable("etag");
@@ -68,14 +141,9 @@ export function createClientApi(deps: ClientApiDeps): express.Express {
     res.json(deps.cluster());
   });
 
-  const load: Load = { inFlight: 0 };
-  const bodies: Bodies = {
-    budget: new ByteBudget(deps.tuning.clientBodyBudgetBytes),
-    limits: { valueMaxBytes: deps.tuning.valueMaxBytes, timeoutMs: deps.tuning.clientBodyTimeoutMs, budgetBytes: deps.tuning.clientBodyBudgetBytes },
-  };
-  app.get(/^\/v1\/kv\//, measured(deps, load, "get", (req, res) => handleGet(deps, req, res)));
-  app.put(/^\/v1\/kv\//, measured(deps, load, "put", (req, res) => handlePut(deps, bodies, req, res)));
-  app.delete(/^\/v1\/kv\//, measured(deps, load, "delete", (req, res) => handleDelete(deps, req, res)));
+  app.get(/^\/v1\/kv\//, (req, res, next) => kv.get(req, res, next));
+  app.put(/^\/v1\/kv\//, (req, res, next) => kv.put(req, res, next));
+  app.delete(/^\/v1\/kv\//, (req, res, next) => kv.delete(req, res, next));
 
   app.use((req, res) => {
     sendError(res, new DynamoError("not_found", `no route for ${req.method} ${req.path}`));
@@ -86,7 +154,7 @@ export function createClientApi(deps: ClientApiDeps): express.Express {
   return app;
 }
 
-async function handleGet(deps: ClientApiDeps, req: Request, res: Response): Promise<void> {
+async function handleGet(deps: ClientApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { bucket, key, quorum } = parseKvRequest(deps, req);
   const record = await deps.coordinator.read({ bucket, key, r: quorum.r, pr: quorum.pr });
   const live = record ? liveSiblings(record) : [];
@@ -101,11 +169,12 @@ async function handleGet(deps: ClientApiDeps, req: Request, res: Response): Prom
   if (live.length === 1) {
     const only = live[0]!;
     // The stored Content-Type goes back byte for byte; express's `type()` would append a charset.
-    res.status(200).setHeader("Content-Type", only.contentType);
+    res.statusCode = 200;
+    res.setHeader("Content-Type", only.contentType);
     res.end(only.value);
     return;
   }
-  res.status(300).json({
+  sendJson(res, 300, {
     context: res.getHeader(CONTEXT_HEADER),
     siblings: live.map((s) => ({ value: s.value!.toString("base64"), contentType: s.contentType })),
   });
@@ -117,7 +186,7 @@ interface Bodies {
   limits: BodyLimits;
 }
 
-async function handlePut(deps: ClientApiDeps, bodies: Bodies, req: Request, res: Response): Promise<void> {
+async function handlePut(deps: ClientApiDeps, bodies: Bodies, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { bucket, key, quorum } = parseKvRequest(deps, req);
   const context = readContext(deps, req, bucket.name, key) ?? {};
   // The body's bytes stay taken from the budget until the coordinator is done with them, even when the client has
@@ -133,7 +202,7 @@ async function handlePut(deps: ClientApiDeps, bodies: Bodies, req: Request, res:
   }
 }
 
-async function handleDelete(deps: ClientApiDeps, req: Request, res: Response): Promise<void> {
+async function handleDelete(deps: ClientApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { bucket, key, quorum } = parseKvRequest(deps, req);
   const context = readContext(deps, req, bucket.name, key);
   const record = await deps.coordinator.write({ bucket, key, value: null, contentType: "", context, w: quorum.w, pw: quorum.pw });
@@ -141,19 +210,20 @@ async function handleDelete(deps: ClientApiDeps, req: Request, res: Response): P
 }
 
 /** The validated bucket, key and quorum of a key-value request, from its raw URL. */
-function parseKvRequest(deps: ClientApiDeps, req: Request): { bucket: BucketConfig; key: Buffer; quorum: QuorumOptions } {
-  const { path, query } = splitUrl(req.originalUrl);
+function parseKvRequest(deps: ClientApiDeps, req: IncomingMessage): { bucket: BucketConfig; key: Buffer; quorum: QuorumOptions } {
+  const { path, query } = splitUrl(rawUrlOf(req));
   const { bucket: bucketName, key } = parseKvPath(path);
   const bucket = requireBucket(deps.buckets, bucketName);
   return { bucket, key, quorum: parseQuorum(query, bucket) };
 }
 
-function sendWritten(deps: ClientApiDeps, res: Response, record: VersionedRecord, bucket: string, key: Buffer): void {
+function sendWritten(deps: ClientApiDeps, res: ServerResponse, record: VersionedRecord, bucket: string, key: Buffer): void {
   res.setHeader(CONTEXT_HEADER, encodeContext(record.clock, bucket, key, deps.contextSecret));
-  res.status(204).end();
+  res.statusCode = 204;
+  res.end();
 }
 
-function readContext(deps: ClientApiDeps, req: Request, bucket: string, key: Buffer): VersionVector | undefined {
+function readContext(deps: ClientApiDeps, req: IncomingMessage, bucket: string, key: Buffer): VersionVector | undefined {
   const header = req.headers[CONTEXT_HEADER.toLowerCase()];
   if (header === undefined || header === "") return undefined;
   if (Array.isArray(header)) throw new DynamoError("invalid_request", `${CONTEXT_HEADER} is given more than once`);
@@ -161,12 +231,17 @@ function readContext(deps: ClientApiDeps, req: Request, bucket: string, key: Buf
 }
 
 /** What a request needs from its token: nothing for probes, read or write on a bucket for keys, any token otherwise. */
-function accessNeed(req: Request): AccessNeed {
-  const { path } = splitUrl(req.originalUrl);
+function accessNeed(method: string | undefined, rawUrl: string): AccessNeed {
+  const { path } = splitUrl(rawUrl);
   if (OPEN_PATHS.has(path)) return { kind: "open" };
   const bucket = kvBucketOf(path);
   if (bucket === undefined) return { kind: "any" };
-  return { kind: "bucket", bucket, scope: req.method === "GET" || req.method === "HEAD" ? "r" : "rw" };
+  return { kind: "bucket", bucket, scope: method === "GET" || method === "HEAD" ? "r" : "rw" };
+}
+
+/** The request's URL as the client sent it: express rewrites `req.url` under a mount point, never `originalUrl`. */
+function rawUrlOf(req: IncomingMessage): string {
+  return (req as Partial<Request>).originalUrl ?? req.url ?? "/";
 }
 
 function splitUrl(originalUrl: string): { path: string; query: URLSearchParams } {
@@ -181,8 +256,8 @@ interface Load {
   inFlight: number;
 }
 
-function measured(deps: ClientApiDeps, load: Load, op: string, handler: (req: Request, res: Response) => Promise<void>) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+function measured(deps: ClientApiDeps, load: Load, op: string, handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): KvHandler {
+  return (req, res, next) => {
     const stop = deps.metrics.requestDuration.startTimer({ op });
     res.on("finish", () => {
       stop();
@@ -211,11 +286,20 @@ function toDynamoError(err: unknown, deps: ClientApiDeps): DynamoError {
   return new DynamoError("internal", "internal error; see the node's log");
 }
 
-export function sendError(res: Response, err: DynamoError): void {
+export function sendError(res: ServerResponse, err: DynamoError): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   closeIfBodyUnread(res.req, res);
-  res.status(err.httpStatus).json(err.toJSON());
+  sendJson(res, err.httpStatus, err.toJSON());
+}
+
+/** A JSON answer exactly as express's `res.status(status).json(body)` gives it. */
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(text));
+  res.end(text);
 }
