@@ -8,10 +8,6 @@ import { Store } from "../../../node/storage/index.js";
 import { WriteQueue } from "../../../node/storage/write-queue.js";
 import type { VersionedRecord } from "../../../node/versioning/types.js";
 
-function record(value: string, counter = 1): VersionedRecord {
-  return { clock: { a: counter }, siblings: [{ dot: { actor: "a", counter }, value: Buffer.from(value), contentType: "text/plain", timestamp: { ms: counter, logical: 0 } }] };
-}
-
 const valueOf = (r: VersionedRecord | undefined) => r?.siblings[0]?.value?.toString();
 
 describe("store write queue", function () {
