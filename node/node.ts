@@ -475,9 +475,6 @@ export class StorageNode {
     this.metrics.cacheHits.set(cache.hits);
     this.metrics.cacheMisses.set(cache.misses);
     this.metrics.cacheBytes.set(cache.bytes);
-    const writes = this.store.writeStats();
-    this.metrics.storeWriteBatches.set(writes.batches);
-    this.metrics.storeWriteOps.set(writes.ops);
     this.metrics.transfersActive.set(this.receiver.activeCount);
     const stats = this.hints.stats();
     this.metrics.hints.set(stats.count);

@@ -174,16 +174,6 @@ export class NodeMetrics {
     help: "Memory held by the record cache",
     registers: [this.registry],
   });
-  readonly storeWriteBatches = new Gauge({
-    name: "dynamo_store_write_batches",
-    help: "LevelDB write batches since start: record writes made in one turn of the event loop share one",
-    registers: [this.registry],
-  });
-  readonly storeWriteOps = new Gauge({
-    name: "dynamo_store_write_ops",
-    help: "Record writes and deletes since start, over all write batches",
-    registers: [this.registry],
-  });
   readonly ringEpoch = new Gauge({
     name: "dynamo_ring_epoch",
     help: "Epoch of the ring this node has installed",

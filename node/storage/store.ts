@@ -10,7 +10,6 @@ import type { VersionedRecord } from "../versioning/types.js";
 import { decodeRecord, encodeRecord } from "../versioning/index.js";
 import { DATA_PREFIX, dataKey, metaKey, parseDataKey, partitionRange } from "./keys.js";
 import { RecordCache } from "./record-cache.js";
-import { WriteQueue } from "./write-queue.js";
 
 export interface StoredEntry {
   partition: number;
@@ -38,8 +37,6 @@ export class Store {
   private mutations = 0;
   /** LevelDB's write options: `sync` makes every record write wait for an fsync of the log (see `syncWrites`). */
   private readonly writeOptions: { sync: boolean };
-  /** Record writes, batched per turn of the event loop and applied in order. */
-  private readonly writes: WriteQueue;
 
   constructor(
     readonly dataDir: string,
@@ -51,7 +48,6 @@ export class Store {
     // A directory made before data directories were owner-only is tightened too.
     chmodSync(dataDir, 0o700);
     this.db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: "buffer", valueEncoding: "buffer" });
-    this.writes = new WriteQueue(this.db, this.writeOptions);
   }
 
   /**
@@ -75,7 +71,6 @@ export class Store {
   }
 
   async close(): Promise<void> {
-    await this.writes.drained();
     await this.db.close();
   }
 
@@ -146,7 +141,7 @@ export class Store {
     // Forget first: if the write fails, a later read goes to disk rather than trusting a version that may not be there.
     this.mutations += 1;
     this.cache.delete(cacheKey);
-    await this.writes.write([{ type: "put", key: raw, value: encoded }]);
+    await this.db.put(raw, encoded, this.writeOptions);
     this.mutations += 1;
     this.cache.set(cacheKey, record, encoded.length);
   }
@@ -159,7 +154,10 @@ export class Store {
     );
     this.mutations += 1;
     for (const op of prepared) this.cache.delete(op.key.toString("latin1"));
-    await this.writes.write(prepared.map((op) => (op.type === "put" ? { type: "put" as const, key: op.key, value: op.value } : { type: "del" as const, key: op.key })));
+    await this.db.batch(
+      prepared.map((op) => (op.type === "put" ? { type: "put" as const, key: op.key, value: op.value } : { type: "del" as const, key: op.key })),
+      this.writeOptions,
+    );
     this.mutations += 1;
     for (const op of prepared) this.cache.set(op.key.toString("latin1"), op.type === "put" ? op.record : undefined, op.type === "put" ? op.value.length : 0);
   }
@@ -167,11 +165,6 @@ export class Store {
   /** Cache effectiveness, for metrics. */
   cacheStats(): { hits: number; misses: number; entries: number; bytes: number } {
     return { hits: this.cache.hits, misses: this.cache.misses, entries: this.cache.size, bytes: this.cache.usedBytes };
-  }
-
-  /** Record writes so far: LevelDB batches, and the operations they held (for metrics; see WriteQueue). */
-  writeStats(): { batches: number; ops: number } {
-    return { batches: this.writes.batches, ops: this.writes.ops };
   }
 
   /** Streams a partition's records in key order, starting after `afterKey` when resuming. */
@@ -233,8 +226,6 @@ export class Store {
   /** Removes every record of a partition; the caller renews the actor first. */
   async dropPartition(partition: number): Promise<void> {
     const { gte } = partitionRange(partition);
-    // Writes already made go first: one of them landing after the clear would bring a record of the partition back.
-    await this.writes.drained();
     this.mutations += 1;
     this.cache.deletePrefix(gte.toString("latin1"));
     await this.db.clear(partitionRange(partition));
