@@ -25,6 +25,8 @@ import { canonicalMembers, minimumMoves, quotasFromCounts } from "./balance.js";
 import { remapLayout, stripedLayout } from "./layout.js";
 import { rebalanceBySearch, reshapeBySearch } from "./reshape.js";
 import { spacingFeasible, spacingViolations } from "./spacing.js";
+import { planZoneClaim } from "./zone-claim.js";
+import { zoneModel, zoneSpreadFeasible, zoneViolationsOf, type ZoneMap, type ZoneModel } from "./zones.js";
 
 /** How far (in partitions, each way) searches for a partner partition look; see `around`. */
 const SEARCH_RADIUS = 512;
@@ -50,15 +52,18 @@ interface ClaimState {
 
 /**
  * Plans the next owners array for `members` from `owners` (length Q; ids not in `members`, and empty strings, mark
- * partitions whose owner is leaving or was never set). See the module comment for the rules.
+ * partitions whose owner is leaving or was never set). See the module comment for the rules. With `zones` naming
+ * two or more zones among the members, the zone-aware planner (zone-claim.ts) decides instead.
  */
-export function planClaim(owners: readonly string[], members: readonly string[], targetN: number): string[] {
+export function planClaim(owners: readonly string[], members: readonly string[], targetN: number, zones?: ZoneMap): string[] {
   assert(owners.length >= 1, "owners must have one entry per partition");
   assert(Number.isInteger(targetN) && targetN >= 1, `targetN must be a positive integer, got ${targetN}`);
   const ids = canonicalMembers(members);
   assert(ids.length >= 1, "a ring needs at least one member");
   const indexOf = new Map(ids.map((id, index) => [id, index] as const));
   const original = Int32Array.from(owners, (id) => indexOf.get(id) ?? NOBODY);
+  const zoned = zonedPlan(original, ids, targetN, zones);
+  if (zoned !== undefined) return zoned;
   const feasible = spacingFeasible(owners.length, ids.length, targetN);
   const chosen = choosePlan(original, ids.length, targetN, feasible, minimumMoves(owners, ids));
   const next = Array.from(chosen, (index) => ids[index] as string);
@@ -93,13 +98,36 @@ function choosePlan(original: Int32Array, memberCount: number, targetN: number, 
   return best.plan;
 }
 
-/** The owners array of a brand-new ring: the striped layout over the members in canonical order. */
-export function initialClaim(partitions: number, members: readonly string[], targetN: number): string[] {
+/**
+ * The owners array of a brand-new ring: the striped layout over the members in canonical order, or with members in
+ * two or more zones, the frame layout (zone-layout.ts).
+ */
+export function initialClaim(partitions: number, members: readonly string[], targetN: number, zones?: ZoneMap): string[] {
   assert(Number.isInteger(partitions) && partitions >= 1, `partitions must be a positive integer, got ${partitions}`);
   assert(Number.isInteger(targetN) && targetN >= 1, `targetN must be a positive integer, got ${targetN}`);
   const ids = canonicalMembers(members);
   assert(ids.length >= 1, "a ring needs at least one member");
+  const zoned = zonedPlan(new Int32Array(partitions).fill(NOBODY), ids, targetN, zones);
+  if (zoned !== undefined) return zoned;
   return Array.from(stripedLayout(partitions, ids.length, targetN), (label) => ids[label] as string);
+}
+
+/**
+ * The zone-aware plan when the members span two or more zones and a balanced ring can spread preference lists over
+ * at least two of them; undefined otherwise, and the plain planner decides (spacing, balance, moves).
+ */
+function zonedPlan(original: Int32Array, ids: readonly string[], targetN: number, zones: ZoneMap | undefined): string[] | undefined {
+  const model: ZoneModel = zoneModel(ids, zones);
+  if (model.names.length < 2) return undefined;
+  const w = zoneSpreadFeasible(original.length, model.membersOfZone.map((m) => m.length), targetN);
+  if (w < 2) return undefined;
+  const plan = planZoneClaim({ original, model, targetN, w });
+  const low = Math.floor(plan.length / ids.length);
+  const counts = new Int32Array(ids.length);
+  for (const member of plan) counts[member] = (counts[member] as number) + 1;
+  counts.forEach((count, member) => assert(count === low || count === low + 1, `claim left ${ids[member]} with ${count} partitions, outside ${low}..${low + 1}`));
+  assert(zoneViolationsOf(plan, model.zoneOfMember, w).length === 0, `claim broke the zone rule for ${w} zones where it can hold`);
+  return Array.from(plan, (index) => ids[index] as string);
 }
 
 /**

@@ -1,0 +1,215 @@
+import assert from "node:assert/strict";
+import { appendFileSync } from "node:fs";
+import { initialClaim, minimumMoves, movedPartitions, partitionsPerMember, planClaim, zoneSpreadFeasible, zoneViolations } from "../../../node/ring/index.js";
+import type { SeededRandom } from "../../helpers/random.js";
+import { seededRandom, testSeed } from "../../helpers/random.js";
+
+/**
+ * Seeded random join/leave sequences of members in zones, checking after every step that the plan is balanced,
+ * meets the zone rule for as many zones as a balanced ring allows, is a fixed point of the planner, does not depend
+ * on member order, moves within the documented slack of the minimum, and keeps the replicas members hold even within
+ * each zone (docs/ring.md, "Zones").
+ *
+ * RING_ZONE_SURVEY=<file> turns the slack checks into a survey: every plan appends a line
+ * "targetN regime Q membersBefore membersAfter moved minimum replicaSpread" to the file instead, which is how the
+ * numbers in docs/ring.md were measured.
+ */
+
+const surveyFile = process.env.RING_ZONE_SURVEY || undefined;
+
+interface Scenario {
+  partitions: number;
+  targetN: number;
+  zonesMax: number;
+  membersMax: number;
+  steps: number;
+  /** Round-robin over zone names as `dynamo dev --zones` assigns them, or a random zone per new member. */
+  zoneOf: "round-robin" | "random";
+}
+
+const SCENARIOS: Scenario[] = [
+  { partitions: 32, targetN: 3, zonesMax: 3, membersMax: 10, steps: 30, zoneOf: "random" },
+  { partitions: 64, targetN: 2, zonesMax: 3, membersMax: 12, steps: 30, zoneOf: "random" },
+  { partitions: 256, targetN: 3, zonesMax: 3, membersMax: 12, steps: 24, zoneOf: "round-robin" },
+  { partitions: 256, targetN: 3, zonesMax: 4, membersMax: 16, steps: 20, zoneOf: "random" },
+  { partitions: 256, targetN: 2, zonesMax: 2, membersMax: 10, steps: 20, zoneOf: "random" },
+  { partitions: 256, targetN: 4, zonesMax: 4, membersMax: 12, steps: 16, zoneOf: "random" },
+  { partitions: 256, targetN: 5, zonesMax: 3, membersMax: 10, steps: 12, zoneOf: "random" },
+  { partitions: 1024, targetN: 3, zonesMax: 3, membersMax: 12, steps: 10, zoneOf: "round-robin" },
+];
+
+/**
+ * Where a plan sits: `partial` when a balanced ring cannot spread lists over min(targetN, Z) zones and the planner
+ * promises fewer; otherwise by zones against targetN (Z < n: every list holds every zone, and more; Z = n: every list
+ * holds exactly one member of each zone, the stiffest case; Z > n) and by whether zone sizes differ by more than one.
+ */
+function regimeOf(partitions: number, zoneSizes: readonly number[], targetN: number): string {
+  const zones = zoneSizes.length;
+  if (zoneSpreadFeasible(partitions, zoneSizes, targetN) < Math.min(targetN, zones)) return "partial";
+  const relation = zones < targetN ? "Z<n" : zones === targetN ? "Z=n" : "Z>n";
+  return `${relation} ${Math.max(...zoneSizes) - Math.min(...zoneSizes) <= 1 ? "even" : "uneven"}`;
+}
+
+/**
+ * The most partitions a plan may move. With zones the minimum is often out of reach: when a zone's share of the ring
+ * changes, partitions must change zone, and each one that does makes its neighbours move too (docs/ring.md measures
+ * about 1.3 times the minimum over all plans). Small rings are stiffer still, and the re-mapped frame layout bounds
+ * the worst case.
+ */
+function movesAllowed(minimum: number, partitions: number): number {
+  return 3 * minimum + Math.ceil(partitions / 4);
+}
+
+/** The replicas held by members of one zone may differ by this much (most differ by a few). */
+function replicaSpreadAllowed(partitions: number, memberCount: number, targetN: number): number {
+  return Math.max(2 * targetN + 2, Math.ceil((0.15 * partitions * targetN) / memberCount));
+}
+
+/** The largest difference between the replicas held by two members of the same zone. */
+function replicaSpread(owners: readonly string[], zones: Readonly<Record<string, string>>, targetN: number): number {
+  const q = owners.length;
+  const held = new Map<string, number>();
+  for (let p = 0; p < q; p++) {
+    const seen: string[] = [];
+    for (let step = 0; step < q && seen.length < targetN; step++) {
+      const owner = owners[(p + step) % q] as string;
+      if (!seen.includes(owner)) seen.push(owner);
+    }
+    for (const owner of seen) held.set(owner, (held.get(owner) ?? 0) + 1);
+  }
+  const byZone = new Map<string, number[]>();
+  for (const [id, count] of held) byZone.set(zones[id] as string, [...(byZone.get(zones[id] as string) ?? []), count]);
+  return Math.max(0, ...[...byZone.values()].map((counts) => Math.max(...counts) - Math.min(...counts)));
+}
+
+interface Tally {
+  plans: number;
+  moved: number;
+  minimum: number;
+  atMinimum: number;
+  worstExtra: number;
+  worst: string;
+  spreadMax: number;
+}
+
+const tallies = new Map<string, Tally>();
+
+function record(key: string, moved: number, minimum: number, spread: number, description: string): void {
+  const tally = tallies.get(key) ?? { plans: 0, moved: 0, minimum: 0, atMinimum: 0, worstExtra: -1, worst: "", spreadMax: 0 };
+  tally.plans++;
+  tally.moved += moved;
+  tally.minimum += minimum;
+  if (moved === minimum) tally.atMinimum++;
+  if (moved - minimum > tally.worstExtra) {
+    tally.worstExtra = moved - minimum;
+    tally.worst = `${description}: ${moved} vs ${minimum}`;
+  }
+  tally.spreadMax = Math.max(tally.spreadMax, spread);
+  tallies.set(key, tally);
+}
+
+function printTallies(): void {
+  const rows = [...tallies.entries()].sort(([a], [b]) => a.localeCompare(b, "en", { numeric: true }));
+  console.log("      moves vs minimum with zones (all steps of all scenarios)");
+  console.log(`      ${"targetN regime".padEnd(18)}${"plans".padStart(6)}${"at min".padStart(8)}${"moved".padStart(8)}${"minimum".padStart(9)}${"ratio".padStart(7)}${"replica spread".padStart(16)}  worst extra`);
+  for (const [key, t] of rows) {
+    const ratio = t.minimum === 0 ? 1 : t.moved / t.minimum;
+    console.log(
+      `      ${key.padEnd(18)}${String(t.plans).padStart(6)}${String(t.atMinimum).padStart(8)}${String(t.moved).padStart(8)}` +
+        `${String(t.minimum).padStart(9)}${ratio.toFixed(3).padStart(7)}${String(t.spreadMax).padStart(16)}  +${t.worstExtra} (${t.worst})`,
+    );
+  }
+}
+
+/** The next member set: joins, leaves, a replacement, or a jump to a random size, between 1 and `membersMax`. */
+function nextMembers(random: SeededRandom, members: string[], membersMax: number, fresh: () => string): string[] {
+  const next = [...members];
+  const join = (count: number): void => {
+    for (let i = 0; i < count && next.length < membersMax; i++) next.push(fresh());
+  };
+  const leave = (count: number): void => {
+    for (let i = 0; i < count && next.length > 1; i++) next.splice(random.int(next.length), 1);
+  };
+  const roll = random.next();
+  if (roll < 0.35) join(random.between(1, 3));
+  else if (roll < 0.7) leave(random.between(1, 3));
+  else if (roll < 0.85) {
+    leave(1);
+    join(1);
+  } else {
+    const target = random.between(1, membersMax);
+    if (target > next.length) join(target - next.length);
+    else leave(next.length - target);
+  }
+  return next;
+}
+
+describe("zone-aware claim planner under seeded random joins and leaves", function () {
+  this.timeout(300_000);
+  const seed = testSeed("ring zone claim properties");
+
+  after(printTallies);
+
+  SCENARIOS.forEach((scenario, index) => {
+    const { partitions, targetN, zonesMax, membersMax, steps, zoneOf } = scenario;
+    it(`Q=${partitions}, targetN=${targetN}, up to ${zonesMax} zones (${zoneOf}) and ${membersMax} members: balanced, zones spread, settled, order-independent, within slack`, () => {
+      const random = seededRandom(seed * 31 + index);
+      const zones: Record<string, string> = {};
+      let serial = 0;
+      const fresh = (): string => {
+        const id = `m${serial}`;
+        zones[id] = `zone-${zoneOf === "round-robin" ? serial % zonesMax : random.int(zonesMax)}`;
+        serial++;
+        return id;
+      };
+      let members = Array.from({ length: random.between(1, membersMax) }, fresh);
+      let owners = initialClaim(partitions, members, targetN, zones);
+      for (let step = 0; step < steps; step++) {
+        const previous = members;
+        members = nextMembers(random, members, membersMax, fresh);
+        const context = `seed ${seed}, Q=${partitions}, targetN=${targetN}, step ${step}, ${previous.length} -> ${members.length} members`;
+        const plan = planClaim(owners, members, targetN, zones);
+
+        const counts = partitionsPerMember(plan);
+        const low = Math.floor(partitions / members.length);
+        for (const id of Object.keys(counts)) assert.ok(members.includes(id), `${context}: ${id} left but still owns partitions`);
+        for (const id of members) {
+          const count = counts[id] ?? 0;
+          assert.ok(count === low || count === low + 1, `${context}: ${id} owns ${count}, outside ${low}..${low + 1}`);
+        }
+
+        const sizes = new Map<string, number>();
+        for (const id of members) sizes.set(zones[id] as string, (sizes.get(zones[id] as string) ?? 0) + 1);
+        const zoneSizes = [...sizes.values()];
+        const promised = zoneSpreadFeasible(partitions, zoneSizes, targetN);
+        if (promised >= 2) assert.deepEqual(zoneViolations(plan, zones, targetN, promised), [], `${context}: lists not spread over ${promised} zones`);
+
+        if (partitions <= 256 || step % 4 === 0) {
+          assert.deepEqual(planClaim(owners, random.shuffle(members), targetN, zones), plan, `${context}: plan depends on member order`);
+          assert.deepEqual(planClaim(plan, members, targetN, zones), plan, `${context}: planning again moves partitions`);
+        }
+
+        const moved = movedPartitions(owners, plan).length;
+        const minimum = minimumMoves(owners, members);
+        const spread = replicaSpread(plan, zones, targetN);
+        owners = plan;
+        if (sizes.size < 2) continue;
+        const regime = regimeOf(partitions, zoneSizes, targetN);
+        record(`${targetN} ${regime}`, moved, minimum, spread, `Q=${partitions} ${previous.length}->${members.length}`);
+        if (surveyFile !== undefined) {
+          appendFileSync(surveyFile, `${targetN} ${regime.replace(" ", "-")} ${partitions} ${previous.length} ${members.length} ${moved} ${minimum} ${spread}\n`);
+          continue;
+        }
+        // Zones whose sizes differ by more than one member are measured (the table) but not held to the slack: there
+        // the planner still falls back to the re-mapped frame layout too often (docs/ring.md, "Zones", caveats).
+        if (!regime.endsWith(" even")) continue;
+        assert.ok(moved <= movesAllowed(minimum, partitions), `${context}: moved ${moved}, minimum ${minimum} (${regime})`);
+        // With fewer zones than targetN the planner only estimates how many replicas a block carries, and on rings
+        // of a few partitions per member one block is a large share: both are measured, not held to the bound.
+        if (regime.startsWith("Z<n") || partitions < 64) continue;
+        const spreadAllowed = replicaSpreadAllowed(partitions, members.length, targetN);
+        assert.ok(spread <= spreadAllowed, `${context}: replicas within a zone differ by ${spread}, more than ${spreadAllowed} (${regime})`);
+      }
+    });
+  });
+});
