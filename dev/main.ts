@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { UsageError, intFlag, parseFlags, portFlag } from "../cli/usage.js";
 import { loadNodeConfig } from "../node/config/index.js";
 import { DynamoError } from "../node/errors/index.js";
-import { DEFAULT_PARTITIONS, isPowerOfTwo } from "../node/ring/index.js";
+import { DEFAULT_PARTITIONS, isPowerOfTwo, zoneName } from "../node/ring/index.js";
 import { colourWanted, rebalanceBar, style } from "../cli/terminal.js";
 import type { RebalanceSummary } from "../driver/index.js";
 import { startControlServer } from "./control.js";
@@ -27,6 +27,7 @@ export async function runDev(argv: string[]): Promise<number> {
       partitions: { type: "string" },
       "insecure-peer-plaintext": { type: "boolean" },
       "client-tls": { type: "boolean" },
+      zones: { type: "string" },
     },
     true,
   );
@@ -71,6 +72,7 @@ async function runForeground(dataDir: string, values: Record<string, string | bo
   const basePort = portFlag(values["base-port"], "base-port", 8080);
   if (basePort + 2 * nodes - 1 > 65535) throw new UsageError(`--base-port ${basePort} leaves no room for ${nodes} nodes`);
   const targetN = Math.max(...[...config.buckets.values()].map((b) => b.n));
+  const zones = zonesFlag(values.zones as string | undefined, remembered?.zones);
 
   const log = (message: string) => process.stderr.write(`${new Date().toISOString()} dev ${message}\n`);
   const cluster = new DevCluster({
@@ -82,7 +84,8 @@ async function runForeground(dataDir: string, values: Record<string, string | bo
     targetN,
     partitions,
     log,
-    onScale: (count) => writeClusterFile(dataDir, { nodes: count, partitions }),
+    onScale: (count) => writeClusterFile(dataDir, { nodes: count, partitions, ...(zones.length ? { zones } : {}) }),
+    zones,
     peerTls: !(values["insecure-peer-plaintext"] === true || process.env.DYNAMO_INSECURE_PEER_PLAINTEXT === "1"),
     clientTls: values["client-tls"] === true || process.env.DYNAMO_CLIENT_TLS === "1",
   });
@@ -103,7 +106,7 @@ async function runForeground(dataDir: string, values: Record<string, string | bo
   try {
     const ring = await cluster.start();
     cluster.setControlUrl(url);
-    writeClusterFile(dataDir, { nodes, partitions });
+    writeClusterFile(dataDir, { nodes, partitions, ...(zones.length ? { zones } : {}) });
     printWelcome(cluster, ring.epoch, dataDir);
   } catch (err) {
     await stop();
@@ -126,7 +129,10 @@ function printWelcome(cluster: DevCluster, epoch: number, dataDir: string): void
   const curl = ca ? `curl --cacert ${ca}` : "curl";
   const lines = [
     `Local Dynamo cluster: ${cluster.size} nodes, ring epoch ${epoch}, data in ${dataDir}`,
-    ...Array.from({ length: cluster.size }, (_, i) => `  node-${i}  clients ${cluster.clientUrl(cluster.node(i))}  peers ${cluster.peerUrl(cluster.node(i))}`),
+    ...Array.from({ length: cluster.size }, (_, i) => {
+      const zone = cluster.node(i).zone;
+      return `  node-${i}  clients ${cluster.clientUrl(cluster.node(i))}  peers ${cluster.peerUrl(cluster.node(i))}${zone !== undefined ? `  zone ${zone}` : ""}`;
+    }),
     "",
     "Try it:",
     `  ${curl} -i -X PUT --data-binary 'hello' -H 'Content-Type: text/plain' ${first}/v1/kv/default/greeting`,
@@ -188,6 +194,22 @@ function printJson(value: unknown): number {
 interface ClusterFile {
   nodes: number;
   partitions: number;
+  /** The zones of `--zones`, remembered so a restart and `dynamo dev scale` keep assigning them round-robin. */
+  zones?: string[];
+}
+
+/**
+ * `--zones a,b,c`: the zones nodes are started in, round-robin by node index. Without the flag, the zones the data
+ * directory's cluster was started with; `--zones ''` starts nodes without a zone (the ring keeps the zones it recorded).
+ */
+function zonesFlag(value: string | undefined, remembered: string[] | undefined): string[] {
+  if (value === undefined) return remembered ?? [];
+  const zones = value.split(",").map((z) => z.trim()).filter(Boolean);
+  for (const zone of zones) {
+    if (!zoneName.safeParse(zone).success) throw new UsageError(`--zones: '${zone}' is not a zone name (1-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit)`);
+  }
+  if (new Set(zones).size !== zones.length) throw new UsageError(`--zones names a zone twice: ${value}`);
+  return zones;
 }
 
 function readClusterFile(dataDir: string): ClusterFile | undefined {

@@ -33,6 +33,8 @@ export interface DevOptions {
   peerTls: boolean;
   /** HTTPS on the client ports from a separate CA in <data-dir>/client-tls (off by default: the quick start is plain curl). */
   clientTls?: boolean;
+  /** Zones given to nodes round-robin (node i runs in zones[i mod length], also after a scale); none when empty. */
+  zones?: readonly string[];
 }
 
 interface DevNode {
@@ -41,6 +43,8 @@ interface DevNode {
   dataDir: string;
   clientPort: number;
   peerPort: number;
+  /** The zone the node is started in (`--zone`), from `--zones` round-robin. */
+  zone: string | undefined;
   child: ChildProcess | undefined;
   /** A node process left running by an earlier supervisor (killed without stopping its nodes), taken over as it is. */
   adoptedPid: number | undefined;
@@ -235,6 +239,7 @@ export class DevCluster {
       "--peer-port", String(node.peerPort),
       "--data-dir", node.dataDir,
       "--token-file", this.tokenPath,
+      ...(node.zone !== undefined ? ["--zone", node.zone] : []),
       ...tlsArgs,
       ...(this.options.configPath ? ["--config", this.options.configPath] : []),
     ];
@@ -304,6 +309,7 @@ export class DevCluster {
       partitions: ring?.partitions ?? 0,
       nodes: this.nodes.map((node) => ({
         id: node.id,
+        ...(node.zone !== undefined ? { zone: node.zone } : {}),
         state: !this.running(node) ? "stopped" : (ring?.members[node.id]?.state ?? "not-a-member"),
         partitions: counts[node.id] ?? 0,
         pid: this.running(node) ? (node.adoptedPid ?? node.child!.pid) : null,
@@ -324,6 +330,7 @@ export class DevCluster {
       dataDir: join(this.options.dataDir, id),
       clientPort: this.options.basePort + 2 * index,
       peerPort: this.options.basePort + 2 * index + 1,
+      zone: this.options.zones?.length ? this.options.zones[index % this.options.zones.length] : undefined,
       child: undefined,
       adoptedPid: undefined,
       stopping: false,

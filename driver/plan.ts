@@ -3,7 +3,7 @@
  * next ring to commit, if any. Each function returns a whole new ring (epoch + 1) or undefined for "nothing to do",
  * so the driver's impure shell only reads, decides, and pushes.
  */
-import { planClaim, preferenceList } from "../node/ring/index.js";
+import { planClaim, preferenceList, zonesOf } from "../node/ring/index.js";
 import type { Member, Ring, Transfer } from "../node/ring/types.js";
 
 /** Partitions streamed at once across the whole cluster during a ring change, unless the driver is told otherwise. */
@@ -14,6 +14,8 @@ export interface NodeReport {
   peerUrl: string;
   clientUrl: string;
   incarnation: string;
+  /** The zone the node says it runs in (`--zone`), or the one its orchestrator knows; absent when unknown. */
+  zone?: string;
   /** "done" once a node that lost its disk has rebuilt every partition it replicates. */
   rebuild: "none" | "running" | "done";
 }
@@ -56,6 +58,8 @@ function membersFor(ring: Ring, desired: readonly string[], owners: readonly str
       incarnation: known?.incarnation ?? report!.incarnation,
       state: owning.has(id) ? "valid" : "joining",
     };
+    const zone = report?.zone ?? known?.zone;
+    if (zone) members[id]!.zone = zone;
   }
   for (const id of owning) if (!members[id] && ring.members[id]) members[id] = { ...ring.members[id]!, state: "leaving" };
   return members;
@@ -78,9 +82,9 @@ export function replan(
   targetN: number,
   clusterTransfersMax = DEFAULT_CLUSTER_TRANSFERS_MAX,
 ): Ring | undefined {
-  const next = planClaim(ring.owners, desired, targetN);
   const members = membersFor(ring, desired, ring.owners, reports);
   if (!members) return undefined;
+  const next = planClaim(ring.owners, desired, targetN, zonesOf(Object.values(members)));
   const pending = transfersFor(ring, next, targetN);
   const candidate: Ring = { ...ring, epoch: ring.epoch + 1, members, nextOwners: next, pending, transferLimit: transferLimitFor(pending, clusterTransfersMax) };
   if (candidate.pending.length === 0) return finalize(candidate, desired);
@@ -104,7 +108,7 @@ export function isSettled(ring: Ring, desired: readonly string[], targetN: numbe
   if (ring.pending.length > 0) return false;
   const ids = Object.keys(ring.members).sort();
   if (ids.length !== desired.length || !ids.every((id, i) => id === [...desired].sort()[i])) return false;
-  return sameOwners(planClaim(ring.owners, desired, targetN), ring.owners);
+  return sameOwners(planClaim(ring.owners, desired, targetN, zonesOf(Object.values(ring.members))), ring.owners);
 }
 
 /** Whether the plan in flight still leads where `desired` points. */
@@ -114,12 +118,13 @@ export function planStillWanted(ring: Ring, desired: readonly string[], targetN:
     if (wantedMembers.has(id) !== (m.state !== "leaving")) return false;
   }
   if (desired.some((id) => !ring.members[id])) return false;
-  return sameOwners(ring.nextOwners, planClaim(ring.owners, desired, targetN));
+  return sameOwners(ring.nextOwners, planClaim(ring.owners, desired, targetN, zonesOf(Object.values(ring.members))));
 }
 
 /**
- * Address and incarnation changes the ring must record: a pod that came back on another IP, or a node that lost its
- * disk and has finished rebuilding as a new incarnation. Ownership is untouched.
+ * Address, incarnation and zone changes the ring must record: a pod that came back on another IP, a node that lost its
+ * disk and has finished rebuilding as a new incarnation, a node that now reports its zone (or was rescheduled into
+ * another one). Ownership is untouched here; a new zone makes the ring unsettled, and the next step re-plans.
  */
 export function refreshMembers(ring: Ring, reports: Map<string, NodeReport>): Ring | undefined {
   let changed = false;
@@ -133,6 +138,7 @@ export function refreshMembers(ring: Ring, reports: Map<string, NodeReport>): Ri
     if (report && report.incarnation !== member.incarnation && report.rebuild === "done") {
       next = { ...next, incarnation: report.incarnation };
     }
+    if (report?.zone && report.zone !== member.zone) next = { ...next, zone: report.zone };
     if (next !== member) changed = true;
     members[id] = next;
   }

@@ -16,6 +16,11 @@ export interface MemberAddress {
   id: string;
   peerUrl: string;
   clientUrl: string;
+  /**
+   * The member's zone as its orchestrator knows it (the operator: the zone label of the Kubernetes Node its pod runs
+   * on). It wins over the zone the node reports of itself (`--zone`), which is used when this is absent.
+   */
+  zone?: string;
 }
 
 export interface StepResult {
@@ -85,7 +90,8 @@ export class RingDriver {
         try {
           const info = await admin.node(node.peerUrl);
           if (info.id !== node.id) throw new DynamoError("invalid_request", `node at ${node.peerUrl} calls itself ${info.id}, expected ${node.id}`);
-          reports.set(node.id, { ...node, incarnation: info.incarnation, rebuild: info.rebuild, epoch: info.epoch });
+          const zone = node.zone || info.zone || undefined;
+          reports.set(node.id, { ...node, incarnation: info.incarnation, rebuild: info.rebuild, epoch: info.epoch, ...(zone ? { zone } : {}) });
         } catch (err) {
           this.options.log(`cannot reach ${node.id} at ${node.peerUrl}: ${(err as Error).message}`);
         }
@@ -133,7 +139,7 @@ export class RingDriver {
     if (!desired.every((id) => reports.has(id))) return this.result(undefined, desired, reports, undefined, 1000);
     const members = desired.map((id) => {
       const r = reports.get(id)!;
-      return { id, peerUrl: r.peerUrl, clientUrl: r.clientUrl, incarnation: r.incarnation, state: "valid" as const };
+      return { id, peerUrl: r.peerUrl, clientUrl: r.clientUrl, incarnation: r.incarnation, state: "valid" as const, ...(r.zone ? { zone: r.zone } : {}) };
     });
     const ring = createRing({ partitions: this.options.partitions, members, targetN: this.options.targetN });
     return this.commit(ring, reports, desired, `created ring epoch ${ring.epoch} with ${members.length} members`);

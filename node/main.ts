@@ -6,12 +6,13 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { UsageError, parseFlags, portFlag } from "../cli/usage.js";
 import { loadNodeConfig } from "./config/index.js";
+import { zoneName } from "./ring/index.js";
 import { readTokenFile } from "./peer/index.js";
 import { TlsDir } from "./tls/index.js";
 import { StorageNode, type NodeOptions } from "./node.js";
 
 export const NODE_USAGE = `usage: dynamo node [--id ID] [--host HOST] [--port 8080] [--peer-port 8081] [--advertise ADDR]
-                   [--data-dir DIR] [--seeds URL,...] [--config FILE] [--console on|off] --token-file FILE
+                   [--zone ZONE] [--data-dir DIR] [--seeds URL,...] [--config FILE] [--console on|off] --token-file FILE
                    (--tls-dir DIR | --insecure-peer-plaintext) [--client-tls-dir DIR] [--client-tokens-file FILE]
 Every flag may also be given as an environment variable DYNAMO_<FLAG>, e.g. DYNAMO_PEER_PORT=8081
 (DYNAMO_INSECURE_PEER_PLAINTEXT=1 for the switch).`;
@@ -23,6 +24,7 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     port: { type: "string" },
     "peer-port": { type: "string" },
     advertise: { type: "string" },
+    zone: { type: "string" },
     "data-dir": { type: "string" },
     seeds: { type: "string" },
     config: { type: "string" },
@@ -39,6 +41,10 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
   if (!tokenFile) throw new UsageError("--token-file is required: the peer and admin port only accept requests carrying the cluster token");
   const host = (values.host as string | undefined) ?? "127.0.0.1";
   const advertise = (values.advertise as string | undefined) ?? (host === "0.0.0.0" || host === "::" ? hostname() : host);
+  const zone = (values.zone as string | undefined) || undefined;
+  if (zone !== undefined && !zoneName.safeParse(zone).success) {
+    throw new UsageError(`--zone '${zone}' must be 1-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit`);
+  }
   const seeds = ((values.seeds as string | undefined) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   return {
     id,
@@ -46,6 +52,7 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     port: portFlag(values.port, "port", 8080),
     peerPort: portFlag(values["peer-port"], "peer-port", 8081),
     advertise,
+    ...(zone !== undefined ? { zone } : {}),
     dataDir: (values["data-dir"] as string | undefined) ?? join(".dynamo", id),
     seeds,
     config: loadNodeConfig(values.config as string | undefined),

@@ -34,6 +34,8 @@ export interface NodeOptions {
   peerPort: number;
   /** Host name or IP other nodes use to reach this one. */
   advertise: string;
+  /** The zone this node runs in, reported through the admin API so the RingDriver records it in the ring. */
+  zone?: string;
   dataDir: string;
   /** Peer URLs to ask for the ring while this node has none. */
   seeds: string[];
@@ -528,6 +530,7 @@ export class StorageNode {
       id: this.options.id,
       pid: process.pid,
       incarnation: this.store.incarnation,
+      ...(this.options.zone !== undefined ? { zone: this.options.zone } : {}),
       actor: this.store.actor,
       epoch: this.ringState.epoch,
       clientUrl: this.clientUrl,
@@ -560,6 +563,7 @@ export class StorageNode {
           liveness: m.id === this.options.id ? "self" : this.isUp(m.id) ? "up" : "down",
           phi: m.id === this.options.id ? 0 : round(this.detector.phi(m.id, now)),
           incarnation: m.incarnation,
+          ...(m.zone !== undefined ? { zone: m.zone } : {}),
           clientUrl: m.clientUrl,
           peerUrl: m.peerUrl,
           partitions: counts[m.id] ?? 0,

@@ -47,6 +47,8 @@ export const nodeInfoSchema = z.object({
   id: z.string(),
   pid: z.number().int(),
   incarnation: z.string(),
+  /** The zone the node was started in (`--zone`, `DYNAMO_ZONE`); absent when it was not told. */
+  zone: z.string().optional(),
   actor: z.string(),
   epoch: z.number().int().min(0),
   clientUrl: z.string(),

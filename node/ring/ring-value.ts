@@ -8,8 +8,14 @@ import { DynamoError } from "../errors/index.js";
 import { initialClaim } from "./claim.js";
 import { isPowerOfTwo, PARTITIONS_MAX } from "./hash.js";
 import type { Member, Ring } from "./types.js";
+import type { ZoneMap } from "./zones.js";
 
 const memberId = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, "member ids are 1-63 letters, digits, '.', '_' or '-'");
+
+/** Zone names as Kubernetes labels allow them (`topology.kubernetes.io/zone` values), e.g. `eu-west-1a`. */
+export const zoneName = z
+  .string()
+  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$/, "zone names are 1-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit");
 
 const memberSchema = z
   .object({
@@ -18,6 +24,7 @@ const memberSchema = z
     clientUrl: z.string().url(),
     incarnation: z.string().min(1).max(64),
     state: z.enum(["joining", "valid", "leaving"]),
+    zone: zoneName.optional(),
   })
   .strict();
 
@@ -60,6 +67,13 @@ export const ringSchema = z
     if (unknown.size > 0) ctx.addIssue({ code: "custom", path: ["members"], message: `not members: ${[...unknown].sort().join(", ")}` });
   });
 
+/** The zone of each member that has one, for the claim planner. */
+export function zonesOf(members: Iterable<Member>): ZoneMap {
+  const zones: Record<string, string> = {};
+  for (const member of members) if (member.zone) zones[member.id] = member.zone;
+  return zones;
+}
+
 /** Validates a ring from outside; a bad one is a 400-class error naming every problem. */
 export function parseRing(input: unknown): Ring {
   const result = ringSchema.safeParse(input);
@@ -85,7 +99,7 @@ export function createRing(options: { partitions: number; members: Member[]; tar
   if (options.members.length === 0) throw new DynamoError("invalid_request", "a ring needs at least one member");
   const repeated = options.members.map((m) => m.id).find((id, i, all) => all.indexOf(id) !== i);
   if (repeated !== undefined) throw new DynamoError("invalid_request", `member id '${repeated}' appears more than once`);
-  const owners = initialClaim(options.partitions, options.members.map((m) => m.id), options.targetN);
+  const owners = initialClaim(options.partitions, options.members.map((m) => m.id), options.targetN, zonesOf(options.members));
   return {
     epoch: 1,
     partitions: options.partitions,

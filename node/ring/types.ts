@@ -15,6 +15,12 @@ export interface Member {
   /** The incarnation the ring expects under this id; a node that reports another one has lost its disk. */
   incarnation: string;
   state: MemberState;
+  /**
+   * The failure domain the member runs in (a cloud availability zone, a rack). The claim planner spreads each
+   * preference list over as many zones as it can, and fallbacks prefer another zone. Absent on rings written before
+   * zones existed, and for members that do not know theirs: all of those share one unnamed zone.
+   */
+  zone?: string;
 }
 
 /**

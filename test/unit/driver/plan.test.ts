@@ -85,4 +85,36 @@ describe("RingDriver decisions", function () {
     assert.equal(moved.members.b!.peerUrl, "http://10.0.0.9:8081");
     assert.deepEqual(moved.owners, three.owners);
   });
+
+  describe("zones", function () {
+    const zoneOf: Record<string, string> = { a: "z1", b: "z2", c: "z3", d: "z1", e: "z2", f: "z3" };
+    const zoned = (ids: string[]): Map<string, NodeReport> => new Map(ids.map((id) => [id, report(id, { zone: zoneOf[id] })]));
+    const zonesOfList = (r: Ring, owners: string[], p: number): string[] => preferenceList({ ...r, owners }, p, N).map((id) => r.members[id]!.zone!);
+
+    it("records the zones nodes report and plans every preference list over three zones", function () {
+      const next = replan(three, ["a", "b", "c", "d", "e", "f"], zoned(["a", "b", "c", "d", "e", "f"]), N)!;
+      assert.deepEqual(Object.values(next.members).map((m) => m.zone), ["z1", "z2", "z3", "z1", "z2", "z3"]);
+      for (let p = 0; p < Q; p++) assert.equal(new Set(zonesOfList(next, next.nextOwners!, p)).size, 3, `partition ${p}`);
+      const done = finalize(next, ["a", "b", "c", "d", "e", "f"]);
+      assert.equal(done.members.d!.zone, "z1", "finalizing keeps zones");
+      assert.ok(isSettled(done, ["a", "b", "c", "d", "e", "f"], N));
+    });
+
+    it("records a zone a member reports later, which unsettles the ring until it is re-planned with it", function () {
+      const six = ["a", "b", "c", "d", "e", "f"];
+      const plain = finalize(replan(three, six, reports(six), N)!, six);
+      assert.ok(isSettled(plain, six, N));
+      const refreshed = refreshMembers(plain, zoned(six))!;
+      assert.ok(refreshed, "new zones are recorded");
+      assert.equal(refreshed.members.e!.zone, "z2");
+      assert.deepEqual(refreshed.owners, plain.owners, "recording zones moves nothing by itself");
+      const settledBefore = isSettled(refreshed, six, N);
+      const zonesBroken = Array.from({ length: Q }, (_, p) => new Set(zonesOfList(refreshed, refreshed.owners, p)).size).some((n) => n < 3);
+      assert.equal(settledBefore, !zonesBroken, "a ring whose lists already span three zones needs no re-plan");
+      const next = replan(refreshed, six, zoned(six), N)!;
+      const finished = next.pending.length > 0 ? finalize(next, six) : next;
+      for (let p = 0; p < Q; p++) assert.equal(new Set(zonesOfList(finished, finished.owners, p)).size, 3, `partition ${p}`);
+      assert.equal(refreshMembers(finished, new Map([["e", report("e")]])), undefined, "a report without a zone keeps the recorded one");
+    });
+  });
 });
