@@ -2,7 +2,13 @@
  * Which nodes hold a key's replicas right now: a pure function of the ring and of which members are believed up.
  * Primaries are the partition's preference list. A partition in transfer also goes to its receiving member, so
  * writes made during the transfer are not missed. When sloppy quorum is allowed, each primary believed down is
- * stood in for by the next live fallback, which keeps the write as a hint for that primary.
+ * stood in for by a live fallback, which keeps the write as a hint for that primary.
+ *
+ * Which fallback: without zones, the first live one in walk order. With zones, one in another zone than the down
+ * primary's, in the zone holding the fewest of the partition's replicas so far; among zones tied on both, the
+ * partition number picks one in turn. Walk order alone would not do: in a zone-spread ring the member after a
+ * preference list is usually in the same zone as its first member, so when a whole zone fails, every one of its
+ * partitions would hand its hints to the same next zone, doubling that zone's load while another stays idle.
  */
 import { fallbackList, preferenceList } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
@@ -39,7 +45,7 @@ export function planReplicas(
       continue;
     }
     fallbacks ??= fallbackList(ring, partition, n).filter((f) => isUp(f));
-    const standIn = fallbacks.find((f) => !used.has(f));
+    const standIn = chooseFallback(ring, partition, id, fallbacks, used, [...primaries.filter(isUp), ...targets.filter((t) => !t.primary).map((t) => t.id)]);
     if (standIn === undefined) {
       // No live fallback is left: still try the primary, which may be up after all.
       targets.push({ id, primary: true });
@@ -55,4 +61,30 @@ export function planReplicas(
     targets.push({ id: transfer.to, primary: false });
   }
   return { partition, primaries, targets };
+}
+
+/** The zone of a member; members without one share the unnamed zone. */
+function zoneOf(ring: Ring, id: string): string {
+  return ring.members[id]?.zone ?? "";
+}
+
+/**
+ * The fallback to stand in for `down`, from the live `fallbacks` in walk order, not yet in `used`; `holding` are the
+ * members already taking the partition's writes. See the module comment.
+ */
+function chooseFallback(ring: Ring, partition: number, down: string, fallbacks: readonly string[], used: ReadonlySet<string>, holding: readonly string[]): string | undefined {
+  const free = fallbacks.filter((f) => !used.has(f));
+  if (free.length <= 1 || !Object.values(ring.members).some((m) => m.zone)) return free[0];
+  const downZone = zoneOf(ring, down);
+  const held = new Map<string, number>();
+  for (const id of holding) held.set(zoneOf(ring, id), (held.get(zoneOf(ring, id)) ?? 0) + 1);
+  const rank = (zone: string): [number, number] => [zone === downZone ? 1 : 0, held.get(zone) ?? 0];
+  let best: [number, number] | undefined;
+  for (const f of free) {
+    const r = rank(zoneOf(ring, f));
+    if (best === undefined || r[0] < best[0] || (r[0] === best[0] && r[1] < best[1])) best = r;
+  }
+  const tied = [...new Set(free.map((f) => zoneOf(ring, f)))].filter((zone) => rank(zone)[0] === best![0] && rank(zone)[1] === best![1]).sort();
+  const zone = tied[partition % tied.length];
+  return free.find((f) => zoneOf(ring, f) === zone);
 }

@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import type { Member, Ring } from "../../../node/ring/index.js";
+import { createRing, fallbackList, preferenceList } from "../../../node/ring/index.js";
+import { planReplicas } from "../../../node/replication/targets.js";
+
+/** Six members n0..n5 in zones a, b, c round-robin (as `dynamo dev --nodes 6 --zones a,b,c` assigns them). */
+function zonedRing(zones: boolean): Ring {
+  const members: Member[] = Array.from({ length: 6 }, (_, i) => ({
+    id: `n${i}`,
+    peerUrl: `http://127.0.0.${i + 1}:8081`,
+    clientUrl: `http://127.0.0.${i + 1}:8080`,
+    incarnation: `inc-${i}`,
+    state: "valid" as const,
+    ...(zones ? { zone: ["a", "b", "c"][i % 3] } : {}),
+  }));
+  return createRing({ partitions: 256, members, targetN: 3 });
+}
+
+const zoneOf = (ring: Ring, id: string): string => ring.members[id]?.zone ?? "";
+
+describe("replica targets with zones", () => {
+  it("spreads the fallbacks of a whole failed zone over both surviving zones", () => {
+    const ring = zonedRing(true);
+    const down = new Set(["n0", "n3"]);
+    const standInZones = new Map<string, number>();
+    for (let p = 0; p < ring.partitions; p++) {
+      const plan = planReplicas(ring, p, 3, (id) => !down.has(id));
+      const zones = plan.primaries.map((id) => zoneOf(ring, id));
+      assert.deepEqual([...zones].sort(), ["a", "b", "c"], `partition ${p}: preference list ${plan.primaries.join(",")} spans ${zones.join(",")}`);
+      const standIns = plan.targets.filter((t) => t.hintFor !== undefined);
+      assert.equal(standIns.length, 1, `partition ${p}: one primary of zone a is down`);
+      const zone = zoneOf(ring, standIns[0]!.id);
+      assert.notEqual(zone, "a", `partition ${p}: the stand-in ${standIns[0]!.id} is in the failed zone`);
+      standInZones.set(zone, (standInZones.get(zone) ?? 0) + 1);
+    }
+    // Walk order alone sends almost every hint to one zone; the choice splits them about evenly.
+    const b = standInZones.get("b") ?? 0;
+    const c = standInZones.get("c") ?? 0;
+    assert.ok(Math.min(b, c) >= 0.4 * (b + c), `stand-ins per surviving zone: b ${b}, c ${c}`);
+  });
+
+  it("prefers a fallback in another zone than the down primary's when only that member is down", () => {
+    const ring = zonedRing(true);
+    for (let p = 0; p < ring.partitions; p++) {
+      const primary = preferenceList(ring, p, 3)[0]!;
+      const plan = planReplicas(ring, p, 3, (id) => id !== primary);
+      const standIn = plan.targets.find((t) => t.hintFor === primary);
+      assert.ok(standIn, `partition ${p}: no stand-in for ${primary}`);
+      assert.notEqual(zoneOf(ring, standIn.id), zoneOf(ring, primary), `partition ${p}: ${standIn.id} stands in for ${primary} in its own zone`);
+    }
+  });
+
+  it("takes the first live fallback in walk order when members carry no zones", () => {
+    const ring = zonedRing(false);
+    for (let p = 0; p < ring.partitions; p += 7) {
+      const primary = preferenceList(ring, p, 3)[1]!;
+      const plan = planReplicas(ring, p, 3, (id) => id !== primary);
+      assert.equal(plan.targets.find((t) => t.hintFor === primary)?.id, fallbackList(ring, p, 3)[0]);
+    }
+  });
+
+  it("still finds a stand-in in the failed zone's members when no other zone has a live one", () => {
+    const ring = zonedRing(true);
+    // Zones b and c are down except for the primaries themselves; n3 (zone a) is the only live fallback.
+    const p = 0;
+    const primaries = preferenceList(ring, p, 3);
+    const a = primaries.find((id) => zoneOf(ring, id) === "a")!;
+    const live = new Set([...primaries.filter((id) => id !== a), ...["n0", "n3"].filter((id) => id !== a)]);
+    const plan = planReplicas(ring, p, 3, (id) => live.has(id));
+    const standIn = plan.targets.find((t) => t.hintFor === a);
+    assert.equal(zoneOf(ring, standIn?.id ?? ""), "a");
+  });
+});
