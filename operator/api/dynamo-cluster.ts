@@ -93,7 +93,13 @@ export const schedulingSchema = z
     nodeSelector: z.record(z.string(), z.string()).optional(),
     affinity: passThroughObject("Pod affinity, as in a pod spec.").optional(),
     tolerations: z.array(passThroughObject("A toleration, as in a pod spec.")).max(64).optional(),
-    topologySpreadConstraints: z.array(passThroughObject("A topology spread constraint, as in a pod spec.")).max(16).optional(),
+    topologySpreadConstraints: z
+      .array(passThroughObject("A topology spread constraint, as in a pod spec."))
+      .max(16)
+      .optional()
+      .describe(
+        "Topology spread constraints, as in a pod spec. Unset: spread the pods over zones (topology.kubernetes.io/zone, maxSkew 1, ScheduleAnyway, so a cluster with one zone still schedules them). An empty list turns spreading off.",
+      ),
     priorityClassName: z.string().max(253).optional(),
   })
   .describe("Pod scheduling fields passed through to the StatefulSet's pod template.");
@@ -162,6 +168,10 @@ export const memberStatusSchema = z.object({
   state: z.string().describe("joining, valid, leaving, or absent (a pod not in the ring)."),
   partitions: z.number().int().describe("Partitions this member owns."),
   incarnation: z.string().optional(),
+  zone: z
+    .string()
+    .optional()
+    .describe("The member's zone as the ring records it: the topology.kubernetes.io/zone label of the Kubernetes Node its pod runs on."),
   ready: z.boolean().describe("Whether the member's pod is ready."),
   reachable: z.boolean().optional().describe("Whether the operator reached the member's admin API on its last pass."),
   unreachableSince: z

@@ -41,6 +41,7 @@ import {
 } from "../reconcile/index.js";
 import { claimName, generateToken, objectNames, selectorString, tokenOf } from "../resources/index.js";
 import type { EventRecorder } from "./events.js";
+import { NodeZones } from "./node-zones.js";
 import type { OperatorMetrics } from "./metrics.js";
 
 export const FIELD_MANAGER = "dynamo-operator";
@@ -70,9 +71,11 @@ interface ClusterMemory {
 export class ClusterController {
   private readonly memory = new Map<string, ClusterMemory>();
   private readonly now: () => number;
+  private readonly nodeZones: NodeZones;
 
   constructor(private readonly deps: ClusterControllerDeps) {
     this.now = deps.now ?? Date.now;
+    this.nodeZones = new NodeZones(deps.api, this.now, (m) => deps.log(m));
   }
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
@@ -146,6 +149,8 @@ export class ClusterController {
       .map((p) => observePod(name, p))
       .filter((p) => p !== undefined)
       .sort((a, b) => a.ordinal - b.ordinal);
+    const zones = await this.nodeZones.zonesOf(pods.flatMap((p) => (p.nodeName ? [p.nodeName] : [])));
+    for (const pod of pods) pod.zone = pod.nodeName ? zones.get(pod.nodeName) : undefined;
     const probes: Record<string, NodeProbe> = {};
     const rings: (Ring | undefined)[] = [];
     let answered = 0;

@@ -23,7 +23,7 @@ export const DEFAULT_MEMBERSHIP = {
 export function memberAddress(pod: PodObservation): MemberAddress | undefined {
   if (!pod.podIp) return undefined;
   const host = pod.podIp.includes(":") ? `[${pod.podIp}]` : pod.podIp;
-  return { id: pod.name, peerUrl: `http://${host}:${PEER_PORT}`, clientUrl: `http://${host}:${CLIENT_PORT}` };
+  return { id: pod.name, peerUrl: `http://${host}:${PEER_PORT}`, clientUrl: `http://${host}:${CLIENT_PORT}`, ...(pod.zone ? { zone: pod.zone } : {}) };
 }
 
 /** Pods whose node process is running and answered its admin API in this pass. */

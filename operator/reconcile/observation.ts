@@ -16,6 +16,9 @@ export interface PodObservation {
   /** The pod has an IP and its container is running: its node process can be asked who it is. */
   running: boolean;
   podIp: string | undefined;
+  /** The Kubernetes Node the pod is scheduled on, and that Node's zone label when the operator may read Nodes. */
+  nodeName?: string;
+  zone?: string;
   deleting: boolean;
   replaceRequested: boolean;
   createdAtMs: number;
@@ -80,6 +83,7 @@ export function observePod(cluster: string, pod: V1Pod): PodObservation | undefi
     ready: (status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
     running: status?.phase === "Running" && containerRunning && !!status?.podIP,
     podIp: status?.podIP,
+    ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
     deleting: !!pod.metadata?.deletionTimestamp,
     replaceRequested: pod.metadata?.annotations?.[REPLACE_ANNOTATION] === "true",
     createdAtMs: created ? new Date(created).getTime() : 0,

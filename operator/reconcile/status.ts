@@ -51,6 +51,8 @@ function memberStatuses(observation: Observation, ring: Ring | undefined): Membe
       };
       const incarnation = probe?.reachable ? probe.incarnation : member?.incarnation;
       if (incarnation) status.incarnation = incarnation;
+      const zone = member?.zone ?? pod?.zone;
+      if (zone) status.zone = zone;
       const since = observation.unreachableSinceMs[id];
       if (since !== undefined) status.unreachableSince = new Date(since).toISOString();
       return status;

@@ -23,5 +23,5 @@ export { TOKEN_KEY, buildSecret, generateToken, tokenOf } from "./secret.js";
 export { buildPeerService } from "./peer-service.js";
 export { buildClientService } from "./client-service.js";
 export { buildPodDisruptionBudget } from "./pod-disruption-budget.js";
-export { CONFIG_HASH_ANNOTATION, CONTAINER_NAME, DATA_VOLUME, PATHS, buildStatefulSet, claimName } from "./stateful-set.js";
+export { CONFIG_HASH_ANNOTATION, CONTAINER_NAME, DATA_VOLUME, PATHS, ZONE_LABEL, buildStatefulSet, claimName, defaultSpread } from "./stateful-set.js";
 export type { StatefulSetOptions } from "./stateful-set.js";

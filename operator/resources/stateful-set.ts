@@ -122,6 +122,18 @@ function stringQuantities(values: Record<string, string | number> | undefined): 
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
 }
 
+/** The Node label that names a zone, as cloud providers and the Kubernetes scheduler use it. */
+export const ZONE_LABEL = "topology.kubernetes.io/zone";
+
+/**
+ * The default spread of a cluster's pods: over zones, at most one pod more in any zone than in another. With
+ * `ScheduleAnyway` it is a preference, so a cluster with one zone (or Nodes without the label) still schedules every
+ * pod; the ring spreads each key's replicas over the zones the pods landed in (docs/ring.md, "Zones").
+ */
+export function defaultSpread(cluster: string): NonNullable<V1PodSpec["topologySpreadConstraints"]> {
+  return [{ maxSkew: 1, topologyKey: ZONE_LABEL, whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selectorLabels(cluster) } }];
+}
+
 function podSpec(cluster: DynamoCluster): V1PodSpec {
   const names = objectNames(cluster.metadata.name);
   const scheduling = cluster.spec.scheduling ?? {};
@@ -147,7 +159,7 @@ function podSpec(cluster: DynamoCluster): V1PodSpec {
     nodeSelector: scheduling.nodeSelector,
     affinity: scheduling.affinity as V1PodSpec["affinity"],
     tolerations: scheduling.tolerations as V1PodSpec["tolerations"],
-    topologySpreadConstraints: scheduling.topologySpreadConstraints as V1PodSpec["topologySpreadConstraints"],
+    topologySpreadConstraints: (scheduling.topologySpreadConstraints ?? defaultSpread(cluster.metadata.name)) as V1PodSpec["topologySpreadConstraints"],
     priorityClassName: scheduling.priorityClassName,
   };
 }

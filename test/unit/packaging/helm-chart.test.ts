@@ -40,6 +40,9 @@ const MANAGED_RIGHTS: Record<string, string[]> = {
 
 const LEASE_RIGHTS = { "coordination.k8s.io/leases": ["create", "get", "update"] };
 
+/** Zone discovery: the operator reads the Node of each storage pod by name for its zone label, nothing more. */
+const NODE_ZONE_RIGHTS = { "/nodes": ["get"] };
+
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 
 /** Flattens RBAC rules into "group/resource" → sorted verbs, refusing wildcards outright. */
@@ -101,6 +104,8 @@ describe("helm chart charts/dynamo-operator", function () {
     it("renders the operator, its identity, cluster-wide RBAC, the Lease role, the metrics Service and the CRD", () => {
       assert.deepEqual(kinds(objects), [
         "ClusterRole",
+        "ClusterRole",
+        "ClusterRoleBinding",
         "ClusterRoleBinding",
         "CustomResourceDefinition",
         "Deployment",
@@ -208,8 +213,14 @@ describe("helm chart charts/dynamo-operator", function () {
       assert.deepEqual(container.resources, NON_DEFAULT_VALUES.resources);
     });
 
-    it("grants the same rights as a Role in the watched namespace only, with no cluster-wide rights", () => {
-      assert.ok(!objects.some((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding"));
+    it("grants the same rights as a Role in the watched namespace only; cluster-wide, only `get` on Nodes for zones", () => {
+      assert.deepEqual(
+        objects.filter((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding").map((o) => `${o.kind} ${o.metadata.name}`),
+        [`ClusterRole ${FULLNAME}-node-zones`, `ClusterRoleBinding ${FULLNAME}-node-zones`],
+      );
+      assert.deepEqual(rights(findObject(objects, "ClusterRole", `${FULLNAME}-node-zones`).rules), NODE_ZONE_RIGHTS);
+      assert.deepEqual(findObject(objects, "ClusterRoleBinding", `${FULLNAME}-node-zones`).subjects, [{ kind: "ServiceAccount", name: FULLNAME, namespace: RELEASE_NS }]);
+      assert.ok(!render({ ...NON_DEFAULT_VALUES, rbac: { nodeZones: false } }).some((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding"));
       const role = findObject(objects, "Role", FULLNAME, "apps");
       assert.deepEqual(rights(role.rules), MANAGED_RIGHTS);
       const binding = findObject(objects, "RoleBinding", FULLNAME, "apps");

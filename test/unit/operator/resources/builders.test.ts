@@ -201,6 +201,21 @@ describe("StatefulSet builder", () => {
     assert.equal(pod?.topologySpreadConstraints?.length, 1);
   });
 
+  it("spreads pods over zones by default, as a preference, and takes the spec's constraints (or none) instead", () => {
+    const plain = buildStatefulSet(dynamoCluster(), { replicas: 3 }).spec?.template.spec;
+    assert.deepEqual(plain?.topologySpreadConstraints, [
+      {
+        maxSkew: 1,
+        topologyKey: "topology.kubernetes.io/zone",
+        whenUnsatisfiable: "ScheduleAnyway",
+        labelSelector: { matchLabels: { "app.kubernetes.io/name": "dynamo", "app.kubernetes.io/instance": "kv", "app.kubernetes.io/component": "storage" } },
+      },
+    ]);
+    assert.deepEqual(pod?.topologySpreadConstraints, [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" }]);
+    const off = buildStatefulSet(dynamoCluster({ scheduling: { topologySpreadConstraints: [] } }), { replicas: 3 }).spec?.template.spec;
+    assert.deepEqual(off?.topologySpreadConstraints, []);
+  });
+
   it("keeps the claim retention policy of the spec, and deletes scaled-away claims by default", () => {
     assert.deepEqual(sts.spec?.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Delete" });
     assert.deepEqual(buildStatefulSet(dynamoCluster(), { replicas: 3 }).spec?.persistentVolumeClaimRetentionPolicy, {
