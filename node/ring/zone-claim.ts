@@ -17,6 +17,9 @@
  * - The incremental plan: the blocks of leaving members go whole to members of another zone than their neighbours',
  *   then members above quota hand whole blocks to members of their zone below it. When no zone's share changes
  *   (a replacement, or a member joining each zone), this is the minimum.
+ * - The shifted plan: as the incremental one, but first the zones' shares are corrected one partition at a time by
+ *   shifting block boundaries between zones (and, where a zone must lose blocks, by removing w consecutive blocks):
+ *   what a member joining or leaving one zone needs.
  * - The searched plan: the cheapest block-spaced ring (zone-search.ts: at first with the leaving members' partitions
  *   handed out, then balanced by rewriting short windows).
  * - The frame layout (zone-layout.ts) re-mapped onto the current owners, valid and evenly spread by construction.
@@ -24,10 +27,13 @@
  * Each is finished by `spreadReplicas`.
  */
 import { assert } from "../errors/index.js";
-import { balanceWithinZones, countsOf, replicaExcess, spreadReplicas } from "./zone-assign.js";
+import { balanceWithinZones, blocksOf, countsOf, replicaCounts, replicaExcess, spreadReplicas, type Block } from "./zone-assign.js";
 import { frameLayout, remapFrameLayout } from "./zone-layout.js";
 import { NOBODY, RingSearch, balanceMembers, cutPosition, passWork, searchSpace } from "./zone-search.js";
-import { blockPlan, zoneViolationsOf, type BlockPlan, type ZoneModel } from "./zones.js";
+import { blockPlan, zoneRuleHoldsAround, zoneViolationsOf, type BlockPlan, type ZoneModel } from "./zones.js";
+
+/** Up to this many partitions the searched plan is always weighed; above, only when no other plan was found. */
+const SEARCH_ALWAYS_UP_TO = 1024;
 
 /** The most transitions one whole-ring search pass may weigh; beyond it the search is skipped. */
 const TRANSITIONS_PER_PASS_MAX = 40_000_000;
@@ -54,7 +60,15 @@ export function planZoneClaim(input: ZonePlanInput): Int32Array {
   const candidates: Int32Array[] = [];
   const incremental = incrementalPlan(input);
   if (incremental !== undefined) candidates.push(incremental);
-  const searched = searchedPlan(input, plan);
+  // Shifted boundaries can leave runs that concentrate replicas beyond what evening them out repairs; that plan is
+  // taken only within the replica spread the planner aims for (docs/ring.md, "Zones").
+  const shifted = shiftedPlan(input, plan);
+  if (shifted !== undefined && replicaSpreadWithinZones(spreadReplicas(shifted, original, model, targetN, w), model, targetN) <= replicaSpreadAimed(q, memberCount, targetN)) {
+    candidates.push(shifted);
+  }
+  // On large rings the search costs seconds to minutes; it is kept for when nothing cheaper than the frame layout
+  // exists (measured in docs/ring.md, "Zones").
+  const searched = q <= SEARCH_ALWAYS_UP_TO || candidates.length === 0 ? searchedPlan(input, plan) : undefined;
   if (searched !== undefined) candidates.push(searched);
   candidates.push(remapFrameLayout(frameLayout(q, model, plan), original, model));
 
@@ -79,6 +93,22 @@ function isBalanced(owners: Int32Array, memberCount: number): boolean {
   return owners.every((member) => member !== NOBODY) && counts.every((count) => count === lo || count === lo + 1);
 }
 
+/** The largest difference between the replicas two members of one zone hold. */
+function replicaSpreadWithinZones(owners: Int32Array, model: ZoneModel, targetN: number): number {
+  const held = replicaCounts(owners, model.zoneOfMember.length, targetN);
+  let spread = 0;
+  for (const members of model.membersOfZone) {
+    const values = members.map((m) => held[m] as number);
+    spread = Math.max(spread, Math.max(...values) - Math.min(...values));
+  }
+  return spread;
+}
+
+/** The replica spread within a zone the planner aims for: a few replicas, or 15% of a member's share on large rings. */
+export function replicaSpreadAimed(partitions: number, memberCount: number, targetN: number): number {
+  return Math.max(2 * targetN + 2, Math.ceil((0.15 * partitions * targetN) / memberCount));
+}
+
 function movesFrom(original: Int32Array, plan: Int32Array): number {
   let moves = 0;
   for (let p = 0; p < original.length; p++) if (original[p] !== plan[p]) moves++;
@@ -101,6 +131,15 @@ function spacingViolationCount(owners: Int32Array, targetN: number): number {
  * quota, ties to the smaller index), then members are balanced within zones. Undefined when that cannot balance.
  */
 function incrementalPlan(input: ZonePlanInput): Int32Array | undefined {
+  const owners = handOutLeaving(input);
+  return owners && balanceWithinZones(owners, input.original, input.model, input.targetN, input.w);
+}
+
+/**
+ * The leaving members' runs handed out whole, each to the member furthest below quota among the zones other than its
+ * neighbours'; undefined when a run has no such member or the result breaks the zone rule.
+ */
+function handOutLeaving(input: ZonePlanInput): Int32Array | undefined {
   const { original, model } = input;
   const q = original.length;
   const memberCount = model.zoneOfMember.length;
@@ -120,7 +159,131 @@ function incrementalPlan(input: ZonePlanInput): Int32Array | undefined {
     counts[best] = (counts[best] as number) + length;
   }
   if (zoneViolationsOf(owners, model.zoneOfMember, input.w).length > 0) return undefined;
+  return owners;
+}
+
+/**
+ * The shifted plan, for a change of the zones' shares (a member joining or leaving one zone only): the leaving
+ * members' runs handed out as in the incremental plan, then partitions moved between zones one at a time by shifting
+ * the boundary between two neighbouring blocks of different zones, which keeps the sequence of blocks (and so the
+ * zone rule) as it is; then members are balanced within zones. Each shift moves one partition, which is how a zone
+ * gains or loses its share at about the minimum. From a zone over its share, the member owning most gives; to a zone
+ * under it, the neighbouring member owning least takes. Undefined when the shares cannot be reached this way.
+ */
+function shiftedPlan(input: ZonePlanInput, plan: BlockPlan): Int32Array | undefined {
+  const { original, model } = input;
+  const q = original.length;
+  const owners = handOutLeaving(input);
+  if (owners === undefined) return undefined;
+  const memberCount = model.zoneOfMember.length;
+  const zoneOf = model.zoneOfMember;
+  const counts = countsOf(owners, memberCount);
+  const zoneCounts = model.membersOfZone.map((members) => members.reduce((sum, m) => sum + (counts[m] as number), 0));
+  const excess = zoneCounts.map((count, z) => count - (plan.zonePartitions[z] as number));
+  if (excess.every((e) => e === 0)) return undefined;
+  for (let guard = 0; guard < q && excess.some((e) => e !== 0); guard++) {
+    // One pass over every boundary: the best single shift from a zone over its share into one under it.
+    let best: { from: number; to: number; key: number; at: number } | undefined;
+    for (let p = 0; p < q; p++) {
+      const next = (p + 1) % q;
+      const left = owners[p] as number;
+      const right = owners[next] as number;
+      if (left === right) continue;
+      const zl = zoneOf[left] as number;
+      const zr = zoneOf[right] as number;
+      if (zl === zr) continue;
+      // Shift p (the left block's last partition) to the right block, or next (the right block's first) to the left.
+      for (const [giver, taker, at] of [
+        [left, right, p],
+        [right, left, next],
+      ] as const) {
+        if ((excess[zoneOf[giver] as number] as number) <= 0 || (excess[zoneOf[taker] as number] as number) >= 0) continue;
+        const before = owners[(at - (at === p ? 1 : -1) + q) % q];
+        if (before !== giver) continue; // the giver's block must keep at least one partition
+        // Undoing an earlier move is free; otherwise prefer the most loaded giver and the least loaded taker.
+        const key = (original[at] === taker ? -2 * q : original[at] === giver ? 2 * q : 0) - (counts[giver] as number) + (counts[taker] as number);
+        if (best === undefined || key < best.key) best = { from: giver, to: taker, key, at };
+      }
+    }
+    if (best === undefined) {
+      // A zone over its share whose blocks are all single partitions where they meet the zones under theirs can only
+      // shrink by losing blocks: w consecutive blocks go, and their partitions join the blocks on either side.
+      if (!removeFrame(owners, original, zoneOf, input.w, excess)) return undefined;
+      countsOf(owners, memberCount).forEach((count, m) => (counts[m] = count));
+      continue;
+    }
+    owners[best.at] = best.to;
+    counts[best.from] = (counts[best.from] as number) - 1;
+    counts[best.to] = (counts[best.to] as number) + 1;
+    excess[zoneOf[best.from] as number] = (excess[zoneOf[best.from] as number] as number) - 1;
+    excess[zoneOf[best.to] as number] = (excess[zoneOf[best.to] as number] as number) + 1;
+  }
+  if (excess.some((e) => e !== 0) || zoneViolationsOf(owners, zoneOf, input.w).length > 0) return undefined;
   return balanceWithinZones(owners, original, model, input.targetN, input.w);
+}
+
+/** How many windows of blocks `removeFrame` tries, cheapest first, before it gives up. */
+const FRAME_TRIES_MAX = 64;
+
+/**
+ * Removes the cheapest run of w consecutive blocks that contains a block of a zone over its share and whose removal
+ * keeps the zone rule: its partitions go to the blocks on either side, split where the zones' excesses (updated in
+ * place) end up smallest. Returns false when no window can go.
+ */
+function removeFrame(owners: Int32Array, original: Int32Array, zoneOf: Int32Array, w: number, excess: number[]): boolean {
+  const q = owners.length;
+  const blocks = blocksOf(owners);
+  const count = blocks.length;
+  if (count < 2 * w + 2) return false;
+  const windows: { first: number; length: number }[] = [];
+  for (let b = 0; b < count; b++) {
+    let length = 0;
+    let over = false;
+    for (let k = 0; k < w; k++) {
+      const block = blocks[(b + k) % count] as Block;
+      length += block.length;
+      if ((excess[zoneOf[block.member] as number] as number) > 0) over = true;
+    }
+    if (over) windows.push({ first: b, length });
+  }
+  windows.sort((a, b) => a.length - b.length || a.first - b.first);
+  for (const { first, length } of windows.slice(0, FRAME_TRIES_MAX)) {
+    const left = blocks[(first - 1 + count) % count] as Block;
+    const right = blocks[(first + w) % count] as Block;
+    if (left.member === right.member) continue;
+    const start = (blocks[first] as Block).start;
+    const saved = Int32Array.from({ length }, (_, i) => owners[(start + i) % q] as number);
+    const next = [...excess];
+    for (let k = 0; k < w; k++) {
+      const block = blocks[(first + k) % count] as Block;
+      next[zoneOf[block.member] as number] = (next[zoneOf[block.member] as number] as number) - block.length;
+    }
+    // The split: the first `split` partitions join the left block, the rest the right one.
+    const zl = zoneOf[left.member] as number;
+    const zr = zoneOf[right.member] as number;
+    let bestSplit = 0;
+    let bestCost = Number.POSITIVE_INFINITY;
+    for (let split = 0; split <= length; split++) {
+      const trial = [...next];
+      trial[zl] = (trial[zl] as number) + split;
+      trial[zr] = (trial[zr] as number) + length - split;
+      let cost = trial.reduce((sum, e) => sum + Math.abs(e), 0) * q;
+      for (let i = 0; i < length; i++) if (original[(start + i) % q] !== (i < split ? left.member : right.member)) cost++;
+      if (cost < bestCost) {
+        bestCost = cost;
+        bestSplit = split;
+      }
+    }
+    for (let i = 0; i < length; i++) owners[(start + i) % q] = i < bestSplit ? left.member : right.member;
+    if (zoneRuleHoldsAround(owners, zoneOf, w, start, length)) {
+      next[zl] = (next[zl] as number) + bestSplit;
+      next[zr] = (next[zr] as number) + length - bestSplit;
+      next.forEach((e, z) => (excess[z] = e));
+      return true;
+    }
+    saved.forEach((member, i) => (owners[(start + i) % q] = member));
+  }
+  return false;
 }
 
 /** [start, length] of each maximal run of `member` in `owners`, found from a partition where no run wraps. */
