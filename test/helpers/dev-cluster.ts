@@ -36,6 +36,8 @@ export interface StartOptions {
   peerTls?: boolean;
   /** HTTPS on the client ports (`dynamo dev --client-tls`); off by default, as in `dynamo dev`. */
   clientTls?: boolean;
+  /** `dynamo dev --zones`: zones given to the nodes round-robin. */
+  zones?: string[];
 }
 
 export class TestCluster {
@@ -210,6 +212,7 @@ async function spawnDev(dataDir: string, basePort: number, options: StartOptions
   if (options.partitions) args.push("--partitions", String(options.partitions));
   if (options.peerTls === false) args.push("--insecure-peer-plaintext");
   if (options.clientTls) args.push("--client-tls");
+  if (options.zones) args.push("--zones", options.zones.join(","));
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
   const output: string[] = [];
   child.stdout!.on("data", (d: Buffer) => output.push(d.toString()));

@@ -16,6 +16,8 @@ export interface SetCheckerOptions {
   rng: Rng;
   /** Write quorum used by the clients. */
   w?: number;
+  /** Read quorum of the clients' reads before each write (default 1). */
+  r?: number;
   /** Pause between one client's operations. */
   pauseMs?: number;
   /** Prefix of the elements this checker adds, so several checkers can share keys. */
@@ -85,7 +87,7 @@ export class SetChecker {
       const key = this.keyName(this.options.rng.int(this.options.keys));
       const element = `${this.options.prefix ?? "c"}${index}-${n++}`;
       try {
-        const current = await this.observed("read", key, url, () => client.get(this.options.bucket, key, { r: 1 }));
+        const current = await this.observed("read", key, url, () => client.get(this.options.bucket, key, { r: this.options.r ?? 1 }));
         const members = new Set<string>();
         if (current.kind === "value") parseSet(current.value).forEach((e) => members.add(e));
         if (current.kind === "siblings") for (const s of current.siblings) parseSet(s.value).forEach((e) => members.add(e));
