@@ -73,6 +73,13 @@ describe("ring values", () => {
     assertRejected({ ...ring, surprise: true }, /surprise|unrecognized/i);
   });
 
+  it("keeps members' zones, accepts rings without them, and rejects a zone that is not a label value", () => {
+    const zoned = createRing({ partitions: 16, members: ["a", "b", "c"].map((id, i) => ({ ...member(id), zone: ["z1", "z2", "z3"][i] })), targetN: 3 });
+    assert.deepEqual(parseRing(JSON.parse(JSON.stringify(zoned))).members.b?.zone, "z2");
+    assert.equal(parseRing(goodRing()).members.a?.zone, undefined);
+    assertRejected({ ...zoned, members: { ...zoned.members, a: { ...zoned.members.a, zone: "eu west" } } }, /members\.a\.zone/, /zone names/);
+  });
+
   it("rejects things that are not rings at all", () => {
     assertRejected(null);
     assertRejected("ring");
