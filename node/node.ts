@@ -230,7 +230,7 @@ export class StorageNode {
         now: monotonicMs,
         log: (m) => log.info(m),
       },
-      { intervalMs: tuning.gossipIntervalMs, fanout: tuning.gossipFanout },
+      { intervalMs: tuning.gossipIntervalMs, fanout: tuning.gossipFanout, heartbeatMaxDelayMs: this.detector.intervalMaxMs },
     );
     let warned = "";
     this.ringState.onChange((ring) => {
@@ -332,7 +332,7 @@ export class StorageNode {
     };
     this.peerProtocol = new PeerServer(
       { token: options.token, inFlightMax: tuning.peerInFlightMax, log: (m) => log.warn(m), faults: this.faults },
-      withHeartbeats(handlers, (from) => this.detector.heartbeat(from, monotonicMs())),
+      handlers,
     );
 
     const contextSecret = createHash("sha256").update("dynamo-context\u0000").update(options.token).digest();
@@ -581,18 +581,6 @@ export class StorageNode {
 
 /** How often the TLS directory is checked for rotated certificates. */
 const TLS_RELOAD_INTERVAL_MS = 5000;
-
-/** Any request from a member is proof of life, as good as a heartbeat. */
-function withHeartbeats(handlers: PeerHandlers, heartbeat: (from: string) => void): PeerHandlers {
-  const wrapped: Record<string, unknown> = {};
-  for (const [op, handler] of Object.entries(handlers) as [string, (request: unknown, from: string) => Promise<unknown>][]) {
-    wrapped[op] = (request: unknown, from: string) => {
-      if (from !== "unknown") heartbeat(from);
-      return handler(request, from);
-    };
-  }
-  return wrapped as PeerHandlers;
-}
 
 /**
  * The clock failure detection measures with. Never the wall clock: an NTP step (or any skew correction) would

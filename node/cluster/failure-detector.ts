@@ -46,6 +46,11 @@ export class PhiAccrualDetector {
 
   constructor(private readonly options: FailureDetectorOptions = DEFAULT_FAILURE_DETECTOR) {}
 
+  /** The longest gap recorded as an interval; longer ones are outages. */
+  get intervalMaxMs(): number {
+    return this.options.intervalMaxMs;
+  }
+
   heartbeat(member: string, nowMs: number): void {
     const history = this.members.get(member);
     if (!history) {

@@ -2,8 +2,9 @@
  * Gossip: every round this node bumps its own heartbeat and exchanges heartbeat digests and ring epochs with a few
  * random members (a bounded fan-out), so liveness news and the newest ring spread through the cluster in a
  * logarithmic number of rounds without all-to-all traffic. A heartbeat is (generation, version): the generation is the
- * process start time, so a restarted node's fresh counter still reads as newer than its old one. Every newer
- * heartbeat learnt, first or second hand, feeds the failure detector.
+ * process start time, so a restarted node's heartbeats still read as newer than its old ones; the version is the
+ * sender's monotonic clock in milliseconds when it sent the heartbeat. Every newer heartbeat learnt, first or second
+ * hand, feeds the failure detector, unless it arrives late (see `isFresh`).
  */
 import { DynamoError } from "../errors/index.js";
 import type { PeerClient, PeerHandlers } from "../peer/index.js";
@@ -13,9 +14,32 @@ import type { PhiAccrualDetector } from "./failure-detector.js";
 export interface GossipOptions {
   intervalMs: number;
   fanout: number;
+  /**
+   * A heartbeat that reaches this node more than this much later than the member's fastest heartbeats did is not
+   * proof that the member is alive now, and does not feed the failure detector.
+   */
+  heartbeatMaxDelayMs: number;
 }
 
-export const DEFAULT_GOSSIP: GossipOptions = { intervalMs: 500, fanout: 2 };
+export const DEFAULT_GOSSIP: GossipOptions = { intervalMs: 500, fanout: 2, heartbeatMaxDelayMs: 2000 };
+
+/**
+ * How far a member's monotonic clock is from this node's, learnt from its heartbeats: the smallest (local time of
+ * arrival - sender's time of sending) seen, which is the clocks' offset plus the fastest delivery.
+ */
+interface MemberClock {
+  generation: number;
+  minOffset: number;
+  lastAt: number;
+  firstAt: number;
+  firstVersion: number;
+}
+
+/**
+ * How fast the smallest offset may creep up (ms per ms), so that two machines' clocks running at slightly different
+ * rates never make every heartbeat look late; far above real clock drift (tens of ppm), far below any real delay.
+ */
+const OFFSET_DRIFT_ALLOWANCE = 0.001;
 
 type Heartbeat = [generation: number, version: number];
 
@@ -38,6 +62,7 @@ export interface GossipDeps {
 
 export class Gossiper {
   private readonly heartbeats = new Map<string, Heartbeat>();
+  private readonly clocks = new Map<string, MemberClock>();
   private readonly generation: number;
   private version = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -86,7 +111,7 @@ export class Gossiper {
 
   /** One gossip round; exported for tests that want to drive rounds by hand. */
   async round(): Promise<void> {
-    this.version += 1;
+    this.version = Math.max(this.version + 1, Math.floor(this.deps.now()));
     const ring = this.deps.ring();
     const targets = ring ? this.pickMembers(ring) : this.deps.seedClients();
     await Promise.all(targets.map((client) => this.exchange(client)));
@@ -149,8 +174,32 @@ export class Gossiper {
       const known = this.heartbeats.get(id);
       if (known && (hb[0] < known[0] || (hb[0] === known[0] && hb[1] <= known[1]))) continue;
       this.heartbeats.set(id, [hb[0], hb[1]]);
-      this.deps.detector.heartbeat(id, now);
+      if (this.isFresh(id, hb, now)) this.deps.detector.heartbeat(id, now);
     }
+  }
+
+  /**
+   * Whether a newer heartbeat is also a recent one. A frame can arrive long after it was sent: when a cut heals, the
+   * sender's kernel retransmits what sat in its socket buffers, even if the sender froze or died meanwhile, and a
+   * member that relays a heartbeat may have held it for a while. Counting such a heartbeat as proof of life would keep
+   * a frozen member "up" for as long as old frames keep arriving (seed 1130). The version is the sender's monotonic
+   * clock, so (arrival - version) is the clocks' offset plus the delay; a heartbeat whose delay exceeds the smallest
+   * seen by more than `heartbeatMaxDelayMs` is old news. Senders that count rounds instead of milliseconds (older
+   * releases) cannot be judged, and every newer heartbeat of theirs counts, as before.
+   */
+  private isFresh(id: string, [generation, version]: Heartbeat, now: number): boolean {
+    const offset = now - version;
+    const clock = this.clocks.get(id);
+    if (!clock || clock.generation !== generation) {
+      this.clocks.set(id, { generation, minOffset: offset, lastAt: now, firstAt: now, firstVersion: version });
+      return true;
+    }
+    clock.minOffset = Math.min(offset, clock.minOffset + (now - clock.lastAt) * OFFSET_DRIFT_ALLOWANCE);
+    clock.lastAt = now;
+    const observedMs = now - clock.firstAt;
+    const countsMilliseconds = version - clock.firstVersion >= observedMs / 2;
+    if (observedMs < this.options.heartbeatMaxDelayMs || !countsMilliseconds) return true;
+    return offset - clock.minOffset <= this.options.heartbeatMaxDelayMs;
   }
 
   private pickMembers(ring: Ring): PeerClient[] {

@@ -40,6 +40,13 @@ describe("kernel-level fault regressions", function () {
     assert.ok(result.afterMemberPause !== undefined && result.afterMemberPause < 5000, `after the member was frozen 15 s: ${result.afterMemberPause ?? "not within 15 s"} ms`);
   });
 
+  it("a node frozen right after a cut heals is seen down within seconds, whatever its kernel still delivers (seed 1130)", async function () {
+    const result = (await scenario("frames-delivered-after-freeze", 3)) as { detection?: number; upAgain?: number };
+    console.log(`      ${JSON.stringify(result)} ms`);
+    assert.ok(result.detection !== undefined && result.detection < 5000, `detection after the heal: ${result.detection ?? "not within 15 s"} ms`);
+    assert.equal(result.upAgain, undefined, `the frozen node was seen up again ${result.upAgain} ms after it froze`);
+  });
+
   it("a write forwarded into a black hole and applied there late never beats the writes made meanwhile (seed 74)", async function () {
     const result = (await scenario("delayed-forward", 4)) as { forwarded: string; final: string; lastAcknowledged: string };
     console.log(`      ${JSON.stringify(result)}`);

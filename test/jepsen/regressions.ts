@@ -96,6 +96,51 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     }
   },
   /**
+   * Seed 1130 (all fault kinds, 10 minutes): node-4's connections to the others' ports were dropped for 9 s, healed,
+   * and node-4 was frozen 0.2 s later; node-1 still saw it up 8 s after the freeze. The frames node-4 had sent into
+   * the cut (gossip, replication) sat in its kernel's socket buffers and were retransmitted by the kernel after the
+   * heal, while the process was frozen: each one arrived as fresh proof of life. Here: writes through node-2 while its
+   * connections to node-0 are cut, the cut healed and node-2 frozen at once.
+   */
+  "frames-delivered-after-freeze": async () => {
+    const cluster = await NetCluster.start({ lab, nodes: 3, config: JEPSEN_CONFIG, partitions: 16 });
+    try {
+      await sleep(2000);
+      const writer = new DynamoClient(cluster.node(2).clientUrl, { timeoutMs: 3000 });
+      let writing = true;
+      const writes = (async () => {
+        for (let i = 0; writing; i++) await writer.put("default", `k-${i % 50}`, `v-${i}`, { w: 1 }).catch(() => undefined);
+      })();
+      await cluster.network.apply({ cuts: [{ from: ["n2"], to: ["n0"], mode: "drop", scope: "connect" }], links: {} });
+      await sleep(7000);
+      writing = false;
+      await cluster.network.apply({ cuts: [], links: {} });
+      // Watch node-0's view for 15 s after the freeze: it must see node-2 down, and keep seeing it down while the
+      // frames node-2 sent into the cut are retransmitted by its kernel (TCP's backoff puts the next one about 5.6 s
+      // after the heal).
+      const started = performance.now();
+      cluster.signal(2, "SIGSTOP");
+      let detection: number | undefined;
+      let upAgain: number | undefined;
+      try {
+        while (performance.now() - started < 15_000) {
+          const state = await liveness(cluster, 0, cluster.node(2).id);
+          const at = Math.round(performance.now() - started);
+          if (state === "down") detection ??= at;
+          else if (detection !== undefined) upAgain ??= at;
+          await sleep(100);
+        }
+      } finally {
+        cluster.signal(2, "SIGCONT");
+      }
+      await writes;
+      writer.close();
+      return { detection, upAgain };
+    } finally {
+      await cluster.destroy();
+    }
+  },
+  /**
    * Seed 74 (the CI run): an lww register ended on acknowledged write 156 although acknowledged write 200 carried a
    * context covering it. Write 156 went through a node that forwarded it to a replica cut off from it; the forward
    * timed out, was retried on another replica (acknowledged there), and the first replica applied its copy 22 s later,

@@ -24,4 +24,52 @@ describe("gossip", function () {
     assert.deepEqual(Object.keys(reply.header.heartbeats).sort(), ["node-0", "node-1"]);
     assert.deepEqual(reply.header.heartbeats["node-1"], [5, 7]);
   });
+
+  it("does not count a heartbeat that arrives late as proof of life, so a frozen member's old frames cannot keep it up (seed 1130)", async function () {
+    const members = ["node-0", "node-1"].map((id) => ({ id, peerUrl: `https://127.0.0.1:1/${id}`, clientUrl: "http://127.0.0.1:2", incarnation: "i", state: "valid" as const }));
+    const ring = createRing({ partitions: 8, members, targetN: 2 });
+    let now = 50_000;
+    const detector = new PhiAccrualDetector(DEFAULT_FAILURE_DETECTOR);
+    const gossiper = new Gossiper({
+      self: "node-0",
+      ring: () => ring,
+      ringHash: () => "h",
+      installRing: async () => false,
+      peer: () => undefined,
+      seedClients: () => [],
+      detector,
+      random: () => 0.5,
+      now: () => now,
+      log: () => undefined,
+    });
+    // node-1's clock reads 20 s behind ours; its heartbeats take 5 ms to arrive.
+    const send = (sentAt: number) => gossiper.peerHandlers().gossip({ header: { epoch: 1, ringHash: "h", heartbeats: { "node-1": [7, sentAt - 20_000] } }, body: undefined }, "node-1");
+    for (let i = 0; i < 20; i++) {
+      await send(now - 5);
+      now += 500;
+    }
+    assert.equal(detector.lastHeardAt("node-1"), now - 500);
+    // node-1 froze at `frozenAt`; a frame it sent 200 ms before that is delivered by its kernel 6 s later.
+    const frozenAt = now;
+    now += 6000;
+    await send(frozenAt - 200);
+    assert.equal(detector.lastHeardAt("node-1"), frozenAt - 500, "the late heartbeat did not feed the detector");
+    assert.ok(!detector.isAvailable("node-1", now + 2000), "node-1 is suspected");
+    // Alive again: its next heartbeat, sent now, counts.
+    await send(now);
+    assert.equal(detector.lastHeardAt("node-1"), now);
+  });
+
+  it("still counts every newer heartbeat of a sender whose versions count rounds, as older releases send them", async function () {
+    const members = ["node-0", "node-1"].map((id) => ({ id, peerUrl: `https://127.0.0.1:1/${id}`, clientUrl: "http://127.0.0.1:2", incarnation: "i", state: "valid" as const }));
+    const ring = createRing({ partitions: 8, members, targetN: 2 });
+    let now = 50_000;
+    const detector = new PhiAccrualDetector(DEFAULT_FAILURE_DETECTOR);
+    const gossiper = new Gossiper({ self: "node-0", ring: () => ring, ringHash: () => "h", installRing: async () => false, peer: () => undefined, seedClients: () => [], detector, random: () => 0.5, now: () => now, log: () => undefined });
+    for (let round = 1; round <= 40; round++) {
+      await gossiper.peerHandlers().gossip({ header: { epoch: 1, ringHash: "h", heartbeats: { "node-1": [7, round] } }, body: undefined }, "node-1");
+      assert.equal(detector.lastHeardAt("node-1"), now);
+      now += 500;
+    }
+  });
 });
