@@ -13,7 +13,8 @@ import { StorageNode, type NodeOptions } from "./node.js";
 
 export const NODE_USAGE = `usage: dynamo node [--id ID] [--host HOST] [--port 8080] [--peer-port 8081] [--advertise ADDR]
                    [--zone ZONE] [--data-dir DIR] [--seeds URL,...] [--config FILE] [--console on|off] --token-file FILE
-                   (--tls-dir DIR | --insecure-peer-plaintext) [--client-tls-dir DIR] [--client-tokens-file FILE]
+                   (--tls-dir DIR [--tls-name NAME] | --insecure-peer-plaintext) [--client-tls-dir DIR]
+                   [--client-tokens-file FILE]
 Every flag may also be given as an environment variable DYNAMO_<FLAG>, e.g. DYNAMO_PEER_PORT=8081
 (DYNAMO_INSECURE_PEER_PLAINTEXT=1 for the switch).`;
 
@@ -31,6 +32,7 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     "token-file": { type: "string" },
     console: { type: "string" },
     "tls-dir": { type: "string" },
+    "tls-name": { type: "string" },
     "insecure-peer-plaintext": { type: "boolean" },
     "client-tokens-file": { type: "string" },
     "client-tls-dir": { type: "string" },
@@ -57,7 +59,11 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
     seeds,
     config: loadNodeConfig(values.config as string | undefined),
     token: readTokenFile(tokenFile),
-    tls: peerTls(values["tls-dir"] as string | undefined, values["insecure-peer-plaintext"] === true || process.env.DYNAMO_INSECURE_PEER_PLAINTEXT === "1"),
+    tls: peerTls(
+      values["tls-dir"] as string | undefined,
+      values["tls-name"] as string | undefined,
+      values["insecure-peer-plaintext"] === true || process.env.DYNAMO_INSECURE_PEER_PLAINTEXT === "1",
+    ),
     clientSecurity: { tokensFile: values["client-tokens-file"] as string | undefined, tlsDir: values["client-tls-dir"] as string | undefined },
     faultInjection: process.env.DYNAMO_FAULT_INJECTION === "1",
     console: onOff(values.console, "console", true),
@@ -65,12 +71,15 @@ export function parseNodeOptions(argv: string[]): NodeOptions {
 }
 
 /**
- * The peer port runs mutual TLS from a TLS directory (ca.crt, tls.crt, tls.key); running it in plaintext takes an
- * explicit, separate switch, so a missing directory is never mistaken for a wish to go without.
+ * The peer port runs mutual TLS from a TLS directory (ca.crt, tls.crt, tls.key; or ca.crt, NAME.tls.crt and
+ * NAME.tls.key with `--tls-name NAME`, in a directory that holds the certificates of every node of a StatefulSet);
+ * running it in plaintext takes an explicit, separate switch, so a missing directory is never mistaken for a wish to
+ * go without.
  */
-function peerTls(dir: string | undefined, plaintext: boolean): TlsDir | undefined {
+function peerTls(dir: string | undefined, name: string | undefined, plaintext: boolean): TlsDir | undefined {
   if (dir && plaintext) throw new UsageError("--tls-dir and --insecure-peer-plaintext exclude each other");
-  if (dir) return TlsDir.load(dir);
+  if (name !== undefined && !dir) throw new UsageError("--tls-name names a node's files in --tls-dir, which is missing");
+  if (dir) return TlsDir.load(dir, name || undefined);
   if (plaintext) return undefined;
   throw new UsageError(
     "--tls-dir is required: the peer port runs mutual TLS from a directory holding ca.crt, tls.crt and tls.key; to run it unencrypted for a local test, pass --insecure-peer-plaintext",

@@ -542,6 +542,7 @@ export class StorageNode {
       rebuild: this.rebuilder.status(),
       transfers: this.receiver.list(),
       faults: this.faults ? { cut: this.faults.cutMembers } : undefined,
+      tls: { peer: this.options.tls?.fingerprints(), client: this.clientSecurity?.fingerprints() },
     };
   }
 

@@ -11,7 +11,7 @@
 import type { Server } from "node:http";
 import type { Server as HttpsServer, ServerOptions as HttpsOptions } from "node:https";
 import type { Logger } from "../log.js";
-import { TlsDir } from "../tls/index.js";
+import { TlsDir, type TlsFingerprints } from "../tls/index.js";
 import { ClientTokens, parseClientTokens } from "./client-auth.js";
 import { FILE_CHECK_INTERVAL_MS, watchFiles } from "./watched-files.js";
 
@@ -55,6 +55,11 @@ export class ClientSecurity {
     return this.#tokens ? () => this.#tokens! : undefined;
   }
 
+
+  /** Which certificate the client port serves now, or undefined for plain HTTP. */
+  fingerprints(): TlsFingerprints | undefined {
+    return this.#tls?.fingerprints();
+  }
 
   /** Options for an HTTPS client port, or undefined for plain HTTP. */
   tlsOptions(): HttpsOptions | undefined {

@@ -30,6 +30,9 @@ export interface CaOptions {
   /** Default 3650 (ten years). */
   validityDays?: number;
   now?: Date;
+  /** Exact validity bounds, for callers that keep their own schedule (the operator); they override the two above. */
+  notBefore?: Date;
+  notAfter?: Date;
 }
 
 export interface LeafOptions {
@@ -39,12 +42,15 @@ export interface LeafOptions {
   /** Default 365. */
   validityDays?: number;
   now?: Date;
+  /** Exact validity bounds, for callers that keep their own schedule (the operator); they override the two above. */
+  notBefore?: Date;
+  notAfter?: Date;
 }
 
 /** Creates a self-signed certificate authority. */
 export async function createCa(options: CaOptions): Promise<CertificateAndKey> {
   const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
-  const { notBefore, notAfter } = validity(options.now, options.validityDays ?? 3650);
+  const { notBefore, notAfter } = validity(options, 3650);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
     name: `CN=${escapeName(options.commonName)}`,
@@ -66,7 +72,7 @@ export async function issueCertificate(ca: CertificateAndKey, options: LeafOptio
   const caCert = new x509.X509Certificate(ca.cert);
   const caKey = await webcrypto.subtle.importKey("pkcs8", pemBody(ca.key), ALGORITHM, false, ["sign"]);
   const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
-  const { notBefore, notAfter } = validity(options.now, options.validityDays ?? 365);
+  const { notBefore, notAfter } = validity(options, 365);
   const names = (options.hosts ?? []).map((host) => (isIP(host) ? { type: "ip" as const, value: host } : { type: "dns" as const, value: host }));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),
@@ -89,10 +95,13 @@ export async function issueCertificate(ca: CertificateAndKey, options: LeafOptio
   return { cert: cert.toString("pem") + "\n", key: await privateKeyPem(keys.privateKey) };
 }
 
-function validity(now: Date | undefined, days: number): { notBefore: Date; notAfter: Date } {
-  const start = (now ?? new Date()).getTime();
+function validity(options: CaOptions | LeafOptions, defaultDays: number): { notBefore: Date; notAfter: Date } {
+  const start = (options.now ?? new Date()).getTime();
   // Back-dated an hour so a peer whose clock is a little behind still accepts a certificate issued just now.
-  return { notBefore: new Date(start - 60 * 60 * 1000), notAfter: new Date(start + days * DAY_MS) };
+  const notBefore = options.notBefore ?? new Date(start - 60 * 60 * 1000);
+  const notAfter = options.notAfter ?? new Date(start + (options.validityDays ?? defaultDays) * DAY_MS);
+  if (notAfter.getTime() <= notBefore.getTime()) throw new RangeError(`a certificate's notAfter (${notAfter.toISOString()}) must follow its notBefore`);
+  return { notBefore, notAfter };
 }
 
 function serialNumber(): string {

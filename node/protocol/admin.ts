@@ -42,6 +42,20 @@ const hintStatsSchema = z.object({
   byOwner: z.record(z.string(), z.object({ count: z.number(), bytes: z.number() })),
 });
 
+const fingerprintSchema = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 fingerprint in 64 lower-case hex digits");
+
+/**
+ * Which certificates a port uses right now: fingerprints of the CAs it trusts and of its own certificate. The operator
+ * compares them with the Secrets it wrote, so it knows when a rotated file has reached the node (the kubelet updates
+ * mounted Secrets within a minute or so, and the node re-reads them every few seconds).
+ */
+export const tlsInUseSchema = z.object({
+  caFingerprints: z.array(fingerprintSchema).max(64),
+  certFingerprint: fingerprintSchema,
+  certNotAfter: z.string(),
+});
+export type TlsInUse = z.infer<typeof tlsInUseSchema>;
+
 /** `GET /v1/admin/node`: who the node is and what it is doing. */
 export const nodeInfoSchema = z.object({
   id: z.string(),
@@ -61,6 +75,8 @@ export const nodeInfoSchema = z.object({
   rebuild: z.enum(["none", "running", "done"]),
   transfers: z.array(transferProgressSchema),
   faults: z.object({ cut: z.array(z.string()) }).optional(),
+  /** The peer port's certificates (absent in plaintext) and the client port's (absent without client TLS). */
+  tls: z.object({ peer: tlsInUseSchema.optional(), client: tlsInUseSchema.optional() }).optional(),
 });
 export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 

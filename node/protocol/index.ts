@@ -36,4 +36,4 @@ export {
   transferProgressSchema,
   transfersSchema,
 } from "./admin.js";
-export type { Faults, LocalRecord, NodeConfigView, NodeInfo, NodeStats, RingInstall, TransferProgress, TransfersReport } from "./admin.js";
+export type { Faults, LocalRecord, NodeConfigView, NodeInfo, NodeStats, RingInstall, TlsInUse, TransferProgress, TransfersReport } from "./admin.js";

@@ -4,5 +4,14 @@
  * RingDriver's admin client and the operator.
  */
 export { certificateSummary, splitPemBundle } from "./pem.js";
-export { clientTlsOptions, readTlsMaterial, TLS_FILES, TlsDir, writeTlsDir } from "./tls-dir.js";
-export type { ClientTlsOptions, TlsMaterial } from "./tls-dir.js";
+export {
+  certificateFingerprint,
+  clientTlsOptions,
+  fingerprintsOf,
+  readTlsMaterial,
+  TLS_FILES,
+  TlsDir,
+  tlsFileNames,
+  writeTlsDir,
+} from "./tls-dir.js";
+export type { ClientTlsOptions, TlsFileNames, TlsFingerprints, TlsMaterial } from "./tls-dir.js";

@@ -21,6 +21,48 @@ import { splitPemBundle } from "./pem.js";
 
 export const TLS_FILES = { ca: "ca.crt", cert: "tls.crt", key: "tls.key" } as const;
 
+/** The names of a TLS directory's three files. */
+export interface TlsFileNames {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/**
+ * The files of one party in a directory shared by several (a Secret holding every node of a StatefulSet, which cannot
+ * mount a Secret per pod): the common `ca.crt`, and `NAME.tls.crt` and `NAME.tls.key`. Without a name, the usual
+ * `tls.crt` and `tls.key`.
+ */
+export function tlsFileNames(name?: string): TlsFileNames {
+  if (name === undefined) return { ...TLS_FILES };
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/.test(name)) throw new DynamoError("invalid_request", `TLS name '${name}' must be 1-63 letters, digits, '.', '_' or '-'`);
+  return { ca: TLS_FILES.ca, cert: `${name}.${TLS_FILES.cert}`, key: `${name}.${TLS_FILES.key}` };
+}
+
+/** SHA-256 fingerprints of loaded material, for a party to say which certificates it uses (the admin API's node info). */
+export interface TlsFingerprints {
+  /** Of every CA in ca.crt, in file order. */
+  caFingerprints: string[];
+  /** Of the party's own certificate. */
+  certFingerprint: string;
+  /** When the party's own certificate expires (ISO 8601). */
+  certNotAfter: string;
+}
+
+/** Colon-free lower-case hex SHA-256 of a certificate's DER, the form the operator compares. */
+export function certificateFingerprint(pem: string): string {
+  return new X509Certificate(pem).fingerprint256.replace(/:/g, "").toLowerCase();
+}
+
+export function fingerprintsOf(material: TlsMaterial): TlsFingerprints {
+  const cert = new X509Certificate(material.cert);
+  return {
+    caFingerprints: splitPemBundle(material.ca).map(certificateFingerprint),
+    certFingerprint: cert.fingerprint256.replace(/:/g, "").toLowerCase(),
+    certNotAfter: new Date(cert.validTo).toISOString(),
+  };
+}
+
 export interface TlsMaterial {
   ca: string;
   cert: string;
@@ -39,23 +81,35 @@ export interface ClientTlsOptions extends SecureContextOptions {
 export class TlsDir {
   private current: TlsMaterial;
   private fingerprint: string;
+  private summary: TlsFingerprints;
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly dir: string,
+    readonly files: TlsFileNames,
     material: TlsMaterial,
   ) {
     this.current = material;
     this.fingerprint = fingerprintOf(material);
+    this.summary = fingerprintsOf(material);
   }
 
-  /** Reads and checks the directory; throws a DynamoError naming what is missing or wrong. */
-  static load(dir: string): TlsDir {
-    return new TlsDir(dir, readTlsMaterial(dir));
+  /**
+   * Reads and checks the directory; throws a DynamoError naming what is missing or wrong. `name` picks this party's
+   * files in a directory shared by several (see `tlsFileNames`).
+   */
+  static load(dir: string, name?: string): TlsDir {
+    const files = tlsFileNames(name);
+    return new TlsDir(dir, files, readTlsMaterial(dir, files));
   }
 
   get material(): TlsMaterial {
     return this.current;
+  }
+
+  /** Which certificates are in use now. */
+  fingerprints(): TlsFingerprints {
+    return this.summary;
   }
 
   /** Options for a peer-port server: present our certificate, require and verify the client's. */
@@ -76,7 +130,7 @@ export class TlsDir {
     this.timer = setInterval(() => {
       let raw: TlsMaterial;
       try {
-        raw = readFiles(this.dir);
+        raw = readFiles(this.dir, this.files);
       } catch (err) {
         const message = (err as Error).message;
         if (message !== lastBad) onError(message);
@@ -86,7 +140,7 @@ export class TlsDir {
       const fingerprint = fingerprintOf(raw);
       if (fingerprint === this.fingerprint) return;
       try {
-        checkMaterial(raw, this.dir);
+        checkMaterial(raw, this.dir, this.files);
       } catch (err) {
         if (fingerprint !== lastBad) onError((err as Error).message);
         lastBad = fingerprint;
@@ -94,6 +148,7 @@ export class TlsDir {
       }
       this.current = raw;
       this.fingerprint = fingerprint;
+      this.summary = fingerprintsOf(raw);
       onChange(raw);
     }, intervalMs);
     this.timer.unref();
@@ -124,22 +179,22 @@ export function writeTlsDir(dir: string, material: TlsMaterial): void {
 }
 
 /** Reads a TLS directory and checks that its files form a consistent set. */
-export function readTlsMaterial(dir: string): TlsMaterial {
-  const material = readFiles(dir);
-  checkMaterial(material, dir);
+export function readTlsMaterial(dir: string, files: TlsFileNames = TLS_FILES): TlsMaterial {
+  const material = readFiles(dir, files);
+  checkMaterial(material, dir, files);
   return material;
 }
 
-function readFiles(dir: string): TlsMaterial {
+function readFiles(dir: string, files: TlsFileNames): TlsMaterial {
   const read = (name: string) => {
     const path = join(dir, name);
-    if (!existsSync(path)) throw new DynamoError("invalid_request", `TLS directory ${dir} has no ${name} (it needs ${Object.values(TLS_FILES).join(", ")})`);
+    if (!existsSync(path)) throw new DynamoError("invalid_request", `TLS directory ${dir} has no ${name} (it needs ${Object.values(files).join(", ")})`);
     return readFileSync(path, "utf8");
   };
-  return { ca: read(TLS_FILES.ca), cert: read(TLS_FILES.cert), key: read(TLS_FILES.key) };
+  return { ca: read(files.ca), cert: read(files.cert), key: read(files.key) };
 }
 
-function checkMaterial(material: TlsMaterial, dir: string): void {
+function checkMaterial(material: TlsMaterial, dir: string, files: TlsFileNames): void {
   const fail = (problem: string): never => {
     throw new DynamoError("invalid_request", `TLS directory ${dir}: ${problem}`);
   };
@@ -151,16 +206,16 @@ function checkMaterial(material: TlsMaterial, dir: string): void {
   } catch (err) {
     return fail(`a certificate does not parse: ${(err as Error).message}`);
   }
-  if (cas.length === 0) fail(`${TLS_FILES.ca} holds no certificate`);
+  if (cas.length === 0) fail(`${files.ca} holds no certificate`);
   let key;
   try {
     key = createPrivateKey(material.key);
   } catch (err) {
-    return fail(`${TLS_FILES.key} does not parse: ${(err as Error).message}`);
+    return fail(`${files.key} does not parse: ${(err as Error).message}`);
   }
-  if (!cert.checkPrivateKey(key)) fail(`${TLS_FILES.key} is not the key of ${TLS_FILES.cert}`);
-  if (!cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) fail(`${TLS_FILES.cert} is not signed by a CA in ${TLS_FILES.ca}`);
-  if (new Date(cert.validTo).getTime() < Date.now()) fail(`${TLS_FILES.cert} expired on ${cert.validTo}`);
+  if (!cert.checkPrivateKey(key)) fail(`${files.key} is not the key of ${files.cert}`);
+  if (!cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) fail(`${files.cert} is not signed by a CA in ${files.ca}`);
+  if (new Date(cert.validTo).getTime() < Date.now()) fail(`${files.cert} expired on ${cert.validTo}`);
 }
 
 function fingerprintOf(material: TlsMaterial): string {

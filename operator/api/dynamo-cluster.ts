@@ -104,6 +104,117 @@ export const schedulingSchema = z
   })
   .describe("Pod scheduling fields passed through to the StatefulSet's pod template.");
 
+/** Certificate lifetimes: bounded so the defaults of cert-manager and of long-lived CAs fit, and tests can go short. */
+export const CERTIFICATE_LIFETIME_SECONDS = { min: 60, default: 90 * 24 * 3600, max: 10 * 365 * 24 * 3600 };
+export const CA_LIFETIME_SECONDS = { min: 180, default: 10 * 365 * 24 * 3600, max: 30 * 365 * 24 * 3600 };
+
+export const issuerRefSchema = z
+  .object({
+    name: z.string().min(1).max(253),
+    kind: z.enum(["Issuer", "ClusterIssuer"]).default("Issuer"),
+    group: z.string().min(1).max(253).default("cert-manager.io"),
+  })
+  .describe("A cert-manager issuer; it must be a private CA of this cluster alone, since every certificate it signs is a peer.");
+
+export const tlsSpecSchema = z
+  .object({
+    issuerRef: issuerRefSchema
+      .optional()
+      .describe("Have cert-manager issue the certificates from this issuer instead of the operator's own CA. Fixed when the cluster is created."),
+    certificateLifetimeSeconds: z
+      .number()
+      .int()
+      .min(CERTIFICATE_LIFETIME_SECONDS.min)
+      .max(CERTIFICATE_LIFETIME_SECONDS.max)
+      .default(CERTIFICATE_LIFETIME_SECONDS.default)
+      .describe("Lifetime of the nodes' and the operator's certificates; each is renewed with a third of it left."),
+    caLifetimeSeconds: z
+      .number()
+      .int()
+      .min(CA_LIFETIME_SECONDS.min)
+      .max(CA_LIFETIME_SECONDS.max)
+      .default(CA_LIFETIME_SECONDS.default)
+      .describe("Lifetime of the operator's cluster CA; it is rotated, without downtime, with a third of it left."),
+    client: z
+      .object({ enabled: z.boolean().default(true).describe("Serve the client port over TLS, with the CA published in ConfigMap X-ca.") })
+      .default({ enabled: true }),
+  })
+  .describe("TLS: mutual TLS on the peer port (always), TLS on the client port (by default), and who issues the certificates.")
+  .meta(
+    cel(
+      { rule: "self.caLifetimeSeconds >= self.certificateLifetimeSeconds", message: "tls.caLifetimeSeconds must be >= tls.certificateLifetimeSeconds", fieldPath: ".caLifetimeSeconds" },
+      {
+        rule: "has(self.issuerRef) == has(oldSelf.issuerRef)",
+        message: "tls.issuerRef cannot be added or removed once the cluster exists: the nodes would stop trusting each other",
+        fieldPath: ".issuerRef",
+      },
+    ),
+  );
+
+const labelSelectorSchema = z
+  .object({
+    matchLabels: z.record(z.string(), z.string()).optional(),
+    matchExpressions: z
+      .array(
+        z.object({
+          key: z.string().min(1).max(317),
+          operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
+          values: z.array(z.string().max(63)).max(64).optional(),
+        }),
+      )
+      .max(16)
+      .optional(),
+  })
+  .describe("A label selector, as in a NetworkPolicy.");
+
+export const networkPeerSchema = z
+  .object({
+    podSelector: labelSelectorSchema.optional(),
+    namespaceSelector: labelSelectorSchema.optional(),
+    ipBlock: z
+      .object({ cidr: z.string().min(1).max(64), except: z.array(z.string().max(64)).max(32).optional() })
+      .optional()
+      .describe("Addresses, as in a NetworkPolicy (e.g. clients outside the cluster)."),
+  })
+  .describe("Who may connect: pods (podSelector, in namespaces matched by namespaceSelector, else the cluster's own), or addresses (ipBlock).")
+  .meta(
+    cel({
+      rule: "has(self.ipBlock) ? !has(self.podSelector) && !has(self.namespaceSelector) : has(self.podSelector) || has(self.namespaceSelector)",
+      message: "a network peer is either an ipBlock or pod/namespace selectors, not both and not neither",
+    }),
+  );
+
+export const networkSpecSchema = z
+  .object({
+    policy: z
+      .object({ enabled: z.boolean().default(true).describe("Create NetworkPolicy X for the cluster's pods.") })
+      .default({ enabled: true }),
+    clientFrom: z
+      .array(networkPeerSchema)
+      .min(1)
+      .max(32)
+      .optional()
+      .describe("Who may reach the client port (8080); the cluster's own namespace when unset."),
+    peerFrom: z
+      .array(networkPeerSchema)
+      .max(32)
+      .optional()
+      .describe("Who else may reach the peer port (8081) besides the cluster's pods and the operator, e.g. an operator run outside the cluster."),
+  })
+  .describe("Network access to the pods, enforced by a NetworkPolicy (where the cluster's network plugin enforces them).");
+
+export const clientTokensSpecSchema = z
+  .object({
+    secretName: z.string().min(1).max(253).describe("A Secret in the cluster's namespace holding the tokens file (made with `dynamo token create`)."),
+    key: z
+      .string()
+      .regex(/^[-._a-zA-Z0-9]+$/)
+      .max(253)
+      .default("tokens.yaml")
+      .describe("The Secret's key that holds the file."),
+  })
+  .describe("Require client tokens on the client port: their hashes, scopes per bucket, from a Secret the nodes reload on change.");
+
 const clusterSpecObject = z.object({
   replicas: z.number().int().min(1).max(REPLICAS_MAX).default(3).describe("Number of storage nodes."),
   partitions: z
@@ -143,6 +254,13 @@ const clusterSpecObject = z.object({
   console: z
     .object({ enabled: z.boolean().default(true).describe("Serve the read-only web console at /ui on every node's client port.") })
     .default({ enabled: true }),
+  tls: tlsSpecSchema.default({
+    certificateLifetimeSeconds: CERTIFICATE_LIFETIME_SECONDS.default,
+    caLifetimeSeconds: CA_LIFETIME_SECONDS.default,
+    client: { enabled: true },
+  }),
+  clientTokens: clientTokensSpecSchema.optional(),
+  network: networkSpecSchema.default({ policy: { enabled: true } }),
 });
 
 /** The largest n over the spec's buckets and the implicit default bucket, as CEL and as TypeScript. */
@@ -192,7 +310,19 @@ export const conditionSchema = z.object({
 });
 
 export const PHASES = ["Creating", "Stable", "Rebalancing", "Degraded", "Paused"] as const;
-export const CONDITION_TYPES = ["Available", "Progressing", "Degraded"] as const;
+export const CONDITION_TYPES = ["Available", "Progressing", "Degraded", "CertificatesReady"] as const;
+
+export const tlsStatusSchema = z
+  .object({
+    issuer: z.enum(["Operator", "CertManager"]).describe("Who issues the certificates: the operator's own CA, or cert-manager."),
+    caConfigMap: z.string().optional().describe("ConfigMap whose ca.crt clients of the client port trust (client TLS only)."),
+    caNotAfter: z.string().optional().describe("When the signing CA expires (operator-issued certificates)."),
+    certificatesNotAfter: z.string().optional().describe("When the first of the stored certificates expires."),
+    rotation: z.string().optional().describe("The CA rotation in progress, if any, and what it waits for."),
+    lastRotationTime: z.string().optional().describe("When certificates were last issued or the CA last changed."),
+    lastRotation: z.string().optional().describe("What was issued or changed then."),
+  })
+  .describe("The cluster's certificates.");
 
 export const rebalanceStatusSchema = z
   .object({
@@ -222,6 +352,7 @@ export const clusterStatusSchema = z.object({
     .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"] }),
   transfers: z.object({ pending: z.number().int(), active: z.number().int() }).optional(),
   rebalance: rebalanceStatusSchema.optional(),
+  tls: tlsStatusSchema.optional(),
   message: z.string().optional().describe("One line on what the cluster is doing or what is wrong (the Message printer column)."),
   lastAction: z.string().optional().describe("The last change the operator made to the ring or the StatefulSet."),
   conditions: z
@@ -257,6 +388,8 @@ export type DynamoClusterSpecInput = z.input<typeof clusterSpecSchema>;
 export type DynamoClusterStatus = z.output<typeof clusterStatusSchema>;
 export type MemberStatus = z.output<typeof memberStatusSchema>;
 export type RebalanceStatus = z.output<typeof rebalanceStatusSchema>;
+export type TlsStatus = z.output<typeof tlsStatusSchema>;
+export type NetworkPeer = z.output<typeof networkPeerSchema>;
 export type Condition = z.output<typeof conditionSchema>;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 export type Phase = (typeof PHASES)[number];

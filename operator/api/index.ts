@@ -5,6 +5,8 @@
 export {
   API_VERSION,
   BUCKETS_MAX,
+  CA_LIFETIME_SECONDS,
+  CERTIFICATE_LIFETIME_SECONDS,
   CONDITION_TYPES,
   GROUP,
   InvalidClusterError,
@@ -28,8 +30,10 @@ export type {
   DynamoClusterSpecInput,
   DynamoClusterStatus,
   MemberStatus,
+  NetworkPeer,
   Phase,
   RebalanceStatus,
+  TlsStatus,
 } from "./dynamo-cluster.js";
 export { SchemaConversionError, buildCrd, openApiSchema, renderCrdYaml, toStructural } from "./crd.js";
 export type { JsonSchema } from "./crd.js";

@@ -3,9 +3,10 @@
  * pure functions of ../reconcile, act (server-side apply, deletes for a replacement, one ring step), and write the
  * status. `reconcile(key)` never branches on what woke it; it returns when to look again.
  */
-import type { V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import type { AdminClient } from "../../driver/index.js";
+import type { ClientTlsOptions } from "../../node/tls/index.js";
 import type { Ring } from "../../node/ring/index.js";
 import {
   API_VERSION,
@@ -39,7 +40,19 @@ import {
   type RingStepper,
   type RingView,
 } from "../reconcile/index.js";
-import { claimName, generateToken, objectNames, selectorString, tokenOf } from "../resources/index.js";
+import {
+  LABEL_MANAGED_BY,
+  MANAGED_BY,
+  clientScheme,
+  claimName,
+  generateToken,
+  objectNames,
+  selectorString,
+  tokenOf,
+  type OperatorPods,
+} from "../resources/index.js";
+import type { NodeTlsReport } from "../certificates/index.js";
+import { ClusterCertificates, readStoredCertificates, type CertificateInputs } from "./certificates.js";
 import type { EventRecorder } from "./events.js";
 import { NodeZones } from "./node-zones.js";
 import type { OperatorMetrics } from "./metrics.js";
@@ -50,12 +63,16 @@ export interface ClusterControllerDeps {
   api: KubeApi;
   events: EventRecorder;
   metrics: OperatorMetrics;
-  /** An admin client carrying a cluster's token. */
-  adminFor(token: string): AdminClient;
+  /** An admin client carrying a cluster's token and presenting the operator's client certificate for it. */
+  adminFor(token: string, tls: () => ClientTlsOptions): AdminClient;
   /** The ring stepper for a cluster (the RingDriver in production). */
   stepperFor(cluster: DynamoCluster, admin: AdminClient): RingStepper;
   log(message: string): void;
   now?: () => number;
+  /** Where the operator's own pods run, so the NetworkPolicy admits them to the peer port; undefined outside a cluster. */
+  operatorPods?: OperatorPods;
+  /** The cluster's DNS domain, for the names in certificates (default cluster.local). */
+  clusterDomain?: string;
 }
 
 /** What the controller remembers between passes of one cluster; losing it (a restart) only delays decisions. */
@@ -66,6 +83,7 @@ interface ClusterMemory {
   stepperKey: string;
   unreachableSinceMs: Record<string, number>;
   incarnations: Record<string, string>;
+  certificates: ClusterCertificates;
 }
 
 export class ClusterController {
@@ -100,6 +118,7 @@ export class ClusterController {
     const problems = specProblems(cluster.spec);
     const secret = await this.deps.api.find<V1Secret>(objectPath("v1", "secrets", namespace, objectNames(name).secret));
     const memory = this.remember(key, cluster, tokenOf(secret));
+    await memory.certificates.prepare(cluster, await readStoredCertificates(this.deps.api, cluster));
     const observation = await this.observe(cluster, memory);
     const outcome: PassOutcome = {
       problems,
@@ -124,7 +143,8 @@ export class ClusterController {
     const token = existingToken ?? previous?.token ?? generateToken();
     const stepperKey = `${token}/${cluster.spec.partitions}/${largestN(cluster.spec)}`;
     if (previous && previous.stepperKey === stepperKey) return previous;
-    const admin = this.deps.adminFor(token);
+    const certificates = previous?.certificates ?? new ClusterCertificates({ clusterDomain: this.deps.clusterDomain ?? "cluster.local", now: this.now });
+    const admin = this.deps.adminFor(token, () => certificates.adminTls());
     const memory: ClusterMemory = {
       token,
       admin,
@@ -133,6 +153,7 @@ export class ClusterController {
       // A fresh operator (restarted, or a new leader) picks up the unreachable clocks its predecessor wrote to the status.
       unreachableSinceMs: previous?.unreachableSinceMs ?? unreachableClocksOf(cluster.status),
       incarnations: previous?.incarnations ?? {},
+      certificates,
     };
     this.memory.set(key, memory);
     return memory;
@@ -154,16 +175,17 @@ export class ClusterController {
     const probes: Record<string, NodeProbe> = {};
     const rings: (Ring | undefined)[] = [];
     let answered = 0;
+    const scheme = clientScheme(cluster);
     await Promise.all(
       pods
         .filter((p) => p.running && !p.deleting)
         .map(async (pod) => {
-          const address = memberAddress(pod);
+          const address = memberAddress(pod, scheme);
           if (!address) return;
           try {
             const info = await memory.admin.node(address.peerUrl);
             if (info.id !== pod.name) throw new Error(`the node at ${address.peerUrl} calls itself ${info.id}`);
-            probes[pod.name] = { reachable: true, incarnation: info.incarnation, epoch: info.epoch };
+            probes[pod.name] = { reachable: true, incarnation: info.incarnation, epoch: info.epoch, tls: info.tls };
             rings.push(await memory.admin.ring(address.peerUrl));
             answered++;
           } catch (err) {
@@ -201,13 +223,18 @@ export class ClusterController {
     const current = observation.statefulSet?.replicas;
     const replicas = statefulSetReplicas(cluster.spec.replicas, current, observation.ring, cluster.metadata.name);
     outcome.statefulSetReplicas = replicas;
+    const certificates = await memory.certificates.step(cluster, certificateInputs(observation, replicas), cluster.status?.tls);
+    outcome.certificates = certificates.report;
     try {
-      for (const object of desiredObjects(cluster, memory.token, replicas)) await this.deps.api.apply(object, FIELD_MANAGER);
+      const objects = desiredObjects(cluster, { token: memory.token, statefulSetReplicas: replicas, certificateObjects: certificates.objects, operatorPods: this.deps.operatorPods });
+      for (const object of objects) await this.applyOwned(object);
+      if (!cluster.spec.network.policy.enabled) await this.removeNetworkPolicy(cluster);
     } catch (err) {
       outcome.applyError = (err as Error).message;
       await this.deps.events.record(cluster, "Warning", "ApplyFailed", outcome.applyError);
       return;
     }
+    for (const e of certificates.report.events) await this.deps.events.record(cluster, e.type, e.reason, e.message);
     if (current !== undefined && replicas !== current) {
       const verb = replicas > current ? "ScaleUp" : "ScaleDown";
       outcome.action = `StatefulSet replicas ${current} → ${replicas}`;
@@ -248,6 +275,25 @@ export class ClusterController {
     }
   }
 
+  /** Applies one owned object; a kind the API server does not serve (cert-manager not installed) is named plainly. */
+  private async applyOwned(object: KubernetesObject): Promise<void> {
+    try {
+      await this.deps.api.apply(object, FIELD_MANAGER);
+    } catch (err) {
+      if (object.kind === "Certificate" && isNotFound(err)) {
+        throw new Error(`cert-manager is not installed: the API server serves no ${object.apiVersion} Certificate, which spec.tls.issuerRef needs`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** With `spec.network.policy.enabled: false`, the NetworkPolicy the operator made earlier goes (only one it labelled). */
+  private async removeNetworkPolicy(cluster: DynamoCluster): Promise<void> {
+    const path = objectPath("networking.k8s.io/v1", "networkpolicies", cluster.metadata.namespace, objectNames(cluster.metadata.name).networkPolicy);
+    const existing = await this.deps.api.find<KubernetesObject>(path);
+    if (existing?.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) await this.deps.api.delete(path, { uid: existing.metadata.uid });
+  }
+
   /** Records an Event once per new incarnation seen under a member id: a node came back with a wiped disk. */
   private async noteIncarnations(cluster: DynamoCluster, memory: ClusterMemory, observation: Observation): Promise<void> {
     for (const id of newIncarnations(observation)) {
@@ -281,6 +327,24 @@ export function unreachableClocksOf(status: DynamoClusterStatus | undefined): Re
     if (Number.isFinite(since)) clocks[member.id] = since;
   }
   return clocks;
+}
+
+/**
+ * The pods that need a peer certificate (every ordinal the StatefulSet may run, and every pod that still exists) and
+ * what the running ones reported about the certificates they use.
+ */
+export function certificateInputs(observation: Observation, statefulSetReplicas: number): CertificateInputs {
+  const name = observation.cluster.metadata.name;
+  const count = Math.max(observation.cluster.spec.replicas, statefulSetReplicas, observation.statefulSet?.replicas ?? 0);
+  const pods = new Set(Array.from({ length: count }, (_, i) => `${name}-${i}`));
+  for (const pod of observation.pods) pods.add(pod.name);
+  const nodes: NodeTlsReport[] = observation.pods
+    .filter((p) => p.running && !p.deleting)
+    .map((p) => {
+      const probe = observation.probes[p.name];
+      return probe?.reachable ? { pod: p.name, reachable: true, peer: probe.tls?.peer, client: probe.tls?.client } : { pod: p.name, reachable: false };
+    });
+  return { pods: [...pods].sort((a, b) => a.localeCompare(b, "en", { numeric: true })), nodes };
 }
 
 function stripUndefined(value: unknown): unknown {

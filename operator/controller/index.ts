@@ -1,5 +1,7 @@
 /** The operator's impure shell: controller, work queue, informers, leader election, Events and metrics. */
-export { ClusterController, FIELD_MANAGER } from "./cluster-controller.js";
+export { ClusterController, FIELD_MANAGER, certificateInputs } from "./cluster-controller.js";
+export { ClusterCertificates, readStoredCertificates } from "./certificates.js";
+export type { CertificateDeps, CertificateInputs, StoredCertificates } from "./certificates.js";
 export type { ClusterControllerDeps } from "./cluster-controller.js";
 export { DEFAULT_OPERATOR, Operator } from "./operator.js";
 export type { OperatorOptions } from "./operator.js";

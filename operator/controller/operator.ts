@@ -9,7 +9,7 @@ import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubern
 import { AdminClient, RingDriver } from "../../driver/index.js";
 import { API_VERSION, PLURAL, largestN, type DynamoCluster } from "../api/index.js";
 import { KubeApi, objectPath } from "../kube/api-client.js";
-import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from "../resources/index.js";
+import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, type OperatorPods } from "../resources/index.js";
 import { ClusterController } from "./cluster-controller.js";
 import { EventRecorder } from "./events.js";
 import { RestartingInformer } from "./informer.js";
@@ -33,6 +33,10 @@ export interface OperatorOptions {
   metricsPort: number | undefined;
   metricsHost?: string;
   log: (message: string) => void;
+  /** Where the operator's pods run (its namespace and pod labels), for the clusters' NetworkPolicies. */
+  operatorPods?: OperatorPods;
+  /** The cluster DNS domain, for the names in certificates; cluster.local when unset. */
+  clusterDomain?: string;
 }
 
 export class Operator {
@@ -55,7 +59,7 @@ export class Operator {
       api: this.api,
       events: new EventRecorder(this.api, log),
       metrics: this.metrics,
-      adminFor: (token) => new AdminClient(token, DEFAULT_OPERATOR.adminTimeoutMs),
+      adminFor: (token, tls) => new AdminClient(token, DEFAULT_OPERATOR.adminTimeoutMs, tls),
       stepperFor: (cluster: DynamoCluster, admin) =>
         new RingDriver({
           admin,
@@ -65,6 +69,8 @@ export class Operator {
           log: (m) => log(`${cluster.metadata.namespace}/${cluster.metadata.name}: ${m}`),
         }),
       log,
+      operatorPods: options.operatorPods,
+      clusterDomain: options.clusterDomain,
     });
     this.queue = new WorkQueue((key) => this.controller.reconcile(key), DEFAULT_WORK_QUEUE, {
       onDropped: () => this.metrics.queueDropped.inc(),

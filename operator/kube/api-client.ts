@@ -47,6 +47,8 @@ const PLURALS: Record<string, string> = {
   Lease: "leases",
   Event: "events",
   DynamoCluster: "dynamoclusters",
+  NetworkPolicy: "networkpolicies",
+  Certificate: "certificates",
 };
 
 export function pathOf(object: KubernetesObject, subresource?: string): string {

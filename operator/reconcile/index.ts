@@ -22,3 +22,4 @@ export type { MembershipDecision, ReplacementDecision } from "./membership.js";
 export { buildStatus, rebalanceEvents, servingQuorum, statusMessage, verdict } from "./status.js";
 export type { PassOutcome, Verdict } from "./status.js";
 export { DEFAULT_REQUEUE, desiredObjects, requeueAfterMs } from "./pass.js";
+export type { DesiredInputs } from "./pass.js";

@@ -11,7 +11,7 @@
  */
 import type { Ring } from "../../node/ring/index.js";
 import { largestN } from "../api/index.js";
-import { CLIENT_PORT, PEER_PORT } from "../resources/index.js";
+import { CLIENT_PORT, PEER_PORT, clientScheme } from "../resources/index.js";
 import { podName, type Observation, type PodObservation, type RingView } from "./observation.js";
 import type { MemberAddress } from "./ring-stepper.js";
 
@@ -20,10 +20,11 @@ export const DEFAULT_MEMBERSHIP = {
   joinSettleMs: 60_000,
 };
 
-export function memberAddress(pod: PodObservation): MemberAddress | undefined {
+/** A pod's node as the ring driver reaches it: the peer port always over mutual TLS, the client port as the spec says. */
+export function memberAddress(pod: PodObservation, client: "https" | "http"): MemberAddress | undefined {
   if (!pod.podIp) return undefined;
   const host = pod.podIp.includes(":") ? `[${pod.podIp}]` : pod.podIp;
-  return { id: pod.name, peerUrl: `http://${host}:${PEER_PORT}`, clientUrl: `http://${host}:${CLIENT_PORT}`, ...(pod.zone ? { zone: pod.zone } : {}) };
+  return { id: pod.name, peerUrl: `https://${host}:${PEER_PORT}`, clientUrl: `${client}://${host}:${CLIENT_PORT}`, ...(pod.zone ? { zone: pod.zone } : {}) };
 }
 
 /** Pods whose node process is running and answered its admin API in this pass. */
@@ -33,8 +34,9 @@ export function joinablePods(observation: Observation): PodObservation[] {
 
 /** The addresses the ring step may talk to: every reachable pod, including members that are leaving. */
 export function reachableAddresses(observation: Observation): MemberAddress[] {
+  const scheme = clientScheme(observation.cluster);
   return joinablePods(observation)
-    .map(memberAddress)
+    .map((p) => memberAddress(p, scheme))
     .filter((a): a is MemberAddress => a !== undefined)
     .sort((a, b) => a.id.localeCompare(b.id));
 }

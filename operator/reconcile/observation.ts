@@ -5,6 +5,7 @@
  */
 import type { V1Pod, V1StatefulSet } from "@kubernetes/client-node";
 import type { Ring } from "../../node/ring/index.js";
+import type { NodeInfo } from "../../node/protocol/index.js";
 import { REPLACE_ANNOTATION, type DynamoCluster } from "../api/index.js";
 
 export interface PodObservation {
@@ -24,8 +25,8 @@ export interface PodObservation {
   createdAtMs: number;
 }
 
-/** What a node's admin API answered, or that it did not answer. */
-export type NodeProbe = { reachable: true; incarnation: string; epoch: number } | { reachable: false; error: string };
+/** What a node's admin API answered (including the certificates it uses), or that it did not answer. */
+export type NodeProbe = { reachable: true; incarnation: string; epoch: number; tls?: NodeInfo["tls"] } | { reachable: false; error: string };
 
 export interface StatefulSetObservation {
   replicas: number;

@@ -7,10 +7,12 @@ import type { DynamoCluster } from "../api/index.js";
 import {
   buildClientService,
   buildConfigMap,
+  buildNetworkPolicy,
   buildPeerService,
   buildPodDisruptionBudget,
   buildSecret,
   buildStatefulSet,
+  type OperatorPods,
 } from "../resources/index.js";
 import type { Verdict } from "./status.js";
 import type { PassOutcome } from "./status.js";
@@ -24,15 +26,29 @@ export const DEFAULT_REQUEUE = {
   stepMaxMs: 10_000,
 };
 
-/** Every object the cluster owns, in the order they are applied: what pods mount exists before the pods. */
-export function desiredObjects(cluster: DynamoCluster, token: string, statefulSetReplicas: number): KubernetesObject[] {
+export interface DesiredInputs {
+  token: string;
+  statefulSetReplicas: number;
+  /** The certificate Secrets and ConfigMap (or cert-manager Certificates), the CA Secret first. */
+  certificateObjects: KubernetesObject[];
+  /** Where the operator's pods run, for the NetworkPolicy; undefined when it runs outside the cluster. */
+  operatorPods: OperatorPods | undefined;
+}
+
+/**
+ * Every object the cluster owns, in the order they are applied: the CA's Secret before any certificate it signed is
+ * handed out, and what pods mount before the pods. The NetworkPolicy only when the spec keeps it on.
+ */
+export function desiredObjects(cluster: DynamoCluster, inputs: DesiredInputs): KubernetesObject[] {
   return [
-    buildSecret(cluster, token),
+    buildSecret(cluster, inputs.token),
+    ...inputs.certificateObjects,
     buildConfigMap(cluster),
     buildPeerService(cluster),
     buildClientService(cluster),
     buildPodDisruptionBudget(cluster),
-    buildStatefulSet(cluster, { replicas: statefulSetReplicas }),
+    ...(cluster.spec.network.policy.enabled ? [buildNetworkPolicy(cluster, inputs.operatorPods)] : []),
+    buildStatefulSet(cluster, { replicas: inputs.statefulSetReplicas }),
   ];
 }
 

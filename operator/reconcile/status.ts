@@ -12,6 +12,7 @@ import { selectorString } from "../resources/index.js";
 import { newIncarnations, unreachableMembers, type MembershipDecision, type ReplacementDecision } from "./membership.js";
 import type { Observation } from "./observation.js";
 import type { StepResult } from "./ring-stepper.js";
+import type { CertificateReport } from "../certificates/index.js";
 
 /** What the pass decided and did, besides what it observed. */
 export interface PassOutcome {
@@ -26,6 +27,8 @@ export interface PassOutcome {
   replacement: ReplacementDecision;
   /** The last change this pass made, for `status.lastAction`. */
   action?: string;
+  /** What the certificates step decided and saw; absent when the pass changed nothing (paused, invalid spec). */
+  certificates?: CertificateReport;
 }
 
 /** The quorum the nodes need to serve every bucket: the largest r or w over the configured and default buckets. */
@@ -87,13 +90,15 @@ export function verdict(observation: Observation, outcome: PassOutcome): Verdict
       ? ["InvalidSpec", outcome.problems.join("; ")]
       : outcome.applyError
         ? ["ApplyFailed", outcome.applyError]
-        : unreachable.length > 0
-          ? ["MemberUnreachable", `${unreachable.join(", ")} did not answer and holds data`]
-          : outcome.stepError
-            ? ["RingStepFailed", outcome.stepError]
-            : outcome.replacement.kind === "blocked"
-              ? ["ReplacementBlocked", `replacing ${outcome.replacement.pod} waits: ${outcome.replacement.reason}`]
-              : undefined;
+        : outcome.certificates && outcome.certificates.problems.length > 0
+          ? ["CertificatesInvalid", outcome.certificates.problems.join("; ")]
+          : unreachable.length > 0
+            ? ["MemberUnreachable", `${unreachable.join(", ")} did not answer and holds data`]
+            : outcome.stepError
+              ? ["RingStepFailed", outcome.stepError]
+              : outcome.replacement.kind === "blocked"
+                ? ["ReplacementBlocked", `replacing ${outcome.replacement.pod} waits: ${outcome.replacement.reason}`]
+                : undefined;
   const degraded: Verdict["degraded"] = degradedBy ? [true, ...degradedBy] : [false, "Healthy", "every ring member answers"];
 
   const stsReplicas = observation.statefulSet?.replicas;
@@ -144,6 +149,18 @@ function condition(type: ConditionType, value: [boolean, string, string], genera
     reason: value[1],
     message: value[2].slice(0, 1024),
   };
+}
+
+/**
+ * `CertificatesReady`: True while every certificate the cluster needs is in place and valid. A pass that changed
+ * nothing (paused, invalid spec) keeps the condition it found.
+ */
+function certificatesCondition(report: CertificateReport | undefined, generation: number, now: string, previous: Condition[] | undefined): Condition[] {
+  if (!report) {
+    const before = previous?.find((c) => c.type === "CertificatesReady");
+    return before ? [before] : [];
+  }
+  return [condition("CertificatesReady", [report.ready, report.reason, report.message], generation, now, previous)];
 }
 
 /** The Events a change of `.status.rebalance` deserves: a plan started, or finished (with the time it took). */
@@ -197,9 +214,12 @@ export function buildStatus(observation: Observation, outcome: PassOutcome): Dyn
       condition("Available", v.available, generation, now, previous?.conditions),
       condition("Progressing", v.progressing, generation, now, previous?.conditions),
       condition("Degraded", v.degraded, generation, now, previous?.conditions),
+      ...certificatesCondition(outcome.certificates, generation, now, previous?.conditions),
     ],
     observedGeneration: generation,
   };
+  const tls = outcome.certificates?.status ?? previous?.tls;
+  if (tls) status.tls = tls;
   if (ring) status.ringEpoch = ring.epoch;
   const rebalance = rebalanceStatus(previous?.rebalance, outcome.step?.rebalance, ring, observation.nowMs);
   if (rebalance) status.rebalance = rebalance;

@@ -23,5 +23,18 @@ export { TOKEN_KEY, buildSecret, generateToken, tokenOf } from "./secret.js";
 export { buildPeerService } from "./peer-service.js";
 export { buildClientService } from "./client-service.js";
 export { buildPodDisruptionBudget } from "./pod-disruption-budget.js";
-export { CONFIG_HASH_ANNOTATION, CONTAINER_NAME, DATA_VOLUME, PATHS, ZONE_LABEL, buildStatefulSet, claimName, defaultSpread } from "./stateful-set.js";
+export {
+  CLIENT_SCHEME_LABEL,
+  CONFIG_HASH_ANNOTATION,
+  CONTAINER_NAME,
+  DATA_VOLUME,
+  PATHS,
+  ZONE_LABEL,
+  buildStatefulSet,
+  claimName,
+  clientScheme,
+  defaultSpread,
+} from "./stateful-set.js";
+export { NAMESPACE_NAME_LABEL, buildNetworkPolicy } from "./network-policy.js";
+export type { NetworkPolicyObject, OperatorPods } from "./network-policy.js";
 export type { StatefulSetOptions } from "./stateful-set.js";

@@ -22,6 +22,21 @@ export const objectNames = (cluster: string) => ({
   podDisruptionBudget: cluster,
   configMap: `${cluster}-config`,
   secret: `${cluster}-token`,
+  /** The cluster CA with its key (operator-managed certificates only): for the operator's eyes alone. */
+  caSecret: `${cluster}-ca-key`,
+  /** The CA bundle published for clients of the client port. */
+  caConfigMap: `${cluster}-ca`,
+  /** The nodes' peer certificates: `ca.crt` and one `POD.tls.crt`/`POD.tls.key` pair per pod (or cert-manager's). */
+  peerTlsSecret: `${cluster}-peer-tls`,
+  /** The client port's certificate, shared by every node. */
+  clientTlsSecret: `${cluster}-client-tls`,
+  /** The operator's client certificate when cert-manager issues the cluster's certificates. */
+  operatorTlsSecret: `${cluster}-operator-tls`,
+  networkPolicy: cluster,
+  /** cert-manager Certificates, when the cluster names an issuer. */
+  peerCertificate: `${cluster}-peer`,
+  clientCertificate: `${cluster}-client`,
+  operatorCertificate: `${cluster}-operator`,
 });
 
 /** The labels that select a cluster's pods; a StatefulSet's selector is immutable, so this set never grows. */

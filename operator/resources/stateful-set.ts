@@ -1,7 +1,13 @@
 /**
  * StatefulSet `X`: the storage nodes. Pod `X-i` runs `dynamo node` with its pod name as node id, binds and advertises
- * its pod IP (from the downward API), reads the configuration and the token as mounted files, and keeps its data on
- * claim `data-X-i`.
+ * its pod IP (from the downward API), reads the configuration, the token and its certificates as mounted files, and
+ * keeps its data on claim `data-X-i`.
+ *
+ * The peer port always runs mutual TLS: Secret `X-peer-tls` holds `ca.crt` and, when the operator issues the
+ * certificates, one `X-i.tls.crt`/`X-i.tls.key` pair per pod (the node picks its own with `DYNAMO_TLS_NAME`); when
+ * cert-manager does, one certificate shared by all. The client port serves `X-client-tls` unless `spec.tls.client`
+ * turns TLS off, and requires client tokens from the user's Secret when `spec.clientTokens` names one. A node
+ * re-reads all of these while it runs, so rotating them restarts nothing.
  *
  * Pods are created in parallel rather than one by one (OrderedReady): a node only reports ready once it is a member
  * of the ring, and the operator joins nodes to the ring, so OrderedReady would make every join wait for the previous
@@ -20,11 +26,19 @@ import { TOKEN_KEY } from "./secret.js";
 export const CONTAINER_NAME = "dynamo";
 export const DATA_VOLUME = "data";
 export const CONFIG_HASH_ANNOTATION = `${GROUP}/config-hash`;
+/**
+ * `https` or `http`: how the pod's client port is spoken, as a pod label, so one PodMonitor can scrape clusters with
+ * and without client TLS (Prometheus sets its scheme from it).
+ */
+export const CLIENT_SCHEME_LABEL = `${GROUP}/client-scheme`;
 
 export const PATHS = {
   data: "/var/lib/dynamo",
   configDir: "/etc/dynamo/config",
   tokenDir: "/etc/dynamo/token",
+  peerTlsDir: "/etc/dynamo/peer-tls",
+  clientTlsDir: "/etc/dynamo/client-tls",
+  clientTokensDir: "/etc/dynamo/client-tokens",
   /**
    * Scratch space on an emptyDir, named by TMPDIR since the root filesystem is read-only. Not `/tmp` itself: the test
    * layer's process kubelet rewrites mount paths inside its own host paths, which live under /tmp.
@@ -54,8 +68,24 @@ function fieldEnv(name: string, fieldPath: string): V1EnvVar {
   return { name, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } } };
 }
 
+/** The client port's scheme under this spec. */
+export function clientScheme(cluster: DynamoCluster): "https" | "http" {
+  return cluster.spec.tls.client.enabled ? "https" : "http";
+}
+
+function securityEnv(cluster: DynamoCluster): V1EnvVar[] {
+  const spec = cluster.spec;
+  const env: V1EnvVar[] = [{ name: "DYNAMO_TLS_DIR", value: PATHS.peerTlsDir }];
+  // Operator-issued certificates sit side by side in one Secret; cert-manager's peer certificate is one for all.
+  if (!spec.tls.issuerRef) env.push({ name: "DYNAMO_TLS_NAME", value: "$(POD_NAME)" });
+  if (spec.tls.client.enabled) env.push({ name: "DYNAMO_CLIENT_TLS_DIR", value: PATHS.clientTlsDir });
+  if (spec.clientTokens) env.push({ name: "DYNAMO_CLIENT_TOKENS_FILE", value: `${PATHS.clientTokensDir}/${spec.clientTokens.key}` });
+  return env;
+}
+
 function storageContainer(cluster: DynamoCluster): V1Container {
   const spec = cluster.spec;
+  const scheme = clientScheme(cluster) === "https" ? "HTTPS" : "HTTP";
   const resources = spec.resources
     ? { requests: stringQuantities(spec.resources.requests), limits: stringQuantities(spec.resources.limits) }
     : undefined;
@@ -81,25 +111,27 @@ function storageContainer(cluster: DynamoCluster): V1Container {
       { name: "DYNAMO_CONFIG", value: `${PATHS.configDir}/${CONFIG_FILE_KEY}` },
       { name: "DYNAMO_TOKEN_FILE", value: `${PATHS.tokenDir}/${TOKEN_KEY}` },
       { name: "DYNAMO_CONSOLE", value: spec.console.enabled ? "on" : "off" },
-      // Until the operator issues each pod a certificate from a cluster CA (mounted as DYNAMO_TLS_DIR), its pods run the
-      // peer port in plaintext, which a node only does when told so explicitly.
-      { name: "DYNAMO_INSECURE_PEER_PLAINTEXT", value: "1" },
+      ...securityEnv(cluster),
       { name: "TMPDIR", value: PATHS.tmp },
     ],
     volumeMounts: [
       { name: DATA_VOLUME, mountPath: PATHS.data },
       { name: "config", mountPath: PATHS.configDir, readOnly: true },
       { name: "token", mountPath: PATHS.tokenDir, readOnly: true },
+      { name: "peer-tls", mountPath: PATHS.peerTlsDir, readOnly: true },
+      ...(spec.tls.client.enabled ? [{ name: "client-tls", mountPath: PATHS.clientTlsDir, readOnly: true }] : []),
+      ...(spec.clientTokens ? [{ name: "client-tokens", mountPath: PATHS.clientTokensDir, readOnly: true }] : []),
       { name: "tmp", mountPath: PATHS.tmp },
     ],
+    // The kubelet does not verify the certificate of an HTTPS probe; it only needs the node to answer.
     readinessProbe: {
-      httpGet: { path: "/readyz", port: "client" },
+      httpGet: { path: "/readyz", port: "client", scheme },
       periodSeconds: DEFAULT_PROBES.readinessPeriodSeconds,
       failureThreshold: DEFAULT_PROBES.readinessFailureThreshold,
       timeoutSeconds: DEFAULT_PROBES.timeoutSeconds,
     },
     livenessProbe: {
-      httpGet: { path: "/healthz", port: "client" },
+      httpGet: { path: "/healthz", port: "client", scheme },
       periodSeconds: DEFAULT_PROBES.livenessPeriodSeconds,
       failureThreshold: DEFAULT_PROBES.livenessFailureThreshold,
       timeoutSeconds: DEFAULT_PROBES.timeoutSeconds,
@@ -141,9 +173,13 @@ function podSpec(cluster: DynamoCluster): V1PodSpec {
   // when it receives this StatefulSet, and the reconciler reports a rejection in a condition.
   return {
     containers: [storageContainer(cluster)],
+    // The pod does not start until every Secret exists (cert-manager may take a moment to issue its certificates).
     volumes: [
       { name: "config", configMap: { name: names.configMap } },
       { name: "token", secret: { secretName: names.secret, defaultMode: 0o400 } },
+      { name: "peer-tls", secret: { secretName: names.peerTlsSecret, defaultMode: 0o400 } },
+      ...(cluster.spec.tls.client.enabled ? [{ name: "client-tls", secret: { secretName: names.clientTlsSecret, defaultMode: 0o400 } }] : []),
+      ...(cluster.spec.clientTokens ? [{ name: "client-tokens", secret: { secretName: cluster.spec.clientTokens.secretName, defaultMode: 0o400 } }] : []),
       { name: "tmp", emptyDir: {} },
     ],
     securityContext: {
@@ -180,7 +216,7 @@ export function buildStatefulSet(cluster: DynamoCluster, options: StatefulSetOpt
       persistentVolumeClaimRetentionPolicy: { ...cluster.spec.persistentVolumeClaimRetentionPolicy },
       selector: { matchLabels: selectorLabels(name) },
       template: {
-        metadata: { labels: clusterLabels(name), annotations: { [CONFIG_HASH_ANNOTATION]: configHash(cluster) } },
+        metadata: { labels: { ...clusterLabels(name), [CLIENT_SCHEME_LABEL]: clientScheme(cluster) }, annotations: { [CONFIG_HASH_ANNOTATION]: configHash(cluster) } },
         spec: podSpec(cluster),
       },
       volumeClaimTemplates: [

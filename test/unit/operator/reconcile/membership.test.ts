@@ -98,8 +98,9 @@ describe("reconcile: ring membership", () => {
   });
 
   it("derives member addresses from the pod IP", () => {
-    assert.deepEqual(memberAddress(pod(2)), { id: "kv-2", peerUrl: "http://127.0.0.12:8081", clientUrl: "http://127.0.0.12:8080" });
-    assert.equal(memberAddress(pod(2, { podIp: undefined })), undefined);
+    assert.deepEqual(memberAddress(pod(2), "https"), { id: "kv-2", peerUrl: "https://127.0.0.12:8081", clientUrl: "https://127.0.0.12:8080" });
+    assert.deepEqual(memberAddress(pod(2), "http"), { id: "kv-2", peerUrl: "https://127.0.0.12:8081", clientUrl: "http://127.0.0.12:8080" });
+    assert.equal(memberAddress(pod(2, { podIp: undefined }), "https"), undefined);
   });
 
   it("spots a node that answers with a new incarnation", () => {

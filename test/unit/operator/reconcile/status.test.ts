@@ -171,8 +171,16 @@ describe("reconcile: status", () => {
     });
   });
 
-  it("applies what pods mount before the StatefulSet", () => {
-    const kinds = desiredObjects(observation().cluster, "a-token-of-sixteen-chars", 3).map((o) => o.kind);
-    assert.deepEqual(kinds, ["Secret", "ConfigMap", "Service", "Service", "PodDisruptionBudget", "StatefulSet"]);
+  it("applies what pods mount before the StatefulSet, the certificates right after the token", () => {
+    const certificate = { apiVersion: "v1", kind: "Secret", metadata: { name: "kv-ca-key" } };
+    const inputs = { token: "a-token-of-sixteen-chars", statefulSetReplicas: 3, certificateObjects: [certificate], operatorPods: undefined };
+    const kinds = desiredObjects(observation().cluster, inputs).map((o) => `${o.kind}/${o.metadata?.name}`);
+    assert.deepEqual(kinds, ["Secret/kv-token", "Secret/kv-ca-key", "ConfigMap/kv-config", "Service/kv-peers", "Service/kv", "PodDisruptionBudget/kv", "NetworkPolicy/kv", "StatefulSet/kv"]);
+  });
+
+  it("leaves the NetworkPolicy out when the spec turns it off", () => {
+    const cluster = { ...observation().cluster, spec: { ...observation().cluster.spec, network: { policy: { enabled: false } } } };
+    const kinds = desiredObjects(cluster, { token: "a-token-of-sixteen-chars", statefulSetReplicas: 3, certificateObjects: [], operatorPods: undefined }).map((o) => o.kind);
+    assert.ok(!kinds.includes("NetworkPolicy"));
   });
 });
