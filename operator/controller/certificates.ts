@@ -186,8 +186,9 @@ export class ClusterCertificates {
       const leaf = issued.get(pod) ?? peer.leaves.get(pod);
       if (leaf && !(leaf instanceof InvalidMaterialError)) peerLeaves.set(pod, leaf);
     }
-    // The operator keeps trusting every CA of the bundle at once, so its calls work throughout a rotation.
-    this.operatorTrust = bundlePem(bundle);
+    // The operator keeps trusting every CA of the bundle at once, so its calls work throughout a rotation; its own
+    // certificate follows the signing CA now rather than at the next pass (on the first pass there was none).
+    await this.renewOperatorLeaf(cluster, authority);
 
     const objects: KubernetesObject[] = [buildCaSecret(cluster, authority), buildPeerTlsSecret(cluster, bundle, peerLeaves)];
     if (clientEnabled && clientLeaf) objects.push(buildClientTlsSecret(cluster, bundle, clientLeaf), buildCaConfigMap(cluster, bundlePem(bundle)));
@@ -336,8 +337,10 @@ export class ClusterCertificates {
    */
   private async renewOperatorCertificate(cluster: DynamoCluster): Promise<void> {
     const read = readAuthority(this.stored.caSecret);
-    if (read.kind !== "ok") return;
-    const authority = read.authority;
+    if (read.kind === "ok") await this.renewOperatorLeaf(cluster, read.authority);
+  }
+
+  private async renewOperatorLeaf(cluster: DynamoCluster, authority: Authority): Promise<void> {
     const bundle = trustBundle(authority);
     this.operatorTrust = bundlePem(bundle);
     const [issue] = planLeaves({

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  CLIENT_SCHEME_LABEL,
   CONFIG_HASH_ANNOTATION,
   buildClientService,
   buildConfigMap,
@@ -36,6 +37,15 @@ describe("resource builders", () => {
       podDisruptionBudget: "x",
       configMap: "x-config",
       secret: "x-token",
+      caSecret: "x-ca-key",
+      caConfigMap: "x-ca",
+      peerTlsSecret: "x-peer-tls",
+      clientTlsSecret: "x-client-tls",
+      operatorTlsSecret: "x-operator-tls",
+      networkPolicy: "x",
+      peerCertificate: "x-peer",
+      clientCertificate: "x-client",
+      operatorCertificate: "x-operator",
     });
     assert.equal(selectorString("x"), "app.kubernetes.io/component=storage,app.kubernetes.io/instance=x,app.kubernetes.io/name=dynamo");
   });
@@ -143,7 +153,8 @@ describe("StatefulSet builder", () => {
       "app.kubernetes.io/instance": "kv",
       "app.kubernetes.io/component": "storage",
     });
-    assert.deepEqual(sts.spec?.template.metadata?.labels, clusterLabels("kv"));
+    // The client scheme label lets one PodMonitor scrape clusters with and without client TLS.
+    assert.deepEqual(sts.spec?.template.metadata?.labels, { ...clusterLabels("kv"), [CLIENT_SCHEME_LABEL]: "https" });
   });
 
   it("runs `dynamo node` with the pod name as id and the pod IP as host and advertised address", () => {
