@@ -32,9 +32,14 @@ export interface DynamoClientOptions {
   token?: string;
   /** PEM certificate(s) to trust for https base URLs, e.g. the cluster's client CA; the system's CAs when absent. */
   ca?: string | Buffer;
+  /**
+   * The name nodes' certificates are checked against when base URLs hold addresses rather than that name: under the
+   * operator, the client Service's (`X.NAMESPACE.svc`), which every node's client-port certificate carries.
+   */
+  servername?: string;
 }
 
-export const DEFAULT_CLIENT_OPTIONS: Required<Omit<DynamoClientOptions, "token" | "ca">> = {
+export const DEFAULT_CLIENT_OPTIONS: Required<Omit<DynamoClientOptions, "token" | "ca" | "servername">> = {
   maxSockets: 64,
   timeoutMs: 5_000,
   // Room for a handful of 1 MiB siblings, base64-encoded, in one 300 response.

@@ -20,6 +20,8 @@ export interface TransportOptions {
   idleSocketTimeoutMs: number;
   /** PEM certificates to trust for https URLs instead of the system's; a node's client-port CA. */
   ca?: string | Buffer;
+  /** The name to check nodes' certificates against instead of the URL's host (which may be a pod address). */
+  servername?: string;
   /** Sent as `Authorization: Bearer <token>` with every request. */
   token?: string;
 }
@@ -41,7 +43,11 @@ export class HttpTransport {
   constructor(options: TransportOptions) {
     const pool = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, timeout: options.idleSocketTimeoutMs };
     this.#agent = new http.Agent(pool);
-    this.#tlsAgent = new https.Agent(options.ca === undefined ? pool : { ...pool, ca: options.ca });
+    this.#tlsAgent = new https.Agent({
+      ...pool,
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...(options.servername === undefined ? {} : { servername: options.servername }),
+    });
     this.#responseBytesMax = options.responseBytesMax;
     this.#authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
   }

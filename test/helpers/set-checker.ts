@@ -4,12 +4,18 @@
  * not. At the end every key is read at r=n and the checker reports what was lost: acknowledged elements that are in
  * no version of their key. Unacknowledged elements may or may not be present; both are fine.
  */
-import { DynamoClient, DynamoClientError } from "../../client/index.js";
+import { DynamoClient, DynamoClientError, type DynamoClientOptions } from "../../client/index.js";
 import { ClientPool } from "./client-pool.js";
 import type { Rng } from "./seeded.js";
 
 export interface SetCheckerOptions {
   urls: () => string[];
+  /**
+   * TLS and token settings of the checker's clients (a CA, a server name, a client token), when the nodes need them.
+   * Asked before every request: a new object (say, after the published CA changed) replaces the clients made with
+   * the old one, as an application that reloads its CA file would.
+   */
+  client?: () => DynamoClientOptions;
   bucket: string;
   keys: number;
   clients: number;
@@ -54,7 +60,7 @@ export class SetChecker {
   private readonly unacknowledged = new Map<string, string>();
   private stopping = false;
   private running: Promise<void>[] = [];
-  private readonly clients = new ClientPool();
+  private readonly clients = new ClientPool(5000, () => this.options.client?.());
   failures = 0;
   readonly errors: string[] = [];
 
@@ -131,7 +137,7 @@ export class SetChecker {
     const acknowledged = [...this.acknowledged.keys()];
     const unacknowledged = [...this.unacknowledged.keys()];
     const present = new Set<string>();
-    const client = new DynamoClient(url, { timeoutMs: 10_000 });
+    const client = new DynamoClient(url, { ...this.options.client?.(), timeoutMs: 10_000 });
     for (let i = 0; i < this.options.keys; i++) {
       const got = await client.get(this.options.bucket, this.keyName(i), { r: n });
       if (got.kind === "value") parseSet(got.value).forEach((e) => present.add(e));
