@@ -50,13 +50,31 @@ helm.sh/chart: {{ include "dynamo-operator.chart" . }}
 {{- end }}
 {{- end }}
 
+{{/*
+The one namespace the operator watches, or nothing when it watches all of them (clusterWide). By default it is the
+release's own namespace: cluster-wide rights are an explicit choice.
+*/}}
+{{- define "dynamo-operator.watchNamespace" -}}
+{{- if and .Values.clusterWide .Values.watchNamespaces }}
+{{- fail "clusterWide: true watches every namespace; leave watchNamespaces empty" }}
+{{- end }}
+{{- if not .Values.clusterWide }}
+{{- default .Release.Namespace (first .Values.watchNamespaces) }}
+{{- end }}
+{{- end }}
+
 {{/* Where the leader Lease lives: operator/main.ts puts it in the watched namespace, else in the pod's own. */}}
 {{- define "dynamo-operator.leaseNamespace" -}}
-{{- if .Values.watchNamespaces }}
-{{- first .Values.watchNamespaces }}
-{{- else }}
-{{- .Release.Namespace }}
+{{- default .Release.Namespace (include "dynamo-operator.watchNamespace" .) }}
 {{- end }}
+
+{{/* The operator pods' labels as --pod-labels, so each cluster's NetworkPolicy admits them to the peer port. */}}
+{{- define "dynamo-operator.podLabelsFlag" -}}
+{{- $labels := list }}
+{{- range $key, $value := include "dynamo-operator.selectorLabels" . | fromYaml }}
+{{- $labels = append $labels (printf "%s=%s" $key $value) }}
+{{- end }}
+{{- join "," $labels }}
 {{- end }}
 
 {{/* The image reference: by digest when one is given, else by tag (the chart's appVersion unless overridden). */}}
@@ -74,6 +92,11 @@ two modes cannot grant different rights. Write verbs are exactly those the opera
 creates and updates its objects by server-side apply (create + patch) and never deletes them, since their owner
 reference lets the garbage collector remove them with their DynamoCluster. Read verbs cover what it owns or observes,
 except that Secrets are readable only by name: list or watch on Secrets would expose every Secret in scope.
+
+Kubernetes RBAC cannot narrow `create` by name (the name is not known when the request is authorized), nor list or
+watch short of a field selector; it can narrow get, patch and delete to resourceNames. Cluster names are not known when
+the chart is installed, so by default get and patch on Secrets cover every Secret in scope; rbac.secretsOf lists the
+clusters this release will run, and narrows them to those clusters' own Secrets.
 */}}
 {{- define "dynamo-operator.managedRules" -}}
 # Watches DynamoClusters and applies their status. It writes no spec: scaling goes through the user or an autoscaler,
@@ -89,7 +112,8 @@ except that Secrets are readable only by name: list or watch on Secrets would ex
 - apiGroups: ["dynamo.ringkv.dev"]
   resources: ["dynamoclusters/finalizers"]
   verbs: ["update"]
-# Each cluster's StatefulSet, Services, ConfigMap, PodDisruptionBudget and token Secret.
+# Each cluster's StatefulSet, Services, ConfigMaps (configuration, published CA), PodDisruptionBudget and Secrets
+# (token, CA, certificates).
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
   verbs: ["get", "list", "watch", "create", "patch"]
@@ -99,8 +123,34 @@ except that Secrets are readable only by name: list or watch on Secrets would ex
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["get", "list", "watch", "create", "patch"]
+{{- if .Values.rbac.secretsOf }}
 - apiGroups: [""]
   resources: ["secrets"]
+  verbs: ["create"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "patch"]
+  resourceNames:
+    {{- range .Values.rbac.secretsOf }}
+    - {{ . }}-token
+    - {{ . }}-ca-key
+    - {{ . }}-peer-tls
+    - {{ . }}-client-tls
+    - {{ . }}-operator-tls
+    {{- end }}
+{{- else }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "create", "patch"]
+{{- end }}
+# The cluster's NetworkPolicy, which it also deletes when the spec turns it off.
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["get", "create", "patch", "delete"]
+# cert-manager Certificates, for clusters whose spec.tls.issuerRef names an issuer; their status tells why a Secret is
+# not filled yet.
+- apiGroups: ["cert-manager.io"]
+  resources: ["certificates"]
   verbs: ["get", "create", "patch"]
 # Reads pod readiness and addresses; replacing a node deletes its claim and its pod.
 - apiGroups: [""]

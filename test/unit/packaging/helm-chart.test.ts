@@ -36,7 +36,12 @@ const MANAGED_RIGHTS: Record<string, string[]> = {
   "/pods": ["delete", "get", "list", "watch"],
   "/persistentvolumeclaims": ["delete", "get", "list", "watch"],
   "/events": ["create"],
+  "networking.k8s.io/networkpolicies": ["create", "delete", "get", "patch"],
+  "cert-manager.io/certificates": ["create", "get", "patch"],
 };
+
+/** The operator pods' labels, which each cluster's NetworkPolicy admits to the peer port. */
+const POD_LABELS_FLAG = "--pod-labels=app.kubernetes.io/component=operator,app.kubernetes.io/instance=dynamo-operator,app.kubernetes.io/name=dynamo-operator";
 
 const LEASE_RIGHTS = { "coordination.k8s.io/leases": ["create", "get", "update"] };
 
@@ -101,15 +106,15 @@ describe("helm chart charts/dynamo-operator", function () {
       objects = render();
     });
 
-    it("renders the operator, its identity, cluster-wide RBAC, the Lease role, the metrics Service and the CRD", () => {
+    it("renders the operator, its identity, RBAC in the release namespace (and get on Nodes), the metrics Service and the CRD", () => {
       assert.deepEqual(kinds(objects), [
         "ClusterRole",
-        "ClusterRole",
-        "ClusterRoleBinding",
         "ClusterRoleBinding",
         "CustomResourceDefinition",
         "Deployment",
         "Role",
+        "Role",
+        "RoleBinding",
         "RoleBinding",
         "Service",
         "ServiceAccount",
@@ -121,7 +126,7 @@ describe("helm chart charts/dynamo-operator", function () {
       assert.equal(deployment.spec.replicas, 1);
       const container = operatorContainer(objects);
       assert.equal(container.image, `ringkv/dynamo:${chart.appVersion}`);
-      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=8090", "--metrics-host=$(POD_IP)"]);
+      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=8090", "--metrics-host=$(POD_IP)", `--namespace=${RELEASE_NS}`, POD_LABELS_FLAG]);
       const env = Object.fromEntries((container.env as K8sObject[]).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
       assert.deepEqual(env, { POD_NAMESPACE: "metadata.namespace", POD_IP: "status.podIP", TMPDIR: "/var/tmp/dynamo" });
       assert.equal(deployment.spec.template.spec.serviceAccountName, FULLNAME);
@@ -156,11 +161,15 @@ describe("helm chart charts/dynamo-operator", function () {
       assert.ok(container.resources.limits.memory);
     });
 
-    it("grants cluster-wide exactly the rights the operator uses, and nothing else", () => {
-      const role = findObject(objects, "ClusterRole", FULLNAME);
+    it("grants exactly the rights the operator uses in the release namespace, and nothing cluster-wide", () => {
+      // The one cluster-wide grant is `get` on Nodes for zones (rbac.nodeZones), which Nodes being cluster-scoped forces.
+      assert.ok(!objects.some((o) => (o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding") && o.metadata.name === FULLNAME));
+      const role = findObject(objects, "Role", FULLNAME, RELEASE_NS);
       assert.deepEqual(rights(role.rules), MANAGED_RIGHTS);
-      const binding = findObject(objects, "ClusterRoleBinding", FULLNAME);
-      assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: FULLNAME });
+      // Secrets are never listed or watched, so no Secret is readable except by a name the operator already knows.
+      assert.ok(!role.rules.some((r: Rule) => r.resources.includes("secrets") && r.verbs.some((v) => ["list", "watch"].includes(v))));
+      const binding = findObject(objects, "RoleBinding", FULLNAME, RELEASE_NS);
+      assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: FULLNAME });
       assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: FULLNAME, namespace: RELEASE_NS }]);
     });
 
@@ -209,7 +218,7 @@ describe("helm chart charts/dynamo-operator", function () {
       const container = operatorContainer(objects);
       assert.equal(container.image, "ringkv/dynamo:0.2.0");
       assert.equal(container.imagePullPolicy, "Always");
-      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=9100", "--metrics-host=$(POD_IP)", "--namespace=apps"]);
+      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=9100", "--metrics-host=$(POD_IP)", "--namespace=apps", POD_LABELS_FLAG]);
       assert.deepEqual(container.resources, NON_DEFAULT_VALUES.resources);
     });
 
@@ -260,7 +269,35 @@ describe("helm chart charts/dynamo-operator", function () {
       const rendered = render({ serviceAccount: { create: false, name: "ops" } });
       assert.ok(!rendered.some((o) => o.kind === "ServiceAccount"));
       assert.equal(findObject(rendered, "Deployment", FULLNAME).spec.template.spec.serviceAccountName, "ops");
-      assert.equal(findObject(rendered, "ClusterRoleBinding", FULLNAME).subjects[0].name, "ops");
+      assert.equal(findObject(rendered, "RoleBinding", FULLNAME, RELEASE_NS).subjects[0].name, "ops");
+    });
+
+    it("grants the same rights cluster-wide only with clusterWide: true, and watches every namespace then", () => {
+      const rendered = render({ clusterWide: true });
+      const role = findObject(rendered, "ClusterRole", FULLNAME);
+      assert.deepEqual(rights(role.rules), MANAGED_RIGHTS);
+      const binding = findObject(rendered, "ClusterRoleBinding", FULLNAME);
+      assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: FULLNAME });
+      assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: FULLNAME, namespace: RELEASE_NS }]);
+      assert.ok(!rendered.some((o) => o.kind === "Role" && o.metadata.name === FULLNAME));
+      assert.ok(!operatorContainer(rendered).args.some((a: string) => a.startsWith("--namespace")));
+      assert.deepEqual(rights(findObject(rendered, "Role", `${FULLNAME}-leader-election`, RELEASE_NS).rules), LEASE_RIGHTS);
+    });
+
+    it("refuses clusterWide together with a watched namespace", () => {
+      assertRefused({ clusterWide: true, watchNamespaces: ["apps"] }, /clusterWide/);
+    });
+
+    it("narrows get and patch on Secrets to the named clusters' own Secrets with rbac.secretsOf, verb by verb", () => {
+      const role = findObject(render({ rbac: { secretsOf: ["kv", "cache"] } }), "Role", FULLNAME, RELEASE_NS);
+      const secretRules = (role.rules as Rule[]).filter((r) => r.resources.includes("secrets"));
+      const own = (c: string) => [`${c}-token`, `${c}-ca-key`, `${c}-peer-tls`, `${c}-client-tls`, `${c}-operator-tls`];
+      assert.deepEqual(secretRules, [
+        { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+        { apiGroups: [""], resources: ["secrets"], verbs: ["get", "patch"], resourceNames: [...own("kv"), ...own("cache")] },
+      ]);
+      // Everything else stays as it is.
+      assert.deepEqual(rights(role.rules), MANAGED_RIGHTS);
     });
   });
 

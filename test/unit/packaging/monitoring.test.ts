@@ -52,7 +52,11 @@ describe("chart: dashboards and alerts", function () {
     const pm = findObject(render(ON), "PodMonitor", "dynamo-operator-nodes");
     assert.equal(pm.spec.selector.matchLabels["app.kubernetes.io/name"], "dynamo");
     assert.equal(pm.spec.podMetricsEndpoints[0].port, "client");
-    assert.deepEqual(pm.spec.podMetricsEndpoints[0].relabelings[0], { sourceLabels: ["__meta_kubernetes_pod_label_app_kubernetes_io_instance"], targetLabel: "dynamo_cluster" });
+    const endpoint = pm.spec.podMetricsEndpoints[0];
+    assert.ok(endpoint.relabelings.some((r: object) => JSON.stringify(r) === JSON.stringify({ sourceLabels: ["__meta_kubernetes_pod_label_app_kubernetes_io_instance"], targetLabel: "dynamo_cluster" })));
+    // https or http as each cluster's pods say (client TLS is on by default); each cluster has a CA of its own.
+    assert.ok(endpoint.relabelings.some((r: object) => JSON.stringify(r) === JSON.stringify({ sourceLabels: ["__meta_kubernetes_pod_label_dynamo_ringkv_dev_client_scheme"], targetLabel: "__scheme__" })));
+    assert.deepEqual(endpoint.tlsConfig, { insecureSkipVerify: true });
   });
 
   it("has alerts Prometheus accepts: promtool check rules on the rendered PrometheusRule", () => {
