@@ -242,4 +242,56 @@ describe("StatefulSet builder", () => {
   it("is the same object when built twice", () => {
     assert.deepEqual(buildStatefulSet(cluster, { replicas: 4 }), sts);
   });
+
+  it("runs the peer port with mutual TLS from the operator's per-pod certificates, never in plaintext", () => {
+    assert.equal(env.DYNAMO_INSECURE_PEER_PLAINTEXT, undefined);
+    const mounts = Object.fromEntries((container?.volumeMounts ?? []).map((m) => [m.name, m]));
+    const volumes = Object.fromEntries((pod?.volumes ?? []).map((v) => [v.name, v]));
+    assert.equal(env.DYNAMO_TLS_DIR, mounts["peer-tls"]?.mountPath);
+    assert.equal(mounts["peer-tls"]?.readOnly, true);
+    assert.equal(volumes["peer-tls"]?.secret?.secretName, "kv-peer-tls");
+    // One Secret holds every pod's pair; each node picks its own by pod name.
+    assert.equal(env.DYNAMO_TLS_NAME, "$(POD_NAME)");
+    const names = (container?.env ?? []).map((e) => e.name);
+    assert.ok(names.indexOf("POD_NAME") < names.indexOf("DYNAMO_TLS_NAME"));
+  });
+
+  it("serves the client port over TLS by default, and probes it over HTTPS", () => {
+    const mounts = Object.fromEntries((container?.volumeMounts ?? []).map((m) => [m.name, m.mountPath]));
+    const volumes = Object.fromEntries((pod?.volumes ?? []).map((v) => [v.name, v]));
+    assert.equal(env.DYNAMO_CLIENT_TLS_DIR, mounts["client-tls"]);
+    assert.equal(volumes["client-tls"]?.secret?.secretName, "kv-client-tls");
+    assert.equal(container?.livenessProbe?.httpGet?.scheme, "HTTPS");
+    assert.equal(container?.readinessProbe?.httpGet?.scheme, "HTTPS");
+    assert.equal(sts.spec?.template.metadata?.labels?.[CLIENT_SCHEME_LABEL], "https");
+  });
+
+  it("serves plain HTTP on the client port when spec.tls.client is off; the peer port keeps mutual TLS", () => {
+    const plain = buildStatefulSet(dynamoCluster({ tls: { client: { enabled: false } } }), { replicas: 3 });
+    const c = plain.spec?.template.spec?.containers[0];
+    const names = (c?.env ?? []).map((e) => e.name);
+    assert.ok(!names.includes("DYNAMO_CLIENT_TLS_DIR"));
+    assert.ok(names.includes("DYNAMO_TLS_DIR"));
+    assert.ok(!(plain.spec?.template.spec?.volumes ?? []).some((v) => v.name === "client-tls"));
+    assert.equal(c?.readinessProbe?.httpGet?.scheme, "HTTP");
+    assert.equal(plain.spec?.template.metadata?.labels?.[CLIENT_SCHEME_LABEL], "http");
+  });
+
+  it("mounts the user's client tokens Secret as the tokens file when spec.clientTokens names one", () => {
+    assert.equal(env.DYNAMO_CLIENT_TOKENS_FILE, undefined);
+    const withTokens = buildStatefulSet(dynamoCluster({ clientTokens: { secretName: "shop-tokens" } }), { replicas: 3 });
+    const c = withTokens.spec?.template.spec?.containers[0];
+    const e = Object.fromEntries((c?.env ?? []).map((x) => [x.name, x.value]));
+    const mount = (c?.volumeMounts ?? []).find((m) => m.name === "client-tokens");
+    assert.equal(e.DYNAMO_CLIENT_TOKENS_FILE, `${mount?.mountPath}/tokens.yaml`);
+    const volume = (withTokens.spec?.template.spec?.volumes ?? []).find((v) => v.name === "client-tokens");
+    assert.equal(volume?.secret?.secretName, "shop-tokens");
+  });
+
+  it("mounts cert-manager's shared peer certificate as it is when the cluster names an issuer", () => {
+    const issued = buildStatefulSet(dynamoCluster({ tls: { issuerRef: { name: "dynamo-ca" } } }), { replicas: 3 });
+    const names = (issued.spec?.template.spec?.containers[0]?.env ?? []).map((e) => e.name);
+    assert.ok(names.includes("DYNAMO_TLS_DIR"));
+    assert.ok(!names.includes("DYNAMO_TLS_NAME"));
+  });
 });
