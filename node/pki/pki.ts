@@ -5,8 +5,9 @@
  * itself, as a client); the operator uses the same functions for the CA and per-pod certificates it keeps in Secrets.
  * Node 20 can verify certificates but cannot create them, so creation goes through @peculiar/x509 on Node's WebCrypto.
  *
- * Every leaf is good for both ends of a TLS connection (serverAuth and clientAuth): peers call each other, so each
- * node is a server and a client of the same protocol.
+ * A leaf is good for both ends of a TLS connection (serverAuth and clientAuth) by default: peers call each other, so
+ * each node is a server and a client of the same protocol. `serverOnly` leaves out clientAuth, for a certificate that
+ * only serves (the operator's client-port certificate), so that it can never log in to a peer port of the same CA.
  */
 // @peculiar/x509 resolves its algorithms through a dependency-injection container that needs this polyfill loaded first.
 import "reflect-metadata";
@@ -45,6 +46,8 @@ export interface LeafOptions {
   /** Exact validity bounds, for callers that keep their own schedule (the operator); they override the two above. */
   notBefore?: Date;
   notAfter?: Date;
+  /** serverAuth alone: a peer port refuses it as a client certificate. */
+  serverOnly?: boolean;
 }
 
 /** Creates a self-signed certificate authority. */
@@ -86,7 +89,7 @@ export async function issueCertificate(ca: CertificateAndKey, options: LeafOptio
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
+      new x509.ExtendedKeyUsageExtension(options.serverOnly ? [x509.ExtendedKeyUsage.serverAuth] : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
       ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names, false)] : []),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCert, false),

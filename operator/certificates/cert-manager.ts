@@ -30,7 +30,13 @@ export interface CertificateObject extends KubernetesObject {
   };
 }
 
-function certificate(cluster: DynamoCluster, name: string, secretName: string, names: { commonName?: string; dnsNames?: string[]; ipAddresses?: string[] }): CertificateObject {
+function certificate(
+  cluster: DynamoCluster,
+  name: string,
+  secretName: string,
+  names: { commonName?: string; dnsNames?: string[]; ipAddresses?: string[] },
+  usages = ["digital signature", "server auth", "client auth"],
+): CertificateObject {
   const tls = cluster.spec.tls;
   const issuer = tls.issuerRef;
   if (!issuer) throw new Error(`DynamoCluster ${cluster.metadata.name} names no issuer; its certificates are the operator's own`);
@@ -47,7 +53,7 @@ function certificate(cluster: DynamoCluster, name: string, secretName: string, n
       duration: `${seconds}s`,
       renewBefore: `${Math.floor(seconds * DEFAULT_CERTIFICATES.renewFraction)}s`,
       privateKey: { algorithm: "ECDSA", size: 256, encoding: "PKCS8", rotationPolicy: "Always" },
-      usages: ["digital signature", "server auth", "client auth"],
+      usages,
       issuerRef: { name: issuer.name, kind: issuer.kind, group: issuer.group },
     },
   };
@@ -62,7 +68,9 @@ export function buildCertificates(cluster: DynamoCluster, clusterIp: string | un
   if (cluster.spec.tls.client.enabled) {
     const hosts = clientHosts(cluster, clusterIp, clusterDomain);
     const ips = hosts.filter((h) => /^[0-9.]+$|:/.test(h));
-    objects.push(certificate(cluster, names.clientCertificate, names.clientTlsSecret, { dnsNames: hosts.filter((h) => !ips.includes(h)), ...(ips.length > 0 ? { ipAddresses: ips } : {}) }));
+    // Serving only: the issuer also signs the peers' certificates, and this one must not log in to a peer port.
+    const serving = { dnsNames: hosts.filter((h) => !ips.includes(h)), ...(ips.length > 0 ? { ipAddresses: ips } : {}) };
+    objects.push(certificate(cluster, names.clientCertificate, names.clientTlsSecret, serving, ["digital signature", "server auth"]));
   }
   objects.push(certificate(cluster, names.operatorCertificate, names.operatorTlsSecret, { commonName: "dynamo-operator" }));
   return objects;

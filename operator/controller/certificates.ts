@@ -357,7 +357,15 @@ export class ClusterCertificates {
   private async sign(authority: Authority, issue: LeafIssue): Promise<KeyedCertificate> {
     const leaf = await issueCertificate(
       { cert: authority.signing.cert, key: authority.signing.key },
-      { commonName: issue.commonName, hosts: issue.hosts, notBefore: new Date(issue.notBeforeMs), notAfter: new Date(issue.notAfterMs) },
+      {
+        commonName: issue.commonName,
+        hosts: issue.hosts,
+        notBefore: new Date(issue.notBeforeMs),
+        notAfter: new Date(issue.notAfterMs),
+        // The client port's certificate comes from the peer CA (one CA to rotate), so it must not be a peer login too:
+        // whoever gets hold of it (say, copied to an ingress) can serve clients with it but not call a peer port.
+        serverOnly: issue.target.kind === "client",
+      },
     );
     return { ...leaf, summary: summarize(leaf.cert) };
   }

@@ -16,6 +16,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { KubernetesObject, V1ConfigMap, V1Secret } from "@kubernetes/client-node";
 import { AdminClient, RingDriver } from "../../driver/index.js";
 import type { NodeInfo } from "../../node/protocol/index.js";
+import { clientTlsOptions } from "../../node/tls/index.js";
 import { ClusterCertificates, type StoredCertificates } from "../../operator/controller/index.js";
 import { ROTATE_CA_ANNOTATION, clientServerName, secretStrings, summarize, type CertificateEvent, type NodeTlsReport } from "../../operator/certificates/index.js";
 import type { DynamoCluster, TlsStatus } from "../../operator/api/index.js";
@@ -195,6 +196,14 @@ describe("the operator's certificates on real nodes", function () {
     passing = false;
     await passes?.catch(() => undefined);
     await harness?.destroy();
+  });
+
+  it("issues the client port a certificate that serves but cannot log in to a peer port", async function () {
+    const client = secretStrings(harness.stored.clientSecret)!;
+    const outsider = new AdminClient(harness.token, 5000, () => clientTlsOptions({ ca: client["ca.crt"]!, cert: client["tls.crt"]!, key: client["tls.key"]! }));
+    await assert.rejects(outsider.node(harness.peerUrl("kv-0")));
+    // The same token with the operator's certificate is let in: only the certificate differs.
+    assert.equal((await harness.admin.node(harness.peerUrl("kv-0"))).id, "kv-0");
   });
 
   it("renews leaves and rotates the CA under load at r=w=2 without a failed request", async function () {
