@@ -11,10 +11,12 @@
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { DynamoError } from "../node/errors/index.js";
 import { KubeApi, isNotFound, objectPath } from "../operator/kube/api-client.js";
 import { API_VERSION, PLURAL, parseDynamoCluster, type DynamoCluster } from "../operator/api/index.js";
-import { CLIENT_PORT, selectorString } from "../operator/resources/index.js";
+import { CLIENT_PORT, LABEL_INSTANCE, selectorString } from "../operator/resources/index.js";
 
 export type NodeAccess = "proxy" | "direct";
 
@@ -122,15 +124,10 @@ export class Session {
   }
 
   async nodeText(pod: PodItem, path: string): Promise<string> {
-    if (this.options.nodeAccess === "direct") {
-      if (!pod.status?.podIP) throw new DynamoError("unavailable", `${pod.metadata.name} has no IP yet`);
-      const res = await fetch(`http://${pod.status.podIP}:${CLIENT_PORT}${path}`, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
-      if (!res.ok) throw new DynamoError("unavailable", `${pod.metadata.name} answered ${path} with ${res.status}`);
-      return res.text();
-    }
+    const tls = (pod.spec?.containers ?? []).some((c) => (c.env ?? []).some((e) => e.name === "DYNAMO_CLIENT_TLS_DIR" && e.value));
+    if (this.options.nodeAccess === "direct") return this.directText(pod, path, tls);
     // A node serving its client port over TLS is proxied to as `https:POD:PORT`; the API server does not verify pods'
     // certificates, so no CA is needed on this path.
-    const tls = (pod.spec?.containers ?? []).some((c) => (c.env ?? []).some((e) => e.name === "DYNAMO_CLIENT_TLS_DIR" && e.value));
     const target = `${tls ? "https:" : ""}${pod.metadata.name}:${CLIENT_PORT}`;
     try {
       return await this.api.getText(`${objectPath("v1", "pods", this.namespace, target, "proxy")}${path}`);
@@ -141,6 +138,37 @@ export class Session {
       }
       throw new DynamoError("unavailable", `cannot reach ${pod.metadata.name} through the API server's pod proxy: ${message}`);
     }
+  }
+
+  /**
+   * GET `path` from a pod's client port at its IP. Over TLS the node is checked against the CA the operator publishes
+   * in ConfigMap `X-ca` and the client Service's name `X.NS.svc`, which every node's certificate carries.
+   */
+  private async directText(pod: PodItem, path: string, tls: boolean): Promise<string> {
+    if (!pod.status?.podIP) throw new DynamoError("unavailable", `${pod.metadata.name} has no IP yet`);
+    const url = `${tls ? "https" : "http"}://${pod.status.podIP}:${CLIENT_PORT}${path}`;
+    let options: { ca?: string; servername?: string } = {};
+    if (tls) {
+      const cluster = pod.metadata.labels?.[LABEL_INSTANCE] ?? "";
+      const configMap = await this.api.find<{ data?: Record<string, string> }>(objectPath("v1", "configmaps", this.namespace, `${cluster}-ca`));
+      const ca = configMap?.data?.["ca.crt"];
+      if (!ca) throw new DynamoError("unavailable", `${pod.metadata.name} serves TLS but ConfigMap ${cluster}-ca, with the CA to check it against, is missing`);
+      options = { ca, servername: `${cluster}.${this.namespace}.svc` };
+    }
+    const timeoutMs = this.options.timeoutMs ?? 5000;
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = (tls ? httpsRequest : httpRequest)(url, { ...options, timeout: timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      });
+      req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      req.on("error", (err) => reject(new DynamoError("unavailable", `cannot reach ${pod.metadata.name} at ${url}: ${err.message}`)));
+      req.end();
+    });
+    if (status < 200 || status >= 300) throw new DynamoError("unavailable", `${pod.metadata.name} answered ${path} with ${status}`);
+    return body;
   }
 
   async logs(pod: string, tailLines: number): Promise<string> {
