@@ -50,6 +50,12 @@ export async function writeReport(session: Session, name: string, path: string):
     ["v1", "configmaps", names.configMap],
     ["v1", "secrets", names.secret],
     ["policy/v1", "poddisruptionbudgets", names.podDisruptionBudget],
+    // Certificates and the network: the Secrets redacted like the token (their annotations tell a CA rotation's step).
+    ["v1", "configmaps", names.caConfigMap],
+    ["v1", "secrets", names.caSecret],
+    ["v1", "secrets", names.peerTlsSecret],
+    ["v1", "secrets", names.clientTlsSecret],
+    ["networking.k8s.io/v1", "networkpolicies", names.networkPolicy],
   ];
   for (const [apiVersion, plural, objectName] of owned) {
     await attempt(`${plural}/${objectName}`, async () => {
