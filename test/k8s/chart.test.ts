@@ -10,6 +10,7 @@ import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node
 import { parseAllDocuments } from "yaml";
 import { CHART_DIR, runHelmAsync, type HelmResult } from "../unit/packaging/helm.js";
 import { admin, cluster, createNamespace, deleteNamespace } from "./fixture.js";
+import { clientRequest } from "./operator-helpers.js";
 import { isReady } from "./pods.js";
 import { waitFor } from "./wait.js";
 
@@ -97,7 +98,8 @@ describe("helm chart on the local control plane", function () {
 
   it("helm install runs the operator under the chart's service account, and it becomes leader", async () => {
     // An earlier run or another test may have installed the CRD without Helm's ownership labels; adopt it.
-    await helm(["install", RELEASE, CHART_DIR, "--namespace", releaseNs, "--take-ownership", "--wait", "--timeout", DEFAULT_CHART_TEST.helmTimeout]);
+    // The operator lives in one namespace and manages clusters in another, which takes the cluster-wide opt-in.
+    await helm(["install", RELEASE, CHART_DIR, "--namespace", releaseNs, "--set", "clusterWide=true", "--take-ownership", "--wait", "--timeout", DEFAULT_CHART_TEST.helmTimeout]);
     installed = true;
     const [pod] = await operatorPods();
     assert.ok(pod && isReady(pod), "the operator pod is not ready");
@@ -134,6 +136,7 @@ describe("helm chart on the local control plane", function () {
     assert.ok(await can("patch", "dynamoclusters", "dynamo.ringkv.dev", appsNs, "status"));
     assert.ok(await can("delete", "persistentvolumeclaims"));
     assert.ok(await can("update", "leases", "coordination.k8s.io", releaseNs));
+    assert.ok(await can("patch", "networkpolicies", "networking.k8s.io"));
     assert.ok(!(await can("list", "secrets")), "the operator can list Secrets");
     assert.ok(!(await can("delete", "statefulsets", "apps")), "the operator can delete StatefulSets");
     assert.ok(!(await can("update", "dynamoclusters", "dynamo.ringkv.dev")), "the operator can rewrite a DynamoCluster's spec");
@@ -150,9 +153,10 @@ describe("helm chart on the local control plane", function () {
       async () => condition((await readCluster()).status?.conditions, "Available")?.status === "True",
       { timeoutMs: DEFAULT_CHART_TEST.availableTimeoutMs, intervalMs: 1_000 },
     );
+    // The client port serves TLS from the cluster's CA, which the operator publishes in ConfigMap X-ca.
     const ip = (await storagePods())[0]?.status?.podIP;
-    const put = await fetch(`http://${ip}:8080/v1/kv/default/greeting`, { method: "PUT", body: "hello", headers: { "Content-Type": "text/plain" } });
-    assert.equal(put.status, 204, await put.text());
+    const put = await clientRequest(appsNs, CLUSTER, `https://${ip}:8080/v1/kv/default/greeting`, { method: "PUT", body: "hello", headers: { "Content-Type": "text/plain" } });
+    assert.equal(put.status, 204, put.body);
   });
 
   it("the HPA example can read the cluster's scale subresource (AbleToScale=True)", async () => {
@@ -246,9 +250,9 @@ describe("helm chart on the local control plane", function () {
     assert.equal(pods.filter((p) => isReady(p)).length, 4, "the storage nodes stopped serving");
     // The data is still served: the nodes answer on their own, with or without an operator.
     for (const pod of pods) {
-      const got = await fetch(`http://${pod.status?.podIP}:8080/v1/kv/default/greeting`);
+      const got = await clientRequest(appsNs, CLUSTER, `https://${pod.status?.podIP}:8080/v1/kv/default/greeting`);
       assert.equal(got.status, 200, `${pod.metadata?.name}: ${got.status}`);
-      assert.equal(await got.text(), "hello");
+      assert.equal(got.body, "hello");
     }
   });
 });

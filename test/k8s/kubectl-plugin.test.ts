@@ -13,7 +13,7 @@ import { Operator } from "../../operator/controller/index.js";
 import { REPO_ROOT } from "../helpers/dev-cluster.js";
 import { missingMetrics, monitoredMetrics } from "../monitoring/monitored-metrics.js";
 import { admin, adminKubeConfig, cluster, createNamespace, deleteNamespace } from "./fixture.js";
-import { ClusterLoad, clusterEvents, clusterPods, createCluster, installCrd, readCluster, scaleTo, waitStable, waitTransfersInFlight } from "./operator-helpers.js";
+import { ClusterLoad, clientRequest, clusterEvents, clusterPods, createCluster, installCrd, readCluster, scaleTo, waitStable, waitTransfersInFlight } from "./operator-helpers.js";
 import { freePort } from "./ports.js";
 import { waitFor } from "./wait.js";
 
@@ -139,7 +139,7 @@ describe("kubectl dynamo", function () {
 
   it("every metric the chart's dashboard and alerts name is served by a real node or the operator", async () => {
     const pod = (await clusterPods(ns, NAME)).find((p) => p.status?.podIP)!;
-    const node = await (await fetch(`http://${pod.status!.podIP}:8080/metrics`)).text();
+    const node = (await clientRequest(ns, NAME, `https://${pod.status!.podIP}:8080/metrics`)).body;
     const op = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const wanted = monitoredMetrics();
     assert.ok(wanted.size > 20, `${wanted.size} metrics named`);
@@ -167,6 +167,12 @@ describe("kubectl dynamo", function () {
         assert.ok(!text.includes(token) && !text.includes(secret.data.token!), `${f} holds the cluster token`);
       }
       assert.match(readFileSync(join(root, "objects/secrets-kv-token.yaml"), "utf8"), /token: REDACTED \(\d+ characters\)/);
+      // The CA's key is in no file of the bundle, though the CA Secret's metadata is.
+      const ca = await admin().get<{ data: Record<string, string> }>(`/api/v1/namespaces/${ns}/secrets/${NAME}-ca-key`);
+      const caKey = Buffer.from(ca.data["tls.key"] ?? "", "base64").toString("utf8").split("\n")[1]!;
+      assert.ok(caKey.length > 20);
+      for (const f of walk(root)) assert.ok(!readFileSync(f, "utf8").includes(caKey), `${f} holds the CA's key`);
+      assert.ok(files.includes("objects/secrets-kv-ca-key.yaml") && files.includes("objects/networkpolicies-kv.yaml") && files.includes("objects/configmaps-kv-ca.yaml"));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,9 +5,8 @@
 //
 //   node --import tsx test/k8s/measure-scale.ts [--keys 100000] [--value-bytes 1024] [--partitions 256] [--concurrency 128]
 import { parseArgs } from "node:util";
-import { DynamoClient } from "../../client/index.js";
 import { createNamespace, mochaHooks } from "./fixture.js";
-import { conditionTrue, createCluster, installCrd, readCluster, readyClientUrls, scaleTo, startOperator, waitStable } from "./operator-helpers.js";
+import { clusterClient, conditionTrue, createCluster, installCrd, readCluster, readyClientUrls, scaleTo, startOperator, waitStable } from "./operator-helpers.js";
 import { waitFor } from "./wait.js";
 
 const { values } = parseArgs({
@@ -27,8 +26,8 @@ const NAME = "kv";
 // The fixture's root hooks start and stop the shared local cluster; mocha's `this` is only asked for a timeout.
 const hookContext = { timeout: () => undefined } as unknown as Mocha.Context;
 
-async function writeKeys(urls: string[]): Promise<{ ms: number; failed: number }> {
-  const client = new DynamoClient(urls, { maxSockets: CONCURRENCY, timeoutMs: 30_000 });
+async function writeKeys(ns: string, urls: string[]): Promise<{ ms: number; failed: number }> {
+  const client = await clusterClient(ns, NAME, urls, { maxSockets: CONCURRENCY, timeoutMs: 30_000 });
   const value = Buffer.alloc(VALUE_BYTES, "v");
   let next = 0;
   let failed = 0;
@@ -52,8 +51,8 @@ async function writeKeys(urls: string[]): Promise<{ ms: number; failed: number }
   return { ms: Date.now() - started, failed };
 }
 
-async function sampleReadable(urls: string[], count: number): Promise<number> {
-  const client = new DynamoClient(urls);
+async function sampleReadable(ns: string, urls: string[], count: number): Promise<number> {
+  const client = await clusterClient(ns, NAME, urls);
   let missing = 0;
   for (let s = 0; s < count; s++) {
     const i = Math.floor((s * KEYS) / count);
@@ -80,7 +79,7 @@ async function main(): Promise<void> {
     console.log(`apply → Available (3 nodes, ${PARTITIONS} partitions): ${availableMs} ms; → Stable: ${stableMs} ms`);
 
     const urls = await readyClientUrls(ns, NAME);
-    const written = await writeKeys(urls);
+    const written = await writeKeys(ns, urls);
     console.log(`wrote ${KEYS} keys of ${VALUE_BYTES} B at concurrency ${CONCURRENCY} in ${written.ms} ms (${Math.round((KEYS * 1000) / written.ms)}/s, ${written.failed} failed)`);
 
     const before = await readCluster(ns, NAME);
@@ -99,7 +98,7 @@ async function main(): Promise<void> {
     const scaleMs = Date.now() - scaled;
     const counts = (cluster.status?.members ?? []).map((m) => `${m.id}=${m.partitions}`).join(", ");
     console.log(`3 → 4 with ${KEYS} keys: plan committed after ${plannedMs} ms (${planned.status?.transfers?.pending} transfers), Stable after ${scaleMs} ms (${counts})`);
-    const missing = await sampleReadable(await readyClientUrls(ns, NAME), 1000);
+    const missing = await sampleReadable(ns, await readyClientUrls(ns, NAME), 1000);
     console.log(`sampled 1000 keys at r=3 after the scale: ${missing} missing`);
     await operator.stop();
   } finally {

@@ -20,6 +20,7 @@ import {
   createCluster,
   installCrd,
   newestRing,
+  peerUrlOf,
   podProcessGroup,
   readCluster,
   readLease,
@@ -90,7 +91,7 @@ class RingWatch {
           pods
             .filter((p) => p.status?.podIP)
             .map(async (p) => {
-              const ring = await admin.ring(`http://${p.status!.podIP}:8081`).catch(() => undefined);
+              const ring = await admin.ring(peerUrlOf(p)).catch(() => undefined);
               if (!ring) return;
               const now = { epoch: ring.epoch, term: ring.term ?? 0, hash: ringHash(ring) };
               const key = `${p.metadata.name}/${p.metadata.uid}`;

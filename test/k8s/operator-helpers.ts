@@ -1,11 +1,16 @@
 // Helpers of the operator's Kubernetes tests: installing the committed CRD, running the operator in this process
 // against the shared control plane, reading a DynamoCluster's status and ring, and putting client load on it.
 import { existsSync, readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { DynamoClient } from "../../client/index.js";
+import { DynamoClient, type DynamoClientOptions } from "../../client/index.js";
 import { AdminClient } from "../../driver/index.js";
+import { issueCertificate } from "../../node/pki/index.js";
+import { clientTlsOptions } from "../../node/tls/index.js";
+import { CLIENT_SCHEME_LABEL } from "../../operator/resources/index.js";
 import { partitionOf, preferenceList, type Ring } from "../../node/ring/index.js";
 import { Operator } from "../../operator/controller/index.js";
 import type { DynamoClusterStatus } from "../../operator/api/index.js";
@@ -125,8 +130,8 @@ export function assertBalanced(cluster: ClusterObject, replicas: number): void {
   if (!counts.every((c) => c === low || c === high)) throw new Error(`unbalanced ring (each member should own ${low} or ${high}): ${detail}`);
 }
 
-interface PodItem {
-  metadata: { name: string; uid: string; deletionTimestamp?: string; annotations?: Record<string, string> };
+export interface PodItem {
+  metadata: { name: string; uid: string; deletionTimestamp?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
   status?: { podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
@@ -135,25 +140,88 @@ export async function clusterPods(ns: string, name: string): Promise<PodItem[]> 
   return (await admin().get<{ items: PodItem[] }>(`/api/v1/namespaces/${ns}/pods?labelSelector=${selector}`)).items;
 }
 
+/** The scheme of a pod's client port, from the label the operator sets on its pods. */
+function clientScheme(pod: PodItem): string {
+  return pod.metadata.labels?.[CLIENT_SCHEME_LABEL] === "http" ? "http" : "https";
+}
+
+/** A pod's client URL (https unless the cluster turned client TLS off) and its peer URL (always mutual TLS). */
+export const clientUrlOf = (pod: PodItem): string => `${clientScheme(pod)}://${pod.status?.podIP}:8080`;
+export const peerUrlOf = (pod: PodItem): string => `https://${pod.status?.podIP}:8081`;
+
 /** Client URLs of the cluster's ready pods (a node turns ready only once it is in the ring). */
 export async function readyClientUrls(ns: string, name: string): Promise<string[]> {
   return (await clusterPods(ns, name))
     .filter((p) => !p.metadata.deletionTimestamp && p.status?.podIP && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
-    .map((p) => `http://${p.status?.podIP}:8080`)
+    .map(clientUrlOf)
     .sort();
 }
 
-/** An admin client with the cluster's token, read from its Secret. */
+/**
+ * What a client of the cluster's client port needs, as a user would get it: the CA bundle the operator publishes in
+ * ConfigMap X-ca and the client Service's name, which every node's certificate carries (the URLs hold pod IPs).
+ */
+export async function clusterClientOptions(ns: string, name: string): Promise<DynamoClientOptions> {
+  const configMap = await admin().find<{ data?: Record<string, string> }>(`/api/v1/namespaces/${ns}/configmaps/${name}-ca`);
+  const ca = configMap?.data?.["ca.crt"];
+  return ca ? { ca, servername: `${name}.${ns}.svc` } : {};
+}
+
+/** A DynamoClient for the cluster's client port, trusting its published CA. */
+export async function clusterClient(ns: string, name: string, urls: string[], options: DynamoClientOptions = {}): Promise<DynamoClient> {
+  return new DynamoClient(urls, { ...(await clusterClientOptions(ns, name)), ...options });
+}
+
+/**
+ * One plain HTTP request to a node's client port (`/metrics`, a raw KV call), over TLS with the cluster's published
+ * CA when the URL is https.
+ */
+export async function clientRequest(ns: string, name: string, url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string }> {
+  const options = url.startsWith("https:") ? await clusterClientOptions(ns, name) : {};
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith("https:") ? httpsRequest : httpRequest)(
+      url,
+      { method: init.method ?? "GET", headers: init.headers, ca: options.ca, servername: options.servername, timeout: 10_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${url} did not answer in 10 s`)));
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
+
+/**
+ * An admin client with the cluster's token and a client certificate of its own from the cluster's CA (read from the
+ * operator's CA Secret, as only a cluster administrator can), since the peer port runs mutual TLS.
+ */
 export async function clusterAdmin(ns: string, name: string): Promise<AdminClient> {
-  const secret = await admin().get<{ data: Record<string, string> }>(`/api/v1/namespaces/${ns}/secrets/${name}-token`);
-  return new AdminClient(Buffer.from(secret.data.token ?? "", "base64").toString("utf8"), 3000);
+  const api = admin();
+  const secret = await api.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${ns}/secrets/${name}-token`);
+  const ca = await waitFor(
+    `Secret ${name}-ca-key`,
+    async () => (await api.find<{ data: Record<string, string> }>(`/api/v1/namespaces/${ns}/secrets/${name}-ca-key`))?.data,
+    { timeoutMs: 30_000 },
+  );
+  const text = (key: string) => Buffer.from(ca[key] ?? "", "base64").toString("utf8");
+  const nowMs = Date.now();
+  const leaf = await issueCertificate(
+    { cert: text("tls.crt"), key: text("tls.key") },
+    { commonName: "k8s-test", hosts: [], notBefore: new Date(nowMs - 60_000), notAfter: new Date(nowMs + 3600_000) },
+  );
+  const tls = clientTlsOptions({ ca: text("ca.crt"), cert: leaf.cert, key: leaf.key });
+  return new AdminClient(Buffer.from(secret.data.token ?? "", "base64").toString("utf8"), 3000, () => tls);
 }
 
 /** The newest ring any of the cluster's pods holds, read from the nodes' admin APIs. */
 export async function newestRing(ns: string, name: string): Promise<Ring> {
   const adminClient = await clusterAdmin(ns, name);
   const rings = await Promise.all(
-    (await clusterPods(ns, name)).filter((p) => p.status?.podIP).map((p) => adminClient.ring(`http://${p.status?.podIP}:8081`).catch(() => undefined)),
+    (await clusterPods(ns, name)).filter((p) => p.status?.podIP).map((p) => adminClient.ring(peerUrlOf(p)).catch(() => undefined)),
   );
   const ring = rings.reduce<Ring | undefined>((best, r) => (r && (!best || r.epoch > best.epoch) ? r : best), undefined);
   if (!ring) throw new Error(`no pod of ${ns}/${name} answered with a ring`);
@@ -164,7 +232,7 @@ export async function newestRing(ns: string, name: string): Promise<Ring> {
 export async function nodeInfo(ns: string, name: string, pod: string): Promise<{ uid: string; incarnation: string }> {
   const item = (await clusterPods(ns, name)).find((p) => p.metadata.name === pod && !p.metadata.deletionTimestamp);
   if (!item?.status?.podIP) throw new Error(`pod ${pod} has no IP yet`);
-  const info = await (await clusterAdmin(ns, name)).node(`http://${item.status.podIP}:8081`);
+  const info = await (await clusterAdmin(ns, name)).node(peerUrlOf(item));
   return { uid: item.metadata.uid, incarnation: info.incarnation };
 }
 
@@ -178,7 +246,7 @@ export async function assertReplicaHolds(ns: string, name: string, pod: string, 
   const adminClient = await clusterAdmin(ns, name);
   const item = (await clusterPods(ns, name)).find((p) => p.metadata.name === pod && !p.metadata.deletionTimestamp);
   if (!item?.status?.podIP) throw new Error(`pod ${pod} has no IP`);
-  const peerUrl = `http://${item.status.podIP}:8081`;
+  const peerUrl = peerUrlOf(item);
   const mine = [...entries].filter(([key]) => preferenceList(ring, partitionOf("default", Buffer.from(key), ring.partitions), 3).includes(pod));
   const missing: string[] = [];
   for (let i = 0; i < mine.length; i += 32) {
@@ -220,6 +288,7 @@ export async function waitTransfersInFlight(ns: string, name: string, afterEpoch
 export class ClusterLoad {
   readonly bulk = new Map<string, string>();
   private urls: string[] = [];
+  private clientOptions: DynamoClientOptions = {};
   private refreshing = true;
   private refresher: Promise<void> | undefined;
   readonly checker: SetChecker;
@@ -228,12 +297,15 @@ export class ClusterLoad {
     private readonly ns: string,
     private readonly name: string,
     seed: number,
+    /** Added to every client's options, e.g. a client token when the cluster requires one. */
+    private readonly extra: DynamoClientOptions = {},
   ) {
-    this.checker = new SetChecker({ urls: () => this.urls, bucket: "default", keys: 8, clients: 4, rng: rng(seed), w: 2, pauseMs: 10 });
+    this.checker = new SetChecker({ urls: () => this.urls, client: () => this.clientOptions, bucket: "default", keys: 8, clients: 4, rng: rng(seed), w: 2, pauseMs: 10 });
   }
 
   async start(): Promise<void> {
     this.urls = await readyClientUrls(this.ns, this.name);
+    this.clientOptions = { ...(await clusterClientOptions(this.ns, this.name)), ...this.extra };
     if (this.urls.length === 0) throw new Error(`no ready pod of ${this.ns}/${this.name} to send load to`);
     this.refresher = (async () => {
       while (this.refreshing) {
@@ -241,6 +313,9 @@ export class ClusterLoad {
         const fresh = await readyClientUrls(this.ns, this.name).catch(() => []);
         // An empty list would leave the checker nowhere to send; the last known pods answer or fail, both fine.
         if (fresh.length > 0) this.urls = fresh;
+        // A client reloads the published CA when it changes (a CA rotation), as one mounting ConfigMap X-ca would.
+        const options = await clusterClientOptions(this.ns, this.name).catch(() => this.clientOptions);
+        if (options.ca !== this.clientOptions.ca) this.clientOptions = { ...options, ...this.extra };
       }
     })();
     this.checker.start();
@@ -254,7 +329,7 @@ export class ClusterLoad {
 
   /** Writes `count` keys of 1 KiB to the default bucket, 32 at a time. */
   async preload(count: number): Promise<void> {
-    const client = new DynamoClient(await readyClientUrls(this.ns, this.name));
+    const client = await clusterClient(this.ns, this.name, await readyClientUrls(this.ns, this.name), this.extra);
     const value = "x".repeat(1024);
     try {
       for (let i = 0; i < count; i += 32) {
@@ -281,7 +356,7 @@ export class ClusterLoad {
     console.error(`    [${label}] set checker: ${formatReport(report)}`);
     if (report.lost.length > 0) throw new Error(`${label}: acknowledged elements lost: ${report.lost.slice(0, 10).join(", ")}`);
     if (report.acknowledged === 0) throw new Error(`${label}: the set checker had no write acknowledged: ${this.checker.errors.slice(0, 3).join("; ")}`);
-    const client = new DynamoClient(urls);
+    const client = await clusterClient(this.ns, this.name, urls, this.extra);
     const bad: string[] = [];
     const entries = [...this.bulk];
     try {

@@ -92,7 +92,9 @@ describe("operator: a cluster's life", function () {
       apiVersion: "dynamo.ringkv.dev/v1alpha1",
       kind: "DynamoCluster",
       metadata: { name: NAME },
-      spec: { replicas: 3, partitions: 64, persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" } },
+      // Plain HTTP on the client port (the peer port runs mutual TLS regardless): this suite's raw requests need no CA,
+      // and it covers the switch that turns client TLS off (plain HTTP probes, the pods labelled http).
+      spec: { replicas: 3, partitions: 64, tls: { client: { enabled: false } }, persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" } },
     });
     await waitFor("Available", async () => (conditionTrue(await readCluster(ns, NAME), "Available") ? true : undefined), { timeoutMs: 180_000, intervalMs: 250 });
     console.error(`[operator] apply → Available for 3 nodes: ${Date.now() - started} ms`);

@@ -1,7 +1,9 @@
-// Container probes as the kubelet runs them: httpGet (any status from 200 to 399 passes), tcpSocket
+// Container probes as the kubelet runs them: httpGet (any status from 200 to 399 passes; HTTPS unverified), tcpSocket
 // and exec, with initialDelaySeconds, periodSeconds, timeoutSeconds and the success and failure
 // thresholds. A Prober owns one probe of one running container and reports each change of result.
 import { spawn } from "node:child_process";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import type { V1Container, V1Probe } from "@kubernetes/client-node";
 
@@ -31,9 +33,17 @@ async function attempt(probe: V1Probe, target: ProbeTarget): Promise<boolean> {
     const scheme = (get.scheme ?? "HTTP").toLowerCase();
     const url = `${scheme}://${host}:${port(target.container, get.port)}${get.path ?? "/"}`;
     const headers = Object.fromEntries((get.httpHeaders ?? []).map((h) => [h.name, h.value]));
-    const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
-    await response.arrayBuffer();
-    return response.status >= 200 && response.status < 400;
+    return new Promise((resolve, reject) => {
+      // Like the kubelet, an HTTPS probe does not verify the server's certificate: it only asks whether it answers.
+      const req = (scheme === "https" ? httpsRequest : httpRequest)(url, { headers, timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
+        res.resume();
+        res.on("end", () => resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400));
+        res.on("error", reject);
+      });
+      req.on("timeout", () => req.destroy(new Error(`probe ${url} timed out`)));
+      req.on("error", reject);
+      req.end();
+    });
   }
   if (probe.tcpSocket) {
     const host = probe.tcpSocket.host || target.podIp;
