@@ -34,5 +34,5 @@ export {
 } from "./secrets.js";
 export { CERTIFICATE_KIND, CERT_MANAGER_API_VERSION, buildCertificates, certificateReadiness } from "./cert-manager.js";
 export type { CertificateObject } from "./cert-manager.js";
-export { authorityEvent, isoSeconds, issuedEvent, lastRotation, rotationText } from "./report.js";
+export { ROTATION_RECHECK_MS, authorityEvent, isoSeconds, issuedEvent, lastRotation, recheckAfterMs, rotationText } from "./report.js";
 export type { CertificateEvent, CertificateReport } from "./report.js";

@@ -7,6 +7,7 @@ import type { TlsStatus } from "../api/index.js";
 import type { AuthorityStep } from "./authority.js";
 import type { LeafIssue, LeafTarget } from "./leaves.js";
 import { listPods } from "./node-reports.js";
+import { renewAtMs } from "./settings.js";
 
 export interface CertificateEvent {
   type: "Normal" | "Warning";
@@ -23,6 +24,22 @@ export interface CertificateReport {
   /** Unusable material only the user can fix; the Degraded condition names them too. */
   problems: string[];
   events: CertificateEvent[];
+  /** When the operator must look again at the latest: the next renewal falls due, or a rotation's next step. */
+  recheckAfterMs?: number;
+}
+
+/** How often a CA rotation in progress is looked at: each step waits on what the nodes report. */
+export const ROTATION_RECHECK_MS = 10_000;
+
+/**
+ * How long until the operator must look at the certificates again: the earliest renewal of a stored certificate (a
+ * leaf, the operator's own, the CA's rotation), or the rotation check while a rotation is under way. A stable
+ * cluster's 30 s requeue alone would let a short-lived leaf expire between two passes.
+ */
+export function recheckAfterMs(certificates: { notBeforeMs: number; notAfterMs: number }[], rotating: boolean, nowMs: number): number {
+  const due = Math.min(...certificates.map((c) => renewAtMs(c.notBeforeMs, c.notAfterMs)));
+  const untilDue = Math.max(0, due - nowMs);
+  return rotating ? Math.min(ROTATION_RECHECK_MS, untilDue) : untilDue;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");

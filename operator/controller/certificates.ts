@@ -41,6 +41,7 @@ import {
   readClientSecret,
   readKeyed,
   readPeerSecret,
+  recheckAfterMs,
   rotationText,
   secretStrings,
   summarize,
@@ -244,6 +245,11 @@ export class ClusterCertificates {
           : `${expired} stored certificates have expired; they are issued again`,
       problems: [],
       events,
+      recheckAfterMs: recheckAfterMs(
+        [...stored, ...(this.operatorLeaf ? [this.operatorLeaf] : []), authority.signing].map((c) => c.summary),
+        phase !== "steady" || step.kind !== "none",
+        nowMs,
+      ),
     };
   }
 

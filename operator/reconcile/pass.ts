@@ -53,6 +53,13 @@ export function desiredObjects(cluster: DynamoCluster, inputs: DesiredInputs): K
 }
 
 export function requeueAfterMs(outcome: PassOutcome, verdict: Pick<Verdict, "phase">): number {
+  // A certificate falling due (or a CA rotation's next step) brings the next pass forward, never later.
+  const certificates = outcome.certificates?.recheckAfterMs;
+  const byCertificates = certificates === undefined ? Infinity : Math.max(DEFAULT_REQUEUE.stepMinMs, certificates);
+  return Math.min(byCertificates, ringRequeueMs(outcome, verdict));
+}
+
+function ringRequeueMs(outcome: PassOutcome, verdict: Pick<Verdict, "phase">): number {
   if (verdict.phase === "Stable" || verdict.phase === "Paused") return DEFAULT_REQUEUE.stableMs;
   if (outcome.step && !outcome.step.done) {
     return Math.min(DEFAULT_REQUEUE.stepMaxMs, Math.max(DEFAULT_REQUEUE.stepMinMs, outcome.step.retryAfterMs));

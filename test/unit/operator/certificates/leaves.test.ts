@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_CERTIFICATES, planLeaves, type LeafInput, type LeavesInput } from "../../../../operator/certificates/index.js";
+import { DEFAULT_CERTIFICATES, ROTATION_RECHECK_MS, planLeaves, recheckAfterMs, type LeafInput, type LeavesInput } from "../../../../operator/certificates/index.js";
 import { DAY, SECOND, T0, authority, ca, leaf, settings, trusted } from "./summaries.js";
 
 const caA = ca("A", T0 - DAY, T0 + 3650 * DAY);
@@ -81,5 +81,21 @@ describe("which leaf certificates to issue", () => {
     assert.equal(issues.length, DEFAULT_CERTIFICATES.leavesPerPassMax);
     assert.deepEqual(issues[0]?.target, { kind: "client" });
     assert.equal(issues[0]?.commonName, "kv");
+  });
+});
+
+describe("when the operator looks at certificates again", () => {
+  const second = 1000;
+  const span = (fromS: number, toS: number) => ({ notBeforeMs: fromS * second, notAfterMs: toS * second });
+
+  it("is when the first certificate falls due: with a third of its span left", () => {
+    // Due at 40 s and at 400 s; now is 10 s.
+    assert.equal(recheckAfterMs([span(0, 60), span(0, 600)], false, 10 * second), 30 * second);
+  });
+
+  it("is now for a certificate already due, and at most the rotation interval while a CA rotation runs", () => {
+    assert.equal(recheckAfterMs([span(0, 60)], false, 50 * second), 0);
+    assert.equal(recheckAfterMs([span(0, 6000)], true, 0), ROTATION_RECHECK_MS);
+    assert.equal(recheckAfterMs([], false, 0), Infinity);
   });
 });

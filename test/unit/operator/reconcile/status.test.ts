@@ -57,6 +57,15 @@ describe("reconcile: status", () => {
     assert.equal(requeueAfterMs(outcome({ step }), status as { phase: "Rebalancing" }), 500);
   });
 
+  it("looks again when a certificate falls due, sooner than a stable cluster's requeue but never in a busy loop", () => {
+    const report = { status: { issuer: "Operator" as const }, ready: true, reason: "Ready", message: "", problems: [], events: [] };
+    const stable = { phase: "Stable" as const };
+    assert.equal(requeueAfterMs(outcome({ certificates: { ...report, recheckAfterMs: 12_000 } }), stable), 12_000);
+    assert.equal(requeueAfterMs(outcome({ certificates: { ...report, recheckAfterMs: 3_600_000 } }), stable), 30_000);
+    assert.equal(requeueAfterMs(outcome({ certificates: { ...report, recheckAfterMs: 0 } }), stable), 250);
+    assert.equal(requeueAfterMs(outcome({ certificates: report }), stable), 30_000);
+  });
+
   it("reports Rebalancing while the StatefulSet still has pods to remove", () => {
     const o = observation({ spec: { replicas: 3 }, pods: [0, 1, 2, 3].map((i) => pod(i)), stsReplicas: 4, ring: ring(ids(3)) });
     assert.equal(buildStatus(o, outcome()).phase, "Rebalancing");
