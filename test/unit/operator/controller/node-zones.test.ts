@@ -58,7 +58,7 @@ describe("zone discovery from Kubernetes Nodes", () => {
       status: { phase: "Running", podIP: "10.0.0.7", containerStatuses: [{ name: "dynamo", state: { running: {} }, image: "", imageID: "", ready: true, restartCount: 0 }] },
     })!;
     assert.equal(pod.nodeName, "k1");
-    assert.deepEqual(memberAddress({ ...pod, zone: "a" }), { id: "kv-1", peerUrl: "http://10.0.0.7:8081", clientUrl: "http://10.0.0.7:8080", zone: "a" });
-    assert.equal(memberAddress(pod)?.zone, undefined);
+    assert.deepEqual(memberAddress({ ...pod, zone: "a" }, "https"), { id: "kv-1", peerUrl: "https://10.0.0.7:8081", clientUrl: "https://10.0.0.7:8080", zone: "a" });
+    assert.equal(memberAddress(pod, "https")?.zone, undefined);
   });
 });
