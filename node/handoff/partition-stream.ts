@@ -8,6 +8,14 @@ import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
 
+/** One record of a streamed page, decoded, with the bytes the sender stored (which a new replica stores as they are). */
+export interface StreamedEntry {
+  bucket: string;
+  key: Buffer;
+  record: VersionedRecord;
+  encoded?: Buffer;
+}
+
 /**
  * What copying partitions from other replicas needs of the node, shared by rebuilds and ownership handoff: the
  * store, who this node is, the ring, who is up, a client per peer, and how to merge a record in.
@@ -21,7 +29,7 @@ export interface ReplicaAccess {
   isUp: (id: string) => boolean;
   peer: (id: string) => PeerClient | undefined;
   /** Merges one page of records (distinct keys of one partition) into the local replica. */
-  mergePage: (partition: number, entries: { bucket: string; key: Buffer; record: VersionedRecord }[]) => Promise<void>;
+  mergePage: (partition: number, entries: StreamedEntry[]) => Promise<void>;
 }
 
 /** The last key copied: bucket, and key bytes as base64 (the form persisted with a transfer's progress). */
@@ -34,7 +42,7 @@ export interface PartitionStreamOptions {
   partition: number;
   cursor: StreamCursor | undefined;
   batchMax: number;
-  mergePage: (entries: { bucket: string; key: Buffer; record: VersionedRecord }[]) => Promise<void>;
+  mergePage: (entries: StreamedEntry[]) => Promise<void>;
   /** Called after each page is merged, with the number of keys and bytes and the new cursor. */
   onPage: (keys: number, bytes: number, cursor: StreamCursor | undefined) => Promise<void> | void;
   /** Called with each page's size before it is merged (a rate limiter waits here). */
@@ -42,19 +50,31 @@ export interface PartitionStreamOptions {
   shouldStop: () => boolean;
 }
 
-/** Copies until the source says the partition is done (true) or `shouldStop` says to stop (false). */
+/**
+ * Copies until the source says the partition is done (true) or `shouldStop` says to stop (false). The next page is
+ * asked for while the current one is merged, so the sender's read and the network overlap the receiver's write; at
+ * most two pages of a transfer are in memory at once. The cursor moves only once a page is merged, so a copy that
+ * stops resumes after the last page it stored.
+ */
 export async function streamPartition(client: PeerClient, options: PartitionStreamOptions): Promise<boolean> {
-  let cursor = options.cursor;
-  while (!options.shouldStop()) {
+  const fetchAfter = (cursor: StreamCursor | undefined) => {
     const after = cursor ? { bucket: cursor.b, key: Buffer.from(cursor.k, "base64") } : undefined;
-    const res = await client.call("scan", { header: { partition: options.partition, limit: options.batchMax, after } }, 60_000);
-    const entries = res.body;
-    const bytes = res.bodyBytes;
-    await options.beforeMerge?.(bytes);
-    await options.mergePage(entries);
+    const page = client.call("scan", { header: { partition: options.partition, limit: options.batchMax, after } }, 60_000);
+    // A page fetched ahead may be abandoned (the merge failed, or the copy stopped); its failure is then nobody's.
+    page.catch(() => undefined);
+    return page;
+  };
+  let cursor = options.cursor;
+  let next = options.shouldStop() ? undefined : fetchAfter(cursor);
+  while (next) {
+    const res = await next;
     const last = res.header.last;
-    if (last) cursor = { b: last.bucket, k: last.key.toString("base64") };
-    await options.onPage(entries.length, bytes, cursor);
+    const pageCursor = last ? { b: last.bucket, k: last.key.toString("base64") } : cursor;
+    next = res.header.done || options.shouldStop() ? undefined : fetchAfter(pageCursor);
+    await options.beforeMerge?.(res.bodyBytes);
+    await options.mergePage(res.body);
+    cursor = pageCursor;
+    await options.onPage(res.body.length, res.bodyBytes, cursor);
     if (res.header.done) return true;
   }
   return false;

@@ -97,6 +97,8 @@ export interface DecodedEntry {
   bucket: string;
   key: Buffer;
   record: VersionedRecord;
+  /** The record's bytes as the sender stored them (a view into the message), checked by decoding them to `record`. */
+  encoded: Buffer;
 }
 
 /** A page of a partition: entries with their records as stored on the sender; every one is checked on receipt. */
@@ -106,7 +108,7 @@ const entriesBody: BodyCodec<RawEntry[], DecodedEntry[]> = {
     decodeEntries(bytes).map((entry) => {
       if (!BUCKET_NAME_PATTERN.test(entry.bucket)) throw new PeerMessageError(`entry with an invalid bucket name '${entry.bucket.slice(0, 80)}'`);
       if (entry.key.length === 0 || entry.key.length > KEY_BYTES_MAX) throw new PeerMessageError(`entry with a ${entry.key.length}-byte key`);
-      return { bucket: entry.bucket, key: entry.key, record: decodeRecord(entry.record) };
+      return { bucket: entry.bucket, key: entry.key, record: decodeRecord(entry.record), encoded: entry.record };
     }),
 };
 

@@ -11,7 +11,7 @@
  * which the read path allows, because a coordinator merges the replies it gathers in memory.
  */
 import { DynamoError } from "../errors/index.js";
-import type { Store } from "../storage/index.js";
+import { dataKey, type Store } from "../storage/index.js";
 import { encodedRecordBytes, HybridClock, merge, reconcile, sameVersion, siblingCheck, update } from "../versioning/index.js";
 import type { Hlc, Reconciliation, VersionVector, VersionedRecord } from "../versioning/types.js";
 
@@ -40,6 +40,22 @@ export interface ReplicaEvents {
 export function replicationCeiling(limits: Pick<RecordLimits, "recordBytesMax">): number {
   return 2 * limits.recordBytesMax;
 }
+
+/** One version another replica sent, with its stored encoding when the sender shipped it as stored. */
+export interface MergeEntry {
+  bucket: string;
+  key: Buffer;
+  record: VersionedRecord;
+  mode: Reconciliation;
+  /** The sender's stored encoding of `record`, written as it is where this replica holds nothing for the key. */
+  encoded?: Buffer;
+}
+
+/**
+ * How many keys, per key of a page, the scan for keys already held may read before the merge reads the page's keys
+ * one by one instead (a replica that already holds much of the range).
+ */
+const PRESENT_SCAN_FACTOR = 2;
 
 export type WriteListener = (at: ReplicaKey, before: VersionedRecord | undefined, after: VersionedRecord) => void;
 
@@ -103,17 +119,36 @@ export class LocalReplica {
   }
 
   /**
-   * Folds a page of versions from another replica (a rebuild or a handoff stream) into the local ones: one read of
-   * the page, one batch write of what changed, the page's keys held for the duration. Returns how many changed. A
-   * key whose merge would pass the replication ceiling keeps its local version (and is reported).
+   * Folds a page of versions from another replica (a rebuild or a handoff stream) into the local ones, the page's keys
+   * held for the duration, and returns how many changed. Keys this replica does not hold yet (while a partition
+   * streams into a new replica, nearly all of them) are written as they arrived, in the encoding the sender stored
+   * (`encoded`), without a read or a re-encode; a key it does hold (a write that reached it during the transfer, or
+   * an earlier, interrupted copy) is read and merged, so a newer version is never overwritten. A key whose merge would
+   * pass the replication ceiling keeps its local version (and is reported).
    */
-  async mergeMany(partition: number, entries: { bucket: string; key: Buffer; record: VersionedRecord; mode: Reconciliation }[]): Promise<number> {
+  async mergeMany(partition: number, entries: MergeEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
     return this.store.withRecordLocks(partition, entries, async () => {
-      const locals = await this.store.getMany(partition, entries);
-      const changes: { at: ReplicaKey; before: VersionedRecord | undefined; after: VersionedRecord }[] = [];
-      entries.forEach((entry, i) => {
+      const present = await this.store.presentKeys(partition, entries, entries.length * PRESENT_SCAN_FACTOR);
+      const loads: { bucket: string; key: Buffer; encoded: Buffer }[] = [];
+      const loaded: MergeEntry[] = [];
+      const merges: MergeEntry[] = [];
+      for (const entry of entries) {
         for (const sibling of entry.record.siblings) this.clock.observe(sibling.timestamp);
+        const absent = present !== undefined && !present.has(dataKey(partition, entry.bucket, entry.key).toString("latin1"));
+        // Stored bytes are used as they are only when they already are what a merge would store: reconciled for the
+        // bucket's mode, and within the ceiling.
+        const storable = entry.encoded !== undefined && reconcile(entry.record, entry.mode) === entry.record && entry.encoded.length <= replicationCeiling(this.limits);
+        if (absent && storable) {
+          loads.push({ bucket: entry.bucket, key: entry.key, encoded: entry.encoded! });
+          loaded.push(entry);
+        } else {
+          merges.push(entry);
+        }
+      }
+      const locals = merges.length > 0 ? await this.store.getMany(partition, merges) : [];
+      const changes: { at: ReplicaKey; before: VersionedRecord | undefined; after: VersionedRecord }[] = [];
+      merges.forEach((entry, i) => {
         const local = locals[i];
         const merged = reconcile(merge(local, entry.record)!, entry.mode);
         if (local !== undefined && sameVersion(local, merged)) return;
@@ -121,10 +156,13 @@ export class LocalReplica {
         if (this.overCeiling(at, merged)) return;
         changes.push({ at, before: local, after: merged });
       });
-      if (changes.length === 0) return 0;
-      await this.store.batch(changes.map((c) => ({ type: "put" as const, ...c.at, record: c.after })));
+      await Promise.all([
+        this.store.putEncoded(partition, loads),
+        changes.length > 0 ? this.store.batch(changes.map((c) => ({ type: "put" as const, ...c.at, record: c.after }))) : undefined,
+      ]);
+      for (const e of loaded) for (const listener of this.listeners) listener({ partition, bucket: e.bucket, key: e.key }, undefined, e.record);
       for (const c of changes) for (const listener of this.listeners) listener(c.at, c.before, c.after);
-      return changes.length;
+      return loads.length + changes.length;
     });
   }
 

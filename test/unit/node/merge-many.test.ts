@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalReplica } from "../../../node/replication/index.js";
 import { Store } from "../../../node/storage/index.js";
-import { HybridClock, liveSiblings, update } from "../../../node/versioning/index.js";
+import { encodeRecord, HybridClock, liveSiblings, merge, update, type VersionedRecord } from "../../../node/versioning/index.js";
 
 describe("merging a page of records", function () {
   let dir: string;
@@ -40,5 +40,99 @@ describe("merging a page of records", function () {
     assert.equal(liveSiblings((await store.get(5, "b", Buffer.from("fresh")))!)[0]!.value!.toString(), "new");
     assert.deepEqual(seen.sort(), ["fresh", "same", "shared"]);
     assert.equal(await replica.mergeMany(5, [{ bucket: "b", key: Buffer.from("fresh"), record: fresh, mode: "siblings" }]), 0, "merging what is already there changes nothing");
+  });
+
+  describe("into a replica that holds nothing yet (the bulk load of a handoff page)", function () {
+    const limits = { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 1 << 20 };
+    const quiet = { siblingWarning: () => undefined, siblingRefusal: () => undefined, recordRefusal: () => undefined };
+    const at = (key: string) => ({ partition: 7, bucket: "b", key: Buffer.from(key) });
+    const version = (value: string, actor: string, ms = 1) => update(undefined, {}, { value: Buffer.from(value), contentType: "text/plain", timestamp: { ms, logical: 0 } }, actor);
+    const page = (records: [string, VersionedRecord][], mode: "siblings" | "lww" = "siblings") =>
+      records.map(([key, record]) => ({ bucket: "b", key: Buffer.from(key), record, mode, encoded: encodeRecord(record) }));
+    const values = async (key: string) => liveSiblings((await store.get(7, "b", Buffer.from(key)))!).map((s) => s.value!.toString()).sort();
+
+    it("stores every record of the page as sent and reports each to the listeners", async function () {
+      const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
+      const seen: string[] = [];
+      replica.onWrite((a, before, after) => seen.push(`${a.key.toString()}:${before === undefined}:${liveSiblings(after)[0]!.value!.toString()}`));
+      const records = Array.from({ length: 300 }, (_, i): [string, VersionedRecord] => [`k${String(i).padStart(3, "0")}`, version(`v${i}`, "sender")]);
+      assert.equal(await replica.mergeMany(7, page(records)), 300);
+      for (const [key, record] of records) assert.deepEqual(await store.get(7, "b", Buffer.from(key)), record);
+      assert.equal(seen.length, 300);
+      assert.ok(seen.every((s) => s.includes(":true:")));
+      assert.equal(await replica.mergeMany(7, page(records)), 0, "the same page again changes nothing");
+    });
+
+    it("merges, rather than overwrites, keys the replica already holds, newer or concurrent", async function () {
+      const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
+      const old = version("old", "sender");
+      // The receiver already holds a newer version of `newer` (a write that reached it during the transfer) and a
+      // concurrent one of `both`.
+      const newer = update(old, old.clock, { value: Buffer.from("newer"), contentType: "text/plain", timestamp: { ms: 2, logical: 0 } }, "writer");
+      await replica.merge(at("newer"), "siblings", newer);
+      await replica.merge(at("both"), "siblings", version("mine", "writer"));
+      await replica.mergeMany(7, page([["both", version("theirs", "sender")], ["fresh", version("fresh", "sender")], ["newer", old]]));
+      assert.deepEqual(await values("newer"), ["newer"]);
+      assert.deepEqual(await values("both"), ["mine", "theirs"]);
+      assert.deepEqual(await values("fresh"), ["fresh"]);
+    });
+
+    it("loses no write that lands on a key of the page while the page is being merged", async function () {
+      const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
+      for (let round = 0; round < 20; round++) {
+        const keys = Array.from({ length: 100 }, (_, i) => `r${round}-${String(i).padStart(3, "0")}`);
+        const target = keys[round * 5]!;
+        const sent = version(`sent-${round}`, "sender");
+        const written = update(sent, sent.clock, { value: Buffer.from(`written-${round}`), contentType: "text/plain", timestamp: { ms: 2, logical: 0 } }, "writer");
+        const concurrent = version(`concurrent-${round}`, "other");
+        // The dual write and the page race; whichever takes the key's lock first, the result holds the newer write and
+        // the concurrent one.
+        const merges = [replica.mergeMany(7, page(keys.map((k): [string, VersionedRecord] => [k, k === target ? sent : version("x", "sender")]))), replica.merge(at(target), "siblings", merge(written, concurrent)!)];
+        await Promise.all(round % 2 === 0 ? merges : merges.reverse());
+        assert.deepEqual(await values(target), [`concurrent-${round}`, `written-${round}`], `round ${round}`);
+      }
+    });
+
+    it("resolves a record that is not reconciled for the bucket before storing it", async function () {
+      const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
+      const two = merge(version("early", "a", 1), version("late", "b", 5))!;
+      assert.equal(two.siblings.length, 2);
+      await replica.mergeMany(7, page([["k", two]], "lww"));
+      assert.deepEqual(await values("k"), ["late"]);
+    });
+
+    it("falls back to reading key by key when the page's range already holds many keys", async function () {
+      const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
+      for (let i = 0; i < 50; i++) await replica.merge(at(`k${String(i).padStart(2, "0")}-held`), "siblings", version("held", "writer"));
+      await replica.merge(at("k10"), "siblings", version("mine", "writer"));
+      assert.equal(await store.presentKeys(7, [{ bucket: "b", key: Buffer.from("k00") }, { bucket: "b", key: Buffer.from("k40") }], 4), undefined);
+      await replica.mergeMany(7, page([["k00", version("a", "sender")], ["k10", version("theirs", "sender")], ["k40", version("b", "sender")]]));
+      assert.deepEqual(await values("k10"), ["mine", "theirs"]);
+      assert.deepEqual(await values("k40"), ["b"]);
+    });
+  });
+
+  describe("scanning a partition in pages", function () {
+    it("returns every record once, in order, within the record and byte bounds of each page", async function () {
+      const replica = new LocalReplica(store, new HybridClock(), { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 1 << 20 }, { siblingWarning: () => undefined, siblingRefusal: () => undefined, recordRefusal: () => undefined });
+      const keys = Array.from({ length: 1000 }, (_, i) => `k${String(i).padStart(4, "0")}`);
+      for (const key of keys) await replica.coordinate({ partition: 3, bucket: "b", key: Buffer.from(key) }, "siblings", {}, { value: Buffer.alloc(1000, 1), contentType: "x" });
+      await replica.coordinate({ partition: 4, bucket: "b", key: Buffer.from("other") }, "siblings", {}, { value: Buffer.from("x"), contentType: "x" });
+      for (const [limit, bytesMax] of [[64, 1 << 20], [4096, 50_000], [1000, 1 << 22], [999, 1 << 22]] as const) {
+        const seen: string[] = [];
+        let after: { bucket: string; key: Buffer } | undefined;
+        for (let pages = 0; ; pages++) {
+          assert.ok(pages < 1000);
+          const p = await store.scanPartitionRaw(3, after, limit, bytesMax);
+          assert.ok(p.entries.length <= limit);
+          const bytes = p.entries.reduce((sum, e) => sum + e.key.length + e.record.length + 6, 0);
+          assert.ok(bytes < bytesMax + 1100, `a page passes its byte bound by one record at most (${bytes})`);
+          seen.push(...p.entries.map((e) => e.key.toString()));
+          if (p.done) break;
+          after = p.last;
+        }
+        assert.deepEqual(seen, keys, `limit ${limit}, ${bytesMax} bytes`);
+      }
+    });
   });
 });

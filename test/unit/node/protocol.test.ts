@@ -97,7 +97,7 @@ describe("peer messages", function () {
   it("decode responses with their body codecs", function () {
     const key = Buffer.from("k");
     const scan = encodeResponse("scan", { header: { done: true }, body: [{ bucket: "b", key, record: encodeRecord(RECORD) }] });
-    assert.deepEqual(decodeResponse("scan", Buffer.from(JSON.stringify(scan.header)), scan.body!).body, [{ bucket: "b", key, record: RECORD }]);
+    assert.deepEqual(decodeResponse("scan", Buffer.from(JSON.stringify(scan.header)), scan.body!).body, [{ bucket: "b", key, record: RECORD, encoded: encodeRecord(RECORD) }]);
     const keys = encodeResponse("ae-keys", { header: {}, body: [["b", key, "0123456789abcdef"]] });
     assert.deepEqual(decodeResponse("ae-keys", Buffer.from("{}"), keys.body!).body, [["b", key, "0123456789abcdef"]]);
     const absent = decodeResponse("fetch", Buffer.from('{"canVote":true}'), Buffer.alloc(0));
