@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { createServer, type Server } from "node:http";
 import express from "express";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
@@ -12,7 +13,7 @@ import { AntiEntropy } from "./anti-entropy/index.js";
 import { mergePageHandlers } from "./backup/index.js";
 import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import { replicationWarnings, type NodeConfig } from "./config/index.js";
-import { HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
+import { AdaptivePace, HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createConsoleRoutes } from "./console/index.js";
 import { ClientSecurity, KvRoutes, answerClientError, clientAuthorization, createAdminApi, createClientApi, createClientServer, withKvFastPath, type ClientSecurityOptions } from "./http/index.js";
 import { createLogger, keyForLog, rateLimited, type Logger } from "./log.js";
@@ -69,6 +70,8 @@ export class StorageNode {
   private antiEntropy: AntiEntropy | undefined;
   private reaper: TombstoneReaper | undefined;
   private receiver!: TransferReceiver;
+  private pace!: AdaptivePace;
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
   private stats: NodeStatsCollector | undefined;
   private janitor: PartitionJanitor | undefined;
   private replica!: LocalReplica;
@@ -162,6 +165,22 @@ export class StorageNode {
       return (await this.replica.merge({ partition, bucket: bucketName, key }, bucket.reconciliation, record)).changed;
     };
 
+    // One pace for all of this node's partition streaming, sent and received, handoff and rebuilds: it backs off
+    // while the event loop that serves clients falls behind (node/handoff/adaptive-pace.ts).
+    this.loopDelay.enable();
+    this.pace = new AdaptivePace({
+      ceilingBytesPerSecond: tuning.handoffBytesPerSecond,
+      floorBytesPerSecond: Math.max(1024, Math.floor(tuning.handoffBytesPerSecond / 32)),
+      lagTargetMs: tuning.handoffLagTargetMs,
+      idleFactor: 1.5,
+      windowMs: 250,
+      lag: () => {
+        const ms = this.loopDelay.count > 0 ? this.loopDelay.percentile(99) / 1e6 : 0;
+        this.loopDelay.reset();
+        return ms;
+      },
+    });
+    const paced = (bytes: number) => this.pace.take(bytes);
     const replicaAccess: ReplicaAccess = {
       store: this.store,
       self: options.id,
@@ -181,6 +200,7 @@ export class StorageNode {
     this.rebuilder = new Rebuilder({
       ...replicaAccess,
       batchMax: tuning.rebuildBatchMax,
+      pace: paced,
       onProgress: (keys) => {
         this.metrics.rebuildKeys.inc(keys);
         this.metrics.rebuildPendingPartitions.set(this.rebuilder.pendingPartitions);
@@ -193,7 +213,7 @@ export class StorageNode {
       ...replicaAccess,
       concurrencyMax: tuning.transferConcurrency,
       batchMax: tuning.handoffBatchMax,
-      bytesPerSecond: tuning.handoffBytesPerSecond,
+      pace: paced,
       onBatch: (keys, bytes) => {
         this.metrics.handoffKeys.inc(keys);
         this.metrics.handoffBytes.inc(bytes);
@@ -320,6 +340,7 @@ export class StorageNode {
         canVote: (partition) => this.canVote(partition),
         epoch: () => this.ringState.epoch,
         skipped: (m) => warnSiblings(m),
+        pace: paced,
       }),
       ...mergePageHandlers({
         epoch: () => this.ringState.epoch,
@@ -417,6 +438,7 @@ export class StorageNode {
   async stop(): Promise<void> {
     this.gossiper?.stop();
     this.stats?.stop();
+    this.loopDelay.disable();
     await Promise.all([
       this.hintDelivery?.stop(),
       this.antiEntropy?.stop(),
@@ -478,6 +500,7 @@ export class StorageNode {
     this.metrics.cacheMisses.set(cache.misses);
     this.metrics.cacheBytes.set(cache.bytes);
     this.metrics.transfersActive.set(this.receiver.activeCount);
+    this.metrics.handoffPace.set(this.pace.state.bytesPerSecond);
     const stats = this.hints.stats();
     this.metrics.hints.set(stats.count);
     this.metrics.hintBytes.set(stats.bytes);

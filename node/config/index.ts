@@ -73,9 +73,14 @@ export const DEFAULT_TUNING = {
   antiEntropyKeysPerSecond: 20_000,
   /** How often every hash tree is rebuilt from disk, to catch anything incremental updates missed. */
   antiEntropyRebuildIntervalMs: 60 * 60 * 1000,
-  /** Partitions one node receives at once during handoff, and the bytes per second they may take together. */
-  transferConcurrency: 2,
+  /**
+   * Partitions one node receives at once during handoff, and the bytes per second a node may stream (sending and
+   * receiving, handoff and rebuilds): the ceiling of a pace that backs off while the node's event loop is more than
+   * `handoffLagTargetMs` (or 1.5 times its level without streaming) behind, so client requests keep their latency.
+   */
+  transferConcurrency: 4,
   handoffBytesPerSecond: 64 * 1024 * 1024,
+  handoffLagTargetMs: 20,
   /** Records per page of a handoff stream. */
   handoffBatchMax: 500,
   /** How long a node keeps a partition it no longer replicates, so nodes still routing by the old ring find it. */
@@ -140,6 +145,7 @@ const tuningSchema = z
     antiEntropyRebuildIntervalMs: z.number().int().min(1000),
     transferConcurrency: z.number().int().min(1).max(64),
     handoffBytesPerSecond: z.number().int().min(1024),
+    handoffLagTargetMs: z.number().min(1).max(60_000),
     handoffBatchMax: z.number().int().min(1).max(10_000),
     dropDelayMs: z.number().int().min(0),
     recordCacheBytes: z.number().int().min(0).max(64 * 1024 * 1024 * 1024),

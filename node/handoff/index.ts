@@ -10,5 +10,7 @@ export { TransferReceiver, transferId } from "./transfer-receiver.js";
 export { streamPartition } from "./partition-stream.js";
 export type { ReplicaAccess, StreamCursor, PartitionStreamOptions } from "./partition-stream.js";
 export type { TransferProgress, TransferReceiverDeps } from "./transfer-receiver.js";
+export { AdaptivePace } from "./adaptive-pace.js";
+export type { AdaptivePaceOptions, PaceState } from "./adaptive-pace.js";
 export { PartitionJanitor } from "./janitor.js";
 export type { JanitorDeps } from "./janitor.js";

@@ -17,6 +17,8 @@ export interface PartitionSourceOptions {
   /** Records larger than this are left out of every page. */
   recordBytesMax: number;
   skipped: (message: string) => void;
+  /** Waits until a page of this many bytes may be sent (the node's streaming pace). */
+  pace?: (bytes: number) => Promise<void>;
 }
 
 export function partitionSourceHandlers(store: Store, options: PartitionSourceOptions): Pick<PeerHandlers, "scan"> {
@@ -27,6 +29,7 @@ export function partitionSourceHandlers(store: Store, options: PartitionSourceOp
       if (entries.length < page.entries.length) {
         options.skipped(`left ${page.entries.length - entries.length} records of partition ${header.partition} over ${options.recordBytesMax} bytes out of a stream: they cannot fit in a peer frame`);
       }
+      await options.pace?.(page.entries.reduce((sum, e) => sum + e.key.length + e.record.length, 0));
       return { header: { done: page.done, last: page.last, canVote: options.canVote(header.partition), epoch: options.epoch() }, body: entries };
     },
   };

@@ -17,6 +17,8 @@ interface RebuildState {
 
 export interface RebuildDeps extends ReplicaAccess {
   batchMax: number;
+  /** Waits until a page of this many bytes may be merged (the node's streaming pace). */
+  pace?: (bytes: number) => Promise<void>;
   onProgress: (keys: number, bytes: number) => void;
   log: (message: string) => void;
 }
@@ -106,6 +108,7 @@ export class Rebuilder {
       cursor: saved ? { b: saved.bucket, k: saved.key } : undefined,
       batchMax: this.deps.batchMax,
       mergePage: (entries) => this.deps.mergePage(partition, entries),
+      beforeMerge: this.deps.pace,
       onPage: async (keys, bytes, cursor) => {
         this.deps.onProgress(keys, bytes);
         if (cursor) await this.persist({ ...this.state!, cursor: { partition, bucket: cursor.b, key: cursor.k } });

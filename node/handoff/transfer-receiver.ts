@@ -6,7 +6,6 @@
  * has caught up nothing is missing. Transfers run a bounded number at a time, under a byte-rate limit, and resume
  * from a persisted cursor after either side restarts.
  */
-import { RateLimiter } from "../anti-entropy/index.js";
 import type { PeerClient } from "../peer/index.js";
 import type { TransferProgress as TransferReport } from "../protocol/index.js";
 import { preferenceList } from "../ring/index.js";
@@ -23,7 +22,8 @@ export interface TransferProgress extends TransferReport {
 export interface TransferReceiverDeps extends ReplicaAccess {
   concurrencyMax: number;
   batchMax: number;
-  bytesPerSecond: number;
+  /** Waits until a page of this many bytes may be merged (the node's streaming pace). */
+  pace: (bytes: number) => Promise<void>;
   onBatch: (keys: number, bytes: number) => void;
   onDone: (progress: TransferProgress, durationMs: number) => void;
   onError: (progress: TransferProgress, err: Error) => void;
@@ -37,15 +37,13 @@ export function transferId(t: { partition: number; to: string }): string {
 export class TransferReceiver {
   private progress = new Map<string, TransferProgress>();
   private readonly active = new Set<string>();
-  private readonly limiter: RateLimiter;
   private stopped = false;
   private saving: Promise<void> = Promise.resolve();
+  private saveQueued = false;
   /** Quick transfers are logged as one summary line per batch of work, slow ones individually. */
   private quiet = { partitions: 0, keys: 0, bytes: 0 };
 
-  constructor(private readonly deps: TransferReceiverDeps) {
-    this.limiter = new RateLimiter(deps.bytesPerSecond);
-  }
+  constructor(private readonly deps: TransferReceiverDeps) {}
 
   async load(): Promise<void> {
     const raw = await this.deps.store.getMeta("transfers");
@@ -131,7 +129,7 @@ export class TransferReceiver {
       cursor: p.cursor,
       batchMax: this.deps.batchMax,
       mergePage: (entries) => this.deps.mergePage(p.partition, entries),
-      beforeMerge: (bytes) => this.limiter.take(bytes),
+      beforeMerge: this.deps.pace,
       onPage: (keys, bytes, cursor) => {
         p.keys += keys;
         p.bytes += bytes;
@@ -168,8 +166,18 @@ export class TransferReceiver {
     }
   }
 
+  /**
+   * Persists every transfer's progress. Saves asked for while one waits to start are one save: it takes its snapshot
+   * when it starts, so it holds all of them, and many transfers finishing pages at once cost one write, not one each.
+   */
   private save(): void {
-    const snapshot = JSON.stringify([...this.progress.values()]);
-    this.saving = this.saving.then(() => this.deps.store.putMeta("transfers", Buffer.from(snapshot))).catch((err: Error) => this.deps.log(`cannot persist transfer progress: ${err.message}`));
+    if (this.saveQueued) return;
+    this.saveQueued = true;
+    this.saving = this.saving
+      .then(() => {
+        this.saveQueued = false;
+        return this.deps.store.putMeta("transfers", Buffer.from(JSON.stringify([...this.progress.values()])));
+      })
+      .catch((err: Error) => this.deps.log(`cannot persist transfer progress: ${err.message}`));
   }
 }

@@ -149,6 +149,11 @@ export class NodeMetrics {
     buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800],
     registers: [this.registry],
   });
+  readonly handoffPace = new Gauge({
+    name: "dynamo_handoff_pace_bytes_per_second",
+    help: "Bytes per second this node's partition streaming may take now: the configured rate, lowered while client work on the node falls behind",
+    registers: [this.registry],
+  });
   readonly transfersActive = new Gauge({
     name: "dynamo_transfers_active",
     help: "Partitions this node is receiving right now",

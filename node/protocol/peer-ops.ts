@@ -97,8 +97,11 @@ export interface DecodedEntry {
   bucket: string;
   key: Buffer;
   record: VersionedRecord;
-  /** The record's bytes as the sender stored them (a view into the message), checked by decoding them to `record`. */
-  encoded: Buffer;
+  /**
+   * The record's bytes as the sender stored them (a view into the message), checked by decoding them to `record`; set
+   * on every entry a `scan` page decodes, absent where entries are made otherwise.
+   */
+  encoded?: Buffer;
 }
 
 /** A page of a partition: entries with their records as stored on the sender; every one is checked on receipt. */
