@@ -3,9 +3,11 @@
  * (default 100 000) into a local 3-node cluster, runs a YCSB-A load (50% reads, 50% read-modify-write updates,
  * scrambled zipfian keys) throughout, then scales 3 → 4 and 4 → 3. For each step it prints the time to settle, the
  * keys and bytes handed off against the theoretical minimum (the share of the data the new balance must move), the
- * handoff throughput, and the clients' p99 during the step relative to the p99 just before it.
- * Flags: --keys K --clients C --before-seconds S --seed N
+ * handoff throughput, the nodes' CPU per MB handed off, and the clients' p99 during the step relative to the p99 just
+ * before it.
+ * Flags: --keys K --clients C --before-seconds S --seed N --config FILE
  */
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { DynamoClient } from "../client/index.js";
 import { ClosedLoad } from "./ycsb/closed-load.js";
@@ -19,6 +21,7 @@ const { values: flags } = parseArgs({
     clients: { type: "string", default: "8" },
     "before-seconds": { type: "string", default: "10" },
     seed: { type: "string" },
+    config: { type: "string" },
   },
 });
 const KEYS = Number(flags.keys);
@@ -28,12 +31,19 @@ const SEED = flags.seed !== undefined ? Number(flags.seed) : Math.floor(Math.ran
 const N = 3;
 const log = (line: string) => process.stdout.write(line + "\n");
 
+interface NodeCounters {
+  keys: number;
+  bytes: number;
+  /** CPU seconds the node process has used (user and system). */
+  cpu: number;
+}
+
 /**
- * Handoff counters per node, as last seen. A node scaled away stops once it holds nothing and its counters go with
+ * Handoff counters (and CPU) per node, as last seen. A node scaled away stops once it holds nothing and its counters go with
  * it, so each node's last reading is kept rather than summing whatever answers at the end.
  */
 class HandoffCounters {
-  readonly lastSeen = new Map<string, { keys: number; bytes: number }>();
+  readonly lastSeen = new Map<string, NodeCounters>();
 
   async read(urls: string[]): Promise<void> {
     await Promise.all(
@@ -43,7 +53,8 @@ class HandoffCounters {
             const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
             const keys = Number(/^dynamo_handoff_keys_total (\S+)$/m.exec(text)?.[1] ?? 0);
             const bytes = Number(/^dynamo_handoff_bytes_total (\S+)$/m.exec(text)?.[1] ?? 0);
-            this.lastSeen.set(url, { keys, bytes });
+            const cpu = Number(/^dynamo_process_process_cpu_seconds_total (\S+)$/m.exec(text)?.[1] ?? 0);
+            this.lastSeen.set(url, { keys, bytes, cpu });
             return;
           } catch {
             // A slow node is asked again; one that has stopped keeps its last reading.
@@ -53,20 +64,22 @@ class HandoffCounters {
     );
   }
 
-  snapshot(): Map<string, { keys: number; bytes: number }> {
+  snapshot(): Map<string, NodeCounters> {
     return new Map(this.lastSeen);
   }
 
-  /** What every node received since `before`. */
-  since(before: Map<string, { keys: number; bytes: number }>): { keys: number; bytes: number } {
+  /** What every node received, and the CPU all of them used, since `before`. */
+  since(before: Map<string, NodeCounters>): NodeCounters {
     let keys = 0;
     let bytes = 0;
+    let cpu = 0;
     for (const [url, now] of this.lastSeen) {
-      const then = before.get(url) ?? { keys: 0, bytes: 0 };
+      const then = before.get(url) ?? { keys: 0, bytes: 0, cpu: 0 };
       keys += now.keys - then.keys;
       bytes += now.bytes - then.bytes;
+      cpu += now.cpu - then.cpu;
     }
-    return { keys, bytes };
+    return { keys, bytes, cpu };
   }
 }
 
@@ -82,10 +95,22 @@ async function devStatus(store: StoreCluster): Promise<DevStatus> {
   return JSON.parse(r.stdout) as DevStatus;
 }
 
+/**
+ * One scaling step. The CPU the nodes use per second of client load alone is measured over the quiet window before
+ * the step (`--before-seconds`), so the CPU of the step beyond that rate is what the handoff cost.
+ */
 async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCounters, from: number, to: number) {
+  const urls = (await devStatus(store)).nodes.map((n) => n.clientUrl);
+  load.cut();
+  await counters.read(urls);
+  const quietStart = counters.snapshot();
+  const quietStarted = Date.now();
+  await new Promise((res) => setTimeout(res, BEFORE_S * 1000));
   const before = load.cut();
-  await counters.read((await devStatus(store)).nodes.map((n) => n.clientUrl));
+  await counters.read(urls);
   const countersBefore = counters.snapshot();
+  const quietCpuPerS = counters.since(quietStart).cpu / ((Date.now() - quietStarted) / 1000);
+  const loadBefore = loadavg()[0]!;
   const started = Date.now();
   const r = await store.dev(["scale", String(to)]);
   if (r.code !== 0) throw new Error(`dynamo dev scale ${to} failed: ${r.stderr}`);
@@ -96,6 +121,7 @@ async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCoun
     status = await devStatus(store);
   }
   const ms = Date.now() - started;
+  const loadAfter = loadavg()[0]!;
   const during = load.cut();
   await counters.read(status.nodes.map((n) => n.clientUrl));
   const moved = counters.since(countersBefore);
@@ -112,15 +138,33 @@ async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCoun
     bytesMoved: moved.bytes,
     bytesMinimum: Math.round(minimumKeys * bytesPerKey),
     handoffMBps: moved.bytes / 1e6 / (ms / 1000),
+    cpuSeconds: moved.cpu,
+    quietCpuPerSecond: quietCpuPerS,
+    /** CPU seconds of all nodes per MB handed off, beyond what the client load used per second before the step. */
+    handoffCpuMsPerMB: moved.bytes > 0 ? ((moved.cpu - quietCpuPerS * (ms / 1000)) * 1000) / (moved.bytes / 1e6) : NaN,
+    loadAverage: [loadBefore, loadAfter],
     p99BeforeMs: beforeP99 / 1000,
     p99DuringMs: duringP99 / 1000,
     p99Ratio: beforeP99 > 0 ? duringP99 / beforeP99 : NaN,
   };
 }
 
+/** Loading on a loaded machine may time out now and then; a key is retried a few times before the run gives up. */
+async function putRetrying(client: DynamoClient, key: string, value: Buffer): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.put("default", key, value);
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((res) => setTimeout(res, 200 * attempt));
+    }
+  }
+}
+
 async function main(): Promise<void> {
   log(`bench:rebalance: ${KEYS} keys of 1 KiB, ${CLIENTS} YCSB-A clients, seed ${SEED}`);
-  const store = await startDevCluster({ nodes: 3, log });
+  const store = await startDevCluster({ nodes: 3, log, ...(flags.config ? { config: flags.config } : {}) });
   const client = new DynamoClient(store.urls, { maxSockets: 64, timeoutMs: 30_000 });
   try {
     const loadStarted = Date.now();
@@ -128,7 +172,7 @@ async function main(): Promise<void> {
     let next = 0;
     await Promise.all(
       Array.from({ length: 64 }, async () => {
-        while (next < KEYS) await client.put("default", `user${next++}`, value);
+        while (next < KEYS) await putRetrying(client, `user${next++}`, value);
       }),
     );
     log(`loaded ${KEYS} keys in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s`);
@@ -140,14 +184,15 @@ async function main(): Promise<void> {
       [3, 4],
       [4, 3],
     ] as const) {
-      await new Promise((res) => setTimeout(res, BEFORE_S * 1000));
-      log(`scaling ${from} -> ${to}...`);
+      log(`scaling ${from} -> ${to} after ${BEFORE_S} s of load alone...`);
       const row = await step(store, load, counters, from, to);
       rows.push(row);
       log(
         `  ${row.step}: ${row.seconds.toFixed(1)} s; moved ${row.keysMoved} keys (minimum ${row.keysMinimum}, ${(row.keysMoved / row.keysMinimum).toFixed(2)}x), ` +
           `${(row.bytesMoved / 1e6).toFixed(1)} MB (minimum ${(row.bytesMinimum / 1e6).toFixed(1)} MB); handoff ${row.handoffMBps.toFixed(1)} MB/s; ` +
-          `client p99 ${formatMs(row.p99DuringMs * 1000)} ms during vs ${formatMs(row.p99BeforeMs * 1000)} ms before (${row.p99Ratio.toFixed(2)}x)`,
+          `nodes' CPU ${row.cpuSeconds.toFixed(1)} s (${row.handoffCpuMsPerMB.toFixed(0)} ms per MB beyond the client load's ${row.quietCpuPerSecond.toFixed(2)} CPU-s/s); ` +
+          `client p99 ${formatMs(row.p99DuringMs * 1000)} ms during vs ${formatMs(row.p99BeforeMs * 1000)} ms before (${row.p99Ratio.toFixed(2)}x); ` +
+          `load average ${row.loadAverage.map((l) => l.toFixed(1)).join(" -> ")}`,
       );
     }
     await load.stop();
