@@ -170,7 +170,8 @@ export class StorageNode {
     this.loopDelay.enable();
     this.pace = new AdaptivePace({
       ceilingBytesPerSecond: tuning.handoffBytesPerSecond,
-      floorBytesPerSecond: Math.max(1024, Math.floor(tuning.handoffBytesPerSecond / 32)),
+      // Backing off below 1 MiB/s would save clients little and could stall a large handoff for hours.
+      floorBytesPerSecond: Math.max(Math.min(tuning.handoffBytesPerSecond, 1024 * 1024), Math.floor(tuning.handoffBytesPerSecond / 32)),
       lagTargetMs: tuning.handoffLagTargetMs,
       idleFactor: 1.5,
       windowMs: 250,
