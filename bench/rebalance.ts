@@ -87,6 +87,8 @@ interface DevStatus {
   nodes: { id: string; clientUrl: string; state: string }[];
   settled: boolean;
   transfers: { pending: number };
+  /** The plan in flight or the last one finished, as the RingDriver measured it (see node/ring/progress.ts). */
+  rebalance?: { epoch: number; bytesPerSecond?: number; finishTime?: string };
 }
 
 async function devStatus(store: StoreCluster): Promise<DevStatus> {
@@ -138,6 +140,11 @@ async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCoun
     bytesMoved: moved.bytes,
     bytesMinimum: Math.round(minimumKeys * bytesPerKey),
     handoffMBps: moved.bytes / 1e6 / (ms / 1000),
+    /**
+     * The rate of the streaming itself, from the first transfer's start to when the driver saw the last one done: the
+     * step's time less the new node's start, the planning and the finalizing.
+     */
+    streamMBps: (status.rebalance?.bytesPerSecond ?? NaN) / 1e6,
     cpuSeconds: moved.cpu,
     quietCpuPerSecond: quietCpuPerS,
     /** CPU seconds of all nodes per MB handed off, beyond what the client load used per second before the step. */
@@ -189,7 +196,7 @@ async function main(): Promise<void> {
       rows.push(row);
       log(
         `  ${row.step}: ${row.seconds.toFixed(1)} s; moved ${row.keysMoved} keys (minimum ${row.keysMinimum}, ${(row.keysMoved / row.keysMinimum).toFixed(2)}x), ` +
-          `${(row.bytesMoved / 1e6).toFixed(1)} MB (minimum ${(row.bytesMinimum / 1e6).toFixed(1)} MB); handoff ${row.handoffMBps.toFixed(1)} MB/s; ` +
+          `${(row.bytesMoved / 1e6).toFixed(1)} MB (minimum ${(row.bytesMinimum / 1e6).toFixed(1)} MB); handoff ${row.handoffMBps.toFixed(1)} MB/s over the step, ${row.streamMBps.toFixed(1)} MB/s while streaming; ` +
           `nodes' CPU ${row.cpuSeconds.toFixed(1)} s (${row.handoffCpuMsPerMB.toFixed(0)} ms per MB beyond the client load's ${row.quietCpuPerSecond.toFixed(2)} CPU-s/s); ` +
           `client p99 ${formatMs(row.p99DuringMs * 1000)} ms during vs ${formatMs(row.p99BeforeMs * 1000)} ms before (${row.p99Ratio.toFixed(2)}x); ` +
           `load average ${row.loadAverage.map((l) => l.toFixed(1)).join(" -> ")}`,
