@@ -170,8 +170,9 @@ export class StorageNode {
     this.loopDelay.enable();
     this.pace = new AdaptivePace({
       ceilingBytesPerSecond: tuning.handoffBytesPerSecond,
-      // Backing off below 1 MiB/s would save clients little and could stall a large handoff for hours.
-      floorBytesPerSecond: Math.max(Math.min(tuning.handoffBytesPerSecond, 1024 * 1024), Math.floor(tuning.handoffBytesPerSecond / 32)),
+      // The floor, an eighth of the ceiling (8 MiB/s by default, what handoff used to reach at all), keeps a node on a
+      // machine that is slow for other reasons from stalling a large handoff; never below 1 MiB/s unless the ceiling is.
+      floorBytesPerSecond: Math.max(Math.min(tuning.handoffBytesPerSecond, 1024 * 1024), Math.floor(tuning.handoffBytesPerSecond / 8)),
       lagTargetMs: tuning.handoffLagTargetMs,
       idleFactor: 1.5,
       windowMs: 250,
