@@ -42,7 +42,7 @@ import { PageBudget, type RateLimits } from "./rate.js";
 import { mergeReplicas, type ReplicaOutcome, type ReplicaScan } from "./replica-merge.js";
 
 export const DEFAULT_BACKUP = {
-  /** Meant to keep client p99 within 1.5x of its level without a backup; not yet measured on a quiet machine (docs/backup.md#measured-cost). */
+  /** Meant to keep client p99 within 1.5x of its level without a backup; see docs/backup.md#measured-cost for what was measured. */
   bytesPerSecond: 8 * 1024 * 1024,
   recordsPerSecond: 20_000,
   /** Records per scan page asked of a replica. */
