@@ -10,7 +10,7 @@ import { UsageError } from "./usage.js";
 const USAGE = `usage: dynamo <command> [flags]
 commands:
   node                      run one storage node
-  dev [status|scale N|kill I|restart I|replace I]
+  dev [status|scale N|kill I|restart I|restart --rolling|replace I]
                             run (or act on) a local cluster
   get|put|delete BUCKET KEY read, write or delete a key
   token create|revoke       make or revoke a client token (for nodes run with --client-tokens-file)

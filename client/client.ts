@@ -1,8 +1,10 @@
 /**
  * `DynamoClient`: the typed face of the Client HTTP API. It spreads requests over one or more nodes round-robin (any
- * node can coordinate any key) and fails a read over to the next node when a connection cannot be made. Writes are
- * never retried by the client: a write that failed mid-flight may still have been stored, and only the caller knows
- * whether sending it again is right.
+ * node can coordinate any key) and fails a read over to the next node when a connection cannot be made. A write moves
+ * on to the next node only when the failed attempt provably stored nothing: the connection was refused, a kept-alive
+ * connection the node was closing failed before any answer, or the node answered `503 not_ready` (it is shutting down
+ * or has no ring yet). Any other failed write is the caller's to judge: it may still have been stored. Together with a
+ * node's drain this is what lets a rolling restart pass without a failed request.
  */
 import { DynamoClientError } from "./errors.js";
 import {
@@ -137,18 +139,7 @@ export class DynamoClient {
    * are not retried: the deadline is the caller's budget for the whole call, and it has been spent.
    */
   async #read(path: string, timeoutMs: number | undefined): Promise<RawResponse> {
-    const start = this.#pickStart();
-    let lastError: DynamoClientError | undefined;
-    for (let attempt = 0; attempt < this.#baseUrls.length; attempt++) {
-      const baseUrl = this.#baseUrls[(start + attempt) % this.#baseUrls.length];
-      try {
-        return await this.#transport.request({ method: "GET", url: `${baseUrl}${path}`, timeoutMs: timeoutMs ?? this.#timeoutMs });
-      } catch (error) {
-        if (!(error instanceof DynamoClientError) || error.code !== "network_error") throw error;
-        lastError = error;
-      }
-    }
-    throw lastError as DynamoClientError;
+    return this.#send({ method: "GET", path, timeoutMs }, true);
   }
 
   async #write(
@@ -158,7 +149,49 @@ export class DynamoClient {
     body: Buffer | undefined,
     timeoutMs: number | undefined,
   ): Promise<RawResponse> {
-    const url = `${this.#baseUrls[this.#pickStart()]}${path}`;
-    return this.#transport.request({ method, url, headers, body, timeoutMs: timeoutMs ?? this.#timeoutMs });
+    return this.#send({ method, path, headers, body, timeoutMs }, false);
+  }
+
+  /**
+   * Sends to the next node in turn, moving on (once around the list at most) after a failure that allows it: any
+   * connection failure for an idempotent request, one that provably delivered nothing for a write, and a node's
+   * `503 not_ready` for both. The last node's answer or error is what the caller gets.
+   */
+  async #send(
+    request: { method: "GET" | "PUT" | "DELETE"; path: string; headers?: Record<string, string>; body?: Buffer; timeoutMs: number | undefined },
+    idempotent: boolean,
+  ): Promise<RawResponse> {
+    const start = this.#pickStart();
+    const attempts = this.#baseUrls.length;
+    let lastError: DynamoClientError | undefined;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const baseUrl = this.#baseUrls[(start + attempt) % attempts];
+      const last = attempt === attempts - 1;
+      try {
+        const response = await this.#transport.request({
+          method: request.method,
+          url: `${baseUrl}${request.path}`,
+          headers: request.headers,
+          body: request.body,
+          timeoutMs: request.timeoutMs ?? this.#timeoutMs,
+        });
+        if (last || !refusedUnserved(response)) return response;
+      } catch (error) {
+        if (!(error instanceof DynamoClientError) || error.code !== "network_error" || !(idempotent || error.notDelivered)) throw error;
+        lastError = error;
+        if (last) throw error;
+      }
+    }
+    throw lastError as DynamoClientError;
+  }
+}
+
+/** A node's `503 not_ready`: it stored nothing (shutting down, or no ring yet) and another node may take the request. */
+function refusedUnserved(response: RawResponse): boolean {
+  if (response.status !== 503) return false;
+  try {
+    return (JSON.parse(response.body.toString("utf8")) as { error?: unknown }).error === "not_ready";
+  } catch {
+    return false;
   }
 }

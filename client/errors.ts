@@ -25,11 +25,17 @@ export class DynamoClientError extends Error {
   readonly code: string;
   /** The HTTP status when the server answered; undefined for network errors, timeouts and rejected arguments. */
   readonly status: number | undefined;
+  /**
+   * True when the request never reached a node's handlers, so nothing can have been stored: the connection was
+   * refused, or a kept-alive connection the node was closing failed before any answer.
+   */
+  readonly notDelivered: boolean;
 
-  constructor(code: string, message: string, options?: { status?: number; cause?: unknown }) {
+  constructor(code: string, message: string, options?: { status?: number; cause?: unknown; notDelivered?: boolean }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "DynamoClientError";
     this.code = code;
     this.status = options?.status;
+    this.notDelivered = options?.notDelivered ?? false;
   }
 }

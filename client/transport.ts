@@ -75,11 +75,15 @@ export class HttpTransport {
         finish(new DynamoClientError("timeout", `${request.method} ${request.url} timed out after ${request.timeoutMs} ms`));
       }, request.timeoutMs);
 
+      let answered = false;
       req.on("error", (cause: NodeJS.ErrnoException) => {
         const reason = cause.code ?? cause.message;
-        finish(new DynamoClientError("network_error", `${request.method} ${request.url}: ${reason}`, { cause }));
+        finish(new DynamoClientError("network_error", `${request.method} ${request.url}: ${reason}`, { cause, notDelivered: !answered && notDelivered(req, cause) }));
       });
-      req.on("response", (res) => this.#collect(request, res, finish));
+      req.on("response", (res) => {
+        answered = true;
+        this.#collect(request, res, finish);
+      });
       req.end(request.body);
     });
   }
@@ -121,4 +125,15 @@ export class HttpTransport {
     this.#agent.destroy();
     this.#tlsAgent.destroy();
   }
+}
+
+/**
+ * Whether a failed request provably never reached the node's handlers: the connection was refused, or a kept-alive
+ * connection failed before any answer because the node closed it as the request went out (it closes idle connections
+ * when it shuts down, and Node's http documentation names this race as the one to retry). A node that crashed while
+ * serving a request on a kept-alive connection looks the same; that is the price of not failing a planned restart.
+ */
+function notDelivered(req: http.ClientRequest, cause: NodeJS.ErrnoException): boolean {
+  if (cause.code === "ECONNREFUSED") return true;
+  return req.reusedSocket && (cause.code === "ECONNRESET" || cause.code === "EPIPE");
 }

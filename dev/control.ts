@@ -37,14 +37,11 @@ export async function startControlServer(cluster: DevCluster, host: string): Pro
     "/nodes/:index/restart",
     route(async (req) => {
       const node = cluster.node(parseIndex(req.params.index));
-      await cluster.stopNode(node);
-      await cluster.startNode(node);
-      // Hand the restarted node the newest ring at once rather than waiting for gossip.
-      const ring = await cluster.newestRing();
-      if (ring) await cluster.pushRing(ring);
+      await cluster.restartNode(node);
       return { restarted: node.id };
     }),
   );
+  app.post("/restart-rolling", route(() => cluster.restartRolling()));
   app.post(
     "/nodes/:index/replace",
     route(async (req) => cluster.replace(parseIndex(req.params.index))),

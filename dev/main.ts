@@ -28,6 +28,7 @@ export async function runDev(argv: string[]): Promise<number> {
       "insecure-peer-plaintext": { type: "boolean" },
       "client-tls": { type: "boolean" },
       zones: { type: "string" },
+      rolling: { type: "boolean" },
     },
     true,
   );
@@ -39,17 +40,28 @@ export async function runDev(argv: string[]): Promise<number> {
       return runForeground(dataDir, values);
     case "status":
       return printStatus((await control(dataDir, "GET", "/status")) as DevStatus);
-    case "kill":
     case "restart":
+      if (values.rolling === true) {
+        if (arg !== undefined) throw new UsageError("usage: dynamo dev restart --rolling   (restarts every node in turn; takes no index)");
+        return printJson(await control(dataDir, "POST", "/restart-rolling"));
+      }
+      return nodeAction(dataDir, action, arg);
+    case "kill":
     case "replace":
-      if (arg === undefined || !/^[0-9]+$/.test(arg)) throw new UsageError(`usage: dynamo dev ${action} I   (I is the 0-based node index)`);
-      return printJson(await control(dataDir, "POST", `/nodes/${arg}/${action}`));
+      return nodeAction(dataDir, action, arg);
     case "scale":
       if (arg === undefined || !/^[0-9]+$/.test(arg)) throw new UsageError("usage: dynamo dev scale N");
       return printJson(await control(dataDir, "POST", "/scale", { nodes: Number(arg) }));
     default:
-      throw new UsageError(`unknown dev action '${action}': use status, scale N, kill I, restart I or replace I`);
+      throw new UsageError(`unknown dev action '${action}': use status, scale N, kill I, restart I, restart --rolling or replace I`);
   }
+}
+
+async function nodeAction(dataDir: string, action: string, arg: string | undefined): Promise<number> {
+  if (arg === undefined || !/^[0-9]+$/.test(arg)) {
+    throw new UsageError(`usage: dynamo dev ${action} I   (I is the 0-based node index)${action === "restart" ? ", or dynamo dev restart --rolling" : ""}`);
+  }
+  return printJson(await control(dataDir, "POST", `/nodes/${arg}/${action}`));
 }
 
 async function runForeground(dataDir: string, values: Record<string, string | boolean | undefined>): Promise<number> {
@@ -139,7 +151,7 @@ function printWelcome(cluster: DevCluster, epoch: number, dataDir: string): void
     `  ${curl} -i ${first}/v1/kv/default/greeting`,
     `  ${curl} -s ${first}/v1/cluster`,
     `  npx dynamo get default greeting        # or put / delete${ca ? " (the CLI finds the CA through dev.json)" : ""}`,
-    "  npx dynamo dev status                  # or: scale N, kill I, restart I, replace I",
+    "  npx dynamo dev status                  # or: scale N, kill I, restart I, restart --rolling, replace I",
     "",
     "Ctrl-C stops every node; run it again and your data is still there.",
   ];

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { once } from "node:events";
 import { get as httpGet } from "node:http";
 import { get as httpsGet } from "node:https";
-import { AdminClient, RingDriver, describeProgress, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
+import { AdminClient, DEFAULT_ROLL, RingDriver, describeProgress, observeRoll, rollGate, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
 import { DynamoError } from "../node/errors/index.js";
 import { rateLimited } from "../node/log.js";
 import { partitionsPerMember } from "../node/ring/index.js";
@@ -69,6 +69,7 @@ export class DevCluster {
   private wake: (() => void) | undefined;
   private stepping: Promise<unknown> = Promise.resolve();
 
+  private rolling = false;
   private pki: DevPki | undefined;
   private clientPki: DevPki | undefined;
 
@@ -155,6 +156,58 @@ export class DevCluster {
     const info = await this.admin.node(this.peerUrl(node));
     this.wake?.();
     return { replaced: node.id, incarnation: info.incarnation };
+  }
+
+  /** Stops a node with the drain a SIGTERM gives it, starts it again and hands it the newest ring at once. */
+  async restartNode(node: DevNode): Promise<void> {
+    await this.stopNode(node);
+    await this.startNode(node);
+    // Hand the restarted node the newest ring at once rather than waiting for gossip.
+    const ring = await this.newestRing();
+    if (ring) await this.pushRing(ring);
+  }
+
+  /**
+   * Restarts every node in turn (`dynamo dev restart --rolling`): each one only once the cluster could lose it
+   * without failing a request (the rolling gate, driver/roll.ts), and returns once the last is back and the cluster
+   * has caught up (its hints delivered).
+   */
+  async restartRolling(): Promise<Record<string, unknown>> {
+    if (this.rolling) throw new DynamoError("invalid_request", "a rolling restart is already running");
+    this.rolling = true;
+    try {
+      const started = Date.now();
+      const nodes = this.nodes.slice(0, this.desiredCount);
+      const waits: Record<string, number> = {};
+      await this.waitForRollGate("before the first node");
+      for (const [i, node] of nodes.entries()) {
+        this.options.log(`rolling restart: ${node.id} (${i + 1} of ${nodes.length})`);
+        await this.restartNode(node);
+        const waitStarted = Date.now();
+        await this.waitForRollGate(`after restarting ${node.id}`);
+        waits[node.id] = Date.now() - waitStarted;
+      }
+      this.options.log(`rolling restart: all ${nodes.length} nodes restarted in ${formatDuration((Date.now() - started) / 1000)}`);
+      return { restarted: nodes.map((n) => n.id), durationMs: Date.now() - started, caughtUpMs: waits };
+    } finally {
+      this.rolling = false;
+    }
+  }
+
+  /** Waits until the rolling gate opens, polling every node's admin API; gives up after ROLL_GATE_TIMEOUT_MS. */
+  private async waitForRollGate(when: string): Promise<void> {
+    const deadline = Date.now() + ROLL_GATE_TIMEOUT_MS;
+    const members = this.nodes.slice(0, this.desiredCount).map((n) => ({ id: n.id, peerUrl: this.peerUrl(n) }));
+    const say = rateLimited((m) => this.options.log(m), 5000);
+    for (;;) {
+      const verdict = rollGate(await observeRoll(this.admin, members), DEFAULT_ROLL);
+      if (verdict.healthy) return;
+      if (Date.now() > deadline) {
+        throw new DynamoError("unavailable", `rolling restart stopped ${when}: the cluster did not become healthy within ${ROLL_GATE_TIMEOUT_MS / 1000} s (${verdict.reason})`);
+      }
+      say(`rolling restart: waiting ${when}: ${verdict.reason}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   private desiredIds(): string[] {
@@ -406,6 +459,9 @@ export class DevCluster {
  * once freed instead of staying with glibc. Values already in the environment win.
  */
 const NODE_ALLOCATOR_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072" };
+
+/** How long a rolling restart waits for the cluster to be healthy before and after each node. */
+const ROLL_GATE_TIMEOUT_MS = 5 * 60_000;
 
 /** Whether a node's client port answers /healthz within a second (over https, trusting `ca`, when it has one). */
 function answersHealthz(url: string, ca: Buffer | undefined): Promise<boolean> {

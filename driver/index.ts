@@ -7,3 +7,5 @@ export { transfersFor, transferLimitFor, replan, finalize, isSettled, planStillW
 export type { NodeReport } from "./plan.js";
 export { rebalanceProgress, rebalanceStatus, rebalanceSeconds, percentMoved, describeProgress, formatBytes, formatDuration, transferKey } from "../node/ring/index.js";
 export type { RebalanceProgress, RebalanceSummary, TransferReportEntry } from "../node/ring/index.js";
+export { DEFAULT_ROLL, observeRoll, rollGate } from "./roll.js";
+export type { RollOptions, RollReport, RollVerdict } from "./roll.js";

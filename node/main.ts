@@ -97,7 +97,13 @@ export async function runNode(argv: string[]): Promise<number> {
     // A closed terminal sends SIGHUP; the node still shuts down cleanly rather than dying mid-write.
     process.once("SIGHUP", () => resolve());
   });
-  node.log.info("shutting down");
+  node.log.info("shutting down: draining first");
+  // A second signal during the drain (an impatient Ctrl-C) skips what is left of it.
+  const impatient = new Promise<void>((resolve) => {
+    process.once("SIGTERM", () => resolve());
+    process.once("SIGINT", () => resolve());
+  });
+  await Promise.race([node.drain(), impatient]);
   await node.stop();
   return 0;
 }

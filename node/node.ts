@@ -16,6 +16,7 @@ import { replicationWarnings, type NodeConfig } from "./config/index.js";
 import { AdaptivePace, HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createConsoleRoutes } from "./console/index.js";
 import { ClientSecurity, KvRoutes, answerClientError, clientAuthorization, createAdminApi, createClientApi, createClientServer, withKvFastPath, type ClientSecurityOptions } from "./http/index.js";
+import { Drain } from "./lifecycle/index.js";
 import { createLogger, keyForLog, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
 import { FaultInjector, PeerClient, PeerServer, type PeerHandlers } from "./peer/index.js";
@@ -80,6 +81,7 @@ export class StorageNode {
   private peerProtocol: PeerServer | undefined;
   private seedClients: PeerClient[] = [];
   private clientSecurity: ClientSecurity | undefined;
+  private readonly drainGate: Drain;
 
   constructor(readonly options: NodeOptions) {
     this.log = options.logger ?? createLogger(options.id);
@@ -94,6 +96,7 @@ export class StorageNode {
       intervalMaxMs: Math.max(DEFAULT_FAILURE_DETECTOR.intervalMaxMs, 4 * gossipIntervalMs),
     });
     this.faults = options.faultInjection ? new FaultInjector() : undefined;
+    this.drainGate = new Drain(options.id);
   }
 
   get clientUrl(): string {
@@ -104,10 +107,13 @@ export class StorageNode {
     return `${this.options.tls ? "https" : "http"}://${this.options.advertise}:${this.options.peerPort}`;
   }
 
-  /** Whether this node believes a member is up: heard from recently (phi) and not refusing connections. */
+  /**
+   * Whether this node believes a member is up: heard from recently (phi), not refusing connections, and not shutting
+   * down (it said so before it stopped).
+   */
   isUp(id: string): boolean {
     if (id === this.options.id) return true;
-    return this.detector.isAvailable(id, monotonicMs()) && this.ringState.isReachable(id);
+    return this.detector.isAvailable(id, monotonicMs()) && this.ringState.isReachable(id) && !this.gossiper?.isLeaving(id);
   }
 
   async start(): Promise<void> {
@@ -355,7 +361,7 @@ export class StorageNode {
     };
     this.peerProtocol = new PeerServer(
       { token: options.token, inFlightMax: tuning.peerInFlightMax, log: (m) => log.warn(m), faults: this.faults },
-      handlers,
+      this.drainGate.peerGate(handlers),
     );
 
     const contextSecret = createHash("sha256").update("dynamo-context\u0000").update(options.token).digest();
@@ -412,7 +418,7 @@ export class StorageNode {
     this.peerServer = this.createPeerServer(adminApp);
     this.peerProtocol.attach(this.peerServer);
     this.clientServer = createClientServer(
-      withKvFastPath(kvRoutes, tokens, clientApp),
+      this.drainGate.clientGate(withKvFastPath(kvRoutes, tokens, clientApp)),
       {
         connectionsMax: tuning.clientConnectionsMax,
         headersTimeoutMs: tuning.clientHeadersTimeoutMs,
@@ -435,6 +441,26 @@ export class StorageNode {
     this.stats.start();
     setInterval(() => this.refreshGauges(), 1000).unref();
     log.info(`serving clients on ${options.host}:${options.port} and peers on ${options.host}:${options.peerPort} (ring epoch ${this.ringState.epoch}, incarnation ${this.store.incarnation})`);
+  }
+
+  /**
+   * The first half of a planned stop (SIGTERM): readiness turns false and new client requests are refused with a
+   * retryable 503, every other member hears that this node is leaving (so their coordinators stop sending it work
+   * now rather than after the failure detector's window), and the requests already in flight get up to
+   * `drainTimeoutMs` to finish. `stop` then closes the ports and flushes the store.
+   */
+  async drain(): Promise<void> {
+    const started = performance.now();
+    this.drainGate.begin();
+    const { told, members } = (await this.gossiper?.announceLeave(LEAVE_NOTICE_TIMEOUT_MS)) ?? { told: 0, members: 0 };
+    const idle = await this.drainGate.whenIdle(this.options.config.tuning.drainTimeoutMs);
+    const { client, peer } = this.drainGate.inFlight;
+    const elapsed = Math.round(performance.now() - started);
+    this.log.info(
+      idle
+        ? `drained in ${elapsed} ms: ${told} of ${members} members told that this node is leaving, no request left in flight`
+        : `drain timed out after ${elapsed} ms with ${client} client and ${peer} peer requests still in flight; closing anyway (${told} of ${members} members told)`,
+    );
   }
 
   async stop(): Promise<void> {
@@ -512,6 +538,7 @@ export class StorageNode {
   }
 
   private readiness(): { ready: boolean; reason?: string; warnings?: string[] } {
+    if (this.drainGate.isDraining) return { ready: false, reason: "shutting down" };
     const ring = this.ringState.ring;
     if (!ring) return { ready: false, reason: "no ring installed yet" };
     if (!ring.members[this.options.id]) return { ready: false, reason: `this node (${this.options.id}) is not a member of ring epoch ${ring.epoch}` };
@@ -568,7 +595,15 @@ export class StorageNode {
       transfers: this.receiver.list(),
       faults: this.faults ? { cut: this.faults.cutMembers } : undefined,
       tls: { peer: this.options.tls?.fingerprints(), client: this.clientSecurity?.fingerprints() },
+      draining: this.drainGate.isDraining,
+      down: this.membersDown(),
     };
+  }
+
+  /** Ring members this node counts as down (failure detector, refused connections, or a leave announced). */
+  private membersDown(): string[] {
+    const ring = this.ringState.ring;
+    return ring ? Object.keys(ring.members).filter((id) => !this.isUp(id)).sort() : [];
   }
 
   private clusterView(): Record<string, unknown> {
@@ -604,6 +639,9 @@ export class StorageNode {
     };
   }
 }
+
+/** How long one member may take to acknowledge that this node is leaving; a silent one learns it from its detector. */
+const LEAVE_NOTICE_TIMEOUT_MS = 1000;
 
 /** How often the TLS directory is checked for rotated certificates. */
 const TLS_RELOAD_INTERVAL_MS = 5000;

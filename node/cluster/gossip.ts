@@ -5,6 +5,10 @@
  * process start time, so a restarted node's heartbeats still read as newer than its old ones; the version is the
  * sender's monotonic clock in milliseconds when it sent the heartbeat. Every newer heartbeat learnt, first or second
  * hand, feeds the failure detector, unless it arrives late (see `isFresh`).
+ *
+ * A member that shuts down on purpose says so first (`leave`), carrying its generation: receivers count it as down
+ * at once, so coordinators stop sending it work before it exits instead of a failure detector's window later, and
+ * count it as up again only once they learn a heartbeat of a later generation, that is, from its next process.
  */
 import { DynamoError } from "../errors/index.js";
 import type { PeerClient, PeerHandlers } from "../peer/index.js";
@@ -67,6 +71,8 @@ export class Gossiper {
   private version = 0;
   private timer: NodeJS.Timeout | undefined;
   private pulling = false;
+  /** Members that announced they are leaving, with the generation of the process that announced it. */
+  private readonly leaving = new Map<string, number>();
 
   constructor(
     private readonly deps: GossipDeps,
@@ -93,8 +99,47 @@ export class Gossiper {
     }
   }
 
-  peerHandlers(): Pick<PeerHandlers, "gossip" | "ring-get" | "ring-put"> {
+  /** Whether a member announced that it is shutting down and has not come back since. */
+  isLeaving(id: string): boolean {
+    return this.leaving.has(id);
+  }
+
+  /**
+   * Tells every other member that this process is shutting down, and waits (each call bounded by `timeoutMs`) until
+   * each has heard it or could not be reached. Returns how many acknowledged; a member that missed it learns of the
+   * departure from its failure detector, as it would of a crash.
+   */
+  async announceLeave(timeoutMs: number): Promise<{ told: number; members: number }> {
+    this.stop();
+    const ring = this.deps.ring();
+    const others = ring ? Object.keys(ring.members).filter((id) => id !== this.deps.self) : [];
+    const results = await Promise.all(
+      others.map(async (id) => {
+        const client = this.deps.peer(id);
+        if (!client) return false;
+        try {
+          await client.call("leave", { header: { generation: this.generation } }, timeoutMs);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+    );
+    return { told: results.filter(Boolean).length, members: others.length };
+  }
+
+  peerHandlers(): Pick<PeerHandlers, "gossip" | "ring-get" | "ring-put" | "leave"> {
     return {
+      leave: async ({ header }, from) => {
+        // Only a ring member may be marked, and only by itself: `from` is the sender's name on a connection that carried
+        // the cluster token (and, with TLS, a certificate from the cluster CA).
+        if (!Object.hasOwn(this.deps.ring()?.members ?? {}, from)) return { header: {} };
+        const known = this.heartbeats.get(from);
+        if (known && known[0] > header.generation) return { header: {} };
+        this.leaving.set(from, header.generation);
+        this.deps.log(`${from} announced that it is shutting down; counting it as down until its next process gossips`);
+        return { header: {} };
+      },
       gossip: async ({ header }, from) => {
         this.absorb(header.heartbeats);
         this.considerEpoch(header.epoch, header.ringHash, from);
@@ -174,6 +219,11 @@ export class Gossiper {
       const known = this.heartbeats.get(id);
       if (known && (hb[0] < known[0] || (hb[0] === known[0] && hb[1] <= known[1]))) continue;
       this.heartbeats.set(id, [hb[0], hb[1]]);
+      const leftAt = this.leaving.get(id);
+      if (leftAt !== undefined && hb[0] > leftAt) {
+        this.leaving.delete(id);
+        this.deps.log(`${id} is back (a new process); counting it as up again`);
+      }
       if (this.isFresh(id, hb, now)) this.deps.detector.heartbeat(id, now);
     }
   }

@@ -36,6 +36,11 @@ export const DEFAULT_TUNING = {
   requestTimeoutMs: 5000,
   /** How long one peer request may take before it counts as failed. */
   peerTimeoutMs: 3000,
+  /**
+   * How long a node told to stop (SIGTERM) waits for the requests it is coordinating or serving to finish before it
+   * closes its ports anyway. It stays below Kubernetes' terminationGracePeriodSeconds (30 s) and `dynamo dev`'s grace.
+   */
+  drainTimeoutMs: 8000,
   /** Largest value a client may store. */
   valueMaxBytes: 1024 * 1024,
   /**
@@ -121,6 +126,7 @@ const tuningSchema = z
   .object({
     requestTimeoutMs: z.number().int().min(10).max(600_000),
     peerTimeoutMs: z.number().int().min(10).max(600_000),
+    drainTimeoutMs: z.number().int().min(0).max(600_000),
     valueMaxBytes: z.number().int().min(1).max(RECORD_BYTES_MAX_LIMIT - RECORD_VERSION_ROOM_BYTES),
     recordBytesMax: z
       .number()

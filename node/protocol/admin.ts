@@ -77,6 +77,10 @@ export const nodeInfoSchema = z.object({
   faults: z.object({ cut: z.array(z.string()) }).optional(),
   /** The peer port's certificates (absent in plaintext) and the client port's (absent without client TLS). */
   tls: z.object({ peer: tlsInUseSchema.optional(), client: tlsInUseSchema.optional() }).optional(),
+  /** True once the node was told to stop and refuses new work (absent from older nodes). */
+  draining: z.boolean().optional(),
+  /** Ring members this node counts as down right now (absent from older nodes). */
+  down: z.array(z.string()).optional(),
 });
 export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 

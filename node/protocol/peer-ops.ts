@@ -205,6 +205,11 @@ export const PEER_OPS = {
   }),
   /** Heartbeat digests and ring epochs, both ways. */
   gossip: op({ request: gossipMessage, requestBody: noBody, response: gossipMessage, responseBody: noBody }),
+  /**
+   * A member announces that it is shutting down (SIGTERM, a rolling restart): receivers count it as down at once,
+   * instead of waiting for the failure detector, until they hear a heartbeat of a later generation (its next process).
+   */
+  leave: op({ request: z.object({ generation: count }), requestBody: noBody, response: empty, responseBody: noBody }),
   "ring-get": op({ request: empty, requestBody: noBody, response: empty, responseBody: ringBody }),
   "ring-put": op({ request: empty, requestBody: ringBody, response: z.object({ installed: z.boolean() }), responseBody: noBody }),
   /** A partition's hash tree leaves. */

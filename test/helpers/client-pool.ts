@@ -1,6 +1,8 @@
 /**
  * One DynamoClient per node URL, made on first use, for workloads that choose the node of every request themselves
- * (so a timeline can say which node coordinated it). Closing the pool closes them all.
+ * (so a timeline can say which node coordinated it). A client may be given other nodes to fail over to (DynamoClient
+ * moves on only from a request that was not served); it is keyed by the whole list, so when the nodes' addresses
+ * change (pods recreated) a client with the new ones is made. Closing the pool closes them all.
  *
  * `options` (TLS and token settings) is asked before every request: a new object (say, after the published CA changed)
  * replaces the clients made with the old one, as an application that reloads its CA file would. Requests in flight
@@ -18,17 +20,18 @@ export class ClientPool {
     private readonly options: () => DynamoClientOptions | undefined = () => undefined,
   ) {}
 
-  get(url: string): DynamoClient {
+  get(url: string, failoverTo: readonly string[] = []): DynamoClient {
     const options = this.options();
     if (options !== this.current) {
       this.retired.push(...this.clients.values());
       this.clients.clear();
       this.current = options;
     }
-    let client = this.clients.get(url);
+    const key = [url, ...failoverTo].join(" ");
+    let client = this.clients.get(key);
     if (!client) {
-      client = new DynamoClient(url, { ...options, timeoutMs: this.timeoutMs });
-      this.clients.set(url, client);
+      client = new DynamoClient([url, ...failoverTo], { ...options, timeoutMs: this.timeoutMs });
+      this.clients.set(key, client);
     }
     return client;
   }

@@ -95,6 +95,13 @@ export class TestCluster {
     if (r.code !== 0) throw new Error(`dev restart ${index} failed: ${r.stderr}`);
   }
 
+  /** `dynamo dev restart --rolling`: every node in turn, each once the cluster is healthy; returns the CLI's JSON. */
+  async rollingRestart(): Promise<{ restarted: string[]; durationMs: number; caughtUpMs: Record<string, number> }> {
+    const r = await this.dev("restart", "--rolling");
+    if (r.code !== 0) throw new Error(`dev restart --rolling failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as { restarted: string[]; durationMs: number; caughtUpMs: Record<string, number> };
+  }
+
   /** Calls a node's admin API on its peer port with the cluster token (and, with TLS, the cluster's client certificate). */
   async admin(index: number, method: string, path: string, body?: unknown): Promise<unknown> {
     const node = this.nodes()[index]!;

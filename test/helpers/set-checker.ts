@@ -22,8 +22,13 @@ export interface SetCheckerOptions {
   rng: Rng;
   /** Write quorum used by the clients. */
   w?: number;
-  /** Read quorum of the clients' reads before each write (default 1). */
+  /** Read quorum of the clients' reads before each add (default 1). */
   r?: number;
+  /**
+   * Each client may move on to the other nodes when its node refuses a request it did not serve (DynamoClient's
+   * failover: refused connections, `503 not_ready` from a node shutting down); by default it talks to one node only.
+   */
+  failover?: boolean;
   /** Pause between one client's operations. */
   pauseMs?: number;
   /** Prefix of the elements this checker adds, so several checkers can share keys. */
@@ -89,7 +94,7 @@ export class SetChecker {
     while (!this.stopping) {
       const urls = this.options.urls();
       const url = urls[(index + n) % urls.length]!;
-      const client = this.clients.get(url);
+      const client = this.clients.get(url, this.options.failover ? urls.filter((u) => u !== url) : []);
       const key = this.keyName(this.options.rng.int(this.options.keys));
       const element = `${this.options.prefix ?? "c"}${index}-${n++}`;
       try {

@@ -144,11 +144,41 @@ describe("DynamoClient over HTTP", () => {
     assert.equal(live.seen.length, 3);
   });
 
-  it("never retries a write on another node", async () => {
+  it("moves a write on to the next node when the connection was refused, since nothing reached the first", async () => {
     const live = await serve(ok);
     const c = client([await deadUrl(), live.url]);
+    assert.deepEqual(await c.put("default", "k", "v"), { context: "ctx-put" });
+    assert.equal(live.seen.length, 1);
+  });
+
+  it("never retries a write that broke after it reached a node: it may be stored there", async () => {
+    const broken = await serve((_seen, res) => res.destroy());
+    const live = await serve(ok);
+    const c = client([broken.url, live.url]);
     await expectClientError(c.put("default", "k", "v"), "network_error");
+    assert.equal(broken.seen.length, 1);
     assert.equal(live.seen.length, 0);
+  });
+
+  it("moves a write on after a node's 503 not_ready (shutting down), but not after 503 unavailable", async () => {
+    const answer = (code: string): Handler => (_seen, res) => {
+      res.writeHead(503, { "content-type": "application/json", "retry-after": "1" }).end(JSON.stringify({ error: code, message: "m" }));
+    };
+    const draining = await serve(answer("not_ready"));
+    const live = await serve(ok);
+    assert.deepEqual(await client([draining.url, live.url]).put("default", "k", "v"), { context: "ctx-put" });
+    assert.equal(live.seen.length, 1);
+
+    const quorumLost = await serve(answer("unavailable"));
+    await expectClientError(client([quorumLost.url, live.url]).put("default", "k", "v"), "unavailable");
+    assert.equal(live.seen.length, 1);
+  });
+
+  it("answers the last node's 503 not_ready when every node refuses", async () => {
+    const draining = await serve((_seen, res) => res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: "not_ready", message: "shutting down" })));
+    const error = await expectClientError(client([draining.url, draining.url]).get("default", "k"), "not_ready");
+    assert.equal(error.status, 503);
+    assert.equal(draining.seen.length, 2);
   });
 
   it("reports network_error with no status when no node answers", async () => {

@@ -72,4 +72,37 @@ describe("gossip", function () {
       now += 500;
     }
   });
+
+  it("counts a member that announced it is leaving as leaving until a heartbeat of its next process arrives", async function () {
+    const members = ["node-0", "node-1", "node-2"].map((id) => ({ id, peerUrl: `https://127.0.0.1:1/${id}`, clientUrl: "http://127.0.0.1:2", incarnation: "i", state: "valid" as const }));
+    const ring = createRing({ partitions: 8, members, targetN: 2 });
+    const gossiper = new Gossiper({
+      self: "node-0",
+      ring: () => ring,
+      ringHash: () => "h",
+      installRing: async () => false,
+      peer: () => undefined,
+      seedClients: () => [],
+      detector: new PhiAccrualDetector(DEFAULT_FAILURE_DETECTOR),
+      random: () => 0.5,
+      now: () => 1000,
+      log: () => undefined,
+    });
+    const handlers = gossiper.peerHandlers();
+    const gossip = (heartbeats: Record<string, [number, number]>) => handlers.gossip({ header: { epoch: 1, ringHash: "h", heartbeats }, body: undefined }, "node-2");
+    await gossip({ "node-1": [100, 5] });
+    await handlers.leave({ header: { generation: 100 }, body: undefined }, "node-1");
+    assert.equal(gossiper.isLeaving("node-1"), true);
+    // Its old process's heartbeats, heard second hand, do not bring it back.
+    await gossip({ "node-1": [100, 9] });
+    assert.equal(gossiper.isLeaving("node-1"), true);
+    await gossip({ "node-1": [200, 1] });
+    assert.equal(gossiper.isLeaving("node-1"), false);
+    // A stale notice from the old process, arriving late, does not mark the new one.
+    await handlers.leave({ header: { generation: 100 }, body: undefined }, "node-1");
+    assert.equal(gossiper.isLeaving("node-1"), false);
+    // Names outside the ring are never marked.
+    await handlers.leave({ header: { generation: 1 }, body: undefined }, "stranger");
+    assert.equal(gossiper.isLeaving("stranger"), false);
+  });
 });

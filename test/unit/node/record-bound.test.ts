@@ -125,7 +125,7 @@ describe("hints refused for good", function () {
         const { hintFor: _hintFor, ...key } = header;
         return { header: { changed: (await ownerReplica.merge(key, "siblings", body)).changed } };
       },
-      fetch: refuse, coordinate: refuse, scan: refuse, gossip: refuse, "ring-get": refuse, "ring-put": refuse, "ae-leaves": refuse, "ae-keys": refuse, "ae-invalidate": refuse, "merge-page": refuse,
+      fetch: refuse, coordinate: refuse, scan: refuse, gossip: refuse, "ring-get": refuse, "ring-put": refuse, "ae-leaves": refuse, "ae-keys": refuse, "ae-invalidate": refuse, "merge-page": refuse, leave: refuse,
     } as PeerHandlers;
     const token = "t".repeat(16);
     server = createServer();
