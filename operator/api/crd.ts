@@ -144,6 +144,7 @@ export function buildCrd(): JsonSchema {
             { name: "Phase", type: "string", jsonPath: ".status.phase" },
             { name: "Epoch", type: "integer", jsonPath: ".status.ringEpoch", description: "Epoch of the committed ring." },
             { name: "Progress", type: "string", jsonPath: ".status.rebalance.progress", description: "Partitions moved by the ring change in flight, or the last one." },
+            { name: "Updated", type: "string", jsonPath: ".status.rollout.progress", description: "Pods at the update revision / pods (rolling updates)." },
             { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
             { name: "Message", type: "string", jsonPath: ".status.message", description: "What the cluster is doing, or what is wrong." },
           ],

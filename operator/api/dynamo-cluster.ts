@@ -309,7 +309,7 @@ export const conditionSchema = z.object({
   message: z.string(),
 });
 
-export const PHASES = ["Creating", "Stable", "Rebalancing", "Degraded", "Paused"] as const;
+export const PHASES = ["Creating", "Stable", "Rebalancing", "Updating", "Degraded", "Paused"] as const;
 export const CONDITION_TYPES = ["Available", "Progressing", "Degraded", "CertificatesReady"] as const;
 
 export const tlsStatusSchema = z
@@ -339,6 +339,17 @@ export const rebalanceStatusSchema = z
   })
   .describe("The ring change in flight, or the last one finished.");
 
+export const rolloutStatusSchema = z
+  .object({
+    updated: z.number().int().describe("Pods that run the StatefulSet's update revision."),
+    total: z.number().int().describe("Pods the StatefulSet has."),
+    progress: z.string().describe("updated/total (the Updated printer column)."),
+    currentRevision: z.string().optional().describe("The StatefulSet's current revision."),
+    updateRevision: z.string().optional().describe("The revision pods are being rolled to, one at a time."),
+    waiting: z.string().optional().describe("Why the next pod does not go yet, while pods remain to update."),
+  })
+  .describe("The rolling update of the pods: the operator deletes one outdated pod at a time, each once the cluster has caught up.");
+
 export const clusterStatusSchema = z.object({
   replicas: z.number().int().optional().describe("Pods the StatefulSet has (the scale subresource's current count)."),
   readyReplicas: z.number().int().optional(),
@@ -353,6 +364,7 @@ export const clusterStatusSchema = z.object({
   transfers: z.object({ pending: z.number().int(), active: z.number().int() }).optional(),
   rebalance: rebalanceStatusSchema.optional(),
   tls: tlsStatusSchema.optional(),
+  rollout: rolloutStatusSchema.optional(),
   message: z.string().optional().describe("One line on what the cluster is doing or what is wrong (the Message printer column)."),
   lastAction: z.string().optional().describe("The last change the operator made to the ring or the StatefulSet."),
   conditions: z

@@ -26,12 +26,14 @@ import {
   desiredObjects,
   memberAddress,
   newIncarnations,
+  nextRollingRestart,
   observePod,
   observeStatefulSet,
   rebalanceEvents,
   reachableAddresses,
   replacementToStart,
   requeueAfterMs,
+  rolloutProgress,
   statefulSetReplicas,
   verdict,
   type NodeProbe,
@@ -124,6 +126,7 @@ export class ClusterController {
       problems,
       membership: undefined,
       step: undefined,
+      rollout: { kind: "none" },
       statefulSetReplicas: observation.statefulSet?.replicas,
       replacement: { kind: "none" },
     };
@@ -185,7 +188,7 @@ export class ClusterController {
           try {
             const info = await memory.admin.node(address.peerUrl);
             if (info.id !== pod.name) throw new Error(`the node at ${address.peerUrl} calls itself ${info.id}`);
-            probes[pod.name] = { reachable: true, incarnation: info.incarnation, epoch: info.epoch, tls: info.tls };
+            probes[pod.name] = { reachable: true, incarnation: info.incarnation, epoch: info.epoch, tls: info.tls, info };
             rings.push(await memory.admin.ring(address.peerUrl));
             answered++;
           } catch (err) {
@@ -257,6 +260,8 @@ export class ClusterController {
       await this.deps.events.record(cluster, "Warning", "ReplacementBlocked", `replacing ${outcome.replacement.pod} waits: ${outcome.replacement.reason}`);
     }
 
+    if (outcome.replacement.kind === "none" && (await this.rollOnePod(cluster, observation, outcome))) return;
+
     outcome.membership = desiredMembers(observation);
     if (outcome.membership.kind !== "step") return;
     if (outcome.membership.dropped.length > 0) {
@@ -292,6 +297,22 @@ export class ClusterController {
     const path = objectPath("networking.k8s.io/v1", "networkpolicies", cluster.metadata.namespace, objectNames(cluster.metadata.name).networkPolicy);
     const existing = await this.deps.api.find<KubernetesObject>(path);
     if (existing?.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) await this.deps.api.delete(path, { uid: existing.metadata.uid });
+  }
+
+  /**
+   * One step of a rolling update: deletes the next outdated pod when the cluster can spare it (its node drains, and
+   * the StatefulSet controller creates it again at the update revision). Returns whether it deleted one, which is
+   * the pass's one mutating step.
+   */
+  private async rollOnePod(cluster: DynamoCluster, observation: Observation, outcome: PassOutcome): Promise<boolean> {
+    outcome.rollout = nextRollingRestart(observation);
+    if (outcome.rollout.kind !== "restart") return false;
+    const { pod, uid } = outcome.rollout;
+    await this.deps.api.delete(objectPath("v1", "pods", cluster.metadata.namespace as string, pod), { uid });
+    const progress = rolloutProgress(observation);
+    outcome.action = `rolling update to ${progress.updateRevision}: restarting ${pod} (${progress.updated} of ${progress.total} pods updated)`;
+    await this.deps.events.record(cluster, "Normal", "RollingUpdate", outcome.action);
+    return true;
   }
 
   /** Records an Event once per new incarnation seen under a member id: a node came back with a wiped disk. */

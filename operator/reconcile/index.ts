@@ -2,7 +2,7 @@
  * Reconciling a DynamoCluster: pure decisions over an observation (membership, scale, replacement, status), and the
  * controller that observes, applies and drives the ring with them.
  */
-export { observePod, observeStatefulSet, ordinalOf, podName } from "./observation.js";
+export { observePod, observeStatefulSet, ordinalOf, podName, REVISION_LABEL } from "./observation.js";
 export type { NodeProbe, Observation, PodObservation, RingView, StatefulSetObservation } from "./observation.js";
 export type { MemberAddress, RingStepper, StepResult } from "./ring-stepper.js";
 export {
@@ -23,3 +23,5 @@ export { buildStatus, rebalanceEvents, servingQuorum, statusMessage, verdict } f
 export type { PassOutcome, Verdict } from "./status.js";
 export { DEFAULT_REQUEUE, desiredObjects, requeueAfterMs } from "./pass.js";
 export type { DesiredInputs } from "./pass.js";
+export { nextRollingRestart, rolloutProgress } from "./rollout.js";
+export type { RolloutDecision, RolloutProgress } from "./rollout.js";

@@ -23,10 +23,13 @@ export interface PodObservation {
   deleting: boolean;
   replaceRequested: boolean;
   createdAtMs: number;
+  /** The StatefulSet revision the pod was created from (its `controller-revision-hash` label). */
+  revision?: string;
 }
 
-/** What a node's admin API answered (including the certificates it uses), or that it did not answer. */
-export type NodeProbe = { reachable: true; incarnation: string; epoch: number; tls?: NodeInfo["tls"] } | { reachable: false; error: string };
+/** What a node's admin API answered (including the certificates it uses, and its whole account of itself when the pass kept
+ * it), or that it did not answer. */
+export type NodeProbe = { reachable: true; incarnation: string; epoch: number; tls?: NodeInfo["tls"]; info?: NodeInfo } | { reachable: false; error: string };
 
 export interface StatefulSetObservation {
   replicas: number;
@@ -58,6 +61,9 @@ export interface Observation {
   nowMs: number;
 }
 
+/** The label the StatefulSet controller puts on each pod: the revision of the template it was created from. */
+export const REVISION_LABEL = "controller-revision-hash";
+
 /** `x-12` → 12 for cluster `x`; undefined for names that are not the StatefulSet's pods. */
 export function ordinalOf(cluster: string, pod: string): number | undefined {
   if (!pod.startsWith(`${cluster}-`)) return undefined;
@@ -88,6 +94,7 @@ export function observePod(cluster: string, pod: V1Pod): PodObservation | undefi
     deleting: !!pod.metadata?.deletionTimestamp,
     replaceRequested: pod.metadata?.annotations?.[REPLACE_ANNOTATION] === "true",
     createdAtMs: created ? new Date(created).getTime() : 0,
+    ...(pod.metadata?.labels?.[REVISION_LABEL] !== undefined && { revision: pod.metadata.labels[REVISION_LABEL] }),
   };
 }
 

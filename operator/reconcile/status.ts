@@ -13,6 +13,7 @@ import { newIncarnations, unreachableMembers, type MembershipDecision, type Repl
 import type { Observation } from "./observation.js";
 import type { StepResult } from "./ring-stepper.js";
 import type { CertificateReport } from "../certificates/index.js";
+import { rolloutProgress, type RolloutDecision } from "./rollout.js";
 
 /** What the pass decided and did, besides what it observed. */
 export interface PassOutcome {
@@ -25,6 +26,8 @@ export interface PassOutcome {
   stepError?: string;
   statefulSetReplicas: number | undefined;
   replacement: ReplacementDecision;
+  /** The rolling update's decision this pass (`none` when no pod is outdated, or when the pass did not act). */
+  rollout?: RolloutDecision;
   /** The last change this pass made, for `status.lastAction`. */
   action?: string;
   /** What the certificates step decided and saw; absent when the pass changed nothing (paused, invalid spec). */
@@ -102,6 +105,7 @@ export function verdict(observation: Observation, outcome: PassOutcome): Verdict
   const degraded: Verdict["degraded"] = degradedBy ? [true, ...degradedBy] : [false, "Healthy", "every ring member answers"];
 
   const stsReplicas = observation.statefulSet?.replicas;
+  const rolling = rollingMessage(observation, outcome.rollout);
   const readyPods = observation.pods.filter((p) => p.ready).length;
   const membersMatch = ring
     ? Object.keys(ring.members).length === spec.replicas && observation.pods.every((p) => p.ordinal >= spec.replicas || ring.members[p.name])
@@ -117,10 +121,22 @@ export function verdict(observation: Observation, outcome: PassOutcome): Verdict
           ? `rebalancing the ring towards ${spec.replicas} members`
           : stsReplicas !== spec.replicas
             ? `scaling the StatefulSet from ${stsReplicas ?? 0} to ${spec.replicas}`
-            : readyPods !== spec.replicas || observation.pods.length !== spec.replicas
-              ? `waiting for ${spec.replicas} ready pods (${readyPods} ready)`
-              : undefined;
-  const reason = !ring ? "Creating" : why?.startsWith("replacing") || why?.startsWith("rebuilding") ? "Replacing" : why?.startsWith("scaling") ? "Scaling" : why?.startsWith("waiting") ? "PodsNotReady" : "Rebalancing";
+            : rolling
+              ? rolling
+              : readyPods !== spec.replicas || observation.pods.length !== spec.replicas
+                ? `waiting for ${spec.replicas} ready pods (${readyPods} ready)`
+                : undefined;
+  const reason = !ring
+    ? "Creating"
+    : why?.startsWith("replacing") || why?.startsWith("rebuilding")
+      ? "Replacing"
+      : why?.startsWith("scaling")
+        ? "Scaling"
+        : why === rolling
+          ? "RollingUpdate"
+          : why?.startsWith("waiting")
+            ? "PodsNotReady"
+            : "Rebalancing";
 
   if (spec.paused) {
     return { phase: "Paused", available, progressing: [false, "Paused", "spec.paused is true; the operator changes nothing"], degraded };
@@ -131,11 +147,20 @@ export function verdict(observation: Observation, outcome: PassOutcome): Verdict
   const blockedByUnreachable = unreachable.length > 0 && outcome.membership?.kind === "step" && outcome.membership.held;
   if (degradedBy && !why) return { phase: "Degraded", available, progressing: [false, degraded[1], degraded[2]], degraded };
   if (why) {
-    const phase: Phase = !ring ? "Creating" : degradedBy ? "Degraded" : "Rebalancing";
+    const phase: Phase = !ring ? "Creating" : degradedBy ? "Degraded" : reason === "RollingUpdate" ? "Updating" : "Rebalancing";
     const progressing: Verdict["progressing"] = blockedByUnreachable ? [false, "MemberUnreachable", `${why}; held while ${unreachable.join(", ")} is unreachable`] : [true, reason, why];
     return { phase, available, progressing, degraded };
   }
   return { phase: "Stable", available, progressing: [false, "Stable", `${spec.replicas} members, ring balanced, no transfers pending`], degraded };
+}
+
+/** What the rolling update is doing, while pods remain at an older revision; undefined when none does. */
+function rollingMessage(observation: Observation, decision: RolloutDecision | undefined): string | undefined {
+  const progress = rolloutProgress(observation);
+  if (!progress.updateRevision || progress.updated >= progress.total) return undefined;
+  const head = `rolling update to ${progress.updateRevision}: ${progress.updated} of ${progress.total} pods updated`;
+  if (decision?.kind === "restart") return `${head}; restarting ${decision.pod}`;
+  return decision?.kind === "wait" ? `${head}; next pod waits: ${decision.reason}` : head;
 }
 
 function condition(type: ConditionType, value: [boolean, string, string], generation: number, now: string, previous: Condition[] | undefined): Condition {
@@ -221,6 +246,11 @@ export function buildStatus(observation: Observation, outcome: PassOutcome): Dyn
   const tls = outcome.certificates?.status ?? previous?.tls;
   if (tls) status.tls = tls;
   if (ring) status.ringEpoch = ring.epoch;
+  const progress = rolloutProgress(observation);
+  if (progress.updateRevision) {
+    status.rollout = { ...progress, progress: `${progress.updated}/${progress.total}` };
+    if (outcome.rollout?.kind === "wait" && progress.updated < progress.total) status.rollout.waiting = outcome.rollout.reason.slice(0, 1024);
+  }
   const rebalance = rebalanceStatus(previous?.rebalance, outcome.step?.rebalance, ring, observation.nowMs);
   if (rebalance) status.rebalance = rebalance;
   status.message = statusMessage(v, rebalance, outcome.step?.rebalance).slice(0, 1024);

@@ -14,6 +14,9 @@
  * one and would stall any scale step behind one unhealthy pod. The order that matters, which members join and leave
  * the ring and when, is kept by the operator (one ring change per pass, highest ordinals leave first).
  *
+ * Updates roll under the operator's control (OnDelete): it deletes one outdated pod at a time, each only once the
+ * cluster has caught up from the last, and its node drains on SIGTERM within terminationGracePeriodSeconds.
+ *
  * `replicas` is a parameter and not `spec.replicas`: the reconciler lowers it only after the ring has handed off the
  * highest ordinals' partitions.
  */
@@ -212,7 +215,8 @@ export function buildStatefulSet(cluster: DynamoCluster, options: StatefulSetOpt
       replicas: options.replicas,
       serviceName: names.peerService,
       podManagementPolicy: "Parallel",
-      updateStrategy: { type: "RollingUpdate" },
+      // The operator rolls the pods itself (reconcile/rollout.ts), one at a time and only while the cluster is healthy.
+      updateStrategy: { type: "OnDelete" },
       persistentVolumeClaimRetentionPolicy: { ...cluster.spec.persistentVolumeClaimRetentionPolicy },
       selector: { matchLabels: selectorLabels(name) },
       template: {

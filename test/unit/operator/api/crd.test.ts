@@ -48,7 +48,7 @@ describe("DynamoCluster CRD", () => {
     assert.deepEqual(version.subresources.status, {});
     assert.deepEqual(
       version.additionalPrinterColumns.map((c: { name: string }) => c.name),
-      ["Replicas", "Ready", "Phase", "Epoch", "Progress", "Age", "Message"],
+      ["Replicas", "Ready", "Phase", "Epoch", "Progress", "Updated", "Age", "Message"],
     );
   });
 

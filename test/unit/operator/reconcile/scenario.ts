@@ -18,6 +18,7 @@ export function pod(ordinal: number, overrides: Partial<PodObservation> = {}): P
     deleting: false,
     replaceRequested: false,
     createdAtMs: NOW - 600_000,
+    revision: "r1",
     ...overrides,
   };
 }
@@ -48,6 +49,8 @@ export interface ScenarioOptions {
   probes?: Record<string, NodeProbe>;
   unreachableSinceMs?: Record<string, number>;
   stsReplicas?: number;
+  /** The StatefulSet's update revision (pods are created at "r1"). */
+  updateRevision?: string;
 }
 
 export function observation(options: ScenarioOptions = {}): Observation {
@@ -58,7 +61,7 @@ export function observation(options: ScenarioOptions = {}): Observation {
   const stsReplicas = options.stsReplicas ?? pods.length;
   return {
     cluster: dynamoCluster(options.spec ?? { replicas: 3 }),
-    statefulSet: { replicas: stsReplicas, readyReplicas: pods.filter((p) => p.ready).length, updatedReplicas: stsReplicas, currentRevision: "r1", updateRevision: "r1", generation: 1, observedGeneration: 1 },
+    statefulSet: { replicas: stsReplicas, readyReplicas: pods.filter((p) => p.ready).length, updatedReplicas: stsReplicas, currentRevision: "r1", updateRevision: options.updateRevision ?? "r1", generation: 1, observedGeneration: 1 },
     pods,
     probes,
     ring: { known: options.ringKnown ?? true, ring: "ring" in options ? options.ring : ring(pods.map((p) => p.name)) },

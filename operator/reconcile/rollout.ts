@@ -1,0 +1,77 @@
+/**
+ * Rolling updates, driven by the operator rather than the StatefulSet controller (whose update strategy is OnDelete):
+ * a changed image, resources or configuration gives the StatefulSet a new update revision, and the operator deletes
+ * one outdated pod at a time, highest ordinal first, each only once the cluster could lose a node without failing a
+ * request: every pod exists and is ready, no ring change is in flight, and the rolling gate (driver/roll.ts) holds on
+ * every member's own account (none down in anyone's view, hints delivered, nothing rebuilding). The deleted pod's
+ * node drains on SIGTERM; the StatefulSet controller creates it again at the new revision. Pure: decisions over an
+ * Observation.
+ */
+import { DEFAULT_ROLL, rollGate, type RollOptions, type RollReport } from "../../driver/index.js";
+import type { Observation, PodObservation } from "./observation.js";
+
+export type RolloutDecision =
+  /** Every pod runs the StatefulSet's update revision (or there is no StatefulSet yet). */
+  | { kind: "none" }
+  /** Outdated pods remain but the next may not go yet. */
+  | { kind: "wait"; reason: string }
+  /** Delete this pod now; its node drains and it comes back at the update revision. */
+  | { kind: "restart"; pod: string; uid: string };
+
+export interface RolloutProgress {
+  /** Pods (of the StatefulSet's ordinals) that run the update revision. */
+  updated: number;
+  total: number;
+  currentRevision?: string;
+  updateRevision?: string;
+}
+
+export function rolloutProgress(observation: Observation): RolloutProgress {
+  const sts = observation.statefulSet;
+  const pods = statefulSetPods(observation);
+  return {
+    updated: pods.filter((p) => p.revision !== undefined && p.revision === sts?.updateRevision).length,
+    total: sts?.replicas ?? 0,
+    ...(sts?.currentRevision ? { currentRevision: sts.currentRevision } : {}),
+    ...(sts?.updateRevision ? { updateRevision: sts.updateRevision } : {}),
+  };
+}
+
+export function nextRollingRestart(observation: Observation, options: RollOptions = DEFAULT_ROLL): RolloutDecision {
+  const sts = observation.statefulSet;
+  if (!sts?.updateRevision) return { kind: "none" };
+  const pods = statefulSetPods(observation);
+  const outdated = pods.filter((p) => p.revision !== sts.updateRevision);
+  if (outdated.length === 0) return { kind: "none" };
+  // The StatefulSet controller must have seen the newest template, or its update revision is not the one to reach.
+  if (sts.observedGeneration < sts.generation) return { kind: "wait", reason: "the StatefulSet controller has not observed the newest template yet" };
+  if (pods.length < sts.replicas) return { kind: "wait", reason: `waiting for ${sts.replicas} pods (${pods.length} exist)` };
+  const restarting = pods.find((p) => p.deleting);
+  if (restarting) return { kind: "wait", reason: `${restarting.name} is stopping` };
+  const notReady = pods.find((p) => !p.ready);
+  if (notReady) return { kind: "wait", reason: `${notReady.name} is not ready` };
+  const ring = observation.ring.ring;
+  if (!observation.ring.known || !ring) return { kind: "wait", reason: "no node answered with its ring" };
+  if (ring.pending.length > 0) return { kind: "wait", reason: `a ring change is in flight (${ring.pending.length} transfers)` };
+  const outsider = pods.find((p) => !ring.members[p.name]);
+  if (outsider) return { kind: "wait", reason: `${outsider.name} is not a ring member yet` };
+  const verdict = rollGate(rollReports(observation, Object.keys(ring.members)), options);
+  if (!verdict.healthy) return { kind: "wait", reason: verdict.reason };
+  const next = outdated.reduce((a, b) => (b.ordinal > a.ordinal ? b : a));
+  return { kind: "restart", pod: next.name, uid: next.uid };
+}
+
+/** The members' accounts of themselves, as the pass's probes recorded them. */
+function rollReports(observation: Observation, members: string[]): RollReport[] {
+  return members.map((id) => {
+    const probe = observation.probes[id];
+    if (!probe) return { id, error: "its pod is not running" };
+    if (!probe.reachable) return { id, error: probe.error };
+    return probe.info ? { id, info: probe.info } : { id, error: "no report" };
+  });
+}
+
+function statefulSetPods(observation: Observation): PodObservation[] {
+  const replicas = observation.statefulSet?.replicas ?? 0;
+  return observation.pods.filter((p) => p.ordinal < replicas);
+}
