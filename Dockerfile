@@ -20,6 +20,7 @@ COPY dev ./dev
 COPY cli ./cli
 COPY client ./client
 COPY kubectl ./kubectl
+COPY backup ./backup
 COPY scripts/copy-assets.mjs ./scripts/
 RUN npm run build
 
