@@ -29,10 +29,15 @@ export interface RolloutProgress {
 export function rolloutProgress(observation: Observation): RolloutProgress {
   const sts = observation.statefulSet;
   const pods = statefulSetPods(observation);
+  const updated = pods.filter((p) => p.revision !== undefined && p.revision === sts?.updateRevision).length;
+  const total = sts?.replicas ?? 0;
+  // Under OnDelete the StatefulSet controller never advances its own currentRevision (kubernetes#73492), so once
+  // every pod runs the update revision, that is the current one.
+  const currentRevision = updated === total && pods.length === total ? sts?.updateRevision : sts?.currentRevision;
   return {
-    updated: pods.filter((p) => p.revision !== undefined && p.revision === sts?.updateRevision).length,
-    total: sts?.replicas ?? 0,
-    ...(sts?.currentRevision ? { currentRevision: sts.currentRevision } : {}),
+    updated,
+    total,
+    ...(currentRevision ? { currentRevision } : {}),
     ...(sts?.updateRevision ? { updateRevision: sts.updateRevision } : {}),
   };
 }

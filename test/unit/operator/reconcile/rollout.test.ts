@@ -64,6 +64,9 @@ describe("reconcile: rolling updates", () => {
   it("reports progress in status, a Progressing condition and the Updating phase", () => {
     const o = observation({ probes: probes(), updateRevision: "r2", pods: [pod(0), pod(1), pod(2, { revision: "r2" })] });
     assert.deepEqual(rolloutProgress(o), { updated: 1, total: 3, currentRevision: "r1", updateRevision: "r2" });
+    // The StatefulSet's own currentRevision stays behind under OnDelete; all pods updated means r2 is current.
+    const all = observation({ probes: probes(), updateRevision: "r2", pods: [pod(0, { revision: "r2" }), pod(1, { revision: "r2" }), pod(2, { revision: "r2" })] });
+    assert.deepEqual(rolloutProgress(all), { updated: 3, total: 3, currentRevision: "r2", updateRevision: "r2" });
     const outcome: PassOutcome = { problems: [], membership: undefined, step: undefined, statefulSetReplicas: 3, replacement: { kind: "none" }, rollout: { kind: "wait", reason: "kv-0 counts kv-2 as down" } };
     const status = buildStatus(o, outcome);
     assert.equal(status.phase, "Updating");
