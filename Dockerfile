@@ -13,6 +13,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 # The folders tsconfig.build.json compiles; tests, benchmarks and docs stay out of the image.
+COPY lib ./lib
 COPY node ./node
 COPY operator ./operator
 COPY driver ./driver

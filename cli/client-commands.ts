@@ -6,8 +6,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { DynamoClient, DynamoClientError, type GetResult, type Sibling } from "../client/index.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, command, parseCommand, wholeNumber, type Command } from "../lib/command-line.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:8080";
 /** Where `dynamo dev` writes its cluster description when run with its default data directory. */
@@ -15,17 +15,46 @@ export const DEV_JSON_PATH = join(".dynamo", "dev.json");
 /** Bounds what `put` reads from stdin; the server's own limit (1 MiB by default) is far below it. */
 export const STDIN_BYTES_MAX = 64 * 1024 * 1024;
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-
-const USAGE = [
-  "usage: dynamo get BUCKET KEY [--r N] [--url URL] [--token T] [--ca FILE]",
-  "       dynamo put BUCKET KEY [VALUE] [--context C] [--w N] [--content-type T] [--url URL] [--token T] [--ca FILE]   (VALUE from stdin when absent)",
-  "       dynamo delete BUCKET KEY [--context C] [--w N] [--url URL] [--token T] [--ca FILE]",
+const NOTES = [
   `URL defaults to $DYNAMO_URL, else the first node in ${DEV_JSON_PATH}, else ${DEFAULT_URL}; several may be given comma-separated.`,
   "--token (or $DYNAMO_TOKEN) is a client token for nodes that require one; --ca (or $DYNAMO_CA) a PEM file of CAs to trust for https URLs.",
 ].join("\n");
+
+type CommandName = "get" | "put" | "delete";
+
+const SUMMARY: Record<CommandName, string> = {
+  get: "Reads a key: the value on stdout, its context on stderr.",
+  put: "Writes a key (the value from stdin when VALUE is absent).",
+  delete: "Deletes a key.",
+};
+
+/** Each command takes only the flags that mean something for it; any other is refused as bad usage. */
+function clientCommand(name: CommandName): Command {
+  const cmd = command(name, SUMMARY[name]).argument("<bucket>").argument("<key>");
+  if (name === "put") cmd.argument("[value]", "the value (default: stdin)");
+  if (name === "get") cmd.option("--r <n>", "read quorum", quorum("r"));
+  if (name !== "get") cmd.option("--context <c>", "the context of an earlier read").option("--w <n>", "write quorum", quorum("w"));
+  if (name === "put") cmd.option("--content-type <type>", "stored and returned with the value");
+  return cmd
+    .option("--url <urls>", "node URLs, comma-separated")
+    .option("--token <token>", "a client token")
+    .option("--ca <file>", "a PEM file of CAs to trust for https URLs")
+    .addHelpText("after", `\n${NOTES}`);
+}
+
+function quorum(flag: string): (value: string) => number {
+  return wholeNumber(flag, 1, 16, "a quorum");
+}
+
+interface ClientFlags {
+  url?: string;
+  context?: string;
+  r?: number;
+  w?: number;
+  contentType?: string;
+  token?: string;
+  ca?: string;
+}
 
 /** How to reach the nodes beyond their URLs: a client token and a CA file, each present only when given. */
 export interface ConnectionFlags {
@@ -48,14 +77,7 @@ export type ClientCommand =
       contentType?: string;
     } & ConnectionFlags)
   | ({ name: "delete"; urls: string[]; bucket: string; key: string; context?: string; w?: number } & ConnectionFlags)
-  | { name: "help" };
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+  | { name: "help"; text: string };
 
 /** What the URL default depends on, passed in so that resolution stays a pure function. */
 export interface UrlSources {
@@ -97,19 +119,6 @@ export function resolveUrls(flag: string | undefined, sources: UrlSources): stri
   return urls;
 }
 
-function quorumFlag(name: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^[1-9][0-9]*$/.test(raw)) throw new UsageError(`--${name} must be a positive integer, got '${raw}'`);
-  return Number(raw);
-}
-
-/** Flags that mean something only for some commands; giving one elsewhere is a mistake worth reporting. */
-const FLAGS_BY_COMMAND: Record<"get" | "put" | "delete", ReadonlySet<string>> = {
-  get: new Set(["url", "r", "token", "ca"]),
-  put: new Set(["url", "context", "w", "content-type", "token", "ca"]),
-  delete: new Set(["url", "context", "w", "token", "ca"]),
-};
-
 /**
  * The token and CA file from the flags, else from DYNAMO_TOKEN and DYNAMO_CA, else (the CA only) `devCa`; absent
  * ones are left out.
@@ -122,38 +131,14 @@ export function resolveConnection(flags: ConnectionFlags, env: Record<string, st
 }
 
 export function parseClientCommand(argv: readonly string[], sources: UrlSources): ClientCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        url: { type: "string" },
-        context: { type: "string" },
-        r: { type: "string" },
-        w: { type: "string" },
-        "content-type": { type: "string" },
-        token: { type: "string" },
-        ca: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return { name: "help" };
-  const [name, bucket, key, ...rest] = positionals;
+  const [name, ...rest] = argv;
   if (name !== "get" && name !== "put" && name !== "delete") {
     throw new UsageError(name === undefined ? "missing command" : `unknown command '${name}'`);
   }
-  if (bucket === undefined || key === undefined) throw new UsageError(`${name} needs BUCKET and KEY`);
-  const extraLimit = name === "put" ? 1 : 0;
-  if (rest.length > extraLimit) throw new UsageError(`unexpected argument '${rest[extraLimit]}'`);
-  for (const flag of Object.keys(values)) {
-    if (flag !== "help" && !FLAGS_BY_COMMAND[name].has(flag)) throw new UsageError(`--${flag} does not apply to ${name}`);
-  }
+  const parsed = parseCommand<ClientFlags>(clientCommand(name), rest, {});
+  if (parsed.help !== undefined) return { name: "help", text: parsed.help };
+  const values = parsed.options;
+  const [bucket, key, value] = parsed.args as [string, string, string | undefined];
   if (key === "") throw new UsageError("KEY must not be empty");
   const urls = resolveUrls(values.url, sources);
   // The nodes of a local cluster found through dev.json come with the CA of their client ports, if they use TLS.
@@ -161,21 +146,11 @@ export function parseClientCommand(argv: readonly string[], sources: UrlSources)
   const connection = resolveConnection({ token: values.token, ca: values.ca }, sources.env, fromDevJson ? devClientCa(sources.devJson) : undefined);
   switch (name) {
     case "get":
-      return { name, urls, bucket, key, r: quorumFlag("r", values.r), ...connection };
+      return { name, urls, bucket, key, r: values.r, ...connection };
     case "put":
-      return {
-        name,
-        urls,
-        bucket,
-        key,
-        value: rest[0],
-        context: values.context,
-        w: quorumFlag("w", values.w),
-        contentType: values["content-type"],
-        ...connection,
-      };
+      return { name, urls, bucket, key, value, context: values.context, w: values.w, contentType: values.contentType, ...connection };
     case "delete":
-      return { name, urls, bucket, key, context: values.context, w: quorumFlag("w", values.w), ...connection };
+      return { name, urls, bucket, key, context: values.context, w: values.w, ...connection };
   }
 }
 
@@ -289,7 +264,7 @@ export async function runClientCommand(argv: string[], io: CommandIo = processIo
     return EXIT_USAGE;
   }
   if (command.name === "help") {
-    await write(io.stdout, `${USAGE}\n`);
+    await write(io.stdout, command.text);
     return EXIT_OK;
   }
   let client: DynamoClient;

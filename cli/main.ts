@@ -5,7 +5,7 @@
  */
 import { BackupError } from "../backup/errors.js";
 import { DynamoError } from "../node/errors/index.js";
-import { UsageError } from "./usage.js";
+import { UsageError } from "../lib/command-line.js";
 
 const USAGE = `usage: dynamo <command> [flags]
 commands:
@@ -17,7 +17,8 @@ commands:
   backup create|list|restore|delete
                             back a cluster up to a directory or S3, and restore it
   operator                  run the Kubernetes operator
-  kubectl ...               the kubectl plugin (kubectl dynamo ...): status, ring, replace, pause, resume, rebalance, report`;
+  kubectl ...               the kubectl plugin (kubectl dynamo ...): status, ring, replace, pause, resume, rebalance, report
+'dynamo <command> --help' prints a command's flags.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -15,9 +15,9 @@ import {
   type ClientTokensFile,
   type Scope,
 } from "../node/http/index.js";
-import { UsageError, parseFlags } from "./usage.js";
+import { UsageError, command, list, parseCommand, type Command } from "../lib/command-line.js";
 
-const USAGE = `usage: dynamo token create --name NAME --bucket B[,B...] --scope r|rw [--file FILE]
+const NOTES = `usage: dynamo token create --name NAME --bucket B[,B...] --scope r|rw [--file FILE]
        dynamo token revoke --name NAME --file FILE
 'create' prints the new token on stdout (the only time it is shown) and adds its hashed entry to FILE, or prints the
 entry on stderr when no FILE is given. --bucket '*' grants the scope on every bucket.`;
@@ -25,27 +25,24 @@ entry on stderr when no FILE is given. --bucket '*' grants the scope on every bu
 export type TokenCommand =
   | { name: "create"; tokenName: string; grants: Record<string, Scope>; file?: string }
   | { name: "revoke"; tokenName: string; file: string }
-  | { name: "help" };
+  | { name: "help"; text: string };
+
+function tokenCommand(): Command {
+  // No DYNAMO_<FLAG> fallbacks here: a stray DYNAMO_FILE in the environment must not pick the file a token goes to.
+  return command("token", "Makes or revokes a client token (for nodes run with --client-tokens-file).")
+    .argument("[action]", "create or revoke")
+    .option("--name <name>", "the token's name")
+    .option("--bucket <buckets>", "buckets it grants, comma-separated or repeated; '*' for every bucket", list)
+    .option("--scope <r|rw>", "read, or read and write")
+    .option("--file <file>", "the tokens file to add the entry to, or remove it from")
+    .addHelpText("after", `\n${NOTES}`);
+}
 
 export function parseTokenCommand(argv: string[]): TokenCommand {
-  // No DYNAMO_<FLAG> fallbacks here: a stray DYNAMO_FILE in the environment must not pick the file a token goes to.
-  const flags = parseFlags(
-    argv,
-    {
-      name: { type: "string" },
-      bucket: { type: "string", multiple: true },
-      scope: { type: "string" },
-      file: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    true,
-    false,
-  );
-  const values = flags.values as { name?: string; bucket?: string[]; scope?: string; file?: string; help?: boolean };
-  const { positionals } = flags;
-  if (values.help) return { name: "help" };
-  const [action, ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);
+  const parsed = parseCommand<{ name?: string; bucket?: string[]; scope?: string; file?: string }>(tokenCommand(), argv);
+  if (parsed.help !== undefined) return { name: "help", text: parsed.help };
+  const values = parsed.options;
+  const [action] = parsed.args;
   const tokenName = values.name;
   if (action !== "create" && action !== "revoke") {
     throw new UsageError(`${action === undefined ? "missing token action" : `unknown token action '${action}'`}: use create or revoke (see 'dynamo token --help')`);
@@ -57,7 +54,7 @@ export function parseTokenCommand(argv: string[]): TokenCommand {
     if (file === undefined) throw new UsageError("token revoke needs --file");
     return { name: "revoke", tokenName, file };
   }
-  const buckets = (values.bucket ?? []).flatMap((b) => b.split(",")).map((b) => b.trim());
+  const buckets = values.bucket ?? [];
   if (buckets.length === 0) throw new UsageError("token create needs --bucket (a bucket name, or '*' for every bucket)");
   for (const b of buckets) {
     if (b !== "*" && !BUCKET_NAME_PATTERN.test(b)) throw new UsageError(`--bucket '${b}' is not a bucket name ([a-z0-9][a-z0-9_-]{0,62}) or '*'`);
@@ -96,7 +93,7 @@ export function runTokenCommand(argv: string[], io: TokenIo = { stdout: (t) => p
   const command = parseTokenCommand(argv);
   switch (command.name) {
     case "help":
-      io.stdout(USAGE + "\n");
+      io.stdout(command.text);
       return 0;
     case "create": {
       const token = generateClientToken();

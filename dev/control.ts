@@ -6,20 +6,13 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import { DynamoError } from "../node/errors/index.js";
-import { sendError } from "../node/http/index.js";
-import { bearerToken, tokenMatches } from "../node/peer/index.js";
+import { errorBoundary, noRoute, requireBearerToken } from "../node/http/index.js";
 import type { DevCluster } from "./supervisor.js";
 
-export async function startControlServer(cluster: DevCluster, host: string): Promise<{ server: Server; url: string }> {
+export async function startControlServer(cluster: DevCluster, host: string, log: (message: string) => void): Promise<{ server: Server; url: string }> {
   const app = express();
   app.disable("x-powered-by");
-  app.use((req, res, next) => {
-    if (!tokenMatches(cluster.token, bearerToken(req.headers.authorization))) {
-      sendError(res, new DynamoError("unauthorized", "the control API needs the token from the data directory"));
-      return;
-    }
-    next();
-  });
+  app.use(requireBearerToken(cluster.token, "the control API needs the token from the data directory"));
   app.use(express.json());
   const route = (handler: (req: Request) => Promise<unknown>) => (req: Request, res: Response, next: NextFunction) => {
     handler(req).then((body) => res.json(body), next);
@@ -54,26 +47,14 @@ export async function startControlServer(cluster: DevCluster, host: string): Pro
       return cluster.scale(nodes);
     }),
   );
-  app.use((req, res) => sendError(res, new DynamoError("not_found", `no control route for ${req.method} ${req.path}`)));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    sendError(res, controlError(err));
-  });
+  app.use(noRoute("control route"));
+  app.use(errorBoundary(log));
   const server = createServer(app);
   server.listen(0, host);
   await once(server, "listening");
   const address = server.address();
   if (!address || typeof address === "string") throw new Error("control server has no port");
   return { server, url: `http://${host}:${address.port}` };
-}
-
-/** A request the body parser refused (malformed JSON, too large) is the caller's mistake, not the supervisor's. */
-function controlError(err: unknown): DynamoError {
-  if (err instanceof DynamoError) return err;
-  const status = (err as { status?: unknown }).status;
-  if (typeof status === "number" && status >= 400 && status < 500) {
-    return new DynamoError("invalid_request", `the request body was refused: ${(err as Error).message}`);
-  }
-  return new DynamoError("internal", (err as Error).message);
 }
 
 function parseIndex(text: string | string[] | undefined): number {

@@ -4,11 +4,11 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { UsageError, intFlag, parseFlags, portFlag } from "../cli/usage.js";
+import { UsageError, command, port, readsEnvironment, runCommand, wholeNumber, type Command } from "../lib/command-line.js";
 import { loadNodeConfig } from "../node/config/index.js";
 import { DynamoError } from "../node/errors/index.js";
-import { DEFAULT_PARTITIONS, isPowerOfTwo, zoneName } from "../node/ring/index.js";
-import { colourWanted, rebalanceBar, style } from "../cli/terminal.js";
+import { DEFAULT_PARTITIONS, isPowerOfTwo, percentMoved, zoneName } from "../node/ring/index.js";
+import { colourWanted, percentBar, style } from "../lib/terminal.js";
 import type { RebalanceSummary } from "../driver/index.js";
 import { startControlServer } from "./control.js";
 import { ensureToken, processAlive, readDevState } from "./state.js";
@@ -16,32 +16,48 @@ import { DevCluster } from "./supervisor.js";
 
 const HOST = "127.0.0.1";
 
-export async function runDev(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    argv,
-    {
-      nodes: { type: "string" },
-      "base-port": { type: "string" },
-      "data-dir": { type: "string" },
-      config: { type: "string" },
-      partitions: { type: "string" },
-      "insecure-peer-plaintext": { type: "boolean" },
-      "client-tls": { type: "boolean" },
-      zones: { type: "string" },
-      rolling: { type: "boolean" },
-    },
-    true,
+interface DevFlags {
+  nodes?: number;
+  basePort: number;
+  dataDir: string;
+  config?: string;
+  partitions?: number;
+  insecurePeerPlaintext?: boolean;
+  clientTls?: boolean;
+  zones?: string;
+  rolling?: boolean;
+}
+
+export function devCommand(): Command {
+  return readsEnvironment(
+    command("dev", "Runs a local cluster in the foreground, or acts on the one running from --data-dir.")
+      .argument("[action]", "status | scale N | kill I | restart I | replace I (I is a 0-based node index)")
+      .argument("[arg]", "N or I")
+      .option("--nodes <n>", "nodes to start (default 3, or the size the data directory holds)", wholeNumber("nodes", 1, 64))
+      .option("--base-port <port>", "node i serves clients on base+2i and peers on base+2i+1", port("base-port"), 8080)
+      .option("--data-dir <dir>", "where the cluster keeps its data, logs and dev.json", ".dynamo")
+      .option("--config <file>", "buckets and tuning passed to every node")
+      .option("--partitions <q>", "partitions of a new ring, a power of two (default 256)", wholeNumber("partitions", 1, 65536))
+      .option("--insecure-peer-plaintext", "run the peer ports without TLS")
+      .option("--client-tls", "serve the client ports over HTTPS from a local CA")
+      .option("--zones <zones>", "zones to start nodes in, comma-separated, round-robin by node index ('' for none)")
+      .option("--rolling", "with restart: restart every node in turn, each once the cluster is healthy again"),
   );
-  const dataDir = resolve((values["data-dir"] as string | undefined) ?? ".dynamo");
-  const [action, arg, ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);
+}
+
+export function runDev(argv: string[]): Promise<number> {
+  return runCommand<DevFlags>(devCommand(), argv, dev);
+}
+
+async function dev(flags: DevFlags, [action, arg]: string[]): Promise<number> {
+  const dataDir = resolve(flags.dataDir);
   switch (action) {
     case undefined:
-      return runForeground(dataDir, values);
+      return runForeground(dataDir, flags);
     case "status":
       return printStatus((await control(dataDir, "GET", "/status")) as DevStatus);
     case "restart":
-      if (values.rolling === true) {
+      if (flags.rolling === true) {
         if (arg !== undefined) throw new UsageError("usage: dynamo dev restart --rolling   (restarts every node in turn; takes no index)");
         return printJson(await control(dataDir, "POST", "/restart-rolling"));
       }
@@ -64,27 +80,27 @@ async function nodeAction(dataDir: string, action: string, arg: string | undefin
   return printJson(await control(dataDir, "POST", `/nodes/${arg}/${action}`));
 }
 
-async function runForeground(dataDir: string, values: Record<string, string | boolean | undefined>): Promise<number> {
+async function runForeground(dataDir: string, flags: DevFlags): Promise<number> {
   // Everything the cluster writes (data, logs, token, certificates, dev.json) is for its owner's eyes only.
   process.umask(0o077);
   const running = readDevState(dataDir);
   if (running && processAlive(running.pid)) {
     throw new DynamoError("invalid_request", `a local cluster is already running from ${dataDir} (pid ${running.pid}); stop it with Ctrl-C or use 'dynamo dev status'`);
   }
-  const configPath = values.config as string | undefined;
+  const configPath = flags.config;
   const config = loadNodeConfig(configPath);
   const remembered = readClusterFile(dataDir);
-  const requested = intFlag(values.nodes, "nodes", remembered?.nodes ?? 3, 1, 64);
-  const nodes = remembered && values.nodes !== undefined && requested !== remembered.nodes ? remembered.nodes : requested;
+  const requested = flags.nodes ?? remembered?.nodes ?? 3;
+  const nodes = remembered && flags.nodes !== undefined && requested !== remembered.nodes ? remembered.nodes : requested;
   if (nodes !== requested) {
     process.stderr.write(`dev: ${dataDir} holds a ${remembered!.nodes}-node cluster; starting it as it is (change its size with 'dynamo dev scale N')\n`);
   }
-  const partitions = intFlag(values.partitions, "partitions", remembered?.partitions ?? DEFAULT_PARTITIONS, 1, 65536);
+  const partitions = flags.partitions ?? remembered?.partitions ?? DEFAULT_PARTITIONS;
   if (!isPowerOfTwo(partitions)) throw new UsageError(`--partitions must be a power of two, got ${partitions}`);
-  const basePort = portFlag(values["base-port"], "base-port", 8080);
+  const basePort = flags.basePort;
   if (basePort + 2 * nodes - 1 > 65535) throw new UsageError(`--base-port ${basePort} leaves no room for ${nodes} nodes`);
   const targetN = Math.max(...[...config.buckets.values()].map((b) => b.n));
-  const zones = zonesFlag(values.zones as string | undefined, remembered?.zones);
+  const zones = zonesFlag(flags.zones, remembered?.zones);
 
   const log = (message: string) => process.stderr.write(`${new Date().toISOString()} dev ${message}\n`);
   const cluster = new DevCluster({
@@ -98,10 +114,10 @@ async function runForeground(dataDir: string, values: Record<string, string | bo
     log,
     onScale: (count) => writeClusterFile(dataDir, { nodes: count, partitions, ...(zones.length ? { zones } : {}) }),
     zones,
-    peerTls: !(values["insecure-peer-plaintext"] === true || process.env.DYNAMO_INSECURE_PEER_PLAINTEXT === "1"),
-    clientTls: values["client-tls"] === true || process.env.DYNAMO_CLIENT_TLS === "1",
+    peerTls: flags.insecurePeerPlaintext !== true,
+    clientTls: flags.clientTls === true,
   });
-  const { server, url } = await startControlServer(cluster, HOST);
+  const { server, url } = await startControlServer(cluster, HOST, log);
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
@@ -193,7 +209,7 @@ function printStatus(status: DevStatus): number {
   const r = status.rebalance;
   if (!process.stdout.isTTY || !r) return 0;
   const s = style(colourWanted(process.stdout));
-  const line = r.finishTime === undefined ? `rebalancing ${rebalanceBar(r)}  ${r.summary ?? ""}` : `last rebalance: ${r.partitionsTotal} partitions, finished ${r.finishTime}`;
+  const line = r.finishTime === undefined ? `rebalancing ${percentBar(percentMoved(r))}  ${r.summary ?? ""}` : `last rebalance: ${r.partitionsTotal} partitions, finished ${r.finishTime}`;
   process.stdout.write((r.finishTime === undefined ? s.yellow(line) : s.dim(line)) + "\n");
   return 0;
 }

@@ -5,10 +5,10 @@
  * failure, 2 bad usage, with a one-line message on stderr.
  */
 import { parseArgs } from "node:util";
-import { UsageError } from "../cli/usage.js";
-import { colourWanted, rebalanceBar, style } from "../cli/terminal.js";
+import { UsageError } from "../lib/command-line.js";
+import { colourWanted, percentBar, style } from "../lib/terminal.js";
 import { DynamoError } from "../node/errors/index.js";
-import { formatBytes, formatDuration, rebalanceSeconds } from "../node/ring/index.js";
+import { formatBytes, formatDuration, percentMoved, rebalanceSeconds } from "../node/ring/index.js";
 import { REPLACE_ANNOTATION } from "../operator/api/index.js";
 import { objectPath } from "../operator/kube/api-client.js";
 import { LABEL_INSTANCE, LABEL_NAME } from "../operator/resources/index.js";
@@ -149,7 +149,7 @@ async function rebalance(session: Session, name: string, flags: Flags, out: Node
     else if (running) {
       const eta = r.etaSeconds !== undefined ? `ETA ${formatDuration(r.etaSeconds)}` : "ETA unknown";
       const rate = r.bytesPerSecond !== undefined ? ` at ${formatBytes(r.bytesPerSecond)}/s` : "";
-      line = `${name} epoch ${r.epoch} ${rebalanceBar(r, 24)}  ${r.partitionsMoved}/${r.partitionsTotal} partitions, ${formatBytes(r.bytesMoved)}${rate}, ${eta}`;
+      line = `${name} epoch ${r.epoch} ${percentBar(percentMoved(r), 24)}  ${r.partitionsMoved}/${r.partitionsTotal} partitions, ${formatBytes(r.bytesMoved)}${rate}, ${eta}`;
     } else {
       const seconds = rebalanceSeconds(r);
       line = `${name} epoch ${r.epoch}: ${sawRunning ? "finished" : "last rebalance finished"}, moved ${r.partitionsTotal} partitions (${formatBytes(r.bytesMoved)})${seconds !== undefined ? ` in ${formatDuration(seconds)}` : ""}`;

@@ -3,9 +3,9 @@
  * tested byte for byte: `status` (one screen with the whole story, ending with what to do next), and the ring drawn as
  * cells coloured by owner with moves in flight marked, or as JSON.
  */
-import { describeProgress, formatBytes, formatDuration, rebalanceSeconds } from "../node/ring/index.js";
+import { describeProgress, formatBytes, formatDuration, percentMoved, rebalanceSeconds } from "../node/ring/index.js";
 import type { NodeStats } from "../node/stats/index.js";
-import { rebalanceBar, table, type Style } from "../cli/terminal.js";
+import { percentBar, table, type Style } from "../lib/terminal.js";
 import { eventTime, type MemberRow, type StatusModel } from "./model.js";
 
 const ago = (iso: string | undefined, nowMs: number) => (iso ? formatDuration(Math.max(0, (nowMs - Date.parse(iso)) / 1000)) : "?");
@@ -52,7 +52,7 @@ export function renderStatus(m: StatusModel, s: Style): string {
         etaSeconds: r.etaSeconds,
         receivers: [],
       });
-      out.push(`  ${s.yellow(rebalanceBar(r))}  ${summary}`);
+      out.push(`  ${s.yellow(percentBar(percentMoved(r)))}  ${summary}`);
     }
   }
 
@@ -222,7 +222,7 @@ export function renderRing(m: StatusModel, s: Style, columns = 32): string {
   out.push(table(legend));
   if (ring.pending.length > 0) {
     out.push("", `marks: > waiting to move, * streaming, + moved (the new replica is named in 'kubectl dynamo ring ${m.name} -o json')`);
-    if (m.rebalance && !m.rebalance.finishTime) out.push(`${rebalanceBar(m.rebalance)}  of the plan's partitions moved`);
+    if (m.rebalance && !m.rebalance.finishTime) out.push(`${percentBar(percentMoved(m.rebalance))}  of the plan's partitions moved`);
   }
   return out.join("\n") + "\n";
 }

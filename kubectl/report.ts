@@ -10,7 +10,7 @@ import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
 import { objectPath } from "../operator/kube/api-client.js";
 import { objectNames, selectorString } from "../operator/resources/index.js";
-import { style } from "../cli/terminal.js";
+import { style } from "../lib/terminal.js";
 import { gatherStatus } from "./model.js";
 import { renderStatus } from "./render.js";
 import type { Session } from "./session.js";

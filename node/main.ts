@@ -4,69 +4,79 @@
  */
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { UsageError, parseFlags, portFlag } from "../cli/usage.js";
+import { UsageError, command, onOff, port, readsEnvironment, runCommand, type Command } from "../lib/command-line.js";
 import { loadNodeConfig } from "./config/index.js";
 import { zoneName } from "./ring/index.js";
 import { readTokenFile } from "./peer/index.js";
 import { TlsDir } from "./tls/index.js";
 import { StorageNode, type NodeOptions } from "./node.js";
 
-export const NODE_USAGE = `usage: dynamo node [--id ID] [--host HOST] [--port 8080] [--peer-port 8081] [--advertise ADDR]
-                   [--zone ZONE] [--data-dir DIR] [--seeds URL,...] [--config FILE] [--console on|off] --token-file FILE
-                   (--tls-dir DIR [--tls-name NAME] | --insecure-peer-plaintext) [--client-tls-dir DIR]
-                   [--client-tokens-file FILE]
-Every flag may also be given as an environment variable DYNAMO_<FLAG>, e.g. DYNAMO_PEER_PORT=8081
-(DYNAMO_INSECURE_PEER_PLAINTEXT=1 for the switch).`;
+export interface NodeFlags {
+  id?: string;
+  host: string;
+  port: number;
+  peerPort: number;
+  advertise?: string;
+  zone?: string;
+  dataDir?: string;
+  seeds?: string;
+  config?: string;
+  tokenFile?: string;
+  console?: boolean;
+  tlsDir?: string;
+  tlsName?: string;
+  insecurePeerPlaintext?: boolean;
+  clientTokensFile?: string;
+  clientTlsDir?: string;
+}
 
-export function parseNodeOptions(argv: string[]): NodeOptions {
-  const { values } = parseFlags(argv, {
-    id: { type: "string" },
-    host: { type: "string" },
-    port: { type: "string" },
-    "peer-port": { type: "string" },
-    advertise: { type: "string" },
-    zone: { type: "string" },
-    "data-dir": { type: "string" },
-    seeds: { type: "string" },
-    config: { type: "string" },
-    "token-file": { type: "string" },
-    console: { type: "string" },
-    "tls-dir": { type: "string" },
-    "tls-name": { type: "string" },
-    "insecure-peer-plaintext": { type: "boolean" },
-    "client-tokens-file": { type: "string" },
-    "client-tls-dir": { type: "string" },
-  });
-  const id = (values.id as string | undefined) ?? hostname();
+export function nodeCommand(): Command {
+  return readsEnvironment(
+    command("node", "Runs one storage node.")
+      .option("--id <id>", "member id (default: the host name)")
+      .option("--host <host>", "address to listen on", "127.0.0.1")
+      .option("--port <port>", "client port", port("port"), 8080)
+      .option("--peer-port <port>", "peer and admin port", port("peer-port"), 8081)
+      .option("--advertise <addr>", "address peers use (default: --host, or the host name when listening on every address)")
+      .option("--zone <zone>", "the failure domain this node runs in (a zone, rack or host); replicas spread over zones")
+      .option("--data-dir <dir>", "data directory (default: .dynamo/ID)")
+      .option("--seeds <urls>", "peer URLs of members to join, comma-separated")
+      .option("--config <file>", "buckets and tuning, JSON or YAML")
+      .option("--token-file <file>", "the cluster token for the peer and admin port (required)")
+      .option("--console <on|off>", "serve the web console on /ui (default: on)", onOff("console"))
+      .option("--tls-dir <dir>", "ca.crt, tls.crt and tls.key for the peer port's mutual TLS")
+      .option("--tls-name <name>", "use NAME.tls.crt and NAME.tls.key in --tls-dir (a directory with every node's certificate)")
+      .option("--insecure-peer-plaintext", "run the peer port without TLS (local tests only)")
+      .option("--client-tokens-file <file>", "client tokens the client port requires (see 'dynamo token')")
+      .option("--client-tls-dir <dir>", "tls.crt and tls.key to serve the client port over HTTPS"),
+  );
+}
+
+/** What the node runs with, from its flags; reading the token file and the configuration fails here, before start. */
+export function nodeOptions(flags: NodeFlags, env: NodeJS.ProcessEnv = process.env): NodeOptions {
+  const id = flags.id ?? hostname();
   if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/.test(id)) throw new UsageError(`--id '${id}' must be 1-63 letters, digits, '.', '_' or '-'`);
-  const tokenFile = values["token-file"] as string | undefined;
-  if (!tokenFile) throw new UsageError("--token-file is required: the peer and admin port only accept requests carrying the cluster token");
-  const host = (values.host as string | undefined) ?? "127.0.0.1";
-  const advertise = (values.advertise as string | undefined) ?? (host === "0.0.0.0" || host === "::" ? hostname() : host);
-  const zone = (values.zone as string | undefined) || undefined;
+  if (!flags.tokenFile) throw new UsageError("--token-file is required: the peer and admin port only accept requests carrying the cluster token");
+  const advertise = flags.advertise ?? (flags.host === "0.0.0.0" || flags.host === "::" ? hostname() : flags.host);
+  const zone = flags.zone || undefined;
   if (zone !== undefined && !zoneName.safeParse(zone).success) {
     throw new UsageError(`--zone '${zone}' must be 1-63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit`);
   }
-  const seeds = ((values.seeds as string | undefined) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   return {
     id,
-    host,
-    port: portFlag(values.port, "port", 8080),
-    peerPort: portFlag(values["peer-port"], "peer-port", 8081),
+    host: flags.host,
+    port: flags.port,
+    peerPort: flags.peerPort,
     advertise,
     ...(zone !== undefined ? { zone } : {}),
-    dataDir: (values["data-dir"] as string | undefined) ?? join(".dynamo", id),
-    seeds,
-    config: loadNodeConfig(values.config as string | undefined),
-    token: readTokenFile(tokenFile),
-    tls: peerTls(
-      values["tls-dir"] as string | undefined,
-      values["tls-name"] as string | undefined,
-      values["insecure-peer-plaintext"] === true || process.env.DYNAMO_INSECURE_PEER_PLAINTEXT === "1",
-    ),
-    clientSecurity: { tokensFile: values["client-tokens-file"] as string | undefined, tlsDir: values["client-tls-dir"] as string | undefined },
-    faultInjection: process.env.DYNAMO_FAULT_INJECTION === "1",
-    console: onOff(values.console, "console", true),
+    dataDir: flags.dataDir ?? join(".dynamo", id),
+    seeds: (flags.seeds ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    config: loadNodeConfig(flags.config),
+    token: readTokenFile(flags.tokenFile),
+    tls: peerTls(flags.tlsDir, flags.tlsName, flags.insecurePeerPlaintext === true),
+    clientSecurity: { tokensFile: flags.clientTokensFile, tlsDir: flags.clientTlsDir },
+    faultInjection: env.DYNAMO_FAULT_INJECTION === "1",
+    console: flags.console ?? true,
   };
 }
 
@@ -86,10 +96,14 @@ function peerTls(dir: string | undefined, name: string | undefined, plaintext: b
   );
 }
 
-export async function runNode(argv: string[]): Promise<number> {
+export function runNode(argv: string[]): Promise<number> {
+  return runCommand<NodeFlags>(nodeCommand(), argv, (flags) => serve(nodeOptions(flags)));
+}
+
+async function serve(options: NodeOptions): Promise<number> {
   // The data directory, like the token, is for the node's owner only: LevelDB's files are created 0600.
   process.umask(0o077);
-  const node = new StorageNode(parseNodeOptions(argv));
+  const node = new StorageNode(options);
   await node.start();
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", () => resolve());
@@ -106,11 +120,4 @@ export async function runNode(argv: string[]): Promise<number> {
   await Promise.race([node.drain(), impatient]);
   await node.stop();
   return 0;
-}
-
-function onOff(value: string | boolean | undefined, name: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (value === "on" || value === "true") return true;
-  if (value === "off" || value === "false") return false;
-  throw new UsageError(`--${name} must be on or off, got '${String(value)}'`);
 }

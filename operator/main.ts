@@ -1,29 +1,39 @@
 /**
- * `dynamo operator`: parses flags, loads the kubeconfig (in a pod, its service account), and runs the operator until
- * SIGTERM or SIGINT, or until it loses the leader lease.
+ * `dynamo operator`: parses flags (each also DYNAMO_<FLAG>), loads the kubeconfig (in a pod, its service account),
+ * and runs the operator until SIGTERM or SIGINT, or until it loses the leader lease.
  */
 import { KubeConfig } from "@kubernetes/client-node";
-import { UsageError, parseFlags, portFlag } from "../cli/usage.js";
+import { UsageError, command, port, readsEnvironment, runCommand, type Command } from "../lib/command-line.js";
 import { Operator } from "./controller/index.js";
 import type { OperatorPods } from "./resources/index.js";
 
-export const OPERATOR_USAGE = `usage: dynamo operator [--namespace NS] [--leader-elect] [--metrics-port PORT] [--metrics-host HOST]
-                       [--pod-labels K=V,...] [--cluster-domain DOMAIN]
-Watches DynamoClusters in NS (all namespaces when unset). --pod-labels are the labels of the operator's own pods (in
-namespace $POD_NAMESPACE), which the clusters' NetworkPolicies admit to the nodes' peer port; --cluster-domain (default
-cluster.local) is used in the names certificates carry. Each flag may also be given as DYNAMO_<FLAG>.`;
+interface OperatorFlags {
+  namespace?: string;
+  leaderElect?: boolean;
+  metricsPort?: number;
+  metricsHost?: string;
+  podLabels?: string;
+  clusterDomain?: string;
+}
 
-export async function runOperator(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, {
-    namespace: { type: "string" },
-    "leader-elect": { type: "boolean" },
-    "metrics-port": { type: "string" },
-    "metrics-host": { type: "string" },
-    "pod-labels": { type: "string" },
-    "cluster-domain": { type: "string" },
-  });
-  const namespace = (values.namespace as string | undefined) || undefined;
-  const metricsPort = values["metrics-port"] === undefined ? undefined : portFlag(values["metrics-port"], "metrics-port", 9090);
+export function operatorCommand(): Command {
+  return readsEnvironment(
+    command("operator", "Runs the Kubernetes operator: watches DynamoClusters and steers their rings.")
+      .option("--namespace <ns>", "the namespace to watch (default: every namespace)")
+      .option("--leader-elect", "run only while holding the dynamo-operator Lease")
+      .option("--metrics-port <port>", "serve /metrics and /healthz on this port", port("metrics-port"))
+      .option("--metrics-host <host>", "address of the metrics port")
+      .option("--pod-labels <k=v,...>", "labels of the operator's own pods (in $POD_NAMESPACE), which the clusters' NetworkPolicies admit to the peer port")
+      .option("--cluster-domain <domain>", "the cluster's DNS domain, used in the names certificates carry (default cluster.local)"),
+  );
+}
+
+export function runOperator(argv: string[]): Promise<number> {
+  return runCommand<OperatorFlags>(operatorCommand(), argv, operate);
+}
+
+async function operate(flags: OperatorFlags): Promise<number> {
+  const namespace = flags.namespace || undefined;
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   if (!kubeConfig.getCurrentCluster()) throw new UsageError("no Kubernetes cluster configured: set KUBECONFIG or run in a pod");
@@ -31,13 +41,13 @@ export async function runOperator(argv: string[]): Promise<number> {
   const operator = new Operator({
     kubeConfig,
     namespace,
-    leaderElect: values["leader-elect"] === true || values["leader-elect"] === "true",
+    leaderElect: flags.leaderElect === true,
     leaseNamespace: namespace ?? process.env.POD_NAMESPACE ?? "default",
-    metricsPort,
-    metricsHost: values["metrics-host"] as string | undefined,
+    metricsPort: flags.metricsPort,
+    metricsHost: flags.metricsHost,
     log,
-    operatorPods: operatorPods(values["pod-labels"] as string | undefined, process.env.POD_NAMESPACE),
-    clusterDomain: clusterDomain(values["cluster-domain"] as string | undefined),
+    operatorPods: operatorPods(flags.podLabels, process.env.POD_NAMESPACE),
+    clusterDomain: clusterDomain(flags.clusterDomain),
   });
   process.once("SIGTERM", () => void operator.shutdown(0));
   process.once("SIGINT", () => void operator.shutdown(0));

@@ -1,6 +1,6 @@
 /**
  * Errors that cross a module boundary. Each has a stable `code`; the HTTP layer maps codes to statuses through one
- * table (`httpStatusOf`), and the CLI maps them to exit codes. Operating failures (a peer down, a timeout) travel as
+ * table (`DynamoError.httpStatus`), and the CLI maps them to exit codes. Operating failures (a peer down, a timeout) travel as
  * these values; broken invariants are plain `Error`s thrown by `assert` and are bugs.
  */
 
@@ -56,16 +56,8 @@ export class DynamoError extends Error {
   }
 }
 
-export function httpStatusOf(code: ErrorCode): number {
-  return HTTP_STATUS[code];
-}
-
 export function invalidRequest(message: string, cause?: unknown): DynamoError {
   return new DynamoError("invalid_request", message, { cause });
-}
-
-export function unavailable(message: string, cause?: unknown): DynamoError {
-  return new DynamoError("unavailable", message, { cause });
 }
 
 /** Fails loudly when an invariant does not hold: that is a bug, not an operating error. */

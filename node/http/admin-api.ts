@@ -3,13 +3,12 @@
  * Every request must carry the shared token as `Authorization: Bearer <token>`; without it the answer is 401 and
  * nothing else is revealed.
  */
-import express, { type NextFunction, type Request, type Response } from "express";
+import express from "express";
 import { DynamoError } from "../errors/index.js";
-import { bearerToken, tokenMatches } from "../peer/index.js";
 import { ADMIN_PATHS, faultsSchema, type LocalRecord, type NodeConfigView, type NodeInfo, type NodeStats, type RingInstall, type TransfersReport } from "../protocol/index.js";
 import { parseRing } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
-import { sendError } from "./client-api.js";
+import { errorBoundary, noRoute, requireBearerToken, sendError } from "./boundary.js";
 import { parseKvPath } from "./request.js";
 
 export interface AdminApiDeps {
@@ -34,13 +33,7 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.disable("etag");
-  app.use((req, res, next) => {
-    if (!tokenMatches(deps.token, bearerToken(req.headers.authorization))) {
-      sendError(res, new DynamoError("unauthorized", "the peer port needs the cluster token as 'Authorization: Bearer <token>'"));
-      return;
-    }
-    next();
-  });
+  app.use(requireBearerToken(deps.token, "the peer port needs the cluster token as 'Authorization: Bearer <token>'"));
   app.use(express.json({ limit: "16mb" }));
 
   app.get(ADMIN_PATHS.node, (_req, res) => {
@@ -92,15 +85,7 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
     res.json(parsed.data);
   });
 
-  app.use((req, res) => {
-    sendError(res, new DynamoError("not_found", `no route for ${req.method} ${req.path}`));
-  });
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof DynamoError) return sendError(res, err);
-    const e = err as { status?: number; message?: string };
-    if (typeof e.status === "number" && e.status < 500) return sendError(res, new DynamoError("invalid_request", e.message ?? "bad request"));
-    deps.log(`admin API error: ${(err as Error)?.stack ?? String(err)}`);
-    sendError(res, new DynamoError("internal", "internal error; see the node's log"));
-  });
+  app.use(noRoute());
+  app.use(errorBoundary((message) => deps.log(`admin API: ${message}`)));
   return app;
 }

@@ -11,7 +11,8 @@ import type { NodeMetrics } from "../metrics/index.js";
 import type { Coordinator } from "../replication/index.js";
 import { decodeContext, encodeContext, liveSiblings } from "../versioning/index.js";
 import type { VersionVector, VersionedRecord } from "../versioning/types.js";
-import { closeIfBodyUnread, readBody, type BodyLimits } from "./body.js";
+import { readBody, type BodyLimits } from "./body.js";
+import { errorBoundary, noRoute, sendError, sendJson, toDynamoError } from "./boundary.js";
 import { ByteBudget } from "./byte-budget.js";
 import { authorize, type AccessNeed, type ClientTokens } from "./client-auth.js";
 import { kvBucketOf, parseKvPath, parseQuorum, requireBucket, type QuorumOptions } from "./request.js";
@@ -95,7 +96,7 @@ export class KvRoutes {
 
   /** The error answer of a key-value request, as express's error handler gives it. */
   fail(res: ServerResponse, err: unknown): void {
-    sendError(res, toDynamoError(err, this.deps));
+    sendError(res, toDynamoError(err, this.deps.log));
   }
 }
 
@@ -145,12 +146,8 @@ export function createClientApi(deps: ClientApiDeps, kv = new KvRoutes(deps)): e
   app.put(/^\/v1\/kv\//, (req, res, next) => kv.put(req, res, next));
   app.delete(/^\/v1\/kv\//, (req, res, next) => kv.delete(req, res, next));
 
-  app.use((req, res) => {
-    sendError(res, new DynamoError("not_found", `no route for ${req.method} ${req.path}`));
-  });
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    sendError(res, toDynamoError(err, deps));
-  });
+  app.use(noRoute());
+  app.use(errorBoundary(deps.log));
   return app;
 }
 
@@ -274,32 +271,4 @@ function measured(deps: ClientApiDeps, load: Load, op: string, handler: (req: In
       .catch(next)
       .finally(() => (load.inFlight -= 1));
   };
-}
-
-function toDynamoError(err: unknown, deps: ClientApiDeps): DynamoError {
-  if (err instanceof DynamoError) return err;
-  const e = err as { status?: number; message?: string };
-  if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
-    return new DynamoError("invalid_request", e.message ?? "bad request");
-  }
-  deps.log(`internal error: ${(err as Error)?.stack ?? String(err)}`);
-  return new DynamoError("internal", "internal error; see the node's log");
-}
-
-export function sendError(res: ServerResponse, err: DynamoError): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  closeIfBodyUnread(res.req, res);
-  sendJson(res, err.httpStatus, err.toJSON());
-}
-
-/** A JSON answer exactly as express's `res.status(status).json(body)` gives it. */
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader("Content-Type", "application/json; charset=utf-8");
-  res.setHeader("Content-Length", Buffer.byteLength(text));
-  res.end(text);
 }

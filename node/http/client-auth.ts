@@ -17,6 +17,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { BUCKET_NAME_PATTERN } from "../config/index.js";
 import { DynamoError } from "../errors/index.js";
+import { bearerToken } from "../peer/index.js";
 
 export type Scope = "r" | "rw";
 
@@ -124,13 +125,6 @@ export function scopeOn(identity: ClientIdentity, bucket: string): Scope | undef
   return identity.grants[bucket] ?? identity.grants["*"];
 }
 
-/** The token of an `Authorization: Bearer <token>` header, or undefined when there is none. */
-export function bearerTokenOf(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-  return match?.[1];
-}
-
 export type AccessNeed = { kind: "open" } | { kind: "any" } | { kind: "bucket"; bucket: string; scope: Scope };
 
 /**
@@ -139,7 +133,7 @@ export type AccessNeed = { kind: "open" } | { kind: "any" } | { kind: "bucket"; 
  */
 export function authorize(tokens: ClientTokens, authorization: string | undefined, need: AccessNeed): DynamoError | undefined {
   if (need.kind === "open") return undefined;
-  const token = bearerTokenOf(authorization);
+  const token = bearerToken(authorization);
   if (token === undefined) return new DynamoError("unauthorized", "this node requires a client token: send 'Authorization: Bearer <token>'");
   const identity = tokens.identify(token);
   if (!identity) return new DynamoError("unauthorized", "the client token is not valid (unknown, revoked, or mistyped)");

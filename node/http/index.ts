@@ -1,5 +1,6 @@
 /** The node's HTTP surfaces: the client API and its server, and the token-guarded admin API on the peer port. */
-export { clientAuthorization, createClientApi, CONTEXT_HEADER, KvRoutes, sendError, withKvFastPath } from "./client-api.js";
+export { clientAuthorization, createClientApi, CONTEXT_HEADER, KvRoutes, withKvFastPath } from "./client-api.js";
+export { errorBoundary, noRoute, requireBearerToken, sendError } from "./boundary.js";
 export type { ClientApiDeps } from "./client-api.js";
 export { createClientServer, answerClientError, CLIENT_HEADERS_MAX } from "./client-server.js";
 export type { ClientServerLimits } from "./client-server.js";

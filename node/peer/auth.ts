@@ -13,10 +13,13 @@ export function tokenMatches(expected: string, presented: string | undefined): b
   return timingSafeEqual(a, b);
 }
 
-/** Extracts the token from `Authorization: Bearer <token>`. */
+/**
+ * The token of an `Authorization: Bearer <token>` header, or undefined when there is none; the one reading of the
+ * header for the peer, admin, control and client ports.
+ */
 export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
   return match?.[1];
 }
 

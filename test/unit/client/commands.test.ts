@@ -7,16 +7,13 @@ import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import {
   DEFAULT_URL,
-  EXIT_FAILURE,
-  EXIT_OK,
-  EXIT_USAGE,
   parseClientCommand,
   resolveUrls,
   runClientCommand,
   siblingsDocument,
-  UsageError,
   type CommandIo,
 } from "../../../cli/client-commands.js";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "../../../lib/command-line.js";
 
 const noSources = { env: {} };
 

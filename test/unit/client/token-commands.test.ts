@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseTokenCommand, runTokenCommand } from "../../../cli/token-commands.js";
-import { UsageError } from "../../../cli/usage.js";
+import { UsageError } from "../../../lib/command-line.js";
 import { ClientTokens, parseClientTokens } from "../../../node/http/index.js";
 
 function run(argv: string[]): { code: number; stdout: string; stderr: string } {

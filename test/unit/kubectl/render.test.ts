@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { colourWanted, progressBar, style } from "../../../cli/terminal.js";
+import { colourWanted, progressBar, style } from "../../../lib/terminal.js";
 import { advice, redact, renderRing, renderStatus, ringJson, tar, type StatusModel } from "../../../kubectl/index.js";
 import type { NodeStats } from "../../../node/stats/index.js";
 

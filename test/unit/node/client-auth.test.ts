@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { DynamoError } from "../../../node/errors/index.js";
 import { ClientTokens, generateClientToken, hashClientToken, parseClientTokens } from "../../../node/http/index.js";
-import { authorize, bearerTokenOf } from "../../../node/http/client-auth.js";
+import { authorize } from "../../../node/http/client-auth.js";
+import { bearerToken } from "../../../node/peer/index.js";
 
 const writer = generateClientToken();
 const reader = generateClientToken();
@@ -51,11 +52,11 @@ describe("client tokens", function () {
   });
 
   it("read the Authorization header's bearer token case-insensitively and nothing else", function () {
-    assert.equal(bearerTokenOf("Bearer abc"), "abc");
-    assert.equal(bearerTokenOf("bearer  abc "), "abc");
-    assert.equal(bearerTokenOf("Bearer a b"), undefined);
-    assert.equal(bearerTokenOf("Bearerabc"), undefined);
-    assert.equal(bearerTokenOf(undefined), undefined);
+    assert.equal(bearerToken("Bearer abc"), "abc");
+    assert.equal(bearerToken("bearer  abc "), "abc");
+    assert.equal(bearerToken("Bearer a b"), undefined);
+    assert.equal(bearerToken("Bearerabc"), undefined);
+    assert.equal(bearerToken(undefined), undefined);
   });
 
   it("files are validated, naming each problem and where it is", function () {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../../../../cli/usage.js";
+import { UsageError } from "../../../../lib/command-line.js";
 import { operatorPods } from "../../../../operator/main.js";
 
 describe("dynamo operator --pod-labels", () => {

@@ -3,8 +3,6 @@
  * NO_COLOR is set (https://no-color.org), progress bars, and aligned tables. Pure: whether colour is on is decided
  * once from the stream and the environment and passed in, so the same drawing can be tested byte for byte.
  */
-import { percentMoved, type RebalanceSummary } from "../driver/index.js";
-
 export interface Style {
   enabled: boolean;
   bold(text: string): string;
@@ -45,11 +43,9 @@ export function progressBar(fraction: number, width = 30): string {
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(Math.floor(f * 100)).padStart(3)}%`;
 }
 
-/** The bar of a ring change: partitions moved of total, as percentMoved counts them (never 100% before the end). */
-export function rebalanceBar(r: Pick<RebalanceSummary, "partitionsMoved" | "partitionsTotal">, width = 30): string {
-  const percent = percentMoved(r);
-  const bar = progressBar(percent / 100, width);
-  return bar.replace(/\s*\d+%$/, ` ${String(percent).padStart(3)}%`);
+/** A bar for a whole percent counted elsewhere (a ring change's `percentMoved`, never 100% before the end). */
+export function percentBar(percent: number, width = 30): string {
+  return progressBar(percent / 100, width).replace(/\s*\d+%$/, ` ${String(percent).padStart(3)}%`);
 }
 
 /** Length of text as a terminal shows it: escape sequences take no room. */
