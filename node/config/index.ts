@@ -1,6 +1,6 @@
 /**
- * Node configuration: bucket definitions and tuning knobs, validated once at the edge with zod. Everything here has a
- * documented default in DEFAULT_TUNING so a node runs with no configuration file at all.
+ * Node configuration: bucket definitions and tuning knobs, validated once at the edge with zod. Every knob has its
+ * documented default in the schema, so a node runs with no configuration file at all.
  */
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
@@ -31,146 +31,129 @@ export type BucketConfig = z.output<typeof bucketSchema>;
 
 export const DEFAULT_BUCKET: BucketConfig = { name: "default", n: 3, r: 2, w: 2, reconciliation: "siblings" };
 
-export const DEFAULT_TUNING = {
-  /** Upper bound on how long a coordinator waits for a quorum before answering 503. */
-  requestTimeoutMs: 5000,
-  /** How long one peer request may take before it counts as failed. */
-  peerTimeoutMs: 3000,
-  /**
-   * How long a node told to stop (SIGTERM) waits for the requests it is coordinating or serving to finish before it
-   * closes its ports anyway. It stays below Kubernetes' terminationGracePeriodSeconds (30 s) and `dynamo dev`'s grace.
-   */
-  drainTimeoutMs: 8000,
-  /** Largest value a client may store. */
-  valueMaxBytes: 1024 * 1024,
-  /**
-   * Largest a key's record (every sibling and tombstone, with its version data) may grow through writes; a write
-   * past it is refused with 409 record_too_large until a client resolves the siblings. At most 16 MiB, so that
-   * every record fits in a peer frame.
-   */
-  recordBytesMax: 8 * 1024 * 1024,
-  /** Live + tombstone siblings past which a warning is logged and counted. */
-  siblingsWarn: 25,
-  /** Siblings past which further concurrent writes are refused (repair is never refused). */
-  siblingsMax: 100,
-  /** How long a tombstone is kept before it may be reaped. */
-  tombstoneGraceMs: 24 * 60 * 60 * 1000,
-  /** How often the node looks for tombstones past their grace period. */
-  reapIntervalMs: 15 * 60 * 1000,
-  /** Most tombstones reaped in one pass, so a pass never holds the disk for long. */
-  reapBatchMax: 10_000,
-  /** How often a node gossips, and to how many random members each time. */
-  gossipIntervalMs: 500,
-  gossipFanout: 2,
-  /** Failure detector threshold: phi 8 means one chance in 10^8 that a member this quiet is merely slow. */
-  phiThreshold: 8,
-  /** Bounds of the hint store: markers, and bytes of the records they point at. */
-  hintsMax: 100_000,
-  hintBytesMax: 256 * 1024 * 1024,
-  /** How often hints are offered to owners that are up again, and how many per owner per round. */
-  hintDeliveryIntervalMs: 1000,
-  hintBatchMax: 500,
-  /** Records per page when a wiped node rebuilds a partition from another replica. */
-  rebuildBatchMax: 500,
-  /** How often one anti-entropy exchange runs (each exchange covers one partition with one other replica). */
-  antiEntropyIntervalMs: 10_000,
-  /** Records per second that building hash trees may read, so anti-entropy never eats the disk. */
-  antiEntropyKeysPerSecond: 20_000,
-  /** How often every hash tree is rebuilt from disk, to catch anything incremental updates missed. */
-  antiEntropyRebuildIntervalMs: 60 * 60 * 1000,
-  /**
-   * Partitions one node receives at once during handoff, and the bytes per second a node may stream (sending and
-   * receiving, handoff and rebuilds): the ceiling of a pace that backs off while the node's event loop is more than
-   * `handoffLagTargetMs` (or 1.5 times its level without streaming) behind, so client requests keep their latency.
-   */
-  transferConcurrency: 4,
-  handoffBytesPerSecond: 64 * 1024 * 1024,
-  handoffLagTargetMs: 20,
-  /** Records per page of a handoff stream. */
-  handoffBatchMax: 500,
-  /** How long a node keeps a partition it no longer replicates, so nodes still routing by the old ring find it. */
-  dropDelayMs: 10_000,
-  /** Memory for the cache of recently used records in front of LevelDB. */
-  recordCacheBytes: 64 * 1024 * 1024,
-  /**
-   * Whether each record write waits for LevelDB to fsync its log. Off, a write survives a crash of the node process
-   * (it is in the operating system's page cache) but not of the machine, unless the other replicas of w kept it;
-   * on, it survives power loss on this node too, at the cost of an fsync per write.
-   */
-  syncWrites: false,
-  /** Most requests one peer connection keeps in flight; more wait for the connection or fail fast. */
-  peerInFlightMax: 4096,
-  /** Most concurrent client requests one node coordinates before answering 503. */
-  coordinatorInFlightMax: 4096,
-  /** Read repairs queued in the background at most; beyond this they are dropped and counted. */
-  readRepairQueueMax: 1024,
-  /**
-   * Client connections one node keeps open, idle keep-alive ones included; a connection past it is answered 503 and
-   * closed, so a flood of sockets cannot exhaust file descriptors or memory.
-   */
-  clientConnectionsMax: 4096,
-  /** How long a client may take to send a request's headers; past it the node answers 408 and closes the connection. */
-  clientHeadersTimeoutMs: 10_000,
-  /** How long a client may take to send a request's body once its headers are in; past it, 408 and the connection closes. */
-  clientBodyTimeoutMs: 30_000,
-  /**
-   * Bytes of client request bodies one node holds at once, counted from the first byte read (or from the declared
-   * Content-Length) until the answer is sent; a request that would pass it gets 503 at once.
-   */
-  clientBodyBudgetBytes: 32 * 1024 * 1024,
-};
-
-export type Tuning = typeof DEFAULT_TUNING;
-
-const tuningSchema = z
+/**
+ * Tuning knobs: each with its bounds and its documented default, in one place. `DEFAULT_TUNING` is what a node runs
+ * with when its configuration file says nothing.
+ */
+export const tuningSchema = z
   .object({
-    requestTimeoutMs: z.number().int().min(10).max(600_000),
-    peerTimeoutMs: z.number().int().min(10).max(600_000),
-    drainTimeoutMs: z.number().int().min(0).max(600_000),
-    valueMaxBytes: z.number().int().min(1).max(RECORD_BYTES_MAX_LIMIT - RECORD_VERSION_ROOM_BYTES),
+    /** Upper bound on how long a coordinator waits for a quorum before answering 503. */
+    requestTimeoutMs: z.number().int().min(10).max(600_000).default(5000),
+    /** How long one peer request may take before it counts as failed. */
+    peerTimeoutMs: z.number().int().min(10).max(600_000).default(3000),
+    /**
+     * How long a node told to stop (SIGTERM) waits for the requests it is coordinating or serving to finish before it
+     * closes its ports anyway. It stays below Kubernetes' terminationGracePeriodSeconds (30 s) and `dynamo dev`'s grace.
+     */
+    drainTimeoutMs: z.number().int().min(0).max(600_000).default(8000),
+    /** Largest value a client may store. */
+    valueMaxBytes: z.number().int().min(1).max(RECORD_BYTES_MAX_LIMIT - RECORD_VERSION_ROOM_BYTES).default(1024 * 1024),
+    /**
+     * Largest a key's record (every sibling and tombstone, with its version data) may grow through writes; a write
+     * past it is refused with 409 record_too_large until a client resolves the siblings. At most 16 MiB, so that
+     * every record fits in a peer frame.
+     */
     recordBytesMax: z
       .number()
       .int()
       .min(64 * 1024)
-      .max(RECORD_BYTES_MAX_LIMIT, `at most ${RECORD_BYTES_MAX_LIMIT} bytes (16 MiB), so that every record fits in a peer frame`),
-    siblingsWarn: z.number().int().min(1),
-    siblingsMax: z.number().int().min(1).max(10_000),
-    tombstoneGraceMs: z.number().int().min(0),
-    reapIntervalMs: z.number().int().min(100),
-    reapBatchMax: z.number().int().min(1).max(1_000_000),
-    gossipIntervalMs: z.number().int().min(10).max(60_000),
-    gossipFanout: z.number().int().min(1).max(16),
-    phiThreshold: z.number().min(1).max(50),
-    hintsMax: z.number().int().min(0).max(100_000_000),
-    hintBytesMax: z.number().int().min(0),
-    hintDeliveryIntervalMs: z.number().int().min(10),
-    hintBatchMax: z.number().int().min(1).max(100_000),
-    rebuildBatchMax: z.number().int().min(1).max(10_000),
-    antiEntropyIntervalMs: z.number().int().min(10),
-    antiEntropyKeysPerSecond: z.number().int().min(1),
-    antiEntropyRebuildIntervalMs: z.number().int().min(1000),
-    transferConcurrency: z.number().int().min(1).max(64),
-    handoffBytesPerSecond: z.number().int().min(1024),
-    handoffLagTargetMs: z.number().min(1).max(60_000),
-    handoffBatchMax: z.number().int().min(1).max(10_000),
-    dropDelayMs: z.number().int().min(0),
-    recordCacheBytes: z.number().int().min(0).max(64 * 1024 * 1024 * 1024),
-    syncWrites: z.boolean(),
-    peerInFlightMax: z.number().int().min(1).max(1_000_000),
-    coordinatorInFlightMax: z.number().int().min(1).max(1_000_000),
-    readRepairQueueMax: z.number().int().min(0).max(1_000_000),
-    clientConnectionsMax: z.number().int().min(1).max(1_000_000),
-    clientHeadersTimeoutMs: z.number().int().min(100).max(600_000),
-    clientBodyTimeoutMs: z.number().int().min(100).max(600_000),
-    clientBodyBudgetBytes: z.number().int().min(1).max(64 * 1024 * 1024 * 1024),
+      .max(RECORD_BYTES_MAX_LIMIT, `at most ${RECORD_BYTES_MAX_LIMIT} bytes (16 MiB), so that every record fits in a peer frame`)
+      .default(8 * 1024 * 1024),
+    /** Live + tombstone siblings past which a warning is logged and counted. */
+    siblingsWarn: z.number().int().min(1).default(25),
+    /** Siblings past which further concurrent writes are refused (repair is never refused). */
+    siblingsMax: z.number().int().min(1).max(10_000).default(100),
+    /** How long a tombstone is kept before it may be reaped. */
+    tombstoneGraceMs: z.number().int().min(0).default(24 * 60 * 60 * 1000),
+    /** How often the node looks for tombstones past their grace period. */
+    reapIntervalMs: z.number().int().min(100).default(15 * 60 * 1000),
+    /** Most tombstones reaped in one pass, so a pass never holds the disk for long. */
+    reapBatchMax: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** How often a node gossips, and to how many random members each time. */
+    gossipIntervalMs: z.number().int().min(10).max(60_000).default(500),
+    gossipFanout: z.number().int().min(1).max(16).default(2),
+    /** Failure detector threshold: phi 8 means one chance in 10^8 that a member this quiet is merely slow. */
+    phiThreshold: z.number().min(1).max(50).default(8),
+    /** Bounds of the hint store: markers, and bytes of the records they point at. */
+    hintsMax: z.number().int().min(0).max(100_000_000).default(100_000),
+    hintBytesMax: z.number().int().min(0).default(256 * 1024 * 1024),
+    /** How often hints are offered to owners that are up again, and how many per owner per round. */
+    hintDeliveryIntervalMs: z.number().int().min(10).default(1000),
+    hintBatchMax: z.number().int().min(1).max(100_000).default(500),
+    /** Records per page when a wiped node rebuilds a partition from another replica. */
+    rebuildBatchMax: z.number().int().min(1).max(10_000).default(500),
+    /** How often one anti-entropy exchange runs (each exchange covers one partition with one other replica). */
+    antiEntropyIntervalMs: z.number().int().min(10).default(10_000),
+    /** Records per second that building hash trees may read, so anti-entropy never eats the disk. */
+    antiEntropyKeysPerSecond: z.number().int().min(1).default(20_000),
+    /** How often every hash tree is rebuilt from disk, to catch anything incremental updates missed. */
+    antiEntropyRebuildIntervalMs: z.number().int().min(1000).default(60 * 60 * 1000),
+    /**
+     * Partitions one node receives at once during handoff, and the bytes per second a node may stream (sending and
+     * receiving, handoff and rebuilds): the ceiling of a pace that backs off while the node's event loop is more than
+     * `handoffLagTargetMs` (or 1.5 times its level without streaming) behind, so client requests keep their latency.
+     */
+    transferConcurrency: z.number().int().min(1).max(64).default(4),
+    handoffBytesPerSecond: z.number().int().min(1024).default(64 * 1024 * 1024),
+    handoffLagTargetMs: z.number().min(1).max(60_000).default(20),
+    /** Records per page of a handoff stream. */
+    handoffBatchMax: z.number().int().min(1).max(10_000).default(500),
+    /** How long a node keeps a partition it no longer replicates, so nodes still routing by the old ring find it. */
+    dropDelayMs: z.number().int().min(0).default(10_000),
+    /** Memory for the cache of recently used records in front of LevelDB. */
+    recordCacheBytes: z.number().int().min(0).max(64 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    /**
+     * Whether each record write waits for LevelDB to fsync its log. Off, a write survives a crash of the node process
+     * (it is in the operating system's page cache) but not of the machine, unless the other replicas of w kept it;
+     * on, it survives power loss on this node too, at the cost of an fsync per write.
+     */
+    syncWrites: z.boolean().default(false),
+    /** Most requests one peer connection keeps in flight; more wait for the connection or fail fast. */
+    peerInFlightMax: z.number().int().min(1).max(1_000_000).default(4096),
+    /** Most concurrent client requests one node coordinates before answering 503. */
+    coordinatorInFlightMax: z.number().int().min(1).max(1_000_000).default(4096),
+    /** Read repairs queued in the background at most; beyond this they are dropped and counted. */
+    readRepairQueueMax: z.number().int().min(0).max(1_000_000).default(1024),
+    /**
+     * Client connections one node keeps open, idle keep-alive ones included; a connection past it is answered 503 and
+     * closed, so a flood of sockets cannot exhaust file descriptors or memory.
+     */
+    clientConnectionsMax: z.number().int().min(1).max(1_000_000).default(4096),
+    /** How long a client may take to send a request's headers; past it the node answers 408 and closes the connection. */
+    clientHeadersTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    /** How long a client may take to send a request's body once its headers are in; past it, 408 and the connection closes. */
+    clientBodyTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /**
+     * Bytes of client request bodies one node holds at once, counted from the first byte read (or from the declared
+     * Content-Length) until the answer is sent; a request that would pass it gets 503 at once.
+     */
+    clientBodyBudgetBytes: z.number().int().min(1).max(64 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
   })
-  .partial()
+  .strict();
+
+export type Tuning = z.output<typeof tuningSchema>;
+
+export const DEFAULT_TUNING: Tuning = tuningSchema.parse({});
+
+type TuningShape = typeof tuningSchema.shape;
+
+/**
+ * What a configuration file (or a DynamoCluster's `spec.tuning`) may say: the same knobs with the same bounds, each
+ * optional and without its default, so a resource keeps only what its author wrote and every node fills in the rest.
+ */
+export const tuningOverridesSchema = z
+  .object(
+    Object.fromEntries(Object.entries(tuningSchema.shape).map(([key, knob]) => [key, knob.unwrap().optional()])) as {
+      [K in keyof TuningShape]: z.ZodOptional<ReturnType<TuningShape[K]["unwrap"]>>;
+    },
+  )
   .strict();
 
 export const nodeConfigFileSchema = z
   .object({
     buckets: z.array(bucketSchema).default([]),
-    tuning: tuningSchema.default({}),
+    // `prefault` parses the empty object, so every knob the file leaves out gets its default.
+    tuning: tuningSchema.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -195,7 +178,7 @@ export function parseNodeConfig(document: unknown): NodeConfig {
   }
   const buckets = new Map<string, BucketConfig>([[DEFAULT_BUCKET.name, DEFAULT_BUCKET]]);
   for (const bucket of result.data.buckets) buckets.set(bucket.name, bucket);
-  const tuning = { ...DEFAULT_TUNING, ...result.data.tuning };
+  const tuning = result.data.tuning;
   if (tuning.siblingsWarn > tuning.siblingsMax) {
     throw new DynamoError("invalid_request", "invalid configuration: tuning.siblingsWarn must be <= tuning.siblingsMax");
   }

@@ -5,7 +5,7 @@
  * the schema node they constrain, so a rule and the field it guards are written side by side.
  */
 import { z } from "zod";
-import { BUCKET_NAME_PATTERN, DEFAULT_BUCKET, bucketSchema, nodeConfigFileSchema } from "../../node/config/index.js";
+import { BUCKET_NAME_PATTERN, DEFAULT_BUCKET, bucketSchema, tuningOverridesSchema } from "../../node/config/index.js";
 import { DEFAULT_PARTITIONS, PARTITIONS_MAX } from "../../node/ring/index.js";
 
 export const GROUP = "dynamo.ringkv.dev";
@@ -59,7 +59,7 @@ export const bucketSpecSchema = z
     ),
   );
 
-const tuningSpecSchema = nodeConfigFileSchema.shape.tuning.describe("Node tuning knobs (see node/config), passed to every node unchanged.");
+const tuningSpecSchema = tuningOverridesSchema.default({}).describe("Node tuning knobs (see node/config), passed to every node unchanged.");
 
 const resourcesSchema = z
   .object({
