@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_BACKUP } from "../backup/index.js";
 import { DynamoClient } from "../client/index.js";
 import { ClosedLoad } from "./ycsb/closed-load.js";
-import { seededRandom } from "./ycsb/random.js";
+import { seededRandom } from "../lib/random.js";
 import { formatMs } from "./ycsb/report.js";
 import { DYNAMO_MAIN, startDevCluster } from "./ycsb/store.js";
 

@@ -10,8 +10,8 @@
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { DynamoClient } from "../client/index.js";
+import { seededRandom } from "../lib/random.js";
 import { ClosedLoad } from "./ycsb/closed-load.js";
-import { seededRandom } from "./ycsb/random.js";
 import { formatMs } from "./ycsb/report.js";
 import { startDevCluster, type StoreCluster } from "./ycsb/store.js";
 

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { randomValues, timestamp } from "../ycsb/benchmark.js";
-import { seededRandom } from "../ycsb/random.js";
+import { seededRandom } from "../../lib/random.js";
 import { stopAllDevClusters } from "../ycsb/store.js";
 import { loadRecords, runWorkload, type RunOptions } from "../ycsb/runner.js";
 import { cpuMsPerOperation, CpuWindow } from "./cpu.js";

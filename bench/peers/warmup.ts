@@ -8,7 +8,7 @@
  * still falls), so the test is against the best slice so far, not against the previous one.
  */
 import { runWorkload, type RunOptions } from "../ycsb/runner.js";
-import type { Random } from "../ycsb/random.js";
+import type { SeededRandom as Random } from "../../lib/random.js";
 import type { KvTarget } from "../ycsb/target.js";
 import { WORKLOADS } from "../ycsb/workloads.js";
 import { cpuMsPerOperation, CpuWindow } from "./cpu.js";

@@ -11,7 +11,7 @@ import { DynamoClient } from "../../client/index.js";
 import { startFloor } from "../floor/cluster.js";
 import { DEFAULT_BENCH_OPTIONS, type BenchOptions } from "./options.js";
 import type { Targets } from "./phases.js";
-import { seededRandom, type Random } from "./random.js";
+import { seededRandom, type SeededRandom as Random } from "../../lib/random.js";
 import { compare, comparisonTable, phaseComparison, runLines, type ComparisonRow } from "./report.js";
 import { loadRecords, runWorkload, type RunOptions, type RunResult } from "./runner.js";
 import { externalStore, startDevCluster } from "./store.js";

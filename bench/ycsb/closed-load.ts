@@ -5,7 +5,7 @@
  */
 import type { DynamoClient } from "../../client/index.js";
 import { LatencyHistogram } from "./histogram.js";
-import type { Random } from "./random.js";
+import type { SeededRandom as Random } from "../../lib/random.js";
 import { ScrambledZipfian } from "./zipfian.js";
 
 export class ClosedLoad {

@@ -5,7 +5,7 @@
  * of what is measured.
  */
 import { LatencyHistogram, type LatencySummary } from "./histogram.js";
-import type { Random } from "./random.js";
+import type { SeededRandom as Random } from "../../lib/random.js";
 import type { KvTarget } from "./target.js";
 import { recordKey, type Operation, type Workload } from "./workloads.js";
 import { ScrambledZipfian } from "./zipfian.js";

@@ -7,7 +7,7 @@
  * The draw is Gray et al.'s method ("Quickly generating billion-record synthetic databases", SIGMOD 1994), which
  * needs zeta(n, theta) = sum over i in 1..n of 1/i^theta; for the large n it is computed with Euler-Maclaurin.
  */
-import type { Random } from "./random.js";
+import type { SeededRandom as Random } from "../../lib/random.js";
 
 export const ZIPFIAN_CONSTANT = 0.99;
 /** The item space ranks are drawn from before scrambling; YCSB uses ten billion. */

@@ -12,7 +12,7 @@ import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
 import { HashTree, keyHash, type KeyHash } from "./hash-tree.js";
-import { RateLimiter } from "./rate-limiter.js";
+import { RateLimiter } from "../../lib/rate-limiter.js";
 
 export interface AntiEntropyDeps {
   store: Store;

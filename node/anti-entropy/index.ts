@@ -2,4 +2,3 @@
 export { AntiEntropy } from "./anti-entropy.js";
 export type { AntiEntropyDeps } from "./anti-entropy.js";
 export { HashTree, keyHash, SEGMENTS, LEAVES_BYTES } from "./hash-tree.js";
-export { RateLimiter } from "./rate-limiter.js";

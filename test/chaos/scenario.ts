@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { REPO_ROOT, TestCluster } from "../helpers/dev-cluster.js";
-import { rng } from "../helpers/seeded.js";
+import { seededRandom } from "../../lib/random.js";
 import { SetChecker, formatReport, type SetReport } from "../helpers/set-checker.js";
 
 export interface ChaosOptions {
@@ -21,7 +21,7 @@ const NODES = 5;
 type Fault = "kill" | "stop" | "isolate";
 
 export async function runChaos(options: ChaosOptions): Promise<SetReport> {
-  const random = rng(options.seed);
+  const random = seededRandom(options.seed);
   const cluster = await TestCluster.start({ nodes: NODES, partitions: 32, config: CONFIG, env: { DYNAMO_FAULT_INJECTION: "1" } });
   try {
     const urls = cluster.clientUrls();

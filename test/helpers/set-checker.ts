@@ -6,7 +6,7 @@
  */
 import { DynamoClient, DynamoClientError, type DynamoClientOptions } from "../../client/index.js";
 import { ClientPool } from "./client-pool.js";
-import type { Rng } from "./seeded.js";
+import type { SeededRandom } from "../../lib/random.js";
 
 export interface SetCheckerOptions {
   urls: () => string[];
@@ -19,7 +19,7 @@ export interface SetCheckerOptions {
   bucket: string;
   keys: number;
   clients: number;
-  rng: Rng;
+  rng: SeededRandom;
   /** Write quorum used by the clients. */
   w?: number;
   /** Read quorum of the clients' reads before each add (default 1). */

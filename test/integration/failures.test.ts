@@ -9,7 +9,8 @@ import { DynamoClient } from "../../client/index.js";
 import { REPO_ROOT, TestCluster } from "../helpers/dev-cluster.js";
 import { http, kvUrl } from "../helpers/http.js";
 import { currentRing, eventually, localValues, metricSum, replicasOf } from "../helpers/replicas.js";
-import { rng, seedFromEnv } from "../helpers/seeded.js";
+import { seededRandom } from "../../lib/random.js";
+import { testSeed } from "../helpers/random.js";
 import { SetChecker, formatReport, parseSet } from "../helpers/set-checker.js";
 
 const FAST = join(REPO_ROOT, "test", "integration", "fixtures", "fast-failover.yaml");
@@ -122,11 +123,11 @@ describe("failures", function () {
   });
 
   it("(c) a node cut off from the others: both sides accept writes, and after healing every replica has every acknowledged version", async function () {
-    const seed = seedFromEnv("partition test");
+    const seed = testSeed("partition test");
     cluster = await TestCluster.start({ nodes: 3, partitions: 16, config: FAST, env: FAULTS });
     const urls = cluster.clientUrls();
     await cluster.isolate(0);
-    const random = rng(seed);
+    const random = seededRandom(seed);
     const lonely = new SetChecker({ urls: () => [urls[0]!], bucket: "sets", keys: 4, clients: 2, rng: random, w: 1, prefix: "lonely" });
     const majority = new SetChecker({ urls: () => urls.slice(1), bucket: "sets", keys: 4, clients: 2, rng: random, w: 2, prefix: "major" });
     lonely.start();

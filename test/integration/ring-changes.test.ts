@@ -9,7 +9,8 @@ import { DynamoClient } from "../../client/index.js";
 import { partitionsPerMember, preferenceList } from "../../node/ring/index.js";
 import { REPO_ROOT, TestCluster } from "../helpers/dev-cluster.js";
 import { currentRing, eventually } from "../helpers/replicas.js";
-import { rng, seedFromEnv } from "../helpers/seeded.js";
+import { seededRandom } from "../../lib/random.js";
+import { testSeed } from "../helpers/random.js";
 import { SetChecker, formatReport } from "../helpers/set-checker.js";
 
 const CONFIG = join(REPO_ROOT, "test", "integration", "fixtures", "handoff.yaml");
@@ -127,7 +128,7 @@ describe("ring changes under load", function () {
   function startLoad(seed: number): SetChecker {
     // Clients use the first three nodes, which every step keeps.
     const urls = cluster.clientUrls().slice(0, 3);
-    checker = new SetChecker({ urls: () => urls, bucket: "sets", keys: 6, clients: 3, rng: rng(seed), w: 2, pauseMs: 5 });
+    checker = new SetChecker({ urls: () => urls, bucket: "sets", keys: 6, clients: 3, rng: seededRandom(seed), w: 2, pauseMs: 5 });
     checker.start();
     return checker;
   }
@@ -140,7 +141,7 @@ describe("ring changes under load", function () {
   }
 
   it("3 → 4 → 6 → 3 nodes: nothing lost, every key readable at r=n, balanced after each step, n replicas throughout", async function () {
-    const seed = seedFromEnv("scale test");
+    const seed = testSeed("scale test");
     cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: CONFIG });
     const keys = await preload(cluster.clientUrls(), 300);
     startLoad(seed);
@@ -162,7 +163,7 @@ describe("ring changes under load", function () {
   it("replacing a node (wiped disk, new incarnation) under load loses nothing", async function () {
     cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: CONFIG });
     const keys = await preload(cluster.clientUrls(), 200);
-    startLoad(seedFromEnv("replace test"));
+    startLoad(testSeed("replace test"));
     const before = await currentRing(cluster);
     const r = await cluster.dev("replace", "2");
     assert.equal(r.code, 0, r.stderr);
@@ -178,7 +179,7 @@ describe("ring changes under load", function () {
   it("a member gone for good: its partitions are rebuilt on the others from the remaining replicas, nothing lost", async function () {
     cluster = await TestCluster.start({ nodes: 5, partitions: PARTITIONS, config: CONFIG });
     const keys = await preload(cluster.clientUrls(), 300);
-    startLoad(seedFromEnv("gone-for-good test"));
+    startLoad(testSeed("gone-for-good test"));
     await cluster.kill(4);
     await new Promise((r) => setTimeout(r, 1500));
     await scale(cluster, 4);
@@ -203,7 +204,7 @@ describe("ring changes under load", function () {
   it("scale 3 → 5 reversed to 4 while transfers are in flight ends balanced at 4 with nothing lost", async function () {
     cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: CONFIG });
     const keys = await preload(cluster.clientUrls(), 1500);
-    startLoad(seedFromEnv("reversal test"));
+    startLoad(testSeed("reversal test"));
     await scale(cluster, 5);
     const inFlight = await eventually(async () => ((await status(cluster)).transfers.pending > 0 ? [] : ["no transfer in flight"]), 10_000, 100);
     assert.deepEqual(inFlight, []);
@@ -219,7 +220,7 @@ describe("ring changes under load", function () {
   it("a crash of the receiving node, then of a sending node, mid-transfer: the transfers resume and finish", async function () {
     cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: CONFIG });
     const keys = await preload(cluster.clientUrls(), 1500);
-    startLoad(seedFromEnv("handoff crash test"));
+    startLoad(testSeed("handoff crash test"));
 
     await scale(cluster, 4);
     await eventually(async () => ((await status(cluster)).transfers.active > 0 ? [] : ["no active transfer"]), 10_000, 100);

@@ -9,7 +9,7 @@
  */
 import type { NetCluster } from "../netns/cluster.js";
 import { partitionCuts, type Cut, type LinkImpairment, type NetworkState } from "../netns/network.js";
-import { seededRandom, type SeededRandom } from "../helpers/random.js";
+import { seededRandom, type SeededRandom } from "../../lib/random.js";
 
 export type FaultKind = "partition" | "one-way" | "asymmetric" | "link" | "skew" | "kill" | "pause" | "wipe";
 

@@ -9,7 +9,7 @@
  * siblings with the same value: the write was stored under two dots).
  */
 import { ClientPool } from "../helpers/client-pool.js";
-import type { SeededRandom } from "../helpers/random.js";
+import type { SeededRandom } from "../../lib/random.js";
 import type { OpRecorder } from "./ops.js";
 import type { Timeline } from "./timeline.js";
 

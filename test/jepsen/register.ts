@@ -12,7 +12,7 @@
  *   over the run. Losses within D are counted and reported, not violations.
  */
 import { ClientPool } from "../helpers/client-pool.js";
-import type { SeededRandom } from "../helpers/random.js";
+import type { SeededRandom } from "../../lib/random.js";
 import type { OpRecorder } from "./ops.js";
 
 export type RegisterMode = "chain" | "blind";

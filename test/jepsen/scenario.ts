@@ -20,7 +20,7 @@ import { join, resolve } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { loadNodeConfig } from "../../node/config/index.js";
 import { decodeContext } from "../../node/versioning/index.js";
-import { seededRandom } from "../helpers/random.js";
+import { seededRandom } from "../../lib/random.js";
 import { SetChecker, formatReport, type SetReport } from "../helpers/set-checker.js";
 import { NetCluster } from "../netns/cluster.js";
 import { currentLab } from "../netns/lab.js";

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { randomValues } from "../../bench/ycsb/benchmark.js";
-import { seededRandom as benchRandom } from "../../bench/ycsb/random.js";
+import { seededRandom as benchRandom } from "../../lib/random.js";
 import { loadRecords, runWorkload, type RunResult } from "../../bench/ycsb/runner.js";
 import { dynamoTarget } from "../../bench/ycsb/target.js";
 import { WORKLOADS } from "../../bench/ycsb/workloads.js";

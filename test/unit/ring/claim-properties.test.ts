@@ -9,8 +9,9 @@ import {
   spacingFeasible,
   spacingViolations,
 } from "../../../node/ring/index.js";
-import type { SeededRandom } from "../../helpers/random.js";
-import { seededRandom, testSeed } from "../../helpers/random.js";
+import type { SeededRandom } from "../../../lib/random.js";
+import { seededRandom } from "../../../lib/random.js";
+import { testSeed } from "../../helpers/random.js";
 
 /**
  * Seeded random join/leave sequences, checking after every step that the plan is balanced, spaced whenever spacing

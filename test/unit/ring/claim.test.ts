@@ -8,7 +8,7 @@ import {
   spacingFeasible,
   spacingViolations,
 } from "../../../node/ring/index.js";
-import { seededRandom } from "../../helpers/random.js";
+import { seededRandom } from "../../../lib/random.js";
 
 const ids = (count: number, prefix = "n"): string[] => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 

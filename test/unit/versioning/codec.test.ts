@@ -10,7 +10,8 @@ import {
   type VersionedRecord,
 } from "../../../node/versioning/index.js";
 import { del, put } from "./fixtures.js";
-import { seededRandom, testSeed, type Random } from "./random.js";
+import { seededRandom, type SeededRandom as Random } from "../../../lib/random.js";
+import { testSeed } from "../../helpers/random.js";
 
 function roundTrip(record: VersionedRecord): VersionedRecord {
   return decodeRecord(encodeRecord(record));

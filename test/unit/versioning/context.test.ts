@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { DynamoError } from "../../../node/errors/index.js";
 import { CONTEXT_LIMITS, decodeContext, encodeContext, type VersionVector } from "../../../node/versioning/index.js";
-import { seededRandom, testSeed } from "./random.js";
+import { seededRandom } from "../../../lib/random.js";
+import { testSeed } from "../../helpers/random.js";
 
 const secret = Buffer.from("a cluster secret of reasonable length");
 const key = Buffer.from("user/42");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { compareHlc, HybridClock, type Hlc } from "../../../node/versioning/index.js";
-import { seededRandom, testSeed } from "./random.js";
+import { seededRandom } from "../../../lib/random.js";
+import { testSeed } from "../../helpers/random.js";
 
 /** A wall clock the test sets by hand. */
 function fakeWallClock(startMs: number): { now: () => number; set: (ms: number) => void } {

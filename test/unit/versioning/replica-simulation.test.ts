@@ -15,7 +15,8 @@ import {
   type VersionVector,
 } from "../../../node/versioning/index.js";
 import { put } from "./fixtures.js";
-import { seededRandom, testSeed, type Random } from "./random.js";
+import { seededRandom, type SeededRandom as Random } from "../../../lib/random.js";
+import { testSeed } from "../../helpers/random.js";
 
 interface Replica {
   actor: string;

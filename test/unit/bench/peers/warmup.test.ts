@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { warmUp, warmupSettled, type WarmupSlice } from "../../../../bench/peers/warmup.js";
-import { seededRandom } from "../../../../bench/ycsb/random.js";
+import { seededRandom } from "../../../../lib/random.js";
 import { genericErrorKind, type KvTarget } from "../../../../bench/ycsb/target.js";
 
 function slices(...cpu: Array<number | undefined>): WarmupSlice[] {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { seededRandom } from "../../../../bench/ycsb/random.js";
+import { seededRandom } from "../../../../lib/random.js";
 import { loadRecords, runWorkload, type RunOptions } from "../../../../bench/ycsb/runner.js";
 import { genericErrorKind, RecordMissingError, snakeCase, type KvTarget } from "../../../../bench/ycsb/target.js";
 import { WORKLOADS } from "../../../../bench/ycsb/workloads.js";

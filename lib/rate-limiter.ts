@@ -1,6 +1,7 @@
 /**
- * A token bucket measured in records: anti-entropy asks for permission before reading each batch, and waits when it
- * has used its share, so tree builds and key scans never take more than `perSecond` records a second from the disk.
+ * A token bucket of any unit: a caller asks for permission before each batch and waits when it has used its share,
+ * so anti-entropy's tree builds never read more than `perSecond` records a second, and handoff never sends more than
+ * `perSecond` bytes.
  */
 
 export class RateLimiter {
