@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { STORE_LWW_BUCKET, storeConfig } from "../peers/systems/store.js";
 import { randomValues } from "../ycsb/benchmark.js";
-import { seededRandom } from "../ycsb/random.js";
+import { seededRandom } from "../../lib/random.js";
 import { loadRecords, runWorkload, type RunResult } from "../ycsb/runner.js";
 import { startDevCluster } from "../ycsb/store.js";
 import { dynamoTarget } from "../ycsb/target.js";

@@ -3,25 +3,22 @@
  * starts in a temporary data directory on free loopback ports and removes afterwards. `dev(...)` runs
  * `dynamo dev <args>` against a self-started cluster, which is how phases that need a node down or back reach it.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import {
+  freePortBlock,
+  runDynamo,
+  runningDevSupervisors,
+  startDevSupervisor,
+  stopDevSupervisor,
+  type CommandResult,
+  type DevSupervisor,
+} from "../../lib/local-cluster.js";
 
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
-export const DYNAMO_MAIN = join(REPO_ROOT, "dist", "cli", "main.js");
-const HOST = "127.0.0.1";
 const START_TIMEOUT_MS = 120_000;
-/** Random port ranges tried before giving up; loopback ports are rarely that crowded. */
-const PORT_ATTEMPTS = 20;
 
-export interface DevCommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type DevCommandResult = CommandResult;
 
 export interface StoreCluster {
   /** Client URLs the benchmark spreads its requests over. */
@@ -43,30 +40,6 @@ export function externalStore(urls: string[]): StoreCluster {
     dev: () => Promise.reject(new Error("this phase needs a self-started cluster; run without --url")),
     stop: () => Promise.resolve(),
   };
-}
-
-function portFree(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
-/**
- * A base port whose next `count` ports are free now on every one of `hosts`; another process may still take one, so
- * callers retry.
- */
-export async function freePortRange(count: number, hosts: readonly string[] = [HOST]): Promise<number> {
-  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-    const base = 20_000 + 2 * Math.floor(Math.random() * 15_000);
-    let free = true;
-    for (let port = base; port < base + count && free; port++) {
-      for (const host of hosts) free = free && (await portFree(port, host));
-    }
-    if (free) return base;
-  }
-  throw new Error(`found no ${count} consecutive free ports on ${hosts.join(", ")} in ${PORT_ATTEMPTS} tries`);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -99,7 +72,7 @@ function readDevUrls(dataDir: string, nodes: number): string[] | undefined {
 }
 
 /** Resolves with the nodes' client URLs once every node is ready, or rejects if the supervisor exits first. */
-async function waitUntilReady(child: ChildProcess, dataDir: string, nodes: number): Promise<string[]> {
+async function waitUntilReady({ child }: DevSupervisor, dataDir: string, nodes: number): Promise<string[]> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`dynamo dev exited with code ${child.exitCode}`);
@@ -110,31 +83,8 @@ async function waitUntilReady(child: ChildProcess, dataDir: string, nodes: numbe
   throw new Error(`the local cluster was not ready within ${START_TIMEOUT_MS / 1000} s`);
 }
 
-function runDev(args: string[]): Promise<DevCommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DYNAMO_MAIN, "dev", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-/** Supervisors started and not yet exited, with their data directories; stopped when this process exits. */
-const supervisors = new Map<ChildProcess, string>();
-
-function track(child: ChildProcess, dataDir: string): void {
-  if (!process.listeners("exit").includes(stopSupervisorsOnExit)) process.on("exit", stopSupervisorsOnExit);
-  supervisors.set(child, dataDir);
-  child.once("exit", () => supervisors.delete(child));
-}
-
-/** SIGTERM makes a supervisor stop its nodes cleanly even after this process is gone. */
-function stopSupervisorsOnExit(): void {
-  for (const child of supervisors.keys()) child.kill("SIGTERM");
-}
+/** Data directories of the clusters this process started, by supervisor; removed when they stop. */
+const dataDirs = new Map<DevSupervisor["child"], string>();
 
 /**
  * Stops every cluster this process started that is still running, including one still starting, and removes its
@@ -142,20 +92,12 @@ function stopSupervisorsOnExit(): void {
  */
 export async function stopAllDevClusters(): Promise<void> {
   await Promise.all(
-    [...supervisors].map(async ([child, dataDir]) => {
-      await stopSupervisor(child);
-      rmSync(dataDir, { recursive: true, force: true });
+    runningDevSupervisors().map(async (child) => {
+      await stopDevSupervisor(child);
+      const dataDir = dataDirs.get(child);
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     }),
   );
-}
-
-async function stopSupervisor(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGINT");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 export interface DevClusterOptions {
@@ -170,37 +112,34 @@ export interface DevClusterOptions {
 }
 
 export async function startDevCluster(options: DevClusterOptions): Promise<StoreCluster> {
-  if (!existsSync(DYNAMO_MAIN)) throw new Error(`${DYNAMO_MAIN} is missing; run 'npm run build' first`);
   for (let attempt = 1; ; attempt++) {
     const dataDir = mkdtempSync(join(tmpdir(), "dynamo-bench-"));
-    const basePort = await freePortRange(2 * options.nodes);
-    const args = ["--nodes", String(options.nodes), "--base-port", String(basePort), "--data-dir", dataDir];
-    if (options.config !== undefined) args.push("--config", options.config);
-    if (options.peerTls === false) args.push("--insecure-peer-plaintext");
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), DYNAMO_MAIN, "dev", ...args], { stdio: ["ignore", "ignore", "pipe"] });
-    track(child, dataDir);
-    let stderr = "";
-    // Only the tail is kept: it is what explains a failed start, and the log must not grow without bound.
-    child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
-    try {
-      const urls = await waitUntilReady(child, dataDir, options.nodes);
-      options.log(`store: ${options.nodes}-node dynamo dev cluster on ports ${basePort}..${basePort + 2 * options.nodes - 1}, data in ${dataDir}`);
-      return {
-        urls,
-        pid: child.pid,
-        dataDir,
-        dev: (devArgs) => runDev([...devArgs, "--data-dir", dataDir]),
-        stop: async () => {
-          await stopSupervisor(child);
-          rmSync(dataDir, { recursive: true, force: true });
-        },
-      };
-    } catch (error) {
-      await stopSupervisor(child);
+    const basePort = await freePortBlock(2 * options.nodes);
+    let supervisor: DevSupervisor | undefined;
+    const stop = async () => {
+      if (supervisor) await stopDevSupervisor(supervisor.child);
       rmSync(dataDir, { recursive: true, force: true });
+    };
+    try {
+      supervisor = await startDevSupervisor({
+        dataDir,
+        basePort,
+        nodes: options.nodes,
+        config: options.config,
+        peerTls: options.peerTls,
+        nodeArgs: options.nodeArgs,
+        startTimeoutMs: START_TIMEOUT_MS,
+      });
+      dataDirs.set(supervisor.child, dataDir);
+      const urls = await waitUntilReady(supervisor, dataDir, options.nodes);
+      options.log(`store: ${options.nodes}-node dynamo dev cluster on ports ${basePort}..${basePort + 2 * options.nodes - 1}, data in ${dataDir}`);
+      return { urls, pid: supervisor.child.pid, dataDir, dev: (devArgs) => runDynamo(["dev", ...devArgs, "--data-dir", dataDir]), stop };
+    } catch (error) {
+      await stop();
       // A port taken between the check and the bind is the likely cause of an early exit; another range may work.
-      if (attempt >= 3) throw new Error(`${(error as Error).message}\n${stderr.trim()}`);
-      options.log(`store: start attempt ${attempt} failed (${(error as Error).message}); retrying on other ports`);
+      const output = supervisor?.output().slice(-4_000) ?? "";
+      if (attempt >= 3) throw new Error(`${(error as Error).message}\n${output.trim()}`);
+      options.log(`store: start attempt ${attempt} failed (${(error as Error).message.split("\n")[0]}); retrying on other ports`);
     }
   }
 }

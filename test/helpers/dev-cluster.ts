@@ -3,18 +3,16 @@
  * directory, on a free block of loopback ports. Tests act on it the way a person would, through the CLI's control
  * API and the nodes' HTTP ports.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { devClientTls } from "../../dev/pki.js";
+import { freePortBlock, runDynamo, startDevSupervisor, stopDevSupervisor, type DevStartOptions } from "../../lib/local-cluster.js";
 import type { ClientTlsOptions } from "../../node/tls/index.js";
 import { http } from "./http.js";
 
-export const REPO_ROOT = resolve(new URL("../..", import.meta.url).pathname);
-export const CLI = join(REPO_ROOT, "dist", "cli", "main.js");
+export { DYNAMO_CLI as CLI, REPO_ROOT, freePortBlock, runDynamo as runCli } from "../../lib/local-cluster.js";
 
 export interface DevNodeInfo {
   id: string;
@@ -45,7 +43,7 @@ export class TestCluster {
     readonly dataDir: string,
     readonly basePort: number,
     private child: ChildProcess,
-    private output: string[],
+    private output: () => string,
     private readonly options: StartOptions,
   ) {}
 
@@ -54,7 +52,7 @@ export class TestCluster {
     for (let attempt = 1; ; attempt++) {
       const basePort = options.basePort ?? (await freePortBlock(2 * (options.nodes ?? 3) + 8));
       try {
-        const { child, output } = await spawnDev(dataDir, basePort, options);
+        const { child, output } = await startDevSupervisor(devOptions(dataDir, basePort, options));
         return new TestCluster(dataDir, basePort, child, output, options);
       } catch (err) {
         // Another process may take a port between the check and the bind; a fresh block is tried, twice at most.
@@ -82,7 +80,7 @@ export class TestCluster {
 
   /** Runs `dynamo dev <args>` against this cluster and returns its exit code and output. */
   async dev(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return runCli(["dev", ...args, "--data-dir", this.dataDir]);
+    return runDynamo(["dev", ...args, "--data-dir", this.dataDir]);
   }
 
   async kill(index: number): Promise<void> {
@@ -140,12 +138,7 @@ export class TestCluster {
 
   /** Stops the whole cluster with SIGINT, as Ctrl-C would. */
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = once(this.child, "exit");
-    this.child.kill("SIGINT");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 20_000);
-    await exited;
-    clearTimeout(timer);
+    await stopDevSupervisor(this.child, { graceMs: 20_000 });
   }
 
   /** SIGKILLs the supervisor alone (its nodes keep running) and starts a new one over the same directory and ports. */
@@ -156,15 +149,12 @@ export class TestCluster {
 
   /** SIGKILLs the supervisor alone; its nodes keep running. */
   async crashSupervisorOnly(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = once(this.child, "exit");
-    this.child.kill("SIGKILL");
-    await exited;
+    await stopDevSupervisor(this.child, { crash: true });
   }
 
   /** Starts a supervisor over this cluster's directory and ports (after `crashSupervisorOnly`). */
   async startSupervisor(): Promise<void> {
-    const { child, output } = await spawnDev(this.dataDir, this.basePort, { ...this.options, nodes: undefined });
+    const { child, output } = await startDevSupervisor(devOptions(this.dataDir, this.basePort, { ...this.options, nodes: undefined }));
     this.child = child;
     this.output = output;
   }
@@ -172,9 +162,7 @@ export class TestCluster {
   /** Stops and starts the whole cluster over the same data directory and ports. */
   async restartAll(): Promise<void> {
     await this.stop();
-    const { child, output } = await spawnDev(this.dataDir, this.basePort, { ...this.options, nodes: undefined });
-    this.child = child;
-    this.output = output;
+    await this.startSupervisor();
   }
 
   /** Stops the cluster and removes its data, unless DYNAMO_TEST_KEEP=1 asks to keep it for a post-mortem. */
@@ -188,7 +176,7 @@ export class TestCluster {
   }
 
   log(): string {
-    return this.output.join("");
+    return this.output();
   }
 
   /** The log file of node `index`. */
@@ -212,54 +200,7 @@ function readLogs(dataDir: string): string {
   }
 }
 
-async function spawnDev(dataDir: string, basePort: number, options: StartOptions): Promise<{ child: ChildProcess; output: string[] }> {
-  const args = [CLI, "dev", "--data-dir", dataDir, "--base-port", String(basePort)];
-  if (options.nodes !== undefined) args.push("--nodes", String(options.nodes));
-  if (options.config) args.push("--config", options.config);
-  if (options.partitions) args.push("--partitions", String(options.partitions));
-  if (options.peerTls === false) args.push("--insecure-peer-plaintext");
-  if (options.clientTls) args.push("--client-tls");
-  if (options.zones) args.push("--zones", options.zones.join(","));
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
-  const output: string[] = [];
-  child.stdout!.on("data", (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on("data", (d: Buffer) => output.push(d.toString()));
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`dynamo dev exited with ${child.exitCode}:\n${output.join("")}`);
-    if (output.join("").includes("Ctrl-C stops every node") && existsSync(join(dataDir, "dev.json"))) return { child, output };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`dynamo dev did not start within 60 s:\n${output.join("")}`);
-}
-
-export async function runCli(args: string[], input?: string, env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(input ?? "");
-  const [code] = (await once(child, "exit")) as [number | null];
-  return { code: code ?? 1, stdout, stderr };
-}
-
-/** Finds `count` consecutive free TCP ports on 127.0.0.1, starting at a random point to avoid parallel runs. */
-export async function freePortBlock(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
-    let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
-    if (ok) return base;
-  }
-  throw new Error("no free port block found");
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolvePort) => {
-    const server = createServer();
-    server.once("error", () => resolvePort(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolvePort(true)));
-  });
+function devOptions(dataDir: string, basePort: number, options: StartOptions): DevStartOptions {
+  const { nodes, config, partitions, peerTls, clientTls, zones, env } = options;
+  return { dataDir, basePort, nodes, config, partitions, peerTls, clientTls, zones, env };
 }

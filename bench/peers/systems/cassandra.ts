@@ -11,7 +11,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import cassandra from "cassandra-driver";
-import { freePortRange } from "../../ycsb/store.js";
+import { freePortBlock } from "../../../lib/local-cluster.js";
 import { genericErrorKind, RecordMissingError, snakeCase, type KvTarget } from "../../ycsb/target.js";
 import { ManagedProcess, sleep, waitForPort } from "../processes.js";
 import {
@@ -131,7 +131,7 @@ async function waitForNodes(client: cassandra.Client, count: number, deadline: n
 
 async function startCassandra(lib: string, context: StartContext): Promise<RunningSystem> {
   const jars = readdirSync(lib).filter((name) => name.endsWith(".jar")).sort();
-  const basePort = await freePortRange(2, ADDRESSES);
+  const basePort = await freePortBlock(2, ADDRESSES);
   const ports = { storage: basePort, native: basePort + 1 };
   const processes: ManagedProcess[] = [];
   let client: cassandra.Client | undefined;

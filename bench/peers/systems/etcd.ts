@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Etcd3 } from "etcd3";
-import { freePortRange } from "../../ycsb/store.js";
+import { freePortBlock } from "../../../lib/local-cluster.js";
 import { genericErrorKind, RecordMissingError, type KvTarget } from "../../ycsb/target.js";
 import { ManagedProcess, sleep, waitForPort } from "../processes.js";
 import { REQUEST_TIMEOUT_MS, START_TIMEOUT_MS, type PeerSystem, type RunningSystem, type StartContext, type Variant } from "./system.js";
@@ -103,7 +103,7 @@ async function waitForLeader(client: Etcd3, deadline: number): Promise<void> {
 }
 
 async function startEtcd(binary: string, context: StartContext): Promise<RunningSystem> {
-  const members = etcdMembers(await freePortRange(2 * MEMBERS));
+  const members = etcdMembers(await freePortBlock(2 * MEMBERS));
   const clusterToken = `bench-${process.pid}-${Date.now()}`;
   const processes: ManagedProcess[] = [];
   const clients: Etcd3[] = [];

@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis, ReplyError } from "ioredis";
-import { freePortRange } from "../../ycsb/store.js";
+import { freePortBlock } from "../../../lib/local-cluster.js";
 import { genericErrorKind, RecordMissingError, type KvTarget } from "../../ycsb/target.js";
 import { ManagedProcess, waitForPort } from "../processes.js";
 import { REQUEST_TIMEOUT_MS, START_TIMEOUT_MS, type PeerSystem, type RunningSystem, type StartContext } from "./system.js";
@@ -93,7 +93,7 @@ function redisTarget(client: Redis): KvTarget {
 }
 
 async function startRedis(context: StartContext): Promise<RunningSystem> {
-  const port = await freePortRange(1);
+  const port = await freePortBlock(1);
   const configPath = join(context.workDir, "redis.conf");
   writeFileSync(configPath, redisConfig({ port, dir: context.workDir, durable: context.durable }));
   const server = await ManagedProcess.spawn({

@@ -10,7 +10,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DynamoClient } from "../../../client/index.js";
-import { DYNAMO_MAIN, startDevCluster } from "../../ycsb/store.js";
+import { DYNAMO_CLI, REPO_ROOT } from "../../../lib/local-cluster.js";
+import { startDevCluster } from "../../ycsb/store.js";
 import { dynamoTarget, type DynamoUpdateMode } from "../../ycsb/target.js";
 import { REQUEST_TIMEOUT_MS, type PeerSystem, type PreparedSystem, type RunningSystem, type StartContext } from "./system.js";
 
@@ -56,8 +57,6 @@ async function startStore(context: StartContext, bucket: string, updateMode: Dyn
   };
 }
 
-const REPO_ROOT = join(DYNAMO_MAIN, "..", "..", "..");
-
 /** The package version and the commit the build came from, so a table says which store it measured. */
 function storeVersion(): string {
   const { version } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
@@ -70,7 +69,7 @@ function storeVersion(): string {
 }
 
 function prepareStore(bucket: string, updateMode: DynamoUpdateMode, label: string): Promise<PreparedSystem> {
-  if (!existsSync(DYNAMO_MAIN)) return Promise.reject(new Error(`${DYNAMO_MAIN} is missing; run 'npm run build' first`));
+  if (!existsSync(DYNAMO_CLI)) return Promise.reject(new Error(`${DYNAMO_CLI} is missing; run 'npm run build' first`));
   return Promise.resolve({ version: storeVersion(), start: (context) => startStore(context, bucket, updateMode, label) });
 }
 
