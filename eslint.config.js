@@ -1,6 +1,8 @@
-// Lint configuration: typescript-eslint's recommended rules over every TypeScript source in the project.
+// Lint configuration: typescript-eslint's recommended rules over every TypeScript source in the project, and the
+// import direction between the top-level folders (scripts/lint/layers.mjs, drawn in docs/architecture.md).
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { layersPlugin } from "./scripts/lint/layers.mjs";
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".dynamo/**", "test/k8s/toolchain/**", "charts/**"] },
@@ -18,6 +20,11 @@ export default tseslint.config(
       sourceType: "script",
       globals: { document: "readonly", window: "readonly", fetch: "readonly", setTimeout: "readonly", console: "readonly" },
     },
+  },
+  {
+    files: ["**/*.ts", "**/*.mjs", "**/*.js"],
+    plugins: { layers: layersPlugin },
+    rules: { "layers/import-direction": "error" },
   },
   {
     rules: {
