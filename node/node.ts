@@ -464,10 +464,10 @@ export class StorageNode {
   }
 
   async stop(): Promise<void> {
-    this.gossiper?.stop();
     this.stats?.stop();
     this.loopDelay.disable();
     await Promise.all([
+      this.gossiper?.stop(),
       this.hintDelivery?.stop(),
       this.antiEntropy?.stop(),
       this.reaper?.stop(),

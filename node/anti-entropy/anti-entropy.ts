@@ -12,6 +12,7 @@ import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
 import { HashTree, keyHash, type KeyHash } from "./hash-tree.js";
+import { PeriodicTask } from "../../lib/periodic-task.js";
 import { RateLimiter } from "../../lib/rate-limiter.js";
 
 export interface AntiEntropyDeps {
@@ -47,31 +48,27 @@ interface TreeState {
 export class AntiEntropy {
   private readonly trees = new Map<number, TreeState>();
   private readonly limiter: RateLimiter;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: PeriodicTask;
   private cursor = 0;
-  private stopped = false;
 
   constructor(private readonly deps: AntiEntropyDeps) {
     this.limiter = new RateLimiter(deps.keysPerSecond);
+    this.loop = new PeriodicTask({
+      intervalMs: deps.intervalMs,
+      round: () => this.exchangeNext(),
+      onError: (err) => {
+        deps.metrics.antiEntropyExchanges.inc({ outcome: "error" });
+        deps.log(`anti-entropy exchange failed: ${err.message}`);
+      },
+    });
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.exchangeNext()
-        .catch((err: Error) => {
-          this.deps.metrics.antiEntropyExchanges.inc({ outcome: "error" });
-          this.deps.log(`anti-entropy exchange failed: ${err.message}`);
-        })
-        .finally(() => (this.running = undefined));
-    }, this.deps.intervalMs);
-    this.timer.unref();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Forgets a partition's tree (its data was dropped). */
@@ -113,7 +110,7 @@ export class AntiEntropy {
   /** One exchange of the next partition in turn; public so tests and tools can force one. */
   async exchangeNext(): Promise<void> {
     const ring = this.deps.ring();
-    if (!ring || this.stopped) return;
+    if (!ring || this.loop.isStopped) return;
     if (Date.now() - this.oldestTreeAt() > this.deps.rebuildIntervalMs) this.trees.clear();
     const mine: number[] = [];
     for (let p = 0; p < ring.partitions; p++) if (preferenceList(ring, p, this.deps.targetN).includes(this.deps.self)) mine.push(p);

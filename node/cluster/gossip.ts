@@ -14,6 +14,7 @@ import { DynamoError } from "../errors/index.js";
 import type { PeerClient, PeerHandlers } from "../peer/index.js";
 import type { Ring } from "../ring/types.js";
 import type { PhiAccrualDetector } from "./failure-detector.js";
+import { PeriodicTask } from "../../lib/periodic-task.js";
 
 export interface GossipOptions {
   intervalMs: number;
@@ -69,7 +70,7 @@ export class Gossiper {
   private readonly clocks = new Map<string, MemberClock>();
   private readonly generation: number;
   private version = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly loop: PeriodicTask;
   private pulling = false;
   /** Members that announced they are leaving, with the generation of the process that announced it. */
   private readonly leaving = new Map<string, number>();
@@ -80,15 +81,22 @@ export class Gossiper {
   ) {
     // The generation must grow from one process to the next, so it comes from the wall clock, not `now`.
     this.generation = Date.now();
+    this.loop = new PeriodicTask({
+      intervalMs: options.intervalMs,
+      round: () => this.round(),
+      onError: (err) => deps.log(`gossip round failed: ${err.message}`),
+      // An exchange may wait 4 intervals for a slow peer; the rounds after it still carry heartbeats to the others.
+      roundsMax: 4,
+    });
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.round(), this.options.intervalMs);
-    this.timer.unref();
+    this.loop.start();
   }
 
-  stop(): void {
-    clearInterval(this.timer);
+  /** Stops gossiping, once the rounds in flight are over. */
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Gives every member of a newly seen ring the benefit of the doubt, so nobody starts out suspected. */

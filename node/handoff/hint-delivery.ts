@@ -8,6 +8,7 @@ import { DynamoError } from "../errors/index.js";
 import type { Store } from "../storage/index.js";
 import type { PeerClient } from "../peer/index.js";
 import type { HintRef, HintStore } from "./hint-store.js";
+import { PeriodicTask } from "../../lib/periodic-task.js";
 
 export interface HintDeliveryDeps {
   store: Store;
@@ -30,29 +31,30 @@ export interface HintDeliveryDeps {
 }
 
 export class HintDelivery {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private readonly loop: PeriodicTask<number>;
 
-  constructor(private readonly deps: HintDeliveryDeps) {}
+  constructor(private readonly deps: HintDeliveryDeps) {
+    this.loop = new PeriodicTask({ intervalMs: deps.intervalMs, round: () => this.round(), onError: (err) => this.failed(err) });
+  }
 
   start(): void {
-    this.timer = setInterval(() => void this.runOnce(), this.deps.intervalMs);
-    this.timer.unref();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
+  /** One delivery round now; resolves with the hints delivered (0 when the round failed, which is logged). */
   runOnce(): Promise<number> {
-    this.running ??= this.round()
-      .catch((err: Error) => {
-        this.deps.log(`hint delivery failed: ${err.message}`);
-        return 0;
-      })
-      .finally(() => (this.running = undefined));
-    return this.running;
+    return this.loop.runOnce().catch((err: Error) => {
+      this.failed(err);
+      return 0;
+    });
+  }
+
+  private failed(err: Error): void {
+    this.deps.log(`hint delivery failed: ${err.message}`);
   }
 
   private async round(): Promise<number> {

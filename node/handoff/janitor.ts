@@ -3,6 +3,7 @@
  * still routing by the previous ring find the data for a little longer), and only when no hint points into the
  * partition and no transfer to this node is pending for it. The actor is renewed before anything is dropped.
  */
+import { PeriodicTask } from "../../lib/periodic-task.js";
 import { preferenceList } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
@@ -20,25 +21,19 @@ export interface JanitorDeps {
 }
 
 export class PartitionJanitor {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private loop: PeriodicTask | undefined;
   /** Partitions seen unowned, and since when. */
   private readonly unownedSince = new Map<number, number>();
 
   constructor(private readonly deps: JanitorDeps) {}
 
   start(intervalMs: number): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep()
-        .catch((err: Error) => this.deps.log(`partition cleanup failed: ${err.message}`))
-        .finally(() => (this.running = undefined));
-    }, intervalMs);
-    this.timer.unref();
+    this.loop ??= new PeriodicTask({ intervalMs, round: () => this.sweep(), onError: (err) => this.deps.log(`partition cleanup failed: ${err.message}`) });
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop?.stop();
   }
 
   /** Whether this node should keep partition p's data under the given ring. */

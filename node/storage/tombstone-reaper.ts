@@ -4,6 +4,7 @@
  * read repair and anti-entropy like any version. Passes are bounded in size; the actor is renewed before anything is
  * dropped (see Store.renewActor).
  */
+import { PeriodicTask } from "../../lib/periodic-task.js";
 import { isReapable } from "../versioning/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
 import type { Store } from "./store.js";
@@ -20,28 +21,26 @@ export interface ReaperOptions {
 }
 
 export class TombstoneReaper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private readonly loop: PeriodicTask<number>;
 
   constructor(
     private readonly store: Store,
     private readonly options: ReaperOptions,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => void this.runOnce().catch((err: Error) => this.options.log(`tombstone reaping failed: ${err.message}`)), this.options.intervalMs);
-    this.timer.unref();
+  ) {
+    this.loop = new PeriodicTask({ intervalMs: options.intervalMs, round: () => this.pass(), onError: (err) => options.log(`tombstone reaping failed: ${err.message}`) });
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One pass; returns how many tombstones were removed. Overlapping calls share the pass in progress. */
   runOnce(): Promise<number> {
-    this.running ??= this.pass().finally(() => (this.running = undefined));
-    return this.running;
+    return this.loop.runOnce();
   }
 
   private async pass(): Promise<number> {
