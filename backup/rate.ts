@@ -1,9 +1,9 @@
 /**
  * The backup's budget on the cluster: pages of records arrive no faster than a rate in bytes and a rate in records,
  * whichever is tighter, so a backup takes a bounded share of the nodes' disks and CPU while clients keep working.
- * Both are token buckets (the anti-entropy limiter), shared by every partition read at once.
+ * Both are token buckets (lib/rate-limiter.ts), shared by every partition read at once.
  */
-import { RateLimiter } from "../node/anti-entropy/index.js";
+import { RateLimiter } from "../lib/rate-limiter.js";
 
 export interface RateLimits {
   /** Bytes of scanned pages per second, summed over the replicas read; 0 for no limit. */

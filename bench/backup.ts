@@ -17,7 +17,8 @@ import { DynamoClient } from "../client/index.js";
 import { ClosedLoad } from "./ycsb/closed-load.js";
 import { seededRandom } from "../lib/random.js";
 import { formatMs } from "./ycsb/report.js";
-import { DYNAMO_MAIN, startDevCluster } from "./ycsb/store.js";
+import { DYNAMO_CLI } from "../lib/local-cluster.js";
+import { startDevCluster } from "./ycsb/store.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -38,7 +39,7 @@ const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 /** Runs `dynamo backup create` and keeps the window open for at least WINDOW_S seconds. */
 async function backupWindow(dataDir: string, store: string, rateFlags: string[]): Promise<{ seconds: number; records: number; bytes: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, [DYNAMO_MAIN, "backup", "create", "--to", `file://${store}`, "--data-dir", dataDir, "--json", ...rateFlags], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [DYNAMO_CLI, "backup", "create", "--to", `file://${store}`, "--data-dir", dataDir, "--json", ...rateFlags], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -27,7 +27,7 @@ import { AdminClient } from "../driver/index.js";
 import { formatBytes, formatDuration } from "../node/ring/index.js";
 import { readTokenFile } from "../node/peer/index.js";
 import { clientTlsOptions, readTlsMaterial, type ClientTlsOptions } from "../node/tls/index.js";
-import { intFlag, parseFlags, UsageError } from "./usage.js";
+import { UsageError, command, parseCommand, readsEnvironment, wholeNumber } from "../lib/command-line.js";
 
 export const BACKUP_USAGE = `usage: dynamo backup create --to LOCATION [--url URL] [--id ID] [connection, S3 and rate flags]
        dynamo backup list --from LOCATION [--json] [S3 flags]
@@ -58,6 +58,27 @@ const CONNECTION_FLAGS = {
 
 type Values = Record<string, string | boolean | undefined>;
 
+/**
+ * Parses one action's flags on commander, each also DYNAMO_<FLAG>; the values are keyed by the flags' own names.
+ * Undefined when --help was asked for (the usage is then printed).
+ */
+function parseFlags(action: string, argv: string[], spec: Record<string, { type: "string" | "boolean" }>): Values | undefined {
+  const cmd = command(`backup ${action}`, `The backup action '${action}'.`);
+  for (const [name, { type }] of Object.entries(spec)) cmd.option(type === "string" ? `--${name} <value>` : `--${name}`);
+  cmd.addHelpText("after", `\n${BACKUP_USAGE}`);
+  const parsed = parseCommand<Record<string, string | boolean | undefined>>(readsEnvironment(cmd), argv);
+  if (parsed.help !== undefined) {
+    process.stdout.write(parsed.help);
+    return undefined;
+  }
+  return Object.fromEntries(cmd.options.map((option) => [option.name(), parsed.options[option.attributeName()]]));
+}
+
+/** A whole-number flag in [min, max], or `fallback` when absent. */
+function intFlag(value: string | boolean | undefined, name: string, fallback: number, min: number, max: number): number {
+  return value === undefined ? fallback : wholeNumber(name, min, max)(String(value));
+}
+
 export async function runBackupCommand(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
   switch (action) {
@@ -81,7 +102,7 @@ export async function runBackupCommand(argv: string[]): Promise<number> {
 }
 
 async function create(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, {
+  const values = parseFlags("create", argv, {
     to: { type: "string" },
     id: { type: "string" },
     json: { type: "boolean" },
@@ -91,6 +112,7 @@ async function create(argv: string[]): Promise<number> {
     ...CONNECTION_FLAGS,
     ...S3_FLAGS,
   });
+  if (!values) return 0;
   const store = storeFrom(values, "to");
   const rate = {
     bytesPerSecond: intFlag(values["bytes-per-second"], "bytes-per-second", DEFAULT_BACKUP.bytesPerSecond, 0, 2 ** 40),
@@ -139,7 +161,8 @@ async function create(argv: string[]): Promise<number> {
 }
 
 async function list(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { from: { type: "string" }, json: { type: "boolean" }, ...S3_FLAGS });
+  const values = parseFlags("list", argv, { from: { type: "string" }, json: { type: "boolean" }, ...S3_FLAGS });
+  if (!values) return 0;
   const store = storeFrom(values, "from");
   try {
     const backups = await listBackups(store);
@@ -152,7 +175,7 @@ async function list(argv: string[]): Promise<number> {
 }
 
 async function restore(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, {
+  const values = parseFlags("restore", argv, {
     from: { type: "string" },
     id: { type: "string" },
     json: { type: "boolean" },
@@ -160,6 +183,7 @@ async function restore(argv: string[]): Promise<number> {
     ...CONNECTION_FLAGS,
     ...S3_FLAGS,
   });
+  if (!values) return 0;
   const store = storeFrom(values, "from");
   const cluster = await connect(values);
   const stop = stopOnSignals();
@@ -197,7 +221,8 @@ async function restore(argv: string[]): Promise<number> {
 }
 
 async function remove(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { from: { type: "string" }, id: { type: "string" }, ...S3_FLAGS });
+  const values = parseFlags("delete", argv, { from: { type: "string" }, id: { type: "string" }, ...S3_FLAGS });
+  if (!values) return 0;
   const id = values.id as string | undefined;
   if (!id) throw new UsageError("backup delete needs --id ID");
   const store = storeFrom(values, "from");

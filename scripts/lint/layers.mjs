@@ -13,13 +13,14 @@ export const LAYERS = {
   client: ["lib"],
   node: ["lib"],
   driver: ["node", "lib"],
+  backup: ["driver", "node", "lib"],
   dev: ["driver", "node", "lib"],
   operator: ["driver", "node", "lib"],
   kubectl: ["operator", "driver", "node", "client", "lib"],
-  cli: ["kubectl", "operator", "dev", "driver", "node", "client", "lib"],
-  bench: ["cli", "kubectl", "operator", "dev", "driver", "node", "client", "lib"],
+  cli: ["kubectl", "operator", "dev", "backup", "driver", "node", "client", "lib"],
+  bench: ["cli", "kubectl", "operator", "dev", "backup", "driver", "node", "client", "lib"],
   scripts: ["operator", "node", "lib"],
-  test: ["bench", "cli", "kubectl", "operator", "dev", "driver", "node", "client", "lib", "scripts", "charts", "crds", "examples"],
+  test: ["bench", "cli", "kubectl", "operator", "dev", "backup", "driver", "node", "client", "lib", "scripts", "charts", "crds", "examples"],
 };
 
 /** The top-level folder a path lies in, or undefined for files at the root and outside the repository. */
