@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { appendFileSync } from "node:fs";
 import { initialClaim, minimumMoves, movedPartitions, partitionsPerMember, planClaim, zoneSpreadFeasible, zoneViolations } from "../../../node/ring/index.js";
-import type { SeededRandom } from "../../helpers/random.js";
-import { seededRandom, testSeed } from "../../helpers/random.js";
+import type { SeededRandom } from "../../../lib/random.js";
+import { seededRandom } from "../../../lib/random.js";
+import { testSeed } from "../../helpers/random.js";
 
 /**
  * Seeded random join/leave sequences of members in zones, checking after every step that the plan is balanced,

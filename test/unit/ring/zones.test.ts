@@ -11,7 +11,8 @@ import {
   zoneViolations,
 } from "../../../node/ring/index.js";
 import { blockPlan, zoneViolationsOf } from "../../../node/ring/zones.js";
-import { seededRandom, testSeed } from "../../helpers/random.js";
+import { seededRandom } from "../../../lib/random.js";
+import { testSeed } from "../../helpers/random.js";
 
 /** Members n0..n(count-1) with zones given round-robin from `names`, as `dynamo dev --zones` assigns them. */
 function roundRobin(count: number, names: readonly string[] = ["a", "b", "c"]): { ids: string[]; zones: Record<string, string> } {
