@@ -4,7 +4,7 @@
  * `{"error", "message"}` with the status its code maps to, never as a stack trace.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import express, { type NextFunction, type Request, type Response } from "express";
+import express, { type Request } from "express";
 import type { BucketConfig, Tuning } from "../config/index.js";
 import { DynamoError } from "../errors/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
