@@ -20,7 +20,8 @@ import {
   type LeafState,
   type NodeTlsReport,
 } from "../../../../operator/certificates/index.js";
-import { seededRandom, testSeed, type SeededRandom } from "../../../helpers/random.js";
+import { seededRandom, type SeededRandom } from "../../../../lib/random.js";
+import { testSeed } from "../../../helpers/random.js";
 import { SECOND, T0, fingerprint } from "./summaries.js";
 
 interface Leaf {
