@@ -12,7 +12,7 @@ import { get as httpsGet } from "node:https";
 import { AdminClient, DEFAULT_ROLL, RingDriver, describeProgress, observeRoll, rollGate, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
 import { DynamoError } from "../node/errors/index.js";
 import { rateLimited } from "../node/log.js";
-import { partitionsPerMember } from "../node/ring/index.js";
+import { newestRing, partitionsPerMember } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
 import { CLIENT_PORT_TLS_NAME, DevPki } from "./pki.js";
 import { ensureToken, processAlive, writeDevState, type DevState } from "./state.js";
@@ -342,7 +342,7 @@ export class DevCluster {
   /** The newest ring any node holds, or undefined when none has one. */
   async newestRing(): Promise<Ring | undefined> {
     const rings = await Promise.all(this.nodes.filter((n) => this.running(n)).map((n) => this.admin.ring(this.peerUrl(n)).catch(() => undefined)));
-    return rings.reduce<Ring | undefined>((best, r) => (r && (!best || r.epoch > best.epoch) ? r : best), undefined);
+    return newestRing(rings);
   }
 
   async pushRing(ring: Ring): Promise<void> {

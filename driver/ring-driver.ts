@@ -6,7 +6,7 @@
  * a driver that crashes and restarts — or a new operator leader — picks up exactly where the last one stopped.
  */
 import { DynamoError } from "../node/errors/index.js";
-import { createRing } from "../node/ring/index.js";
+import { createRing, newestRing } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
 import type { AdminClient } from "./admin-client.js";
 import { finalize, isSettled, planStillWanted, refreshMembers, replan, type NodeReport } from "./plan.js";
@@ -65,17 +65,6 @@ export class FencedError extends DynamoError {
   }
 }
 
-/** The ring to build on: the highest term first (a fenced driver's rings do not count), then the highest epoch. */
-function newestOf(rings: (Ring | undefined)[]): Ring | undefined {
-  return rings.reduce<Ring | undefined>((best, r) => {
-    if (!r) return best;
-    if (!best) return r;
-    const [rt, bt] = [r.term ?? 0, best.term ?? 0];
-    return rt > bt || (rt === bt && r.epoch > best.epoch) ? r : best;
-  }, undefined);
-}
-
-
 export class RingDriver {
   /** The highest epoch any node held at the last step; commits go above it. */
   private epochFloor = 0;
@@ -98,7 +87,7 @@ export class RingDriver {
       }),
     );
     const rings = await Promise.all([...reports.values()].map((r) => admin.ring(r.peerUrl).catch(() => undefined)));
-    const newest = newestOf(rings);
+    const newest = newestRing(rings);
     // New epochs go past every epoch any node holds, even one of a fenced driver's, so no node's epoch ever goes back.
     this.epochFloor = Math.max(0, ...rings.map((r) => r?.epoch ?? 0));
     const term = this.options.term?.();

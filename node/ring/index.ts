@@ -10,7 +10,7 @@ export { spacingFeasible, spacingViolations } from "./spacing.js";
 export { initialClaim, planClaim } from "./claim.js";
 export { zoneSpread, zoneSpreadFeasible, zoneViolations } from "./zones.js";
 export type { ZoneMap } from "./zones.js";
-export { createRing, parseRing, ringSchema, zoneName, zonesOf } from "./ring-value.js";
+export { createRing, newestRing, parseRing, ringSchema, zoneName, zonesOf } from "./ring-value.js";
 export {
   describeProgress,
   formatBytes,

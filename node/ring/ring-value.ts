@@ -108,3 +108,16 @@ export function createRing(options: { partitions: number; members: Member[]; tar
     members: Object.fromEntries(options.members.map((m) => [m.id, { ...m, state: "valid" as const }])),
   };
 }
+
+/**
+ * The newest of the rings the nodes hold, the one every party builds on and reports: the highest term first (rings of
+ * a driver that has since been fenced off do not count), then the highest epoch. Undefined when none holds a ring.
+ */
+export function newestRing(rings: readonly (Ring | undefined)[]): Ring | undefined {
+  return rings.reduce<Ring | undefined>((best, r) => {
+    if (!r) return best;
+    if (!best) return r;
+    const [rt, bt] = [r.term ?? 0, best.term ?? 0];
+    return rt > bt || (rt === bt && r.epoch > best.epoch) ? r : best;
+  }, undefined);
+}

@@ -7,7 +7,7 @@ import type { KubernetesObject, V1Pod, V1Secret, V1StatefulSet } from "@kubernet
 import { isDeepStrictEqual } from "node:util";
 import type { AdminClient } from "../../driver/index.js";
 import type { ClientTlsOptions } from "../../node/tls/index.js";
-import type { Ring } from "../../node/ring/index.js";
+import { newestRing, type Ring } from "../../node/ring/index.js";
 import {
   API_VERSION,
   InvalidClusterError,
@@ -196,7 +196,7 @@ export class ClusterController {
           }
         }),
     );
-    const ring = rings.reduce<Ring | undefined>((best, r) => (r && (!best || r.epoch > best.epoch) ? r : best), undefined);
+    const ring = newestRing(rings);
     const view: RingView = { known: answered > 0, ring };
     const nowMs = this.now();
     this.trackUnreachable(memory, ring, probes, nowMs);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Member, Ring } from "../../../node/ring/index.js";
-import { createRing, parseRing, partitionsPerMember, spacingViolations } from "../../../node/ring/index.js";
+import { createRing, newestRing, parseRing, partitionsPerMember, spacingViolations } from "../../../node/ring/index.js";
 import { DynamoError } from "../../../node/errors/index.js";
 
 function member(id: string): Member {
@@ -99,5 +99,21 @@ describe("creating a ring", () => {
     invalid(() => create(16, []), /at least one member/);
     invalid(() => create(16, ["a", "b", "a"]), /'a' appears more than once/);
     invalid(() => create(16, ["a"], 0), /targetN/);
+  });
+});
+
+describe("the newest ring the nodes hold", () => {
+  const base = goodRing();
+  const at = (epoch: number, term?: number): Ring => ({ ...base, epoch, ...(term !== undefined && { term }) });
+
+  it("is the highest epoch among rings of one term, whoever answered", () => {
+    assert.equal(newestRing([at(3), undefined, at(5), at(4)])?.epoch, 5);
+    assert.equal(newestRing([undefined, undefined]), undefined);
+    assert.equal(newestRing([]), undefined);
+  });
+
+  it("is the ring of the highest term even at a lower epoch: a fenced driver's later epochs do not count", () => {
+    const picked = newestRing([at(9, 1), at(7, 2), at(8, 1)]);
+    assert.deepEqual([picked?.epoch, picked?.term], [7, 2]);
   });
 });
