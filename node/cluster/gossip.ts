@@ -85,8 +85,9 @@ export class Gossiper {
       intervalMs: options.intervalMs,
       round: () => this.round(),
       onError: (err) => deps.log(`gossip round failed: ${err.message}`),
-      // An exchange may wait 4 intervals for a slow peer; the rounds after it still carry heartbeats to the others.
-      roundsMax: 4,
+      // An exchange may wait 4 intervals for a slow peer, so up to 5 rounds overlap while one hangs; twice that leaves
+      // room for a loaded event loop, and the rounds after a slow one still carry heartbeats to the others.
+      roundsMax: 10,
     });
   }
 
