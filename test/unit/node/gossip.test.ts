@@ -2,22 +2,30 @@ import assert from "node:assert/strict";
 import { Gossiper, PhiAccrualDetector, DEFAULT_FAILURE_DETECTOR } from "../../../node/cluster/index.js";
 import { createRing } from "../../../node/ring/index.js";
 
+/** node-0's gossiper in a ring of `ids`, with the detector it feeds and a clock the test moves. */
+function gossiperOf(ids: string[], start = 1000) {
+  const members = ids.map((id) => ({ id, peerUrl: `https://127.0.0.1:1/${id}`, clientUrl: "http://127.0.0.1:2", incarnation: "i", state: "valid" as const }));
+  const ring = createRing({ partitions: 8, members, targetN: 2 });
+  const detector = new PhiAccrualDetector(DEFAULT_FAILURE_DETECTOR);
+  const clock = { now: start };
+  const gossiper = new Gossiper({
+    self: "node-0",
+    ring: () => ring,
+    ringHash: () => "h",
+    installRing: async () => false,
+    peer: () => undefined,
+    seedClients: () => [],
+    detector,
+    random: () => 0.5,
+    now: () => clock.now,
+    log: () => undefined,
+  });
+  return { gossiper, detector, clock };
+}
+
 describe("gossip", function () {
   it("keeps heartbeats of ring members only, so a peer naming made-up members cannot grow its memory", async function () {
-    const members = ["node-0", "node-1"].map((id) => ({ id, peerUrl: `https://127.0.0.1:1/${id}`, clientUrl: "http://127.0.0.1:2", incarnation: "i", state: "valid" as const }));
-    const ring = createRing({ partitions: 8, members, targetN: 2 });
-    const gossiper = new Gossiper({
-      self: "node-0",
-      ring: () => ring,
-      ringHash: () => "h",
-      installRing: async () => false,
-      peer: () => undefined,
-      seedClients: () => [],
-      detector: new PhiAccrualDetector(DEFAULT_FAILURE_DETECTOR),
-      random: () => 0.5,
-      now: () => 1000,
-      log: () => undefined,
-    });
+    const { gossiper } = gossiperOf(["node-0", "node-1"]);
     const heartbeats: Record<string, [number, number]> = { "node-1": [5, 7] };
     for (let i = 0; i < 4000; i++) heartbeats[`ghost-${i}`] = [1, i];
     const reply = await gossiper.peerHandlers().gossip({ header: { epoch: 1, ringHash: "h", heartbeats }, body: undefined }, "node-1");
@@ -26,68 +34,36 @@ describe("gossip", function () {
   });
 
   it("does not count a heartbeat that arrives late as proof of life, so a frozen member's old frames cannot keep it up (seed 1130)", async function () {
-    const members = ["node-0", "node-1"].map((id) => ({ id, peerUrl: `https://127.0.0.1:1/${id}`, clientUrl: "http://127.0.0.1:2", incarnation: "i", state: "valid" as const }));
-    const ring = createRing({ partitions: 8, members, targetN: 2 });
-    let now = 50_000;
-    const detector = new PhiAccrualDetector(DEFAULT_FAILURE_DETECTOR);
-    const gossiper = new Gossiper({
-      self: "node-0",
-      ring: () => ring,
-      ringHash: () => "h",
-      installRing: async () => false,
-      peer: () => undefined,
-      seedClients: () => [],
-      detector,
-      random: () => 0.5,
-      now: () => now,
-      log: () => undefined,
-    });
+    const { gossiper, detector, clock } = gossiperOf(["node-0", "node-1"], 50_000);
     // node-1's clock reads 20 s behind ours; its heartbeats take 5 ms to arrive.
     const send = (sentAt: number) => gossiper.peerHandlers().gossip({ header: { epoch: 1, ringHash: "h", heartbeats: { "node-1": [7, sentAt - 20_000] } }, body: undefined }, "node-1");
     for (let i = 0; i < 20; i++) {
-      await send(now - 5);
-      now += 500;
+      await send(clock.now - 5);
+      clock.now += 500;
     }
-    assert.equal(detector.lastHeardAt("node-1"), now - 500);
+    assert.equal(detector.lastHeardAt("node-1"), clock.now - 500);
     // node-1 froze at `frozenAt`; a frame it sent 200 ms before that is delivered by its kernel 6 s later.
-    const frozenAt = now;
-    now += 6000;
+    const frozenAt = clock.now;
+    clock.now += 6000;
     await send(frozenAt - 200);
     assert.equal(detector.lastHeardAt("node-1"), frozenAt - 500, "the late heartbeat did not feed the detector");
-    assert.ok(!detector.isAvailable("node-1", now + 2000), "node-1 is suspected");
+    assert.ok(!detector.isAvailable("node-1", clock.now + 2000), "node-1 is suspected");
     // Alive again: its next heartbeat, sent now, counts.
-    await send(now);
-    assert.equal(detector.lastHeardAt("node-1"), now);
+    await send(clock.now);
+    assert.equal(detector.lastHeardAt("node-1"), clock.now);
   });
 
   it("still counts every newer heartbeat of a sender whose versions count rounds, as older releases send them", async function () {
-    const members = ["node-0", "node-1"].map((id) => ({ id, peerUrl: `https://127.0.0.1:1/${id}`, clientUrl: "http://127.0.0.1:2", incarnation: "i", state: "valid" as const }));
-    const ring = createRing({ partitions: 8, members, targetN: 2 });
-    let now = 50_000;
-    const detector = new PhiAccrualDetector(DEFAULT_FAILURE_DETECTOR);
-    const gossiper = new Gossiper({ self: "node-0", ring: () => ring, ringHash: () => "h", installRing: async () => false, peer: () => undefined, seedClients: () => [], detector, random: () => 0.5, now: () => now, log: () => undefined });
+    const { gossiper, detector, clock } = gossiperOf(["node-0", "node-1"], 50_000);
     for (let round = 1; round <= 40; round++) {
       await gossiper.peerHandlers().gossip({ header: { epoch: 1, ringHash: "h", heartbeats: { "node-1": [7, round] } }, body: undefined }, "node-1");
-      assert.equal(detector.lastHeardAt("node-1"), now);
-      now += 500;
+      assert.equal(detector.lastHeardAt("node-1"), clock.now);
+      clock.now += 500;
     }
   });
 
   it("counts a member that announced it is leaving as leaving until a heartbeat of its next process arrives", async function () {
-    const members = ["node-0", "node-1", "node-2"].map((id) => ({ id, peerUrl: `https://127.0.0.1:1/${id}`, clientUrl: "http://127.0.0.1:2", incarnation: "i", state: "valid" as const }));
-    const ring = createRing({ partitions: 8, members, targetN: 2 });
-    const gossiper = new Gossiper({
-      self: "node-0",
-      ring: () => ring,
-      ringHash: () => "h",
-      installRing: async () => false,
-      peer: () => undefined,
-      seedClients: () => [],
-      detector: new PhiAccrualDetector(DEFAULT_FAILURE_DETECTOR),
-      random: () => 0.5,
-      now: () => 1000,
-      log: () => undefined,
-    });
+    const { gossiper } = gossiperOf(["node-0", "node-1", "node-2"]);
     const handlers = gossiper.peerHandlers();
     const gossip = (heartbeats: Record<string, [number, number]>) => handlers.gossip({ header: { epoch: 1, ringHash: "h", heartbeats }, body: undefined }, "node-2");
     await gossip({ "node-1": [100, 5] });
