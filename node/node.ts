@@ -11,7 +11,7 @@ import express from "express";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
 import { AntiEntropy } from "./anti-entropy/index.js";
 import { mergePageHandlers } from "./backup/index.js";
-import { Gossiper, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
+import { Gossiper, MemberView, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import { replicationWarnings, type NodeConfig } from "./config/index.js";
 import { AdaptivePace, HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createConsoleRoutes } from "./console/index.js";
@@ -64,6 +64,7 @@ export class StorageNode {
   private readonly detector: PhiAccrualDetector;
   private readonly faults: FaultInjector | undefined;
   private ringState!: RingState;
+  private cluster!: MemberView;
   private hints!: HintStore;
   private rebuilder!: Rebuilder;
   private gossiper: Gossiper | undefined;
@@ -112,8 +113,7 @@ export class StorageNode {
    * down (it said so before it stopped).
    */
   isUp(id: string): boolean {
-    if (id === this.options.id) return true;
-    return this.detector.isAvailable(id, monotonicMs()) && this.ringState.isReachable(id) && !this.gossiper?.isLeaving(id);
+    return this.cluster.isUp(id);
   }
 
   async start(): Promise<void> {
@@ -135,6 +135,25 @@ export class StorageNode {
     };
     this.ringState = new RingState(this.store, options.id, peerOptions);
     this.seedClients = options.seeds.map((url) => new PeerClient(url, { ...peerOptions, from: options.id }));
+
+    const gossiper = new Gossiper(
+      {
+        self: options.id,
+        ring: () => this.ringState.ring,
+        ringHash: () => this.ringState.hash,
+        installRing: (ring) => this.ringState.install(ring),
+        peer: (id) => this.ringState.peer(id),
+        seedClients: () => this.seedClients,
+        detector: this.detector,
+        random: Math.random,
+        now: monotonicMs,
+        log: (m) => log.info(m),
+      },
+      { intervalMs: tuning.gossipIntervalMs, fanout: tuning.gossipFanout, heartbeatMaxDelayMs: this.detector.intervalMaxMs },
+    );
+    this.gossiper = gossiper;
+    const cluster = new MemberView(options.id, this.ringState, this.detector, gossiper, monotonicMs);
+    this.cluster = cluster;
 
     const warnHints = rateLimited((m) => log.warn(m), 10_000);
     this.hints = new HintStore(this.store, { countMax: tuning.hintsMax, bytesMax: tuning.hintBytesMax }, {
@@ -191,11 +210,8 @@ export class StorageNode {
     const paced = (bytes: number) => this.pace.take(bytes);
     const replicaAccess: ReplicaAccess = {
       store: this.store,
-      self: options.id,
+      cluster,
       targetN,
-      ring: () => this.ringState.ring,
-      isUp: (id) => this.isUp(id),
-      peer: (id) => this.ringState.peer(id),
       mergePage: async (partition, entries) => {
         // Records of buckets this node does not know are skipped, as a single merge would skip them.
         const known = entries.flatMap((e) => {
@@ -234,10 +250,10 @@ export class StorageNode {
     this.janitor = new PartitionJanitor({
       store: this.store,
       hints: this.hints,
-      self: options.id,
+      cluster,
       targetN,
-      ring: () => this.ringState.ring,
       delayMs: tuning.dropDelayMs,
+      intervalMs: Math.max(1000, Math.min(tuning.dropDelayMs, 30_000)),
       onDropped: (partition) => {
         this.metrics.partitionsDropped.inc();
         this.antiEntropy?.forget(partition);
@@ -245,21 +261,6 @@ export class StorageNode {
       log: (m) => log.info(m),
     });
 
-    this.gossiper = new Gossiper(
-      {
-        self: options.id,
-        ring: () => this.ringState.ring,
-        ringHash: () => this.ringState.hash,
-        installRing: (ring) => this.ringState.install(ring),
-        peer: (id) => this.ringState.peer(id),
-        seedClients: () => this.seedClients,
-        detector: this.detector,
-        random: Math.random,
-        now: monotonicMs,
-        log: (m) => log.info(m),
-      },
-      { intervalMs: tuning.gossipIntervalMs, fanout: tuning.gossipFanout, heartbeatMaxDelayMs: this.detector.intervalMaxMs },
-    );
     let warned = "";
     this.ringState.onChange((ring) => {
       const warnings = this.replicationWarnings().join("; ");
@@ -279,14 +280,11 @@ export class StorageNode {
       return preferenceList(ring, partition, targetN).includes(options.id) || ring.pending.some((t) => t.partition === partition && t.to === options.id);
     };
     const coordinator = new Coordinator({
-      self: options.id,
-      ring: () => this.ringState.ring,
+      cluster,
       bucket: (name) => options.config.buckets.get(name),
       replica: this.replica,
       hints: this.hints,
       canVote: (partition) => this.canVote(partition),
-      peer: (id) => this.ringState.peer(id),
-      isUp: (id) => this.isUp(id),
       tuning,
       metrics: this.metrics,
       log: (m) => log.warn(m),
@@ -295,14 +293,9 @@ export class StorageNode {
     this.hintDelivery = new HintDelivery({
       store: this.store,
       hints: this.hints,
-      isUp: (id) => this.isUp(id),
-      peer: (id) => this.ringState.peer(id),
+      cluster,
       isReplica,
-      isMember: (id) => this.ringState.ring?.members[id] !== undefined,
-      replicasOf: (partition) => {
-        const ring = this.ringState.ring;
-        return ring ? preferenceList(ring, partition, targetN).filter((id) => id !== options.id) : [];
-      },
+      targetN,
       intervalMs: tuning.hintDeliveryIntervalMs,
       batchMax: tuning.hintBatchMax,
       concurrencyMax: 32,
@@ -316,12 +309,9 @@ export class StorageNode {
 
     this.antiEntropy = new AntiEntropy({
       store: this.store,
-      self: options.id,
+      cluster,
       targetN,
-      ring: () => this.ringState.ring,
-      isUp: (id) => this.isUp(id),
       canVote: (partition) => this.canVote(partition),
-      peer: (id) => this.ringState.peer(id),
       merge: mergeInto,
       intervalMs: tuning.antiEntropyIntervalMs,
       keysPerSecond: tuning.antiEntropyKeysPerSecond,
@@ -376,12 +366,10 @@ export class StorageNode {
     });
     const consoleRoutes = createConsoleRoutes({
       enabled: options.console ?? true,
-      self: options.id,
+      cluster,
       token: options.token,
       tls: peerOptions.tls,
       stats: () => this.stats!.view(),
-      ring: () => this.ringState.ring,
-      liveness: (id) => ({ up: this.isUp(id), phi: id === options.id ? 0 : this.detector.phi(id, monotonicMs()) }),
       phiThreshold: tuning.phiThreshold,
       log: (m) => log.warn(m),
     });
@@ -436,7 +424,7 @@ export class StorageNode {
     this.hintDelivery.start();
     this.antiEntropy.start();
     this.reaper.start();
-    this.janitor.start(Math.max(1000, Math.min(tuning.dropDelayMs, 30_000)));
+    this.janitor.start();
     this.rebuilder.kick();
     this.stats.start();
     setInterval(() => this.refreshGauges(), 1000).unref();

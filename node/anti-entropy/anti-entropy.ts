@@ -4,11 +4,11 @@
  * with one other live replica, round robin. Trees are built lazily from a LevelDB snapshot under the rate limiter,
  * kept current by folding every write in, and thrown away on a schedule so any drift is rebuilt from disk.
  */
+import type { ClusterView } from "../cluster/index.js";
 import { DynamoError } from "../errors/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
 import type { PeerClient, PeerHandlers } from "../peer/index.js";
 import { preferenceList } from "../ring/index.js";
-import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
 import { HashTree, keyHash, type KeyHash } from "./hash-tree.js";
@@ -17,12 +17,9 @@ import { RateLimiter } from "../../lib/rate-limiter.js";
 
 export interface AntiEntropyDeps {
   store: Store;
-  self: string;
+  cluster: ClusterView;
   targetN: number;
-  ring: () => Ring | undefined;
-  isUp: (id: string) => boolean;
   canVote: (partition: number) => boolean;
-  peer: (id: string) => PeerClient | undefined;
   /** Merges a version into the local replica; returns whether the local version changed. */
   merge: (partition: number, bucket: string, key: Buffer, record: VersionedRecord) => Promise<boolean>;
   intervalMs: number;
@@ -92,7 +89,7 @@ export class AntiEntropy {
   peerHandlers(): Pick<PeerHandlers, "ae-leaves" | "ae-keys" | "ae-invalidate"> {
     return {
       "ae-leaves": async ({ header: { partition } }) => {
-        if (!this.deps.canVote(partition)) throw new DynamoError("unavailable", `${this.deps.self} is rebuilding partition ${partition}`);
+        if (!this.deps.canVote(partition)) throw new DynamoError("unavailable", `${this.deps.cluster.self} is rebuilding partition ${partition}`);
         const tree = await this.treeFor(partition);
         return { header: {}, body: Buffer.from(tree.leaves) };
       },
@@ -109,18 +106,18 @@ export class AntiEntropy {
 
   /** One exchange of the next partition in turn; public so tests and tools can force one. */
   async exchangeNext(): Promise<void> {
-    const ring = this.deps.ring();
+    const ring = this.deps.cluster.ring();
     if (!ring || this.loop.isStopped) return;
     if (Date.now() - this.oldestTreeAt() > this.deps.rebuildIntervalMs) this.trees.clear();
     const mine: number[] = [];
-    for (let p = 0; p < ring.partitions; p++) if (preferenceList(ring, p, this.deps.targetN).includes(this.deps.self)) mine.push(p);
+    for (let p = 0; p < ring.partitions; p++) if (preferenceList(ring, p, this.deps.targetN).includes(this.deps.cluster.self)) mine.push(p);
     if (mine.length === 0) return;
     const partition = mine[this.cursor++ % mine.length]!;
     if (!this.deps.canVote(partition)) return;
-    const others = preferenceList(ring, partition, this.deps.targetN).filter((id) => id !== this.deps.self && this.deps.isUp(id));
+    const others = preferenceList(ring, partition, this.deps.targetN).filter((id) => id !== this.deps.cluster.self && this.deps.cluster.isUp(id));
     if (others.length === 0) return;
     const peerId = others[Math.floor(Math.random() * others.length)]!;
-    const client = this.deps.peer(peerId);
+    const client = this.deps.cluster.peer(peerId);
     if (client) await this.exchange(partition, peerId, client);
   }
 

@@ -5,3 +5,5 @@ export { PhiAccrualDetector, DEFAULT_FAILURE_DETECTOR } from "./failure-detector
 export type { FailureDetectorOptions } from "./failure-detector.js";
 export { Gossiper, DEFAULT_GOSSIP } from "./gossip.js";
 export type { GossipDeps, GossipOptions } from "./gossip.js";
+export { MemberView, membersDown } from "./view.js";
+export type { ClusterView } from "./view.js";

@@ -14,7 +14,7 @@ import { DynamoError } from "../errors/index.js";
 import { peerPortRequest } from "../peer/index.js";
 import type { ClientTlsOptions } from "../tls/index.js";
 import { sendError } from "../http/index.js";
-import type { Ring } from "../ring/index.js";
+import type { ClusterView } from "../cluster/index.js";
 import { nodeStatsSchema, type NodeStats } from "../stats/index.js";
 import { buildOverview, type MemberLiveness, type Overview } from "./overview.js";
 
@@ -28,13 +28,12 @@ export const DEFAULT_CONSOLE = {
 export interface ConsoleDeps {
   /** Serve the page; `GET /v1/node` is served either way. */
   enabled: boolean;
-  self: string;
+  /** The ring, the members' liveness and this node's name, as the node sees them. */
+  cluster: Pick<ClusterView, "self" | "ring" | "isUp" | "phi">;
   token: string;
   /** This node's TLS material for calling members' peer ports (undefined when they run in plaintext). */
   tls?: () => ClientTlsOptions;
   stats: () => NodeStats;
-  ring: () => Ring | undefined;
-  liveness: (id: string) => MemberLiveness;
   phiThreshold: number;
   log: (message: string) => void;
 }
@@ -97,16 +96,18 @@ class OverviewCache {
 
   private async build(): Promise<Overview> {
     const { deps } = this;
-    const ring = deps.ring();
+    const { cluster } = deps;
+    const ring = cluster.ring();
+    const liveness = (id: string): MemberLiveness => ({ up: cluster.isUp(id), phi: cluster.phi(id) });
     const stats = new Map<string, NodeStats | { error: string }>();
     await Promise.all(
       Object.values(ring?.members ?? {}).map(async (member) => {
-        if (member.id === deps.self) stats.set(member.id, deps.stats());
-        else if (!deps.liveness(member.id).up) stats.set(member.id, { error: "down as this node sees it" });
+        if (member.id === cluster.self) stats.set(member.id, deps.stats());
+        else if (!cluster.isUp(member.id)) stats.set(member.id, { error: "down as this node sees it" });
         else stats.set(member.id, await this.memberStats(member.peerUrl));
       }),
     );
-    const overview = buildOverview({ self: deps.self, ring, liveness: deps.liveness, phiThreshold: deps.phiThreshold, stats, nowMs: Date.now() });
+    const overview = buildOverview({ self: cluster.self, ring, liveness, phiThreshold: deps.phiThreshold, stats, nowMs: Date.now() });
     this.last = { at: Date.now(), overview };
     return overview;
   }

@@ -4,23 +4,22 @@
  * A key this node holds only as a stand-in (it is not one of the partition's replicas) is dropped once no marker
  * points at it any more; the actor is renewed first, as for every discard of data this node may have written.
  */
+import type { ClusterView } from "../cluster/index.js";
 import { DynamoError } from "../errors/index.js";
 import type { Store } from "../storage/index.js";
 import type { PeerClient } from "../peer/index.js";
+import { preferenceList } from "../ring/index.js";
 import type { HintRef, HintStore } from "./hint-store.js";
 import { PeriodicTask } from "../../lib/periodic-task.js";
 
 export interface HintDeliveryDeps {
   store: Store;
   hints: HintStore;
-  isUp: (id: string) => boolean;
-  peer: (id: string) => PeerClient | undefined;
+  cluster: ClusterView;
   /** True when this node is one of the partition's replicas in the current ring (then it keeps its copy). */
   isReplica: (partition: number) => boolean;
-  /** Whether the member is still in the ring; hints for one that left go to the partition's current replicas. */
-  isMember: (id: string) => boolean;
-  /** The partition's current replicas, other than this node. */
-  replicasOf: (partition: number) => string[];
+  /** Replicas per partition (the largest bucket n): hints for a member that left go to the partition's current ones. */
+  targetN: number;
   intervalMs: number;
   batchMax: number;
   concurrencyMax: number;
@@ -60,12 +59,12 @@ export class HintDelivery {
   private async round(): Promise<number> {
     let delivered = 0;
     for (const owner of this.deps.hints.owners()) {
-      if (!this.deps.isMember(owner)) {
+      if (this.deps.cluster.ring()?.members[owner] === undefined) {
         delivered += await this.redirect(owner);
         continue;
       }
-      const client = this.deps.peer(owner);
-      if (!client || !this.deps.isUp(owner)) continue;
+      const client = this.deps.cluster.peer(owner);
+      if (!client || !this.deps.cluster.isUp(owner)) continue;
       const refs = await this.deps.hints.list(owner, this.deps.batchMax);
       const done = await this.deliver(client, refs);
       delivered += done.length;
@@ -74,6 +73,12 @@ export class HintDelivery {
     }
     if (delivered > 0) this.deps.onDelivered(delivered);
     return delivered;
+  }
+
+  /** The partition's current replicas, other than this node. */
+  private replicasOf(partition: number): string[] {
+    const ring = this.deps.cluster.ring();
+    return ring ? preferenceList(ring, partition, this.deps.targetN).filter((id) => id !== this.deps.cluster.self) : [];
   }
 
   /**
@@ -86,8 +91,8 @@ export class HintDelivery {
     for (const ref of refs) {
       const record = await this.deps.store.get(ref.partition, ref.bucket, ref.key);
       if (record) {
-        const targets = this.deps.replicasOf(ref.partition).filter((id) => this.deps.isUp(id));
-        const clients = targets.map((id) => this.deps.peer(id)).filter((c): c is PeerClient => c !== undefined);
+        const targets = this.replicasOf(ref.partition).filter((id) => this.deps.cluster.isUp(id));
+        const clients = targets.map((id) => this.deps.cluster.peer(id)).filter((c): c is PeerClient => c !== undefined);
         if (clients.length === 0) break;
         const header = { partition: ref.partition, bucket: ref.bucket, key: ref.key };
         const results = await Promise.allSettled(clients.map((c) => c.call("replicate", { header, body: record })));

@@ -4,6 +4,7 @@
  * partition and no transfer to this node is pending for it. The actor is renewed before anything is dropped.
  */
 import { PeriodicTask } from "../../lib/periodic-task.js";
+import type { ClusterView } from "../cluster/index.js";
 import { preferenceList } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
@@ -12,40 +13,42 @@ import type { HintStore } from "./hint-store.js";
 export interface JanitorDeps {
   store: Store;
   hints: HintStore;
-  self: string;
+  cluster: ClusterView;
   targetN: number;
-  ring: () => Ring | undefined;
   delayMs: number;
+  /** How often to look for partitions to drop. */
+  intervalMs: number;
   onDropped: (partition: number) => void;
   log: (message: string) => void;
 }
 
 export class PartitionJanitor {
-  private loop: PeriodicTask | undefined;
+  private readonly loop: PeriodicTask;
   /** Partitions seen unowned, and since when. */
   private readonly unownedSince = new Map<number, number>();
 
-  constructor(private readonly deps: JanitorDeps) {}
+  constructor(private readonly deps: JanitorDeps) {
+    this.loop = new PeriodicTask({ intervalMs: deps.intervalMs, round: () => this.sweep(), onError: (err) => deps.log(`partition cleanup failed: ${err.message}`) });
+  }
 
-  start(intervalMs: number): void {
-    this.loop ??= new PeriodicTask({ intervalMs, round: () => this.sweep(), onError: (err) => this.deps.log(`partition cleanup failed: ${err.message}`) });
+  start(): void {
     this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    await this.loop?.stop();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Whether this node should keep partition p's data under the given ring. */
   keeps(ring: Ring, partition: number): boolean {
-    if (preferenceList(ring, partition, this.deps.targetN).includes(this.deps.self)) return true;
-    if (ring.nextOwners && preferenceList({ ...ring, owners: ring.nextOwners }, partition, this.deps.targetN).includes(this.deps.self)) return true;
-    if (ring.pending.some((t) => t.partition === partition && (t.to === this.deps.self || t.from === this.deps.self))) return true;
+    if (preferenceList(ring, partition, this.deps.targetN).includes(this.deps.cluster.self)) return true;
+    if (ring.nextOwners && preferenceList({ ...ring, owners: ring.nextOwners }, partition, this.deps.targetN).includes(this.deps.cluster.self)) return true;
+    if (ring.pending.some((t) => t.partition === partition && (t.to === this.deps.cluster.self || t.from === this.deps.cluster.self))) return true;
     return this.deps.hints.hasPartition(partition);
   }
 
   async sweep(now = Date.now()): Promise<void> {
-    const ring = this.deps.ring();
+    const ring = this.deps.cluster.ring();
     if (!ring) return;
     const due: number[] = [];
     for (let p = 0; p < ring.partitions; p++) {
@@ -62,7 +65,7 @@ export class PartitionJanitor {
     await this.deps.store.renewActor();
     for (const p of due) {
       // The ring may have changed while this sweep ran.
-      const current = this.deps.ring();
+      const current = this.deps.cluster.ring();
       if (!current || this.keeps(current, p)) continue;
       await this.deps.store.dropPartition(p);
       this.unownedSince.delete(p);

@@ -3,8 +3,8 @@
  * is a `scan` after the last key copied; its entries (distinct keys) are merged as one batch; the caller is told of
  * every page so it can count progress and persist the cursor, which is what makes a copy resumable.
  */
+import type { ClusterView } from "../cluster/index.js";
 import type { PeerClient } from "../peer/index.js";
-import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
 
@@ -22,12 +22,9 @@ export interface StreamedEntry {
  */
 export interface ReplicaAccess {
   store: Store;
-  self: string;
+  cluster: ClusterView;
   /** Replicas per partition to consider (the largest bucket n). */
   targetN: number;
-  ring: () => Ring | undefined;
-  isUp: (id: string) => boolean;
-  peer: (id: string) => PeerClient | undefined;
   /** Merges one page of records (distinct keys of one partition) into the local replica. */
   mergePage: (partition: number, entries: StreamedEntry[]) => Promise<void>;
 }

@@ -55,14 +55,14 @@ export class Rebuilder {
 
   /** Called with every installed ring: starts a rebuild when the ring shows this node lost its disk. */
   async onRing(ring: Ring): Promise<void> {
-    const me = ring.members[this.deps.self];
+    const me = ring.members[this.deps.cluster.self];
     if (!me || me.incarnation === this.deps.store.incarnation) return;
     if (this.state?.incarnation === this.deps.store.incarnation) {
       this.kick();
       return;
     }
     const pending: number[] = [];
-    for (let p = 0; p < ring.partitions; p++) if (preferenceList(ring, p, this.deps.targetN).includes(this.deps.self)) pending.push(p);
+    for (let p = 0; p < ring.partitions; p++) if (preferenceList(ring, p, this.deps.targetN).includes(this.deps.cluster.self)) pending.push(p);
     await this.persist({ incarnation: this.deps.store.incarnation, pending });
     this.deps.log(`this node is a new incarnation (${this.deps.store.incarnation}, ring expects ${me.incarnation}): rebuilding ${pending.length} partitions from other replicas`);
     this.kick();
@@ -97,10 +97,10 @@ export class Rebuilder {
   }
 
   private async rebuildPartition(partition: number): Promise<boolean> {
-    const ring = this.deps.ring();
+    const ring = this.deps.cluster.ring();
     if (!ring) return false;
-    const sources = preferenceList(ring, partition, this.deps.targetN).filter((id) => id !== this.deps.self && this.deps.isUp(id));
-    const client = sources.map((id) => this.deps.peer(id)).find((c) => c !== undefined);
+    const sources = preferenceList(ring, partition, this.deps.targetN).filter((id) => id !== this.deps.cluster.self && this.deps.cluster.isUp(id));
+    const client = sources.map((id) => this.deps.cluster.peer(id)).find((c) => c !== undefined);
     if (!client) return false;
     const saved = this.state?.cursor?.partition === partition ? this.state.cursor : undefined;
     return streamPartition(client, {

@@ -62,7 +62,7 @@ export class TransferReceiver {
 
   /** Reconciles the transfers this node works on with the ring's pending list, and starts what may start. */
   onRing(ring: Ring): void {
-    const mine = ring.pending.filter((t) => t.to === this.deps.self);
+    const mine = ring.pending.filter((t) => t.to === this.deps.cluster.self);
     const wanted = new Set(mine.map(transferId));
     for (const id of [...this.progress.keys()]) if (!wanted.has(id)) this.progress.delete(id);
     for (const t of mine) {
@@ -92,7 +92,7 @@ export class TransferReceiver {
 
   /** This node's own bound, tightened by the ring's per-member share of the cluster's budget. */
   private limit(): number {
-    return Math.min(this.deps.concurrencyMax, this.deps.ring()?.transferLimit ?? Infinity);
+    return Math.min(this.deps.concurrencyMax, this.deps.cluster.ring()?.transferLimit ?? Infinity);
   }
 
   private async run(id: string, p: TransferProgress): Promise<void> {
@@ -142,10 +142,10 @@ export class TransferReceiver {
   }
 
   private source(p: TransferProgress): PeerClient | undefined {
-    const ring = this.deps.ring();
-    const candidates = [p.from, ...(ring ? preferenceList(ring, p.partition, this.deps.targetN) : [])].filter((id) => id !== this.deps.self && this.deps.isUp(id));
+    const ring = this.deps.cluster.ring();
+    const candidates = [p.from, ...(ring ? preferenceList(ring, p.partition, this.deps.targetN) : [])].filter((id) => id !== this.deps.cluster.self && this.deps.cluster.isUp(id));
     for (const id of candidates) {
-      const client = this.deps.peer(id);
+      const client = this.deps.cluster.peer(id);
       if (client) return client;
     }
     return undefined;

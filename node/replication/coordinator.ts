@@ -5,13 +5,13 @@
  * repairs in the background any replica whose version was behind (read repair).
  */
 import { DynamoError } from "../errors/index.js";
+import type { ClusterView } from "../cluster/index.js";
 import type { BucketConfig, Tuning } from "../config/index.js";
 import type { HintStore } from "../handoff/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
-import { RequestNotSentError, type PeerClient, type PeerHandlers, type PeerOp } from "../peer/index.js";
+import { RequestNotSentError, type PeerHandlers, type PeerOp } from "../peer/index.js";
 import type { PeerRequestOut, PeerResponse } from "../protocol/index.js";
 import { partitionOf } from "../ring/index.js";
-import type { Ring } from "../ring/types.js";
 import { encodedRecordBytes, merge, reconcile, sameVersion } from "../versioning/index.js";
 import type { Hlc, VersionVector, VersionedRecord } from "../versioning/types.js";
 import { QuorumTracker } from "./quorum.js";
@@ -19,15 +19,12 @@ import type { LocalReplica, ReplicaKey } from "./replica.js";
 import { planReplicas, type ReplicaPlan, type ReplicaTarget } from "./targets.js";
 
 export interface CoordinatorDeps {
-  self: string;
-  ring: () => Ring | undefined;
+  cluster: ClusterView;
   bucket: (name: string) => BucketConfig | undefined;
   replica: LocalReplica;
   hints: HintStore;
   /** False while this node's copy of a partition is not to be trusted for reads (it is being rebuilt). */
   canVote: (partition: number) => boolean;
-  peer: (id: string) => PeerClient | undefined;
-  isUp: (id: string) => boolean;
   tuning: Tuning;
   metrics: NodeMetrics;
   log: (message: string) => void;
@@ -66,7 +63,7 @@ export class Coordinator {
       context = seen?.clock ?? {};
     }
     const plan = this.plan(request.bucket, request.key);
-    const mine = plan.targets.find((t) => t.id === this.deps.self);
+    const mine = plan.targets.find((t) => t.id === this.deps.cluster.self);
     // A stand-in whose hint store is full cannot keep the write for its owner, so another replica versions it.
     if (!mine || (mine.hintFor !== undefined && !this.deps.hints.hasRoom())) return this.forward(plan, { ...request, context: context ?? {} });
     return this.coordinateLocally(plan, mine, { ...request, context: context ?? {} });
@@ -80,7 +77,7 @@ export class Coordinator {
     const header = { partition: at.partition, bucket: at.bucket, key: at.key };
     for (const target of plan.targets) {
       const reply =
-        target.id === this.deps.self
+        target.id === this.deps.cluster.self
           ? this.readLocalVote(at)
           : this.call(target.id, "fetch", { header }).then((res) => {
               if (!res.header.canVote) throw new DynamoError("unavailable", `${target.id} is rebuilding partition ${at.partition}`);
@@ -110,7 +107,7 @@ export class Coordinator {
         const bucket = this.requireBucket(at.bucket);
         // The marker goes first: a stand-in copy is only ever dropped when no marker points at it.
         if (hintFor !== undefined && !(await this.deps.hints.add({ owner: hintFor, ...at, bytes: encodedRecordBytes(body) }))) {
-          throw new DynamoError("unavailable", `${this.deps.self} cannot keep a hint for ${hintFor}: its hint store is full`);
+          throw new DynamoError("unavailable", `${this.deps.cluster.self} cannot keep a hint for ${hintFor}: its hint store is full`);
         }
         const { changed } = await this.deps.replica.merge(at, bucket.reconciliation, body);
         return { header: { changed } };
@@ -118,10 +115,10 @@ export class Coordinator {
       coordinate: async ({ header, body }) => {
         const bucket = this.requireBucket(header.bucket);
         const plan = this.plan(bucket, header.key);
-        const mine = plan.targets.find((t) => t.id === this.deps.self);
+        const mine = plan.targets.find((t) => t.id === this.deps.cluster.self);
         if (!mine || (mine.hintFor !== undefined && !this.deps.hints.hasRoom())) {
           // not_ready, not unavailable: the forwarder may try another replica, since nothing was stored here.
-          throw new DynamoError("not_ready", `${this.deps.self} cannot coordinate this key: it holds no replica or has no room for hints`);
+          throw new DynamoError("not_ready", `${this.deps.cluster.self} cannot coordinate this key: it holds no replica or has no room for hints`);
         }
         const record = await this.coordinateLocally(plan, mine, {
           bucket,
@@ -139,16 +136,16 @@ export class Coordinator {
   }
 
   private plan(bucket: BucketConfig, key: Buffer): ReplicaPlan {
-    const ring = this.deps.ring();
+    const ring = this.deps.cluster.ring();
     if (!ring) throw new DynamoError("not_ready", "this node has no ring yet");
     const partition = partitionOf(bucket.name, key, ring.partitions);
-    return planReplicas(ring, partition, bucket.n, this.deps.isUp, { sloppy: true });
+    return planReplicas(ring, partition, bucket.n, (id) => this.deps.cluster.isUp(id), { sloppy: true });
   }
 
   private async coordinateLocally(plan: ReplicaPlan, mine: ReplicaTarget, request: WriteRequest & { context: VersionVector }): Promise<VersionedRecord> {
     const at: ReplicaKey = { partition: plan.partition, bucket: request.bucket.name, key: request.key };
     if (mine.hintFor !== undefined && !(await this.deps.hints.add({ owner: mine.hintFor, ...at, bytes: request.value?.length ?? 0 }))) {
-      throw new DynamoError("unavailable", `${this.deps.self} stands in for ${mine.hintFor} but its hint store is full`);
+      throw new DynamoError("unavailable", `${this.deps.cluster.self} stands in for ${mine.hintFor} but its hint store is full`);
     }
     const record = await this.deps.replica.coordinate(
       at,
@@ -157,7 +154,7 @@ export class Coordinator {
       { value: request.value, contentType: request.contentType },
       request.stampedAt,
     );
-    const others = plan.targets.filter((t) => t.id !== this.deps.self);
+    const others = plan.targets.filter((t) => t.id !== this.deps.cluster.self);
     const primariesAsked = plan.targets.filter((t) => t.primary).length;
     const tracker = new QuorumTracker<boolean>({ total: request.w, primaries: request.pw }, plan.targets.length, primariesAsked);
     tracker.success(mine.id, mine.primary, true);
@@ -189,13 +186,13 @@ export class Coordinator {
       const target = targets.find((t) => t.id === id);
       if (!target) continue;
       const owner = target.hintFor ?? target.id;
-      if (owner === this.deps.self) continue;
+      if (owner === this.deps.cluster.self) continue;
       void this.deps.hints.add({ owner, ...at, bytes }).catch((err: Error) => this.deps.log(`could not record a hint for ${owner}: ${err.message}`));
     }
   }
 
   private async readLocalVote(at: ReplicaKey): Promise<VersionedRecord | undefined> {
-    if (!this.deps.canVote(at.partition)) throw new DynamoError("unavailable", `${this.deps.self} is rebuilding partition ${at.partition}`);
+    if (!this.deps.canVote(at.partition)) throw new DynamoError("unavailable", `${this.deps.cluster.self} is rebuilding partition ${at.partition}`);
     return this.deps.replica.read(at);
   }
 
@@ -218,7 +215,7 @@ export class Coordinator {
       pw: request.pw,
       stampedAt: this.deps.replica.clock.tick(),
     };
-    const candidates = plan.targets.filter((t) => t.id !== this.deps.self).sort((a, b) => Number(this.deps.isUp(b.id)) - Number(this.deps.isUp(a.id)));
+    const candidates = plan.targets.filter((t) => t.id !== this.deps.cluster.self).sort((a, b) => Number(this.deps.cluster.isUp(b.id)) - Number(this.deps.cluster.isUp(a.id)));
     let lastError: Error | undefined;
     for (const target of candidates) {
       try {
@@ -262,7 +259,7 @@ export class Coordinator {
     for (const reply of replies) {
       if (reply.value && sameVersion(reply.value, merged)) continue;
       this.deps.metrics.readRepairs.inc();
-      if (reply.id === this.deps.self) {
+      if (reply.id === this.deps.cluster.self) {
         void this.deps.replica.merge(at, bucket.reconciliation, merged).catch((err: Error) => this.deps.log(`read repair of local replica failed: ${err.message}`));
         continue;
       }
@@ -271,7 +268,7 @@ export class Coordinator {
   }
 
   private call<O extends PeerOp>(id: string, op: O, request: PeerRequestOut<O>, timeoutMs?: number): Promise<PeerResponse<O>> {
-    const client = this.deps.peer(id);
+    const client = this.deps.cluster.peer(id);
     if (!client) return Promise.reject(new RequestNotSentError(`no address known for member ${id}`));
     return client.call(op, request, timeoutMs).catch((err: Error) => {
       this.deps.metrics.peerErrors.inc({ op });
@@ -300,7 +297,7 @@ export class Coordinator {
 
   private requireBucket(name: string): BucketConfig {
     const bucket = this.deps.bucket(name);
-    if (!bucket) throw new DynamoError("unknown_bucket", `bucket '${name}' is not configured on ${this.deps.self}`);
+    if (!bucket) throw new DynamoError("unknown_bucket", `bucket '${name}' is not configured on ${this.deps.cluster.self}`);
     return bucket;
   }
 }

@@ -150,11 +150,9 @@ describe("web console", function () {
     const app = express().use(
       createConsoleRoutes({
         enabled: false,
-        self: "n",
+        cluster: { self: "n", ring: () => undefined, isUp: () => true, phi: () => 0 },
         token: "t",
         stats: () => ({ id: "n" }) as never,
-        ring: () => undefined,
-        liveness: () => ({ up: true, phi: 0 }),
         phiThreshold: 8,
         log: () => undefined,
       }),

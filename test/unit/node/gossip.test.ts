@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
-import { Gossiper, PhiAccrualDetector, DEFAULT_FAILURE_DETECTOR } from "../../../node/cluster/index.js";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Gossiper, PhiAccrualDetector, DEFAULT_FAILURE_DETECTOR, DEFAULT_GOSSIP } from "../../../node/cluster/index.js";
+import { DynamoError } from "../../../node/errors/index.js";
+import { PeerClient, PeerServer, type PeerHandlers } from "../../../node/peer/index.js";
 import { createRing } from "../../../node/ring/index.js";
 
 /** node-0's gossiper in a ring of `ids`, with the detector it feeds and a clock the test moves. */
-function gossiperOf(ids: string[], start = 1000) {
+function gossiperOf(ids: string[], start = 1000, peer: (id: string) => PeerClient | undefined = () => undefined, options = DEFAULT_GOSSIP) {
   const members = ids.map((id) => ({ id, peerUrl: `https://127.0.0.1:1/${id}`, clientUrl: "http://127.0.0.1:2", incarnation: "i", state: "valid" as const }));
   const ring = createRing({ partitions: 8, members, targetN: 2 });
   const detector = new PhiAccrualDetector(DEFAULT_FAILURE_DETECTOR);
@@ -13,13 +19,13 @@ function gossiperOf(ids: string[], start = 1000) {
     ring: () => ring,
     ringHash: () => "h",
     installRing: async () => false,
-    peer: () => undefined,
+    peer,
     seedClients: () => [],
     detector,
     random: () => 0.5,
     now: () => clock.now,
     log: () => undefined,
-  });
+  }, options);
   return { gossiper, detector, clock };
 }
 
@@ -80,5 +86,49 @@ describe("gossip", function () {
     // Names outside the ring are never marked.
     await handlers.leave({ header: { generation: 1 }, body: undefined }, "stranger");
     assert.equal(gossiper.isLeaving("stranger"), false);
+  });
+
+  it("stops only once the round in flight is over, and starts none after", async function () {
+    // node-1's peer port answers gossip only when the test lets it, so the round that asked it hangs meanwhile.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let exchanges = 0;
+    const refuse = async () => {
+      throw new DynamoError("invalid_request", "not used");
+    };
+    const handlers = {
+      gossip: async () => {
+        exchanges += 1;
+        await released;
+        return { header: { epoch: 1, ringHash: "h", heartbeats: { "node-1": [5, 7] } } };
+      },
+      fetch: refuse, replicate: refuse, coordinate: refuse, scan: refuse, "ring-get": refuse, "ring-put": refuse, "ae-leaves": refuse, "ae-keys": refuse, "ae-invalidate": refuse, "merge-page": refuse, leave: refuse,
+    } as PeerHandlers;
+    const token = "t".repeat(16);
+    const server = createServer();
+    new PeerServer({ token, inFlightMax: 10, log: () => undefined }, handlers).attach(server);
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const client = new PeerClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { token, timeoutMs: 2000, inFlightMax: 10, reconnectDelayMs: 10, from: "node-0" });
+    try {
+      // An exchange may take four intervals, so the hung one outlasts everything the test waits for below.
+      const { gossiper, detector } = gossiperOf(["node-0", "node-1"], 1000, () => client, { ...DEFAULT_GOSSIP, intervalMs: 250 });
+      gossiper.start();
+      for (let i = 0; i < 200 && exchanges === 0; i++) await sleep(5);
+      assert.equal(exchanges, 1, "a round is asking node-1");
+      let stopped = false;
+      const stopping = gossiper.stop().then(() => (stopped = true));
+      await sleep(100);
+      assert.equal(stopped, false, "stop waits for the round in flight");
+      release();
+      await stopping;
+      assert.equal(detector.lastHeardAt("node-1"), 1000, "the round finished its work (node-1's heartbeat) before stop returned");
+      await sleep(300);
+      assert.equal(exchanges, 1, "no round after stop");
+    } finally {
+      client.close();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -10,6 +10,7 @@ import { DynamoError } from "../../../node/errors/index.js";
 import { HintDelivery, HintStore } from "../../../node/handoff/index.js";
 import { PeerClient, PeerServer, type PeerHandlers } from "../../../node/peer/index.js";
 import { LocalReplica, type ReplicaKey } from "../../../node/replication/index.js";
+import { createRing } from "../../../node/ring/index.js";
 import { Store } from "../../../node/storage/index.js";
 import { encodedRecordBytes, HybridClock, update } from "../../../node/versioning/index.js";
 import type { VersionedRecord } from "../../../node/versioning/types.js";
@@ -142,14 +143,15 @@ describe("hints refused for good", function () {
     await hints.load();
     assert.ok(await hints.add({ owner: "owner", ...at, bytes: 100 * KIB }));
     const dropped: string[] = [];
+    // The owner is still a ring member, so its hints go to it rather than to the partition's current replicas.
+    const members = ["sender", "owner"].map((id) => ({ id, peerUrl: `http://127.0.0.1:1/${id}`, clientUrl: "http://127.0.0.1:2", incarnation: "i", state: "valid" as const }));
+    const ring = createRing({ partitions: 8, members, targetN: 2 });
     const delivery = new HintDelivery({
       store: sender,
       hints,
-      isUp: () => true,
-      peer: () => client,
+      cluster: { self: "sender", ring: () => ring, isUp: () => true, phi: () => 0, peer: () => client },
       isReplica: () => false,
-      isMember: () => true,
-      replicasOf: () => [],
+      targetN: 2,
       intervalMs: 1000,
       batchMax: 10,
       concurrencyMax: 2,
