@@ -1,6 +1,7 @@
 /**
  * `DynamoClient`: the typed face of the Client HTTP API. It spreads requests over one or more nodes round-robin (any
- * node can coordinate any key) and fails a read over to the next node when a connection cannot be made. A write moves
+ * node can coordinate any key), or with `routing: "ring"` sends each straight to a replica of its key (routing.ts),
+ * and fails a read over to the next node when a connection cannot be made. A write moves
  * on to the next node only when the failed attempt provably stored nothing: the connection was refused, a kept-alive
  * connection the node was closing failed before any answer, or the node answered `503 not_ready` (it is shutting down
  * or has no ring yet). Any other failed write is the caller's to judge: it may still have been stored. Together with a
@@ -18,6 +19,8 @@ import {
   type RawResponse,
   type WriteResult,
 } from "./response.js";
+import { RING_VERSION_HEADER } from "../node/ring/client-view.js";
+import { RingRouter, type RingAnswer, type RoutingOptions } from "./routing.js";
 import { HttpTransport } from "./transport.js";
 import { kvPath, normalizeBaseUrl } from "./url.js";
 
@@ -39,9 +42,20 @@ export interface DynamoClientOptions {
    * operator, the client Service's (`X.NAMESPACE.svc`), which every node's client-port certificate carries.
    */
   servername?: string;
+  /**
+   * `round-robin` (the default) spreads requests over the base URLs and lets the node that takes a request forward
+   * it to the key's replicas. `ring` learns the ring from the nodes and sends each request straight to a replica of
+   * its key, saving that hop; it needs the nodes' advertised client URLs (`GET /v1/ring`) to be reachable from here,
+   * which is why it is not the default: behind a load balancer or a port-forward they are not. See
+   * docs/client-routing.md.
+   */
+  routing?: "round-robin" | "ring";
+  /** Tuning of `routing: "ring"`: how often the ring may be fetched, and how long a failed node is passed over. */
+  routingOptions?: Partial<RoutingOptions>;
 }
 
-export const DEFAULT_CLIENT_OPTIONS: Required<Omit<DynamoClientOptions, "token" | "ca" | "servername">> = {
+export const DEFAULT_CLIENT_OPTIONS: Required<Omit<DynamoClientOptions, "token" | "ca" | "servername" | "routingOptions">> = {
+  routing: "round-robin",
   maxSockets: 64,
   timeoutMs: 5_000,
   // Room for a handful of 1 MiB siblings, base64-encoded, in one 300 response.
@@ -77,6 +91,7 @@ export class DynamoClient {
   readonly #baseUrls: readonly string[];
   readonly #transport: HttpTransport;
   readonly #timeoutMs: number;
+  readonly #router: RingRouter | undefined;
   #next = 0;
 
   constructor(baseUrls: string | readonly string[], options: DynamoClientOptions = {}) {
@@ -86,6 +101,23 @@ export class DynamoClient {
     const settings = { ...DEFAULT_CLIENT_OPTIONS, ...options };
     this.#timeoutMs = settings.timeoutMs;
     this.#transport = new HttpTransport(settings);
+    if (settings.routing !== "round-robin" && settings.routing !== "ring") {
+      throw new DynamoClientError("invalid_request", `routing must be "round-robin" or "ring", got ${JSON.stringify(settings.routing)}`);
+    }
+    this.#router =
+      settings.routing === "ring"
+        ? new RingRouter({ baseUrls: this.#baseUrls, fetchRing: (url, etag) => this.#fetchRing(url, etag), now: () => performance.now(), options: options.routingOptions })
+        : undefined;
+  }
+
+  /** With `routing: "ring"`, the version (`TERM.EPOCH`) of the ring requests are routed by; undefined until it is known. */
+  get ringVersion(): string | undefined {
+    return this.#router?.version;
+  }
+
+  /** With `routing: "ring"`: fetches the ring now (within the refresh rate limit) and resolves when that is done. */
+  async refreshRing(): Promise<void> {
+    await this.#router?.refresh();
   }
 
   /** The normalized base URLs this client sends to, in round-robin order. */
@@ -95,7 +127,7 @@ export class DynamoClient {
 
   async get(bucket: string, key: string | Buffer, options: GetOptions = {}): Promise<GetResult> {
     const path = kvPath(bucket, key, { r: options.r, pr: options.pr });
-    const response = await this.#read(path, options.timeoutMs);
+    const response = await this.#send({ method: "GET", path, timeoutMs: options.timeoutMs }, true, { bucket, key, kind: "read" });
     return parseGetResponse(response);
   }
 
@@ -106,7 +138,7 @@ export class DynamoClient {
       options.contentType ?? (typeof value === "string" ? "text/plain; charset=utf-8" : "application/octet-stream");
     const headers: Record<string, string> = { "content-type": contentType };
     if (options.context !== undefined) headers[CONTEXT_HEADER] = options.context;
-    const response = await this.#write("PUT", path, headers, body, options.timeoutMs);
+    const response = await this.#send({ method: "PUT", path, headers, body, timeoutMs: options.timeoutMs }, false, { bucket, key, kind: "write" });
     return parsePutResponse(response);
   }
 
@@ -114,13 +146,13 @@ export class DynamoClient {
     const path = kvPath(bucket, key, { w: options.w });
     const headers: Record<string, string> = {};
     if (options.context !== undefined) headers[CONTEXT_HEADER] = options.context;
-    const response = await this.#write("DELETE", path, headers, undefined, options.timeoutMs);
+    const response = await this.#send({ method: "DELETE", path, headers, timeoutMs: options.timeoutMs }, false, { bucket, key, kind: "write" });
     return parseDeleteResponse(response);
   }
 
   /** The coordinator's view of the cluster (`GET /v1/cluster`); its fields are those the server chooses to report. */
   async cluster(options: { timeoutMs?: number } = {}): Promise<Record<string, unknown>> {
-    return parseClusterResponse(await this.#read("/v1/cluster", options.timeoutMs));
+    return parseClusterResponse(await this.#send({ method: "GET", path: "/v1/cluster", timeoutMs: options.timeoutMs }, true));
   }
 
   /** Closes idle connections. The client must not be used afterwards. */
@@ -128,55 +160,63 @@ export class DynamoClient {
     this.#transport.close();
   }
 
-  #pickStart(): number {
-    const index = this.#next;
+  /** The base URLs in round-robin order, starting one further each call. */
+  #rotation(): string[] {
+    const start = this.#next;
     this.#next = (this.#next + 1) % this.#baseUrls.length;
-    return index;
+    return [...this.#baseUrls.slice(start), ...this.#baseUrls.slice(0, start)];
+  }
+
+  async #fetchRing(url: string, etag: string | undefined): Promise<RingAnswer> {
+    const response = await this.#transport.request({
+      method: "GET",
+      url: `${url}/v1/ring`,
+      headers: etag === undefined ? {} : { "if-none-match": etag },
+      timeoutMs: this.#timeoutMs,
+    });
+    const tag = response.headers["etag"];
+    const answer: RingAnswer = { status: response.status, ...(typeof tag === "string" && { etag: tag }) };
+    if (response.status !== 200) return answer;
+    return { ...answer, body: JSON.parse(response.body.toString("utf8")) as unknown };
   }
 
   /**
-   * Reads are idempotent, so a connection failure moves on to the next node, once around the list at most. Timeouts
-   * are not retried: the deadline is the caller's budget for the whole call, and it has been spent.
-   */
-  async #read(path: string, timeoutMs: number | undefined): Promise<RawResponse> {
-    return this.#send({ method: "GET", path, timeoutMs }, true);
-  }
-
-  async #write(
-    method: "PUT" | "DELETE",
-    path: string,
-    headers: Record<string, string>,
-    body: Buffer | undefined,
-    timeoutMs: number | undefined,
-  ): Promise<RawResponse> {
-    return this.#send({ method, path, headers, body, timeoutMs }, false);
-  }
-
-  /**
-   * Sends to the next node in turn, moving on (once around the list at most) after a failure that allows it: any
-   * connection failure for an idempotent request, one that provably delivered nothing for a write, and a node's
-   * `503 not_ready` for both. The last node's answer or error is what the caller gets.
+   * Sends to the nodes in turn (round-robin, or the key's replicas first under ring routing), moving on (once through
+   * the list at most) after a failure that allows it: any connection failure for an idempotent request, one that
+   * provably delivered nothing for a write, and a node's `503 not_ready` for both. Timeouts are not retried: the
+   * deadline is the caller's budget for the whole call, and it has been spent. The last node's answer or error is what
+   * the caller gets.
    */
   async #send(
     request: { method: "GET" | "PUT" | "DELETE"; path: string; headers?: Record<string, string>; body?: Buffer; timeoutMs: number | undefined },
     idempotent: boolean,
+    route?: { bucket: string; key: string | Buffer; kind: "read" | "write" },
   ): Promise<RawResponse> {
-    const start = this.#pickStart();
-    const attempts = this.#baseUrls.length;
+    const router = this.#router;
+    const routed = router && route ? router.candidates(route.bucket, typeof route.key === "string" ? Buffer.from(route.key, "utf8") : route.key, route.kind) : undefined;
+    const urls = routed ?? this.#rotation();
+    const version = routed ? router?.version : undefined;
+    const headers = version === undefined ? request.headers : { ...request.headers, [RING_VERSION_HEADER]: version };
     let lastError: DynamoClientError | undefined;
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      const baseUrl = this.#baseUrls[(start + attempt) % attempts];
-      const last = attempt === attempts - 1;
+    for (let attempt = 0; attempt < urls.length; attempt++) {
+      const baseUrl = urls[attempt] as string;
+      const last = attempt === urls.length - 1;
       try {
         const response = await this.#transport.request({
           method: request.method,
           url: `${baseUrl}${request.path}`,
-          headers: request.headers,
+          headers,
           body: request.body,
           timeoutMs: request.timeoutMs ?? this.#timeoutMs,
         });
-        if (last || !refusedUnserved(response)) return response;
+        const unserved = refusedUnserved(response);
+        if (router) {
+          if (unserved) router.failed(baseUrl);
+          else router.answered(baseUrl, response);
+        }
+        if (last || !unserved) return response;
       } catch (error) {
+        if (router && error instanceof DynamoClientError && (error.code === "network_error" || error.code === "timeout")) router.failed(baseUrl);
         if (!(error instanceof DynamoClientError) || error.code !== "network_error" || !(idempotent || error.notDelivered)) throw error;
         lastError = error;
         if (last) throw error;

@@ -7,3 +7,5 @@ export type { DynamoClientOptions, GetOptions, PutOptions, DeleteOptions } from 
 export { DynamoClientError } from "./errors.js";
 export type { ClientSideErrorCode } from "./errors.js";
 export type { GetResult, Sibling, WriteResult, DeleteResult } from "./response.js";
+export { DEFAULT_ROUTING_OPTIONS } from "./routing.js";
+export type { RoutingOptions } from "./routing.js";

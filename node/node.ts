@@ -15,7 +15,7 @@ import { Gossiper, MemberView, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DE
 import { replicationWarnings, type NodeConfig } from "./config/index.js";
 import { AdaptivePace, HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createConsoleRoutes } from "./console/index.js";
-import { ClientSecurity, KvRoutes, answerClientError, clientAuthorization, createAdminApi, createClientApi, createClientServer, withKvFastPath, type ClientSecurityOptions } from "./http/index.js";
+import { ClientRing, ClientSecurity, KvRoutes, answerClientError, clientAuthorization, createAdminApi, createClientApi, createClientServer, withKvFastPath, type ClientSecurityOptions } from "./http/index.js";
 import { Drain } from "./lifecycle/index.js";
 import { createLogger, keyForLog, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
@@ -389,6 +389,9 @@ export class StorageNode {
     clientApp.disable("x-powered-by");
     const tokens = this.clientSecurity.tokens;
     if (tokens) clientApp.use(clientAuthorization(tokens));
+    // The ring view for clients that send each request to a replica of its key (docs/client-routing.md).
+    const clientRing = new ClientRing({ self: options.id, ring: () => this.ringState.ring, buckets: options.config.buckets, metrics: this.metrics });
+    clientApp.get("/v1/ring", clientRing.route);
     clientApp.use(consoleRoutes, kvApp);
     const adminApp = createAdminApi({
       token: options.token,
@@ -406,7 +409,7 @@ export class StorageNode {
     this.peerServer = this.createPeerServer(adminApp);
     this.peerProtocol.attach(this.peerServer);
     this.clientServer = createClientServer(
-      this.drainGate.clientGate(withKvFastPath(kvRoutes, tokens, clientApp)),
+      this.drainGate.clientGate(clientRing.withHints(withKvFastPath(kvRoutes, tokens, clientApp))),
       {
         connectionsMax: tuning.clientConnectionsMax,
         headersTimeoutMs: tuning.clientHeadersTimeoutMs,

@@ -11,3 +11,5 @@ export type { ClientTokenEntry, ClientTokensFile, Scope } from "./client-auth.js
 export { createAdminApi } from "./admin-api.js";
 export type { AdminApiDeps } from "./admin-api.js";
 export { parseKvPath, parseQuorum, KEY_BYTES_MAX } from "./request.js";
+export { ClientRing } from "./ring-route.js";
+export type { ClientRingDeps } from "./ring-route.js";

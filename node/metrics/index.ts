@@ -54,6 +54,17 @@ export class NodeMetrics {
     help: "Writes forwarded to a replica because this node holds no replica of the key",
     registers: [this.registry],
   });
+  readonly misdirected = new Counter({
+    name: "dynamo_misdirected_requests_total",
+    help: "Requests from ring-routing clients that reached a node holding no replica of their key (it forwarded them)",
+    registers: [this.registry],
+  });
+  readonly ringViews = new Counter({
+    name: "dynamo_ring_view_requests_total",
+    help: "GET /v1/ring requests by answer: full view (200) or unchanged (304)",
+    labelNames: ["status"] as const,
+    registers: [this.registry],
+  });
   readonly peerErrors = new Counter({
     name: "dynamo_peer_errors_total",
     help: "Failed requests to peers by operation",

@@ -22,3 +22,14 @@ export {
   transferKey,
 } from "./progress.js";
 export type { RebalanceProgress, RebalanceSummary, TransferReportEntry } from "./progress.js";
+export {
+  MISDIRECTED_HEADER,
+  RING_VERSION_HEADER,
+  compareRingVersions,
+  decodeRingView,
+  encodeRingView,
+  parseRingVersion,
+  replicasOf,
+  ringVersion,
+} from "./client-view.js";
+export type { DecodedRingView, RingVersion, RingView } from "./client-view.js";
