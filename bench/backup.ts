@@ -4,12 +4,13 @@
  * measures the clients' p99 in windows of equal length: with no backup, during a backup at the default rate limit,
  * with no backup again, and during a backup with no rate limit. Prints each window's p50/p99, the ratio to the
  * baseline around it, and each backup's duration and throughput.
- * Flags: --keys K --clients C --window-seconds S --seed N
+ * Flags: --keys K --clients C --window-seconds S --seed N --store file|s3 (s3: a local versitygw server, built by
+ * `npm run versitygw:build`, over loopback; file: a temporary directory).
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_BACKUP } from "../backup/index.js";
@@ -19,6 +20,7 @@ import { seededRandom } from "../lib/random.js";
 import { formatMs } from "./ycsb/report.js";
 import { DYNAMO_CLI } from "../lib/local-cluster.js";
 import { startDevCluster } from "./ycsb/store.js";
+import { S3Server } from "../lib/local-s3.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -26,6 +28,7 @@ const { values: flags } = parseArgs({
     clients: { type: "string", default: "8" },
     "window-seconds": { type: "string", default: "20" },
     seed: { type: "string" },
+    store: { type: "string", default: "file" },
   },
 });
 const KEYS = Number(flags.keys);
@@ -33,13 +36,23 @@ const CLIENTS = Number(flags.clients);
 const WINDOW_S = Number(flags["window-seconds"]);
 const SEED = flags.seed !== undefined ? Number(flags.seed) : Math.floor(Math.random() * 2 ** 31);
 const log = (line: string) => process.stdout.write(line + "\n");
+const loadAverage = () => loadavg().map((l) => l.toFixed(1)).join(" ");
+if (flags.store !== "file" && flags.store !== "s3") throw new Error(`--store must be file or s3, not ${flags.store}`);
+
+/** Where the backups go: the location, and the CLI flags and environment variables that reach it. */
+interface Target {
+  location: string;
+  flags: string[];
+  env: Record<string, string>;
+}
 
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
 /** Runs `dynamo backup create` and keeps the window open for at least WINDOW_S seconds. */
-async function backupWindow(dataDir: string, store: string, rateFlags: string[]): Promise<{ seconds: number; records: number; bytes: number }> {
+async function backupWindow(dataDir: string, target: Target, rateFlags: string[]): Promise<{ seconds: number; records: number; bytes: number; storedBytes: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, [DYNAMO_CLI, "backup", "create", "--to", `file://${store}`, "--data-dir", dataDir, "--json", ...rateFlags], { stdio: ["ignore", "pipe", "pipe"] });
+  const args = [DYNAMO_CLI, "backup", "create", "--to", target.location, "--data-dir", dataDir, "--json", ...target.flags, ...rateFlags];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...target.env } });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -47,15 +60,20 @@ async function backupWindow(dataDir: string, store: string, rateFlags: string[])
   const [code] = (await once(child, "exit")) as [number];
   if (code !== 0) throw new Error(`dynamo backup create failed (${code}): ${stderr}`);
   const seconds = (Date.now() - started) / 1000;
-  const result = JSON.parse(stdout) as { totals: { records: number; rawBytes: number } };
-  return { seconds, records: result.totals.records, bytes: result.totals.rawBytes };
+  const result = JSON.parse(stdout) as { totals: { records: number; rawBytes: number; bytes: number } };
+  return { seconds, records: result.totals.records, bytes: result.totals.rawBytes, storedBytes: result.totals.bytes };
 }
 
 async function main(): Promise<void> {
-  log(`bench:backup: ${KEYS} keys of 1 KiB, ${CLIENTS} YCSB-A clients, ${WINDOW_S} s baseline windows, seed ${SEED}`);
+  log(`bench:backup: ${KEYS} keys of 1 KiB, ${CLIENTS} YCSB-A clients, ${WINDOW_S} s baseline windows, backups to ${flags.store}, seed ${SEED}`);
+  log(`load average at the start: ${loadAverage()}`);
+  const s3 = flags.store === "s3" ? await S3Server.start(["dynamo-bench"]) : undefined;
+  const store = s3 ? undefined : mkdtempSync(join(tmpdir(), "dynamo-bench-backup-"));
+  const target: Target = s3
+    ? { location: "s3://dynamo-bench/backups", flags: ["--s3-endpoint", s3.endpoint, "--s3-path-style"], env: s3.env }
+    : { location: `file://${store}`, flags: [], env: {} };
   const cluster = await startDevCluster({ nodes: 3, log });
   const client = new DynamoClient(cluster.urls, { maxSockets: 64, timeoutMs: 30_000 });
-  const store = mkdtempSync(join(tmpdir(), "dynamo-bench-backup-"));
   try {
     const value = Buffer.alloc(1024, 97);
     let next = 0;
@@ -77,9 +95,9 @@ async function main(): Promise<void> {
     ];
     let baselineP99 = 0;
     for (const [name, rateFlags] of windows) {
-      let backup: { seconds: number; records: number; bytes: number } | undefined;
+      let backup: Awaited<ReturnType<typeof backupWindow>> | undefined;
       if (rateFlags === undefined) await sleep(WINDOW_S);
-      else backup = await backupWindow(cluster.dataDir!, store, rateFlags);
+      else backup = await backupWindow(cluster.dataDir!, target, rateFlags);
       const summary = load.cut().summary();
       if (rateFlags === undefined) baselineP99 = summary.p99Us;
       const row = {
@@ -91,11 +109,14 @@ async function main(): Promise<void> {
         backupSeconds: backup?.seconds,
         backupRecordsPerSecond: backup ? Math.round(backup.records / backup.seconds) : undefined,
         backupMBps: backup ? backup.bytes / 1e6 / backup.seconds : undefined,
+        backupStoredBytes: backup?.storedBytes,
+        loadAverage: loadAverage(),
       };
       rows.push(row);
       log(
         `  ${name}: ${summary.count} ops, p50 ${formatMs(summary.p50Us)} ms, p99 ${formatMs(summary.p99Us)} ms` +
-          (backup ? ` (${row.p99Ratio.toFixed(2)}x the window before); backup of ${backup.records} records took ${backup.seconds.toFixed(1)} s, ${row.backupRecordsPerSecond} records/s` : ""),
+          (backup ? ` (${row.p99Ratio.toFixed(2)}x the window before); backup of ${backup.records} records took ${backup.seconds.toFixed(1)} s, ${row.backupRecordsPerSecond} records/s, ${backup.storedBytes} bytes stored` : "") +
+          `; load average ${row.loadAverage}`,
       );
     }
     await load.stop();
@@ -104,7 +125,8 @@ async function main(): Promise<void> {
   } finally {
     client.close();
     await cluster.stop();
-    rmSync(store, { recursive: true, force: true });
+    await s3?.stop();
+    if (store) rmSync(store, { recursive: true, force: true });
   }
 }
 

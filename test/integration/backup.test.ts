@@ -5,6 +5,8 @@
  * versions (sibling dots, timestamps), no deleted key comes back, and a context read after the restore resolves
  * siblings. A corrupt or missing partition file fails the restore by name before anything is written; a stopped
  * backup resumes. DYNAMO_BACKUP_KEYS sets the number of keys (the issue's full test: 100000; CI runs fewer).
+ * DYNAMO_BACKUP_STORE=s3 runs it all against a real S3 server (versitygw, lib/local-s3.ts) instead of a
+ * directory; test/integration/backup-s3.test.ts covers S3 in CI.
  */
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,11 +18,14 @@ import { DynamoClient } from "../../client/index.js";
 import type { Ring } from "../../node/ring/index.js";
 import { CLI, REPO_ROOT, runCli, TestCluster } from "../helpers/dev-cluster.js";
 import { currentRing, replicasOf } from "../helpers/replicas.js";
+import { S3Server } from "../../lib/local-s3.js";
 import { rng, seedFromEnv } from "../helpers/seeded.js";
 
 const CONFIG = join(REPO_ROOT, "test", "integration", "fixtures", "backup.yaml");
 const KEYS = Number(process.env.DYNAMO_BACKUP_KEYS ?? 3000);
 const CONCURRENCY = 48;
+const STORE = process.env.DYNAMO_BACKUP_STORE ?? "file";
+const S3_BUCKET = "dynamo-backups";
 
 type Kind = "plain" | "siblings" | "deleted" | "lww" | "single";
 interface Expected {
@@ -149,12 +154,34 @@ describe("backup and restore", function () {
   let source: TestCluster | undefined;
   let target: TestCluster | undefined;
   let plan: Expected[] = [];
-  const store = mkdtempSync(join(tmpdir(), "dynamo-backup-store-"));
-  const location = `file://${store}`;
+  let s3: S3Server | undefined;
+  // Where the backups go, and the directory that holds the same files (for S3: the server's POSIX backend).
+  let store = "";
+  let location = "";
+  let storeFlags: string[] = [];
+  let storeEnv: Record<string, string> | undefined;
+  /** The location of a copy of the store under `name` (a directory beside it; for S3, a prefix beside it). */
+  let copyOf: (name: string) => { dir: string; location: string };
   let backupId = "";
+  const cli = (args: string[]) => runCli([...args, ...storeFlags], undefined, storeEnv);
 
   before(async function () {
-    console.log(`    seed ${seed}, ${KEYS} keys`);
+    console.log(`    seed ${seed}, ${KEYS} keys, backups to ${STORE}`);
+    if (STORE === "s3") {
+      if (!S3Server.available()) this.skip();
+      s3 = await S3Server.start([S3_BUCKET]);
+      store = s3.objectPath(S3_BUCKET, "suite");
+      location = `s3://${S3_BUCKET}/suite`;
+      storeFlags = ["--s3-endpoint", s3.endpoint, "--s3-path-style"];
+      storeEnv = s3.env;
+      copyOf = (name) => ({ dir: s3!.objectPath(S3_BUCKET, name), location: `s3://${S3_BUCKET}/${name}` });
+    } else if (STORE === "file") {
+      store = mkdtempSync(join(tmpdir(), "dynamo-backup-store-"));
+      location = `file://${store}`;
+      copyOf = (name) => ({ dir: `${store}-${name}`, location: `file://${store}-${name}` });
+    } else {
+      throw new Error(`DYNAMO_BACKUP_STORE must be file or s3, not ${STORE}`);
+    }
     // One after the other: two clusters starting at once on a busy machine miss their start-up deadlines.
     source = await TestCluster.start({ nodes: 3, config: CONFIG, partitions: 32 });
     target = await TestCluster.start({ nodes: 4, config: CONFIG, partitions: 16 });
@@ -168,7 +195,8 @@ describe("backup and restore", function () {
   after(async function () {
     await source?.destroy();
     await target?.destroy();
-    rmSync(store, { recursive: true, force: true });
+    if (s3) await s3.stop();
+    else if (store) rmSync(store, { recursive: true, force: true });
   });
 
   it("backs up while a client keeps writing, and exits 0 only once complete", async function () {
@@ -181,13 +209,13 @@ describe("backup and restore", function () {
       }
     })();
     const started = Date.now();
-    const r = await runCli(["backup", "create", "--to", location, "--data-dir", source!.dataDir, "--json"]);
+    const r = await cli(["backup", "create", "--to", location, "--data-dir", source!.dataDir, "--json"]);
     stop = true;
     await writer;
     assert.equal(r.code, 0, r.stderr);
-    const result = JSON.parse(r.stdout) as { id: string; totals: { records: number; tombstones: number } };
+    const result = JSON.parse(r.stdout) as { id: string; totals: { records: number; tombstones: number; bytes: number; rawBytes: number } };
     backupId = result.id;
-    console.log(`    backup ${backupId}: ${result.totals.records} records (${result.totals.tombstones} deletes) in ${Date.now() - started} ms while ${during} writes went on`);
+    console.log(`    backup ${backupId}: ${result.totals.records} records (${result.totals.tombstones} deletes), ${result.totals.rawBytes} bytes compressed to ${result.totals.bytes}, in ${Date.now() - started} ms while ${during} writes went on`);
     const deleted = plan.filter((e) => e.kind === "deleted").length;
     assert.ok(result.totals.records >= KEYS, `the backup holds ${result.totals.records} records for ${KEYS} keys`);
     assert.ok(result.totals.tombstones >= deleted, `${result.totals.tombstones} tombstones for ${deleted} deleted keys`);
@@ -196,13 +224,13 @@ describe("backup and restore", function () {
     assert.equal(manifest.formatVersion, 1);
     assert.deepEqual(manifest.buckets.map((b) => b.name).sort(), ["cart", "default", "sessions", "single"]);
 
-    const list = await runCli(["backup", "list", "--from", location]);
+    const list = await cli(["backup", "list", "--from", location]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, new RegExp(`${backupId}\\s+complete`));
   });
 
   it("refuses a backup with a corrupt partition file, naming it, before writing anything", async function () {
-    const copy = mkdtempSync(join(tmpdir(), "dynamo-backup-corrupt-"));
+    const { dir: copy, location: copyLocation } = copyOf("corrupt");
     try {
       cpSync(store, copy, { recursive: true });
       const dir = join(copy, backupId, "partitions");
@@ -210,12 +238,12 @@ describe("backup and restore", function () {
       const bytes = readFileSync(join(dir, victim));
       bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
       writeFileSync(join(dir, victim), bytes);
-      const r = await runCli(["backup", "restore", "--from", `file://${copy}`, "--data-dir", target!.dataDir]);
+      const r = await cli(["backup", "restore", "--from", copyLocation, "--data-dir", target!.dataDir]);
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(r.stderr, new RegExp(`${backupId}/partitions/${victim.replace(/\./g, "\\.")}.*(SHA-256|corrupt)`));
 
       rmSync(join(dir, victim));
-      const missing = await runCli(["backup", "restore", "--from", `file://${copy}`, "--data-dir", target!.dataDir]);
+      const missing = await cli(["backup", "restore", "--from", copyLocation, "--data-dir", target!.dataDir]);
       assert.equal(missing.code, 1, missing.stdout + missing.stderr);
       assert.match(missing.stderr, new RegExp(`${backupId}/partitions/${victim.replace(/\./g, "\\.")} does not exist`));
     } finally {
@@ -228,7 +256,7 @@ describe("backup and restore", function () {
 
   it("restores into a cluster of another size and partition count with every version intact", async function () {
     const started = Date.now();
-    const r = await runCli(["backup", "restore", "--from", location, "--data-dir", target!.dataDir]);
+    const r = await cli(["backup", "restore", "--from", location, "--data-dir", target!.dataDir]);
     assert.equal(r.code, 0, r.stderr);
     console.log(`    ${r.stdout.trim()} (${Date.now() - started} ms)`);
 
@@ -254,14 +282,15 @@ describe("backup and restore", function () {
     const after = await client.get("cart", withSiblings.key, { r: 3 });
     assert.ok(after.kind === "value" && after.value.toString() === "resolved", JSON.stringify(after));
 
-    const again = await runCli(["backup", "restore", "--from", location, "--data-dir", target!.dataDir]);
+    const again = await cli(["backup", "restore", "--from", location, "--data-dir", target!.dataDir]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already holds data/);
   });
 
   it("a stopped backup is recorded as failed, and running it again with its id resumes it", async function () {
     const id = "resume-test";
-    const child = spawn(process.execPath, [CLI, "backup", "create", "--to", location, "--id", id, "--data-dir", source!.dataDir, "--records-per-second", "4000", "--partitions-in-flight", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+    const args = [CLI, "backup", "create", "--to", location, "--id", id, "--data-dir", source!.dataDir, "--records-per-second", "4000", "--partitions-in-flight", "1", ...storeFlags];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...storeEnv } });
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const deadline = Date.now() + 120_000;
@@ -269,12 +298,12 @@ describe("backup and restore", function () {
     child.kill("SIGTERM");
     const [code] = (await once(child, "exit")) as [number];
     assert.equal(code, 1, stderr);
-    const list = await runCli(["backup", "list", "--from", location, "--json"]);
+    const list = await cli(["backup", "list", "--from", location, "--json"]);
     const entry = (JSON.parse(list.stdout) as { id: string; state: string; partitionsDone: number }[]).find((b) => b.id === id)!;
     assert.equal(entry.state, "failed");
     assert.ok(entry.partitionsDone > 0 && entry.partitionsDone < 32, JSON.stringify(entry));
 
-    const r = await runCli(["backup", "create", "--to", location, "--id", id, "--data-dir", source!.dataDir, "--bytes-per-second", "0", "--records-per-second", "0"]);
+    const r = await cli(["backup", "create", "--to", location, "--id", id, "--data-dir", source!.dataDir, "--bytes-per-second", "0", "--records-per-second", "0"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`${entry.partitionsDone} partitions kept from an earlier run`));
   });
