@@ -149,7 +149,8 @@ async function siblingsOf(cluster: TestCluster, ring: Ring, bucket: string, key:
 }
 
 describe("backup and restore", function () {
-  this.timeout(900_000);
+  // Loading and checking take time in proportion to the keys: 30 ms a key is ample on a busy 2-core machine.
+  this.timeout(Math.max(900_000, KEYS * 30));
   const seed = seedFromEnv();
   let source: TestCluster | undefined;
   let target: TestCluster | undefined;
