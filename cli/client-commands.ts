@@ -18,6 +18,7 @@ export const STDIN_BYTES_MAX = 64 * 1024 * 1024;
 const NOTES = [
   `URL defaults to $DYNAMO_URL, else the first node in ${DEV_JSON_PATH}, else ${DEFAULT_URL}; several may be given comma-separated.`,
   "--token (or $DYNAMO_TOKEN) is a client token for nodes that require one; --ca (or $DYNAMO_CA) a PEM file of CAs to trust for https URLs.",
+  "--routing ring (or $DYNAMO_ROUTING) fetches the ring first and sends the request straight to a replica of the key.",
 ].join("\n");
 
 type CommandName = "get" | "put" | "delete";
@@ -39,6 +40,7 @@ function clientCommand(name: CommandName): Command {
     .option("--url <urls>", "node URLs, comma-separated")
     .option("--token <token>", "a client token")
     .option("--ca <file>", "a PEM file of CAs to trust for https URLs")
+    .option("--routing <mode>", "round-robin (default) or ring: send the request to a replica of the key")
     .addHelpText("after", `\n${NOTES}`);
 }
 
@@ -54,6 +56,7 @@ interface ClientFlags {
   contentType?: string;
   token?: string;
   ca?: string;
+  routing?: string;
 }
 
 /** How to reach the nodes beyond their URLs: a client token and a CA file, each present only when given. */
@@ -61,6 +64,8 @@ export interface ConnectionFlags {
   token?: string;
   /** Path of a PEM file; read when the command runs, so parsing stays pure. */
   ca?: string;
+  /** `ring` sends the request to a replica of the key (client/routing.ts); round-robin when absent. */
+  routing?: "ring" | "round-robin";
 }
 
 export type ClientCommand =
@@ -127,7 +132,9 @@ export function resolveConnection(flags: ConnectionFlags, env: Record<string, st
   const token = flags.token ?? (env["DYNAMO_TOKEN"] || undefined);
   const ca = flags.ca ?? (env["DYNAMO_CA"] || undefined) ?? devCa;
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw new UsageError("--token must be printable ASCII without spaces");
-  return { ...(token !== undefined && { token }), ...(ca !== undefined && { ca }) };
+  const routing = flags.routing ?? (env["DYNAMO_ROUTING"] || undefined);
+  if (routing !== undefined && routing !== "ring" && routing !== "round-robin") throw new UsageError(`--routing must be ring or round-robin, got '${routing}'`);
+  return { ...(token !== undefined && { token }), ...(ca !== undefined && { ca }), ...(routing !== undefined && { routing }) };
 }
 
 export function parseClientCommand(argv: readonly string[], sources: UrlSources): ClientCommand {
@@ -143,7 +150,7 @@ export function parseClientCommand(argv: readonly string[], sources: UrlSources)
   const urls = resolveUrls(values.url, sources);
   // The nodes of a local cluster found through dev.json come with the CA of their client ports, if they use TLS.
   const fromDevJson = values.url === undefined && !sources.env["DYNAMO_URL"] && devClientUrl(sources.devJson) !== undefined;
-  const connection = resolveConnection({ token: values.token, ca: values.ca }, sources.env, fromDevJson ? devClientCa(sources.devJson) : undefined);
+  const connection = resolveConnection({ token: values.token, ca: values.ca, routing: values.routing as ConnectionFlags["routing"] }, sources.env, fromDevJson ? devClientCa(sources.devJson) : undefined);
   switch (name) {
     case "get":
       return { name, urls, bucket, key, r: values.r, ...connection };
@@ -270,12 +277,14 @@ export async function runClientCommand(argv: string[], io: CommandIo = processIo
   let client: DynamoClient;
   try {
     const ca = command.ca === undefined ? undefined : readCaFile(command.ca);
-    client = new DynamoClient(command.urls, { maxSockets: 1, token: command.token, ca });
+    client = new DynamoClient(command.urls, { maxSockets: 1, token: command.token, ca, routing: command.routing });
   } catch (error) {
     await write(io.stderr, `dynamo: ${(error as Error).message}\n`);
     return EXIT_USAGE;
   }
   try {
+    // One request does not wait for hints: the ring is fetched first (a command that cannot get it goes round-robin).
+    if (command.routing === "ring") await client.refreshRing();
     return await execute(command, client, io);
   } catch (error) {
     if (error instanceof UsageError) {

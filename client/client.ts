@@ -101,11 +101,13 @@ export class DynamoClient {
     const settings = { ...DEFAULT_CLIENT_OPTIONS, ...options };
     this.#timeoutMs = settings.timeoutMs;
     this.#transport = new HttpTransport(settings);
-    if (settings.routing !== "round-robin" && settings.routing !== "ring") {
-      throw new DynamoClientError("invalid_request", `routing must be "round-robin" or "ring", got ${JSON.stringify(settings.routing)}`);
+    // An option given as undefined means its default, as for a caller that passes its own optional setting through.
+    const routing = options.routing ?? DEFAULT_CLIENT_OPTIONS.routing;
+    if (routing !== "round-robin" && routing !== "ring") {
+      throw new DynamoClientError("invalid_request", `routing must be "round-robin" or "ring", got ${JSON.stringify(routing)}`);
     }
     this.#router =
-      settings.routing === "ring"
+      routing === "ring"
         ? new RingRouter({ baseUrls: this.#baseUrls, fetchRing: (url, etag) => this.#fetchRing(url, etag), now: () => performance.now(), options: options.routingOptions })
         : undefined;
   }

@@ -51,7 +51,7 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
   const values = randomValues(DEFAULT_BENCH_OPTIONS.valuePoolSize, options.valueBytes, root.fork());
   log(`seed ${options.seed} (replay with --seed ${options.seed}); ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 
-  const store = options.urls ? externalStore(options.urls) : await startDevCluster({ nodes: DEFAULT_BENCH_OPTIONS.nodes, log, peerTls: options.peerTls });
+  const store = options.urls ? externalStore(options.urls) : await startDevCluster({ nodes: options.nodes, log, peerTls: options.peerTls });
   const targets: Targets = { store, floor: undefined };
   const clients: DynamoClient[] = [];
   const stopAll = async (): Promise<void> => {
@@ -67,18 +67,31 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
   try {
     if (!options.skipFloor && options.baseline === "plaintext-peers") {
       // The "floor" columns then hold the same store with peer TLS off, measured right after the store each time.
-      targets.floor = await startDevCluster({ nodes: DEFAULT_BENCH_OPTIONS.nodes, log, peerTls: false });
+      targets.floor = await startDevCluster({ nodes: options.nodes, log, peerTls: false });
       log(`baseline: the same store with plaintext peer ports at ${targets.floor.urls.join(" ")} (the "floor" columns below)`);
+    } else if (!options.skipFloor && options.baseline === "round-robin") {
+      log(`baseline: the same cluster through a round-robin client (the "floor" columns below), right after the ${options.clientRouting}-routed one`);
     } else if (!options.skipFloor) {
-      targets.floor = await startFloor({ nodes: DEFAULT_BENCH_OPTIONS.nodes, valueBytes: options.valueBytes });
-      log(`floor: ${DEFAULT_BENCH_OPTIONS.nodes} echo processes at ${targets.floor.urls.join(" ")}`);
+      targets.floor = await startFloor({ nodes: options.nodes, valueBytes: options.valueBytes });
+      log(`floor: ${options.nodes} echo processes at ${targets.floor.urls.join(" ")}`);
     }
+    const sameCluster = !options.skipFloor && options.baseline === "round-robin";
     // The floor gets as many entry points as the store, so the client spreads its load the same way over both.
-    const floorUrls = targets.floor?.urls.slice(0, Math.max(1, Math.min(store.urls.length, targets.floor.urls.length)));
+    const floorUrls = sameCluster ? store.urls : targets.floor?.urls.slice(0, Math.max(1, Math.min(store.urls.length, targets.floor.urls.length)));
     const clientOptions = { maxSockets: options.clients, timeoutMs: REQUEST_TIMEOUT_MS };
-    const storeClient = new DynamoClient(store.urls, clientOptions);
+    const storeClientFor = async (urls: string[]): Promise<DynamoClient> => {
+      const client = new DynamoClient(urls, { ...clientOptions, routing: options.clientRouting });
+      clients.push(client);
+      // A routing client learns the ring before it is measured; until then it would go round-robin.
+      if (options.clientRouting === "ring") {
+        await client.refreshRing();
+        if (client.ringVersion === undefined) throw new Error(`could not fetch the ring from ${urls.join(", ")}`);
+      }
+      return client;
+    };
+    const storeClient = await storeClientFor(store.urls);
     const floorClient = floorUrls ? new DynamoClient(floorUrls, clientOptions) : undefined;
-    clients.push(storeClient, ...(floorClient ? [floorClient] : []));
+    if (floorClient) clients.push(floorClient);
 
     const runOptions = (seed: number): RunOptions => ({
       clients: options.clients,
@@ -90,12 +103,12 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
     });
     // Updates read the key and write back with its context: the Dynamo-native update, on the floor as on the store.
     const target = (client: DynamoClient): KvTarget => dynamoTarget(client, options.bucket, "read-modify-write");
-    const both = async (label: string, run: (target: KvTarget, runOpts: RunOptions) => Promise<RunResult>, phaseClient = storeClient) => {
+    const both = async (label: string, run: (target: KvTarget, runOpts: RunOptions) => Promise<RunResult>, phaseClient = storeClient, baselineClient = floorClient) => {
       // Store and floor get the same seed, so they see the same key and operation sequence per client loop.
       const seed = root.int(2 ** 32);
       const storeResult = await run(target(phaseClient), runOptions(seed));
       runLines(`${label} store`, storeResult).forEach((line) => log(line));
-      const floorResult = floorClient ? await run(target(floorClient), runOptions(seed)) : undefined;
+      const floorResult = baselineClient ? await run(target(baselineClient), runOptions(seed)) : undefined;
       if (floorResult) runLines(`${label} floor`, floorResult).forEach((line) => log(line));
       return { store: storeResult, floor: floorResult };
     };
@@ -109,11 +122,13 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
       await phase.setUp(targets, log);
       // A phase that takes a node away sends the clients only to the nodes it leaves up.
       const phaseUrls = phase.storeUrls?.(targets);
-      const phaseClient = phaseUrls ? new DynamoClient(phaseUrls, clientOptions) : storeClient;
-      if (phaseUrls) clients.push(phaseClient);
+      const phaseClient = phaseUrls ? await storeClientFor(phaseUrls) : storeClient;
+      // A baseline on the same cluster sees the same condition: only the nodes the phase leaves up.
+      const phaseBaseline = phaseUrls && sameCluster ? new DynamoClient(phaseUrls, clientOptions) : floorClient;
+      if (phaseBaseline && phaseBaseline !== floorClient) clients.push(phaseBaseline);
       try {
         for (const workload of options.workloads) {
-          const result = await both(`[${phase.name}]`, (t, runOpts) => runWorkload(t, workload, runOpts), phaseClient);
+          const result = await both(`[${phase.name}]`, (t, runOpts) => runWorkload(t, workload, runOpts), phaseClient, phaseBaseline);
           runs.push({ phase: phase.name, ...result });
           comparison.push(...compare(phase.name, result.store, result.floor));
         }
@@ -134,6 +149,9 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
         records: options.records,
         valueBytes: options.valueBytes,
         bucket: options.bucket,
+        nodes: options.nodes,
+        clientRouting: options.clientRouting,
+        baseline: options.baseline,
       },
       machine: {
         cpus: os.cpus().length,

@@ -36,7 +36,11 @@ export interface BenchOptions {
    * What the store is measured against: the floor, or the same store with its peer ports in plaintext (to see what
    * peer TLS costs, side by side in one run).
    */
-  baseline: "floor" | "plaintext-peers";
+  baseline: "floor" | "plaintext-peers" | "round-robin";
+  /** Nodes of the self-started store (and of the floor). */
+  nodes: number;
+  /** How the measured store's client picks a node for each request (client/routing.ts). */
+  clientRouting: "round-robin" | "ring";
   /** Mutual TLS on the measured store's peer ports (on by default, as in every cluster). */
   peerTls: boolean;
   outDir: string;
@@ -54,7 +58,10 @@ export const BENCH_USAGE = `usage: npm run bench -- [flags]
   --url URL[,URL...]    an already running store (default: start a ${DEFAULT_BENCH_OPTIONS.nodes}-node 'dynamo dev' cluster)
   --seed N              PRNG seed for keys, operations and values                           [random, printed]
   --skip-floor          measure the store only
-  --baseline B          floor, or plaintext-peers: the same store with peer TLS off          [floor]
+  --nodes N             nodes of the self-started store and of the floor                    [${DEFAULT_BENCH_OPTIONS.nodes}]
+  --client-routing R    round-robin, or ring: send each request straight to a replica        [round-robin]
+  --baseline B          floor; plaintext-peers: the same store with peer TLS off; round-robin: the same
+                        cluster through a round-robin client (with --client-routing ring)    [floor]
   --peer-tls on|off     mutual TLS on the measured store's peer ports                       [on]
   --out DIR             where the JSON results go                                           [${DEFAULT_BENCH_OPTIONS.outDir}]`;
 
@@ -86,6 +93,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
       seed: { type: "string" },
       "skip-floor": { type: "boolean" },
       baseline: { type: "string" },
+      nodes: { type: "string" },
+      "client-routing": { type: "string" },
       "peer-tls": { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -93,7 +102,11 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
   });
   if (values.help) return undefined;
   const baseline = values.baseline ?? "floor";
-  if (baseline !== "floor" && baseline !== "plaintext-peers") throw new Error(`--baseline must be floor or plaintext-peers, got '${baseline}'`);
+  if (baseline !== "floor" && baseline !== "plaintext-peers" && baseline !== "round-robin") {
+    throw new Error(`--baseline must be floor, plaintext-peers or round-robin, got '${baseline}'`);
+  }
+  const clientRouting = values["client-routing"] ?? "round-robin";
+  if (clientRouting !== "round-robin" && clientRouting !== "ring") throw new Error(`--client-routing must be round-robin or ring, got '${clientRouting}'`);
   const peerTls = values["peer-tls"] ?? "on";
   if (peerTls !== "on" && peerTls !== "off") throw new Error(`--peer-tls must be on or off, got '${peerTls}'`);
   const d = DEFAULT_BENCH_OPTIONS;
@@ -114,6 +127,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     seed: numberFlag(values.seed, "seed", randomInt(0, 2 ** 32), 0),
     skipFloor: values["skip-floor"] ?? false,
     baseline,
+    nodes: numberFlag(values.nodes, "nodes", d.nodes, 3),
+    clientRouting,
     peerTls: peerTls === "on",
     outDir: values.out ?? d.outDir,
   };

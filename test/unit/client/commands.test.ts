@@ -69,6 +69,7 @@ describe("dynamo get|put|delete: parsing", () => {
     [["put", "b", "k", "--w", "two"], "a quorum that is not a number"],
     [["get", "b", "k", "--bogus"], "an unknown flag"],
     [["get", "b", ""], "an empty key"],
+    [["get", "b", "k", "--routing", "nearest"], "an unknown routing mode"],
   ] as const) {
     it(`rejects ${why} as bad usage`, () => {
       assert.throws(() => parseClientCommand([...argv], noSources), UsageError);
@@ -94,6 +95,14 @@ describe("dynamo get|put|delete: parsing", () => {
     assert.deepEqual(pick(get(["--url", "https://db.example:443"])), { urls: ["https://db.example:443"] });
     assert.deepEqual(pick(get([], { DYNAMO_URL: "https://db.example:443" })), { urls: ["https://db.example:443"] });
     assert.throws(() => get(["--token", "has space"]), UsageError);
+  });
+
+  it("routes round-robin unless --routing or DYNAMO_ROUTING asks for ring", () => {
+    const routing = (argv: string[], env: Record<string, string> = {}) => (parseClientCommand(["put", "b", "k", "v", ...argv], { env }) as { routing?: string }).routing;
+    assert.equal(routing([]), undefined);
+    assert.equal(routing(["--routing", "ring"]), "ring");
+    assert.equal(routing([], { DYNAMO_ROUTING: "ring" }), "ring");
+    assert.equal(routing(["--routing", "round-robin"], { DYNAMO_ROUTING: "ring" }), "round-robin");
   });
 
   it("prints siblings as JSON, as text when UTF-8 and base64 when not", () => {
