@@ -220,3 +220,68 @@ describe("DynamoClient over HTTP", () => {
     assert.equal(server.connections(), 1);
   });
 });
+
+describe("DynamoClient with routing: ring", () => {
+  it("goes round-robin until it has the ring, then sends each write to the key's first replica with its ring version", async () => {
+    const { createRing, encodeRingView, replicasOf } = await import("../../../node/ring/index.js");
+    const seenBy = new Map<string, Seen[]>();
+    let view = "";
+    const nodes = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const node: Stub = await stub((seen, res) => {
+          seenBy.get(node.url)!.push(seen);
+          if (seen.url === "/v1/ring") res.writeHead(200, { "content-type": "application/json", etag: '"0.4-a"' }).end(view);
+          else ok(seen, res);
+        });
+        seenBy.set(node.url, []);
+        return node;
+      }),
+    );
+    try {
+      const members = nodes.map((n, i) => ({ id: `n${i}`, clientUrl: n.url, peerUrl: "http://127.0.0.1:1", incarnation: "i", state: "valid" as const }));
+      // n=2 on three nodes, so that each key has a node that is not its replica.
+      const ring = { ...createRing({ partitions: 16, members, targetN: 2 }), epoch: 4 };
+      view = JSON.stringify(encodeRingView(ring, [{ name: "default", n: 2 }]));
+      const c = new DynamoClient([nodes[0]!.url], { routing: "ring" });
+      await c.put("default", "first", "v");
+      // The first request started the ring fetch but did not wait for it: it went round-robin, to the one base URL.
+      assert.ok(seenBy.get(nodes[0]!.url)!.some((s) => s.url === "/v1/kv/default/first" && s.headers["x-dynamo-ring-version"] === undefined));
+      await c.refreshRing();
+      assert.equal(c.ringVersion, "0.4");
+      for (let i = 0; i < 20; i++) {
+        const key = `key-${i}`;
+        await c.put("default", key, "v");
+        const first = nodes[Number(replicasOf(ring, "default", Buffer.from(key), 2)[0]!.slice(1))]!;
+        const last = seenBy.get(first.url)!.at(-1)!;
+        assert.equal(last.url, `/v1/kv/default/${key}`, `${key} went to its first replica`);
+        assert.equal(last.headers["x-dynamo-ring-version"], "0.4");
+      }
+      c.close();
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  });
+
+  it("falls back to the next replica when the first refuses connections", async () => {
+    const { createRing, encodeRingView, replicasOf } = await import("../../../node/ring/index.js");
+    let view = "";
+    const nodes = await Promise.all([0, 1].map(() => stub((seen, res) => (seen.url === "/v1/ring" ? res.writeHead(200).end(view) : ok(seen, res)))));
+    const dead = await deadUrl();
+    try {
+      const urls = [dead, nodes[0]!.url, nodes[1]!.url];
+      const members = urls.map((clientUrl, i) => ({ id: `n${i}`, clientUrl, peerUrl: "http://127.0.0.1:1", incarnation: "i", state: "valid" as const }));
+      const ring = { ...createRing({ partitions: 16, members, targetN: 3 }), epoch: 2 };
+      view = JSON.stringify(encodeRingView(ring, [{ name: "default", n: 3 }]));
+      const c = new DynamoClient([nodes[0]!.url], { routing: "ring" });
+      await c.refreshRing();
+      const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => replicasOf(ring, "default", Buffer.from(k), 3)[0] === "n0")!;
+      const before = nodes[0]!.seen.length + nodes[1]!.seen.length;
+      await c.put("default", key, "v");
+      await c.put("default", key, "v");
+      assert.equal(nodes[0]!.seen.length + nodes[1]!.seen.length - before, 2, "both writes landed, once each");
+      c.close();
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  });
+});
