@@ -5,11 +5,12 @@
  * `dynamo dev` cluster, its token and its certificates under `--data-dir`. Exit 0 only when the backup or restore is
  * complete and verified; 1 for a runtime failure (the message names what failed); 2 for bad usage.
  */
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   BackupError,
   ClusterAccess,
+  backupErrorCode,
   DEFAULT_BACKUP,
   deleteBackup,
   formatLocation,
@@ -17,6 +18,7 @@ import {
   openStore,
   parseLocation,
   runBackup,
+  retentionVictims,
   runRestore,
   type BackupEntry,
   type ObjectStore,
@@ -29,8 +31,9 @@ import { readTokenFile } from "../node/peer/index.js";
 import { clientTlsOptions, readTlsMaterial, type ClientTlsOptions } from "../node/tls/index.js";
 import { UsageError, command, parseCommand, readsEnvironment, wholeNumber } from "../lib/command-line.js";
 
-export const BACKUP_USAGE = `usage: dynamo backup create --to LOCATION [--url URL] [--id ID] [connection, S3 and rate flags]
+export const BACKUP_USAGE = `usage: dynamo backup create --to LOCATION [--url URL] [--id ID] [--keep-last N] [--max-age AGE] [connection, S3 and rate flags]
        dynamo backup list --from LOCATION [--json] [S3 flags]
+       dynamo backup prune --from LOCATION [--keep-last N] [--max-age AGE] [S3 flags]
        dynamo backup restore --from LOCATION [--url URL] [--id ID] [--allow-non-empty] [connection and S3 flags]
        dynamo backup delete --from LOCATION --id ID [S3 flags]
 LOCATION: file:///absolute/dir or s3://bucket/prefix
@@ -41,6 +44,9 @@ S3:         --s3-endpoint URL, --s3-region REGION, --s3-path-style; credentials 
             AWS_SECRET_ACCESS_KEY (or the other usual AWS sources)
 rate:       --bytes-per-second N (default ${DEFAULT_BACKUP.bytesPerSecond}), --records-per-second N (default ${DEFAULT_BACKUP.recordsPerSecond}), 0 for no limit
 create --id ID runs backup ID: it resumes it when an earlier run was interrupted, and does nothing when it is complete.
+retention:  --keep-last N keeps the N newest complete backups, --max-age AGE (30d, 12h, 90m) deletes older ones; a
+            running backup and the newest complete one are never deleted. On create, applied once the backup completes.
+--result-file FILE (create, restore) writes the outcome as one line of JSON, success or failure (the operator reads it).
 restore without --id restores the newest complete backup.`;
 
 const S3_FLAGS = {
@@ -90,6 +96,8 @@ export async function runBackupCommand(argv: string[]): Promise<number> {
       return restore(rest);
     case "delete":
       return remove(rest);
+    case "prune":
+      return prune(rest);
     case "help":
     case "--help":
     case "-h":
@@ -109,10 +117,17 @@ async function create(argv: string[]): Promise<number> {
     "bytes-per-second": { type: "string" },
     "records-per-second": { type: "string" },
     "partitions-in-flight": { type: "string" },
+    ...RETENTION_FLAGS,
+    ...RESULT_FLAGS,
     ...CONNECTION_FLAGS,
     ...S3_FLAGS,
   });
   if (!values) return 0;
+  return reportingResult(values, () => createBackup(values));
+}
+
+async function createBackup(values: Values): Promise<{ code: number; result: Record<string, unknown> }> {
+  const retention = retentionFrom(values);
   const store = storeFrom(values, "to");
   const rate = {
     bytesPerSecond: intFlag(values["bytes-per-second"], "bytes-per-second", DEFAULT_BACKUP.bytesPerSecond, 0, 2 ** 40),
@@ -152,7 +167,21 @@ async function create(argv: string[]): Promise<number> {
       );
     }
     for (const warning of m.warnings) process.stderr.write(`warning: ${warning}\n`);
-    return 0;
+    const pruned = retention ? await pruneStore(store, retention) : undefined;
+    return {
+      code: 0,
+      result: {
+        action: "backup",
+        id: m.id,
+        startedAt: m.startedAt,
+        finishedAt: m.finishedAt,
+        partitions: m.partitions.length,
+        records: m.totals.records,
+        tombstones: m.totals.tombstones,
+        bytes: m.totals.bytes,
+        ...(pruned ? { pruned: pruned.deleted, ...(pruned.error ? { pruneError: pruned.error } : {}) } : {}),
+      },
+    };
   } finally {
     stop.dispose();
     cluster.close();
@@ -180,10 +209,15 @@ async function restore(argv: string[]): Promise<number> {
     id: { type: "string" },
     json: { type: "boolean" },
     "allow-non-empty": { type: "boolean" },
+    ...RESULT_FLAGS,
     ...CONNECTION_FLAGS,
     ...S3_FLAGS,
   });
   if (!values) return 0;
+  return reportingResult(values, () => restoreBackup(values));
+}
+
+async function restoreBackup(values: Values): Promise<{ code: number; result: Record<string, unknown> }> {
   const store = storeFrom(values, "from");
   const cluster = await connect(values);
   const stop = stopOnSignals();
@@ -212,7 +246,7 @@ async function restore(argv: string[]): Promise<number> {
           `into ${Object.keys(cluster.ring.members).length} members, in ${formatDuration((Date.now() - started) / 1000)}\n`,
       );
     }
-    return 0;
+    return { code: 0, result: { action: "restore", id: m.id, startedAt: m.startedAt, partitions: m.partitions.length, records: result.records } };
   } finally {
     stop.dispose();
     cluster.close();
@@ -230,6 +264,91 @@ async function remove(argv: string[]): Promise<number> {
     const objects = await deleteBackup(store, id);
     process.stdout.write(`deleted backup ${id} from ${store.description} (${objects} objects)\n`);
     return 0;
+  } finally {
+    store.close();
+  }
+}
+
+const RETENTION_FLAGS = { "keep-last": { type: "string" }, "max-age": { type: "string" } } as const;
+const RESULT_FLAGS = { "result-file": { type: "string" } } as const;
+
+/**
+ * Runs an action and, with `--result-file`, writes its outcome there as one line of JSON: `{"ok":true,...}` with
+ * what it did, or `{"ok":false,"code":...,"message":...}` with the failure's code and the file it names. The operator
+ * points this at a Job container's termination-message file, which the kubelet keeps in the pod status.
+ */
+async function reportingResult(values: Values, action: () => Promise<{ code: number; result: Record<string, unknown> }>): Promise<number> {
+  const file = values["result-file"] as string | undefined;
+  const write = (result: Record<string, unknown>) => {
+    if (!file) return;
+    try {
+      writeFileSync(file, JSON.stringify(result) + "\n");
+    } catch (err) {
+      process.stderr.write(`warning: cannot write the result to ${file}: ${(err as Error).message}\n`);
+    }
+  };
+  try {
+    const { code, result } = await action();
+    write({ ok: true, ...result });
+    return code;
+  } catch (err) {
+    const error = err as Error;
+    const code = err instanceof UsageError ? "usage" : (backupErrorCode(err) ?? "failed");
+    write({ ok: false, code, message: String(error?.message ?? err).slice(0, 2000), ...(err instanceof BackupError && err.object ? { object: err.object } : {}) });
+    throw err;
+  }
+}
+
+export interface Retention {
+  keepLast?: number;
+  maxAgeMs?: number;
+  maxAge?: string;
+}
+
+/** `--keep-last` and `--max-age`, or undefined when neither is given. */
+export function retentionFrom(values: Values): Retention | undefined {
+  const keep = values["keep-last"];
+  const age = values["max-age"] as string | undefined;
+  if (keep === undefined && age === undefined) return undefined;
+  const retention: Retention = {};
+  if (keep !== undefined) retention.keepLast = wholeNumber("keep-last", 1, 1_000_000)(String(keep));
+  if (age !== undefined) {
+    const match = /^([1-9][0-9]{0,5})(d|h|m)$/.exec(age);
+    if (!match) throw new UsageError(`--max-age '${age}' is not a duration such as 30d, 12h or 90m`);
+    retention.maxAge = age;
+    retention.maxAgeMs = Number(match[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[match[2] as "d" | "h" | "m"];
+  }
+  return retention;
+}
+
+/** Deletes what the retention lets go; a failure is reported, not thrown (the backup itself is complete). */
+async function pruneStore(store: ObjectStore, retention: Retention): Promise<{ deleted: string[]; error?: string }> {
+  const deleted: string[] = [];
+  try {
+    const backups = await listBackups(store);
+    const candidates = backups.map((b) => ({ id: b.id, state: b.state, startedAtMs: Date.parse(b.startedAt ?? "") || 0 }));
+    for (const id of retentionVictims(candidates, retention, Date.now())) {
+      await deleteBackup(store, id);
+      deleted.push(id);
+      process.stderr.write(`retention: deleted backup ${id} from ${store.description}\n`);
+    }
+    return { deleted };
+  } catch (err) {
+    process.stderr.write(`warning: retention in ${store.description} failed: ${(err as Error).message}\n`);
+    return { deleted, error: (err as Error).message };
+  }
+}
+
+async function prune(argv: string[]): Promise<number> {
+  const values = parseFlags("prune", argv, { from: { type: "string" }, ...RETENTION_FLAGS, ...S3_FLAGS });
+  if (!values) return 0;
+  const retention = retentionFrom(values);
+  if (!retention) throw new UsageError("backup prune needs --keep-last N or --max-age AGE");
+  const store = storeFrom(values, "from");
+  try {
+    const { deleted, error } = await pruneStore(store, retention);
+    process.stdout.write(deleted.length === 0 ? `nothing to delete in ${store.description}\n` : `deleted ${deleted.length} backups from ${store.description}: ${deleted.join(", ")}\n`);
+    return error ? 1 : 0;
   } finally {
     store.close();
   }

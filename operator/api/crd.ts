@@ -1,5 +1,5 @@
 /**
- * Generates the DynamoCluster CustomResourceDefinition from the zod schemas in `dynamo-cluster.ts`. zod's JSON Schema
+ * Generates the CustomResourceDefinitions (DynamoCluster, DynamoBackup, DynamoScheduledBackup) from their zod schemas. zod's JSON Schema
  * output is close to, but not quite, a Kubernetes structural schema, so `toStructural` rewrites the few constructs
  * that differ and refuses (throws on) anything it does not know how to express, rather than emitting a schema the API
  * server would reject or, worse, accept with different meaning. The output is deterministic: the same schemas always
@@ -8,6 +8,20 @@
 import { z } from "zod";
 import { stringify } from "yaml";
 import { API_VERSION, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION, clusterSpecSchema, clusterStatusSchema } from "./dynamo-cluster.js";
+import {
+  BACKUP_KIND,
+  BACKUP_PLURAL,
+  BACKUP_SHORT_NAMES,
+  BACKUP_SINGULAR,
+  SCHEDULED_BACKUP_KIND,
+  SCHEDULED_BACKUP_PLURAL,
+  SCHEDULED_BACKUP_SHORT_NAMES,
+  SCHEDULED_BACKUP_SINGULAR,
+  backupSpecSchema,
+  backupStatusSchema,
+  scheduledBackupSpecSchema,
+  scheduledBackupStatusSchema,
+} from "./dynamo-backup.js";
 
 export type JsonSchema = { [key: string]: unknown };
 
@@ -101,66 +115,146 @@ function jsonSchemaOf(schema: z.ZodType, path: string): JsonSchema {
   return toStructural(z.toJSONSchema(schema, { io: "input", target: "openapi-3.0", unrepresentable: "throw" }) as JsonSchema, path);
 }
 
-/** The full openAPIV3Schema of the resource. */
-export function openApiSchema(): JsonSchema {
+/** One custom resource as the generator needs it: names, schemas, subresources and printer columns. */
+export interface CrdDefinition {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  description: string;
+  /** The file under crds/ (and, as JSON, in the chart) that holds the generated CRD. */
+  file: string;
+  /** The zod source it is generated from, for the file's header. */
+  source: string;
+  spec: z.ZodType;
+  status: z.ZodType;
+  /** Whether the spec as a whole has a default (DynamoCluster's: every field of it is optional). */
+  specDefault?: unknown;
+  scale?: boolean;
+  printerColumns: { name: string; type: string; jsonPath: string; description?: string; priority?: number }[];
+}
+
+const AGE = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" };
+
+export const CLUSTER_CRD: CrdDefinition = {
+  kind: KIND,
+  plural: PLURAL,
+  singular: SINGULAR,
+  shortNames: SHORT_NAMES,
+  description: "A Dynamo-style key-value store cluster: storage nodes in a StatefulSet, partitions placed on a ring.",
+  file: "dynamoclusters",
+  source: "operator/api/dynamo-cluster.ts",
+  spec: clusterSpecSchema,
+  status: clusterStatusSchema,
+  // The API server checks the CEL rules of `spec` against this default without defaulting inside it first, so it
+  // is the fully defaulted spec rather than `{}`.
+  specDefault: clusterSpecSchema.parse({}),
+  scale: true,
+  printerColumns: [
+    { name: "Replicas", type: "integer", jsonPath: ".spec.replicas", description: "Desired number of storage nodes." },
+    { name: "Ready", type: "integer", jsonPath: ".status.readyReplicas", description: "Storage node pods that are ready." },
+    { name: "Phase", type: "string", jsonPath: ".status.phase" },
+    { name: "Epoch", type: "integer", jsonPath: ".status.ringEpoch", description: "Epoch of the committed ring." },
+    { name: "Progress", type: "string", jsonPath: ".status.rebalance.progress", description: "Partitions moved by the ring change in flight, or the last one." },
+    { name: "Updated", type: "string", jsonPath: ".status.rollout.progress", description: "Pods at the update revision / pods (rolling updates)." },
+    AGE,
+    { name: "Message", type: "string", jsonPath: ".status.message", description: "What the cluster is doing, or what is wrong." },
+  ],
+};
+
+export const BACKUP_CRD: CrdDefinition = {
+  kind: BACKUP_KIND,
+  plural: BACKUP_PLURAL,
+  singular: BACKUP_SINGULAR,
+  shortNames: BACKUP_SHORT_NAMES,
+  description: "One backup of a DynamoCluster to an object store, taken by a Job as soon as the resource exists.",
+  file: "dynamobackups",
+  source: "operator/api/dynamo-backup.ts",
+  spec: backupSpecSchema,
+  status: backupStatusSchema,
+  printerColumns: [
+    { name: "Cluster", type: "string", jsonPath: ".spec.cluster.name" },
+    { name: "Phase", type: "string", jsonPath: ".status.phase" },
+    { name: "Progress", type: "string", jsonPath: ".status.progress.summary", description: "Partitions stored / partitions." },
+    { name: "Bytes", type: "integer", jsonPath: ".status.progress.bytes", description: "Bytes stored (compressed)." },
+    { name: "Backup", type: "string", jsonPath: ".status.backupId", description: "The backup's id in the store." },
+    { name: "Started", type: "date", jsonPath: ".status.startTime" },
+    { name: "Finished", type: "date", jsonPath: ".status.completionTime" },
+    { name: "Message", type: "string", jsonPath: ".status.message", priority: 1 },
+  ],
+};
+
+export const SCHEDULED_BACKUP_CRD: CrdDefinition = {
+  kind: SCHEDULED_BACKUP_KIND,
+  plural: SCHEDULED_BACKUP_PLURAL,
+  singular: SCHEDULED_BACKUP_SINGULAR,
+  shortNames: SCHEDULED_BACKUP_SHORT_NAMES,
+  description: "Backups of a DynamoCluster on a cron schedule, one at a time, with retention by count and age.",
+  file: "dynamoscheduledbackups",
+  source: "operator/api/dynamo-backup.ts",
+  spec: scheduledBackupSpecSchema,
+  status: scheduledBackupStatusSchema,
+  printerColumns: [
+    { name: "Cluster", type: "string", jsonPath: ".spec.template.cluster.name" },
+    { name: "Schedule", type: "string", jsonPath: ".spec.schedule" },
+    { name: "Suspend", type: "boolean", jsonPath: ".spec.suspend" },
+    { name: "Active", type: "string", jsonPath: ".status.active" },
+    { name: "Last Completed", type: "date", jsonPath: ".status.lastCompletionTime" },
+    { name: "Next", type: "date", jsonPath: ".status.nextScheduleTime" },
+    AGE,
+  ],
+};
+
+/** Every CRD the operator serves, in the order they are written. */
+export const CRDS: readonly CrdDefinition[] = [CLUSTER_CRD, BACKUP_CRD, SCHEDULED_BACKUP_CRD];
+
+/** The full openAPIV3Schema of a resource (DynamoCluster by default). */
+export function openApiSchema(definition: CrdDefinition = CLUSTER_CRD): JsonSchema {
+  const spec = jsonSchemaOf(definition.spec, ".spec");
   return {
     type: "object",
-    description: "A Dynamo-style key-value store cluster: storage nodes in a StatefulSet, partitions placed on a ring.",
+    description: definition.description,
     properties: {
       apiVersion: { type: "string" },
       kind: { type: "string" },
       metadata: { type: "object" },
-      // The API server checks the CEL rules of `spec` against this default without defaulting inside it first, so it
-      // is the fully defaulted spec rather than `{}`.
-      spec: { ...jsonSchemaOf(clusterSpecSchema, ".spec"), default: clusterSpecSchema.parse({}) },
-      status: jsonSchemaOf(clusterStatusSchema, ".status"),
+      spec: definition.specDefault === undefined ? spec : { ...spec, default: definition.specDefault },
+      status: jsonSchemaOf(definition.status, ".status"),
     },
+    ...(definition.specDefault === undefined ? { required: ["spec"] } : {}),
   };
 }
 
 /** The CustomResourceDefinition as a plain object. */
-export function buildCrd(): JsonSchema {
+export function buildCrd(definition: CrdDefinition = CLUSTER_CRD): JsonSchema {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
-    metadata: { name: `${PLURAL}.${GROUP}` },
+    metadata: { name: `${definition.plural}.${GROUP}` },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR, shortNames: SHORT_NAMES },
+      names: { kind: definition.kind, listKind: `${definition.kind}List`, plural: definition.plural, singular: definition.singular, shortNames: definition.shortNames },
       scope: "Namespaced",
       versions: [
         {
           name: VERSION,
           served: true,
           storage: true,
-          schema: { openAPIV3Schema: openApiSchema() },
-          subresources: {
-            status: {},
-            scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".status.selector" },
-          },
-          additionalPrinterColumns: [
-            { name: "Replicas", type: "integer", jsonPath: ".spec.replicas", description: "Desired number of storage nodes." },
-            { name: "Ready", type: "integer", jsonPath: ".status.readyReplicas", description: "Storage node pods that are ready." },
-            { name: "Phase", type: "string", jsonPath: ".status.phase" },
-            { name: "Epoch", type: "integer", jsonPath: ".status.ringEpoch", description: "Epoch of the committed ring." },
-            { name: "Progress", type: "string", jsonPath: ".status.rebalance.progress", description: "Partitions moved by the ring change in flight, or the last one." },
-            { name: "Updated", type: "string", jsonPath: ".status.rollout.progress", description: "Pods at the update revision / pods (rolling updates)." },
-            { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-            { name: "Message", type: "string", jsonPath: ".status.message", description: "What the cluster is doing, or what is wrong." },
-          ],
+          schema: { openAPIV3Schema: openApiSchema(definition) },
+          subresources: definition.scale
+            ? { status: {}, scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".status.selector" } }
+            : { status: {} },
+          additionalPrinterColumns: definition.printerColumns,
         },
       ],
     },
   };
 }
 
-const HEADER = `# Generated by \`npm run gen:crds\` from operator/api/dynamo-cluster.ts. Do not edit by hand.
-# ${API_VERSION} ${KIND}
-`;
-
-/** The CRD as the YAML committed in crds/dynamoclusters.yaml. */
-export function renderCrdYaml(): string {
+/** The CRD as the YAML committed in crds/<file>.yaml. */
+export function renderCrdYaml(definition: CrdDefinition = CLUSTER_CRD): string {
+  const header = `# Generated by \`npm run gen:crds\` from ${definition.source}. Do not edit by hand.\n# ${API_VERSION} ${definition.kind}\n`;
   // YAML 1.1 quoting: kubectl and Helm read YAML 1.1, where a bare `n`, `y`, `on` or `no` is a boolean, and the
   // bucket fields `n`, `r`, `w` appear as bare strings in `required`.
-  return HEADER + stringify(buildCrd(), { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
+  return header + stringify(buildCrd(definition), { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
 }

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { BUCKET_NAME_PATTERN, DEFAULT_BUCKET, bucketSchema, tuningOverridesSchema } from "../../node/config/index.js";
 import { DEFAULT_PARTITIONS, PARTITIONS_MAX } from "../../node/ring/index.js";
+import { bootstrapSchema } from "./backup-store.js";
 
 export const GROUP = "dynamo.ringkv.dev";
 export const VERSION = "v1alpha1";
@@ -61,7 +62,7 @@ export const bucketSpecSchema = z
 
 const tuningSpecSchema = tuningOverridesSchema.default({}).describe("Node tuning knobs (see node/config), passed to every node unchanged.");
 
-const resourcesSchema = z
+export const resourcesSchema = z
   .object({
     requests: z.record(z.string(), quantitySchema).optional(),
     limits: z.record(z.string(), quantitySchema).optional(),
@@ -261,6 +262,7 @@ const clusterSpecObject = z.object({
   }),
   clientTokens: clientTokensSpecSchema.optional(),
   network: networkSpecSchema.default({ policy: { enabled: true } }),
+  bootstrap: bootstrapSchema.optional(),
 });
 
 /** The largest n over the spec's buckets and the implicit default bucket, as CEL and as TypeScript. */
@@ -277,6 +279,11 @@ export const clusterSpecSchema = clusterSpecObject.meta(
       rule: `self.replicas >= ${LARGEST_N_CEL}`,
       message: `replicas must be >= ${IMPLICIT_DEFAULT_N}, the n of the implicit default bucket; redefine bucket 'default' with a smaller n for fewer replicas`,
       fieldPath: ".replicas",
+    },
+    {
+      rule: "has(self.bootstrap) == has(oldSelf.bootstrap)",
+      message: "bootstrap can only be set when the cluster is created: restoring into a cluster that holds data would merge the two",
+      fieldPath: ".bootstrap",
     },
   ),
 );
@@ -310,7 +317,7 @@ export const conditionSchema = z.object({
 });
 
 export const PHASES = ["Creating", "Stable", "Rebalancing", "Updating", "Degraded", "Paused"] as const;
-export const CONDITION_TYPES = ["Available", "Progressing", "Degraded", "CertificatesReady"] as const;
+export const CONDITION_TYPES = ["Available", "Progressing", "Degraded", "CertificatesReady", "Restored"] as const;
 
 export const tlsStatusSchema = z
   .object({
@@ -350,6 +357,22 @@ export const rolloutStatusSchema = z
   })
   .describe("The rolling update of the pods: the operator deletes one outdated pod at a time, each once the cluster has caught up.");
 
+export const BOOTSTRAP_PHASES = ["Waiting", "Restoring", "Restored", "Failed"] as const;
+
+export const bootstrapStatusSchema = z
+  .object({
+    phase: z.enum(BOOTSTRAP_PHASES).describe("Waiting for the pods and the ring, Restoring (the Job runs), Restored, or Failed."),
+    job: z.string().optional().describe("The restore Job."),
+    location: z.string().optional().describe("The store location restored from."),
+    backupId: z.string().optional().describe("The backup restored (once the Job has read its manifest)."),
+    records: z.number().int().optional().describe("Records written by the restore."),
+    startTime: z.string().optional(),
+    completionTime: z.string().optional(),
+    reason: z.string().optional().describe("Why it failed, as a code (CorruptObject, MissingObject, NotFound, Incompatible, JobFailed, ...)."),
+    message: z.string().optional(),
+  })
+  .describe("The restore of spec.bootstrap.fromBackup.");
+
 export const clusterStatusSchema = z.object({
   replicas: z.number().int().optional().describe("Pods the StatefulSet has (the scale subresource's current count)."),
   readyReplicas: z.number().int().optional(),
@@ -365,6 +388,7 @@ export const clusterStatusSchema = z.object({
   rebalance: rebalanceStatusSchema.optional(),
   tls: tlsStatusSchema.optional(),
   rollout: rolloutStatusSchema.optional(),
+  bootstrap: bootstrapStatusSchema.optional(),
   message: z.string().optional().describe("One line on what the cluster is doing or what is wrong (the Message printer column)."),
   lastAction: z.string().optional().describe("The last change the operator made to the ring or the StatefulSet."),
   conditions: z
@@ -374,7 +398,7 @@ export const clusterStatusSchema = z.object({
   observedGeneration: z.number().int().optional(),
 });
 
-const objectMetaSchema = z.object({
+export const objectMetaSchema = z.object({
   name: z.string(),
   namespace: z.string().optional(),
   uid: z.string().optional(),
@@ -403,6 +427,8 @@ export type RebalanceStatus = z.output<typeof rebalanceStatusSchema>;
 export type TlsStatus = z.output<typeof tlsStatusSchema>;
 export type NetworkPeer = z.output<typeof networkPeerSchema>;
 export type Condition = z.output<typeof conditionSchema>;
+export type BootstrapStatus = z.output<typeof bootstrapStatusSchema>;
+export type BootstrapPhase = (typeof BOOTSTRAP_PHASES)[number];
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 export type Phase = (typeof PHASES)[number];
 export type DynamoCluster = z.output<typeof dynamoClusterSchema>;

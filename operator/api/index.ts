@@ -4,6 +4,7 @@
  */
 export {
   API_VERSION,
+  BOOTSTRAP_PHASES,
   BUCKETS_MAX,
   CA_LIFETIME_SECONDS,
   CERTIFICATE_LIFETIME_SECONDS,
@@ -23,6 +24,8 @@ export {
   specProblems,
 } from "./dynamo-cluster.js";
 export type {
+  BootstrapPhase,
+  BootstrapStatus,
   Condition,
   ConditionType,
   DynamoCluster,
@@ -35,5 +38,8 @@ export type {
   RebalanceStatus,
   TlsStatus,
 } from "./dynamo-cluster.js";
-export { SchemaConversionError, buildCrd, openApiSchema, renderCrdYaml, toStructural } from "./crd.js";
-export type { JsonSchema } from "./crd.js";
+export { BACKUP_CRD, CLUSTER_CRD, CRDS, SCHEDULED_BACKUP_CRD, SchemaConversionError, buildCrd, openApiSchema, renderCrdYaml, toStructural } from "./crd.js";
+export type { CrdDefinition, JsonSchema } from "./crd.js";
+export * from "./dynamo-backup.js";
+export { backupStoreSchema, bootstrapSchema, fromBackupSchema } from "./backup-store.js";
+export type { BackupStore, FromBackup } from "./backup-store.js";

@@ -4,6 +4,7 @@
  * the API server.
  */
 export {
+  BACKUP_COMPONENT,
   CLIENT_PORT,
   LABEL_COMPONENT,
   LABEL_INSTANCE,
@@ -38,3 +39,19 @@ export {
 export { NAMESPACE_NAME_LABEL, buildNetworkPolicy } from "./network-policy.js";
 export type { NetworkPolicyObject, OperatorPods } from "./network-policy.js";
 export type { StatefulSetOptions } from "./stateful-set.js";
+export {
+  BACKUP_CONTAINER,
+  BACKUP_LABEL,
+  DEFAULT_JOB_RESOURCES,
+  JOB_BACKOFF_LIMIT,
+  JOB_PATHS,
+  RESTORE_LABEL,
+  backupIdOf,
+  backupJobName,
+  boundedName,
+  buildBackupJob,
+  buildRestoreJob,
+  peerUrls,
+  restoreJobName,
+} from "./backup-job.js";
+export type { BackupJobOptions, RestoreSource } from "./backup-job.js";

@@ -1,12 +1,12 @@
 /**
- * NetworkPolicy `X`: the peer port (replication, gossip, handoff, the admin API) only from the cluster's own pods and
- * the operator's, plus whatever `spec.network.peerFrom` adds; the client port from what `spec.network.clientFrom`
+ * NetworkPolicy `X`: the peer port (replication, gossip, handoff, the admin API) only from the cluster's own pods, its
+ * backup and restore Jobs' pods (component `backup`), and the operator's, plus whatever `spec.network.peerFrom` adds; the client port from what `spec.network.clientFrom`
  * allows, the cluster's namespace by default. Any other ingress to the storage pods is refused. It protects only where
  * the cluster's network plugin enforces NetworkPolicies; mutual TLS and the token guard the peer port regardless.
  */
 import type { KubernetesObject, V1LabelSelector, V1NetworkPolicyPeer } from "@kubernetes/client-node";
 import type { DynamoCluster, NetworkPeer } from "../api/index.js";
-import { CLIENT_PORT, PEER_PORT, objectNames, ownedMeta, selectorLabels } from "./object-meta.js";
+import { BACKUP_COMPONENT, CLIENT_PORT, LABEL_COMPONENT, PEER_PORT, objectNames, ownedMeta, selectorLabels } from "./object-meta.js";
 
 /** Where the operator runs, so its pods may reach the peer port: its namespace and its pods' labels. */
 export interface OperatorPods {
@@ -36,7 +36,11 @@ function peer(p: NetworkPeer): V1NetworkPolicyPeer {
 export function buildNetworkPolicy(cluster: DynamoCluster, operator: OperatorPods | undefined): NetworkPolicyObject {
   const name = cluster.metadata.name;
   const network = cluster.spec.network;
-  const peerSources: V1NetworkPolicyPeer[] = [{ podSelector: { matchLabels: selectorLabels(name) } }];
+  const peerSources: V1NetworkPolicyPeer[] = [
+    { podSelector: { matchLabels: selectorLabels(name) } },
+    // The pods of the cluster's backup and restore Jobs (resources/backup-job.ts), which read and write through the peer port.
+    { podSelector: { matchLabels: { ...selectorLabels(name), [LABEL_COMPONENT]: BACKUP_COMPONENT } } },
+  ];
   if (operator) {
     peerSources.push({ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: operator.namespace } }, podSelector: { matchLabels: { ...operator.labels } } });
   }

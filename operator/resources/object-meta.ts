@@ -10,6 +10,8 @@ export const LABEL_INSTANCE = "app.kubernetes.io/instance";
 export const LABEL_COMPONENT = "app.kubernetes.io/component";
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
 export const MANAGED_BY = "dynamo-operator";
+/** The component label of the pods of a cluster's backup and restore Jobs (the storage pods' is `storage`). */
+export const BACKUP_COMPONENT = "backup";
 
 /** Port names and numbers of a storage node: clients on one, peers and the admin API on the other. */
 export const CLIENT_PORT = 8080;

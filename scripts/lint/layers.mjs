@@ -19,7 +19,7 @@ export const LAYERS = {
   driver: ["node", "lib"],
   backup: ["driver", "node", "lib"],
   dev: ["driver", "node", "lib"],
-  operator: ["driver", "node", "lib"],
+  operator: ["backup", "driver", "node", "lib"],
   kubectl: ["operator", "driver", "node", "client", "lib"],
   cli: ["kubectl", "operator", "dev", "backup", "driver", "node", "client", "lib"],
   bench: ["cli", "kubectl", "operator", "dev", "backup", "driver", "node", "client", "lib"],

@@ -160,4 +160,41 @@ clusters this release will run, and narrows them to those clusters' own Secrets.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+# Backups: it runs each DynamoBackup (and a cluster's bootstrap restore) as a Job and writes the backup's status; a
+# DynamoScheduledBackup makes DynamoBackups on its schedule and deletes the ones its retention lets go. It never reads
+# the store's credentials: only the Job mounts them.
+- apiGroups: ["dynamo.ringkv.dev"]
+  resources: ["dynamobackups"]
+  verbs: ["get", "list", "watch", "create", "delete"]
+- apiGroups: ["dynamo.ringkv.dev"]
+  resources: ["dynamoscheduledbackups"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["dynamo.ringkv.dev"]
+  resources: ["dynamobackups/status", "dynamoscheduledbackups/status"]
+  verbs: ["get", "patch"]
+- apiGroups: ["dynamo.ringkv.dev"]
+  resources: ["dynamobackups/finalizers", "dynamoscheduledbackups/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create"]
+{{- end }}
+
+{{- /*
+One CRD from files/crds/<file>.json, with the chart's labels and, unless crds.keep is false, the annotation that keeps
+it on uninstall. Usage: include "dynamo-operator.crd" (dict "root" . "file" "dynamoclusters")
+*/}}
+{{- define "dynamo-operator.crd" -}}
+{{- $root := .root }}
+{{- if $root.Values.crds.install }}
+{{- $crd := $root.Files.Get (printf "files/crds/%s.json" .file) | fromJson }}
+{{- $metadata := $crd.metadata }}
+{{- $labels := merge (include "dynamo-operator.labels" $root | fromYaml) (default (dict) $metadata.labels) }}
+{{- $_ := set $metadata "labels" $labels }}
+{{- if $root.Values.crds.keep }}
+{{- $annotations := merge (dict "helm.sh/resource-policy" "keep") (default (dict) $metadata.annotations) }}
+{{- $_ := set $metadata "annotations" $annotations }}
+{{- end }}
+{{- toYaml $crd }}
+{{- end }}
 {{- end }}

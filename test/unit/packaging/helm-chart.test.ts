@@ -6,10 +6,8 @@ import { CHART_DIR, DEFAULT_RENDER, findObject, lintChart, parseManifests, rende
 const RELEASE_NS = DEFAULT_RENDER.namespace;
 const FULLNAME = "dynamo-operator";
 const CRD_NAME = "dynamoclusters.dynamo.ringkv.dev";
-const CRD_TEMPLATE = "templates/crds/dynamoclusters.yaml";
 
 const chart = parse(readFileSync(`${CHART_DIR}/Chart.yaml`, "utf8")) as { appVersion: string };
-const generatedCrd = parse(readFileSync(new URL("../../../crds/dynamoclusters.yaml", import.meta.url), "utf8"));
 
 /** Values that change every knob the issue names: two replicas, one watched namespace, the PodMonitor. */
 const NON_DEFAULT_VALUES = {
@@ -38,6 +36,14 @@ const MANAGED_RIGHTS: Record<string, string[]> = {
   "/events": ["create"],
   "networking.k8s.io/networkpolicies": ["create", "delete", "get", "patch"],
   "cert-manager.io/certificates": ["create", "get", "patch"],
+  // Backups: Jobs for DynamoBackups and bootstrap restores; DynamoBackups made and pruned by DynamoScheduledBackups.
+  "dynamo.ringkv.dev/dynamobackups": ["create", "delete", "get", "list", "watch"],
+  "dynamo.ringkv.dev/dynamobackups/status": ["get", "patch"],
+  "dynamo.ringkv.dev/dynamobackups/finalizers": ["update"],
+  "dynamo.ringkv.dev/dynamoscheduledbackups": ["get", "list", "watch"],
+  "dynamo.ringkv.dev/dynamoscheduledbackups/status": ["get", "patch"],
+  "dynamo.ringkv.dev/dynamoscheduledbackups/finalizers": ["update"],
+  "batch/jobs": ["create", "get", "list", "watch"],
 };
 
 /** The operator pods' labels, which each cluster's NetworkPolicy admits to the peer port. */
@@ -106,10 +112,12 @@ describe("helm chart charts/dynamo-operator", function () {
       objects = render();
     });
 
-    it("renders the operator, its identity, RBAC in the release namespace (and get on Nodes), the metrics Service and the CRD", () => {
+    it("renders the operator, its identity, RBAC in the release namespace (and get on Nodes), the metrics Service and the CRDs", () => {
       assert.deepEqual(kinds(objects), [
         "ClusterRole",
         "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
         "CustomResourceDefinition",
         "Deployment",
         "Role",
@@ -302,16 +310,19 @@ describe("helm chart charts/dynamo-operator", function () {
   });
 
   describe("the CRD", () => {
-    it("renders as a template that crds/dynamoclusters.yaml does not drift from (fix: node charts/sync-crd.mjs)", () => {
-      const text = templateText({}, ["--show-only", CRD_TEMPLATE]);
-      // Helm and kubectl read YAML 1.1, where an unquoted `n` is false; compare what both readings give.
-      for (const version of ["1.1", "1.2"] as const) {
-        const [crd] = parseManifests(text, version);
-        assert.ok(crd);
-        const { labels: _labels, annotations: _annotations, ...metadata } = crd.metadata;
-        assert.deepEqual({ ...crd, metadata }, generatedCrd, `the chart's CRD differs from crds/dynamoclusters.yaml (YAML ${version} reading)`);
-      }
-    });
+    for (const file of ["dynamoclusters", "dynamobackups", "dynamoscheduledbackups"]) {
+      it(`renders as a template that crds/${file}.yaml does not drift from (fix: node charts/sync-crd.mjs)`, () => {
+        const generated = parse(readFileSync(new URL(`../../../crds/${file}.yaml`, import.meta.url), "utf8"));
+        const text = templateText({}, ["--show-only", `templates/crds/${file}.yaml`]);
+        // Helm and kubectl read YAML 1.1, where an unquoted `n` is false; compare what both readings give.
+        for (const version of ["1.1", "1.2"] as const) {
+          const [crd] = parseManifests(text, version);
+          assert.ok(crd);
+          const { labels: _labels, annotations: _annotations, ...metadata } = crd.metadata;
+          assert.deepEqual({ ...crd, metadata }, generated, `the chart's CRD differs from crds/${file}.yaml (YAML ${version} reading)`);
+        }
+      });
+    }
 
     it("is kept on uninstall, and is a template so `helm upgrade` upgrades it", () => {
       const crd = findObject(render(), "CustomResourceDefinition", CRD_NAME);

@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { z } from "zod";
 import {
+  BACKUP_CRD,
+  SCHEDULED_BACKUP_CRD,
   SchemaConversionError,
   buildCrd,
   clusterSpecSchema,
@@ -133,5 +135,37 @@ describe("DynamoCluster spec", () => {
     assert.match(problems, /n \(4\) must be <= replicas \(3\)/);
     assert.match(problems, /power of two/);
     assert.deepEqual(specProblems(clusterSpecSchema.parse({})), []);
+  });
+});
+
+describe("DynamoBackup and DynamoScheduledBackup CRDs", () => {
+  for (const definition of [BACKUP_CRD, SCHEDULED_BACKUP_CRD]) {
+    it(`the committed crds/${definition.file}.yaml matches a fresh generation (run npm run gen:crds)`, () => {
+      assert.equal(readFileSync(new URL(`../../../../crds/${definition.file}.yaml`, import.meta.url), "utf8"), renderCrdYaml(definition));
+    });
+
+    it(`${definition.kind} requires a spec, has a status subresource and no scale subresource`, () => {
+      const crd = buildCrd(definition) as { spec: { versions: { schema: { openAPIV3Schema: JsonSchema }; subresources: unknown }[] } };
+      const version = crd.spec.versions[0]!;
+      assert.deepEqual(version.schema.openAPIV3Schema.required, ["spec"]);
+      assert.deepEqual(version.subresources, { status: {} });
+    });
+  }
+
+  it("names the printer columns a user watches a backup by", () => {
+    const columns = BACKUP_CRD.printerColumns.map((c) => c.name);
+    assert.deepEqual(columns, ["Cluster", "Phase", "Progress", "Bytes", "Backup", "Started", "Finished", "Message"]);
+  });
+
+  it("accepts a backup and refuses a file:// location without a volume (as the CEL rule does)", () => {
+    const rules = JSON.stringify(openApiSchema(BACKUP_CRD));
+    assert.match(rules, /a file:\/\/ location needs a volume to hold it/);
+    assert.match(rules, /a DynamoBackup's spec cannot change/);
+  });
+
+  it("fixes a cluster's bootstrap when it is created", () => {
+    const spec = (openApiSchema().properties as Record<string, JsonSchema>).spec as JsonSchema;
+    const rules = (spec["x-kubernetes-validations"] as { rule: string }[]).map((r) => r.rule);
+    assert.ok(rules.includes("has(self.bootstrap) == has(oldSelf.bootstrap)"));
   });
 });

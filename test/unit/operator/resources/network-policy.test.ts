@@ -16,6 +16,8 @@ describe("NetworkPolicy builder", () => {
         ports: [{ protocol: "TCP", port: 8081 }],
         from: [
           { podSelector: { matchLabels: selectorLabels("kv") } },
+          // The cluster's backup and restore Jobs, and no other component of it.
+          { podSelector: { matchLabels: { ...selectorLabels("kv"), "app.kubernetes.io/component": "backup" } } },
           { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: "dynamo-system" } }, podSelector: { matchLabels: OPERATOR.labels } },
         ],
       },
@@ -26,7 +28,11 @@ describe("NetworkPolicy builder", () => {
 
   it("leaves the operator out when it runs outside the cluster (no --pod-labels), so only peers and peerFrom reach 8081", () => {
     const policy = buildNetworkPolicy(dynamoCluster({ network: { peerFrom: [{ ipBlock: { cidr: "198.18.0.0/24" } }] } }), undefined);
-    assert.deepEqual(policy.spec.ingress[0]!.from, [{ podSelector: { matchLabels: selectorLabels("kv") } }, { ipBlock: { cidr: "198.18.0.0/24" } }]);
+    assert.deepEqual(policy.spec.ingress[0]!.from, [
+      { podSelector: { matchLabels: selectorLabels("kv") } },
+      { podSelector: { matchLabels: { ...selectorLabels("kv"), "app.kubernetes.io/component": "backup" } } },
+      { ipBlock: { cidr: "198.18.0.0/24" } },
+    ]);
   });
 
   it("admits clients exactly from spec.network.clientFrom when it is set", () => {
