@@ -48,7 +48,7 @@ interface Target {
 
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
-/** Runs `dynamo backup create` and keeps the window open for at least WINDOW_S seconds. */
+/** Runs `dynamo backup create`: the window lasts as long as the backup. */
 async function backupWindow(dataDir: string, target: Target, rateFlags: string[]): Promise<{ seconds: number; records: number; bytes: number; storedBytes: number }> {
   const started = Date.now();
   const args = [DYNAMO_CLI, "backup", "create", "--to", target.location, "--data-dir", dataDir, "--json", ...target.flags, ...rateFlags];
