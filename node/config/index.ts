@@ -115,6 +115,17 @@ export const tuningSchema = z
     /** Read repairs queued in the background at most; beyond this they are dropped and counted. */
     readRepairQueueMax: z.number().int().min(0).max(1_000_000).default(1024),
     /**
+     * A read asks r replicas, not all n: r+w>n already makes any r of them hold the newest acknowledged write, and
+     * the other replicas' answers would only feed read repair. This share of reads asks every replica, so a replica
+     * that missed a write is still repaired by reads (anti-entropy and hints repair it too); 1 asks all on every read.
+     */
+    readRepairChance: z.number().min(0).max(1).default(0.1),
+    /**
+     * How long a read waits for the r replicas it asked before it asks the others too, so one slow or frozen replica
+     * costs a read this much rather than the peer timeout.
+     */
+    readSpeculateMs: z.number().int().min(0).max(600_000).default(50),
+    /**
      * Client connections one node keeps open, idle keep-alive ones included; a connection past it is answered 503 and
      * closed, so a flood of sockets cannot exhaust file descriptors or memory.
      */

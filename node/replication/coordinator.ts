@@ -1,8 +1,9 @@
 /**
  * The coordinator: turns one client request into replica operations and a quorum decision. A write is versioned on
  * one replica (this node when it holds one, otherwise it is forwarded to a replica), then sent to the others, and
- * answered after W acknowledgements. A read asks every replica, answers after R replies with their merge, and
- * repairs in the background any replica whose version was behind (read repair).
+ * answered after W acknowledgements. A read asks R replicas (more when one fails or is slow, and now and then all of
+ * them), answers after R replies with their merge, and repairs in the background any replica it asked whose version
+ * was behind (read repair).
  */
 import { DynamoError } from "../errors/index.js";
 import type { ClusterView } from "../cluster/index.js";
@@ -16,7 +17,7 @@ import { encodedRecordBytes, merge, reconcile, sameVersion } from "../versioning
 import type { Hlc, VersionVector, VersionedRecord } from "../versioning/types.js";
 import { QuorumTracker } from "./quorum.js";
 import type { LocalReplica, ReplicaKey } from "./replica.js";
-import { planReplicas, type ReplicaPlan, type ReplicaTarget } from "./targets.js";
+import { planReplicas, readOrder, type ReplicaPlan, type ReplicaTarget } from "./targets.js";
 
 export interface CoordinatorDeps {
   cluster: ClusterView;
@@ -69,30 +70,35 @@ export class Coordinator {
     return this.coordinateLocally(plan, mine, { ...request, context: context ?? {} });
   }
 
+  /**
+   * Asks r of the key's replicas (readOrder: this node and live primaries first), and another for each that fails;
+   * when they have not all answered within `readSpeculateMs`, the rest too. A share of reads (`readRepairChance`)
+   * asks every replica at once, as all reads once did, so that read repair reaches a replica no other read asks.
+   * r+w>n makes any r replicas of the preference list hold the newest acknowledged write, whichever r answer.
+   */
   async read(request: ReadRequest): Promise<VersionedRecord | undefined> {
     const plan = this.plan(request.bucket, request.key);
     const at: ReplicaKey = { partition: plan.partition, bucket: request.bucket.name, key: request.key };
-    const primariesAsked = plan.targets.filter((t) => t.primary).length;
-    const tracker = new QuorumTracker<VersionedRecord | undefined>({ total: request.r, primaries: request.pr }, plan.targets.length, primariesAsked);
-    const header = { partition: at.partition, bucket: at.bucket, key: at.key };
-    for (const target of plan.targets) {
-      const reply =
-        target.id === this.deps.cluster.self
-          ? this.readLocalVote(at)
-          : this.call(target.id, "fetch", { header }).then((res) => {
-              if (!res.header.canVote) throw new DynamoError("unavailable", `${target.id} is rebuilding partition ${at.partition}`);
-              return res.body;
-            });
-      reply.then(
-        (record) => tracker.success(target.id, target.primary, record),
-        (err: Error) => tracker.failure(target.id, target.primary, err),
-      );
-    }
-    const outcome = await this.withDeadline(tracker.done, "read");
+    const order = readOrder(plan.targets, this.deps.cluster.self, (id) => this.deps.cluster.isUp(id));
+    const primaries = order.filter((t) => t.primary).length;
+    const tracker = new QuorumTracker<VersionedRecord | undefined>({ total: request.r, primaries: request.pr }, order.length, primaries);
+    const fanout = new ReadFanout(order, tracker, (target) => this.readVote(target, at));
+    const chance = this.deps.tuning.readRepairChance;
+    fanout.ask(chance > 0 && Math.random() < chance ? order.length : request.r);
+    const speculate = setTimeout(() => fanout.ask(order.length), this.deps.tuning.readSpeculateMs);
+    const outcome = await this.withDeadline(tracker.done, "read").finally(() => clearTimeout(speculate));
     if (!outcome.ok) throw new DynamoError("unavailable", `read quorum not reached: ${outcome.reason}`);
     const merged = mergeAll(tracker.replies.map((r) => r.value), request.bucket);
-    this.scheduleReadRepair(at, request.bucket, plan.targets, tracker);
+    this.scheduleReadRepair(at, request.bucket, fanout);
     return merged;
+  }
+
+  private readVote(target: ReplicaTarget, at: ReplicaKey): Promise<VersionedRecord | undefined> {
+    if (target.id === this.deps.cluster.self) return this.readLocalVote(at);
+    return this.call(target.id, "fetch", { header: { partition: at.partition, bucket: at.bucket, key: at.key } }).then((res) => {
+      if (!res.header.canVote) throw new DynamoError("unavailable", `${target.id} is rebuilding partition ${at.partition}`);
+      return res.body;
+    });
   }
 
   /** The peer-protocol operations this coordinator serves to other nodes. */
@@ -236,9 +242,9 @@ export class Coordinator {
     throw new DynamoError("unavailable", `no replica could coordinate the write: ${lastError?.message ?? "no replicas"}`);
   }
 
-  private scheduleReadRepair(at: ReplicaKey, bucket: BucketConfig, targets: ReplicaTarget[], tracker: QuorumTracker<VersionedRecord | undefined>): void {
-    if (tracker.outstanding === 0) {
-      this.repair(at, bucket, tracker.replies);
+  private scheduleReadRepair(at: ReplicaKey, bucket: BucketConfig, fanout: ReadFanout): void {
+    if (fanout.allAnswered) {
+      this.repair(at, bucket, fanout.tracker.replies);
       return;
     }
     if (this.repairsInFlight >= this.deps.tuning.readRepairQueueMax) {
@@ -247,9 +253,9 @@ export class Coordinator {
     }
     // Late replies are waited for (each is bounded by the peer timeout) so a slow stale replica is repaired too.
     this.repairsInFlight += 1;
-    void tracker.allAnswered.then(() => {
+    void fanout.settled.then(() => {
       this.repairsInFlight -= 1;
-      this.repair(at, bucket, tracker.replies.filter((r) => targets.some((t) => t.id === r.id)));
+      this.repair(at, bucket, fanout.tracker.replies);
     });
   }
 
@@ -306,4 +312,54 @@ function mergeAll(records: (VersionedRecord | undefined)[], bucket: BucketConfig
   let merged: VersionedRecord | undefined;
   for (const record of records) merged = merge(merged, record);
   return merged && reconcile(merged, bucket.reconciliation);
+}
+
+/**
+ * The replicas one read has asked, in readOrder: `ask(k)` asks up to k more, each failure asks the next (while the
+ * quorum is still open), and `settled` resolves once every replica asked has answered and no more will be.
+ */
+class ReadFanout {
+  private next = 0;
+  private sent = 0;
+  private answered = 0;
+  private resolveSettled!: () => void;
+  readonly settled = new Promise<void>((resolve) => (this.resolveSettled = resolve));
+
+  constructor(
+    private readonly order: readonly ReplicaTarget[],
+    readonly tracker: QuorumTracker<VersionedRecord | undefined>,
+    private readonly vote: (target: ReplicaTarget) => Promise<VersionedRecord | undefined>,
+  ) {
+    void tracker.done.then(() => this.check());
+  }
+
+  /** True when every replica asked has answered and no other will be asked. */
+  get allAnswered(): boolean {
+    return this.answered === this.sent && (this.tracker.isSettled || this.next >= this.order.length);
+  }
+
+  ask(count: number): void {
+    if (this.tracker.isSettled) return;
+    for (let i = 0; i < count && this.next < this.order.length; i++) {
+      const target = this.order[this.next++]!;
+      this.sent += 1;
+      this.vote(target).then(
+        (record) => {
+          this.answered += 1;
+          this.tracker.success(target.id, target.primary, record);
+          this.check();
+        },
+        (err: Error) => {
+          this.answered += 1;
+          this.tracker.failure(target.id, target.primary, err);
+          if (!this.tracker.isSettled) this.ask(1);
+          this.check();
+        },
+      );
+    }
+  }
+
+  private check(): void {
+    if (this.allAnswered) this.resolveSettled();
+  }
 }

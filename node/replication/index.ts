@@ -3,7 +3,7 @@ export { Coordinator } from "./coordinator.js";
 export type { CoordinatorDeps, ReadRequest, WriteRequest } from "./coordinator.js";
 export { LocalReplica, replicationCeiling } from "./replica.js";
 export type { RecordLimits, ReplicaKey, ReplicaEvents, WriteListener } from "./replica.js";
-export { planReplicas } from "./targets.js";
+export { planReplicas, readOrder } from "./targets.js";
 export type { ReplicaPlan, ReplicaTarget } from "./targets.js";
 export { QuorumTracker } from "./quorum.js";
 export type { QuorumOutcome, QuorumRequirement } from "./quorum.js";

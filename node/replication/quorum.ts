@@ -51,6 +51,11 @@ export class QuorumTracker<T> {
     this.check();
   }
 
+  /** True once the outcome is known. */
+  get isSettled(): boolean {
+    return this.settled;
+  }
+
   get outstanding(): number {
     return this.asked - this.successes - this.failures;
   }

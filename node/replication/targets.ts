@@ -88,3 +88,18 @@ function chooseFallback(ring: Ring, partition: number, down: string, fallbacks: 
   const zone = tied[partition % tied.length];
   return free.find((f) => zoneOf(ring, f) === zone);
 }
+
+/**
+ * The order in which a read asks a key's targets: primaries believed up first (this node first among them, since its
+ * own copy costs no message), then the other live targets (stand-ins, a partition's receiving member, which may not
+ * hold the data yet), then those believed down. A read asks the first r and goes down the list only when one fails
+ * or is slow, so the replicas it counts on are the ones most likely to hold every acknowledged write, and pr is met
+ * from the primaries whenever enough of them are up.
+ */
+export function readOrder(targets: readonly ReplicaTarget[], self: string, isUp: (id: string) => boolean): ReplicaTarget[] {
+  const rank = (t: ReplicaTarget): number => (t.id === self || isUp(t.id) ? 0 : 4) + (t.primary ? 0 : 2) + (t.id === self ? 0 : 1);
+  return targets
+    .map((target, i) => ({ target, i, rank: rank(target) }))
+    .sort((a, b) => a.rank - b.rank || a.i - b.i)
+    .map((e) => e.target);
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Member, Ring } from "../../../node/ring/index.js";
 import { createRing, fallbackList, preferenceList } from "../../../node/ring/index.js";
-import { planReplicas } from "../../../node/replication/targets.js";
+import { planReplicas, readOrder, type ReplicaTarget } from "../../../node/replication/targets.js";
 
 /** Six members n0..n5 in zones a, b, c round-robin (as `dynamo dev --nodes 6 --zones a,b,c` assigns them). */
 function zonedRing(zones: boolean): Ring {
@@ -69,5 +69,40 @@ describe("replica targets with zones", () => {
     const plan = planReplicas(ring, p, 3, (id) => live.has(id));
     const standIn = plan.targets.find((t) => t.hintFor === a);
     assert.equal(zoneOf(ring, standIn?.id ?? ""), "a");
+  });
+});
+
+describe("the order a read asks replicas in", () => {
+  const ids = (targets: ReplicaTarget[]) => targets.map((t) => t.id);
+
+  it("asks this node first when it is a primary, then the live primaries in preference order", () => {
+    const targets: ReplicaTarget[] = [
+      { id: "a", primary: true },
+      { id: "b", primary: true },
+      { id: "c", primary: true },
+    ];
+    assert.deepEqual(ids(readOrder(targets, "b", () => true)), ["b", "a", "c"]);
+    assert.deepEqual(ids(readOrder(targets, "z", () => true)), ["a", "b", "c"]);
+  });
+
+  it("puts stand-ins and receiving members after the primaries, and members believed down last", () => {
+    const targets: ReplicaTarget[] = [
+      { id: "a", primary: true },
+      { id: "d", primary: false, hintFor: "b" },
+      { id: "c", primary: true },
+      { id: "e", primary: false },
+    ];
+    const up = (id: string) => id !== "c";
+    // This node ("e") receives the partition and may not hold it yet: the live primary goes first.
+    assert.deepEqual(ids(readOrder(targets, "e", up)), ["a", "e", "d", "c"]);
+    assert.deepEqual(ids(readOrder(targets, "a", up)), ["a", "d", "e", "c"]);
+  });
+
+  it("keeps every target, so a read can still go down the whole list", () => {
+    const ring = zonedRing(false);
+    for (let p = 0; p < 32; p++) {
+      const plan = planReplicas(ring, p, 3, (id) => id !== "n1");
+      assert.deepEqual(ids(readOrder(plan.targets, "n0", (id) => id !== "n1")).sort(), ids(plan.targets).sort());
+    }
   });
 });
