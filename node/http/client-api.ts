@@ -254,11 +254,19 @@ interface Load {
 }
 
 function measured(deps: ClientApiDeps, load: Load, op: string, handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): KvHandler {
+  // The labelled children are looked up once, not per request: prom-client hashes the labels on every lookup.
+  const duration = deps.metrics.requestDuration.labels({ op });
+  const byStatus = new Map<number, { inc(): void }>();
+  const counted = (status: number) => {
+    let counter = byStatus.get(status);
+    if (!counter) byStatus.set(status, (counter = deps.metrics.requests.labels({ op, status: String(status) })));
+    return counter;
+  };
   return (req, res, next) => {
-    const stop = deps.metrics.requestDuration.startTimer({ op });
+    const started = performance.now();
     res.on("finish", () => {
-      stop();
-      deps.metrics.requests.inc({ op, status: String(res.statusCode) });
+      duration.observe((performance.now() - started) / 1000);
+      counted(res.statusCode).inc();
     });
     // Past the bound a node answers at once rather than queueing work it cannot finish within the request timeout.
     if (load.inFlight >= deps.tuning.coordinatorInFlightMax) {

@@ -12,7 +12,7 @@
  *         sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
  *         grants: { carts: rw, "*": r }
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, hash, randomBytes, timingSafeEqual } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { BUCKET_NAME_PATTERN } from "../config/index.js";
@@ -111,7 +111,7 @@ export class ClientTokens {
 
   /** The identity whose token this is, or undefined. Every entry is compared, whichever matches. */
   identify(token: string): ClientIdentity | undefined {
-    const digest = createHash("sha256").update(token, "utf8").digest();
+    const digest = hash("sha256", token, "buffer");
     let found: ClientIdentity | undefined;
     for (const entry of this.#entries) {
       if (timingSafeEqual(entry.digest, digest)) found = entry.identity;

@@ -4,7 +4,7 @@
  * contiguous range of the hash space, so partitions stay meaningful as ranges and neighbouring partitions are
  * neighbouring slices. SHA-1 is not used for security here: it is deterministic, fast, everywhere, and spreads keys well.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { assert } from "../errors/index.js";
 
 /** The partition count of a new cluster when none is configured. */
@@ -26,7 +26,13 @@ export function isPowerOfTwo(n: number): boolean {
 export function partitionOf(bucket: string, key: Buffer, partitions: number): number {
   assert(isPowerOfTwo(partitions) && partitions <= PARTITIONS_MAX, `partitions must be a power of two <= ${PARTITIONS_MAX}, got ${partitions}`);
   if (partitions === 1) return 0;
-  const digest = createHash("sha1").update(bucket, "utf8").update(SEPARATOR).update(key).digest();
+  // One buffer and one call into the hash binding: every key-value request computes this.
+  const bucketLength = Buffer.byteLength(bucket, "utf8");
+  const input = Buffer.allocUnsafe(bucketLength + SEPARATOR.length + key.length);
+  input.write(bucket, 0, "utf8");
+  SEPARATOR.copy(input, bucketLength);
+  key.copy(input, bucketLength + SEPARATOR.length);
+  const digest = hash("sha1", input, "buffer");
   const bits = Math.log2(partitions);
   return digest.readUInt32BE(0) >>> (32 - bits);
 }

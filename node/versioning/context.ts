@@ -16,7 +16,7 @@
  * The clock is in the clear: it says which actors wrote the key and how often, nothing about the values. Contexts are
  * bounded in size (`CONTEXT_LIMITS`) so a header cannot make the node parse or allocate much.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import { DynamoError } from "../errors/index.js";
 import type { VersionVector } from "./types.js";
 import { ByteReader } from "./bytes.js";
@@ -85,20 +85,45 @@ export function decodeContext(
   return clock;
 }
 
+/**
+ * HMAC-SHA256 (RFC 2104) over the domain, the bucket, the key and the context's bytes, computed as two one-shot SHA-256
+ * hashes with the key's padded blocks prepared once per secret: every read and write answer carries a context, and an
+ * `Hmac` object per answer (a key import, six calls into the binding) cost more than the hashing itself.
+ */
 function mac(secret: Buffer, bucket: string, key: Buffer, body: Buffer): Buffer {
-  const bucketBytes = Buffer.from(bucket, "utf8");
-  const lengths = Buffer.allocUnsafe(8);
-  lengths.writeUInt32BE(bucketBytes.length, 0);
-  lengths.writeUInt32BE(key.length, 4);
-  return createHmac("sha256", secret)
-    .update(MAC_DOMAIN)
-    .update(lengths.subarray(0, 4))
-    .update(bucketBytes)
-    .update(lengths.subarray(4, 8))
-    .update(key)
-    .update(body)
-    .digest()
-    .subarray(0, MAC_BYTES);
+  const { inner, outer } = padsOf(secret);
+  const bucketLength = Buffer.byteLength(bucket, "utf8");
+  const message = Buffer.allocUnsafe(HMAC_BLOCK_BYTES + MAC_DOMAIN.length + 4 + bucketLength + 4 + key.length + body.length);
+  let at = inner.copy(message, 0);
+  at += MAC_DOMAIN.copy(message, at);
+  at = message.writeUInt32BE(bucketLength, at);
+  at += message.write(bucket, at, "utf8");
+  at = message.writeUInt32BE(key.length, at);
+  at += key.copy(message, at);
+  body.copy(message, at);
+  const outerMessage = Buffer.allocUnsafe(HMAC_BLOCK_BYTES + 32);
+  outer.copy(outerMessage, 0);
+  hash("sha256", message, "buffer").copy(outerMessage, HMAC_BLOCK_BYTES);
+  return hash("sha256", outerMessage, "buffer").subarray(0, MAC_BYTES);
+}
+
+/** SHA-256's block size: an HMAC key is padded (or first hashed) to it. */
+const HMAC_BLOCK_BYTES = 64;
+const padCache = new WeakMap<Buffer, { inner: Buffer; outer: Buffer }>();
+
+/** The key XOR ipad and XOR opad blocks of HMAC for `secret`, kept as long as the secret is. */
+function padsOf(secret: Buffer): { inner: Buffer; outer: Buffer } {
+  let pads = padCache.get(secret);
+  if (pads) return pads;
+  const block = Buffer.alloc(HMAC_BLOCK_BYTES);
+  (secret.length > HMAC_BLOCK_BYTES ? hash("sha256", secret, "buffer") : secret).copy(block);
+  pads = { inner: Buffer.alloc(HMAC_BLOCK_BYTES), outer: Buffer.alloc(HMAC_BLOCK_BYTES) };
+  for (let i = 0; i < HMAC_BLOCK_BYTES; i++) {
+    pads.inner[i] = block[i]! ^ 0x36;
+    pads.outer[i] = block[i]! ^ 0x5c;
+  }
+  padCache.set(secret, pads);
+  return pads;
 }
 
 function checkSecret(secret: Buffer): void {

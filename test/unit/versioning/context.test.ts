@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { DynamoError } from "../../../node/errors/index.js";
 import { CONTEXT_LIMITS, decodeContext, encodeContext, type VersionVector } from "../../../node/versioning/index.js";
 import { seededRandom } from "../../../lib/random.js";
@@ -31,6 +32,26 @@ describe("versioning: client contexts", () => {
   it("does not depend on the clock's key order", () => {
     const reordered = Object.fromEntries(Object.entries(clock).reverse());
     assert.equal(encodeContext(reordered, "default", key, secret), encodeContext(clock, "default", key, secret));
+  });
+
+  it("carries the HMAC-SHA256 of RFC 2104 over the domain, bucket, key and clock, for secrets of any length", () => {
+    const random = seededRandom(testSeed("context MAC"));
+    for (const length of [1, 16, 32, 63, 64, 65, 100, 200]) {
+      const someSecret = Buffer.from(Array.from({ length }, () => random.int(256)));
+      const text = encodeContext(clock, "bücket", key, someSecret);
+      const raw = Buffer.from(text, "base64url");
+      const body = raw.subarray(0, raw.length - 16);
+      const bucket = Buffer.from("bücket", "utf8");
+      const lengths = Buffer.alloc(8);
+      lengths.writeUInt32BE(bucket.length, 0);
+      lengths.writeUInt32BE(key.length, 4);
+      const expected = createHmac("sha256", someSecret)
+        .update(Buffer.concat([Buffer.from("dynamo/client-context\0"), lengths.subarray(0, 4), bucket, lengths.subarray(4), key, body]))
+        .digest()
+        .subarray(0, 16);
+      assert.deepEqual(raw.subarray(raw.length - 16), expected, `a ${length}-byte secret`);
+      assert.deepEqual(decodeContext(text, "bücket", key, someSecret), clock);
+    }
   });
 
   it("reads the empty string as the empty context", () => {
