@@ -121,10 +121,11 @@ export const tuningSchema = z
      */
     readRepairChance: z.number().min(0).max(1).default(0.1),
     /**
-     * How long a read waits for the r replicas it asked before it asks the others too, so one slow or frozen replica
-     * costs a read this much rather than the peer timeout.
+     * The least a read waits for the r replicas it asked before it asks the others too; it waits longer when the 99th
+     * percentile of recent replica answers is longer (a busy machine), so only the slowest reads ask more. One slow or
+     * frozen replica then costs a read this much rather than the peer timeout.
      */
-    readSpeculateMs: z.number().int().min(0).max(600_000).default(50),
+    readSpeculateMs: z.number().int().min(0).max(600_000).default(20),
     /**
      * Client connections one node keeps open, idle keep-alive ones included; a connection past it is answered 503 and
      * closed, so a flood of sockets cannot exhaust file descriptors or memory.

@@ -18,6 +18,7 @@ import {
   FRAME_OK,
   FRAME_REQUEST,
   FrameReader,
+  PEER_COMPACT_HEADER,
   type Frame,
   type PeerOp,
   type PeerRequestOut,
@@ -74,6 +75,8 @@ export class PeerClient {
   private readonly pending = new Map<number, Pending>();
   private corked = false;
   private closed = false;
+  /** Connections whose peer said it reads compact headers (see ../protocol/peer-ops.ts). */
+  private readonly compact = new WeakSet<Socket>();
 
   constructor(
     readonly url: string,
@@ -94,8 +97,8 @@ export class PeerClient {
     }
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const frame = encodeFrame(id, FRAME_REQUEST, encodeRequestHeader(op, request.header), encodeRequestBody(op, request));
     const socket = await this.connect();
+    const frame = encodeFrame(id, FRAME_REQUEST, encodeRequestHeader(op, request.header, this.compact.has(socket)), encodeRequestBody(op, request));
     const wait = timeoutMs ?? this.options.timeoutMs;
     return new Promise<PeerResponse<O>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -171,6 +174,7 @@ export class PeerClient {
           Upgrade: PEER_PROTOCOL,
           Authorization: `Bearer ${this.options.token}`,
           "X-Dynamo-From": this.options.from,
+          [PEER_COMPACT_HEADER]: "1",
         },
         timeout: this.options.timeoutMs,
       };
@@ -188,8 +192,9 @@ export class PeerClient {
       } else {
         req = httpRequest(url, options);
       }
-      req.on("upgrade", (_res, socket, head) => {
+      req.on("upgrade", (res, socket, head) => {
         socket.setNoDelay(true);
+        if (res.headers[PEER_COMPACT_HEADER.toLowerCase()] === "1") this.compact.add(socket);
         if (head.length > 0) socket.unshift(head);
         resolve(socket);
       });

@@ -17,6 +17,7 @@ import {
   FRAME_OK,
   FRAME_REQUEST,
   FrameReader,
+  PEER_COMPACT_HEADER,
   PeerMessageError,
   type Frame,
   type PeerHandler,
@@ -68,11 +69,13 @@ export class PeerServer {
       return;
     }
     const from = String(req.headers["x-dynamo-from"] ?? "unknown").slice(0, 63);
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n\r\n`);
-    this.serve(socket, from, head);
+    // A caller of an earlier version does not ask for compact headers, and gets JSON answers.
+    const compact = req.headers[PEER_COMPACT_HEADER.toLowerCase()] === "1";
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n${compact ? `${PEER_COMPACT_HEADER}: 1\r\n` : ""}\r\n`);
+    this.serve(socket, from, head, compact);
   }
 
-  private serve(socket: Duplex, from: string, head: Buffer): void {
+  private serve(socket: Duplex, from: string, head: Buffer, compact: boolean): void {
     this.sockets.add(socket);
     const reader = new FrameReader();
     let inFlight = 0;
@@ -110,7 +113,7 @@ export class PeerServer {
         return;
       }
       inFlight += 1;
-      void this.answer(frame.id, op, request, from)
+      void this.answer(frame.id, op, request, from, compact)
         .then(send)
         .catch((err: unknown) => {
           const known = err instanceof DynamoError;
@@ -142,10 +145,10 @@ export class PeerServer {
    * Runs the handler and encodes its response frame. An encoding failure (a response over the frame limit) rejects
    * like a failed handler, so it becomes an error reply rather than a frame the caller would have to refuse.
    */
-  private async answer(id: number, op: PeerOp, request: PeerRequest<PeerOp>, from: string): Promise<Buffer> {
+  private async answer(id: number, op: PeerOp, request: PeerRequest<PeerOp>, from: string, compact: boolean): Promise<Buffer> {
     const handler = this.handlers[op] as PeerHandler<PeerOp>;
     const response = await handler(request, from);
-    const { header, body } = encodeResponse(op, response);
+    const { header, body } = encodeResponse(op, response, compact);
     return encodeFrame(id, FRAME_OK, header, body);
   }
 }

@@ -1,9 +1,9 @@
 /**
  * Framing of the peer protocol. After an authenticated upgrade, both directions of the connection carry frames:
  *
- *   u32 length (of everything after this field) | u32 request id | u8 kind | u16 header length | header JSON | body
+ *   u32 length (of everything after this field) | u32 request id | u8 kind | u16 header length | header | body
  *
- * The JSON header carries the small, typed fields of a message (./peer-ops.ts says which, per operation); the body
+ * The header (JSON, or for a few operations a compact binary form, see ./peer-ops.ts) carries the small, typed fields of a message (./peer-ops.ts says which, per operation); the body
  * carries bytes such as encoded records untouched, so a record read from disk crosses the network without being
  * decoded and re-encoded. This layer only cuts the stream into frames: a length that cannot be right means the stream
  * itself is corrupt and the connection is closed, while what a header or body says is judged per frame, one level up,
@@ -42,8 +42,8 @@ export interface Frame {
  * Encodes one frame. A header or a whole frame over its limit is refused here, before anything is written, with an
  * error the caller can answer or report: sending it would make the other side close the connection.
  */
-export function encodeFrame(id: number, kind: number, header: object, body?: Buffer): Buffer {
-  const headerBytes = Buffer.from(JSON.stringify(header), "utf8");
+export function encodeFrame(id: number, kind: number, header: object | Buffer, body?: Buffer): Buffer {
+  const headerBytes = Buffer.isBuffer(header) ? header : Buffer.from(JSON.stringify(header), "utf8");
   if (headerBytes.length > FRAME_HEADER_BYTES_MAX) {
     throw new DynamoError("internal", `a peer message header of ${headerBytes.length} bytes exceeds the ${FRAME_HEADER_BYTES_MAX}-byte limit`);
   }

@@ -35,7 +35,8 @@ export class PeerMessageError extends Error {
   override readonly name = "PeerMessageError";
 }
 
-const memberId = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, "member ids are 1-63 letters, digits, '.', '_' or '-'");
+const MEMBER_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
+const memberId = z.string().regex(MEMBER_ID_PATTERN, "member ids are 1-63 letters, digits, '.', '_' or '-'");
 const partition = z.number().int().min(0).max(0xffff);
 const bucket = z.string().regex(BUCKET_NAME_PATTERN, "bucket names match [a-z0-9][a-z0-9_-]{0,62}");
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -257,8 +258,12 @@ export function isPeerOp(name: unknown): name is PeerOp {
   return typeof name === "string" && Object.hasOwn(PEER_OPS, name);
 }
 
-/** The wire header of a request: the operation's name and its fields. */
-export function encodeRequestHeader<O extends PeerOp>(opName: O, header: z.output<Ops[O]["request"]>): object {
+/**
+ * The wire header of a request: the operation's name and its fields, as JSON, or for the operations on every client
+ * request's path (`fetch`, `replicate`) in their compact binary form when the connection agreed to it (`compact`).
+ */
+export function encodeRequestHeader<O extends PeerOp>(opName: O, header: z.output<Ops[O]["request"]>, compact = false): object | Buffer {
+  if (compact && (opName === "fetch" || opName === "replicate")) return encodeCompactRequest(opName, header as CompactRequestHeader);
   return { ...(toWire(header) as object), op: opName };
 }
 
@@ -266,13 +271,22 @@ export function encodeRequestBody<O extends PeerOp>(opName: O, request: PeerRequ
   return (PEER_OPS[opName].requestBody as BodyCodec<unknown, unknown>).encode((request as { body?: unknown }).body);
 }
 
-export function encodeResponse<O extends PeerOp>(opName: O, response: PeerResponseOut<O>): { header: object; body: Buffer | undefined } {
-  const body = (response as { body?: unknown }).body;
-  return { header: toWire(response.header) as object, body: (PEER_OPS[opName].responseBody as BodyCodec<unknown, unknown>).encode(body) };
+/** A response's header and body; `compact` as for requests (the caller asked for it when it connected). */
+export function encodeResponse<O extends PeerOp>(opName: O, response: PeerResponseOut<O>, compact = false): { header: object | Buffer; body: Buffer | undefined } {
+  const body = (PEER_OPS[opName].responseBody as BodyCodec<unknown, unknown>).encode((response as { body?: unknown }).body);
+  if (compact && opName === "fetch") return { header: compactFlag(COMPACT_FETCH, (response.header as { canVote: boolean }).canVote), body };
+  if (compact && opName === "replicate") return { header: compactFlag(COMPACT_REPLICATE, (response.header as { changed: boolean }).changed), body };
+  return { header: toWire(response.header) as object, body };
 }
 
 /** Parses a request frame's header and body; throws PeerMessageError naming the problem. */
 export function decodeRequest(headerBytes: Buffer, body: Buffer): { op: PeerOp; request: PeerRequest<PeerOp> } {
+  const tag = headerBytes[0];
+  if (tag === COMPACT_FETCH || tag === COMPACT_REPLICATE) {
+    const name = tag === COMPACT_FETCH ? "fetch" : "replicate";
+    const header = decodeCompactRequest(name, headerBytes);
+    return { op: name, request: { header, body: decodeBody(PEER_OPS[name].requestBody as BodyCodec<unknown, unknown>, body, `'${name}' request`) } as PeerRequest<PeerOp> };
+  }
   const header = parseJson(headerBytes.toString("utf8"));
   if (header === null || typeof header !== "object" || Array.isArray(header)) throw new PeerMessageError("the request header is not a JSON object");
   const name = (header as { op?: unknown }).op;
@@ -284,7 +298,11 @@ export function decodeRequest(headerBytes: Buffer, body: Buffer): { op: PeerOp; 
 /** Parses a response frame to a request of `opName`; throws PeerMessageError naming the problem. */
 export function decodeResponse<O extends PeerOp>(opName: O, headerBytes: Buffer, body: Buffer): PeerResponse<O> {
   const spec = PEER_OPS[opName] as OpSpec<z.ZodType, unknown, unknown, z.ZodType, unknown, unknown>;
-  const header = checked(spec.response, parseJson(headerBytes.toString("utf8")), `'${opName}' response`);
+  const tag = headerBytes[0];
+  const header =
+    tag === COMPACT_FETCH || tag === COMPACT_REPLICATE
+      ? decodeCompactResponse(opName, headerBytes)
+      : checked(spec.response, parseJson(headerBytes.toString("utf8")), `'${opName}' response`);
   return { header, body: decodeBody(spec.responseBody, body, `'${opName}' response`), bodyBytes: body.length } as PeerResponse<O>;
 }
 
@@ -336,4 +354,89 @@ function toWire(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = typeof v === "object" && v !== null ? toWire(v) : v;
   return out;
+}
+
+/*
+ * Compact headers. Every client read sends `fetch` and every write `replicate` to other replicas; as JSON their headers
+ * cost a base64 key, a JSON text, a parse and a schema check at each end, a large share of a node's time per request.
+ * Their binary form carries the same fields, each checked on decoding as strictly as the schema checks the JSON:
+ *
+ *   request:  u8 tag | u16 partition | u8 bucket length | bucket | u16 key length | key
+ *             [replicate: u8 hintFor length (0: none) | hintFor]
+ *   response: u8 tag | u8 canVote (fetch) or changed (replicate), 0 or 1
+ *
+ * A tag is a byte no JSON text starts with, so a receiver tells the forms apart by the first byte. A node sends them
+ * only on a connection whose other end said, in the upgrade, that it reads them (`PEER_COMPACT_HEADER`): a node of an
+ * earlier version on either end keeps getting JSON.
+ */
+const COMPACT_FETCH = 0x01;
+const COMPACT_REPLICATE = 0x02;
+/** The upgrade header by which each end of a peer connection says it reads compact headers. */
+export const PEER_COMPACT_HEADER = "X-Dynamo-Peer-Compact";
+
+interface CompactRequestHeader {
+  partition: number;
+  bucket: string;
+  key: Buffer;
+  hintFor?: string;
+}
+
+function encodeCompactRequest(opName: "fetch" | "replicate", header: CompactRequestHeader): Buffer {
+  const { partition: part, bucket: bucketName, key: keyBytes, hintFor } = header;
+  const hintLength = opName === "replicate" ? 1 + (hintFor?.length ?? 0) : 0;
+  const out = Buffer.allocUnsafe(1 + 2 + 1 + bucketName.length + 2 + keyBytes.length + hintLength);
+  out[0] = opName === "fetch" ? COMPACT_FETCH : COMPACT_REPLICATE;
+  let at = out.writeUInt16BE(part, 1);
+  out[at++] = bucketName.length;
+  at += out.write(bucketName, at, "latin1");
+  at = out.writeUInt16BE(keyBytes.length, at);
+  at += keyBytes.copy(out, at);
+  if (opName === "replicate") {
+    out[at++] = hintFor?.length ?? 0;
+    if (hintFor) out.write(hintFor, at, "latin1");
+  }
+  return out;
+}
+
+function decodeCompactRequest(opName: "fetch" | "replicate", bytes: Buffer): CompactRequestHeader {
+  const fail = (problem: string) => new PeerMessageError(`invalid '${opName}' request: ${problem}`);
+  if (bytes.length < 4) throw fail("truncated header");
+  const part = bytes.readUInt16BE(1);
+  const bucketLength = bytes[3]!;
+  if (bytes.length < 4 + bucketLength + 2) throw fail("truncated header");
+  const bucketName = bytes.toString("latin1", 4, 4 + bucketLength);
+  if (!BUCKET_NAME_PATTERN.test(bucketName)) throw fail("bucket names match [a-z0-9][a-z0-9_-]{0,62}");
+  let at = 4 + bucketLength;
+  const keyLength = bytes.readUInt16BE(at);
+  at += 2;
+  if (keyLength === 0 || keyLength > KEY_BYTES_MAX) throw fail(`keys are 1 to ${KEY_BYTES_MAX} bytes, got ${keyLength}`);
+  if (bytes.length < at + keyLength) throw fail("truncated key");
+  // A copy: the key outlives the frame (locks, hints), which must not keep the whole socket chunk alive.
+  const keyBytes = Buffer.from(bytes.subarray(at, at + keyLength));
+  at += keyLength;
+  const header: CompactRequestHeader = { partition: part, bucket: bucketName, key: keyBytes };
+  if (opName === "replicate") {
+    if (bytes.length < at + 1) throw fail("truncated header");
+    const hintLength = bytes[at++]!;
+    if (bytes.length < at + hintLength) throw fail("truncated hintFor");
+    if (hintLength > 0) {
+      const hintFor = bytes.toString("latin1", at, at + hintLength);
+      if (!MEMBER_ID_PATTERN.test(hintFor)) throw fail("hintFor: member ids are 1-63 letters, digits, '.', '_' or '-'");
+      header.hintFor = hintFor;
+      at += hintLength;
+    }
+  }
+  if (at !== bytes.length) throw fail(`${bytes.length - at} bytes after the header's fields`);
+  return header;
+}
+
+function compactFlag(tag: number, flag: boolean): Buffer {
+  return Buffer.from([tag, flag ? 1 : 0]);
+}
+
+function decodeCompactResponse(opName: PeerOp, bytes: Buffer): { canVote: boolean } | { changed: boolean } {
+  const expected = opName === "fetch" ? COMPACT_FETCH : opName === "replicate" ? COMPACT_REPLICATE : undefined;
+  if (bytes[0] !== expected) throw new PeerMessageError(`invalid '${opName}' response: a compact header of another operation`);
+  if (bytes.length !== 2 || bytes[1]! > 1) throw new PeerMessageError(`invalid '${opName}' response: a compact header is a tag and a 0 or 1`);
+  return opName === "fetch" ? { canVote: bytes[1] === 1 } : { changed: bytes[1] === 1 };
 }

@@ -54,6 +54,8 @@ export interface ReadRequest {
 
 export class Coordinator {
   private repairsInFlight = 0;
+  /** How long replicas took to answer reads lately, for when a read asks the replicas it did not ask at first. */
+  private readonly fetchLatency = new LatencyWindow();
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
@@ -72,7 +74,8 @@ export class Coordinator {
 
   /**
    * Asks r of the key's replicas (readOrder: this node and live primaries first), and another for each that fails;
-   * when they have not all answered within `readSpeculateMs`, the rest too. A share of reads (`readRepairChance`)
+   * when they have not all answered within the 99th percentile of recent answers (at least `readSpeculateMs`), the
+   * rest too. A share of reads (`readRepairChance`)
    * asks every replica at once, as all reads once did, so that read repair reaches a replica no other read asks.
    * r+w>n makes any r replicas of the preference list hold the newest acknowledged write, whichever r answer.
    */
@@ -85,7 +88,7 @@ export class Coordinator {
     const fanout = new ReadFanout(order, tracker, (target) => this.readVote(target, at));
     const chance = this.deps.tuning.readRepairChance;
     fanout.ask(chance > 0 && Math.random() < chance ? order.length : request.r);
-    const speculate = setTimeout(() => fanout.ask(order.length), this.deps.tuning.readSpeculateMs);
+    const speculate = setTimeout(() => fanout.ask(order.length), Math.max(this.deps.tuning.readSpeculateMs, this.fetchLatency.p99));
     const outcome = await this.withDeadline(tracker.done, "read").finally(() => clearTimeout(speculate));
     if (!outcome.ok) throw new DynamoError("unavailable", `read quorum not reached: ${outcome.reason}`);
     const merged = mergeAll(tracker.replies.map((r) => r.value), request.bucket);
@@ -95,7 +98,9 @@ export class Coordinator {
 
   private readVote(target: ReplicaTarget, at: ReplicaKey): Promise<VersionedRecord | undefined> {
     if (target.id === this.deps.cluster.self) return this.readLocalVote(at);
+    const started = performance.now();
     return this.call(target.id, "fetch", { header: { partition: at.partition, bucket: at.bucket, key: at.key } }).then((res) => {
+      this.fetchLatency.record(performance.now() - started);
       if (!res.header.canVote) throw new DynamoError("unavailable", `${target.id} is rebuilding partition ${at.partition}`);
       return res.body;
     });
@@ -361,5 +366,20 @@ class ReadFanout {
 
   private check(): void {
     if (this.allAnswered) this.resolveSettled();
+  }
+}
+
+/** The 99th percentile of the last 256 samples, computed again every 64 samples (0 before any). */
+export class LatencyWindow {
+  private readonly samples = new Float64Array(256);
+  private count = 0;
+  p99 = 0;
+
+  record(ms: number): void {
+    this.samples[this.count % this.samples.length] = ms;
+    this.count += 1;
+    if (this.count % 64 !== 0) return;
+    const filled = this.samples.subarray(0, Math.min(this.count, this.samples.length)).slice().sort();
+    this.p99 = filled[Math.floor(filled.length * 0.99)]!;
   }
 }

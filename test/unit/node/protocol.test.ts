@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,6 +18,7 @@ import {
   FRAME_HEADER_BYTES_MAX,
   FRAME_OK,
   FrameReader,
+  PEER_COMPACT_HEADER,
   PeerMessageError,
   type PeerOp,
   type PeerRequestOut,
@@ -36,8 +38,8 @@ const RING = createRing({
   members: [{ id: "n1", peerUrl: "https://127.0.0.1:1", clientUrl: "http://127.0.0.1:2", incarnation: "i1", state: "valid" }],
 });
 
-function roundTrip<O extends PeerOp>(op: O, request: PeerRequestOut<O>) {
-  const frame = encodeFrame(1, 0, encodeRequestHeader(op, request.header), encodeRequestBody(op, request));
+function roundTrip<O extends PeerOp>(op: O, request: PeerRequestOut<O>, compact = false) {
+  const frame = encodeFrame(1, 0, encodeRequestHeader(op, request.header, compact), encodeRequestBody(op, request));
   const [decoded] = new FrameReader().push(frame);
   return decodeRequest(decoded!.header, decoded!.body);
 }
@@ -94,6 +96,60 @@ describe("peer messages", function () {
     assert.deepEqual(ringPut.request.body, RING);
   });
 
+  it("decode compact fetch and replicate headers to what the JSON ones decode to", function () {
+    const key = Buffer.from([0, 255, 10, 47]);
+    const requests: [PeerOp, PeerRequestOut<"fetch"> | PeerRequestOut<"replicate">][] = [
+      ["fetch", { header: { partition: 65535, bucket: "default", key } }],
+      ["replicate", { header: { partition: 3, bucket: "b_1-x", key, hintFor: "node-2.zone_a" }, body: RECORD }],
+      ["replicate", { header: { partition: 0, bucket: "b", key: Buffer.alloc(1024, 7) }, body: RECORD }],
+    ];
+    for (const [op, request] of requests) {
+      const header = encodeRequestHeader(op, request.header as never, true);
+      assert.ok(Buffer.isBuffer(header) && header[0]! < 0x20, `${op} goes compact`);
+      assert.deepEqual(roundTrip(op, request as never, true), roundTrip(op, request as never));
+    }
+    for (const [op, header] of [["fetch", { canVote: false }], ["replicate", { changed: true }]] as const) {
+      const compact = encodeResponse(op, { header } as never, true);
+      assert.ok(Buffer.isBuffer(compact.header));
+      assert.deepEqual(decodeResponse(op, compact.header, Buffer.alloc(0)).header, header);
+    }
+    // Other operations stay JSON whatever the connection agreed.
+    assert.ok(!Buffer.isBuffer(encodeRequestHeader("scan", { partition: 1, limit: 1 }, true)));
+  });
+
+  it("refuse compact headers that do not fit, naming the problem", function () {
+    const good = encodeRequestHeader("replicate", { partition: 1, bucket: "b", key: Buffer.from("k"), hintFor: "n1" }, true) as Buffer;
+    const cases: [string, Buffer, RegExp][] = [
+      ["truncated", good.subarray(0, 3), /truncated/],
+      ["cut in the key", good.subarray(0, 7), /truncated/],
+      ["trailing bytes", Buffer.concat([good, Buffer.from([0])]), /after the header's fields/],
+      ["a bad bucket", Buffer.from([2, 0, 1, 2, 0x41, 0x42, 0, 1, 0x6b, 0]), /bucket names/],
+      ["an empty key", Buffer.from([1, 0, 1, 1, 0x62, 0, 0]), /keys are 1 to 1024 bytes, got 0/],
+      ["a key over the limit", Buffer.concat([Buffer.from([1, 0, 1, 1, 0x62, 0x04, 0x01]), Buffer.alloc(1025)]), /got 1025/],
+      ["a bad hintFor", Buffer.from([2, 0, 1, 1, 0x62, 0, 1, 0x6b, 2, 0x2e, 0x2e]), /hintFor/],
+    ];
+    for (const [name, header, message] of cases) {
+      assert.throws(() => decodeRequest(header, Buffer.alloc(0)), (err: Error) => err instanceof PeerMessageError && message.test(err.message), name);
+    }
+    assert.throws(() => decodeResponse("fetch", Buffer.from([1, 2]), Buffer.alloc(0)), PeerMessageError);
+    assert.throws(() => decodeResponse("fetch", Buffer.from([2, 1]), Buffer.alloc(0)), /another operation/);
+    assert.throws(() => decodeResponse("scan", Buffer.from([1, 1]), Buffer.alloc(0)), PeerMessageError);
+    assert.throws(() => decodeResponse("replicate", Buffer.from([2, 1, 0]), Buffer.alloc(0)), PeerMessageError);
+  });
+
+  it("never throw anything but a message error for any bytes after a compact tag", function () {
+    fc.assert(
+      fc.property(fc.constantFrom(1, 2), fc.uint8Array({ maxLength: 80 }), (tag, rest) => {
+        try {
+          decodeRequest(Buffer.concat([Buffer.from([tag]), rest]), Buffer.alloc(0));
+        } catch (err) {
+          if (!(err instanceof PeerMessageError)) throw err;
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("decode responses with their body codecs", function () {
     const key = Buffer.from("k");
     const scan = encodeResponse("scan", { header: { done: true }, body: [{ bucket: "b", key, record: encodeRecord(RECORD) }] });
@@ -114,14 +170,17 @@ describe("peer messages", function () {
   });
 });
 
-/** A fake peer that answers every request frame with whatever `answer` returns, to test the calling side. */
-async function fakePeer(answer: (id: number) => Buffer): Promise<{ server: Server; url: string }> {
+/**
+ * A fake peer that answers every request frame with whatever `answer` returns, to test the calling side. It says it
+ * reads compact headers only when `compact` is set (as a node of an earlier version would not).
+ */
+async function fakePeer(answer: (id: number, header: Buffer) => Buffer, compact = false): Promise<{ server: Server; url: string }> {
   const server = createServer();
   server.on("upgrade", (_req, socket: Duplex) => {
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n\r\n`);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n${compact ? `${PEER_COMPACT_HEADER}: 1\r\n` : ""}\r\n`);
     const reader = new FrameReader();
     socket.on("data", (chunk: Buffer) => {
-      for (const frame of reader.push(chunk)) socket.write(answer(frame.id));
+      for (const frame of reader.push(chunk)) socket.write(answer(frame.id, frame.header));
     });
   });
   server.listen(0, "127.0.0.1");
@@ -148,6 +207,26 @@ describe("the calling side of the peer protocol", function () {
           assert.match(err.message, message);
           return true;
         });
+      } finally {
+        client.close();
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+  }
+
+  for (const compact of [false, true]) {
+    it(`sends ${compact ? "compact headers to a peer that reads them" : "JSON headers to a peer that did not say it reads compact ones"}`, async function () {
+      const seen: number[] = [];
+      const { server, url } = await fakePeer((id, header) => {
+        seen.push(header[0]!);
+        return encodeFrame(id, FRAME_OK, header[0] === 0x7b ? { canVote: true } : Buffer.from([1, 1]), encodeRecord(RECORD));
+      }, compact);
+      const client = new PeerClient(url, { token: "t".repeat(16), timeoutMs: 2000, inFlightMax: 10, reconnectDelayMs: 10, from: "test" });
+      try {
+        const res = await client.call("fetch", { header: { partition: 0, bucket: "default", key: Buffer.from("k") } });
+        assert.deepEqual(res.body, RECORD);
+        assert.deepEqual(seen, [compact ? 1 : 0x7b]);
       } finally {
         client.close();
         server.closeAllConnections();
