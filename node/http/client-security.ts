@@ -9,7 +9,7 @@
  * certificate against ca.crt, published to them).
  */
 import type { Server } from "node:http";
-import type { Server as HttpsServer, ServerOptions as HttpsOptions } from "node:https";
+import { Server as HttpsServer, type ServerOptions as HttpsOptions } from "node:https";
 import type { Logger } from "../log.js";
 import { TlsDir, type TlsFingerprints } from "../tls/index.js";
 import { ClientTokens, parseClientTokens } from "./client-auth.js";
@@ -69,13 +69,13 @@ export class ClientSecurity {
   }
 
   /** Keeps an HTTPS client port's certificate current: new connections get the new one, open ones keep theirs. */
-  watchCertificates(server: Server): void {
+  watchCertificates(server: Server | HttpsServer): void {
     const tls = this.#tls;
-    if (!tls) return;
+    if (!tls || !(server instanceof HttpsServer)) return;
     tls.watch(
       FILE_CHECK_INTERVAL_MS,
       ({ cert, key }) => {
-        (server as unknown as HttpsServer).setSecureContext({ cert, key });
+        server.setSecureContext({ cert, key });
         this.log.info(`reloaded the client port's TLS certificate from ${tls.dir}`);
       },
       (problem) => this.log.warn(`not reloading the client port's TLS certificate yet: ${problem}`),

@@ -88,7 +88,8 @@ export function createClientServer(app: RequestListener, limits: ClientServerLim
   server.maxHeadersCount = CLIENT_HEADERS_MAX + 1;
   // A client that ends its side after its last request (`printf ... | nc`, scripts) still gets its answers; Node's
   // default would drop them. Answered, the connection closes; bodies never finished still meet their deadline.
-  (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // The flag is http.Server's own field, missing from its type declarations.
+  Object.assign(server, { httpAllowHalfOpen: true });
   server.on("checkExpectation", refuseExpectation);
   // Keep-alive sockets must outlive a load balancer's idle timeout, or clients see resets on reuse.
   server.keepAliveTimeout = 65_000;

@@ -23,6 +23,8 @@ interface PageDocument {
   getElementById(id: string): { textContent: string | null; hidden: boolean; dataset: Record<string, string | undefined> };
   querySelector(selector: string): { getAttribute(name: string): string | null } | null;
 }
+/** The page's document, for the functions the checks run inside the page. */
+declare const document: PageDocument;
 
 interface ClusterView {
   epoch: number;
@@ -85,7 +87,7 @@ describe("web console", function () {
     await page.goto(`${cluster.clientUrls()[0]}/ui`);
     assert.ok(page.url().endsWith("/ui/"), `redirected under a slash: ${page.url()}`);
     await page.waitForFunction(() => {
-      const d = (globalThis as unknown as { document: PageDocument }).document;
+      const d = document;
       return d.getElementById("member-count").textContent === "3" && Number(d.getElementById("ops").textContent) > 0;
     }, undefined, { timeout: 30_000 });
     const view = await clusterView();
@@ -95,7 +97,7 @@ describe("web console", function () {
     assert.deepEqual(states, ["up", "up", "up"]);
     assert.equal(await page.textContent("#epoch"), String(view.epoch));
     await page.waitForFunction(() => {
-      const d = (globalThis as unknown as { document: PageDocument }).document;
+      const d = document;
       return (d.querySelector("#rate-chart polyline")?.getAttribute("points") ?? "").split(" ").length >= 2;
     }, undefined, { timeout: 20_000 });
     await shot("1-stable-under-load");
@@ -110,7 +112,7 @@ describe("web console", function () {
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
       const moved = await page.evaluate(() => {
-        const el = (globalThis as unknown as { document: PageDocument }).document.getElementById("rebalance");
+        const el = document.getElementById("rebalance");
         return el.hidden ? -1 : Number(el.dataset.moved);
       });
       if (moved < 0) break;
@@ -129,7 +131,7 @@ describe("web console", function () {
     const climb = seen.slice(0, seen.indexOf(Math.max(...seen)) + 1);
     assert.ok(climb.length >= 2 && climb.every((m, i) => i === 0 || m > climb[i - 1]!), `progress advanced: ${seen.join(" ")}`);
     await page.waitForFunction(() => {
-      const d = (globalThis as unknown as { document: PageDocument }).document;
+      const d = document;
       return d.getElementById("member-count").textContent === "4" && d.getElementById("rebalance").hidden;
     }, undefined, { timeout: 30_000 });
     const owners = await pageOwners();

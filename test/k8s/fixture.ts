@@ -13,7 +13,10 @@ export const DEFAULT_FIXTURE = {
 
 // Mocha loads this file once as a plugin and the test files import it again; the cluster lives on
 // globalThis so both see the same one even if a loader ever hands them separate module instances.
-const slot = globalThis as unknown as { dynamoK8sCluster?: LocalCluster };
+declare global {
+  var dynamoK8sCluster: LocalCluster | undefined;
+}
+const slot = globalThis;
 
 export function cluster(): LocalCluster {
   if (!slot.dynamoK8sCluster) throw new Error("the Kubernetes fixture is not running; run the suite with npm run test:k8s");
@@ -47,8 +50,13 @@ export async function deleteNamespace(name: string): Promise<void> {
   await admin().delete(`/api/v1/namespaces/${name}`).catch(() => undefined);
 }
 
+/** What the hooks ask of mocha's context; a script that runs them outside mocha (measure-scale) passes its own. */
+interface HookContext {
+  timeout(ms: number): unknown;
+}
+
 export const mochaHooks = {
-  async beforeAll(this: Mocha.Context): Promise<void> {
+  async beforeAll(this: HookContext): Promise<void> {
     this.timeout(DEFAULT_FIXTURE.startTimeoutMs);
     if (slot.dynamoK8sCluster) return;
     const local = new LocalCluster();
@@ -56,7 +64,7 @@ export const mochaHooks = {
     const info = await local.start();
     console.error(`[k8s fixture] local cluster up in ${info.startupMs} ms (run directory ${info.runDir})`);
   },
-  async afterAll(this: Mocha.Context): Promise<void> {
+  async afterAll(this: HookContext): Promise<void> {
     this.timeout(60_000);
     const local = slot.dynamoK8sCluster;
     slot.dynamoK8sCluster = undefined;

@@ -24,7 +24,7 @@ const CONCURRENCY = Number(values.concurrency);
 const NAME = "kv";
 
 // The fixture's root hooks start and stop the shared local cluster; mocha's `this` is only asked for a timeout.
-const hookContext = { timeout: () => undefined } as unknown as Mocha.Context;
+const hookContext = { timeout: () => undefined };
 
 async function writeKeys(ns: string, urls: string[]): Promise<{ ms: number; failed: number }> {
   const client = await clusterClient(ns, NAME, urls, { maxSockets: CONCURRENCY, timeoutMs: 30_000 });

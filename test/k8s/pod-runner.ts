@@ -545,8 +545,9 @@ export class PodRunner {
 
   // Conditions keep their lastTransitionTime while their status holds; conditions this kubelet does
   // not own (PodScheduled, readiness gates) are carried over from the API object unchanged.
-  private conditions(wanted: { type: string; status: boolean; reason?: string; message?: string }[]): Record<string, unknown>[] {
-    const existing = (this.pod.status?.conditions ?? []) as unknown as { type: string; status: string; lastTransitionTime?: string }[];
+  private conditions(wanted: { type: string; status: boolean; reason?: string; message?: string }[]): object[] {
+    // A watched pod's times may be strings rather than the Dates its type names; either serializes the same.
+    const existing = this.pod.status?.conditions ?? [];
     const owned = new Set(wanted.map((w) => w.type));
     const kept = existing.filter((c) => !owned.has(c.type));
     return [

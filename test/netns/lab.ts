@@ -13,6 +13,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { run, runIn } from "./exec.js";
@@ -184,7 +185,8 @@ export class NetLab {
     });
     child.unref();
     // The pipe must not keep this process alive; it only has to close when this process dies.
-    (child.stdin as unknown as { _handle?: { unref?: () => void } })._handle?.unref?.();
+    // A child's stdio pipe is a net.Socket, whose unref lets go of the pipe's handle.
+    (child.stdin as Socket | null)?.unref();
     child.stdin?.on("error", () => undefined);
     this.reaper = child;
   }

@@ -63,7 +63,22 @@ describe("node stats", () => {
     const members = ["a", "b", "c", "d"].map((id) => ({ id, peerUrl: "", clientUrl: "", incarnation: `i-${id}`, state: "valid" as const }));
     const base = createRing({ partitions: 16, members: members.slice(0, 3), targetN: 3 });
     const ring = { ...base, epoch: 3, members: { ...base.members, d: { ...members[3]!, state: "joining" as const } }, pending: [{ partition: 0, from: "a", to: "d", kind: "ownership" as const }, { partition: 5, from: "b", to: "d", kind: "ownership" as const }] };
-    const dStats = { transfers: [{ partition: 0, from: "a", to: "d", kind: "ownership", state: "done", keys: 3, bytes: 300, startedAt: 1000 }], history: [] } as unknown as NodeStats;
+    const dStats: NodeStats = {
+      id: "d",
+      incarnation: "i-d",
+      epoch: 3,
+      ready: true,
+      uptimeSeconds: 1,
+      disk: { dataBytes: 0 },
+      memory: { rssBytes: 0, heapUsedBytes: 0 },
+      eventLoopLagMs: { p50: 0, p99: 0, max: 0 },
+      rates: { windowSeconds: 10, opsPerSecond: { get: 0, put: 0, delete: 0, total: 0 }, errorsPerSecond: 0, latencyMs: { get: {}, put: {}, delete: {} } },
+      hints: { count: 0, bytes: 0, byTarget: {} },
+      antiEntropy: { windowSeconds: 3600, exchanges: 0, repaired: 0, failed: 0, keysRepaired: 0 },
+      rebuildingPartitions: 0,
+      transfers: [{ partition: 0, from: "a", to: "d", kind: "ownership", state: "done", keys: 3, bytes: 300, startedAt: 1000 }],
+      history: [],
+    };
     const o = buildOverview({ self: "a", ring, liveness: (id) => ({ up: id !== "c", phi: 0 }), phiThreshold: 8, stats: new Map<string, NodeStats | { error: string }>([["d", dStats], ["c", { error: "down" }]]), nowMs: 2000 });
     assert.equal(o.members.length, 4);
     assert.deepEqual(o.members.map((m) => m.condition), ["up", "up", "down", "joining"]);
