@@ -2,7 +2,9 @@
 export { AdminClient } from "./admin-client.js";
 export type { NodeInfo } from "./admin-client.js";
 export { FencedError, RingDriver } from "./ring-driver.js";
-export type { MemberAddress, RingDriverOptions, StepResult } from "./ring-driver.js";
+export type { RingDriverOptions, StepResult } from "./ring-driver.js";
+export { observeNodes, reachableNodes } from "./observe.js";
+export type { MemberAddress, NodeAnswer, RingObservation } from "./observe.js";
 export { transfersFor, transferLimitFor, replan, finalize, isSettled, planStillWanted, refreshMembers, DEFAULT_CLUSTER_TRANSFERS_MAX } from "./plan.js";
 export type { NodeReport } from "./plan.js";
 export { rebalanceProgress, rebalanceStatus, rebalanceSeconds, percentMoved, describeProgress, formatBytes, formatDuration, transferKey } from "../node/ring/index.js";

@@ -1,27 +1,19 @@
 /**
- * The RingDriver: the one library that changes a cluster's ring, used by the operator and by `dynamo dev`. Each call
- * to `step` reads what the nodes hold and report, decides with the pure functions of ./plan.ts, and commits at most
- * one new ring epoch (pushing it to every reachable node; gossip carries it to the rest). It keeps no state of its
- * own: the plan in flight lives in the ring (`nextOwners`, `pending`) and transfer progress on the receiving nodes, so
- * a driver that crashes and restarts — or a new operator leader — picks up exactly where the last one stopped.
+ * The RingDriver: the one library that changes a cluster's ring, used by the operator and by `dynamo dev`. A step has
+ * two halves: `observe` asks every node who it is and which ring it holds (./observe.ts), and `decide` takes that
+ * observation, decides with the pure functions of ./plan.ts, and commits at most one new ring epoch (pushing it to
+ * every reachable node; gossip carries it to the rest). A caller that needs the nodes' answers for itself (the
+ * operator's status) observes once and hands the same observation to `decide`. The driver keeps no state of its own:
+ * the plan in flight lives in the ring (`nextOwners`, `pending`) and transfer progress on the receiving nodes, so a
+ * driver that crashes and restarts — or a new operator leader — picks up exactly where the last one stopped.
  */
 import { DynamoError } from "../node/errors/index.js";
-import { createRing, newestRing } from "../node/ring/index.js";
+import { createRing } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
 import type { AdminClient } from "./admin-client.js";
+import { observeNodes, reachableNodes, type MemberAddress, type RingObservation } from "./observe.js";
 import { finalize, isSettled, planStillWanted, refreshMembers, replan, type NodeReport } from "./plan.js";
 import { rebalanceProgress, type RebalanceProgress, type TransferReportEntry } from "../node/ring/index.js";
-
-export interface MemberAddress {
-  id: string;
-  peerUrl: string;
-  clientUrl: string;
-  /**
-   * The member's zone as its orchestrator knows it (the operator: the zone label of the Kubernetes Node its pod runs
-   * on). It wins over the zone the node reports of itself (`--zone`), which is used when this is absent.
-   */
-  zone?: string;
-}
 
 export interface StepResult {
   /** The newest ring after this step. */
@@ -65,53 +57,51 @@ export class FencedError extends DynamoError {
   }
 }
 
-export class RingDriver {
-  /** The highest epoch any node held at the last step; commits go above it. */
-  private epochFloor = 0;
+type Reports = Map<string, NodeReport & { epoch: number }>;
 
+export class RingDriver {
   constructor(private readonly options: RingDriverOptions) {}
 
-  async step(nodes: MemberAddress[], desired: string[]): Promise<StepResult> {
-    const { admin } = this.options;
-    const reports = new Map<string, NodeReport & { epoch: number }>();
-    await Promise.all(
-      nodes.map(async (node) => {
-        try {
-          const info = await admin.node(node.peerUrl);
-          if (info.id !== node.id) throw new DynamoError("invalid_request", `node at ${node.peerUrl} calls itself ${info.id}, expected ${node.id}`);
-          const zone = node.zone || info.zone || undefined;
-          reports.set(node.id, { ...node, incarnation: info.incarnation, rebuild: info.rebuild, epoch: info.epoch, ...(zone ? { zone } : {}) });
-        } catch (err) {
-          this.options.log(`cannot reach ${node.id} at ${node.peerUrl}: ${(err as Error).message}`);
-        }
-      }),
-    );
-    const rings = await Promise.all([...reports.values()].map((r) => admin.ring(r.peerUrl).catch(() => undefined)));
-    const newest = newestRing(rings);
-    // New epochs go past every epoch any node holds, even one of a fenced driver's, so no node's epoch ever goes back.
-    this.epochFloor = Math.max(0, ...rings.map((r) => r?.epoch ?? 0));
+  /** Asks every node in `nodes` who it is and which ring it holds: the first half of a step. */
+  observe(nodes: readonly MemberAddress[]): Promise<RingObservation> {
+    return observeNodes(this.options.admin, nodes);
+  }
+
+  /** Observes, then decides: one whole step for callers that need nothing else from the nodes. */
+  async step(nodes: readonly MemberAddress[], desired: string[]): Promise<StepResult> {
+    return this.decide(await this.observe(nodes), desired);
+  }
+
+  /**
+   * The second half of a step: from what `observe` saw, decide the next ring towards `desired` (member ids) and commit
+   * it. It asks the nodes again only to push a ring, and, while transfers are pending, for the receivers' progress.
+   */
+  async decide(observation: RingObservation, desired: string[]): Promise<StepResult> {
+    const reports = this.reports(observation);
+    const newest = observation.newest;
+    const floor = observation.epochFloor;
     const term = this.options.term?.();
 
-    if (!newest) return this.bootstrap(reports, desired);
+    if (!newest) return this.bootstrap(reports, desired, floor);
     if (term !== undefined && term < (newest.term ?? 0)) {
       throw new FencedError(`the ring carries term ${newest.term}, newer than this driver's ${term}: another leader has taken over`);
     }
     // A leader's first commit claims the ring for its term, which fences every earlier leader at once.
-    if (term !== undefined && term > (newest.term ?? 0)) return this.commit(newest, reports, desired, `claimed the ring for leader term ${term}`);
+    if (term !== undefined && term > (newest.term ?? 0)) return this.commit(newest, reports, desired, floor, `claimed the ring for leader term ${term}`);
     await this.propagate(newest, reports);
 
     const refreshed = refreshMembers(newest, reports);
-    if (refreshed) return this.commit(refreshed, reports, desired, "recorded new member addresses or incarnations");
+    if (refreshed) return this.commit(refreshed, reports, desired, floor, "recorded new member addresses or incarnations");
 
     if (newest.pending.length > 0) {
       if (!planStillWanted(newest, desired, this.options.targetN)) {
         const next = replan(newest, desired, reports, this.options.targetN, this.options.clusterTransfersMax);
         if (!next) return this.result(newest, desired, reports, undefined, 1000);
-        return this.commit(next, reports, desired, `re-planned towards ${desired.length} members (${next.pending.length} transfers)`);
+        return this.commit(next, reports, desired, floor, `re-planned towards ${desired.length} members (${next.pending.length} transfers)`);
       }
       const rebalance = await this.transferProgress(newest, reports);
       if (rebalance.partitionsMoved === newest.pending.length) {
-        return { ...(await this.commit(finalize(newest, desired), reports, desired, `finalized ${newest.pending.length} transfers`)), rebalance };
+        return { ...(await this.commit(finalize(newest, desired), reports, desired, floor, `finalized ${newest.pending.length} transfers`)), rebalance };
       }
       const progress = { pending: newest.pending.length - rebalance.partitionsMoved, active: rebalance.partitionsActive, done: rebalance.partitionsMoved };
       return { ...this.result(newest, desired, reports, undefined, 1000, progress), rebalance };
@@ -121,22 +111,43 @@ export class RingDriver {
     const next = replan(newest, desired, reports, this.options.targetN, this.options.clusterTransfersMax);
     if (!next) return this.result(newest, desired, reports, undefined, 1000);
     const what = next.pending.length > 0 ? `planned ${next.pending.length} transfers towards ${desired.length} members` : `changed members to ${desired.length} without moving data`;
-    return this.commit(next, reports, desired, what);
+    return this.commit(next, reports, desired, floor, what);
   }
 
-  private async bootstrap(reports: Map<string, NodeReport>, desired: string[]): Promise<StepResult> {
+  /** What the plan functions need of each node that answered; an unreachable node is logged and left out. */
+  private reports(observation: RingObservation): Reports {
+    for (const node of observation.nodes) if (!node.reachable) this.options.log(`cannot reach ${node.id} at ${node.peerUrl}: ${node.error}`);
+    const reports: Reports = new Map();
+    for (const node of reachableNodes(observation)) {
+      const { info } = node;
+      const zone = node.zone || info.zone || undefined;
+      reports.set(node.id, {
+        id: node.id,
+        peerUrl: node.peerUrl,
+        clientUrl: node.clientUrl,
+        incarnation: info.incarnation,
+        rebuild: info.rebuild,
+        epoch: info.epoch,
+        ...(zone ? { zone } : {}),
+      });
+    }
+    return reports;
+  }
+
+  private async bootstrap(reports: Reports, desired: string[], floor: number): Promise<StepResult> {
     if (!desired.every((id) => reports.has(id))) return this.result(undefined, desired, reports, undefined, 1000);
     const members = desired.map((id) => {
       const r = reports.get(id)!;
       return { id, peerUrl: r.peerUrl, clientUrl: r.clientUrl, incarnation: r.incarnation, state: "valid" as const, ...(r.zone ? { zone: r.zone } : {}) };
     });
     const ring = createRing({ partitions: this.options.partitions, members, targetN: this.options.targetN });
-    return this.commit(ring, reports, desired, `created ring epoch ${ring.epoch} with ${members.length} members`);
+    return this.commit(ring, reports, desired, floor, `created ring epoch ${ring.epoch} with ${members.length} members`);
   }
 
-  private async commit(planned: Ring, reports: Map<string, NodeReport>, desired: string[], action: string): Promise<StepResult> {
+  private async commit(planned: Ring, reports: Reports, desired: string[], epochFloor: number, action: string): Promise<StepResult> {
     const term = this.options.term?.();
-    const ring: Ring = { ...planned, epoch: Math.max(planned.epoch, this.epochFloor + 1), ...(term !== undefined ? { term } : {}) };
+    // New epochs go past every epoch any node holds, even one of a fenced driver's, so no node's epoch ever goes back.
+    const ring: Ring = { ...planned, epoch: Math.max(planned.epoch, epochFloor + 1), ...(term !== undefined ? { term } : {}) };
     const targets = new Map<string, string>();
     for (const r of reports.values()) targets.set(r.id, r.peerUrl);
     for (const m of Object.values(ring.members)) if (!targets.has(m.id)) targets.set(m.id, m.peerUrl);
@@ -154,7 +165,7 @@ export class RingDriver {
     return ring.pending.length > 0 ? { ...result, rebalance: rebalanceProgress(ring, [], Date.now()) } : result;
   }
 
-  private async propagate(ring: Ring, reports: Map<string, NodeReport & { epoch: number }>): Promise<void> {
+  private async propagate(ring: Ring, reports: Reports): Promise<void> {
     await Promise.all(
       [...reports.values()].filter((r) => r.epoch < ring.epoch).map((r) => this.options.admin.installRing(r.peerUrl, ring).catch(() => undefined)),
     );

@@ -1,13 +1,14 @@
 /**
- * The impure half of reconciling one DynamoCluster: observe (API server and the nodes' admin APIs), decide with the
- * pure functions of ../reconcile, act (server-side apply, deletes for a replacement, one ring step), and write the
- * status. `reconcile(key)` never branches on what woke it; it returns when to look again.
+ * The impure half of reconciling one DynamoCluster: observe (the API server, and each node's admin API once), plan
+ * with the pure functions of ../reconcile (`planPass`: typed actions), execute the plan (server-side apply, then the
+ * actions in order: a pod deleted for a replacement or a rolling update, or one ring step on the same observation),
+ * and write the status. `reconcile(key)` never branches on what woke it; it returns when to look again.
  */
 import type { KubernetesObject, V1Pod, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import type { AdminClient } from "../../driver/index.js";
 import type { ClientTlsOptions } from "../../node/tls/index.js";
-import { newestRing, type Ring } from "../../node/ring/index.js";
+import type { Ring } from "../../node/ring/index.js";
 import {
   API_VERSION,
   InvalidClusterError,
@@ -21,25 +22,24 @@ import {
 } from "../api/index.js";
 import { isNotFound, objectPath, type KubeApi } from "../kube/api-client.js";
 import {
+  actionSummary,
   buildStatus,
-  desiredMembers,
   desiredObjects,
   memberAddress,
-  newIncarnations,
-  nextRollingRestart,
   observePod,
   observeStatefulSet,
+  planPass,
   rebalanceEvents,
-  reachableAddresses,
-  replacementToStart,
   requeueAfterMs,
-  rolloutProgress,
-  statefulSetReplicas,
   verdict,
   type NodeProbe,
   type Observation,
   type PassOutcome,
+  type PassAction,
+  type PassPlan,
+  type RingObservation,
   type RingStepper,
+  type StepResult,
   type RingView,
 } from "../reconcile/index.js";
 import {
@@ -121,17 +121,11 @@ export class ClusterController {
     const secret = await this.deps.api.find<V1Secret>(objectPath("v1", "secrets", namespace, objectNames(name).secret));
     const memory = this.remember(key, cluster, tokenOf(secret));
     await memory.certificates.prepare(cluster, await readStoredCertificates(this.deps.api, cluster));
-    const observation = await this.observe(cluster, memory);
-    const outcome: PassOutcome = {
-      problems,
-      membership: undefined,
-      step: undefined,
-      rollout: { kind: "none" },
-      statefulSetReplicas: observation.statefulSet?.replicas,
-      replacement: { kind: "none" },
-    };
-
-    if (problems.length === 0 && !cluster.spec.paused) await this.act(cluster, memory, observation, outcome);
+    const { observation, answers } = await this.observe(cluster, memory);
+    const outcome =
+      problems.length === 0 && !cluster.spec.paused
+        ? await this.execute(cluster, memory, observation, answers, planPass(observation, { announcedIncarnations: memory.incarnations }))
+        : idleOutcome(problems, observation);
 
     const status = buildStatus(observation, outcome);
     await this.writeStatus(cluster, status);
@@ -162,7 +156,8 @@ export class ClusterController {
     return memory;
   }
 
-  private async observe(cluster: DynamoCluster, memory: ClusterMemory): Promise<Observation> {
+  /** The pass's observation, and the nodes' answers it was made from, which the ring step decides on as well. */
+  private async observe(cluster: DynamoCluster, memory: ClusterMemory): Promise<{ observation: Observation; answers: RingObservation }> {
     const namespace = cluster.metadata.namespace as string;
     const name = cluster.metadata.name;
     const [sts, podList] = await Promise.all([
@@ -175,32 +170,24 @@ export class ClusterController {
       .sort((a, b) => a.ordinal - b.ordinal);
     const zones = await this.nodeZones.zonesOf(pods.flatMap((p) => (p.nodeName ? [p.nodeName] : [])));
     for (const pod of pods) pod.zone = pod.nodeName ? zones.get(pod.nodeName) : undefined;
-    const probes: Record<string, NodeProbe> = {};
-    const rings: (Ring | undefined)[] = [];
-    let answered = 0;
     const scheme = clientScheme(cluster);
-    await Promise.all(
-      pods
-        .filter((p) => p.running && !p.deleting)
-        .map(async (pod) => {
-          const address = memberAddress(pod, scheme);
-          if (!address) return;
-          try {
-            const info = await memory.admin.node(address.peerUrl);
-            if (info.id !== pod.name) throw new Error(`the node at ${address.peerUrl} calls itself ${info.id}`);
-            probes[pod.name] = { reachable: true, incarnation: info.incarnation, epoch: info.epoch, tls: info.tls, info };
-            rings.push(await memory.admin.ring(address.peerUrl));
-            answered++;
-          } catch (err) {
-            probes[pod.name] = { reachable: false, error: (err as Error).message };
-          }
-        }),
-    );
-    const ring = newestRing(rings);
-    const view: RingView = { known: answered > 0, ring };
+    const addresses = pods
+      .filter((p) => p.running && !p.deleting)
+      .map((pod) => memberAddress(pod, scheme))
+      .filter((a) => a !== undefined);
+    // The pass's one round of admin calls: the status, the decisions and the ring step all read these answers.
+    const answers = await memory.stepper.observe(addresses);
+    const probes: Record<string, NodeProbe> = {};
+    for (const node of answers.nodes) {
+      probes[node.id] = node.reachable
+        ? { reachable: true, incarnation: node.info.incarnation, epoch: node.info.epoch, tls: node.info.tls, info: node.info }
+        : { reachable: false, error: node.error };
+    }
+    const ring = answers.newest;
+    const view: RingView = { known: answers.nodes.some((n) => n.reachable), ring };
     const nowMs = this.now();
     this.trackUnreachable(memory, ring, probes, nowMs);
-    return {
+    const observation: Observation = {
       cluster,
       statefulSet: observeStatefulSet(sts),
       pods,
@@ -209,6 +196,7 @@ export class ClusterController {
       unreachableSinceMs: { ...memory.unreachableSinceMs },
       nowMs,
     };
+    return { observation, answers };
   }
 
   /** Starts each member's unreachable clock when it first fails to answer, and stops it when it answers again. */
@@ -221,62 +209,87 @@ export class ClusterController {
     for (const id of Object.keys(memory.unreachableSinceMs)) if (!ring.members[id]) delete memory.unreachableSinceMs[id];
   }
 
-  private async act(cluster: DynamoCluster, memory: ClusterMemory, observation: Observation, outcome: PassOutcome): Promise<void> {
-    const namespace = cluster.metadata.namespace as string;
-    const current = observation.statefulSet?.replicas;
-    const replicas = statefulSetReplicas(cluster.spec.replicas, current, observation.ring, cluster.metadata.name);
-    outcome.statefulSetReplicas = replicas;
-    const certificates = await memory.certificates.step(cluster, certificateInputs(observation, replicas), cluster.status?.tls);
-    outcome.certificates = certificates.report;
+  /**
+   * Carries out a plan: applies the owned objects (with the certificates they need), then each action in order. The
+   * outcome is made from what was planned and what happened, once, at the end. An apply that fails ends the pass
+   * before any action, and a ring step that fails is the last thing the pass tried.
+   */
+  private async execute(cluster: DynamoCluster, memory: ClusterMemory, observation: Observation, answers: RingObservation, plan: PassPlan): Promise<PassOutcome> {
+    const certificates = await memory.certificates.step(cluster, certificateInputs(observation, plan.statefulSetReplicas), cluster.status?.tls);
     try {
-      const objects = desiredObjects(cluster, { token: memory.token, statefulSetReplicas: replicas, certificateObjects: certificates.objects, operatorPods: this.deps.operatorPods });
+      const objects = desiredObjects(cluster, { token: memory.token, statefulSetReplicas: plan.statefulSetReplicas, certificateObjects: certificates.objects, operatorPods: this.deps.operatorPods });
       for (const object of objects) await this.applyOwned(object);
       if (!cluster.spec.network.policy.enabled) await this.removeNetworkPolicy(cluster);
     } catch (err) {
-      outcome.applyError = (err as Error).message;
-      await this.deps.events.record(cluster, "Warning", "ApplyFailed", outcome.applyError);
-      return;
+      const applyError = (err as Error).message;
+      await this.deps.events.record(cluster, "Warning", "ApplyFailed", applyError);
+      return { ...idleOutcome([], observation), statefulSetReplicas: plan.statefulSetReplicas, certificates: certificates.report, applyError };
     }
     for (const e of certificates.report.events) await this.deps.events.record(cluster, e.type, e.reason, e.message);
-    if (current !== undefined && replicas !== current) {
-      const verb = replicas > current ? "ScaleUp" : "ScaleDown";
-      outcome.action = `StatefulSet replicas ${current} → ${replicas}`;
-      await this.deps.events.record(cluster, "Normal", verb, `${outcome.action}${replicas < current ? " (the removed ordinals hold no partitions)" : ""}`);
+
+    const results: ActionResult[] = [];
+    for (const action of plan.actions) {
+      results.push(await this.run(cluster, memory, answers, action));
+      if (results.at(-1)?.stepError !== undefined) break;
     }
+    const ring = results.find((r) => r.step !== undefined || r.stepError !== undefined);
+    const lastAction = results.findLast((r) => r.summary !== undefined)?.summary;
+    return {
+      problems: [],
+      membership: plan.membership,
+      statefulSetReplicas: plan.statefulSetReplicas,
+      replacement: plan.replacement,
+      rollout: plan.rollout,
+      certificates: certificates.report,
+      step: ring?.step,
+      ...(ring?.stepError !== undefined ? { stepError: ring.stepError } : {}),
+      ...(lastAction !== undefined ? { action: lastAction } : {}),
+    };
+  }
 
-    await this.noteIncarnations(cluster, memory, observation);
-
-    outcome.replacement = replacementToStart(observation);
-    if (outcome.replacement.kind === "replace") {
-      const pod = observation.pods.find((p) => p.name === (outcome.replacement as { pod: string }).pod);
-      if (pod) {
+  /** Carries out one action: its API calls and its Event. Answers the line for `lastAction`, and a ring step's result. */
+  private async run(cluster: DynamoCluster, memory: ClusterMemory, answers: RingObservation, action: PassAction): Promise<ActionResult> {
+    const namespace = cluster.metadata.namespace as string;
+    const summary = actionSummary(action);
+    switch (action.kind) {
+      case "scaleStatefulSet":
+        await this.deps.events.record(cluster, "Normal", action.to > action.from ? "ScaleUp" : "ScaleDown", `${summary}${action.to < action.from ? " (the removed ordinals hold no partitions)" : ""}`);
+        return { summary };
+      case "announceIncarnation":
+        memory.incarnations[action.member] = action.incarnation;
+        await this.deps.events.record(cluster, "Normal", "NewIncarnation", `${action.member} came back as incarnation ${action.incarnation}; its partitions are rebuilt from the other replicas`);
+        return {};
+      case "replacePod":
         // The claim first: it stays (protected) until the pod is gone, so the recreated pod gets a fresh volume.
-        await this.deps.api.delete(objectPath("v1", "persistentvolumeclaims", namespace, claimName(pod.name)));
-        await this.deps.api.delete(objectPath("v1", "pods", namespace, pod.name), { uid: pod.uid });
-        outcome.action = `replacing ${pod.name}: deleted its claim and pod`;
-        await this.deps.events.record(cluster, "Normal", "Replacing", `${outcome.action}; it returns as a new incarnation and is rebuilt from replicas`);
+        await this.deps.api.delete(objectPath("v1", "persistentvolumeclaims", namespace, claimName(action.pod)));
+        await this.deps.api.delete(objectPath("v1", "pods", namespace, action.pod), { uid: action.uid });
+        await this.deps.events.record(cluster, "Normal", "Replacing", `${summary}; it returns as a new incarnation and is rebuilt from replicas`);
+        return { summary };
+      case "reportReplacementBlocked":
+        await this.deps.events.record(cluster, "Warning", "ReplacementBlocked", `replacing ${action.pod} waits: ${action.reason}`);
+        return {};
+      case "restartOutdatedPod":
+        // Its node drains on SIGTERM, and the StatefulSet controller creates it again at the update revision.
+        await this.deps.api.delete(objectPath("v1", "pods", namespace, action.pod), { uid: action.uid });
+        await this.deps.events.record(cluster, "Normal", "RollingUpdate", summary ?? action.pod);
+        return { summary };
+      case "reportMembersDropped":
+        await this.deps.events.record(cluster, "Warning", "MemberUnreachable", `reassigning the partitions of ${action.members.join(", ")}: unreachable for ${action.afterSeconds}s`);
+        return {};
+      case "stepRing": {
+        let step: StepResult;
+        try {
+          step = await memory.stepper.decide(answers, action.desired);
+        } catch (err) {
+          const stepError = (err as Error).message;
+          await this.deps.events.record(cluster, "Warning", "RingStepFailed", stepError);
+          return { stepError };
+        }
+        if (step.action) await this.deps.events.record(cluster, "Normal", "RingChanged", step.action);
+        return { step, ...(step.action ? { summary: step.action } : {}) };
       }
-    } else if (outcome.replacement.kind === "blocked") {
-      await this.deps.events.record(cluster, "Warning", "ReplacementBlocked", `replacing ${outcome.replacement.pod} waits: ${outcome.replacement.reason}`);
-    }
-
-    if (outcome.replacement.kind === "none" && (await this.rollOnePod(cluster, observation, outcome))) return;
-
-    outcome.membership = desiredMembers(observation);
-    if (outcome.membership.kind !== "step") return;
-    if (outcome.membership.dropped.length > 0) {
-      await this.deps.events.record(cluster, "Warning", "MemberUnreachable", `reassigning the partitions of ${outcome.membership.dropped.join(", ")}: unreachable for ${cluster.spec.unreachableReplaceAfterSeconds}s`);
-    }
-    try {
-      outcome.step = await memory.stepper.step(reachableAddresses(observation), outcome.membership.desired);
-    } catch (err) {
-      outcome.stepError = (err as Error).message;
-      await this.deps.events.record(cluster, "Warning", "RingStepFailed", outcome.stepError);
-      return;
-    }
-    if (outcome.step.action) {
-      outcome.action = outcome.step.action;
-      await this.deps.events.record(cluster, "Normal", "RingChanged", outcome.step.action);
+      default:
+        return unknownAction(action);
     }
   }
 
@@ -297,32 +310,6 @@ export class ClusterController {
     const path = objectPath("networking.k8s.io/v1", "networkpolicies", cluster.metadata.namespace, objectNames(cluster.metadata.name).networkPolicy);
     const existing = await this.deps.api.find<KubernetesObject>(path);
     if (existing?.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) await this.deps.api.delete(path, { uid: existing.metadata.uid });
-  }
-
-  /**
-   * One step of a rolling update: deletes the next outdated pod when the cluster can spare it (its node drains, and
-   * the StatefulSet controller creates it again at the update revision). Returns whether it deleted one, which is
-   * the pass's one mutating step.
-   */
-  private async rollOnePod(cluster: DynamoCluster, observation: Observation, outcome: PassOutcome): Promise<boolean> {
-    outcome.rollout = nextRollingRestart(observation);
-    if (outcome.rollout.kind !== "restart") return false;
-    const { pod, uid } = outcome.rollout;
-    await this.deps.api.delete(objectPath("v1", "pods", cluster.metadata.namespace as string, pod), { uid });
-    const progress = rolloutProgress(observation);
-    outcome.action = `rolling update to ${progress.updateRevision}: restarting ${pod} (${progress.updated} of ${progress.total} pods updated)`;
-    await this.deps.events.record(cluster, "Normal", "RollingUpdate", outcome.action);
-    return true;
-  }
-
-  /** Records an Event once per new incarnation seen under a member id: a node came back with a wiped disk. */
-  private async noteIncarnations(cluster: DynamoCluster, memory: ClusterMemory, observation: Observation): Promise<void> {
-    for (const id of newIncarnations(observation)) {
-      const probe = observation.probes[id];
-      if (probe?.reachable !== true || memory.incarnations[id] === probe.incarnation) continue;
-      memory.incarnations[id] = probe.incarnation;
-      await this.deps.events.record(cluster, "Normal", "NewIncarnation", `${id} came back as incarnation ${probe.incarnation}; its partitions are rebuilt from the other replicas`);
-    }
   }
 
   /** Writes the status through the status subresource, and only when it changed, so a quiet pass writes nothing. */
@@ -366,6 +353,22 @@ export function certificateInputs(observation: Observation, statefulSetReplicas:
       return probe?.reachable ? { pod: p.name, reachable: true, peer: probe.tls?.peer, client: probe.tls?.client } : { pod: p.name, reachable: false };
     });
   return { pods: [...pods].sort((a, b) => a.localeCompare(b, "en", { numeric: true })), nodes };
+}
+
+/** What carrying out one action gave: the line for `lastAction` if it changed something, and a ring step's result. */
+interface ActionResult {
+  summary?: string;
+  step?: StepResult;
+  stepError?: string;
+}
+
+function unknownAction(action: never): never {
+  throw new Error(`no executor for ${JSON.stringify(action)}`);
+}
+
+/** The outcome of a pass that changed nothing (paused, an invalid spec): only what it observed. */
+function idleOutcome(problems: string[], observation: Observation): PassOutcome {
+  return { problems, membership: undefined, step: undefined, rollout: { kind: "none" }, statefulSetReplicas: observation.statefulSet?.replicas, replacement: { kind: "none" } };
 }
 
 function stripUndefined(value: unknown): unknown {

@@ -4,7 +4,7 @@
  */
 export { observePod, observeStatefulSet, ordinalOf, podName, REVISION_LABEL } from "./observation.js";
 export type { NodeProbe, Observation, PodObservation, RingView, StatefulSetObservation } from "./observation.js";
-export type { MemberAddress, RingStepper, StepResult } from "./ring-stepper.js";
+export type { MemberAddress, NodeAnswer, RingObservation, RingStepper, StepResult } from "./ring-stepper.js";
 export {
   DEFAULT_MEMBERSHIP,
   desiredMembers,
@@ -13,7 +13,6 @@ export {
   memberAddress,
   newIncarnations,
   pastDeadline,
-  reachableAddresses,
   replacementToStart,
   statefulSetReplicas,
   unreachableMembers,
@@ -25,3 +24,5 @@ export { DEFAULT_REQUEUE, desiredObjects, requeueAfterMs } from "./pass.js";
 export type { DesiredInputs } from "./pass.js";
 export { nextRollingRestart, rolloutProgress } from "./rollout.js";
 export type { RolloutDecision, RolloutProgress } from "./rollout.js";
+export { actionSummary, deletesPod, planPass } from "./plan.js";
+export type { PassAction, PassMemory, PassPlan } from "./plan.js";

@@ -11,7 +11,7 @@
  */
 import type { Ring } from "../../node/ring/index.js";
 import { largestN } from "../api/index.js";
-import { CLIENT_PORT, PEER_PORT, clientScheme } from "../resources/index.js";
+import { CLIENT_PORT, PEER_PORT } from "../resources/index.js";
 import { podName, type Observation, type PodObservation, type RingView } from "./observation.js";
 import type { MemberAddress } from "./ring-stepper.js";
 
@@ -30,15 +30,6 @@ export function memberAddress(pod: PodObservation, client: "https" | "http"): Me
 /** Pods whose node process is running and answered its admin API in this pass. */
 export function joinablePods(observation: Observation): PodObservation[] {
   return observation.pods.filter((p) => p.running && !p.deleting && observation.probes[p.name]?.reachable === true);
-}
-
-/** The addresses the ring step may talk to: every reachable pod, including members that are leaving. */
-export function reachableAddresses(observation: Observation): MemberAddress[] {
-  const scheme = clientScheme(observation.cluster);
-  return joinablePods(observation)
-    .map((p) => memberAddress(p, scheme))
-    .filter((a): a is MemberAddress => a !== undefined)
-    .sort((a, b) => a.id.localeCompare(b.id));
 }
 
 /**

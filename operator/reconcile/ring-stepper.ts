@@ -1,13 +1,17 @@
 /**
- * The one call through which the operator changes the ring. The RingDriver (driver/) implements it; the reconciler
- * depends only on this shape so its decisions can be tested with a scripted stepper.
+ * The calls through which the operator reads the nodes and changes the ring. The RingDriver (driver/) implements
+ * them; the controller depends only on this shape so a pass can be tested with a scripted stepper. A pass observes
+ * once (`observe`), builds its status and decisions from that observation, and hands the same observation to
+ * `decide` for its one ring step, so each node is asked once per pass.
  */
 
-import type { MemberAddress, StepResult } from "../../driver/index.js";
+import type { MemberAddress, NodeAnswer, RingObservation, StepResult } from "../../driver/index.js";
 
-export type { MemberAddress, StepResult };
+export type { MemberAddress, NodeAnswer, RingObservation, StepResult };
 
 export interface RingStepper {
-  /** One idempotent step towards `desired` (member ids), given the addresses of the nodes that are up. */
-  step(nodes: MemberAddress[], desired: string[]): Promise<StepResult>;
+  /** Asks each node who it is and which ring it holds. */
+  observe(nodes: readonly MemberAddress[]): Promise<RingObservation>;
+  /** One idempotent step towards `desired` (member ids), from an observation of this pass. */
+  decide(observation: RingObservation, desired: string[]): Promise<StepResult>;
 }

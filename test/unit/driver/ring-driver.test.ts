@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { RingDriver, type MemberAddress } from "../../../driver/index.js";
+import { createRing } from "../../../node/ring/index.js";
+import type { Ring } from "../../../node/ring/types.js";
+import { ScriptedNodes } from "./scripted-nodes.js";
+
+const Q = 16;
+const url = (id: string) => `http://${id}.test:8081`;
+const address = (id: string): MemberAddress => ({ id, peerUrl: url(id), clientUrl: `http://${id}.test:8080` });
+
+function ringOf(ids: string[]): Ring {
+  return createRing({
+    partitions: Q,
+    targetN: 3,
+    members: ids.map((id) => ({ id, peerUrl: url(id), clientUrl: `http://${id}.test:8080`, incarnation: `inc-${id}`, state: "valid" as const })),
+  });
+}
+
+function cluster(ids: string[], ring: Ring | undefined): { nodes: ScriptedNodes; driver: RingDriver } {
+  const nodes = new ScriptedNodes(url);
+  for (const id of ids) nodes.add(id, ring);
+  return { nodes, driver: new RingDriver({ admin: nodes.client(), partitions: Q, targetN: 3, log: () => undefined }) };
+}
+
+describe("RingDriver: observe, then decide", function () {
+  const three = ["a", "b", "c"];
+
+  it("asks each node once who it is and once for its ring, and a settled ring's decision asks nothing more", async function () {
+    const { nodes, driver } = cluster(three, ringOf(three));
+    const observation = await driver.observe(three.map(address));
+    const result = await driver.decide(observation, three);
+    assert.equal(result.done, true);
+    assert.equal(result.action, undefined);
+    assert.deepEqual(nodes.countsById(), { a: { node: 1, ring: 1 }, b: { node: 1, ring: 1 }, c: { node: 1, ring: 1 } });
+  });
+
+  it("decides from the observation it is given: the newest ring any node held then, not what the nodes hold now", async function () {
+    const { nodes, driver } = cluster(three, ringOf(three));
+    const observation = await driver.observe(three.map(address));
+    assert.equal(observation.newest?.epoch, 1);
+    assert.equal(observation.epochFloor, 1);
+    nodes.reset();
+    const result = await driver.decide(observation, three);
+    assert.equal(result.done, true);
+    assert.deepEqual(nodes.countsById(), {}, "a decision on a settled ring makes no admin call");
+  });
+
+  it("counts a node that fails either question, or answers under another id, as unreachable, with the reason", async function () {
+    const { nodes, driver } = cluster(three, ringOf(three));
+    nodes.nodes.get(url("b"))!.down = true;
+    nodes.nodes.get(url("c"))!.id = "someone-else";
+    const observation = await driver.observe(three.map(address));
+    const byId = Object.fromEntries(observation.nodes.map((n) => [n.id, n]));
+    assert.equal(byId.a?.reachable, true);
+    assert.equal(byId.b?.reachable, false);
+    assert.match(byId.b?.reachable === false ? byId.b.error : "", /connection refused/);
+    assert.match(byId.c?.reachable === false ? byId.c.error : "", /calls itself someone-else, expected c/);
+  });
+
+  it("creates the first ring from one observation and commits it to every node in one call each", async function () {
+    const { nodes, driver } = cluster(three, undefined);
+    const result = await driver.step(three.map(address), three);
+    assert.match(result.action ?? "", /created ring epoch 1 with 3 members/);
+    assert.deepEqual(nodes.countsById(), {
+      a: { node: 1, ring: 1, installRing: 1 },
+      b: { node: 1, ring: 1, installRing: 1 },
+      c: { node: 1, ring: 1, installRing: 1 },
+    });
+  });
+
+  it("commits above the highest epoch any node held when it observed, even one of a ring it does not follow", async function () {
+    const { nodes, driver } = cluster(three, undefined);
+    // One node holds a ring of a later epoch but an older term: the newest ring is a's, the floor is b's epoch.
+    nodes.nodes.get(url("a"))!.ring = { ...ringOf(three), epoch: 3, term: 2 };
+    nodes.nodes.get(url("b"))!.ring = { ...ringOf(three), epoch: 9, term: 1 };
+    nodes.add("d", undefined);
+    const observation = await driver.observe([...three, "d"].map(address));
+    assert.equal(observation.newest?.epoch, 3);
+    assert.equal(observation.epochFloor, 9);
+    const result = await driver.decide(observation, [...three, "d"]);
+    assert.equal(result.ring?.epoch, 10);
+  });
+
+  it("drives a join to the end, asking the receivers for progress only while transfers are pending", async function () {
+    const { nodes, driver } = cluster(three, ringOf(three));
+    nodes.add("d", undefined);
+    const four = [...three, "d"];
+    const actions: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      nodes.reset();
+      const result = await driver.step(four.map(address), four);
+      if (result.action) actions.push(result.action.replace(/^ring epoch \d+: /, ""));
+      for (const id of four) assert.equal(nodes.countsById()[id]?.node, 1, `step ${i}: ${id} asked once who it is`);
+      if (result.done) break;
+    }
+    assert.deepEqual(actions.map((a) => a.replace(/\d+ transfers/, "N transfers")), ["planned N transfers towards 4 members", "finalized N transfers"]);
+  });
+});
