@@ -26,3 +26,5 @@ export { nextRollingRestart, rolloutProgress } from "./rollout.js";
 export type { RolloutDecision, RolloutProgress } from "./rollout.js";
 export { actionSummary, deletesPod, planPass } from "./plan.js";
 export type { PassAction, PassMemory, PassPlan } from "./plan.js";
+export { AVAILABLE_REASONS, DEGRADED_REASONS, PROGRESSING_REASONS } from "./reasons.js";
+export type { AvailableReason, DegradedReason, ProgressingReason } from "./reasons.js";

@@ -14,6 +14,7 @@ import type { Observation } from "./observation.js";
 import type { StepResult } from "./ring-stepper.js";
 import type { CertificateReport } from "../certificates/index.js";
 import { rolloutProgress, type RolloutDecision } from "./rollout.js";
+import type { AvailableReason, DegradedReason, ProgressingReason } from "./reasons.js";
 
 /** What the pass decided and did, besides what it observed. */
 export interface PassOutcome {
@@ -68,9 +69,21 @@ function memberStatuses(observation: Observation, ring: Ring | undefined): Membe
 
 export interface Verdict {
   phase: Phase;
-  available: [boolean, string, string];
-  progressing: [boolean, string, string];
-  degraded: [boolean, string, string];
+  available: [boolean, AvailableReason, string];
+  progressing: [boolean, ProgressingReason, string];
+  degraded: [boolean, DegradedReason, string];
+}
+
+/** One row of a decision table: the first row that applies gives the reason, and its message. */
+interface Row<R extends string> {
+  applies: boolean;
+  reason: R;
+  message: () => string;
+}
+
+function firstApplying<R extends string>(rows: Row<R>[]): { reason: R; message: string } | undefined {
+  const row = rows.find((r) => r.applies);
+  return row && { reason: row.reason, message: row.message() };
 }
 
 /** Phase and the three conditions as (status, reason, message), decided from the observation and the outcome. */
@@ -80,29 +93,26 @@ export function verdict(observation: Observation, outcome: PassOutcome): Verdict
   const ring = outcome.step?.ring ?? observation.ring.ring;
   const readyMembers = ring ? observation.pods.filter((p) => p.ready && ring.members[p.name]).length : 0;
   const quorum = servingQuorum(cluster);
-  const available: Verdict["available"] = ring
-    ? readyMembers >= quorum
-      ? [true, "QuorumReady", `${readyMembers} ready ring members; reads and writes need ${quorum}`]
-      : [false, "QuorumNotReady", `${readyMembers} ready ring members; reads and writes need ${quorum}`]
-    : [false, "NoRing", "the ring has not been created yet"];
+  const quorumText = `${readyMembers} ready ring members; reads and writes need ${quorum}`;
+  const available = firstApplying<AvailableReason>([
+    { applies: !ring, reason: "NoRing", message: () => "the ring has not been created yet" },
+    { applies: readyMembers >= quorum, reason: "QuorumReady", message: () => quorumText },
+    { applies: true, reason: "QuorumNotReady", message: () => quorumText },
+  ])!;
 
   const unreachable = unreachableMembers(observation);
   const rebuilding = newIncarnations(observation);
-  const degradedBy: [string, string] | undefined =
-    outcome.problems.length > 0
-      ? ["InvalidSpec", outcome.problems.join("; ")]
-      : outcome.applyError
-        ? ["ApplyFailed", outcome.applyError]
-        : outcome.certificates && outcome.certificates.problems.length > 0
-          ? ["CertificatesInvalid", outcome.certificates.problems.join("; ")]
-          : unreachable.length > 0
-            ? ["MemberUnreachable", `${unreachable.join(", ")} did not answer and holds data`]
-            : outcome.stepError
-              ? ["RingStepFailed", outcome.stepError]
-              : outcome.replacement.kind === "blocked"
-                ? ["ReplacementBlocked", `replacing ${outcome.replacement.pod} waits: ${outcome.replacement.reason}`]
-                : undefined;
-  const degraded: Verdict["degraded"] = degradedBy ? [true, ...degradedBy] : [false, "Healthy", "every ring member answers"];
+  const { replacement } = outcome;
+  // What is wrong, the most fundamental first: each later row may be a consequence of an earlier one.
+  const wrong = firstApplying<Exclude<DegradedReason, "Healthy">>([
+    { applies: outcome.problems.length > 0, reason: "InvalidSpec", message: () => outcome.problems.join("; ") },
+    { applies: outcome.applyError !== undefined, reason: "ApplyFailed", message: () => outcome.applyError ?? "" },
+    { applies: (outcome.certificates?.problems.length ?? 0) > 0, reason: "CertificatesInvalid", message: () => outcome.certificates?.problems.join("; ") ?? "" },
+    { applies: unreachable.length > 0, reason: "MemberUnreachable", message: () => `${unreachable.join(", ")} did not answer and holds data` },
+    { applies: outcome.stepError !== undefined, reason: "RingStepFailed", message: () => outcome.stepError ?? "" },
+    { applies: replacement.kind === "blocked", reason: "ReplacementBlocked", message: () => (replacement.kind === "blocked" ? `replacing ${replacement.pod} waits: ${replacement.reason}` : "") },
+  ]);
+  const degraded: Verdict["degraded"] = wrong ? [true, wrong.reason, wrong.message] : [false, "Healthy", "every ring member answers"];
 
   const stsReplicas = observation.statefulSet?.replicas;
   const rolling = rollingMessage(observation, outcome.rollout);
@@ -111,47 +121,36 @@ export function verdict(observation: Observation, outcome: PassOutcome): Verdict
     ? Object.keys(ring.members).length === spec.replicas && observation.pods.every((p) => p.ordinal >= spec.replicas || ring.members[p.name])
     : false;
   const stepDone = outcome.step ? outcome.step.done : !!ring && ring.pending.length === 0 && membersMatch;
-  const why: string | undefined = !ring
-    ? "creating the ring"
-    : outcome.replacement.kind === "replace"
-      ? `replacing ${outcome.replacement.pod}`
-      : rebuilding.length > 0
-        ? `rebuilding ${rebuilding.join(", ")} (new incarnation)`
-        : !stepDone || !membersMatch
-          ? `rebalancing the ring towards ${spec.replicas} members`
-          : stsReplicas !== spec.replicas
-            ? `scaling the StatefulSet from ${stsReplicas ?? 0} to ${spec.replicas}`
-            : rolling
-              ? rolling
-              : readyPods !== spec.replicas || observation.pods.length !== spec.replicas
-                ? `waiting for ${spec.replicas} ready pods (${readyPods} ready)`
-                : undefined;
-  const reason = !ring
-    ? "Creating"
-    : why?.startsWith("replacing") || why?.startsWith("rebuilding")
-      ? "Replacing"
-      : why?.startsWith("scaling")
-        ? "Scaling"
-        : why === rolling
-          ? "RollingUpdate"
-          : why?.startsWith("waiting")
-            ? "PodsNotReady"
-            : "Rebalancing";
+  // What is being done, the first that applies.
+  const doing = firstApplying<ProgressingReason>([
+    { applies: !ring, reason: "Creating", message: () => "creating the ring" },
+    { applies: replacement.kind === "replace", reason: "Replacing", message: () => `replacing ${replacement.kind === "replace" ? replacement.pod : ""}` },
+    { applies: rebuilding.length > 0, reason: "Replacing", message: () => `rebuilding ${rebuilding.join(", ")} (new incarnation)` },
+    { applies: !stepDone || !membersMatch, reason: "Rebalancing", message: () => `rebalancing the ring towards ${spec.replicas} members` },
+    { applies: stsReplicas !== spec.replicas, reason: "Scaling", message: () => `scaling the StatefulSet from ${stsReplicas ?? 0} to ${spec.replicas}` },
+    { applies: rolling !== undefined, reason: "RollingUpdate", message: () => rolling ?? "" },
+    { applies: readyPods !== spec.replicas || observation.pods.length !== spec.replicas, reason: "PodsNotReady", message: () => `waiting for ${spec.replicas} ready pods (${readyPods} ready)` },
+  ]);
+  const heldByUnreachable = unreachable.length > 0 && outcome.membership?.kind === "step" && outcome.membership.held;
 
-  if (spec.paused) {
-    return { phase: "Paused", available, progressing: [false, "Paused", "spec.paused is true; the operator changes nothing"], degraded };
-  }
-  if (outcome.problems.length > 0 || outcome.applyError) {
-    return { phase: "Degraded", available, progressing: [false, degraded[1], "blocked until the spec or the error is fixed"], degraded };
-  }
-  const blockedByUnreachable = unreachable.length > 0 && outcome.membership?.kind === "step" && outcome.membership.held;
-  if (degradedBy && !why) return { phase: "Degraded", available, progressing: [false, degraded[1], degraded[2]], degraded };
-  if (why) {
-    const phase: Phase = !ring ? "Creating" : degradedBy ? "Degraded" : reason === "RollingUpdate" ? "Updating" : "Rebalancing";
-    const progressing: Verdict["progressing"] = blockedByUnreachable ? [false, "MemberUnreachable", `${why}; held while ${unreachable.join(", ")} is unreachable`] : [true, reason, why];
-    return { phase, available, progressing, degraded };
-  }
-  return { phase: "Stable", available, progressing: [false, "Stable", `${spec.replicas} members, ring balanced, no transfers pending`], degraded };
+  // The phase and Progressing, the first row that applies.
+  const rows: { applies: boolean; phase: () => Phase; progressing: () => Verdict["progressing"] }[] = [
+    { applies: spec.paused, phase: () => "Paused", progressing: () => [false, "Paused", "spec.paused is true; the operator changes nothing"] },
+    {
+      applies: outcome.problems.length > 0 || outcome.applyError !== undefined,
+      phase: () => "Degraded",
+      progressing: () => [false, wrong!.reason, "blocked until the spec or the error is fixed"],
+    },
+    { applies: wrong !== undefined && doing === undefined, phase: () => "Degraded", progressing: () => [false, wrong!.reason, wrong!.message] },
+    {
+      applies: doing !== undefined,
+      phase: () => (!ring ? "Creating" : wrong ? "Degraded" : doing!.reason === "RollingUpdate" ? "Updating" : "Rebalancing"),
+      progressing: () => (heldByUnreachable ? [false, "MemberUnreachable", `${doing!.message}; held while ${unreachable.join(", ")} is unreachable`] : [true, doing!.reason, doing!.message]),
+    },
+    { applies: true, phase: () => "Stable", progressing: () => [false, "Stable", `${spec.replicas} members, ring balanced, no transfers pending`] },
+  ];
+  const row = rows.find((r) => r.applies)!;
+  return { phase: row.phase(), available: [available.reason === "QuorumReady", available.reason, available.message], progressing: row.progressing(), degraded };
 }
 
 /** What the rolling update is doing, while pods remain at an older revision; undefined when none does. */
@@ -163,7 +162,7 @@ function rollingMessage(observation: Observation, decision: RolloutDecision | un
   return decision?.kind === "wait" ? `${head}; next pod waits: ${decision.reason}` : head;
 }
 
-function condition(type: ConditionType, value: [boolean, string, string], generation: number, now: string, previous: Condition[] | undefined): Condition {
+function condition(type: ConditionType, value: readonly [boolean, string, string], generation: number, now: string, previous: Condition[] | undefined): Condition {
   const status = value[0] ? "True" : "False";
   const before = previous?.find((c) => c.type === type);
   return {

@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { rebalanceProgress } from "../../../../driver/index.js";
 import type { Ring } from "../../../../node/ring/index.js";
-import { buildStatus, desiredObjects, rebalanceEvents, requeueAfterMs, type PassOutcome, type StepResult } from "../../../../operator/reconcile/index.js";
+import {
+  AVAILABLE_REASONS,
+  DEGRADED_REASONS,
+  PROGRESSING_REASONS,
+  buildStatus,
+  desiredObjects,
+  rebalanceEvents,
+  requeueAfterMs,
+  type PassOutcome,
+  type StepResult,
+} from "../../../../operator/reconcile/index.js";
 import { NOW, observation, pod, ring } from "./scenario.js";
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `kv-${i}`);
@@ -17,6 +28,11 @@ const outcome = (extra: Partial<PassOutcome> = {}): PassOutcome => ({
 const conditionOf = (status: ReturnType<typeof buildStatus>, type: string) => status.conditions?.find((c) => c.type === type);
 
 describe("reconcile: status", () => {
+  it("documents every condition reason in the operator guide, the list users rely on", () => {
+    const guide = readFileSync(new URL("../../../../docs/operator.md", import.meta.url), "utf8");
+    for (const reason of [...AVAILABLE_REASONS, ...DEGRADED_REASONS, ...PROGRESSING_REASONS]) assert.ok(guide.includes(`\`${reason}\``), `docs/operator.md names ${reason}`);
+  });
+
   it("reports a converged cluster Stable and Available, not Progressing, with observedGeneration", () => {
     const status = buildStatus(observation(), outcome());
     assert.equal(status.phase, "Stable");
