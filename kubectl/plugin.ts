@@ -4,8 +4,7 @@
  * kubectl has them: -n/--namespace, --context, --kubeconfig. Exit codes as the `dynamo` CLI: 0 ok, 1 runtime
  * failure, 2 bad usage, with a one-line message on stderr.
  */
-import { parseArgs } from "node:util";
-import { UsageError } from "../lib/command-line.js";
+import { UsageError, command, matching, parseCommand, wholeNumber, type Command } from "../lib/command-line.js";
 import { colourWanted, percentBar, style } from "../lib/terminal.js";
 import { DynamoError } from "../node/errors/index.js";
 import { formatBytes, formatDuration, percentMoved, rebalanceSeconds } from "../node/ring/index.js";
@@ -31,54 +30,64 @@ flags:
       --kubeconfig FILE     the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
       --node-access MODE    how nodes are reached: proxy (through the API server, the default) or direct (pod IPs)`;
 
+const COMMANDS = ["status", "ring", "replace", "pause", "resume", "rebalance", "report"];
+
 interface Flags {
   namespace?: string;
   context?: string;
   kubeconfig?: string;
-  "node-access"?: string;
-  output?: string;
+  nodeAccess: NodeAccess;
+  output?: "json";
   watch?: boolean;
   file?: string;
-  "interval-ms"?: string;
-  help?: boolean;
+  intervalMs: number;
 }
 
-export async function runKubectlPlugin(argv: string[], out: NodeJS.WriteStream = process.stdout): Promise<number> {
+/** The plugin's command line: flags anywhere on the line, as kubectl's own; the command and its target positional. */
+function pluginCommand(): Command {
+  return command("kubectl", "See and steer DynamoClusters from a workstation.")
+    .name("kubectl dynamo")
+    .usage("<command> NAME [flags]")
+    .argument("[command]", `one of ${COMMANDS.join(", ")}`)
+    .argument("[target]", "the DynamoCluster (for replace: the pod)")
+    .allowExcessArguments(false)
+    .option("-n, --namespace <ns>", "the namespace (default: the context's, else \"default\")")
+    .option("--context <name>", "the kubeconfig context to use")
+    .option("--kubeconfig <file>", "the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
+    .option("--node-access <mode>", "how nodes are reached: proxy (through the API server) or direct (pod IPs)", matching("node-access", /^(proxy|direct)$/, "proxy or direct"), "proxy")
+    .option("-o, --output <format>", "json: the same as data", matching("output", /^json$/, "json"))
+    .option("-w, --watch", "rebalance: follow the ring change until it finishes")
+    .option("-f, --file <file>", "report: where to write the bundle")
+    .option("--interval-ms <ms>", "rebalance --watch: how often to look", wholeNumber("interval-ms", 100, 3_600_000), 1000);
+}
+
+/** What the command line asks for: the usage, or a command on a target with its flags. Bad usage is a UsageError. */
+export type PluginInvocation = { help: true } | { help?: undefined; command: string; target: string; flags: Flags };
+
+export function parsePluginCommandLine(argv: readonly string[]): PluginInvocation {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        namespace: { type: "string", short: "n" },
-        context: { type: "string" },
-        kubeconfig: { type: "string" },
-        "node-access": { type: "string" },
-        output: { type: "string", short: "o" },
-        watch: { type: "boolean", short: "w" },
-        file: { type: "string", short: "f" },
-        "interval-ms": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseCommand<Flags>(pluginCommand(), argv, {});
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${PLUGIN_USAGE}`);
   }
-  const flags = parsed.values as Flags;
-  const [command, target, ...extra] = parsed.positionals;
-  if (flags.help || command === "help") {
+  if (parsed.help !== undefined) return { help: true };
+  const [command, target] = parsed.args;
+  if (command === "help") return { help: true };
+  if (!command) throw new UsageError(`no command given\n${PLUGIN_USAGE}`);
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${command}'\n${PLUGIN_USAGE}`);
+  if (!target) throw new UsageError(`usage: kubectl dynamo ${command} ${command === "replace" ? "POD" : "NAME"}`);
+  return { command, target, flags: parsed.options };
+}
+
+export async function runKubectlPlugin(argv: string[], out: NodeJS.WriteStream = process.stdout): Promise<number> {
+  const invocation = parsePluginCommandLine(argv);
+  if (invocation.help) {
     out.write(PLUGIN_USAGE + "\n");
     return 0;
   }
-  if (!command) throw new UsageError(`no command given\n${PLUGIN_USAGE}`);
-  const commands = ["status", "ring", "replace", "pause", "resume", "rebalance", "report"];
-  if (!commands.includes(command)) throw new UsageError(`unknown command '${command}'\n${PLUGIN_USAGE}`);
-  if (!target) throw new UsageError(`usage: kubectl dynamo ${command} ${command === "replace" ? "POD" : "NAME"}`);
-  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);
-  const nodeAccess = (flags["node-access"] ?? "proxy") as NodeAccess;
-  if (nodeAccess !== "proxy" && nodeAccess !== "direct") throw new UsageError(`--node-access must be proxy or direct, got '${nodeAccess}'`);
-  if (flags.output !== undefined && flags.output !== "json") throw new UsageError(`--output must be json, got '${flags.output}'`);
+  const { command, target, flags } = invocation;
+  const nodeAccess = flags.nodeAccess;
   const session = new Session({ kubeconfig: flags.kubeconfig, context: flags.context, namespace: flags.namespace, nodeAccess });
   const s = style(colourWanted(out));
 
@@ -133,8 +142,7 @@ async function replace(session: Session, podName: string, out: NodeJS.WriteStrea
 
 /** Prints the rebalance once, or with --watch follows it (a line per change, or one line redrawn at a terminal). */
 async function rebalance(session: Session, name: string, flags: Flags, out: NodeJS.WriteStream): Promise<number> {
-  const intervalMs = Number(flags["interval-ms"] ?? 1000);
-  if (!Number.isInteger(intervalMs) || intervalMs < 100) throw new UsageError("--interval-ms must be a whole number of at least 100");
+  const intervalMs = flags.intervalMs;
   const tty = out.isTTY === true;
   const s = style(colourWanted(out));
   let last = "";
