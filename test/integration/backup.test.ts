@@ -19,7 +19,8 @@ import type { Ring } from "../../node/ring/index.js";
 import { CLI, REPO_ROOT, runCli, TestCluster } from "../helpers/dev-cluster.js";
 import { currentRing, replicasOf } from "../helpers/replicas.js";
 import { S3Server } from "../../lib/local-s3.js";
-import { rng, seedFromEnv } from "../helpers/seeded.js";
+import { seededRandom } from "../../lib/random.js";
+import { testSeed } from "../helpers/random.js";
 
 const CONFIG = join(REPO_ROOT, "test", "integration", "fixtures", "backup.yaml");
 const KEYS = Number(process.env.DYNAMO_BACKUP_KEYS ?? 3000);
@@ -58,7 +59,7 @@ async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
  * a new sibling, so what each key holds is read back afterwards (`settle`) rather than assumed.
  */
 async function load(client: DynamoClient, count: number, seed: number): Promise<Expected[]> {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const plan: Expected[] = [];
   for (let i = 0; i < count; i++) {
     const roll = random.next();
@@ -151,7 +152,7 @@ async function siblingsOf(cluster: TestCluster, ring: Ring, bucket: string, key:
 describe("backup and restore", function () {
   // Loading and checking take time in proportion to the keys: 30 ms a key is ample on a busy 2-core machine.
   this.timeout(Math.max(900_000, KEYS * 30));
-  const seed = seedFromEnv();
+  const seed = testSeed();
   let source: TestCluster | undefined;
   let target: TestCluster | undefined;
   let plan: Expected[] = [];

@@ -21,7 +21,8 @@ import { ClusterCertificates, type StoredCertificates } from "../../operator/con
 import { ROTATE_CA_ANNOTATION, clientServerName, secretStrings, summarize, type CertificateEvent, type NodeTlsReport } from "../../operator/certificates/index.js";
 import type { DynamoCluster, TlsStatus } from "../../operator/api/index.js";
 import { CLI } from "../helpers/dev-cluster.js";
-import { rng, seedFromEnv } from "../helpers/seeded.js";
+import { seededRandom, type SeededRandom } from "../../lib/random.js";
+import { testSeed } from "../helpers/random.js";
 import { SetChecker, formatReport } from "../helpers/set-checker.js";
 import { dynamoCluster } from "../unit/operator/fixtures.js";
 
@@ -55,7 +56,7 @@ class Harness {
   readonly admin = new AdminClient(this.token, 5000, () => this.certificates.adminTls());
   private timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly random: ReturnType<typeof rng>) {
+  constructor(private readonly random: SeededRandom) {
     writeFileSync(join(this.dir, "token"), this.token, { mode: 0o600 });
     this.cluster = dynamoCluster({ tls: { certificateLifetimeSeconds: 60, caLifetimeSeconds: 240 } });
   }
@@ -175,7 +176,7 @@ describe("the operator's certificates on real nodes", function () {
   let passing = false;
 
   before(async function () {
-    harness = new Harness(rng(seedFromEnv("operator certificates")));
+    harness = new Harness(seededRandom(testSeed("operator certificates")));
     // The first pass creates the CA and every certificate; the nodes start once their directories are filled.
     await harness.pass();
     await waitFor("the kubelet stand-in to fill every directory", async () => (PODS.every((p) => existsSync(join(harness.dir, p, "client", "tls.crt"))) ? true : undefined), 10_000);
@@ -219,7 +220,7 @@ describe("the operator's certificates on real nodes", function () {
       bucket: "default",
       keys: 6,
       clients: 3,
-      rng: rng(7),
+      rng: seededRandom(7),
       w: 2,
       pauseMs: 20,
     });

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { TestCluster } from "../helpers/dev-cluster.js";
-import { rng as seededRandom, seedFromEnv } from "../helpers/seeded.js";
+import { seededRandom } from "../../lib/random.js";
+import { testSeed } from "../helpers/random.js";
 import { formatReport, SetChecker, type ObservedOp } from "../helpers/set-checker.js";
 
 describe("rolling restarts", function () {
@@ -27,7 +28,7 @@ describe("rolling restarts", function () {
     it(`a full roll of ${nodes} nodes fails no request at r=w=2 and loses no acknowledged write`, async function () {
       cluster = await TestCluster.start({ nodes, partitions: 64 });
       const c = cluster;
-      const rng = seededRandom(seedFromEnv(`rolling restart of ${nodes} nodes`));
+      const rng = seededRandom(testSeed(`rolling restart of ${nodes} nodes`));
       // The first seconds warm the processes up (JIT, connections, caches) and are measured apart from "before".
       const phase = { name: "warmup" as "warmup" | "before" | "during" | "after" };
       const latencies: Record<string, number[]> = { warmup: [], before: [], during: [], after: [] };

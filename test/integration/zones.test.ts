@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { preferenceList, zoneSpread } from "../../node/ring/index.js";
 import { REPO_ROOT, TestCluster } from "../helpers/dev-cluster.js";
 import { currentRing, eventually } from "../helpers/replicas.js";
-import { rng, seedFromEnv } from "../helpers/seeded.js";
+import { seededRandom } from "../../lib/random.js";
+import { testSeed } from "../helpers/random.js";
 import { SetChecker, formatReport } from "../helpers/set-checker.js";
 
 const FAST = join(REPO_ROOT, "test", "integration", "fixtures", "fast-failover.yaml");
@@ -43,8 +44,8 @@ describe("zones", function () {
   });
 
   it("a whole zone killed under load at r=w=2: no request fails after the failure detector's window, no write is lost", async function () {
-    const seed = seedFromEnv("zone loss test");
-    const random = rng(seed);
+    const seed = testSeed("zone loss test");
+    const random = seededRandom(seed);
     const urls = cluster.clientUrls();
     const survivors = [1, 2, 4, 5];
     // Requests go to the surviving zones only: a client of a dead node has nothing to talk to.
