@@ -63,13 +63,29 @@ export function replicaCounts(owners: Int32Array, memberCount: number, targetN: 
   return held;
 }
 
-/** The replicas members hold beyond an even share of their zone's (rounded up), summed over all members. */
-export function replicaExcess(owners: Int32Array, model: ZoneModel, targetN: number): number {
+/**
+ * A replica beyond the spread the planner aims for weighs like this many moved partitions: evening out replicas is
+ * worth moves until every member of a zone is within the aim, and then only while it saves more than it moves.
+ */
+const BEYOND_AIM_WEIGHT = 3;
+
+/**
+ * What a member holding `value` replicas costs when its zone's even share (rounded up) is `share`: each replica above
+ * the share counts one, and each one further than half the aimed spread from the share (either way) counts
+ * BEYOND_AIM_WEIGHT more. Members within half the aim of the share keep the zone's spread within the aim.
+ */
+export function replicaPenalty(value: number, share: number, aim: number): number {
+  const margin = Math.floor(aim / 2);
+  return Math.max(0, value - share) + BEYOND_AIM_WEIGHT * (Math.max(0, value - share - margin) + Math.max(0, share - margin - value));
+}
+
+/** `replicaPenalty` summed over all members, each against its zone's even share: how unevenly members hold data. */
+export function replicaExcess(owners: Int32Array, model: ZoneModel, targetN: number, aim: number): number {
   const held = replicaCounts(owners, model.zoneOfMember.length, targetN);
   let excess = 0;
   for (const members of model.membersOfZone) {
     const share = Math.ceil(members.reduce((sum, m) => sum + (held[m] as number), 0) / members.length);
-    for (const m of members) excess += Math.max(0, (held[m] as number) - share);
+    for (const m of members) excess += replicaPenalty(held[m] as number, share, aim);
   }
   return excess;
 }
@@ -163,13 +179,13 @@ function lexLess(a: readonly number[], b: readonly number[]): boolean {
 
 /**
  * Evens out replicas within zones: while the zone's member with the most replicas (x) holds more than its even share,
- * it exchanges blocks with the member with the fewest (y): one block for nothing, or one block for blocks of the
+ * or the member with the fewest (y) holds less than the share minus half the `aim`, they exchange blocks: one block for nothing, or one block for blocks of the
  * other member of the same total length, keeping both within ⌊Q/S⌋..⌈Q/S⌉ partitions. A block's weight per partition tells whether handing it over
  * moves replicas: x gives its densest blocks and takes y's sparsest, so only the EXCHANGE_CANDIDATES densest of x
- * and sparsest of y are weighed. The step that lowers (moves added + replicas above the share) the most is taken,
- * until none lowers it. Block weights are exact when there are at least targetN zones and estimates otherwise.
+ * and sparsest of y are weighed. The step that lowers moves added plus `replicaPenalty` the most is taken, until
+ * none lowers it. Block weights are exact when there are at least targetN zones and estimates otherwise.
  */
-export function spreadReplicas(ring: Int32Array, original: Int32Array, model: ZoneModel, targetN: number, w: number): Int32Array {
+export function spreadReplicas(ring: Int32Array, original: Int32Array, model: ZoneModel, targetN: number, w: number, aim: number): Int32Array {
   const q = ring.length;
   const memberCount = model.zoneOfMember.length;
   const lo = Math.floor(q / memberCount);
@@ -190,14 +206,14 @@ export function spreadReplicas(ring: Int32Array, original: Int32Array, model: Zo
   for (const members of model.membersOfZone) {
     if (members.length < 2) continue;
     const share = Math.ceil(members.reduce((sum, m) => sum + (held[m] as number), 0) / members.length);
-    const over = (value: number): number => Math.max(0, value - share);
+    const over = (value: number): number => replicaPenalty(value, share, aim);
     const indices = blocks.map((_, b) => b).filter((b) => members.includes((blocks[b] as Block).member));
     for (let step = 0; step < SPREAD_STEPS_MAX; step++) {
       const x = extreme(members, held, 1);
       const y = extreme(members, held, -1);
       const heldX = held[x] as number;
       const heldY = held[y] as number;
-      if (heldX <= share) break;
+      if (over(heldX) + over(heldY) === 0) break;
       const before = over(heldX) + over(heldY);
       const give = indices.filter((b) => (blocks[b] as Block).member === x && frozen[b] === 0).sort((a, b) => density(b) - density(a) || a - b).slice(0, EXCHANGE_CANDIDATES);
       const take = indices.filter((b) => (blocks[b] as Block).member === y && frozen[b] === 0).sort((a, b) => density(a) - density(b) || a - b).slice(0, EXCHANGE_CANDIDATES);

@@ -62,8 +62,9 @@ export function planZoneClaim(input: ZonePlanInput): Int32Array {
   if (incremental !== undefined) candidates.push(incremental);
   // Shifted boundaries can leave runs that concentrate replicas beyond what evening them out repairs; that plan is
   // taken only within the replica spread the planner aims for (docs/ring.md, "Zones").
+  const aim = replicaSpreadAimed(q, memberCount, targetN);
   const shifted = shiftedPlan(input, plan);
-  if (shifted !== undefined && replicaSpreadWithinZones(spreadReplicas(shifted, original, model, targetN, w), model, targetN) <= replicaSpreadAimed(q, memberCount, targetN)) {
+  if (shifted !== undefined && replicaSpreadWithinZones(spreadReplicas(shifted, original, model, targetN, w, aim), model, targetN) <= aim) {
     candidates.push(shifted);
   }
   // On large rings the search costs seconds to minutes; it is kept for when nothing cheaper than the frame layout
@@ -74,9 +75,9 @@ export function planZoneClaim(input: ZonePlanInput): Int32Array {
 
   let best: { plan: Int32Array; score: number; spacing: number } | undefined;
   for (const candidate of candidates) {
-    const finished = spreadReplicas(candidate, original, model, targetN, w);
+    const finished = spreadReplicas(candidate, original, model, targetN, w, aim);
     if (!isBalanced(finished, memberCount) || zoneViolationsOf(finished, model.zoneOfMember, w).length > 0) continue;
-    const score = movesFrom(original, finished) + replicaExcess(finished, model, targetN);
+    const score = movesFrom(original, finished) + replicaExcess(finished, model, targetN, aim);
     const spacing = spacingViolationCount(finished, targetN);
     if (best === undefined || score < best.score || (score === best.score && spacing < best.spacing)) best = { plan: finished, score, spacing };
   }
@@ -181,6 +182,7 @@ function shiftedPlan(input: ZonePlanInput, plan: BlockPlan): Int32Array | undefi
   const zoneCounts = model.membersOfZone.map((members) => members.reduce((sum, m) => sum + (counts[m] as number), 0));
   const excess = zoneCounts.map((count, z) => count - (plan.zonePartitions[z] as number));
   if (excess.every((e) => e === 0)) return undefined;
+  const hi = Math.ceil(q / memberCount);
   for (let guard = 0; guard < q && excess.some((e) => e !== 0); guard++) {
     // One pass over every boundary: the best single shift from a zone over its share into one under it.
     let best: { from: number; to: number; key: number; at: number } | undefined;
@@ -208,8 +210,7 @@ function shiftedPlan(input: ZonePlanInput, plan: BlockPlan): Int32Array | undefi
     if (best === undefined) {
       // A zone over its share whose blocks are all single partitions where they meet the zones under theirs can only
       // shrink by losing blocks: w consecutive blocks go, and their partitions join the blocks on either side.
-      if (!removeFrame(owners, original, zoneOf, input.w, excess)) return undefined;
-      countsOf(owners, memberCount).forEach((count, m) => (counts[m] = count));
+      if (!removeFrame(owners, original, zoneOf, input.w, excess, counts, hi)) return undefined;
       continue;
     }
     owners[best.at] = best.to;
@@ -222,67 +223,99 @@ function shiftedPlan(input: ZonePlanInput, plan: BlockPlan): Int32Array | undefi
   return balanceWithinZones(owners, original, model, input.targetN, input.w);
 }
 
-/** How many windows of blocks `removeFrame` tries, cheapest first, before it gives up. */
+/** How many windows of blocks `removeFrame` tries, best first, before it gives up. */
 const FRAME_TRIES_MAX = 64;
 
 /**
- * Removes the cheapest run of w consecutive blocks that contains a block of a zone over its share and whose removal
- * keeps the zone rule: its partitions go to the blocks on either side, split where the zones' excesses (updated in
- * place) end up smallest. Returns false when no window can go.
+ * Removes a run of w consecutive blocks that contains a block of a zone over its share and whose removal keeps the
+ * zone rule: its partitions go to the blocks on either side, split where the zones' excesses (updated in place, as
+ * are the members' `counts`) end up smallest. Among the windows that shrink the excesses most, the one adding the
+ * fewest moves wins (a partition of a leaving member moves anyway, so a window around one is cheaper), counting a
+ * partition pushed above ⌈Q/S⌉ (`hi`) as a move, since a later hand-over within the zone must move it; then the one
+ * leaving the shortest blocks around it, which spreads removals around the ring instead of piling them up in one
+ * place, where they would concentrate replicas. Returns false when no window can go.
  */
-function removeFrame(owners: Int32Array, original: Int32Array, zoneOf: Int32Array, w: number, excess: number[]): boolean {
+function removeFrame(owners: Int32Array, original: Int32Array, zoneOf: Int32Array, w: number, excess: number[], counts: Int32Array, hi: number): boolean {
   const q = owners.length;
   const blocks = blocksOf(owners);
   const count = blocks.length;
   if (count < 2 * w + 2) return false;
-  const windows: { first: number; length: number }[] = [];
+  const excessNow = excess.reduce((sum, e) => sum + Math.abs(e), 0);
+  const options: { first: number; length: number; split: number; key: [number, number, number] }[] = [];
   for (let b = 0; b < count; b++) {
+    const left = blocks[(b - 1 + count) % count] as Block;
+    const right = blocks[(b + w) % count] as Block;
+    if (left.member === right.member) continue;
     let length = 0;
     let over = false;
+    const next = [...excess];
+    let leftInside = 0;
+    let rightInside = 0;
     for (let k = 0; k < w; k++) {
       const block = blocks[(b + k) % count] as Block;
       length += block.length;
-      if ((excess[zoneOf[block.member] as number] as number) > 0) over = true;
+      const zone = zoneOf[block.member] as number;
+      if ((excess[zone] as number) > 0) over = true;
+      next[zone] = (next[zone] as number) - block.length;
+      if (block.member === left.member) leftInside += block.length;
+      if (block.member === right.member) rightInside += block.length;
     }
-    if (over) windows.push({ first: b, length });
-  }
-  windows.sort((a, b) => a.length - b.length || a.first - b.first);
-  for (const { first, length } of windows.slice(0, FRAME_TRIES_MAX)) {
-    const left = blocks[(first - 1 + count) % count] as Block;
-    const right = blocks[(first + w) % count] as Block;
-    if (left.member === right.member) continue;
-    const start = (blocks[first] as Block).start;
-    const saved = Int32Array.from({ length }, (_, i) => owners[(start + i) % q] as number);
-    const next = [...excess];
-    for (let k = 0; k < w; k++) {
-      const block = blocks[(first + k) % count] as Block;
-      next[zoneOf[block.member] as number] = (next[zoneOf[block.member] as number] as number) - block.length;
-    }
-    // The split: the first `split` partitions join the left block, the rest the right one.
+    if (!over) continue;
+    const start = (blocks[b] as Block).start;
     const zl = zoneOf[left.member] as number;
     const zr = zoneOf[right.member] as number;
-    let bestSplit = 0;
-    let bestCost = Number.POSITIVE_INFINITY;
-    for (let split = 0; split <= length; split++) {
-      const trial = [...next];
-      trial[zl] = (trial[zl] as number) + split;
-      trial[zr] = (trial[zr] as number) + length - split;
-      let cost = trial.reduce((sum, e) => sum + Math.abs(e), 0) * q;
-      for (let i = 0; i < length; i++) if (original[(start + i) % q] !== (i < split ? left.member : right.member)) cost++;
-      if (cost < bestCost) {
-        bestCost = cost;
-        bestSplit = split;
-      }
+    // Moves added if the first k partitions go left and the rest right: prefix sums over the window.
+    const addedLeft = new Int32Array(length + 1);
+    const addedRight = new Int32Array(length + 1);
+    for (let i = 0; i < length; i++) {
+      const p = (start + i) % q;
+      const paid = owners[p] !== original[p] ? 1 : 0;
+      addedLeft[i + 1] = (addedLeft[i] as number) + (original[p] !== left.member ? 1 : 0) - paid;
     }
-    for (let i = 0; i < length; i++) owners[(start + i) % q] = i < bestSplit ? left.member : right.member;
+    for (let i = length - 1; i >= 0; i--) {
+      const p = (start + i) % q;
+      const paid = owners[p] !== original[p] ? 1 : 0;
+      addedRight[i] = (addedRight[i + 1] as number) + (original[p] !== right.member ? 1 : 0) - paid;
+    }
+    let best: { split: number; key: [number, number, number] } | undefined;
+    for (let split = 0; split <= length; split++) {
+      next[zl] = (next[zl] as number) + split;
+      next[zr] = (next[zr] as number) + length - split;
+      const remaining = next.reduce((sum, e) => sum + Math.abs(e), 0);
+      next[zl] = (next[zl] as number) - split;
+      next[zr] = (next[zr] as number) - (length - split);
+      if (remaining >= excessNow) continue;
+      const overQuota =
+        Math.max(0, (counts[left.member] as number) - leftInside + split - hi) + Math.max(0, (counts[right.member] as number) - rightInside + length - split - hi);
+      const key: [number, number, number] = [remaining, (addedLeft[split] as number) + (addedRight[split] as number) + overQuota, Math.max(left.length + split, right.length + length - split)];
+      if (best === undefined || lexLess(key, best.key)) best = { split, key };
+    }
+    if (best !== undefined) options.push({ first: b, length, split: best.split, key: best.key });
+  }
+  options.sort((a, b) => (lexLess(a.key, b.key) ? -1 : lexLess(b.key, a.key) ? 1 : a.first - b.first));
+  for (const { first, length, split } of options.slice(0, FRAME_TRIES_MAX)) {
+    const left = blocks[(first - 1 + count) % count] as Block;
+    const right = blocks[(first + w) % count] as Block;
+    const start = (blocks[first] as Block).start;
+    const saved = Int32Array.from({ length }, (_, i) => owners[(start + i) % q] as number);
+    for (let i = 0; i < length; i++) owners[(start + i) % q] = i < split ? left.member : right.member;
     if (zoneRuleHoldsAround(owners, zoneOf, w, start, length)) {
-      next[zl] = (next[zl] as number) + bestSplit;
-      next[zr] = (next[zr] as number) + length - bestSplit;
-      next.forEach((e, z) => (excess[z] = e));
+      saved.forEach((member, i) => {
+        const now = owners[(start + i) % q] as number;
+        counts[member] = (counts[member] as number) - 1;
+        counts[now] = (counts[now] as number) + 1;
+        excess[zoneOf[member] as number] = (excess[zoneOf[member] as number] as number) - 1;
+        excess[zoneOf[now] as number] = (excess[zoneOf[now] as number] as number) + 1;
+      });
       return true;
     }
     saved.forEach((member, i) => (owners[(start + i) % q] = member));
   }
+  return false;
+}
+
+function lexLess(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) if ((a[i] as number) !== (b[i] as number)) return (a[i] as number) < (b[i] as number);
   return false;
 }
 

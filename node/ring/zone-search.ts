@@ -441,15 +441,28 @@ export function cutPosition(original: Int32Array): number {
  */
 export class RingSearch {
   private readonly first: State | undefined;
+  private readonly cut: number;
 
   constructor(
     private readonly space: SearchSpace,
     private readonly original: Int32Array,
-    private readonly cut: number,
+    cut: number,
   ) {
     const price = new Float64Array(space.memberCount);
     const open = pass(space, { original, price }, cut, space.q, { first: undefined }, () => true);
-    this.first = (open && firstState(space, open.path)) ?? firstState(space, rotate(original, cut));
+    let first = open && firstState(space, open.path);
+    if (first === undefined && open !== undefined) {
+      // The open path's end clashes with its start (it never had to join them): cut it instead at a block boundary
+      // half way round, where the blocks before are its own and fit; the closed pass then mends the old join.
+      let k = Math.floor(space.q / 2);
+      while (k < space.q && open.path[k] === open.path[k - 1]) k++;
+      if (k < space.q) {
+        first = firstState(space, rotate(open.path, k));
+        if (first !== undefined) cut = (cut + k) % space.q;
+      }
+    }
+    this.first = first ?? firstState(space, rotate(original, cut));
+    this.cut = cut;
   }
 
   /** The cheapest block-spaced ring under `price` (member indices per partition), or undefined if none closes. */

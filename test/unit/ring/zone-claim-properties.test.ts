@@ -53,16 +53,11 @@ function regimeOf(partitions: number, zoneSizes: readonly number[], targetN: num
 
 /**
  * The most partitions a plan may move. With zones the minimum is often out of reach: when a zone's share of the ring
- * changes, partitions must change zone, and each one that does makes its neighbours move too (docs/ring.md measures
- * about 1.3 times the minimum over all plans). Small rings are stiffer still, and the re-mapped frame layout bounds
- * the worst case.
+ * changes, partitions must change zone, and each one that does makes its neighbours move too (a member leaving one of
+ * three zones moves about three times the minimum, docs/ring.md "Zones"). Small rings are stiffer still.
  */
 function movesAllowed(minimum: number, partitions: number): number {
-  // The worst plans measured are a member leaving one zone (docs/ring.md, "Zones": about seven times the minimum, e.g.
-  // Q=256 9 -> 8 moves 197 against 28) and, with targetN 4, a join that changes a zone's share (Q=256 5 -> 6 moved 193
-  // against 42, seed 248043262). Held to that measured bound, so a planner change cannot make them worse unnoticed; the
-  // table printed after the run shows how far from the minimum the average plan is (about 1.16 times).
-  return 8 * minimum + Math.ceil(partitions / 4);
+  return 3 * minimum + Math.ceil(partitions / 4);
 }
 
 /** The replicas held by members of one zone may differ by this much (most differ by a few). */
@@ -149,89 +144,93 @@ function nextMembers(random: SeededRandom, members: string[], membersMax: number
   return next;
 }
 
-function zoneClaimSeed(): number {
+/**
+ * Without SEED, two fixed seeds (1, and 248043262 where a new zone appearing once left the search without a ring) and
+ * a random one, printed; SEED=N replays one seed, SEED=random explores one random seed.
+ */
+function zoneClaimSeeds(): number[] {
+  const random = (): number => {
+    const saved = process.env.SEED;
+    delete process.env.SEED;
+    try {
+      return testSeed("ring zone claim properties");
+    } finally {
+      if (saved !== undefined) process.env.SEED = saved;
+    }
+  };
   if (process.env.SEED === undefined || process.env.SEED === "") {
-    console.log("ring zone claim properties: seed=1, fixed (SEED=random explores, SEED=N replays)");
-    return 1;
+    console.log("ring zone claim properties: seeds 1 and 248043262, fixed, and one random (SEED=N replays one)");
+    return [1, 248043262, random()];
   }
-  if (process.env.SEED !== "random") return testSeed("ring zone claim properties");
-  delete process.env.SEED;
-  try {
-    return testSeed("ring zone claim properties");
-  } finally {
-    process.env.SEED = "random";
-  }
+  return [process.env.SEED === "random" ? random() : testSeed("ring zone claim properties")];
 }
 
 describe("zone-aware claim planner under seeded random joins and leaves", function () {
   this.timeout(300_000);
-  // The planner does not yet hold these properties on every seed (seeds 13 and 14 put replicas 13 and 8 apart within
-  // a zone, over the bound; docs/ring.md, "Zones", caveats), so `npm test` runs one fixed seed and a random seed runs
-  // only when asked for: SEED=random, or SEED=N to replay one.
-  const seed = zoneClaimSeed();
-
   after(printTallies);
 
-  SCENARIOS.forEach((scenario, index) => {
-    const { partitions, targetN, zonesMax, membersMax, steps, zoneOf } = scenario;
-    it(`Q=${partitions}, targetN=${targetN}, up to ${zonesMax} zones (${zoneOf}) and ${membersMax} members: balanced, zones spread, settled, order-independent, within slack`, () => {
-      const random = seededRandom(seed * 31 + index);
-      const zones: Record<string, string> = {};
-      let serial = 0;
-      const fresh = (): string => {
-        const id = `m${serial}`;
-        zones[id] = `zone-${zoneOf === "round-robin" ? serial % zonesMax : random.int(zonesMax)}`;
-        serial++;
-        return id;
-      };
-      let members = Array.from({ length: random.between(1, membersMax) }, fresh);
-      let owners = initialClaim(partitions, members, targetN, zones);
-      for (let step = 0; step < steps; step++) {
-        const previous = members;
-        members = nextMembers(random, members, membersMax, fresh);
-        const context = `seed ${seed}, Q=${partitions}, targetN=${targetN}, step ${step}, ${previous.length} -> ${members.length} members`;
-        const plan = planClaim(owners, members, targetN, zones);
+  for (const seed of zoneClaimSeeds()) {
+    SCENARIOS.forEach((scenario, index) => {
+      const { partitions, targetN, zonesMax, membersMax, steps, zoneOf } = scenario;
+      it(`seed ${seed}: Q=${partitions}, targetN=${targetN}, up to ${zonesMax} zones (${zoneOf}) and ${membersMax} members: balanced, zones spread, settled, order-independent, within slack`, () => {
+        const random = seededRandom(seed * 31 + index);
+        const zones: Record<string, string> = {};
+        let serial = 0;
+        const fresh = (): string => {
+          const id = `m${serial}`;
+          zones[id] = `zone-${zoneOf === "round-robin" ? serial % zonesMax : random.int(zonesMax)}`;
+          serial++;
+          return id;
+        };
+        let members = Array.from({ length: random.between(1, membersMax) }, fresh);
+        let owners = initialClaim(partitions, members, targetN, zones);
+        for (let step = 0; step < steps; step++) {
+          const previous = members;
+          members = nextMembers(random, members, membersMax, fresh);
+          const context = `seed ${seed}, Q=${partitions}, targetN=${targetN}, step ${step}, ${previous.length} -> ${members.length} members`;
+          const plan = planClaim(owners, members, targetN, zones);
 
-        const counts = partitionsPerMember(plan);
-        const low = Math.floor(partitions / members.length);
-        for (const id of Object.keys(counts)) assert.ok(members.includes(id), `${context}: ${id} left but still owns partitions`);
-        for (const id of members) {
-          const count = counts[id] ?? 0;
-          assert.ok(count === low || count === low + 1, `${context}: ${id} owns ${count}, outside ${low}..${low + 1}`);
+          const counts = partitionsPerMember(plan);
+          const low = Math.floor(partitions / members.length);
+          for (const id of Object.keys(counts)) assert.ok(members.includes(id), `${context}: ${id} left but still owns partitions`);
+          for (const id of members) {
+            const count = counts[id] ?? 0;
+            assert.ok(count === low || count === low + 1, `${context}: ${id} owns ${count}, outside ${low}..${low + 1}`);
+          }
+
+          const sizes = new Map<string, number>();
+          for (const id of members) sizes.set(zones[id] as string, (sizes.get(zones[id] as string) ?? 0) + 1);
+          const zoneSizes = [...sizes.values()];
+          const promised = zoneSpreadFeasible(partitions, zoneSizes, targetN);
+          if (promised >= 2) assert.deepEqual(zoneViolations(plan, zones, targetN, promised), [], `${context}: lists not spread over ${promised} zones`);
+
+          if (partitions <= 256 || step % 4 === 0) {
+            assert.deepEqual(planClaim(owners, random.shuffle(members), targetN, zones), plan, `${context}: plan depends on member order`);
+            assert.deepEqual(planClaim(plan, members, targetN, zones), plan, `${context}: planning again moves partitions`);
+          }
+
+          const moved = movedPartitions(owners, plan).length;
+          const minimum = minimumMoves(owners, members);
+          const spread = replicaSpread(plan, zones, targetN);
+          owners = plan;
+          if (sizes.size < 2) continue;
+          const regime = regimeOf(partitions, zoneSizes, targetN);
+          record(`${targetN} ${regime}`, moved, minimum, spread, `Q=${partitions} ${previous.length}->${members.length}`);
+          if (surveyFile !== undefined) {
+            appendFileSync(surveyFile, `${targetN} ${regime.replace(" ", "-")} ${partitions} ${previous.length} ${members.length} ${moved} ${minimum} ${spread}\n`);
+            continue;
+          }
+          // Zones whose sizes differ by more than one member are measured (the table) but not held to the slack: there
+          // the planner still falls back to the re-mapped frame layout too often (docs/ring.md, "Zones", caveats).
+          if (!regime.endsWith(" even")) continue;
+          assert.ok(moved <= movesAllowed(minimum, partitions), `${context}: moved ${moved}, minimum ${minimum} (${regime})`);
+          // With fewer zones than targetN the planner only estimates how many replicas a block carries, and on rings
+          // of a few partitions per member one block is a large share: both are measured, not held to the bound.
+          if (regime.startsWith("Z<n") || partitions < 64) continue;
+          const spreadAllowed = replicaSpreadAllowed(partitions, members.length, targetN);
+          assert.ok(spread <= spreadAllowed, `${context}: replicas within a zone differ by ${spread}, more than ${spreadAllowed} (${regime})`);
         }
-
-        const sizes = new Map<string, number>();
-        for (const id of members) sizes.set(zones[id] as string, (sizes.get(zones[id] as string) ?? 0) + 1);
-        const zoneSizes = [...sizes.values()];
-        const promised = zoneSpreadFeasible(partitions, zoneSizes, targetN);
-        if (promised >= 2) assert.deepEqual(zoneViolations(plan, zones, targetN, promised), [], `${context}: lists not spread over ${promised} zones`);
-
-        if (partitions <= 256 || step % 4 === 0) {
-          assert.deepEqual(planClaim(owners, random.shuffle(members), targetN, zones), plan, `${context}: plan depends on member order`);
-          assert.deepEqual(planClaim(plan, members, targetN, zones), plan, `${context}: planning again moves partitions`);
-        }
-
-        const moved = movedPartitions(owners, plan).length;
-        const minimum = minimumMoves(owners, members);
-        const spread = replicaSpread(plan, zones, targetN);
-        owners = plan;
-        if (sizes.size < 2) continue;
-        const regime = regimeOf(partitions, zoneSizes, targetN);
-        record(`${targetN} ${regime}`, moved, minimum, spread, `Q=${partitions} ${previous.length}->${members.length}`);
-        if (surveyFile !== undefined) {
-          appendFileSync(surveyFile, `${targetN} ${regime.replace(" ", "-")} ${partitions} ${previous.length} ${members.length} ${moved} ${minimum} ${spread}\n`);
-          continue;
-        }
-        // Zones whose sizes differ by more than one member are measured (the table) but not held to the slack: there
-        // the planner still falls back to the re-mapped frame layout too often (docs/ring.md, "Zones", caveats).
-        if (!regime.endsWith(" even")) continue;
-        assert.ok(moved <= movesAllowed(minimum, partitions), `${context}: moved ${moved}, minimum ${minimum} (${regime})`);
-        // With fewer zones than targetN the planner only estimates how many replicas a block carries, and on rings
-        // of a few partitions per member one block is a large share: both are measured, not held to the bound.
-        if (regime.startsWith("Z<n") || partitions < 64) continue;
-        const spreadAllowed = replicaSpreadAllowed(partitions, members.length, targetN);
-        assert.ok(spread <= spreadAllowed, `${context}: replicas within a zone differ by ${spread}, more than ${spreadAllowed} (${regime})`);
-      }
+      });
     });
-  });
+  }
 });
