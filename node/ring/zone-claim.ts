@@ -63,8 +63,11 @@ export function planZoneClaim(input: ZonePlanInput): Int32Array {
   // Shifted boundaries can leave runs that concentrate replicas beyond what evening them out repairs; that plan is
   // taken only within the replica spread the planner aims for (docs/ring.md, "Zones").
   const aim = replicaSpreadAimed(q, memberCount, targetN);
+  // With fewer zones than targetN the replicas a block carries are estimates (zone-assign.ts), too rough to pay
+  // moves for: there only the replicas above a zone's even share count.
+  const weighedAim = model.names.length >= targetN ? aim : Number.POSITIVE_INFINITY;
   const shifted = shiftedPlan(input, plan);
-  if (shifted !== undefined && replicaSpreadWithinZones(spreadReplicas(shifted, original, model, targetN, w, aim), model, targetN) <= aim) {
+  if (shifted !== undefined && replicaSpreadWithinZones(spreadReplicas(shifted, original, model, targetN, w, weighedAim), model, targetN) <= aim) {
     candidates.push(shifted);
   }
   // On large rings the search costs seconds to minutes; it is kept for when nothing cheaper than the frame layout
@@ -75,9 +78,9 @@ export function planZoneClaim(input: ZonePlanInput): Int32Array {
 
   let best: { plan: Int32Array; score: number; spacing: number } | undefined;
   for (const candidate of candidates) {
-    const finished = spreadReplicas(candidate, original, model, targetN, w, aim);
+    const finished = spreadReplicas(candidate, original, model, targetN, w, weighedAim);
     if (!isBalanced(finished, memberCount) || zoneViolationsOf(finished, model.zoneOfMember, w).length > 0) continue;
-    const score = movesFrom(original, finished) + replicaExcess(finished, model, targetN, aim);
+    const score = movesFrom(original, finished) + replicaExcess(finished, model, targetN, weighedAim);
     const spacing = spacingViolationCount(finished, targetN);
     if (best === undefined || score < best.score || (score === best.score && spacing < best.spacing)) best = { plan: finished, score, spacing };
   }
@@ -137,29 +140,53 @@ function incrementalPlan(input: ZonePlanInput): Int32Array | undefined {
 }
 
 /**
- * The leaving members' runs handed out whole, each to the member furthest below quota among the zones other than its
- * neighbours'; undefined when a run has no such member or the result breaks the zone rule.
+ * The leaving members' runs handed out whole, each to the member furthest below quota among the zones that none of
+ * the w - 1 blocks on either side of it has (those share a window with it), or failing that among the zones other
+ * than its neighbours'; undefined when a run has no such member or the result breaks the zone rule.
  */
 function handOutLeaving(input: ZonePlanInput): Int32Array | undefined {
-  const { original, model } = input;
+  const { original, model, w } = input;
   const q = original.length;
   const memberCount = model.zoneOfMember.length;
+  const zoneOf = model.zoneOfMember;
   const owners = Int32Array.from(original);
   const counts = countsOf(owners, memberCount);
+  const near = new Uint8Array(model.names.length);
+  const neighbours = new Uint8Array(model.names.length);
   for (const [start, length] of runsOf(owners, NOBODY)) {
-    const before = owners[(start - 1 + q) % q] as number;
-    const after = owners[(start + length) % q] as number;
-    let best = NOBODY;
-    for (let m = 0; m < memberCount; m++) {
-      const zone = model.zoneOfMember[m] as number;
-      if ((before !== NOBODY && model.zoneOfMember[before] === zone) || (after !== NOBODY && model.zoneOfMember[after] === zone)) continue;
-      if (best === NOBODY || (counts[m] as number) < (counts[best] as number)) best = m;
+    near.fill(0);
+    neighbours.fill(0);
+    for (const [from, step] of [
+      [start - 1, -1],
+      [start + length, 1],
+    ] as const) {
+      const first = owners[((from % q) + q) % q] as number;
+      if (first !== NOBODY) neighbours[zoneOf[first] as number] = 1;
+      // The zones of the w - 1 blocks on this side, up to a partition whose owner is leaving too.
+      let blocks = 0;
+      let last = NOBODY;
+      for (let i = 0; i < q && blocks <= w - 1; i++) {
+        const member = owners[(((from + i * step) % q) + q) % q] as number;
+        if (member === NOBODY) break;
+        if (member !== last && ++blocks <= w - 1) near[zoneOf[member] as number] = 1;
+        last = member;
+      }
     }
+    const pick = (excluded: Uint8Array): number => {
+      let best = NOBODY;
+      for (let m = 0; m < memberCount; m++) {
+        if (excluded[zoneOf[m] as number] === 1) continue;
+        if (best === NOBODY || (counts[m] as number) < (counts[best] as number)) best = m;
+      }
+      return best;
+    };
+    let best = pick(near);
+    if (best === NOBODY) best = pick(neighbours);
     if (best === NOBODY) return undefined;
     for (let i = 0; i < length; i++) owners[(start + i) % q] = best;
     counts[best] = (counts[best] as number) + length;
   }
-  if (zoneViolationsOf(owners, model.zoneOfMember, input.w).length > 0) return undefined;
+  if (zoneViolationsOf(owners, zoneOf, w).length > 0) return undefined;
   return owners;
 }
 
