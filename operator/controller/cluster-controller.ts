@@ -17,9 +17,12 @@ import {
   largestN,
   parseDynamoCluster,
   specProblems,
+  type BootstrapStatus,
   type DynamoCluster,
   type DynamoClusterStatus,
 } from "../api/index.js";
+import { withBootstrap } from "../reconcile/bootstrap.js";
+import { BOOTSTRAP_REQUEUE_MS, bootstrapStep } from "./bootstrap.js";
 import { isNotFound, objectPath, type KubeApi } from "../kube/api-client.js";
 import {
   actionSummary,
@@ -127,12 +130,25 @@ export class ClusterController {
         ? await this.execute(cluster, memory, observation, answers, planPass(observation, { announcedIncarnations: memory.incarnations }))
         : idleOutcome(problems, observation);
 
-    const status = buildStatus(observation, outcome);
+    let status = buildStatus(observation, outcome);
+    // spec.bootstrap.fromBackup: the restore Job runs once the cluster settles, and holds Available back until it is done.
+    const bootstrap = await this.bootstrap(cluster, observation, outcome);
+    if (bootstrap) status = withBootstrap(status, bootstrap, cluster.status?.conditions, cluster.metadata.generation ?? 0, observation.nowMs);
     await this.writeStatus(cluster, status);
     this.deps.metrics.observeCluster(namespace, name, status);
     for (const e of rebalanceEvents(cluster.status?.rebalance, status.rebalance)) await this.deps.events.record(cluster, "Normal", e.reason, e.message);
     if (problems.length > 0) await this.deps.events.record(cluster, "Warning", "InvalidSpec", problems.join("; "));
-    return { requeueAfterMs: requeueAfterMs(outcome, verdict(observation, outcome)) };
+    const requeue = requeueAfterMs(outcome, verdict(observation, outcome));
+    const restoring = bootstrap && bootstrap.phase !== "Restored" && bootstrap.phase !== "Failed";
+    return { requeueAfterMs: restoring ? Math.min(requeue, BOOTSTRAP_REQUEUE_MS) : requeue };
+  }
+
+  /** The bootstrap's status this pass (a paused or invalid cluster keeps the one it had), or undefined without one. */
+  private async bootstrap(cluster: DynamoCluster, observation: Observation, outcome: PassOutcome): Promise<BootstrapStatus | undefined> {
+    if (!cluster.spec.bootstrap?.fromBackup) return undefined;
+    if (outcome.problems.length > 0 || cluster.spec.paused) return cluster.status?.bootstrap ?? { phase: "Waiting", message: "waiting for the operator to act on the cluster" };
+    const v = verdict(observation, outcome);
+    return (await bootstrapStep(this.deps.api, this.deps.events, observation, v.phase === "Stable" && v.available[0])).status;
   }
 
   private remember(key: string, cluster: DynamoCluster, existingToken: string | undefined): ClusterMemory {

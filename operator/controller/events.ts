@@ -1,9 +1,8 @@
 /**
- * Kubernetes Events on the DynamoCluster for every ring change, scale step and replacement, so `kubectl describe dyn`
+ * Kubernetes Events on the DynamoCluster (or the DynamoBackup, DynamoScheduledBackup) for every ring change, scale step and replacement, so `kubectl describe dyn`
  * tells the story. Recording is best effort: a failed Event never fails a reconcile. Repeats of the same reason and
  * message within a short window are suppressed, so a pass that retries does not flood the API server.
  */
-import type { DynamoCluster } from "../api/index.js";
 import { API_VERSION, KIND } from "../api/index.js";
 import { objectPath, type KubeApi } from "../kube/api-client.js";
 
@@ -15,6 +14,12 @@ export const DEFAULT_EVENTS = {
 
 export type EventType = "Normal" | "Warning";
 
+/** The object an Event is about: one of the operator's resources (a DynamoCluster when its kind is not given). */
+export interface InvolvedObject {
+  kind?: string;
+  metadata: { name: string; namespace?: string; uid?: string };
+}
+
 export class EventRecorder {
   private readonly recent = new Map<string, number>();
 
@@ -25,9 +30,9 @@ export class EventRecorder {
     private readonly options = DEFAULT_EVENTS,
   ) {}
 
-  async record(cluster: DynamoCluster, type: EventType, reason: string, message: string): Promise<void> {
+  async record(cluster: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> {
     const namespace = cluster.metadata.namespace ?? "default";
-    const key = `${namespace}/${cluster.metadata.name}/${reason}/${message}`;
+    const key = `${cluster.kind ?? KIND}/${namespace}/${cluster.metadata.name}/${reason}/${message}`;
     const now = this.now();
     const last = this.recent.get(key);
     if (last !== undefined && now - last < this.options.repeatWindowMs) return;
@@ -43,7 +48,7 @@ export class EventRecorder {
         apiVersion: "v1",
         kind: "Event",
         metadata: { generateName: `${cluster.metadata.name}.`, namespace },
-        involvedObject: { apiVersion: API_VERSION, kind: KIND, name: cluster.metadata.name, namespace, uid: cluster.metadata.uid },
+        involvedObject: { apiVersion: API_VERSION, kind: cluster.kind ?? KIND, name: cluster.metadata.name, namespace, uid: cluster.metadata.uid },
         type,
         reason,
         message: message.slice(0, 1024),

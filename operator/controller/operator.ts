@@ -1,15 +1,20 @@
 /**
  * The running operator: informers on DynamoClusters and on the StatefulSets and pods they own feed cluster keys into
  * the work queue; the queue calls the cluster controller; a periodic resync queues every cluster again, so nothing
- * depends on an event arriving. With leader election only the lease holder runs informers and reconciles.
+ * depends on an event arriving. DynamoBackups and DynamoScheduledBackups have queues and controllers of their own,
+ * fed by their informers and by the Jobs the operator runs for them. With leader election only the lease holder runs
+ * informers and reconciles.
  */
 import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
 import { AdminClient, RingDriver } from "../../driver/index.js";
-import { API_VERSION, PLURAL, largestN, type DynamoCluster } from "../api/index.js";
+import { API_VERSION, BACKUP_PLURAL, PLURAL, SCHEDULED_BACKUP_PLURAL, largestN, type DynamoCluster } from "../api/index.js";
 import { KubeApi, objectPath } from "../kube/api-client.js";
-import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, type OperatorPods } from "../resources/index.js";
+import { BACKUP_LABEL, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, RESTORE_LABEL, type OperatorPods } from "../resources/index.js";
+import { SCHEDULE_LABEL } from "../reconcile/backup.js";
+import { BackupController } from "./backup-controller.js";
+import { ScheduledBackupController } from "./scheduled-backup-controller.js";
 import { ClusterController } from "./cluster-controller.js";
 import { EventRecorder } from "./events.js";
 import { RestartingInformer } from "./informer.js";
@@ -44,6 +49,8 @@ export class Operator {
   private readonly api: KubeApi;
   private readonly queue: WorkQueue;
   private readonly controller: ClusterController;
+  private readonly backupQueue: WorkQueue;
+  private readonly scheduleQueue: WorkQueue;
   private readonly informers: RestartingInformer<KubernetesObject>[] = [];
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
@@ -84,6 +91,18 @@ export class Operator {
         }
       },
     });
+    const events = new EventRecorder(this.api, log);
+    const backups = new BackupController({ api: this.api, events, log });
+    const schedules = new ScheduledBackupController({ api: this.api, events, log });
+    const sideQueue = (kind: string, handler: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>) =>
+      new WorkQueue(handler, DEFAULT_WORK_QUEUE, {
+        onDropped: () => this.metrics.queueDropped.inc(),
+        onResult: (key, outcome, _durationMs, error) => {
+          if (outcome === "error") log(`reconcile ${kind} ${key} failed: ${(error as Error)?.message ?? String(error)}`);
+        },
+      });
+    this.backupQueue = sideQueue("DynamoBackup", (key) => backups.reconcile(key));
+    this.scheduleQueue = sideQueue("DynamoScheduledBackup", (key) => schedules.reconcile(key));
   }
 
   async start(): Promise<void> {
@@ -115,6 +134,8 @@ export class Operator {
   async stop(): Promise<void> {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.queue.stop();
+    this.backupQueue.stop();
+    this.scheduleQueue.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
     await this.elector?.stop();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -152,9 +173,33 @@ export class Operator {
     const clusters = watch("dynamoclusters", objectPath(API_VERSION, PLURAL, ns), enqueueCluster);
     watch("statefulsets", objectPath("apps/v1", "statefulsets", ns), enqueueOwner, owned);
     watch("pods", objectPath("v1", "pods", ns), enqueueOwner, owned);
+    const key = (o: KubernetesObject, name: string | undefined) => (name && o.metadata?.namespace ? `${o.metadata.namespace}/${name}` : undefined);
+    const enqueueBackup = (o: KubernetesObject) => {
+      const backup = key(o, o.metadata?.name);
+      if (backup) this.backupQueue.add(backup);
+      // A backup that finished changes its schedule's status and what its retention keeps.
+      const schedule = key(o, o.metadata?.labels?.[SCHEDULE_LABEL]);
+      if (schedule) this.scheduleQueue.add(schedule);
+    };
+    const enqueueSchedule = (o: KubernetesObject) => {
+      const schedule = key(o, o.metadata?.name);
+      if (schedule) this.scheduleQueue.add(schedule);
+    };
+    // A backup Job wakes its DynamoBackup; a restore Job wakes the cluster it restores into.
+    const enqueueJobOwner = (o: KubernetesObject) => {
+      const backup = key(o, o.metadata?.labels?.[BACKUP_LABEL]);
+      if (backup) this.backupQueue.add(backup);
+      const restore = key(o, o.metadata?.labels?.[RESTORE_LABEL]);
+      if (restore) this.queue.add(restore);
+    };
+    const backups = watch("dynamobackups", objectPath(API_VERSION, BACKUP_PLURAL, ns), enqueueBackup);
+    const schedules = watch("dynamoscheduledbackups", objectPath(API_VERSION, SCHEDULED_BACKUP_PLURAL, ns), enqueueSchedule);
+    watch("jobs", objectPath("batch/v1", "jobs", ns), enqueueJobOwner, owned);
     await Promise.all(this.informers.map((i) => i.start()));
     this.resyncTimer = setInterval(() => {
       for (const c of clusters.cache.list()) enqueueCluster(c);
+      for (const b of backups.cache.list()) enqueueBackup(b);
+      for (const s of schedules.cache.list()) enqueueSchedule(s);
     }, DEFAULT_OPERATOR.resyncMs);
     this.resyncTimer.unref();
     log(`operator started${ns ? ` in namespace ${ns}` : " in all namespaces"}`);

@@ -47,6 +47,9 @@ const PLURALS: Record<string, string> = {
   Lease: "leases",
   Event: "events",
   DynamoCluster: "dynamoclusters",
+  DynamoBackup: "dynamobackups",
+  DynamoScheduledBackup: "dynamoscheduledbackups",
+  Job: "jobs",
   NetworkPolicy: "networkpolicies",
   Certificate: "certificates",
 };

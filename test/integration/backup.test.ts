@@ -211,10 +211,15 @@ describe("backup and restore", function () {
       }
     })();
     const started = Date.now();
-    const r = await cli(["backup", "create", "--to", location, "--data-dir", source!.dataDir, "--json"]);
+    const resultFile = join(tmpdir(), `dynamo-backup-result-${process.pid}.json`);
+    const r = await cli(["backup", "create", "--to", location, "--data-dir", source!.dataDir, "--json", "--result-file", resultFile]);
     stop = true;
     await writer;
     assert.equal(r.code, 0, r.stderr);
+    // The line the operator reads from a backup Job's termination message.
+    const line = JSON.parse(readFileSync(resultFile, "utf8")) as { ok: boolean; action: string; id: string; partitions: number };
+    rmSync(resultFile, { force: true });
+    assert.deepEqual([line.ok, line.action, line.id, line.partitions], [true, "backup", JSON.parse(r.stdout).id, 32]);
     const result = JSON.parse(r.stdout) as { id: string; totals: { records: number; tombstones: number; bytes: number; rawBytes: number } };
     backupId = result.id;
     console.log(`    backup ${backupId}: ${result.totals.records} records (${result.totals.tombstones} deletes), ${result.totals.rawBytes} bytes compressed to ${result.totals.bytes}, in ${Date.now() - started} ms while ${during} writes went on`);
@@ -240,14 +245,21 @@ describe("backup and restore", function () {
       const bytes = readFileSync(join(dir, victim));
       bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
       writeFileSync(join(dir, victim), bytes);
-      const r = await cli(["backup", "restore", "--from", copyLocation, "--data-dir", target!.dataDir]);
+      const resultFile = join(tmpdir(), `dynamo-restore-result-${process.pid}.json`);
+      const r = await cli(["backup", "restore", "--from", copyLocation, "--data-dir", target!.dataDir, "--result-file", resultFile]);
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(r.stderr, new RegExp(`${backupId}/partitions/${victim.replace(/\./g, "\\.")}.*(SHA-256|corrupt)`));
+      // What the operator puts in a bootstrapping cluster's Restored condition: the code and the file.
+      const failure = JSON.parse(readFileSync(resultFile, "utf8")) as { ok: boolean; code: string; message: string };
+      assert.deepEqual([failure.ok, failure.code], [false, "corrupt_object"]);
+      assert.match(failure.message, new RegExp(`${backupId}/partitions/${victim.replace(/\./g, "\\.")}`));
 
       rmSync(join(dir, victim));
-      const missing = await cli(["backup", "restore", "--from", copyLocation, "--data-dir", target!.dataDir]);
+      const missing = await cli(["backup", "restore", "--from", copyLocation, "--data-dir", target!.dataDir, "--result-file", resultFile]);
       assert.equal(missing.code, 1, missing.stdout + missing.stderr);
       assert.match(missing.stderr, new RegExp(`${backupId}/partitions/${victim.replace(/\./g, "\\.")} does not exist`));
+      assert.equal((JSON.parse(readFileSync(resultFile, "utf8")) as { code: string }).code, "missing_object");
+      rmSync(resultFile, { force: true });
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }

@@ -4,7 +4,18 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import { z } from "zod";
-import { API_VERSION, KIND, largestN, parseDynamoCluster, specProblems, type DynamoCluster } from "../../../operator/api/index.js";
+import {
+  API_VERSION,
+  BACKUP_KIND,
+  KIND,
+  SCHEDULED_BACKUP_KIND,
+  largestN,
+  parseDynamoBackup,
+  parseDynamoCluster,
+  parseDynamoScheduledBackup,
+  specProblems,
+  type DynamoCluster,
+} from "../../../operator/api/index.js";
 
 const EXAMPLES_DIR = fileURLToPath(new URL("../../../examples/", import.meta.url));
 
@@ -85,10 +96,11 @@ describe("examples/", () => {
     if (object.kind === KIND) clusters.set(String(object.metadata?.name), parseDynamoCluster(object));
   }
 
-  it("holds only DynamoClusters and HorizontalPodAutoscalers, none pinned to a namespace", () => {
+  it("holds only DynamoClusters, backups and HorizontalPodAutoscalers, none pinned to a namespace", () => {
     assert.ok(examples.length > 0);
+    const kinds = [KIND, BACKUP_KIND, SCHEDULED_BACKUP_KIND, "HorizontalPodAutoscaler"];
     for (const { file, object } of examples) {
-      assert.ok(object.kind === KIND || object.kind === "HorizontalPodAutoscaler", `${file}: unexpected kind ${object.kind}`);
+      assert.ok(kinds.includes(String(object.kind)), `${file}: unexpected kind ${object.kind}`);
       assert.equal(object.metadata?.namespace, undefined, `${file}: examples apply to whichever namespace the user picks`);
     }
   });
@@ -99,6 +111,16 @@ describe("examples/", () => {
       const cluster = parseDynamoCluster(object);
       assert.deepEqual(specProblems(cluster.spec), [], `${file}: ${specProblems(cluster.spec).join("; ")}`);
     }
+  });
+
+  it("backs up an example cluster and restores it into a new one, each passing its schema", () => {
+    const backups = examples.filter((e) => e.object.kind === BACKUP_KIND).map((e) => parseDynamoBackup(e.object));
+    const schedules = examples.filter((e) => e.object.kind === SCHEDULED_BACKUP_KIND).map((e) => parseDynamoScheduledBackup(e.object));
+    assert.ok(backups.length > 0 && schedules.length > 0);
+    for (const b of [...backups.map((b) => b.spec), ...schedules.map((s) => s.spec.template)]) assert.ok(clusters.has(b.cluster.name), `no example cluster ${b.cluster.name}`);
+    const restored = [...clusters.values()].filter((c) => c.spec.bootstrap?.fromBackup);
+    assert.equal(restored.length, 1);
+    assert.ok(backups.some((b) => b.metadata.name === restored[0]!.spec.bootstrap!.fromBackup!.backup));
   });
 
   it("has a minimal cluster that sets nothing but its size", () => {
