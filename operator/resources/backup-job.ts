@@ -88,7 +88,8 @@ function storeFlags(store: BackupStore): string[] {
 function storeVolume(store: BackupStore): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const location = parseLocation(store.location);
   if (location.kind !== "file" || !store.volume) return { volumes: [], mounts: [] };
-  return { volumes: [{ ...(store.volume as unknown as V1Volume), name: "store" }], mounts: [{ name: "store", mountPath: location.dir }] };
+  const volume: V1Volume = { ...store.volume, name: "store" };
+  return { volumes: [volume], mounts: [{ name: "store", mountPath: location.dir }] };
 }
 
 /** The peer-port client certificate: pod 0's when the operator issues them, cert-manager's shared one otherwise. */

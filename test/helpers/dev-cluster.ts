@@ -8,7 +8,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { devClientTls } from "../../dev/pki.js";
+import { AdminClient } from "../../driver/index.js";
 import { freePortBlock, runDynamo, startDevSupervisor, stopDevSupervisor, type DevStartOptions } from "../../lib/local-cluster.js";
+import type { LocalRecord, NodeInfo } from "../../node/protocol/index.js";
+import type { Ring } from "../../node/ring/index.js";
 import type { ClientTlsOptions } from "../../node/tls/index.js";
 import { http } from "./http.js";
 
@@ -112,21 +115,43 @@ export class TestCluster {
     return reply.json();
   }
 
+  /**
+   * The admin API as the RingDriver and the operator call it: every answer parsed with the schema the node builds it
+   * from (node/protocol), so a test that reads one also checks that the node's answer fits the wire contract.
+   */
+  adminClient(): AdminClient {
+    const tls = this.peerTls;
+    return new AdminClient(this.token, 10_000, tls && (() => tls));
+  }
+
+  /** Node `index`'s account of itself (`GET /v1/admin/node`). */
+  async nodeInfo(index: number): Promise<NodeInfo> {
+    return this.adminClient().node(this.nodes()[index]!.peerUrl);
+  }
+
+  /** The ring node `index` runs. */
+  async ring(index: number): Promise<Ring> {
+    const ring = await this.adminClient().ring(this.nodes()[index]!.peerUrl);
+    if (!ring) throw new Error(`node ${index} has no ring yet`);
+    return ring;
+  }
+
   /** Cuts the peer network between node `index` and every other node, in both directions (fault injection). */
   async isolate(index: number): Promise<void> {
     const nodes = this.nodes();
-    const others = nodes.filter((_, i) => i !== index).map((n) => n.id);
-    await this.admin(index, "PUT", "/v1/admin/faults", { cut: others });
-    for (let i = 0; i < nodes.length; i++) if (i !== index) await this.admin(i, "PUT", "/v1/admin/faults", { cut: [nodes[index]!.id] });
+    const admin = this.adminClient();
+    await admin.setFaults(nodes[index]!.peerUrl, { cut: nodes.filter((_, i) => i !== index).map((n) => n.id) });
+    for (let i = 0; i < nodes.length; i++) if (i !== index) await admin.setFaults(nodes[i]!.peerUrl, { cut: [nodes[index]!.id] });
   }
 
   async heal(): Promise<void> {
-    for (let i = 0; i < this.nodes().length; i++) await this.admin(i, "PUT", "/v1/admin/faults", { cut: [] });
+    const admin = this.adminClient();
+    for (const node of this.nodes()) await admin.setFaults(node.peerUrl, { cut: [] });
   }
 
   /** This node's own copy of a key, as the admin API reports it. */
-  async localRecord(index: number, bucket: string, key: string): Promise<{ found: boolean; siblings?: { value: string | null; deleted: boolean }[] }> {
-    return (await this.admin(index, "GET", `/v1/admin/local/${bucket}/${encodeURIComponent(key)}`)) as { found: boolean; siblings?: { value: string | null; deleted: boolean }[] };
+  async localRecord(index: number, bucket: string, key: string): Promise<LocalRecord> {
+    return this.adminClient().localRecord(this.nodes()[index]!.peerUrl, bucket, key);
   }
 
   /** Sends a signal to a node's process (SIGSTOP / SIGCONT to freeze and thaw it). */

@@ -7,7 +7,7 @@ import type { Ring } from "../../node/ring/types.js";
 import type { TestCluster } from "./dev-cluster.js";
 
 export async function currentRing(cluster: TestCluster, via = 0): Promise<Ring> {
-  return (await cluster.admin(via, "GET", "/v1/admin/ring")) as Ring;
+  return cluster.ring(via);
 }
 
 export function replicasOf(ring: Ring, bucket: string, key: string, n: number): string[] {
@@ -18,7 +18,7 @@ export function replicasOf(ring: Ring, bucket: string, key: string, n: number): 
 export async function localValues(cluster: TestCluster, index: number, bucket: string, key: string): Promise<string[]> {
   const record = await cluster.localRecord(index, bucket, key);
   if (!record.found) return [];
-  return (record.siblings ?? []).filter((s) => !s.deleted && s.value !== null).map((s) => Buffer.from(s.value!, "base64").toString("utf8"));
+  return record.siblings.filter((s) => !s.deleted && s.value !== null).map((s) => Buffer.from(s.value!, "base64").toString("utf8"));
 }
 
 /** Polls `check` until it returns an empty list of problems or the deadline passes; returns the last problems. */

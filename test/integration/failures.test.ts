@@ -168,11 +168,11 @@ describe("failures", function () {
       keys.set(`wiped-${i}`, `v${i}`);
     }
     client.close();
-    const incarnationBefore = ((await cluster.admin(2, "GET", "/v1/admin/node")) as { incarnation: string }).incarnation;
+    const incarnationBefore = (await cluster.nodeInfo(2)).incarnation;
     await cluster.kill(2);
     rmSync(cluster.nodes()[2]!.dataDir, { recursive: true, force: true });
     await cluster.restart(2);
-    const incarnationAfter = ((await cluster.admin(2, "GET", "/v1/admin/node")) as { incarnation: string }).incarnation;
+    const incarnationAfter = (await cluster.nodeInfo(2)).incarnation;
     assert.notEqual(incarnationAfter, incarnationBefore, "a wiped node comes back as a new incarnation");
 
     const wrong: string[] = [];

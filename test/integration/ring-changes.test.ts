@@ -191,7 +191,7 @@ describe("ring changes under load", function () {
     const hintsFor4 = await eventually(async () => {
       let left = 0;
       for (let i = 0; i < 4; i++) {
-        const info = (await cluster.admin(i, "GET", "/v1/admin/node")) as { hints: { byOwner: Record<string, { count: number }> } };
+        const info = await cluster.nodeInfo(i);
         left += info.hints.byOwner["node-4"]?.count ?? 0;
       }
       return left > 0 ? [`${left} hints for node-4 left`] : [];

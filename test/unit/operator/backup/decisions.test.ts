@@ -19,7 +19,8 @@ function job(conditions: { type: string; status: string; reason?: string; messag
 }
 
 function pod(terminated: { exitCode: number; message?: string; reason?: string }, finishedAt = "2026-11-30T02:03:00Z"): V1Pod {
-  return { status: { containerStatuses: [{ name: "backup", state: { terminated: { ...terminated, finishedAt: new Date(finishedAt) } } }] } } as unknown as V1Pod;
+  const state = { terminated: { ...terminated, finishedAt: new Date(finishedAt) } };
+  return { status: { containerStatuses: [{ name: "backup", image: "ringkv/dynamo", imageID: "", ready: false, restartCount: 0, state }] } };
 }
 
 const conditionOf = (status: { conditions?: { type: string; status: string; reason: string }[] }, type: string) => status.conditions?.find((c) => c.type === type);
