@@ -4,6 +4,7 @@
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { UsageError, command, port, readsEnvironment, runCommand, type Command } from "../lib/command-line.js";
+import { defaultStorageImage } from "./api/index.js";
 import { Operator } from "./controller/index.js";
 import type { OperatorPods } from "./resources/index.js";
 
@@ -14,6 +15,7 @@ interface OperatorFlags {
   metricsHost?: string;
   podLabels?: string;
   clusterDomain?: string;
+  defaultImage?: string;
 }
 
 export function operatorCommand(): Command {
@@ -24,7 +26,8 @@ export function operatorCommand(): Command {
       .option("--metrics-port <port>", "serve /metrics and /healthz on this port", port("metrics-port"))
       .option("--metrics-host <host>", "address of the metrics port")
       .option("--pod-labels <k=v,...>", "labels of the operator's own pods (in $POD_NAMESPACE), which the clusters' NetworkPolicies admit to the peer port")
-      .option("--cluster-domain <domain>", "the cluster's DNS domain, used in the names certificates carry (default cluster.local)"),
+      .option("--cluster-domain <domain>", "the cluster's DNS domain, used in the names certificates carry (default cluster.local)")
+      .option("--default-image <image>", `the storage image of DynamoClusters that name none (default ${defaultStorageImage()})`),
   );
 }
 
@@ -45,6 +48,7 @@ async function operate(flags: OperatorFlags): Promise<number> {
     leaseNamespace: namespace ?? process.env.POD_NAMESPACE ?? "default",
     metricsPort: flags.metricsPort,
     metricsHost: flags.metricsHost,
+    defaultImage: flags.defaultImage || undefined,
     log,
     operatorPods: operatorPods(flags.podLabels, process.env.POD_NAMESPACE),
     clusterDomain: clusterDomain(flags.clusterDomain),

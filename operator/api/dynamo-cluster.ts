@@ -229,7 +229,12 @@ const clusterSpecObject = z.object({
         { rule: "self == oldSelf", message: "partitions is immutable: it is fixed when the cluster is created" },
       ),
     ),
-  image: z.string().min(1).max(512).default("ringkv/dynamo").describe("Container image of the storage nodes."),
+  image: z
+    .string()
+    .min(1)
+    .max(512)
+    .optional()
+    .describe("Container image of the storage nodes; when unset, the operator's default (the image the Helm chart installed it from)."),
   imagePullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).optional(),
   buckets: z
     .array(bucketSpecSchema)

@@ -38,6 +38,7 @@ export type {
   RebalanceStatus,
   TlsStatus,
 } from "./dynamo-cluster.js";
+export { IMAGE_REPOSITORY, buildVersion, defaultStorageImage } from "./image.js";
 export { BACKUP_CRD, CLUSTER_CRD, CRDS, SCHEDULED_BACKUP_CRD, SchemaConversionError, buildCrd, openApiSchema, renderCrdYaml, toStructural } from "./crd.js";
 export type { CrdDefinition, JsonSchema } from "./crd.js";
 export * from "./dynamo-backup.js";

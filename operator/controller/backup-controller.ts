@@ -34,6 +34,8 @@ export const DEFAULT_BACKUP_CONTROLLER = { pendingRequeueMs: 10_000, runningRequ
 
 export interface BackupControllerDeps {
   api: KubeApi;
+  /** The storage image of clusters that name none: a backup Job runs the image its cluster's pods run. */
+  defaultImage: string;
   events: EventRecorder;
   log(message: string): void;
   now?: () => number;
@@ -101,7 +103,7 @@ export class BackupController {
     const decision = decideBackup({ backup, cluster, job: await observeJob(api, namespace, jobName), backupId, nowMs: this.now() });
     let status = decision.status;
     if (decision.createJob && cluster) {
-      const job = buildBackupJob(backup, cluster, { backupId, podIps: await clusterPodIps(api, cluster), retention: await this.retentionOf(backup) });
+      const job = buildBackupJob(backup, cluster, { image: cluster.spec.image ?? this.deps.defaultImage, backupId, podIps: await clusterPodIps(api, cluster), retention: await this.retentionOf(backup) });
       try {
         await api.create(objectPath("batch/v1", "jobs", namespace), job);
       } catch (err) {

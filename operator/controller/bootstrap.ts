@@ -14,7 +14,7 @@ import type { EventRecorder } from "./events.js";
 /** How often a cluster is looked at while its restore waits or runs, besides the Job events that wake it. */
 export const BOOTSTRAP_REQUEUE_MS = 5_000;
 
-export async function bootstrapStep(api: KubeApi, events: EventRecorder, observation: Observation, clusterSettled: boolean): Promise<BootstrapDecision> {
+export async function bootstrapStep(api: KubeApi, events: EventRecorder, observation: Observation, clusterSettled: boolean, defaultImage: string): Promise<BootstrapDecision> {
   const cluster: DynamoCluster = observation.cluster;
   const namespace = cluster.metadata.namespace as string;
   const from = cluster.spec.bootstrap?.fromBackup;
@@ -35,7 +35,7 @@ export async function bootstrapStep(api: KubeApi, events: EventRecorder, observa
   if (decision.createJob && source.kind === "ready") {
     const podIps = observation.pods.filter((p) => p.running && p.podIp).map((p) => p.podIp as string);
     try {
-      await api.create(objectPath("batch/v1", "jobs", namespace), buildRestoreJob(cluster, source.source, podIps));
+      await api.create(objectPath("batch/v1", "jobs", namespace), buildRestoreJob(cluster, source.source, podIps, cluster.spec.image ?? defaultImage));
     } catch (err) {
       if (!isConflict(err)) throw err;
     }

@@ -70,6 +70,8 @@ export interface ClusterControllerDeps {
   metrics: OperatorMetrics;
   /** An admin client carrying a cluster's token and presenting the operator's client certificate for it. */
   adminFor(token: string, tls: () => ClientTlsOptions): AdminClient;
+  /** The storage image of clusters that name none. */
+  defaultImage: string;
   /** The ring stepper for a cluster (the RingDriver in production). */
   stepperFor(cluster: DynamoCluster, admin: AdminClient): RingStepper;
   log(message: string): void;
@@ -148,7 +150,7 @@ export class ClusterController {
     if (!cluster.spec.bootstrap?.fromBackup) return undefined;
     if (outcome.problems.length > 0 || cluster.spec.paused) return cluster.status?.bootstrap ?? { phase: "Waiting", message: "waiting for the operator to act on the cluster" };
     const v = verdict(observation, outcome);
-    return (await bootstrapStep(this.deps.api, this.deps.events, observation, v.phase === "Stable" && v.available[0])).status;
+    return (await bootstrapStep(this.deps.api, this.deps.events, observation, v.phase === "Stable" && v.available[0], this.deps.defaultImage)).status;
   }
 
   private remember(key: string, cluster: DynamoCluster, existingToken: string | undefined): ClusterMemory {
@@ -233,7 +235,7 @@ export class ClusterController {
   private async execute(cluster: DynamoCluster, memory: ClusterMemory, observation: Observation, answers: RingObservation, plan: PassPlan): Promise<PassOutcome> {
     const certificates = await memory.certificates.step(cluster, certificateInputs(observation, plan.statefulSetReplicas), cluster.status?.tls);
     try {
-      const objects = desiredObjects(cluster, { token: memory.token, statefulSetReplicas: plan.statefulSetReplicas, certificateObjects: certificates.objects, operatorPods: this.deps.operatorPods });
+      const objects = desiredObjects(cluster, { token: memory.token, statefulSetReplicas: plan.statefulSetReplicas, certificateObjects: certificates.objects, operatorPods: this.deps.operatorPods, defaultImage: this.deps.defaultImage });
       for (const object of objects) await this.applyOwned(object);
       if (!cluster.spec.network.policy.enabled) await this.removeNetworkPolicy(cluster);
     } catch (err) {
@@ -275,6 +277,11 @@ export class ClusterController {
         memory.incarnations[action.member] = action.incarnation;
         await this.deps.events.record(cluster, "Normal", "NewIncarnation", `${action.member} came back as incarnation ${action.incarnation}; its partitions are rebuilt from the other replicas`);
         return {};
+      case "recreateStuckPod":
+        // It never ran the store, so nothing is lost; its claim stays, and the StatefulSet recreates it from the current template.
+        await this.deps.api.delete(objectPath("v1", "pods", namespace, action.pod), { uid: action.uid });
+        await this.deps.events.record(cluster, "Normal", "RecreatingPod", `${summary}; its claim is kept`);
+        return { summary };
       case "replacePod":
         // The claim first: it stays (protected) until the pod is gone, so the recreated pod gets a fresh volume.
         await this.deps.api.delete(objectPath("v1", "persistentvolumeclaims", namespace, claimName(action.pod)));

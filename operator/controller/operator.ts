@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
 import { AdminClient, RingDriver } from "../../driver/index.js";
-import { API_VERSION, BACKUP_PLURAL, PLURAL, SCHEDULED_BACKUP_PLURAL, largestN, type DynamoCluster } from "../api/index.js";
+import { API_VERSION, BACKUP_PLURAL, PLURAL, SCHEDULED_BACKUP_PLURAL, defaultStorageImage, largestN, type DynamoCluster } from "../api/index.js";
 import { KubeApi, objectPath } from "../kube/api-client.js";
 import { BACKUP_LABEL, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, RESTORE_LABEL, type OperatorPods } from "../resources/index.js";
 import { SCHEDULE_LABEL } from "../reconcile/backup.js";
@@ -37,6 +37,8 @@ export interface OperatorOptions {
   identity?: string;
   metricsPort: number | undefined;
   metricsHost?: string;
+  /** The storage image of clusters that name none; ringkv/dynamo at this build's version by default. */
+  defaultImage?: string;
   log: (message: string) => void;
   /** Where the operator's pods run (its namespace and pod labels), for the clusters' NetworkPolicies. */
   operatorPods?: OperatorPods;
@@ -62,11 +64,13 @@ export class Operator {
     this.done = new Promise((resolve) => (this.exit = resolve));
     this.api = new KubeApi(options.kubeConfig);
     const log = options.log;
+    const defaultImage = options.defaultImage ?? defaultStorageImage();
     this.controller = new ClusterController({
       api: this.api,
       events: new EventRecorder(this.api, log),
       metrics: this.metrics,
       adminFor: (token, tls) => new AdminClient(token, DEFAULT_OPERATOR.adminTimeoutMs, tls),
+      defaultImage,
       stepperFor: (cluster: DynamoCluster, admin) =>
         new RingDriver({
           admin,
@@ -92,7 +96,7 @@ export class Operator {
       },
     });
     const events = new EventRecorder(this.api, log);
-    const backups = new BackupController({ api: this.api, events, log });
+    const backups = new BackupController({ api: this.api, events, log, defaultImage });
     const schedules = new ScheduledBackupController({ api: this.api, events, log });
     const sideQueue = (kind: string, handler: (key: string) => Promise<{ requeueAfterMs?: number } | undefined>) =>
       new WorkQueue(handler, DEFAULT_WORK_QUEUE, {

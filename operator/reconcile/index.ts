@@ -2,8 +2,8 @@
  * Reconciling a DynamoCluster: pure decisions over an observation (membership, scale, replacement, status), and the
  * controller that observes, applies and drives the ring with them.
  */
-export { observePod, observeStatefulSet, ordinalOf, podName, REVISION_LABEL } from "./observation.js";
-export type { NodeProbe, Observation, PodObservation, RingView, StatefulSetObservation } from "./observation.js";
+export { IMAGE_PULL_REASONS, observePod, observeStatefulSet, ordinalOf, podName, REVISION_LABEL } from "./observation.js";
+export type { ImagePullFailure, NodeProbe, Observation, PodObservation, RingView, StatefulSetObservation } from "./observation.js";
 export type { MemberAddress, NodeAnswer, RingObservation, RingStepper, StepResult } from "./ring-stepper.js";
 export {
   DEFAULT_MEMBERSHIP,
@@ -18,11 +18,11 @@ export {
   unreachableMembers,
 } from "./membership.js";
 export type { MembershipDecision, ReplacementDecision } from "./membership.js";
-export { buildStatus, rebalanceEvents, servingQuorum, statusMessage, verdict } from "./status.js";
+export { buildStatus, imagePullMessage, rebalanceEvents, servingQuorum, statusMessage, verdict } from "./status.js";
 export type { PassOutcome, Verdict } from "./status.js";
 export { DEFAULT_REQUEUE, desiredObjects, requeueAfterMs } from "./pass.js";
 export type { DesiredInputs } from "./pass.js";
-export { nextRollingRestart, rolloutProgress } from "./rollout.js";
+export { nextRollingRestart, podsStuckOnOldImage, rolloutProgress } from "./rollout.js";
 export type { RolloutDecision, RolloutProgress } from "./rollout.js";
 export { actionSummary, deletesPod, planPass } from "./plan.js";
 export type { PassAction, PassMemory, PassPlan } from "./plan.js";

@@ -23,9 +23,20 @@ export interface PodObservation {
   deleting: boolean;
   replaceRequested: boolean;
   createdAtMs: number;
+  /** Set while a container waits for an image the kubelet cannot pull: which image, and the kubelet's reason. */
+  imagePull?: ImagePullFailure;
   /** The StatefulSet revision the pod was created from (its `controller-revision-hash` label). */
   revision?: string;
 }
+
+export interface ImagePullFailure {
+  image: string;
+  reason: string;
+  message: string;
+}
+
+/** The kubelet's waiting reasons for an image it could not get (pull errors, back-off, a name it cannot parse). */
+export const IMAGE_PULL_REASONS = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"];
 
 /** What a node's admin API answered (including the certificates it uses, and its whole account of itself when the pass kept
  * it), or that it did not answer. */
@@ -82,6 +93,10 @@ export function observePod(cluster: string, pod: V1Pod): PodObservation | undefi
   const status = pod.status;
   const containerRunning = (status?.containerStatuses ?? []).some((c) => c.state?.running !== undefined);
   const created = pod.metadata?.creationTimestamp;
+  const pulling = (status?.containerStatuses ?? []).find((c) => IMAGE_PULL_REASONS.includes(c.state?.waiting?.reason ?? ""));
+  const imagePull = pulling
+    ? { image: pulling.image, reason: pulling.state?.waiting?.reason ?? "", message: pulling.state?.waiting?.message ?? "" }
+    : undefined;
   return {
     name,
     ordinal,
@@ -95,6 +110,7 @@ export function observePod(cluster: string, pod: V1Pod): PodObservation | undefi
     replaceRequested: pod.metadata?.annotations?.[REPLACE_ANNOTATION] === "true",
     createdAtMs: created ? new Date(created).getTime() : 0,
     ...(pod.metadata?.labels?.[REVISION_LABEL] !== undefined && { revision: pod.metadata.labels[REVISION_LABEL] }),
+    ...(imagePull ? { imagePull } : {}),
   };
 }
 

@@ -33,6 +33,8 @@ export interface DesiredInputs {
   certificateObjects: KubernetesObject[];
   /** Where the operator's pods run, for the NetworkPolicy; undefined when it runs outside the cluster. */
   operatorPods: OperatorPods | undefined;
+  /** The image when the cluster names none: the operator's default (operator/api/image.ts). */
+  defaultImage: string;
 }
 
 /**
@@ -48,7 +50,7 @@ export function desiredObjects(cluster: DynamoCluster, inputs: DesiredInputs): K
     buildClientService(cluster),
     buildPodDisruptionBudget(cluster),
     ...(cluster.spec.network.policy.enabled ? [buildNetworkPolicy(cluster, inputs.operatorPods)] : []),
-    buildStatefulSet(cluster, { replicas: inputs.statefulSetReplicas }),
+    buildStatefulSet(cluster, { replicas: inputs.statefulSetReplicas, defaultImage: inputs.defaultImage }),
   ];
 }
 

@@ -9,13 +9,15 @@
  */
 import { desiredMembers, newIncarnations, replacementToStart, statefulSetReplicas, type MembershipDecision, type ReplacementDecision } from "./membership.js";
 import type { Observation } from "./observation.js";
-import { nextRollingRestart, rolloutProgress, type RolloutDecision } from "./rollout.js";
+import { nextRollingRestart, podsStuckOnOldImage, rolloutProgress, type RolloutDecision } from "./rollout.js";
 
 export type PassAction =
   /** The applied StatefulSet changed its replicas (growing, or shrinking past members that hold nothing). */
   | { kind: "scaleStatefulSet"; from: number; to: number }
   /** A member came back under a new incarnation (its disk was wiped) that no earlier pass announced. */
   | { kind: "announceIncarnation"; member: string; incarnation: string }
+  /** Delete a pod stuck pulling an image of an older revision (it never ran): it returns from the current template. */
+  | { kind: "recreateStuckPod"; pod: string; uid: string; image: string }
   /** Delete the pod's claim, then the pod: it returns with a fresh volume as a new incarnation. */
   | { kind: "replacePod"; pod: string; uid: string }
   /** A requested replacement has to wait, and why. */
@@ -56,6 +58,10 @@ export function planPass(observation: Observation, memory: PassMemory): PassPlan
     }
   }
 
+  for (const pod of podsStuckOnOldImage(observation)) {
+    actions.push({ kind: "recreateStuckPod", pod: pod.name, uid: pod.uid, image: pod.imagePull?.image ?? "" });
+  }
+
   const replacement = replacementToStart(observation);
   if (replacement.kind === "replace") {
     const pod = observation.pods.find((p) => p.name === replacement.pod);
@@ -80,7 +86,7 @@ export function planPass(observation: Observation, memory: PassMemory): PassPlan
 }
 
 export function deletesPod(action: PassAction): boolean {
-  return action.kind === "replacePod" || action.kind === "restartOutdatedPod";
+  return action.kind === "replacePod" || action.kind === "restartOutdatedPod" || action.kind === "recreateStuckPod";
 }
 
 /**
@@ -91,6 +97,8 @@ export function actionSummary(action: PassAction): string | undefined {
   switch (action.kind) {
     case "scaleStatefulSet":
       return `StatefulSet replicas ${action.from} → ${action.to}`;
+    case "recreateStuckPod":
+      return `recreating ${action.pod}, stuck pulling ${action.image}, an image the cluster no longer names`;
     case "replacePod":
       return `replacing ${action.pod}: deleted its claim and pod`;
     case "restartOutdatedPod":

@@ -7,7 +7,7 @@ export const AVAILABLE_REASONS = ["QuorumReady", "QuorumNotReady", "NoRing"] as 
 export type AvailableReason = (typeof AVAILABLE_REASONS)[number];
 
 /** Why the cluster is Degraded, the most fundamental first; `Healthy` when it is not. */
-export const DEGRADED_REASONS = ["Healthy", "InvalidSpec", "ApplyFailed", "CertificatesInvalid", "MemberUnreachable", "RingStepFailed", "ReplacementBlocked"] as const;
+export const DEGRADED_REASONS = ["Healthy", "InvalidSpec", "ApplyFailed", "CertificatesInvalid", "ImagePullFailed", "MemberUnreachable", "RingStepFailed", "ReplacementBlocked"] as const;
 export type DegradedReason = (typeof DEGRADED_REASONS)[number];
 
 /** What the operator is doing (Progressing True), or why it is not (False: `Stable`, `Paused`, or what blocks it). */

@@ -80,3 +80,14 @@ function statefulSetPods(observation: Observation): PodObservation[] {
   const replicas = observation.statefulSet?.replicas ?? 0;
   return observation.pods.filter((p) => p.ordinal < replicas);
 }
+
+/**
+ * Pods the roll above would wait on forever: a pod stuck pulling an image the cluster no longer names (a typo in
+ * spec.image, since corrected) is never ready, so no next pod may go. Such a pod never ran the store, so deleting it
+ * loses nothing: its claim stays, and the StatefulSet controller recreates it from the current template.
+ */
+export function podsStuckOnOldImage(observation: Observation): PodObservation[] {
+  const updateRevision = observation.statefulSet?.updateRevision;
+  if (!updateRevision) return [];
+  return observation.pods.filter((p) => p.imagePull !== undefined && !p.deleting && !p.running && p.revision !== undefined && p.revision !== updateRevision);
+}

@@ -10,7 +10,7 @@ import { describeProgress, formatBytes, formatDuration, rebalanceSeconds, rebala
 import type { Condition, ConditionType, DynamoCluster, DynamoClusterStatus, MemberStatus, Phase, RebalanceStatus } from "../api/index.js";
 import { selectorString } from "../resources/index.js";
 import { newIncarnations, unreachableMembers, type MembershipDecision, type ReplacementDecision } from "./membership.js";
-import type { Observation } from "./observation.js";
+import type { ImagePullFailure, Observation } from "./observation.js";
 import type { StepResult } from "./ring-stepper.js";
 import type { CertificateReport } from "../certificates/index.js";
 import { rolloutProgress, type RolloutDecision } from "./rollout.js";
@@ -102,12 +102,14 @@ export function verdict(observation: Observation, outcome: PassOutcome): Verdict
 
   const unreachable = unreachableMembers(observation);
   const rebuilding = newIncarnations(observation);
+  const pullFailure = observation.pods.find((p) => p.imagePull && !p.deleting);
   const { replacement } = outcome;
   // What is wrong, the most fundamental first: each later row may be a consequence of an earlier one.
   const wrong = firstApplying<Exclude<DegradedReason, "Healthy">>([
     { applies: outcome.problems.length > 0, reason: "InvalidSpec", message: () => outcome.problems.join("; ") },
     { applies: outcome.applyError !== undefined, reason: "ApplyFailed", message: () => outcome.applyError ?? "" },
     { applies: (outcome.certificates?.problems.length ?? 0) > 0, reason: "CertificatesInvalid", message: () => outcome.certificates?.problems.join("; ") ?? "" },
+    { applies: pullFailure?.imagePull !== undefined, reason: "ImagePullFailed", message: () => (pullFailure?.imagePull ? imagePullMessage(pullFailure.name, pullFailure.imagePull) : "") },
     { applies: unreachable.length > 0, reason: "MemberUnreachable", message: () => `${unreachable.join(", ")} did not answer and holds data` },
     { applies: outcome.stepError !== undefined, reason: "RingStepFailed", message: () => outcome.stepError ?? "" },
     { applies: replacement.kind === "blocked", reason: "ReplacementBlocked", message: () => (replacement.kind === "blocked" ? `replacing ${replacement.pod} waits: ${replacement.reason}` : "") },
@@ -160,6 +162,11 @@ function rollingMessage(observation: Observation, decision: RolloutDecision | un
   const head = `rolling update to ${progress.updateRevision}: ${progress.updated} of ${progress.total} pods updated`;
   if (decision?.kind === "restart") return `${head}; restarting ${decision.pod}`;
   return decision?.kind === "wait" ? `${head}; next pod waits: ${decision.reason}` : head;
+}
+
+/** `pod kv-0 cannot pull image ringkv/dynamo:9.9: ErrImagePull: <the kubelet's message>`. */
+export function imagePullMessage(pod: string, failure: ImagePullFailure): string {
+  return `pod ${pod} cannot pull image ${failure.image}: ${failure.reason}${failure.message ? `: ${failure.message}` : ""}`;
 }
 
 function condition(type: ConditionType, value: readonly [boolean, string, string], generation: number, now: string, previous: Condition[] | undefined): Condition {

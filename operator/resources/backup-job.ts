@@ -118,6 +118,8 @@ function jobLabels(cluster: DynamoCluster, extra: Record<string, string>): Recor
 
 interface JobParts {
   meta: V1ObjectMeta;
+  /** The storage nodes' image (the cluster's, or the operator's default), so the backup engine matches the nodes. */
+  image: string;
   args: string[];
   store: BackupStore;
   resources: DynamoBackup["spec"]["resources"];
@@ -134,7 +136,7 @@ function buildJob(cluster: DynamoCluster, parts: JobParts): V1Job {
     : DEFAULT_JOB_RESOURCES;
   const container: V1Container = {
     name: BACKUP_CONTAINER,
-    image: cluster.spec.image,
+    image: parts.image,
     imagePullPolicy: cluster.spec.imagePullPolicy,
     args: parts.args,
     env: [{ name: "TMPDIR", value: JOB_PATHS.tmp }],
@@ -194,6 +196,8 @@ function connectionFlags(urls: readonly string[]): string[] {
 
 export interface BackupJobOptions {
   backupId: string;
+  /** The image the cluster's pods run: `spec.image`, or the operator's default when it names none. */
+  image: string;
   /** The addresses of the cluster's running pods. */
   podIps: readonly string[];
   /** Retention applied in the location after the backup completes (scheduled backups). */
@@ -220,6 +224,7 @@ export function buildBackupJob(backup: DynamoBackup, cluster: DynamoCluster, opt
   ];
   const labels = jobLabels(cluster, { [BACKUP_LABEL]: backup.metadata.name });
   return buildJob(cluster, {
+    image: options.image,
     meta: {
       name: backupJobName(backup.metadata.name),
       namespace: backup.metadata.namespace,
@@ -242,7 +247,7 @@ export interface RestoreSource {
  * The Job that loads a backup into a new cluster, owned by the cluster. It merges (`--allow-non-empty`): the cluster
  * is new and held back from Available until the Job succeeds, and a retried pod must finish what an earlier one began.
  */
-export function buildRestoreJob(cluster: DynamoCluster, source: RestoreSource, podIps: readonly string[]): V1Job {
+export function buildRestoreJob(cluster: DynamoCluster, source: RestoreSource, podIps: readonly string[], image: string): V1Job {
   const args = [
     "backup",
     "restore",
@@ -253,6 +258,7 @@ export function buildRestoreJob(cluster: DynamoCluster, source: RestoreSource, p
     ...storeFlags(source.store),
   ];
   return buildJob(cluster, {
+    image,
     meta: {
       name: restoreJobName(cluster.metadata.name),
       namespace: cluster.metadata.namespace,

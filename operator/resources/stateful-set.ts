@@ -43,8 +43,7 @@ export const PATHS = {
   clientTlsDir: "/etc/dynamo/client-tls",
   clientTokensDir: "/etc/dynamo/client-tokens",
   /**
-   * Scratch space on an emptyDir, named by TMPDIR since the root filesystem is read-only. Not `/tmp` itself: the test
-   * layer's process kubelet rewrites mount paths inside its own host paths, which live under /tmp.
+   * Scratch space on an emptyDir, named by TMPDIR since the root filesystem is read-only.
    */
   tmp: "/var/tmp/dynamo",
 };
@@ -65,6 +64,8 @@ export const DEFAULT_PROBES = {
 export interface StatefulSetOptions {
   /** The StatefulSet's replicas, decided by the reconciler from the ring's progress. */
   replicas: number;
+  /** The image when the cluster names none: the operator's default (operator/api/image.ts). */
+  defaultImage: string;
 }
 
 function fieldEnv(name: string, fieldPath: string): V1EnvVar {
@@ -86,7 +87,7 @@ function securityEnv(cluster: DynamoCluster): V1EnvVar[] {
   return env;
 }
 
-function storageContainer(cluster: DynamoCluster): V1Container {
+function storageContainer(cluster: DynamoCluster, defaultImage: string): V1Container {
   const spec = cluster.spec;
   const scheme = clientScheme(cluster) === "https" ? "HTTPS" : "HTTP";
   const resources = spec.resources
@@ -94,7 +95,7 @@ function storageContainer(cluster: DynamoCluster): V1Container {
     : undefined;
   return {
     name: CONTAINER_NAME,
-    image: spec.image,
+    image: spec.image ?? defaultImage,
     imagePullPolicy: spec.imagePullPolicy,
     args: ["node"],
     ports: [
@@ -169,13 +170,13 @@ export function defaultSpread(cluster: string): NonNullable<V1PodSpec["topologyS
   return [{ maxSkew: 1, topologyKey: ZONE_LABEL, whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selectorLabels(cluster) } }];
 }
 
-function podSpec(cluster: DynamoCluster): V1PodSpec {
+function podSpec(cluster: DynamoCluster, defaultImage: string): V1PodSpec {
   const names = objectNames(cluster.metadata.name);
   const scheduling = cluster.spec.scheduling ?? {};
   // The scheduling fields are free-form in the CRD (they are the pod spec's own types); the API server validates them
   // when it receives this StatefulSet, and the reconciler reports a rejection in a condition.
   return {
-    containers: [storageContainer(cluster)],
+    containers: [storageContainer(cluster, defaultImage)],
     // The pod does not start until every Secret exists (cert-manager may take a moment to issue its certificates).
     volumes: [
       { name: "config", configMap: { name: names.configMap } },
@@ -221,7 +222,7 @@ export function buildStatefulSet(cluster: DynamoCluster, options: StatefulSetOpt
       selector: { matchLabels: selectorLabels(name) },
       template: {
         metadata: { labels: { ...clusterLabels(name), [CLIENT_SCHEME_LABEL]: clientScheme(cluster) }, annotations: { [CONFIG_HASH_ANNOTATION]: configHash(cluster) } },
-        spec: podSpec(cluster),
+        spec: podSpec(cluster, options.defaultImage),
       },
       volumeClaimTemplates: [
         {

@@ -133,7 +133,7 @@ describe("Dockerfile", () => {
     const uid = Number(match[1]);
     assert.ok(uid > 0, "USER is root");
     const cluster = parseDynamoCluster({ metadata: { name: "kv", namespace: "ns", uid: "u" }, spec: {} });
-    const storagePod = buildStatefulSet(cluster, { replicas: 3 }).spec?.template.spec;
+    const storagePod = buildStatefulSet(cluster, { replicas: 3, defaultImage: "ringkv/dynamo:test" }).spec?.template.spec;
     assert.equal(storagePod?.securityContext?.runAsUser, uid);
     const chartValues = parse(readFileSync(join(ROOT, "charts/dynamo-operator/values.yaml"), "utf8"));
     assert.equal(chartValues.podSecurityContext.runAsUser, uid);

@@ -134,7 +134,7 @@ describe("helm chart charts/dynamo-operator", function () {
       assert.equal(deployment.spec.replicas, 1);
       const container = operatorContainer(objects);
       assert.equal(container.image, `ringkv/dynamo:${chart.appVersion}`);
-      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=8090", "--metrics-host=$(POD_IP)", `--namespace=${RELEASE_NS}`, POD_LABELS_FLAG]);
+      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=8090", "--metrics-host=$(POD_IP)", `--default-image=ringkv/dynamo:${chart.appVersion}`, `--namespace=${RELEASE_NS}`, POD_LABELS_FLAG]);
       const env = Object.fromEntries((container.env as K8sObject[]).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
       assert.deepEqual(env, { POD_NAMESPACE: "metadata.namespace", POD_IP: "status.podIP", TMPDIR: "/var/tmp/dynamo" });
       assert.equal(deployment.spec.template.spec.serviceAccountName, FULLNAME);
@@ -226,7 +226,7 @@ describe("helm chart charts/dynamo-operator", function () {
       const container = operatorContainer(objects);
       assert.equal(container.image, "ringkv/dynamo:0.2.0");
       assert.equal(container.imagePullPolicy, "Always");
-      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=9100", "--metrics-host=$(POD_IP)", "--namespace=apps", POD_LABELS_FLAG]);
+      assert.deepEqual(container.args, ["operator", "--leader-elect", "--metrics-port=9100", "--metrics-host=$(POD_IP)", "--default-image=ringkv/dynamo:0.2.0", "--namespace=apps", POD_LABELS_FLAG]);
       assert.deepEqual(container.resources, NON_DEFAULT_VALUES.resources);
     });
 
@@ -265,6 +265,7 @@ describe("helm chart charts/dynamo-operator", function () {
       const digest = `sha256:${"a".repeat(64)}`;
       const container = operatorContainer(render({ image: { digest } }));
       assert.equal(container.image, `ringkv/dynamo@${digest}`);
+      assert.ok(container.args.includes(`--default-image=ringkv/dynamo@${digest}`), "storage nodes run the operator's image, by digest too");
     });
 
     it("leaves the CRD out when crds.install is false, and the keep policy off when crds.keep is false", () => {

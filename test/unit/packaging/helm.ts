@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
-import { toolchainBinDir } from "../../k8s/index.js";
+import { toolchainBinDir } from "../../k8s/harness/toolchain.js";
 
 export const CHART_DIR = fileURLToPath(new URL("../../../charts/dynamo-operator/", import.meta.url));
 
@@ -50,7 +50,7 @@ export function helmBinary(): string {
     );
   let binDir: string;
   try {
-    binDir = toolchainBinDir();
+    binDir = toolchainBinDir("helm");
   } catch (err) {
     throw notBuilt((err as Error).message);
   }

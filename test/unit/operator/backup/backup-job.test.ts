@@ -12,7 +12,7 @@ describe("backup and restore Job builders", () => {
   const cluster = dynamoCluster({ image: "ringkv/dynamo:1.2.3" });
 
   it("runs `dynamo backup create` with the cluster's image, its token, a peer certificate and a fixed backup id", () => {
-    const job = buildBackupJob(dynamoBackup(), cluster, { backupId: "20261130T020007Z-3f1a2b3c", podIps: ["10.0.0.2", "10.0.0.1"] });
+    const job = buildBackupJob(dynamoBackup(), cluster, { image: "ringkv/dynamo:1.2.3", backupId: "20261130T020007Z-3f1a2b3c", podIps: ["10.0.0.2", "10.0.0.1"] });
     assert.equal(job.metadata!.name, "nightly-backup");
     assert.equal(container(job).image, "ringkv/dynamo:1.2.3");
     assert.deepEqual(args(job), [
@@ -37,7 +37,7 @@ describe("backup and restore Job builders", () => {
   });
 
   it("is owned by the DynamoBackup, and its pods carry the labels the cluster's NetworkPolicy admits", () => {
-    const job = buildBackupJob(dynamoBackup(), cluster, { backupId: "b", podIps: [] });
+    const job = buildBackupJob(dynamoBackup(), cluster, { image: "ringkv/dynamo:test", backupId: "b", podIps: [] });
     assert.deepEqual(job.metadata!.ownerReferences, [{ apiVersion: "dynamo.ringkv.dev/v1alpha1", kind: "DynamoBackup", name: "nightly", uid: UID, controller: true, blockOwnerDeletion: true }]);
     const labels = job.spec!.template.metadata!.labels!;
     assert.equal(labels["app.kubernetes.io/instance"], "kv");
@@ -46,9 +46,9 @@ describe("backup and restore Job builders", () => {
   });
 
   it("gives the store's credentials to the Job alone, as environment variables from their Secret", () => {
-    const job = buildBackupJob(dynamoBackup(), cluster, { backupId: "b", podIps: [] });
+    const job = buildBackupJob(dynamoBackup(), cluster, { image: "ringkv/dynamo:test", backupId: "b", podIps: [] });
     assert.deepEqual(container(job).envFrom, [{ secretRef: { name: "s3-creds" } }]);
-    const withoutCredentials = buildBackupJob(dynamoBackup({ store: { location: "s3://backups/kv" } }), cluster, { backupId: "b", podIps: [] });
+    const withoutCredentials = buildBackupJob(dynamoBackup({ store: { location: "s3://backups/kv" } }), cluster, { image: "ringkv/dynamo:test", backupId: "b", podIps: [] });
     assert.equal(container(withoutCredentials).envFrom, undefined);
   });
 
@@ -57,7 +57,7 @@ describe("backup and restore Job builders", () => {
       store: { location: "s3://backups/kv", s3: { endpoint: "http://seaweed:8333", region: "eu-west-1", pathStyle: true } },
       rate: { bytesPerSecond: 1048576, recordsPerSecond: 0, partitionsInFlight: 4 },
     });
-    const job = buildBackupJob(backup, cluster, { backupId: "b", podIps: [], retention: { keepLast: 7, maxAge: "30d" } });
+    const job = buildBackupJob(backup, cluster, { image: "ringkv/dynamo:test", backupId: "b", podIps: [], retention: { keepLast: 7, maxAge: "30d" } });
     const flags = args(job).slice(8);
     assert.deepEqual(flags, [
       "--s3-endpoint=http://seaweed:8333",
@@ -73,13 +73,13 @@ describe("backup and restore Job builders", () => {
 
   it("mounts a file:// location's volume at its directory", () => {
     const backup = dynamoBackup({ store: { location: "file:///backups/kv", volume: { persistentVolumeClaim: { claimName: "backups" } } } });
-    const job = buildBackupJob(backup, cluster, { backupId: "b", podIps: [] });
+    const job = buildBackupJob(backup, cluster, { image: "ringkv/dynamo:test", backupId: "b", podIps: [] });
     assert.deepEqual(volume(job, "store"), { persistentVolumeClaim: { claimName: "backups" }, name: "store" });
     assert.deepEqual(container(job).volumeMounts!.find((m) => m.name === "store"), { name: "store", mountPath: "/backups/kv" });
   });
 
   it("runs as the nodes do: non-root, read-only root, no capabilities, no service account token", () => {
-    const job = buildBackupJob(dynamoBackup(), cluster, { backupId: "b", podIps: [] });
+    const job = buildBackupJob(dynamoBackup(), cluster, { image: "ringkv/dynamo:test", backupId: "b", podIps: [] });
     const security = container(job).securityContext!;
     assert.equal(security.runAsNonRoot, true);
     assert.equal(security.readOnlyRootFilesystem, true);
@@ -92,12 +92,12 @@ describe("backup and restore Job builders", () => {
 
   it("uses cert-manager's shared peer certificate as it is", () => {
     const managed = dynamoCluster({ tls: { issuerRef: { name: "ca" } } });
-    const job = buildBackupJob(dynamoBackup(), managed, { backupId: "b", podIps: [] });
+    const job = buildBackupJob(dynamoBackup(), managed, { image: "ringkv/dynamo:test", backupId: "b", podIps: [] });
     assert.deepEqual(volume(job, "peer-tls")!.secret, { secretName: "kv-peer-tls", defaultMode: 0o400 });
   });
 
   it("restores with `dynamo backup restore --allow-non-empty`, owned by the cluster", () => {
-    const job = buildRestoreJob(cluster, { store: { location: "s3://backups/kv", s3: { pathStyle: true } }, backupId: "20261130T020007Z-3f1a2b3c" }, ["10.0.0.9"]);
+    const job = buildRestoreJob(cluster, { store: { location: "s3://backups/kv", s3: { pathStyle: true } }, backupId: "20261130T020007Z-3f1a2b3c" }, ["10.0.0.9"], "ringkv/dynamo:test");
     assert.equal(job.metadata!.name, "kv-restore");
     assert.deepEqual(args(job), [
       "backup",
@@ -116,7 +116,7 @@ describe("backup and restore Job builders", () => {
 
   it("derives a backup id from the creation time and uid, so a retry resumes it and a new object gets another", () => {
     assert.equal(backupIdOf(dynamoBackup()), "20261130T020007Z-3f1a2b3c");
-    assert.equal(backupIdOf(dynamoBackup({ backupId: "manual-1" })), "manual-1");
+    assert.equal(backupIdOf(dynamoBackup({ image: "ringkv/dynamo:test", backupId: "manual-1" })), "manual-1");
     assert.notEqual(backupIdOf(dynamoBackup({}, { uid: "99990000-0000-4000-8000-000000000002" })), backupIdOf(dynamoBackup()));
   });
 

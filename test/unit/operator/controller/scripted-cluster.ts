@@ -180,6 +180,7 @@ export function controllerFor(api: ScriptedApi, stepper: RingStepper): ClusterCo
     events: new EventRecorder(kube, () => undefined, () => NOW),
     metrics: new OperatorMetrics(),
     adminFor: () => ({}) as AdminClient,
+    defaultImage: "ringkv/dynamo:test",
     stepperFor: () => stepper,
     log: () => undefined,
     now: () => NOW,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { NodeInfo } from "../../../../node/protocol/index.js";
-import { buildStatus, nextRollingRestart, rolloutProgress, type NodeProbe, type PassOutcome } from "../../../../operator/reconcile/index.js";
+import { buildStatus, nextRollingRestart, planPass, podsStuckOnOldImage, rolloutProgress, type NodeProbe, type PassOutcome } from "../../../../operator/reconcile/index.js";
 import { observation, pod, ring } from "./scenario.js";
 
 function info(id: string, extra: Partial<NodeInfo> = {}): NodeInfo {
@@ -75,5 +75,35 @@ describe("reconcile: rolling updates", () => {
     assert.equal(progressing?.status, "True");
     assert.equal(progressing?.reason, "RollingUpdate");
     assert.match(progressing?.message ?? "", /rolling update to r2: 1 of 3 pods updated; next pod waits: kv-0 counts kv-2 as down/);
+  });
+});
+
+const pull = { image: "ringkv/dynamo:typo", reason: "ImagePullBackOff", message: "" };
+const stuck = (ordinal: number, revision: string) => pod(ordinal, { ready: false, running: false, phase: "Pending", imagePull: pull, revision });
+
+describe("reconcile: pods stuck on an image the cluster no longer names", () => {
+  it("recreates pods that wait on an image pull from an older revision than the StatefulSet's current one", () => {
+    const o = observation({ ring: undefined, pods: [stuck(0, "r0"), stuck(1, "r0"), pod(2, { revision: "r1" })] });
+    assert.deepEqual(podsStuckOnOldImage(o).map((p) => p.name), ["kv-0", "kv-1"]);
+  });
+
+  it("leaves a pod alone whose revision is current (the image is still wrong), one already going, or one that runs", () => {
+    assert.deepEqual(podsStuckOnOldImage(observation({ pods: [stuck(0, "r1")] })), [], "the current template's own image: nothing to gain");
+    assert.deepEqual(podsStuckOnOldImage(observation({ pods: [{ ...stuck(0, "r0"), deleting: true }] })), []);
+    assert.deepEqual(podsStuckOnOldImage(observation({ pods: [{ ...stuck(0, "r0"), running: true }] })), [], "a running store is never deleted for this");
+    assert.deepEqual(podsStuckOnOldImage(observation({ pods: [pod(0, { revision: "r0" })] })), [], "an old revision that runs is the rolling update's to replace");
+  });
+
+  it("plans their deletion, and no ring step on an observation that still counts them", () => {
+    const o = observation({ probes: probes(), pods: [stuck(0, "r0"), pod(1), pod(2)] });
+    const plan = planPass(o, { announcedIncarnations: {} });
+    assert.deepEqual(plan.actions.filter((a) => a.kind === "recreateStuckPod"), [{ kind: "recreateStuckPod", pod: "kv-0", uid: "uid-0", image: "ringkv/dynamo:typo" }]);
+    assert.ok(!plan.actions.some((a) => a.kind === "stepRing"));
+    assert.equal(plan.membership, undefined);
+  });
+
+  it("does nothing while the StatefulSet's current revision is unknown", () => {
+    const o = observation({ pods: [stuck(0, "r0")] });
+    assert.deepEqual(podsStuckOnOldImage({ ...o, statefulSet: undefined }), []);
   });
 });

@@ -8,6 +8,7 @@ import {
   PROGRESSING_REASONS,
   buildStatus,
   desiredObjects,
+  observePod,
   rebalanceEvents,
   requeueAfterMs,
   type PassOutcome,
@@ -94,6 +95,42 @@ describe("reconcile: status", () => {
     assert.equal(conditionOf(status, "Degraded")?.reason, "MemberUnreachable");
     assert.equal(conditionOf(status, "Available")?.status, "True", "two ready members still make the default quorum");
     assert.equal(status.members?.find((m) => m.id === "kv-1")?.reachable, false);
+  });
+
+  it("reports a pod that cannot pull its image in the Degraded condition, naming the pod, the image and the reason", () => {
+    const stuck = pod(0, {
+      ready: false,
+      running: false,
+      phase: "Pending",
+      imagePull: { image: "ringkv/dynamo:9.9.9", reason: "ImagePullBackOff", message: 'Back-off pulling image "ringkv/dynamo:9.9.9"' },
+    });
+    const status = buildStatus(
+      observation({ ring: undefined, pods: [stuck, pod(1, { ready: false, running: false })] }),
+      outcome({ step: undefined, membership: { kind: "wait", reason: "pods" } }),
+    );
+    const degraded = conditionOf(status, "Degraded");
+    assert.equal(degraded?.status, "True");
+    assert.equal(degraded?.reason, "ImagePullFailed");
+    assert.equal(degraded?.message, 'pod kv-0 cannot pull image ringkv/dynamo:9.9.9: ImagePullBackOff: Back-off pulling image "ringkv/dynamo:9.9.9"');
+    assert.equal(conditionOf(status, "Available")?.status, "False");
+  });
+
+  it("reads an image pull failure from the pod's container status", () => {
+    const observed = observePod("kv", {
+      metadata: { name: "kv-2", uid: "u" },
+      status: {
+        phase: "Pending",
+        containerStatuses: [
+          { name: "dynamo", image: "example.com/dynamo:1", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ErrImagePull", message: "not found" } } },
+        ],
+      },
+    });
+    assert.deepEqual(observed?.imagePull, { image: "example.com/dynamo:1", reason: "ErrImagePull", message: "not found" });
+    const waiting = observePod("kv", {
+      metadata: { name: "kv-2", uid: "u" },
+      status: { containerStatuses: [{ name: "dynamo", image: "x", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ContainerCreating" } } }] },
+    });
+    assert.equal(waiting?.imagePull, undefined, "a container that is only being created is no pull failure");
   });
 
   it("reports an invalid spec in the Degraded condition", () => {
@@ -198,14 +235,14 @@ describe("reconcile: status", () => {
 
   it("applies what pods mount before the StatefulSet, the certificates right after the token", () => {
     const certificate = { apiVersion: "v1", kind: "Secret", metadata: { name: "kv-ca-key" } };
-    const inputs = { token: "a-token-of-sixteen-chars", statefulSetReplicas: 3, certificateObjects: [certificate], operatorPods: undefined };
+    const inputs = { token: "a-token-of-sixteen-chars", statefulSetReplicas: 3, certificateObjects: [certificate], operatorPods: undefined, defaultImage: "ringkv/dynamo:test" };
     const kinds = desiredObjects(observation().cluster, inputs).map((o) => `${o.kind}/${o.metadata?.name}`);
     assert.deepEqual(kinds, ["Secret/kv-token", "Secret/kv-ca-key", "ConfigMap/kv-config", "Service/kv-peers", "Service/kv", "PodDisruptionBudget/kv", "NetworkPolicy/kv", "StatefulSet/kv"]);
   });
 
   it("leaves the NetworkPolicy out when the spec turns it off", () => {
     const cluster = { ...observation().cluster, spec: { ...observation().cluster.spec, network: { policy: { enabled: false } } } };
-    const kinds = desiredObjects(cluster, { token: "a-token-of-sixteen-chars", statefulSetReplicas: 3, certificateObjects: [], operatorPods: undefined }).map((o) => o.kind);
+    const kinds = desiredObjects(cluster, { token: "a-token-of-sixteen-chars", statefulSetReplicas: 3, certificateObjects: [], operatorPods: undefined, defaultImage: "ringkv/dynamo:test" }).map((o) => o.kind);
     assert.ok(!kinds.includes("NetworkPolicy"));
   });
 });

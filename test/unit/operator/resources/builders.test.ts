@@ -16,8 +16,12 @@ import {
   selectorString,
   tokenOf,
 } from "../../../../operator/resources/index.js";
+import { readFileSync } from "node:fs";
 import { parseNodeConfig } from "../../../../node/config/index.js";
+import { defaultStorageImage } from "../../../../operator/api/index.js";
 import { dynamoCluster } from "../fixtures.js";
+
+const packageJson = JSON.parse(readFileSync(new URL("../../../../package.json", import.meta.url), "utf8")) as { version: string };
 
 const CONTRACT_LABELS = {
   "app.kubernetes.io/name": "dynamo",
@@ -57,7 +61,7 @@ describe("resource builders", () => {
       buildPeerService(cluster),
       buildClientService(cluster),
       buildPodDisruptionBudget(cluster),
-      buildStatefulSet(cluster, { replicas: 3 }),
+      buildStatefulSet(cluster, { replicas: 3, defaultImage: "ringkv/dynamo:test" }),
     ];
     for (const object of objects) {
       assert.deepEqual(object.metadata?.labels, CONTRACT_LABELS, object.kind);
@@ -136,10 +140,17 @@ describe("StatefulSet builder", () => {
       topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" }],
     },
   });
-  const sts = buildStatefulSet(cluster, { replicas: 4 });
+  const sts = buildStatefulSet(cluster, { replicas: 4, defaultImage: "ringkv/dynamo:test" });
   const pod = sts.spec?.template.spec;
   const container = pod?.containers[0];
   const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+
+  it("runs the operator's default image, tagged and without a pull policy, when the cluster names none", () => {
+    const plain = buildStatefulSet(dynamoCluster(), { replicas: 3, defaultImage: "registry.example/dynamo:0.4.0" }).spec?.template.spec?.containers[0];
+    assert.equal(plain?.image, "registry.example/dynamo:0.4.0");
+    assert.equal(plain?.imagePullPolicy, undefined, "Kubernetes then pulls a tagged image only when it is missing");
+    assert.match(defaultStorageImage(), new RegExp(`^ringkv/dynamo:${packageJson.version.replace(/\./g, "\\.")}$`), "the built-in default is this build's version");
+  });
 
   it("takes its replicas from the reconciler, not from the spec", () => {
     assert.equal(sts.spec?.replicas, 4);
@@ -213,7 +224,7 @@ describe("StatefulSet builder", () => {
   });
 
   it("spreads pods over zones by default, as a preference, and takes the spec's constraints (or none) instead", () => {
-    const plain = buildStatefulSet(dynamoCluster(), { replicas: 3 }).spec?.template.spec;
+    const plain = buildStatefulSet(dynamoCluster(), { replicas: 3, defaultImage: "ringkv/dynamo:test" }).spec?.template.spec;
     assert.deepEqual(plain?.topologySpreadConstraints, [
       {
         maxSkew: 1,
@@ -223,13 +234,13 @@ describe("StatefulSet builder", () => {
       },
     ]);
     assert.deepEqual(pod?.topologySpreadConstraints, [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" }]);
-    const off = buildStatefulSet(dynamoCluster({ scheduling: { topologySpreadConstraints: [] } }), { replicas: 3 }).spec?.template.spec;
+    const off = buildStatefulSet(dynamoCluster({ scheduling: { topologySpreadConstraints: [] } }), { replicas: 3, defaultImage: "ringkv/dynamo:test" }).spec?.template.spec;
     assert.deepEqual(off?.topologySpreadConstraints, []);
   });
 
   it("keeps the claim retention policy of the spec, and deletes scaled-away claims by default", () => {
     assert.deepEqual(sts.spec?.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Delete" });
-    assert.deepEqual(buildStatefulSet(dynamoCluster(), { replicas: 3 }).spec?.persistentVolumeClaimRetentionPolicy, {
+    assert.deepEqual(buildStatefulSet(dynamoCluster(), { replicas: 3, defaultImage: "ringkv/dynamo:test" }).spec?.persistentVolumeClaimRetentionPolicy, {
       whenDeleted: "Retain",
       whenScaled: "Delete",
     });
@@ -240,7 +251,7 @@ describe("StatefulSet builder", () => {
   });
 
   it("is the same object when built twice", () => {
-    assert.deepEqual(buildStatefulSet(cluster, { replicas: 4 }), sts);
+    assert.deepEqual(buildStatefulSet(cluster, { replicas: 4, defaultImage: "ringkv/dynamo:test" }), sts);
   });
 
   it("runs the peer port with mutual TLS from the operator's per-pod certificates, never in plaintext", () => {
@@ -267,7 +278,7 @@ describe("StatefulSet builder", () => {
   });
 
   it("serves plain HTTP on the client port when spec.tls.client is off; the peer port keeps mutual TLS", () => {
-    const plain = buildStatefulSet(dynamoCluster({ tls: { client: { enabled: false } } }), { replicas: 3 });
+    const plain = buildStatefulSet(dynamoCluster({ tls: { client: { enabled: false } } }), { replicas: 3, defaultImage: "ringkv/dynamo:test" });
     const c = plain.spec?.template.spec?.containers[0];
     const names = (c?.env ?? []).map((e) => e.name);
     assert.ok(!names.includes("DYNAMO_CLIENT_TLS_DIR"));
@@ -279,7 +290,7 @@ describe("StatefulSet builder", () => {
 
   it("mounts the user's client tokens Secret as the tokens file when spec.clientTokens names one", () => {
     assert.equal(env.DYNAMO_CLIENT_TOKENS_FILE, undefined);
-    const withTokens = buildStatefulSet(dynamoCluster({ clientTokens: { secretName: "shop-tokens" } }), { replicas: 3 });
+    const withTokens = buildStatefulSet(dynamoCluster({ clientTokens: { secretName: "shop-tokens" } }), { replicas: 3, defaultImage: "ringkv/dynamo:test" });
     const c = withTokens.spec?.template.spec?.containers[0];
     const e = Object.fromEntries((c?.env ?? []).map((x) => [x.name, x.value]));
     const mount = (c?.volumeMounts ?? []).find((m) => m.name === "client-tokens");
@@ -289,7 +300,7 @@ describe("StatefulSet builder", () => {
   });
 
   it("mounts cert-manager's shared peer certificate as it is when the cluster names an issuer", () => {
-    const issued = buildStatefulSet(dynamoCluster({ tls: { issuerRef: { name: "dynamo-ca" } } }), { replicas: 3 });
+    const issued = buildStatefulSet(dynamoCluster({ tls: { issuerRef: { name: "dynamo-ca" } } }), { replicas: 3, defaultImage: "ringkv/dynamo:test" });
     const names = (issued.spec?.template.spec?.containers[0]?.env ?? []).map((e) => e.name);
     assert.ok(names.includes("DYNAMO_TLS_DIR"));
     assert.ok(!names.includes("DYNAMO_TLS_NAME"));
