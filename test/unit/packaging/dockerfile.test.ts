@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { parseDynamoCluster } from "../../../operator/api/index.js";
 import { buildStatefulSet } from "../../../operator/resources/index.js";
-import { execForm, isIgnored, parseCopy, parseDockerfile, stageInstructions, workdirAt, type Stage } from "./dockerfile.js";
+import { execForm, isIgnored, parseCopy, parseDockerfile, stageInstructions, workdirAt, type Stage } from "../../../scripts/image/dockerfile.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const dockerfile = parseDockerfile(readFileSync(join(ROOT, "Dockerfile"), "utf8"));
