@@ -4,7 +4,7 @@
  * so a read-modify-write of one key is never interleaved with another in this process.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { ClassicLevel } from "classic-level";
 import type { VersionedRecord } from "../versioning/types.js";
 import { decodeRecord, encodeRecord } from "../versioning/index.js";
@@ -45,8 +45,11 @@ export class Store {
     this.cache = new RecordCache(options.cacheBytesMax ?? 64 * 1024 * 1024);
     this.writeOptions = { sync: options.syncWrites ?? false };
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    // A directory made before data directories were owner-only is tightened too.
-    chmodSync(dataDir, 0o700);
+    // A directory made before data directories were owner-only is tightened too. One that another user owns is left
+    // as it is: only its owner may change its mode, and on Kubernetes the data directory is the root of a volume the
+    // kubelet or a provisioner made (root-owned, group-writable for the pod's fsGroup, or open to all), mounted into
+    // this pod alone.
+    if (statSync(dataDir).uid === process.getuid?.()) chmodSync(dataDir, 0o700);
     this.db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: "buffer", valueEncoding: "buffer" });
   }
 
