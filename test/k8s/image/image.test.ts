@@ -56,7 +56,11 @@ describe("the ringkv/dynamo image", () => {
           {
             name: "dynamo",
             image: dynamoImage(),
-            args: ["node", "--id=solo", "--host=$(POD_IP)", "--data-dir=/var/lib/dynamo", "--token-file=/etc/dynamo/token/token", "--config=/etc/dynamo/config/config.json"],
+            // A ring of one has no peers; the test drives it over the peer port in the clear, as the operator does.
+            args: [
+              "node", "--id=solo", "--host=$(POD_IP)", "--data-dir=/var/lib/dynamo", "--token-file=/etc/dynamo/token/token",
+              "--config=/etc/dynamo/config/config.json", "--insecure-peer-plaintext",
+            ],
             env: [
               { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
               { name: "TMPDIR", value: "/var/tmp/dynamo" },

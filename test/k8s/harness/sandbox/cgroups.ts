@@ -13,6 +13,17 @@ import { join } from "node:path";
 
 export const RUN_NAME_PREFIX = "dynamo-k8s-run-";
 
+export const DEFAULT_CGROUPS = {
+  /**
+   * The CPU weight of a run's pods, together, in processes' worth at nice 0. A cgroup competes for CPU as one entity
+   * of its parent, so without this all the pods of a run would weigh what one process does against the run's own
+   * control plane, test processes and load generators (which sit beside them in the root cgroup), and against every
+   * other process on the machine: on a shared machine they were starved to a few percent of a core. Eight processes'
+   * worth is about what the storage nodes of a run weighed when they were plain processes.
+   */
+  podCpuWeightInProcesses: 8,
+};
+
 export interface CgroupMount {
   path: string;
   version: 1 | 2;
@@ -76,12 +87,16 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Creates the run's cgroup in every hierarchy. */
+/** Creates the run's cgroup in every hierarchy, with the CPU weight of DEFAULT_CGROUPS. */
 export function createCgroupRoot(name: string, mounts = cgroupMounts()): void {
   const unifiedOnly = mounts.length === 1 && mounts[0]?.version === 2;
   for (const mount of mounts) {
     const dir = join(mount.path, name);
     mkdirSync(dir, { recursive: true });
+    // v1 weighs a process at nice 0 as 1024 shares, v2 as a weight of 100.
+    const processes = DEFAULT_CGROUPS.podCpuWeightInProcesses;
+    if (mount.version === 1 && existsSync(join(dir, "cpu.shares"))) writeFileSync(join(dir, "cpu.shares"), String(1024 * processes));
+    if (mount.version === 2 && existsSync(join(dir, "cpu.weight"))) writeFileSync(join(dir, "cpu.weight"), String(100 * processes));
     // A v1 cpuset group starts with no CPUs and no memory nodes; tasks cannot join it until it has its parent's.
     for (const file of ["cpuset.cpus", "cpuset.mems"]) {
       if (mount.version === 1 && existsSync(join(dir, file))) writeFileSync(join(dir, file), readFileSync(join(mount.path, file)));
