@@ -8,7 +8,7 @@ import { DynamoClient } from "../../../client/index.js";
 import type { Operator } from "../../../operator/controller/index.js";
 import { seedFromEnv } from "../../helpers/seeded.js";
 import { admin, cluster, createNamespace, deleteNamespace, describePods, sleep, waitFor } from "../harness/index.js";
-import { ClusterLoad, assertBalanced, createCluster, installCrd, readCluster, startOperator, waitStable } from "../operator/helpers.js";
+import { ClusterLoad, assertBalanced, clusterClient, createCluster, installCrd, readCluster, startOperator, waitStable } from "../operator/helpers.js";
 
 const NAME = "kv";
 
@@ -47,8 +47,8 @@ class ServiceLoad {
   requests = 0;
   failures = 0;
 
-  constructor(url: string) {
-    this.client = new DynamoClient(url, { maxSockets: DEFAULT_HPA_TEST.loadClients, timeoutMs: 5_000 });
+  constructor(client: DynamoClient) {
+    this.client = client;
   }
 
   start(): void {
@@ -147,7 +147,8 @@ describe("autoscaling a DynamoCluster on CPU with a HorizontalPodAutoscaler", fu
     checker = new ClusterLoad(ns, NAME, seedFromEnv("hpa"), { pauseMs: DEFAULT_HPA_TEST.checkerPauseMs });
     await checker.start();
     const service = await admin().get<{ spec: { clusterIP: string } }>(`/api/v1/namespaces/${ns}/services/${NAME}`);
-    load = new ServiceLoad(`http://${service.spec.clusterIP}:8080`);
+    // Over TLS from the cluster's published CA, as a user's client would, with the Service's name as the server name.
+    load = new ServiceLoad(await clusterClient(ns, NAME, [`https://${service.spec.clusterIP}:8080`], { maxSockets: DEFAULT_HPA_TEST.loadClients, timeoutMs: 5_000 }));
     const started = Date.now();
     load.start();
     const raised = await waitFor(

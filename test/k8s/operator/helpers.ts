@@ -16,7 +16,7 @@ import { partitionOf, preferenceList, type Ring } from "../../../node/ring/index
 import { Operator } from "../../../operator/controller/index.js";
 import type { DynamoClusterStatus } from "../../../operator/api/index.js";
 import { rng } from "../../helpers/seeded.js";
-import { SetChecker, formatReport } from "../../helpers/set-checker.js";
+import { SetChecker, formatReport, type SetCheckerOptions } from "../../helpers/set-checker.js";
 import { admin, adminKubeConfig, ApiError, cluster, sleep, waitFor } from "../harness/index.js";
 import type { ProcessGroup } from "../harness/processes.js";
 
@@ -306,11 +306,15 @@ export class ClusterLoad {
     private readonly ns: string,
     private readonly name: string,
     seed: number,
-    /** pauseMs: the set checker's pause between writes; client: added to every client's options (e.g. a client token). */
-    options: { pauseMs?: number; client?: DynamoClientOptions } = {},
+    /**
+     * client: added to every client's options (e.g. a client token); the rest goes to the set checker (its pause
+     * between writes, r, failover, an observer of each request).
+     */
+    options: { client?: DynamoClientOptions } & Partial<Pick<SetCheckerOptions, "pauseMs" | "r" | "w" | "failover" | "observe">> = {},
   ) {
-    this.extra = options.client ?? {};
-    this.checker = new SetChecker({ urls: () => this.urls, client: () => this.clientOptions, bucket: "default", keys: 8, clients: 4, rng: rng(seed), w: 2, pauseMs: options.pauseMs ?? 10 });
+    const { client, ...checker } = options;
+    this.extra = client ?? {};
+    this.checker = new SetChecker({ urls: () => this.urls, client: () => this.clientOptions, bucket: "default", keys: 8, clients: 4, rng: rng(seed), w: 2, pauseMs: 10, ...checker });
   }
 
   async start(): Promise<void> {
