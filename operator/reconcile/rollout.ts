@@ -8,6 +8,7 @@
  * Observation.
  */
 import { DEFAULT_ROLL, rollGate, type RollOptions, type RollReport } from "../../driver/index.js";
+import { memberAddress } from "./membership.js";
 import type { Observation, PodObservation } from "./observation.js";
 
 export type RolloutDecision =
@@ -60,6 +61,15 @@ export function nextRollingRestart(observation: Observation, options: RollOption
   if (ring.pending.length > 0) return { kind: "wait", reason: `a ring change is in flight (${ring.pending.length} transfers)` };
   const outsider = pods.find((p) => !ring.members[p.name]);
   if (outsider) return { kind: "wait", reason: `${outsider.name} is not a ring member yet` };
+  // A pod that came back has a new IP on most networks; until the ring records it (a ring step), the other nodes
+  // still send its replicas' requests to the old address, so it counts as down for them however healthy it is.
+  const moved = pods.find((p) => p.podIp !== undefined && ring.members[p.name]?.peerUrl !== memberAddress(p, "https")?.peerUrl);
+  if (moved) return { kind: "wait", reason: `${moved.name}'s new address is not in the ring yet` };
+  const behind = pods.find((p) => {
+    const probe = observation.probes[p.name];
+    return probe?.reachable === true && probe.epoch < ring.epoch;
+  });
+  if (behind) return { kind: "wait", reason: `${behind.name} has not installed ring epoch ${ring.epoch} yet` };
   const verdict = rollGate(rollReports(observation, Object.keys(ring.members)), options);
   if (!verdict.healthy) return { kind: "wait", reason: verdict.reason };
   const next = outdated.reduce((a, b) => (b.ordinal > a.ordinal ? b : a));

@@ -37,7 +37,7 @@ describe("the ringkv/dynamo image", () => {
     const done = await waitForPod(ns, "help", "to finish", (p) => ["Succeeded", "Failed"].includes(p.status?.phase ?? ""));
     const log = await podLogs(ns, "help");
     assert.equal(done.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 0, log);
-    assert.match(log, /^usage: dynamo node /);
+    assert.match(log, /^Usage: dynamo node /);
   });
 
   it("runs a one-node store as uid 10001 on a read-only root filesystem: a value written is read back", async function () {

@@ -161,6 +161,9 @@ export function kubeletConfig(paths: NodePaths, node: NodeAddresses, settings: K
     maxPods: 110,
     // Status and the lease at the upstream pace; pod status changes are reported as they happen regardless.
     nodeStatusUpdateFrequency: "10s",
+    // A pod's mounted Secrets follow their object on each pod sync; the operator-security test runs leaves of 60 s
+    // (renewed with 20 s left), which the upstream default of one minute would let expire inside the pods.
+    syncFrequency: "10s",
   });
 }
 

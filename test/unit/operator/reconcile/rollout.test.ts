@@ -50,6 +50,8 @@ describe("reconcile: rolling updates", () => {
     ["a ring change in flight", { ring: ring(members, { pending: [{ partition: 1, from: "kv-0", to: "kv-1", kind: "ownership" }] as never }) }, /ring change is in flight/],
     ["a node that still counts another as down", { probes: probes({ "kv-0": { down: ["kv-2"] } }) }, /kv-0 counts kv-2 as down/],
     ["hints not yet delivered", { probes: probes({ "kv-1": { hints: { count: 500, bytes: 1, byOwner: { "kv-2": { count: 500, bytes: 1 } } } } }) }, /500 hints wait/],
+    ["a restarted pod whose new IP the ring has not recorded", { pods: [pod(0), pod(1), pod(2, { podIp: "127.0.0.99", revision: "r2" })] }, /kv-2's new address is not in the ring yet/],
+    ["a node that has not installed the newest ring", { probes: { ...probes(), "kv-0": { reachable: true, incarnation: "inc-kv-0", epoch: 4, info: info("kv-0", { epoch: 4 }) } } }, /kv-0 has not installed ring epoch 5 yet/],
     ["a member that does not answer", { probes: { ...probes(), "kv-1": { reachable: false, error: "connection refused" } } }, /kv-1 does not answer: connection refused/],
   ];
   for (const [what, scenario, reason] of holds) {

@@ -23,6 +23,12 @@ export function pod(ordinal: number, overrides: Partial<PodObservation> = {}): P
   };
 }
 
+/** Where pod `kv-N` of the scenario listens (its IP as pod() gives it), as the ring records it. */
+function addressOf(id: string): { peerUrl: string; clientUrl: string } {
+  const ip = `127.0.0.${10 + Number(id.split("-").pop())}`;
+  return { peerUrl: `https://${ip}:8081`, clientUrl: `https://${ip}:8080` };
+}
+
 /** A ring over `members` with partitions dealt round-robin; `pending` transfers as given. */
 export function ring(members: string[], options: { partitions?: number; epoch?: number; owners?: string[]; pending?: Ring["pending"]; state?: Record<string, "joining" | "valid" | "leaving"> } = {}): Ring {
   const partitions = options.partitions ?? 16;
@@ -35,7 +41,7 @@ export function ring(members: string[], options: { partitions?: number; epoch?: 
     members: Object.fromEntries(
       members.map((id) => [
         id,
-        { id, peerUrl: `http://x:8081`, clientUrl: `http://x:8080`, incarnation: `inc-${id}`, state: options.state?.[id] ?? "valid" },
+        { id, ...addressOf(id), incarnation: `inc-${id}`, state: options.state?.[id] ?? "valid" },
       ]),
     ),
   };
