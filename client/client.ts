@@ -33,6 +33,11 @@ export interface DynamoClientOptions {
   responseBytesMax?: number;
   /** How long an idle keep-alive connection is kept open. */
   idleSocketTimeoutMs?: number;
+  /**
+   * How long a new connection (and its TLS handshake) may take before the request moves on to another node; nothing
+   * has been sent by then, so even a write may move. A node whose address vanished otherwise costs the whole deadline.
+   */
+  connectTimeoutMs?: number;
   /** A client token (`dynamo token create`), sent as a bearer token with every request; for nodes that require one. */
   token?: string;
   /** PEM certificate(s) to trust for https base URLs, e.g. the cluster's client CA; the system's CAs when absent. */
@@ -61,6 +66,7 @@ export const DEFAULT_CLIENT_OPTIONS: Required<Omit<DynamoClientOptions, "token" 
   // Room for a handful of 1 MiB siblings, base64-encoded, in one 300 response.
   responseBytesMax: 32 * 1024 * 1024,
   idleSocketTimeoutMs: 4_000,
+  connectTimeoutMs: 2_000,
 };
 
 export interface GetOptions {

@@ -18,6 +18,12 @@ export interface TransportOptions {
    * default is 5 s), or a request may be written onto a socket the server is closing and fail for no real reason.
    */
   idleSocketTimeoutMs: number;
+  /**
+   * A new connection (TCP, and the TLS handshake for https) must be up within this long. Until then no byte of the
+   * request has left, so the request may go to another node even when it is a write: a node whose address vanished
+   * (a pod gone, a machine off) answers nothing at all, and waiting out the whole deadline would fail the request.
+   */
+  connectTimeoutMs: number;
   /** PEM certificates to trust for https URLs instead of the system's; a node's client-port CA. */
   ca?: string | Buffer;
   /** The name to check nodes' certificates against instead of the URL's host (which may be a pod address). */
@@ -39,6 +45,7 @@ export class HttpTransport {
   readonly #tlsAgent: https.Agent;
   readonly #responseBytesMax: number;
   readonly #authorization: string | undefined;
+  readonly #connectTimeoutMs: number;
 
   constructor(options: TransportOptions) {
     const pool = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, timeout: options.idleSocketTimeoutMs };
@@ -49,6 +56,7 @@ export class HttpTransport {
       ...(options.servername === undefined ? {} : { servername: options.servername }),
     });
     this.#responseBytesMax = options.responseBytesMax;
+    this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
   }
 
@@ -64,6 +72,7 @@ export class HttpTransport {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        clearTimeout(connectTimer);
         if (error !== undefined) {
           req.destroy();
           reject(error);
@@ -74,6 +83,17 @@ export class HttpTransport {
       const timer = setTimeout(() => {
         finish(new DynamoClientError("timeout", `${request.method} ${request.url} timed out after ${request.timeoutMs} ms`));
       }, request.timeoutMs);
+
+      let connectTimer: NodeJS.Timeout | undefined;
+      req.on("socket", (socket) => {
+        // A kept-alive socket is already up; only a new one can hang in its connect or handshake.
+        if (req.reusedSocket) return;
+        connectTimer = setTimeout(() => {
+          finish(new DynamoClientError("network_error", `${request.method} ${request.url}: no connection within ${this.#connectTimeoutMs} ms`, { notDelivered: true }));
+        }, this.#connectTimeoutMs);
+        socket.once(secure ? "secureConnect" : "connect", () => clearTimeout(connectTimer));
+        socket.once("close", () => clearTimeout(connectTimer));
+      });
 
       let answered = false;
       req.on("error", (cause: NodeJS.ErrnoException) => {
@@ -134,6 +154,7 @@ export class HttpTransport {
  * serving a request on a kept-alive connection looks the same; that is the price of not failing a planned restart.
  */
 function notDelivered(req: http.ClientRequest, cause: NodeJS.ErrnoException): boolean {
-  if (cause.code === "ECONNREFUSED") return true;
+  // Refused, or no route to the address: the connection never opened, so nothing was sent.
+  if (cause.code === "ECONNREFUSED" || cause.code === "EHOSTUNREACH" || cause.code === "ENETUNREACH" || cause.code === "EHOSTDOWN") return true;
   return req.reusedSocket && (cause.code === "ECONNRESET" || cause.code === "EPIPE");
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { DynamoClient, DynamoClientError } from "../../../client/index.js";
 
 /**
@@ -149,6 +149,26 @@ describe("DynamoClient over HTTP", () => {
     const c = client([await deadUrl(), live.url]);
     assert.deepEqual(await c.put("default", "k", "v"), { context: "ctx-put" });
     assert.equal(live.seen.length, 1);
+  });
+
+  it("moves a write on when a new connection does not come up in time (a vanished node), since nothing was sent", async () => {
+    // A TCP listener that accepts and never speaks: the TLS handshake of an https URL hangs, as it would towards an
+    // address nothing answers any more. The write must not wait out its whole deadline there, nor fail.
+    const silent = net.createServer(() => undefined);
+    const sockets: net.Socket[] = [];
+    silent.on("connection", (socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      silent.close(() => resolve());
+    }));
+    const live = await serve(ok);
+    const c = client([`https://127.0.0.1:${(silent.address() as AddressInfo).port}`, live.url], { connectTimeoutMs: 200, timeoutMs: 5_000 });
+    const started = Date.now();
+    assert.deepEqual(await c.put("default", "k", "v"), { context: "ctx-put" });
+    assert.equal(live.seen.length, 1);
+    assert.ok(Date.now() - started < 4_000, "the write waited out its deadline on the silent node");
+    assert.equal(sockets.length, 1, "the silent node was tried first");
   });
 
   it("never retries a write that broke after it reached a node: it may be stored there", async () => {
