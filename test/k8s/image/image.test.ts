@@ -86,7 +86,7 @@ describe("the ringkv/dynamo image", () => {
     const pod = await waitForPod(ns, "solo", "to become Ready", isReady, { timeoutMs: 90_000 });
     const ip = pod.status?.podIP ?? "";
     const adminClient = new AdminClient(TOKEN, 3000);
-    const info = (await adminClient.node(`http://${ip}:8081`)) as unknown as { id: string };
+    const info = await adminClient.node(`http://${ip}:8081`);
     assert.equal(info.id, "solo");
     // A ring of one, as `dynamo dev` would drive it.
     const driver = new RingDriver({ admin: adminClient, partitions: 8, targetN: 1, log: () => undefined });

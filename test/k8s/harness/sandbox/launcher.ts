@@ -98,7 +98,9 @@ export async function launchSandbox(options: LaunchOptions): Promise<number> {
   createCgroupRoot(name);
   // A listening socket keeps its network namespace for life: handed to the sandbox as fd 3, it accepts connections
   // made on this machine's loopback, which the sandbox forwards to the API server inside.
-  const forwardFd = (options.apiForward as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
+  // Node has no public accessor for a listening server's descriptor; its handle carries it.
+  const handle = options.apiForward ? (Reflect.get(options.apiForward, "_handle") as { fd?: number } | undefined) : undefined;
+  const forwardFd = handle?.fd;
   const forwardAddress = options.apiForward?.address();
   const info: SandboxInfo = {
     name,
