@@ -23,28 +23,33 @@ import type { ProcessGroup } from "../harness/processes.js";
 /** The built CLI, which the operator runs from as a process of its own in the sandbox (OperatorProcess). */
 const DYNAMO_MAIN = fileURLToPath(new URL("../../../dist/cli/main.js", import.meta.url));
 
-const CRD = parse(readFileSync(new URL("../../../crds/dynamoclusters.yaml", import.meta.url), "utf8"));
+/** The committed CRDs: DynamoCluster, and the backup kinds the operator also watches. */
+const CRDS = ["dynamoclusters", "dynamobackups", "dynamoscheduledbackups"].map(
+  (file) => parse(readFileSync(new URL(`../../../crds/${file}.yaml`, import.meta.url), "utf8")) as { metadata: { name: string } },
+);
 const CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
 /**
- * Installs the committed CRD unless it is there (a test running at the same time, or the chart, installed the same
- * file: the chart's copy is kept in sync with it), and waits until it is Established.
+ * Installs the committed CRDs unless they are there (a test running at the same time, or the chart, installed the same
+ * files: the chart's copies are kept in sync with them), and waits until each is Established.
  */
 export async function installCrd(): Promise<void> {
   const api = admin();
-  try {
-    await api.post(CRD_PATH, CRD);
-  } catch (err) {
-    if (!(err instanceof ApiError && err.statusCode === 409)) throw err;
+  for (const crd of CRDS) {
+    try {
+      await api.post(CRD_PATH, crd);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.statusCode === 409)) throw err;
+    }
+    await waitFor(
+      `the ${crd.metadata.name} CRD to be established`,
+      async () => {
+        const found = await api.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`${CRD_PATH}/${crd.metadata.name}`);
+        return found.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
   }
-  await waitFor(
-    "the DynamoCluster CRD to be established",
-    async () => {
-      const crd = await api.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`${CRD_PATH}/${CRD.metadata.name}`);
-      return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ? true : undefined;
-    },
-    { timeoutMs: 30_000 },
-  );
 }
 
 export const clustersPath = (ns: string) => `/apis/dynamo.ringkv.dev/v1alpha1/namespaces/${ns}/dynamoclusters`;
