@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DynamoClient } from "../../../client/index.js";
 import type { Operator } from "../../../operator/controller/index.js";
-import { seedFromEnv } from "../../helpers/seeded.js";
+import { testSeed } from "../../helpers/random.js";
 import { admin, cluster, createNamespace, deleteNamespace, describePods, sleep, waitFor } from "../harness/index.js";
 import { ClusterLoad, assertBalanced, clusterClient, createCluster, installCrd, readCluster, startOperator, waitStable } from "../operator/helpers.js";
 
@@ -144,7 +144,7 @@ describe("autoscaling a DynamoCluster on CPU with a HorizontalPodAutoscaler", fu
     assert.equal((await readCluster(ns, NAME)).spec.replicas, 3, "no scaling without load");
 
     // The checker writes throughout, slowly enough that its own CPU does not hold the HPA above its target.
-    checker = new ClusterLoad(ns, NAME, seedFromEnv("hpa"), { pauseMs: DEFAULT_HPA_TEST.checkerPauseMs });
+    checker = new ClusterLoad(ns, NAME, testSeed("hpa"), { pauseMs: DEFAULT_HPA_TEST.checkerPauseMs });
     await checker.start();
     const service = await admin().get<{ spec: { clusterIP: string } }>(`/api/v1/namespaces/${ns}/services/${NAME}`);
     // Over TLS from the cluster's published CA, as a user's client would, with the Service's name as the server name.

@@ -8,7 +8,7 @@
 // real node, frozen with the cgroup freezer as `docker pause` does, so its sockets stay open and nothing answers.
 import assert from "node:assert/strict";
 import { ringHash } from "../../../node/cluster/index.js";
-import { seedFromEnv } from "../../helpers/seeded.js";
+import { testSeed } from "../../helpers/random.js";
 import { createNamespace, deleteNamespace, freePort, freezePod, sleep, waitFor } from "../harness/index.js";
 import {
   ClusterLoad,
@@ -140,7 +140,7 @@ describe("operator under faults", function () {
     const { leader, follower, ports } = await leaderAndFollower(ns, operators);
     await createCluster(ns, NAME, { replicas: 3, partitions: 32, tuning: TUNING });
     await waitStable(ns, NAME, 3);
-    load = new ClusterLoad(ns, NAME, seedFromEnv("operator fencing"));
+    load = new ClusterLoad(ns, NAME, testSeed("operator fencing"));
     await load.preload(1200);
     await load.start();
     const watch = new RingWatch(ns, NAME);
@@ -188,7 +188,7 @@ describe("operator under faults", function () {
     const { leader, follower, ports } = await leaderAndFollower(ns, operators);
     await createCluster(ns, NAME, { replicas: 4, partitions: 32, tuning: TUNING, unreachableReplaceAfterSeconds: deadlineSeconds });
     await waitStable(ns, NAME, 4);
-    load = new ClusterLoad(ns, NAME, seedFromEnv("unreachable deadline"));
+    load = new ClusterLoad(ns, NAME, testSeed("unreachable deadline"));
     await load.preload(600);
     await load.start();
 

@@ -12,10 +12,10 @@ import { AdminClient } from "../../../driver/index.js";
 import { issueCertificate } from "../../../node/pki/index.js";
 import { clientTlsOptions } from "../../../node/tls/index.js";
 import { CLIENT_SCHEME_LABEL } from "../../../operator/resources/index.js";
-import { partitionOf, preferenceList, type Ring } from "../../../node/ring/index.js";
+import { newestRing as newestOf, partitionOf, preferenceList, type Ring } from "../../../node/ring/index.js";
 import { Operator } from "../../../operator/controller/index.js";
 import type { DynamoClusterStatus } from "../../../operator/api/index.js";
-import { rng } from "../../helpers/seeded.js";
+import { seededRandom } from "../../../lib/random.js";
 import { SetChecker, formatReport, type SetCheckerOptions } from "../../helpers/set-checker.js";
 import { admin, adminKubeConfig, ApiError, cluster, sleep, waitFor } from "../harness/index.js";
 import type { ProcessGroup } from "../harness/processes.js";
@@ -235,7 +235,7 @@ export async function newestRing(ns: string, name: string): Promise<Ring> {
   const rings = await Promise.all(
     (await clusterPods(ns, name)).filter((p) => p.status?.podIP).map((p) => adminClient.ring(peerUrlOf(p)).catch(() => undefined)),
   );
-  const ring = rings.reduce<Ring | undefined>((best, r) => (r && (!best || r.epoch > best.epoch) ? r : best), undefined);
+  const ring = newestOf(rings.filter((r): r is Ring => r !== undefined));
   if (!ring) throw new Error(`no pod of ${ns}/${name} answered with a ring`);
   return ring;
 }
@@ -319,7 +319,7 @@ export class ClusterLoad {
   ) {
     const { client, ...checker } = options;
     this.extra = client ?? {};
-    this.checker = new SetChecker({ urls: () => this.urls, client: () => this.clientOptions, bucket: "default", keys: 8, clients: 4, rng: rng(seed), w: 2, pauseMs: 10, ...checker });
+    this.checker = new SetChecker({ urls: () => this.urls, client: () => this.clientOptions, bucket: "default", keys: 8, clients: 4, rng: seededRandom(seed), w: 2, pauseMs: 10, ...checker });
   }
 
   async start(): Promise<void> {

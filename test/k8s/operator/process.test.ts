@@ -4,7 +4,7 @@
 // (4 → 5) the other takes the Lease over and converges. Client load from the set checker runs throughout; every step
 // ends Stable, balanced, with every acknowledged write readable at r=n.
 import assert from "node:assert/strict";
-import { seedFromEnv } from "../../helpers/seeded.js";
+import { testSeed } from "../../helpers/random.js";
 import { createNamespace, deleteNamespace, freePort, waitFor } from "../harness/index.js";
 import {
   ClusterLoad,
@@ -72,7 +72,7 @@ describe("operator: the process killed, and two replicas", function () {
     operators.push(first);
     await createCluster(ns, NAME, { replicas: 3, partitions: 32, tuning: TUNING });
     await waitStable(ns, NAME, 3);
-    load = new ClusterLoad(ns, NAME, seedFromEnv("operator process"));
+    load = new ClusterLoad(ns, NAME, testSeed("operator process"));
     await load.preload(BULK_KEYS);
     await load.start();
 

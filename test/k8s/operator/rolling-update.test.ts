@@ -5,7 +5,7 @@
 // pods and then of 5. Status reports the progress (status.rollout) and the Updating phase while it runs.
 import assert from "node:assert/strict";
 import type { Operator } from "../../../operator/controller/index.js";
-import { seedFromEnv } from "../../helpers/seeded.js";
+import { testSeed } from "../../helpers/random.js";
 import type { ObservedOp } from "../../helpers/set-checker.js";
 import { admin, createNamespace, deleteNamespace, waitFor } from "../harness/index.js";
 import { ClusterLoad, clusterEvents, clustersPath, createCluster, installCrd, readCluster, scaleTo, startOperator, waitStable } from "./helpers.js";
@@ -28,7 +28,7 @@ describe("operator: rolling updates under client load", function () {
     operator = await startOperator(ns);
     await createCluster(ns, NAME, { replicas: 3, partitions: 32, tuning: TUNING });
     await waitStable(ns, NAME, 3);
-    load = new ClusterLoad(ns, NAME, seedFromEnv("operator rolling updates"), {
+    load = new ClusterLoad(ns, NAME, testSeed("operator rolling updates"), {
       r: 2,
       failover: true,
       observe: (op: ObservedOp) => {

@@ -6,7 +6,7 @@
 // previous one ended in.
 import assert from "node:assert/strict";
 import type { Operator } from "../../../operator/controller/index.js";
-import { seedFromEnv } from "../../helpers/seeded.js";
+import { testSeed } from "../../helpers/random.js";
 import { admin, createNamespace, deleteNamespace, waitFor } from "../harness/index.js";
 import {
   ClusterLoad,
@@ -58,7 +58,7 @@ describe("operator: scale and replacement under client load", function () {
     operator = await startOperator(ns);
     await createCluster(ns, NAME, { replicas: 3, partitions: PARTITIONS, tuning: TUNING });
     await waitStable(ns, NAME, 3);
-    load = new ClusterLoad(ns, NAME, seedFromEnv("operator scenarios"));
+    load = new ClusterLoad(ns, NAME, testSeed("operator scenarios"));
     await load.preload(BULK_KEYS);
     await load.start();
   });

@@ -16,7 +16,7 @@ import type { Operator } from "../../../operator/controller/index.js";
 import { ROTATE_CA_ANNOTATION } from "../../../operator/certificates/index.js";
 import { buildNetworkPolicy } from "../../../operator/resources/index.js";
 import { parseDynamoCluster } from "../../../operator/api/index.js";
-import { seedFromEnv } from "../../helpers/seeded.js";
+import { testSeed } from "../../helpers/random.js";
 import { admin, createNamespace, deleteNamespace, sleep, waitFor } from "../harness/index.js";
 import {
   ClusterLoad,
@@ -149,7 +149,7 @@ describe("operator: certificates, client TLS and tokens, NetworkPolicy", functio
   });
 
   it("renews the leaves and rotates the CA under load at r=w=2 with no failed request, staying Available", async () => {
-    const load = new ClusterLoad(ns, NAME, seedFromEnv("op-sec load"), { client: { token: writer.token } });
+    const load = new ClusterLoad(ns, NAME, testSeed("op-sec load"), { client: { token: writer.token } });
     const startedAt = Date.now();
     const unavailable: string[] = [];
     await load.start();
