@@ -8,7 +8,7 @@
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { initialClaim, minimumMoves, movedPartitions, planClaim } from "../node/ring/index.js";
+import { initialClaim, minimumMoves, movedPartitions, planClaim, replicaSpreadByZone } from "../node/ring/index.js";
 
 const { values: flags } = parseArgs({ options: { runs: { type: "string", default: "3" }, q: { type: "string", default: "256,1024,4096" } } });
 const RUNS = Number(flags.runs);
@@ -34,22 +34,6 @@ function zonesOf(count: number): Record<string, string> {
   return Object.fromEntries(membersOf(count).map((id, i) => [id, `zone-${i % ZONES}`]));
 }
 
-/** The largest difference between the replicas two members of one zone hold. */
-function replicaSpread(owners: readonly string[], zones: Readonly<Record<string, string>>, targetN: number): number {
-  const q = owners.length;
-  const held = new Map<string, number>();
-  for (let p = 0; p < q; p++) {
-    const seen: string[] = [];
-    for (let step = 0; step < q && seen.length < targetN; step++) {
-      const owner = owners[(p + step) % q] as string;
-      if (!seen.includes(owner)) seen.push(owner);
-    }
-    for (const owner of seen) held.set(owner, (held.get(owner) ?? 0) + 1);
-  }
-  const byZone = new Map<string, number[]>();
-  for (const [id, count] of held) byZone.set(zones[id] as string, [...(byZone.get(zones[id] as string) ?? []), count]);
-  return Math.max(0, ...[...byZone.values()].map((counts) => Math.max(...counts) - Math.min(...counts)));
-}
 
 console.log(`zone-aware planClaim, targetN ${TARGET_N}, ${ZONES} zones round-robin, median CPU of ${RUNS} runs, load average ${loadavg()[0]?.toFixed(1)}`);
 console.log(`${"Q".padStart(6)}  ${"members".padEnd(9)}${"moved".padStart(7)}${"minimum".padStart(9)}${"ratio".padStart(7)}${"spread".padStart(8)}${"CPU ms".padStart(9)}`);
@@ -72,7 +56,7 @@ for (const q of SIZES) {
     const ratio = minimum === 0 ? 1 : moved / minimum;
     console.log(
       `${String(q).padStart(6)}  ${`${before} -> ${after}`.padEnd(9)}${String(moved).padStart(7)}${String(minimum).padStart(9)}` +
-        `${ratio.toFixed(2).padStart(7)}${String(replicaSpread(plan, zones, TARGET_N)).padStart(8)}${(times[Math.floor(RUNS / 2)] as number).toFixed(0).padStart(9)}`,
+        `${ratio.toFixed(2).padStart(7)}${String(replicaSpreadByZone(plan, zones, TARGET_N)).padStart(8)}${(times[Math.floor(RUNS / 2)] as number).toFixed(0).padStart(9)}`,
     );
   }
 }

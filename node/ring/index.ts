@@ -8,7 +8,7 @@ export { fallbackList, ownedPartitions, preferenceList } from "./preference-list
 export { canonicalMembers, compareIds, minimumMoves, movedPartitions, partitionsPerMember, quotasFor } from "./balance.js";
 export { spacingFeasible, spacingViolations } from "./spacing.js";
 export { initialClaim, planClaim } from "./claim.js";
-export { zoneSpread, zoneSpreadFeasible, zoneViolations } from "./zones.js";
+export { replicaSpreadByZone, zoneSpread, zoneSpreadFeasible, zoneViolations } from "./zones.js";
 export type { ZoneMap } from "./zones.js";
 export { createRing, newestRing, parseRing, ringSchema, zoneName, zonesOf } from "./ring-value.js";
 export {

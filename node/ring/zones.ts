@@ -242,3 +242,23 @@ export function zoneSpreadFeasible(partitions: number, zoneSizes: readonly numbe
   for (let w = Math.min(targetN, zoneSizes.length); w >= 2; w--) if (blockPlan(partitions, zoneSizes, w) !== undefined) return w;
   return 1;
 }
+
+/**
+ * The largest difference between the replicas (of the targetN-member preference lists) held by two members of one
+ * zone: how evenly a zone shares its load. The property tests bound it; the planner's benchmark reports it.
+ */
+export function replicaSpreadByZone(owners: readonly string[], zones: ZoneMap, targetN: number): number {
+  const q = owners.length;
+  const held = new Map<string, number>();
+  for (let p = 0; p < q; p++) {
+    const seen: string[] = [];
+    for (let step = 0; step < q && seen.length < targetN; step++) {
+      const owner = owners[(p + step) % q] as string;
+      if (!seen.includes(owner)) seen.push(owner);
+    }
+    for (const owner of seen) held.set(owner, (held.get(owner) ?? 0) + 1);
+  }
+  const byZone = new Map<string, number[]>();
+  for (const [id, count] of held) byZone.set(zones[id] as string, [...(byZone.get(zones[id] as string) ?? []), count]);
+  return Math.max(0, ...[...byZone.values()].map((counts) => Math.max(...counts) - Math.min(...counts)));
+}

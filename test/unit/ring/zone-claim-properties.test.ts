@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { appendFileSync } from "node:fs";
-import { initialClaim, minimumMoves, movedPartitions, partitionsPerMember, planClaim, zoneSpreadFeasible, zoneViolations } from "../../../node/ring/index.js";
+import { initialClaim, minimumMoves, movedPartitions, partitionsPerMember, planClaim, replicaSpreadByZone, zoneSpreadFeasible, zoneViolations } from "../../../node/ring/index.js";
 import type { SeededRandom } from "../../../lib/random.js";
 import { seededRandom } from "../../../lib/random.js";
 import { testSeed } from "../../helpers/random.js";
@@ -65,22 +65,6 @@ function replicaSpreadAllowed(partitions: number, memberCount: number, targetN: 
   return Math.max(2 * targetN + 2, Math.ceil((0.15 * partitions * targetN) / memberCount));
 }
 
-/** The largest difference between the replicas held by two members of the same zone. */
-function replicaSpread(owners: readonly string[], zones: Readonly<Record<string, string>>, targetN: number): number {
-  const q = owners.length;
-  const held = new Map<string, number>();
-  for (let p = 0; p < q; p++) {
-    const seen: string[] = [];
-    for (let step = 0; step < q && seen.length < targetN; step++) {
-      const owner = owners[(p + step) % q] as string;
-      if (!seen.includes(owner)) seen.push(owner);
-    }
-    for (const owner of seen) held.set(owner, (held.get(owner) ?? 0) + 1);
-  }
-  const byZone = new Map<string, number[]>();
-  for (const [id, count] of held) byZone.set(zones[id] as string, [...(byZone.get(zones[id] as string) ?? []), count]);
-  return Math.max(0, ...[...byZone.values()].map((counts) => Math.max(...counts) - Math.min(...counts)));
-}
 
 interface Tally {
   plans: number;
@@ -211,7 +195,7 @@ describe("zone-aware claim planner under seeded random joins and leaves", functi
 
           const moved = movedPartitions(owners, plan).length;
           const minimum = minimumMoves(owners, members);
-          const spread = replicaSpread(plan, zones, targetN);
+          const spread = replicaSpreadByZone(plan, zones, targetN);
           owners = plan;
           if (sizes.size < 2) continue;
           const regime = regimeOf(partitions, zoneSizes, targetN);
