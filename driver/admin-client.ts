@@ -32,6 +32,9 @@ import type { ClientTlsOptions } from "../node/tls/index.js";
 
 export type { NodeInfo };
 
+/** What the RingDriver asks of the nodes' admin API: who they are, their rings, installing a ring, and transfers. */
+export type RingAdmin = Pick<AdminClient, "node" | "ring" | "installRing" | "transfers">;
+
 export class AdminClient {
   constructor(
     private readonly token: string,

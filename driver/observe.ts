@@ -7,7 +7,7 @@ import { DynamoError } from "../node/errors/index.js";
 import { newestRing } from "../node/ring/index.js";
 import type { NodeInfo } from "../node/protocol/index.js";
 import type { Ring } from "../node/ring/types.js";
-import type { AdminClient } from "./admin-client.js";
+import type { RingAdmin } from "./admin-client.js";
 
 export interface MemberAddress {
   id: string;
@@ -43,7 +43,7 @@ export function reachableNodes(observation: RingObservation): (NodeAnswer & { re
  * Asks every node, in parallel, who it is and which ring it holds. A node that answers under another id (an IP
  * reused by another pod) or fails either question counts as unreachable in this observation, with the reason.
  */
-export async function observeNodes(admin: AdminClient, nodes: readonly MemberAddress[], now: () => number = Date.now): Promise<RingObservation> {
+export async function observeNodes(admin: RingAdmin, nodes: readonly MemberAddress[], now: () => number = Date.now): Promise<RingObservation> {
   const answers = await Promise.all(
     nodes.map(async (node): Promise<NodeAnswer> => {
       try {

@@ -10,7 +10,7 @@
 import { DynamoError } from "../node/errors/index.js";
 import { createRing } from "../node/ring/index.js";
 import type { Ring } from "../node/ring/types.js";
-import type { AdminClient } from "./admin-client.js";
+import type { RingAdmin } from "./admin-client.js";
 import { observeNodes, reachableNodes, type MemberAddress, type RingObservation } from "./observe.js";
 import { finalize, isSettled, planStillWanted, refreshMembers, replan, type NodeReport } from "./plan.js";
 import { rebalanceProgress, type RebalanceProgress, type TransferReportEntry } from "../node/ring/index.js";
@@ -35,7 +35,7 @@ export interface StepResult {
 }
 
 export interface RingDriverOptions {
-  admin: AdminClient;
+  admin: RingAdmin;
   partitions: number;
   targetN: number;
   /** Partitions streamed at once across the cluster (default DEFAULT_CLUSTER_TRANSFERS_MAX). */

@@ -21,7 +21,7 @@ import {
   type DynamoBackupStatus,
   type DynamoCluster,
 } from "../api/index.js";
-import { isConflict, objectPath, type KubeApi } from "../kube/api-client.js";
+import { isConflict, objectPath, type KubeApi, type ObjectApi } from "../kube/api-client.js";
 import { SCHEDULE_LABEL, decideBackup } from "../reconcile/backup.js";
 import { jobState, type JobState } from "../reconcile/backup-job.js";
 import { backupIdOf, backupJobName, buildBackupJob, selectorString } from "../resources/index.js";
@@ -45,7 +45,7 @@ export interface BackupControllerDeps {
 const JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
 
 /** The state of a Job and its pods, or undefined when the Job does not exist. */
-export async function observeJob(api: KubeApi, namespace: string, name: string): Promise<JobState | undefined> {
+export async function observeJob(api: ObjectApi, namespace: string, name: string): Promise<JobState | undefined> {
   const job = await api.find<V1Job>(objectPath("batch/v1", "jobs", namespace, name));
   if (!job) return undefined;
   const pods = await api.get<{ items: V1Pod[] }>(`${objectPath("v1", "pods", namespace)}?labelSelector=${encodeURIComponent(`${JOB_NAME_LABEL}=${name}`)}`);
@@ -53,14 +53,14 @@ export async function observeJob(api: KubeApi, namespace: string, name: string):
 }
 
 /** The addresses of a cluster's running pods, for the Job's list of peer URLs. */
-export async function clusterPodIps(api: KubeApi, cluster: DynamoCluster): Promise<string[]> {
+export async function clusterPodIps(api: ObjectApi, cluster: DynamoCluster): Promise<string[]> {
   const namespace = cluster.metadata.namespace as string;
   const pods = await api.get<{ items: V1Pod[] }>(`${objectPath("v1", "pods", namespace)}?labelSelector=${encodeURIComponent(selectorString(cluster.metadata.name))}`);
   return pods.items.filter((p) => p.status?.phase === "Running" && p.status.podIP).map((p) => p.status!.podIP!);
 }
 
 /** A DynamoCluster by name, or undefined when it does not exist or cannot be read as one. */
-export async function findCluster(api: KubeApi, namespace: string, name: string, log: (m: string) => void): Promise<DynamoCluster | undefined> {
+export async function findCluster(api: ObjectApi, namespace: string, name: string, log: (m: string) => void): Promise<DynamoCluster | undefined> {
   const raw = await api.find<unknown>(objectPath(API_VERSION, PLURAL, namespace, name));
   if (!raw) return undefined;
   try {

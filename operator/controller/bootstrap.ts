@@ -4,7 +4,7 @@
  * by the cluster) when the cluster has settled. The cluster controller folds the result into the status.
  */
 import { API_VERSION, BACKUP_PLURAL, InvalidResourceError, parseDynamoBackup, type DynamoBackup, type DynamoCluster } from "../api/index.js";
-import { isConflict, objectPath, type KubeApi } from "../kube/api-client.js";
+import { isConflict, objectPath, type ObjectApi } from "../kube/api-client.js";
 import { decideBootstrap, resolveSource, type BootstrapDecision } from "../reconcile/bootstrap.js";
 import type { Observation } from "../reconcile/index.js";
 import { buildRestoreJob, restoreJobName } from "../resources/index.js";
@@ -14,7 +14,7 @@ import type { EventRecorder } from "./events.js";
 /** How often a cluster is looked at while its restore waits or runs, besides the Job events that wake it. */
 export const BOOTSTRAP_REQUEUE_MS = 5_000;
 
-export async function bootstrapStep(api: KubeApi, events: EventRecorder, observation: Observation, clusterSettled: boolean, defaultImage: string): Promise<BootstrapDecision> {
+export async function bootstrapStep(api: ObjectApi, events: EventRecorder, observation: Observation, clusterSettled: boolean, defaultImage: string): Promise<BootstrapDecision> {
   const cluster: DynamoCluster = observation.cluster;
   const namespace = cluster.metadata.namespace as string;
   const from = cluster.spec.bootstrap?.fromBackup;

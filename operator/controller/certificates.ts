@@ -56,7 +56,7 @@ import {
   type LeafIssue,
   type NodeTlsReport,
 } from "../certificates/index.js";
-import { objectPath, type KubeApi } from "../kube/api-client.js";
+import { objectPath, type ObjectApi } from "../kube/api-client.js";
 import { objectNames } from "../resources/index.js";
 
 export interface CertificateDeps {
@@ -86,7 +86,7 @@ export interface StoredCertificates {
 type CertificateStatusObject = { status?: { conditions?: { type: string; status: string; message?: string }[] } };
 
 /** Reads what `ClusterCertificates` works from: a handful of GETs by name, no list or watch on Secrets. */
-export async function readStoredCertificates(api: KubeApi, cluster: DynamoCluster): Promise<StoredCertificates> {
+export async function readStoredCertificates(api: ObjectApi, cluster: DynamoCluster): Promise<StoredCertificates> {
   const ns = cluster.metadata.namespace as string;
   const names = objectNames(cluster.metadata.name);
   const secret = (name: string) => api.find<V1Secret>(objectPath("v1", "secrets", ns, name));

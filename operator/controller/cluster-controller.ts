@@ -23,7 +23,7 @@ import {
 } from "../api/index.js";
 import { withBootstrap } from "../reconcile/bootstrap.js";
 import { BOOTSTRAP_REQUEUE_MS, bootstrapStep } from "./bootstrap.js";
-import { isNotFound, objectPath, type KubeApi } from "../kube/api-client.js";
+import { isNotFound, objectPath, type ObjectApi } from "../kube/api-client.js";
 import {
   actionSummary,
   buildStatus,
@@ -65,7 +65,7 @@ import type { OperatorMetrics } from "./metrics.js";
 export const FIELD_MANAGER = "dynamo-operator";
 
 export interface ClusterControllerDeps {
-  api: KubeApi;
+  api: ObjectApi;
   events: EventRecorder;
   metrics: OperatorMetrics;
   /** An admin client carrying a cluster's token and presenting the operator's client certificate for it. */

@@ -4,7 +4,7 @@
  * message within a short window are suppressed, so a pass that retries does not flood the API server.
  */
 import { API_VERSION, KIND } from "../api/index.js";
-import { objectPath, type KubeApi } from "../kube/api-client.js";
+import { objectPath, type ObjectApi } from "../kube/api-client.js";
 
 export const DEFAULT_EVENTS = {
   repeatWindowMs: 60_000,
@@ -24,7 +24,7 @@ export class EventRecorder {
   private readonly recent = new Map<string, number>();
 
   constructor(
-    private readonly api: KubeApi,
+    private readonly api: ObjectApi,
     private readonly log: (message: string) => void,
     private readonly now: () => number = Date.now,
     private readonly options = DEFAULT_EVENTS,

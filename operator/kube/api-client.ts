@@ -13,6 +13,9 @@ export const DEFAULT_API_CLIENT = {
   responseBytesMax: 32 * 1024 * 1024,
 };
 
+/** The object calls a controller makes (read, server-side apply, create, delete): what its unit tests script. */
+export type ObjectApi = Pick<KubeApi, "get" | "find" | "apply" | "create" | "delete">;
+
 export class KubeApiError extends Error {
   readonly code = "kube_api";
   constructor(

@@ -3,7 +3,7 @@
  * incarnation and the ring it holds, installs a newer ring the way a node does (a lower term is refused, a lower or
  * equal epoch is not taken), and counts every call by kind, so a test can say how often a pass asked each node.
  */
-import type { AdminClient } from "../../../driver/index.js";
+import type { RingAdmin } from "../../../driver/index.js";
 import type { NodeInfo, RingInstall, TransfersReport } from "../../../node/protocol/index.js";
 import type { Ring } from "../../../node/ring/types.js";
 
@@ -47,14 +47,14 @@ export class ScriptedNodes {
   }
 
   /** The admin client the driver is given: only the calls a ring step makes. */
-  client(): AdminClient {
+  client(): RingAdmin {
     const answer = <T>(url: string, call: AdminCall, fn: (node: ScriptedNode) => T): Promise<T> => {
       this.calls.push({ url, call });
       const node = this.nodes.get(url);
       if (!node || node.down) return Promise.reject(new Error(`${url}: connection refused`));
       return Promise.resolve(fn(node));
     };
-    const scripted = {
+    const scripted: RingAdmin = {
       node: (url: string) => answer(url, "node", (n) => nodeInfo(n, url)),
       ring: (url: string) => answer(url, "ring", (n) => n.ring),
       installRing: (url: string, ring: Ring) =>
@@ -72,7 +72,7 @@ export class ScriptedNodes {
           transfers: (n.ring?.pending ?? []).filter((t) => t.to === n.id).map((t) => ({ ...t, state: "done" as const, keys: 1, bytes: 1 })),
         })),
     };
-    return scripted as unknown as AdminClient;
+    return scripted;
   }
 }
 

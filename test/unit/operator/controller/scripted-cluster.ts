@@ -11,7 +11,7 @@ import type { NodeInfo } from "../../../../node/protocol/index.js";
 import type { Ring } from "../../../../node/ring/types.js";
 import { API_VERSION, KIND, PLURAL, type DynamoClusterSpecInput, type DynamoClusterStatus } from "../../../../operator/api/index.js";
 import { ClusterController, EventRecorder, OperatorMetrics } from "../../../../operator/controller/index.js";
-import { KubeApiError, objectPath, pathOf, type KubeApi } from "../../../../operator/kube/api-client.js";
+import { KubeApiError, objectPath, pathOf, type ObjectApi } from "../../../../operator/kube/api-client.js";
 import type { RingStepper } from "../../../../operator/reconcile/index.js";
 import { nodeInfo } from "../../driver/scripted-nodes.js";
 
@@ -174,7 +174,7 @@ export function answersFor(ids: string[], ring: Ring | undefined): ScriptedAnswe
 
 /** A controller over the scripted API server, with the given stepper, at a fixed time. */
 export function controllerFor(api: ScriptedApi, stepper: RingStepper): ClusterController {
-  const kube = api as unknown as KubeApi;
+  const kube: ObjectApi = api;
   return new ClusterController({
     api: kube,
     events: new EventRecorder(kube, () => undefined, () => NOW),
