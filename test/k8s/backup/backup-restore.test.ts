@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import type { DynamoClient } from "../../../client/index.js";
 import type { Operator } from "../../../operator/controller/index.js";
-import { rng } from "../../helpers/seeded.js";
+import { seededRandom } from "../../../lib/random.js";
+import { testSeed } from "../../helpers/random.js";
 import { admin, createNamespace, deleteNamespace, waitFor } from "../harness/index.js";
 import { clusterClient, clustersPath, createCluster, installCrd, readCluster, readyClientUrls, startOperator, waitStable, type ClusterObject } from "../operator/helpers.js";
 
-const SEED = Number(process.env.SEED ?? Date.now() % 100_000);
 const KEYS = Number(process.env.DYNAMO_K8S_BACKUP_KEYS ?? 240);
 const BUCKETS = [
   { name: "cart", n: 3, r: 2, w: 2, reconciliation: "siblings" },
@@ -67,7 +67,7 @@ async function pool<T>(items: readonly T[], width: number, work: (item: T) => Pr
  * r=3 afterwards and that is what the restore must reproduce.
  */
 async function load(client: DynamoClient, seed: number): Promise<Entry[]> {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const plan: Entry[] = [];
   for (let i = 0; i < KEYS; i++) {
     const roll = random.next();
@@ -121,7 +121,8 @@ describe("backup: a DynamoBackup restored into a new cluster by spec.bootstrap.f
   });
 
   it("backs up a cluster of 3 to a volume and restores every version into a cluster of 4", async () => {
-    console.error(`    seed ${SEED} (SEED=${SEED} replays it), ${KEYS} keys`);
+    const seed = testSeed("backup-restore");
+    console.error(`    ${KEYS} keys`);
     const api = admin();
     await createCluster(ns, "source", { replicas: 3, partitions: 16, buckets: BUCKETS });
     await api.post(`/api/v1/namespaces/${ns}/persistentvolumeclaims`, {
@@ -135,7 +136,7 @@ describe("backup: a DynamoBackup restored into a new cluster by spec.bootstrap.f
     const client = await clusterClient(ns, "source", await readyClientUrls(ns, "source"));
     let plan: Entry[];
     try {
-      plan = await load(client, SEED);
+      plan = await load(client, seed);
     } finally {
       client.close();
     }
