@@ -138,6 +138,22 @@ function matchLabelsExactly(agreement: Int32Array, memberCount: number): { score
  * Labels left over take the left-over members in index order.
  */
 function matchLabels(agreement: Int32Array, touched: number[], memberCount: number): { score: number; memberOf: Int32Array } {
+  const { score, memberOf, taken } = greedyMatch(agreement, touched, memberCount);
+  let nextMember = 0;
+  for (let label = 0; label < memberCount; label++) {
+    if (memberOf[label] !== -1) continue;
+    while (taken[nextMember] === 1) nextMember++;
+    memberOf[label] = nextMember;
+    taken[nextMember] = 1;
+  }
+  return { score, memberOf };
+}
+
+/**
+ * The greedy part of matching labels to members (cell = label * memberCount + member): the largest agreement cells
+ * first, ties by cell index; labels and members it leaves unmatched are -1 in `memberOf` and 0 in `taken`.
+ */
+export function greedyMatch(agreement: Int32Array, touched: number[], memberCount: number): { score: number; memberOf: Int32Array; taken: Uint8Array } {
   // Sorting plain numbers is much faster than sorting with a comparator: the key orders by agreement descending,
   // then by cell ascending, and stays an exact integer below 2^53.
   const cells = memberCount * memberCount;
@@ -158,12 +174,5 @@ function matchLabels(agreement: Int32Array, touched: number[], memberCount: numb
     taken[member] = 1;
     score += agreement[cell] as number;
   }
-  let nextMember = 0;
-  for (let label = 0; label < memberCount; label++) {
-    if (memberOf[label] !== -1) continue;
-    while (taken[nextMember] === 1) nextMember++;
-    memberOf[label] = nextMember;
-    taken[nextMember] = 1;
-  }
-  return { score, memberOf };
+  return { score, memberOf, taken };
 }

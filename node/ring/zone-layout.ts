@@ -16,6 +16,7 @@
  *    partition are the runs the zone's extra partitions need.
  */
 import { assert } from "../errors/index.js";
+import { greedyMatch } from "./layout.js";
 import type { BlockPlan, ZoneModel } from "./zones.js";
 
 /** The frame layout for `partitions` partitions: member indices per partition. */
@@ -110,25 +111,7 @@ export function remapFrameLayout(layout: Int32Array, current: Int32Array, model:
 
 /** Greedy maximum-agreement matching of layout members to members of the same zone; left-overs pair in index order. */
 function matchWithinZones(agreement: Int32Array, touched: number[], model: ZoneModel): { score: number; memberOf: Int32Array } {
-  const memberCount = model.zoneOfMember.length;
-  const cells = memberCount * memberCount;
-  const keys = new Float64Array(touched.length);
-  touched.forEach((cell, i) => {
-    keys[i] = -(agreement[cell] as number) * cells + cell;
-  });
-  keys.sort();
-  const memberOf = new Int32Array(memberCount).fill(-1);
-  const taken = new Uint8Array(memberCount);
-  let score = 0;
-  for (const key of keys) {
-    const cell = ((key % cells) + cells) % cells;
-    const label = Math.floor(cell / memberCount);
-    const member = cell % memberCount;
-    if (memberOf[label] !== -1 || taken[member] === 1) continue;
-    memberOf[label] = member;
-    taken[member] = 1;
-    score += agreement[cell] as number;
-  }
+  const { score, memberOf, taken } = greedyMatch(agreement, touched, model.zoneOfMember.length);
   for (const members of model.membersOfZone) {
     const free = members.filter((member) => taken[member] === 0);
     for (const label of members) {
