@@ -1,26 +1,10 @@
 import assert from "node:assert/strict";
 import { rollGate, type RollReport } from "../../../driver/index.js";
 import type { NodeInfo } from "../../../node/protocol/index.js";
+import { healthyNodeInfo } from "../../helpers/node-info.js";
 
 function info(id: string, extra: Partial<NodeInfo> = {}): NodeInfo {
-  return {
-    id,
-    pid: 1,
-    incarnation: "i",
-    actor: "a",
-    epoch: 3,
-    clientUrl: "http://127.0.0.1:1",
-    peerUrl: "https://127.0.0.1:2",
-    ready: true,
-    uptimeMs: 1,
-    hints: { count: 0, bytes: 0, byOwner: {} },
-    rebuildingPartitions: 0,
-    rebuild: "none",
-    transfers: [],
-    draining: false,
-    down: [],
-    ...extra,
-  };
+  return healthyNodeInfo(id, { incarnation: "i", epoch: 3, clientUrl: "http://127.0.0.1:1", peerUrl: "https://127.0.0.1:2", ...extra });
 }
 
 const healthy = (): RollReport[] => ["a", "b", "c"].map((id) => ({ id, info: info(id) }));

@@ -4,6 +4,7 @@
  * equal epoch is not taken), and counts every call by kind, so a test can say how often a pass asked each node.
  */
 import type { RingAdmin } from "../../../driver/index.js";
+import { healthyNodeInfo } from "../../helpers/node-info.js";
 import type { NodeInfo, RingInstall, TransfersReport } from "../../../node/protocol/index.js";
 import type { Ring } from "../../../node/ring/types.js";
 
@@ -77,22 +78,12 @@ export class ScriptedNodes {
 }
 
 export function nodeInfo(node: ScriptedNode, url: string, extra: Partial<NodeInfo> = {}): NodeInfo {
-  return {
-    id: node.id,
-    pid: 1,
+  return healthyNodeInfo(node.id, {
     incarnation: node.incarnation,
-    actor: "a",
     epoch: node.ring?.epoch ?? 0,
     clientUrl: url.replace(/:\d+$/, ":8080"),
     peerUrl: url,
     ready: node.ring !== undefined && node.ring.members[node.id] !== undefined,
-    uptimeMs: 1,
-    hints: { count: 0, bytes: 0, byOwner: {} },
-    rebuildingPartitions: 0,
-    rebuild: "none",
-    transfers: [],
-    draining: false,
-    down: [],
     ...extra,
-  };
+  });
 }

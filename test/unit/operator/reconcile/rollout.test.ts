@@ -2,27 +2,9 @@ import assert from "node:assert/strict";
 import type { NodeInfo } from "../../../../node/protocol/index.js";
 import { buildStatus, nextRollingRestart, planPass, podsStuckOnOldImage, rolloutProgress, type NodeProbe, type PassOutcome } from "../../../../operator/reconcile/index.js";
 import { observation, pod, ring } from "./scenario.js";
+import { healthyNodeInfo } from "../../../helpers/node-info.js";
 
-function info(id: string, extra: Partial<NodeInfo> = {}): NodeInfo {
-  return {
-    id,
-    pid: 1,
-    incarnation: `inc-${id}`,
-    actor: "a",
-    epoch: 5,
-    clientUrl: "http://x:8080",
-    peerUrl: "http://x:8081",
-    ready: true,
-    uptimeMs: 1,
-    hints: { count: 0, bytes: 0, byOwner: {} },
-    rebuildingPartitions: 0,
-    rebuild: "none",
-    transfers: [],
-    draining: false,
-    down: [],
-    ...extra,
-  };
-}
+const info = healthyNodeInfo;
 
 /** Probes with each node's whole account of itself, as the controller records them. */
 function probes(extra: Record<string, Partial<NodeInfo>> = {}): Record<string, NodeProbe> {
