@@ -85,20 +85,29 @@ export class HttpTransport {
       }, request.timeoutMs);
 
       let connectTimer: NodeJS.Timeout | undefined;
+      // Whether the connection finished its TCP (and TLS) handshake. Node writes nothing of the request before that,
+      // so a failure while it is false means the node never saw the request.
+      let handshaken = false;
       req.on("socket", (socket) => {
         // A kept-alive socket is already up; only a new one can hang in its connect or handshake.
-        if (req.reusedSocket) return;
+        if (req.reusedSocket) {
+          handshaken = true;
+          return;
+        }
         connectTimer = setTimeout(() => {
           finish(new DynamoClientError("network_error", `${request.method} ${request.url}: no connection within ${this.#connectTimeoutMs} ms`, { notDelivered: true }));
         }, this.#connectTimeoutMs);
-        socket.once(secure ? "secureConnect" : "connect", () => clearTimeout(connectTimer));
+        socket.once(secure ? "secureConnect" : "connect", () => {
+          handshaken = true;
+          clearTimeout(connectTimer);
+        });
         socket.once("close", () => clearTimeout(connectTimer));
       });
 
       let answered = false;
       req.on("error", (cause: NodeJS.ErrnoException) => {
         const reason = cause.code ?? cause.message;
-        finish(new DynamoClientError("network_error", `${request.method} ${request.url}: ${reason}`, { cause, notDelivered: !answered && notDelivered(req, cause) }));
+        finish(new DynamoClientError("network_error", `${request.method} ${request.url}: ${reason}`, { cause, notDelivered: !answered && (!handshaken || notDelivered(req, cause)) }));
       });
       req.on("response", (res) => {
         answered = true;
@@ -150,7 +159,9 @@ export class HttpTransport {
 /**
  * Whether a failed request provably never reached the node's handlers: the connection was refused, or a kept-alive
  * connection failed before any answer because the node closed it as the request went out (it closes idle connections
- * when it shuts down, and Node's http documentation names this race as the one to retry). A node that crashed while
+ * when it shuts down, and Node's http documentation names this race as the one to retry). A failure before a new
+ * connection's handshake finished is counted as not delivered where the request is made: a pod that is shutting down
+ * resets connections still in its accept queue, mid-handshake. A node that crashed while
  * serving a request on a kept-alive connection looks the same; that is the price of not failing a planned restart.
  */
 function notDelivered(req: http.ClientRequest, cause: NodeJS.ErrnoException): boolean {

@@ -171,6 +171,18 @@ describe("DynamoClient over HTTP", () => {
     assert.equal(sockets.length, 1, "the silent node was tried first");
   });
 
+  it("moves a write on when a new connection is reset mid-handshake (a pod shutting down), since nothing was sent", async () => {
+    // A listener that resets each connection as it accepts it, as a stopping node's kernel does to the connections
+    // still in its accept queue: the TLS handshake of an https URL fails with ECONNRESET before any byte of the request.
+    const resetting = net.createServer((socket) => socket.resetAndDestroy());
+    await new Promise<void>((resolve) => resetting.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => resetting.close(() => resolve())));
+    const live = await serve(ok);
+    const c = client([`https://127.0.0.1:${(resetting.address() as AddressInfo).port}`, live.url]);
+    assert.deepEqual(await c.put("default", "k", "v"), { context: "ctx-put" });
+    assert.equal(live.seen.length, 1);
+  });
+
   it("never retries a write that broke after it reached a node: it may be stored there", async () => {
     const broken = await serve((_seen, res) => res.destroy());
     const live = await serve(ok);
