@@ -9,13 +9,14 @@
 import type { BackupFailureReason, BootstrapStatus, Condition, DynamoBackup, DynamoCluster, DynamoClusterStatus } from "../api/index.js";
 import type { RestoreSource } from "../resources/index.js";
 import type { JobState } from "./backup-job.js";
+import { RESTORED_REASONS, isReason, type RestoreEventReason, type RestoreHoldReason, type RestoredReason, type RestoreWaitingReason } from "./reasons.js";
 
 export const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 /** Where the backup to restore is, or why the restore cannot start yet, or why it never will. */
 export type SourceResolution =
   | { kind: "ready"; source: RestoreSource }
-  | { kind: "waiting"; reason: string; message: string }
+  | { kind: "waiting"; reason: RestoreWaitingReason; message: string }
   | { kind: "failed"; reason: BackupFailureReason; message: string };
 
 /** The source of `spec.bootstrap.fromBackup`: the DynamoBackup it names (undefined when absent), or its store. */
@@ -45,7 +46,7 @@ export interface BootstrapObservation {
 export interface BootstrapDecision {
   status: BootstrapStatus;
   createJob: boolean;
-  event?: { type: "Normal" | "Warning"; reason: string; message: string };
+  event?: { type: "Normal" | "Warning"; reason: RestoreEventReason; message: string };
 }
 
 export function decideBootstrap(observation: BootstrapObservation): BootstrapDecision {
@@ -99,7 +100,8 @@ export function decideBootstrap(observation: BootstrapObservation): BootstrapDec
 export function withBootstrap(status: DynamoClusterStatus, bootstrap: BootstrapStatus, previous: Condition[] | undefined, generation: number, nowMs: number): DynamoClusterStatus {
   const now = iso(nowMs);
   const restored = bootstrap.phase === "Restored";
-  const reason = bootstrap.phase === "Failed" ? (bootstrap.reason ?? "RestoreFailed") : bootstrap.phase === "Restored" ? "Restored" : bootstrap.phase === "Restoring" ? "Restoring" : (bootstrap.reason ?? "WaitingToRestore");
+  const reason = restoredReason(bootstrap);
+  const hold: RestoreHoldReason = bootstrap.phase === "Failed" ? "RestoreFailed" : "Restoring";
   const message = bootstrap.message ?? bootstrap.phase;
   const transition = (type: string, value: "True" | "False") => {
     const before = previous?.find((c) => c.type === type);
@@ -107,7 +109,7 @@ export function withBootstrap(status: DynamoClusterStatus, bootstrap: BootstrapS
   };
   const conditions = (status.conditions ?? []).filter((c) => c.type !== "Restored").map((c) => {
     if (restored) return c;
-    if (c.type === "Available") return { ...c, status: "False" as const, lastTransitionTime: transition("Available", "False"), reason: bootstrap.phase === "Failed" ? "RestoreFailed" : "Restoring", message: `not available until the backup is restored: ${message}`.slice(0, 1024) };
+    if (c.type === "Available") return { ...c, status: "False" as const, lastTransitionTime: transition("Available", "False"), reason: hold, message: `not available until the backup is restored: ${message}`.slice(0, 1024) };
     if (c.type === "Degraded" && bootstrap.phase === "Failed") return { ...c, status: "True" as const, lastTransitionTime: transition("Degraded", "True"), reason: "RestoreFailed", message: message.slice(0, 1024) };
     return c;
   });
@@ -116,4 +118,21 @@ export function withBootstrap(status: DynamoClusterStatus, bootstrap: BootstrapS
   if (bootstrap.phase === "Failed") out.message = `restore failed: ${message}`.slice(0, 1024);
   else if (!restored && status.phase === "Stable") out.message = message.slice(0, 1024);
   return out;
+}
+
+/**
+ * The reason of the `Restored` condition. `status.bootstrap.reason` is a plain string once written, so one this
+ * operator does not know (written by another version) falls back to the phase's generic reason.
+ */
+export function restoredReason(bootstrap: BootstrapStatus): RestoredReason {
+  switch (bootstrap.phase) {
+    case "Restored":
+      return "Restored";
+    case "Restoring":
+      return "Restoring";
+    case "Failed":
+      return isReason(RESTORED_REASONS, bootstrap.reason) ? bootstrap.reason : "RestoreFailed";
+    case "Waiting":
+      return isReason(RESTORED_REASONS, bootstrap.reason) ? bootstrap.reason : "WaitingToRestore";
+  }
 }

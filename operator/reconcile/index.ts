@@ -26,5 +26,5 @@ export { nextRollingRestart, podsStuckOnOldImage, rolloutProgress } from "./roll
 export type { RolloutDecision, RolloutProgress } from "./rollout.js";
 export { actionSummary, deletesPod, planPass } from "./plan.js";
 export type { PassAction, PassMemory, PassPlan } from "./plan.js";
-export { AVAILABLE_REASONS, DEGRADED_REASONS, PROGRESSING_REASONS } from "./reasons.js";
-export type { AvailableReason, DegradedReason, ProgressingReason } from "./reasons.js";
+export { AVAILABLE_REASONS, DEGRADED_REASONS, PROGRESSING_REASONS, RESTORED_REASONS, RESTORE_EVENT_REASONS, RESTORE_HOLD_REASONS, RESTORE_WAITING_REASONS, isReason } from "./reasons.js";
+export type { AvailableReason, DegradedReason, ProgressingReason, RestoredReason, RestoreEventReason, RestoreHoldReason, RestoreWaitingReason } from "./reasons.js";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { decideBootstrap, resolveSource, withBootstrap, type BootstrapObservation } from "../../../../operator/reconcile/bootstrap.js";
-import type { DynamoCluster, DynamoClusterStatus } from "../../../../operator/api/index.js";
+import type { BootstrapStatus, DynamoCluster, DynamoClusterStatus } from "../../../../operator/api/index.js";
+import { AVAILABLE_REASONS, DEGRADED_REASONS, RESTORED_REASONS, RESTORE_EVENT_REASONS, isReason } from "../../../../operator/reconcile/index.js";
 import { dynamoCluster } from "../fixtures.js";
 import { dynamoBackup } from "./fixtures.js";
 
@@ -85,6 +86,34 @@ describe("bootstrap from a backup", () => {
       const restored = withBootstrap(base(), { phase: "Restored", message: "restored backup b1" }, restoring.conditions, 1, NOW);
       assert.equal(conditionOf(restored, "Available")?.status, "True");
       assert.equal(conditionOf(restored, "Restored")?.status, "True");
+    });
+
+    it("gives every condition of every bootstrap phase a typed reason, and an unknown stored reason a generic one", () => {
+      const phases: BootstrapStatus[] = [
+        { phase: "Waiting", message: "waiting for the pods" },
+        { phase: "Waiting", reason: "BackupNotComplete", message: "waiting for DynamoBackup b" },
+        { phase: "Restoring", message: "restoring" },
+        { phase: "Restored", message: "restored" },
+        { phase: "Failed", reason: "CorruptObject", message: "corrupt" },
+        { phase: "Failed", reason: "SomethingNewer", message: "written by another version" },
+        { phase: "Waiting", reason: "SomethingNewer", message: "written by another version" },
+      ];
+      const reasons: string[] = [];
+      for (const bootstrap of phases) {
+        const status = withBootstrap(base(), bootstrap, undefined, 1, NOW);
+        const restored = conditionOf(status, "Restored")?.reason ?? "";
+        assert.ok(isReason(RESTORED_REASONS, restored), `Restored reason ${restored} is typed`);
+        assert.ok(isReason(AVAILABLE_REASONS, conditionOf(status, "Available")?.reason), `Available reason of ${bootstrap.phase}`);
+        assert.ok(isReason(DEGRADED_REASONS, conditionOf(status, "Degraded")?.reason), `Degraded reason of ${bootstrap.phase}`);
+        reasons.push(restored);
+      }
+      assert.deepEqual(reasons, ["WaitingToRestore", "BackupNotComplete", "Restoring", "Restored", "CorruptObject", "RestoreFailed", "WaitingToRestore"]);
+      for (const decision of [
+        decideBootstrap(observe({})),
+        decideBootstrap(observe({ cluster: restoringCluster({ phase: "Restoring", job: "kv2-restore" }), job: { kind: "failed", reason: "CorruptObject", message: "x" } })),
+      ]) {
+        if (decision.event) assert.ok(isReason(RESTORE_EVENT_REASONS, decision.event.reason), decision.event.reason);
+      }
     });
 
     it("names the failure in the Restored condition, Degraded and the message", () => {

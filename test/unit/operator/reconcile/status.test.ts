@@ -6,6 +6,8 @@ import {
   AVAILABLE_REASONS,
   DEGRADED_REASONS,
   PROGRESSING_REASONS,
+  RESTORED_REASONS,
+  RESTORE_EVENT_REASONS,
   buildStatus,
   desiredObjects,
   observePod,
@@ -31,7 +33,7 @@ const conditionOf = (status: ReturnType<typeof buildStatus>, type: string) => st
 describe("reconcile: status", () => {
   it("documents every condition reason in the operator guide, the list users rely on", () => {
     const guide = readFileSync(new URL("../../../../docs/operator.md", import.meta.url), "utf8");
-    for (const reason of [...AVAILABLE_REASONS, ...DEGRADED_REASONS, ...PROGRESSING_REASONS]) assert.ok(guide.includes(`\`${reason}\``), `docs/operator.md names ${reason}`);
+    for (const reason of [...AVAILABLE_REASONS, ...DEGRADED_REASONS, ...PROGRESSING_REASONS, ...RESTORED_REASONS, ...RESTORE_EVENT_REASONS]) assert.ok(guide.includes(`\`${reason}\``), `docs/operator.md names ${reason}`);
   });
 
   it("reports a converged cluster Stable and Available, not Progressing, with observedGeneration", () => {
