@@ -21,6 +21,7 @@ import {
   retentionVictims,
   runRestore,
   type BackupEntry,
+  type BackupProgress,
   type ObjectStore,
   type S3Access,
 } from "../backup/index.js";
@@ -46,6 +47,8 @@ rate:       --bytes-per-second N (default ${DEFAULT_BACKUP.bytesPerSecond}), --r
 create --id ID runs backup ID: it resumes it when an earlier run was interrupted, and does nothing when it is complete.
 retention:  --keep-last N keeps the N newest complete backups, --max-age AGE (30d, 12h, 90m) deletes older ones; a
             running backup and the newest complete one are never deleted. On create, applied once the backup completes.
+--progress-json (create) prints the progress lines on stderr as JSON, {"progress":{"id":..,"partitionsDone":..,
+            "partitionsTotal":..,"records":..,"bytes":..}} (the operator reads them from the backup Job's log).
 --result-file FILE (create, restore) writes the outcome as one line of JSON, success or failure (the operator reads it).
 restore without --id restores the newest complete backup.`;
 
@@ -114,6 +117,7 @@ async function create(argv: string[]): Promise<number> {
     to: { type: "string" },
     id: { type: "string" },
     json: { type: "boolean" },
+    "progress-json": { type: "boolean" },
     "bytes-per-second": { type: "string" },
     "records-per-second": { type: "string" },
     "partitions-in-flight": { type: "string" },
@@ -149,7 +153,9 @@ async function createBackup(values: Values): Promise<{ code: number; result: Rec
       log: (m) => process.stderr.write(`${m}\n`),
       onProgress: (p) =>
         progress(
-          `backup ${p.id}: ${p.partitionsDone}/${p.partitionsTotal} partitions, ${p.records} records, ${formatBytes(p.bytes)}`,
+          values["progress-json"] === true
+            ? progressLine(p)
+            : `backup ${p.id}: ${p.partitionsDone}/${p.partitionsTotal} partitions, ${p.records} records, ${formatBytes(p.bytes)}`,
           p.partitionsDone === p.partitionsTotal,
         ),
     });
@@ -456,6 +462,11 @@ function stopOnSignals(): { signal: AbortSignal; dispose: () => void } {
       process.off("SIGTERM", onSignal);
     },
   };
+}
+
+/** A progress line for a program to read (the operator tails the backup Job's log for the last one). */
+export function progressLine(p: BackupProgress): string {
+  return JSON.stringify({ progress: { id: p.id, partitionsDone: p.partitionsDone, partitionsTotal: p.partitionsTotal, records: p.records, bytes: p.bytes } });
 }
 
 /** Progress lines on stderr, at most one a second, and always the last one. */

@@ -21,16 +21,19 @@ import {
   type DynamoBackupStatus,
   type DynamoCluster,
 } from "../api/index.js";
-import { isConflict, objectPath, type KubeApi, type ObjectApi } from "../kube/api-client.js";
+import { KubeApiError, isConflict, objectPath, type KubeApi, type ObjectApi } from "../kube/api-client.js";
 import { SCHEDULE_LABEL, decideBackup } from "../reconcile/backup.js";
-import { jobState, type JobState } from "../reconcile/backup-job.js";
-import { backupIdOf, backupJobName, buildBackupJob, selectorString } from "../resources/index.js";
+import { jobState, parseJobProgress, progressPod, type JobProgress, type JobState } from "../reconcile/backup-job.js";
+import { BACKUP_CONTAINER, backupIdOf, backupJobName, buildBackupJob, selectorString } from "../resources/index.js";
 import type { EventRecorder } from "./events.js";
 
 export const BACKUP_FIELD_MANAGER = "dynamo-operator";
 
-/** How often a backup is looked at while it waits or runs, besides the Job events that wake it. */
-export const DEFAULT_BACKUP_CONTROLLER = { pendingRequeueMs: 10_000, runningRequeueMs: 30_000 };
+/**
+ * How often a backup is looked at while it waits or runs, besides the Job events that wake it. While it runs each
+ * look reads the tail of the Job pod's log for its progress (the Job logs a line a second at most).
+ */
+export const DEFAULT_BACKUP_CONTROLLER = { pendingRequeueMs: 10_000, runningRequeueMs: 5_000 };
 
 export interface BackupControllerDeps {
   api: KubeApi;
@@ -45,11 +48,47 @@ export interface BackupControllerDeps {
 const JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
 
 /** The state of a Job and its pods, or undefined when the Job does not exist. */
-export async function observeJob(api: ObjectApi, namespace: string, name: string): Promise<JobState | undefined> {
+export async function observeJob(api: ObjectApi, namespace: string, name: string, progress?: ProgressReader): Promise<JobState | undefined> {
   const job = await api.find<V1Job>(objectPath("batch/v1", "jobs", namespace, name));
   if (!job) return undefined;
   const pods = await api.get<{ items: V1Pod[] }>(`${objectPath("v1", "pods", namespace)}?labelSelector=${encodeURIComponent(`${JOB_NAME_LABEL}=${name}`)}`);
-  return jobState(job, pods.items);
+  const state = jobState(job, pods.items);
+  if (state.kind !== "running" || !progress) return state;
+  const pod = progressPod(pods.items);
+  const reported = pod ? await progress.read(namespace, pod.metadata!.name!) : undefined;
+  return reported ? { ...state, progress: reported } : state;
+}
+
+/** The bytes of a Job pod's log tail read for its last progress line: a few dozen lines, even long warnings. */
+export const PROGRESS_LOG_TAIL = { lines: 64, bytes: 32_768 };
+
+/**
+ * Reads a running backup Job's progress from the tail of its pod's log (`get` on `pods/log`, read-only: the Job
+ * itself has no access to the API). Any failure only costs the live progress, never the backup: a 403 (a chart
+ * without the right) is logged once, anything else each time, and the status keeps the last progress it had.
+ */
+export class ProgressReader {
+  private forbiddenLogged = false;
+
+  constructor(
+    private readonly api: Pick<KubeApi, "getText">,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  async read(namespace: string, pod: string): Promise<JobProgress | undefined> {
+    const query = `container=${BACKUP_CONTAINER}&tailLines=${PROGRESS_LOG_TAIL.lines}&limitBytes=${PROGRESS_LOG_TAIL.bytes}`;
+    try {
+      return parseJobProgress(await this.api.getText(`${objectPath("v1", "pods", namespace, pod, "log")}?${query}`));
+    } catch (err) {
+      if (err instanceof KubeApiError && err.statusCode === 403) {
+        if (!this.forbiddenLogged) this.log(`cannot read backup Job logs (pods/log in ${namespace}): a DynamoBackup's progress shows only once it completes`);
+        this.forbiddenLogged = true;
+      } else {
+        this.log(`${namespace}/${pod}: cannot read the backup's progress from its log: ${(err as Error).message}`);
+      }
+      return undefined;
+    }
+  }
 }
 
 /** The addresses of a cluster's running pods, for the Job's list of peer URLs. */
@@ -74,9 +113,11 @@ export async function findCluster(api: ObjectApi, namespace: string, name: strin
 
 export class BackupController {
   private readonly now: () => number;
+  private readonly progress: ProgressReader;
 
   constructor(private readonly deps: BackupControllerDeps) {
     this.now = deps.now ?? Date.now;
+    this.progress = new ProgressReader(deps.api, deps.log);
   }
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
@@ -100,7 +141,7 @@ export class BackupController {
     const cluster = await findCluster(api, namespace, backup.spec.cluster.name, this.deps.log);
     const jobName = backupJobName(name);
     const backupId = backupIdOf(backup);
-    const decision = decideBackup({ backup, cluster, job: await observeJob(api, namespace, jobName), backupId, nowMs: this.now() });
+    const decision = decideBackup({ backup, cluster, job: await observeJob(api, namespace, jobName, this.progress), backupId, nowMs: this.now() });
     let status = decision.status;
     if (decision.createJob && cluster) {
       const job = buildBackupJob(backup, cluster, { image: cluster.spec.image ?? this.deps.defaultImage, backupId, podIps: await clusterPodIps(api, cluster), retention: await this.retentionOf(backup) });

@@ -24,8 +24,16 @@ export type JobResult =
     }
   | { ok: false; code?: string; message?: string; object?: string };
 
+/** How far a running backup Job is, from the last `--progress-json` line its pod logged. */
+export interface JobProgress {
+  partitionsDone: number;
+  partitionsTotal: number;
+  records: number;
+  bytes: number;
+}
+
 export type JobState =
-  | { kind: "running"; startTime?: string }
+  | { kind: "running"; startTime?: string; progress?: JobProgress }
   | { kind: "succeeded"; startTime?: string; completionTime?: string; result?: JobResult & { ok: true } }
   | { kind: "failed"; startTime?: string; completionTime?: string; reason: BackupFailureReason; message: string };
 
@@ -41,6 +49,39 @@ export function parseJobResult(message: string | undefined): JobResult | undefin
     return undefined;
   }
   return undefined;
+}
+
+/**
+ * The last progress line in the tail of a backup Job's log (`{"progress":{...}}`, one a second at most, among other
+ * log lines); undefined when there is none or it does not hold whole, consistent counts. A line cut by the tail's
+ * byte limit does not parse and is skipped for the one before it.
+ */
+export function parseJobProgress(log: string): JobProgress | undefined {
+  const lines = log.split("\n");
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim();
+    if (!line.startsWith('{"progress"')) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const p = (value as { progress?: Record<string, unknown> }).progress;
+    if (typeof p !== "object" || p === null) continue;
+    const count = (v: unknown) => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+    const [partitionsDone, partitionsTotal, records, bytes] = [count(p.partitionsDone), count(p.partitionsTotal), count(p.records), count(p.bytes)];
+    if (partitionsDone === undefined || partitionsTotal === undefined || records === undefined || bytes === undefined) continue;
+    if (partitionsTotal === 0 || partitionsDone > partitionsTotal) continue;
+    return { partitionsDone, partitionsTotal, records, bytes };
+  }
+  return undefined;
+}
+
+/** The pod of a running Job whose log tells its progress: the newest one running (a retry replaces a failed one). */
+export function progressPod(pods: readonly V1Pod[]): V1Pod | undefined {
+  const running = pods.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
+  return running.sort((a, b) => (time(a.metadata?.creationTimestamp) ?? "").localeCompare(time(b.metadata?.creationTimestamp) ?? "")).at(-1);
 }
 
 /** `corrupt_object` → `CorruptObject`: a `dynamo backup` error code as a condition reason. */

@@ -136,19 +136,17 @@ export function decideBackup(observation: BackupObservation): BackupDecision {
     };
   }
   if (job.kind === "running") {
-    return { status: withPhase(observation, "Running", `backing up ${clusterName} to ${location} (backup ${backupId})`, { ...base, ...(job.startTime ? { startTime: job.startTime } : {}) }), createJob: false };
+    // The Job's latest progress line, or the last one seen while a retried pod has not logged one yet.
+    const progress = job.progress ? progressStatus(job.progress) : status?.progress;
+    const message = `backing up ${clusterName} to ${location} (backup ${backupId})` + (progress?.summary ? `: ${progress.summary} partitions, ${progress.records ?? 0} records` : "");
+    return {
+      status: withPhase(observation, "Running", message, { ...base, ...(job.startTime ? { startTime: job.startTime } : {}), ...(progress ? { progress } : {}) }),
+      createJob: false,
+    };
   }
   if (job.kind === "failed") return failed(job.reason, job.message, { ...(job.startTime ? { startTime: job.startTime } : {}), completionTime: job.completionTime });
   const result = job.result;
-  const progress = result
-    ? {
-        partitionsDone: result.partitions,
-        partitionsTotal: result.partitions,
-        records: result.records,
-        bytes: result.bytes,
-        summary: result.partitions !== undefined ? `${result.partitions}/${result.partitions}` : undefined,
-      }
-    : undefined;
+  const progress = result ? progressStatus({ partitionsDone: result.partitions, partitionsTotal: result.partitions, records: result.records, bytes: result.bytes }) : undefined;
   const message =
     `backup ${result?.id ?? backupId} complete in ${location}` +
     (result?.records !== undefined ? `: ${result.records} records in ${result.partitions} partitions` : "") +
@@ -159,11 +157,17 @@ export function decideBackup(observation: BackupObservation): BackupDecision {
       ...(result?.id ? { backupId: result.id } : {}),
       startTime: result?.startedAt ?? job.startTime,
       completionTime: result?.finishedAt ?? job.completionTime ?? iso(observation.nowMs),
-      ...(progress ? { progress: Object.fromEntries(Object.entries(progress).filter(([, v]) => v !== undefined)) } : {}),
+      ...(progress ? { progress } : {}),
     }),
     createJob: false,
     event: { type: "Normal", reason: "BackupCompleted", message },
   };
+}
+
+/** `status.progress` from counts, each optional, with the `done/total` summary of the Progress column. */
+export function progressStatus(counts: { partitionsDone?: number; partitionsTotal?: number; records?: number; bytes?: number }): NonNullable<DynamoBackupStatus["progress"]> {
+  const summary = counts.partitionsDone !== undefined && counts.partitionsTotal !== undefined ? `${counts.partitionsDone}/${counts.partitionsTotal}` : undefined;
+  return Object.fromEntries(Object.entries({ ...counts, summary }).filter(([, v]) => v !== undefined));
 }
 
 /** What a schedule does in one pass. */

@@ -123,6 +123,8 @@ interface JobParts {
   args: string[];
   store: BackupStore;
   resources: DynamoBackup["spec"]["resources"];
+  /** Environment besides TMPDIR. */
+  env?: { name: string; value: string }[];
 }
 
 function stringQuantities(values: Record<string, string | number> | undefined): Record<string, string> | undefined {
@@ -139,7 +141,7 @@ function buildJob(cluster: DynamoCluster, parts: JobParts): V1Job {
     image: parts.image,
     imagePullPolicy: cluster.spec.imagePullPolicy,
     args: parts.args,
-    env: [{ name: "TMPDIR", value: JOB_PATHS.tmp }],
+    env: [{ name: "TMPDIR", value: JOB_PATHS.tmp }, ...(parts.env ?? [])],
     ...(parts.store.credentials ? { envFrom: [{ secretRef: { name: parts.store.credentials.secretName } }] } : {}),
     volumeMounts: [
       { name: "token", mountPath: JOB_PATHS.tokenDir, readOnly: true },
@@ -234,6 +236,10 @@ export function buildBackupJob(backup: DynamoBackup, cluster: DynamoCluster, opt
     args,
     store: backup.spec.store,
     resources: backup.spec.resources,
+    // Progress lines as JSON, which the operator reads from the pod's log into status.progress while the Job runs.
+    // An environment variable rather than --progress-json: an image older than the flag ignores it instead of
+    // refusing its arguments, and its backup then simply shows progress only at the end.
+    env: [{ name: "DYNAMO_PROGRESS_JSON", value: "1" }],
   });
 }
 

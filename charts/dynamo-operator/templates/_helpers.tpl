@@ -178,6 +178,11 @@ clusters this release will run, and narrows them to those clusters' own Secrets.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create"]
+# A running backup's progress: the operator reads the last lines of its Job pod's log, where the Job prints one JSON
+# progress line a second at most. Read-only, and the Job itself needs no access to the API at all.
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
 {{- end }}
 
 {{- /*

@@ -152,21 +152,28 @@ describe("backup: a DynamoBackup restored into a new cluster by spec.bootstrap.f
       spec: {
         cluster: { name: "source" },
         store: { location: "file:///backups/source", volume: { persistentVolumeClaim: { claimName: "backups" } } },
+        // Slow enough (about 45 records per partition over its replicas, one partition at a time) that the backup
+        // runs for several of the operator's looks, so its progress can be seen advancing.
+        rate: { recordsPerSecond: 60, partitionsInFlight: 1 },
       },
     });
     const phases = new Set<string>();
+    const partial = new Set<string>();
     const backup = await waitFor(
       "DynamoBackup source-now to complete",
       async () => {
         const b = await api.get<BackupObject>(`${backupsPath(ns)}/source-now`);
         if (b.status?.phase) phases.add(b.status.phase);
+        const done = b.status?.progress?.partitionsDone;
+        if (b.status?.phase === "Running" && done !== undefined && done > 0 && done < 16) partial.add(b.status.progress!.summary ?? "");
         if (b.status?.phase === "Failed") throw new Error(`the backup failed: ${JSON.stringify(b.status)}`);
         return b.status?.phase === "Completed" ? b : undefined;
       },
       { timeoutMs: 180_000, intervalMs: 500 },
     );
     const status = backup.status!;
-    console.error(`    backup ${status.backupId}: phases ${[...phases].join(" → ")}, progress ${JSON.stringify(status.progress)}`);
+    console.error(`    backup ${status.backupId}: phases ${[...phases].join(" → ")}, progress ${[...partial].join(", ")} then ${JSON.stringify(status.progress)}`);
+    assert.ok(partial.size > 0, "status.progress advanced while the Job ran, between 0 and every partition");
     assert.equal(status.conditions?.find((c) => c.type === "Completed")?.status, "True");
     assert.equal(status.progress?.partitionsTotal, 16);
     assert.equal(status.progress?.partitionsDone, 16);

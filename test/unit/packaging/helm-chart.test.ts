@@ -44,6 +44,8 @@ const MANAGED_RIGHTS: Record<string, string[]> = {
   "dynamo.ringkv.dev/dynamoscheduledbackups/status": ["get", "patch"],
   "dynamo.ringkv.dev/dynamoscheduledbackups/finalizers": ["update"],
   "batch/jobs": ["create", "get", "list", "watch"],
+  // A running backup's progress, read from the tail of its Job pod's log.
+  "/pods/log": ["get"],
 };
 
 /** The operator pods' labels, which each cluster's NetworkPolicy admits to the peer port. */

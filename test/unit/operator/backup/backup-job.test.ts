@@ -52,6 +52,12 @@ describe("backup and restore Job builders", () => {
     assert.equal(container(withoutCredentials).envFrom, undefined);
   });
 
+  it("asks the backup for JSON progress lines through the environment, which an older image ignores", () => {
+    const job = buildBackupJob(dynamoBackup(), cluster, { image: "ringkv/dynamo:test", backupId: "b", podIps: [] });
+    assert.ok(container(job).env?.some((e) => e.name === "DYNAMO_PROGRESS_JSON" && e.value === "1"));
+    assert.ok(!container(job).args?.includes("--progress-json"), "not a flag: an image without it would refuse the Job's arguments");
+  });
+
   it("passes the S3 settings, the rate limits and a schedule's retention as flags", () => {
     const backup = dynamoBackup({
       store: { location: "s3://backups/kv", s3: { endpoint: "http://seaweed:8333", region: "eu-west-1", pathStyle: true } },

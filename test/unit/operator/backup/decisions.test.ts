@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import { jobState, parseJobResult, reasonOfCode } from "../../../../operator/reconcile/backup-job.js";
+import { jobState, parseJobProgress, parseJobResult, progressPod, reasonOfCode } from "../../../../operator/reconcile/backup-job.js";
+import { progressLine } from "../../../../cli/backup-commands.js";
 import { decideBackup, decideSchedule, scheduledBackupName } from "../../../../operator/reconcile/backup.js";
 import type { DynamoCluster } from "../../../../operator/api/index.js";
 import { dynamoCluster } from "../fixtures.js";
@@ -65,6 +66,36 @@ describe("backup decisions", () => {
     });
   });
 
+  describe("a running Job's progress", () => {
+    const line = (done: number, total = 64, records = done * 100, bytes = done * 4096) =>
+      progressLine({ id: "b1", partitionsDone: done, partitionsTotal: total, records, bytes, startedAt: "2026-11-30T02:00:12Z" });
+
+    it("is the last progress line the CLI printed, among the other lines of the log", () => {
+      const log = ["backup b1: 64 partitions of 1 buckets from 3 members, ring epoch 4", line(3), "backup b1: partition 7 is read again: its file is missing", line(9), "warning: slow member kv-2", ""].join("\n");
+      assert.deepEqual(parseJobProgress(log), { partitionsDone: 9, partitionsTotal: 64, records: 900, bytes: 36_864 });
+    });
+
+    it("skips a line cut by the log's byte limit, and lines that are not whole, consistent counts", () => {
+      const cut = line(12).slice(0, 30);
+      assert.deepEqual(parseJobProgress(`${line(11)}\n${cut}`), { partitionsDone: 11, partitionsTotal: 64, records: 1100, bytes: 45_056 });
+      assert.equal(parseJobProgress(line(65)), undefined, "more done than total");
+      assert.equal(parseJobProgress(line(0, 0)), undefined, "no partitions at all");
+      assert.equal(parseJobProgress('{"progress":{"partitionsDone":1.5,"partitionsTotal":4,"records":1,"bytes":1}}'), undefined);
+      assert.equal(parseJobProgress('{"progress":{"partitionsDone":-1,"partitionsTotal":4,"records":1,"bytes":1}}'), undefined);
+      assert.equal(parseJobProgress('{"progress":{"partitionsDone":1,"partitionsTotal":4}}'), undefined);
+      assert.equal(parseJobProgress("backup b1: 3/64 partitions, 300 records, 12 KiB"), undefined, "the human line is not read");
+      assert.equal(parseJobProgress(""), undefined);
+    });
+
+    it("is read from the newest running pod of the Job (a retry's), never from one that ended or is going", () => {
+      const p = (name: string, phase: string, created: string, deleting = false): V1Pod =>
+        ({ metadata: { name, creationTimestamp: new Date(created), ...(deleting ? { deletionTimestamp: new Date(created) } : {}) }, status: { phase } }) as V1Pod;
+      const pods = [p("a", "Failed", "2026-11-30T02:00:00Z"), p("b", "Running", "2026-11-30T02:01:00Z"), p("c", "Running", "2026-11-30T02:02:00Z", true), p("d", "Pending", "2026-11-30T02:03:00Z")];
+      assert.equal(progressPod(pods)?.metadata?.name, "b");
+      assert.equal(progressPod(pods.filter((x) => x.metadata?.name !== "b")), undefined);
+    });
+  });
+
   describe("a DynamoBackup", () => {
     const observe = (over: Partial<Parameters<typeof decideBackup>[0]> = {}) =>
       decideBackup({ backup: dynamoBackup(), cluster: availableCluster(), job: undefined, backupId: "b1", nowMs: NOW, ...over });
@@ -92,6 +123,18 @@ describe("backup decisions", () => {
       assert.equal(decision.status.startTime, "2026-11-30T02:00:12Z");
       assert.equal(conditionOf(decision.status, "Completed")?.status, "True");
       assert.equal(conditionOf(decision.status, "Failed")?.status, "False");
+    });
+
+    it("advances its progress while the Job runs, and keeps the last while a retried pod has not reported yet", () => {
+      const running = observe({ backup: dynamoBackup({}, {}, { phase: "Running", job: "nightly-backup" }), job: { kind: "running", progress: { partitionsDone: 5, partitionsTotal: 64, records: 500, bytes: 2048 } } });
+      assert.equal(running.status.phase, "Running");
+      assert.deepEqual(running.status.progress, { partitionsDone: 5, partitionsTotal: 64, records: 500, bytes: 2048, summary: "5/64" });
+      assert.match(running.status.message ?? "", /5\/64 partitions, 500 records/);
+      assert.equal(conditionOf(running.status, "Completed")?.status, "False");
+      const retried = observe({ backup: dynamoBackup({}, {}, running.status), job: { kind: "running" } });
+      assert.deepEqual(retried.status.progress, running.status.progress);
+      const first = observe({ backup: dynamoBackup({}, {}, { phase: "Running", job: "nightly-backup" }), job: { kind: "running" } });
+      assert.equal(first.status.progress, undefined, "no progress before the Job reported any");
     });
 
     it("is Failed, never Completed, when the Job failed or was deleted mid-run", () => {
