@@ -5,7 +5,8 @@
 // integration tests fail that pass on their own (a rolling restart of 5 nodes, a Jepsen run, `dynamo dev scale`).
 // Each line a suite prints carries its tag either way.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const root = new URL("..", import.meta.url).pathname;
 const mocha = new URL("../node_modules/mocha/bin/mocha.js", import.meta.url).pathname;
@@ -14,7 +15,7 @@ const suites = [
 ];
 if (existsSync(new URL("../test/k8s/run.ts", import.meta.url)) && process.env.DYNAMO_SKIP_K8S !== "1") {
   // The Kubernetes binaries and images are built once and cached; with the caches in place these return at once.
-  suites.push({ name: "kubernetes", tag: "k8s", prepare: ["bash", ["test/k8s/toolchain/build.sh"]], args: ["--import", "tsx", "test/k8s/run.ts"] });
+  suites.push({ name: "kubernetes", tag: "k8s", awaitTools: true, prepare: ["bash", ["test/k8s/toolchain/build.sh"]], args: ["--import", "tsx", "test/k8s/run.ts"] });
 }
 const serial = process.env.DYNAMO_TEST_PARALLEL !== "1";
 
@@ -47,9 +48,47 @@ function run(cmd, args, tag, keep) {
   });
 }
 
+/** Whether process `pid` runs (a zombie has ended: only its parent has not collected it yet). */
+function running(pid) {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * .ci/run builds the test tools in the background (scripts/build-test-tools.sh, process DYNAMO_TOOLS_BUILDER_PID)
+ * while the node suite runs; the Kubernetes suite needs its binaries and images, so it waits for that build to end,
+ * DYNAMO_TOOLS_WAIT_SECONDS at most (an hour). Whatever the build left undone, the suite's own preparation then does.
+ */
+async function awaitToolsBuild(suite) {
+  const pid = Number(process.env.DYNAMO_TOOLS_BUILDER_PID);
+  if (!pid || !running(pid)) return true;
+  const limitMs = Number(process.env.DYNAMO_TOOLS_WAIT_SECONDS ?? 3600) * 1000;
+  const started = Date.now();
+  const log = process.env.DYNAMO_TOOLS_BUILD_LOG ?? "(no log named)";
+  console.log(`=== ${suite.name}: waiting for the background build of the test tools (pid ${pid}, log ${log}) ===`);
+  let report = started + 60_000;
+  while (running(pid)) {
+    if (Date.now() - started > limitMs) {
+      console.log(`=== ${suite.name}: the background build of the test tools did not end within ${limitMs / 1000} s (log ${log}); the suite counts as one failure`);
+      return false;
+    }
+    if (Date.now() >= report) {
+      console.log(`=== ${suite.name}: still waiting for the background build (${Math.round((Date.now() - started) / 1000)} s so far)`);
+      report += 60_000;
+    }
+    await sleep(1000);
+  }
+  console.log(`=== ${suite.name}: the background build of the test tools ended after a wait of ${Math.round((Date.now() - started) / 1000)} s ===`);
+  return true;
+}
+
 async function runSuite(suite) {
   const started = Date.now();
   console.log(`=== ${suite.name} tests: starting ===`);
+  if (suite.awaitTools && !(await awaitToolsBuild(suite))) return { passed: 0, failed: 1, pending: 0 };
   if (suite.prepare) {
     const [cmd, args] = suite.prepare;
     const code = await run(cmd, args, suite.tag);

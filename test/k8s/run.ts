@@ -3,12 +3,17 @@
  * mocha inside a sandbox of its own (harness/sandbox, harness/suite.ts), after building what the run needs on the
  * host. mocha's exit status is this program's. DYNAMO_K8S_KEEP=1 keeps the run directory (component logs, etcd,
  * volumes) afterwards; DYNAMO_K8S_JOBS sets the number of parallel mocha workers (default 2).
+ *
+ * `--prepare` builds what a run needs (the images; the toolchain must be built) and exits without starting a sandbox;
+ * `--prepare-image` builds the project's image alone, which needs no toolchain. CI does both in the background while
+ * other suites run (scripts/build-test-tools.sh), so the run finds them cached.
  */
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { launchSandbox } from "./harness/sandbox/launcher.js";
 import { prepareRun } from "./harness/sandbox/prepare.js";
+import { dynamoImage } from "../../scripts/image/index.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const mocha = fileURLToPath(new URL("../../node_modules/mocha/bin/mocha.js", import.meta.url));
@@ -27,6 +32,11 @@ function testFiles(dir: string): string[] {
 }
 
 async function main(): Promise<number> {
+  if (files.length === 1 && (files[0] === "--prepare" || files[0] === "--prepare-image")) {
+    const images = files[0] === "--prepare" ? (await prepareRun()).images : { dynamo: await dynamoImage(), system: [] };
+    for (const image of [images.dynamo, ...images.system]) console.log(`${image.reference}: ${image.archive}`);
+    return 0;
+  }
   const { binDir, images } = await prepareRun();
   process.chdir(root);
   return launchSandbox({

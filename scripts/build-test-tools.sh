@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds everything the test suites need beyond npm's packages, in the order the suites need it, and says how long
+# each part took: promtool (the unit tests' alert checks), versitygw (the S3 backup tests, early in the integration
+# tests), then the Kubernetes toolchain and, alongside it, the project's image (it needs no toolchain, and its build
+# waits on the network where the Go build waits on the CPU), and last the node's system images. Every part is cached
+# by its own script, so with the caches in place this takes seconds.
+#
+# .ci/run starts it in the background at the lowest CPU priority right after `npm ci`, and lint, the type check and
+# the node suite run meanwhile: a cold run (empty caches) spends most of its build time there instead of before the
+# tests. The tests that need a part wait for this script (.ci/run before `npm test`, scripts/run-tests.mjs before the
+# Kubernetes suite). Run by hand it simply builds everything.
+#
+# Usage: scripts/build-test-tools.sh     exits non-zero if any part failed; the output says which
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+failed=()
+
+# step NAME COMMAND...: runs one part, timed; a failure is recorded and returned (a part in the background returns it
+# to `wait`).
+step() {
+  local name="$1" started=$SECONDS
+  shift
+  echo "== $name: building what is not cached (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  if "$@"; then
+    echo "== $name ready in $((SECONDS - started)) s"
+  else
+    echo "== $name FAILED after $((SECONDS - started)) s"
+    failed+=("$name")
+    return 1
+  fi
+}
+
+started=$SECONDS
+step promtool bash scripts/build-promtool.sh
+step versitygw bash scripts/build-versitygw.sh
+if [[ -f test/k8s/toolchain/build.sh ]]; then
+  # Its own output goes to a file so the two parallel parts do not interleave line by line; it follows once done.
+  image_log="$(mktemp)"
+  step "the project's image" node --import tsx test/k8s/run.ts --prepare-image >"$image_log" 2>&1 &
+  image_pid=$!
+  step "Kubernetes toolchain" bash test/k8s/toolchain/build.sh
+  wait "$image_pid" || failed+=("the project's image")
+  cat "$image_log"
+  rm -f "$image_log"
+  step "Kubernetes system images" node --import tsx test/k8s/run.ts --prepare
+fi
+echo "== test tools built in $((SECONDS - started)) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "== failed: ${failed[*]}"
+  exit 1
+fi
