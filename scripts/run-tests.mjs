@@ -4,20 +4,42 @@
 // minutes that way on two cores (the Kubernetes suite 10 of them), but the load it adds made three timing-sensitive
 // integration tests fail that pass on their own (a rolling restart of 5 nodes, a Jepsen run, `dynamo dev scale`).
 // Each line a suite prints carries its tag either way.
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const root = new URL("..", import.meta.url).pathname;
 const mocha = new URL("../node_modules/mocha/bin/mocha.js", import.meta.url).pathname;
-const suites = [
-  { name: "unit and integration", tag: "node", args: [mocha, "--config", ".mocharc.json", "test/unit/**/*.test.ts", "test/integration/**/*.test.ts", ...process.argv.slice(2)] },
-];
+const serial = process.env.DYNAMO_TEST_PARALLEL !== "1";
+const nodeSuite = ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"];
+const mochaArgs = (...specs) => [mocha, "--config", ".mocharc.json", ...specs, ...process.argv.slice(2)];
+
+/** Test files (relative to the repository) under `dir` that import one of the modules `pattern` matches. */
+function filesImporting(dir, pattern) {
+  const found = [];
+  for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...filesImporting(path, pattern));
+    else if (entry.name.endsWith(".test.ts") && pattern.test(readFileSync(join(root, path), "utf8"))) found.push(path);
+  }
+  return found.sort((a, b) => a.localeCompare(b, "en"));
+}
+
+const suites = [];
+// While .ci/run builds promtool and versitygw in the background (DYNAMO_TOOLS_BUILDER_PID), the files that run them go
+// last, in a mocha run of their own that first waits for both: the rest of the node suite need not wait for the build.
+const toolFiles = process.env.DYNAMO_TOOLS_BUILDER_PID && serial ? ["test/unit", "test/integration"].flatMap((dir) => filesImporting(dir, /from "[^"]*\/(promtool|local-s3)\.js"/)) : [];
+if (toolFiles.length > 0) {
+  suites.push({ name: "unit and integration", tag: "node", args: mochaArgs(...nodeSuite, ...toolFiles.flatMap((f) => ["--ignore", f])) });
+  suites.push({ name: "unit and integration needing promtool or versitygw", tag: "node", awaitTools: ["scripts/build-promtool.sh", "scripts/build-versitygw.sh"], args: mochaArgs(...toolFiles) });
+} else {
+  suites.push({ name: "unit and integration", tag: "node", args: mochaArgs(...nodeSuite) });
+}
 if (existsSync(new URL("../test/k8s/run.ts", import.meta.url)) && process.env.DYNAMO_SKIP_K8S !== "1") {
   // The Kubernetes binaries and images are built once and cached; with the caches in place these return at once.
-  suites.push({ name: "kubernetes", tag: "k8s", awaitTools: true, prepare: ["bash", ["test/k8s/toolchain/build.sh"]], args: ["--import", "tsx", "test/k8s/run.ts"] });
+  suites.push({ name: "kubernetes", tag: "k8s", awaitTools: [], prepare: ["bash", ["test/k8s/toolchain/build.sh"]], args: ["--import", "tsx", "test/k8s/run.ts"] });
 }
-const serial = process.env.DYNAMO_TEST_PARALLEL !== "1";
 
 /** Prints a child's output line by line under the suite's tag, and keeps the last megabyte for the counts. */
 function relay(stream, tag, sink, keep) {
@@ -57,31 +79,38 @@ function running(pid) {
   }
 }
 
+/** Whether every one of `scripts` (build scripts of test tools) finds its tool built (`SCRIPT --print`). */
+const built = (scripts) => scripts.every((script) => spawnSync("bash", [script, "--print"], { cwd: root, stdio: "ignore" }).status === 0);
+
 /**
  * .ci/run builds the test tools in the background (scripts/build-test-tools.sh, process DYNAMO_TOOLS_BUILDER_PID)
- * while the node suite runs; the Kubernetes suite needs its binaries and images, so it waits for that build to end,
- * DYNAMO_TOOLS_WAIT_SECONDS at most (an hour). Whatever the build left undone, the suite's own preparation then does.
+ * while the node suite runs. A suite that needs some of them waits, DYNAMO_TOOLS_WAIT_SECONDS at most (an hour): for
+ * the tools its build scripts name (suite.awaitTools) to be built, or with none named (the Kubernetes suite needs the
+ * binaries and the images) for the whole build to end. Whatever the build left undone then fails the suite's tests
+ * with their own messages, or the suite's preparation does it.
  */
 async function awaitToolsBuild(suite) {
   const pid = Number(process.env.DYNAMO_TOOLS_BUILDER_PID);
-  if (!pid || !running(pid)) return true;
+  const ready = () => !running(pid) || (suite.awaitTools.length > 0 && built(suite.awaitTools));
+  if (!pid || ready()) return true;
   const limitMs = Number(process.env.DYNAMO_TOOLS_WAIT_SECONDS ?? 3600) * 1000;
   const started = Date.now();
   const log = process.env.DYNAMO_TOOLS_BUILD_LOG ?? "(no log named)";
-  console.log(`=== ${suite.name}: waiting for the background build of the test tools (pid ${pid}, log ${log}) ===`);
+  const what = suite.awaitTools.length > 0 ? suite.awaitTools.map((s) => s.replace(/^.*build-(.*)\.sh$/, "$1")).join(" and ") : "the test tools";
+  console.log(`=== ${suite.name}: waiting for the background build of ${what} (pid ${pid}, log ${log}) ===`);
   let report = started + 60_000;
-  while (running(pid)) {
+  while (!ready()) {
     if (Date.now() - started > limitMs) {
-      console.log(`=== ${suite.name}: the background build of the test tools did not end within ${limitMs / 1000} s (log ${log}); the suite counts as one failure`);
+      console.log(`=== ${suite.name}: the background build of ${what} did not end within ${limitMs / 1000} s (log ${log}); the suite counts as one failure`);
       return false;
     }
     if (Date.now() >= report) {
       console.log(`=== ${suite.name}: still waiting for the background build (${Math.round((Date.now() - started) / 1000)} s so far)`);
       report += 60_000;
     }
-    await sleep(1000);
+    await sleep(2000);
   }
-  console.log(`=== ${suite.name}: the background build of the test tools ended after a wait of ${Math.round((Date.now() - started) / 1000)} s ===`);
+  console.log(`=== ${suite.name}: waited ${Math.round((Date.now() - started) / 1000)} s for the background build of ${what} ===`);
   return true;
 }
 
