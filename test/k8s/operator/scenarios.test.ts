@@ -29,9 +29,9 @@ const NAME = "kv";
 const PARTITIONS = 32;
 
 /**
- * Fast failure detection and clean-up, and handoff limited to 64 kB/s per receiving node (after a one-second burst):
+ * Fast failure detection and clean-up, and handoff limited to 96 kB/s per receiving node (after a one-second burst):
  * with the bulk keys below, even a 4 → 3 step, whose hand-off is spread over three receivers, moves data for about
- * four seconds, long enough for the test to change course while transfers are in flight.
+ * three seconds, long enough for the test (polling every 100 ms) to change course while transfers are in flight.
  */
 const TUNING = {
   gossipIntervalMs: 200,
@@ -40,7 +40,7 @@ const TUNING = {
   requestTimeoutMs: 3000,
   peerTimeoutMs: 1500,
   dropDelayMs: 1000,
-  handoffBytesPerSecond: 64_000,
+  handoffBytesPerSecond: 96_000,
   handoffBatchMax: 50,
 };
 const BULK_KEYS = 1200;
