@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Builds everything the test suites need beyond npm's packages, in the order the suites need it, and says how long
-# each part took: promtool (the unit tests' alert checks), versitygw (the S3 backup tests, early in the integration
-# tests), then the Kubernetes toolchain and, alongside it, the project's image (it needs no toolchain, and its build
-# waits on the network where the Go build waits on the CPU), and last the node's system images. Every part is cached
-# by its own script, so with the caches in place this takes seconds.
+# Builds everything the test suites need beyond npm's packages and says how long each part took: promtool (the alert
+# checks of the unit tests), versitygw (the S3 backup tests), the Kubernetes toolchain and, alongside all three, the
+# project's image (it needs no toolchain, and its build waits on the network where the Go builds wait on the CPU),
+# and last the node's system images. Every part is cached by its own script, so with the caches in place this takes
+# seconds.
 #
 # .ci/run starts it in the background at the lowest CPU priority right after `npm ci`, and lint, the type check and
 # the node suite run meanwhile: a cold run (empty caches) spends most of its build time there instead of before the
-# tests. The tests that need a part wait for this script (.ci/run before `npm test`, scripts/run-tests.mjs before the
-# Kubernetes suite). Run by hand it simply builds everything.
+# tests. The tests that need a part wait for it (scripts/run-tests.mjs: the node suite's files that run promtool or
+# versitygw go last and wait for both; the Kubernetes suite waits for this script to end). Run by hand it simply
+# builds everything.
 #
 # Usage: scripts/build-test-tools.sh     exits non-zero if any part failed; the output says which
 set -uo pipefail
@@ -32,13 +33,16 @@ step() {
 }
 
 started=$SECONDS
-step promtool bash scripts/build-promtool.sh
-step versitygw bash scripts/build-versitygw.sh
+image_pid=""
 if [[ -f test/k8s/toolchain/build.sh ]]; then
-  # Its own output goes to a file so the two parallel parts do not interleave line by line; it follows once done.
+  # Its own output goes to a file so the parts running side by side do not interleave; it follows once done.
   image_log="$(mktemp)"
   step "the project's image" node --import tsx test/k8s/run.ts --prepare-image >"$image_log" 2>&1 &
   image_pid=$!
+fi
+step promtool bash scripts/build-promtool.sh
+step versitygw bash scripts/build-versitygw.sh
+if [[ -n "$image_pid" ]]; then
   step "Kubernetes toolchain" bash test/k8s/toolchain/build.sh
   wait "$image_pid" || failed+=("the project's image")
   cat "$image_log"
