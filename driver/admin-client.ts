@@ -5,6 +5,7 @@
  * naming the node. `https` peer URLs are called with mutual TLS: the node must present a certificate from the
  * cluster CA before the token is sent, and this client presents its own.
  */
+import type { Agent } from "node:http";
 import type { z } from "zod";
 import { DynamoError, isErrorCode, type ErrorCode } from "../node/errors/index.js";
 import {
@@ -41,6 +42,8 @@ export class AdminClient {
     private readonly timeoutMs = 5000,
     /** TLS material for `https` peer URLs, read at every call so a rotated certificate is used at once. */
     private readonly tls?: () => ClientTlsOptions,
+    /** Connections to reuse (see PeerPortRequest.agent); by default one per call. */
+    private readonly agent?: Agent,
   ) {}
 
   async node(peerUrl: string): Promise<NodeInfo> {
@@ -110,6 +113,7 @@ export class AdminClient {
         body: body === undefined ? undefined : JSON.stringify(body),
         timeoutMs: this.timeoutMs,
         tls: this.tls,
+        agent: this.agent,
       });
     } catch (err) {
       throw new DynamoError("unavailable", `${method} ${peerUrl}${path} failed: ${(err as Error).message}`, { cause: err });

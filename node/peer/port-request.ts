@@ -4,7 +4,7 @@
  * holding TLS material never sends the token to a plain `http` URL. Used by the admin client of the RingDriver and by
  * the web console, which asks every member for its stats.
  */
-import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpRequest, type Agent, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { ClientTlsOptions } from "../tls/index.js";
 
@@ -17,6 +17,12 @@ export interface PeerPortRequest {
   tls?: () => ClientTlsOptions;
   /** Bytes of the answer read at most. */
   answerBytesMax?: number;
+  /**
+   * The agent to send it through; by default a new connection per request (over TLS, a full handshake each time).
+   * A keep-alive agent suits a caller that makes many requests to the same nodes, such as a test reading each
+   * replica's copy of thousands of keys (an https.Agent for https URLs: it keeps connections apart by TLS material).
+   */
+  agent?: Agent;
 }
 
 export function peerPortRequest(url: URL, options: PeerPortRequest): Promise<{ status: number; text: string }> {
@@ -42,12 +48,12 @@ export function peerPortRequest(url: URL, options: PeerPortRequest): Promise<{ s
         reject(new Error("the node's URL is https but this caller has no TLS material"));
         return;
       }
-      req = httpsRequest(url, { ...base, ...options.tls(), agent: false }, onResponse);
+      req = httpsRequest(url, { ...base, ...options.tls(), agent: options.agent ?? false }, onResponse);
     } else if (options.tls) {
       reject(new Error("the node's URL is plain http but this caller only talks TLS to nodes"));
       return;
     } else {
-      req = httpRequest(url, base, onResponse);
+      req = httpRequest(url, options.agent ? { ...base, agent: options.agent } : base, onResponse);
     }
     req.on("timeout", () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
     req.on("error", reject);

@@ -5,10 +5,12 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { Agent as HttpsAgent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { devClientTls } from "../../dev/pki.js";
 import { AdminClient } from "../../driver/index.js";
+import { DynamoError } from "../../node/errors/index.js";
 import { freePortBlock, runDynamo, startDevSupervisor, stopDevSupervisor, type DevStartOptions } from "../../lib/local-cluster.js";
 import type { LocalRecord, NodeInfo } from "../../node/protocol/index.js";
 import type { Ring } from "../../node/ring/index.js";
@@ -42,6 +44,9 @@ export interface StartOptions {
 }
 
 export class TestCluster {
+  /** Connections kept open for localRecord, made at its first call. */
+  private keepAlive: HttpsAgent | undefined;
+
   private constructor(
     readonly dataDir: string,
     readonly basePort: number,
@@ -151,7 +156,19 @@ export class TestCluster {
 
   /** This node's own copy of a key, as the admin API reports it. */
   async localRecord(index: number, bucket: string, key: string): Promise<LocalRecord> {
-    return this.adminClient().localRecord(this.nodes()[index]!.peerUrl, bucket, key);
+    const peerUrl = this.nodes()[index]!.peerUrl;
+    // Tests read thousands of these per check; a mutual-TLS handshake for each one made such a check take a minute.
+    // (Plain http goes through Node's global agent, which keeps connections already.)
+    this.keepAlive ??= new HttpsAgent({ keepAlive: true, maxSockets: 8 });
+    const tls = this.peerTls;
+    const admin = new AdminClient(this.token, 10_000, tls && (() => tls), peerUrl.startsWith("https:") ? this.keepAlive : undefined);
+    try {
+      return await admin.localRecord(peerUrl, bucket, key);
+    } catch (err) {
+      // A kept connection the node closed (it restarted, or its idle timeout fell due) as the request went out.
+      if (!(err instanceof DynamoError) || err.code !== "unavailable") throw err;
+      return admin.localRecord(peerUrl, bucket, key);
+    }
   }
 
   /** Sends a signal to a node's process (SIGSTOP / SIGCONT to freeze and thaw it). */
@@ -192,6 +209,7 @@ export class TestCluster {
 
   /** Stops the cluster and removes its data, unless DYNAMO_TEST_KEEP=1 asks to keep it for a post-mortem. */
   async destroy(): Promise<void> {
+    this.keepAlive?.destroy();
     await this.stop();
     if (process.env.DYNAMO_TEST_KEEP === "1") {
       console.log(`    kept cluster data in ${this.dataDir}`);

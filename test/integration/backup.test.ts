@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import type { Ring } from "../../node/ring/index.js";
 import { CLI, REPO_ROOT, runCli, TestCluster } from "../helpers/dev-cluster.js";
+import { pool } from "../helpers/pool.js";
 import { currentRing, replicasOf } from "../helpers/replicas.js";
 import { S3Server } from "../../lib/local-s3.js";
 import { seededRandom } from "../../lib/random.js";
@@ -34,13 +35,6 @@ interface Expected {
   key: string;
   kind: Kind;
   values: string[];
-}
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
 }
 
 async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { REPO_ROOT, TestCluster } from "../helpers/dev-cluster.js";
 import { http, kvUrl } from "../helpers/http.js";
+import { pool } from "../helpers/pool.js";
 import { currentRing, eventually, localValues, metricSum, replicasOf } from "../helpers/replicas.js";
 import { seededRandom } from "../../lib/random.js";
 import { testSeed } from "../helpers/random.js";
@@ -57,18 +58,21 @@ function assertOnlyInFlightTo(cluster: TestCluster, index: number, load: { ackno
   assert.ok(load.failures.length <= Math.max(3, load.acknowledged.size / 50), `${load.failures.length} writes failed: ${load.failures.slice(0, 5).join("; ")}`);
 }
 
-/** Problems with keys not held by every one of their replicas. */
+/**
+ * Problems with keys not held by every one of their replicas, up to about twenty. Each replica's copy is read on its
+ * own through the admin API, several keys at a time: one request after another, a pass over a thousand keys at three
+ * replicas took most of a minute.
+ */
 async function missingOnReplicas(cluster: TestCluster, bucket: string, keys: Map<string, string>, n: number): Promise<string[]> {
   const ring = await currentRing(cluster);
   const index = new Map(cluster.nodes().map((node, i) => [node.id, i]));
   const problems: string[] = [];
-  for (const [key, value] of keys) {
+  await pool([...keys], 8, async ([key, value]) => {
     for (const id of replicasOf(ring, bucket, key, n)) {
       const values = await localValues(cluster, index.get(id)!, bucket, key);
       if (!values.includes(value)) problems.push(`${key} missing on ${id}`);
-      if (problems.length > 20) return problems;
     }
-  }
+  }, () => problems.length > 20);
   return problems;
 }
 
