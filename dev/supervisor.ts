@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { once } from "node:events";
 import { get as httpGet } from "node:http";
 import { get as httpsGet } from "node:https";
-import { AdminClient, DEFAULT_ROLL, RingDriver, describeProgress, observeRoll, rollGate, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
+import { AdminClient, DEFAULT_ROLL, RingDriver, describeProgress, observeRoll, planStillWanted, rollGate, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
 import { DynamoError } from "../node/errors/index.js";
 import { rateLimited } from "../node/log.js";
 import { newestRing, partitionsPerMember } from "../node/ring/index.js";
@@ -142,7 +142,16 @@ export class DevCluster {
     await Promise.all(this.nodes.slice(0, count).map((node) => this.startNode(node)));
     this.desiredCount = count;
     this.options.onScale?.(count);
-    const result = await this.stepOnce();
+    let result = await this.stepOnce();
+    // A step plans nothing while a new node has not answered its observation yet (on a busy machine its first answer
+    // can miss the admin client's timeout), and the background loop would plan a second later: the answer would say
+    // "nothing to change" for a scale that does change the ring. Step again, briefly, until the ring heads for
+    // `count` members, so the answer names the plan.
+    const deadline = Date.now() + SCALE_PLAN_WAIT_MS;
+    while (!result.action && !result.done && !this.headsFor(result.ring) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(result.retryAfterMs, 250)));
+      result = await this.stepOnce();
+    }
     this.wake?.();
     return { nodes: count, epoch: result.ring?.epoch ?? 0, action: result.action ?? "nothing to change", transfers: result.transfers };
   }
@@ -208,6 +217,11 @@ export class DevCluster {
       say(`rolling restart: waiting ${when}: ${verdict.reason}`);
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+
+  /** The ring's plan in flight already leads to the desired members. */
+  private headsFor(ring: Ring | undefined): boolean {
+    return ring !== undefined && ring.pending.length > 0 && planStillWanted(ring, this.desiredIds(), this.options.targetN);
   }
 
   private desiredIds(): string[] {
@@ -462,6 +476,9 @@ const NODE_ALLOCATOR_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131
 
 /** How long a rolling restart waits for the cluster to be healthy before and after each node. */
 const ROLL_GATE_TIMEOUT_MS = 5 * 60_000;
+
+/** How long `scale` keeps stepping for a plan towards the new count before it answers with what it has. */
+const SCALE_PLAN_WAIT_MS = 15_000;
 
 /** Whether a node's client port answers /healthz within a second (over https, trusting `ca`, when it has one). */
 function answersHealthz(url: string, ca: Buffer | undefined): Promise<boolean> {
