@@ -2,6 +2,8 @@
  * `dynamo operator`: parses flags (each also DYNAMO_<FLAG>), loads the kubeconfig (in a pod, its service account),
  * and runs the operator until SIGTERM or SIGINT, or until it loses the leader lease.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { UsageError, command, port, readsEnvironment, runCommand, type Command } from "../lib/command-line.js";
 import { defaultStorageImage } from "./api/index.js";
@@ -16,6 +18,8 @@ interface OperatorFlags {
   podLabels?: string;
   clusterDomain?: string;
   defaultImage?: string;
+  customMetricsPort?: number;
+  customMetricsCertDir?: string;
 }
 
 export function operatorCommand(): Command {
@@ -27,7 +31,9 @@ export function operatorCommand(): Command {
       .option("--metrics-host <host>", "address of the metrics port")
       .option("--pod-labels <k=v,...>", "labels of the operator's own pods (in $POD_NAMESPACE), which the clusters' NetworkPolicies admit to the peer port")
       .option("--cluster-domain <domain>", "the cluster's DNS domain, used in the names certificates carry (default cluster.local)")
-      .option("--default-image <image>", `the storage image of DynamoClusters that name none (default ${defaultStorageImage()})`),
+      .option("--default-image <image>", `the storage image of DynamoClusters that name none (default ${defaultStorageImage()})`)
+      .option("--custom-metrics-port <port>", "serve the custom metrics API (custom.metrics.k8s.io/v1beta2) for HPAs on this port", port("custom-metrics-port"))
+      .option("--custom-metrics-cert-dir <dir>", "the custom metrics API's serving certificate: tls.crt and tls.key in this directory"),
   );
 }
 
@@ -52,6 +58,7 @@ async function operate(flags: OperatorFlags): Promise<number> {
     log,
     operatorPods: operatorPods(flags.podLabels, process.env.POD_NAMESPACE),
     clusterDomain: clusterDomain(flags.clusterDomain),
+    customMetrics: customMetrics(flags.customMetricsPort, flags.customMetricsCertDir),
   });
   process.once("SIGTERM", () => void operator.shutdown(0));
   process.once("SIGINT", () => void operator.shutdown(0));
@@ -72,6 +79,22 @@ export function operatorPods(labels: string | undefined, namespace: string | und
   }
   if (Object.keys(parsed).length === 0) throw new UsageError("--pod-labels names no label");
   return { namespace, labels: parsed };
+}
+
+/**
+ * The custom metrics API's port and serving certificate: both flags or neither. The files are read now (a missing one
+ * is a usage error) and again whenever the server refreshes, so a renewed Secret takes effect without a restart.
+ */
+function customMetrics(port: number | undefined, certDir: string | undefined): { port: number; tls: () => { cert: string; key: string } } | undefined {
+  if (port === undefined && !certDir) return undefined;
+  if (port === undefined || !certDir) throw new UsageError("--custom-metrics-port and --custom-metrics-cert-dir go together");
+  const tls = () => ({ cert: readFileSync(join(certDir, "tls.crt"), "utf8"), key: readFileSync(join(certDir, "tls.key"), "utf8") });
+  try {
+    tls();
+  } catch (err) {
+    throw new UsageError(`--custom-metrics-cert-dir: ${(err as Error).message}`);
+  }
+  return { port, tls };
 }
 
 function clusterDomain(value: string | undefined): string | undefined {

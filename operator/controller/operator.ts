@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
 import { AdminClient, RingDriver } from "../../driver/index.js";
+import { CustomMetricsServer } from "../custom-metrics/index.js";
 import { API_VERSION, BACKUP_PLURAL, PLURAL, SCHEDULED_BACKUP_PLURAL, defaultStorageImage, largestN, type DynamoCluster } from "../api/index.js";
 import { KubeApi, objectPath } from "../kube/api-client.js";
 import { BACKUP_LABEL, LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, RESTORE_LABEL, type OperatorPods } from "../resources/index.js";
@@ -44,6 +45,11 @@ export interface OperatorOptions {
   operatorPods?: OperatorPods;
   /** The cluster DNS domain, for the names in certificates; cluster.local when unset. */
   clusterDomain?: string;
+  /**
+   * Serve the custom metrics API (custom.metrics.k8s.io) on this port with this serving certificate, for HPAs that
+   * scale DynamoClusters on requests or bytes per node. Every replica serves it, leader or not.
+   */
+  customMetrics?: { port: number; host?: string; tls: () => { cert: string; key: string } };
 }
 
 export class Operator {
@@ -56,6 +62,9 @@ export class Operator {
   private readonly informers: RestartingInformer<KubernetesObject>[] = [];
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
+  private customMetrics: CustomMetricsServer | undefined;
+  /** The port the custom metrics API listens on, once started (the one asked for, or the one chosen for port 0). */
+  customMetricsPort: number | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private exit!: (code: number) => void;
   readonly done: Promise<number>;
@@ -111,6 +120,10 @@ export class Operator {
 
   async start(): Promise<void> {
     if (this.options.metricsPort !== undefined) await this.serveMetrics(this.options.metricsPort);
+    if (this.options.customMetrics) {
+      this.customMetrics = new CustomMetricsServer(this.api, { ...this.options.customMetrics, namespace: this.options.namespace, log: this.options.log });
+      this.customMetricsPort = await this.customMetrics.start();
+    }
     if (!this.options.leaderElect) {
       this.metrics.leader.set(1);
       await this.startControllers();
@@ -142,6 +155,7 @@ export class Operator {
     this.scheduleQueue.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
     await this.elector?.stop();
+    await this.customMetrics?.stop();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 

@@ -1,8 +1,10 @@
 /**
  * NetworkPolicy `X`: the peer port (replication, gossip, handoff, the admin API) only from the cluster's own pods, its
- * backup and restore Jobs' pods (component `backup`), and the operator's, plus whatever `spec.network.peerFrom` adds; the client port from what `spec.network.clientFrom`
- * allows, the cluster's namespace by default. Any other ingress to the storage pods is refused. It protects only where
- * the cluster's network plugin enforces NetworkPolicies; mutual TLS and the token guard the peer port regardless.
+ * backup and restore Jobs' pods (component `backup`), and the operator's, plus whatever `spec.network.peerFrom` adds;
+ * the client port from what `spec.network.clientFrom` allows (the cluster's namespace by default) and the operator's
+ * pods, which read the nodes' /metrics there for the custom metrics API. Any other ingress to the storage pods is
+ * refused. It protects only where the cluster's network plugin enforces NetworkPolicies; mutual TLS and the token guard
+ * the peer port regardless.
  */
 import type { KubernetesObject, V1LabelSelector, V1NetworkPolicyPeer } from "@kubernetes/client-node";
 import type { DynamoCluster, NetworkPeer } from "../api/index.js";
@@ -41,12 +43,14 @@ export function buildNetworkPolicy(cluster: DynamoCluster, operator: OperatorPod
     // The pods of the cluster's backup and restore Jobs (resources/backup-job.ts), which read and write through the peer port.
     { podSelector: { matchLabels: { ...selectorLabels(name), [LABEL_COMPONENT]: BACKUP_COMPONENT } } },
   ];
-  if (operator) {
-    peerSources.push({ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: operator.namespace } }, podSelector: { matchLabels: { ...operator.labels } } });
-  }
+  const operatorPeer: V1NetworkPolicyPeer[] = operator
+    ? [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: operator.namespace } }, podSelector: { matchLabels: { ...operator.labels } } }]
+    : [];
+  peerSources.push(...operatorPeer);
   peerSources.push(...(network.peerFrom ?? []).map(peer));
-  // An empty `from` would admit everyone, so the default is spelled out: every pod of the cluster's namespace.
-  const clientSources = network.clientFrom ? network.clientFrom.map(peer) : [{ podSelector: {} }];
+  // An empty `from` would admit everyone, so the default is spelled out: every pod of the cluster's namespace. The
+  // operator reads the nodes' /metrics on the client port for the custom metrics API, so it is admitted there too.
+  const clientSources = [...(network.clientFrom ? network.clientFrom.map(peer) : [{ podSelector: {} }]), ...operatorPeer];
   return {
     apiVersion: "networking.k8s.io/v1",
     kind: "NetworkPolicy",

@@ -4,11 +4,11 @@
 // clients running and no acknowledged write lost; when the load stops, the HPA scales back down and the operator
 // hands the leaving node's partitions off first. The example's stabilization windows (minutes) are shortened here.
 import assert from "node:assert/strict";
-import { DynamoClient } from "../../../client/index.js";
 import type { Operator } from "../../../operator/controller/index.js";
 import { testSeed } from "../../helpers/random.js";
-import { admin, cluster, createNamespace, deleteNamespace, describePods, sleep, waitFor } from "../harness/index.js";
+import { admin, cluster, createNamespace, deleteNamespace, describePods, waitFor } from "../harness/index.js";
 import { ClusterLoad, assertBalanced, clusterClient, createCluster, installCrd, readCluster, startOperator, waitStable } from "../operator/helpers.js";
+import { ServiceLoad } from "./service-load.js";
 
 const NAME = "kv";
 
@@ -36,47 +36,6 @@ interface Hpa {
     currentMetrics?: { resource?: { current?: { averageValue?: string } } }[];
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
   };
-}
-
-/** Writes and reads through one URL (the client Service) from many connections at once until stopped. */
-class ServiceLoad {
-  private running = true;
-  private readonly loops: Promise<void>[] = [];
-  // One connection per client: each is routed to a pod when kube-proxy's rules see it open, so the load spreads.
-  private readonly client: DynamoClient;
-  requests = 0;
-  failures = 0;
-
-  constructor(client: DynamoClient) {
-    this.client = client;
-  }
-
-  start(): void {
-    const value = "v".repeat(DEFAULT_HPA_TEST.valueBytes);
-    for (let c = 0; c < DEFAULT_HPA_TEST.loadClients; c++) {
-      this.loops.push(
-        (async () => {
-          for (let i = 0; this.running; i++) {
-            const key = `load-${c}-${i % DEFAULT_HPA_TEST.keysPerClient}`;
-            try {
-              await this.client.put("default", key, value);
-              await this.client.get("default", key);
-              this.requests += 2;
-            } catch {
-              this.failures++;
-              await sleep(100);
-            }
-          }
-        })(),
-      );
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await Promise.all(this.loops);
-    this.client.close();
-  }
 }
 
 describe("autoscaling a DynamoCluster on CPU with a HorizontalPodAutoscaler", function () {
@@ -148,7 +107,8 @@ describe("autoscaling a DynamoCluster on CPU with a HorizontalPodAutoscaler", fu
     await checker.start();
     const service = await admin().get<{ spec: { clusterIP: string } }>(`/api/v1/namespaces/${ns}/services/${NAME}`);
     // Over TLS from the cluster's published CA, as a user's client would, with the Service's name as the server name.
-    load = new ServiceLoad(await clusterClient(ns, NAME, [`https://${service.spec.clusterIP}:8080`], { maxSockets: DEFAULT_HPA_TEST.loadClients, timeoutMs: 5_000 }));
+    const client = await clusterClient(ns, NAME, [`https://${service.spec.clusterIP}:8080`], { maxSockets: DEFAULT_HPA_TEST.loadClients, timeoutMs: 5_000 });
+    load = new ServiceLoad(client, { clients: DEFAULT_HPA_TEST.loadClients, keysPerClient: DEFAULT_HPA_TEST.keysPerClient, valueBytes: DEFAULT_HPA_TEST.valueBytes });
     const started = Date.now();
     load.start();
     const raised = await waitFor(

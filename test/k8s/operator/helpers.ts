@@ -13,7 +13,7 @@ import { issueCertificate } from "../../../node/pki/index.js";
 import { clientTlsOptions } from "../../../node/tls/index.js";
 import { CLIENT_SCHEME_LABEL } from "../../../operator/resources/index.js";
 import { newestRing as newestOf, partitionOf, preferenceList, type Ring } from "../../../node/ring/index.js";
-import { Operator } from "../../../operator/controller/index.js";
+import { Operator, type OperatorOptions } from "../../../operator/controller/index.js";
 import type { DynamoClusterStatus } from "../../../operator/api/index.js";
 import { seededRandom } from "../../../lib/random.js";
 import { SetChecker, formatReport, type SetCheckerOptions } from "../../helpers/set-checker.js";
@@ -55,7 +55,7 @@ export async function installCrd(): Promise<void> {
 export const clustersPath = (ns: string) => `/apis/dynamo.ringkv.dev/v1alpha1/namespaces/${ns}/dynamoclusters`;
 
 /** Starts an operator in this process watching `ns`; its log lines go to stderr with a prefix when DEBUG is set. */
-export async function startOperator(ns: string, options: { leaderElect?: boolean; identity?: string } = {}): Promise<Operator> {
+export async function startOperator(ns: string, options: { leaderElect?: boolean; identity?: string; customMetrics?: OperatorOptions["customMetrics"] } = {}): Promise<Operator> {
   const operator = new Operator({
     kubeConfig: adminKubeConfig(),
     namespace: ns,
@@ -63,6 +63,7 @@ export async function startOperator(ns: string, options: { leaderElect?: boolean
     leaseNamespace: ns,
     identity: options.identity,
     metricsPort: undefined,
+    customMetrics: options.customMetrics,
     log: (m) => {
       if (process.env.DYNAMO_K8S_DEBUG) process.stderr.write(`[operator${options.identity ? ` ${options.identity}` : ""}] ${m}\n`);
     },

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import { z } from "zod";
+import { CUSTOM_METRICS } from "../../../operator/custom-metrics/index.js";
 import {
   API_VERSION,
   BACKUP_KIND,
@@ -52,23 +53,37 @@ const hpaSchema = z
         minReplicas: z.number().int().min(1),
         maxReplicas: z.number().int().min(1),
         metrics: z.array(
-          z
-            .object({
-              type: z.literal("Resource"),
-              resource: z
-                .object({
-                  name: z.enum(["cpu", "memory"]),
-                  target: z
-                    .object({
-                      type: z.enum(["Utilization", "AverageValue"]),
-                      averageUtilization: z.number().int().optional(),
-                      averageValue: z.string().optional(),
-                    })
-                    .strict(),
-                })
-                .strict(),
-            })
-            .strict(),
+          z.union([
+            z
+              .object({
+                type: z.literal("Resource"),
+                resource: z
+                  .object({
+                    name: z.enum(["cpu", "memory"]),
+                    target: z
+                      .object({
+                        type: z.enum(["Utilization", "AverageValue"]),
+                        averageUtilization: z.number().int().optional(),
+                        averageValue: z.string().optional(),
+                      })
+                      .strict(),
+                  })
+                  .strict(),
+              })
+              .strict(),
+            // A metric of the custom metrics API the operator serves (operator/custom-metrics), by one of its names.
+            z
+              .object({
+                type: z.literal("Pods"),
+                pods: z
+                  .object({
+                    metric: z.object({ name: z.enum(CUSTOM_METRICS.map((m) => m.name) as [string, ...string[]]) }).strict(),
+                    target: z.object({ type: z.literal("AverageValue"), averageValue: z.string().regex(/^\d+(\.\d+)?(m|k|M|G|Ki|Mi|Gi|Ti)?$/) }).strict(),
+                  })
+                  .strict(),
+              })
+              .strict(),
+          ]),
         ),
         behavior: z
           .object({
@@ -138,35 +153,41 @@ describe("examples/", () => {
     assert.ok(has(3, 1, 3), "no read-heavy catalogue bucket (r=1, w=3)");
   });
 
-  describe("the HorizontalPodAutoscaler", () => {
+  describe("the HorizontalPodAutoscalers", () => {
     const hpas = examples.filter((e) => e.object.kind === "HorizontalPodAutoscaler");
 
-    it("is a valid autoscaling/v2 object targeting a DynamoCluster from the examples through /scale", () => {
-      assert.equal(hpas.length, 1);
-      const hpa = hpaSchema.parse(hpas[0]?.object);
-      assert.equal(hpa.spec.scaleTargetRef.apiVersion, API_VERSION);
-      assert.equal(hpa.spec.scaleTargetRef.kind, KIND);
-      const target = clusters.get(hpa.spec.scaleTargetRef.name);
-      assert.ok(target, `no example DynamoCluster named ${hpa.spec.scaleTargetRef.name}`);
-      assert.ok(hpa.spec.maxReplicas > hpa.spec.minReplicas);
-    });
-
-    it("never scales below the largest n, which the API server would refuse", () => {
-      const hpa = hpaSchema.parse(hpas[0]?.object);
-      const target = clusters.get(hpa.spec.scaleTargetRef.name) as DynamoCluster;
-      assert.ok(hpa.spec.minReplicas >= largestN(target.spec), `minReplicas ${hpa.spec.minReplicas} < largest n ${largestN(target.spec)}`);
-    });
-
-    it("scales down conservatively: a long stabilization window and one pod per period", () => {
-      const { scaleDown } = hpaSchema.parse(hpas[0]?.object).spec.behavior;
-      assert.ok(scaleDown.stabilizationWindowSeconds >= 300, "scale-down stabilization shorter than five minutes");
-      assert.ok(scaleDown.policies.length > 0);
-      for (const policy of scaleDown.policies) {
-        assert.equal(policy.type, "Pods");
-        assert.equal(policy.value, 1);
-        assert.ok(policy.periodSeconds >= 300, "more than one node removed per five minutes");
+    it("are valid autoscaling/v2 objects targeting a DynamoCluster from the examples through /scale", () => {
+      assert.deepEqual(hpas.map((h) => h.file), ["hpa-requests.yaml", "hpa.yaml"]);
+      for (const { file, object } of hpas) {
+        const hpa = hpaSchema.parse(object);
+        assert.equal(hpa.spec.scaleTargetRef.apiVersion, API_VERSION, file);
+        assert.equal(hpa.spec.scaleTargetRef.kind, KIND, file);
+        const target = clusters.get(hpa.spec.scaleTargetRef.name);
+        assert.ok(target, `${file}: no example DynamoCluster named ${hpa.spec.scaleTargetRef.name}`);
+        assert.ok(hpa.spec.maxReplicas > hpa.spec.minReplicas, file);
       }
-      assert.notEqual(scaleDown.selectPolicy, "Max", "Max would pick the fastest policy");
+    });
+
+    it("never scale below the largest n, which the API server would refuse", () => {
+      for (const { file, object } of hpas) {
+        const hpa = hpaSchema.parse(object);
+        const target = clusters.get(hpa.spec.scaleTargetRef.name) as DynamoCluster;
+        assert.ok(hpa.spec.minReplicas >= largestN(target.spec), `${file}: minReplicas ${hpa.spec.minReplicas} < largest n ${largestN(target.spec)}`);
+      }
+    });
+
+    it("scale down conservatively: a long stabilization window and one pod per period", () => {
+      for (const { file, object } of hpas) {
+        const { scaleDown } = hpaSchema.parse(object).spec.behavior;
+        assert.ok(scaleDown.stabilizationWindowSeconds >= 300, `${file}: scale-down stabilization shorter than five minutes`);
+        assert.ok(scaleDown.policies.length > 0, file);
+        for (const policy of scaleDown.policies) {
+          assert.equal(policy.type, "Pods", file);
+          assert.equal(policy.value, 1, file);
+          assert.ok(policy.periodSeconds >= 300, `${file}: more than one node removed per five minutes`);
+        }
+        assert.notEqual(scaleDown.selectPolicy, "Max", `${file}: Max would pick the fastest policy`);
+      }
     });
   });
 });

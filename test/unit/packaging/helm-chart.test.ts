@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { CHART_DIR, DEFAULT_RENDER, findObject, lintChart, parseManifests, render, templateRaw, templateText, type K8sObject } from "./helm.js";
@@ -309,6 +310,56 @@ describe("helm chart charts/dynamo-operator", function () {
       ]);
       // Everything else stays as it is.
       assert.deepEqual(rights(role.rules), MANAGED_RIGHTS);
+    });
+  });
+
+  describe("the custom metrics API (customMetrics.enabled)", () => {
+    let objects: K8sObject[];
+    before(() => {
+      objects = render({ customMetrics: { enabled: true } });
+    });
+
+    it("is off by default: no APIService, no extra rights, no extra port", () => {
+      const defaults = render();
+      assert.ok(!defaults.some((o) => o.kind === "APIService" || o.metadata.name.includes("custom-metrics")));
+      assert.ok(!operatorContainer(defaults).args.some((a: string) => a.startsWith("--custom-metrics")));
+    });
+
+    it("registers v1beta2.custom.metrics.k8s.io with the aggregation layer, served by the operator's pods over a verified certificate", () => {
+      const apiService = findObject(objects, "APIService", "v1beta2.custom.metrics.k8s.io");
+      assert.deepEqual(apiService.spec.service, { name: `${FULLNAME}-custom-metrics`, namespace: RELEASE_NS, port: 443 });
+      assert.equal(apiService.spec.insecureSkipTLSVerify, undefined);
+      const secret = findObject(objects, "Secret", `${FULLNAME}-custom-metrics-tls`, RELEASE_NS);
+      assert.equal(apiService.spec.caBundle, secret.data["ca.crt"]);
+      const ca = new X509Certificate(Buffer.from(secret.data["ca.crt"], "base64"));
+      const serving = new X509Certificate(Buffer.from(secret.data["tls.crt"], "base64"));
+      assert.ok(serving.verify(ca.publicKey), "the serving certificate is signed by the caBundle's CA");
+      assert.match(serving.subjectAltName ?? "", new RegExp(`DNS:${FULLNAME}-custom-metrics\\.${RELEASE_NS}\\.svc(,|$)`));
+      const service = findObject(objects, "Service", `${FULLNAME}-custom-metrics`, RELEASE_NS);
+      assert.deepEqual(service.spec.selector, findObject(objects, "Deployment", FULLNAME, RELEASE_NS).spec.selector.matchLabels);
+      assert.deepEqual(service.spec.ports, [{ name: "https", port: 443, targetPort: "custom-metrics", protocol: "TCP" }]);
+      const container = operatorContainer(objects);
+      assert.ok(container.args.includes("--custom-metrics-port=6443"));
+      assert.ok(container.args.includes("--custom-metrics-cert-dir=/etc/dynamo/custom-metrics"));
+      assert.deepEqual(container.ports.find((p: { name: string }) => p.name === "custom-metrics"), { name: "custom-metrics", containerPort: 6443, protocol: "TCP" });
+      assert.deepEqual(container.volumeMounts.find((m: { name: string }) => m.name === "custom-metrics-tls"), { name: "custom-metrics-tls", mountPath: "/etc/dynamo/custom-metrics", readOnly: true });
+    });
+
+    it("adds only SubjectAccessReviews and reading the aggregation layer's ConfigMap to the operator's rights", () => {
+      const role = findObject(objects, "ClusterRole", `${FULLNAME}-custom-metrics-auth`);
+      assert.deepEqual(rights(role.rules), { "authorization.k8s.io/subjectaccessreviews": ["create"] });
+      const binding = findObject(objects, "ClusterRoleBinding", `${FULLNAME}-custom-metrics-auth`);
+      assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: FULLNAME, namespace: RELEASE_NS }]);
+      const reader = findObject(objects, "RoleBinding", `${FULLNAME}-custom-metrics-auth-reader`, "kube-system");
+      assert.deepEqual(reader.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "extension-apiserver-authentication-reader" });
+      assert.deepEqual(reader.subjects, [{ kind: "ServiceAccount", name: FULLNAME, namespace: RELEASE_NS }]);
+      // The operator's own rights do not change.
+      assert.deepEqual(rights(findObject(objects, "Role", FULLNAME, RELEASE_NS).rules), MANAGED_RIGHTS);
+    });
+
+    it("refuses a privileged port or a misspelt key", () => {
+      assertRefused({ customMetrics: { enabled: true, port: 443 } }, /port/);
+      assertRefused({ customMetrics: { enable: true } }, /enable/);
     });
   });
 
