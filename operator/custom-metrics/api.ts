@@ -80,6 +80,7 @@ export class MetricsApiError extends Error {
 
 /** What a request path asks for. */
 export type MetricsRequest =
+  | { kind: "groups" }
   | { kind: "group" }
   | { kind: "discovery" }
   | {
@@ -104,6 +105,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 export function parseRequest(url: string): MetricsRequest {
   const parsed = new URL(url, "https://localhost");
   const path = parsed.pathname.replace(/\/+$/, "");
+  if (path === "/apis") return { kind: "groups" };
   if (path === GROUP_PATH) return { kind: "group" };
   if (path === VERSION_PATH) return { kind: "discovery" };
   if (!path.startsWith(`${VERSION_PATH}/`)) throw new MetricsApiError(404, `${path} is not a path of ${CUSTOM_METRICS_GROUP_VERSION}`);
@@ -135,8 +137,21 @@ function metricList(): string {
 
 /** The group's discovery document (the aggregator usually answers it itself from the APIService). */
 export function apiGroup(): unknown {
+  return { kind: "APIGroup", apiVersion: "v1", ...group() };
+}
+
+function group(): { name: string; versions: unknown[]; preferredVersion: unknown } {
   const version = { groupVersion: CUSTOM_METRICS_GROUP_VERSION, version: CUSTOM_METRICS_VERSION };
-  return { kind: "APIGroup", apiVersion: "v1", name: CUSTOM_METRICS_GROUP, versions: [version], preferredVersion: version };
+  return { name: CUSTOM_METRICS_GROUP, versions: [version], preferredVersion: version };
+}
+
+/**
+ * The list of groups at `/apis`, in the plain (not aggregated) form. The aggregator asks for `/apis` first, hoping for
+ * aggregated discovery; given this, it falls back to the version's own document (`apiResourceList`), which is what it
+ * merges into the cluster's discovery and what the HPA controller finds the metrics by.
+ */
+export function apiGroupList(): unknown {
+  return { kind: "APIGroupList", apiVersion: "v1", groups: [group()] };
 }
 
 /** The version's discovery document: one resource `pods/<metric>` per metric, as custom metrics servers list them. */

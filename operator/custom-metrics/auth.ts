@@ -13,6 +13,9 @@ import { CUSTOM_METRICS_GROUP, CUSTOM_METRICS_VERSION, type MetricsRequest } fro
 
 export const AUTHENTICATION_CONFIGMAP = { namespace: "kube-system", name: "extension-apiserver-authentication" };
 
+const AUTHENTICATED_GROUP = "system:authenticated";
+const ANONYMOUS = "system:anonymous";
+
 /** How the aggregation layer identifies itself and the user, from the ConfigMap's data. */
 export interface RequestHeaderConfig {
   /** The front-proxy CA bundle (PEM) that signs the aggregator's client certificate. */
@@ -82,6 +85,10 @@ export function userFromHeaders(headers: IncomingHttpHeaders, config: RequestHea
     }
   }
   const uid = config.uidHeaders.map((h) => headerValues(headers, h)[0]).find((v) => v !== undefined);
+  // Every authenticated user is in system:authenticated, as Kubernetes' own authenticators make it; the aggregator
+  // does not send it (its discovery requests come as system:kube-aggregator with no group at all), and RBAC's
+  // discovery role is granted to that group.
+  if (user !== ANONYMOUS && !groups.includes(AUTHENTICATED_GROUP)) groups.push(AUTHENTICATED_GROUP);
   return { user, groups, extra, ...(uid ? { uid } : {}) };
 }
 

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { KubeApi } from "../kube/api-client.js";
 import { objectPath } from "../kube/api-client.js";
-import { MetricsApiError, apiGroup, apiResourceList, metricValueList, parseRequest, status, type MetricsRequest } from "./api.js";
+import { MetricsApiError, apiGroup, apiGroupList, apiResourceList, metricValueList, parseRequest, status, type MetricsRequest } from "./api.js";
 import { AUTHENTICATION_CONFIGMAP, accessReview, allowedClient, requestHeaderConfig, userFromHeaders, type RequestHeaderConfig, type UserInfo } from "./auth.js";
 import { DEFAULT_SCRAPE, NodeScraper } from "./scraper.js";
 
@@ -131,6 +131,7 @@ export class CustomMetricsServer {
   }
 
   private async answer(request: MetricsRequest): Promise<unknown> {
+    if (request.kind === "groups") return apiGroupList();
     if (request.kind === "group") return apiGroup();
     if (request.kind === "discovery") return apiResourceList();
     if (this.options.namespace && request.namespace !== this.options.namespace) {

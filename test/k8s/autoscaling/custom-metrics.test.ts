@@ -77,6 +77,7 @@ describe("autoscaling a DynamoCluster on requests per node through the custom me
   let load: ServiceLoad | undefined;
   let servingCa = "";
   let listening = "";
+  let scaledUp = false;
   const hpaPath = () => `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/${NAME}`;
   const readHpa = () => admin().get<Hpa>(hpaPath());
 
@@ -178,14 +179,14 @@ describe("autoscaling a DynamoCluster on requests per node through the custom me
     const frontProxy = { cert: readPem(pki.frontProxyClient.cert), key: readPem(pki.frontProxyClient.key) };
     const forbidden = await directGet(url, servingCa, { ...frontProxy, headers: { "X-Remote-User": `system:serviceaccount:${ns}:nobody`, "X-Remote-Group": "system:authenticated" } });
     assert.equal(forbidden.status, 403, forbidden.body);
-    assert.match(forbidden.body, /nobody" cannot get dynamo_client_requests_per_second of pods in namespace/);
+    assert.match((JSON.parse(forbidden.body) as { message: string }).message, /nobody" cannot get dynamo_client_requests_per_second of pods in namespace/);
     const allowed = await directGet(url, servingCa, { ...frontProxy, headers: { "X-Remote-User": "admin", "X-Remote-Group": "system:masters" } });
     assert.equal(allowed.status, 200, allowed.body);
     // Without that certificate (none, or the admin's, from the cluster CA): refused, whatever the headers say.
     for (const client of [{}, { cert: readPem(pki.admin.cert), key: readPem(pki.admin.key) }]) {
       const refused = await directGet(url, servingCa, { ...client, headers: { "X-Remote-User": "admin", "X-Remote-Group": "system:masters" } });
       assert.equal(refused.status, 401, refused.body);
-      assert.match(refused.body, /answers only kube-apiserver's aggregation layer/);
+      assert.match((JSON.parse(refused.body) as { message: string }).message, /answers only kube-apiserver's aggregation layer/);
     }
   });
 
@@ -234,9 +235,11 @@ describe("autoscaling a DynamoCluster on requests per node through the custom me
     assertBalanced(scaled, 4);
     console.error(`    [custom-metrics] Stable at 4 after ${Date.now() - started} ms; ${load.requests} requests through the Service, ${load.failures} failed`);
     await checker.assertNothingLost("scaled up by the HPA on requests per node");
+    scaledUp = true;
   });
 
   it("scales back 4 → 3 once the load stops, with no acknowledged write lost", async () => {
+    assert.ok(scaledUp, "the HPA never scaled up, so there is nothing to scale back");
     await load?.stop();
     load = undefined;
     const stopped = Date.now();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CUSTOM_METRICS, MetricsApiError, apiResourceList, metricValueList, parseRequest, quantity, status } from "../../../../operator/custom-metrics/index.js";
+import { CUSTOM_METRICS, MetricsApiError, apiGroupList, apiResourceList, metricValueList, parseRequest, quantity, status } from "../../../../operator/custom-metrics/index.js";
 
 const BASE = "/apis/custom.metrics.k8s.io/v1beta2";
 const requests = CUSTOM_METRICS.find((m) => m.name === "dynamo_client_requests_per_second")!;
@@ -25,6 +25,7 @@ describe("custom metrics API: requests and answers", () => {
     assert.deepEqual(parseRequest(BASE), { kind: "discovery" });
     assert.deepEqual(parseRequest(`${BASE}/`), { kind: "discovery" });
     assert.deepEqual(parseRequest("/apis/custom.metrics.k8s.io"), { kind: "group" });
+    assert.deepEqual(parseRequest("/apis"), { kind: "groups" });
   });
 
   it("answers an unknown metric with 404 naming the metrics there are", () => {
@@ -43,6 +44,11 @@ describe("custom metrics API: requests and answers", () => {
     const selector = apiError(() => parseRequest(`${BASE}/namespaces/shop/pods/*/dynamo_stored_bytes?metricLabelSelector=op%3Dget`));
     assert.equal(selector.code, 400);
     assert.match(selector.message, /no metric labels/);
+  });
+
+  it("lists its group at /apis in the plain form, so the aggregator falls back to the version's document", () => {
+    const version = { groupVersion: "custom.metrics.k8s.io/v1beta2", version: "v1beta2" };
+    assert.deepEqual(apiGroupList(), { kind: "APIGroupList", apiVersion: "v1", groups: [{ name: "custom.metrics.k8s.io", versions: [version], preferredVersion: version }] });
   });
 
   it("lists one pods/<metric> resource per metric in discovery", () => {

@@ -46,6 +46,10 @@ describe("custom metrics API: who may ask", () => {
       groups: ["system:serviceaccounts", "system:authenticated"],
       extra: { "authentication.kubernetes.io/pod-name": ["hpa-1"] },
     });
+    // The aggregator's own discovery requests name a user and no group: like every authenticated user, it is in
+    // system:authenticated, which RBAC's discovery role is granted to.
+    assert.deepEqual(userFromHeaders({ "x-remote-user": "system:kube-aggregator" }, config), { user: "system:kube-aggregator", groups: ["system:authenticated"], extra: {} });
+    assert.deepEqual(userFromHeaders({ "x-remote-user": "system:anonymous", "x-remote-group": "system:unauthenticated" }, config)?.groups, ["system:unauthenticated"]);
     assert.equal(userFromHeaders({ "x-remote-group": "system:masters" }, config), undefined, "groups without a user are no one");
   });
 
