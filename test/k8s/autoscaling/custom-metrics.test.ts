@@ -9,7 +9,8 @@
 //
 // The operator runs in this process, as in the other operator tests, so the APIService points at a Service without a
 // selector whose endpoint is this process's listening address on the node (kube-apiserver routes aggregated requests
-// to endpoints directly). The chart does the same with the operator's pods (docs/autoscaling.md).
+// to endpoints directly). The last step hands over to the chart (customMetrics.enabled), whose operator pod serves the
+// API with the certificate, Service and RBAC the chart makes.
 import assert from "node:assert/strict";
 import { request } from "node:https";
 import { join } from "node:path";
@@ -20,6 +21,7 @@ import { ApiClient, ApiError, admin, cluster, createNamespace, deleteNamespace, 
 import { pkiPaths, readPem } from "../harness/control-plane/pki.js";
 import { nodeAddresses } from "../harness/sandbox/network-plan.js";
 import { ClusterLoad, assertBalanced, clusterClient, createCluster, installCrd, readCluster, startOperator, waitStable } from "../operator/helpers.js";
+import { CHART_DIR, runHelmAsync } from "../../unit/packaging/helm.js";
 import { ServiceLoad } from "./service-load.js";
 
 const NAME = "kv";
@@ -27,6 +29,8 @@ const SERVICE = "dynamo-custom-metrics";
 const API_SERVICE = "v1beta2.custom.metrics.k8s.io";
 const METRIC = "dynamo_client_requests_per_second";
 const API = "/apis/custom.metrics.k8s.io/v1beta2";
+/** The chart's release in the last step; its own name keeps its cluster-scoped objects apart from the chart test's. */
+const CHART_RELEASE = "dynamo-cm";
 
 export const DEFAULT_CUSTOM_METRICS_TEST = {
   /**
@@ -78,6 +82,7 @@ describe("autoscaling a DynamoCluster on requests per node through the custom me
   let servingCa = "";
   let listening = "";
   let scaledUp = false;
+  let chartInstalled = false;
   const hpaPath = () => `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/${NAME}`;
   const readHpa = () => admin().get<Hpa>(hpaPath());
 
@@ -129,9 +134,11 @@ describe("autoscaling a DynamoCluster on requests per node through the custom me
     await waitStable(ns, NAME, 3);
   });
 
-  after(async () => {
+  after(async function () {
+    this.timeout(180_000);
     await load?.stop();
     await checker?.stop();
+    if (chartInstalled) await runHelmAsync(["uninstall", CHART_RELEASE, "--namespace", ns, "--wait", "--kubeconfig", cluster().info.kubeconfig], 100_000);
     await admin().delete(`/apis/apiregistration.k8s.io/v1/apiservices/${API_SERVICE}`).catch(() => undefined);
     await operator?.stop();
     await deleteNamespace(ns);
@@ -254,5 +261,36 @@ describe("autoscaling a DynamoCluster on requests per node through the custom me
     await checker?.stop();
     await checker?.assertNothingLost("scaled down by the HPA on requests per node");
     checker = undefined;
+  });
+  it("is served the same way by the chart's operator pod (customMetrics.enabled): its certificate, Service and RBAC", async () => {
+    // The in-process operator hands the cluster and the API over to one the chart runs from the project's image.
+    await admin().delete(`/apis/apiregistration.k8s.io/v1/apiservices/${API_SERVICE}`);
+    await operator?.stop();
+    operator = undefined;
+    const values = ["customMetrics.enabled=true", `watchNamespaces={${ns}}`, "crds.install=false", `fullnameOverride=${CHART_RELEASE}`, "metrics.service.enabled=false"];
+    const args = ["install", CHART_RELEASE, CHART_DIR, "--namespace", ns, ...values.flatMap((v) => ["--set", v]), "--wait", "--timeout", "3m", "--kubeconfig", cluster().info.kubeconfig];
+    const installed = await runHelmAsync(args, 200_000);
+    assert.equal(installed.status, 0, `helm install failed: ${installed.stderr}`);
+    chartInstalled = true;
+    await waitFor(
+      `the chart's APIService ${API_SERVICE} to be Available`,
+      async () => {
+        const found = await admin().get<{ spec: { service: { name: string } }; status?: { conditions?: { type: string; status: string }[] } }>(`/apis/apiregistration.k8s.io/v1/apiservices/${API_SERVICE}`);
+        return found.spec.service.name === `${CHART_RELEASE}-custom-metrics` && found.status?.conditions?.some((c) => c.type === "Available" && c.status === "True") ? true : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 1_000 },
+    );
+    const selector = encodeURIComponent(`app.kubernetes.io/instance=${NAME}`);
+    const stored = await admin().get<MetricValueList>(`${API}/namespaces/${ns}/pods/*/dynamo_stored_bytes?labelSelector=${selector}`);
+    assert.deepEqual(stored.items.map((i) => i.describedObject.name), ["kv-0", "kv-1", "kv-2"]);
+    // Requests per node too (a pod the chart's operator has not seen yet is scraped twice for its first rate).
+    await waitFor(
+      `${METRIC} of every pod from the chart's operator`,
+      async () => {
+        const found = await admin().get<MetricValueList>(`${API}/namespaces/${ns}/pods/*/${METRIC}?labelSelector=${selector}`);
+        return found.items.length === 3 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 1_000 },
+    );
   });
 });
