@@ -14,8 +14,9 @@
  * score winning:
  *
  * - The current ring itself when it is balanced and meets the rule: nothing to do.
- * - The incremental plan: the blocks of leaving members go whole to members of another zone than their neighbours',
- *   then members above quota hand whole blocks to members of their zone below it. When no zone's share changes
+ * - The incremental plan: the blocks of leaving members go whole to members of another zone than their neighbours'
+ *   (a run left by neighbouring members of several zones, as one block per zone the rule allows there), then members
+ *   above quota hand whole blocks to members of their zone below it. When no zone's share changes
  *   (a replacement, or a member joining each zone), this is the minimum.
  * - The shifted plan: as the incremental one, but first the zones' shares are corrected one partition at a time by
  *   shifting block boundaries between zones (and, where a zone must lose blocks, by removing w consecutive blocks):
@@ -156,21 +157,26 @@ function handOutLeaving(input: ZonePlanInput): Int32Array | undefined {
   for (const [start, length] of runsOf(owners, NOBODY)) {
     near.fill(0);
     neighbours.fill(0);
+    // The zones of the w - 1 blocks on either side (nearest first), up to a partition whose owner is leaving too.
+    const sides: number[][] = [];
     for (const [from, step] of [
       [start - 1, -1],
       [start + length, 1],
     ] as const) {
       const first = owners[((from % q) + q) % q] as number;
       if (first !== NOBODY) neighbours[zoneOf[first] as number] = 1;
-      // The zones of the w - 1 blocks on this side, up to a partition whose owner is leaving too.
-      let blocks = 0;
+      const zones: number[] = [];
       let last = NOBODY;
-      for (let i = 0; i < q && blocks <= w - 1; i++) {
+      for (let i = 0; i < q && zones.length < w - 1; i++) {
         const member = owners[(((from + i * step) % q) + q) % q] as number;
         if (member === NOBODY) break;
-        if (member !== last && ++blocks <= w - 1) near[zoneOf[member] as number] = 1;
+        if (member !== last) {
+          zones.push(zoneOf[member] as number);
+          near[zoneOf[member] as number] = 1;
+        }
         last = member;
       }
+      sides.push(zones);
     }
     const pick = (excluded: Uint8Array): number => {
       let best = NOBODY;
@@ -181,13 +187,67 @@ function handOutLeaving(input: ZonePlanInput): Int32Array | undefined {
       return best;
     };
     let best = pick(near);
-    if (best === NOBODY) best = pick(neighbours);
+    if (best === NOBODY) {
+      // No one zone fits between both sides: a run left by members of several zones side by side (their blocks
+      // were neighbours) is handed out as several blocks again, one per zone the window rule allows there.
+      const pieces = splitRun(sides[0] as number[], sides[1] as number[], length, model.names.length, w);
+      if (pieces !== undefined) {
+        let at = start;
+        let previous = owners[(start - 1 + q) % q] as number;
+        for (const [index, { zone, size }] of pieces.entries()) {
+          const following = index === pieces.length - 1 ? (owners[(start + length) % q] as number) : NOBODY;
+          let member = NOBODY;
+          for (const m of model.membersOfZone[zone] as number[]) {
+            if (m === previous || m === following) continue;
+            if (member === NOBODY || (counts[m] as number) < (counts[member] as number)) member = m;
+          }
+          if (member === NOBODY) break;
+          for (let i = 0; i < size; i++) owners[(at + i) % q] = member;
+          counts[member] = (counts[member] as number) + size;
+          at += size;
+          previous = member;
+        }
+        if (at === start + length) continue;
+        for (let i = 0; i < length; i++) {
+          const p = (start + i) % q;
+          if (owners[p] !== NOBODY) counts[owners[p] as number] = (counts[owners[p] as number] as number) - 1;
+          owners[p] = NOBODY;
+        }
+      }
+      best = pick(neighbours);
+    }
     if (best === NOBODY) return undefined;
     for (let i = 0; i < length; i++) owners[(start + i) % q] = best;
     counts[best] = (counts[best] as number) + length;
   }
   if (zoneViolationsOf(owners, zoneOf, w).length > 0) return undefined;
   return owners;
+}
+
+/**
+ * The fewest blocks (2 up to w, and no more than `length` partitions allow) whose zones, between the zones of the
+ * w - 1 blocks on the left (`left`, nearest first) and on the right (`right`, nearest first), put w distinct zones
+ * in every w consecutive blocks; the run's partitions split between them as evenly as they go. Undefined when none do.
+ */
+export function splitRun(left: readonly number[], right: readonly number[], length: number, zoneCount: number, w: number): { zone: number; size: number }[] | undefined {
+  const before = [...left].reverse();
+  for (let k = 2; k <= Math.min(w, length); k++) {
+    const zones = new Array<number>(k).fill(0);
+    for (let combination = 0; combination < zoneCount ** k; combination++) {
+      let rest = combination;
+      for (let i = 0; i < k; i++) {
+        zones[i] = rest % zoneCount;
+        rest = Math.floor(rest / zoneCount);
+      }
+      const sequence = [...before, ...zones, ...right];
+      let ok = true;
+      for (let i = 0; ok && i + 1 < sequence.length; i++) {
+        for (let j = i + 1; j < Math.min(sequence.length, i + w); j++) if (sequence[i] === sequence[j]) ok = false;
+      }
+      if (ok) return zones.map((zone, i) => ({ zone, size: Math.floor((length * (i + 1)) / k) - Math.floor((length * i) / k) }));
+    }
+  }
+  return undefined;
 }
 
 /**

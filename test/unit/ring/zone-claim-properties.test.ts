@@ -151,72 +151,86 @@ function zoneClaimSeeds(): number[] {
   return [process.env.SEED === "random" ? random() : testSeed("ring zone claim properties")];
 }
 
+/**
+ * Seeds that once broke a bound, replayed in `npm test` only up to the step that broke it (scenario by index), which
+ * keeps them fast. 3054: two members of two zones whose blocks were neighbours left at once (Q=1024, 12 -> 10); no
+ * single zone could take their joint run, so every plan but the frame layout was refused: 849 moves against a
+ * minimum of 170 (now 297: the run is handed out as one block per zone the rule allows there).
+ */
+const REGRESSIONS: { seed: number; scenario: number; steps: number }[] = [{ seed: 3054, scenario: 7, steps: 2 }];
+
+function cases(): { seed: number; scenario: Scenario; index: number; steps: number }[] {
+  const replay = process.env.SEED !== undefined && process.env.SEED !== "";
+  return [
+    ...zoneClaimSeeds().flatMap((seed) => SCENARIOS.map((scenario, index) => ({ seed, scenario, index, steps: scenario.steps }))),
+    ...(replay ? [] : REGRESSIONS.map(({ seed, scenario, steps }) => ({ seed, scenario: SCENARIOS[scenario] as Scenario, index: scenario, steps }))),
+  ];
+}
+
 describe("zone-aware claim planner under seeded random joins and leaves", function () {
   this.timeout(300_000);
   after(printTallies);
 
-  for (const seed of zoneClaimSeeds()) {
-    SCENARIOS.forEach((scenario, index) => {
-      const { partitions, targetN, zonesMax, membersMax, steps, zoneOf } = scenario;
-      it(`seed ${seed}: Q=${partitions}, targetN=${targetN}, up to ${zonesMax} zones (${zoneOf}) and ${membersMax} members: balanced, zones spread, settled, order-independent, within slack`, () => {
-        const random = seededRandom(seed * 31 + index);
-        const zones: Record<string, string> = {};
-        let serial = 0;
-        const fresh = (): string => {
-          const id = `m${serial}`;
-          zones[id] = `zone-${zoneOf === "round-robin" ? serial % zonesMax : random.int(zonesMax)}`;
-          serial++;
-          return id;
-        };
-        let members = Array.from({ length: random.between(1, membersMax) }, fresh);
-        let owners = initialClaim(partitions, members, targetN, zones);
-        for (let step = 0; step < steps; step++) {
-          const previous = members;
-          members = nextMembers(random, members, membersMax, fresh);
-          const context = `seed ${seed}, Q=${partitions}, targetN=${targetN}, step ${step}, ${previous.length} -> ${members.length} members`;
-          const plan = planClaim(owners, members, targetN, zones);
+  for (const { seed, scenario, index, steps } of cases()) {
+    const { partitions, targetN, zonesMax, membersMax, zoneOf } = scenario;
+    it(`seed ${seed}: Q=${partitions}, targetN=${targetN}, up to ${zonesMax} zones (${zoneOf}) and ${membersMax} members${steps < scenario.steps ? `, ${steps} steps` : ""}: balanced, zones spread, settled, order-independent, within slack`, () => {
+      const random = seededRandom(seed * 31 + index);
+      const zones: Record<string, string> = {};
+      let serial = 0;
+      const fresh = (): string => {
+        const id = `m${serial}`;
+        zones[id] = `zone-${zoneOf === "round-robin" ? serial % zonesMax : random.int(zonesMax)}`;
+        serial++;
+        return id;
+      };
+      let members = Array.from({ length: random.between(1, membersMax) }, fresh);
+      let owners = initialClaim(partitions, members, targetN, zones);
+      for (let step = 0; step < steps; step++) {
+        const previous = members;
+        members = nextMembers(random, members, membersMax, fresh);
+        const context = `seed ${seed}, Q=${partitions}, targetN=${targetN}, step ${step}, ${previous.length} -> ${members.length} members`;
+        const plan = planClaim(owners, members, targetN, zones);
 
-          const counts = partitionsPerMember(plan);
-          const low = Math.floor(partitions / members.length);
-          for (const id of Object.keys(counts)) assert.ok(members.includes(id), `${context}: ${id} left but still owns partitions`);
-          for (const id of members) {
-            const count = counts[id] ?? 0;
-            assert.ok(count === low || count === low + 1, `${context}: ${id} owns ${count}, outside ${low}..${low + 1}`);
-          }
-
-          const sizes = new Map<string, number>();
-          for (const id of members) sizes.set(zones[id] as string, (sizes.get(zones[id] as string) ?? 0) + 1);
-          const zoneSizes = [...sizes.values()];
-          const promised = zoneSpreadFeasible(partitions, zoneSizes, targetN);
-          if (promised >= 2) assert.deepEqual(zoneViolations(plan, zones, targetN, promised), [], `${context}: lists not spread over ${promised} zones`);
-
-          if (partitions <= 256 || step % 4 === 0) {
-            assert.deepEqual(planClaim(owners, random.shuffle(members), targetN, zones), plan, `${context}: plan depends on member order`);
-            assert.deepEqual(planClaim(plan, members, targetN, zones), plan, `${context}: planning again moves partitions`);
-          }
-
-          const moved = movedPartitions(owners, plan).length;
-          const minimum = minimumMoves(owners, members);
-          const spread = replicaSpreadByZone(plan, zones, targetN);
-          owners = plan;
-          if (sizes.size < 2) continue;
-          const regime = regimeOf(partitions, zoneSizes, targetN);
-          record(`${targetN} ${regime}`, moved, minimum, spread, `Q=${partitions} ${previous.length}->${members.length}`);
-          if (surveyFile !== undefined) {
-            appendFileSync(surveyFile, `${targetN} ${regime.replace(" ", "-")} ${partitions} ${previous.length} ${members.length} ${moved} ${minimum} ${spread}\n`);
-            continue;
-          }
-          // Zones whose sizes differ by more than one member are measured (the table) but not held to the slack: there
-          // the planner still falls back to the re-mapped frame layout too often (docs/ring.md, "Zones", caveats).
-          if (!regime.endsWith(" even")) continue;
-          assert.ok(moved <= movesAllowed(minimum, partitions), `${context}: moved ${moved}, minimum ${minimum} (${regime})`);
-          // With fewer zones than targetN the planner only estimates how many replicas a block carries, and on rings
-          // of a few partitions per member one block is a large share: both are measured, not held to the bound.
-          if (regime.startsWith("Z<n") || partitions < 64) continue;
-          const spreadAllowed = replicaSpreadAllowed(partitions, members.length, targetN);
-          assert.ok(spread <= spreadAllowed, `${context}: replicas within a zone differ by ${spread}, more than ${spreadAllowed} (${regime})`);
+        const counts = partitionsPerMember(plan);
+        const low = Math.floor(partitions / members.length);
+        for (const id of Object.keys(counts)) assert.ok(members.includes(id), `${context}: ${id} left but still owns partitions`);
+        for (const id of members) {
+          const count = counts[id] ?? 0;
+          assert.ok(count === low || count === low + 1, `${context}: ${id} owns ${count}, outside ${low}..${low + 1}`);
         }
-      });
+
+        const sizes = new Map<string, number>();
+        for (const id of members) sizes.set(zones[id] as string, (sizes.get(zones[id] as string) ?? 0) + 1);
+        const zoneSizes = [...sizes.values()];
+        const promised = zoneSpreadFeasible(partitions, zoneSizes, targetN);
+        if (promised >= 2) assert.deepEqual(zoneViolations(plan, zones, targetN, promised), [], `${context}: lists not spread over ${promised} zones`);
+
+        if (partitions <= 256 || step % 4 === 0) {
+          assert.deepEqual(planClaim(owners, random.shuffle(members), targetN, zones), plan, `${context}: plan depends on member order`);
+          assert.deepEqual(planClaim(plan, members, targetN, zones), plan, `${context}: planning again moves partitions`);
+        }
+
+        const moved = movedPartitions(owners, plan).length;
+        const minimum = minimumMoves(owners, members);
+        const spread = replicaSpreadByZone(plan, zones, targetN);
+        owners = plan;
+        if (sizes.size < 2) continue;
+        const regime = regimeOf(partitions, zoneSizes, targetN);
+        record(`${targetN} ${regime}`, moved, minimum, spread, `Q=${partitions} ${previous.length}->${members.length}`);
+        if (surveyFile !== undefined) {
+          appendFileSync(surveyFile, `${targetN} ${regime.replace(" ", "-")} ${partitions} ${previous.length} ${members.length} ${moved} ${minimum} ${spread}\n`);
+          continue;
+        }
+        // Zones whose sizes differ by more than one member are measured (the table) but not held to the slack: there
+        // the planner still falls back to the re-mapped frame layout too often (docs/ring.md, "Zones", caveats).
+        if (!regime.endsWith(" even")) continue;
+        assert.ok(moved <= movesAllowed(minimum, partitions), `${context}: moved ${moved}, minimum ${minimum} (${regime})`);
+        // With fewer zones than targetN the planner only estimates how many replicas a block carries, and on rings
+        // of a few partitions per member one block is a large share: both are measured, not held to the bound.
+        if (regime.startsWith("Z<n") || partitions < 64) continue;
+        const spreadAllowed = replicaSpreadAllowed(partitions, members.length, targetN);
+        assert.ok(spread <= spreadAllowed, `${context}: replicas within a zone differ by ${spread}, more than ${spreadAllowed} (${regime})`);
+      }
     });
   }
 });

@@ -11,6 +11,7 @@ import {
   zoneViolations,
 } from "../../../node/ring/index.js";
 import { blockPlan, zoneViolationsOf } from "../../../node/ring/zones.js";
+import { splitRun } from "../../../node/ring/zone-claim.js";
 import { seededRandom } from "../../../lib/random.js";
 import { testSeed } from "../../helpers/random.js";
 
@@ -221,6 +222,23 @@ describe("zones", () => {
       const plan = planClaim(plain, ids, 3, shuffled);
       assertBalanced(plan, ids, "zones turned on");
       assert.equal(zoneSpread(plan, shuffled, 3), 3);
+    });
+  });
+
+  describe("a run left by neighbouring members of several zones", () => {
+    it("is handed out as one block per zone the window rule allows between its sides", () => {
+      // ... C A B C ...: A and B leave together; no single zone fits between C and C, A then B (or B then A) does.
+      const pieces = splitRun([2, 1], [2, 0], 170, 3, 3);
+      assert.deepEqual(pieces?.map((p) => p.zone), [0, 1]);
+      assert.deepEqual(pieces?.map((p) => p.size), [85, 85]);
+      // Every window of w blocks, the sides included, holds w zones.
+      const sequence = [1, 2, ...(pieces ?? []).map((p) => p.zone), 2, 0];
+      for (let i = 0; i + 3 <= sequence.length; i++) assert.equal(new Set(sequence.slice(i, i + 3)).size, 3, `blocks ${sequence.join(",")}`);
+    });
+
+    it("is not split when no zones fit, nor into more blocks than it has partitions", () => {
+      assert.equal(splitRun([0, 1], [0, 1], 4, 2, 3), undefined, "two zones cannot give three per window");
+      assert.equal(splitRun([2, 1], [2, 0], 1, 3, 3), undefined, "one partition is one block");
     });
   });
 });
