@@ -5,7 +5,8 @@
  * 2. The zone rule for w zones (zones.ts): w = min(targetN, Z), or the largest smaller w that a balanced ring allows.
  * 3. Few moves, weighed against data balance: each replica a member holds beyond its zone's even share counts like
  *    one more moved partition. (Partition counts are balanced by rule 1, but with runs in the ring two members with
- *    equal counts can hold different numbers of replicas; see zone-assign.ts.)
+ *    equal counts can hold different numbers of replicas; see zone-assign.ts.) A plan whose members of one zone hold
+ *    replicas within the spread aimed for (`replicaSpreadAimed`) beats any plan beyond it, whatever their scores.
  * 4. Spacing (any targetN consecutive partitions have distinct owners) as a tie-breaker only: the zone rule itself
  *    needs repeated owners whenever the zones' partition counts differ, and three zones never split a power-of-two
  *    ring evenly.
@@ -77,13 +78,20 @@ export function planZoneClaim(input: ZonePlanInput): Int32Array {
   if (searched !== undefined) candidates.push(searched);
   candidates.push(remapFrameLayout(frameLayout(q, model, plan), original, model));
 
-  let best: { plan: Int32Array; score: number; spacing: number } | undefined;
+  // A plan within the replica spread aimed for wins over one beyond it, whatever their scores: weighing replicas
+  // beyond the aim like moves still let a cheap plan leave one member of a zone holding far more data than another.
+  let best: { plan: Int32Array; within: boolean; score: number; spacing: number } | undefined;
   for (const candidate of candidates) {
     const finished = spreadReplicas(candidate, original, model, targetN, w, weighedAim);
     if (!isBalanced(finished, memberCount) || zoneViolationsOf(finished, model.zoneOfMember, w).length > 0) continue;
+    const within = replicaSpreadWithinZones(finished, model, targetN) <= weighedAim;
     const score = movesFrom(original, finished) + replicaExcess(finished, model, targetN, weighedAim);
     const spacing = spacingViolationCount(finished, targetN);
-    if (best === undefined || score < best.score || (score === best.score && spacing < best.spacing)) best = { plan: finished, score, spacing };
+    const better =
+      best === undefined ||
+      (within && !best.within) ||
+      (within === best.within && (score < best.score || (score === best.score && spacing < best.spacing)));
+    if (better) best = { plan: finished, within, score, spacing };
   }
   assert(best !== undefined, "the frame layout broke the zone rule");
   return best.plan;
