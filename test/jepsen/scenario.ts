@@ -288,12 +288,16 @@ async function longPartition(cluster: NetCluster, options: JepsenOptions, victim
     }
     client.close();
   });
-  // Held for the time asked and until three times hintsMax keys were written (on a loaded machine that takes longer),
-  // so the bound is reached whatever the machine's speed; at most four times the time asked.
+  // Held for the time asked and until three times hintsMax keys were written and a hint store refused a hint (on a
+  // loaded machine that takes longer: 600 keys spread over four hint stores could leave each below its bound), so the
+  // bound is reached whatever the machine's speed; at most four times the time asked.
+  const victimId = cluster.node(victim).id;
+  const refusedSince = new Map(sampler.samples.filter((s: Sample) => s.node !== victimId).map((s: Sample) => [s.node, s.hintsRefused]));
+  const refused = () => sampler.samples.some((s: Sample) => s.t >= startAt && s.node !== victimId && s.hintsRefused > (refusedSince.get(s.node) ?? 0));
   const holdStarted = performance.now();
   while (performance.now() - holdStarted < 4 * options.longPartitionMs) {
     const elapsed = performance.now() - holdStarted;
-    if (elapsed >= options.longPartitionMs && filled >= 3 * tuning.hintsMax) break;
+    if (elapsed >= options.longPartitionMs && filled >= 3 * tuning.hintsMax && refused()) break;
     await sleep(250);
   }
   filling = false;
