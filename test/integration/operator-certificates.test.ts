@@ -58,7 +58,8 @@ class Harness {
 
   constructor(private readonly random: SeededRandom) {
     writeFileSync(join(this.dir, "token"), this.token, { mode: 0o600 });
-    this.cluster = dynamoCluster({ tls: { certificateLifetimeSeconds: 60, caLifetimeSeconds: 240 } });
+    // The shortest lifetimes the CRD accepts: a CA of 180 s keeps the new one in the bundles for 16 s before the switch.
+    this.cluster = dynamoCluster({ tls: { certificateLifetimeSeconds: 60, caLifetimeSeconds: 180 } });
   }
 
   host(pod: string): string {

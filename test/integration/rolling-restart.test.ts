@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { TestCluster } from "../helpers/dev-cluster.js";
 import { seededRandom } from "../../lib/random.js";
+import { testDuration } from "../helpers/durations.js";
 import { testSeed } from "../helpers/random.js";
 import { formatReport, SetChecker, type ObservedOp } from "../helpers/set-checker.js";
 
@@ -46,9 +47,11 @@ describe("rolling restarts", function () {
         },
       });
       checker.start();
-      await sleep(3000);
+      // The phases before the roll serve the printed latency alone; DYNAMO_TEST_LONG=1 gives them the longer spans
+      // (3 s and 6 s) that make the "before" p99 steadier.
+      await sleep(testDuration(1000, 3000));
       phase.name = "before";
-      await sleep(6000);
+      await sleep(testDuration(2500, 6000));
 
       phase.name = "during";
       const roll = await c.rollingRestart();
