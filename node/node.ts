@@ -515,6 +515,9 @@ function refreshGauges(metrics: NodeMetrics, store: Store, hints: HintStore, clu
   metrics.cacheHits.set(cache.hits);
   metrics.cacheMisses.set(cache.misses);
   metrics.cacheBytes.set(cache.bytes);
+  const writes = store.writeStats();
+  metrics.writeBatches.set(writes.batches);
+  metrics.writeOperations.set(writes.operations);
   metrics.transfersActive.set(receiver.activeCount);
   metrics.handoffPace.set(pace.state.bytesPerSecond);
   const stats = hints.stats();

@@ -110,7 +110,7 @@ export class HintStore {
     const existing = await this.store.level.get(key);
     if (existing) {
       const previous = existing.readUInt32BE(0);
-      await this.store.level.put(key, u32(ref.bytes));
+      await this.store.putRaw(key, u32(ref.bytes));
       this.account(ref.owner, ref.partition, 0, ref.bytes - previous);
       return true;
     }
@@ -122,7 +122,7 @@ export class HintStore {
       this.events.refused(ref.owner, reason);
       return false;
     }
-    await this.store.level.put(key, u32(ref.bytes));
+    await this.store.putRaw(key, u32(ref.bytes));
     this.account(ref.owner, ref.partition, 1, ref.bytes);
     return true;
   }
@@ -131,7 +131,7 @@ export class HintStore {
     const key = hintKey(ref.owner, ref.partition, ref.bucket, ref.key);
     const existing = await this.store.level.get(key);
     if (!existing) return;
-    await this.store.level.del(key);
+    await this.store.putRaw(key, undefined);
     this.account(ref.owner, ref.partition, -1, -existing.readUInt32BE(0));
   }
 

@@ -190,6 +190,16 @@ export class NodeMetrics {
     help: "Memory held by the record cache",
     registers: [this.registry],
   });
+  readonly writeBatches = new Gauge({
+    name: "dynamo_store_write_batches",
+    help: "LevelDB write batches since start (each holds the record, hint and metadata writes of one event-loop turn)",
+    registers: [this.registry],
+  });
+  readonly writeOperations = new Gauge({
+    name: "dynamo_store_write_operations",
+    help: "Writes and deletions in those batches since start",
+    registers: [this.registry],
+  });
   readonly ringEpoch = new Gauge({
     name: "dynamo_ring_epoch",
     help: "Epoch of the ring this node has installed",

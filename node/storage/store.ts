@@ -10,6 +10,14 @@ import type { VersionedRecord } from "../versioning/types.js";
 import { decodeRecord, encodeRecord } from "../versioning/index.js";
 import { DATA_PREFIX, dataKey, metaKey, parseDataKey, partitionRange } from "./keys.js";
 import { RecordCache } from "./record-cache.js";
+import { WriteQueue } from "./write-queue.js";
+
+/**
+ * Bounds of one write batch (see WriteQueue). A turn's client writes are a few dozen records at most; the bounds keep
+ * a transfer's page and a burst of client writes from forming one batch that holds the others back.
+ */
+const BATCH_COUNT_MAX = 1000;
+const BATCH_BYTES_MAX = 4 * 1024 * 1024;
 
 export interface StoredEntry {
   partition: number;
@@ -37,6 +45,8 @@ export class Store {
   private mutations = 0;
   /** LevelDB's write options: `sync` makes every record write wait for an fsync of the log (see `syncWrites`). */
   private readonly writeOptions: { sync: boolean };
+  /** Every write of records, metadata and hint markers goes through it: one LevelDB batch per event-loop turn. */
+  private readonly writes: WriteQueue;
 
   constructor(
     readonly dataDir: string,
@@ -51,6 +61,7 @@ export class Store {
     // this pod alone.
     if (statSync(dataDir).uid === process.getuid?.()) chmodSync(dataDir, 0o700);
     this.db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: "buffer", valueEncoding: "buffer" });
+    this.writes = new WriteQueue(this.db, this.writeOptions, { countMax: BATCH_COUNT_MAX, bytesMax: BATCH_BYTES_MAX });
   }
 
   /**
@@ -74,6 +85,7 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    await this.writes.drain();
     await this.db.close();
   }
 
@@ -98,7 +110,7 @@ export class Store {
    */
   async renewActor(): Promise<string> {
     const actor = randomId();
-    await this.db.put(metaKey("actor"), Buffer.from(actor));
+    await this.putRaw(metaKey("actor"), Buffer.from(actor));
     this.requireIdentity().actor = actor;
     return actor;
   }
@@ -144,25 +156,22 @@ export class Store {
     // Forget first: if the write fails, a later read goes to disk rather than trusting a version that may not be there.
     this.mutations += 1;
     this.cache.delete(cacheKey);
-    await this.db.put(raw, encoded, this.writeOptions);
+    await this.writes.write([{ key: raw, id: cacheKey, value: encoded }]);
     this.mutations += 1;
     this.cache.set(cacheKey, record, encoded.length);
   }
 
   async batch(ops: BatchOp[]): Promise<void> {
-    const prepared = ops.map((op) =>
-      op.type === "put"
-        ? { type: "put" as const, key: dataKey(op.partition, op.bucket, op.key), value: encodeRecord(op.record), record: op.record }
-        : { type: "del" as const, key: dataKey(op.partition, op.bucket, op.key) },
-    );
+    if (ops.length === 0) return;
+    const prepared = ops.map((op) => {
+      const key = dataKey(op.partition, op.bucket, op.key);
+      return { key, id: key.toString("latin1"), value: op.type === "put" ? encodeRecord(op.record) : undefined, record: op.type === "put" ? op.record : undefined };
+    });
     this.mutations += 1;
-    for (const op of prepared) this.cache.delete(op.key.toString("latin1"));
-    await this.db.batch(
-      prepared.map((op) => (op.type === "put" ? { type: "put" as const, key: op.key, value: op.value } : { type: "del" as const, key: op.key })),
-      this.writeOptions,
-    );
+    for (const op of prepared) this.cache.delete(op.id);
+    await this.writes.write(prepared);
     this.mutations += 1;
-    for (const op of prepared) this.cache.set(op.key.toString("latin1"), op.type === "put" ? op.record : undefined, op.type === "put" ? op.value.length : 0);
+    for (const op of prepared) this.cache.set(op.id, op.record, op.value?.length ?? 0);
   }
 
   /** Cache effectiveness, for metrics. */
@@ -250,10 +259,13 @@ export class Store {
    */
   async putEncoded(partition: number, entries: { bucket: string; key: Buffer; encoded: Buffer }[]): Promise<void> {
     if (entries.length === 0) return;
-    const ops = entries.map((e) => ({ type: "put" as const, key: dataKey(partition, e.bucket, e.key), value: e.encoded }));
+    const writes = entries.map((e) => {
+      const key = dataKey(partition, e.bucket, e.key);
+      return { key, id: key.toString("latin1"), value: e.encoded };
+    });
     this.mutations += 1;
-    for (const op of ops) this.cache.delete(op.key.toString("latin1"));
-    await this.db.batch(ops, this.writeOptions);
+    for (const w of writes) this.cache.delete(w.id);
+    await this.writes.write(writes);
     this.mutations += 1;
   }
 
@@ -274,6 +286,8 @@ export class Store {
     const { gte } = partitionRange(partition);
     this.mutations += 1;
     this.cache.deletePrefix(gte.toString("latin1"));
+    // Writes queued or in flight for the partition land before the range is cleared, not after it.
+    await this.writes.drain();
     await this.db.clear(partitionRange(partition));
     this.mutations += 1;
     this.cache.deletePrefix(gte.toString("latin1"));
@@ -284,7 +298,20 @@ export class Store {
   }
 
   async putMeta(name: string, value: Buffer): Promise<void> {
-    await this.db.put(metaKey(name), value, this.writeOptions);
+    await this.putRaw(metaKey(name), value);
+  }
+
+  /**
+   * Writes (or, with undefined, deletes) a key of a module's own key space (hint markers) in this turn's batch, after
+   * any earlier write of the same key.
+   */
+  async putRaw(key: Buffer, value: Buffer | undefined): Promise<void> {
+    await this.writes.write([{ key, id: key.toString("latin1"), value }]);
+  }
+
+  /** Write batches and the operations in them since the store opened, for metrics. */
+  writeStats(): { batches: number; operations: number } {
+    return { batches: this.writes.batches, operations: this.writes.operations };
   }
 
   /** The raw database, for modules that keep their own key space (hints, anti-entropy trees). */

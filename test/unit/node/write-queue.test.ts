@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ClassicLevel } from "classic-level";
+import { WriteQueue, type RawWrite } from "../../../node/storage/write-queue.js";
+
+const put = (key: string, value: string): RawWrite => ({ key: Buffer.from(key), id: key, value: Buffer.from(value) });
+const del = (key: string): RawWrite => ({ key: Buffer.from(key), id: key, value: undefined });
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe("write queue (one LevelDB batch per event-loop turn)", function () {
+  let dir: string;
+  let db: ClassicLevel<Buffer, Buffer>;
+  beforeEach(async function () {
+    dir = mkdtempSync(join(tmpdir(), "dynamo-wq-"));
+    db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: "buffer", valueEncoding: "buffer" });
+    await db.open();
+  });
+  afterEach(async function () {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const read = async (key: string) => (await db.get(Buffer.from(key)))?.toString();
+
+  it("writes one turn's writes as one batch, the later of two writes to a key winning", async function () {
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
+    await db.put(Buffer.from("gone"), Buffer.from("x"));
+    const acks = [];
+    for (let i = 0; i < 50; i++) acks.push(queue.write([put(`k${i}`, `v${i}`)]));
+    acks.push(queue.write([put("same", "first")]), queue.write([put("same", "second"), del("gone")]));
+    await Promise.all(acks);
+    assert.equal(queue.batches, 1);
+    assert.equal(queue.operations, 53);
+    assert.equal(await read("k49"), "v49");
+    assert.equal(await read("same"), "second");
+    assert.equal(await read("gone"), undefined);
+  });
+
+  it("acknowledges a write only once its batch is written", async function () {
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
+    let written = false;
+    const original = db.batch.bind(db) as (ops: unknown, options: unknown) => Promise<void>;
+    (db as unknown as { batch: unknown }).batch = async (ops: unknown, options: unknown) => {
+      await new Promise((r) => setTimeout(r, 30));
+      await original(ops, options);
+      written = true;
+    };
+    await queue.write([put("k", "v")]);
+    assert.ok(written, "the write was acknowledged before its batch was written");
+    assert.equal(await read("k"), "v");
+  });
+
+  it("lets batches overlap, except one that writes a key an unfinished batch writes: that one waits, so the later write wins", async function () {
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
+    const original = db.batch.bind(db) as (ops: unknown, options: unknown) => Promise<void>;
+    const order: string[] = [];
+    let calls = 0;
+    (db as unknown as { batch: unknown }).batch = async (ops: { key: Buffer }[], options: unknown) => {
+      const name = ops.map((o) => o.key.toString()).join(",");
+      order.push(`start ${name}`);
+      // The first batch is slow to write, so the next turns' batches start while it is in flight.
+      if (calls++ === 0) await new Promise((r) => setTimeout(r, 50));
+      await original(ops, options);
+      order.push(`end ${name}`);
+    };
+    const first = queue.write([put("shared", "old"), put("a", "1")]);
+    await nextTurn();
+    const unrelated = queue.write([put("b", "2")]);
+    await nextTurn();
+    const second = queue.write([put("shared", "new")]);
+    await Promise.all([first, unrelated, second]);
+    assert.equal(await read("shared"), "new");
+    assert.deepEqual(order, ["start shared,a", "start b", "end b", "end shared,a", "start shared", "end shared"]);
+  });
+
+  it("bounds a batch by count and bytes; one caller's writes past the bound go as one batch", async function () {
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 10, bytesMax: 1000 });
+    const sizes: number[] = [];
+    const original = db.batch.bind(db) as (ops: unknown[], options: unknown) => Promise<void>;
+    (db as unknown as { batch: unknown }).batch = (ops: unknown[], options: unknown) => {
+      sizes.push(ops.length);
+      return original(ops, options);
+    };
+    const acks = [];
+    for (let i = 0; i < 25; i++) acks.push(queue.write([put(`c${i}`, "v")]));
+    await Promise.all(acks);
+    assert.deepEqual(sizes, [10, 10, 5]);
+
+    sizes.length = 0;
+    const small = queue.write([put("s", "v")]);
+    const page = queue.write(Array.from({ length: 15 }, (_, i) => put(`p${i}`, "v")));
+    const big = queue.write([put("big", "x".repeat(2000))]);
+    await Promise.all([small, page, big]);
+    assert.deepEqual(sizes, [1, 15, 1]);
+    assert.equal((await read("big"))?.length, 2000);
+  });
+
+  it("drain writes what is queued and waits for it", async function () {
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
+    let acked = false;
+    void queue.write([put("d", "v")]).then(() => (acked = true));
+    await queue.drain();
+    assert.equal(await read("d"), "v");
+    await Promise.resolve();
+    assert.ok(acked);
+  });
+});
