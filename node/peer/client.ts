@@ -18,6 +18,7 @@ import {
   FRAME_OK,
   FRAME_REQUEST,
   FrameReader,
+  PEER_COMPACT_COORDINATE_HEADER,
   PEER_COMPACT_HEADER,
   type Frame,
   type PeerOp,
@@ -75,8 +76,8 @@ export class PeerClient {
   private readonly pending = new Map<number, Pending>();
   private corked = false;
   private closed = false;
-  /** Connections whose peer said it reads compact headers (see ../protocol/peer-ops.ts). */
-  private readonly compact = new WeakSet<Socket>();
+  /** The compact header level each connection's peer said it reads (see ../protocol/peer-ops.ts); absent: none. */
+  private readonly compact = new WeakMap<Socket, number>();
 
   constructor(
     readonly url: string,
@@ -98,7 +99,7 @@ export class PeerClient {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const socket = await this.connect();
-    const frame = encodeFrame(id, FRAME_REQUEST, encodeRequestHeader(op, request.header, this.compact.has(socket)), encodeRequestBody(op, request));
+    const frame = encodeFrame(id, FRAME_REQUEST, encodeRequestHeader(op, request.header, this.compact.get(socket) ?? 0), encodeRequestBody(op, request));
     const wait = timeoutMs ?? this.options.timeoutMs;
     return new Promise<PeerResponse<O>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -175,6 +176,7 @@ export class PeerClient {
           Authorization: `Bearer ${this.options.token}`,
           "X-Dynamo-From": this.options.from,
           [PEER_COMPACT_HEADER]: "1",
+          [PEER_COMPACT_COORDINATE_HEADER]: "1",
         },
         timeout: this.options.timeoutMs,
       };
@@ -194,7 +196,9 @@ export class PeerClient {
       }
       req.on("upgrade", (res, socket, head) => {
         socket.setNoDelay(true);
-        if (res.headers[PEER_COMPACT_HEADER.toLowerCase()] === "1") this.compact.add(socket);
+        if (res.headers[PEER_COMPACT_HEADER.toLowerCase()] === "1") {
+          this.compact.set(socket, res.headers[PEER_COMPACT_COORDINATE_HEADER.toLowerCase()] === "1" ? 2 : 1);
+        }
         if (head.length > 0) socket.unshift(head);
         resolve(socket);
       });

@@ -17,6 +17,7 @@ import {
   FRAME_OK,
   FRAME_REQUEST,
   FrameReader,
+  PEER_COMPACT_COORDINATE_HEADER,
   PEER_COMPACT_HEADER,
   PeerMessageError,
   type Frame,
@@ -69,13 +70,15 @@ export class PeerServer {
       return;
     }
     const from = String(req.headers["x-dynamo-from"] ?? "unknown").slice(0, 63);
-    // A caller of an earlier version does not ask for compact headers, and gets JSON answers.
-    const compact = req.headers[PEER_COMPACT_HEADER.toLowerCase()] === "1";
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n${compact ? `${PEER_COMPACT_HEADER}: 1\r\n` : ""}\r\n`);
+    // A caller of an earlier version does not ask for compact headers (or not for coordinate), and gets JSON answers
+    // to what it did not ask for.
+    const compact = req.headers[PEER_COMPACT_HEADER.toLowerCase()] !== "1" ? 0 : req.headers[PEER_COMPACT_COORDINATE_HEADER.toLowerCase()] === "1" ? 2 : 1;
+    const agreed = (compact >= 1 ? `${PEER_COMPACT_HEADER}: 1\r\n` : "") + (compact >= 2 ? `${PEER_COMPACT_COORDINATE_HEADER}: 1\r\n` : "");
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n${agreed}\r\n`);
     this.serve(socket, from, head, compact);
   }
 
-  private serve(socket: Duplex, from: string, head: Buffer, compact: boolean): void {
+  private serve(socket: Duplex, from: string, head: Buffer, compact: number): void {
     this.sockets.add(socket);
     const reader = new FrameReader();
     let inFlight = 0;
@@ -145,7 +148,7 @@ export class PeerServer {
    * Runs the handler and encodes its response frame. An encoding failure (a response over the frame limit) rejects
    * like a failed handler, so it becomes an error reply rather than a frame the caller would have to refuse.
    */
-  private async answer(id: number, op: PeerOp, request: PeerRequest<PeerOp>, from: string, compact: boolean): Promise<Buffer> {
+  private async answer(id: number, op: PeerOp, request: PeerRequest<PeerOp>, from: string, compact: number): Promise<Buffer> {
     const handler = this.handlers[op] as PeerHandler<PeerOp>;
     const response = await handler(request, from);
     const { header, body } = encodeResponse(op, response, compact);

@@ -260,10 +260,13 @@ export function isPeerOp(name: unknown): name is PeerOp {
 
 /**
  * The wire header of a request: the operation's name and its fields, as JSON, or for the operations on every client
- * request's path (`fetch`, `replicate`) in their compact binary form when the connection agreed to it (`compact`).
+ * request's path (`fetch`, `replicate`, and `coordinate` at level 2) in their compact binary form when the connection
+ * agreed to it (`compact`: the level the other end reads, see COMPACT_LEVEL; true for this version's level).
  */
-export function encodeRequestHeader<O extends PeerOp>(opName: O, header: z.output<Ops[O]["request"]>, compact = false): object | Buffer {
-  if (compact && (opName === "fetch" || opName === "replicate")) return encodeCompactRequest(opName, header as CompactRequestHeader);
+export function encodeRequestHeader<O extends PeerOp>(opName: O, header: z.output<Ops[O]["request"]>, compact: boolean | number = false): object | Buffer {
+  const level = compactLevel(compact);
+  if (level >= 1 && (opName === "fetch" || opName === "replicate")) return encodeCompactRequest(opName, header as CompactRequestHeader);
+  if (level >= 2 && opName === "coordinate") return encodeCompactCoordinate(header as CoordinateHeader) ?? { ...(toWire(header) as object), op: opName };
   return { ...(toWire(header) as object), op: opName };
 }
 
@@ -272,10 +275,13 @@ export function encodeRequestBody<O extends PeerOp>(opName: O, request: PeerRequ
 }
 
 /** A response's header and body; `compact` as for requests (the caller asked for it when it connected). */
-export function encodeResponse<O extends PeerOp>(opName: O, response: PeerResponseOut<O>, compact = false): { header: object | Buffer; body: Buffer | undefined } {
+export function encodeResponse<O extends PeerOp>(opName: O, response: PeerResponseOut<O>, compact: boolean | number = false): { header: object | Buffer; body: Buffer | undefined } {
   const body = (PEER_OPS[opName].responseBody as BodyCodec<unknown, unknown>).encode((response as { body?: unknown }).body);
-  if (compact && opName === "fetch") return { header: compactFlag(COMPACT_FETCH, (response.header as { canVote: boolean }).canVote), body };
-  if (compact && opName === "replicate") return { header: compactFlag(COMPACT_REPLICATE, (response.header as { changed: boolean }).changed), body };
+  const level = compactLevel(compact);
+  if (level >= 2 && opName === "coordinate") return { header: Buffer.from([COMPACT_COORDINATE]), body };
+  if (!level) return { header: toWire(response.header) as object, body };
+  if (opName === "fetch") return { header: compactFlag(COMPACT_FETCH, (response.header as { canVote: boolean }).canVote), body };
+  if (opName === "replicate") return { header: compactFlag(COMPACT_REPLICATE, (response.header as { changed: boolean }).changed), body };
   return { header: toWire(response.header) as object, body };
 }
 
@@ -286,6 +292,9 @@ export function decodeRequest(headerBytes: Buffer, body: Buffer): { op: PeerOp; 
     const name = tag === COMPACT_FETCH ? "fetch" : "replicate";
     const header = decodeCompactRequest(name, headerBytes);
     return { op: name, request: { header, body: decodeBody(PEER_OPS[name].requestBody as BodyCodec<unknown, unknown>, body, `'${name}' request`) } as PeerRequest<PeerOp> };
+  }
+  if (tag === COMPACT_COORDINATE) {
+    return { op: "coordinate", request: { header: decodeCompactCoordinate(headerBytes), body: decodeBody(PEER_OPS.coordinate.requestBody, body, "'coordinate' request") } };
   }
   const header = parseJson(headerBytes.toString("utf8"));
   if (header === null || typeof header !== "object" || Array.isArray(header)) throw new PeerMessageError("the request header is not a JSON object");
@@ -300,7 +309,7 @@ export function decodeResponse<O extends PeerOp>(opName: O, headerBytes: Buffer,
   const spec = PEER_OPS[opName] as OpSpec<z.ZodType, unknown, unknown, z.ZodType, unknown, unknown>;
   const tag = headerBytes[0];
   const header =
-    tag === COMPACT_FETCH || tag === COMPACT_REPLICATE
+    tag === COMPACT_FETCH || tag === COMPACT_REPLICATE || tag === COMPACT_COORDINATE
       ? decodeCompactResponse(opName, headerBytes)
       : checked(spec.response, parseJson(headerBytes.toString("utf8")), `'${opName}' response`);
   return { header, body: decodeBody(spec.responseBody, body, `'${opName}' response`), bodyBytes: body.length } as PeerResponse<O>;
@@ -365,14 +374,32 @@ function toWire(value: unknown): unknown {
  *             [replicate: u8 hintFor length (0: none) | hintFor]
  *   response: u8 tag | u8 canVote (fetch) or changed (replicate), 0 or 1
  *
+ * `coordinate` (a client's write forwarded to a replica: every write at six nodes and more, where most nodes hold no
+ * replica of a key) carries the client's context, a version vector, and the write's other fields:
+ *
+ *   request:  u8 tag | u8 bucket length | bucket | u16 key length | key | u8 flags (1: delete, 2: stampedAt) | u8 w |
+ *             u8 pw | u16 content type length | content type (UTF-8) | [stampedAt: f64 ms | f64 logical] |
+ *             u16 actors | per actor: u8 length | actor (UTF-8) | f64 counter
+ *   response: u8 tag (the new version travels in the body)
+ *
  * A tag is a byte no JSON text starts with, so a receiver tells the forms apart by the first byte. A node sends them
- * only on a connection whose other end said, in the upgrade, that it reads them (`PEER_COMPACT_HEADER`): a node of an
- * earlier version on either end keeps getting JSON.
+ * only on a connection whose other end said, in the upgrade, that it reads them (`PEER_COMPACT_HEADER` for fetch and
+ * replicate, `PEER_COMPACT_COORDINATE_HEADER` for coordinate too): a node of an earlier version on either end keeps
+ * getting JSON for what it does not read.
  */
 const COMPACT_FETCH = 0x01;
 const COMPACT_REPLICATE = 0x02;
-/** The upgrade header by which each end of a peer connection says it reads compact headers. */
+const COMPACT_COORDINATE = 0x03;
+/** The upgrade header by which each end of a peer connection says it reads compact fetch and replicate headers. */
 export const PEER_COMPACT_HEADER = "X-Dynamo-Peer-Compact";
+/** The upgrade header by which each end says it also reads compact coordinate headers (level 2). */
+export const PEER_COMPACT_COORDINATE_HEADER = "X-Dynamo-Peer-Compact-Coordinate";
+/** The compact forms this version reads: 1 for fetch and replicate, 2 for coordinate as well. */
+export const COMPACT_LEVEL = 2;
+
+function compactLevel(compact: boolean | number): number {
+  return compact === true ? COMPACT_LEVEL : compact === false ? 0 : compact;
+}
 
 interface CompactRequestHeader {
   partition: number;
@@ -434,9 +461,126 @@ function compactFlag(tag: number, flag: boolean): Buffer {
   return Buffer.from([tag, flag ? 1 : 0]);
 }
 
-function decodeCompactResponse(opName: PeerOp, bytes: Buffer): { canVote: boolean } | { changed: boolean } {
+function decodeCompactResponse(opName: PeerOp, bytes: Buffer): { canVote: boolean } | { changed: boolean } | Record<string, never> {
+  if (opName === "coordinate" || bytes[0] === COMPACT_COORDINATE) {
+    if (opName !== "coordinate" || bytes[0] !== COMPACT_COORDINATE) throw new PeerMessageError(`invalid '${opName}' response: a compact header of another operation`);
+    if (bytes.length !== 1) throw new PeerMessageError("invalid 'coordinate' response: a compact header is its tag alone");
+    return {};
+  }
   const expected = opName === "fetch" ? COMPACT_FETCH : opName === "replicate" ? COMPACT_REPLICATE : undefined;
   if (bytes[0] !== expected) throw new PeerMessageError(`invalid '${opName}' response: a compact header of another operation`);
   if (bytes.length !== 2 || bytes[1]! > 1) throw new PeerMessageError(`invalid '${opName}' response: a compact header is a tag and a 0 or 1`);
   return opName === "fetch" ? { canVote: bytes[1] === 1 } : { changed: bytes[1] === 1 };
+}
+
+type CoordinateHeader = z.output<Ops["coordinate"]["request"]>;
+
+const COORDINATE_DELETE = 1;
+const COORDINATE_STAMPED = 2;
+const CONTEXT_ACTORS_MAX = 1000;
+const CONTENT_TYPE_MAX = 1024;
+
+/**
+ * The compact form of a coordinate header, or undefined for one that has no compact form (an actor id or content type
+ * too long for its length field; the schema refuses those anyway), which then goes as JSON.
+ */
+function encodeCompactCoordinate(header: CoordinateHeader): Buffer | undefined {
+  const actors = Object.entries(header.context);
+  const contentType = Buffer.from(header.contentType, "utf8");
+  if (contentType.length > 0xffff || actors.length > 0xffff) return undefined;
+  const actorBytes = actors.map(([actorId]) => Buffer.from(actorId, "utf8"));
+  if (actorBytes.some((a) => a.length === 0 || a.length > 0xff)) return undefined;
+  let size = 1 + 1 + header.bucket.length + 2 + header.key.length + 3 + 2 + contentType.length + (header.stampedAt ? 16 : 0) + 2;
+  for (const a of actorBytes) size += 1 + a.length + 8;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = COMPACT_COORDINATE;
+  out[1] = header.bucket.length;
+  let at = 2 + out.write(header.bucket, 2, "latin1");
+  at = out.writeUInt16BE(header.key.length, at);
+  at += header.key.copy(out, at);
+  out[at++] = (header.delete ? COORDINATE_DELETE : 0) | (header.stampedAt ? COORDINATE_STAMPED : 0);
+  out[at++] = header.w;
+  out[at++] = header.pw;
+  at = out.writeUInt16BE(contentType.length, at);
+  at += contentType.copy(out, at);
+  if (header.stampedAt) {
+    at = out.writeDoubleBE(header.stampedAt.ms, at);
+    at = out.writeDoubleBE(header.stampedAt.logical, at);
+  }
+  at = out.writeUInt16BE(actors.length, at);
+  actors.forEach(([, counter], i) => {
+    const a = actorBytes[i]!;
+    out[at++] = a.length;
+    at += a.copy(out, at);
+    at = out.writeDoubleBE(counter, at);
+  });
+  return out;
+}
+
+/** Reads a compact coordinate header, checking every field as the JSON schema does; throws PeerMessageError. */
+function decodeCompactCoordinate(bytes: Buffer): CoordinateHeader {
+  const fail = (problem: string) => new PeerMessageError(`invalid 'coordinate' request: ${problem}`);
+  let at = 1;
+  const need = (n: number, what: string) => {
+    if (bytes.length < at + n) throw fail(`truncated ${what}`);
+  };
+  need(1, "header");
+  const bucketLength = bytes[at++]!;
+  need(bucketLength + 2, "header");
+  const bucketName = bytes.toString("latin1", at, at + bucketLength);
+  if (!BUCKET_NAME_PATTERN.test(bucketName)) throw fail("bucket names match [a-z0-9][a-z0-9_-]{0,62}");
+  at += bucketLength;
+  const keyLength = bytes.readUInt16BE(at);
+  at += 2;
+  if (keyLength === 0 || keyLength > KEY_BYTES_MAX) throw fail(`keys are 1 to ${KEY_BYTES_MAX} bytes, got ${keyLength}`);
+  need(keyLength, "key");
+  // A copy, as for fetch and replicate: the key outlives the frame.
+  const keyBytes = Buffer.from(bytes.subarray(at, at + keyLength));
+  at += keyLength;
+  need(5, "header");
+  const flags = bytes[at++]!;
+  if ((flags & ~(COORDINATE_DELETE | COORDINATE_STAMPED)) !== 0) throw fail(`unknown flags ${flags}`);
+  const w = bytes[at++]!;
+  const pw = bytes[at++]!;
+  if (w < 1 || w > 16) throw fail(`w is 1 to 16, got ${w}`);
+  if (pw > 16) throw fail(`pw is 0 to 16, got ${pw}`);
+  const contentTypeLength = bytes.readUInt16BE(at);
+  at += 2;
+  need(contentTypeLength, "content type");
+  const contentType = bytes.toString("utf8", at, at + contentTypeLength);
+  if (contentType.length > CONTENT_TYPE_MAX) throw fail(`content types are at most ${CONTENT_TYPE_MAX} characters`);
+  at += contentTypeLength;
+  const header: CoordinateHeader = { bucket: bucketName, key: keyBytes, context: {}, contentType, delete: (flags & COORDINATE_DELETE) !== 0, w, pw };
+  if (flags & COORDINATE_STAMPED) {
+    need(16, "stampedAt");
+    const ms = bytes.readDoubleBE(at);
+    const logical = bytes.readDoubleBE(at + 8);
+    at += 16;
+    if (!isCount(ms) || !isCount(logical)) throw fail("stampedAt: ms and logical are whole numbers from 0");
+    header.stampedAt = { ms, logical };
+  }
+  need(2, "context");
+  const actors = bytes.readUInt16BE(at);
+  at += 2;
+  if (actors > CONTEXT_ACTORS_MAX) throw fail(`a context names at most ${CONTEXT_ACTORS_MAX} actors, got ${actors}`);
+  for (let i = 0; i < actors; i++) {
+    need(1, "context");
+    const actorLength = bytes[at++]!;
+    if (actorLength === 0) throw fail("context: an empty actor id");
+    need(actorLength + 8, "context");
+    const actorId = bytes.toString("utf8", at, at + actorLength);
+    at += actorLength;
+    const counter = bytes.readDoubleBE(at);
+    at += 8;
+    if (actorId === "__proto__") throw fail("context: not an actor id");
+    if (Object.hasOwn(header.context, actorId)) throw fail("context: an actor named twice");
+    if (!isCount(counter) || counter < 1) throw fail(`context: counters are whole numbers from 1`);
+    header.context[actorId] = counter;
+  }
+  if (at !== bytes.length) throw fail(`${bytes.length - at} bytes after the header's fields`);
+  return header;
+}
+
+function isCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
 }

@@ -18,6 +18,7 @@ import {
   FRAME_HEADER_BYTES_MAX,
   FRAME_OK,
   FrameReader,
+  PEER_COMPACT_COORDINATE_HEADER,
   PEER_COMPACT_HEADER,
   PeerMessageError,
   type PeerOp,
@@ -38,7 +39,7 @@ const RING = createRing({
   members: [{ id: "n1", peerUrl: "https://127.0.0.1:1", clientUrl: "http://127.0.0.1:2", incarnation: "i1", state: "valid" }],
 });
 
-function roundTrip<O extends PeerOp>(op: O, request: PeerRequestOut<O>, compact = false) {
+function roundTrip<O extends PeerOp>(op: O, request: PeerRequestOut<O>, compact: boolean | number = false) {
   const frame = encodeFrame(1, 0, encodeRequestHeader(op, request.header, compact), encodeRequestBody(op, request));
   const [decoded] = new FrameReader().push(frame);
   return decodeRequest(decoded!.header, decoded!.body);
@@ -117,6 +118,72 @@ describe("peer messages", function () {
     assert.ok(!Buffer.isBuffer(encodeRequestHeader("scan", { partition: 1, limit: 1 }, true)));
   });
 
+  it("decode compact coordinate headers to what the JSON ones decode to, and send them only at level 2", function () {
+    const key = Buffer.from([0, 255, 10, 47]);
+    const base = { bucket: "default", key, contentType: "text/plain", delete: false, w: 2, pw: 0 };
+    const headers: PeerRequestOut<"coordinate">["header"][] = [
+      { ...base, context: {} },
+      { ...base, context: { a1b2c3d4e5f60718: 3, "actor-ü": Number.MAX_SAFE_INTEGER }, stampedAt: { ms: 1_764_000_000_000, logical: 7 } },
+      { ...base, bucket: "b_1-x", key: Buffer.alloc(1024, 7), contentType: "application/json; charset=utf-8 ✓", delete: true, w: 16, pw: 16, context: { a: 1 } },
+      { ...base, contentType: "", context: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`actor${i}`, i + 1])) },
+    ];
+    for (const header of headers) {
+      const request = { header, body: Buffer.from("value") };
+      const compact = encodeRequestHeader("coordinate", header, 2);
+      assert.ok(Buffer.isBuffer(compact) && compact[0] === 3, "coordinate goes compact at level 2");
+      assert.ok(!Buffer.isBuffer(encodeRequestHeader("coordinate", header, 1)), "a peer reading level 1 gets JSON");
+      assert.deepEqual(roundTrip("coordinate", request, 2), roundTrip("coordinate", request));
+    }
+    const response = encodeResponse("coordinate", { header: {}, body: RECORD }, 2);
+    assert.deepEqual(response.header, Buffer.from([3]));
+    assert.deepEqual(decodeResponse("coordinate", response.header as Buffer, response.body!).header, {});
+    assert.ok(!Buffer.isBuffer(encodeResponse("coordinate", { header: {}, body: RECORD }, 1).header));
+    assert.throws(() => decodeResponse("coordinate", Buffer.from([3, 0]), response.body!), /tag alone/);
+    assert.throws(() => decodeResponse("fetch", Buffer.from([3]), Buffer.alloc(0)), /another operation/);
+    assert.throws(() => decodeResponse("coordinate", Buffer.from([1, 1]), response.body!), /another operation/);
+  });
+
+  it("refuse compact coordinate headers that do not fit, naming the problem", function () {
+    const base = { bucket: "b", key: Buffer.from("k"), contentType: "t", delete: false, w: 2, pw: 1, context: { a: 1 }, stampedAt: { ms: 5, logical: 0 } };
+    const good = encodeRequestHeader("coordinate", base, 2) as Buffer;
+    assert.deepEqual(decodeRequest(good, Buffer.alloc(0)).request.header, base);
+    // Offsets in `good`: tag 0, bucket 1-2, key 3-5, flags 6, w 7, pw 8, content type 9-11, stampedAt 12-27,
+    // actors 28-29, actor length 30, actor 31, counter 32-39.
+    const patched = (at: number, bytes: number[] | Buffer) => {
+      const copy = Buffer.from(good);
+      Buffer.from(bytes).copy(copy, at);
+      return copy;
+    };
+    const double = (n: number) => {
+      const b = Buffer.alloc(8);
+      b.writeDoubleBE(n);
+      return b;
+    };
+    const twoActors = Buffer.concat([good.subarray(0, 28), Buffer.from([0, 2]), good.subarray(30), good.subarray(30)]);
+    const cases: [string, Buffer, RegExp][] = [
+      ["truncated", good.subarray(0, 2), /truncated/],
+      ["cut in the context", good.subarray(0, 35), /truncated context/],
+      ["trailing bytes", Buffer.concat([good, Buffer.from([0])]), /after the header's fields/],
+      ["a bad bucket", patched(2, [0x41]), /bucket names/],
+      ["an empty key", Buffer.from([3, 1, 0x62, 0, 0]), /keys are 1 to 1024 bytes, got 0/],
+      ["unknown flags", patched(6, [4]), /unknown flags/],
+      ["w of 0", patched(7, [0]), /w is 1 to 16/],
+      ["w over 16", patched(7, [17]), /w is 1 to 16/],
+      ["pw over 16", patched(8, [17]), /pw is 0 to 16/],
+      ["a fractional timestamp", patched(12, double(1.5)), /stampedAt/],
+      ["a negative timestamp", patched(20, double(-1)), /stampedAt/],
+      ["a counter of 0", patched(32, double(0)), /counters are whole numbers from 1/],
+      ["a counter past 2^53", patched(32, double(2 ** 60)), /counters/],
+      ["an empty actor id", Buffer.concat([good.subarray(0, 30), Buffer.from([0])]), /empty actor/],
+      ["an actor named twice", twoActors, /named twice/],
+      ["__proto__ as an actor", Buffer.concat([good.subarray(0, 30), Buffer.from([9]), Buffer.from("__proto__"), double(1)]), /not an actor id/],
+      ["too many actors", patched(28, [0x03, 0xe9]), /at most 1000 actors, got 1001/],
+    ];
+    for (const [name, header, message] of cases) {
+      assert.throws(() => decodeRequest(header, Buffer.alloc(0)), (err: Error) => err instanceof PeerMessageError && message.test(err.message), name);
+    }
+  });
+
   it("refuse compact headers that do not fit, naming the problem", function () {
     const good = encodeRequestHeader("replicate", { partition: 1, bucket: "b", key: Buffer.from("k"), hintFor: "n1" }, true) as Buffer;
     const cases: [string, Buffer, RegExp][] = [
@@ -139,7 +206,7 @@ describe("peer messages", function () {
 
   it("never throw anything but a message error for any bytes after a compact tag", function () {
     fc.assert(
-      fc.property(fc.constantFrom(1, 2), fc.uint8Array({ maxLength: 80 }), (tag, rest) => {
+      fc.property(fc.constantFrom(1, 2, 3), fc.uint8Array({ maxLength: 80 }), (tag, rest) => {
         try {
           decodeRequest(Buffer.concat([Buffer.from([tag]), rest]), Buffer.alloc(0));
         } catch (err) {
@@ -174,10 +241,12 @@ describe("peer messages", function () {
  * A fake peer that answers every request frame with whatever `answer` returns, to test the calling side. It says it
  * reads compact headers only when `compact` is set (as a node of an earlier version would not).
  */
-async function fakePeer(answer: (id: number, header: Buffer) => Buffer, compact = false): Promise<{ server: Server; url: string }> {
+async function fakePeer(answer: (id: number, header: Buffer) => Buffer, compact: boolean | number = false): Promise<{ server: Server; url: string }> {
   const server = createServer();
+  const level = compact === true ? 1 : Number(compact);
   server.on("upgrade", (_req, socket: Duplex) => {
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n${compact ? `${PEER_COMPACT_HEADER}: 1\r\n` : ""}\r\n`);
+    const agreed = (level >= 1 ? `${PEER_COMPACT_HEADER}: 1\r\n` : "") + (level >= 2 ? `${PEER_COMPACT_COORDINATE_HEADER}: 1\r\n` : "");
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n${agreed}\r\n`);
     const reader = new FrameReader();
     socket.on("data", (chunk: Buffer) => {
       for (const frame of reader.push(chunk)) socket.write(answer(frame.id, frame.header));
@@ -227,6 +296,27 @@ describe("the calling side of the peer protocol", function () {
         const res = await client.call("fetch", { header: { partition: 0, bucket: "default", key: Buffer.from("k") } });
         assert.deepEqual(res.body, RECORD);
         assert.deepEqual(seen, [compact ? 1 : 0x7b]);
+      } finally {
+        client.close();
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+  }
+
+  for (const level of [1, 2]) {
+    it(`sends ${level === 2 ? "compact coordinate headers to a peer that reads them" : "JSON coordinate headers to a peer of an earlier version (compact fetch and replicate only)"}`, async function () {
+      const seen: number[] = [];
+      const { server, url } = await fakePeer((id, header) => {
+        seen.push(header[0]!);
+        return encodeFrame(id, FRAME_OK, header[0] === 0x7b ? {} : Buffer.from([3]), encodeRecord(RECORD));
+      }, level);
+      const client = new PeerClient(url, { token: "t".repeat(16), timeoutMs: 2000, inFlightMax: 10, reconnectDelayMs: 10, from: "test" });
+      try {
+        const header = { bucket: "default", key: Buffer.from("k"), context: { a1: 2 }, contentType: "text/plain", delete: false, w: 2, pw: 0 };
+        const res = await client.call("coordinate", { header, body: Buffer.from("v") });
+        assert.deepEqual(res.body, RECORD);
+        assert.deepEqual(seen, [level === 2 ? 3 : 0x7b]);
       } finally {
         client.close();
         server.closeAllConnections();
