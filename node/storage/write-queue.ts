@@ -21,7 +21,10 @@ export interface RawWrite {
 }
 
 export interface WriteQueueLimits {
-  /** Operations in one batch; a caller's writes that would pass it start a new batch. */
+  /**
+   * Operations in one batch; a caller's writes that would pass it start a new batch, and a caller's writes of a
+   * quarter of it or more go as a batch of their own.
+   */
   countMax: number;
   /** Bytes of keys and values in one batch, bounded the same way. */
   bytesMax: number;
@@ -69,7 +72,10 @@ export class WriteQueue {
     let bytes = 0;
     for (const w of writes) bytes += w.key.length + (w.value?.length ?? 0);
     let batch = this.pending;
-    if (batch && batch.writes.length > 0 && (batch.writes.length + writes.length > this.limits.countMax || batch.bytes + bytes > this.limits.bytesMax)) {
+    // Writes that would fill a quarter of a batch (a transfer's page) go on their own, after what is queued: client
+    // writes of the same turn do not wait for a large write, and the order of writes to one key is kept.
+    const alone = writes.length * 4 >= this.limits.countMax || bytes * 4 >= this.limits.bytesMax;
+    if (batch && (alone || batch.writes.length + writes.length > this.limits.countMax || batch.bytes + bytes > this.limits.bytesMax)) {
       this.flush(batch);
       batch = undefined;
     }
@@ -81,7 +87,7 @@ export class WriteQueue {
     for (const w of writes) batch.writes.push(w);
     batch.bytes += bytes;
     // A caller's writes alone may pass the bounds (a large page of a transfer): they go at once, as one batch.
-    if (batch.writes.length >= this.limits.countMax || batch.bytes >= this.limits.bytesMax) this.flush(batch);
+    if (alone || batch.writes.length >= this.limits.countMax || batch.bytes >= this.limits.bytesMax) this.flush(batch);
     return batch.done;
   }
 

@@ -15,14 +15,15 @@
  */
 import fc from "fast-check";
 import { connect as tlsConnect } from "node:tls";
-import { FRAME_ERROR, FRAME_OK, FRAME_REQUEST, PEER_OPS } from "../../node/protocol/index.js";
+import { encodeRequestHeader, FRAME_ERROR, FRAME_OK, FRAME_REQUEST, PEER_OPS } from "../../node/protocol/index.js";
 import { encodeRecord, update } from "../../node/versioning/index.js";
 import { RawPeerConnection } from "../helpers/peer-wire.js";
 import type { AttackOutcome, FuzzCluster, FuzzTarget } from "./harness.js";
 
 const OPS = Object.keys(PEER_OPS);
 
-type Attack = { kind: "frames"; frames: { header: string; body: Buffer; kind: number }[] } | { kind: "garbage"; bytes: Buffer } | { kind: "upgrade"; raw: string };
+type FuzzFrame = { header: string | Buffer; body: Buffer; kind: number };
+type Attack = { kind: "frames"; frames: FuzzFrame[] } | { kind: "garbage"; bytes: Buffer } | { kind: "upgrade"; raw: string };
 
 const base64Key = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 40 }).map((b) => Buffer.from(b).toString("base64")),
@@ -93,8 +94,43 @@ const wellFormed = fc.oneof(
   }),
 );
 
+/**
+ * Compact binary headers (fetch, replicate, coordinate), well-formed from the fields above or with a byte flipped, cut
+ * short or followed by more: the server tells them from JSON by their first byte, whatever the connection agreed.
+ */
+const rawKey = fc.string({ minLength: 1, maxLength: 16 }).map((k) => Buffer.from(`fuzz-${k}`));
+const compactHeader = fc
+  .oneof(
+    fc.record({ partition, bucket: validBucket, key: rawKey }).map((h) => encodeRequestHeader("fetch", h, true) as Buffer),
+    fc.record({ partition, bucket: validBucket, key: rawKey }).map((h) => encodeRequestHeader("replicate", h, true) as Buffer),
+    fc
+      .record({
+        bucket: validBucket,
+        key: rawKey,
+        context: fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((a) => a !== "__proto__"), fc.integer({ min: 1, max: 1000 }), { maxKeys: 3 }),
+        contentType: fc.string({ maxLength: 20 }),
+        delete: fc.boolean(),
+        w: fc.integer({ min: 1, max: 3 }),
+        pw: fc.integer({ min: 0, max: 3 }),
+      })
+      .map((h) => encodeRequestHeader("coordinate", h, true) as Buffer),
+  )
+  .chain((good) =>
+    fc.oneof(
+      fc.constant(good),
+      fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map(([at, flip]) => {
+        const bad = Buffer.from(good);
+        bad[at % bad.length]! ^= flip;
+        return bad;
+      }),
+      fc.nat().map((cut) => good.subarray(0, cut % good.length)),
+      fc.uint8Array({ minLength: 1, maxLength: 20 }).map((more) => Buffer.concat([good, more])),
+    ),
+  );
+
 /** A header: an op with fields drawn from valid and invalid values, or something that is not an object at all. */
-const header = fc.oneof(
+const header: fc.Arbitrary<string | Buffer> = fc.oneof(
+  { weight: 3, arbitrary: compactHeader as fc.Arbitrary<string | Buffer> },
   { weight: 6, arbitrary: wellFormed.map((h) => JSON.stringify(h)) },
   { weight: 8, arbitrary: fc.tuple(opName, fc.dictionary(fieldName, fieldValue, { maxKeys: 8 })).map(([op, fields]) => JSON.stringify({ ...fields, op })) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((j) => JSON.stringify(j) ?? "null") },
@@ -124,7 +160,7 @@ const attack: fc.Arbitrary<Attack> = fc.oneof(
 );
 
 /** Frames on one upgraded connection; every well-framed request must get exactly one reply, OK or error. */
-async function sendFrames(cluster: FuzzCluster, peerUrl: string, frames: { header: string; body: Buffer; kind: number }[]): Promise<AttackOutcome> {
+async function sendFrames(cluster: FuzzCluster, peerUrl: string, frames: FuzzFrame[]): Promise<AttackOutcome> {
   const counts = { ok: 0, error: 0 };
   const findings: string[] = [];
   const conn = await RawPeerConnection.open(peerUrl, cluster.token, cluster.peerTls, "fuzzer");
@@ -133,7 +169,7 @@ async function sendFrames(cluster: FuzzCluster, peerUrl: string, frames: { heade
     for (let i = 0; i < frames.length; i++) {
       const reply = await conn.reply(i + 1, 10_000);
       if (!reply) {
-        findings.push(`no reply to frame ${i + 1} (${frames[i]!.header.slice(0, 120)}) on ${peerUrl}${conn.closed ? ": connection closed" : ""}`);
+        findings.push(`no reply to frame ${i + 1} (${describeHeader(frames[i]!.header, 120)}) on ${peerUrl}${conn.closed ? ": connection closed" : ""}`);
         break;
       }
       if (reply.kind === FRAME_OK) counts.ok += 1;
@@ -175,7 +211,7 @@ export const peerTarget: FuzzTarget<Attack> = {
   name: "peer",
   attack,
   describe(a) {
-    if (a.kind === "frames") return `${a.frames.length} frames, the first ${JSON.stringify(a.frames[0]!.header.slice(0, 80))}`;
+    if (a.kind === "frames") return `${a.frames.length} frames, the first ${JSON.stringify(describeHeader(a.frames[0]!.header, 80))}`;
     if (a.kind === "garbage") return `${a.bytes.length} bytes of garbage after the upgrade`;
     return `raw ${JSON.stringify(a.raw.slice(0, 60))}`;
   },
@@ -187,3 +223,7 @@ export const peerTarget: FuzzTarget<Attack> = {
     return { requests: 1, findings: [] };
   },
 };
+
+function describeHeader(header: string | Buffer, length: number): string {
+  return Buffer.isBuffer(header) ? `compact ${header.toString("hex").slice(0, length)}` : header.slice(0, length);
+}

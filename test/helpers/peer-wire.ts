@@ -50,7 +50,7 @@ export class RawPeerConnection {
   }
 
   /** Sends a frame whose header is exactly `headerText` (any bytes, valid JSON or not). */
-  sendRaw(id: number, kind: number, headerText: string, body: Buffer = Buffer.alloc(0)): void {
+  sendRaw(id: number, kind: number, headerText: string | Buffer, body: Buffer = Buffer.alloc(0)): void {
     this.socket.write(rawFrame(id, kind, headerText, body));
   }
 
@@ -83,8 +83,8 @@ export class RawPeerConnection {
 }
 
 /** A frame with exactly the header text and body given, valid or not, as a hostile peer would build it. */
-export function rawFrame(id: number, kind: number, headerText: string, body: Buffer = Buffer.alloc(0)): Buffer {
-  const header = Buffer.from(headerText, "utf8");
+export function rawFrame(id: number, kind: number, headerText: string | Buffer, body: Buffer = Buffer.alloc(0)): Buffer {
+  const header = Buffer.isBuffer(headerText) ? headerText : Buffer.from(headerText, "utf8");
   const out = Buffer.alloc(11 + header.length + body.length);
   out.writeUInt32BE(7 + header.length + body.length, 0);
   out.writeUInt32BE(id, 4);

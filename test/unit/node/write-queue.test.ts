@@ -9,6 +9,21 @@ const put = (key: string, value: string): RawWrite => ({ key: Buffer.from(key), 
 const del = (key: string): RawWrite => ({ key: Buffer.from(key), id: key, value: undefined });
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+type Op = { type: "put" | "del"; key: Buffer; value?: Buffer };
+/**
+ * Runs `around` instead of each write the queue hands to the database (a batch, or a lone put or delete, which the
+ * queue sends below abstract-level's public methods), with the operations and the real write to call.
+ */
+function instrument(db: ClassicLevel<Buffer, Buffer>, around: (ops: Op[], write: () => Promise<void>) => Promise<void>): void {
+  const level = db as unknown as Record<"_put" | "_del" | "_batch", (...args: unknown[]) => Promise<void>>;
+  const put = level._put.bind(db);
+  const del = level._del.bind(db);
+  const batch = level._batch.bind(db);
+  level._put = (key, value, options) => around([{ type: "put", key: key as Buffer, value: value as Buffer }], () => put(key, value, options));
+  level._del = (key, options) => around([{ type: "del", key: key as Buffer }], () => del(key, options));
+  level._batch = (ops, options) => around(ops as Op[], () => batch(ops, options));
+}
+
 describe("write queue (one LevelDB batch per event-loop turn)", function () {
   let dir: string;
   let db: ClassicLevel<Buffer, Buffer>;
@@ -40,12 +55,11 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
   it("acknowledges a write only once its batch is written", async function () {
     const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
     let written = false;
-    const original = db.batch.bind(db) as (ops: unknown, options: unknown) => Promise<void>;
-    (db as unknown as { batch: unknown }).batch = async (ops: unknown, options: unknown) => {
+    instrument(db, async (_ops, write) => {
       await new Promise((r) => setTimeout(r, 30));
-      await original(ops, options);
+      await write();
       written = true;
-    };
+    });
     await queue.write([put("k", "v")]);
     assert.ok(written, "the write was acknowledged before its batch was written");
     assert.equal(await read("k"), "v");
@@ -53,17 +67,16 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
 
   it("lets batches overlap, except one that writes a key an unfinished batch writes: that one waits, so the later write wins", async function () {
     const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
-    const original = db.batch.bind(db) as (ops: unknown, options: unknown) => Promise<void>;
     const order: string[] = [];
     let calls = 0;
-    (db as unknown as { batch: unknown }).batch = async (ops: { key: Buffer }[], options: unknown) => {
+    instrument(db, async (ops, write) => {
       const name = ops.map((o) => o.key.toString()).join(",");
       order.push(`start ${name}`);
       // The first batch is slow to write, so the next turns' batches start while it is in flight.
       if (calls++ === 0) await new Promise((r) => setTimeout(r, 50));
-      await original(ops, options);
+      await write();
       order.push(`end ${name}`);
-    };
+    });
     const first = queue.write([put("shared", "old"), put("a", "1")]);
     await nextTurn();
     const unrelated = queue.write([put("b", "2")]);
@@ -74,14 +87,13 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
     assert.deepEqual(order, ["start shared,a", "start b", "end b", "end shared,a", "start shared", "end shared"]);
   });
 
-  it("bounds a batch by count and bytes; one caller's writes past the bound go as one batch", async function () {
+  it("bounds a batch by count and bytes; one caller's writes past the bound, or of a quarter of it, go as one batch", async function () {
     const queue = new WriteQueue(db, { sync: false }, { countMax: 10, bytesMax: 1000 });
     const sizes: number[] = [];
-    const original = db.batch.bind(db) as (ops: unknown[], options: unknown) => Promise<void>;
-    (db as unknown as { batch: unknown }).batch = (ops: unknown[], options: unknown) => {
+    instrument(db, (ops, write) => {
       sizes.push(ops.length);
-      return original(ops, options);
-    };
+      return write();
+    });
     const acks = [];
     for (let i = 0; i < 25; i++) acks.push(queue.write([put(`c${i}`, "v")]));
     await Promise.all(acks);
@@ -94,6 +106,25 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
     await Promise.all([small, page, big]);
     assert.deepEqual(sizes, [1, 15, 1]);
     assert.equal((await read("big"))?.length, 2000);
+
+    // A page of a quarter of a batch or more goes on its own at once, after the turn's writes queued before it (one
+    // of which it overwrites), and those after it form the turn's batch.
+    sizes.length = 0;
+    const before = [queue.write([put("q1", "v")]), queue.write([put("p0", "old")])];
+    const quarter = queue.write([put("p0", "new"), put("p1", "v"), put("p2", "v")]);
+    const after = queue.write([put("q2", "v")]);
+    await Promise.all([...before, quarter, after]);
+    // The page waits for the batch holding the older write of p0, so the turn's batch may go before it.
+    assert.deepEqual([...sizes].sort(), [1, 2, 3]);
+    assert.equal(await read("p0"), "new");
+  });
+
+  it("refuses writes once the database is closed, instead of handing them to a closed binding", async function () {
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
+    await db.close();
+    await assert.rejects(queue.write([put("k", "v")]), /not open/);
+    await assert.rejects(queue.write([put("k", "v"), put("l", "v")]), /not open/);
+    await db.open();
   });
 
   it("drain writes what is queued and waits for it", async function () {
