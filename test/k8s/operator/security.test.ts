@@ -2,8 +2,8 @@
 // mutual TLS on the peer port (no plaintext opt-out in its pods), the operator's own admin calls going over it; the
 // client port serves TLS from the cluster's CA, published in ConfigMap X-ca, and requires the client tokens of the
 // user's Secret; NetworkPolicy X exists as the builder makes it; and under client load at r=w=2 the leaf
-// certificates (of 60 s, so they renew every 40 s) renew while the CA rotates, with no failed request while the
-// cluster stays Available. A second cluster names a cert-manager issuer: once cert-manager's CRD exists (the CRD alone, no
+// certificates (of 60 s, so they renew every 40 s) and then the CA rotate with no failed request while the cluster
+// stays Available. A second cluster names a cert-manager issuer: once cert-manager's CRD exists (the CRD alone, no
 // controller), the operator creates its Certificates and the pods wait for the Secrets cert-manager would fill.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -155,25 +155,31 @@ describe("operator: certificates, client TLS and tokens, NetworkPolicy", functio
     // A leaf renewal is issued because the leaf expires soon; the CA switch re-issues every leaf for another reason.
     const renewals = async () => (await clusterEvents(ns, NAME)).filter((e) => e.reason === "CertificatesIssued" && e.message.includes("(it expires at ")).length;
     const renewalsBefore = await renewals();
+    /** Notes every time the cluster is not Available; always true, so it can lead a wait's condition. */
+    const stillAvailable = async () => {
+      const c = await readCluster(ns, NAME);
+      if (!conditionTrue(c, "Available")) {
+        const available = c.status?.conditions?.find((x) => x.type === "Available");
+        unavailable.push(`${new Date().toISOString()} ${available?.status} ${available?.reason}: ${available?.message} (${c.status?.message})`);
+      }
+      return true;
+    };
     await load.start();
     try {
-      // The CA rotation starts at once and the leaves go on renewing meanwhile (a 60 s leaf renews at 40 s, within the
-      // new CA's time in the trust bundle): the test waits for the rotation to finish and for at least one round of
-      // renewals, both under the load.
+      // At least one round of leaf renewals under the load (a 60 s leaf renews at 40 s, so this takes 40 s at most),
+      // before the CA rotation: the switch to the new CA re-issues every leaf and would put the next renewal off.
+      await waitFor("a round of leaf renewals under load", async () => ((await stillAvailable()) && (await renewals()) > renewalsBefore ? true : undefined), {
+        timeoutMs: 90_000,
+        intervalMs: 1_000,
+      });
+      const rotationAt = Date.now();
       await admin().patch(`${clustersPath(ns)}/${NAME}`, { metadata: { annotations: { [ROTATE_CA_ANNOTATION]: String(Date.now()) } } }, "merge");
       await waitFor(
-        "the CA rotation to finish and the leaves to renew",
-        async () => {
-          const c = await readCluster(ns, NAME);
-          if (!conditionTrue(c, "Available")) {
-            const available = c.status?.conditions?.find((x) => x.type === "Available");
-            unavailable.push(`${new Date().toISOString()} ${available?.status} ${available?.reason}: ${available?.message} (${c.status?.message})`);
-          }
-          if (!(await clusterEvents(ns, NAME)).some((e) => e.reason === "CARotationFinished")) return undefined;
-          return (await renewals()) > renewalsBefore ? true : undefined;
-        },
+        "the CA rotation to finish",
+        async () => ((await stillAvailable()) && (await clusterEvents(ns, NAME)).some((e) => e.reason === "CARotationFinished") ? true : undefined),
         { timeoutMs: 240_000, intervalMs: 1_000 },
       );
+      console.error(`    [rotation] leaves renewed ${Math.round((rotationAt - startedAt) / 1000)} s into the load; the CA rotated in ${Math.round((Date.now() - rotationAt) / 1000)} s`);
       // The retiring bundle reaches the pods and their next re-read.
       await sleep(10_000);
     } finally {
