@@ -26,20 +26,19 @@ function filesImporting(dir, pattern) {
   return found.sort((a, b) => a.localeCompare(b, "en"));
 }
 
-const suites = [];
-// While .ci/run builds promtool and versitygw in the background (DYNAMO_TOOLS_BUILDER_PID), the files that run them go
-// last, in a mocha run of their own that first waits for both: the rest of the node suite need not wait for the build.
+// Under .ci/run, the test tools build in the background while the suites run (DYNAMO_TOOLS_BUILDER_PID): the
+// Kubernetes toolchain first, then promtool and versitygw. The node suite's files that run those two go last, after
+// the Kubernetes suite, in a mocha run of their own; each suite first waits for the tools it needs.
+const PROMTOOL = { name: "promtool", script: "scripts/build-promtool.sh" };
+const VERSITYGW = { name: "versitygw", script: "scripts/build-versitygw.sh" };
+const TOOLCHAIN = { name: "the Kubernetes toolchain", script: "test/k8s/toolchain/build.sh" };
 const toolFiles = process.env.DYNAMO_TOOLS_BUILDER_PID && serial ? ["test/unit", "test/integration"].flatMap((dir) => filesImporting(dir, /from "[^"]*\/(promtool|local-s3)\.js"/)) : [];
-if (toolFiles.length > 0) {
-  suites.push({ name: "unit and integration", tag: "node", args: mochaArgs(...nodeSuite, ...toolFiles.flatMap((f) => ["--ignore", f])) });
-  suites.push({ name: "unit and integration needing promtool or versitygw", tag: "node", awaitTools: ["scripts/build-promtool.sh", "scripts/build-versitygw.sh"], args: mochaArgs(...toolFiles) });
-} else {
-  suites.push({ name: "unit and integration", tag: "node", args: mochaArgs(...nodeSuite) });
-}
+const suites = [{ name: "unit and integration", tag: "node", args: mochaArgs(...nodeSuite, ...toolFiles.flatMap((f) => ["--ignore", f])) }];
 if (existsSync(new URL("../test/k8s/run.ts", import.meta.url)) && process.env.DYNAMO_SKIP_K8S !== "1") {
   // The Kubernetes binaries and images are built once and cached; with the caches in place these return at once.
-  suites.push({ name: "kubernetes", tag: "k8s", awaitTools: [], prepare: ["bash", ["test/k8s/toolchain/build.sh"]], args: ["--import", "tsx", "test/k8s/run.ts"] });
+  suites.push({ name: "kubernetes", tag: "k8s", awaitTools: [TOOLCHAIN], prepare: ["bash", ["test/k8s/toolchain/build.sh"]], args: ["--import", "tsx", "test/k8s/run.ts"] });
 }
+if (toolFiles.length > 0) suites.push({ name: "unit and integration needing promtool or versitygw", tag: "node", awaitTools: [PROMTOOL, VERSITYGW], args: mochaArgs(...toolFiles) });
 
 /** Prints a child's output line by line under the suite's tag, and keeps the last megabyte for the counts. */
 function relay(stream, tag, sink, keep) {
@@ -79,24 +78,22 @@ function running(pid) {
   }
 }
 
-/** Whether every one of `scripts` (build scripts of test tools) finds its tool built (`SCRIPT --print`). */
-const built = (scripts) => scripts.every((script) => spawnSync("bash", [script, "--print"], { cwd: root, stdio: "ignore" }).status === 0);
+/** Whether every one of `tools` is built (its build script's `--print` finds it). */
+const built = (tools) => tools.every((tool) => spawnSync("bash", [tool.script, "--print"], { cwd: root, stdio: "ignore" }).status === 0);
 
 /**
- * .ci/run builds the test tools in the background (scripts/build-test-tools.sh, process DYNAMO_TOOLS_BUILDER_PID)
- * while the node suite runs. A suite that needs some of them waits, DYNAMO_TOOLS_WAIT_SECONDS at most (an hour): for
- * the tools its build scripts name (suite.awaitTools) to be built, or with none named (the Kubernetes suite needs the
- * binaries and the images) for the whole build to end. Whatever the build left undone then fails the suite's tests
- * with their own messages, or the suite's preparation does it.
+ * Waits until the tools a suite needs (suite.awaitTools) are built or the background build that makes them
+ * (DYNAMO_TOOLS_BUILDER_PID, from .ci/run) ended, DYNAMO_TOOLS_WAIT_SECONDS at most (an hour). Whatever the build left
+ * undone then fails the suite's tests with their own messages, or the suite's preparation builds it.
  */
 async function awaitToolsBuild(suite) {
   const pid = Number(process.env.DYNAMO_TOOLS_BUILDER_PID);
-  const ready = () => !running(pid) || (suite.awaitTools.length > 0 && built(suite.awaitTools));
+  const ready = () => !running(pid) || built(suite.awaitTools);
   if (!pid || ready()) return true;
   const limitMs = Number(process.env.DYNAMO_TOOLS_WAIT_SECONDS ?? 3600) * 1000;
   const started = Date.now();
   const log = process.env.DYNAMO_TOOLS_BUILD_LOG ?? "(no log named)";
-  const what = suite.awaitTools.length > 0 ? suite.awaitTools.map((s) => s.replace(/^.*build-(.*)\.sh$/, "$1")).join(" and ") : "the test tools";
+  const what = suite.awaitTools.map((tool) => tool.name).join(" and ");
   console.log(`=== ${suite.name}: waiting for the background build of ${what} (pid ${pid}, log ${log}) ===`);
   let report = started + 60_000;
   while (!ready()) {
@@ -105,7 +102,7 @@ async function awaitToolsBuild(suite) {
       return false;
     }
     if (Date.now() >= report) {
-      console.log(`=== ${suite.name}: still waiting for the background build (${Math.round((Date.now() - started) / 1000)} s so far)`);
+      console.log(`=== ${suite.name}: still waiting for the background build of ${what} (${Math.round((Date.now() - started) / 1000)} s so far)`);
       report += 60_000;
     }
     await sleep(2000);
