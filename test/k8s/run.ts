@@ -2,7 +2,7 @@
  * `npm run test:k8s [-- FILES...]`: runs the Kubernetes suite (every test/k8s/**\/*.test.ts, or the files named) with
  * mocha inside a sandbox of its own (harness/sandbox, harness/suite.ts), after building what the run needs on the
  * host. mocha's exit status is this program's. DYNAMO_K8S_KEEP=1 keeps the run directory (component logs, etcd,
- * volumes) afterwards; DYNAMO_K8S_JOBS sets the number of parallel mocha workers (default 2).
+ * volumes) afterwards; DYNAMO_K8S_JOBS sets the number of parallel mocha workers (default 3).
  *
  * `--prepare` builds what a run needs (the images; the toolchain must be built) and exits without starting a sandbox;
  * `--prepare-image` builds the project's image alone, which needs no toolchain. CI does both in the background while
