@@ -175,6 +175,8 @@ export class StorageNode {
     // Every loop waits for its round in flight, so nothing touches the store or the network once this returns.
     await Promise.all([...running.loops.map((loop) => loop.stop()), transfers.rebuilder.stop(), transfers.receiver.stop()]);
     this.options.tls?.close();
+    // Callers learn which of their requests this node never read, so they can send those elsewhere.
+    await ports.peerProtocol.goAway(PEER_GOAWAY_TIMEOUT_MS);
     ports.peerProtocol.closeAll();
     membership.ringState.closeAll();
     for (const client of membership.seedClients) client.close();
@@ -674,6 +676,11 @@ function createPeerServer({ options, log }: NodeContext, app: ReturnType<typeof 
 
 /** How long one member may take to acknowledge that this node is leaving; a silent one learns it from its detector. */
 const LEAVE_NOTICE_TIMEOUT_MS = 1000;
+/**
+ * How long a stopping node waits for each peer stream's requests in flight to answer, and for the caller to close its
+ * side, after telling it what was read; the drain before it normally leaves nothing in flight.
+ */
+const PEER_GOAWAY_TIMEOUT_MS = 2000;
 
 /** How often the TLS directory is checked for rotated certificates. */
 const TLS_RELOAD_INTERVAL_MS = 5000;

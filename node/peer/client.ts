@@ -15,10 +15,12 @@ import {
   encodeRequestBody,
   encodeRequestHeader,
   FRAME_ERROR,
+  FRAME_GOAWAY,
   FRAME_OK,
   FRAME_REQUEST,
   FrameReader,
   PEER_COMPACT_COORDINATE_HEADER,
+  GOAWAY_FRAME_ID,
   PEER_COMPACT_HEADER,
   type Frame,
   type PeerOp,
@@ -63,6 +65,15 @@ interface Pending {
   resolve: (r: PeerResponse<PeerOp>) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  /** The connection the request went out on, and its place among the requests sent there (1 for the first). */
+  socket: Socket;
+  ordinal: number;
+}
+
+/** What this side knows of one connection: requests written to it, and whether the peer said it is going away. */
+interface Connection {
+  sent: number;
+  retired: boolean;
 }
 
 
@@ -78,6 +89,7 @@ export class PeerClient {
   private closed = false;
   /** The compact header level each connection's peer said it reads (see ../protocol/peer-ops.ts); absent: none. */
   private readonly compact = new WeakMap<Socket, number>();
+  private readonly connections = new WeakMap<Socket, Connection>();
 
   constructor(
     readonly url: string,
@@ -99,6 +111,8 @@ export class PeerClient {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const socket = await this.connect();
+    const connection = this.connections.get(socket);
+    if (!connection || connection.retired) throw new RequestNotSentError(`peer ${this.url} is closing this connection`);
     const frame = encodeFrame(id, FRAME_REQUEST, encodeRequestHeader(op, request.header, this.compact.get(socket) ?? 0), encodeRequestBody(op, request));
     const wait = timeoutMs ?? this.options.timeoutMs;
     return new Promise<PeerResponse<O>>((resolve, reject) => {
@@ -106,7 +120,8 @@ export class PeerClient {
         this.pending.delete(id);
         reject(new DynamoError("unavailable", `peer ${this.url} did not answer '${op}' within ${wait} ms`));
       }, wait);
-      this.pending.set(id, { op, resolve: resolve as (r: PeerResponse<PeerOp>) => void, reject, timer });
+      connection.sent += 1;
+      this.pending.set(id, { op, resolve: resolve as (r: PeerResponse<PeerOp>) => void, reject, timer, socket, ordinal: connection.sent });
       this.write(socket, frame);
     });
   }
@@ -214,6 +229,8 @@ export class PeerClient {
 
   private attach(socket: Socket): void {
     this.socket = socket;
+    const connection: Connection = { sent: 0, retired: false };
+    this.connections.set(socket, connection);
     const reader = new FrameReader();
     socket.on("data", (chunk: Buffer) => {
       let frames: Frame[];
@@ -223,16 +240,55 @@ export class PeerClient {
         socket.destroy(err as Error);
         return;
       }
-      for (const frame of frames) this.settle(frame);
+      for (const frame of frames) {
+        if (frame.kind === FRAME_GOAWAY && frame.id === GOAWAY_FRAME_ID) this.goneAway(socket, connection, frame);
+        else this.settle(frame);
+      }
     });
     const onGone = (err?: Error) => {
       if (this.socket === socket) this.socket = undefined;
-      this.lastFailure = err ?? new Error("connection closed");
-      this.lastFailureAt = performance.now();
-      this.failAll(new DynamoError("unavailable", `connection to ${this.url} lost${err ? `: ${err.message}` : ""}`));
+      // A connection the peer retired closes as planned; the next request simply opens a new one.
+      if (!connection.retired || err) {
+        this.lastFailure = err ?? new Error("connection closed");
+        this.lastFailureAt = performance.now();
+      }
+      this.failAll(new DynamoError("unavailable", `connection to ${this.url} lost${err ? `: ${err.message}` : ""}`), socket);
     };
     socket.on("error", onGone);
     socket.on("close", () => onGone());
+  }
+
+  /**
+   * The peer is closing this connection (it shuts down) and read only the first `read` requests sent on it: the later
+   * ones never reached a handler, so they fail as not sent and their callers may go to another node. The earlier ones
+   * keep waiting for their answers, which the peer still sends. New requests open a new connection.
+   */
+  private goneAway(socket: Socket, connection: Connection, frame: Frame): void {
+    let read: number;
+    try {
+      const header: unknown = JSON.parse(frame.header.toString("utf8"));
+      read = (header as { read?: unknown }).read as number;
+      if (!Number.isSafeInteger(read) || read < 0) throw new Error(`bad count ${String(read)}`);
+    } catch (err) {
+      socket.destroy(new Error(`malformed going-away frame: ${(err as Error).message}`));
+      return;
+    }
+    connection.retired = true;
+    if (this.socket === socket) this.socket = undefined;
+    for (const [id, entry] of this.pending) {
+      if (entry.socket !== socket || entry.ordinal <= read) continue;
+      clearTimeout(entry.timer);
+      this.pending.delete(id);
+      entry.reject(new RequestNotSentError(`peer ${this.url} is shutting down and never read '${entry.op}'`));
+    }
+    this.endIfDone(socket, connection);
+  }
+
+  /** Ends a retired connection once no request waits on it, which lets the peer's graceful close complete at once. */
+  private endIfDone(socket: Socket, connection: Connection | undefined): void {
+    if (!connection?.retired) return;
+    for (const entry of this.pending.values()) if (entry.socket === socket) return;
+    socket.end();
   }
 
   /** Matches a response to its request; whatever the peer sent, the request is settled and nothing throws. */
@@ -241,6 +297,7 @@ export class PeerClient {
     if (!entry) return;
     this.pending.delete(frame.id);
     clearTimeout(entry.timer);
+    this.endIfDone(entry.socket, this.connections.get(entry.socket));
     if (frame.kind === FRAME_OK) {
       try {
         entry.resolve(decodeResponse(entry.op, frame.header, frame.body));
@@ -255,8 +312,10 @@ export class PeerClient {
     }
   }
 
-  private failAll(err: Error): void {
+  /** Fails the requests waiting on `socket`, or on any connection when none is named. */
+  private failAll(err: Error, socket?: Socket): void {
     for (const [id, entry] of this.pending) {
+      if (socket !== undefined && entry.socket !== socket) continue;
       clearTimeout(entry.timer);
       entry.reject(err);
       this.pending.delete(id);

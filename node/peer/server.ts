@@ -8,16 +8,19 @@
  */
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { DynamoError } from "../errors/index.js";
 import {
   decodeRequest,
   encodeFrame,
   encodeResponse,
   FRAME_ERROR,
+  FRAME_GOAWAY,
   FRAME_OK,
   FRAME_REQUEST,
   FrameReader,
   PEER_COMPACT_COORDINATE_HEADER,
+  GOAWAY_FRAME_ID,
   PEER_COMPACT_HEADER,
   PeerMessageError,
   type Frame,
@@ -38,7 +41,8 @@ export interface PeerServerOptions {
 }
 
 export class PeerServer {
-  private readonly sockets = new Set<Duplex>();
+  /** Each open stream, with the function that closes it gracefully (see goAway). */
+  private readonly sockets = new Map<Duplex, (timeoutMs: number) => Promise<void>>();
 
   constructor(
     private readonly options: PeerServerOptions,
@@ -49,8 +53,18 @@ export class PeerServer {
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
   }
 
+  /**
+   * Closes every stream gracefully, for a planned stop: each stream stops reading, tells its caller how many requests it
+   * read (a going-away frame, ../protocol/frame.ts) so the caller can send the rest elsewhere, lets the requests it
+   * read finish and answer for up to `timeoutMs`, and then ends. Without it, a request frame still in the socket's
+   * buffer when the node closed would leave the caller unable to tell whether it was acted upon.
+   */
+  async goAway(timeoutMs: number): Promise<void> {
+    await Promise.all([...this.sockets.values()].map((close) => close(timeoutMs)));
+  }
+
   closeAll(): void {
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets.keys()) socket.destroy();
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -79,9 +93,12 @@ export class PeerServer {
   }
 
   private serve(socket: Duplex, from: string, head: Buffer, compact: number): void {
-    this.sockets.add(socket);
     const reader = new FrameReader();
     let inFlight = 0;
+    /** Request frames taken from this stream; after going away, none more is. */
+    let read = 0;
+    let leaving = false;
+    let idle: (() => void) | undefined;
     let corked = false;
     const send = (frame: Buffer) => {
       if (socket.destroyed) return;
@@ -97,6 +114,9 @@ export class PeerServer {
     };
     const sendError = (id: number, code: string, message: string) => send(encodeFrame(id, FRAME_ERROR, { code, message: message.slice(0, 4000) }));
     const dispatch = (frame: Frame) => {
+      // Never read: the going-away frame's count already told the caller so.
+      if (leaving) return;
+      read += 1;
       if (this.options.faults?.isCut(from)) return;
       if (frame.kind !== FRAME_REQUEST) {
         sendError(frame.id, "invalid_request", `expected a request frame, got kind ${frame.kind}`);
@@ -125,8 +145,22 @@ export class PeerServer {
         })
         .finally(() => {
           inFlight -= 1;
+          if (inFlight === 0) idle?.();
         });
     };
+    const goAway = async (timeoutMs: number): Promise<void> => {
+      if (leaving || socket.destroyed) return;
+      leaving = true;
+      const deadline = performance.now() + timeoutMs;
+      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+      send(encodeFrame(GOAWAY_FRAME_ID, FRAME_GOAWAY, { read }));
+      if (inFlight > 0) await Promise.race([new Promise<void>((resolve) => (idle = resolve)), closed, sleep(timeoutMs)]);
+      // Ending (not destroying) flushes the answers; the caller ends its side once nothing it waits for is left here,
+      // and a socket destroyed with bytes still unread would be reset, which could discard the going-away frame.
+      socket.end();
+      await Promise.race([closed, sleep(Math.max(0, deadline - performance.now()))]);
+    };
+    this.sockets.set(socket, goAway);
     const onData = (chunk: Buffer) => {
       let frames: Frame[];
       try {

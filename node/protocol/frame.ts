@@ -14,6 +14,15 @@ import { DynamoError } from "../errors/index.js";
 export const FRAME_REQUEST = 0;
 export const FRAME_OK = 1;
 export const FRAME_ERROR = 2;
+/**
+ * Sent by a node that is about to close a peer connection (it is shutting down), with id 0, which no request uses: its
+ * header says how many request frames it read on this connection (`{"read": n}`). It reads no more, so the sender
+ * knows that every request after the n-th never reached a handler and may go to another node, where a connection lost
+ * without it would leave every unanswered request in doubt. A peer of an earlier version ignores it, as any frame
+ * whose id matches none of its requests.
+ */
+export const FRAME_GOAWAY = 3;
+export const GOAWAY_FRAME_ID = 0;
 
 /** No frame may exceed this; a larger length prefix means a corrupt or hostile stream, and the socket is closed. */
 export const FRAME_BYTES_MAX = 64 * 1024 * 1024;
