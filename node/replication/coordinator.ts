@@ -52,6 +52,16 @@ export interface ReadRequest {
   pr: number;
 }
 
+/**
+ * A stand-in could not record the hint for the member it stands in for, so it stored nothing. It is `not_ready` so
+ * that a forwarding node tries another replica, exactly as after the refusal it gives when its store is full upfront.
+ */
+class NoRoomForHint extends DynamoError {
+  constructor(message: string) {
+    super("not_ready", message);
+  }
+}
+
 export class Coordinator {
   private repairsInFlight = 0;
   /** How long replicas took to answer reads lately, for when a read asks the replicas it did not ask at first. */
@@ -69,7 +79,14 @@ export class Coordinator {
     const mine = plan.targets.find((t) => t.id === this.deps.cluster.self);
     // A stand-in whose hint store is full cannot keep the write for its owner, so another replica versions it.
     if (!mine || (mine.hintFor !== undefined && !this.deps.hints.hasRoom())) return this.forward(plan, { ...request, context: context ?? {} });
-    return this.coordinateLocally(plan, mine, { ...request, context: context ?? {} });
+    try {
+      return await this.coordinateLocally(plan, mine, { ...request, context: context ?? {} });
+    } catch (err) {
+      // Concurrent writes can fill the hint store between the check above and this write's turn to add its hint.
+      // Nothing was stored here then, so another replica versions the write, as if the store had been full before.
+      if (err instanceof NoRoomForHint) return this.forward(plan, { ...request, context: context ?? {} });
+      throw err;
+    }
   }
 
   /**
@@ -156,7 +173,7 @@ export class Coordinator {
   private async coordinateLocally(plan: ReplicaPlan, mine: ReplicaTarget, request: WriteRequest & { context: VersionVector }): Promise<VersionedRecord> {
     const at: ReplicaKey = { partition: plan.partition, bucket: request.bucket.name, key: request.key };
     if (mine.hintFor !== undefined && !(await this.deps.hints.add({ owner: mine.hintFor, ...at, bytes: request.value?.length ?? 0 }))) {
-      throw new DynamoError("unavailable", `${this.deps.cluster.self} stands in for ${mine.hintFor} but its hint store is full`);
+      throw new NoRoomForHint(`${this.deps.cluster.self} stands in for ${mine.hintFor} but its hint store is full`);
     }
     const record = await this.deps.replica.coordinate(
       at,

@@ -19,11 +19,12 @@ const TINY_HINTS = join(REPO_ROOT, "test", "integration", "fixtures", "tiny-hint
 const FAULTS = { DYNAMO_FAULT_INJECTION: "1" };
 
 /** Writes unique keys through the given nodes until stopped; records which were acknowledged and which failed. */
-function writeLoad(urls: string[], bucket: string, prefix: string, w: number) {
+/** Writes new keys through each of `urls` (`perUrl` writers each) until stopped, recording what was acknowledged. */
+function writeLoad(urls: string[], bucket: string, prefix: string, w: number, perUrl = 1) {
   const acknowledged = new Map<string, string>();
   const failures: string[] = [];
   let stopped = false;
-  const clients = urls.map((u) => new DynamoClient(u, { timeoutMs: 8000 }));
+  const clients = urls.flatMap((u) => Array.from({ length: perUrl }, () => new DynamoClient(u, { timeoutMs: 8000 })));
   const loops = clients.map(async (client, c) => {
     for (let i = 0; !stopped; i++) {
       const key = `${prefix}-${c}-${i}`;
@@ -224,7 +225,8 @@ describe("failures", function () {
     const urls = cluster.clientUrls();
     await cluster.kill(4);
     await new Promise((r) => setTimeout(r, 2000));
-    const load = writeLoad(urls.slice(0, 4), "default", "e", 2);
+    // Several writers per node, so that stand-ins race for the last hint slots (a write that loses must still succeed).
+    const load = writeLoad(urls.slice(0, 4), "default", "e", 2, 4);
     await new Promise((r) => setTimeout(r, 2000));
     await load.stop();
     assert.deepEqual(load.failures, []);
