@@ -67,6 +67,7 @@ interface Pending {
   timer: NodeJS.Timeout;
   /** The connection the request went out on, and its place among the requests sent there (1 for the first). */
   socket: Socket;
+  connection: Connection;
   ordinal: number;
 }
 
@@ -121,7 +122,7 @@ export class PeerClient {
         reject(new DynamoError("unavailable", `peer ${this.url} did not answer '${op}' within ${wait} ms`));
       }, wait);
       connection.sent += 1;
-      this.pending.set(id, { op, resolve: resolve as (r: PeerResponse<PeerOp>) => void, reject, timer, socket, ordinal: connection.sent });
+      this.pending.set(id, { op, resolve: resolve as (r: PeerResponse<PeerOp>) => void, reject, timer, socket, connection, ordinal: connection.sent });
       this.write(socket, frame);
     });
   }
@@ -285,8 +286,8 @@ export class PeerClient {
   }
 
   /** Ends a retired connection once no request waits on it, which lets the peer's graceful close complete at once. */
-  private endIfDone(socket: Socket, connection: Connection | undefined): void {
-    if (!connection?.retired) return;
+  private endIfDone(socket: Socket, connection: Connection): void {
+    if (!connection.retired) return;
     for (const entry of this.pending.values()) if (entry.socket === socket) return;
     socket.end();
   }
@@ -297,7 +298,8 @@ export class PeerClient {
     if (!entry) return;
     this.pending.delete(frame.id);
     clearTimeout(entry.timer);
-    this.endIfDone(entry.socket, this.connections.get(entry.socket));
+    // The request carries its connection, so an answer costs no lookup here.
+    this.endIfDone(entry.socket, entry.connection);
     if (frame.kind === FRAME_OK) {
       try {
         entry.resolve(decodeResponse(entry.op, frame.header, frame.body));
