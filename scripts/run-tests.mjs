@@ -1,9 +1,17 @@
 // Runs the project's test suites (unit and integration; Kubernetes, which runs mocha inside a sandbox of its own on a
 // real node) and ends with one summary line, "N passed, N failed", counted from mocha's own report of each suite.
-// They run one after the other by default. DYNAMO_TEST_PARALLEL=1 runs them side by side: a warm CI run took 26
-// minutes that way on two cores (the Kubernetes suite 10 of them), but the load it adds made three timing-sensitive
-// integration tests fail that pass on their own (a rolling restart of 5 nodes, a Jepsen run, `dynamo dev scale`).
-// Each line a suite prints carries its tag either way.
+//
+// DYNAMO_TEST_SIDE=1 runs the node suite as two mocha processes side by side: the integration files whose tests
+// depend on time (failure detection windows, requests that must not fail while nodes roll, freeze or lose a zone,
+// kernel-made faults) one after the other in the first, tagged [node], and the unit tests and the integration files
+// in SIDE_FILES below in the second, at a lower CPU priority, tagged [node-side] (docs/testing.md). Without it the
+// whole node suite runs in one mocha process, one file after the other, as before: the split has not yet passed two
+// whole runs on quiet cores, which it must before it becomes the default.
+//
+// The suites themselves run one after the other by default. DYNAMO_TEST_PARALLEL=1 runs the Kubernetes suite beside
+// the node suite too: a warm CI run took 26 minutes that way on two cores (the Kubernetes suite 10 of them), but the
+// load it adds made three timing-sensitive integration tests fail that pass on their own (a rolling restart of 5
+// nodes, a Jepsen run, `dynamo dev scale`). Each line a suite prints carries its tag either way.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -12,33 +20,83 @@ import { setTimeout as sleep } from "node:timers/promises";
 const root = new URL("..", import.meta.url).pathname;
 const mocha = new URL("../node_modules/mocha/bin/mocha.js", import.meta.url).pathname;
 const serial = process.env.DYNAMO_TEST_PARALLEL !== "1";
+const sideBySide = process.env.DYNAMO_TEST_SIDE === "1";
 const nodeSuite = ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"];
+
+/**
+ * The integration files that run beside the timing-sensitive ones: each proves what it proves by the data a cluster
+ * holds and the answers it gives, not by how soon something happens, and none freezes, partitions or rolls nodes while
+ * asserting that no request fails. A new integration file runs in the serial process until it is added here.
+ */
+const SIDE_FILES = [
+  "anti-entropy",
+  "backup",
+  "backup-s3",
+  "bad-input",
+  "client",
+  "client-auth",
+  "client-port-limits",
+  "client-routing",
+  "client-tls",
+  "console",
+  "dev-squatter",
+  "durability",
+  "fuzz",
+  "hardening",
+  "killed-replica",
+  "kv-api",
+  "limits",
+  "peer-protocol",
+  "peer-tls",
+  "pipelining",
+  "read-repair",
+  "record-bound",
+  "ring-changes",
+  "ring-driver",
+  "ring-fencing",
+].map((name) => `test/integration/${name}.test.ts`);
 const mochaArgs = (...specs) => [mocha, "--config", ".mocharc.json", ...specs, ...process.argv.slice(2)];
 
-/** Test files (relative to the repository) under `dir` that import one of the modules `pattern` matches. */
-function filesImporting(dir, pattern) {
+/** Test files (relative to the repository) under `dir`, in a stable order. */
+function testFiles(dir) {
   const found = [];
   for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...filesImporting(path, pattern));
-    else if (entry.name.endsWith(".test.ts") && pattern.test(readFileSync(join(root, path), "utf8"))) found.push(path);
+    if (entry.isDirectory()) found.push(...testFiles(path));
+    else if (entry.name.endsWith(".test.ts")) found.push(path);
   }
   return found.sort((a, b) => a.localeCompare(b, "en"));
 }
 
+/** Test files under `dir` that import one of the modules `pattern` matches. */
+const filesImporting = (dir, pattern) => testFiles(dir).filter((path) => pattern.test(readFileSync(join(root, path), "utf8")));
+
 // Under .ci/run, the test tools build in the background while the suites run (DYNAMO_TOOLS_BUILDER_PID): the
-// Kubernetes toolchain first, then promtool and versitygw. The node suite's files that run those two go last, after
-// the Kubernetes suite, in a mocha run of their own; each suite first waits for the tools it needs.
+// Kubernetes toolchain first, then promtool and versitygw. Unless those two are built already (a warm machine), the
+// node suite's files that run them go last, after the Kubernetes suite, in a mocha run of their own; each suite first
+// waits for the tools it needs.
 const PROMTOOL = { name: "promtool", script: "scripts/build-promtool.sh" };
 const VERSITYGW = { name: "versitygw", script: "scripts/build-versitygw.sh" };
 const TOOLCHAIN = { name: "the Kubernetes toolchain", script: "test/k8s/toolchain/build.sh" };
-const toolFiles = process.env.DYNAMO_TOOLS_BUILDER_PID && serial ? ["test/unit", "test/integration"].flatMap((dir) => filesImporting(dir, /from "[^"]*\/(promtool|local-s3)\.js"/)) : [];
-const suites = [{ name: "unit and integration", tag: "node", args: mochaArgs(...nodeSuite, ...toolFiles.flatMap((f) => ["--ignore", f])) }];
+const toolsPending = Boolean(process.env.DYNAMO_TOOLS_BUILDER_PID) && serial && !built([PROMTOOL, VERSITYGW]);
+const toolFiles = toolsPending ? ["test/unit", "test/integration"].flatMap((dir) => filesImporting(dir, /from "[^"]*\/(promtool|local-s3)\.js"/)) : [];
+const notTools = toolFiles.flatMap((f) => ["--ignore", f]);
+const integrationFiles = testFiles("test/integration");
+for (const f of SIDE_FILES) if (!integrationFiles.includes(f)) throw new Error(`run-tests: SIDE_FILES names ${f}, which does not exist`);
+const nodeSuites = sideBySide
+  ? [
+      { name: "integration (timing-sensitive, one file at a time)", tag: "node", args: mochaArgs(...integrationFiles.filter((f) => !SIDE_FILES.includes(f) && !toolFiles.includes(f))) },
+      // At a lower CPU priority, so that on busy cores the timing-sensitive tests come first and these take what is left.
+      { name: "unit and integration (beside them)", tag: "node-side", nice: 10, args: mochaArgs("test/unit/**/*.test.ts", ...SIDE_FILES.filter((f) => !toolFiles.includes(f)), ...notTools) },
+    ]
+  : [{ name: "unit and integration", tag: "node", args: mochaArgs(...nodeSuite, ...notTools) }];
+/** Suites in one entry run side by side, whatever DYNAMO_TEST_PARALLEL says. */
+const suites = [nodeSuites];
 if (existsSync(new URL("../test/k8s/run.ts", import.meta.url)) && process.env.DYNAMO_SKIP_K8S !== "1") {
   // The Kubernetes binaries and images are built once and cached; with the caches in place these return at once.
-  suites.push({ name: "kubernetes", tag: "k8s", awaitTools: [TOOLCHAIN], prepare: ["bash", ["test/k8s/toolchain/build.sh"]], args: ["--import", "tsx", "test/k8s/run.ts"] });
+  suites.push([{ name: "kubernetes", tag: "k8s", awaitTools: [TOOLCHAIN], prepare: ["bash", ["test/k8s/toolchain/build.sh"]], args: ["--import", "tsx", "test/k8s/run.ts"] }]);
 }
-if (toolFiles.length > 0) suites.push({ name: "unit and integration needing promtool or versitygw", tag: "node", awaitTools: [PROMTOOL, VERSITYGW], args: mochaArgs(...toolFiles) });
+if (toolFiles.length > 0) suites.push([{ name: "unit and integration needing promtool or versitygw", tag: "node", awaitTools: [PROMTOOL, VERSITYGW], args: mochaArgs(...toolFiles) }]);
 
 /** Prints a child's output line by line under the suite's tag, and keeps the last megabyte for the counts. */
 function relay(stream, tag, sink, keep) {
@@ -79,7 +137,9 @@ function running(pid) {
 }
 
 /** Whether every one of `tools` is built (its build script's `--print` finds it). */
-const built = (tools) => tools.every((tool) => spawnSync("bash", [tool.script, "--print"], { cwd: root, stdio: "ignore" }).status === 0);
+function built(tools) {
+  return tools.every((tool) => spawnSync("bash", [tool.script, "--print"], { cwd: root, stdio: "ignore" }).status === 0);
+}
 
 /**
  * Waits until the tools a suite needs (suite.awaitTools) are built or the background build that makes them
@@ -124,7 +184,8 @@ async function runSuite(suite) {
     }
   }
   let output = "";
-  const code = await run(process.execPath, suite.args, suite.tag, (text) => {
+  const [cmd, args] = suite.nice ? ["nice", ["-n", String(suite.nice), process.execPath, ...suite.args]] : [process.execPath, suite.args];
+  const code = await run(cmd, args, suite.tag, (text) => {
     output += text;
     if (output.length > 1_000_000) output = output.slice(-100_000);
   });
@@ -140,8 +201,8 @@ async function runSuite(suite) {
 }
 
 const results = [];
-if (serial) for (const suite of suites) results.push(await runSuite(suite));
-else results.push(...(await Promise.all(suites.map(runSuite))));
+if (serial) for (const group of suites) results.push(...(await Promise.all(group.map(runSuite))));
+else results.push(...(await Promise.all(suites.flat().map(runSuite))));
 const total = (key) => results.reduce((sum, r) => sum + r[key], 0);
 const skipped = total("pending");
 console.log(`\n${total("passed")} passed, ${total("failed")} failed${skipped ? `, ${skipped} skipped` : ""}`);

@@ -102,13 +102,15 @@ describe("claim planner", () => {
     assert.equal(new Set(after).size, 8);
   });
 
-  it("plans a 1024-partition ring with 64 members well under a second", () => {
+  it("plans a 1024-partition ring with 64 members in well under a second of CPU", () => {
     const before = initialClaim(1024, ids(64), 3);
     for (const members of [ids(65), ids(63), [...ids(60), "y1", "y2"]]) {
-      const started = performance.now();
+      // CPU time, not wall time: on shared cores the process may wait for a core longer than the plan takes.
+      const started = process.cpuUsage();
       const after = planClaim(before, members, 3);
-      const elapsedMs = performance.now() - started;
-      assert.ok(elapsedMs < 1000, `planning took ${elapsedMs.toFixed(0)} ms`);
+      const { user, system } = process.cpuUsage(started);
+      const cpuMs = (user + system) / 1000;
+      assert.ok(cpuMs < 1000, `planning took ${cpuMs.toFixed(0)} ms of CPU`);
       assertBalanced(after, members, "Q=1024 S=64");
     }
   });
