@@ -5,6 +5,7 @@
  * themselves with a namespace each. The suite runs inside the sandbox (`npm run test:k8s`), which removes everything
  * the cluster made when the run ends, however it ends.
  */
+import { relative } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { ApiClient } from "./api/api-client.js";
 import { waitFor } from "./api/wait.js";
@@ -65,11 +66,23 @@ export async function deleteNamespace(name: string): Promise<void> {
 /** What the hooks ask of mocha's context; a script that runs them outside mocha (measure-scale) passes its own. */
 interface HookContext {
   timeout(ms: number): unknown;
+  /** The hook itself; its parent is the root suite of the file being run (parallel mode runs one file per root). */
+  test?: { parent?: { suites?: { file?: string }[] } };
+}
+
+/** When the file now running began, for the wall time `[k8s file]` prints at its end (hooks included). */
+let fileStartedAt = 0;
+
+/** The file a root hook runs for, as the suite's scheduler (suite.ts) names it. */
+function hookFile(context: HookContext): string | undefined {
+  const file = context.test?.parent?.suites?.find((s) => s.file)?.file;
+  return file ? relative(process.cwd(), file) : undefined;
 }
 
 export const mochaHooks = {
   async beforeAll(this: HookContext): Promise<void> {
     this.timeout(DEFAULT_FIXTURE.startTimeoutMs);
+    fileStartedAt = Date.now();
     if (slot.dynamoK8sCluster) return;
     const local = new LocalCluster(sandboxInfo());
     slot.dynamoK8sCluster = local;
@@ -87,6 +100,9 @@ export const mochaHooks = {
   },
   async afterAll(this: HookContext): Promise<void> {
     this.timeout(60_000);
+    const file = hookFile(this);
+    // One line per file with its wall time: what suite.ts's longest-first order is kept up to date from.
+    if (file && fileStartedAt > 0) console.error(`[k8s file] ${file}: ${((Date.now() - fileStartedAt) / 1000).toFixed(1)} s`);
     const local = slot.dynamoK8sCluster;
     slot.dynamoK8sCluster = undefined;
     await local?.stop();
