@@ -5,7 +5,8 @@
 // spec.replicas through /scale, and the ring grows with the set checker's clients running and no acknowledged write
 // lost; when the load stops, the HPA scales back. The API's guards are checked on the way: discovery, a clear 404 for
 // an unknown metric, 403 for a user RBAC does not allow (asked by the operator itself), and nothing at all for a
-// caller without the aggregator's client certificate. The example's stabilization windows (minutes) are shortened here.
+// caller without the aggregator's client certificate. The scale-up and scale-down flow is hpa-flow.ts's, shared with
+// the CPU test.
 //
 // The operator runs in this process, as in the other operator tests, so the APIService points at a Service without a
 // selector whose endpoint is this process's listening address on the node (kube-apiserver routes aggregated requests
@@ -16,13 +17,12 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { createCa, issueCertificate } from "../../../node/pki/index.js";
 import type { Operator } from "../../../operator/controller/index.js";
-import { testSeed } from "../../helpers/random.js";
-import { ApiClient, ApiError, admin, cluster, createNamespace, deleteNamespace, describePods, waitFor } from "../harness/index.js";
+import { ApiClient, ApiError, admin, cluster, createNamespace, deleteNamespace, waitFor } from "../harness/index.js";
 import { pkiPaths, readPem } from "../harness/control-plane/pki.js";
 import { nodeAddresses } from "../harness/sandbox/network-plan.js";
-import { ClusterLoad, assertBalanced, clusterClient, createCluster, installCrd, readCluster, startOperator, waitStable } from "../operator/helpers.js";
+import { createCluster, installCrd, startOperator, waitStable } from "../operator/helpers.js";
 import { CHART_DIR, runHelmAsync } from "../../unit/packaging/helm.js";
-import { ServiceLoad } from "./service-load.js";
+import { HPA_CLUSTER, HpaFlow } from "./hpa-flow.js";
 
 const NAME = "kv";
 const SERVICE = "dynamo-custom-metrics";
@@ -48,13 +48,6 @@ export const DEFAULT_CUSTOM_METRICS_TEST = {
   scaleDownTimeoutMs: 240_000,
 };
 
-interface Hpa {
-  status?: {
-    currentMetrics?: { pods?: { current?: { averageValue?: string } } }[];
-    conditions?: { type: string; status: string; reason?: string; message?: string }[];
-  };
-}
-
 interface MetricValueList {
   kind: string;
   items: { describedObject: { kind: string; name: string; namespace: string }; metric: { name: string }; value: string; windowSeconds: number }[];
@@ -77,14 +70,20 @@ describe("autoscaling a DynamoCluster on requests per node through the custom me
   this.timeout(DEFAULT_CUSTOM_METRICS_TEST.scaleUpTimeoutMs + DEFAULT_CUSTOM_METRICS_TEST.scaleDownTimeoutMs + 180_000);
   let ns = "";
   let operator: Operator | undefined;
-  let checker: ClusterLoad | undefined;
-  let load: ServiceLoad | undefined;
   let servingCa = "";
   let listening = "";
-  let scaledUp = false;
   let chartInstalled = false;
-  const hpaPath = () => `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/${NAME}`;
-  const readHpa = () => admin().get<Hpa>(hpaPath());
+  const { loadClients, keysPerClient, valueBytes } = DEFAULT_CUSTOM_METRICS_TEST;
+  const flow = new HpaFlow(() => ns, NAME, {
+    label: "custom-metrics",
+    seed: "custom-metrics-hpa",
+    metric: { type: "Pods", pods: { metric: { name: METRIC }, target: { type: "AverageValue", averageValue: DEFAULT_CUSTOM_METRICS_TEST.targetRequestsPerSecond } } },
+    unit: "requests/s per pod",
+    load: { clients: loadClients, keysPerClient, valueBytes },
+    checkerPauseMs: DEFAULT_CUSTOM_METRICS_TEST.checkerPauseMs,
+    scaleUpTimeoutMs: DEFAULT_CUSTOM_METRICS_TEST.scaleUpTimeoutMs,
+    scaleDownTimeoutMs: DEFAULT_CUSTOM_METRICS_TEST.scaleDownTimeoutMs,
+  });
 
   before(async function () {
     this.timeout(300_000);
@@ -126,18 +125,13 @@ describe("autoscaling a DynamoCluster on requests per node through the custom me
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     );
-    await createCluster(ns, NAME, {
-      replicas: 3,
-      partitions: 32,
-      tuning: { gossipIntervalMs: 200, phiThreshold: 5, hintDeliveryIntervalMs: 300, requestTimeoutMs: 3000, peerTimeoutMs: 1500, dropDelayMs: 1000 },
-    });
+    await createCluster(ns, NAME, HPA_CLUSTER);
     await waitStable(ns, NAME, 3);
   });
 
   after(async function () {
     this.timeout(180_000);
-    await load?.stop();
-    await checker?.stop();
+    await flow.stop();
     if (chartInstalled) await runHelmAsync(["uninstall", CHART_RELEASE, "--namespace", ns, "--wait", "--kubeconfig", cluster().info.kubeconfig], 100_000);
     await admin().delete(`/apis/apiregistration.k8s.io/v1/apiservices/${API_SERVICE}`).catch(() => undefined);
     await operator?.stop();
@@ -145,10 +139,7 @@ describe("autoscaling a DynamoCluster on requests per node through the custom me
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state !== "failed") return;
-    console.error(`    HPA at failure: ${JSON.stringify((await readHpa().catch(() => undefined))?.status)}`);
-    console.error(`    cluster at failure: ${JSON.stringify((await readCluster(ns, NAME).catch(() => undefined))?.status)}`);
-    console.error(`    pods at failure:\n${await describePods(ns).catch(() => "")}`);
+    if (this.currentTest?.state === "failed") await flow.describeFailure();
   });
 
   it("serves the metrics of the cluster's pods through the aggregation layer, to authorized users only", async () => {
@@ -198,70 +189,13 @@ describe("autoscaling a DynamoCluster on requests per node through the custom me
   });
 
   it("scales 3 → 4 on requests per node under load through the client Service, with no acknowledged write lost", async () => {
-    await admin().post(`/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers`, {
-      metadata: { name: NAME },
-      spec: {
-        scaleTargetRef: { apiVersion: "dynamo.ringkv.dev/v1alpha1", kind: "DynamoCluster", name: NAME },
-        minReplicas: 3,
-        maxReplicas: 4,
-        metrics: [{ type: "Pods", pods: { metric: { name: METRIC }, target: { type: "AverageValue", averageValue: DEFAULT_CUSTOM_METRICS_TEST.targetRequestsPerSecond } } }],
-        behavior: {
-          scaleUp: { stabilizationWindowSeconds: 0, policies: [{ type: "Pods", value: 1, periodSeconds: 15 }] },
-          scaleDown: { stabilizationWindowSeconds: 20, policies: [{ type: "Pods", value: 1, periodSeconds: 15 }] },
-        },
-      },
-    });
-    checker = new ClusterLoad(ns, NAME, testSeed("custom-metrics-hpa"), { pauseMs: DEFAULT_CUSTOM_METRICS_TEST.checkerPauseMs });
-    await checker.start();
-    // The HPA reads the metric with only the checker running: proof the pipeline works, and the baseline.
-    const idle = await waitFor(
-      `the HPA to read ${METRIC} from custom.metrics.k8s.io`,
-      async () => {
-        const hpa = await readHpa();
-        const value = hpa.status?.currentMetrics?.[0]?.pods?.current?.averageValue;
-        return hpa.status?.conditions?.some((c) => c.type === "ScalingActive" && c.status === "True") && value ? value : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 1_000 },
-    );
-    console.error(`    [custom-metrics] idle: ${idle} requests/s per pod (target ${DEFAULT_CUSTOM_METRICS_TEST.targetRequestsPerSecond})`);
-    assert.equal((await readCluster(ns, NAME)).spec.replicas, 3, "no scaling without load");
-
-    const service = await admin().get<{ spec: { clusterIP: string } }>(`/api/v1/namespaces/${ns}/services/${NAME}`);
-    const { loadClients, keysPerClient, valueBytes } = DEFAULT_CUSTOM_METRICS_TEST;
-    const client = await clusterClient(ns, NAME, [`https://${service.spec.clusterIP}:8080`], { maxSockets: loadClients, timeoutMs: 5_000 });
-    load = new ServiceLoad(client, { clients: loadClients, keysPerClient, valueBytes });
-    const started = Date.now();
-    load.start();
-    const raised = await waitFor(
-      "the HPA to raise spec.replicas to 4 through /scale",
-      async () => ((await readCluster(ns, NAME)).spec.replicas === 4 ? readHpa() : undefined),
-      { timeoutMs: DEFAULT_CUSTOM_METRICS_TEST.scaleUpTimeoutMs, intervalMs: 1_000 },
-    );
-    console.error(`    [custom-metrics] raised to 4 after ${Date.now() - started} ms of load at ${raised.status?.currentMetrics?.[0]?.pods?.current?.averageValue} requests/s per pod`);
-    const scaled = await waitStable(ns, NAME, 4, { timeoutMs: DEFAULT_CUSTOM_METRICS_TEST.scaleUpTimeoutMs });
-    assertBalanced(scaled, 4);
-    console.error(`    [custom-metrics] Stable at 4 after ${Date.now() - started} ms; ${load.requests} requests through the Service, ${load.failures} failed`);
-    await checker.assertNothingLost("scaled up by the HPA on requests per node");
-    scaledUp = true;
+    await flow.scaleUp();
   });
 
   it("scales back 4 → 3 once the load stops, with no acknowledged write lost", async () => {
-    assert.ok(scaledUp, "the HPA never scaled up, so there is nothing to scale back");
-    await load?.stop();
-    load = undefined;
-    const stopped = Date.now();
-    await waitFor("the HPA to lower spec.replicas to 3", async () => (await readCluster(ns, NAME)).spec.replicas === 3, {
-      timeoutMs: DEFAULT_CUSTOM_METRICS_TEST.scaleDownTimeoutMs,
-      intervalMs: 1_000,
-    });
-    const hpa = await readHpa();
-    console.error(`    [custom-metrics] lowered to 3 ${Date.now() - stopped} ms after the load stopped, at ${hpa.status?.currentMetrics?.[0]?.pods?.current?.averageValue} requests/s per pod`);
-    const scaled = await waitStable(ns, NAME, 3, { timeoutMs: DEFAULT_CUSTOM_METRICS_TEST.scaleDownTimeoutMs });
-    assertBalanced(scaled, 3);
-    await checker?.stop();
-    await checker?.assertNothingLost("scaled down by the HPA on requests per node");
-    checker = undefined;
+    await flow.scaleDown();
   });
+
   it("is served the same way by the chart's operator pod (customMetrics.enabled): its certificate, Service and RBAC", async () => {
     // The in-process operator hands the cluster and the API over to one the chart runs from the project's image.
     await admin().delete(`/apis/apiregistration.k8s.io/v1/apiservices/${API_SERVICE}`);
