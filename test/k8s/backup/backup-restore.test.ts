@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import type { DynamoClient } from "../../../client/index.js";
 import type { Operator } from "../../../operator/controller/index.js";
 import { seededRandom } from "../../../lib/random.js";
+import { type BackupEntry, type BackupKind, retry, valuesOf, writeEntry } from "../../helpers/backup-data.js";
+import { pool } from "../../helpers/pool.js";
 import { testSeed } from "../../helpers/random.js";
 import { admin, createNamespace, deleteNamespace, waitFor } from "../harness/index.js";
 import { clusterClient, clustersPath, createCluster, installCrd, readCluster, readyClientUrls, startOperator, waitStable, type ClusterObject } from "../operator/helpers.js";
@@ -18,15 +20,7 @@ const BUCKETS = [
 ];
 const backupsPath = (ns: string) => `/apis/dynamo.ringkv.dev/v1alpha1/namespaces/${ns}/dynamobackups`;
 
-type Kind = "plain" | "siblings" | "deleted" | "lww";
-interface Entry {
-  bucket: string;
-  key: string;
-  kind: Kind;
-  /** What a read at r=3 returns once written: the values, sorted (empty for a deleted key). */
-  values: string[];
-}
-
+type Kind = Exclude<BackupKind, "single">;
 interface BackupObject {
   status?: {
     phase?: string;
@@ -38,63 +32,19 @@ interface BackupObject {
   };
 }
 
-function valuesOf(got: Awaited<ReturnType<DynamoClient["get"]>>): string[] {
-  const values = got.kind === "value" ? [got.value.toString()] : got.kind === "siblings" ? got.siblings.map((s) => s.value.toString()) : [];
-  return values.sort();
-}
-
-/** Retries a request a few times: a single timeout on the loaded machine says nothing about the data. */
-async function retry<T>(op: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await op();
-    } catch (err) {
-      if (attempt >= 5) throw err;
-      await new Promise((r) => setTimeout(r, 200 * attempt));
-    }
-  }
-}
-
-async function pool<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
-}
-
 /**
  * Writes the plan. A blind write retried after a timeout may add a sibling, so what each key holds is read back at
  * r=3 afterwards and that is what the restore must reproduce.
  */
-async function load(client: DynamoClient, seed: number): Promise<Entry[]> {
+async function load(client: DynamoClient, seed: number): Promise<BackupEntry[]> {
   const random = seededRandom(seed);
-  const plan: Entry[] = [];
+  const plan: BackupEntry[] = [];
   for (let i = 0; i < KEYS; i++) {
     const roll = random.next();
     const kind: Kind = roll < 0.2 ? "siblings" : roll < 0.4 ? "deleted" : roll < 0.55 ? "lww" : "plain";
     plan.push({ bucket: kind === "lww" ? "sessions" : kind === "plain" && i % 2 === 0 ? "default" : "cart", key: `k${String(i).padStart(5, "0")}`, kind, values: [] });
   }
-  await pool(plan, 8, async (e) => {
-    const v = (n: number) => `${e.key}-v${n}`;
-    if (e.kind === "siblings") {
-      // Two blind writes: neither has seen the other, so both stay.
-      await retry(() => client.put(e.bucket, e.key, v(1)));
-      await retry(() => client.put(e.bucket, e.key, v(2)));
-    } else if (e.kind === "deleted") {
-      await retry(() => client.put(e.bucket, e.key, v(1)));
-      for (let attempt = 1; attempt <= 5; attempt++) {
-        const got = await retry(() => client.get(e.bucket, e.key, { r: 3 }));
-        if (got.kind === "not_found") break;
-        await retry(() => client.delete(e.bucket, e.key, { context: got.context }));
-      }
-    } else if (e.kind === "lww") {
-      await retry(() => client.put(e.bucket, e.key, v(1)));
-      await new Promise((r) => setTimeout(r, 2));
-      await retry(() => client.put(e.bucket, e.key, v(2)));
-    } else {
-      await retry(() => client.put(e.bucket, e.key, v(1)));
-    }
-  });
+  await pool(plan, 8, (e) => writeEntry(client, e, () => client.get(e.bucket, e.key, { r: 3 })));
   await pool(plan, 8, async (e) => {
     e.values = valuesOf(await retry(() => client.get(e.bucket, e.key, { r: 3 })));
   });
@@ -134,7 +84,7 @@ describe("backup: a DynamoBackup restored into a new cluster by spec.bootstrap.f
     await waitStable(ns, "source", 3);
 
     const client = await clusterClient(ns, "source", await readyClientUrls(ns, "source"));
-    let plan: Entry[];
+    let plan: BackupEntry[];
     try {
       plan = await load(client, seed);
     } finally {
