@@ -16,7 +16,7 @@ import { AntiEntropy } from "./anti-entropy/index.js";
 import { mergePageHandlers } from "./backup/index.js";
 import { Gossiper, MemberView, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import type { NodeConfig, Tuning } from "./config/index.js";
-import { AdaptivePace, HintDelivery, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
+import { AdaptivePace, HintDelivery, LatencyWindow, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createConsoleRoutes } from "./console/index.js";
 import { ClientRing, ClientSecurity, KvRoutes, answerClientError, clientAuthorization, createAdminApi, createClientApi, createClientServer, withKvFastPath, type ClientSecurityOptions } from "./http/index.js";
 import { Drain } from "./lifecycle/index.js";
@@ -329,6 +329,8 @@ function buildReplica({ tuning, log, metrics }: NodeContext, store: Store): Loca
 interface Transfers {
   /** The event loop's delay, which the pace backs off from. */
   loopDelay: IntervalHistogram;
+  /** The node's client request latencies, which the pace backs off from too (the client port records into it). */
+  requestLatency: LatencyWindow;
   pace: AdaptivePace;
   rebuilder: Rebuilder;
   receiver: TransferReceiver;
@@ -347,11 +349,12 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
   // while the event loop that serves clients falls behind (node/handoff/adaptive-pace.ts).
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
+  const requestLatency = new LatencyWindow();
   const pace = new AdaptivePace({
     ceilingBytesPerSecond: tuning.handoffBytesPerSecond,
-    // The floor, an eighth of the ceiling (8 MiB/s by default, what handoff used to reach at all), keeps a node on a
-    // machine that is slow for other reasons from stalling a large handoff; never below 1 MiB/s unless the ceiling is.
-    floorBytesPerSecond: Math.max(Math.min(tuning.handoffBytesPerSecond, 1024 * 1024), Math.floor(tuning.handoffBytesPerSecond / 8)),
+    // The floor, an eighth of the ceiling up to 8 MiB/s (what handoff used to reach at all), keeps a node on a machine
+    // that is slow for other reasons from stalling a large handoff; never below 1 MiB/s unless the ceiling is.
+    floorBytesPerSecond: Math.max(Math.min(tuning.handoffBytesPerSecond, 1024 * 1024), Math.min(8 * 1024 * 1024, Math.floor(tuning.handoffBytesPerSecond / 8))),
     lagTargetMs: tuning.handoffLagTargetMs,
     idleFactor: 1.5,
     windowMs: 250,
@@ -360,6 +363,8 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
       loopDelay.reset();
       return ms;
     },
+    latency: () => requestLatency.takeP99(),
+    latencyFactor: tuning.handoffLatencyFactor,
   });
   const paced = (bytes: number) => pace.take(bytes);
   const replicaAccess: ReplicaAccess = {
@@ -415,7 +420,7 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     if (!ring) return false;
     return preferenceList(ring, partition, targetN).includes(options.id) || ring.pending.some((t) => t.partition === partition && t.to === options.id);
   };
-  return { loopDelay, pace, rebuilder, receiver, canVote, isReplica };
+  return { loopDelay, requestLatency, pace, rebuilder, receiver, canVote, isReplica };
 }
 
 /**
@@ -604,6 +609,7 @@ async function servePorts(node: NodeContext, parts: Parts): Promise<Ports> {
     contextSecret: createHash("sha256").update("dynamo-context\u0000").update(options.token).digest(),
     cluster: () => status.cluster(),
     ready: () => status.readiness(),
+    requestLatency: transfers.requestLatency,
     log: (m: string) => log.error(m),
   };
   const kvRoutes = new KvRoutes(apiDeps);

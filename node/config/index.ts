@@ -91,13 +91,16 @@ export const tuningSchema = z
     /**
      * Partitions one node receives at once during handoff, and the bytes per second a node may stream (sending and
      * receiving, handoff and rebuilds): the ceiling of a pace that backs off while the node's event loop is more than
-     * `handoffLagTargetMs` (or 1.5 times its level without streaming) behind, so client requests keep their latency.
+     * `handoffLagTargetMs` (or 1.5 times its level without streaming) behind, or while the 99th percentile of its client
+     * requests is more than `handoffLatencyFactor` times its level without streaming, so client requests keep their
+     * latency.
      */
     transferConcurrency: z.number().int().min(1).max(64).default(4),
-    handoffBytesPerSecond: z.number().int().min(1024).default(64 * 1024 * 1024),
+    handoffBytesPerSecond: z.number().int().min(1024).default(128 * 1024 * 1024),
     handoffLagTargetMs: z.number().min(1).max(60_000).default(20),
+    handoffLatencyFactor: z.number().min(1).max(100).default(1.25),
     /** Records per page of a handoff stream. */
-    handoffBatchMax: z.number().int().min(1).max(10_000).default(500),
+    handoffBatchMax: z.number().int().min(1).max(10_000).default(2000),
     /** How long a node keeps a partition it no longer replicates, so nodes still routing by the old ring find it. */
     dropDelayMs: z.number().int().min(0).default(10_000),
     /** Memory for the cache of recently used records in front of LevelDB. */

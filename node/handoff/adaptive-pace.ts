@@ -9,6 +9,12 @@
  * The target is relative to what the node sees without streaming: a machine that is busy anyway has a slow event loop
  * with or without handoff, and streaming should not stop because of it. Windows in which nothing streamed measure
  * that level; the target is the larger of `lagTargetMs` and `idleFactor` times it.
+ *
+ * The event loop is not the only place streaming slows clients: the cores it takes from LevelDB's threads, from the
+ * other replicas a request waits for, and the writes it adds to the disk show in no event loop's delay. So the pace
+ * also reads the node's own client request latency (`latency`, its 99th percentile over the window) and holds it
+ * against the same measure in windows without streaming: over `latencyFactor` times that level, it backs off too.
+ * Client work comes first; the rate is what is left.
  */
 
 export interface AdaptivePaceOptions {
@@ -22,6 +28,14 @@ export interface AdaptivePaceOptions {
   windowMs: number;
   /** The event loop's delay since the last call (99th percentile, ms); each call starts a new measurement. */
   lag: () => number;
+  /**
+   * The node's client request latency since the last call (99th percentile, ms), undefined when too few requests came
+   * to tell (a node without clients); each call starts a new measurement. Without it the pace follows the event loop
+   * alone.
+   */
+  latency?: () => number | undefined;
+  /** How much worse than without streaming client latency may get (1.25: a quarter). */
+  latencyFactor?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -32,6 +46,10 @@ export interface PaceState {
   lagMs: number;
   idleLagMs: number | undefined;
   targetMs: number;
+  /** Client p99 in the last window, its level without streaming, and the latency the pace holds streaming to. */
+  latencyMs: number | undefined;
+  idleLatencyMs: number | undefined;
+  latencyTargetMs: number | undefined;
 }
 
 export class AdaptivePace {
@@ -44,6 +62,8 @@ export class AdaptivePace {
   private waiting = 0;
   private idleLagMs: number | undefined;
   private lastLagMs = 0;
+  private idleLatencyMs: number | undefined;
+  private lastLatencyMs: number | undefined;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -57,7 +77,15 @@ export class AdaptivePace {
   }
 
   get state(): PaceState {
-    return { bytesPerSecond: this.rate, lagMs: this.lastLagMs, idleLagMs: this.idleLagMs, targetMs: this.target() };
+    return {
+      bytesPerSecond: this.rate,
+      lagMs: this.lastLagMs,
+      idleLagMs: this.idleLagMs,
+      targetMs: this.target(),
+      latencyMs: this.lastLatencyMs,
+      idleLatencyMs: this.idleLatencyMs,
+      latencyTargetMs: this.latencyTarget(),
+    };
   }
 
   /**
@@ -93,21 +121,33 @@ export class AdaptivePace {
     return Math.max(this.options.lagTargetMs, this.options.idleFactor * (this.idleLagMs ?? 0));
   }
 
+  /** Undefined until a window without streaming has measured the level, or without a latency to read. */
+  private latencyTarget(): number | undefined {
+    if (this.idleLatencyMs === undefined) return undefined;
+    // A millisecond of slack: at sub-millisecond latencies the bucket a percentile falls in is noise.
+    return Math.max(this.idleLatencyMs + 1, (this.options.latencyFactor ?? 1.25) * this.idleLatencyMs);
+  }
+
   private adapt(): void {
     const now = this.now();
     if (now - this.windowStart < this.options.windowMs) return;
     const lag = this.options.lag();
+    const latency = this.options.latency?.();
     this.lastLagMs = lag;
+    this.lastLatencyMs = latency;
     const idle = this.waiting <= 1 && now - this.lastActive > 2 * this.options.windowMs;
     this.windowStart = now;
     if (idle) {
-      // The delay without streaming, smoothed; the rate starts over from the ceiling for the next burst of work.
+      // The levels without streaming, smoothed; the rate starts over from the ceiling for the next burst of work.
       this.idleLagMs = this.idleLagMs === undefined ? lag : (this.idleLagMs + lag) / 2;
+      if (latency !== undefined) this.idleLatencyMs = this.idleLatencyMs === undefined ? latency : (this.idleLatencyMs + latency) / 2;
       this.rate = this.options.ceilingBytesPerSecond;
       return;
     }
+    const latencyTarget = this.latencyTarget();
+    const clientsSuffer = latency !== undefined && latencyTarget !== undefined && latency > latencyTarget;
     const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling } = this.options;
-    this.rate = lag > this.target() ? Math.max(floor, this.rate / 2) : Math.min(ceiling, this.rate + ceiling / 8);
+    this.rate = lag > this.target() || clientsSuffer ? Math.max(floor, this.rate / 2) : Math.min(ceiling, this.rate + ceiling / 8);
   }
 
   private refill(): void {

@@ -28,6 +28,8 @@ export interface ClientApiDeps {
   cluster: () => unknown;
   /** Readiness, with warnings that do not make the node unready (a bucket whose n the ring cannot give). */
   ready: () => { ready: boolean; reason?: string; warnings?: string[] };
+  /** Told every key-value request's latency (ms): the streaming pace backs off when client latency rises. */
+  requestLatency?: { record(ms: number): void };
   log: (message: string) => void;
 }
 
@@ -265,7 +267,9 @@ function measured(deps: ClientApiDeps, load: Load, op: string, handler: (req: In
   return (req, res, next) => {
     const started = performance.now();
     res.on("finish", () => {
-      duration.observe((performance.now() - started) / 1000);
+      const ms = performance.now() - started;
+      duration.observe(ms / 1000);
+      deps.requestLatency?.record(ms);
       counted(res.statusCode).inc();
     });
     // Past the bound a node answers at once rather than queueing work it cannot finish within the request timeout.

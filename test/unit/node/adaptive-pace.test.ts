@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
-import { AdaptivePace } from "../../../node/handoff/index.js";
+import { AdaptivePace, LatencyWindow } from "../../../node/handoff/index.js";
 
-/** A pace on a simulated clock: `lag` is what the event loop's delay reads, set by each test. */
+/**
+ * A pace on a simulated clock: `lag` is what the event loop's delay reads, `latency` the client p99 (undefined: no
+ * clients), both set by each test.
+ */
 function simulated(options: { ceiling?: number; lagTargetMs?: number } = {}) {
   let now = 0;
   let lag = 0;
+  let latency: number | undefined;
   const pace = new AdaptivePace({
     ceilingBytesPerSecond: options.ceiling ?? 64_000_000,
     floorBytesPerSecond: 2_000_000,
@@ -12,6 +16,8 @@ function simulated(options: { ceiling?: number; lagTargetMs?: number } = {}) {
     idleFactor: 1.5,
     windowMs: 250,
     lag: () => lag,
+    latency: () => latency,
+    latencyFactor: 1.25,
     now: () => now,
     sleep: async (ms) => {
       now += ms;
@@ -20,6 +26,7 @@ function simulated(options: { ceiling?: number; lagTargetMs?: number } = {}) {
   return {
     pace,
     setLag: (ms: number) => (lag = ms),
+    setLatency: (ms: number | undefined) => (latency = ms),
     advance: (ms: number) => (now += ms),
     get now() {
       return now;
@@ -86,5 +93,65 @@ describe("the adaptive streaming pace", function () {
     await sim.pace.take(5_000_000);
     await sim.pace.take(5_000_000);
     assert.ok(sim.now < 120_000, `took ${sim.now} ms`);
+  });
+
+  it("backs off while client latency rises over its level without streaming, though the event loop keeps up", async function () {
+    const sim = simulated();
+    sim.setLag(5);
+    // Clients see 10 ms with nothing streaming.
+    sim.setLatency(10);
+    sim.advance(2000);
+    await sim.pace.take(1);
+    assert.equal(sim.pace.state.idleLatencyMs, 10);
+    assert.equal(sim.pace.state.latencyTargetMs, 12.5);
+    // Streaming that leaves client latency within a quarter of that keeps its rate ...
+    sim.setLatency(12);
+    await stream(sim, 2);
+    assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
+    // ... streaming that makes it worse backs off to the floor, with the event loop as quick as before ...
+    sim.setLatency(25);
+    await stream(sim, 2);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+    const slowed = await stream(sim, 2);
+    assert.ok(slowed < 3_000_000, `rate while clients suffer ${slowed}`);
+    // ... and climbs back once clients are served as before.
+    sim.setLatency(10);
+    await stream(sim, 3);
+    assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
+  });
+
+  it("follows the event loop alone on a node without clients", async function () {
+    const sim = simulated();
+    sim.setLag(5);
+    sim.setLatency(undefined);
+    sim.advance(2000);
+    await sim.pace.take(1);
+    assert.equal(sim.pace.state.latencyTargetMs, undefined);
+    const rate = await stream(sim, 3);
+    assert.ok(rate > 55_000_000, `rate ${rate}`);
+  });
+});
+
+describe("the client latency window", function () {
+  it("gives the 99th percentile of a window within a bucket's width, and starts a new window", function () {
+    const window = new LatencyWindow();
+    for (let i = 0; i < 990; i++) window.record(2);
+    for (let i = 0; i < 10; i++) window.record(200);
+    const p99 = window.takeP99()!;
+    assert.ok(p99 >= 2 && p99 < 2 * 1.19, `p99 ${p99}`);
+    for (let i = 0; i < 980; i++) window.record(2);
+    for (let i = 0; i < 20; i++) window.record(200);
+    const slow = window.takeP99()!;
+    assert.ok(slow >= 200 && slow < 200 * 1.19, `p99 ${slow}`);
+  });
+
+  it("says nothing of a window with too few requests, and bounds what it records", function () {
+    const window = new LatencyWindow(20);
+    for (let i = 0; i < 19; i++) window.record(5);
+    assert.equal(window.takeP99(), undefined);
+    for (let i = 0; i < 100; i++) window.record(1e9);
+    assert.ok(window.takeP99()! > 100_000);
+    for (let i = 0; i < 100; i++) window.record(0);
+    assert.equal(window.takeP99(), 0.1);
   });
 });
