@@ -56,7 +56,7 @@ export class PartitionJanitor {
         this.unownedSince.delete(p);
         continue;
       }
-      if (!(await this.hasData(p))) continue;
+      if (!(await this.deps.store.holdsPartition(p))) continue;
       const since = this.unownedSince.get(p) ?? now;
       this.unownedSince.set(p, since);
       if (now - since >= this.deps.delayMs) due.push(p);
@@ -72,10 +72,5 @@ export class PartitionJanitor {
       this.deps.onDropped(p);
       this.deps.log(`dropped partition ${p}: this node no longer replicates it`);
     }
-  }
-
-  private async hasData(partition: number): Promise<boolean> {
-    for await (const _ of this.deps.store.scanPartition(partition, { limit: 1 })) return true;
-    return false;
   }
 }

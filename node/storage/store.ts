@@ -195,6 +195,19 @@ export class Store {
   }
 
   /**
+   * Whether this store holds any record of a partition: one seek of a keys-only iterator, no record read or decoded
+   * (the partition janitor asks it of every partition it does not keep, every sweep).
+   */
+  async holdsPartition(partition: number): Promise<boolean> {
+    const iterator = this.db.keys({ ...partitionRange(partition), limit: 1 });
+    try {
+      return (await iterator.next()) !== undefined;
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  /**
    * Reads up to `limit` records of a partition after a cursor, still encoded, for streaming to another node. The page
    * ends early once its keys and records pass `bytesMax` (so it passes it by at most one entry). `last` is the last
    * key read, where the next page starts; `done` says the partition has nothing after it. The iterator is asked for

@@ -42,6 +42,16 @@ describe("merging a page of records", function () {
     assert.equal(await replica.mergeMany(5, [{ bucket: "b", key: Buffer.from("fresh"), record: fresh, mode: "siblings" }]), 0, "merging what is already there changes nothing");
   });
 
+  it("tells whether a partition holds any record, for the janitor, and not once the partition is dropped", async function () {
+    const replica = new LocalReplica(store, new HybridClock(), { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 1 << 20 }, { siblingWarning: () => undefined, siblingRefusal: () => undefined, recordRefusal: () => undefined });
+    await replica.coordinate({ partition: 5, bucket: "b", key: Buffer.from("k") }, "siblings", {}, { value: Buffer.from("v"), contentType: "text/plain" });
+    assert.equal(await store.holdsPartition(5), true);
+    assert.equal(await store.holdsPartition(4), false, "the partition before it");
+    assert.equal(await store.holdsPartition(6), false, "the partition after it");
+    await store.dropPartition(5);
+    assert.equal(await store.holdsPartition(5), false);
+  });
+
   describe("into a replica that holds nothing yet (the bulk load of a handoff page)", function () {
     const limits = { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 1 << 20 };
     const quiet = { siblingWarning: () => undefined, siblingRefusal: () => undefined, recordRefusal: () => undefined };
