@@ -1,11 +1,12 @@
 /**
- * `npm run bench:rebalance`: how a ring change behaves with data in it and clients on it. Loads K keys of 1 KiB
- * (default 100 000) into a local 3-node cluster, runs a YCSB-A load (50% reads, 50% read-modify-write updates,
+ * `npm run bench:rebalance`: how a ring change behaves with data in it and clients on it. Loads K keys of V bytes
+ * (default 100 000 of 1 KiB) into a local 3-node cluster, runs a YCSB-A load (50% reads, 50% read-modify-write updates,
  * scrambled zipfian keys) throughout, then scales 3 → 4 and 4 → 3. For each step it prints the time to settle, the
  * keys and bytes handed off against the theoretical minimum (the share of the data the new balance must move), the
  * handoff throughput, the nodes' CPU per MB handed off, and the clients' p99 during the step relative to the p99 just
  * before it.
- * Flags: --keys K --clients C --before-seconds S --seed N --config FILE
+ * Flags: --keys K --value-bytes V --clients C --before-seconds S --seed N --config FILE --node-arg FLAG (repeatable, e.g.
+ * `--node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof` to profile every node, the one that joins included)
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -18,13 +19,16 @@ import { startDevCluster, type StoreCluster } from "./ycsb/store.js";
 const { values: flags } = parseArgs({
   options: {
     keys: { type: "string", default: "100000" },
+    "value-bytes": { type: "string", default: "1024" },
     clients: { type: "string", default: "8" },
     "before-seconds": { type: "string", default: "10" },
     seed: { type: "string" },
     config: { type: "string" },
+    "node-arg": { type: "string", multiple: true },
   },
 });
 const KEYS = Number(flags.keys);
+const VALUE_BYTES = Number(flags["value-bytes"]);
 const CLIENTS = Number(flags.clients);
 const BEFORE_S = Number(flags["before-seconds"]);
 const SEED = flags.seed !== undefined ? Number(flags.seed) : Math.floor(Math.random() * 2 ** 31);
@@ -171,12 +175,12 @@ async function putRetrying(client: DynamoClient, key: string, value: Buffer): Pr
 }
 
 async function main(): Promise<void> {
-  log(`bench:rebalance: ${KEYS} keys of 1 KiB, ${CLIENTS} YCSB-A clients, seed ${SEED}`);
-  const store = await startDevCluster({ nodes: 3, log, ...(flags.config ? { config: flags.config } : {}) });
+  log(`bench:rebalance: ${KEYS} keys of ${VALUE_BYTES} bytes, ${CLIENTS} YCSB-A clients, seed ${SEED}`);
+  const store = await startDevCluster({ nodes: 3, log, ...(flags.config ? { config: flags.config } : {}), nodeArgs: flags["node-arg"] ?? [] });
   const client = new DynamoClient(store.urls, { maxSockets: 64, timeoutMs: 30_000 });
   try {
     const loadStarted = Date.now();
-    const value = Buffer.alloc(1024, 97);
+    const value = Buffer.alloc(VALUE_BYTES, 97);
     let next = 0;
     await Promise.all(
       Array.from({ length: 64 }, async () => {
@@ -205,7 +209,7 @@ async function main(): Promise<void> {
     }
     await load.stop();
     log(`client errors during the run: ${load.errors}`);
-    process.stdout.write(JSON.stringify({ keys: KEYS, clients: CLIENTS, seed: SEED, steps: rows }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ keys: KEYS, valueBytes: VALUE_BYTES, clients: CLIENTS, seed: SEED, steps: rows }, null, 2) + "\n");
   } finally {
     client.close();
     await store.stop();

@@ -58,6 +58,7 @@ export function rebalanceProgress(ring: Pick<Ring, "epoch" | "pending">, reports
   let bytesMoved = 0;
   let bytesOfDone = 0;
   let startedAtMs: number | undefined;
+  let finishedAtMs: number | undefined;
   const partial: number[] = [];
   for (const t of ring.pending as Transfer[]) {
     const r = byKey.get(transferKey(t));
@@ -66,6 +67,7 @@ export function rebalanceProgress(ring: Pick<Ring, "epoch" | "pending">, reports
     bytesMoved += bytes;
     if (r?.startedAt !== undefined) startedAtMs = Math.min(startedAtMs ?? r.startedAt, r.startedAt);
     if (r?.state === "done") {
+      if (r.finishedAt !== undefined) finishedAtMs = Math.max(finishedAtMs ?? r.finishedAt, r.finishedAt);
       moved += 1;
       bytesOfDone += bytes;
     } else {
@@ -75,7 +77,10 @@ export function rebalanceProgress(ring: Pick<Ring, "epoch" | "pending">, reports
   }
   const total = ring.pending.length;
   const bytesTotalEstimate = moved > 0 ? bytesOfDone + partial.reduce((sum, b) => sum + Math.max(b, bytesOfDone / moved), 0) : undefined;
-  const elapsedS = startedAtMs !== undefined ? Math.max(0.001, (nowMs - startedAtMs) / 1000) : undefined;
+  // Once every transfer is done the rate is the streaming's own, up to the last one's end, not up to whenever a driver
+  // next looked (on a plan that streams for a second or two, a driver's poll would halve it).
+  const endMs = moved === total && finishedAtMs !== undefined ? finishedAtMs : nowMs;
+  const elapsedS = startedAtMs !== undefined ? Math.max(0.001, (endMs - startedAtMs) / 1000) : undefined;
   const bytesPerSecond = elapsedS !== undefined && bytesMoved > 0 ? bytesMoved / elapsedS : undefined;
   let etaSeconds: number | undefined;
   if (moved === total) etaSeconds = total > 0 ? 0 : undefined;

@@ -57,6 +57,12 @@ describe("ring: rebalance progress", () => {
     assert.equal(all.etaSeconds, 0);
   });
 
+  it("measures the rate of a finished plan up to its last transfer's end, not up to when it was looked at", () => {
+    const reports: TransferReportEntry[] = pending.map((t, i) => ({ partition: t.partition, to: t.to, state: "done", bytes: 1000, startedAt: T0 + i * 100, finishedAt: T0 + 1000 + i * 250 }));
+    // 4000 bytes from T0 to T0 + 1750, seen 5 s later.
+    assert.equal(rebalanceProgress(ring, reports, T0 + 6750).bytesPerSecond, Math.round(4000 / 1.75));
+  });
+
   it("formats sizes and durations for people", () => {
     assert.equal(formatBytes(512), "512 B");
     assert.equal(formatBytes(1536), "1.5 KiB");
