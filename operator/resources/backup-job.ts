@@ -17,7 +17,7 @@ import { parseLocation } from "../../backup/location.js";
 import { API_VERSION, BACKUP_KIND, GROUP, type BackupStore, type DynamoBackup, type DynamoCluster } from "../api/index.js";
 import { BACKUP_COMPONENT, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY, PEER_PORT, objectNames, ownerReference } from "./object-meta.js";
 import { TOKEN_KEY } from "./secret.js";
-import { RUN_AS_USER } from "./stateful-set.js";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./stateful-set.js";
 
 export const BACKUP_CONTAINER = "backup";
 /** Labels a Job with the DynamoBackup it runs, or the DynamoCluster it restores into. */
@@ -153,14 +153,7 @@ function buildJob(cluster: DynamoCluster, parts: JobParts): V1Job {
     terminationMessagePath: JOB_PATHS.result,
     // A crash before the result is written still leaves its last words in the pod status.
     terminationMessagePolicy: "FallbackToLogsOnError",
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: RUN_AS_USER,
-      runAsGroup: RUN_AS_USER,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"] },
-    },
+    securityContext: restrictedContainerSecurityContext(),
   };
   return {
     apiVersion: "batch/v1",
@@ -180,7 +173,7 @@ function buildJob(cluster: DynamoCluster, parts: JobParts): V1Job {
             { name: "tmp", emptyDir: {} },
             ...storeVolumes,
           ],
-          securityContext: { runAsNonRoot: true, runAsUser: RUN_AS_USER, runAsGroup: RUN_AS_USER, fsGroup: RUN_AS_USER, seccompProfile: { type: "RuntimeDefault" } },
+          securityContext: restrictedPodSecurityContext(),
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           nodeSelector: cluster.spec.scheduling?.nodeSelector,

@@ -20,7 +20,7 @@
  * `replicas` is a parameter and not `spec.replicas`: the reconciler lowers it only after the ring has handed off the
  * highest ordinals' partitions.
  */
-import type { V1Container, V1EnvVar, V1PodSpec, V1StatefulSet } from "@kubernetes/client-node";
+import type { V1Container, V1EnvVar, V1PodSecurityContext, V1PodSpec, V1SecurityContext, V1StatefulSet } from "@kubernetes/client-node";
 import { GROUP, type DynamoCluster } from "../api/index.js";
 import { CONFIG_FILE_KEY, configHash } from "./config-map.js";
 import { CLIENT_PORT, PEER_PORT, clusterLabels, objectNames, ownedMeta, selectorLabels } from "./object-meta.js";
@@ -50,6 +50,33 @@ export const PATHS = {
 
 /** The non-root identity the storage container runs as. */
 export const RUN_AS_USER = 10001;
+
+/**
+ * The container security context of every pod the operator makes (storage nodes, backup and restore Jobs): the
+ * project's non-root user, a read-only root filesystem, no privilege escalation and no capabilities, which the
+ * Kubernetes "restricted" Pod Security Standard asks for.
+ */
+export function restrictedContainerSecurityContext(): V1SecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser: RUN_AS_USER,
+    runAsGroup: RUN_AS_USER,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+  };
+}
+
+/** The pod security context that goes with it: volumes owned by the same group, the runtime's default seccomp profile. */
+export function restrictedPodSecurityContext(): V1PodSecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser: RUN_AS_USER,
+    runAsGroup: RUN_AS_USER,
+    fsGroup: RUN_AS_USER,
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+}
 
 export const DEFAULT_PROBES = {
   readinessPeriodSeconds: 2,
@@ -141,14 +168,7 @@ function storageContainer(cluster: DynamoCluster, defaultImage: string): V1Conta
       timeoutSeconds: DEFAULT_PROBES.timeoutSeconds,
     },
     resources,
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: RUN_AS_USER,
-      runAsGroup: RUN_AS_USER,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"] },
-    },
+    securityContext: restrictedContainerSecurityContext(),
   };
 }
 
@@ -186,13 +206,7 @@ function podSpec(cluster: DynamoCluster, defaultImage: string): V1PodSpec {
       ...(cluster.spec.clientTokens ? [{ name: "client-tokens", secret: { secretName: cluster.spec.clientTokens.secretName, defaultMode: 0o400 } }] : []),
       { name: "tmp", emptyDir: {} },
     ],
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: RUN_AS_USER,
-      runAsGroup: RUN_AS_USER,
-      fsGroup: RUN_AS_USER,
-      seccompProfile: { type: "RuntimeDefault" },
-    },
+    securityContext: restrictedPodSecurityContext(),
     automountServiceAccountToken: false,
     enableServiceLinks: false,
     terminationGracePeriodSeconds: DEFAULT_PROBES.terminationGracePeriodSeconds,
