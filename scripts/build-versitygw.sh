@@ -5,41 +5,23 @@
 # the module's own go.mod and go.sum (-mod=readonly: a go.sum that does not cover the build is an error, never a
 # silent update), which pin every dependency.
 #
-# The result is cached outside the repository, keyed by the version:
+# The result is cached outside the repository, keyed by the version (scripts/lib/cached-go-tool.sh):
 #   ${DYNAMO_TOOLS_CACHE:-$HOME/.cache/dynamo-tools}/versitygw-<version>/versitygw
-# Re-running with the cache in place returns at once. The binary is built into a temporary file and moved into
-# place only when the build succeeded, so an interrupted build never looks complete.
 #
 # Usage: scripts/build-versitygw.sh          build if needed, print the binary's path
 #        scripts/build-versitygw.sh --print  print the path without building (exit 1 if missing)
 set -euo pipefail
 
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cached-go-tool.sh"
 VERSION="v1.8.0"
-dest="${DYNAMO_TOOLS_CACHE:-$HOME/.cache/dynamo-tools}/versitygw-$VERSION"
-binary="$dest/versitygw"
 
-if [[ "${1:-}" == "--print" ]]; then
-  [[ -x "$binary" ]] || { echo "versitygw $VERSION not built; run npm run versitygw:build" >&2; exit 1; }
-  echo "$binary"
-  exit 0
-fi
-if [[ -x "$binary" ]]; then
-  echo "$binary"
-  exit 0
-fi
+build() {
+  echo "building versitygw $VERSION (github.com/versity/versitygw/cmd/versitygw)" >&2
+  local module
+  module="$(go mod download -json "github.com/versity/versitygw@$VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [[ -d "$module" ]] || { echo "go mod download gave no directory for github.com/versity/versitygw@$VERSION" >&2; exit 1; }
+  (cd "$module" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath -buildvcs=false -p=${DYNAMO_K8S_BUILD_JOBS:-2}" \
+    nice -n 19 go build -ldflags "-s -w -X=main.Version=$VERSION -X=main.Build=module-proxy" -o "$1" ./cmd/versitygw)
+}
 
-command -v go >/dev/null || { echo "go is not installed; building versitygw needs Go 1.25 or later" >&2; exit 2; }
-mkdir -p "$dest"
-tmp="$(mktemp "$dest/.versitygw.XXXXXX")"
-trap 'rm -f "$tmp"' EXIT
-started=$SECONDS
-echo "building versitygw $VERSION (github.com/versity/versitygw/cmd/versitygw)" >&2
-module="$(go mod download -json "github.com/versity/versitygw@$VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-[[ -d "$module" ]] || { echo "go mod download gave no directory for github.com/versity/versitygw@$VERSION" >&2; exit 1; }
-(cd "$module" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath -buildvcs=false -p=${DYNAMO_K8S_BUILD_JOBS:-2}" \
-  nice -n 19 go build -ldflags "-s -w -X=main.Version=$VERSION -X=main.Build=module-proxy" -o "$tmp" ./cmd/versitygw)
-chmod 755 "$tmp"
-mv "$tmp" "$binary"
-trap - EXIT
-echo "built versitygw in $((SECONDS - started))s" >&2
-echo "$binary"
+cached_go_tool versitygw "$VERSION" versitygw:build "1.25 or later" build "$@"
