@@ -91,6 +91,12 @@ interface ClusterMemory {
   unreachableSinceMs: Record<string, number>;
   incarnations: Record<string, string>;
   certificates: ClusterCertificates;
+  /**
+   * The newest ring a node answered with in an earlier pass. A pass in which no node answers (the operator's calls
+   * time out on a busy cluster, or its network to the pods is cut) reports the cluster against it rather than as one
+   * with no ring; the pass's decisions still see that the ring is not known and wait.
+   */
+  lastRing?: Ring;
 }
 
 export class ClusterController {
@@ -201,10 +207,13 @@ export class ClusterController {
         ? { reachable: true, incarnation: node.info.incarnation, epoch: node.info.epoch, tls: node.info.tls, info: node.info }
         : { reachable: false, error: node.error };
     }
-    const ring = answers.newest;
-    const view: RingView = { known: answers.nodes.some((n) => n.reachable), ring };
+    const known = answers.nodes.some((n) => n.reachable);
+    if (known && answers.newest) memory.lastRing = answers.newest;
+    const view: RingView = { known, ring: known ? answers.newest : memory.lastRing };
     const nowMs = this.now();
-    this.trackUnreachable(memory, ring, probes, nowMs);
+    // Only a ring some node answered with starts unreachable clocks: when none answered, the operator cannot tell a
+    // cluster that is down from its own calls failing, and a member's deadline must not run out on the latter.
+    this.trackUnreachable(memory, answers.newest, probes, nowMs);
     const observation: Observation = {
       cluster,
       statefulSet: observeStatefulSet(sts),

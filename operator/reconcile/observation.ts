@@ -54,7 +54,8 @@ export interface StatefulSetObservation {
 
 /**
  * The ring as far as the operator can tell. `known: false` means no node answered, which is different from a cluster
- * that has no ring yet: a decision that needs to know who holds data must wait in the first case.
+ * that has no ring yet: a decision that needs to know who holds data must wait in the first case. `ring` is then the
+ * last ring a node answered with in an earlier pass, if any, so that the status still describes the cluster.
  */
 export interface RingView {
   known: boolean;

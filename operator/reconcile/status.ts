@@ -95,7 +95,7 @@ export function verdict(observation: Observation, outcome: PassOutcome): Verdict
   const quorum = servingQuorum(cluster);
   const quorumText = `${readyMembers} ready ring members; reads and writes need ${quorum}`;
   const available = firstApplying<AvailableReason>([
-    { applies: !ring, reason: "NoRing", message: () => "the ring has not been created yet" },
+    { applies: !ring, reason: "NoRing", message: () => (observation.ring.known ? "the ring has not been created yet" : "no node answered the operator, so it does not know the ring") },
     { applies: readyMembers >= quorum, reason: "QuorumReady", message: () => quorumText },
     { applies: true, reason: "QuorumNotReady", message: () => quorumText },
   ])!;

@@ -126,6 +126,35 @@ describe("ClusterController: one pass, planned then executed", function () {
     assert.equal(api.condition("Progressing")?.reason, "Paused");
   });
 
+  it("a pass in which no node answers reports the cluster against the last ring it saw, and starts no member's unreachable clock", async function () {
+    const { api, stepper, controller } = scenario();
+    await controller.reconcile(KEY);
+    assert.equal(api.condition("Available")?.reason, "QuorumReady");
+    const answers = stepper.answers;
+    stepper.answers = {};
+    await controller.reconcile(KEY);
+    const status = api.cluster().status;
+    assert.equal(api.condition("Available")?.status, "True", "the pods are ready, so a pass that heard no node keeps the cluster Available");
+    assert.equal(api.condition("Available")?.reason, "QuorumReady");
+    assert.equal(status?.ringEpoch, 5);
+    assert.deepEqual(status?.members?.map((m) => m.id), ids(3));
+    assert.equal(api.condition("Degraded")?.reason, "MemberUnreachable");
+    assert.ok(status?.members?.every((m) => m.unreachableSince === undefined), "no deadline runs on the operator's own failed calls");
+    assert.equal(stepper.decided.length, 1, "no ring step is decided on an unknown ring");
+    stepper.answers = answers;
+    await controller.reconcile(KEY);
+    assert.equal(api.condition("Degraded")?.reason, "Healthy");
+    assert.equal(api.cluster().status?.phase, "Stable");
+  });
+
+  it("an operator that has never heard a node says so, instead of claiming the ring was never created", async function () {
+    const { api, stepper, controller } = scenario();
+    stepper.answers = {};
+    await controller.reconcile(KEY);
+    assert.equal(api.condition("Available")?.reason, "NoRing");
+    assert.match(api.condition("Available")?.message ?? "", /no node answered the operator/);
+  });
+
   it("announces a member's new incarnation once, however many passes see it", async function () {
     const { api, stepper, controller } = scenario();
     const wiped = stepper.answers[`${NAME}-1`]!;
