@@ -146,9 +146,10 @@ export class DevCluster {
     // A step plans nothing while a new node has not answered its observation yet (on a busy machine its first answer
     // can miss the admin client's timeout), and the background loop would plan a second later: the answer would say
     // "nothing to change" for a scale that does change the ring. Step again, briefly, until the ring heads for
-    // `count` members, so the answer names the plan.
+    // `count` members, so the answer names the plan. A step that is "done" does not end the wait: without the new
+    // node's answer the driver is done with the members it can see.
     const deadline = Date.now() + SCALE_PLAN_WAIT_MS;
-    while (!result.action && !result.done && !this.headsFor(result.ring) && Date.now() < deadline) {
+    while (!result.action && !this.headsFor(result.ring) && !this.holdsExactly(result.ring) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(result.retryAfterMs, 250)));
       result = await this.stepOnce();
     }
@@ -222,6 +223,14 @@ export class DevCluster {
   /** The ring's plan in flight already leads to the desired members. */
   private headsFor(ring: Ring | undefined): boolean {
     return ring !== undefined && ring.pending.length > 0 && planStillWanted(ring, this.desiredIds(), this.options.targetN);
+  }
+
+  /** Whether the ring already is what the scale asks for: exactly the desired members, nothing left to move. */
+  private holdsExactly(ring: Ring | undefined): boolean {
+    if (ring === undefined || ring.pending.length > 0) return false;
+    const desired = this.desiredIds();
+    const members = Object.keys(ring.members);
+    return members.length === desired.length && desired.every((id) => ring.members[id] !== undefined);
   }
 
   private desiredIds(): string[] {
