@@ -180,7 +180,9 @@ describe("the operator's certificates on real nodes", function () {
     harness = new Harness(seededRandom(testSeed("operator certificates")));
     // The first pass creates the CA and every certificate; the nodes start once their directories are filled.
     await harness.pass();
-    await waitFor("the kubelet stand-in to fill every directory", async () => (PODS.every((p) => existsSync(join(harness.dir, p, "client", "tls.crt"))) ? true : undefined), 10_000);
+    // Each pod's peer and client directories are filled after delays of their own: wait for both, not just one.
+    const filled = (pod: string) => existsSync(join(harness.dir, pod, "client", "tls.crt")) && existsSync(join(harness.dir, pod, "peer", "ca.crt"));
+    await waitFor("the kubelet stand-in to fill every directory", async () => (PODS.every(filled) ? true : undefined), 10_000);
     for (const pod of PODS) await harness.startNode(pod);
     const driver = new RingDriver({ admin: harness.admin, partitions: 64, targetN: 3, log: () => undefined });
     const addresses = PODS.map((id) => ({ id, peerUrl: harness.peerUrl(id), clientUrl: `https://${harness.host(id)}:8080` }));

@@ -4,6 +4,8 @@
  * step: nothing acknowledged is lost, every key reads at r=n, and the ring is balanced.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { partitionsPerMember, preferenceList } from "../../node/ring/index.js";
@@ -16,6 +18,21 @@ import { SetChecker, formatReport } from "../helpers/set-checker.js";
 
 const CONFIG = join(REPO_ROOT, "test", "integration", "fixtures", "handoff.yaml");
 const PARTITIONS = 64;
+
+/**
+ * The handoff fixture with a quarter of its rate, in a temporary directory: the reversal test must see transfers
+ * in flight after `dev scale 5` returns, and at the fixture's rate its plan can end within the couple of seconds one
+ * `dev status` process takes to start on a busy machine.
+ */
+function slowHandoffConfig(): { path: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "dynamo-ring-changes-"));
+  const path = join(dir, "handoff-slow.yaml");
+  const text = readFileSync(CONFIG, "utf8");
+  const slowed = text.replace(/handoffBytesPerSecond: \d+/, "handoffBytesPerSecond: 100000");
+  if (slowed === text) throw new Error(`${CONFIG} sets no handoffBytesPerSecond to slow down`);
+  writeFileSync(path, slowed);
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 interface DevStatus {
   epoch: number;
@@ -120,6 +137,11 @@ describe("ring changes under load", function () {
   this.timeout(300_000);
   let cluster: TestCluster;
   let checker: SetChecker;
+  // Temporary files the nodes may read while they run: removed once the suite's clusters are gone.
+  const removeAfterwards: (() => void)[] = [];
+  after(function () {
+    for (const remove of removeAfterwards.splice(0)) remove();
+  });
 
   afterEach(async function () {
     await checker?.stop();
@@ -203,7 +225,9 @@ describe("ring changes under load", function () {
   });
 
   it("scale 3 → 5 reversed to 4 while transfers are in flight ends balanced at 4 with nothing lost", async function () {
-    cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: CONFIG });
+    const slow = slowHandoffConfig();
+    removeAfterwards.push(slow.remove);
+    cluster = await TestCluster.start({ nodes: 3, partitions: PARTITIONS, config: slow.path });
     const keys = await preload(cluster.clientUrls(), 1500);
     startLoad(testSeed("reversal test"));
     await scale(cluster, 5);
