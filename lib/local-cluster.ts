@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,13 +34,35 @@ function portFree(port: number, host: string): Promise<boolean> {
   });
 }
 
+/** The lowest port of the blocks handed out. */
+const PORT_BASE_MIN = 10_000;
+
 /**
- * An even base port whose next `count` ports are free now on every one of `hosts`. Another process may still take
- * one before the caller binds it, so callers retry on EADDRINUSE.
+ * The lowest port the kernel picks as an outgoing connection's source port (Linux's ip_local_port_range). Blocks are
+ * taken below it: a port in that range that is free when checked can be taken by any connection the tests open
+ * before a node binds it (a node started later by a scale exited with EADDRINUSE that way).
+ */
+function ephemeralPortLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 0) return low;
+  } catch {
+    // Not Linux, or no /proc: the range Linux and most systems use by default.
+  }
+  return 32_768;
+}
+
+/**
+ * An even base port whose next `count` ports are free now on every one of `hosts`, below the ephemeral port range
+ * where there is room for it. Another process may still take one before the caller binds it, so callers retry on
+ * EADDRINUSE.
  */
 export async function freePortBlock(count: number, hosts: readonly string[] = ["127.0.0.1"]): Promise<number> {
+  const below = ephemeralPortLow() - count - PORT_BASE_MIN;
+  // Where the ephemeral range starts too low to leave room, blocks come from anywhere up to 50 000 as before.
+  const span = below >= 2_000 ? below : 40_000 - count;
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-    const base = 20_000 + 2 * Math.floor(Math.random() * 15_000);
+    const base = PORT_BASE_MIN + 2 * Math.floor((Math.random() * span) / 2);
     let free = true;
     for (let port = base; port < base + count && free; port++) {
       for (const host of hosts) free = free && (await portFree(port, host));
