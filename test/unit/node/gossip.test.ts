@@ -115,16 +115,18 @@ describe("gossip", function () {
       const { gossiper, detector } = gossiperOf(["node-0", "node-1"], 1000, () => client, { ...DEFAULT_GOSSIP, intervalMs: 250 });
       gossiper.start();
       for (let i = 0; i < 200 && exchanges === 0; i++) await sleep(5);
-      assert.equal(exchanges, 1, "a round is asking node-1");
+      assert.ok(exchanges >= 1, "a round is asking node-1");
+      // A busy machine can let a second round (they may overlap) start before this line: count what stop finds.
       let stopped = false;
       const stopping = gossiper.stop().then(() => (stopped = true));
+      const inFlightAtStop = exchanges;
       await sleep(100);
       assert.equal(stopped, false, "stop waits for the round in flight");
       release();
       await stopping;
       assert.equal(detector.lastHeardAt("node-1"), 1000, "the round finished its work (node-1's heartbeat) before stop returned");
       await sleep(300);
-      assert.equal(exchanges, 1, "no round after stop");
+      assert.equal(exchanges, inFlightAtStop, "no round after stop");
     } finally {
       client.close();
       server.closeAllConnections();
