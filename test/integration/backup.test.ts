@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import type { Ring } from "../../node/ring/index.js";
 import { CLI, REPO_ROOT, runCli, TestCluster } from "../helpers/dev-cluster.js";
+import { retry, valuesOf, writeEntry, type BackupEntry, type BackupKind } from "../helpers/backup-data.js";
 import { pool } from "../helpers/pool.js";
 import { currentRing, replicasOf } from "../helpers/replicas.js";
 import { S3Server } from "../../lib/local-s3.js";
@@ -29,70 +30,28 @@ const CONCURRENCY = 48;
 const STORE = process.env.DYNAMO_BACKUP_STORE ?? "file";
 const S3_BUCKET = "dynamo-backups";
 
-type Kind = "plain" | "siblings" | "deleted" | "lww" | "single";
-interface Expected {
-  bucket: string;
-  key: string;
-  kind: Kind;
-  values: string[];
-}
-
-async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (i >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 200 * i));
-    }
-  }
-}
+type Expected = BackupEntry;
 
 /**
- * Writes the keys of the test. A request that times out may still have been stored, and a blind write sent again is
- * a new sibling, so what each key holds is read back afterwards (`settle`) rather than assumed.
+ * Writes the keys of the test (test/helpers/backup-data.ts). A request that times out may still have been stored, and
+ * a blind write sent again is a new sibling, so what each key holds is read back afterwards (`settle`) rather than
+ * assumed.
  */
 async function load(client: DynamoClient, count: number, seed: number): Promise<Expected[]> {
   const random = seededRandom(seed);
   const plan: Expected[] = [];
   for (let i = 0; i < count; i++) {
     const roll = random.next();
-    const kind: Kind = roll < 0.1 ? "siblings" : roll < 0.2 ? "deleted" : roll < 0.3 ? "lww" : roll < 0.35 ? "single" : "plain";
+    const kind: BackupKind = roll < 0.1 ? "siblings" : roll < 0.2 ? "deleted" : roll < 0.3 ? "lww" : roll < 0.35 ? "single" : "plain";
     const bucket = kind === "lww" ? "sessions" : kind === "single" ? "single" : "cart";
     plan.push({ bucket, key: `k${String(i).padStart(7, "0")}`, kind, values: [] });
   }
-  await pool(plan, CONCURRENCY, async (e) => {
-    const v = (n: number) => `${e.key}-v${n}`;
-    if (e.kind === "siblings") {
-      // Two blind writes: neither has seen the other, so both stay.
-      await retry(() => client.put(e.bucket, e.key, v(1)));
-      await retry(() => client.put(e.bucket, e.key, v(2)));
-    } else if (e.kind === "deleted") {
-      await retry(() => client.put(e.bucket, e.key, v(1)));
-      // Deleted with the context of a full read, again until it reads as gone, so no retried write survives it.
-      for (let attempt = 1; attempt <= 5; attempt++) {
-        const got = await retry(() => read(client, e));
-        if (got.kind === "not_found") break;
-        await retry(() => client.delete(e.bucket, e.key, { context: got.context }));
-      }
-    } else if (e.kind === "lww") {
-      await retry(() => client.put(e.bucket, e.key, v(1)));
-      await new Promise((r) => setTimeout(r, 2));
-      await retry(() => client.put(e.bucket, e.key, v(2)));
-    } else {
-      await retry(() => client.put(e.bucket, e.key, v(1)));
-    }
-  });
+  await pool(plan, CONCURRENCY, (e) => writeEntry(client, e, () => read(client, e)));
   return plan;
 }
 
 function read(client: DynamoClient, e: Expected) {
   return client.get(e.bucket, e.key, { r: e.bucket === "single" ? 1 : 3 });
-}
-
-function valuesOf(got: Awaited<ReturnType<DynamoClient["get"]>>): string[] {
-  const values = got.kind === "value" ? [got.value.toString()] : got.kind === "siblings" ? got.siblings.map((s) => s.value.toString()) : [];
-  return values.sort();
 }
 
 /** What every key reads as, from all its replicas, before the backup starts: what the restore must bring back. */
