@@ -8,8 +8,8 @@
 # .ci/run starts it in the background at the lowest CPU priority right after `npm ci`, and lint, the type check and
 # the node suite run meanwhile: a cold run (empty caches) spends most of its build time there instead of before the
 # tests. The tests that need a part wait for it (scripts/run-tests.mjs): the Kubernetes suite for the toolchain (it
-# builds or waits for the images itself), and the node suite's files that run promtool or versitygw, which go last,
-# after the Kubernetes suite, for both. Run by hand it simply builds everything.
+# builds or waits for the images itself), and the node suite's files that run helm, promtool or versitygw, which go last,
+# after the Kubernetes suite, for all three. Run by hand it simply builds everything.
 #
 # Usage: scripts/build-test-tools.sh     exits non-zero if any part failed; the output says which
 set -uo pipefail

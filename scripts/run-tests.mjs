@@ -73,14 +73,15 @@ function testFiles(dir) {
 const filesImporting = (dir, pattern) => testFiles(dir).filter((path) => pattern.test(readFileSync(join(root, path), "utf8")));
 
 // Under .ci/run, the test tools build in the background while the suites run (DYNAMO_TOOLS_BUILDER_PID): the
-// Kubernetes toolchain first, then promtool and versitygw. Unless those two are built already (a warm machine), the
-// node suite's files that run them go last, after the Kubernetes suite, in a mocha run of their own; each suite first
-// waits for the tools it needs.
+// Kubernetes toolchain first (helm is part of it), then promtool and versitygw. Unless all of them are built already
+// (a warm machine), the node suite's files that run helm, promtool or versitygw go last, after the Kubernetes suite,
+// in a mocha run of their own; each suite first waits for the tools it needs. (A cold run found the chart's tests
+// failing with "helm is not built" when they ran in the node suite.)
 const PROMTOOL = { name: "promtool", script: "scripts/build-promtool.sh" };
 const VERSITYGW = { name: "versitygw", script: "scripts/build-versitygw.sh" };
 const TOOLCHAIN = { name: "the Kubernetes toolchain", script: "test/k8s/toolchain/build.sh" };
-const toolsPending = Boolean(process.env.DYNAMO_TOOLS_BUILDER_PID) && serial && !built([PROMTOOL, VERSITYGW]);
-const toolFiles = toolsPending ? ["test/unit", "test/integration"].flatMap((dir) => filesImporting(dir, /from "[^"]*\/(promtool|local-s3)\.js"/)) : [];
+const toolsPending = Boolean(process.env.DYNAMO_TOOLS_BUILDER_PID) && serial && !built([TOOLCHAIN, PROMTOOL, VERSITYGW]);
+const toolFiles = toolsPending ? ["test/unit", "test/integration"].flatMap((dir) => filesImporting(dir, /from "[^"]*\/(helm|promtool|local-s3)\.js"/)) : [];
 const notTools = toolFiles.flatMap((f) => ["--ignore", f]);
 const integrationFiles = testFiles("test/integration");
 for (const f of SIDE_FILES) if (!integrationFiles.includes(f)) throw new Error(`run-tests: SIDE_FILES names ${f}, which does not exist`);
@@ -97,7 +98,7 @@ if (existsSync(new URL("../test/k8s/run.ts", import.meta.url)) && process.env.DY
   // The Kubernetes binaries and images are built once and cached; with the caches in place these return at once.
   suites.push([{ name: "kubernetes", tag: "k8s", awaitTools: [TOOLCHAIN], prepare: ["bash", ["test/k8s/toolchain/build.sh"]], args: ["--import", "tsx", "test/k8s/run.ts"] }]);
 }
-if (toolFiles.length > 0) suites.push([{ name: "unit and integration needing promtool or versitygw", tag: "node", awaitTools: [PROMTOOL, VERSITYGW], args: mochaArgs(...toolFiles) }]);
+if (toolFiles.length > 0) suites.push([{ name: "unit and integration needing helm, promtool or versitygw", tag: "node", awaitTools: [TOOLCHAIN, PROMTOOL, VERSITYGW], args: mochaArgs(...toolFiles) }]);
 
 /** Prints a child's output line by line under the suite's tag, and keeps the last megabyte for the counts. */
 function relay(stream, tag, sink, keep) {
