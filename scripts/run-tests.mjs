@@ -1,12 +1,12 @@
 // Runs the project's test suites (unit and integration; Kubernetes, which runs mocha inside a sandbox of its own on a
 // real node) and ends with one summary line, "N passed, N failed", counted from mocha's own report of each suite.
 //
-// DYNAMO_TEST_SIDE=1 runs the node suite as two mocha processes side by side: the integration files whose tests
-// depend on time (failure detection windows, requests that must not fail while nodes roll, freeze or lose a zone,
-// kernel-made faults) one after the other in the first, tagged [node], and the unit tests and the integration files
-// in SIDE_FILES below in the second, at a lower CPU priority, tagged [node-side] (docs/testing.md). Without it the
-// whole node suite runs in one mocha process, one file after the other, as before: the split has not yet passed two
-// whole runs on quiet cores, which it must before it becomes the default.
+// The node suite runs as two mocha processes side by side: the integration files whose tests depend on time (failure
+// detection windows, requests that must not fail while nodes roll, freeze or lose a zone, kernel-made faults) one
+// after the other in the first, tagged [node], and the unit tests and the integration files in SIDE_FILES below in
+// the second, at a lower CPU priority, tagged [node-side] (docs/testing.md). DYNAMO_TEST_SIDE=0 runs the whole node
+// suite in one mocha process, one file after the other, to tell a failure caused by the side process's load from one
+// that is not.
 //
 // The suites themselves run one after the other by default. DYNAMO_TEST_PARALLEL=1 runs the Kubernetes suite beside
 // the node suite too: a warm CI run took 26 minutes that way on two cores (the Kubernetes suite 10 of them), but the
@@ -20,7 +20,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 const root = new URL("..", import.meta.url).pathname;
 const mocha = new URL("../node_modules/mocha/bin/mocha.js", import.meta.url).pathname;
 const serial = process.env.DYNAMO_TEST_PARALLEL !== "1";
-const sideBySide = process.env.DYNAMO_TEST_SIDE === "1";
+const sideBySide = process.env.DYNAMO_TEST_SIDE !== "0";
 const nodeSuite = ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"];
 
 /**
