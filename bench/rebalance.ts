@@ -7,6 +7,8 @@
  * before it.
  * Flags: --keys K --value-bytes V --clients C --before-seconds S --seed N --config FILE --node-arg FLAG (repeatable, e.g.
  * `--node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof` to profile every node, the one that joins included)
+ * --timeline (a line per look during each step: the clients' p99 and errors since the last look, and each node's
+ * handoff MB/s, pace, transfers in flight and CPU, to see when in a step the clients' latency rises)
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -25,6 +27,7 @@ const { values: flags } = parseArgs({
     seed: { type: "string" },
     config: { type: "string" },
     "node-arg": { type: "string", multiple: true },
+    timeline: { type: "boolean", default: false },
   },
 });
 const KEYS = Number(flags.keys);
@@ -40,6 +43,9 @@ interface NodeCounters {
   bytes: number;
   /** CPU seconds the node process has used (user and system). */
   cpu: number;
+  /** The node's handoff pace (bytes per second) and the partitions it was receiving, when last read. */
+  pace?: number;
+  receiving?: number;
 }
 
 /**
@@ -58,7 +64,9 @@ class HandoffCounters {
             const keys = Number(/^dynamo_handoff_keys_total (\S+)$/m.exec(text)?.[1] ?? 0);
             const bytes = Number(/^dynamo_handoff_bytes_total (\S+)$/m.exec(text)?.[1] ?? 0);
             const cpu = Number(/^dynamo_process_process_cpu_seconds_total (\S+)$/m.exec(text)?.[1] ?? 0);
-            this.lastSeen.set(url, { keys, bytes, cpu });
+            const pace = Number(/^dynamo_handoff_pace_bytes_per_second (\S+)$/m.exec(text)?.[1] ?? NaN);
+            const receiving = Number(/^dynamo_transfers_active (\S+)$/m.exec(text)?.[1] ?? NaN);
+            this.lastSeen.set(url, { keys, bytes, cpu, pace, receiving });
             return;
           } catch {
             // A slow node is asked again; one that has stopped keeps its last reading.
@@ -121,8 +129,27 @@ async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCoun
   const r = await store.dev(["scale", String(to)]);
   if (r.code !== 0) throw new Error(`dynamo dev scale ${to} failed: ${r.stderr}`);
   let status = await devStatus(store);
+  load.tick();
+  let previous = counters.snapshot();
+  let previousAt = Date.now();
   while (!(status.settled && status.transfers.pending === 0 && status.nodes.length === to)) {
     await counters.read(status.nodes.map((n) => n.clientUrl));
+    if (flags.timeline) {
+      const now = counters.snapshot();
+      const seconds = (Date.now() - previousAt) / 1000;
+      const tick = load.tick();
+      const nodes = [...now].map(([url, c]) => {
+        const then = previous.get(url) ?? { keys: 0, bytes: 0, cpu: 0 };
+        const port = new URL(url).port;
+        return `${port} ${((c.bytes - then.bytes) / 1e6 / seconds).toFixed(1)} MB/s pace ${((c.pace ?? NaN) / 2 ** 20).toFixed(0)} MiB/s recv ${c.receiving ?? "?"} cpu ${((c.cpu - then.cpu) / seconds).toFixed(2)}`;
+      });
+      log(
+        `    t=${((Date.now() - started) / 1000).toFixed(1)} s p99 ${formatMs(tick.latency.summary().p99Us)} ms (${tick.latency.count} ops, ${tick.errors} errors); ` +
+          `pending ${status.transfers.pending}, settled ${status.settled}; ${nodes.join("; ")}`,
+      );
+      previous = now;
+      previousAt = Date.now();
+    }
     // Each look runs the CLI (a Node process start): often enough to time the step, rarely enough not to load it.
     await new Promise((res) => setTimeout(res, 1000));
     status = await devStatus(store);

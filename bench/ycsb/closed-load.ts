@@ -12,6 +12,9 @@ export class ClosedLoad {
   private stopped = false;
   private loops: Promise<void>[] = [];
   window = new LatencyHistogram();
+  /** A second, shorter window that `tick()` cuts, for a timeline inside the current window. */
+  private tickWindow = new LatencyHistogram();
+  private tickErrors = 0;
   errors = 0;
 
   constructor(
@@ -33,9 +36,12 @@ export class ClosedLoad {
           try {
             const got = await this.client.get("default", key);
             if (random.next() < 0.5) await this.client.put("default", key, value, { context: got.context });
-            this.window.record(Number((process.hrtime.bigint() - started) / 1000n));
+            const us = Number((process.hrtime.bigint() - started) / 1000n);
+            this.window.record(us);
+            this.tickWindow.record(us);
           } catch {
             this.errors += 1;
+            this.tickErrors += 1;
           }
         }
       })();
@@ -46,6 +52,14 @@ export class ClosedLoad {
   cut(): LatencyHistogram {
     const ended = this.window;
     this.window = new LatencyHistogram();
+    return ended;
+  }
+
+  /** Starts a new tick window and returns the one that ends with the errors counted in it; `window` is unaffected. */
+  tick(): { latency: LatencyHistogram; errors: number } {
+    const ended = { latency: this.tickWindow, errors: this.tickErrors };
+    this.tickWindow = new LatencyHistogram();
+    this.tickErrors = 0;
     return ended;
   }
 
