@@ -20,12 +20,13 @@ import { markdownReport, measurementLine, warmupLine, type Measurement, type Pee
 import { cassandraSystem } from "./systems/cassandra.js";
 import { etcd } from "./systems/etcd.js";
 import { redis } from "./systems/redis.js";
-import { store, storeRmw } from "./systems/store.js";
+import { store, storePlain, storeRmw } from "./systems/store.js";
 import type { PeerSystem, PreparedSystem, RunningSystem, SystemName, Variant } from "./systems/system.js";
 import { warmUp } from "./warmup.js";
 
 export const SYSTEMS: Record<SystemName, PeerSystem> = {
   store,
+  "store-plain": storePlain,
   "store-rmw": storeRmw,
   cassandra: cassandraSystem,
   etcd,

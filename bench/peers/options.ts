@@ -3,10 +3,10 @@ import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
 import { numberFlag } from "../ycsb/options.js";
 import { parseWorkloads, type Workload } from "../ycsb/workloads.js";
-import { SYSTEM_NAMES, type SystemName } from "./systems/system.js";
+import { DEFAULT_SYSTEMS, SYSTEM_NAMES, type SystemName } from "./systems/system.js";
 
 export const DEFAULT_PEERS_OPTIONS = {
-  systems: SYSTEM_NAMES.join(","),
+  systems: DEFAULT_SYSTEMS.join(","),
   workloads: "A,B,C",
   rounds: 2,
   clients: 16,

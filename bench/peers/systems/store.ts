@@ -5,6 +5,9 @@
  *   clients do, so the comparison is like for like;
  * - `store-rmw`: the `default` siblings bucket, where an update reads the key and writes back with the returned
  *   context: the Dynamo-native update, two requests per update.
+ * Both run the peer links over mutual TLS, as `dynamo dev` does by default. `store-plain` is `store` with the peer
+ * links in plaintext (`--insecure-peer-plaintext`), as etcd, Cassandra and Redis run here: the difference between the
+ * two rows is what the peer link's TLS costs.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -32,10 +35,10 @@ function storeDurability(durable: boolean): string {
     : "LevelDB write without fsync (survives a process crash, not a power loss); acknowledged by w=2 of 3 replicas";
 }
 
-async function startStore(context: StartContext, bucket: string, updateMode: DynamoUpdateMode, label: string): Promise<RunningSystem> {
+async function startStore(context: StartContext, bucket: string, updateMode: DynamoUpdateMode, label: string, peerTls: boolean): Promise<RunningSystem> {
   const configPath = join(context.workDir, "dynamo.json");
   writeFileSync(configPath, `${JSON.stringify(storeConfig(context.durable), null, 2)}\n`);
-  const cluster = await startDevCluster({ nodes: STORE_NODES, log: context.log, config: configPath });
+  const cluster = await startDevCluster({ nodes: STORE_NODES, log: context.log, config: configPath, peerTls });
   const clients: DynamoClient[] = [];
   const variantsFor = (urls: string[]) => {
     const client = new DynamoClient(urls, { maxSockets: context.clients, timeoutMs: REQUEST_TIMEOUT_MS });
@@ -68,9 +71,9 @@ function storeVersion(): string {
   }
 }
 
-function prepareStore(bucket: string, updateMode: DynamoUpdateMode, label: string): Promise<PreparedSystem> {
+function prepareStore(bucket: string, updateMode: DynamoUpdateMode, label: string, peerTls = true): Promise<PreparedSystem> {
   if (!existsSync(DYNAMO_CLI)) return Promise.reject(new Error(`${DYNAMO_CLI} is missing; run 'npm run build' first`));
-  return Promise.resolve({ version: storeVersion(), start: (context) => startStore(context, bucket, updateMode, label) });
+  return Promise.resolve({ version: storeVersion(), start: (context) => startStore(context, bucket, updateMode, label, peerTls) });
 }
 
 export const store: PeerSystem = {
@@ -85,4 +88,11 @@ export const storeRmw: PeerSystem = {
   setup: `${STORE_NODES}-node dynamo dev (peer port over mutual TLS), default (siblings) bucket n=3 r=2 w=2, update = read + write with its context`,
   durability: storeDurability,
   prepare: () => prepareStore("default", "read-modify-write", "store-rmw"),
+};
+
+export const storePlain: PeerSystem = {
+  name: "store-plain",
+  setup: `${STORE_NODES}-node dynamo dev with the peer ports in plaintext (--insecure-peer-plaintext), lww bucket n=3 r=2 w=2, blind updates`,
+  durability: storeDurability,
+  prepare: () => prepareStore(STORE_LWW_BUCKET, "blind", "store-plain", false),
 };

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { parsePeersOptions } from "../../../../bench/peers/options.js";
 
 describe("bench:peers options", function () {
-  it("defaults to all five systems, A/B/C, two rounds of 20 s with 16 clients", function () {
+  it("defaults to five systems (store-plain on request), A/B/C, two rounds of 20 s with 16 clients", function () {
     const options = parsePeersOptions([])!;
     assert.deepEqual(options.systems, ["store", "store-rmw", "cassandra", "etcd", "redis"]);
+    assert.deepEqual(parsePeersOptions(["--systems", "store-plain,etcd"])!.systems, ["store-plain", "etcd"]);
     assert.deepEqual(options.workloads.map((w) => w.name), ["A", "B", "C"]);
     assert.equal(options.rounds, 2);
     assert.equal(options.clients, 16);
