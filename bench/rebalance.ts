@@ -126,12 +126,13 @@ async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCoun
   const quietCpuPerS = counters.since(quietStart).cpu / ((Date.now() - quietStarted) / 1000);
   const loadBefore = loadavg()[0]!;
   const started = Date.now();
+  load.tick();
   const r = await store.dev(["scale", String(to)]);
   if (r.code !== 0) throw new Error(`dynamo dev scale ${to} failed: ${r.stderr}`);
   let status = await devStatus(store);
-  load.tick();
-  let previous = counters.snapshot();
-  let previousAt = Date.now();
+  // The first look covers the scale command too: a new node's start, the plan.
+  let previous = countersBefore;
+  let previousAt = started;
   while (!(status.settled && status.transfers.pending === 0 && status.nodes.length === to)) {
     await counters.read(status.nodes.map((n) => n.clientUrl));
     if (flags.timeline) {
