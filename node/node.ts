@@ -367,6 +367,7 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     latencyFactor: tuning.handoffLatencyFactor,
   });
   const paced = (bytes: number) => pace.take(bytes);
+  const pageBytes = () => pace.pageBytes();
   const replicaAccess: ReplicaAccess = {
     store,
     cluster,
@@ -384,6 +385,7 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     ...replicaAccess,
     batchMax: tuning.rebuildBatchMax,
     pace: paced,
+    pageBytes,
     onProgress: (keys) => {
       metrics.rebuildKeys.inc(keys);
       metrics.rebuildPendingPartitions.set(rebuilder.pendingPartitions);
@@ -395,6 +397,7 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     concurrencyMax: tuning.transferConcurrency,
     batchMax: tuning.handoffBatchMax,
     pace: paced,
+    pageBytes,
     onBatch: (keys, bytes) => {
       metrics.handoffKeys.inc(keys);
       metrics.handoffBytes.inc(bytes);

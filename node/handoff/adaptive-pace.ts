@@ -70,7 +70,7 @@ export class AdaptivePace {
   constructor(private readonly options: AdaptivePaceOptions) {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
-    this.rate = options.ceilingBytesPerSecond;
+    this.rate = options.floorBytesPerSecond;
     this.tokens = this.capacity();
     this.lastRefill = this.now();
     this.windowStart = this.lastRefill;
@@ -113,6 +113,14 @@ export class AdaptivePace {
     }
   }
 
+  /**
+   * The bytes one page of streaming should hold now: one window's worth at the current rate, so that a page that is
+   * decoded and merged in one go on the event loop is small while the pace is low.
+   */
+  pageBytes(): number {
+    return this.capacity();
+  }
+
   private capacity(): number {
     return (this.rate * this.options.windowMs) / 1000;
   }
@@ -138,10 +146,12 @@ export class AdaptivePace {
     const idle = this.waiting <= 1 && now - this.lastActive > 2 * this.options.windowMs;
     this.windowStart = now;
     if (idle) {
-      // The levels without streaming, smoothed; the rate starts over from the ceiling for the next burst of work.
+      // The levels without streaming, smoothed. The next burst of work starts from the floor and climbs a step per
+      // window while clients do not suffer (slow start): started at the ceiling, a scale-in's receivers, which serve
+      // clients, took in 100 MB/s each for the second it took the pace to see client p99 rise 13-fold.
       this.idleLagMs = this.idleLagMs === undefined ? lag : (this.idleLagMs + lag) / 2;
       if (latency !== undefined) this.idleLatencyMs = this.idleLatencyMs === undefined ? latency : (this.idleLatencyMs + latency) / 2;
-      this.rate = this.options.ceilingBytesPerSecond;
+      this.rate = this.options.floorBytesPerSecond;
       return;
     }
     const latencyTarget = this.latencyTarget();

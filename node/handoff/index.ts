@@ -7,7 +7,7 @@ export { Rebuilder } from "./rebuild.js";
 export type { RebuildDeps } from "./rebuild.js";
 export { partitionSourceHandlers } from "./partition-source.js";
 export { TransferReceiver, transferId } from "./transfer-receiver.js";
-export { streamPartition } from "./partition-stream.js";
+export { PAGE_RECORDS_MIN, pageLimit, streamPartition } from "./partition-stream.js";
 export type { ReplicaAccess, StreamCursor, PartitionStreamOptions } from "./partition-stream.js";
 export type { TransferProgress, TransferReceiverDeps } from "./transfer-receiver.js";
 export { AdaptivePace } from "./adaptive-pace.js";

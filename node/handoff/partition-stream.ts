@@ -44,7 +44,26 @@ export interface PartitionStreamOptions {
   onPage: (keys: number, bytes: number, cursor: StreamCursor | undefined) => Promise<void> | void;
   /** Called with each page's size before it is merged (a rate limiter waits here). */
   beforeMerge?: (bytes: number) => Promise<void>;
+  /**
+   * The bytes a page should hold now (the pace's window at its current rate): pages are asked for in as many records
+   * as fit, by the size of the records seen so far, between PAGE_RECORDS_MIN and `batchMax`. A page is decoded and
+   * merged in one go on the event loop that serves clients, so while the pace is low the pages are small.
+   */
+  pageBytes?: () => number;
   shouldStop: () => boolean;
+}
+
+/** Records per page at the least, however low the pace: smaller pages would cost more in round trips than they save. */
+export const PAGE_RECORDS_MIN = 64;
+
+/**
+ * How many records to ask for in the next page: as many as fit in `wantBytes` by the mean size of the records `seen`
+ * so far, between PAGE_RECORDS_MIN and `batchMax`; `batchMax` until there is a size to go by.
+ */
+export function pageLimit(wantBytes: number | undefined, seen: { records: number; bytes: number }, batchMax: number): number {
+  if (wantBytes === undefined || seen.records === 0 || seen.bytes === 0) return batchMax;
+  const fit = Math.floor(wantBytes / (seen.bytes / seen.records));
+  return Math.max(Math.min(PAGE_RECORDS_MIN, batchMax), Math.min(batchMax, fit));
 }
 
 /**
@@ -54,9 +73,11 @@ export interface PartitionStreamOptions {
  * stops resumes after the last page it stored.
  */
 export async function streamPartition(client: PeerClient, options: PartitionStreamOptions): Promise<boolean> {
+  const seen = { records: 0, bytes: 0 };
+  const limit = () => pageLimit(options.pageBytes?.(), seen, options.batchMax);
   const fetchAfter = (cursor: StreamCursor | undefined) => {
     const after = cursor ? { bucket: cursor.b, key: Buffer.from(cursor.k, "base64") } : undefined;
-    const page = client.call("scan", { header: { partition: options.partition, limit: options.batchMax, after } }, 60_000);
+    const page = client.call("scan", { header: { partition: options.partition, limit: limit(), after } }, 60_000);
     // A page fetched ahead may be abandoned (the merge failed, or the copy stopped); its failure is then nobody's.
     page.catch(() => undefined);
     return page;
@@ -65,6 +86,8 @@ export async function streamPartition(client: PeerClient, options: PartitionStre
   let next = options.shouldStop() ? undefined : fetchAfter(cursor);
   while (next) {
     const res = await next;
+    seen.records += res.body.length;
+    seen.bytes += res.bodyBytes;
     const last = res.header.last;
     const pageCursor = last ? { b: last.bucket, k: last.key.toString("base64") } : cursor;
     next = res.header.done || options.shouldStop() ? undefined : fetchAfter(pageCursor);

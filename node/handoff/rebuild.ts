@@ -19,6 +19,8 @@ export interface RebuildDeps extends ReplicaAccess {
   batchMax: number;
   /** Waits until a page of this many bytes may be merged (the node's streaming pace). */
   pace?: (bytes: number) => Promise<void>;
+  /** The bytes a page should hold now (see PartitionStreamOptions.pageBytes). */
+  pageBytes?: () => number;
   onProgress: (keys: number, bytes: number) => void;
   log: (message: string) => void;
 }
@@ -109,6 +111,7 @@ export class Rebuilder {
       batchMax: this.deps.batchMax,
       mergePage: (entries) => this.deps.mergePage(partition, entries),
       beforeMerge: this.deps.pace,
+      pageBytes: this.deps.pageBytes,
       onPage: async (keys, bytes, cursor) => {
         this.deps.onProgress(keys, bytes);
         if (cursor) await this.persist({ ...this.state!, cursor: { partition, bucket: cursor.b, key: cursor.k } });

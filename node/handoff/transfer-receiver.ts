@@ -24,6 +24,8 @@ export interface TransferReceiverDeps extends ReplicaAccess {
   batchMax: number;
   /** Waits until a page of this many bytes may be merged (the node's streaming pace). */
   pace: (bytes: number) => Promise<void>;
+  /** The bytes a page should hold now (see PartitionStreamOptions.pageBytes). */
+  pageBytes?: () => number;
   onBatch: (keys: number, bytes: number) => void;
   onDone: (progress: TransferProgress, durationMs: number) => void;
   onError: (progress: TransferProgress, err: Error) => void;
@@ -130,6 +132,7 @@ export class TransferReceiver {
       batchMax: this.deps.batchMax,
       mergePage: (entries) => this.deps.mergePage(p.partition, entries),
       beforeMerge: this.deps.pace,
+      pageBytes: this.deps.pageBytes,
       onPage: (keys, bytes, cursor) => {
         p.keys += keys;
         p.bytes += bytes;

@@ -47,9 +47,13 @@ async function stream(sim: ReturnType<typeof simulated>, seconds: number): Promi
 }
 
 describe("the adaptive streaming pace", function () {
-  it("streams at the configured rate while the event loop keeps up", async function () {
+  it("starts from the floor and climbs to the configured rate while the event loop keeps up", async function () {
     const sim = simulated();
     sim.setLag(5);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+    assert.equal(sim.pace.pageBytes(), 500_000, "a page is one 250 ms window's worth at the floor");
+    await stream(sim, 3);
+    assert.equal(sim.pace.pageBytes(), 16_000_000);
     const rate = await stream(sim, 5);
     assert.ok(rate > 55_000_000 && rate < 70_000_000, `rate ${rate}`);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
@@ -77,13 +81,23 @@ describe("the adaptive streaming pace", function () {
     await sim.pace.take(1);
     assert.equal(sim.pace.state.idleLagMs, 60);
     assert.equal(sim.pace.state.targetMs, 90);
-    // Streaming that keeps the delay near that level keeps its rate ...
+    // Streaming that keeps the delay near that level climbs to the configured rate ...
     sim.setLag(70);
-    await stream(sim, 2);
+    await stream(sim, 3);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
     // ... and streaming that makes it much worse backs off.
     sim.setLag(200);
     await stream(sim, 2);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+  });
+
+  it("starts every burst of streaming after an idle spell from the floor again", async function () {
+    const sim = simulated();
+    sim.setLag(5);
+    await stream(sim, 3);
+    assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
+    sim.advance(2000);
+    await sim.pace.take(1);
     assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
   });
 
@@ -104,9 +118,9 @@ describe("the adaptive streaming pace", function () {
     await sim.pace.take(1);
     assert.equal(sim.pace.state.idleLatencyMs, 10);
     assert.equal(sim.pace.state.latencyTargetMs, 12.5);
-    // Streaming that leaves client latency within a quarter of that keeps its rate ...
+    // Streaming that leaves client latency within a quarter of that climbs to the configured rate ...
     sim.setLatency(12);
-    await stream(sim, 2);
+    await stream(sim, 3);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
     // ... streaming that makes it worse backs off to the floor, with the event loop as quick as before ...
     sim.setLatency(25);
@@ -127,6 +141,7 @@ describe("the adaptive streaming pace", function () {
     sim.advance(2000);
     await sim.pace.take(1);
     assert.equal(sim.pace.state.latencyTargetMs, undefined);
+    await stream(sim, 3);
     const rate = await stream(sim, 3);
     assert.ok(rate > 55_000_000, `rate ${rate}`);
   });
