@@ -4,7 +4,10 @@
  * client requests for the event loop and the cores; the sign that it takes too much is the event loop falling behind,
  * which every client request on the node waits for. So every `windowMs` the pace reads the event loop's delay (its
  * 99th percentile over the window) and halves the rate when that is over the target, or raises it by a step when it
- * is not (additive increase, multiplicative decrease, between `floor` and `ceiling`).
+ * is not (multiplicative both ways, between `floor` and `ceiling`: a quarter up per good window, half down per bad one).
+ * Up by a quarter rather than by a fixed step: from a low rate a fixed step of the ceiling's size would multiply the
+ * rate many times over in one window, which on a machine whose cores the clients already fill is a burst that the
+ * next window can only report after the clients have waited for it.
  *
  * The target is relative to what the node sees without streaming: a machine that is busy anyway has a slow event loop
  * with or without handoff, and streaming should not stop because of it. Windows in which nothing streamed measure
@@ -157,7 +160,7 @@ export class AdaptivePace {
     const latencyTarget = this.latencyTarget();
     const clientsSuffer = latency !== undefined && latencyTarget !== undefined && latency > latencyTarget;
     const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling } = this.options;
-    this.rate = lag > this.target() || clientsSuffer ? Math.max(floor, this.rate / 2) : Math.min(ceiling, this.rate + ceiling / 8);
+    this.rate = lag > this.target() || clientsSuffer ? Math.max(floor, this.rate / 2) : Math.min(ceiling, this.rate * 1.25);
   }
 
   private refill(): void {

@@ -52,7 +52,7 @@ describe("the adaptive streaming pace", function () {
     sim.setLag(5);
     assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
     assert.equal(sim.pace.pageBytes(), 500_000, "a page is one 250 ms window's worth at the floor");
-    await stream(sim, 3);
+    await stream(sim, 5);
     assert.equal(sim.pace.pageBytes(), 16_000_000);
     const rate = await stream(sim, 5);
     assert.ok(rate > 55_000_000 && rate < 70_000_000, `rate ${rate}`);
@@ -66,10 +66,10 @@ describe("the adaptive streaming pace", function () {
     sim.setLag(80);
     await stream(sim, 2);
     assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
-    const slowed = await stream(sim, 3);
+    const slowed = await stream(sim, 5);
     assert.ok(slowed < 3_000_000, `rate while behind ${slowed}`);
     sim.setLag(5);
-    await stream(sim, 3);
+    await stream(sim, 5);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
   });
 
@@ -83,7 +83,7 @@ describe("the adaptive streaming pace", function () {
     assert.equal(sim.pace.state.targetMs, 90);
     // Streaming that keeps the delay near that level climbs to the configured rate ...
     sim.setLag(70);
-    await stream(sim, 3);
+    await stream(sim, 5);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
     // ... and streaming that makes it much worse backs off.
     sim.setLag(200);
@@ -94,7 +94,7 @@ describe("the adaptive streaming pace", function () {
   it("starts every burst of streaming after an idle spell from the floor again", async function () {
     const sim = simulated();
     sim.setLag(5);
-    await stream(sim, 3);
+    await stream(sim, 5);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
     sim.advance(2000);
     await sim.pace.take(1);
@@ -120,7 +120,7 @@ describe("the adaptive streaming pace", function () {
     assert.equal(sim.pace.state.latencyTargetMs, 12.5);
     // Streaming that leaves client latency within a quarter of that climbs to the configured rate ...
     sim.setLatency(12);
-    await stream(sim, 3);
+    await stream(sim, 5);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
     // ... streaming that makes it worse backs off to the floor, with the event loop as quick as before ...
     sim.setLatency(25);
@@ -130,7 +130,7 @@ describe("the adaptive streaming pace", function () {
     assert.ok(slowed < 3_000_000, `rate while clients suffer ${slowed}`);
     // ... and climbs back once clients are served as before.
     sim.setLatency(10);
-    await stream(sim, 3);
+    await stream(sim, 5);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
   });
 
@@ -141,8 +141,8 @@ describe("the adaptive streaming pace", function () {
     sim.advance(2000);
     await sim.pace.take(1);
     assert.equal(sim.pace.state.latencyTargetMs, undefined);
-    await stream(sim, 3);
-    const rate = await stream(sim, 3);
+    await stream(sim, 5);
+    const rate = await stream(sim, 5);
     assert.ok(rate > 55_000_000, `rate ${rate}`);
   });
 });
