@@ -13,6 +13,7 @@
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { DynamoClient } from "../client/index.js";
+import { ensureToken, readDevState } from "../dev/state.js";
 import { seededRandom } from "../lib/random.js";
 import { ClosedLoad } from "./ycsb/closed-load.js";
 import { formatMs } from "./ycsb/report.js";
@@ -103,10 +104,20 @@ interface DevStatus {
   rebalance?: { epoch: number; bytesPerSecond?: number; finishTime?: string };
 }
 
+/**
+ * The cluster's status from the supervisor's control API (what `dynamo dev status` prints), asked in this process:
+ * running the CLI for each look started a Node.js process every second or two, which on two cores the client load
+ * already fills took CPU from the nodes in the step's window and not in the quiet one before it.
+ */
 async function devStatus(store: StoreCluster): Promise<DevStatus> {
-  const r = await store.dev(["status"]);
-  if (r.code !== 0) throw new Error(`dynamo dev status failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as DevStatus;
+  const state = store.dataDir === undefined ? undefined : readDevState(store.dataDir);
+  if (!state || store.dataDir === undefined) throw new Error("the cluster's dev.json is missing");
+  const res = await fetch(`${state.control}/status`, {
+    headers: { Authorization: `Bearer ${ensureToken(store.dataDir).token}` },
+    signal: AbortSignal.timeout(60_000),
+  });
+  if (!res.ok) throw new Error(`the control API answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as DevStatus;
 }
 
 /**
@@ -119,7 +130,12 @@ async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCoun
   await counters.read(urls);
   const quietStart = counters.snapshot();
   const quietStarted = Date.now();
-  await new Promise((res) => setTimeout(res, BEFORE_S * 1000));
+  // The quiet window is looked at as often as the step is (below), so that both carry the same cost of looking.
+  while (Date.now() - quietStarted < BEFORE_S * 1000) {
+    await new Promise((res) => setTimeout(res, 1000));
+    await devStatus(store);
+    await counters.read(urls);
+  }
   const before = load.cut();
   await counters.read(urls);
   const countersBefore = counters.snapshot();
@@ -151,7 +167,6 @@ async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCoun
       previous = now;
       previousAt = Date.now();
     }
-    // Each look runs the CLI (a Node process start): often enough to time the step, rarely enough not to load it.
     await new Promise((res) => setTimeout(res, 1000));
     status = await devStatus(store);
   }
