@@ -58,10 +58,12 @@ export const PAGE_RECORDS_MIN = 64;
 
 /**
  * How many records to ask for in the next page: as many as fit in `wantBytes` by the mean size of the records `seen`
- * so far, between PAGE_RECORDS_MIN and `batchMax`; `batchMax` until there is a size to go by.
+ * so far, between PAGE_RECORDS_MIN and `batchMax`. The first page, with no size to go by, is PAGE_RECORDS_MIN records:
+ * a whole batch of unknown size could be many windows' worth at a low pace, and every transfer starts with one.
  */
 export function pageLimit(wantBytes: number | undefined, seen: { records: number; bytes: number }, batchMax: number): number {
-  if (wantBytes === undefined || seen.records === 0 || seen.bytes === 0) return batchMax;
+  if (wantBytes === undefined) return batchMax;
+  if (seen.records === 0 || seen.bytes === 0) return Math.min(PAGE_RECORDS_MIN, batchMax);
   const fit = Math.floor(wantBytes / (seen.bytes / seen.records));
   return Math.max(Math.min(PAGE_RECORDS_MIN, batchMax), Math.min(batchMax, fit));
 }

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { PAGE_RECORDS_MIN, pageLimit } from "../../../node/handoff/index.js";
 
 describe("the size of a streamed page", function () {
-  it("asks for the configured batch until a page has shown the records' size", function () {
-    assert.equal(pageLimit(256 * 1024, { records: 0, bytes: 0 }, 2000), 2000);
+  it("asks for the minimum until a page has shown the records' size, and for the batch without a pace", function () {
+    assert.equal(pageLimit(256 * 1024, { records: 0, bytes: 0 }, 2000), PAGE_RECORDS_MIN);
     assert.equal(pageLimit(undefined, { records: 500, bytes: 512_000 }, 2000), 2000);
   });
 
