@@ -70,7 +70,7 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
       targets.floor = await startDevCluster({ nodes: options.nodes, log, peerTls: false });
       log(`baseline: the same store with plaintext peer ports at ${targets.floor.urls.join(" ")} (the "floor" columns below)`);
     } else if (!options.skipFloor && options.baseline === "round-robin") {
-      log(`baseline: the same cluster through a round-robin client (the "floor" columns below), right after the ${options.clientRouting}-routed one`);
+      log(`baseline: the same cluster through a round-robin client (the "floor" columns below), before or after the ${options.clientRouting}-routed one in turn`);
     } else if (!options.skipFloor) {
       targets.floor = await startFloor({ nodes: options.nodes, valueBytes: options.valueBytes });
       log(`floor: ${options.nodes} echo processes at ${targets.floor.urls.join(" ")}`);
@@ -103,13 +103,22 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
     });
     // Updates read the key and write back with its context: the Dynamo-native update, on the floor as on the store.
     const target = (client: DynamoClient): KvTarget => dynamoTarget(client, options.bucket, "read-modify-write");
+    // A baseline on the same cluster goes first every other time: whichever runs second meets nodes whose code the JIT
+    // has compiled further and whose caches the first has filled, so a fixed order would count that for one side.
+    let runsSoFar = 0;
     const both = async (label: string, run: (target: KvTarget, runOpts: RunOptions) => Promise<RunResult>, phaseClient = storeClient, baselineClient = floorClient) => {
       // Store and floor get the same seed, so they see the same key and operation sequence per client loop.
       const seed = root.int(2 ** 32);
+      const baselineFirst = sameCluster && runsSoFar++ % 2 === 1;
+      const runBaseline = async () => {
+        const result = baselineClient ? await run(target(baselineClient), runOptions(seed)) : undefined;
+        if (result) runLines(`${label} floor`, result).forEach((line) => log(line));
+        return result;
+      };
+      const floorFirst = baselineFirst ? await runBaseline() : undefined;
       const storeResult = await run(target(phaseClient), runOptions(seed));
       runLines(`${label} store`, storeResult).forEach((line) => log(line));
-      const floorResult = baselineClient ? await run(target(baselineClient), runOptions(seed)) : undefined;
-      if (floorResult) runLines(`${label} floor`, floorResult).forEach((line) => log(line));
+      const floorResult = baselineFirst ? floorFirst : await runBaseline();
       return { store: storeResult, floor: floorResult };
     };
 
