@@ -20,6 +20,9 @@
  * Client work comes first; the rate is what is left.
  */
 
+/** How much longer the event loop's delay may get on a node without clients of its own (see `adapt`). */
+export const CLIENTLESS_LAG_FACTOR = 4;
+
 export interface AdaptivePaceOptions {
   /** The rate never goes above this (the configured handoff rate) nor below `floorBytesPerSecond`. */
   ceilingBytesPerSecond: number;
@@ -160,7 +163,12 @@ export class AdaptivePace {
     const latencyTarget = this.latencyTarget();
     const clientsSuffer = latency !== undefined && latencyTarget !== undefined && latency > latencyTarget;
     const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling } = this.options;
-    this.rate = lag > this.target() || clientsSuffer ? Math.max(floor, this.rate / 2) : Math.min(ceiling, this.rate * 1.25);
+    // Without clients of its own in the window (a node that joins, a cluster at rest) the delay protects only the
+    // node's peers (replica writes a coordinator elsewhere waits for, at most w of them, and gossip), so it may run
+    // CLIENTLESS_LAG_FACTOR times longer: the stall of decoding and merging one full page (about 20 ms for 2 000
+    // records of 1 KiB) then no longer halves the rate of a handoff that slows nobody.
+    const lagTarget = latency === undefined ? CLIENTLESS_LAG_FACTOR * this.target() : this.target();
+    this.rate = lag > lagTarget || clientsSuffer ? Math.max(floor, this.rate / 2) : Math.min(ceiling, this.rate * 1.25);
   }
 
   private refill(): void {

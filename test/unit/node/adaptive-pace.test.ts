@@ -3,12 +3,12 @@ import { AdaptivePace, LatencyWindow } from "../../../node/handoff/index.js";
 
 /**
  * A pace on a simulated clock: `lag` is what the event loop's delay reads, `latency` the client p99 (undefined: no
- * clients), both set by each test.
+ * clients), both set by each test; by default clients see a steady 5 ms.
  */
 function simulated(options: { ceiling?: number; lagTargetMs?: number } = {}) {
   let now = 0;
   let lag = 0;
-  let latency: number | undefined;
+  let latency: number | undefined = 5;
   const pace = new AdaptivePace({
     ceilingBytesPerSecond: options.ceiling ?? 64_000_000,
     floorBytesPerSecond: 2_000_000,
@@ -132,6 +132,25 @@ describe("the adaptive streaming pace", function () {
     sim.setLatency(10);
     await stream(sim, 5);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
+  });
+
+  it("lets the event loop fall further behind on a node without clients, and backs off past that", async function () {
+    const sim = simulated();
+    sim.setLag(5);
+    sim.advance(2000);
+    await sim.pace.take(1);
+    // 40 ms of delay, twice the 20 ms target: a node with clients backs off ...
+    sim.setLag(40);
+    await stream(sim, 5);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+    // ... one without clients of its own climbs to the configured rate ...
+    sim.setLatency(undefined);
+    await stream(sim, 5);
+    assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
+    // ... until the delay passes four times the target.
+    sim.setLag(200);
+    await stream(sim, 2);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
   });
 
   it("follows the event loop alone on a node without clients", async function () {
