@@ -4,7 +4,8 @@
  * client requests for the event loop and the cores; the sign that it takes too much is the event loop falling behind,
  * which every client request on the node waits for. So every `windowMs` the pace reads the event loop's delay (its
  * 99th percentile over the window) and halves the rate when that is over the target, or raises it by a step when it
- * is not (multiplicative both ways, between `floor` and `ceiling`: a quarter up per good window, half down per bad one).
+ * is not (multiplicative both ways, between `floor` and `ceiling`: half down per bad window; up per good one, doubling
+ * from the floor at the start of a burst of streaming until the first bad window, then by a quarter).
  * Up by a quarter rather than by a fixed step: from a low rate a fixed step of the ceiling's size would multiply the
  * rate many times over in one window, which on a machine whose cores the clients already fill is a burst that the
  * next window can only report after the clients have waited for it.
@@ -19,9 +20,6 @@
  * against the same measure in windows without streaming: over `latencyFactor` times that level, it backs off too.
  * Client work comes first; the rate is what is left.
  */
-
-/** How much longer the event loop's delay may get on a node without clients of its own (see `adapt`). */
-export const CLIENTLESS_LAG_FACTOR = 4;
 
 export interface AdaptivePaceOptions {
   /** The rate never goes above this (the configured handoff rate) nor below `floorBytesPerSecond`. */
@@ -60,6 +58,8 @@ export interface PaceState {
 
 export class AdaptivePace {
   private rate: number;
+  /** Until the first back-off of a burst of streaming the rate doubles per good window (slow start). */
+  private slowStart = true;
   private tokens: number;
   private lastRefill: number;
   private windowStart: number;
@@ -152,23 +152,25 @@ export class AdaptivePace {
     const idle = this.waiting <= 1 && now - this.lastActive > 2 * this.options.windowMs;
     this.windowStart = now;
     if (idle) {
-      // The levels without streaming, smoothed. The next burst of work starts from the floor and climbs a step per
-      // window while clients do not suffer (slow start): started at the ceiling, a scale-in's receivers, which serve
-      // clients, took in 100 MB/s each for the second it took the pace to see client p99 rise 13-fold.
+      // The levels without streaming, smoothed. The next burst of work starts from the floor and doubles per window
+      // until the first window in which clients or the event loop suffer, then climbs by a quarter (slow start, then
+      // steady): started at the ceiling, a scale-in's receivers, which serve clients, took in 100 MB/s each for the
+      // second it took the pace to see client p99 rise 13-fold.
       this.idleLagMs = this.idleLagMs === undefined ? lag : (this.idleLagMs + lag) / 2;
       if (latency !== undefined) this.idleLatencyMs = this.idleLatencyMs === undefined ? latency : (this.idleLatencyMs + latency) / 2;
       this.rate = this.options.floorBytesPerSecond;
+      this.slowStart = true;
       return;
     }
     const latencyTarget = this.latencyTarget();
     const clientsSuffer = latency !== undefined && latencyTarget !== undefined && latency > latencyTarget;
     const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling } = this.options;
-    // Without clients of its own in the window (a node that joins, a cluster at rest) the delay protects only the
-    // node's peers (replica writes a coordinator elsewhere waits for, at most w of them, and gossip), so it may run
-    // CLIENTLESS_LAG_FACTOR times longer: the stall of decoding and merging one full page (about 20 ms for 2 000
-    // records of 1 KiB) then no longer halves the rate of a handoff that slows nobody.
-    const lagTarget = latency === undefined ? CLIENTLESS_LAG_FACTOR * this.target() : this.target();
-    this.rate = lag > lagTarget || clientsSuffer ? Math.max(floor, this.rate / 2) : Math.min(ceiling, this.rate * 1.25);
+    if (lag > this.target() || clientsSuffer) {
+      this.rate = Math.max(floor, this.rate / 2);
+      this.slowStart = false;
+    } else {
+      this.rate = Math.min(ceiling, this.rate * (this.slowStart ? 2 : 1.25));
+    }
   }
 
   private refill(): void {
