@@ -13,7 +13,7 @@
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { DynamoClient } from "../client/index.js";
-import { ensureToken, readDevState } from "../dev/state.js";
+import { callControl } from "../dev/state.js";
 import { seededRandom } from "../lib/random.js";
 import { ClosedLoad } from "./ycsb/closed-load.js";
 import { formatMs } from "./ycsb/report.js";
@@ -110,14 +110,8 @@ interface DevStatus {
  * already fills took CPU from the nodes in the step's window and not in the quiet one before it.
  */
 async function devStatus(store: StoreCluster): Promise<DevStatus> {
-  const state = store.dataDir === undefined ? undefined : readDevState(store.dataDir);
-  if (!state || store.dataDir === undefined) throw new Error("the cluster's dev.json is missing");
-  const res = await fetch(`${state.control}/status`, {
-    headers: { Authorization: `Bearer ${ensureToken(store.dataDir).token}` },
-    signal: AbortSignal.timeout(60_000),
-  });
-  if (!res.ok) throw new Error(`the control API answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as DevStatus;
+  if (store.dataDir === undefined) throw new Error("bench:rebalance needs the cluster it started itself");
+  return (await callControl(store.dataDir, "GET", "/status")) as DevStatus;
 }
 
 /**

@@ -11,7 +11,7 @@ import { DEFAULT_PARTITIONS, isPowerOfTwo, percentMoved, zoneName } from "../nod
 import { colourWanted, percentBar, style } from "../lib/terminal.js";
 import type { RebalanceSummary } from "../driver/index.js";
 import { startControlServer } from "./control.js";
-import { ensureToken, processAlive, readDevState } from "./state.js";
+import { callControl, processAlive, readDevState } from "./state.js";
 import { DevCluster } from "./supervisor.js";
 
 const HOST = "127.0.0.1";
@@ -55,11 +55,11 @@ async function dev(flags: DevFlags, [action, arg]: string[]): Promise<number> {
     case undefined:
       return runForeground(dataDir, flags);
     case "status":
-      return printStatus((await control(dataDir, "GET", "/status")) as DevStatus);
+      return printStatus((await callControl(dataDir, "GET", "/status")) as DevStatus);
     case "restart":
       if (flags.rolling === true) {
         if (arg !== undefined) throw new UsageError("usage: dynamo dev restart --rolling   (restarts every node in turn; takes no index)");
-        return printJson(await control(dataDir, "POST", "/restart-rolling"));
+        return printJson(await callControl(dataDir, "POST", "/restart-rolling"));
       }
       return nodeAction(dataDir, action, arg);
     case "kill":
@@ -67,7 +67,7 @@ async function dev(flags: DevFlags, [action, arg]: string[]): Promise<number> {
       return nodeAction(dataDir, action, arg);
     case "scale":
       if (arg === undefined || !/^[0-9]+$/.test(arg)) throw new UsageError("usage: dynamo dev scale N");
-      return printJson(await control(dataDir, "POST", "/scale", { nodes: Number(arg) }));
+      return printJson(await callControl(dataDir, "POST", "/scale", { nodes: Number(arg) }));
     default:
       throw new UsageError(`unknown dev action '${action}': use status, scale N, kill I, restart I, restart --rolling or replace I`);
   }
@@ -77,7 +77,7 @@ async function nodeAction(dataDir: string, action: string, arg: string | undefin
   if (arg === undefined || !/^[0-9]+$/.test(arg)) {
     throw new UsageError(`usage: dynamo dev ${action} I   (I is the 0-based node index)${action === "restart" ? ", or dynamo dev restart --rolling" : ""}`);
   }
-  return printJson(await control(dataDir, "POST", `/nodes/${arg}/${action}`));
+  return printJson(await callControl(dataDir, "POST", `/nodes/${arg}/${action}`));
 }
 
 async function runForeground(dataDir: string, flags: DevFlags): Promise<number> {
@@ -174,27 +174,6 @@ function printWelcome(cluster: DevCluster, epoch: number, dataDir: string): void
   process.stdout.write(lines.join("\n") + "\n");
 }
 
-async function control(dataDir: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  const state = readDevState(dataDir);
-  if (!state || !processAlive(state.pid)) {
-    throw new DynamoError("unavailable", `no local cluster is running from ${dataDir}; start one with 'npm start' or 'dynamo dev'`);
-  }
-  const { token } = ensureToken(dataDir);
-  let res: Response;
-  try {
-    res = await fetch(state.control + path, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10 * 60_000),
-    });
-  } catch (err) {
-    throw new DynamoError("unavailable", `cannot reach the local cluster's control API at ${state.control}: ${(err as Error).message}`);
-  }
-  const json = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
-  if (!res.ok) throw new DynamoError((json.error ?? "internal") as DynamoError["code"], json.message ?? `HTTP ${res.status}`);
-  return json;
-}
 
 interface DevStatus {
   rebalance?: RebalanceSummary & { summary?: string };

@@ -109,16 +109,16 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
     const both = async (label: string, run: (target: KvTarget, runOpts: RunOptions) => Promise<RunResult>, phaseClient = storeClient, baselineClient = floorClient) => {
       // Store and floor get the same seed, so they see the same key and operation sequence per client loop.
       const seed = root.int(2 ** 32);
-      const baselineFirst = sameCluster && runsSoFar++ % 2 === 1;
       const runBaseline = async () => {
         const result = baselineClient ? await run(target(baselineClient), runOptions(seed)) : undefined;
         if (result) runLines(`${label} floor`, result).forEach((line) => log(line));
         return result;
       };
-      const floorFirst = baselineFirst ? await runBaseline() : undefined;
+      const baselineFirst = sameCluster && runsSoFar++ % 2 === 1;
+      let floorResult = baselineFirst ? await runBaseline() : undefined;
       const storeResult = await run(target(phaseClient), runOptions(seed));
       runLines(`${label} store`, storeResult).forEach((line) => log(line));
-      const floorResult = baselineFirst ? floorFirst : await runBaseline();
+      if (!baselineFirst) floorResult = await runBaseline();
       return { store: storeResult, floor: floorResult };
     };
 

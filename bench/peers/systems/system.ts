@@ -7,11 +7,11 @@
 import type { KvTarget } from "../../ycsb/target.js";
 
 export const SYSTEM_NAMES = ["store", "store-plain", "store-rmw", "cassandra", "etcd", "redis"] as const;
+export type SystemName = (typeof SYSTEM_NAMES)[number];
 /**
  * What a run measures unless `--systems` says otherwise. `store-plain` is left out: it measures what the peer link's TLS
  * costs (etcd, Cassandra and Redis run without TLS here), which a comparison of the systems does not need every time.
  */
-export type SystemName = (typeof SYSTEM_NAMES)[number];
 export const DEFAULT_SYSTEMS: readonly SystemName[] = ["store", "store-rmw", "cassandra", "etcd", "redis"];
 
 /** One row of the results: a system driven one particular way. */
