@@ -359,6 +359,8 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     lagTargetMs: tuning.handoffLagTargetMs,
     idleFactor: 1.5,
     windowMs: 250,
+    // Node's readings include the 10 ms sampling interval; the target (tuning.handoffLagTargetMs) is held against
+    // them as they are, which is how its default of 20 ms was measured to protect clients.
     lag: () => {
       const ms = loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0;
       loopDelay.reset();

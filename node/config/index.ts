@@ -93,7 +93,8 @@ export const tuningSchema = z
      * receiving, handoff and rebuilds): the ceiling of a pace that backs off while the node's event loop is more than
      * `handoffLagTargetMs` (or 1.5 times its level without streaming) behind, or while the 99th percentile of its client
      * requests is more than `handoffLatencyFactor` times its level without streaming, so client requests keep their
-     * latency.
+     * latency. The pace reads the event loop as Node's 10 ms sampling timer does, interval included: 20 means ticks
+     * 10 ms late (dynamo_event_loop_lag_seconds reports the part beyond the interval alone).
      */
     transferConcurrency: z.number().int().min(1).max(64).default(4),
     handoffBytesPerSecond: z.number().int().min(1024).default(128 * 1024 * 1024),

@@ -228,7 +228,7 @@ export class NodeMetrics {
   });
   readonly eventLoopLag = new Gauge({
     name: "dynamo_event_loop_lag_seconds",
-    help: "Event-loop delay over the last sampling interval, by quantile: how long ready work waited for the node's one thread",
+    help: "Event-loop delay over the last sampling interval, by quantile: how long ready work waited for the node's one thread (0 when idle)",
     labelNames: ["quantile"] as const,
     registers: [this.registry],
   });

@@ -1,5 +1,5 @@
 /** The node's account of itself for people and tools: its recent history, and the view `GET /v1/node` answers. */
-export { NodeStatsCollector, DEFAULT_COLLECTOR, snapshot } from "./collector.js";
+export { NodeStatsCollector, DEFAULT_COLLECTOR, lateMs, snapshot } from "./collector.js";
 export type { StatsSources } from "./collector.js";
 export { NodeHistory, DEFAULT_HISTORY, OPS, quantileMs } from "./history.js";
 export type { CounterSnapshot, HistoryPoint, Op, Totals } from "./history.js";

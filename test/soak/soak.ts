@@ -279,7 +279,7 @@ export function flatnessViolations(nodes: NodeTrends[]): string[] {
     if (n.heapUsedBytes.last > n.heapUsedBytes.first * 1.25 + 16 * MIB) problems.push(`${n.node}: the V8 heap grew from ${mib(n.heapUsedBytes.first)} to ${mib(n.heapUsedBytes.last)}`);
     if (n.handles.last > n.handles.first + 25) problems.push(`${n.node}: open handles grew from ${n.handles.first} to ${n.handles.last}`);
     if (n.openFds.last > n.openFds.first + 25) problems.push(`${n.node}: open file descriptors grew from ${n.openFds.first} to ${n.openFds.last}`);
-    if (n.eventLoopLagMs.last > n.eventLoopLagMs.first * 2 + 20) problems.push(`${n.node}: event-loop lag grew from ${n.eventLoopLagMs.first.toFixed(1)} to ${n.eventLoopLagMs.last.toFixed(1)} ms`);
+    if (n.eventLoopLagMs.last > n.eventLoopLagMs.first * 2 + 40) problems.push(`${n.node}: event-loop lag grew from ${n.eventLoopLagMs.first.toFixed(1)} to ${n.eventLoopLagMs.last.toFixed(1)} ms`);
     if (n.diskBytes.last > n.diskBytes.first * 1.5 + 16 * MIB) problems.push(`${n.node}: LevelDB grew from ${mib(n.diskBytes.first)} to ${mib(n.diskBytes.last)}`);
   }
   return problems;

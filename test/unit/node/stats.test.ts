@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { buildOverview, clusterHistory, memberCondition } from "../../../node/console/index.js";
 import { LATENCY_BUCKETS_S } from "../../../node/metrics/index.js";
-import { NodeHistory, quantileMs, type CounterSnapshot, type NodeStats } from "../../../node/stats/index.js";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { lateMs, NodeHistory, quantileMs, type CounterSnapshot, type NodeStats } from "../../../node/stats/index.js";
 import { createRing } from "../../../node/ring/index.js";
 
 /** A snapshot with `n` requests of each op so far, all of them within the 5 ms bucket, at time t (s). */
@@ -19,6 +20,20 @@ function snap(t: number, n: number, extra: Partial<CounterSnapshot> = {}): Count
 }
 
 describe("node stats", () => {
+  it("reports event-loop delay beyond the sampling interval, which Node's readings include", async () => {
+    // Node records the whole time between two ticks of its sampling timer: an idle loop reads the interval itself.
+    // Were that ever to change, lateMs would under-report every delay by the interval.
+    const monitor = monitorEventLoopDelay({ resolution: 20 });
+    monitor.enable();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    monitor.disable();
+    assert.ok(monitor.min >= 19e6, `an idle loop's shortest reading is the 20 ms interval, got ${monitor.min / 1e6} ms`);
+    assert.equal(lateMs(monitor.min), 0, "and reads as not late at all");
+    assert.equal(lateMs(20e6), 0);
+    assert.equal(lateMs(25.5e6), 5.5);
+    assert.equal(lateMs(270e6), 250, "a tick 250 ms late");
+  });
+
   it("turns counter snapshots into rates and latency quantiles per step", () => {
     const h = new NodeHistory();
     h.add(snap(0, 0));
