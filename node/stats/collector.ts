@@ -29,7 +29,7 @@ const LAG_SAMPLE_MS = 20;
  * itself (20 ms here, not 0): what a user wants to know is the part beyond it, the time ready work waited.
  */
 export function lateMs(readingNs: number, sampleMs = LAG_SAMPLE_MS): number {
-  return Math.max(0, Math.round(readingNs / 1e4) / 100 - sampleMs);
+  return Math.max(0, Math.round(readingNs / 1e4 - sampleMs * 100) / 100);
 }
 
 export interface StatsSources {
@@ -104,8 +104,7 @@ export class NodeStatsCollector {
     } catch (err) {
       this.sources.log(`cannot sample the node's counters: ${(err as Error).message}`);
     }
-    const late = (ns: number) => Math.round(lateMs(ns) * 100) / 100;
-    this.lagMs = { p50: late(this.lag.percentile(50)), p99: late(this.lag.percentile(99)), max: late(this.lag.max) };
+    this.lagMs = { p50: lateMs(this.lag.percentile(50)), p99: lateMs(this.lag.percentile(99)), max: lateMs(this.lag.max) };
     this.lag.reset();
     const gauge = this.sources.metrics.eventLoopLag;
     gauge.set({ quantile: "0.5" }, this.lagMs.p50 / 1000);

@@ -28,8 +28,10 @@ describe("node stats", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     monitor.disable();
     assert.ok(monitor.min >= 19e6, `an idle loop's shortest reading is the 20 ms interval, got ${monitor.min / 1e6} ms`);
-    assert.equal(lateMs(monitor.min), 0, "and reads as not late at all");
+    assert.ok(lateMs(monitor.min) < 10, `and reads as a tick a little late at most, got ${lateMs(monitor.min)} ms`);
     assert.equal(lateMs(20e6), 0);
+    assert.equal(lateMs(20.1e6), 0.1);
+    assert.equal(lateMs(15e6), 0, "never below 0");
     assert.equal(lateMs(25.5e6), 5.5);
     assert.equal(lateMs(270e6), 250, "a tick 250 ms late");
   });
