@@ -23,7 +23,9 @@ const USAGE = `usage: npm run bench:profile -- [options]
   --cpu-prof DIR        profile the nodes; write flame graphs and tables to DIR
   --rss-every S         sample each process's resident memory every S seconds
   --peer-tls on|off     mutual TLS on the peer ports                             [on]
-  --node-arg FLAG       a Node.js flag for the cluster's processes (repeatable)`;
+  --node-arg FLAG       a Node.js flag for the cluster's processes (repeatable)
+  --tuning JSON         tuning keys for the nodes, e.g. '{"readRepairChance":0}', to measure what a feature costs
+  --r N                 the lww bucket's read quorum (1 reads one replica: no peer hop)       [2]`;
 
 function parse(argv: string[]): ProfileOptions | undefined {
   const { values } = parseArgs({
@@ -41,12 +43,22 @@ function parse(argv: string[]): ProfileOptions | undefined {
       "rss-every": { type: "string" },
       "peer-tls": { type: "string", default: "on" },
       "node-arg": { type: "string", multiple: true },
+      tuning: { type: "string", default: "{}" },
+      r: { type: "string" },
       help: { type: "boolean" },
     },
   });
   if (values.help) return undefined;
   if (values.bucket !== "lww" && values.bucket !== "siblings") throw new Error(`--bucket must be lww or siblings, got '${values.bucket}'`);
   if (values["peer-tls"] !== "on" && values["peer-tls"] !== "off") throw new Error(`--peer-tls must be on or off`);
+  let tuning: unknown;
+  try {
+    tuning = JSON.parse(values.tuning);
+  } catch (error) {
+    throw new Error(`--tuning must be a JSON object: ${(error as Error).message}`);
+  }
+  if (typeof tuning !== "object" || tuning === null || Array.isArray(tuning)) throw new Error(`--tuning must be a JSON object, got '${values.tuning}'`);
+  if (values.r !== undefined && values.bucket !== "lww") throw new Error("--r sets the lww bucket's quorum; it needs --bucket lww");
   return {
     workloads: parseWorkloads(values.workloads),
     bucket: values.bucket,
@@ -60,6 +72,8 @@ function parse(argv: string[]): ProfileOptions | undefined {
     rssEverySeconds: values["rss-every"] === undefined ? undefined : numberFlag(values["rss-every"], "rss-every", 10, 1),
     peerTls: values["peer-tls"] === "on",
     nodeArgs: values["node-arg"] ?? [],
+    tuning: tuning as Record<string, unknown>,
+    r: values.r === undefined ? undefined : numberFlag(values.r, "r", 2, 1),
   };
 }
 
@@ -78,7 +92,8 @@ async function main(argv: string[]): Promise<number> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => void stopAllDevClusters().finally(() => process.exit(130)));
   }
-  process.stdout.write(`seed ${options.seed}; load average ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
+  const changed = [...(Object.keys(options.tuning).length > 0 ? [`tuning ${JSON.stringify(options.tuning)}`] : []), ...(options.r !== undefined ? [`r=${options.r}`] : [])];
+  process.stdout.write(`seed ${options.seed}; load average ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")}${changed.length > 0 ? `; ${changed.join(", ")}` : ""}\n`);
   try {
     await runProfile(options, (line) => process.stdout.write(`${line}\n`));
     return 0;

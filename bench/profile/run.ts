@@ -37,6 +37,10 @@ export interface ProfileOptions {
   peerTls: boolean;
   /** Extra Node.js flags for the cluster's processes (e.g. `--max-old-space-size=256`). */
   nodeArgs: string[];
+  /** Tuning keys for the nodes' configuration (e.g. readRepairChance: 0), to measure what a feature costs. */
+  tuning: Record<string, unknown>;
+  /** The lww bucket's read quorum, when not its 2. */
+  r: number | undefined;
 }
 
 interface WorkloadReport {
@@ -66,10 +70,17 @@ export async function runProfile(options: ProfileOptions, log: (line: string) =>
   const workDir = mkdtempSync(join(tmpdir(), "dynamo-profile-"));
   const rawProfiles = join(workDir, "cpuprofiles");
   const configPath = join(workDir, "dynamo.json");
-  writeFileSync(configPath, JSON.stringify(storeConfig(false)));
+  const config = storeConfig(false);
+  config.tuning = { ...config.tuning, ...options.tuning };
+  if (options.r !== undefined) config.buckets = config.buckets.map((b) => ({ ...b, r: options.r }));
+  writeFileSync(configPath, JSON.stringify(config));
   const nodeArgs = [...options.nodeArgs];
   if (options.profileDir !== undefined) nodeArgs.push("--cpu-prof", "--cpu-prof-dir", rawProfiles);
-  const cluster = await startDevCluster({ nodes: 3, log, config: configPath, peerTls: options.peerTls, nodeArgs });
+  const cluster = await startDevCluster({ nodes: 3, log, config: configPath, peerTls: options.peerTls, nodeArgs }).catch((error: unknown) => {
+    // A cluster that never started (a bad --tuning key, say) leaves nothing worth keeping.
+    rmSync(workDir, { recursive: true, force: true });
+    throw error;
+  });
   const processes = clusterProcesses(cluster.pid!);
   log(`processes: ${processes.map((p) => `${p.role} ${p.pid}`).join(", ")}`);
   const client = new DynamoClient(cluster.urls, { maxSockets: options.clients, timeoutMs: 10_000 });

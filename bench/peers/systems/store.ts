@@ -22,7 +22,7 @@ export const STORE_NODES = 3;
 export const STORE_LWW_BUCKET = "bench_lww";
 
 /** The `--config` file given to every node: the lww bucket, and fsync per write in durable mode. */
-export function storeConfig(durable: boolean): { buckets: object[]; tuning: { syncWrites: boolean } } {
+export function storeConfig(durable: boolean): { buckets: object[]; tuning: Record<string, unknown> } {
   return {
     buckets: [{ name: STORE_LWW_BUCKET, n: 3, r: 2, w: 2, reconciliation: "lww" }],
     tuning: { syncWrites: durable },
