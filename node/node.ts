@@ -18,7 +18,7 @@ import { Gossiper, MemberView, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DE
 import type { NodeConfig, Tuning } from "./config/index.js";
 import { AdaptivePace, HintDelivery, LatencyWindow, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createConsoleRoutes } from "./console/index.js";
-import { ClientRing, ClientSecurity, KvRoutes, answerClientError, clientAuthorization, createAdminApi, createClientApi, createClientServer, withKvFastPath, type ClientSecurityOptions } from "./http/index.js";
+import { ClientRing, ClientSecurity, KvRoutes, answerClientError, clientAuthorization, closeServer, createAdminApi, createClientApi, createClientServer, withKvFastPath, type ClientSecurityOptions } from "./http/index.js";
 import { Drain } from "./lifecycle/index.js";
 import { createLogger, keyForLog, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
@@ -181,7 +181,7 @@ export class StorageNode {
     membership.ringState.closeAll();
     for (const client of membership.seedClients) client.close();
     running.clientSecurity.close();
-    await Promise.all([closeServer(ports.clientServer), closeServer(ports.peerServer)]);
+    await Promise.all([closeServer(ports.clientServer, CLIENT_CLOSE_GRACE_MS), closeServer(ports.peerServer)]);
     await storage.store.close();
     this.log.info("stopped");
   }
@@ -694,6 +694,12 @@ const LEAVE_NOTICE_TIMEOUT_MS = 1000;
  */
 const PEER_GOAWAY_TIMEOUT_MS = 2000;
 
+/**
+ * How long a stopping node's client port gives requests that arrived in its last moments to be answered (with the
+ * drain's retryable 503) before it cuts their connections.
+ */
+const CLIENT_CLOSE_GRACE_MS = 500;
+
 /** How often the TLS directory is checked for rotated certificates. */
 const TLS_RELOAD_INTERVAL_MS = 5000;
 
@@ -711,9 +717,3 @@ async function listen(server: Server | TlsServer, port: number, host: string): P
   await once(server, "listening");
 }
 
-async function closeServer(server: Server | TlsServer | undefined): Promise<void> {
-  if (!server || !server.listening) return;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  await closed;
-}

@@ -9,6 +9,7 @@ export type { ClientSecurityOptions } from "./client-security.js";
 export { ClientTokens, generateClientToken, hashClientToken, parseClientTokens, TOKEN_NAME_PATTERN } from "./client-auth.js";
 export type { ClientTokenEntry, ClientTokensFile, Scope } from "./client-auth.js";
 export { createAdminApi } from "./admin-api.js";
+export { closeServer } from "./close.js";
 export type { AdminApiDeps } from "./admin-api.js";
 export { parseKvPath, parseQuorum, KEY_BYTES_MAX } from "./request.js";
 export { ClientRing } from "./ring-route.js";
