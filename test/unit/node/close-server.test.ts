@@ -3,7 +3,7 @@
 // Real sockets, a real http.Server.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer, request, type IncomingMessage, type Server } from "node:http";
+import { Agent, createServer, request, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { closeServer } from "../../../node/http/index.js";
 
@@ -60,10 +60,28 @@ describe("closing the client port at the end of a stop", function () {
     assert.equal(typeof (await answer), "string", "the unanswered request's connection is cut");
   });
 
-  it("closes at once when nothing is in progress", async function () {
-    await serve(50);
-    const started = performance.now();
-    await closeServer(server, 5000);
-    assert.ok(performance.now() - started < 1000, "an idle server does not wait out the grace");
+  it("closes an idle kept-alive connection at once instead of waiting out the grace", async function () {
+    const s = createServer((_req, res) => res.end("ok"));
+    server = s;
+    s.listen(0, "127.0.0.1");
+    await once(s, "listening");
+    const agent = new Agent({ keepAlive: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port: (s.address() as AddressInfo).port, agent }, (res) => {
+          res.resume();
+          res.on("end", resolve);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      const open = await new Promise<number>((resolve, reject) => s.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+      assert.equal(open, 1, "keep-alive left the connection open");
+      const started = performance.now();
+      await closeServer(server, 5000);
+      assert.ok(performance.now() - started < 1000, "a connection left open by keep-alive does not hold the stop for the grace");
+    } finally {
+      agent.destroy();
+    }
   });
 });

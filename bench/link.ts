@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/peer-cpu.ts`: the CPU one peer request costs, both ends together, on the real peer link
+ * `npm run bench:link`: the CPU one peer request costs, both ends together, on the real peer link
  * (mutual TLS over loopback, the real PeerClient and PeerServer) with the handlers answering from memory, so nothing
  * but the link is measured. Each measurement is a fresh child process holding the server in a worker thread (an event
  * loop of its own, as on another node) and the client on its main thread, `--concurrency` requests in flight; it
@@ -22,7 +22,6 @@ import { Worker } from "node:worker_threads";
 import { UsageError } from "../lib/command-line.js";
 
 interface ChildResult {
-  tree: string;
   cpuUsPerRequest: number;
   requestsPerSecond: number;
 }
@@ -34,7 +33,7 @@ interface ServerData {
 }
 
 const WARMUP_REQUESTS = 3000;
-const TOKEN = "peer-cpu-bench-token-0123456789";
+const TOKEN = "bench-link-token-0123456789";
 
 /**
  * A module of a tree's build. Its shape is taken to be this tree's: the trees compared differ in how, not in what,
@@ -79,7 +78,7 @@ async function measure(tree: string, requests: number, concurrency: number, op: 
   let tls: ServerData["tls"];
   if (peerTls) {
     const { createCa, issueCertificate } = await load<typeof import("../node/pki/index.js")>(tree, "node/pki/index.js");
-    const ca = await createCa({ commonName: "peer-cpu bench CA" });
+    const ca = await createCa({ commonName: "bench:link CA" });
     const leaf = await issueCertificate(ca, { commonName: "node", hosts: ["127.0.0.1"] });
     tls = { cert: leaf.cert, key: leaf.key, ca: ca.cert };
   }
@@ -118,7 +117,7 @@ async function measure(tree: string, requests: number, concurrency: number, op: 
   const used = process.cpuUsage(cpu);
   client.close();
   await worker.terminate();
-  return { tree, cpuUsPerRequest: (used.user + used.system) / requests, requestsPerSecond: requests / seconds };
+  return { cpuUsPerRequest: (used.user + used.system) / requests, requestsPerSecond: requests / seconds };
 }
 
 function median(values: number[]): number {
