@@ -27,7 +27,8 @@ export class DynamoClientError extends Error {
   readonly status: number | undefined;
   /**
    * True when the request never reached a node's handlers, so nothing can have been stored: the connection was
-   * refused, or a kept-alive connection the node was closing failed before any answer.
+   * refused, the node's kernel reset it with the request unread, or a kept-alive connection the node was closing
+   * failed before any answer.
    */
   readonly notDelivered: boolean;
 

@@ -157,15 +157,22 @@ export class HttpTransport {
 }
 
 /**
- * Whether a failed request provably never reached the node's handlers: the connection was refused, or a kept-alive
- * connection failed before any answer because the node closed it as the request went out (it closes idle connections
- * when it shuts down, and Node's http documentation names this race as the one to retry). A failure before a new
- * connection's handshake finished is counted as not delivered where the request is made: a pod that is shutting down
- * resets connections still in its accept queue, mid-handshake. A node that crashed while
- * serving a request on a kept-alive connection looks the same; that is the price of not failing a planned restart.
+ * Whether a failed request provably never reached the node's handlers.
+ * - The connection was refused or had no route: it never opened.
+ * - The node's kernel reset the connection before any answer (ECONNRESET or EPIPE from a read or write, so with a
+ *   `syscall`): a kernel resets a connection it closes only when bytes sent on it were never read, so the process
+ *   never read the whole request. A stopping node does this to the connections still in its accept queue when it
+ *   closes its listener: over plain TCP the client has already sent the request on them. A node that read the request
+ *   and then closed the connection, or crashed, closes it with a FIN, which Node reports as a hang-up with no
+ *   `syscall`: that request may have been stored, and it counts as delivered.
+ * - A kept-alive connection failed before any answer, hang-up included: the node closed it as the request went out
+ *   (it closes idle connections when it shuts down, and Node's http documentation names this race as the one to
+ *   retry). A node that crashed while serving a request on a kept-alive connection looks the same; that is the price
+ *   of not failing a planned restart.
+ * A failure before a new connection's handshake finished is counted as not delivered where the request is made.
  */
 function notDelivered(req: http.ClientRequest, cause: NodeJS.ErrnoException): boolean {
-  // Refused, or no route to the address: the connection never opened, so nothing was sent.
   if (cause.code === "ECONNREFUSED" || cause.code === "EHOSTUNREACH" || cause.code === "ENETUNREACH" || cause.code === "EHOSTDOWN") return true;
-  return req.reusedSocket && (cause.code === "ECONNRESET" || cause.code === "EPIPE");
+  if (cause.code !== "ECONNRESET" && cause.code !== "EPIPE") return false;
+  return req.reusedSocket || cause.syscall !== undefined;
 }

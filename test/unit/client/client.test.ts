@@ -183,6 +183,25 @@ describe("DynamoClient over HTTP", () => {
     assert.equal(live.seen.length, 1);
   });
 
+  it("moves a write on when a new connection is reset with the request unread (a stopping node's accept queue)", async () => {
+    // A stopping node's kernel resets the connections still in its accept queue when the listener closes; over plain
+    // TCP the client has sent its request on them by then. A connection closed with bytes unread is reset, so this
+    // listener, which never reads, closes each connection once the request has had time to arrive: the node's
+    // process never saw the write, and the client must move it on rather than fail it.
+    const sockets: net.Socket[] = [];
+    const unread = net.createServer({ pauseOnConnect: true }, (socket) => {
+      sockets.push(socket);
+      setTimeout(() => socket.destroy(), 250);
+    });
+    await new Promise<void>((resolve) => unread.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => unread.close(() => resolve())));
+    const live = await serve(ok);
+    const c = client([`http://127.0.0.1:${(unread.address() as AddressInfo).port}`, live.url]);
+    assert.deepEqual(await c.put("default", "k", "v"), { context: "ctx-put" });
+    assert.equal(sockets.length, 1, "the resetting node was tried first");
+    assert.equal(live.seen.length, 1);
+  });
+
   it("never retries a write that broke after it reached a node: it may be stored there", async () => {
     const broken = await serve((_seen, res) => res.destroy());
     const live = await serve(ok);
