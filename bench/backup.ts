@@ -14,9 +14,9 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { DEFAULT_BACKUP } from "../backup/index.js";
 import { DynamoClient } from "../client/index.js";
+import { BenchCommandLine } from "./flags.js";
 import { ClosedLoad } from "./ycsb/closed-load.js";
 import { seededRandom } from "../lib/random.js";
 import { formatMs } from "./ycsb/report.js";
@@ -24,24 +24,33 @@ import { DYNAMO_CLI } from "../lib/local-cluster.js";
 import { startDevCluster } from "./ycsb/store.js";
 import { S3Server } from "../lib/local-s3.js";
 
-const { values: flags } = parseArgs({
-  options: {
-    keys: { type: "string", default: "50000" },
-    clients: { type: "string", default: "8" },
-    "window-seconds": { type: "string", default: "20" },
-    seed: { type: "string" },
-    store: { type: "string", default: "file" },
-    "records-per-second": { type: "string", default: "1500" },
-  },
+const USAGE = `usage: npm run bench:backup -- [flags]
+  --keys K                  keys of 1 KiB loaded first                                   [50000]
+  --clients C               YCSB-A clients throughout                                    [8]
+  --window-seconds S        seconds of each window without a backup                     [20]
+  --seed N                  seed of keys and operations                                  [random]
+  --store file|s3           where backups go (s3: a local versitygw over loopback)       [file]
+  --records-per-second R    the limit of the limited backup, below what it reads unlimited [1500]`;
+
+const commandLine = new BenchCommandLine("bench:backup", USAGE, {
+  keys: { type: "string" },
+  clients: { type: "string" },
+  "window-seconds": { type: "string" },
+  seed: { type: "string" },
+  store: { type: "string", default: "file" },
+  "records-per-second": { type: "string" },
 });
-const KEYS = Number(flags.keys);
-const CLIENTS = Number(flags.clients);
-const WINDOW_S = Number(flags["window-seconds"]);
-const BINDING_RECORDS = Number(flags["records-per-second"]);
-const SEED = flags.seed !== undefined ? Number(flags.seed) : Math.floor(Math.random() * 2 ** 31);
+const flags = commandLine.values;
+const KEYS = commandLine.number(flags.keys, "keys", 50_000, 1);
+const CLIENTS = commandLine.number(flags.clients, "clients", 8, 1);
+const WINDOW_S = commandLine.number(flags["window-seconds"], "window-seconds", 20, 1);
+const BINDING_RECORDS = commandLine.number(flags["records-per-second"], "records-per-second", 1500, 1);
+const SEED = commandLine.number(flags.seed, "seed", Math.floor(Math.random() * 2 ** 31), 0);
 const log = (line: string) => process.stdout.write(line + "\n");
 const loadAverage = () => loadavg().map((l) => l.toFixed(1)).join(" ");
-if (flags.store !== "file" && flags.store !== "s3") throw new Error(`--store must be file or s3, not ${flags.store}`);
+commandLine.checked(() => {
+  if (flags.store !== "file" && flags.store !== "s3") throw new Error(`--store must be file or s3, got '${flags.store}'`);
+});
 
 /** Where the backups go: the location, and the CLI flags and environment variables that reach it. */
 interface Target {

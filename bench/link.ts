@@ -17,9 +17,8 @@ import { fork } from "node:child_process";
 import { once } from "node:events";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
-import { UsageError } from "../lib/command-line.js";
+import { BenchCommandLine } from "./flags.js";
 
 interface ChildResult {
   cpuUsPerRequest: number;
@@ -133,27 +132,34 @@ interface Variant {
   name: string;
 }
 
+const USAGE = `usage: npm run bench:link -- [flags]
+  --trees A,B           builds to compare, each a tree with dist/ built; they take turns every round  [.]
+  --rounds R            rounds of one measurement per build and TLS setting                          [8]
+  --requests N          requests per measurement                                                     [20000]
+  --concurrency C       requests in flight, 1 to 1024                                                [16]
+  --op fetch|replicate  the peer operation measured                                                  [fetch]
+  --peer-tls on|off     mutual TLS on the link; on,off measures each build both ways                 [on]`;
+
 async function main(): Promise<void> {
-  const { values: flags } = parseArgs({
-    options: {
-      trees: { type: "string", default: "." },
-      rounds: { type: "string", default: "8" },
-      requests: { type: "string", default: "20000" },
-      concurrency: { type: "string", default: "16" },
-      op: { type: "string", default: "fetch" },
-      "peer-tls": { type: "string", default: "on" },
-      child: { type: "string" },
-    },
+  const commandLine = new BenchCommandLine("bench:link", USAGE, {
+    trees: { type: "string", default: "." },
+    rounds: { type: "string" },
+    requests: { type: "string" },
+    concurrency: { type: "string" },
+    op: { type: "string", default: "fetch" },
+    "peer-tls": { type: "string", default: "on" },
+    child: { type: "string" },
   });
-  const requests = Number(flags.requests);
-  const concurrency = Number(flags.concurrency);
-  const rounds = Number(flags.rounds);
-  if (!Number.isSafeInteger(requests) || requests < 1) throw new UsageError(`--requests must be a positive integer, got '${flags.requests}'`);
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new UsageError(`--concurrency must be an integer from 1 to 1024, got '${flags.concurrency}'`);
-  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a positive integer, got '${flags.rounds}'`);
-  if (flags.op !== "fetch" && flags.op !== "replicate") throw new UsageError(`--op must be fetch or replicate, got '${flags.op}'`);
+  const flags = commandLine.values;
+  const requests = commandLine.number(flags.requests, "requests", 20_000, 1);
+  const concurrency = commandLine.number(flags.concurrency, "concurrency", 16, 1);
+  const rounds = commandLine.number(flags.rounds, "rounds", 8, 1);
   const tlsSettings = flags["peer-tls"].split(",");
-  if (tlsSettings.some((t) => t !== "on" && t !== "off")) throw new UsageError(`--peer-tls must be on, off or both (on,off), got '${flags["peer-tls"]}'`);
+  commandLine.checked(() => {
+    if (concurrency > 1024) throw new Error(`--concurrency must be an integer from 1 to 1024, got '${flags.concurrency}'`);
+    if (flags.op !== "fetch" && flags.op !== "replicate") throw new Error(`--op must be fetch or replicate, got '${flags.op}'`);
+    if (tlsSettings.some((t) => t !== "on" && t !== "off")) throw new Error(`--peer-tls must be on, off or both (on,off), got '${flags["peer-tls"]}'`);
+  });
 
   if (flags.child !== undefined) {
     const result = await measure(flags.child, requests, concurrency, flags.op, tlsSettings[0] === "on");
@@ -197,6 +203,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  process.stderr.write(`bench:link: ${err instanceof UsageError ? err.message : (err.stack ?? err.message)}\n`);
-  process.exit(err instanceof UsageError ? 2 : 1);
+  process.stderr.write(`bench:link: ${err.stack ?? err.message}\n`);
+  process.exit(1);
 });

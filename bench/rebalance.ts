@@ -11,31 +11,40 @@
  * handoff MB/s, pace, transfers in flight and CPU, to see when in a step the clients' latency rises)
  */
 import { loadavg } from "node:os";
-import { parseArgs } from "node:util";
 import { DynamoClient } from "../client/index.js";
 import { callControl } from "../dev/state.js";
 import { seededRandom } from "../lib/random.js";
+import { BenchCommandLine } from "./flags.js";
 import { ClosedLoad } from "./ycsb/closed-load.js";
 import { formatMs } from "./ycsb/report.js";
 import { startDevCluster, type StoreCluster } from "./ycsb/store.js";
 
-const { values: flags } = parseArgs({
-  options: {
-    keys: { type: "string", default: "100000" },
-    "value-bytes": { type: "string", default: "1024" },
-    clients: { type: "string", default: "8" },
-    "before-seconds": { type: "string", default: "10" },
-    seed: { type: "string" },
-    config: { type: "string" },
-    "node-arg": { type: "string", multiple: true },
-    timeline: { type: "boolean", default: false },
-  },
+const USAGE = `usage: npm run bench:rebalance -- [flags]
+  --keys K              keys loaded before the first step                              [100000]
+  --value-bytes V       bytes per value                                                [1024]
+  --clients C           YCSB-A clients throughout (0: the handoff alone)               [8]
+  --before-seconds S    seconds of load alone before each step                         [10]
+  --seed N              seed of keys and operations                                    [random]
+  --config FILE         node configuration (buckets, tuning) for every node
+  --node-arg FLAG       a Node.js flag for every node (repeatable)
+  --timeline            a line per look during each step`;
+
+const commandLine = new BenchCommandLine("bench:rebalance", USAGE, {
+  keys: { type: "string" },
+  "value-bytes": { type: "string" },
+  clients: { type: "string" },
+  "before-seconds": { type: "string" },
+  seed: { type: "string" },
+  config: { type: "string" },
+  "node-arg": { type: "string", multiple: true },
+  timeline: { type: "boolean", default: false },
 });
-const KEYS = Number(flags.keys);
-const VALUE_BYTES = Number(flags["value-bytes"]);
-const CLIENTS = Number(flags.clients);
-const BEFORE_S = Number(flags["before-seconds"]);
-const SEED = flags.seed !== undefined ? Number(flags.seed) : Math.floor(Math.random() * 2 ** 31);
+const flags = commandLine.values;
+const KEYS = commandLine.number(flags.keys, "keys", 100_000, 1);
+const VALUE_BYTES = commandLine.number(flags["value-bytes"], "value-bytes", 1024, 0);
+const CLIENTS = commandLine.number(flags.clients, "clients", 8, 0);
+const BEFORE_S = commandLine.number(flags["before-seconds"], "before-seconds", 10, 1);
+const SEED = commandLine.number(flags.seed, "seed", Math.floor(Math.random() * 2 ** 31), 0);
 const N = 3;
 const log = (line: string) => process.stdout.write(line + "\n");
 
@@ -240,7 +249,9 @@ async function main(): Promise<void> {
         `  ${row.step}: ${row.seconds.toFixed(1)} s; moved ${row.keysMoved} keys (minimum ${row.keysMinimum}, ${(row.keysMoved / row.keysMinimum).toFixed(2)}x), ` +
           `${(row.bytesMoved / 1e6).toFixed(1)} MB (minimum ${(row.bytesMinimum / 1e6).toFixed(1)} MB); handoff ${row.handoffMBps.toFixed(1)} MB/s over the step, ${row.streamMBps.toFixed(1)} MB/s while streaming; ` +
           `nodes' CPU ${row.cpuSeconds.toFixed(1)} s (${row.handoffCpuMsPerMB.toFixed(0)} ms per MB beyond the client load's ${row.quietCpuPerSecond.toFixed(2)} CPU-s/s); ` +
-          `client p99 ${formatMs(row.p99DuringMs * 1000)} ms during vs ${formatMs(row.p99BeforeMs * 1000)} ms before (${row.p99Ratio.toFixed(2)}x); ` +
+          (CLIENTS === 0
+            ? "no clients; "
+            : `client p99 ${formatMs(row.p99DuringMs * 1000)} ms during vs ${formatMs(row.p99BeforeMs * 1000)} ms before (${row.p99Ratio.toFixed(2)}x); `) +
           `load average ${row.loadAverage.map((l) => l.toFixed(1)).join(" -> ")}`,
       );
     }
