@@ -3,7 +3,7 @@
  * browser of its own), with a fresh profile and every background network feature off, so the only requests the
  * browser makes are the page's own. When Chromium is missing the launch fails with the command that installs it.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
@@ -45,8 +45,21 @@ export async function launchBrowser(): Promise<Browser> {
   };
 }
 
-/** Where screenshots go: DYNAMO_TEST_OUTPUT, else a directory under the system's temporary directory. */
-export function screenshotDir(name: string): string {
-  const dir = process.env.DYNAMO_TEST_OUTPUT ? join(process.env.DYNAMO_TEST_OUTPUT, name) : mkdtempSync(join(tmpdir(), `dynamo-${name}-`));
-  return dir;
+/**
+ * Where screenshots go: DYNAMO_TEST_OUTPUT, kept, else a directory under the system's temporary directory, which
+ * `finish` removes when every test passed (every run would otherwise leave one behind) and keeps, saying where, when
+ * one failed, for a look at what the page showed.
+ */
+export function screenshotDir(name: string): { dir: string; finish: (passed: boolean) => void } {
+  const kept = process.env.DYNAMO_TEST_OUTPUT;
+  const dir = kept ? join(kept, name) : mkdtempSync(join(tmpdir(), `dynamo-${name}-`));
+  mkdirSync(dir, { recursive: true });
+  return {
+    dir,
+    finish: (passed) => {
+      if (kept) return;
+      if (passed) rmSync(dir, { recursive: true, force: true });
+      else console.log(`    screenshots kept in ${dir}`);
+    },
+  };
 }

@@ -2,10 +2,9 @@
  * The web console in headless Chromium, against a `dynamo dev` cluster under client load and during a scale 3 → 4:
  * the page shows every member and how many partitions each owns (as the ring says), rates of the load, and a
  * rebalance whose progress advances to the end; it loads nothing but its own files and data. Screenshots of each
- * moment are written and their paths printed.
+ * moment are written and their paths printed (see screenshotDir for where, and when they are kept).
  */
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import { join } from "node:path";
@@ -40,7 +39,7 @@ describe("web console", function () {
   let load: Promise<void> | undefined;
   const outside: string[] = [];
   const shots = screenshotDir("console");
-  mkdirSync(shots, { recursive: true });
+  let passed = true;
 
   before(async function () {
     cluster = await TestCluster.start({ nodes: 3, partitions: 32, config: CONFIG });
@@ -61,15 +60,19 @@ describe("web console", function () {
       if (!req.url().startsWith(origin)) outside.push(req.url());
     });
   });
+  afterEach(function () {
+    if (this.currentTest?.state !== "passed") passed = false;
+  });
   after(async () => {
     loading = false;
     await load;
     await browser?.close();
     await cluster?.destroy();
+    shots.finish(passed);
   });
 
   async function shot(name: string): Promise<void> {
-    const path = join(shots, `${name}.png`);
+    const path = join(shots.dir, `${name}.png`);
     await page.screenshot({ path, fullPage: true });
     console.log(`    [console] screenshot ${path}`);
   }
