@@ -1,12 +1,12 @@
 /**
  * `DynamoClient`: the typed face of the Client HTTP API. It spreads requests over one or more nodes round-robin (any
  * node can coordinate any key), or with `routing: "ring"` sends each straight to a replica of its key (routing.ts),
- * and fails a read over to the next node when a connection cannot be made. A write moves
- * on to the next node only when the failed attempt provably stored nothing: the connection was refused, the node's kernel
- * reset it with the request unread (a stopping node's accept queue), a kept-alive connection the node was closing
- * failed before any answer, or the node answered `503 not_ready` (it is shutting down
- * or has no ring yet). Any other failed write is the caller's to judge: it may still have been stored. Together with a
- * node's drain this is what lets a rolling restart pass without a failed request.
+ * and fails a read over to the next node when a connection cannot be made. A write moves on to the next node only
+ * when the failed attempt provably stored nothing: the connection was refused, the node's kernel reset it with the
+ * request unread (a stopping node's accept queue), a kept-alive connection the node was closing failed before any
+ * answer, or the node answered `503 not_ready` (it is shutting down or has no ring yet). Any other failed write is the
+ * caller's to judge: it may still have been stored. Together with a node's drain this is what lets a rolling restart
+ * pass without a failed request.
  */
 import { DynamoClientError } from "./errors.js";
 import {

@@ -8,9 +8,10 @@ import type { Server as TlsServer } from "node:https";
 /**
  * Stops accepting connections and closes the idle ones at once (`close` does both), gives the connections with a
  * request in progress up to `graceMs` to be answered, and then cuts whatever is left. Cut at once, a request that
- * arrived in the same turn as the stop went unanswered: the client saw its connection reset after sending a write,
- * which it cannot tell from a write that was stored, so a rolling restart failed that write. Answered, it gets the drain's 503, which the client
- * retries on another node. An idle connection closed as a request goes out on it is one the client knows to retry.
+ * arrived in the same turn as the stop went unanswered: the client saw its connection closed after sending a write,
+ * which it cannot tell from a write that was stored, so a rolling restart failed that write. Answered, it gets the
+ * drain's 503, which the client retries on another node. An idle connection closed as a request goes out on it is one
+ * the client knows to retry.
  */
 export async function closeServer(server: Server | TlsServer | undefined, graceMs = 0): Promise<void> {
   if (!server || !server.listening) return;
