@@ -12,7 +12,7 @@
  */
 import { DynamoError } from "../errors/index.js";
 import { dataKey, type Store } from "../storage/index.js";
-import { encodedRecordBytes, HybridClock, merge, reconcile, sameVersion, siblingCheck, update } from "../versioning/index.js";
+import { decodeRecord, encodedRecordBytes, HybridClock, merge, reconcile, sameVersion, siblingCheck, update } from "../versioning/index.js";
 import type { Hlc, Reconciliation, VersionVector, VersionedRecord } from "../versioning/types.js";
 
 export interface ReplicaKey {
@@ -137,19 +137,23 @@ export class LocalReplica {
         for (const sibling of entry.record.siblings) this.clock.observe(sibling.timestamp);
         const absent = present !== undefined && !present.has(dataKey(partition, entry.bucket, entry.key).toString("latin1"));
         // Stored bytes are used as they are only when they already are what a merge would store: reconciled for the
-        // bucket's mode, and within the ceiling.
-        const storable = entry.encoded !== undefined && reconcile(entry.record, entry.mode) === entry.record && entry.encoded.length <= replicationCeiling(this.limits);
-        if (absent && storable) {
+        // bucket's mode (see `storable`), and within the ceiling.
+        if (absent && entry.encoded !== undefined && storable(entry) && entry.encoded.length <= replicationCeiling(this.limits)) {
           loads.push({ bucket: entry.bucket, key: entry.key, encoded: entry.encoded! });
           loaded.push(entry);
         } else {
           merges.push(entry);
         }
       }
-      const locals = merges.length > 0 ? await this.store.getMany(partition, merges) : [];
+      // Held records are compared as stored bytes first: a key sent again unchanged (a scale-in back onto replicas
+      // that still hold the keys from before the scale-out, a rebuild resumed over what it copied) is then skipped
+      // without decoding either side, which made such pages cost tens of milliseconds of event loop each.
+      const held = merges.length > 0 ? await this.store.getManyEncoded(partition, merges) : [];
       const changes: { at: ReplicaKey; before: VersionedRecord | undefined; after: VersionedRecord }[] = [];
       merges.forEach((entry, i) => {
-        const local = locals[i];
+        const stored = held[i];
+        if (stored !== undefined && entry.encoded !== undefined && storable(entry) && stored.equals(entry.encoded)) return;
+        const local = stored === undefined ? undefined : decodeRecord(stored);
         const merged = reconcile(merge(local, entry.record)!, entry.mode);
         if (local !== undefined && sameVersion(local, merged)) return;
         const at = { partition, bucket: entry.bucket, key: entry.key };
@@ -197,4 +201,9 @@ export class LocalReplica {
     this.events.recordRefusal(at, bytes, true);
     return true;
   }
+}
+
+/** Whether a record is already reconciled for its bucket's mode, so a merge with nothing or with itself keeps it as it is. */
+function storable(entry: MergeEntry): boolean {
+  return reconcile(entry.record, entry.mode) === entry.record;
 }

@@ -149,6 +149,17 @@ export class Store {
     return out;
   }
 
+  /**
+   * Reads many records of one partition as they are stored, straight from LevelDB, for a caller holding their record
+   * locks (a page merged in): every write of a record is made under its lock and settles once it is in LevelDB, so
+   * under the locks LevelDB holds the latest of each. The cache is neither read nor filled: a page streamed in is cold
+   * data, and a record the merge finds unchanged is never decoded at all.
+   */
+  async getManyEncoded(partition: number, items: { bucket: string; key: Buffer }[]): Promise<(Buffer | undefined)[]> {
+    if (items.length === 0) return [];
+    return this.db.getMany(items.map((i) => dataKey(partition, i.bucket, i.key)));
+  }
+
   async put(partition: number, bucket: string, key: Buffer, record: VersionedRecord): Promise<void> {
     const raw = dataKey(partition, bucket, key);
     const cacheKey = raw.toString("latin1");

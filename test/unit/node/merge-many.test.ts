@@ -73,6 +73,29 @@ describe("merging a page of records", function () {
       assert.equal(await replica.mergeMany(7, page(records)), 0, "the same page again changes nothing");
     });
 
+    it("skips a page sent again unchanged (a scale-in back onto old replicas) without writing it or caching it, and merges what differs", async function () {
+      const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
+      const records = Array.from({ length: 300 }, (_, i): [string, VersionedRecord] => [`k${String(i).padStart(3, "0")}`, version(`v${i}`, "sender")]);
+      assert.equal(await replica.mergeMany(7, page(records)), 300);
+      // Since the first copy, one key took a write here and another took one on the sender.
+      const [hereKey, hereOld] = records[10]!;
+      const here = update(hereOld, hereOld.clock, { value: Buffer.from("written here"), contentType: "text/plain", timestamp: { ms: 2, logical: 0 } }, "writer");
+      await replica.merge(at(hereKey), "siblings", here);
+      const [thereKey, thereOld] = records[200]!;
+      const there = update(thereOld, thereOld.clock, { value: Buffer.from("written there"), contentType: "text/plain", timestamp: { ms: 2, logical: 0 } }, "sender");
+      records[200] = [thereKey, there];
+      const seen: string[] = [];
+      replica.onWrite((a) => seen.push(a.key.toString()));
+      const cachedBefore = store.cacheStats().entries;
+      const writesBefore = store.writeStats().operations;
+      assert.equal(await replica.mergeMany(7, page(records)), 1, "only the key written on the sender changes");
+      assert.deepEqual(seen, [thereKey]);
+      assert.equal(store.writeStats().operations - writesBefore, 1, "nothing else is written");
+      assert.ok(store.cacheStats().entries - cachedBefore <= 1, "the page's unchanged records do not fill the record cache");
+      assert.deepEqual(await values(hereKey), ["written here"]);
+      assert.deepEqual(await values(thereKey), ["written there"]);
+    });
+
     it("merges, rather than overwrites, keys the replica already holds, newer or concurrent", async function () {
       const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
       const old = version("old", "sender");
