@@ -309,12 +309,12 @@ export class Store {
   async dropPartition(partition: number): Promise<void> {
     const { gte } = partitionRange(partition);
     this.mutations += 1;
-    this.cache.deletePrefix(gte.toString("latin1"));
+    this.cache.deleteGroup(gte.toString("latin1"));
     // Writes queued or in flight for the partition land before the range is cleared, not after it.
     await this.writes.drain();
     await this.db.clear(partitionRange(partition));
     this.mutations += 1;
-    this.cache.deletePrefix(gte.toString("latin1"));
+    this.cache.deleteGroup(gte.toString("latin1"));
   }
 
   async getMeta(name: string): Promise<Buffer | undefined> {

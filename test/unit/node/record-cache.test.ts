@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { Store } from "../../../node/storage/index.js";
 import { RecordCache } from "../../../node/storage/record-cache.js";
 import type { VersionedRecord } from "../../../node/versioning/types.js";
+import { seededRandom } from "../../../lib/random.js";
+import { testSeed } from "../../helpers/random.js";
 
 function record(value: string): VersionedRecord {
   return { clock: { a: 1 }, siblings: [{ dot: { actor: "a", counter: 1 }, value: Buffer.from(value), contentType: "text/plain", timestamp: { ms: 1, logical: 0 } }] };
@@ -25,6 +27,50 @@ describe("record cache", function () {
     assert.equal(cache.get("gone"), undefined);
     cache.set("huge", record("x"), 5000);
     assert.equal(cache.get("huge"), "miss");
+  });
+
+  it("forgets a dropped partition's entries and no others, its byte count true through sets, evictions and drops (randomised)", function () {
+    const seed = testSeed("record cache groups");
+    const rng = seededRandom(seed);
+    const cache = new RecordCache(40_000);
+    const groups = ["d\u0000\u0001", "d\u0000\u0002", "d\u0000\u0003", "d\u0001\u0000"];
+    const keys = groups.flatMap((g) => Array.from({ length: 60 }, (_, i) => `${g}b\u0000k${i}`));
+    const sizes = new Map<string, number>();
+    const dropped = new Set<string>();
+    for (let step = 0; step < 5000; step++) {
+      const key = rng.pick(keys);
+      const roll = rng.next();
+      if (roll < 0.6) {
+        const bytes = rng.int(rng.chance(0.02) ? 6000 : 600);
+        cache.set(key, rng.chance(0.1) ? undefined : record("v"), bytes);
+        sizes.set(key, bytes);
+        dropped.delete(key);
+      } else if (roll < 0.8) {
+        cache.delete(key);
+        dropped.add(key);
+      } else if (roll < 0.82) {
+        const group = rng.pick(groups);
+        cache.deleteGroup(group);
+        for (const k of keys) if (k.startsWith(group)) dropped.add(k);
+      } else {
+        cache.get(key);
+      }
+      assert.ok(cache.usedBytes <= 40_000, `seed ${seed}, step ${step}: over budget`);
+    }
+    let bytes = 0;
+    let entries = 0;
+    for (const key of keys) {
+      if (cache.get(key) === "miss") continue;
+      assert.ok(!dropped.has(key), `seed ${seed}: ${JSON.stringify(key)} was deleted but is still cached`);
+      bytes += sizes.get(key)! + key.length + 96;
+      entries += 1;
+    }
+    assert.ok(entries > 0, `seed ${seed}: something is cached`);
+    assert.equal(cache.usedBytes, bytes, `seed ${seed}: the byte count is the sum of the entries held`);
+    assert.equal(cache.size, entries);
+    for (const group of groups) cache.deleteGroup(group);
+    assert.equal(cache.size, 0);
+    assert.equal(cache.usedBytes, 0);
   });
 
   it("in front of the store: reads see every write, drops and reopening included", async function () {
