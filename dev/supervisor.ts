@@ -319,7 +319,7 @@ export class DevCluster {
       ...tlsArgs,
       ...(this.options.configPath ? ["--config", this.options.configPath] : []),
     ];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...NODE_ALLOCATOR_ENV, ...process.env } });
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: nodeRuntimeEnv(process.env) });
     child.stdout!.pipe(node.logStream, { end: false });
     child.stderr!.pipe(node.logStream, { end: false });
     node.child = child;
@@ -478,10 +478,22 @@ export class DevCluster {
 }
 
 /**
- * The allocator settings of the image (see the Dockerfile): memory of large request bodies goes back to the system
- * once freed instead of staying with glibc. Values already in the environment win.
+ * The runtime settings of the image (see the Dockerfile). The allocator's: memory of large request bodies goes back to
+ * the system once freed instead of staying with glibc; values already in the environment win. V8's young generation
+ * of 2 MiB semi-spaces: scavenges every few MiB of garbage, of about 2 ms each, instead of pauses of 5-24 ms that held
+ * the event loop past the handoff pace's lag target (docs/performance.md, round 7); flags already in NODE_OPTIONS
+ * come after it, so theirs win.
  */
-const NODE_ALLOCATOR_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072" };
+function nodeRuntimeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    MALLOC_ARENA_MAX: "2",
+    MALLOC_MMAP_THRESHOLD_: "131072",
+    ...env,
+    NODE_OPTIONS: [YOUNG_GENERATION_FLAG, env.NODE_OPTIONS].filter(Boolean).join(" "),
+  };
+}
+
+export const YOUNG_GENERATION_FLAG = "--max-semi-space-size=2";
 
 /** How long a rolling restart waits for the cluster to be healthy before and after each node. */
 const ROLL_GATE_TIMEOUT_MS = 5 * 60_000;

@@ -3,9 +3,10 @@
  * `dynamo dev` subcommands on a running local cluster.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { YOUNG_GENERATION_FLAG } from "../../dev/supervisor.js";
 import { TestCluster, runCli } from "../helpers/dev-cluster.js";
 
 describe("dynamo CLI", function () {
@@ -36,6 +37,11 @@ describe("dynamo CLI", function () {
       const put = await runCli(["put", "default", "survivor", "still here", "--url", cluster.clientUrls()[0]!]);
       assert.equal(put.code, 0, put.stderr);
       const pidsBefore = cluster.nodes().map((n) => n.pid);
+      // The nodes run with the image's runtime settings (the Dockerfile's ENV), the young generation's included.
+      const environ = readFileSync(`/proc/${pidsBefore[0]}/environ`, "latin1").split("\0");
+      const nodeOptions = environ.find((e) => e.startsWith("NODE_OPTIONS="));
+      assert.ok(nodeOptions?.slice("NODE_OPTIONS=".length).split(" ").includes(YOUNG_GENERATION_FLAG), nodeOptions ?? "no NODE_OPTIONS");
+      assert.ok(environ.includes("MALLOC_ARENA_MAX=2"));
       await cluster.crashSupervisor();
       assert.deepEqual(cluster.nodes().map((n) => n.pid), pidsBefore, "the same node processes, taken over");
       assert.match(cluster.log(), /still running from an earlier supervisor/);

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { parseDynamoCluster } from "../../../operator/api/index.js";
 import { buildStatefulSet } from "../../../operator/resources/index.js";
+import { YOUNG_GENERATION_FLAG } from "../../../dev/supervisor.js";
 import { execForm, isIgnored, parseCopy, parseDockerfile, stageInstructions, workdirAt, type Stage } from "../../../scripts/image/dockerfile.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -137,6 +138,13 @@ describe("Dockerfile", () => {
     assert.equal(storagePod?.securityContext?.runAsUser, uid);
     const chartValues = parse(readFileSync(join(ROOT, "charts/dynamo-operator/values.yaml"), "utf8"));
     assert.equal(chartValues.podSecurityContext.runAsUser, uid);
+  });
+
+  it("runs Node.js with the runtime settings `dynamo dev` gives its nodes: the allocator's and V8's young generation", () => {
+    const env = stageInstructions(finalStage, "ENV").map((i) => i.rest).join(" ");
+    for (const setting of ["MALLOC_ARENA_MAX=2", "MALLOC_MMAP_THRESHOLD_=131072", `NODE_OPTIONS=${YOUNG_GENERATION_FLAG}`]) {
+      assert.ok(env.split(/\s+/).includes(setting), `the final stage's ENV lacks ${setting}`);
+    }
   });
 
   it("has `dynamo` (dist/cli/main.js) as its entrypoint, running a storage node by default", () => {
