@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certificateSummary, TlsDir, writeTlsDir } from "../../../node/tls/index.js";
+import { certificateSummary, readTlsMaterial, TlsDir, writeTlsDir } from "../../../node/tls/index.js";
 import { createCa, issueCertificate, type CertificateAndKey } from "../../../node/pki/index.js";
 
 describe("TLS directories", function () {
@@ -27,6 +27,19 @@ describe("TLS directories", function () {
     for (const file of ["ca.crt", "tls.crt", "tls.key"]) assert.equal(statSync(join(dir, "n", file)).mode & 0o777, 0o600);
     const loaded = TlsDir.load(join(dir, "n"));
     assert.equal(certificateSummary(loaded.material.cert).commonName, "node-0");
+  });
+
+  it("read again, give the set already checked until a file changes, and a rotated or broken set at once", async function () {
+    const at = join(dir, "client");
+    writeTlsDir(at, { ca: ca.cert, cert: leaf.cert, key: leaf.key });
+    const first = readTlsMaterial(at);
+    assert.equal(readTlsMaterial(at), first, "unchanged files are not parsed again");
+    const next = await issueCertificate(ca, { commonName: "node-0", hosts: ["localhost", "127.0.0.1"] });
+    writeTlsDir(at, { ca: ca.cert, cert: next.cert, key: next.key });
+    assert.equal(readTlsMaterial(at).cert, next.cert, "a rotation is read at the next call");
+    // The old key written in place, without a rename: it no longer matches the certificate.
+    writeFileSync(join(at, "tls.key"), leaf.key);
+    assert.throws(() => readTlsMaterial(at), /TLS directory/, "a key of another certificate is refused, not served from the cache");
   });
 
   it("refuse a missing file, a key of another certificate and a certificate of another CA, naming the problem", async function () {
