@@ -7,6 +7,7 @@
 import { request as httpRequest, type Agent, type IncomingMessage } from "node:http";
 import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from "node:https";
 import { createSecureContext, type SecureContext } from "node:tls";
+import { RecentMap } from "../../lib/recent-map.js";
 import type { ClientTlsOptions } from "../tls/index.js";
 
 export interface PeerPortRequest {
@@ -72,21 +73,14 @@ export function peerPortRequest(url: URL, options: PeerPortRequest): Promise<{ s
  * of CPU in a 15 s rebalance step; the same material gets the same context now, and new material (a rotation) a new
  * one at its first call.
  */
-const secureContexts = new Map<string, SecureContext>();
-const SECURE_CONTEXTS_MAX = 8;
+const secureContexts = new RecentMap<string, SecureContext>(8);
 
 function secureContextFor(material: { ca: string; cert: string; key: string }): SecureContext {
   const id = `${material.ca}\u0000${material.cert}\u0000${material.key}`;
   let context = secureContexts.get(id);
-  if (context) {
-    secureContexts.delete(id);
-  } else {
+  if (!context) {
     context = createSecureContext(material);
-  }
-  secureContexts.set(id, context);
-  for (const oldest of secureContexts.keys()) {
-    if (secureContexts.size <= SECURE_CONTEXTS_MAX) break;
-    secureContexts.delete(oldest);
+    secureContexts.set(id, context);
   }
   return context;
 }

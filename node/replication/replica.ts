@@ -133,16 +133,20 @@ export class LocalReplica {
       const loads: { bucket: string; key: Buffer; encoded: Buffer }[] = [];
       const loaded: MergeEntry[] = [];
       const merges: MergeEntry[] = [];
+      /** Per entry of `merges`, whether its record is reconciled already (see `storable`). */
+      const reconciled: boolean[] = [];
       for (const entry of entries) {
         for (const sibling of entry.record.siblings) this.clock.observe(sibling.timestamp);
         const absent = present !== undefined && !present.has(dataKey(partition, entry.bucket, entry.key).toString("latin1"));
         // Stored bytes are used as they are only when they already are what a merge would store: reconciled for the
         // bucket's mode (see `storable`), and within the ceiling.
-        if (absent && entry.encoded !== undefined && storable(entry) && entry.encoded.length <= replicationCeiling(this.limits)) {
-          loads.push({ bucket: entry.bucket, key: entry.key, encoded: entry.encoded! });
+        const ready = storable(entry);
+        if (absent && ready && entry.encoded !== undefined && entry.encoded.length <= replicationCeiling(this.limits)) {
+          loads.push({ bucket: entry.bucket, key: entry.key, encoded: entry.encoded });
           loaded.push(entry);
         } else {
           merges.push(entry);
+          reconciled.push(ready);
         }
       }
       // Held records are compared as stored bytes first: a key sent again unchanged (a scale-in back onto replicas
@@ -152,7 +156,7 @@ export class LocalReplica {
       const changes: { at: ReplicaKey; before: VersionedRecord | undefined; after: VersionedRecord }[] = [];
       merges.forEach((entry, i) => {
         const stored = held[i];
-        if (stored !== undefined && entry.encoded !== undefined && storable(entry) && stored.equals(entry.encoded)) return;
+        if (stored !== undefined && entry.encoded !== undefined && reconciled[i] && stored.equals(entry.encoded)) return;
         const local = stored === undefined ? undefined : decodeRecord(stored);
         const merged = reconcile(merge(local, entry.record)!, entry.mode);
         if (local !== undefined && sameVersion(local, merged)) return;

@@ -21,7 +21,7 @@ const ENTRY_OVERHEAD_BYTES = 96;
  * thousands of entries cached, that walk cost the janitor seconds of event loop when it dropped the partitions a
  * scale-out had moved away.
  */
-export const GROUP_CHARS = 3;
+const GROUP_CHARS = 3;
 
 export class RecordCache {
   private readonly entries = new Map<string, Entry>();

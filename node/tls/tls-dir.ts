@@ -16,6 +16,7 @@ import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SecureContextOptions } from "node:tls";
+import { RecentMap } from "../../lib/recent-map.js";
 import { DynamoError } from "../errors/index.js";
 import { splitPemBundle } from "./pem.js";
 
@@ -192,20 +193,12 @@ export function readTlsMaterial(dir: string, files: TlsFileNames = TLS_FILES): T
   if (cached && cached.stamp === stamp) return cached.material;
   const material = readFiles(dir, files);
   checkMaterial(material, dir, files);
-  if (stamp !== undefined) {
-    checkedMaterial.delete(cacheKey);
-    checkedMaterial.set(cacheKey, { stamp, material });
-    // A process reads a few TLS directories at most; the bound keeps a caller that reads many from growing this.
-    for (const oldest of checkedMaterial.keys()) {
-      if (checkedMaterial.size <= CHECKED_MATERIAL_MAX) break;
-      checkedMaterial.delete(oldest);
-    }
-  }
+  if (stamp !== undefined) checkedMaterial.set(cacheKey, { stamp, material });
   return material;
 }
 
-const CHECKED_MATERIAL_MAX = 16;
-const checkedMaterial = new Map<string, { stamp: string; material: TlsMaterial }>();
+/** Checked sets by directory; a process reads a few at most, and the bound keeps one that reads many from growing it. */
+const checkedMaterial = new RecentMap<string, { stamp: string; material: TlsMaterial }>(16);
 
 /** The identity, size and times of a directory's three files, or undefined when one cannot be read. */
 function stampOf(dir: string, files: TlsFileNames): string | undefined {
