@@ -107,7 +107,7 @@ export class RingDriver {
       return { ...this.result(newest, desired, reports, undefined, 1000, progress), rebalance };
     }
 
-    if (isSettled(newest, desired, this.options.targetN)) return this.result(newest, desired, reports, undefined, 5000);
+    if (isSettled(newest, desired, this.options.targetN)) return this.result(newest, desired, reports, undefined, 1000);
     const next = replan(newest, desired, reports, this.options.targetN, this.options.clusterTransfersMax);
     if (!next) return this.result(newest, desired, reports, undefined, 1000);
     const what = next.pending.length > 0 ? `planned ${next.pending.length} transfers towards ${desired.length} members` : `changed members to ${desired.length} without moving data`;
@@ -159,8 +159,9 @@ export class RingDriver {
       throw new DynamoError("unavailable", `could not commit ring epoch ${ring.epoch}: ${moved ? `the ring moved on (a node runs epoch ${moved.epoch})` : "no node accepted it"}`);
     }
     this.options.log(`ring epoch ${ring.epoch}: ${action}`);
-    // Nothing is removable in the step that commits: the next step first sees every member on the new epoch.
-    const result = { ...this.result(ring, desired, new Map(), `ring epoch ${ring.epoch}: ${action}`, 200), removable: [] };
+    // Nothing is removable in the step that commits: the next step first sees every member on the new epoch. That
+    // step comes soon even when this ring is the settled one, since it is the one that lets the nodes that left stop.
+    const result = { ...this.result(ring, desired, new Map(), `ring epoch ${ring.epoch}: ${action}`, 200), removable: [], retryAfterMs: 200 };
     // A plan just committed has moved nothing yet; the next step measures it.
     return ring.pending.length > 0 ? { ...result, rebalance: rebalanceProgress(ring, [], Date.now()) } : result;
   }
@@ -200,12 +201,15 @@ export class RingDriver {
     const done = ring !== undefined && isSettled(ring, desired, this.options.targetN);
     // A node may stop only once every member runs the ring without it, or a laggard could still route to it.
     const everyoneCurrent = ring !== undefined && Object.keys(ring.members).every((id) => (reports.get(id)?.epoch ?? 0) >= ring.epoch);
-    const removable = everyoneCurrent ? [...reports.keys()].filter((id) => !desired.includes(id) && !ring.members[id]) : [];
+    const leaving = ring === undefined ? [] : [...reports.keys()].filter((id) => !desired.includes(id) && !ring.members[id]);
+    const removable = everyoneCurrent ? leaving : [];
     return {
       ring,
       done,
       action,
-      retryAfterMs: done ? 5000 : retryAfterMs,
+      // A settled ring is looked at again every few seconds; while a node that left still runs, sooner, so that it
+      // stops as soon as every member runs the ring without it.
+      retryAfterMs: done && leaving.length === 0 ? 5000 : retryAfterMs,
       removable,
       transfers: progress ?? { pending: ring?.pending.length ?? 0, active: 0, done: 0 },
     };

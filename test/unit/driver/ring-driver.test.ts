@@ -95,4 +95,26 @@ describe("RingDriver: observe, then decide", function () {
     }
     assert.deepEqual(actions.map((a) => a.replace(/\d+ transfers/, "N transfers")), ["planned N transfers towards 4 members", "finalized N transfers"]);
   });
+
+  it("lets a node that left stop one short step after the ring without it is final, and then looks again only every few seconds", async function () {
+    const four = [...three, "d"];
+    const { driver } = cluster(four, ringOf(four));
+    const steps = [];
+    for (let i = 0; i < 10; i++) {
+      const result = await driver.step(four.map(address), three);
+      steps.push(result);
+      if (result.removable.length > 0) break;
+    }
+    const finalized = steps.findIndex((s) => s.action?.includes("finalized"));
+    assert.ok(finalized >= 0, "the scale-in's transfers were finalized");
+    // The settled ring is committed by the finalizing step; waiting the settled interval after it kept the node that
+    // left running for five seconds with nothing to do.
+    assert.ok(steps[finalized]!.done, "the finalized ring is the settled one");
+    assert.ok(steps[finalized]!.retryAfterMs <= 1000, `the step after the finalize comes soon (retryAfterMs ${steps[finalized]!.retryAfterMs})`);
+    assert.deepEqual(steps[finalized + 1]?.removable, ["d"], "the next step lets d stop");
+    // Once d is gone, the driver has nothing to wait for.
+    const settled = await driver.step(three.map(address), three);
+    assert.deepEqual(settled.removable, []);
+    assert.equal(settled.retryAfterMs, 5000);
+  });
 });
