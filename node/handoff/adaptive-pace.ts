@@ -5,7 +5,8 @@
  * which every client request on the node waits for. So every `windowMs` the pace reads the event loop's delay (its
  * 99th percentile over the window) and halves the rate when that is over the target, or raises it by a step when it
  * is not (multiplicative both ways, between `floor` and `ceiling`: half down per bad window; up per good one, doubling
- * from the floor at the start of a burst of streaming until the first bad window, then by a quarter).
+ * from the floor at the start of a burst of streaming until the first bad window above the floor, then by a quarter).
+ * A burst starts when streaming begins after a pause of `restartAfterMs`; shorter pauses keep the rate.
  * Up by a quarter rather than by a fixed step: from a low rate a fixed step of the ceiling's size would multiply the
  * rate many times over in one window, which on a machine whose cores the clients already fill is a burst that the
  * next window can only report after the clients have waited for it.
@@ -30,6 +31,12 @@ export interface AdaptivePaceOptions {
   /** How much worse than without streaming the event loop may get. */
   idleFactor: number;
   windowMs: number;
+  /**
+   * Streaming that pauses longer than this starts again from the floor, as a new burst (default eight windows). A
+   * shorter pause keeps the rate: a transfer waiting for its next page, or between two partitions, is the same
+   * burst, and starting it over from the floor made every such gap cost seconds of climbing.
+   */
+  restartAfterMs?: number;
   /** The event loop's delay since the last call (99th percentile, ms); each call starts a new measurement. */
   lag: () => number;
   /**
@@ -152,22 +159,28 @@ export class AdaptivePace {
     const idle = this.waiting <= 1 && now - this.lastActive > 2 * this.options.windowMs;
     this.windowStart = now;
     if (idle) {
-      // The levels without streaming, smoothed. The next burst of work starts from the floor and doubles per window
-      // until the first window in which clients or the event loop suffer, then climbs by a quarter (slow start, then
-      // steady): started at the ceiling, a scale-in's receivers, which serve clients, took in 100 MB/s each for the
-      // second it took the pace to see client p99 rise 13-fold.
+      // The levels without streaming, smoothed. After a longer pause the next burst of work starts from the floor and
+      // doubles per window until the first window in which clients or the event loop suffer, then climbs by a quarter
+      // (slow start, then steady): started at the ceiling, a scale-in's receivers, which serve clients, took in
+      // 100 MB/s each for the second it took the pace to see client p99 rise 13-fold.
       this.idleLagMs = this.idleLagMs === undefined ? lag : (this.idleLagMs + lag) / 2;
       if (latency !== undefined) this.idleLatencyMs = this.idleLatencyMs === undefined ? latency : (this.idleLatencyMs + latency) / 2;
-      this.rate = this.options.floorBytesPerSecond;
-      this.slowStart = true;
+      if (now - this.lastActive > (this.options.restartAfterMs ?? 8 * this.options.windowMs)) {
+        this.rate = this.options.floorBytesPerSecond;
+        this.slowStart = true;
+      }
       return;
     }
     const latencyTarget = this.latencyTarget();
     const clientsSuffer = latency !== undefined && latencyTarget !== undefined && latency > latencyTarget;
     const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling } = this.options;
     if (lag > this.target() || clientsSuffer) {
+      // At the floor the rate cannot go lower, and streaming that slow is not what put the window over: a node's
+      // first seconds (compiling the streaming code) or a neighbour's burst on shared cores. Such a window leaves the
+      // slow start on, which otherwise ended at a step's first window and left the rate to climb by a quarter for
+      // seconds.
+      if (this.rate > floor) this.slowStart = false;
       this.rate = Math.max(floor, this.rate / 2);
-      this.slowStart = false;
     } else {
       this.rate = Math.min(ceiling, this.rate * (this.slowStart ? 2 : 1.25));
     }

@@ -109,14 +109,41 @@ describe("the adaptive streaming pace", function () {
     assert.ok(climbed > backedOff && climbed <= backedOff * 1.25 * 1.25, `rate after good windows ${climbed} from ${backedOff}`);
   });
 
-  it("starts every burst of streaming after an idle spell from the floor again", async function () {
+  it("starts every burst of streaming after an idle spell from the floor again, but keeps its rate over a short pause", async function () {
     const sim = simulated();
     sim.setLag(5);
     await stream(sim, 5);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
-    sim.advance(2000);
+    // A transfer waiting a second for its next page, or the next partition starting, is the same burst.
+    sim.advance(1000);
+    await sim.pace.take(1);
+    assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
+    assert.equal(sim.pace.state.idleLagMs, 5, "the pause still measures the level without streaming");
+    sim.advance(2500);
     await sim.pace.take(1);
     assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+  });
+
+  it("keeps doubling from the floor through windows over the target that come while it is at the floor", async function () {
+    const sim = simulated();
+    sim.setLag(5);
+    sim.advance(3000);
+    await sim.pace.take(1);
+    // A node's first windows of streaming read a stall that streaming at the floor did not cause.
+    sim.setLag(40);
+    await stream(sim, 0.6);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+    sim.setLag(5);
+    await stream(sim, 1.1);
+    const climbed = sim.pace.state.bytesPerSecond;
+    assert.ok(climbed >= 16_000_000, `rate a second after the stalls ${climbed}: still doubling`);
+    // Over the target above the floor, the slow start ends as before.
+    sim.setLag(80);
+    await stream(sim, 0.3);
+    const backedOff = sim.pace.state.bytesPerSecond;
+    sim.setLag(5);
+    await stream(sim, 0.3);
+    assert.ok(sim.pace.state.bytesPerSecond <= backedOff * 1.25 * 1.25, `climbs by a quarter after backing off above the floor`);
   });
 
   it("lets a page larger than a second's worth through rather than stalling it forever", async function () {
