@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, createWriteStream, mkdirSync, readFileSync, rmSync, type WriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { once } from "node:events";
-import { get as httpGet } from "node:http";
-import { get as httpsGet } from "node:https";
+import { Agent as HttpAgent, get as httpGet, type Agent } from "node:http";
+import { Agent as HttpsAgent, get as httpsGet } from "node:https";
 import { AdminClient, DEFAULT_ROLL, RingDriver, describeProgress, observeRoll, planStillWanted, rollGate, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
 import { DynamoError } from "../node/errors/index.js";
 import { rateLimited } from "../node/log.js";
@@ -55,6 +55,7 @@ interface DevNode {
 
 export class DevCluster {
   readonly admin: AdminClient;
+  private readonly adminAgent: Agent;
   readonly token: string;
   readonly tokenPath: string;
   private readonly nodes: DevNode[] = [];
@@ -79,7 +80,12 @@ export class DevCluster {
     const { path, token } = ensureToken(options.dataDir);
     this.token = token;
     this.tokenPath = path;
-    this.admin = this.adminClient(5000);
+    // The supervisor asks every node for its state each second while a ring changes, and for status whenever asked:
+    // kept-alive connections spare each call a mutual-TLS handshake, the certificates parsed on both ends. The agent
+    // closes a connection idle for 4 s, before the node's own 5 s keep-alive timeout, and keeps connections with
+    // different TLS material apart, so a rotated certificate is presented on new ones.
+    this.adminAgent = options.peerTls ? new HttpsAgent({ keepAlive: true, timeout: 4000, maxFreeSockets: 2 }) : new HttpAgent({ keepAlive: true, timeout: 4000, maxFreeSockets: 2 });
+    this.admin = this.adminClient(5000, this.adminAgent);
     this.desiredCount = options.nodes;
     this.driver = new RingDriver({ admin: this.admin, partitions: options.partitions, targetN: options.targetN, log: (m) => options.log(m) });
   }
@@ -358,6 +364,7 @@ export class DevCluster {
     this.wake?.();
     await this.driving;
     await Promise.all(this.nodes.map((node) => this.stopNode(node)));
+    this.adminAgent.destroy();
     for (const node of this.nodes) node.logStream?.end();
     rmSync(join(this.options.dataDir, "dev.json"), { force: true });
   }
@@ -440,8 +447,8 @@ export class DevCluster {
     }
   }
 
-  private adminClient(timeoutMs: number): AdminClient {
-    return new AdminClient(this.token, timeoutMs, this.options.peerTls ? () => this.requirePki().clientTls() : undefined);
+  private adminClient(timeoutMs: number, agent?: Agent): AdminClient {
+    return new AdminClient(this.token, timeoutMs, this.options.peerTls ? () => this.requirePki().clientTls() : undefined, agent);
   }
 
   private requirePki(): DevPki {

@@ -27,7 +27,23 @@ export interface PeerPortRequest {
   agent?: Agent;
 }
 
-export function peerPortRequest(url: URL, options: PeerPortRequest): Promise<{ status: number; text: string }> {
+export async function peerPortRequest(url: URL, options: PeerPortRequest): Promise<{ status: number; text: string }> {
+  try {
+    return await attempt(url, options);
+  } catch (err) {
+    // A kept-alive connection the node closed (its idle timeout, a restart) just as this request went out on it fails
+    // before any answer, and the node closed it without reading the request; every admin call is safe to repeat (a
+    // ring the node already holds is answered as installed), so it is sent once more on a new connection. Other
+    // failures are the caller's to see.
+    if (!(err instanceof StaleConnectionError)) throw err;
+    return attempt(url, options);
+  }
+}
+
+/** The request failed on a reused connection before any answer came. */
+class StaleConnectionError extends Error {}
+
+function attempt(url: URL, options: PeerPortRequest): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { Authorization: `Bearer ${options.token}` };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
@@ -62,7 +78,12 @@ export function peerPortRequest(url: URL, options: PeerPortRequest): Promise<{ s
       req = httpRequest(url, options.agent ? { ...base, agent: options.agent } : base, onResponse);
     }
     req.on("timeout", () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
-    req.on("error", reject);
+    let answered = false;
+    req.on("response", () => (answered = true));
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      const stale = req.reusedSocket && !answered && (err.code === "ECONNRESET" || err.code === "EPIPE");
+      reject(stale ? new StaleConnectionError(err.message, { cause: err }) : err);
+    });
     req.end(options.body);
   });
 }
