@@ -7,9 +7,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, createWriteStream, mkdirSync, readFileSync, rmSync, type WriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { once } from "node:events";
-import { Agent as HttpAgent, get as httpGet, type Agent } from "node:http";
-import { Agent as HttpsAgent, get as httpsGet } from "node:https";
-import { AdminClient, DEFAULT_ROLL, RingDriver, describeProgress, observeRoll, planStillWanted, rollGate, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
+import { get as httpGet, type Agent } from "node:http";
+import { get as httpsGet } from "node:https";
+import { AdminClient, DEFAULT_ROLL, keptAliveAgent, RingDriver, describeProgress, observeRoll, planStillWanted, rollGate, formatBytes, formatDuration, rebalanceSeconds, rebalanceStatus, type RebalanceSummary, type StepResult } from "../driver/index.js";
 import { DynamoError } from "../node/errors/index.js";
 import { rateLimited } from "../node/log.js";
 import { newestRing, partitionsPerMember } from "../node/ring/index.js";
@@ -80,11 +80,7 @@ export class DevCluster {
     const { path, token } = ensureToken(options.dataDir);
     this.token = token;
     this.tokenPath = path;
-    // The supervisor asks every node for its state each second while a ring changes, and for status whenever asked:
-    // kept-alive connections spare each call a mutual-TLS handshake, the certificates parsed on both ends. The agent
-    // closes a connection idle for 4 s, before the node's own 5 s keep-alive timeout, and keeps connections with
-    // different TLS material apart, so a rotated certificate is presented on new ones.
-    this.adminAgent = options.peerTls ? new HttpsAgent({ keepAlive: true, timeout: 4000, maxFreeSockets: 2 }) : new HttpAgent({ keepAlive: true, timeout: 4000, maxFreeSockets: 2 });
+    this.adminAgent = keptAliveAgent(options.peerTls);
     this.admin = this.adminClient(5000, this.adminAgent);
     this.desiredCount = options.nodes;
     this.driver = new RingDriver({ admin: this.admin, partitions: options.partitions, targetN: options.targetN, log: (m) => options.log(m) });

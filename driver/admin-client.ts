@@ -5,7 +5,8 @@
  * naming the node. `https` peer URLs are called with mutual TLS: the node must present a certificate from the
  * cluster CA before the token is sent, and this client presents its own.
  */
-import type { Agent } from "node:http";
+import { Agent as HttpAgent, type Agent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import type { z } from "zod";
 import { DynamoError, isErrorCode, type ErrorCode } from "../node/errors/index.js";
 import {
@@ -35,6 +36,19 @@ export type { NodeInfo };
 
 /** What the RingDriver asks of the nodes' admin API: who they are, their rings, installing a ring, and transfers. */
 export type RingAdmin = Pick<AdminClient, "node" | "ring" | "installRing" | "transfers">;
+
+/**
+ * Connections to nodes' peer ports kept open between admin calls, for a caller that asks the same nodes again and
+ * again (the `dynamo dev` supervisor and the operator, each second while a ring changes): a kept connection spares
+ * every call a mutual-TLS handshake, the certificates parsed on both ends. A connection idle for 4 s is closed by
+ * this side, before the node's own 5 s keep-alive timeout; one the node closes anyway as a call goes out is retried
+ * (peerPortRequest). Connections with different TLS material are kept apart, so a rotated certificate is presented
+ * on new ones. `secure` for `https` peer URLs.
+ */
+export function keptAliveAgent(secure: boolean): Agent {
+  const options = { keepAlive: true, timeout: 4000, maxFreeSockets: 4 };
+  return secure ? new HttpsAgent(options) : new HttpAgent(options);
+}
 
 export class AdminClient {
   constructor(

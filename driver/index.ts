@@ -1,5 +1,5 @@
 /** Driving a cluster from outside: the admin client and the RingDriver, shared by the operator and `dynamo dev`. */
-export { AdminClient } from "./admin-client.js";
+export { AdminClient, keptAliveAgent } from "./admin-client.js";
 export type { NodeInfo, RingAdmin } from "./admin-client.js";
 export { FencedError, RingDriver } from "./ring-driver.js";
 export type { RingDriverOptions, StepResult } from "./ring-driver.js";

@@ -8,7 +8,7 @@
 import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
-import { AdminClient, RingDriver } from "../../driver/index.js";
+import { AdminClient, RingDriver, keptAliveAgent } from "../../driver/index.js";
 import { CustomMetricsServer } from "../custom-metrics/index.js";
 import { API_VERSION, BACKUP_PLURAL, PLURAL, SCHEDULED_BACKUP_PLURAL, defaultStorageImage, largestN, type DynamoCluster } from "../api/index.js";
 import { KubeApi, objectPath } from "../kube/api-client.js";
@@ -66,6 +66,8 @@ export class Operator {
   /** The port the custom metrics API listens on, once started (the one asked for, or the one chosen for port 0). */
   customMetricsPort: number | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  /** Every cluster's admin calls (always mutual TLS) share it, so a reconcile does not open a connection per call. */
+  private readonly adminAgent = keptAliveAgent(true);
   private exit!: (code: number) => void;
   readonly done: Promise<number>;
 
@@ -78,7 +80,7 @@ export class Operator {
       api: this.api,
       events: new EventRecorder(this.api, log),
       metrics: this.metrics,
-      adminFor: (token, tls) => new AdminClient(token, DEFAULT_OPERATOR.adminTimeoutMs, tls),
+      adminFor: (token, tls) => new AdminClient(token, DEFAULT_OPERATOR.adminTimeoutMs, tls, this.adminAgent),
       defaultImage,
       stepperFor: (cluster: DynamoCluster, admin) =>
         new RingDriver({
@@ -157,6 +159,7 @@ export class Operator {
     await this.elector?.stop();
     await this.customMetrics?.stop();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.adminAgent.destroy();
   }
 
   /** Ends `done` with `code` after stopping (for signals). */
