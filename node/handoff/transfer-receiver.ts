@@ -8,6 +8,7 @@
  */
 import type { PeerClient } from "../peer/index.js";
 import type { TransferProgress as TransferReport } from "../protocol/index.js";
+import { CoalescedSave } from "../../lib/coalesced-save.js";
 import { preferenceList } from "../ring/index.js";
 import type { Ring, Transfer } from "../ring/types.js";
 import { streamPartition, type ReplicaAccess, type StreamCursor } from "./partition-stream.js";
@@ -32,6 +33,9 @@ export interface TransferReceiverDeps extends ReplicaAccess {
   log: (message: string) => void;
 }
 
+/** The longest a transfer's progress waits to be persisted while pages stream. */
+const SAVE_INTERVAL_MS = 250;
+
 export function transferId(t: { partition: number; to: string }): string {
   return `${t.partition}->${t.to}`;
 }
@@ -40,8 +44,17 @@ export class TransferReceiver {
   private progress = new Map<string, TransferProgress>();
   private readonly active = new Set<string>();
   private stopped = false;
-  private saving: Promise<void> = Promise.resolve();
-  private saveQueued = false;
+  /**
+   * Every transfer's progress, persisted as one list. Pages finish many times a second, and writing the list for each
+   * (its JSON grows with the ring's transfers) took a tenth of a joining node's CPU in a scale-out; so it is written
+   * at most every SAVE_INTERVAL_MS. A restart resumes each transfer from its last saved cursor, re-copying at most the
+   * pages of that interval, which merge as no change.
+   */
+  private readonly saver = new CoalescedSave(
+    () => this.deps.store.putMeta("transfers", Buffer.from(JSON.stringify([...this.progress.values()]))),
+    SAVE_INTERVAL_MS,
+    (err) => this.deps.log(`cannot persist transfer progress: ${err.message}`),
+  );
   /** Quick transfers are logged as one summary line per batch of work, slow ones individually. */
   private quiet = { partitions: 0, keys: 0, bytes: 0 };
 
@@ -76,7 +89,7 @@ export class TransferReceiver {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.saving;
+    await this.saver.flush();
   }
 
   private pump(): void {
@@ -169,18 +182,7 @@ export class TransferReceiver {
     }
   }
 
-  /**
-   * Persists every transfer's progress. Saves asked for while one waits to start are one save: it takes its snapshot
-   * when it starts, so it holds all of them, and many transfers finishing pages at once cost one write, not one each.
-   */
   private save(): void {
-    if (this.saveQueued) return;
-    this.saveQueued = true;
-    this.saving = this.saving
-      .then(() => {
-        this.saveQueued = false;
-        return this.deps.store.putMeta("transfers", Buffer.from(JSON.stringify([...this.progress.values()])));
-      })
-      .catch((err: Error) => this.deps.log(`cannot persist transfer progress: ${err.message}`));
+    this.saver.request();
   }
 }

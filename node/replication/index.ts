@@ -2,7 +2,7 @@
 export { Coordinator } from "./coordinator.js";
 export type { CoordinatorDeps, ReadRequest, WriteRequest } from "./coordinator.js";
 export { LocalReplica, replicationCeiling } from "./replica.js";
-export type { RecordLimits, ReplicaKey, ReplicaEvents, WriteListener } from "./replica.js";
+export type { MergeEntry, RecordLimits, ReplicaKey, ReplicaEvents, WriteListener } from "./replica.js";
 export { planReplicas, readOrder } from "./targets.js";
 export type { ReplicaPlan, ReplicaTarget } from "./targets.js";
 export { QuorumTracker } from "./quorum.js";

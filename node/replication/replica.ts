@@ -12,7 +12,7 @@
  */
 import { DynamoError } from "../errors/index.js";
 import { dataKey, type Store } from "../storage/index.js";
-import { decodeRecord, encodedRecordBytes, HybridClock, merge, reconcile, sameVersion, siblingCheck, update } from "../versioning/index.js";
+import { decodeRecord, encodedRecordBytes, HybridClock, merge, reconcile, sameVersion, siblingCheck, update, withOwnValues } from "../versioning/index.js";
 import type { Hlc, Reconciliation, VersionVector, VersionedRecord } from "../versioning/types.js";
 
 export interface ReplicaKey {
@@ -158,7 +158,8 @@ export class LocalReplica {
         const stored = held[i];
         if (stored !== undefined && entry.encoded !== undefined && reconciled[i] && stored.equals(entry.encoded)) return;
         const local = stored === undefined ? undefined : decodeRecord(stored);
-        const merged = reconcile(merge(local, entry.record)!, entry.mode);
+        // A streamed page's values view its message (see entriesBody); the merged record is cached, so it gets its own.
+        const merged = reconcile(merge(local, withOwnValues(entry.record))!, entry.mode);
         if (local !== undefined && sameVersion(local, merged)) return;
         const at = { partition, bucket: entry.bucket, key: entry.key };
         if (this.overCeiling(at, merged)) return;

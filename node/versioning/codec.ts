@@ -100,6 +100,14 @@ function siblingEncodedLength(sibling: Sibling, actorIndex: number, contentTypeL
   return size;
 }
 
+/**
+ * The record with its values copied out of whatever buffer they view (one decoded with `copyValues: false`), for a
+ * record that outlives that buffer's owner: kept in a cache, or merged into one that is.
+ */
+export function withOwnValues(record: VersionedRecord): VersionedRecord {
+  return { clock: record.clock, siblings: record.siblings.map((s) => (s.value === null ? s : { ...s, value: Buffer.from(s.value) })) };
+}
+
 export function decodeRecord(buf: Buffer, options: DecodeOptions = {}): VersionedRecord {
   const reader = new ByteReader(buf, "record", (message) => new CorruptRecordError(message));
   const version = reader.u8("format version");

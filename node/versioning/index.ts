@@ -40,4 +40,4 @@ export type { ContextLimits } from "./context.js";
 export { CONTEXT_LIMITS, decodeContext, encodeContext } from "./context.js";
 
 export type { DecodeOptions } from "./codec.js";
-export { CorruptRecordError, decodeRecord, encodedRecordBytes, encodeRecord, RECORD_FORMAT_VERSION } from "./codec.js";
+export { CorruptRecordError, decodeRecord, encodedRecordBytes, encodeRecord, RECORD_FORMAT_VERSION, withOwnValues } from "./codec.js";

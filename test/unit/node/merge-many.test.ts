@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PEER_OPS } from "../../../node/protocol/index.js";
 import { LocalReplica } from "../../../node/replication/index.js";
 import { Store } from "../../../node/storage/index.js";
 import { encodeRecord, HybridClock, liveSiblings, merge, update, type VersionedRecord } from "../../../node/versioning/index.js";
@@ -107,6 +108,20 @@ describe("merging a page of records", function () {
       await replica.mergeMany(7, page([["both", version("theirs", "sender")], ["fresh", version("fresh", "sender")], ["newer", old]]));
       assert.deepEqual(await values("newer"), ["newer"]);
       assert.deepEqual(await values("both"), ["mine", "theirs"]);
+      assert.deepEqual(await values("fresh"), ["fresh"]);
+    });
+
+    it("keeps no view into a streamed page's message in what it stores or caches", async function () {
+      const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
+      await replica.merge(at("held"), "siblings", version("mine", "writer"));
+      // The page as it arrives: decoded from one message, its values views into it.
+      const sent = page([["held", version("theirs", "sender")], ["fresh", version("fresh", "sender")]]);
+      const message = PEER_OPS.scan.responseBody.encode(sent.map((e) => ({ bucket: e.bucket, key: e.key, record: e.encoded })))!;
+      const received = PEER_OPS.scan.responseBody.decode(message).map((e) => ({ ...e, mode: "siblings" as const }));
+      assert.equal(await replica.mergeMany(7, received), 2);
+      // Nothing may depend on the message once the page is handled.
+      message.fill(0);
+      assert.deepEqual(await values("held"), ["mine", "theirs"], "the merged record, served from the cache, holds its own values");
       assert.deepEqual(await values("fresh"), ["fresh"]);
     });
 
