@@ -352,14 +352,23 @@ export class Store {
   }
 
   /**
-   * Exclusive access to many keys of one partition at once, for a page of records merged as one batch. Keys are taken
-   * in sorted order; every other caller holds one key at a time, so no two callers can wait on each other.
+   * Exclusive access to many keys of one partition at once, for a page of records merged as one batch. The page joins
+   * the queue of every key in one turn of the event loop, so any two callers that want the same keys are queued in the
+   * same order on all of them, and every other caller holds one key at a time: no two callers can wait on each other.
+   * Only keys someone holds are waited for; a page of keys nobody holds (nearly every page of a handoff) takes them
+   * all at once, rather than a turn of the event loop per key.
    */
   async withRecordLocks<T>(partition: number, items: { bucket: string; key: Buffer }[], fn: () => Promise<T>): Promise<T> {
-    const lockKeys = [...new Set(items.map((i) => `${partition}\u0000${i.bucket}\u0000${i.key.toString("latin1")}`))].sort();
+    const lockKeys = new Set(items.map((i) => `${partition}\u0000${i.bucket}\u0000${i.key.toString("latin1")}`));
     const releases: (() => void)[] = [];
+    const waits: Promise<void>[] = [];
+    for (const lockKey of lockKeys) {
+      const { held, release } = this.enqueue(lockKey);
+      releases.push(release);
+      if (held) waits.push(held);
+    }
     try {
-      for (const lockKey of lockKeys) releases.push(await this.acquire(lockKey));
+      if (waits.length > 0) await Promise.all(waits);
       return await fn();
     } finally {
       for (const release of releases) release();
@@ -367,24 +376,31 @@ export class Store {
   }
 
   private async withKeyLock<T>(lockKey: string, fn: () => Promise<T>): Promise<T> {
-    const release = await this.acquire(lockKey);
+    const { held, release } = this.enqueue(lockKey);
     try {
+      if (held) await held;
       return await fn();
     } finally {
       release();
     }
   }
 
-  private async acquire(lockKey: string): Promise<() => void> {
-    const previous = this.locks.get(lockKey) ?? Promise.resolve();
-    let release!: () => void;
-    const current = new Promise<void>((resolve) => (release = resolve));
-    const chained = previous.then(() => current);
+  /**
+   * Joins the queue of one key: `held` (absent when nobody holds the key) resolves once the callers before this one
+   * are done, and `release` hands the key on.
+   */
+  private enqueue(lockKey: string): { held: Promise<void> | undefined; release: () => void } {
+    const held = this.locks.get(lockKey);
+    let resolve!: () => void;
+    const mine = new Promise<void>((r) => (resolve = r));
+    const chained = held ? held.then(() => mine) : mine;
     this.locks.set(lockKey, chained);
-    await previous;
-    return () => {
-      release();
-      if (this.locks.get(lockKey) === chained) this.locks.delete(lockKey);
+    return {
+      held,
+      release: () => {
+        resolve();
+        if (this.locks.get(lockKey) === chained) this.locks.delete(lockKey);
+      },
     };
   }
 

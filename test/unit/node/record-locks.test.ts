@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Store } from "../../../node/storage/index.js";
+
+describe("record locks", function () {
+  let dir: string;
+  let store: Store;
+  beforeEach(async function () {
+    dir = mkdtempSync(join(tmpdir(), "dynamo-locks-"));
+    store = new Store(dir);
+    await store.open();
+  });
+  afterEach(async function () {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const item = (key: string) => ({ bucket: "b", key: Buffer.from(key) });
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+  /** A holder that keeps its lock until `release` is called, and logs when it runs. */
+  function holder(log: string[], name: string) {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    return {
+      release,
+      run: async () => {
+        log.push(`${name} runs`);
+        await released;
+        log.push(`${name} done`);
+      },
+    };
+  }
+
+  it("makes a page wait for a key someone holds, and a later caller of any of its keys wait for the page", async function () {
+    const log: string[] = [];
+    const single = holder(log, "single k2");
+    const page = holder(log, "page");
+    const first = store.withRecordLock(7, "b", Buffer.from("k2"), single.run);
+    const paged = store.withRecordLocks(7, [item("k1"), item("k2"), item("k3")], page.run);
+    const later = store.withRecordLock(7, "b", Buffer.from("k3"), async () => void log.push("later k3 runs"));
+    const other = store.withRecordLock(7, "b", Buffer.from("k9"), async () => void log.push("k9 runs"));
+    await turns(5);
+    assert.deepEqual(log, ["single k2 runs", "k9 runs"], "the page waits for k2; k3 waits for the page; k9 is free");
+    single.release();
+    await first;
+    await turns(5);
+    assert.deepEqual(log.slice(2), ["single k2 done", "page runs"]);
+    page.release();
+    await Promise.all([paged, later, other]);
+    assert.deepEqual(log.slice(4), ["page done", "later k3 runs"]);
+  });
+
+  it("runs two pages that share keys one after the other, whatever order each names its keys in", async function () {
+    const log: string[] = [];
+    const a = holder(log, "a");
+    const b = holder(log, "b");
+    const pageA = store.withRecordLocks(7, [item("k1"), item("k2"), item("k3")], a.run);
+    const pageB = store.withRecordLocks(7, [item("k3"), item("k2"), item("k1")], b.run);
+    await turns(5);
+    assert.deepEqual(log, ["a runs"]);
+    a.release();
+    await pageA;
+    await turns(5);
+    assert.deepEqual(log, ["a runs", "a done", "b runs"]);
+    b.release();
+    await pageB;
+  });
+
+  it("hands a key on when the holder fails", async function () {
+    await assert.rejects(
+      store.withRecordLocks(7, [item("k1")], async () => {
+        throw new Error("merge failed");
+      }),
+      /merge failed/,
+    );
+    let ran = false;
+    await store.withRecordLock(7, "b", Buffer.from("k1"), async () => void (ran = true));
+    assert.ok(ran);
+  });
+});
