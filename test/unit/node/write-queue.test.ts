@@ -15,30 +15,13 @@ type Op = { type: "put" | "del"; key: Buffer; value?: Buffer };
  * queue sends below abstract-level's public methods), with the operations and the real write to call.
  */
 function instrument(db: ClassicLevel<Buffer, Buffer>, around: (ops: Op[], write: () => Promise<void>) => Promise<void>): void {
-  type NativeBatch = { _put(key: Buffer, value: Buffer): void; _del(key: Buffer): void; _write(options: unknown): Promise<void> };
-  const level = db as unknown as Record<"_put" | "_del", (...args: unknown[]) => Promise<void>> & { _chainedBatch(): NativeBatch };
+  const level = db as unknown as Record<"_put" | "_del" | "_batch", (...args: unknown[]) => Promise<void>>;
   const put = level._put.bind(db);
   const del = level._del.bind(db);
-  const chained = level._chainedBatch.bind(db);
+  const batch = level._batch.bind(db);
   level._put = (key, value, options) => around([{ type: "put", key: key as Buffer, value: value as Buffer }], () => put(key, value, options));
   level._del = (key, options) => around([{ type: "del", key: key as Buffer }], () => del(key, options));
-  level._chainedBatch = () => {
-    const batch = chained();
-    const ops: Op[] = [];
-    const addPut = batch._put.bind(batch);
-    const addDel = batch._del.bind(batch);
-    const write = batch._write.bind(batch);
-    batch._put = (key, value) => {
-      ops.push({ type: "put", key, value });
-      addPut(key, value);
-    };
-    batch._del = (key) => {
-      ops.push({ type: "del", key });
-      addDel(key);
-    };
-    batch._write = (options) => around(ops, () => write(options));
-    return batch;
-  };
+  level._batch = (ops, options) => around(ops as Op[], () => batch(ops, options));
 }
 
 describe("write queue (one LevelDB batch per event-loop turn)", function () {
