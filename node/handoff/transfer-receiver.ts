@@ -45,9 +45,9 @@ export class TransferReceiver {
   private readonly active = new Set<string>();
   private stopped = false;
   /**
-   * Every transfer's progress, persisted as one list. Pages finish many times a second, and writing the list for each
-   * (its JSON grows with the ring's transfers) took a tenth of a joining node's CPU in a scale-out; so it is written
-   * at most every SAVE_INTERVAL_MS. A restart resumes each transfer from its last saved cursor, re-copying at most the
+   * Every transfer's progress, persisted as one list. Pages finish many times a second, and building the list's JSON
+   * (which grows with the ring's transfers) for each took 113 ms of a joining node's 3.3 CPU-seconds in a profiled
+   * scale-out, its writes and garbage besides; so it is written at most every SAVE_INTERVAL_MS. A restart resumes each transfer from its last saved cursor, re-copying at most the
    * pages of that interval, which merge as no change.
    */
   private readonly saver = new CoalescedSave(

@@ -109,8 +109,8 @@ export interface DecodedEntry {
  * A page of a partition: entries with their records as stored on the sender; every one is checked on receipt. The
  * records' values are views into the message, like `encoded`: most of a page is stored in the sender's bytes and
  * its decoded values only looked at, and copying each value on receipt cost a joining node 139 ms of its 3.3
- * CPU-seconds in a profiled scale-out, with the garbage on top. Whatever keeps a record past the page (the replica's merge, whose result is cached) copies its values
- * (`withOwnValues`).
+ * CPU-seconds in a profiled scale-out, with the garbage on top. Whatever keeps a record past the page (the
+ * replica's merge, whose result is cached) copies its values (`withOwnValues`).
  */
 const entriesBody: BodyCodec<RawEntry[], DecodedEntry[]> = {
   encode: encodeEntries,
