@@ -177,6 +177,28 @@ export class DevCluster {
     // Hand the restarted node the newest ring at once rather than waiting for gossip.
     const ring = await this.newestRing();
     if (ring) await this.pushRing(ring);
+    await this.waitUntilSeenUp(node);
+  }
+
+  /**
+   * Waits until every other running member counts `node` as up again, so a restart returns with the node serving as
+   * a replica: until a member hears the new process's first heartbeat it still counts the node down (after a crash, or
+   * the leave notice of a clean stop), and a read at r=n through that member fails. Gives up after
+   * RESTART_SEEN_UP_TIMEOUT_MS and says so; the members notice the node with their next heartbeat anyway.
+   */
+  private async waitUntilSeenUp(node: DevNode): Promise<void> {
+    const others = this.nodes.filter((n) => n !== node && this.running(n));
+    const deadline = Date.now() + RESTART_SEEN_UP_TIMEOUT_MS;
+    for (;;) {
+      const views = await Promise.all(others.map((n) => this.admin.node(this.peerUrl(n)).catch(() => undefined)));
+      const doubting = others.filter((_, i) => views[i]?.down?.includes(node.id) ?? false);
+      if (doubting.length === 0) return;
+      if (Date.now() > deadline) {
+        this.options.log(`${node.id} restarted, but ${doubting.map((n) => n.id).join(", ")} still count it as down after ${RESTART_SEEN_UP_TIMEOUT_MS / 1000} s`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /**
@@ -500,6 +522,8 @@ export const YOUNG_GENERATION_FLAG = "--max-semi-space-size=2";
 
 /** How long a rolling restart waits for the cluster to be healthy before and after each node. */
 const ROLL_GATE_TIMEOUT_MS = 5 * 60_000;
+/** How long a restart waits for the other members to count the restarted node as up (a few heartbeats). */
+const RESTART_SEEN_UP_TIMEOUT_MS = 15_000;
 
 /** How long `scale` keeps stepping for a plan towards the new count before it answers with what it has. */
 const SCALE_PLAN_WAIT_MS = 15_000;
