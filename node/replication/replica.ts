@@ -11,7 +11,7 @@
  * which the read path allows, because a coordinator merges the replies it gathers in memory.
  */
 import { DynamoError } from "../errors/index.js";
-import { dataKey, type Store } from "../storage/index.js";
+import { dataKey, recordId, type Store } from "../storage/index.js";
 import { decodeRecord, encodedRecordBytes, HybridClock, merge, reconcile, sameVersion, siblingCheck, update, withOwnValues } from "../versioning/index.js";
 import type { Hlc, Reconciliation, VersionVector, VersionedRecord } from "../versioning/types.js";
 
@@ -52,10 +52,10 @@ export interface MergeEntry {
 }
 
 /**
- * How many keys, per key of a page, the scan for keys already held may read before the merge reads the page's keys
- * one by one instead (a replica that already holds much of the range).
+ * How many records, per key of a page, the read of the page's range may return before the merge reads the page's
+ * keys one by one instead (a replica that already holds much more of the range than the page names).
  */
-const PRESENT_SCAN_FACTOR = 2;
+const HELD_SCAN_FACTOR = 2;
 
 export type WriteListener = (at: ReplicaKey, before: VersionedRecord | undefined, after: VersionedRecord) => void;
 
@@ -128,35 +128,30 @@ export class LocalReplica {
    */
   async mergeMany(partition: number, entries: MergeEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
-    return this.store.withRecordLocks(partition, entries, async () => {
-      const present = await this.store.presentKeys(partition, entries, entries.length * PRESENT_SCAN_FACTOR);
-      const loads: { bucket: string; key: Buffer; encoded: Buffer }[] = [];
+    // Each key's data key and its id are made once for the locks, the read of what is held and the write.
+    const raws = entries.map((entry) => dataKey(partition, entry.bucket, entry.key));
+    const ids = raws.map(recordId);
+    return this.store.withRecordLocks(ids, async () => {
+      const held = await this.store.heldEncoded(raws, entries.length * HELD_SCAN_FACTOR);
+      const loads: { key: Buffer; id: string; value: Buffer }[] = [];
       const loaded: MergeEntry[] = [];
-      const merges: MergeEntry[] = [];
-      /** Per entry of `merges`, whether its record is reconciled already (see `storable`). */
-      const reconciled: boolean[] = [];
-      for (const entry of entries) {
-        for (const sibling of entry.record.siblings) this.clock.observe(sibling.timestamp);
-        const absent = present !== undefined && !present.has(dataKey(partition, entry.bucket, entry.key).toString("latin1"));
-        // Stored bytes are used as they are only when they already are what a merge would store: reconciled for the
-        // bucket's mode (see `storable`), and within the ceiling.
-        const ready = storable(entry);
-        if (absent && ready && entry.encoded !== undefined && entry.encoded.length <= replicationCeiling(this.limits)) {
-          loads.push({ bucket: entry.bucket, key: entry.key, encoded: entry.encoded });
-          loaded.push(entry);
-        } else {
-          merges.push(entry);
-          reconciled.push(ready);
-        }
-      }
-      // Held records are compared as stored bytes first: a key sent again unchanged (a scale-in back onto replicas
-      // that still hold the keys from before the scale-out, a rebuild resumed over what it copied) is then skipped
-      // without decoding either side, which made such pages cost tens of milliseconds of event loop each.
-      const held = merges.length > 0 ? await this.store.getManyEncoded(partition, merges) : [];
       const changes: { at: ReplicaKey; before: VersionedRecord | undefined; after: VersionedRecord }[] = [];
-      merges.forEach((entry, i) => {
+      entries.forEach((entry, i) => {
+        for (const sibling of entry.record.siblings) this.clock.observe(sibling.timestamp);
         const stored = held[i];
-        if (stored !== undefined && entry.encoded !== undefined && reconciled[i] && stored.equals(entry.encoded)) return;
+        // Stored bytes are used as they are only when they already are what a merge would store: reconciled for the
+        // bucket's mode (see `storable`), and within the ceiling. Held records are compared as stored bytes first: a key
+        // sent again unchanged (a scale-in back onto replicas that still hold the keys from before the scale-out, a
+        // rebuild resumed over what it copied) is then skipped without decoding either side, which made such pages cost
+        // tens of milliseconds of event loop each.
+        if (entry.encoded !== undefined && storable(entry)) {
+          if (stored === undefined && entry.encoded.length <= replicationCeiling(this.limits)) {
+            loads.push({ key: raws[i]!, id: ids[i]!, value: entry.encoded });
+            loaded.push(entry);
+            return;
+          }
+          if (stored !== undefined && stored.equals(entry.encoded)) return;
+        }
         const local = stored === undefined ? undefined : decodeRecord(stored);
         // A streamed page's values view its message (see entriesBody); the merged record is cached, so it gets its own.
         const merged = reconcile(merge(local, withOwnValues(entry.record))!, entry.mode);
@@ -166,7 +161,7 @@ export class LocalReplica {
         changes.push({ at, before: local, after: merged });
       });
       await Promise.all([
-        this.store.putEncoded(partition, loads),
+        this.store.putEncoded(loads),
         changes.length > 0 ? this.store.batch(changes.map((c) => ({ type: "put" as const, ...c.at, record: c.after }))) : undefined,
       ]);
       for (const e of loaded) for (const listener of this.listeners) listener({ partition, bucket: e.bucket, key: e.key }, undefined, e.record);

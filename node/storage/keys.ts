@@ -19,6 +19,14 @@ export function dataKey(partition: number, bucket: string, key: Buffer): Buffer 
   return out;
 }
 
+/**
+ * A data key as a string (latin1, one character per byte): the one id of a record in this process, for the record
+ * cache, the record locks and the write queue.
+ */
+export function recordId(raw: Buffer): string {
+  return raw.toString("latin1");
+}
+
 /** The half-open key range [gte, lt) holding every record of one partition. */
 export function partitionRange(partition: number): { gte: Buffer; lt: Buffer } {
   const gte = Buffer.from([DATA_PREFIX, 0, 0]);

@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { ClassicLevel } from "classic-level";
 import type { VersionedRecord } from "../versioning/types.js";
 import { decodeRecord, encodeRecord } from "../versioning/index.js";
-import { DATA_PREFIX, dataKey, metaKey, parseDataKey, partitionRange } from "./keys.js";
+import { DATA_PREFIX, dataKey, metaKey, parseDataKey, partitionRange, recordId } from "./keys.js";
 import { RecordCache } from "./record-cache.js";
 import { WriteQueue } from "./write-queue.js";
 
@@ -117,7 +117,7 @@ export class Store {
 
   async get(partition: number, bucket: string, key: Buffer): Promise<VersionedRecord | undefined> {
     const raw = dataKey(partition, bucket, key);
-    const cacheKey = raw.toString("latin1");
+    const cacheKey = recordId(raw);
     const cached = this.cache.get(cacheKey);
     if (cached !== "miss") return cached;
     const before = this.mutations;
@@ -133,7 +133,7 @@ export class Store {
     const out: (VersionedRecord | undefined)[] = new Array(items.length);
     const missing: number[] = [];
     raws.forEach((raw, i) => {
-      const cached = this.cache.get(raw.toString("latin1"));
+      const cached = this.cache.get(recordId(raw));
       if (cached === "miss") missing.push(i);
       else out[i] = cached;
     });
@@ -144,25 +144,48 @@ export class Store {
       const value = values[j];
       const record = value === undefined ? undefined : decodeRecord(value);
       out[i] = record;
-      if (this.mutations === before) this.cache.set(raws[i]!.toString("latin1"), record, value?.length ?? 0);
+      if (this.mutations === before) this.cache.set(recordId(raws[i]!), record, value?.length ?? 0);
     });
     return out;
   }
 
   /**
-   * Reads many records of one partition as they are stored, straight from LevelDB, for a caller holding their record
-   * locks (a page merged in): every write of a record is made under its lock and settles once it is in LevelDB, so
-   * under the locks LevelDB holds the latest of each. The cache is neither read nor filled: a page streamed in is cold
-   * data, and a record the merge finds unchanged is never decoded at all.
+   * The stored bytes of each of `raws` (data keys, as `dataKey` builds them), read under the caller's record locks for
+   * a page merged in: every write of a record is made under its lock and settles once it is in LevelDB, so under the
+   * locks LevelDB holds the latest of each. The cache is neither read nor filled: a page streamed in is cold data, and
+   * a record the merge finds unchanged is never decoded at all.
+   *
+   * A page's keys arrive in key order, as the sender scanned them, so one pass over the range they span reads every
+   * one of them the store holds: a single seek where it holds none (a partition streaming into a new replica), and
+   * one sequential read where it holds them all (a scale-in back onto replicas that still hold the keys). Keys not in
+   * order, or a range holding more than `scanMax` keys (a replica that holds much more of it than the page names), are
+   * read one by one instead.
    */
-  async getManyEncoded(partition: number, items: { bucket: string; key: Buffer }[]): Promise<(Buffer | undefined)[]> {
-    if (items.length === 0) return [];
-    return this.db.getMany(items.map((i) => dataKey(partition, i.bucket, i.key)));
+  async heldEncoded(raws: Buffer[], scanMax: number): Promise<(Buffer | undefined)[]> {
+    if (raws.length === 0) return [];
+    for (let i = 1; i < raws.length; i++) if (Buffer.compare(raws[i - 1]!, raws[i]!) >= 0) return this.db.getMany(raws);
+    const iterator = this.db.iterator({ gte: raws[0], lte: raws[raws.length - 1], limit: scanMax + 1 });
+    let held: [Buffer, Buffer][];
+    try {
+      held = await iterator.all();
+    } finally {
+      await iterator.close();
+    }
+    if (held.length > scanMax) return this.db.getMany(raws);
+    // Both lists are in key order: one walk pairs them.
+    const out: (Buffer | undefined)[] = new Array(raws.length);
+    let j = 0;
+    for (let i = 0; i < raws.length; i++) {
+      const raw = raws[i]!;
+      while (j < held.length && Buffer.compare(held[j]![0], raw) < 0) j++;
+      out[i] = j < held.length && held[j]![0].equals(raw) ? held[j]![1] : undefined;
+    }
+    return out;
   }
 
   async put(partition: number, bucket: string, key: Buffer, record: VersionedRecord): Promise<void> {
     const raw = dataKey(partition, bucket, key);
-    const cacheKey = raw.toString("latin1");
+    const cacheKey = recordId(raw);
     const encoded = encodeRecord(record);
     // Forget first: if the write fails, a later read goes to disk rather than trusting a version that may not be there.
     this.mutations += 1;
@@ -176,7 +199,7 @@ export class Store {
     if (ops.length === 0) return;
     const prepared = ops.map((op) => {
       const key = dataKey(op.partition, op.bucket, op.key);
-      return { key, id: key.toString("latin1"), value: op.type === "put" ? encodeRecord(op.record) : undefined, record: op.type === "put" ? op.record : undefined };
+      return { key, id: recordId(key), value: op.type === "put" ? encodeRecord(op.record) : undefined, record: op.type === "put" ? op.record : undefined };
     });
     this.mutations += 1;
     for (const op of prepared) this.cache.delete(op.id);
@@ -252,41 +275,12 @@ export class Store {
   }
 
   /**
-   * Which of `items` (keys of one partition) this store holds, as their raw data keys in latin1. One keys-only scan
-   * of the range the items span answers it, which costs one seek when the range is empty: the common case while a
-   * partition streams into a replica that is new to it. Undefined when that range holds more than `scanMax` keys (a
-   * replica that already holds much of it), where reading the items one by one is the better plan.
-   */
-  async presentKeys(partition: number, items: { bucket: string; key: Buffer }[], scanMax: number): Promise<Set<string> | undefined> {
-    if (items.length === 0) return new Set();
-    let lowest: Buffer | undefined;
-    let highest: Buffer | undefined;
-    for (const item of items) {
-      const raw = dataKey(partition, item.bucket, item.key);
-      if (!lowest || Buffer.compare(raw, lowest) < 0) lowest = raw;
-      if (!highest || Buffer.compare(raw, highest) > 0) highest = raw;
-    }
-    const iterator = this.db.keys({ gte: lowest, lte: highest, limit: scanMax + 1 });
-    try {
-      const keys = await iterator.all();
-      if (keys.length > scanMax) return undefined;
-      return new Set(keys.map((k) => k.toString("latin1")));
-    } finally {
-      await iterator.close();
-    }
-  }
-
-  /**
    * Writes records in their stored encoding as one batch, for keys the caller has just seen absent under their
-   * record locks (a bulk load into a new replica). The cache is told to forget them rather than to hold them: data
-   * streamed in is cold, and must not push out what clients read.
+   * record locks (a bulk load into a new replica): `key` is the data key, `id` it in latin1 (see `recordId`). The cache
+   * is told to forget them rather than to hold them: data streamed in is cold, and must not push out what clients read.
    */
-  async putEncoded(partition: number, entries: { bucket: string; key: Buffer; encoded: Buffer }[]): Promise<void> {
-    if (entries.length === 0) return;
-    const writes = entries.map((e) => {
-      const key = dataKey(partition, e.bucket, e.key);
-      return { key, id: key.toString("latin1"), value: e.encoded };
-    });
+  async putEncoded(writes: { key: Buffer; id: string; value: Buffer }[]): Promise<void> {
+    if (writes.length === 0) return;
     this.mutations += 1;
     for (const w of writes) this.cache.delete(w.id);
     await this.writes.write(writes);
@@ -330,7 +324,7 @@ export class Store {
    * any earlier write of the same key.
    */
   async putRaw(key: Buffer, value: Buffer | undefined): Promise<void> {
-    await this.writes.write([{ key, id: key.toString("latin1"), value }]);
+    await this.writes.write([{ key, id: recordId(key), value }]);
   }
 
   /** Write batches and the operations in them since the store opened, for metrics. */
@@ -348,30 +342,41 @@ export class Store {
    * promise per queued caller; the map entry disappears when the last holder finishes.
    */
   async withRecordLock<T>(partition: number, bucket: string, key: Buffer, fn: () => Promise<T>): Promise<T> {
-    return this.withKeyLock(`${partition}\u0000${bucket}\u0000${key.toString("latin1")}`, fn);
+    return this.withKeyLock(recordId(dataKey(partition, bucket, key)), fn);
   }
 
   /**
-   * Exclusive access to many keys of one partition at once, for a page of records merged as one batch. The page joins
-   * the queue of every key in one turn of the event loop, so any two callers that want the same keys are queued in the
-   * same order on all of them, and every other caller holds one key at a time: no two callers can wait on each other.
-   * Only keys someone holds are waited for; a page of keys nobody holds (nearly every page of a handoff) takes them
-   * all at once, rather than a turn of the event loop per key.
+   * Exclusive access to many keys at once (`ids`, see `recordId`), for a page of records merged as one batch. The page
+   * joins the queue of every key in one turn of the event loop, so any two callers that want the same keys are queued
+   * in the same order on all of them, and every other caller holds one key at a time: no two callers can wait on each
+   * other. Only keys someone holds are waited for. The page holds all its keys through one promise, and a key nobody
+   * held (nearly every key of a handoff) costs it no more than its map entry: a promise and a closure per key were a
+   * tenth of a joining node's CPU for its locks alone.
    */
-  async withRecordLocks<T>(partition: number, items: { bucket: string; key: Buffer }[], fn: () => Promise<T>): Promise<T> {
-    const lockKeys = new Set(items.map((i) => `${partition}\u0000${i.bucket}\u0000${i.key.toString("latin1")}`));
-    const releases: (() => void)[] = [];
+  async withRecordLocks<T>(ids: string[], fn: () => Promise<T>): Promise<T> {
+    let resolve!: () => void;
+    const mine = new Promise<void>((r) => (resolve = r));
+    const unique = new Set(ids);
+    /** For the keys someone held: this page's place in their queue (`mine` after the holder's), and the holder. */
+    let queued: Map<string, Promise<void>> | undefined;
     const waits: Promise<void>[] = [];
-    for (const lockKey of lockKeys) {
-      const { held, release } = this.enqueue(lockKey);
-      releases.push(release);
-      if (held) waits.push(held);
+    for (const id of unique) {
+      const held = this.locks.get(id);
+      if (held) {
+        const chained = held.then(() => mine);
+        (queued ??= new Map()).set(id, chained);
+        this.locks.set(id, chained);
+        waits.push(held);
+      } else {
+        this.locks.set(id, mine);
+      }
     }
     try {
       if (waits.length > 0) await Promise.all(waits);
       return await fn();
     } finally {
-      for (const release of releases) release();
+      resolve();
+      for (const id of unique) if (this.locks.get(id) === (queued?.get(id) ?? mine)) this.locks.delete(id);
     }
   }
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PEER_OPS } from "../../../node/protocol/index.js";
 import { LocalReplica } from "../../../node/replication/index.js";
-import { Store } from "../../../node/storage/index.js";
+import { dataKey, Store } from "../../../node/storage/index.js";
 import { encodeRecord, HybridClock, liveSiblings, merge, update, type VersionedRecord } from "../../../node/versioning/index.js";
 
 describe("merging a page of records", function () {
@@ -153,11 +153,30 @@ describe("merging a page of records", function () {
       const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
       for (let i = 0; i < 50; i++) await replica.merge(at(`k${String(i).padStart(2, "0")}-held`), "siblings", version("held", "writer"));
       await replica.merge(at("k10"), "siblings", version("mine", "writer"));
-      assert.equal(await store.presentKeys(7, [{ bucket: "b", key: Buffer.from("k00") }, { bucket: "b", key: Buffer.from("k40") }], 4), undefined);
       await replica.mergeMany(7, page([["k00", version("a", "sender")], ["k10", version("theirs", "sender")], ["k40", version("b", "sender")]]));
       assert.deepEqual(await values("k10"), ["mine", "theirs"]);
       assert.deepEqual(await values("k40"), ["b"]);
     });
+  });
+
+  it("reads the stored bytes of a page's keys, in key order or not, in a sparse range or a dense one", async function () {
+    const replica = new LocalReplica(store, new HybridClock(), { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 1 << 20 }, { siblingWarning: () => undefined, siblingRefusal: () => undefined, recordRefusal: () => undefined });
+    // Held: every third key of k00..k59, and 40 keys between k10 and k11 that no page names (a dense stretch).
+    for (let i = 0; i < 60; i += 3) await replica.coordinate({ partition: 7, bucket: "b", key: Buffer.from(`k${String(i).padStart(2, "0")}`) }, "siblings", {}, { value: Buffer.from(`v${i}`), contentType: "x" });
+    for (let i = 0; i < 40; i++) await replica.coordinate({ partition: 7, bucket: "b", key: Buffer.from(`k10-${i}`) }, "siblings", {}, { value: Buffer.from("x"), contentType: "x" });
+    const raw = (key: string) => dataKey(7, "b", Buffer.from(key));
+    const expect = async (keys: string[]) => {
+      const held = await store.heldEncoded(keys.map(raw), keys.length * 2);
+      const want = await store.level.getMany(keys.map(raw));
+      assert.deepEqual(held.map((b) => b?.toString("hex")), want.map((b) => b?.toString("hex")), keys.join(","));
+    };
+    const sparse = ["k20", "k21", "k24", "k30", "k31", "k32", "k33", "k59", "k60"];
+    await expect(sparse);
+    await expect([...sparse].reverse());
+    await expect(["k09", "k10", "k11", "k12"]);
+    await expect(["k00"]);
+    await expect(["k61", "k62"]);
+    assert.deepEqual(await store.heldEncoded([], 0), []);
   });
 
   describe("scanning a partition in pages", function () {

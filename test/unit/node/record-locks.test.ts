@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Store } from "../../../node/storage/index.js";
+import { dataKey, recordId, Store } from "../../../node/storage/index.js";
 
 describe("record locks", function () {
   let dir: string;
@@ -17,7 +17,7 @@ describe("record locks", function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const item = (key: string) => ({ bucket: "b", key: Buffer.from(key) });
+  const item = (key: string) => recordId(dataKey(7, "b", Buffer.from(key)));
   const turns = async (n: number) => {
     for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
   };
@@ -40,7 +40,7 @@ describe("record locks", function () {
     const single = holder(log, "single k2");
     const page = holder(log, "page");
     const first = store.withRecordLock(7, "b", Buffer.from("k2"), single.run);
-    const paged = store.withRecordLocks(7, [item("k1"), item("k2"), item("k3")], page.run);
+    const paged = store.withRecordLocks([item("k1"), item("k2"), item("k3")], page.run);
     const later = store.withRecordLock(7, "b", Buffer.from("k3"), async () => void log.push("later k3 runs"));
     const other = store.withRecordLock(7, "b", Buffer.from("k9"), async () => void log.push("k9 runs"));
     await turns(5);
@@ -58,8 +58,8 @@ describe("record locks", function () {
     const log: string[] = [];
     const a = holder(log, "a");
     const b = holder(log, "b");
-    const pageA = store.withRecordLocks(7, [item("k1"), item("k2"), item("k3")], a.run);
-    const pageB = store.withRecordLocks(7, [item("k3"), item("k2"), item("k1")], b.run);
+    const pageA = store.withRecordLocks([item("k1"), item("k2"), item("k3")], a.run);
+    const pageB = store.withRecordLocks([item("k3"), item("k2"), item("k1")], b.run);
     await turns(5);
     assert.deepEqual(log, ["a runs"]);
     a.release();
@@ -72,7 +72,7 @@ describe("record locks", function () {
 
   it("hands a key on when the holder fails", async function () {
     await assert.rejects(
-      store.withRecordLocks(7, [item("k1")], async () => {
+      store.withRecordLocks([item("k1")], async () => {
         throw new Error("merge failed");
       }),
       /merge failed/,
@@ -80,5 +80,24 @@ describe("record locks", function () {
     let ran = false;
     await store.withRecordLock(7, "b", Buffer.from("k1"), async () => void (ran = true));
     assert.ok(ran);
+  });
+
+  it("takes a key a page names twice once, and leaves every key free for the next caller", async function () {
+    const log: string[] = [];
+    const page = holder(log, "page");
+    const paged = store.withRecordLocks([item("k1"), item("k2"), item("k1")], page.run);
+    const waiting = store.withRecordLock(7, "b", Buffer.from("k1"), async () => void log.push("k1 runs"));
+    await turns(5);
+    assert.deepEqual(log, ["page runs"], "the page holds k1, once");
+    page.release();
+    await Promise.all([paged, waiting]);
+    assert.deepEqual(log, ["page runs", "page done", "k1 runs"]);
+    // With every holder gone, another page and a single caller take the keys at once.
+    const again: string[] = [];
+    await Promise.all([
+      store.withRecordLocks([item("k2"), item("k3")], async () => void again.push("page")),
+      store.withRecordLock(7, "b", Buffer.from("k4"), async () => void again.push("k4")),
+    ]);
+    assert.deepEqual(again.sort(), ["k4", "page"]);
   });
 });
