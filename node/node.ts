@@ -479,7 +479,10 @@ function buildRepairs(node: NodeContext, { store, hints }: Storage, cluster: Mem
     metrics,
     log: (m) => log.info(m),
   });
-  replica.onWrite((at, before, after) => antiEntropy.recordChange(at, before, after));
+  replica.onWrite(
+    (at, before, after) => antiEntropy.recordChange(at, before, after),
+    (partition) => antiEntropy.tracks(partition),
+  );
   const reaper = new TombstoneReaper(store, {
     graceMs: tuning.tombstoneGraceMs,
     intervalMs: tuning.reapIntervalMs,

@@ -73,6 +73,11 @@ export class AntiEntropy {
     this.trees.delete(partition);
   }
 
+  /** Whether the partition has a tree (built or being built) that stored changes must be folded into. */
+  tracks(partition: number): boolean {
+    return this.trees.has(partition);
+  }
+
   /** Folds a stored change into the partition's tree, if that tree exists. */
   recordChange(at: { partition: number; bucket: string; key: Buffer }, before: VersionedRecord | undefined, after: VersionedRecord | undefined): void {
     const state = this.trees.get(at.partition);

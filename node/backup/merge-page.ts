@@ -28,7 +28,8 @@ export function mergePageHandlers(deps: MergePageDeps): Pick<PeerHandlers, "merg
       const entries = body.map((entry) => {
         const mode = deps.reconciliation(entry.bucket);
         if (mode === undefined) throw new DynamoError("unknown_bucket", `this node serves no bucket '${entry.bucket}'; nothing of the page was stored`);
-        return { ...entry, mode };
+        // Given its mode in place: a received entry's record is a getter, which a spread would leave out.
+        return Object.assign(entry, { mode });
       });
       const changed = await deps.mergeMany(header.partition, entries);
       return { header: { changed, epoch: deps.epoch() } };

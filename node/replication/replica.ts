@@ -13,6 +13,7 @@
 import { DynamoError } from "../errors/index.js";
 import { dataKey, recordId, type Store } from "../storage/index.js";
 import { decodeRecord, encodedRecordBytes, HybridClock, merge, reconcile, sameVersion, siblingCheck, update, withOwnValues } from "../versioning/index.js";
+import type { RecordSummary } from "../versioning/index.js";
 import type { Hlc, Reconciliation, VersionVector, VersionedRecord } from "../versioning/types.js";
 
 export interface ReplicaKey {
@@ -49,6 +50,8 @@ export interface MergeEntry {
   mode: Reconciliation;
   /** The sender's stored encoding of `record`, written as it is where this replica holds nothing for the key. */
   encoded?: Buffer;
+  /** What a check of `encoded` found (see `checkRecord`): given, `record` is read only where the merge needs it. */
+  summary?: RecordSummary;
 }
 
 /**
@@ -59,8 +62,11 @@ const HELD_SCAN_FACTOR = 2;
 
 export type WriteListener = (at: ReplicaKey, before: VersionedRecord | undefined, after: VersionedRecord) => void;
 
+/** Whether a listener needs to hear of changes to a partition's keys (see `onWrite`). */
+export type ListenerScope = (partition: number) => boolean;
+
 export class LocalReplica {
-  private readonly listeners: WriteListener[] = [];
+  private readonly listeners: { listener: WriteListener; scope: ListenerScope | undefined }[] = [];
 
   constructor(
     private readonly store: Store,
@@ -69,9 +75,13 @@ export class LocalReplica {
     private readonly events: ReplicaEvents,
   ) {}
 
-  /** Tells `listener` about every stored change, with the version before and after (for hash trees). */
-  onWrite(listener: WriteListener): void {
-    this.listeners.push(listener);
+  /**
+   * Tells `listener` about every stored change, with the version before and after (for hash trees). A `scope` says
+   * which partitions it cares about; records a page stores as they were sent are decoded for the listener only
+   * where it does.
+   */
+  onWrite(listener: WriteListener, scope?: ListenerScope): void {
+    this.listeners.push({ listener, scope });
   }
 
   async read(at: ReplicaKey): Promise<VersionedRecord | undefined> {
@@ -113,7 +123,7 @@ export class LocalReplica {
       }
       if (verdict === "warn") this.events.siblingWarning(at, next.siblings.length);
       await this.store.put(at.partition, at.bucket, at.key, resolved);
-      for (const listener of this.listeners) listener(at, local, resolved);
+      for (const { listener } of this.listeners) listener(at, local, resolved);
       return resolved;
     });
   }
@@ -137,8 +147,16 @@ export class LocalReplica {
       const loaded: MergeEntry[] = [];
       const changes: { at: ReplicaKey; before: VersionedRecord | undefined; after: VersionedRecord }[] = [];
       entries.forEach((entry, i) => {
-        for (const sibling of entry.record.siblings) this.clock.observe(sibling.timestamp);
         const stored = held[i];
+        const summary = entry.summary;
+        const unchanged = stored !== undefined && entry.encoded !== undefined && stored.equals(entry.encoded);
+        // The clock observes what the page brings, so this node's next write stamps later than anything it stores;
+        // bytes equal to the stored ones were observed when they were stored. A checked record's newest timestamp
+        // is known without decoding it.
+        if (!unchanged) {
+          if (summary) this.clock.observe({ ms: summary.newestMs, logical: summary.newestLogical });
+          else for (const sibling of entry.record.siblings) this.clock.observe(sibling.timestamp);
+        }
         // Stored bytes are used as they are only when they already are what a merge would store: reconciled for the
         // bucket's mode (see `storable`), and within the ceiling. Held records are compared as stored bytes first: a key
         // sent again unchanged (a scale-in back onto replicas that still hold the keys from before the scale-out, a
@@ -150,7 +168,7 @@ export class LocalReplica {
             loaded.push(entry);
             return;
           }
-          if (stored !== undefined && stored.equals(entry.encoded)) return;
+          if (unchanged) return;
         }
         const local = stored === undefined ? undefined : decodeRecord(stored);
         // A streamed page's values view its message (see entriesBody); the merged record is cached, so it gets its own.
@@ -164,8 +182,10 @@ export class LocalReplica {
         this.store.putEncoded(loads),
         changes.length > 0 ? this.store.batch(changes.map((c) => ({ type: "put" as const, ...c.at, record: c.after }))) : undefined,
       ]);
-      for (const e of loaded) for (const listener of this.listeners) listener({ partition, bucket: e.bucket, key: e.key }, undefined, e.record);
-      for (const c of changes) for (const listener of this.listeners) listener(c.at, c.before, c.after);
+      for (const { listener, scope } of this.listeners) {
+        if (scope === undefined || scope(partition)) for (const e of loaded) listener({ partition, bucket: e.bucket, key: e.key }, undefined, e.record);
+        for (const c of changes) listener(c.at, c.before, c.after);
+      }
       return loads.length + changes.length;
     });
   }
@@ -189,7 +209,7 @@ export class LocalReplica {
       }
       if (changed) {
         await this.store.put(at.partition, at.bucket, at.key, merged);
-        for (const listener of this.listeners) listener(at, local, merged);
+        for (const { listener } of this.listeners) listener(at, local, merged);
       }
       return { record: merged, changed };
     });
@@ -205,5 +225,7 @@ export class LocalReplica {
 
 /** Whether a record is already reconciled for its bucket's mode, so a merge with nothing or with itself keeps it as it is. */
 function storable(entry: MergeEntry): boolean {
+  // A last-write-wins record is reconciled when it holds at most one sibling (see `resolveLww`).
+  if (entry.summary) return entry.mode !== "lww" || entry.summary.siblings <= 1;
   return reconcile(entry.record, entry.mode) === entry.record;
 }

@@ -102,6 +102,12 @@ export class ByteReader {
     return view;
   }
 
+  /** Steps over the next `length` bytes. */
+  skip(length: number, field: string): void {
+    if (length > this.remaining) this.fail(`${field} needs ${length} bytes but only ${this.remaining} remain`);
+    this.offset += length;
+  }
+
   utf8(length: number, field: string): string {
     if (length > this.remaining) this.fail(`${field} needs ${length} bytes but only ${this.remaining} remain`);
     const text = this.buf.toString("utf8", this.offset, this.offset + length);

@@ -129,6 +129,77 @@ export function decodeRecord(buf: Buffer, options: DecodeOptions = {}): Versione
   return { clock, siblings };
 }
 
+/** What `checkRecord` reports of a valid record without decoding it. */
+export interface RecordSummary {
+  /** How many siblings (values and tombstones) it holds. */
+  siblings: number;
+  /** The newest of its siblings' timestamps, for the hybrid clock to observe (0.0 without siblings). */
+  newestMs: number;
+  newestLogical: number;
+}
+
+/** Actor ids of the record `checkRecord` last read, and their counters: reused, so a check allocates no arrays. */
+const checkActors: string[] = [];
+const checkCounters: number[] = [];
+
+/**
+ * Whether `buf` is a record `decodeRecord` accepts, checked without building it: a page streamed into a replica is
+ * mostly stored as the sender stored it, and decoding every record of it into objects only to check it cost a
+ * joining node an eighth of its CPU, with the collection of those objects. Undefined for bytes that are not a valid
+ * record; `decodeRecord` then says what is wrong with them. The checks are `decodeRecord`'s, in the same order; a
+ * test holds the two to the same verdict on damaged records.
+ */
+export function checkRecord(buf: Buffer): RecordSummary | undefined {
+  try {
+    const reader = new ByteReader(buf, "record", (message) => new CorruptRecordError(message));
+    if (reader.u8("format version") !== RECORD_FORMAT_VERSION) return undefined;
+    const actors = reader.varint("clock size");
+    if (actors * CLOCK_ENTRY_BYTES_MIN > reader.remaining) return undefined;
+    checkActors.length = 0;
+    checkCounters.length = 0;
+    for (let index = 0; index < actors; index++) {
+      const actor = reader.utf8(reader.u8("actor length"), "actor");
+      if (!isValidActor(actor)) return undefined;
+      if (index > 0 && (checkActors[index - 1] as string) >= actor) return undefined;
+      const counter = reader.varint("clock counter");
+      if (counter < 1) return undefined;
+      checkActors.push(actor);
+      checkCounters.push(counter);
+    }
+    const count = reader.varint("sibling count");
+    if (count * SIBLING_BYTES_MIN > reader.remaining) return undefined;
+    let newestMs = 0;
+    let newestLogical = 0;
+    let previousActor = -1;
+    let previousCounter = 0;
+    for (let index = 0; index < count; index++) {
+      const actorIndex = reader.varint("dot actor");
+      if (actorIndex >= actors) return undefined;
+      const counter = reader.varint("dot counter");
+      if (counter < 1 || counter > (checkCounters[actorIndex] as number)) return undefined;
+      const ms = reader.varint("timestamp ms");
+      const logical = reader.varint("timestamp logical");
+      const flags = reader.u8("flags");
+      if ((flags & ~FLAG_TOMBSTONE) !== 0) return undefined;
+      reader.skip(reader.varint("content type length"), "content type");
+      if ((flags & FLAG_TOMBSTONE) === 0) reader.skip(reader.varint("value length"), "value");
+      // The clock's actors are in strictly ascending order, so dots compare by actor index, then counter.
+      if (index > 0 && (actorIndex < previousActor || (actorIndex === previousActor && counter <= previousCounter))) return undefined;
+      previousActor = actorIndex;
+      previousCounter = counter;
+      if (ms > newestMs || (ms === newestMs && logical > newestLogical)) {
+        newestMs = ms;
+        newestLogical = logical;
+      }
+    }
+    if (reader.remaining !== 0) return undefined;
+    return { siblings: count, newestMs, newestLogical };
+  } catch (err) {
+    if (err instanceof CorruptRecordError) return undefined;
+    throw err;
+  }
+}
+
 /** Encoded length of a clock's entries (without any prefix other than the entry count). */
 export function clockEncodedLength(clock: VersionVector, actors: readonly string[]): number {
   let size = varintLength(actors.length);

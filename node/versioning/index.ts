@@ -39,5 +39,5 @@ export { DEFAULT_SIBLING_LIMITS, siblingCheck } from "./sibling-limits.js";
 export type { ContextLimits } from "./context.js";
 export { CONTEXT_LIMITS, decodeContext, encodeContext } from "./context.js";
 
-export type { DecodeOptions } from "./codec.js";
-export { CorruptRecordError, decodeRecord, encodedRecordBytes, encodeRecord, RECORD_FORMAT_VERSION, withOwnValues } from "./codec.js";
+export type { DecodeOptions, RecordSummary } from "./codec.js";
+export { checkRecord, CorruptRecordError, decodeRecord, encodedRecordBytes, encodeRecord, RECORD_FORMAT_VERSION, withOwnValues } from "./codec.js";

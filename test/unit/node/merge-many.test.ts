@@ -117,12 +117,52 @@ describe("merging a page of records", function () {
       // The page as it arrives: decoded from one message, its values views into it.
       const sent = page([["held", version("theirs", "sender")], ["fresh", version("fresh", "sender")]]);
       const message = PEER_OPS.scan.responseBody.encode(sent.map((e) => ({ bucket: e.bucket, key: e.key, record: e.encoded })))!;
-      const received = PEER_OPS.scan.responseBody.decode(message).map((e) => ({ ...e, mode: "siblings" as const }));
+      const received = PEER_OPS.scan.responseBody.decode(message).map((e) => Object.assign(e, { mode: "siblings" as const }));
       assert.equal(await replica.mergeMany(7, received), 2);
       // Nothing may depend on the message once the page is handled.
       message.fill(0);
       assert.deepEqual(await values("held"), ["mine", "theirs"], "the merged record, served from the cache, holds its own values");
       assert.deepEqual(await values("fresh"), ["fresh"]);
+    });
+
+    it("stores a received page without decoding its records, and decodes those it merges or a listener wants", async function () {
+      // A clock whose wall time stands still, so what it observed shows.
+      const replica = new LocalReplica(store, new HybridClock(() => 0), limits, quiet);
+      await replica.merge(at("k005"), "siblings", version("mine", "writer"));
+      const heard: string[] = [];
+      let scoped = false;
+      replica.onWrite((a) => heard.push(a.key.toString()), () => scoped);
+      /** A page as it arrives, each entry counting the reads of its record. */
+      const receive = (records: [string, VersionedRecord][]) => {
+        const sent = page(records);
+        const message = PEER_OPS.scan.responseBody.encode(sent.map((e) => ({ bucket: e.bucket, key: e.key, record: e.encoded })))!;
+        const reads = new Set<string>();
+        const entries = PEER_OPS.scan.responseBody.decode(message).map((e) => {
+          const record = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(e), "record")!.get!;
+          Object.defineProperty(e, "record", { get: () => (reads.add(e.key.toString()), record.call(e)) });
+          return Object.assign(e, { mode: "siblings" as const });
+        });
+        return { entries, reads };
+      };
+      const records = Array.from({ length: 10 }, (_, i): [string, VersionedRecord] => [`k${String(i).padStart(3, "0")}`, version(`v${i}`, "sender", 50 + i)]);
+      const first = receive(records);
+      assert.equal(await replica.mergeMany(7, first.entries), 10);
+      assert.deepEqual([...first.reads], ["k005"], "only the record merged with a held one is decoded");
+      assert.deepEqual(heard, ["k005"], "a listener out of scope hears of merges only");
+      assert.deepEqual(await values("k003"), ["v3"]);
+      assert.deepEqual(await values("k005"), ["mine", "v5"]);
+      assert.deepEqual(replica.clock.peek(), { ms: 59, logical: 0 }, "the clock observed the newest timestamp of the records stored as sent");
+      // The same page again: the records held as sent are not decoded; k005, held merged, is decoded and stays as it is.
+      const again = receive(records);
+      assert.equal(await replica.mergeMany(7, again.entries), 0);
+      assert.deepEqual([...again.reads], ["k005"]);
+      // A listener in scope hears of records stored as sent, decoded for it.
+      heard.length = 0;
+      scoped = true;
+      const fresh = receive([["k100", version("new", "sender")]]);
+      assert.equal(await replica.mergeMany(7, fresh.entries), 1);
+      assert.deepEqual(heard, ["k100"]);
+      assert.deepEqual([...fresh.reads], ["k100"]);
     });
 
     it("loses no write that lands on a key of the page while the page is being merged", async function () {

@@ -220,7 +220,10 @@ describe("peer messages", function () {
   it("decode responses with their body codecs", function () {
     const key = Buffer.from("k");
     const scan = encodeResponse("scan", { header: { done: true }, body: [{ bucket: "b", key, record: encodeRecord(RECORD) }] });
-    assert.deepEqual(decodeResponse("scan", Buffer.from(JSON.stringify(scan.header)), scan.body!).body, [{ bucket: "b", key, record: RECORD, encoded: encodeRecord(RECORD) }]);
+    const [entry, ...rest] = decodeResponse("scan", Buffer.from(JSON.stringify(scan.header)), scan.body!).body;
+    assert.equal(rest.length, 0);
+    assert.deepEqual({ bucket: entry!.bucket, key: entry!.key, record: entry!.record, encoded: entry!.encoded }, { bucket: "b", key, record: RECORD, encoded: encodeRecord(RECORD) });
+    assert.deepEqual(entry!.summary, { siblings: RECORD.siblings.length, newestMs: RECORD.siblings[0]!.timestamp.ms, newestLogical: RECORD.siblings[0]!.timestamp.logical });
     const keys = encodeResponse("ae-keys", { header: {}, body: [["b", key, "0123456789abcdef"]] });
     assert.deepEqual(decodeResponse("ae-keys", Buffer.from("{}"), keys.body!).body, [["b", key, "0123456789abcdef"]]);
     const absent = decodeResponse("fetch", Buffer.from('{"canVote":true}'), Buffer.alloc(0));
@@ -234,6 +237,11 @@ describe("peer messages", function () {
     assert.throws(() => decodeResponse("fetch", Buffer.from('{"canVote":true}'), Buffer.from("junk")), PeerMessageError);
     assert.throws(() => decodeResponse("ae-leaves", Buffer.from("{}"), Buffer.alloc(5)), /8192 bytes/);
     assert.throws(() => decodeResponse("scan", Buffer.from('{"done":true}'), Buffer.from([0, 1])), PeerMessageError);
+    // A page with one damaged record is refused whole, and the error says what is wrong with the record.
+    const damaged = encodeRecord(RECORD);
+    damaged[damaged.length - 2] = 0x04;
+    const page = encodeResponse("scan", { header: { done: true }, body: [{ bucket: "b", key: Buffer.from("k1"), record: encodeRecord(RECORD) }, { bucket: "b", key: Buffer.from("k2"), record: damaged }] });
+    assert.throws(() => decodeResponse("scan", Buffer.from(JSON.stringify(page.header)), page.body!), /'scan' response body does not decode: record is corrupt: /);
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  checkRecord,
   CorruptRecordError,
   decodeRecord,
   encodeRecord,
@@ -199,5 +200,69 @@ describe("versioning: record codec on corrupt input", () => {
         assert.ok(error instanceof CorruptRecordError, `run ${run}: ${String(error)}`);
       }
     }
+  });
+
+  /** Whether `checkRecord` and `decodeRecord` give `input` the same verdict, and the summary matches the record. */
+  function assertSameVerdict(input: Buffer, label: string): boolean {
+    const summary = checkRecord(input);
+    let decoded: VersionedRecord | undefined;
+    try {
+      decoded = decodeRecord(input);
+    } catch (error) {
+      assert.ok(error instanceof CorruptRecordError, `${label}: ${String(error)}`);
+    }
+    assert.equal(summary !== undefined, decoded !== undefined, `${label}: checkRecord ${summary ? "accepts" : "refuses"} what decodeRecord ${decoded ? "accepts" : "refuses"} (${input.toString("hex")})`);
+    if (decoded && summary) {
+      assert.equal(summary.siblings, decoded.siblings.length, label);
+      const newest = decoded.siblings.reduce((n, s) => (s.timestamp.ms > n.ms || (s.timestamp.ms === n.ms && s.timestamp.logical > n.logical) ? s.timestamp : n), { ms: 0, logical: 0 });
+      assert.deepEqual({ ms: summary.newestMs, logical: summary.newestLogical }, newest, label);
+    }
+    return decoded !== undefined;
+  }
+
+  it("is checked without decoding to the same verdict as decoding: every hand-built refusal, every truncation", () => {
+    const encoded = sample();
+    assert.ok(assertSameVerdict(encoded, "intact"));
+    for (let length = 0; length < encoded.length; length++) assertSameVerdict(encoded.subarray(0, length), `length ${length}`);
+    assertSameVerdict(Buffer.concat([encoded, Buffer.from([0])]), "trailing byte");
+    const clockA = [RECORD_FORMAT_VERSION, 1, 1, 0x41, 1];
+    const tombstone = [0, 0, 0x01, 0];
+    const proto = Buffer.from("__proto__");
+    const hugeVarint = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02];
+    for (const bytes of [
+      [9, 0, 0],
+      [...clockA, 1, 0, 0, ...tombstone],
+      [...clockA, 1, 0, 2, ...tombstone],
+      [...clockA, 1, 1, 1, ...tombstone],
+      [...clockA, 2, 0, 1, ...tombstone, 0, 1, ...tombstone],
+      [...clockA, 1, 0, 1, 0, 0, 0x04, 0],
+      [RECORD_FORMAT_VERSION, 1, 1, 0x41, 0, 0],
+      [RECORD_FORMAT_VERSION, 2, 1, 0x42, 1, 1, 0x41, 1, 0],
+      [RECORD_FORMAT_VERSION, 2, 1, 0x41, 1, 1, 0x41, 1, 0],
+      [RECORD_FORMAT_VERSION, 1, proto.length, ...proto, 1, 0],
+      [RECORD_FORMAT_VERSION, 1, 0, 1, 0],
+      [RECORD_FORMAT_VERSION, ...hugeVarint],
+      [RECORD_FORMAT_VERSION, 0, ...hugeVarint],
+      [RECORD_FORMAT_VERSION, 1, 1, 0x41, 1, 1, 0, 1, 0, 0, 0, 0, ...hugeVarint, 0x78],
+    ]) {
+      assert.equal(assertSameVerdict(Buffer.from(bytes), bytes.join(",")), false, bytes.join(","));
+    }
+    // Two actors, siblings of both in dot order and out of it.
+    const clockAB = [RECORD_FORMAT_VERSION, 2, 1, 0x41, 2, 1, 0x42, 1];
+    assert.ok(assertSameVerdict(Buffer.from([...clockAB, 2, 0, 2, 5, 0, ...tombstone, 1, 1, 7, 3, ...tombstone]), "A:2 then B:1"));
+    assert.equal(assertSameVerdict(Buffer.from([...clockAB, 2, 1, 1, 7, 3, ...tombstone, 0, 2, 5, 0, ...tombstone]), "B:1 then A:2"), false);
+    assert.equal(assertSameVerdict(Buffer.from([...clockAB, 2, 0, 2, 5, 0, ...tombstone, 0, 1, 5, 0, ...tombstone]), "A:2 then A:1"), false);
+  });
+
+  it("is checked without decoding to the same verdict as decoding on random records and random damage (seeded)", () => {
+    const random = seededRandom(testSeed() + 7000);
+    let accepted = 0;
+    for (let run = 0; run < 3000; run++) {
+      const damaged = Buffer.from(encodeRecord(randomRecord(random)));
+      if (run % 3 !== 0) for (let flips = 1 + random.int(3); flips > 0; flips--) damaged[random.int(damaged.length)] = random.int(256);
+      const input = random.chance(0.2) ? damaged.subarray(0, random.int(damaged.length + 1)) : damaged;
+      if (assertSameVerdict(input, `run ${run}`)) accepted++;
+    }
+    assert.ok(accepted > 1000 && accepted < 3000, `both verdicts were exercised (${accepted} of 3000 accepted)`);
   });
 });
