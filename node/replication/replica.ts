@@ -142,7 +142,7 @@ export class LocalReplica {
     const raws = entries.map((entry) => dataKey(partition, entry.bucket, entry.key));
     const ids = raws.map(recordId);
     return this.store.withRecordLocks(ids, async () => {
-      const held = await this.store.heldEncoded(raws, entries.length * HELD_SCAN_FACTOR);
+      const held = await this.store.heldEncoded(raws, ids, entries.length * HELD_SCAN_FACTOR);
       const loads: { key: Buffer; id: string; value: Buffer }[] = [];
       const loaded: MergeEntry[] = [];
       const changes: { at: ReplicaKey; before: VersionedRecord | undefined; after: VersionedRecord }[] = [];

@@ -18,6 +18,8 @@ import { WriteQueue } from "./write-queue.js";
  */
 const BATCH_COUNT_MAX = 1000;
 const BATCH_BYTES_MAX = 4 * 1024 * 1024;
+/** How many bytes of records `heldEncoded` reads from LevelDB per trip to its threads (a page is at most 4 MiB). */
+const HELD_READ_BYTES = 4 * 1024 * 1024;
 
 export interface StoredEntry {
   partition: number;
@@ -150,10 +152,10 @@ export class Store {
   }
 
   /**
-   * The stored bytes of each of `raws` (data keys, as `dataKey` builds them), read under the caller's record locks for
-   * a page merged in: every write of a record is made under its lock and settles once it is in LevelDB, so under the
-   * locks LevelDB holds the latest of each. The cache is neither read nor filled: a page streamed in is cold data, and
-   * a record the merge finds unchanged is never decoded at all.
+   * The stored bytes of each of `raws` (data keys, as `dataKey` builds them; `ids` the same keys as `recordId` gives
+   * them), read under the caller's record locks for a page merged in: every write of a record is made under its lock
+   * and settles once it is in LevelDB, so under the locks LevelDB holds the latest of each. The cache is neither read
+   * nor filled: a page streamed in is cold data, and a record the merge finds unchanged is never decoded at all.
    *
    * A page's keys arrive in key order, as the sender scanned them, so one pass over the range they span reads every
    * one of them the store holds: a single seek where it holds none (a partition streaming into a new replica), and
@@ -161,10 +163,13 @@ export class Store {
    * order, or a range holding more than `scanMax` keys (a replica that holds much more of it than the page names), are
    * read one by one instead.
    */
-  async heldEncoded(raws: Buffer[], scanMax: number): Promise<(Buffer | undefined)[]> {
+  async heldEncoded(raws: Buffer[], ids: string[], scanMax: number): Promise<(Buffer | undefined)[]> {
     if (raws.length === 0) return [];
-    for (let i = 1; i < raws.length; i++) if (Buffer.compare(raws[i - 1]!, raws[i]!) >= 0) return this.db.getMany(raws);
-    const iterator = this.db.iterator({ gte: raws[0], lte: raws[raws.length - 1], limit: scanMax + 1 });
+    // The ids order as the keys do (one latin1 character per byte), and compare without a call into Node's C++.
+    for (let i = 1; i < ids.length; i++) if (ids[i - 1]! >= ids[i]!) return this.db.getMany(raws);
+    // One read for the whole range: the default of 16 KiB per read made a 380 kB page two dozen trips to LevelDB's
+    // threads.
+    const iterator = this.db.iterator({ gte: raws[0], lte: raws[raws.length - 1], limit: scanMax + 1, highWaterMarkBytes: HELD_READ_BYTES });
     let held: [Buffer, Buffer][];
     try {
       held = await iterator.all();
@@ -172,13 +177,16 @@ export class Store {
       await iterator.close();
     }
     if (held.length > scanMax) return this.db.getMany(raws);
-    // Both lists are in key order: one walk pairs them.
+    // Both lists are in key order: one walk pairs them, one comparison per key where the store holds the page's keys.
     const out: (Buffer | undefined)[] = new Array(raws.length);
     let j = 0;
     for (let i = 0; i < raws.length; i++) {
-      const raw = raws[i]!;
-      while (j < held.length && Buffer.compare(held[j]![0], raw) < 0) j++;
-      out[i] = j < held.length && held[j]![0].equals(raw) ? held[j]![1] : undefined;
+      let order = j < held.length ? Buffer.compare(held[j]![0], raws[i]!) : 1;
+      while (order < 0) {
+        j++;
+        order = j < held.length ? Buffer.compare(held[j]![0], raws[i]!) : 1;
+      }
+      out[i] = order === 0 ? held[j]![1] : undefined;
     }
     return out;
   }

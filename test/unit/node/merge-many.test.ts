@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PEER_OPS } from "../../../node/protocol/index.js";
 import { LocalReplica } from "../../../node/replication/index.js";
-import { dataKey, Store } from "../../../node/storage/index.js";
+import { dataKey, recordId, Store } from "../../../node/storage/index.js";
 import { encodeRecord, HybridClock, liveSiblings, merge, update, type VersionedRecord } from "../../../node/versioning/index.js";
 
 describe("merging a page of records", function () {
@@ -206,7 +206,7 @@ describe("merging a page of records", function () {
     for (let i = 0; i < 40; i++) await replica.coordinate({ partition: 7, bucket: "b", key: Buffer.from(`k10-${i}`) }, "siblings", {}, { value: Buffer.from("x"), contentType: "x" });
     const raw = (key: string) => dataKey(7, "b", Buffer.from(key));
     const expect = async (keys: string[]) => {
-      const held = await store.heldEncoded(keys.map(raw), keys.length * 2);
+      const held = await store.heldEncoded(keys.map(raw), keys.map((k) => recordId(raw(k))), keys.length * 2);
       const want = await store.level.getMany(keys.map(raw));
       assert.deepEqual(held.map((b) => b?.toString("hex")), want.map((b) => b?.toString("hex")), keys.join(","));
     };
@@ -216,7 +216,7 @@ describe("merging a page of records", function () {
     await expect(["k09", "k10", "k11", "k12"]);
     await expect(["k00"]);
     await expect(["k61", "k62"]);
-    assert.deepEqual(await store.heldEncoded([], 0), []);
+    assert.deepEqual(await store.heldEncoded([], [], 0), []);
   });
 
   describe("scanning a partition in pages", function () {
