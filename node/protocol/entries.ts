@@ -3,6 +3,7 @@
  * ownership handoff, anti-entropy): u16 bucket length, bucket, u16 key length, key, u32 record length, record; repeated.
  * Records stay in their stored encoding, so a scan ships what it read from disk without re-encoding it.
  */
+import { frameBody } from "./frame.js";
 
 export interface RawEntry {
   bucket: string;
@@ -16,19 +17,30 @@ export function entriesOverheadBytes(bucket: string, key: Buffer): number {
 }
 
 export function encodeEntries(entries: RawEntry[]): Buffer {
+  // A page's entries are nearly always of one bucket: its bytes are made once per run of it, not once per entry.
+  let bucketName: string | undefined;
+  let bucketBytes = Buffer.alloc(0);
+  const buckets = entries.map((e) => {
+    if (e.bucket !== bucketName) {
+      bucketName = e.bucket;
+      bucketBytes = Buffer.from(e.bucket, "utf8");
+    }
+    return bucketBytes;
+  });
   let size = 0;
-  const buckets = entries.map((e) => Buffer.from(e.bucket, "utf8"));
   for (let i = 0; i < entries.length; i++) size += 2 + buckets[i]!.length + 2 + entries[i]!.key.length + 4 + entries[i]!.record.length;
-  const out = Buffer.allocUnsafe(size);
+  const out = frameBody(size);
   let at = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
-    at = out.writeUInt16BE(buckets[i]!.length, at);
-    at += buckets[i]!.copy(out, at);
-    at = out.writeUInt16BE(e.key.length, at);
-    at += e.key.copy(out, at);
-    at = out.writeUInt32BE(e.record.length, at);
-    at += e.record.copy(out, at);
+    const bucket = buckets[i]!;
+    at = out.writeUInt16BE(bucket.length, at);
+    out.set(bucket, at);
+    at = out.writeUInt16BE(e.key.length, at + bucket.length);
+    out.set(e.key, at);
+    at = out.writeUInt32BE(e.record.length, at + e.key.length);
+    out.set(e.record, at);
+    at += e.record.length;
   }
   return out;
 }

@@ -47,6 +47,22 @@ export interface Frame {
   body: Buffer;
 }
 
+/** Bytes `frameBody` reserves before a body for the frame's prefix: the fixed fields and a header up to about 4 KiB. */
+const BODY_HEADROOM_BYTES = 4096;
+/** Bodies made by `frameBody`, whose headroom `encodeFrame` may write into. */
+const withHeadroom = new WeakSet<Buffer>();
+
+/**
+ * A buffer for a large body (a page of records) with room before it for its frame's prefix, so `encodeFrame` writes
+ * the prefix there instead of copying the body into a new buffer: a scale-out's senders spent a third of their
+ * copying on that second copy of every page, and the collector more on the garbage.
+ */
+export function frameBody(size: number): Buffer {
+  const body = Buffer.allocUnsafeSlow(BODY_HEADROOM_BYTES + size).subarray(BODY_HEADROOM_BYTES);
+  withHeadroom.add(body);
+  return body;
+}
+
 /**
  * Encodes one frame. A header or a whole frame over its limit is refused here, before anything is written, with an
  * error the caller can answer or report: sending it would make the other side close the connection.
@@ -61,13 +77,17 @@ export function encodeFrame(id: number, kind: number, header: object | Buffer, b
   if (4 + length > FRAME_BYTES_MAX) {
     throw new DynamoError("value_too_large", `a peer frame of ${4 + length} bytes exceeds the ${FRAME_BYTES_MAX}-byte frame limit`);
   }
-  const out = Buffer.allocUnsafe(4 + length);
+  const prefixLength = FRAME_OVERHEAD_BYTES + headerBytes.length;
+  // A body's headroom serves one frame: a second frame of the same body copies it, rather than rewrite the prefix of
+  // a frame that may still wait in a socket's queue.
+  const inPlace = body !== undefined && prefixLength <= BODY_HEADROOM_BYTES && withHeadroom.delete(body);
+  const out = inPlace ? Buffer.from(body.buffer, body.byteOffset - prefixLength, 4 + length) : Buffer.allocUnsafe(4 + length);
   out.writeUInt32BE(length, 0);
   out.writeUInt32BE(id, 4);
   out[8] = kind;
   out.writeUInt16BE(headerBytes.length, 9);
   headerBytes.copy(out, 11);
-  if (body) body.copy(out, 11 + headerBytes.length);
+  if (body && !inPlace) body.copy(out, prefixLength);
   return out;
 }
 

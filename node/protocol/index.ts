@@ -2,7 +2,7 @@
  * The peer port's wire: the framing of the peer protocol, the typed operations it carries (schemas and body codecs,
  * used by both ends), the entry batches that stream partitions, and the messages of the admin API.
  */
-export { encodeFrame, FrameReader, FRAME_BYTES_MAX, FRAME_ERROR, FRAME_GOAWAY, FRAME_HEADER_BYTES_MAX, FRAME_OK, FRAME_OVERHEAD_BYTES, FRAME_REQUEST, GOAWAY_FRAME_ID, RECORD_BYTES_MAX_LIMIT, SCAN_PAGE_BYTES_MAX } from "./frame.js";
+export { encodeFrame, frameBody, FrameReader, FRAME_BYTES_MAX, FRAME_ERROR, FRAME_GOAWAY, FRAME_HEADER_BYTES_MAX, FRAME_OK, FRAME_OVERHEAD_BYTES, FRAME_REQUEST, GOAWAY_FRAME_ID, RECORD_BYTES_MAX_LIMIT, SCAN_PAGE_BYTES_MAX } from "./frame.js";
 export type { Frame } from "./frame.js";
 export { encodeEntries, decodeEntries, entriesOverheadBytes } from "./entries.js";
 export type { RawEntry } from "./entries.js";

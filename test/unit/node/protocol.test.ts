@@ -10,6 +10,7 @@ import {
   decodeRequest,
   decodeResponse,
   encodeFrame,
+  frameBody,
   encodeRequestBody,
   encodeRequestHeader,
   encodeResponse,
@@ -60,6 +61,21 @@ describe("peer frames", function () {
       ]);
       assert.ok(out[1]!.body.every((b) => b === 3));
     }
+  });
+
+  it("carry a body made with headroom as it is, once, and copy it for a second frame or a header too large for the room", function () {
+    const body = frameBody(70_000).fill(5);
+    const first = encodeFrame(7, 1, { page: 1 }, body);
+    assert.equal(first.buffer, body.buffer, "the frame is written around the body, not copied");
+    const second = encodeFrame(8, 1, { page: 2 }, body);
+    assert.notEqual(second.buffer, body.buffer);
+    const big = frameBody(10).fill(6);
+    const third = encodeFrame(9, 1, { pad: "x".repeat(5000) }, big);
+    assert.notEqual(third.buffer, big.buffer);
+    const frames = new FrameReader().push(Buffer.concat([first, second, third]));
+    assert.deepEqual(frames.map((f) => [f.id, JSON.parse(f.header.toString()).page, f.body.length]), [[7, 1, 70_000], [8, 2, 70_000], [9, undefined, 10]]);
+    assert.ok(frames[0]!.body.every((b) => b === 5) && frames[1]!.body.every((b) => b === 5) && frames[2]!.body.every((b) => b === 6));
+    assert.equal(first.readUInt32BE(4), 7, "the second frame left the first one's prefix alone");
   });
 
   it("refuse a length prefix beyond the frame limit instead of buffering it", function () {
