@@ -14,6 +14,8 @@ export type RingListener = (ring: Ring, previous: Ring | undefined) => void;
 export class RingState {
   private current: Ring | undefined;
   private currentHash: string | undefined;
+  /** `ringHash` of the current ring, made once per ring: every install compares a candidate with it. */
+  private currentContentHash: string | undefined;
   private readonly peers = new Map<string, PeerClient>();
   private readonly listeners: RingListener[] = [];
 
@@ -49,7 +51,7 @@ export class RingState {
    * election — on the greater content hash, so the cluster converges on one ring, which the leader carries forward.
    */
   async install(candidate: Ring, mode: "commit" | "gossip" = "gossip"): Promise<boolean> {
-    if (this.current && ringHash(candidate) === ringHash(this.current)) return true;
+    if (this.current && ringHash(candidate) === this.contentHash()) return true;
     if (!this.wins(candidate, mode)) return false;
     await this.store.putMeta("ring", Buffer.from(JSON.stringify(candidate)));
     // Another install may have raced past while the write was in flight; the winner still wins.
@@ -64,8 +66,12 @@ export class RingState {
    */
   get hash(): string {
     if (!this.current) return "";
-    this.currentHash ??= `${termOf(this.current).toString().padStart(16, "0")}:${ringHash(this.current)}`;
+    this.currentHash ??= `${termOf(this.current).toString().padStart(16, "0")}:${this.contentHash()}`;
     return this.currentHash;
+  }
+
+  private contentHash(): string {
+    return (this.currentContentHash ??= this.current ? ringHash(this.current) : "");
   }
 
   get term(): number {
@@ -100,6 +106,7 @@ export class RingState {
     const previous = this.current;
     this.current = ring;
     this.currentHash = undefined;
+    this.currentContentHash = undefined;
     for (const [id, client] of this.peers) {
       const member = ring.members[id];
       if (!member || member.peerUrl !== client.url) {
