@@ -143,7 +143,7 @@ export class LocalReplica {
     const ids = raws.map(recordId);
     return this.store.withRecordLocks(ids, async () => {
       const held = await this.store.heldEncoded(raws, ids, entries.length * HELD_SCAN_FACTOR);
-      const loads: { key: Buffer; id: string; value: Buffer }[] = [];
+      const loads: { type: "put"; key: Buffer; id: string; value: Buffer }[] = [];
       const loaded: MergeEntry[] = [];
       const changes: { at: ReplicaKey; before: VersionedRecord | undefined; after: VersionedRecord }[] = [];
       entries.forEach((entry, i) => {
@@ -164,7 +164,7 @@ export class LocalReplica {
         // tens of milliseconds of event loop each.
         if (entry.encoded !== undefined && storable(entry)) {
           if (stored === undefined && entry.encoded.length <= replicationCeiling(this.limits)) {
-            loads.push({ key: raws[i]!, id: ids[i]!, value: entry.encoded });
+            loads.push({ type: "put", key: raws[i]!, id: ids[i]!, value: entry.encoded });
             loaded.push(entry);
             return;
           }

@@ -198,7 +198,7 @@ export class Store {
     // Forget first: if the write fails, a later read goes to disk rather than trusting a version that may not be there.
     this.mutations += 1;
     this.cache.delete(cacheKey);
-    await this.writes.write([{ key: raw, id: cacheKey, value: encoded }]);
+    await this.writes.write([{ type: "put", key: raw, id: cacheKey, value: encoded }]);
     this.mutations += 1;
     this.cache.set(cacheKey, record, encoded.length);
   }
@@ -207,7 +207,9 @@ export class Store {
     if (ops.length === 0) return;
     const prepared = ops.map((op) => {
       const key = dataKey(op.partition, op.bucket, op.key);
-      return { key, id: recordId(key), value: op.type === "put" ? encodeRecord(op.record) : undefined, record: op.type === "put" ? op.record : undefined };
+      return op.type === "put"
+        ? { type: op.type, key, id: recordId(key), value: encodeRecord(op.record), record: op.record }
+        : { type: op.type, key, id: recordId(key), value: undefined, record: undefined };
     });
     this.mutations += 1;
     for (const op of prepared) this.cache.delete(op.id);
@@ -287,7 +289,7 @@ export class Store {
    * record locks (a bulk load into a new replica): `key` is the data key, `id` it in latin1 (see `recordId`). The cache
    * is told to forget them rather than to hold them: data streamed in is cold, and must not push out what clients read.
    */
-  async putEncoded(writes: { key: Buffer; id: string; value: Buffer }[]): Promise<void> {
+  async putEncoded(writes: { type: "put"; key: Buffer; id: string; value: Buffer }[]): Promise<void> {
     if (writes.length === 0) return;
     this.mutations += 1;
     for (const w of writes) this.cache.delete(w.id);
@@ -332,7 +334,7 @@ export class Store {
    * any earlier write of the same key.
    */
   async putRaw(key: Buffer, value: Buffer | undefined): Promise<void> {
-    await this.writes.write([{ key, id: recordId(key), value }]);
+    await this.writes.write([value === undefined ? { type: "del", key, id: recordId(key), value } : { type: "put", key, id: recordId(key), value }]);
   }
 
   /** Write batches and the operations in them since the store opened, for metrics. */

@@ -12,13 +12,12 @@
  */
 import type { ClassicLevel } from "classic-level";
 
-export interface RawWrite {
-  key: Buffer;
-  /** The key as a latin1 string (the store's cache key), to find earlier unfinished writes of it. */
-  id: string;
-  /** The value to store, or undefined to delete the key. */
-  value: Buffer | undefined;
-}
+/**
+ * One write: `put` stores `value`, `del` deletes the key; `id` is the key as a latin1 string (the store's cache key),
+ * to find earlier unfinished writes of it. It is the form LevelDB's batch reads (other fields are not looked at), so a
+ * batch's writes are handed over as they are, without an operation object made for each.
+ */
+export type RawWrite = { type: "put"; key: Buffer; id: string; value: Buffer } | { type: "del"; key: Buffer; id: string; value: undefined };
 
 export interface WriteQueueLimits {
   /**
@@ -33,7 +32,7 @@ export interface WriteQueueLimits {
 interface PrivateLevel {
   _put(key: Buffer, value: Buffer, options: { sync: boolean }): Promise<void>;
   _del(key: Buffer, options: { sync: boolean }): Promise<void>;
-  _batch(ops: ({ type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer })[], options: { sync: boolean }): Promise<void>;
+  _batch(ops: readonly { type: "put" | "del"; key: Buffer; value?: Buffer }[], options: { sync: boolean }): Promise<void>;
 }
 
 /** A batch the writes of one turn join; they wait for it to be written. */
@@ -122,10 +121,7 @@ export class WriteQueue {
       const w = batch.writes[0]!;
       written = w.value === undefined ? this.level._del(w.key, this.options) : this.level._put(w.key, w.value, this.options);
     } else {
-      written = this.level._batch(
-        batch.writes.map((w) => (w.value === undefined ? { type: "del", key: w.key } : { type: "put", key: w.key, value: w.value })),
-        this.options,
-      );
+      written = this.level._batch(batch.writes, this.options);
     }
     written.then(
       () => this.finish(batch, undefined),

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
 import { WriteQueue, type RawWrite } from "../../../node/storage/write-queue.js";
 
-const put = (key: string, value: string): RawWrite => ({ key: Buffer.from(key), id: key, value: Buffer.from(value) });
-const del = (key: string): RawWrite => ({ key: Buffer.from(key), id: key, value: undefined });
+const put = (key: string, value: string): RawWrite => ({ type: "put", key: Buffer.from(key), id: key, value: Buffer.from(value) });
+const del = (key: string): RawWrite => ({ type: "del", key: Buffer.from(key), id: key, value: undefined });
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type Op = { type: "put" | "del"; key: Buffer; value?: Buffer };
