@@ -150,9 +150,8 @@ export class LocalReplica {
         const stored = held[i];
         const summary = entry.summary;
         const unchanged = stored !== undefined && entry.encoded !== undefined && stored.equals(entry.encoded);
-        // The clock observes what the page brings, so this node's next write stamps later than anything it stores;
-        // bytes equal to the stored ones were observed when they were stored. A checked record's newest timestamp
-        // is known without decoding it.
+        // The clock observes what the page brings, so this node's next write stamps later than what it stores; bytes
+        // equal to the stored ones bring nothing new. A checked record's newest timestamp is known without decoding it.
         if (!unchanged) {
           if (summary) this.clock.observe({ ms: summary.newestMs, logical: summary.newestLogical });
           else for (const sibling of entry.record.siblings) this.clock.observe(sibling.timestamp);

@@ -360,14 +360,14 @@ export class Store {
    * joins the queue of every key in one turn of the event loop, so any two callers that want the same keys are queued
    * in the same order on all of them, and every other caller holds one key at a time: no two callers can wait on each
    * other. Only keys someone holds are waited for. The page holds all its keys through one promise, and a key nobody
-   * held (nearly every key of a handoff) costs it no more than its map entry: a promise and a closure per key were a
-   * tenth of a joining node's CPU for its locks alone.
+   * held (nearly every key of a handoff) costs it no more than its map entry: a promise and two closures per key took
+   * 112 ms of a joining node's 3.0 CPU-seconds in a profiled scale-out.
    */
   async withRecordLocks<T>(ids: string[], fn: () => Promise<T>): Promise<T> {
     let resolve!: () => void;
     const mine = new Promise<void>((r) => (resolve = r));
     const unique = new Set(ids);
-    /** For the keys someone held: this page's place in their queue (`mine` after the holder's), and the holder. */
+    /** For the keys someone held: this page's place in their queue (`mine`, once the holder is done). */
     let queued: Map<string, Promise<void>> | undefined;
     const waits: Promise<void>[] = [];
     for (const id of unique) {
