@@ -10,7 +10,10 @@
  * --timeline (a line per look during each step: the clients' p99 and errors since the last look, and each node's
  * handoff MB/s, pace, transfers in flight and CPU, to see when in a step the clients' latency rises)
  */
-import { loadavg } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { DynamoClient } from "../client/index.js";
 import { callControl } from "../dev/state.js";
 import { seededRandom } from "../lib/random.js";
@@ -25,7 +28,8 @@ const USAGE = `usage: npm run bench:rebalance -- [flags]
   --clients C           YCSB-A clients throughout (0: the handoff alone)               [8]
   --before-seconds S    seconds of load alone before each step                         [10]
   --seed N              seed of keys and operations                                    [random]
-  --config FILE         node configuration (buckets, tuning) for every node
+  --config FILE         node configuration (buckets, tuning) for every node; unless it sets
+                        tuning.dropDelayMs, the bench sets 2 s and waits for the drops between steps
   --node-arg FLAG       a Node.js flag for every node (repeatable)
   --timeline            a line per look during each step`;
 
@@ -47,6 +51,37 @@ const BEFORE_S = commandLine.number(flags["before-seconds"], "before-seconds", 1
 const SEED = commandLine.number(flags.seed, "seed", Math.floor(Math.random() * 2 ** 31), 0);
 const N = 3;
 const log = (line: string) => process.stdout.write(line + "\n");
+
+/**
+ * The nodes' delay before they drop a partition they no longer replicate (`tuning.dropDelayMs`, unless the --config
+ * file sets it). With the default of 10 s the drops of a step's moved partitions (LevelDB deleting the ranges on its
+ * threads) landed 10-20 s after it: in the next step's quiet window, whose CPU is subtracted from the step's, or in
+ * the next step itself, and a scale-in's receivers sometimes still held what they were sent. Two seconds makes the
+ * drops happen, and the bench waits DROP_SETTLE_S for them, before the next quiet window starts.
+ */
+const DROP_DELAY_MS = 2000;
+/**
+ * The janitor sweeps every `dropDelayMs` and drops a partition at the first sweep at least that long after it saw it
+ * unowned: 2-6 s after the ring settles, and deleting a quarter of the data takes a second or two more.
+ */
+const DROP_SETTLE_S = 4 * (DROP_DELAY_MS / 1000);
+
+/** The node configuration file for the cluster: the --config file (JSON or YAML), with the bench's drop delay unless it sets one. */
+function clusterConfig(workDir: string): { path: string; dropDelayMs: number } {
+  let document: { tuning?: Record<string, unknown> } | null = {};
+  if (flags.config) {
+    try {
+      document = parseYaml(readFileSync(flags.config, "utf8")) as typeof document;
+    } catch (error) {
+      throw new Error(`--config ${flags.config}: ${(error as Error).message}`);
+    }
+  }
+  const config = document ?? {};
+  const tuning = { dropDelayMs: DROP_DELAY_MS, ...config.tuning };
+  const path = join(workDir, "dynamo.json");
+  writeFileSync(path, JSON.stringify({ ...config, tuning }));
+  return { path, dropDelayMs: Number(tuning.dropDelayMs) };
+}
 
 interface NodeCounters {
   keys: number;
@@ -222,7 +257,12 @@ async function putRetrying(client: DynamoClient, key: string, value: Buffer): Pr
 
 async function main(): Promise<void> {
   log(`bench:rebalance: ${KEYS} keys of ${VALUE_BYTES} bytes, ${CLIENTS} YCSB-A clients, seed ${SEED}`);
-  const store = await startDevCluster({ nodes: 3, log, ...(flags.config ? { config: flags.config } : {}), nodeArgs: flags["node-arg"] ?? [] });
+  const workDir = mkdtempSync(join(tmpdir(), "dynamo-rebalance-"));
+  const config = clusterConfig(workDir);
+  const store = await startDevCluster({ nodes: 3, log, config: config.path, nodeArgs: flags["node-arg"] ?? [] }).catch((error: unknown) => {
+    rmSync(workDir, { recursive: true, force: true });
+    throw error;
+  });
   const client = new DynamoClient(store.urls, { maxSockets: 64, timeoutMs: 30_000 });
   try {
     const loadStarted = Date.now();
@@ -242,6 +282,10 @@ async function main(): Promise<void> {
       [3, 4],
       [4, 3],
     ] as const) {
+      if (rows.length > 0 && config.dropDelayMs === DROP_DELAY_MS) {
+        log(`waiting ${DROP_SETTLE_S} s for the nodes to drop what the last step moved away from them...`);
+        await new Promise((resolve) => setTimeout(resolve, DROP_SETTLE_S * 1000));
+      }
       log(`scaling ${from} -> ${to} after ${BEFORE_S} s of load alone...`);
       const row = await step(store, load, counters, from, to);
       rows.push(row);
@@ -261,6 +305,7 @@ async function main(): Promise<void> {
   } finally {
     client.close();
     await store.stop();
+    rmSync(workDir, { recursive: true, force: true });
   }
 }
 
