@@ -47,8 +47,8 @@ export class TransferReceiver {
   /**
    * Every transfer's progress, persisted as one list. Pages finish many times a second, and building the list's JSON
    * (which grows with the ring's transfers) for each took 113 ms of a joining node's 3.3 CPU-seconds in a profiled
-   * scale-out, its writes and garbage besides; so it is written at most every SAVE_INTERVAL_MS. A restart resumes each transfer from its last saved cursor, re-copying at most the
-   * pages of that interval, which merge as no change.
+   * scale-out, its writes and garbage besides; so it is written at most every SAVE_INTERVAL_MS. A restart resumes
+   * each transfer from its last saved cursor, re-copying at most the pages of that interval, which merge as no change.
    */
   private readonly saver = new CoalescedSave(
     () => this.deps.store.putMeta("transfers", Buffer.from(JSON.stringify([...this.progress.values()]))),

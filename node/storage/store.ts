@@ -313,12 +313,12 @@ export class Store {
   async dropPartition(partition: number): Promise<void> {
     const { gte } = partitionRange(partition);
     this.mutations += 1;
-    this.cache.deleteGroup(gte.toString("latin1"));
+    this.cache.deleteGroup(recordId(gte));
     // Writes queued or in flight for the partition land before the range is cleared, not after it.
     await this.writes.drain();
     await this.db.clear(partitionRange(partition));
     this.mutations += 1;
-    this.cache.deleteGroup(gte.toString("latin1"));
+    this.cache.deleteGroup(recordId(gte));
   }
 
   async getMeta(name: string): Promise<Buffer | undefined> {
@@ -352,7 +352,7 @@ export class Store {
    * promise per queued caller; the map entry disappears when the last holder finishes.
    */
   async withRecordLock<T>(partition: number, bucket: string, key: Buffer, fn: () => Promise<T>): Promise<T> {
-    return this.withKeyLock(recordId(dataKey(partition, bucket, key)), fn);
+    return this.withRecordLocks([recordId(dataKey(partition, bucket, key))], fn);
   }
 
   /**
@@ -366,8 +366,8 @@ export class Store {
   async withRecordLocks<T>(ids: string[], fn: () => Promise<T>): Promise<T> {
     let resolve!: () => void;
     const mine = new Promise<void>((r) => (resolve = r));
-    const unique = new Set(ids);
-    /** For the keys someone held: this page's place in their queue (`mine`, once the holder is done). */
+    const unique = ids.length === 1 ? ids : new Set(ids);
+    /** For the keys someone held: this caller's place in their queue (`mine`, once the holder is done). */
     let queued: Map<string, Promise<void>> | undefined;
     const waits: Promise<void>[] = [];
     for (const id of unique) {
@@ -382,41 +382,14 @@ export class Store {
       }
     }
     try {
-      if (waits.length > 0) await Promise.all(waits);
+      if (waits.length === 1) await waits[0];
+      else if (waits.length > 1) await Promise.all(waits);
       return await fn();
     } finally {
       resolve();
+      // The last caller in a key's queue takes the key's entry with it.
       for (const id of unique) if (this.locks.get(id) === (queued?.get(id) ?? mine)) this.locks.delete(id);
     }
-  }
-
-  private async withKeyLock<T>(lockKey: string, fn: () => Promise<T>): Promise<T> {
-    const { held, release } = this.enqueue(lockKey);
-    try {
-      if (held) await held;
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-
-  /**
-   * Joins the queue of one key: `held` (absent when nobody holds the key) resolves once the callers before this one
-   * are done, and `release` hands the key on.
-   */
-  private enqueue(lockKey: string): { held: Promise<void> | undefined; release: () => void } {
-    const held = this.locks.get(lockKey);
-    let resolve!: () => void;
-    const mine = new Promise<void>((r) => (resolve = r));
-    const chained = held ? held.then(() => mine) : mine;
-    this.locks.set(lockKey, chained);
-    return {
-      held,
-      release: () => {
-        resolve();
-        if (this.locks.get(lockKey) === chained) this.locks.delete(lockKey);
-      },
-    };
   }
 
   private requireIdentity(): { incarnation: string; actor: string; fresh: boolean } {

@@ -96,23 +96,21 @@ export class ByteReader {
 
   /** A view of the next `length` bytes (shares memory with the input). */
   bytes(length: number, field: string): Buffer {
-    if (length > this.remaining) this.fail(`${field} needs ${length} bytes but only ${this.remaining} remain`);
-    const view = this.buf.subarray(this.offset, this.offset + length);
-    this.offset += length;
-    return view;
+    const start = this.skip(length, field);
+    return this.buf.subarray(start, start + length);
   }
 
-  /** Steps over the next `length` bytes. */
-  skip(length: number, field: string): void {
+  /** Steps over the next `length` bytes; returns where they start. */
+  skip(length: number, field: string): number {
     if (length > this.remaining) this.fail(`${field} needs ${length} bytes but only ${this.remaining} remain`);
+    const start = this.offset;
     this.offset += length;
+    return start;
   }
 
   utf8(length: number, field: string): string {
-    if (length > this.remaining) this.fail(`${field} needs ${length} bytes but only ${this.remaining} remain`);
-    const text = this.buf.toString("utf8", this.offset, this.offset + length);
-    this.offset += length;
-    return text;
+    const start = this.skip(length, field);
+    return this.buf.toString("utf8", start, start + length);
   }
 
   expectEnd(): void {
