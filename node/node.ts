@@ -16,7 +16,7 @@ import { AntiEntropy } from "./anti-entropy/index.js";
 import { mergePageHandlers } from "./backup/index.js";
 import { Gossiper, MemberView, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
 import type { NodeConfig, Tuning } from "./config/index.js";
-import { AdaptivePace, HintDelivery, LatencyWindow, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
+import { AdaptivePace, GcPauses, HintDelivery, LatencyWindow, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createConsoleRoutes } from "./console/index.js";
 import { ClientRing, ClientSecurity, KvRoutes, answerClientError, clientAuthorization, closeServer, createAdminApi, createClientApi, createClientServer, withKvFastPath, type ClientSecurityOptions } from "./http/index.js";
 import { Drain } from "./lifecycle/index.js";
@@ -349,6 +349,7 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
   // while the event loop that serves clients falls behind (node/handoff/adaptive-pace.ts).
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
+  const gcPauses = new GcPauses();
   const requestLatency = new LatencyWindow();
   const pace = new AdaptivePace({
     ceilingBytesPerSecond: tuning.handoffBytesPerSecond,
@@ -360,11 +361,12 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     idleFactor: 1.5,
     windowMs: 250,
     // Node's readings include the 10 ms sampling interval; the target (tuning.handoffLagTargetMs) is held against
-    // them as they are, which is how its default of 20 ms was measured to protect clients.
+    // them as they are, which is how its default of 20 ms was measured to protect clients. The window's longest
+    // collection pause is taken off (node/handoff/gc-pauses.ts).
     lag: () => {
       const ms = loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0;
       loopDelay.reset();
-      return ms;
+      return Math.max(0, ms - gcPauses.take());
     },
     latency: () => requestLatency.takeP99(),
     latencyFactor: tuning.handoffLatencyFactor,

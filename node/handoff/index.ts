@@ -11,6 +11,7 @@ export { PAGE_RECORDS_MIN, pageLimit, streamPartition } from "./partition-stream
 export type { ReplicaAccess, StreamCursor, PartitionStreamOptions } from "./partition-stream.js";
 export type { TransferProgress, TransferReceiverDeps } from "./transfer-receiver.js";
 export { AdaptivePace } from "./adaptive-pace.js";
+export { GcPauses } from "./gc-pauses.js";
 export { LatencyWindow } from "./latency-window.js";
 export type { AdaptivePaceOptions, PaceState } from "./adaptive-pace.js";
 export { PartitionJanitor } from "./janitor.js";

@@ -1,0 +1,28 @@
+import { strict as assert } from "node:assert";
+import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { GcPauses } from "../../../node/handoff/gc-pauses.js";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+// Observer callbacks are delivered after the collection, in a later task.
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+test("reports the longest collection pause since the last reading, then starts again", async () => {
+  const pauses = new GcPauses();
+  try {
+    assert.equal(pauses.take(), 0, "nothing collected yet");
+    // A heap with something to mark makes the full collection's pause measurable.
+    const keep = Array.from({ length: 200_000 }, (_, i) => ({ i, s: `v${i}` }));
+    gc();
+    await settle();
+    const first = pauses.take();
+    assert.ok(first > 0, `a full collection was reported (${first} ms)`);
+    assert.ok(keep.length > 0);
+    assert.equal(pauses.take(), 0, "a reading starts a new measurement");
+  } finally {
+    pauses.stop();
+  }
+});
