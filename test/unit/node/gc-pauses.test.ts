@@ -1,5 +1,4 @@
-import { strict as assert } from "node:assert";
-import { test } from "node:test";
+import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { GcPauses } from "../../../node/handoff/gc-pauses.js";
@@ -10,19 +9,21 @@ const gc = runInNewContext("gc") as () => void;
 // Observer callbacks are delivered after the collection, in a later task.
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
-test("reports the longest collection pause since the last reading, then starts again", async () => {
-  const pauses = new GcPauses();
-  try {
-    assert.equal(pauses.take(), 0, "nothing collected yet");
-    // A heap with something to mark makes the full collection's pause measurable.
-    const keep = Array.from({ length: 200_000 }, (_, i) => ({ i, s: `v${i}` }));
-    gc();
-    await settle();
-    const first = pauses.take();
-    assert.ok(first > 0, `a full collection was reported (${first} ms)`);
-    assert.ok(keep.length > 0);
-    assert.equal(pauses.take(), 0, "a reading starts a new measurement");
-  } finally {
-    pauses.stop();
-  }
+describe("garbage-collection pauses for the handoff pace", function () {
+  it("reports the longest collection pause since the last reading, then starts again", async function () {
+    const pauses = new GcPauses();
+    try {
+      assert.equal(pauses.take(), 0, "nothing collected yet");
+      // A heap with something to mark makes the full collection's pause measurable.
+      const keep = Array.from({ length: 200_000 }, (_, i) => ({ i, s: `v${i}` }));
+      gc();
+      await settle();
+      const first = pauses.take();
+      assert.ok(first > 0, `a full collection was reported (${first} ms)`);
+      assert.ok(keep.length > 0);
+      assert.equal(pauses.take(), 0, "a reading starts a new measurement");
+    } finally {
+      pauses.stop();
+    }
+  });
 });
