@@ -5,7 +5,8 @@
  * which every client request on the node waits for. So every `windowMs` the pace reads the event loop's delay (its
  * 99th percentile over the window) and halves the rate when that is over the target, or raises it by a step when it
  * is not (multiplicative both ways, between `floor` and `ceiling`: half down per bad window; up per good one, doubling
- * from the floor at the start of a burst of streaming until the first bad window above the floor, then by a quarter).
+ * from the floor at the start of a burst of streaming until the first bad window above the floor, then by a quarter;
+ * on a node without clients the start quadruples instead, see `slowStartGrowth`).
  * A burst starts when streaming begins after a pause of `restartAfterMs`; shorter pauses keep the rate.
  * Up by a quarter rather than by a fixed step: from a low rate a fixed step of the ceiling's size would multiply the
  * rate many times over in one window, which on a machine whose cores the clients already fill is a burst that the
@@ -65,7 +66,7 @@ export interface PaceState {
 
 export class AdaptivePace {
   private rate: number;
-  /** Until the first back-off of a burst of streaming the rate doubles per good window (slow start). */
+  /** Until the first back-off of a burst of streaming the rate doubles (or quadruples) per good window (slow start). */
   private slowStart = true;
   private tokens: number;
   private lastRefill: number;
@@ -160,7 +161,8 @@ export class AdaptivePace {
     this.windowStart = now;
     if (idle) {
       // The levels without streaming, smoothed. After a longer pause the next burst of work starts from the floor and
-      // doubles per window until the first window in which clients or the event loop suffer, then climbs by a quarter
+      // doubles per window (quadruples without clients) until the first window in which clients or the event loop
+      // suffer, then climbs by a quarter
       // (slow start, then steady): started at the ceiling, a scale-in's receivers, which serve clients, took in
       // 100 MB/s each for the second it took the pace to see client p99 rise 13-fold.
       this.idleLagMs = this.idleLagMs === undefined ? lag : (this.idleLagMs + lag) / 2;
@@ -182,7 +184,7 @@ export class AdaptivePace {
       if (this.rate > floor) this.slowStart = false;
       this.rate = Math.max(floor, this.rate / 2);
     } else {
-      this.rate = Math.min(ceiling, this.rate * (this.slowStart ? 2 : 1.25));
+      this.rate = Math.min(ceiling, this.rate * (this.slowStart ? slowStartGrowth(latency) : 1.25));
     }
   }
 
@@ -191,4 +193,16 @@ export class AdaptivePace {
     this.tokens = Math.min(this.capacity(), this.tokens + ((now - this.lastRefill) / 1000) * this.rate);
     this.lastRefill = now;
   }
+}
+
+/**
+ * How much the rate grows per good window during a slow start. Doubling from the floor takes seven windows (1.75 s)
+ * to reach 128 MiB/s, and most of a handoff step without clients went to that climb: in a `bench:rebalance --timeline`
+ * run every receiver's readings stayed at half the delay target all the way up, and the joining node, once at the
+ * ceiling, took in 55 MB/s. A node whose window saw too few client requests to measure (`latency` undefined) has no
+ * clients of its own to protect, so it quadruples: four windows to the ceiling. The event loop's delay still halves
+ * the rate on it, and the nodes it streams with, if they serve clients, hold the stream to their own pace.
+ */
+function slowStartGrowth(latency: number | undefined): number {
+  return latency === undefined ? 4 : 2;
 }

@@ -179,6 +179,22 @@ describe("the adaptive streaming pace", function () {
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
   });
 
+  it("quadruples from the floor on a node without clients, and doubles on one with them", async function () {
+    const rateAfterOneSecond = async (latency: number | undefined) => {
+      const sim = simulated();
+      sim.setLag(5);
+      sim.setLatency(latency);
+      sim.advance(2000);
+      await sim.pace.take(1);
+      assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+      await stream(sim, 1.1);
+      return sim.pace.state.bytesPerSecond;
+    };
+    // Four good windows: 2 MB/s times 4^4 is past the 64 MB/s ceiling; times 2^4 is 32 MB/s.
+    assert.equal(await rateAfterOneSecond(undefined), 64_000_000);
+    assert.equal(await rateAfterOneSecond(5), 32_000_000);
+  });
+
   it("follows the event loop alone on a node without clients", async function () {
     const sim = simulated();
     sim.setLag(5);
