@@ -162,9 +162,8 @@ export class AdaptivePace {
     if (idle) {
       // The levels without streaming, smoothed. After a longer pause the next burst of work starts from the floor and
       // doubles per window (quadruples without clients) until the first window in which clients or the event loop
-      // suffer, then climbs by a quarter
-      // (slow start, then steady): started at the ceiling, a scale-in's receivers, which serve clients, took in
-      // 100 MB/s each for the second it took the pace to see client p99 rise 13-fold.
+      // suffer, then climbs by a quarter (slow start, then steady): started at the ceiling, a scale-in's receivers,
+      // which serve clients, took in 100 MB/s each for the second it took the pace to see client p99 rise 13-fold.
       this.idleLagMs = this.idleLagMs === undefined ? lag : (this.idleLagMs + lag) / 2;
       if (latency !== undefined) this.idleLatencyMs = this.idleLatencyMs === undefined ? latency : (this.idleLatencyMs + latency) / 2;
       if (now - this.lastActive > (this.options.restartAfterMs ?? 8 * this.options.windowMs)) {

@@ -9,6 +9,10 @@
  * quarter per window for seconds, with the receiver using a tenth to a third of a core. Halving the rate does not
  * make the next collection shorter, so the pace takes the window's longest pause off its delay reading. A pause that
  * clients feel is still seen: the pace's other signal, the node's own client latency, includes it.
+ *
+ * The reading is about the window's largest delay sample, and the subtraction assumes the pause fell in that sample.
+ * A window with a long stall of streaming's own and a separate pause reads low by up to the pause; the next window
+ * without a pause reads the stall in full.
  */
 import { PerformanceObserver, type PerformanceEntry } from "node:perf_hooks";
 
