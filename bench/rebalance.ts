@@ -66,8 +66,11 @@ const DROP_DELAY_MS = 2000;
  */
 const DROP_SETTLE_S = 4 * (DROP_DELAY_MS / 1000);
 
-/** The node configuration file for the cluster: the --config file (JSON or YAML), with the bench's drop delay unless it sets one. */
-function clusterConfig(workDir: string): { path: string; dropDelayMs: number } {
+/**
+ * The node configuration file for the cluster, in a new directory the caller removes: the --config file (JSON or
+ * YAML), with the bench's drop delay unless it sets one. `waitForDrops` says whether the bench's delay is in force.
+ */
+function clusterConfig(): { dir: string; path: string; waitForDrops: boolean } {
   let document: { tuning?: Record<string, unknown> } | null = {};
   if (flags.config) {
     try {
@@ -77,10 +80,11 @@ function clusterConfig(workDir: string): { path: string; dropDelayMs: number } {
     }
   }
   const config = document ?? {};
-  const tuning = { dropDelayMs: DROP_DELAY_MS, ...config.tuning };
-  const path = join(workDir, "dynamo.json");
-  writeFileSync(path, JSON.stringify({ ...config, tuning }));
-  return { path, dropDelayMs: Number(tuning.dropDelayMs) };
+  const waitForDrops = config.tuning?.dropDelayMs === undefined;
+  const dir = mkdtempSync(join(tmpdir(), "dynamo-rebalance-"));
+  const path = join(dir, "dynamo.json");
+  writeFileSync(path, JSON.stringify({ ...config, tuning: { dropDelayMs: DROP_DELAY_MS, ...config.tuning } }));
+  return { dir, path, waitForDrops };
 }
 
 interface NodeCounters {
@@ -257,10 +261,9 @@ async function putRetrying(client: DynamoClient, key: string, value: Buffer): Pr
 
 async function main(): Promise<void> {
   log(`bench:rebalance: ${KEYS} keys of ${VALUE_BYTES} bytes, ${CLIENTS} YCSB-A clients, seed ${SEED}`);
-  const workDir = mkdtempSync(join(tmpdir(), "dynamo-rebalance-"));
-  const config = clusterConfig(workDir);
+  const config = clusterConfig();
   const store = await startDevCluster({ nodes: 3, log, config: config.path, nodeArgs: flags["node-arg"] ?? [] }).catch((error: unknown) => {
-    rmSync(workDir, { recursive: true, force: true });
+    rmSync(config.dir, { recursive: true, force: true });
     throw error;
   });
   const client = new DynamoClient(store.urls, { maxSockets: 64, timeoutMs: 30_000 });
@@ -282,7 +285,7 @@ async function main(): Promise<void> {
       [3, 4],
       [4, 3],
     ] as const) {
-      if (rows.length > 0 && config.dropDelayMs === DROP_DELAY_MS) {
+      if (rows.length > 0 && config.waitForDrops) {
         log(`waiting ${DROP_SETTLE_S} s for the nodes to drop what the last step moved away from them...`);
         await new Promise((resolve) => setTimeout(resolve, DROP_SETTLE_S * 1000));
       }
@@ -305,7 +308,7 @@ async function main(): Promise<void> {
   } finally {
     client.close();
     await store.stop();
-    rmSync(workDir, { recursive: true, force: true });
+    rmSync(config.dir, { recursive: true, force: true });
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createServer, type Server } from "node:http";
 import express from "express";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
@@ -171,7 +171,7 @@ export class StorageNode {
     this.running = undefined;
     const { storage, membership, transfers, ports } = running;
     ports.stats.stop();
-    transfers.loopDelay.disable();
+    transfers.stopPaceSignals();
     // Every loop waits for its round in flight, so nothing touches the store or the network once this returns.
     await Promise.all([...running.loops.map((loop) => loop.stop()), transfers.rebuilder.stop(), transfers.receiver.stop()]);
     this.options.tls?.close();
@@ -327,8 +327,8 @@ function buildReplica({ tuning, log, metrics }: NodeContext, store: Store): Loca
 }
 
 interface Transfers {
-  /** The event loop's delay, which the pace backs off from. */
-  loopDelay: IntervalHistogram;
+  /** Stops what the pace reads of the event loop: its delay monitor and its observer of collection pauses. */
+  stopPaceSignals: () => void;
   /** The node's client request latencies, which the pace backs off from too (the client port records into it). */
   requestLatency: LatencyWindow;
   pace: AdaptivePace;
@@ -350,6 +350,10 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const gcPauses = new GcPauses();
+  const stopPaceSignals = () => {
+    loopDelay.disable();
+    gcPauses.stop();
+  };
   const requestLatency = new LatencyWindow();
   const pace = new AdaptivePace({
     ceilingBytesPerSecond: tuning.handoffBytesPerSecond,
@@ -418,7 +422,7 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     await rebuilder.load();
     await receiver.load();
   } catch (err) {
-    loopDelay.disable();
+    stopPaceSignals();
     throw err;
   }
   const canVote = (partition: number) => {
@@ -431,7 +435,7 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     if (!ring) return false;
     return preferenceList(ring, partition, targetN).includes(options.id) || ring.pending.some((t) => t.partition === partition && t.to === options.id);
   };
-  return { loopDelay, requestLatency, pace, rebuilder, receiver, canVote, isReplica };
+  return { stopPaceSignals, requestLatency, pace, rebuilder, receiver, canVote, isReplica };
 }
 
 /**
