@@ -141,8 +141,18 @@ export class DevCluster {
     }
     if (count > 64) throw new DynamoError("invalid_request", "a local cluster has at most 64 nodes");
     for (let i = this.nodes.length; i < count; i++) this.nodes.push(this.describe(i));
-    await Promise.all(this.nodes.slice(0, count).map((node) => this.startNode(node)));
+    // The new count holds before the new nodes start. The background loop steps meanwhile (every fraction of a second
+    // after a scale-down), and under the old count a step forgot a node that had no process yet, or stopped one that
+    // answered as a node the cluster did not want: the scale then found nothing to change, and the node ran untracked.
+    const before = this.desiredCount;
     this.desiredCount = count;
+    try {
+      await Promise.all(this.nodes.slice(0, count).map((node) => this.startNode(node)));
+    } catch (err) {
+      // A node that did start is stopped by the next step, as one past the count.
+      this.desiredCount = before;
+      throw err;
+    }
     this.options.onScale?.(count);
     let result = await this.stepOnce();
     // A step plans nothing while a new node has not answered its observation yet (on a busy machine its first answer
