@@ -1,7 +1,7 @@
 /** Driving a cluster from outside: the admin client and the RingDriver, shared by the operator and `dynamo dev`. */
 export { AdminClient, keptAliveAgent } from "./admin-client.js";
 export type { NodeInfo, RingAdmin } from "./admin-client.js";
-export { FencedError, RingDriver } from "./ring-driver.js";
+export { FencedError, RingDriver, progressPollMs } from "./ring-driver.js";
 export type { RingDriverOptions, StepResult } from "./ring-driver.js";
 export { observeNodes, reachableNodes } from "./observe.js";
 export type { MemberAddress, NodeAnswer, RingObservation } from "./observe.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { RingDriver, type MemberAddress } from "../../../driver/index.js";
-import { createRing } from "../../../node/ring/index.js";
+import { RingDriver, progressPollMs, type MemberAddress } from "../../../driver/index.js";
+import { createRing, rebalanceProgress } from "../../../node/ring/index.js";
 import type { Ring } from "../../../node/ring/types.js";
 import { ScriptedNodes } from "./scripted-nodes.js";
 
@@ -116,5 +116,21 @@ describe("RingDriver: observe, then decide", function () {
     const settled = await driver.step(three.map(address), three);
     assert.deepEqual(settled.removable, []);
     assert.equal(settled.retryAfterMs, 5000);
+  });
+
+  it("looks at a plan four times as often once its receivers' rate says at most a second of streaming is left", function () {
+    const pending = [0, 1, 2, 3].map((partition) => ({ partition, from: "a", to: "d", kind: "handoff" as const }));
+    const ring = { epoch: 2, pending };
+    const done = (partition: number, bytes: number) => ({ partition, to: "d", state: "done", bytes, startedAt: 0, finishedAt: 1000 });
+    // Two of four partitions, 2 MB each, done in the first second; the other two have 1 MB each to go at 4 MB/s.
+    const halfway = rebalanceProgress(ring, [done(0, 2e6), done(1, 2e6), { partition: 2, to: "d", state: "active", bytes: 1e6, startedAt: 0 }, { partition: 3, to: "d", state: "active", bytes: 1e6, startedAt: 0 }], 1500);
+    assert.equal(halfway.etaSeconds, 1);
+    assert.equal(progressPollMs(halfway), 250);
+    // One of four done: three partitions' worth (6 MB) at 2 MB/s is three seconds.
+    const early = rebalanceProgress(ring, [done(0, 2e6)], 1000);
+    assert.equal(early.etaSeconds, 3);
+    assert.equal(progressPollMs(early), 1000);
+    // Nothing done yet: no rate to go by.
+    assert.equal(progressPollMs(rebalanceProgress(ring, [], 1000)), 1000);
   });
 });
