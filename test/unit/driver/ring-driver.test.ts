@@ -119,7 +119,7 @@ describe("RingDriver: observe, then decide", function () {
   });
 
   it("looks at a plan four times as often once its receivers' rate says at most a second of streaming is left", function () {
-    const pending = [0, 1, 2, 3].map((partition) => ({ partition, from: "a", to: "d", kind: "handoff" as const }));
+    const pending = [0, 1, 2, 3].map((partition) => ({ partition, from: "a", to: "d", kind: "ownership" as const }));
     const ring = { epoch: 2, pending };
     const done = (partition: number, bytes: number) => ({ partition, to: "d", state: "done", bytes, startedAt: 0, finishedAt: 1000 });
     // Two of four partitions, 2 MB each, done in the first second; the other two have 1 MB each to go at 4 MB/s.
