@@ -8,7 +8,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent as HttpsAgent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import assert from "node:assert/strict";
 import { devClientTls } from "../../dev/pki.js";
+import { callControl } from "../../dev/state.js";
 import { AdminClient } from "../../driver/index.js";
 import { DynamoError } from "../../node/errors/index.js";
 import { freePortBlock, runDynamo, startDevSupervisor, stopDevSupervisor, type DevStartOptions } from "../../lib/local-cluster.js";
@@ -16,6 +18,7 @@ import type { LocalRecord, NodeInfo } from "../../node/protocol/index.js";
 import type { Ring } from "../../node/ring/index.js";
 import type { ClientTlsOptions } from "../../node/tls/index.js";
 import { http } from "./http.js";
+import { eventually } from "./replicas.js";
 
 export { DYNAMO_CLI as CLI, REPO_ROOT, freePortBlock, runDynamo as runCli } from "../../lib/local-cluster.js";
 
@@ -25,6 +28,14 @@ export interface DevNodeInfo {
   clientUrl: string;
   peerUrl: string;
   dataDir: string;
+}
+
+/** What `dynamo dev status` prints, as far as tests read it. */
+export interface DevStatus {
+  epoch: number;
+  nodes: { id: string; state: string; partitions: number; pid: number | null }[];
+  transfers: { pending: number; active: number };
+  settled: boolean;
 }
 
 export interface StartOptions {
@@ -106,6 +117,27 @@ export class TestCluster {
     const r = await this.dev("restart", "--rolling");
     if (r.code !== 0) throw new Error(`dev restart --rolling failed: ${r.stderr}`);
     return JSON.parse(r.stdout) as { restarted: string[]; durationMs: number; caughtUpMs: Record<string, number> };
+  }
+
+  /**
+   * What `dynamo dev status` prints, asked of the supervisor's control API from this process: a CLI process per look
+   * took a second or more to start on a busy machine, so a test polling every 100 ms looked far less often than that,
+   * and could miss transfers in flight for only a couple of seconds (test/integration/dev-cli.test.ts runs the CLI).
+   */
+  async status(): Promise<DevStatus> {
+    return (await callControl(this.dataDir, "GET", "/status")) as DevStatus;
+  }
+
+  /** Waits until the cluster has exactly `n` members, all valid, with nothing pending; returns the time it took. */
+  async settled(n: number, timeoutMs = 90_000): Promise<number> {
+    const started = Date.now();
+    const problems = await eventually(async () => {
+      const s = await this.status();
+      const members = s.nodes.filter((node) => node.state === "valid");
+      return s.settled && s.transfers.pending === 0 && members.length === n && s.nodes.length === n ? [] : [`not settled: ${JSON.stringify(s)}`];
+    }, timeoutMs, 250);
+    assert.deepEqual(problems, []);
+    return Date.now() - started;
   }
 
   /** Calls a node's admin API on its peer port with the cluster token (and, with TLS, the cluster's client certificate). */

@@ -14,19 +14,6 @@ import { eventually, localValues, metricSum } from "../helpers/replicas.js";
 const PARTITIONS = 64;
 const BUCKET = "default";
 
-interface DevStatus {
-  epoch: number;
-  nodes: { id: string; state: string }[];
-  transfers: { pending: number };
-  settled: boolean;
-}
-
-async function status(cluster: TestCluster): Promise<DevStatus> {
-  const r = await cluster.dev("status");
-  if (r.code !== 0) throw new Error(`dev status failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as DevStatus;
-}
-
 /** Successful puts each node took from clients, by node id. */
 async function putsByNode(cluster: TestCluster): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
@@ -172,11 +159,7 @@ describe("client-driven coordination (routing: ring)", function () {
 
     const grow = await cluster.dev("scale", "7");
     assert.equal(grow.code, 0, grow.stderr);
-    const problems = await eventually(async () => {
-      const s = await status(cluster);
-      return s.settled && s.transfers.pending === 0 && s.nodes.length === 7 ? [] : [`not settled: ${JSON.stringify(s)}`];
-    }, 240_000, 500);
-    assert.deepEqual(problems, []);
+    await cluster.settled(7, 240_000);
     const { ring, version } = await ringOf(cluster.clientUrls()[6]!);
     assert.ok(ring.owners.includes("node-6"), "the new node owns partitions");
 

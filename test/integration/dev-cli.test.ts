@@ -93,15 +93,6 @@ describe("dynamo CLI", function () {
     // for up to a second; a port that accepts and never answers holds that window open for the loop's next step,
     // which on the old code fell into it only a few times in a hundred.
     const cluster = await TestCluster.start({ nodes: 3, partitions: 16 });
-    const settledAt = async (count: number) => {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const status = JSON.parse((await cluster.dev("status")).stdout) as { settled: boolean; nodes: { state: string }[]; transfers: { pending: number } };
-        if (status.settled && status.transfers.pending === 0 && status.nodes.length === count && status.nodes.every((n) => n.state === "valid")) return;
-        assert.ok(Date.now() < deadline, `the cluster did not settle at ${count} nodes: ${JSON.stringify(status)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
     const held: Socket[] = [];
     try {
       for (let cycle = 1; cycle <= 3; cycle++) {
@@ -112,10 +103,10 @@ describe("dynamo CLI", function () {
         const grow = await cluster.dev("scale", "4");
         assert.equal(grow.code, 0, grow.stderr);
         assert.match(JSON.parse(grow.stdout).action, /towards 4 members/, `cycle ${cycle}: ${grow.stdout}`);
-        await settledAt(4);
+        await cluster.settled(4, 30_000);
         const shrink = await cluster.dev("scale", "3");
         assert.equal(shrink.code, 0, shrink.stderr);
-        await settledAt(3);
+        await cluster.settled(3, 30_000);
       }
     } finally {
       for (const socket of held) socket.destroy();

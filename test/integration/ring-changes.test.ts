@@ -8,7 +8,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoClient } from "../../client/index.js";
-import { callControl } from "../../dev/state.js";
 import { partitionsPerMember, preferenceList } from "../../node/ring/index.js";
 import { REPO_ROOT, TestCluster } from "../helpers/dev-cluster.js";
 import { pool } from "../helpers/pool.js";
@@ -35,37 +34,9 @@ function slowHandoffConfig(): { path: string; remove: () => void } {
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-interface DevStatus {
-  epoch: number;
-  nodes: { id: string; state: string; partitions: number; pid: number | null }[];
-  transfers: { pending: number; active: number };
-  settled: boolean;
-}
-
-/**
- * What `dynamo dev status` prints, asked of the supervisor's control API from this process: a CLI process per look
- * took a second or more to start on a busy machine, so a test polling every 100 ms looked far less often than that,
- * and could miss transfers in flight for only a couple of seconds (test/integration/dev-cli.test.ts runs the CLI).
- */
-async function status(cluster: TestCluster): Promise<DevStatus> {
-  return (await callControl(cluster.dataDir, "GET", "/status")) as DevStatus;
-}
-
 async function scale(cluster: TestCluster, n: number): Promise<void> {
   const r = await cluster.dev("scale", String(n));
   if (r.code !== 0) throw new Error(`dev scale ${n} failed: ${r.stderr}`);
-}
-
-/** Waits until the cluster has exactly `n` settled members, and returns the time it took. */
-async function settled(cluster: TestCluster, n: number, timeoutMs = 90_000): Promise<number> {
-  const started = Date.now();
-  const problems = await eventually(async () => {
-    const s = await status(cluster);
-    const members = s.nodes.filter((node) => node.state === "valid");
-    return s.settled && s.transfers.pending === 0 && members.length === n && s.nodes.length === n ? [] : [`not settled: ${JSON.stringify(s)}`];
-  }, timeoutMs, 250);
-  assert.deepEqual(problems, []);
-  return Date.now() - started;
 }
 
 async function assertBalanced(cluster: TestCluster, n: number): Promise<void> {
@@ -85,7 +56,7 @@ function watchReplicas(cluster: TestCluster, n: number) {
   const loop = (async () => {
     while (!stopped) {
       try {
-        const s = await status(cluster);
+        const s = await cluster.status();
         const ring = await currentRing(cluster);
         // A node that has not installed the newest ring yet is not what this check is about.
         if (ring.epoch < s.epoch) continue;
@@ -175,7 +146,7 @@ describe("ring changes under load", function () {
     for (const n of [4, 6, 3]) {
       const watch = watchReplicas(cluster, 3);
       await scale(cluster, n);
-      const ms = await settled(cluster, n);
+      const ms = await cluster.settled(n);
       await watch.stop();
       console.log(`    scaled to ${n} in ${ms} ms`);
       assert.deepEqual(watch.violations.slice(0, 5), [], `partitions below n replicas while scaling to ${n}`);
@@ -210,7 +181,7 @@ describe("ring changes under load", function () {
     await cluster.kill(4);
     await new Promise((r) => setTimeout(r, 1500));
     await scale(cluster, 4);
-    await settled(cluster, 4);
+    await cluster.settled(4);
     await assertBalanced(cluster, 4);
     const ring = await currentRing(cluster);
     assert.equal(ring.members["node-4"], undefined, "the dead member left the ring");
@@ -238,10 +209,10 @@ describe("ring changes under load", function () {
     // At 100 kB/s the plan streams for several seconds once it starts; what may take long is its start: two new nodes
     // must come up and join first, which took over 10 s in a CI run where this file ran at nice 10 beside the
     // Kubernetes suite starting its control plane.
-    const inFlight = await eventually(async () => ((await status(cluster)).transfers.pending > 0 ? [] : ["no transfer in flight"]), 60_000, 100);
+    const inFlight = await eventually(async () => ((await cluster.status()).transfers.pending > 0 ? [] : ["no transfer in flight"]), 60_000, 100);
     assert.deepEqual(inFlight, [], "a plan to scale to 5 is in flight within a minute");
     await scale(cluster, 4);
-    const ms = await settled(cluster, 4);
+    const ms = await cluster.settled(4);
     console.log(`    reversed to 4 and settled in ${ms} ms`);
     await assertBalanced(cluster, 4);
     await assertAllReadable(cluster.clientUrls(), keys);
@@ -255,19 +226,19 @@ describe("ring changes under load", function () {
     startLoad(testSeed("handoff crash test"));
 
     await scale(cluster, 4);
-    await eventually(async () => ((await status(cluster)).transfers.active > 0 ? [] : ["no active transfer"]), 10_000, 100);
+    await eventually(async () => ((await cluster.status()).transfers.active > 0 ? [] : ["no active transfer"]), 10_000, 100);
     await cluster.kill(3);
     await new Promise((r) => setTimeout(r, 500));
     await cluster.restart(3);
-    await settled(cluster, 4);
+    await cluster.settled(4);
     await assertBalanced(cluster, 4);
 
     await scale(cluster, 5);
-    await eventually(async () => ((await status(cluster)).transfers.active > 0 ? [] : ["no active transfer"]), 10_000, 100);
+    await eventually(async () => ((await cluster.status()).transfers.active > 0 ? [] : ["no active transfer"]), 10_000, 100);
     await cluster.kill(0);
     await new Promise((r) => setTimeout(r, 500));
     await cluster.restart(0);
-    await settled(cluster, 5);
+    await cluster.settled(5);
     await assertBalanced(cluster, 5);
 
     await assertAllReadable(cluster.clientUrls(), keys);
