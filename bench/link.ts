@@ -19,6 +19,7 @@ import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { BenchCommandLine } from "./flags.js";
+import { median } from "./stats.js";
 
 interface ChildResult {
   cpuUsPerRequest: number;
@@ -117,12 +118,6 @@ async function measure(tree: string, requests: number, concurrency: number, op: 
   client.close();
   await worker.terminate();
   return { cpuUsPerRequest: (used.user + used.system) / requests, requestsPerSecond: requests / seconds };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** One setup measured: a tree's build, with or without peer TLS. */

@@ -9,6 +9,8 @@
  * `--node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof` to profile every node, the one that joins included)
  * --timeline (a line per look during each step: the clients' p99 and errors since the last look, and each node's
  * handoff MB/s, pace, transfers in flight and CPU, to see when in a step the clients' latency rises)
+ * --cycles N (scale 3 → 4 → 3 N times on the same data and clients, and report each direction's medians: the p99 ratio
+ * of one step scatters by half its value from run to run on two shared cores)
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -18,6 +20,7 @@ import { DynamoClient } from "../client/index.js";
 import { callControl } from "../dev/state.js";
 import { seededRandom } from "../lib/random.js";
 import { BenchCommandLine } from "./flags.js";
+import { median } from "./stats.js";
 import { ClosedLoad } from "./ycsb/closed-load.js";
 import { formatMs } from "./ycsb/report.js";
 import { startDevCluster, type StoreCluster } from "./ycsb/store.js";
@@ -31,7 +34,8 @@ const USAGE = `usage: npm run bench:rebalance -- [flags]
   --config FILE         node configuration (buckets, tuning) for every node; unless it sets
                         tuning.dropDelayMs, the bench sets 2 s and waits for the drops between steps
   --node-arg FLAG       a Node.js flag for every node (repeatable)
-  --timeline            a line per look during each step`;
+  --timeline            a line per look during each step
+  --cycles N            scale 3 -> 4 -> 3 N times; with N > 1, also each direction's medians   [1]`;
 
 const commandLine = new BenchCommandLine("bench:rebalance", USAGE, {
   keys: { type: "string" },
@@ -42,6 +46,7 @@ const commandLine = new BenchCommandLine("bench:rebalance", USAGE, {
   config: { type: "string" },
   "node-arg": { type: "string", multiple: true },
   timeline: { type: "boolean", default: false },
+  cycles: { type: "string" },
 });
 const flags = commandLine.values;
 const KEYS = commandLine.number(flags.keys, "keys", 100_000, 1);
@@ -49,6 +54,7 @@ const VALUE_BYTES = commandLine.number(flags["value-bytes"], "value-bytes", 1024
 const CLIENTS = commandLine.number(flags.clients, "clients", 8, 0);
 const BEFORE_S = commandLine.number(flags["before-seconds"], "before-seconds", 10, 1);
 const SEED = commandLine.number(flags.seed, "seed", Math.floor(Math.random() * 2 ** 31), 0);
+const CYCLES = commandLine.number(flags.cycles, "cycles", 1, 1);
 const N = 3;
 const log = (line: string) => process.stdout.write(line + "\n");
 
@@ -160,6 +166,19 @@ interface DevStatus {
 async function devStatus(store: StoreCluster): Promise<DevStatus> {
   if (store.dataDir === undefined) throw new Error("bench:rebalance needs the cluster it started itself");
   return (await callControl(store.dataDir, "GET", "/status")) as DevStatus;
+}
+
+/**
+ * Each direction's medians over the cycles (3 -> 4 and 4 -> 3 apart: a scale-in streams from one node, a scale-out to
+ * one), with every step's value kept beside them.
+ */
+function stepMedians(rows: { step: string; seconds: number; streamMBps: number; p99Ratio: number }[]) {
+  const steps = [...new Set(rows.map((r) => r.step))];
+  return steps.map((step) => {
+    const of = rows.filter((r) => r.step === step);
+    const runs = { seconds: of.map((r) => r.seconds), streamMBps: of.map((r) => r.streamMBps), p99Ratio: of.map((r) => r.p99Ratio) };
+    return { step, steps: of.length, seconds: median(runs.seconds), streamMBps: median(runs.streamMBps), p99Ratio: median(runs.p99Ratio), runs };
+  });
 }
 
 /**
@@ -291,10 +310,8 @@ async function main(): Promise<void> {
     load.start();
     const rows = [];
     const counters = new HandoffCounters();
-    for (const [from, to] of [
-      [3, 4],
-      [4, 3],
-    ] as const) {
+    const plan = Array.from({ length: CYCLES }, () => [[3, 4] as const, [4, 3] as const]).flat();
+    for (const [from, to] of plan) {
       if (rows.length > 0 && config.waitForDrops) {
         log(`waiting ${DROP_SETTLE_S} s for the nodes to drop what the last step moved away from them...`);
         await new Promise((resolve) => setTimeout(resolve, DROP_SETTLE_S * 1000));
@@ -314,7 +331,15 @@ async function main(): Promise<void> {
     }
     await load.stop();
     log(`client errors during the run: ${load.errors}`);
-    process.stdout.write(JSON.stringify({ keys: KEYS, valueBytes: VALUE_BYTES, clients: CLIENTS, seed: SEED, steps: rows }, null, 2) + "\n");
+    const medians = CYCLES > 1 ? stepMedians(rows) : undefined;
+    for (const m of medians ?? []) {
+      const runs = (values: number[], digits: number) => `(${values.map((v) => v.toFixed(digits)).join(", ")})`;
+      log(
+        `  ${m.step}, median of ${m.steps}: ${m.seconds.toFixed(1)} s ${runs(m.runs.seconds, 1)}; ${m.streamMBps.toFixed(1)} MB/s while streaming ${runs(m.runs.streamMBps, 1)}` +
+          (CLIENTS === 0 ? "" : `; client p99 ${m.p99Ratio.toFixed(2)}x of before ${runs(m.runs.p99Ratio, 2)}`),
+      );
+    }
+    process.stdout.write(JSON.stringify({ keys: KEYS, valueBytes: VALUE_BYTES, clients: CLIENTS, seed: SEED, steps: rows, ...(medians ? { medians } : {}) }, null, 2) + "\n");
   } finally {
     client.close();
     await store.stop();

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { dataKey, Store } from "../node/storage/index.js";
 import { encodeRecord, update } from "../node/versioning/index.js";
+import { median } from "./stats.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -77,7 +78,6 @@ try {
       for (const way of r % 2 === 0 ? WAYS : [...WAYS].reverse()) results[way].push(await round(store, way, concurrency, r * WRITES));
     }
     const after = store.writeStats();
-    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     for (const way of WAYS) {
       const rs = results[way];
       console.log(

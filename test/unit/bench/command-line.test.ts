@@ -34,5 +34,8 @@ describe("benchmark scripts' command lines", function () {
     const bad = run("rebalance", ["--keys", "many"]);
     assert.equal(bad.status, 2, bad.stderr);
     assert.match(bad.stderr, /^bench:rebalance: --keys must be an integer of at least 1, got 'many'/);
+    const noCycles = run("rebalance", ["--cycles", "0"]);
+    assert.equal(noCycles.status, 2, noCycles.stderr);
+    assert.match(noCycles.stderr, /^bench:rebalance: --cycles must be an integer of at least 1, got '0'/);
   });
 });
