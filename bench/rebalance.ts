@@ -94,6 +94,8 @@ function clusterConfig(): { dir: string; path: string; waitForDrops: boolean } {
 }
 
 interface NodeCounters {
+  /** The node's client URL. */
+  url?: string;
   keys: number;
   bytes: number;
   /** CPU seconds the node process has used (user and system). */
@@ -104,13 +106,18 @@ interface NodeCounters {
 }
 
 /**
- * Handoff counters (and CPU) per node, as last seen. A node scaled away stops once it holds nothing and its counters go with
- * it, so each node's last reading is kept rather than summing whatever answers at the end.
+ * Handoff counters (and CPU) per node process, as last seen. A node scaled away stops once it holds nothing and its
+ * counters go with it, so each node's last reading is kept rather than summing whatever answers at the end. Readings are
+ * kept by process (the URL and the process's start time), not by URL: a later scale-up starts a node at the URL of one
+ * that stopped, with its counters from zero.
  */
 class HandoffCounters {
   readonly lastSeen = new Map<string, NodeCounters>();
+  /** The processes that answered the last read. */
+  answered = new Set<string>();
 
   async read(urls: string[]): Promise<void> {
+    const answered = new Set<string>();
     await Promise.all(
       urls.map(async (url) => {
         for (let attempt = 1; attempt <= 3; attempt++) {
@@ -121,7 +128,9 @@ class HandoffCounters {
             const cpu = Number(/^dynamo_process_process_cpu_seconds_total (\S+)$/m.exec(text)?.[1] ?? 0);
             const pace = Number(/^dynamo_handoff_pace_bytes_per_second (\S+)$/m.exec(text)?.[1] ?? NaN);
             const receiving = Number(/^dynamo_transfers_active (\S+)$/m.exec(text)?.[1] ?? NaN);
-            this.lastSeen.set(url, { keys, bytes, cpu, pace, receiving });
+            const started = /^dynamo_process_process_start_time_seconds (\S+)$/m.exec(text)?.[1] ?? "";
+            this.lastSeen.set(`${url} ${started}`, { url, keys, bytes, cpu, pace, receiving });
+            answered.add(`${url} ${started}`);
             return;
           } catch {
             // A slow node is asked again; one that has stopped keeps its last reading.
@@ -129,6 +138,7 @@ class HandoffCounters {
         }
       }),
     );
+    this.answered = answered;
   }
 
   snapshot(): Map<string, NodeCounters> {
@@ -140,8 +150,8 @@ class HandoffCounters {
     let keys = 0;
     let bytes = 0;
     let cpu = 0;
-    for (const [url, now] of this.lastSeen) {
-      const then = before.get(url) ?? { keys: 0, bytes: 0, cpu: 0 };
+    for (const [node, now] of this.lastSeen) {
+      const then = before.get(node) ?? { keys: 0, bytes: 0, cpu: 0 };
       keys += now.keys - then.keys;
       bytes += now.bytes - then.bytes;
       cpu += now.cpu - then.cpu;
@@ -226,9 +236,9 @@ async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCoun
       const now = counters.snapshot();
       const seconds = (Date.now() - previousAt) / 1000;
       const tick = load.tick();
-      const nodes = [...now].map(([url, c]) => {
-        const then = previous.get(url) ?? { keys: 0, bytes: 0, cpu: 0 };
-        const port = new URL(url).port;
+      const nodes = [...now].filter(([node]) => counters.answered.has(node)).map(([node, c]) => {
+        const then = previous.get(node) ?? { keys: 0, bytes: 0, cpu: 0 };
+        const port = new URL(c.url!).port;
         return `${port} ${((c.bytes - then.bytes) / 1e6 / seconds).toFixed(1)} MB/s pace ${((c.pace ?? NaN) / 2 ** 20).toFixed(0)} MiB/s recv ${c.receiving ?? "?"} cpu ${((c.cpu - then.cpu) / seconds).toFixed(2)}`;
       });
       log(
