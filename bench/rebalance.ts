@@ -94,8 +94,6 @@ function clusterConfig(): { dir: string; path: string; waitForDrops: boolean } {
 }
 
 interface NodeCounters {
-  /** The node's client URL. */
-  url?: string;
   keys: number;
   bytes: number;
   /** CPU seconds the node process has used (user and system). */
@@ -111,8 +109,12 @@ interface NodeCounters {
  * kept by process (the URL and the process's start time), not by URL: a later scale-up starts a node at the URL of one
  * that stopped, with its counters from zero.
  */
+/** One node process's counters, with the client URL it answered at. */
+type ProcessCounters = NodeCounters & { url: string };
+
 class HandoffCounters {
-  readonly lastSeen = new Map<string, NodeCounters>();
+  /** By process: its URL and start time. */
+  readonly lastSeen = new Map<string, ProcessCounters>();
   /** The processes that answered the last read. */
   answered = new Set<string>();
 
@@ -141,7 +143,7 @@ class HandoffCounters {
     this.answered = answered;
   }
 
-  snapshot(): Map<string, NodeCounters> {
+  snapshot(): Map<string, ProcessCounters> {
     return new Map(this.lastSeen);
   }
 
@@ -238,7 +240,7 @@ async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCoun
       const tick = load.tick();
       const nodes = [...now].filter(([node]) => counters.answered.has(node)).map(([node, c]) => {
         const then = previous.get(node) ?? { keys: 0, bytes: 0, cpu: 0 };
-        const port = new URL(c.url!).port;
+        const port = new URL(c.url).port;
         return `${port} ${((c.bytes - then.bytes) / 1e6 / seconds).toFixed(1)} MB/s pace ${((c.pace ?? NaN) / 2 ** 20).toFixed(0)} MiB/s recv ${c.receiving ?? "?"} cpu ${((c.cpu - then.cpu) / seconds).toFixed(2)}`;
       });
       log(
