@@ -34,8 +34,8 @@ import type { ClientTlsOptions } from "../node/tls/index.js";
 
 export type { NodeInfo };
 
-/** What the RingDriver asks of the nodes' admin API: who they are, their rings, installing a ring, and transfers. */
-export type RingAdmin = Pick<AdminClient, "node" | "ring" | "installRing" | "transfers">;
+/** What the RingDriver asks of the nodes' admin API: who they are (with the transfers they receive), their rings, installing a ring. */
+export type RingAdmin = Pick<AdminClient, "node" | "ring" | "installRing">;
 
 /**
  * Connections to nodes' peer ports kept open between admin calls, for a caller that asks the same nodes again and

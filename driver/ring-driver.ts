@@ -74,7 +74,7 @@ export class RingDriver {
 
   /**
    * The second half of a step: from what `observe` saw, decide the next ring towards `desired` (member ids) and commit
-   * it. It asks the nodes again only to push a ring, and, while transfers are pending, for the receivers' progress.
+   * it. It asks the nodes again only to push a ring: the receivers' progress is in what each node said of itself.
    */
   async decide(observation: RingObservation, desired: string[]): Promise<StepResult> {
     const reports = this.reports(observation);
@@ -99,7 +99,7 @@ export class RingDriver {
         if (!next) return this.result(newest, desired, reports, undefined, 1000);
         return this.commit(next, reports, desired, floor, `re-planned towards ${desired.length} members (${next.pending.length} transfers)`);
       }
-      const rebalance = await this.transferProgress(newest, reports);
+      const rebalance = transferProgress(newest, observation);
       if (rebalance.partitionsMoved === newest.pending.length) {
         return { ...(await this.commit(finalize(newest, desired), reports, desired, floor, `finalized ${newest.pending.length} transfers`)), rebalance };
       }
@@ -172,24 +172,6 @@ export class RingDriver {
     );
   }
 
-  private async transferProgress(ring: Ring, reports: Map<string, NodeReport>): Promise<RebalanceProgress> {
-    const receivers = [...new Set(ring.pending.map((t) => t.to))];
-    const entries: TransferReportEntry[] = [];
-    await Promise.all(
-      receivers.map(async (id) => {
-        const url = reports.get(id)?.peerUrl;
-        if (!url) return;
-        try {
-          const report = await this.options.admin.transfers(url);
-          entries.push(...report.transfers.filter((t) => t.to === id));
-        } catch {
-          // An unreachable receiver simply has not finished.
-        }
-      }),
-    );
-    return rebalanceProgress(ring, entries, Date.now());
-  }
-
   private result(
     ring: Ring | undefined,
     desired: string[],
@@ -214,6 +196,20 @@ export class RingDriver {
       transfers: progress ?? { pending: ring?.pending.length ?? 0, active: 0, done: 0 },
     };
   }
+}
+
+/**
+ * The plan's progress from the receivers' own reports, which each node gives with its account of itself in the
+ * observation: asking each receiver for them again, as the driver did, doubled the admin calls of every look at a
+ * running plan. A receiver that did not answer simply has not finished.
+ */
+function transferProgress(ring: Ring, observation: RingObservation): RebalanceProgress {
+  const receivers = new Set(ring.pending.map((t) => t.to));
+  const entries: TransferReportEntry[] = [];
+  for (const node of reachableNodes(observation)) {
+    if (receivers.has(node.id)) entries.push(...node.info.transfers.filter((t) => t.to === node.id));
+  }
+  return rebalanceProgress(ring, entries, Date.now());
 }
 
 /**

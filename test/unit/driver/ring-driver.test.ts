@@ -81,7 +81,7 @@ describe("RingDriver: observe, then decide", function () {
     assert.equal(result.ring?.epoch, 10);
   });
 
-  it("drives a join to the end, asking the receivers for progress only while transfers are pending", async function () {
+  it("drives a join to the end, learning the receivers' progress from what each node says of itself, one call of each kind per node", async function () {
     const { nodes, driver } = cluster(three, ringOf(three));
     nodes.add("d", undefined);
     const four = [...three, "d"];

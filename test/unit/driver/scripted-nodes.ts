@@ -5,10 +5,10 @@
  */
 import type { RingAdmin } from "../../../driver/index.js";
 import { healthyNodeInfo } from "../../helpers/node-info.js";
-import type { NodeInfo, RingInstall, TransfersReport } from "../../../node/protocol/index.js";
+import type { NodeInfo, RingInstall } from "../../../node/protocol/index.js";
 import type { Ring } from "../../../node/ring/types.js";
 
-export type AdminCall = "node" | "ring" | "installRing" | "transfers";
+export type AdminCall = "node" | "ring" | "installRing";
 
 export interface ScriptedNode {
   id: string;
@@ -66,19 +66,15 @@ export class ScriptedNodes {
           n.ring = ring;
           return { installed: true, epoch: ring.epoch, ...(ring.term !== undefined ? { term: ring.term } : {}) };
         }),
-      // Every transfer a node receives is reported done at once: a scripted node streams instantly.
-      transfers: (url: string) =>
-        answer(url, "transfers", (n): TransfersReport => ({
-          epoch: n.ring?.epoch ?? 0,
-          transfers: (n.ring?.pending ?? []).filter((t) => t.to === n.id).map((t) => ({ ...t, state: "done" as const, keys: 1, bytes: 1 })),
-        })),
     };
     return scripted;
   }
 }
 
+/** A scripted node's account of itself. Every transfer it receives is reported done at once: it streams instantly. */
 export function nodeInfo(node: ScriptedNode, url: string, extra: Partial<NodeInfo> = {}): NodeInfo {
   return healthyNodeInfo(node.id, {
+    transfers: (node.ring?.pending ?? []).filter((t) => t.to === node.id).map((t) => ({ ...t, state: "done" as const, keys: 1, bytes: 1 })),
     incarnation: node.incarnation,
     epoch: node.ring?.epoch ?? 0,
     clientUrl: url.replace(/:\d+$/, ":8080"),
