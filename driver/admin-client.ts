@@ -34,7 +34,10 @@ import type { ClientTlsOptions } from "../node/tls/index.js";
 
 export type { NodeInfo };
 
-/** What the RingDriver asks of the nodes' admin API: who they are (with the transfers they receive), their rings, installing a ring. */
+/**
+ * What the RingDriver asks of the nodes' admin API: who they are (with the transfers they receive), their rings, and
+ * installing a ring.
+ */
 export type RingAdmin = Pick<AdminClient, "node" | "ring" | "installRing">;
 
 /**

@@ -200,7 +200,7 @@ export class RingDriver {
 
 /**
  * The plan's progress from the receivers' own reports, which each node gives with its account of itself in the
- * observation: asking each receiver for them again, as the driver did, doubled the admin calls of every look at a
+ * observation: asking each receiver for them again, as the driver did, added a call per receiver to every look at a
  * running plan. A receiver that did not answer simply has not finished.
  */
 function transferProgress(ring: Ring, observation: RingObservation): RebalanceProgress {

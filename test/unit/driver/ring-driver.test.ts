@@ -90,7 +90,10 @@ describe("RingDriver: observe, then decide", function () {
       nodes.reset();
       const result = await driver.step(four.map(address), four);
       if (result.action) actions.push(result.action.replace(/^ring epoch \d+: /, ""));
-      for (const id of four) assert.equal(nodes.countsById()[id]?.node, 1, `step ${i}: ${id} asked once who it is`);
+      for (const id of four) {
+        assert.equal(nodes.countsById()[id]?.node, 1, `step ${i}: ${id} asked once who it is`);
+        for (const [call, count] of Object.entries(nodes.countsById()[id] ?? {})) assert.equal(count, 1, `step ${i}: ${id} got ${count} '${call}' calls`);
+      }
       if (result.done) break;
     }
     assert.deepEqual(actions.map((a) => a.replace(/\d+ transfers/, "N transfers")), ["planned N transfers towards 4 members", "finalized N transfers"]);
