@@ -171,13 +171,20 @@ interface DevStatus {
 }
 
 /**
- * The cluster's status from the supervisor's control API (what `dynamo dev status` prints), asked in this process:
- * running the CLI for each look started a Node.js process every second or two, which on two cores the client load
- * already fills took CPU from the nodes in the step's window and not in the quiet one before it.
+ * Asks the supervisor's control API from this process, as `dynamo dev status` and `dynamo dev scale` do. Running the
+ * CLI instead started a Node.js process for each call on the two cores the client load already fills: for the looks
+ * at a step, every second or two, that took CPU from the nodes in the step's window and not in the quiet one before
+ * it; for the scale itself, a core for about a third of a second at the step's first moment, which halved the
+ * clients' throughput while it ran. Neither is a cost of the rebalance the step measures.
  */
-async function devStatus(store: StoreCluster): Promise<DevStatus> {
+async function control(store: StoreCluster, method: string, path: string, body?: unknown): Promise<unknown> {
   if (store.dataDir === undefined) throw new Error("bench:rebalance needs the cluster it started itself");
-  return (await callControl(store.dataDir, "GET", "/status")) as DevStatus;
+  return callControl(store.dataDir, method, path, body);
+}
+
+/** The cluster's status, as `dynamo dev status` prints it. */
+async function devStatus(store: StoreCluster): Promise<DevStatus> {
+  return (await control(store, "GET", "/status")) as DevStatus;
 }
 
 /**
@@ -191,17 +198,6 @@ function stepMedians(rows: { step: string; seconds: number; streamMBps: number; 
     const runs = { seconds: of.map((r) => r.seconds), streamMBps: of.map((r) => r.streamMBps), p99Ratio: of.map((r) => r.p99Ratio) };
     return { step, steps: of.length, seconds: median(runs.seconds), streamMBps: median(runs.streamMBps), p99Ratio: median(runs.p99Ratio), runs };
   });
-}
-
-/**
- * Asks the supervisor for `nodes` nodes, as `dynamo dev scale` does, through its control API in this process. Running
- * the CLI started a Node.js process at the step's first moment: on two cores the client load already fills, that
- * start took one core for about a third of a second and halved the clients' throughput while it ran, a cost of the
- * command's process and not of the rebalance the step measures.
- */
-async function devScale(store: StoreCluster, nodes: number): Promise<void> {
-  if (store.dataDir === undefined) throw new Error("bench:rebalance needs the cluster it started itself");
-  await callControl(store.dataDir, "POST", "/scale", { nodes });
 }
 
 /**
@@ -227,7 +223,7 @@ async function step(store: StoreCluster, load: ClosedLoad, counters: HandoffCoun
   const loadBefore = loadavg()[0]!;
   const started = Date.now();
   load.tick();
-  await devScale(store, to);
+  await control(store, "POST", "/scale", { nodes: to });
   let status = await devStatus(store);
   // The first look covers the scale request too: a new node's start, the plan.
   let previous = countersBefore;
