@@ -183,13 +183,13 @@ async function awaitToolsBuild(suite) {
 async function runSuite(suite) {
   const started = Date.now();
   console.log(`=== ${suite.name} tests: starting ===`);
-  if (suite.awaitTools && !(await awaitToolsBuild(suite))) return { passed: 0, failed: 1, pending: 0 };
+  if (suite.awaitTools && !(await awaitToolsBuild(suite))) return { passed: 0, failed: 1, pending: 0, failures: [] };
   if (suite.prepare) {
     const [cmd, args] = suite.prepare;
     const code = await run(cmd, args, suite.tag);
     if (code !== 0) {
       console.log(`=== ${suite.name}: '${cmd} ${args.join(" ")}' failed; the suite counts as one failure`);
-      return { passed: 0, failed: 1, pending: 0 };
+      return { passed: 0, failed: 1, pending: 0, failures: [] };
     }
   }
   let output = "";
@@ -206,7 +206,30 @@ async function runSuite(suite) {
   if (code !== 0 && failed === 0) failed = 1;
   const pending = count("pending");
   console.log(`=== ${suite.name} tests: ${passed} passed, ${failed} failed in ${Math.round((Date.now() - started) / 1000)} s ===`);
-  return { passed, failed, pending };
+  return { passed, failed, pending, failures: failureReports(output).map((line) => `[${suite.tag}] ${line}`) };
+}
+
+/**
+ * Mocha's account of each failed test (its title, the error and the first frames of its stack), taken from a suite's
+ * output so the run can repeat it just before its summary: a CI log is often read from its end, and the failure itself
+ * may lie thousands of lines above it. Frames beyond the third of each failure are left out, and a suite's account is
+ * held to MAX_FAILURE_LINES lines.
+ */
+const MAX_FAILURE_LINES = 60;
+function failureReports(output) {
+  const lines = [];
+  // Mocha writes its failures after the "N failing" line of its report. The Kubernetes suite runs mocha once per file,
+  // so a report also ends where the next file's output starts: its header, a passed test or the next report.
+  for (const [, report] of output.matchAll(/^\s*\d+ failing\n([\s\S]*?)(?=^\s*\d+ passing|^.*✔|^\[k8s file\]|(?![\s\S]))/gm)) {
+    let frames = 0;
+    for (const line of report.trimEnd().split("\n")) {
+      if (/^\s*\d+\) /.test(line)) frames = 0;
+      if (/^\s+at /.test(line) && ++frames > 3) continue;
+      if (line.trim() !== "" || (lines.length > 0 && lines.at(-1).trim() !== "")) lines.push(line);
+    }
+  }
+  if (lines.length > MAX_FAILURE_LINES) lines.splice(MAX_FAILURE_LINES, Infinity, `(${lines.length - MAX_FAILURE_LINES} more lines left out: the whole report is above)`);
+  return lines;
 }
 
 /** Each suite's result, once it has run; every suite starts when those it comes after have ended. */
@@ -218,5 +241,12 @@ for (const suite of suites) {
 const results = await Promise.all(suites.map((suite) => ended.get(suite)));
 const total = (key) => results.reduce((sum, r) => sum + r[key], 0);
 const skipped = total("pending");
+const failures = results.flatMap((r) => r.failures);
+if (failures.length > 0) {
+  // .ci/run repeats this block after its own last lines; it finds it by these two markers.
+  console.log("\n=== failures, as mocha reported them (more of each stack above) ===");
+  for (const line of failures) console.log(line);
+  console.log("=== end of failures ===");
+}
 console.log(`\n${total("passed")} passed, ${total("failed")} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(total("failed") > 0 ? 1 : 0);
