@@ -24,7 +24,7 @@ import { createLogger, keyForLog, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
 import { FaultInjector, PeerClient, PeerServer, type PeerClientOptions, type PeerHandlers } from "./peer/index.js";
 import { SCAN_PAGE_BYTES_MAX } from "./protocol/index.js";
-import { ownedPartitions, preferenceList } from "./ring/index.js";
+import { ownedPartitions, pendingTransfers, preferenceList } from "./ring/index.js";
 import { Coordinator, LocalReplica, replicationCeiling, type MergeEntry, type RecordLimits } from "./replication/index.js";
 import { NodeStatsCollector } from "./stats/index.js";
 import { NodeStatus } from "./status/index.js";
@@ -428,12 +428,12 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
   const canVote = (partition: number) => {
     const ring = cluster.ring();
     if (!ring || rebuilder.isRebuilding(partition)) return false;
-    return !ring.pending.some((t) => t.partition === partition && t.to === options.id && t.kind === "rebuild");
+    return !pendingTransfers(ring, partition).some((t) => t.to === options.id && t.kind === "rebuild");
   };
   const isReplica = (partition: number) => {
     const ring = cluster.ring();
     if (!ring) return false;
-    return preferenceList(ring, partition, targetN).includes(options.id) || ring.pending.some((t) => t.partition === partition && t.to === options.id);
+    return preferenceList(ring, partition, targetN).includes(options.id) || pendingTransfers(ring, partition).some((t) => t.to === options.id);
   };
   return { stopPaceSignals, requestLatency, pace, rebuilder, receiver, canVote, isReplica };
 }

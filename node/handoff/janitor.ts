@@ -5,7 +5,7 @@
  */
 import { PeriodicTask } from "../../lib/periodic-task.js";
 import type { ClusterView } from "../cluster/index.js";
-import { preferenceList } from "../ring/index.js";
+import { pendingTransfers, preferenceList } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 import type { Store } from "../storage/index.js";
 import type { HintStore } from "./hint-store.js";
@@ -43,7 +43,7 @@ export class PartitionJanitor {
   keeps(ring: Ring, partition: number): boolean {
     if (preferenceList(ring, partition, this.deps.targetN).includes(this.deps.cluster.self)) return true;
     if (ring.nextOwners && preferenceList({ ...ring, owners: ring.nextOwners }, partition, this.deps.targetN).includes(this.deps.cluster.self)) return true;
-    if (ring.pending.some((t) => t.partition === partition && (t.to === this.deps.cluster.self || t.from === this.deps.cluster.self))) return true;
+    if (pendingTransfers(ring, partition).some((t) => t.to === this.deps.cluster.self || t.from === this.deps.cluster.self)) return true;
     return this.deps.hints.hasPartition(partition);
   }
 

@@ -10,7 +10,7 @@
  * preference list is usually in the same zone as its first member, so when a whole zone fails, every one of its
  * partitions would hand its hints to the same next zone, doubling that zone's load while another stays idle.
  */
-import { fallbackList, preferenceList } from "../ring/index.js";
+import { fallbackList, pendingTransfers, preferenceList } from "../ring/index.js";
 import type { Ring } from "../ring/types.js";
 
 export interface ReplicaTarget {
@@ -54,8 +54,8 @@ export function planReplicas(
     used.add(standIn);
     targets.push({ id: standIn, hintFor: id, primary: false });
   }
-  for (const transfer of ring.pending) {
-    if (transfer.partition !== partition || used.has(transfer.to)) continue;
+  for (const transfer of pendingTransfers(ring, partition)) {
+    if (used.has(transfer.to)) continue;
     if (!primaries.includes(transfer.from)) continue;
     used.add(transfer.to);
     targets.push({ id: transfer.to, primary: false });

@@ -4,7 +4,7 @@
  */
 export type { Member, MemberState, Ring, Transfer } from "./types.js";
 export { DEFAULT_PARTITIONS, PARTITIONS_MAX, isPowerOfTwo, partitionOf } from "./hash.js";
-export { fallbackList, ownedPartitions, preferenceList } from "./preference-list.js";
+export { fallbackList, ownedPartitions, pendingTransfers, preferenceList } from "./preference-list.js";
 export { canonicalMembers, compareIds, minimumMoves, movedPartitions, partitionsPerMember, quotasFor } from "./balance.js";
 export { spacingFeasible, spacingViolations } from "./spacing.js";
 export { initialClaim, planClaim } from "./claim.js";

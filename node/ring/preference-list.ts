@@ -6,7 +6,7 @@
  */
 import { assert } from "../errors/index.js";
 import { compareIds } from "./balance.js";
-import type { Ring } from "./types.js";
+import type { Ring, Transfer } from "./types.js";
 
 /**
  * The distinct owners met walking clockwise from `partition`, in walk order, stopping after `limit` of them. The walk
@@ -55,4 +55,28 @@ export function ownedPartitions(ring: Ring, memberId: string): number[] {
     if (owner === memberId) owned.push(partition);
   });
   return owned;
+}
+
+const NO_TRANSFERS: readonly Transfer[] = [];
+/** Each ring's pending transfers by partition, indexed once per ring: rings are never changed in place. */
+const pendingIndex = new WeakMap<Ring, Map<number, Transfer[]>>();
+
+/**
+ * The pending transfers of `partition`, in the ring's order. Every request asks (the coordinator to plan its
+ * replicas, a replica whether it may vote), and during a ring change hundreds of transfers are pending: a loop over all
+ * of them per request showed in the profile of a ring change under client load.
+ */
+export function pendingTransfers(ring: Ring, partition: number): readonly Transfer[] {
+  if (ring.pending.length === 0) return NO_TRANSFERS;
+  let index = pendingIndex.get(ring);
+  if (index === undefined) {
+    index = new Map();
+    for (const transfer of ring.pending) {
+      const list = index.get(transfer.partition);
+      if (list) list.push(transfer);
+      else index.set(transfer.partition, [transfer]);
+    }
+    pendingIndex.set(ring, index);
+  }
+  return index.get(partition) ?? NO_TRANSFERS;
 }

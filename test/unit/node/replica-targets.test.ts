@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Member, Ring } from "../../../node/ring/index.js";
+import type { Member, Ring, Transfer } from "../../../node/ring/index.js";
 import { createRing, fallbackList, preferenceList } from "../../../node/ring/index.js";
 import { planReplicas, readOrder, type ReplicaTarget } from "../../../node/replication/targets.js";
 
@@ -104,5 +104,30 @@ describe("the order a read asks replicas in", () => {
       const plan = planReplicas(ring, p, 3, (id) => id !== "n1");
       assert.deepEqual(ids(readOrder(plan.targets, "n0", (id) => id !== "n1")).sort(), ids(plan.targets).sort());
     }
+  });
+});
+
+describe("replica targets while transfers are pending", () => {
+  it("adds a partition's receiving member after its primaries, and only for that partition's own transfers", () => {
+    const ring = zonedRing(false);
+    // Every third partition moves from its first primary to a member outside its preference list; a transfer whose
+    // sender is not a primary (left over from another plan) adds nobody.
+    const pending: Transfer[] = [];
+    for (let p = 0; p < ring.partitions; p += 3) {
+      const primaries = preferenceList(ring, p, 3);
+      const outsiders = Object.keys(ring.members).filter((id) => !primaries.includes(id));
+      pending.push({ partition: p, from: primaries[0]!, to: outsiders[0]!, kind: "ownership" });
+      if (p % 2 === 0) pending.push({ partition: p, from: outsiders[1]!, to: outsiders[2]!, kind: "ownership" });
+    }
+    const moving: Ring = { ...ring, epoch: ring.epoch + 1, pending };
+    for (let p = 0; p < ring.partitions; p++) {
+      const plan = planReplicas(moving, p, 3, () => true);
+      const primaries = preferenceList(ring, p, 3);
+      const expected: string[] = p % 3 === 0 ? [...primaries, pending.find((t) => t.partition === p)!.to] : primaries;
+      assert.deepEqual(plan.targets.map((t) => t.id), expected, `partition ${p}`);
+      assert.deepEqual(plan.targets.map((t) => t.primary), expected.map((_, i) => i < 3), `partition ${p}`);
+    }
+    // The same ring without its transfers plans the primaries alone, even after the ring with them was planned.
+    for (let p = 0; p < ring.partitions; p++) assert.deepEqual(planReplicas(ring, p, 3, () => true).targets.map((t) => t.id), preferenceList(ring, p, 3));
   });
 });
