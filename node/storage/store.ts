@@ -45,6 +45,11 @@ export class Store {
    * it was reading, so a slow read can never put back a version older than one just written.
    */
   private mutations = 0;
+  /**
+   * How many writes each partition's records have taken since the store opened (indexed by partition; a partition
+   * number fits in 16 bits). The janitor skips a partition it found empty while its count has not moved.
+   */
+  private readonly partitionWriteCounts = new Uint32Array(0x10000);
   /** LevelDB's write options: `sync` makes every record write wait for an fsync of the log (see `syncWrites`). */
   private readonly writeOptions: { sync: boolean };
   /** Every write of records, metadata and hint markers goes through it: one LevelDB batch per event-loop turn. */
@@ -197,6 +202,7 @@ export class Store {
     const encoded = encodeRecord(record);
     // Forget first: if the write fails, a later read goes to disk rather than trusting a version that may not be there.
     this.mutations += 1;
+    this.partitionWriteCounts[partition]! += 1;
     this.cache.delete(cacheKey);
     await this.writes.write([{ type: "put", key: raw, id: cacheKey, value: encoded }]);
     this.mutations += 1;
@@ -212,6 +218,7 @@ export class Store {
         : { type: op.type, key, id: recordId(key), value: undefined, record: undefined };
     });
     this.mutations += 1;
+    for (const op of ops) this.partitionWriteCounts[op.partition]! += 1;
     for (const op of prepared) this.cache.delete(op.id);
     await this.writes.write(prepared);
     this.mutations += 1;
@@ -236,6 +243,18 @@ export class Store {
     } finally {
       await iterator.close();
     }
+  }
+
+  /**
+   * How many writes of a partition's records this store has taken since it opened, counted when each is queued. A
+   * partition found empty holds nothing still while this has not moved.
+   */
+  partitionWrites(partition: number): number {
+    return this.partitionWriteCounts[partition] ?? 0;
+  }
+
+  private countWrite(rawKey: Buffer): void {
+    if (rawKey[0] === DATA_PREFIX && rawKey.length >= 3) this.partitionWriteCounts[rawKey.readUInt16BE(1)]! += 1;
   }
 
   /**
@@ -292,7 +311,10 @@ export class Store {
   async putEncoded(writes: { type: "put"; key: Buffer; id: string; value: Buffer }[]): Promise<void> {
     if (writes.length === 0) return;
     this.mutations += 1;
-    for (const w of writes) this.cache.delete(w.id);
+    for (const w of writes) {
+      this.countWrite(w.key);
+      this.cache.delete(w.id);
+    }
     await this.writes.write(writes);
     this.mutations += 1;
   }
@@ -334,6 +356,7 @@ export class Store {
    * any earlier write of the same key.
    */
   async putRaw(key: Buffer, value: Buffer | undefined): Promise<void> {
+    if (value !== undefined) this.countWrite(key);
     await this.writes.write([value === undefined ? { type: "del", key, id: recordId(key), value } : { type: "put", key, id: recordId(key), value }]);
   }
 
