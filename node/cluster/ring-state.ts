@@ -51,7 +51,10 @@ export class RingState {
    * election — on the greater content hash, so the cluster converges on one ring, which the leader carries forward.
    */
   async install(candidate: Ring, mode: "commit" | "gossip" = "gossip"): Promise<boolean> {
-    if (this.current && ringHash(candidate) === this.contentHash()) return true;
+    // The epoch and the term are part of a ring's content, so only a ring of the same epoch and term can be this one;
+    // the hash, a canonical JSON of the whole ring, is computed only then (each node is offered every new ring, by the
+    // driver and by gossip, several times during a ring change).
+    if (this.current && this.sameVersion(candidate, this.current) && ringHash(candidate) === this.contentHash()) return true;
     if (!this.wins(candidate, mode)) return false;
     await this.store.putMeta("ring", Buffer.from(JSON.stringify(candidate)));
     // Another install may have raced past while the write was in flight; the winner still wins.
@@ -84,7 +87,11 @@ export class RingState {
     if (termOf(candidate) < termOf(current)) return false;
     if (candidate.epoch !== current.epoch) return candidate.epoch > current.epoch;
     if (termOf(candidate) !== termOf(current)) return termOf(candidate) > termOf(current);
-    return mode === "gossip" && ringHash(candidate) > ringHash(current);
+    return mode === "gossip" && ringHash(candidate) > this.contentHash();
+  }
+
+  private sameVersion(a: Ring, b: Ring): boolean {
+    return a.epoch === b.epoch && termOf(a) === termOf(b);
   }
 
   peer(id: string): PeerClient | undefined {

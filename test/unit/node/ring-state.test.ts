@@ -60,6 +60,20 @@ describe("ring state", function () {
     }
   });
 
+  it("says it runs a ring offered again, as a commit too and with its keys in another order, without writing it again", async function () {
+    const state = new RingState(store, "a", options);
+    const next: Ring = { ...base, epoch: 2 };
+    assert.equal(await state.install(next, "commit"), true);
+    const reordered = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(next).reverse()))) as Ring;
+    await store.putMeta("ring", Buffer.from("not read again"));
+    assert.equal(await state.install(reordered, "commit"), true);
+    assert.equal(await state.install(reordered), true);
+    assert.equal((await store.getMeta("ring"))!.toString(), "not read again", "the same ring is not written again");
+    assert.equal(await state.install({ ...next, term: 1 }, "commit"), true, "a newer term at the same epoch is another ring");
+    assert.equal(state.term, 1);
+    state.closeAll();
+  });
+
   it("never installs a ring of a lower term than its own, whatever its epoch: a superseded leader is fenced", async function () {
     const state = new RingState(store, "a", options);
     assert.equal(await state.install({ ...base, epoch: 5, term: 7 }, "commit"), true);
