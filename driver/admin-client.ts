@@ -27,8 +27,9 @@ import {
   type RingInstall,
   type TransfersReport,
 } from "../node/protocol/index.js";
-import { peerPortRequest } from "../node/peer/index.js";
+import { peerPortRequest, type PeerPortAnswer } from "../node/peer/index.js";
 import { parseRing } from "../node/ring/index.js";
+import { RecentMap } from "../lib/recent-map.js";
 import type { Ring } from "../node/ring/types.js";
 import type { ClientTlsOptions } from "../node/tls/index.js";
 
@@ -53,7 +54,17 @@ export function keptAliveAgent(secure: boolean): Agent {
   return secure ? new HttpsAgent(options) : new HttpAgent(options);
 }
 
+/**
+ * Bounds of what an admin client keeps of the rings it read (see `ring`): the ETag of each node's last ring, and the
+ * rings themselves, the most recently used. An operator drives many clusters, each with its own ring.
+ */
+const RING_TAGS_KEPT = 4096;
+const RINGS_KEPT = 64;
+
 export class AdminClient {
+  private readonly ringTags = new RecentMap<string, string>(RING_TAGS_KEPT);
+  private readonly rings = new RecentMap<string, Ring>(RINGS_KEPT);
+
   constructor(
     private readonly token: string,
     private readonly timeoutMs = 5000,
@@ -67,20 +78,35 @@ export class AdminClient {
     return this.call(peerUrl, "GET", ADMIN_PATHS.node, nodeInfoSchema);
   }
 
-  /** The node's ring, or undefined when it has none yet. */
+  /**
+   * The node's ring, or undefined when it has none yet. The ETag of the last ring read from each node is kept, and
+   * the node answers 304 without a body while it still runs that ring: a driver looks at every node's ring at every
+   * look, and a ring (its owners, the plan's transfers) is tens of kilobytes to send, parse and check. Rings are kept by
+   * ETag, so the nodes of one cluster, which run the same ring, share one parsed copy.
+   */
   async ring(peerUrl: string): Promise<Ring | undefined> {
-    let raw: unknown;
+    const knownTag = this.ringTags.get(peerUrl);
+    const known = knownTag === undefined ? undefined : this.rings.get(knownTag);
+    let answer: { json: unknown; etag?: string; notModified: boolean };
     try {
-      raw = await this.raw(peerUrl, "GET", ADMIN_PATHS.ring);
+      answer = await this.request(peerUrl, "GET", ADMIN_PATHS.ring, undefined, known ? { "If-None-Match": knownTag! } : undefined);
     } catch (err) {
       if (err instanceof DynamoError && err.code === "not_found") return undefined;
       throw err;
     }
+    if (answer.notModified && known) return known;
+    const shared = answer.etag === undefined ? undefined : this.rings.get(answer.etag);
+    let ring: Ring;
     try {
-      return parseRing(raw);
+      ring = shared ?? parseRing(answer.json);
     } catch (err) {
       throw new DynamoError("unavailable", `GET ${peerUrl}${ADMIN_PATHS.ring} answered a malformed ring: ${(err as Error).message}`);
     }
+    if (answer.etag !== undefined) {
+      this.ringTags.set(peerUrl, answer.etag);
+      this.rings.set(answer.etag, ring);
+    }
+    return ring;
   }
 
   async installRing(peerUrl: string, ring: Ring): Promise<RingInstall> {
@@ -122,12 +148,18 @@ export class AdminClient {
   }
 
   private async raw(peerUrl: string, method: string, path: string, body?: unknown): Promise<unknown> {
-    let res: { status: number; text: string };
+    return (await this.request(peerUrl, method, path, body)).json;
+  }
+
+  /** One admin call; `notModified` when the node answered 304 to an `If-None-Match` in `headers`. */
+  private async request(peerUrl: string, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ json: unknown; etag?: string; notModified: boolean }> {
+    let res: PeerPortAnswer;
     try {
       res = await peerPortRequest(new URL(path, peerUrl), {
         method,
         token: this.token,
         body: body === undefined ? undefined : JSON.stringify(body),
+        headers,
         timeoutMs: this.timeoutMs,
         tls: this.tls,
         agent: this.agent,
@@ -142,11 +174,12 @@ export class AdminClient {
     } catch {
       json = undefined;
     }
+    if (res.status === 304 && headers?.["If-None-Match"] !== undefined) return { json: undefined, etag: res.etag, notModified: true };
     if (res.status < 200 || res.status >= 300) {
       const error = adminErrorSchema.safeParse(json);
       const code: ErrorCode = error.success && isErrorCode(error.data.error) ? error.data.error : res.status >= 500 ? "unavailable" : "invalid_request";
       throw new DynamoError(code, `${method} ${peerUrl}${path}: HTTP ${res.status}: ${error.success ? error.data.message : text.slice(0, 200)}`);
     }
-    return json;
+    return { json, etag: res.etag, notModified: false };
   }
 }

@@ -32,6 +32,7 @@ const nodeSuite = ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"];
  * load average 20-40.
  */
 const SIDE_FILES = [
+  "admin-ring",
   "backup",
   "backup-s3",
   "bad-input",

@@ -14,8 +14,6 @@ export type RingListener = (ring: Ring, previous: Ring | undefined) => void;
 export class RingState {
   private current: Ring | undefined;
   private currentHash: string | undefined;
-  /** `ringHash` of the current ring, made once per ring: every install compares a candidate with it. */
-  private currentContentHash: string | undefined;
   private readonly peers = new Map<string, PeerClient>();
   private readonly listeners: RingListener[] = [];
 
@@ -74,7 +72,7 @@ export class RingState {
   }
 
   private contentHash(): string {
-    return (this.currentContentHash ??= this.current ? ringHash(this.current) : "");
+    return this.current ? ringHash(this.current) : "";
   }
 
   get term(): number {
@@ -113,7 +111,6 @@ export class RingState {
     const previous = this.current;
     this.current = ring;
     this.currentHash = undefined;
-    this.currentContentHash = undefined;
     for (const [id, client] of this.peers) {
       const member = ring.members[id];
       if (!member || member.peerUrl !== client.url) {
@@ -134,9 +131,17 @@ export function termOf(ring: Ring): number {
   return ring.term ?? 0;
 }
 
+/** Each ring's hash, computed once: rings are never changed in place, and a node's gossip, its installs and its admin API's ETag ask for it. */
+const hashes = new WeakMap<Ring, string>();
+
 /** SHA-256 of the ring's JSON with object keys sorted, so equal rings hash equally whoever serialized them. */
 export function ringHash(ring: Ring): string {
-  return createHash("sha256").update(canonicalJson(ring)).digest("hex");
+  let hash = hashes.get(ring);
+  if (hash === undefined) {
+    hash = createHash("sha256").update(canonicalJson(ring)).digest("hex");
+    hashes.set(ring, hash);
+  }
+  return hash;
 }
 
 function canonicalJson(value: unknown): string {

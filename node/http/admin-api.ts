@@ -4,6 +4,7 @@
  * nothing else is revealed.
  */
 import express from "express";
+import { ringHash } from "../cluster/index.js";
 import { DynamoError } from "../errors/index.js";
 import { ADMIN_PATHS, faultsSchema, type LocalRecord, type NodeConfigView, type NodeInfo, type NodeStats, type RingInstall, type TransfersReport } from "../protocol/index.js";
 import { parseRing } from "../ring/index.js";
@@ -39,10 +40,18 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
   app.get(ADMIN_PATHS.node, (_req, res) => {
     res.json(deps.node());
   });
-  app.get(ADMIN_PATHS.ring, (_req, res) => {
+  app.get(ADMIN_PATHS.ring, (req, res) => {
     const ring = deps.ring();
     if (!ring) {
       sendError(res, new DynamoError("not_found", "this node has no ring yet"));
+      return;
+    }
+    // The ring's content hash names it: a driver that holds this ring already (it looks at every node's ring each
+    // second or faster while a ring changes) gets 304 and no body, and parses nothing.
+    const tag = `"${ringHash(ring)}"`;
+    res.setHeader("ETag", tag);
+    if (req.headers["if-none-match"] === tag) {
+      res.status(304).end();
       return;
     }
     res.json(ring);

@@ -9,5 +9,6 @@ export type { PeerServerOptions } from "./server.js";
 export { bearerToken, tokenMatches, readTokenFile } from "./auth.js";
 export { FaultInjector } from "./faults.js";
 export { peerPortRequest } from "./port-request.js";
+export type { PeerPortAnswer } from "./port-request.js";
 export type { PeerPortRequest } from "./port-request.js";
 export type { PeerHandler, PeerHandlers, PeerOp } from "../protocol/index.js";

@@ -15,6 +15,8 @@ export interface PeerPortRequest {
   token: string;
   /** JSON text. */
   body?: string;
+  /** More request headers (`If-None-Match`, say). */
+  headers?: Record<string, string>;
   timeoutMs: number;
   tls?: () => ClientTlsOptions;
   /** Bytes of the answer read at most. */
@@ -27,7 +29,14 @@ export interface PeerPortRequest {
   agent?: Agent;
 }
 
-export async function peerPortRequest(url: URL, options: PeerPortRequest): Promise<{ status: number; text: string }> {
+/** A node's answer: its status, its body as text, and its ETag when it sent one. */
+export interface PeerPortAnswer {
+  status: number;
+  text: string;
+  etag?: string;
+}
+
+export async function peerPortRequest(url: URL, options: PeerPortRequest): Promise<PeerPortAnswer> {
   try {
     return await attempt(url, options);
   } catch (err) {
@@ -43,9 +52,9 @@ export async function peerPortRequest(url: URL, options: PeerPortRequest): Promi
 /** The request failed on a reused connection before any answer came. */
 class StaleConnectionError extends Error {}
 
-function attempt(url: URL, options: PeerPortRequest): Promise<{ status: number; text: string }> {
+function attempt(url: URL, options: PeerPortRequest): Promise<PeerPortAnswer> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { Authorization: `Bearer ${options.token}` };
+    const headers: Record<string, string> = { ...options.headers, Authorization: `Bearer ${options.token}` };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     const base = { method: options.method, headers, timeout: options.timeoutMs };
     const limit = options.answerBytesMax ?? 64 * 1024 * 1024;
@@ -57,7 +66,8 @@ function attempt(url: URL, options: PeerPortRequest): Promise<{ status: number; 
         if (bytes > limit) res.destroy(new Error(`the answer passed ${limit} bytes`));
         else chunks.push(c);
       });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      const etag = res.headers.etag;
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), ...(etag ? { etag } : {}) }));
       res.on("error", reject);
     };
     let req;
