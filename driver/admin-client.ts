@@ -89,7 +89,7 @@ export class AdminClient {
     const known = knownTag === undefined ? undefined : this.rings.get(knownTag);
     let answer: { json: unknown; etag?: string; notModified: boolean };
     try {
-      answer = await this.request(peerUrl, "GET", ADMIN_PATHS.ring, undefined, known ? { "If-None-Match": knownTag! } : undefined);
+      answer = await this.request(peerUrl, "GET", ADMIN_PATHS.ring, undefined, knownTag !== undefined && known ? { "If-None-Match": knownTag } : undefined);
     } catch (err) {
       if (err instanceof DynamoError && err.code === "not_found") return undefined;
       throw err;

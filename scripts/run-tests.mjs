@@ -207,7 +207,10 @@ async function runSuite(suite) {
   if (code !== 0 && failed === 0) failed = 1;
   const pending = count("pending");
   console.log(`=== ${suite.name} tests: ${passed} passed, ${failed} failed in ${Math.round((Date.now() - started) / 1000)} s ===`);
-  return { passed, failed, pending, failures: failureReports(output).map((line) => `[${suite.tag}] ${line}`) };
+  const failures = failureReports(output);
+  // A suite that failed without mocha's report of a failed test (a crash, a hook that threw) is named by its last lines.
+  if (code !== 0 && count("failing") === 0) failures.push(`${suite.name} exited with code ${code} without mocha's report of a failed test; its last lines:`, ...output.split("\n").filter((line) => line.trim() !== "").slice(-15));
+  return { passed, failed, pending, failures: failures.map((line) => `[${suite.tag}] ${line}`) };
 }
 
 /**
@@ -245,7 +248,7 @@ const skipped = total("pending");
 const failures = results.flatMap((r) => r.failures);
 if (failures.length > 0) {
   // .ci/run repeats this block after its own last lines; it finds it by these two markers.
-  console.log("\n=== failures, as mocha reported them (more of each stack above) ===");
+  console.log("\n=== failures (each in full above) ===");
   for (const line of failures) console.log(line);
   console.log("=== end of failures ===");
 }

@@ -131,7 +131,10 @@ export function termOf(ring: Ring): number {
   return ring.term ?? 0;
 }
 
-/** Each ring's hash, computed once: rings are never changed in place, and a node's gossip, its installs and its admin API's ETag ask for it. */
+/**
+ * Each ring's hash, computed once: rings are never changed in place, and a node's gossip, its installs and its admin
+ * API's ETag all ask for it.
+ */
 const hashes = new WeakMap<Ring, string>();
 
 /** SHA-256 of the ring's JSON with object keys sorted, so equal rings hash equally whoever serialized them. */
