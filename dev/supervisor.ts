@@ -166,7 +166,10 @@ export class DevCluster {
       result = await this.stepOnce();
     }
     this.wake?.();
-    return { nodes: count, epoch: result.ring?.epoch ?? 0, action: result.action ?? "nothing to change", transfers: result.transfers };
+    // The background loop may have planned the change itself between the new count and this call's own step (it steps
+    // every fraction of a second after a scale-down): the answer then names that plan rather than "nothing to change".
+    const inFlight = !result.action && this.headsFor(result.ring) ? `rebalancing towards ${count} members (${result.ring!.pending.length} transfers pending)` : undefined;
+    return { nodes: count, epoch: result.ring?.epoch ?? 0, action: result.action ?? inFlight ?? "nothing to change", transfers: result.transfers };
   }
 
   /** Wipes node I's data and starts it again as a new incarnation, which rebuilds its partitions from the others. */
