@@ -63,6 +63,8 @@ export class DevCluster {
   private desiredCount: number;
   private controlUrl = "";
   private lastStep: StepResult | undefined;
+  /** The last step that committed a plan: its ring's epoch and what it said (see `planInFlight`). */
+  private lastPlan: { epoch: number; action: string } | undefined;
   /** The ring change in flight, or the last one finished, as `status` reports it. */
   private rebalance: RebalanceSummary | undefined;
   private driving: Promise<void> | undefined;
@@ -166,10 +168,7 @@ export class DevCluster {
       result = await this.stepOnce();
     }
     this.wake?.();
-    // The background loop may have planned the change itself between the new count and this call's own step (it steps
-    // every fraction of a second after a scale-down): the answer then names that plan rather than "nothing to change".
-    const inFlight = !result.action && this.headsFor(result.ring) ? `rebalancing towards ${count} members (${result.ring!.pending.length} transfers pending)` : undefined;
-    return { nodes: count, epoch: result.ring?.epoch ?? 0, action: result.action ?? inFlight ?? "nothing to change", transfers: result.transfers };
+    return { nodes: count, epoch: result.ring?.epoch ?? 0, action: result.action ?? this.planInFlight(result.ring, count) ?? "nothing to change", transfers: result.transfers };
   }
 
   /** Wipes node I's data and starts it again as a new incarnation, which rebuilds its partitions from the others. */
@@ -258,6 +257,17 @@ export class DevCluster {
   }
 
   /** The ring's plan in flight already leads to the desired members. */
+  /**
+   * What the plan `ring` carries out was, when the background loop made it between a scale's new count and the scale's
+   * own step (the loop steps every fraction of a second after a scale-down): a scale's answer names that plan rather
+   * than "nothing to change". In the loop's own words when the ring is the one it committed.
+   */
+  private planInFlight(ring: Ring | undefined, count: number): string | undefined {
+    if (!this.headsFor(ring)) return undefined;
+    if (this.lastPlan?.epoch === ring!.epoch) return this.lastPlan.action;
+    return `rebalancing towards ${count} members (${ring!.pending.length} transfers pending)`;
+  }
+
   private headsFor(ring: Ring | undefined): boolean {
     return ring !== undefined && ring.pending.length > 0 && planStillWanted(ring, this.desiredIds(), this.options.targetN);
   }
@@ -288,6 +298,7 @@ export class DevCluster {
       this.desiredIds(),
     );
     this.lastStep = result;
+    if (result.action && result.ring && result.ring.pending.length > 0) this.lastPlan = { epoch: result.ring.epoch, action: result.action };
     this.noteRebalance(result);
     for (const id of result.removable) {
       const node = this.nodes.find((n) => n.id === id);
