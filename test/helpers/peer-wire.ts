@@ -6,7 +6,8 @@
 import { request as plainRequest } from "node:http";
 import { request as tlsRequest } from "node:https";
 import type { Socket } from "node:net";
-import { FrameReader, type Frame } from "../../node/protocol/index.js";
+import { DynamoError } from "../../node/errors/index.js";
+import { FrameReader, PEER_OPS, type Frame, type PeerHandlers } from "../../node/protocol/index.js";
 import { PEER_PROTOCOL } from "../../node/peer/index.js";
 import type { ClientTlsOptions } from "../../node/tls/index.js";
 
@@ -98,4 +99,16 @@ export function rawFrame(id: number, kind: number, headerText: string | Buffer, 
 /** The JSON of a frame's header. */
 export function headerOf(frame: Frame): unknown {
   return JSON.parse(frame.header.toString("utf8"));
+}
+
+/**
+ * Handlers for every peer operation: the ones given, and for the rest one that refuses, for a test's peer port that
+ * serves only what the test calls.
+ */
+export function peerHandlers(serve: Partial<PeerHandlers>): PeerHandlers {
+  const refuse = async (): Promise<never> => {
+    throw new DynamoError("invalid_request", "not served by this test's peer");
+  };
+  const all = Object.fromEntries(Object.keys(PEER_OPS).map((op) => [op, refuse])) as unknown as PeerHandlers;
+  return { ...all, ...serve };
 }

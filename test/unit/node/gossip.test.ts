@@ -4,8 +4,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Gossiper, PhiAccrualDetector, DEFAULT_FAILURE_DETECTOR, DEFAULT_GOSSIP } from "../../../node/cluster/index.js";
-import { DynamoError } from "../../../node/errors/index.js";
-import { PeerClient, PeerServer, type PeerHandlers } from "../../../node/peer/index.js";
+import { PeerClient, PeerServer } from "../../../node/peer/index.js";
+import { peerHandlers } from "../../helpers/peer-wire.js";
 import { createRing } from "../../../node/ring/index.js";
 
 /** node-0's gossiper in a ring of `ids`, with the detector it feeds and a clock the test moves. */
@@ -93,17 +93,13 @@ describe("gossip", function () {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     let exchanges = 0;
-    const refuse = async () => {
-      throw new DynamoError("invalid_request", "not used");
-    };
-    const handlers = {
+    const handlers = peerHandlers({
       gossip: async () => {
         exchanges += 1;
         await released;
         return { header: { epoch: 1, ringHash: "h", heartbeats: { "node-1": [5, 7] } } };
       },
-      fetch: refuse, replicate: refuse, coordinate: refuse, scan: refuse, "ring-get": refuse, "ring-put": refuse, "ae-leaves": refuse, "ae-keys": refuse, "ae-invalidate": refuse, "merge-page": refuse, leave: refuse,
-    } as PeerHandlers;
+    });
     const token = "t".repeat(16);
     const server = createServer();
     new PeerServer({ token, inFlightMax: 10, log: () => undefined }, handlers).attach(server);

@@ -1,27 +1,21 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { ClusterView } from "../../../node/cluster/index.js";
 import { PartitionJanitor } from "../../../node/handoff/janitor.js";
 import type { HintStore } from "../../../node/handoff/hint-store.js";
 import { createRing, preferenceList, type Member } from "../../../node/ring/index.js";
 import { dataKey, recordId, Store } from "../../../node/storage/index.js";
 import { encodeRecord, update } from "../../../node/versioning/index.js";
+import { openTempStore, removeTempStore, type TempStore } from "../../helpers/temp-store.js";
 
 describe("the partition janitor", function () {
-  let dir: string;
+  let temp: TempStore;
   let store: Store;
 
   beforeEach(async function () {
-    dir = mkdtempSync(join(tmpdir(), "dynamo-janitor-"));
-    store = new Store(dir);
-    await store.open();
+    temp = await openTempStore("dynamo-janitor-");
+    store = temp.store;
   });
-  afterEach(async function () {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => removeTempStore(temp));
 
   const members: Member[] = Array.from({ length: 4 }, (_, i) => ({
     id: `n${i}`,

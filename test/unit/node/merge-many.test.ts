@@ -1,25 +1,19 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { PEER_OPS } from "../../../node/protocol/index.js";
 import { LocalReplica } from "../../../node/replication/index.js";
 import { dataKey, recordId, Store } from "../../../node/storage/index.js";
 import { encodeRecord, HybridClock, liveSiblings, merge, update, type VersionedRecord } from "../../../node/versioning/index.js";
+import { openTempStore, removeTempStore, type TempStore } from "../../helpers/temp-store.js";
 
 describe("merging a page of records", function () {
-  let dir: string;
+  let temp: TempStore;
   let store: Store;
 
   beforeEach(async function () {
-    dir = mkdtempSync(join(tmpdir(), "dynamo-mergemany-"));
-    store = new Store(dir);
-    await store.open();
+    temp = await openTempStore("dynamo-mergemany-");
+    store = temp.store;
   });
-  afterEach(async function () {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => removeTempStore(temp));
 
   it("keeps local versions the page did not see, adds new keys, and reports each change once", async function () {
     const replica = new LocalReplica(store, new HybridClock(), { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 1 << 20 }, { siblingWarning: () => undefined, siblingRefusal: () => undefined, recordRefusal: () => undefined });

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DynamoError } from "../../../node/errors/index.js";
-import { PeerClient, PeerServer, RequestNotSentError, type PeerHandlers } from "../../../node/peer/index.js";
+import { PeerClient, PeerServer, RequestNotSentError } from "../../../node/peer/index.js";
+import { peerHandlers } from "../../helpers/peer-wire.js";
 
 describe("a peer stream closed by a stopping node", function () {
   let server: Server | undefined;
@@ -22,18 +22,13 @@ describe("a peer stream closed by a stopping node", function () {
     const seen: number[] = [];
     let release: () => void = () => undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
-    const refuse = async () => {
-      throw new DynamoError("invalid_request", "not used");
-    };
-    const handlers = {
+    const handlers = peerHandlers({
       leave: async ({ header }) => {
         seen.push(header.generation);
         if (header.generation === 1) await released;
         return { header: {} };
       },
-      fetch: refuse, replicate: refuse, coordinate: refuse, scan: refuse, gossip: refuse, "ring-get": refuse, "ring-put": refuse,
-      "ae-leaves": refuse, "ae-keys": refuse, "ae-invalidate": refuse, "merge-page": refuse,
-    } as PeerHandlers;
+    });
     const peer = new PeerServer({ token, inFlightMax: 10, log: () => undefined }, handlers);
     server = createServer();
     peer.attach(server);

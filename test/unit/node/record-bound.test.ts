@@ -8,12 +8,14 @@ import { join } from "node:path";
 import { parseNodeConfig } from "../../../node/config/index.js";
 import { DynamoError } from "../../../node/errors/index.js";
 import { HintDelivery, HintStore } from "../../../node/handoff/index.js";
-import { PeerClient, PeerServer, type PeerHandlers } from "../../../node/peer/index.js";
+import { PeerClient, PeerServer } from "../../../node/peer/index.js";
+import { peerHandlers } from "../../helpers/peer-wire.js";
 import { LocalReplica, type ReplicaKey } from "../../../node/replication/index.js";
 import { createRing } from "../../../node/ring/index.js";
 import { Store } from "../../../node/storage/index.js";
 import { encodedRecordBytes, HybridClock, update } from "../../../node/versioning/index.js";
 import type { VersionedRecord } from "../../../node/versioning/types.js";
+import { openTempStore, removeTempStore, type TempStore } from "../../helpers/temp-store.js";
 
 const KIB = 1024;
 const LIMITS = { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 64 * KIB };
@@ -40,16 +42,15 @@ describe("configuration of record limits", function () {
 });
 
 describe("the record bound", function () {
-  let dir: string;
+  let temp: TempStore;
   let store: Store;
   let refusals: { bytes: number; merge: boolean }[];
   let replica: LocalReplica;
   const at: ReplicaKey = { partition: 1, bucket: "default", key: Buffer.from("hot") };
 
   beforeEach(async function () {
-    dir = mkdtempSync(join(tmpdir(), "dynamo-record-bound-"));
-    store = new Store(dir);
-    await store.open();
+    temp = await openTempStore("dynamo-record-bound-");
+    store = temp.store;
     refusals = [];
     replica = new LocalReplica(store, new HybridClock(), LIMITS, {
       siblingWarning: () => undefined,
@@ -57,10 +58,7 @@ describe("the record bound", function () {
       recordRefusal: (_at, bytes, merge) => refusals.push({ bytes, merge }),
     });
   });
-  afterEach(async function () {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => removeTempStore(temp));
 
   it("refuses a blind write that would take the record past recordBytesMax, and takes one that resolves it", async function () {
     const write = () => replica.coordinate(at, "siblings", {}, { value: Buffer.alloc(20 * KIB, 1), contentType: "x" });
@@ -117,17 +115,13 @@ describe("hints refused for good", function () {
 
     // The owner's peer port, serving replicate from its replica; other ops are never called here.
     replicateCalls = 0;
-    const refuse = async () => {
-      throw new DynamoError("invalid_request", "not used");
-    };
-    const handlers = {
+    const handlers = peerHandlers({
       replicate: async ({ header, body }) => {
         replicateCalls += 1;
         const { hintFor: _hintFor, ...key } = header;
         return { header: { changed: (await ownerReplica.merge(key, "siblings", body)).changed } };
       },
-      fetch: refuse, coordinate: refuse, scan: refuse, gossip: refuse, "ring-get": refuse, "ring-put": refuse, "ae-leaves": refuse, "ae-keys": refuse, "ae-invalidate": refuse, "merge-page": refuse, leave: refuse,
-    } as PeerHandlers;
+    });
     const token = "t".repeat(16);
     server = createServer();
     new PeerServer({ token, inFlightMax: 10, log: () => undefined }, handlers).attach(server);

@@ -1,21 +1,15 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { dataKey, recordId, Store } from "../../../node/storage/index.js";
+import { openTempStore, removeTempStore, type TempStore } from "../../helpers/temp-store.js";
 
 describe("record locks", function () {
-  let dir: string;
+  let temp: TempStore;
   let store: Store;
   beforeEach(async function () {
-    dir = mkdtempSync(join(tmpdir(), "dynamo-locks-"));
-    store = new Store(dir);
-    await store.open();
+    temp = await openTempStore("dynamo-locks-");
+    store = temp.store;
   });
-  afterEach(async function () {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => removeTempStore(temp));
 
   const item = (key: string) => recordId(dataKey(7, "b", Buffer.from(key)));
   const turns = async (n: number) => {

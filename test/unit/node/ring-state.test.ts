@@ -1,29 +1,23 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { RingState, ringHash } from "../../../node/cluster/index.js";
 import { createRing } from "../../../node/ring/index.js";
 import type { Ring } from "../../../node/ring/types.js";
 import { Store } from "../../../node/storage/index.js";
+import { openTempStore, removeTempStore, type TempStore } from "../../helpers/temp-store.js";
 
 function members(ids: string[]) {
   return ids.map((id, i) => ({ id, peerUrl: `http://127.0.0.${i + 1}:8081`, clientUrl: `http://127.0.0.${i + 1}:8080`, incarnation: `inc-${id}`, state: "valid" as const }));
 }
 
 describe("ring state", function () {
-  let dir: string;
+  let temp: TempStore;
   let store: Store;
 
   beforeEach(async function () {
-    dir = mkdtempSync(join(tmpdir(), "dynamo-ringstate-"));
-    store = new Store(dir);
-    await store.open();
+    temp = await openTempStore("dynamo-ringstate-");
+    store = temp.store;
   });
-  afterEach(async function () {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => removeTempStore(temp));
 
   const options = { token: "t".repeat(16), timeoutMs: 1000, inFlightMax: 10, reconnectDelayMs: 100 };
   const base = createRing({ partitions: 8, members: members(["a", "b", "c"]), targetN: 3 });
