@@ -192,7 +192,10 @@ export class TransferReceiver {
         q.bytes += bytes;
         q.cursor = cursor;
         this.deps.onBatch(keys, bytes);
-        if (done) this.finish(q);
+        if (done) {
+          this.finish(q);
+          this.active.delete(byPartition.get(partition)!.id);
+        }
         this.save();
       },
       shouldStop: (partition) => this.stopped || current(partition) === undefined,
