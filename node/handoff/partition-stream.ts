@@ -5,7 +5,6 @@
  */
 import type { ClusterView } from "../cluster/index.js";
 import type { PeerClient } from "../peer/index.js";
-import { SCAN_PARTS_MAX } from "../protocol/index.js";
 import type { Store } from "../storage/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
 
@@ -101,90 +100,4 @@ export async function streamPartition(client: PeerClient, options: PartitionStre
     if (res.header.done) return true;
   }
   return false;
-}
-
-/** One partition of a `streamPartitions` copy. */
-export interface StreamPart {
-  partition: number;
-  cursor: StreamCursor | undefined;
-}
-
-export interface PartitionsStreamOptions {
-  parts: StreamPart[];
-  batchMax: number;
-  /** Merges one page's records of one partition. */
-  mergePage: (partition: number, entries: StreamedEntry[]) => Promise<void>;
-  /** Called after each page's records of a partition are merged, with their count and bytes, the new cursor, and done. */
-  onPage: (partition: number, keys: number, bytes: number, cursor: StreamCursor | undefined, done: boolean) => void;
-  beforeMerge?: (bytes: number) => Promise<void>;
-  pageBytes?: () => number;
-  /** Whether to stop copying a partition (its transfer was abandoned); checked before each page. */
-  shouldStop: (partition: number) => boolean;
-}
-
-/**
- * Copies several partitions from one peer with `scan-many` pages (a peer at protocol level 3): each page continues
- * the partitions not yet done, in order, from their cursors, until every partition is done or stopped. Otherwise as
- * `streamPartition`: the next page is asked for while the current one is merged, a partition's cursor moves only once
- * its records are merged, and a page's records of each partition are merged as one batch. The partitions of a page
- * are merged one after the other: merging them all at once raised clients' p99 during a step (`bench:rebalance`: a
- * higher median step ratio than main's in 7 of 10 runs), probably as client reads and writes queued behind the
- * page's on LevelDB's threads.
- */
-export async function streamPartitions(client: PeerClient, options: PartitionsStreamOptions): Promise<void> {
-  const seen = { records: 0, bytes: 0 };
-  const cursors = new Map(options.parts.map((p) => [p.partition, p.cursor]));
-  const fetchNext = () => {
-    const parts = [...cursors]
-      .filter(([partition]) => !options.shouldStop(partition))
-      .slice(0, SCAN_PARTS_MAX)
-      .map(([partition, cursor]) => ({ partition, after: cursor ? { bucket: cursor.b, key: Buffer.from(cursor.k, "base64") } : undefined }));
-    if (parts.length === 0) return undefined;
-    const page = client.call("scan-many", { header: { parts, limit: pageLimit(options.pageBytes?.(), seen, options.batchMax) } }, 60_000);
-    // A page fetched ahead may be abandoned (the merge failed, or the copy stopped); its failure is then nobody's.
-    page.catch(() => undefined);
-    return { asked: parts.map((p) => p.partition), page };
-  };
-  let next = fetchNext();
-  while (next) {
-    const res = await next.page;
-    const pages = splitPage(next.asked, res.header.parts, res.body);
-    seen.records += res.body.length;
-    seen.bytes += res.bodyBytes;
-    // Cursors move ahead for the next page's request; the callers' (persisted) cursors move only after the merge.
-    for (const page of pages) {
-      page.cursor ??= cursors.get(page.partition);
-      if (page.done) cursors.delete(page.partition);
-      else cursors.set(page.partition, page.cursor);
-    }
-    next = fetchNext();
-    await options.beforeMerge?.(res.bodyBytes);
-    const live = pages.filter((page) => !options.shouldStop(page.partition));
-    for (const page of live) await options.mergePage(page.partition, page.entries);
-    for (const page of live) {
-      const bytes = page.entries.reduce((sum, e) => sum + e.key.length + (e.encoded?.length ?? 0), 0);
-      options.onPage(page.partition, page.entries.length, bytes, page.cursor, page.done);
-    }
-  }
-}
-
-/**
- * A `scan-many` page cut into its partitions' records, checked against what was asked: partitions asked for, in the
- * order asked, and at least one of them moved on (a peer that keeps answering pages that do not would otherwise be
- * asked again forever).
- */
-function splitPage(asked: number[], parts: { partition: number; count: number; done: boolean; last?: { bucket: string; key: Buffer } }[], body: StreamedEntry[]) {
-  let from = 0;
-  let at = 0;
-  const pages = parts.map((part) => {
-    const index = asked.indexOf(part.partition, from);
-    if (index < 0) throw new Error(`the peer answered a page with partition ${part.partition}, not asked for or out of order`);
-    from = index + 1;
-    const entries = body.slice(at, at + part.count);
-    at += part.count;
-    const cursor: StreamCursor | undefined = part.last && { b: part.last.bucket, k: part.last.key.toString("base64") };
-    return { partition: part.partition, entries, cursor, done: part.done };
-  });
-  if (!pages.some((page) => page.done || page.entries.length > 0)) throw new Error("the peer answered a page that moved no partition on");
-  return pages;
 }

@@ -11,8 +11,7 @@ import type { TransferProgress as TransferReport } from "../protocol/index.js";
 import { CoalescedSave } from "../../lib/coalesced-save.js";
 import { preferenceList } from "../ring/index.js";
 import type { Ring, Transfer } from "../ring/types.js";
-import { SCAN_MANY_LEVEL, SCAN_PARTS_MAX } from "../protocol/index.js";
-import { streamPartition, streamPartitions, type ReplicaAccess, type StreamCursor } from "./partition-stream.js";
+import { streamPartition, type ReplicaAccess, type StreamCursor } from "./partition-stream.js";
 
 /** A transfer's progress as the admin API reports it, plus where to resume (persisted, not reported). */
 export interface TransferProgress extends TransferReport {
@@ -43,10 +42,7 @@ export function transferId(t: { partition: number; to: string }): string {
 
 export class TransferReceiver {
   private progress = new Map<string, TransferProgress>();
-  /** Transfers being worked on, by id. */
   private readonly active = new Set<string>();
-  /** Concurrency slots in use: a transfer each, or a group of transfers from one source (see `run`). */
-  private running = 0;
   private stopped = false;
   /**
    * Every transfer's progress, persisted as one list. Pages finish many times a second, and building the list's JSON
@@ -99,12 +95,11 @@ export class TransferReceiver {
   private pump(): void {
     if (this.stopped) return;
     for (const [id, p] of this.progress) {
-      if (this.running >= this.limit()) return;
+      if (this.active.size >= this.limit()) return;
       if (p.state !== "waiting" || this.active.has(id)) continue;
-      this.running += 1;
       this.active.add(id);
       void this.run(id, p).finally(() => {
-        this.running -= 1;
+        this.active.delete(id);
         this.pump();
       });
     }
@@ -115,104 +110,35 @@ export class TransferReceiver {
     return Math.min(this.deps.concurrencyMax, this.deps.cluster.ring()?.transferLimit ?? Infinity);
   }
 
-  /**
-   * Works on one transfer, and from a source that serves `scan-many`, on the other waiting transfers from that source
-   * as well (up to SCAN_PARTS_MAX): a small step moves many partitions of a few dozen records each between the same
-   * members, and a request, a page and a merge per partition cost more than the records. The group takes one of the
-   * concurrency slots, as a transfer of all its partitions together would.
-   */
-  private async run(first: string, p: TransferProgress): Promise<void> {
-    const group = new Map([[first, p]]);
+  private async run(id: string, p: TransferProgress): Promise<void> {
     p.state = "active";
     p.startedAt ??= Date.now();
     try {
-      const client = this.source(p);
-      if (!client) throw new Error(`no current replica of partition ${p.partition} is reachable`);
-      if ((await client.level()) >= SCAN_MANY_LEVEL) {
-        this.gather(group, client);
-        await this.streamGroup(group, client);
-      } else if (await this.stream(first, p, client)) {
-        this.finish(p);
+      const finished = await this.stream(id, p);
+      if (!finished) {
+        p.state = "waiting";
+        return;
       }
+      p.state = "done";
+      p.finishedAt = Date.now();
+      p.error = undefined;
+      this.deps.onDone(p, p.finishedAt - p.startedAt);
+      this.logDone(p, p.finishedAt - p.startedAt);
     } catch (err) {
-      const failed = [...group.values()].filter((q) => q.state !== "done");
-      for (const q of failed) {
-        q.state = "waiting";
-        q.error = (err as Error).message;
-        this.deps.onError(q, err as Error);
-      }
-      const what = failed.length === 1 ? `partition ${failed[0]!.partition}` : `${failed.length} partitions`;
-      this.deps.log(`transfer of ${what} paused: ${(err as Error).message}; retrying`);
+      p.state = "waiting";
+      p.error = (err as Error).message;
+      this.deps.onError(p, err as Error);
+      this.deps.log(`transfer of partition ${p.partition} paused: ${(err as Error).message}; retrying`);
       await new Promise((r) => setTimeout(r, 1000).unref());
     } finally {
-      // A transfer left unfinished (stopped, or abandoned by the ring) waits to be started again.
-      for (const [id, q] of group) {
-        if (q.state === "active") q.state = "waiting";
-        this.active.delete(id);
-      }
       this.save();
     }
   }
 
-  /**
-   * Adds to `group` waiting transfers whose source is `client`: a share of the waiting transfers that leaves work for
-   * every other slot, as the partitions of a group are copied one after the other, and SCAN_PARTS_MAX at most.
-   */
-  private gather(group: Map<string, TransferProgress>, client: PeerClient): void {
-    let waiting = 0;
-    for (const q of this.progress.values()) if (q.state === "waiting") waiting += 1;
-    const size = Math.min(SCAN_PARTS_MAX, 1 + Math.ceil(waiting / this.limit()));
-    for (const [id, q] of this.progress) {
-      if (group.size >= size) return;
-      if (q.state !== "waiting" || this.active.has(id) || this.source(q) !== client) continue;
-      this.active.add(id);
-      q.state = "active";
-      q.startedAt ??= Date.now();
-      group.set(id, q);
-    }
-  }
-
-  /** Copies a group's partitions with `scan-many` pages; each transfer is done as its partition is. */
-  private async streamGroup(group: Map<string, TransferProgress>, client: PeerClient): Promise<void> {
-    const byPartition = new Map([...group].map(([id, q]) => [q.partition, { id, q }]));
-    const current = (partition: number) => {
-      const member = byPartition.get(partition);
-      return member !== undefined && this.progress.get(member.id) === member.q ? member.q : undefined;
-    };
-    await streamPartitions(client, {
-      parts: [...group.values()].map((q) => ({ partition: q.partition, cursor: q.cursor })),
-      batchMax: this.deps.batchMax,
-      mergePage: (partition, entries) => this.deps.mergePage(partition, entries),
-      beforeMerge: this.deps.pace,
-      pageBytes: this.deps.pageBytes,
-      onPage: (partition, keys, bytes, cursor, done) => {
-        const q = current(partition);
-        if (!q) return;
-        q.keys += keys;
-        q.bytes += bytes;
-        q.cursor = cursor;
-        this.deps.onBatch(keys, bytes);
-        if (done) {
-          this.finish(q);
-          this.active.delete(byPartition.get(partition)!.id);
-        }
-        this.save();
-      },
-      shouldStop: (partition) => this.stopped || current(partition) === undefined,
-    });
-  }
-
-  private finish(p: TransferProgress): void {
-    p.state = "done";
-    p.finishedAt = Date.now();
-    p.error = undefined;
-    const ms = p.finishedAt - (p.startedAt ?? p.finishedAt);
-    this.deps.onDone(p, ms);
-    this.logDone(p, ms);
-  }
-
   /** Copies the partition page by page; false when it had to stop early (stopped, or the transfer was abandoned). */
-  private async stream(id: string, p: TransferProgress, client: PeerClient): Promise<boolean> {
+  private async stream(id: string, p: TransferProgress): Promise<boolean> {
+    const client = this.source(p);
+    if (!client) throw new Error(`no current replica of partition ${p.partition} is reachable`);
     return streamPartition(client, {
       partition: p.partition,
       cursor: p.cursor,

@@ -19,9 +19,9 @@ import {
   FRAME_OK,
   FRAME_REQUEST,
   FrameReader,
+  PEER_COMPACT_COORDINATE_HEADER,
   GOAWAY_FRAME_ID,
-  agreedLevel,
-  LEVEL_HEADERS,
+  PEER_COMPACT_HEADER,
   type Frame,
   type PeerOp,
   type PeerRequestOut,
@@ -127,16 +127,6 @@ export class PeerClient {
     });
   }
 
-  /**
-   * The protocol level the peer speaks (see COMPACT_LEVEL in ../protocol/peer-ops.ts), connecting first if need be:
-   * what a caller asks before an operation an earlier version does not serve. Fails as `call` does when the peer
-   * cannot be reached.
-   */
-  async level(): Promise<number> {
-    if (this.options.faults?.isCut(this.peerId)) throw new RequestNotSentError(`network to ${this.peerId} is cut (fault injection)`);
-    return this.compact.get(await this.connect()) ?? 0;
-  }
-
   /** False while the last attempt to reach the peer failed and the reconnect delay has not passed. */
   get reachable(): boolean {
     if (this.options.faults?.isCut(this.peerId)) return false;
@@ -201,7 +191,8 @@ export class PeerClient {
           Upgrade: PEER_PROTOCOL,
           Authorization: `Bearer ${this.options.token}`,
           "X-Dynamo-From": this.options.from,
-          ...Object.fromEntries(LEVEL_HEADERS.map((name) => [name, "1"])),
+          [PEER_COMPACT_HEADER]: "1",
+          [PEER_COMPACT_COORDINATE_HEADER]: "1",
         },
         timeout: this.options.timeoutMs,
       };
@@ -221,8 +212,9 @@ export class PeerClient {
       }
       req.on("upgrade", (res, socket, head) => {
         socket.setNoDelay(true);
-        const level = agreedLevel((name) => res.headers[name.toLowerCase()] === "1");
-        if (level > 0) this.compact.set(socket, level);
+        if (res.headers[PEER_COMPACT_HEADER.toLowerCase()] === "1") {
+          this.compact.set(socket, res.headers[PEER_COMPACT_COORDINATE_HEADER.toLowerCase()] === "1" ? 2 : 1);
+        }
         if (head.length > 0) socket.unshift(head);
         resolve(socket);
       });

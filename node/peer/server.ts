@@ -19,9 +19,9 @@ import {
   FRAME_OK,
   FRAME_REQUEST,
   FrameReader,
+  PEER_COMPACT_COORDINATE_HEADER,
   GOAWAY_FRAME_ID,
-  agreedLevel,
-  LEVEL_HEADERS,
+  PEER_COMPACT_HEADER,
   PeerMessageError,
   type Frame,
   type PeerHandler,
@@ -85,11 +85,9 @@ export class PeerServer {
     }
     const from = String(req.headers["x-dynamo-from"] ?? "unknown").slice(0, 63);
     // A caller of an earlier version does not ask for compact headers (or not for coordinate), and gets JSON answers
-    // to what it did not ask for; one that does not ask for `scan-many` never sends it.
-    const compact = agreedLevel((name) => req.headers[name.toLowerCase()] === "1");
-    const agreed = LEVEL_HEADERS.slice(0, compact)
-      .map((name) => `${name}: 1\r\n`)
-      .join("");
+    // to what it did not ask for.
+    const compact = req.headers[PEER_COMPACT_HEADER.toLowerCase()] !== "1" ? 0 : req.headers[PEER_COMPACT_COORDINATE_HEADER.toLowerCase()] === "1" ? 2 : 1;
+    const agreed = (compact >= 1 ? `${PEER_COMPACT_HEADER}: 1\r\n` : "") + (compact >= 2 ? `${PEER_COMPACT_COORDINATE_HEADER}: 1\r\n` : "");
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n${agreed}\r\n`);
     this.serve(socket, from, head, compact);
   }

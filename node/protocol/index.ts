@@ -21,9 +21,8 @@ export {
   PEER_OPS,
   PeerMessageError,
   SCAN_LIMIT_MAX,
-  SCAN_PARTS_MAX,
 } from "./peer-ops.js";
-export { agreedLevel, COMPACT_LEVEL, LEVEL_HEADERS, PEER_COMPACT_COORDINATE_HEADER, PEER_COMPACT_HEADER, PEER_SCAN_MANY_HEADER, SCAN_MANY_LEVEL } from "./peer-ops.js";
+export { PEER_COMPACT_COORDINATE_HEADER, PEER_COMPACT_HEADER } from "./peer-ops.js";
 export type { BodyCodec, DecodedEntry, PeerHandler, PeerHandlers, PeerOp, PeerRequest, PeerRequestOut, PeerResponse, PeerResponseOut } from "./peer-ops.js";
 export {
   ADMIN_PATHS,

@@ -26,11 +26,6 @@ export const AE_KEYS_MAX = 200_000;
 export const GOSSIP_MEMBERS_MAX = 4096;
 /** Records per scan page at most, whatever the caller asks. */
 export const SCAN_LIMIT_MAX = 4096;
-/**
- * Partitions one `scan-many` may name at most. Each may carry a cursor with a key of up to 1 KiB (1.4 KB in base64),
- * and the request's and response's headers must stay well within a frame's 64 KiB.
- */
-export const SCAN_PARTS_MAX = 32;
 /** Bytes of a hash tree's leaves (1024 segments of 8 bytes). */
 export const AE_LEAVES_BYTES = 1024 * 8;
 export const AE_SEGMENTS = 1024;
@@ -178,8 +173,6 @@ interface OpSpec<ReqH extends z.ZodType, ReqBIn, ReqBOut, ResH extends z.ZodType
   requestBody: BodyCodec<ReqBIn, ReqBOut>;
   response: ResH;
   responseBody: BodyCodec<ResBIn, ResBOut>;
-  /** What a response's header and body must agree on, where each fits alone; returns the problem, if any. */
-  responseAgrees?: (header: z.output<ResH>, body: ResBOut) => string | undefined;
 }
 
 function op<ReqH extends z.ZodType, ReqBIn, ReqBOut, ResH extends z.ZodType, ResBIn, ResBOut>(
@@ -232,34 +225,6 @@ export const PEER_OPS = {
      */
     response: z.object({ done: z.boolean(), last: z.object({ bucket, key }).optional(), canVote: z.boolean().optional(), epoch: count.optional() }),
     responseBody: entriesBody,
-  }),
-  /**
-   * One page of several partitions, each after its own cursor: what a scan of each would return, in the order asked,
-   * until the page is full. A ring step moves many small partitions between the same two members, and one request per
-   * partition cost each a round trip, a page, a merge and a cold header check. `parts` in the response are the
-   * partitions the page reached, in order, with how many of the body's entries are theirs (`count`), whether they are
-   * `done`, and the last key scanned (`last`); a partition the page did not reach is left out, and asked for again.
-   * Only a peer that said in the upgrade that it serves it (level 3, `PEER_SCAN_MANY_HEADER`) is asked.
-   */
-  "scan-many": op({
-    request: z.object({
-      parts: z
-        .array(z.object({ partition, after: z.object({ bucket, key }).optional() }))
-        .min(1)
-        .max(SCAN_PARTS_MAX)
-        .refine((parts) => new Set(parts.map((p) => p.partition)).size === parts.length, "a partition is named twice"),
-      limit: z.number().int().min(1).max(SCAN_LIMIT_MAX),
-    }),
-    requestBody: noBody,
-    response: z.object({
-      parts: z.array(z.object({ partition, count, done: z.boolean(), last: z.object({ bucket, key }).optional() })).max(SCAN_PARTS_MAX),
-      epoch: count,
-    }),
-    responseBody: entriesBody,
-    responseAgrees: (header, body) => {
-      const counted = header.parts.reduce((sum, p) => sum + p.count, 0);
-      return counted === body.length ? undefined : `its parts count ${counted} entries, its body holds ${body.length}`;
-    },
   }),
   /**
    * Merges a page of records (distinct keys of one partition, as a scan returns them) into the receiver's replica
@@ -380,10 +345,7 @@ export function decodeResponse<O extends PeerOp>(opName: O, headerBytes: Buffer,
     tag === COMPACT_FETCH || tag === COMPACT_REPLICATE || tag === COMPACT_COORDINATE
       ? decodeCompactResponse(opName, headerBytes)
       : checked(spec.response, parseJson(headerBytes.toString("utf8")), `'${opName}' response`);
-  const decodedBody = decodeBody(spec.responseBody, body, `'${opName}' response`);
-  const disagreement = spec.responseAgrees?.(header, decodedBody);
-  if (disagreement !== undefined) throw new PeerMessageError(`invalid '${opName}' response: ${disagreement}`);
-  return { header, body: decodedBody, bodyBytes: body.length } as PeerResponse<O>;
+  return { header, body: decodeBody(spec.responseBody, body, `'${opName}' response`), bodyBytes: body.length } as PeerResponse<O>;
 }
 
 const errorHeader = z.object({ code: z.string().max(64), message: z.string().max(4096) });
@@ -465,24 +427,8 @@ const COMPACT_COORDINATE = 0x03;
 export const PEER_COMPACT_HEADER = "X-Dynamo-Peer-Compact";
 /** The upgrade header by which each end says it also reads compact coordinate headers (level 2). */
 export const PEER_COMPACT_COORDINATE_HEADER = "X-Dynamo-Peer-Compact-Coordinate";
-/** The upgrade header by which each end says it also serves `scan-many` (level 3). */
-export const PEER_SCAN_MANY_HEADER = "X-Dynamo-Peer-Scan-Many";
-/**
- * The level of the peer protocol this version speaks: 1 reads compact fetch and replicate headers, 2 compact coordinate
- * headers as well, 3 serves `scan-many` as well. A connection runs at the lower of its two ends' levels.
- */
-export const COMPACT_LEVEL = 3;
-/** The level from which a peer serves `scan-many`. */
-export const SCAN_MANY_LEVEL = 3;
-/** The upgrade headers of the levels, in order: an end at level n says the first n. */
-export const LEVEL_HEADERS = [PEER_COMPACT_HEADER, PEER_COMPACT_COORDINATE_HEADER, PEER_SCAN_MANY_HEADER];
-
-/** The level both ends of a connection speak: each level's header, for as long as the other end says it too. */
-export function agreedLevel(says: (header: string) => boolean): number {
-  let level = 0;
-  while (level < LEVEL_HEADERS.length && says(LEVEL_HEADERS[level]!)) level += 1;
-  return level;
-}
+/** The compact forms this version reads: 1 for fetch and replicate, 2 for coordinate as well. */
+export const COMPACT_LEVEL = 2;
 
 function compactLevel(compact: boolean | number): number {
   return compact === true ? COMPACT_LEVEL : compact === false ? 0 : compact;

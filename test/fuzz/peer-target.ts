@@ -77,11 +77,6 @@ const wellFormed = fc.oneof(
   fc.record({ op: fc.constant("fetch"), partition, bucket: validBucket, key: fuzzKey }),
   fc.record({ op: fc.constant("replicate"), partition, bucket: validBucket, key: fuzzKey }),
   fc.record({ op: fc.constant("scan"), partition, limit: fc.integer({ min: 1, max: 4096 }) }),
-  fc.record({
-    op: fc.constant("scan-many"),
-    parts: fc.uniqueArray(fc.record({ partition, after: fc.option(fc.record({ bucket: validBucket, key: fuzzKey }), { nil: undefined }) }), { minLength: 1, maxLength: 6, selector: (p) => p.partition }),
-    limit: fc.integer({ min: 1, max: 4096 }),
-  }),
   fc.record({ op: fc.constant("ae-leaves"), partition }),
   fc.record({ op: fc.constant("ae-keys"), partition, segments: fc.array(fc.integer({ min: 0, max: 1023 }), { maxLength: 50 }) }),
   fc.record({ op: fc.constant("ae-invalidate"), partition }),

@@ -32,8 +32,6 @@ const MALFORMED: [name: string, header: string, body?: Buffer][] = [
   ["heartbeats of the wrong shape", '{"op":"gossip","epoch":1,"ringHash":"","heartbeats":{"node-1":"soon"}}'],
   ["a segment out of range", '{"op":"ae-keys","partition":0,"segments":[5000]}'],
   ["a scan limit of a million", '{"op":"scan","partition":0,"limit":1000000}'],
-  ["a scan-many naming a partition twice", '{"op":"scan-many","parts":[{"partition":3},{"partition":3}],"limit":10}'],
-  ["a scan-many of no partition", '{"op":"scan-many","parts":[],"limit":10}'],
   ["a context with a non-integer counter", `{"op":"coordinate","bucket":"default","key":"${KEY}","context":{"a":1.5},"contentType":"x","delete":false,"w":2,"pw":0}`],
 ];
 

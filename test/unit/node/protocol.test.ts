@@ -19,9 +19,9 @@ import {
   FRAME_HEADER_BYTES_MAX,
   FRAME_OK,
   FrameReader,
-  LEVEL_HEADERS,
+  PEER_COMPACT_COORDINATE_HEADER,
+  PEER_COMPACT_HEADER,
   PeerMessageError,
-  SCAN_PARTS_MAX,
   type PeerOp,
   type PeerRequestOut,
 } from "../../../node/protocol/index.js";
@@ -259,28 +259,6 @@ describe("peer messages", function () {
     const page = encodeResponse("scan", { header: { done: true }, body: [{ bucket: "b", key: Buffer.from("k1"), record: encodeRecord(RECORD) }, { bucket: "b", key: Buffer.from("k2"), record: damaged }] });
     assert.throws(() => decodeResponse("scan", Buffer.from(JSON.stringify(page.header)), page.body!), /'scan' response body does not decode: record is corrupt: /);
   });
-
-  it("carry a scan-many page's partitions, and refuse one whose parts do not count its entries", function () {
-    const after = { bucket: "b", key: Buffer.from("k0") };
-    const request = roundTrip("scan-many", { header: { parts: [{ partition: 4, after }, { partition: 9 }], limit: 64 } });
-    assert.deepEqual(request, { op: "scan-many", request: { header: { parts: [{ partition: 4, after }, { partition: 9 }], limit: 64 }, body: undefined } });
-    const entry = (k: string) => ({ bucket: "b", key: Buffer.from(k), record: encodeRecord(RECORD) });
-    const parts = [{ partition: 4, count: 1, done: true, last: { bucket: "b", key: Buffer.from("k1") } }, { partition: 9, count: 2, done: false, last: { bucket: "b", key: Buffer.from("k3") } }];
-    const page = encodeResponse("scan-many", { header: { parts, epoch: 5 }, body: [entry("k1"), entry("k2"), entry("k3")] });
-    const decoded = decodeResponse("scan-many", Buffer.from(JSON.stringify(page.header)), page.body!);
-    assert.deepEqual(decoded.header, { parts, epoch: 5 });
-    assert.deepEqual(decoded.body.map((e) => e.key.toString()), ["k1", "k2", "k3"]);
-    const short = encodeResponse("scan-many", { header: { parts, epoch: 5 }, body: [entry("k1"), entry("k2")] });
-    assert.throws(() => decodeResponse("scan-many", Buffer.from(JSON.stringify(short.header)), short.body!), /invalid 'scan-many' response: its parts count 3 entries, its body holds 2/);
-  });
-
-  it("refuse a scan-many request naming a partition twice, none, or too many", function () {
-    const frame = (parts: unknown) => Buffer.from(JSON.stringify({ op: "scan-many", parts, limit: 10 }));
-    assert.throws(() => decodeRequest(frame([{ partition: 1 }, { partition: 1 }]), Buffer.alloc(0)), /a partition is named twice/);
-    assert.throws(() => decodeRequest(frame([]), Buffer.alloc(0)), /invalid 'scan-many' request: parts/);
-    assert.throws(() => decodeRequest(frame(Array.from({ length: SCAN_PARTS_MAX + 1 }, (_, partition) => ({ partition }))), Buffer.alloc(0)), /invalid 'scan-many' request: parts/);
-    assert.equal(decodeRequest(frame(Array.from({ length: SCAN_PARTS_MAX }, (_, partition) => ({ partition }))), Buffer.alloc(0)).op, "scan-many");
-  });
 });
 
 /**
@@ -291,9 +269,7 @@ async function fakePeer(answer: (id: number, header: Buffer) => Buffer, compact:
   const server = createServer();
   const level = compact === true ? 1 : Number(compact);
   server.on("upgrade", (_req, socket: Duplex) => {
-    const agreed = LEVEL_HEADERS.slice(0, level)
-      .map((name) => `${name}: 1\r\n`)
-      .join("");
+    const agreed = (level >= 1 ? `${PEER_COMPACT_HEADER}: 1\r\n` : "") + (level >= 2 ? `${PEER_COMPACT_COORDINATE_HEADER}: 1\r\n` : "");
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n${agreed}\r\n`);
     const reader = new FrameReader();
     socket.on("data", (chunk: Buffer) => {
@@ -365,20 +341,6 @@ describe("the calling side of the peer protocol", function () {
         const res = await client.call("coordinate", { header, body: Buffer.from("v") });
         assert.deepEqual(res.body, RECORD);
         assert.deepEqual(seen, [level === 2 ? 3 : 0x7b]);
-      } finally {
-        client.close();
-        server.closeAllConnections();
-        server.close();
-      }
-    });
-  }
-
-  for (const level of [0, 1, 2, 3]) {
-    it(`learns that a peer speaking level ${level} of the protocol ${level >= 3 ? "serves" : "does not serve"} scan-many`, async function () {
-      const { server, url } = await fakePeer(() => Buffer.alloc(0), level);
-      const client = new PeerClient(url, { token: "t".repeat(16), timeoutMs: 2000, inFlightMax: 10, reconnectDelayMs: 10, from: "test" });
-      try {
-        assert.equal(await client.level(), level);
       } finally {
         client.close();
         server.closeAllConnections();
