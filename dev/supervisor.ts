@@ -256,7 +256,6 @@ export class DevCluster {
     }
   }
 
-  /** The ring's plan in flight already leads to the desired members. */
   /**
    * What the plan `ring` carries out was, when the background loop made it between a scale's new count and the scale's
    * own step (the loop steps every fraction of a second after a scale-down): a scale's answer names that plan rather
@@ -264,11 +263,12 @@ export class DevCluster {
    */
   private planInFlight(ring: Ring | undefined, count: number): string | undefined {
     if (!this.headsFor(ring)) return undefined;
-    if (this.lastPlan?.epoch === ring!.epoch) return this.lastPlan.action;
-    return `rebalancing towards ${count} members (${ring!.pending.length} transfers pending)`;
+    if (this.lastPlan?.epoch === ring.epoch) return this.lastPlan.action;
+    return `rebalancing towards ${count} members (${ring.pending.length} transfers pending)`;
   }
 
-  private headsFor(ring: Ring | undefined): boolean {
+  /** The ring's plan in flight already leads to the desired members. */
+  private headsFor(ring: Ring | undefined): ring is Ring {
     return ring !== undefined && ring.pending.length > 0 && planStillWanted(ring, this.desiredIds(), this.options.targetN);
   }
 
