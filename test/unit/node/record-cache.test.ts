@@ -21,6 +21,25 @@ describe("record cache", function () {
     assert.notEqual(cache.get("k19"), "miss");
   });
 
+  it("keeps an entry read since it was cached over older and younger ones that were not, and stays within budget when every entry was read", function () {
+    const cache = new RecordCache(2000);
+    for (let i = 0; i < 10; i++) cache.set(`k${i}`, record("v"), 100);
+    // k0 is the oldest; a read gives it a second chance, so the next evictions take k1 and k2 instead.
+    assert.notEqual(cache.get("k0"), "miss");
+    cache.set("k10", record("v"), 100);
+    cache.set("k11", record("v"), 100);
+    assert.notEqual(cache.get("k0"), "miss", "a read entry survives the evictions its age would have made");
+    assert.equal(cache.get("k1"), "miss");
+    assert.equal(cache.get("k2"), "miss");
+    assert.notEqual(cache.get("k3"), "miss");
+    // With every entry read, an eviction walks the whole cache once, clearing marks, and then evicts the oldest.
+    for (const key of ["k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11"]) cache.get(key);
+    cache.set("k12", record("v"), 100);
+    assert.ok(cache.usedBytes <= 2000);
+    assert.equal(cache.size, 10);
+    assert.notEqual(cache.get("k12"), "miss");
+  });
+
   it("remembers absent keys, and refuses entries too large to share the budget", function () {
     const cache = new RecordCache(8000);
     cache.set("gone", undefined, 0);
