@@ -13,7 +13,7 @@ function record(value: string): VersionedRecord {
 }
 
 describe("record cache", function () {
-  it("evicts the least recently used entries past its byte budget", function () {
+  it("evicts the oldest unread entries past its byte budget", function () {
     const cache = new RecordCache(2000);
     for (let i = 0; i < 20; i++) cache.set(`k${i}`, record("v"), 100);
     assert.ok(cache.usedBytes <= 2000);
