@@ -67,10 +67,16 @@ export class QuorumTracker<T> {
     if (this.successes >= total && this.primarySuccesses >= primaries) {
       this.finish({ ok: true });
     } else if (this.asked - this.failures < total) {
-      this.finish({ ok: false, reason: `${this.failures} of ${this.asked} replicas failed; ${total} needed` });
+      this.finish({ ok: false, reason: `${this.failures} of ${this.asked} replicas failed; ${total} needed (${this.firstError()})` });
     } else if (this.primariesAsked - this.primaryFailures < primaries) {
-      this.finish({ ok: false, reason: `${this.primaryFailures} primary replicas failed; ${primaries} primaries needed` });
+      this.finish({ ok: false, reason: `${this.primaryFailures} primary replicas failed; ${primaries} primaries needed (${this.firstError()})` });
     }
+  }
+
+  /** The first failure, so an operator reading the error learns why a replica failed, not only that it did. */
+  private firstError(): string {
+    const first = this.errors[0];
+    return first ? `${first.id}: ${first.error.message}` : "no replica answered";
   }
 
   private finish(outcome: QuorumOutcome): void {
