@@ -226,8 +226,11 @@ describe("operator under faults", function () {
         `    [deadline] frozen ${((since - frozenAt) / 1000).toFixed(1)} s before the operator noticed; leader killed ${((killedAt - since) / 1000).toFixed(1)} s into the streak; ` +
           `taken over ${((takenOver - since) / 1000).toFixed(1)} s into it; reassigned ${((reassigned - since) / 1000).toFixed(1)} s into it`,
       );
-      // On the first leader's clock: at the deadline or as soon as the new leader looks, never a full deadline after it took over.
-      assert.ok(reassigned - takenOver < (deadlineSeconds * 1000) / 2, `reassigned ${reassigned - takenOver} ms after the takeover: the clock started over`);
+      // On the first leader's clock: at the deadline or as soon as the new leader looks, never a full deadline after it
+      // took over, which is when a clock started over by the new leader would run out. Five seconds short of that
+      // leaves room for the new leader's first passes on a loaded machine (a cold CI run took 13.6 s from the takeover,
+      // the deadline long past by then).
+      assert.ok(reassigned - takenOver < (deadlineSeconds - 5) * 1000, `reassigned ${reassigned - takenOver} ms after the takeover: the clock started over`);
       assert.ok(reassigned - since >= deadlineSeconds * 1000 - 1000, "not before the deadline");
       // The new leader's first step claims the ring for its term; the next plans the member's partitions away.
       await waitFor(
