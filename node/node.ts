@@ -331,6 +331,8 @@ interface Transfers {
   stopPaceSignals: () => void;
   /** The node's client request latencies, which the pace backs off from too (the client port records into it). */
   requestLatency: LatencyWindow;
+  /** Counts a request served (a client's, or a replica operation for another node), so the pace knows a window had some. */
+  noteServed: () => void;
   pace: AdaptivePace;
   rebuilder: Rebuilder;
   receiver: TransferReceiver;
@@ -355,6 +357,10 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     gcPauses.stop();
   };
   const requestLatency = new LatencyWindow();
+  let served = 0;
+  const noteServed = () => {
+    served += 1;
+  };
   const pace = new AdaptivePace({
     ceilingBytesPerSecond: tuning.handoffBytesPerSecond,
     // The floor, 1 MiB/s (or the ceiling, if lower), is where streaming goes on however much clients suffer. It was an
@@ -374,6 +380,14 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     },
     latency: () => requestLatency.takeP99(),
     latencyFactor: tuning.handoffLatencyFactor,
+    served: () => {
+      const count = served;
+      served = 0;
+      return count;
+    },
+    // In a window without requests only gossip waits with streaming for the loop; failure detection tolerates
+    // seconds, and five times the target still keeps a page's merge from holding the loop long.
+    quietLagTargetMs: 5 * tuning.handoffLagTargetMs,
   });
   const paced = (bytes: number) => pace.take(bytes);
   const pageBytes = () => pace.pageBytes();
@@ -435,7 +449,7 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     if (!ring) return false;
     return preferenceList(ring, partition, targetN).includes(options.id) || pendingTransfers(ring, partition).some((t) => t.to === options.id);
   };
-  return { stopPaceSignals, requestLatency, pace, rebuilder, receiver, canVote, isReplica };
+  return { stopPaceSignals, requestLatency, noteServed, pace, rebuilder, receiver, canVote, isReplica };
 }
 
 /**
@@ -580,8 +594,21 @@ async function servePorts(node: NodeContext, parts: Parts): Promise<Ports> {
   const { options, tuning, log, metrics } = node;
   const { storage, membership, local, transfers, repairs, coordinator, status, drain, clientSecurity } = parts;
   const { ringState, cluster, faults } = membership;
+  // A replica operation served for another node's coordinator is a request the streaming pace must protect too.
+  const replicaOps = coordinator.peerHandlers();
   const handlers: PeerHandlers = {
-    ...coordinator.peerHandlers(),
+    fetch: (request, from) => {
+      transfers.noteServed();
+      return replicaOps.fetch(request, from);
+    },
+    replicate: (request, from) => {
+      transfers.noteServed();
+      return replicaOps.replicate(request, from);
+    },
+    coordinate: (request, from) => {
+      transfers.noteServed();
+      return replicaOps.coordinate(request, from);
+    },
     ...partitionSourceHandlers(storage.store, {
       pageBytesMax: SCAN_PAGE_BYTES_MAX,
       recordBytesMax: replicationCeiling(local.limits),
@@ -627,7 +654,12 @@ async function servePorts(node: NodeContext, parts: Parts): Promise<Ports> {
     contextSecret: createHash("sha256").update("dynamo-context\u0000").update(options.token).digest(),
     cluster: () => status.cluster(),
     ready: () => status.readiness(),
-    requestLatency: transfers.requestLatency,
+    requestLatency: {
+      record: (ms: number) => {
+        transfers.noteServed();
+        transfers.requestLatency.record(ms);
+      },
+    },
     log: (m: string) => log.error(m),
   };
   const kvRoutes = new KvRoutes(apiDeps);

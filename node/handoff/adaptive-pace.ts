@@ -21,6 +21,15 @@
  * also reads the node's own client request latency (`latency`, its 99th percentile over the window) and holds it
  * against the same measure in windows without streaming: over `latencyFactor` times that level, it backs off too.
  * Client work comes first; the rate is what is left.
+ *
+ * A window in which the node served no request at all (no client request, no replica read or write for another
+ * node's coordinator) has nobody to protect: only streaming itself and the node's gossip wait for the event loop. Such
+ * a window is held to the looser `quietLagTargetMs`, which only has to keep the loop well inside what failure detection
+ * tolerates. Without it a scale-in with nothing else to do ran at one of two speeds (17-19 or 31-33 MB/s): a window
+ * over 20 ms of delay in the step's first second, when the ring's install, the transfers' start and four processes
+ * woke on two cores at once, ended the slow start, and the rate then climbed by a quarter per window for seconds. When
+ * requests come back, the first window with requests takes the rate back to what it was in the last window that served
+ * requests, if that was lower, instead of halving from a rate no client was there to measure.
  */
 
 export interface AdaptivePaceOptions {
@@ -48,6 +57,13 @@ export interface AdaptivePaceOptions {
   latency?: () => number | undefined;
   /** How much worse than without streaming client latency may get (1.25: a quarter). */
   latencyFactor?: number;
+  /**
+   * Requests the node served since the last call (client requests and replica operations for other nodes, streaming's
+   * own aside); each call starts a new count. Without it every window counts as one with requests.
+   */
+  served?: () => number;
+  /** Event-loop delay (99th percentile, ms) that streaming may cause in a window in which the node served nothing. */
+  quietLagTargetMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -62,6 +78,8 @@ export interface PaceState {
   latencyMs: number | undefined;
   idleLatencyMs: number | undefined;
   latencyTargetMs: number | undefined;
+  /** Whether the last window served no request, so that the looser delay target applied. */
+  quiet: boolean;
 }
 
 export class AdaptivePace {
@@ -78,6 +96,9 @@ export class AdaptivePace {
   private lastLagMs = 0;
   private idleLatencyMs: number | undefined;
   private lastLatencyMs: number | undefined;
+  /** The rate after the last window in which the node served requests; undefined before the first. */
+  private servedRate: number | undefined;
+  private lastQuiet = false;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -95,7 +116,8 @@ export class AdaptivePace {
       bytesPerSecond: this.rate,
       lagMs: this.lastLagMs,
       idleLagMs: this.idleLagMs,
-      targetMs: this.target(),
+      targetMs: this.target(this.lastQuiet),
+      quiet: this.lastQuiet,
       latencyMs: this.lastLatencyMs,
       idleLatencyMs: this.idleLatencyMs,
       latencyTargetMs: this.latencyTarget(),
@@ -139,8 +161,9 @@ export class AdaptivePace {
     return (this.rate * this.options.windowMs) / 1000;
   }
 
-  private target(): number {
-    return Math.max(this.options.lagTargetMs, this.options.idleFactor * (this.idleLagMs ?? 0));
+  private target(quiet: boolean): number {
+    const target = Math.max(this.options.lagTargetMs, this.options.idleFactor * (this.idleLagMs ?? 0));
+    return quiet ? Math.max(target, this.options.quietLagTargetMs ?? target) : target;
   }
 
   /** Undefined until a window without streaming has measured the level, or without a latency to read. */
@@ -155,8 +178,10 @@ export class AdaptivePace {
     if (now - this.windowStart < this.options.windowMs) return;
     const lag = this.options.lag();
     const latency = this.options.latency?.();
+    const quiet = this.options.served !== undefined && this.options.served() === 0;
     this.lastLagMs = lag;
     this.lastLatencyMs = latency;
+    this.lastQuiet = quiet;
     const idle = this.waiting <= 1 && now - this.lastActive > 2 * this.options.windowMs;
     this.windowStart = now;
     if (idle) {
@@ -172,10 +197,14 @@ export class AdaptivePace {
       }
       return;
     }
+    if (!quiet && this.servedRate !== undefined && this.rate > this.servedRate) {
+      // Requests are back after windows without any: the rate those windows reached was never measured against them.
+      this.rate = this.servedRate;
+    }
     const latencyTarget = this.latencyTarget();
     const clientsSuffer = latency !== undefined && latencyTarget !== undefined && latency > latencyTarget;
     const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling } = this.options;
-    if (lag > this.target() || clientsSuffer) {
+    if (lag > this.target(quiet) || clientsSuffer) {
       // At the floor the rate cannot go lower, and streaming that slow is not what put the window over: a node's
       // first seconds (compiling the streaming code) or a neighbour's burst on shared cores. Such a window leaves the
       // slow start on, which otherwise ended at a step's first window and left the rate to climb by a quarter for
@@ -185,6 +214,7 @@ export class AdaptivePace {
     } else {
       this.rate = Math.min(ceiling, this.rate * (this.slowStart ? slowStartGrowth(latency) : 1.25));
     }
+    if (!quiet) this.servedRate = this.rate;
   }
 
   private refill(): void {

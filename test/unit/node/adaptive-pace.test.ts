@@ -9,6 +9,7 @@ function simulated(options: { ceiling?: number; lagTargetMs?: number } = {}) {
   let now = 0;
   let lag = 0;
   let latency: number | undefined = 5;
+  let served = 100;
   const pace = new AdaptivePace({
     ceilingBytesPerSecond: options.ceiling ?? 64_000_000,
     floorBytesPerSecond: 2_000_000,
@@ -18,6 +19,8 @@ function simulated(options: { ceiling?: number; lagTargetMs?: number } = {}) {
     lag: () => lag,
     latency: () => latency,
     latencyFactor: 1.25,
+    served: () => served,
+    quietLagTargetMs: 100,
     now: () => now,
     sleep: async (ms) => {
       now += ms;
@@ -27,6 +30,8 @@ function simulated(options: { ceiling?: number; lagTargetMs?: number } = {}) {
     pace,
     setLag: (ms: number) => (lag = ms),
     setLatency: (ms: number | undefined) => (latency = ms),
+    /** Requests the node serves per window; 0 makes every window a quiet one. */
+    setServed: (count: number) => (served = count),
     advance: (ms: number) => (now += ms),
     get now() {
       return now;
@@ -205,6 +210,64 @@ describe("the adaptive streaming pace", function () {
     await stream(sim, 5);
     const rate = await stream(sim, 5);
     assert.ok(rate > 55_000_000, `rate ${rate}`);
+  });
+});
+
+describe("the streaming pace on a node that serves no requests", function () {
+  it("holds a window without requests to the looser delay target, and one with requests to the usual", async function () {
+    const climbsThrough = async (served: number) => {
+      const sim = simulated();
+      sim.setLag(5);
+      sim.setLatency(undefined);
+      sim.setServed(served);
+      sim.advance(2000);
+      await sim.pace.take(1);
+      await stream(sim, 0.3);
+      // 50 ms of delay: over the 20 ms target, under the quiet 100 ms.
+      sim.setLag(50);
+      await stream(sim, 2);
+      return sim.pace.state;
+    };
+    const quiet = await climbsThrough(0);
+    assert.equal(quiet.bytesPerSecond, 64_000_000, "nobody waits for the loop: streaming goes on at the ceiling");
+    assert.equal(quiet.quiet, true);
+    assert.equal(quiet.targetMs, 100);
+    const busy = await climbsThrough(100);
+    assert.equal(busy.bytesPerSecond, 2_000_000, "with requests served, 50 ms of delay takes the rate to the floor");
+    assert.equal(busy.targetMs, 20);
+  });
+
+  it("still backs off a quiet window whose delay is over the looser target", async function () {
+    const sim = simulated();
+    sim.setLag(5);
+    sim.setServed(0);
+    sim.advance(2000);
+    await sim.pace.take(1);
+    await stream(sim, 2);
+    assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
+    sim.setLag(150);
+    await stream(sim, 2);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+  });
+
+  it("when requests come back, goes back to the rate it had with them instead of halving from the quiet one", async function () {
+    const sim = simulated();
+    sim.setLag(5);
+    sim.advance(2000);
+    await sim.pace.take(1);
+    // With requests, 30 ms of delay holds the rate at the floor.
+    sim.setLag(30);
+    await stream(sim, 1);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+    // Nobody asks for anything for two seconds: the rate climbs to the ceiling.
+    sim.setServed(0);
+    await stream(sim, 2);
+    assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
+    // The first window with requests again takes it back to the floor, not to half the ceiling.
+    sim.setServed(50);
+    await stream(sim, 0.3);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+    assert.equal(sim.pace.state.quiet, false);
   });
 });
 
