@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { GcPauses } from "../../../node/handoff/gc-pauses.js";
+import { eventually } from "../../helpers/replicas.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -9,12 +10,9 @@ const gc = runInNewContext("gc") as () => void;
 // Observer callbacks are delivered after the collection, in a later task, and on a loaded machine that task can
 // come well after a fixed short wait; so the test reads until the entry arrives, for up to a few seconds.
 async function firstReading(pauses: GcPauses): Promise<number> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const ms = pauses.take();
-    if (ms > 0 || Date.now() > deadline) return ms;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  let ms = 0;
+  await eventually(async () => ((ms = pauses.take()) > 0 ? [] : ["no collection reported yet"]), 5_000, 20);
+  return ms;
 }
 
 describe("garbage-collection pauses for the handoff pace", function () {
