@@ -2,6 +2,7 @@
  * Per-replica inspection for tests: which nodes replicate a key under the cluster's current ring, and whether each
  * of them holds a given value in its own copy (read through the admin API, without any quorum).
  */
+import { DynamoClientError, type DynamoClient } from "../../client/index.js";
 import { partitionOf, preferenceList } from "../../node/ring/index.js";
 import type { Ring } from "../../node/ring/types.js";
 import type { TestCluster } from "./dev-cluster.js";
@@ -30,6 +31,26 @@ export async function eventually(check: () => Promise<string[]>, timeoutMs: numb
     problems = await check();
   }
   return problems;
+}
+
+/**
+ * Reads a key at read quorum `r`, asking again (three tries, half a second apart) while the read is unavailable: right
+ * after a ring change or a restart a replica can be slow to answer on a loaded machine (the fixtures' peer timeout is
+ * 1.5 s), and that is not a lost write. Returns the read, or the last error's message when every try was unavailable;
+ * any other error is thrown.
+ */
+export async function readAsking(client: DynamoClient, bucket: string, key: string, r: number): Promise<Awaited<ReturnType<DynamoClient["get"]>> | string> {
+  let lastError = "";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await client.get(bucket, key, { r });
+    } catch (err) {
+      if (!(err instanceof DynamoClientError) || err.code !== "unavailable") throw err;
+      lastError = err.message;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  return lastError;
 }
 
 export async function metricSum(urls: string[], name: string): Promise<number> {

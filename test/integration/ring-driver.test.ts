@@ -7,11 +7,12 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
-import { DynamoClient, DynamoClientError } from "../../client/index.js";
+import { DynamoClient } from "../../client/index.js";
 import { partitionsPerMember } from "../../node/ring/index.js";
 import type { Ring } from "../../node/ring/types.js";
 import { REPO_ROOT } from "../helpers/dev-cluster.js";
 import { Fleet } from "../helpers/fleet.js";
+import { readAsking } from "../helpers/replicas.js";
 
 const CONFIG = join(REPO_ROOT, "test", "integration", "fixtures", "handoff.yaml");
 const DRIVE = join(REPO_ROOT, "test", "helpers", "drive.ts");
@@ -90,23 +91,11 @@ describe("RingDriver restarts", function () {
     assert.equal(ring.epoch, planned!.epoch + 1, "exactly one epoch (the finalize) after the plan");
     const counts = Object.values(partitionsPerMember(ring.owners));
     assert.deepEqual(counts.sort(), [8, 8, 8, 8]);
-    // Every replica must hold every key, so reads ask all three. A read that finds a replica slow to answer on a
-    // loaded machine (the fixture's peer timeout is 1.5 s) is asked again: that is not a lost write. A key that still
-    // cannot be read, or reads wrong, is reported with what the store said.
+    // Every replica must hold every key, so reads ask all three (asking again while a replica is slow to answer).
     const missing: string[] = [];
     for (let i = 0; i < 1500; i++) {
-      let got: Awaited<ReturnType<typeof client.get>> | undefined;
-      let lastError = "";
-      for (let attempt = 0; attempt < 3 && !got; attempt++) {
-        try {
-          got = await client.get("sets", `k${i}`, { r: 3 });
-        } catch (err) {
-          if (!(err instanceof DynamoClientError) || err.code !== "unavailable") throw err;
-          lastError = err.message;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-      if (!got) missing.push(`k${i} (${lastError})`);
+      const got = await readAsking(client, "sets", `k${i}`, 3);
+      if (typeof got === "string") missing.push(`k${i} (${got})`);
       else if (got.kind !== "value" || got.value.toString() !== `${i}:${value}`) missing.push(`k${i}`);
     }
     client.close();
