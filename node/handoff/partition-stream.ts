@@ -50,6 +50,12 @@ export interface PartitionStreamOptions {
    * merged in one go on the event loop that serves clients, so while the pace is low the pages are small.
    */
   pageBytes?: () => number;
+  /**
+   * The size of the last page any of the node's copies received, shared by them and updated here: a copy's first page
+   * is sized by it rather than by PAGE_RECORDS_MIN. A partition of a few hundred records then comes in one page
+   * instead of two round trips, and a ring change is hundreds of such copies.
+   */
+  lastPage?: { records: number; bytes: number };
   shouldStop: () => boolean;
 }
 
@@ -58,8 +64,8 @@ export const PAGE_RECORDS_MIN = 64;
 
 /**
  * How many records to ask for in the next page: as many as fit in `wantBytes` by the mean size of the records `seen`
- * so far, between PAGE_RECORDS_MIN and `batchMax`. The first page, with no size to go by, is PAGE_RECORDS_MIN records:
- * a whole batch of unknown size could be many windows' worth at a low pace, and every transfer starts with one.
+ * so far, between PAGE_RECORDS_MIN and `batchMax`. A first page with no size to go by (the node's first copy) is
+ * PAGE_RECORDS_MIN records: a whole batch of unknown size could be many windows' worth at a low pace.
  */
 export function pageLimit(wantBytes: number | undefined, seen: { records: number; bytes: number }, batchMax: number): number {
   if (wantBytes === undefined) return batchMax;
@@ -76,7 +82,7 @@ export function pageLimit(wantBytes: number | undefined, seen: { records: number
  */
 export async function streamPartition(client: PeerClient, options: PartitionStreamOptions): Promise<boolean> {
   const seen = { records: 0, bytes: 0 };
-  const limit = () => pageLimit(options.pageBytes?.(), seen, options.batchMax);
+  const limit = () => pageLimit(options.pageBytes?.(), seen.records > 0 ? seen : (options.lastPage ?? seen), options.batchMax);
   const fetchAfter = (cursor: StreamCursor | undefined) => {
     const after = cursor ? { bucket: cursor.b, key: Buffer.from(cursor.k, "base64") } : undefined;
     const page = client.call("scan", { header: { partition: options.partition, limit: limit(), after } }, 60_000);
@@ -90,6 +96,7 @@ export async function streamPartition(client: PeerClient, options: PartitionStre
     const res = await next;
     seen.records += res.body.length;
     seen.bytes += res.bodyBytes;
+    if (options.lastPage && res.body.length > 0) Object.assign(options.lastPage, { records: res.body.length, bytes: res.bodyBytes });
     const last = res.header.last;
     const pageCursor = last ? { b: last.bucket, k: last.key.toString("base64") } : cursor;
     next = res.header.done || options.shouldStop() ? undefined : fetchAfter(pageCursor);

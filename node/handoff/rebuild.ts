@@ -30,6 +30,8 @@ export class Rebuilder {
   private pendingSet = new Set<number>();
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** The last page received, which sizes the next partition's first page. */
+  private readonly lastPage = { records: 0, bytes: 0 };
 
   constructor(private readonly deps: RebuildDeps) {}
 
@@ -112,6 +114,7 @@ export class Rebuilder {
       mergePage: (entries) => this.deps.mergePage(partition, entries),
       beforeMerge: this.deps.pace,
       pageBytes: this.deps.pageBytes,
+      lastPage: this.lastPage,
       onPage: async (keys, bytes, cursor) => {
         this.deps.onProgress(keys, bytes);
         if (cursor) await this.persist({ ...this.state!, cursor: { partition, bucket: cursor.b, key: cursor.k } });

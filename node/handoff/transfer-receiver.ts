@@ -57,6 +57,8 @@ export class TransferReceiver {
   );
   /** Quick transfers are logged as one summary line per batch of work, slow ones individually. */
   private quiet = { partitions: 0, keys: 0, bytes: 0 };
+  /** The last page received by any transfer, which sizes the next transfer's first page. */
+  private readonly lastPage = { records: 0, bytes: 0 };
 
   constructor(private readonly deps: TransferReceiverDeps) {}
 
@@ -146,6 +148,7 @@ export class TransferReceiver {
       mergePage: (entries) => this.deps.mergePage(p.partition, entries),
       beforeMerge: this.deps.pace,
       pageBytes: this.deps.pageBytes,
+      lastPage: this.lastPage,
       onPage: (keys, bytes, cursor) => {
         p.keys += keys;
         p.bytes += bytes;
