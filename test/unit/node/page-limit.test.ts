@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { PAGE_RECORDS_MIN, pageLimit } from "../../../node/handoff/index.js";
+import { PAGE_RECORDS_MIN, pageLimit, streamPartition } from "../../../node/handoff/index.js";
+import type { PeerClient } from "../../../node/peer/index.js";
 
 describe("the size of a streamed page", function () {
   it("asks for the minimum until a page has shown the records' size, and for the batch without a pace", function () {
@@ -15,5 +16,57 @@ describe("the size of a streamed page", function () {
     assert.equal(pageLimit(256 * 1024, { records: 10, bytes: 10 * 1024 * 1024 }, 2000), PAGE_RECORDS_MIN);
     // A batch configured below the minimum is kept.
     assert.equal(pageLimit(256 * 1024, { records: 10, bytes: 10 * 1024 * 1024 }, 10), 10);
+  });
+});
+
+describe("a copy's first page", function () {
+  /** A source that serves `records` records of 1 KiB per partition, noting the limit each scan asked for. */
+  function source(records: number) {
+    const asked: number[] = [];
+    const served = new Map<number, number>();
+    const client = {
+      call: async (_op: string, request: { header: { partition: number; limit: number } }) => {
+        const { partition, limit } = request.header;
+        asked.push(limit);
+        const from = served.get(partition) ?? 0;
+        const count = Math.min(limit, records - from);
+        served.set(partition, from + count);
+        const body = Array.from({ length: count }, () => ({}));
+        return { header: { done: from + count >= records, last: { bucket: "b", key: Buffer.from(String(from + count)) } }, body, bodyBytes: count * 1024 };
+      },
+    };
+    return { client: client as unknown as PeerClient, asked };
+  }
+
+  function copy(client: PeerClient, partition: number, lastPage?: { records: number; bytes: number }) {
+    return streamPartition(client, {
+      partition,
+      cursor: undefined,
+      batchMax: 2000,
+      pageBytes: () => 400 * 1024,
+      lastPage,
+      mergePage: async () => undefined,
+      onPage: () => undefined,
+      shouldStop: () => false,
+    });
+  }
+
+  it("is sized by the last page any copy received, so a small partition comes in one round trip", async function () {
+    const { client, asked } = source(300);
+    const lastPage = { records: 0, bytes: 0 };
+    assert.equal(await copy(client, 1, lastPage), true);
+    // The node's first copy knows no size yet: the minimum, then the rest in one window's worth.
+    assert.deepEqual(asked, [PAGE_RECORDS_MIN, 400]);
+    asked.length = 0;
+    assert.equal(await copy(client, 2, lastPage), true);
+    assert.deepEqual(asked, [400], "the second copy asks for a window's worth at once");
+    assert.deepEqual(lastPage, { records: 300, bytes: 300 * 1024 });
+  });
+
+  it("starts at the minimum without a shared size", async function () {
+    const { client, asked } = source(300);
+    await copy(client, 1);
+    await copy(client, 2);
+    assert.deepEqual(asked, [PAGE_RECORDS_MIN, 400, PAGE_RECORDS_MIN, 400]);
   });
 });
