@@ -529,9 +529,9 @@ export class DevCluster {
 /**
  * The runtime settings of the image (see the Dockerfile). The allocator's: memory of large request bodies goes back to
  * the system once freed instead of staying with glibc; values already in the environment win. V8's young generation
- * of 2 MiB semi-spaces: scavenges every few MiB of garbage, of about 2 ms each, instead of pauses of 5-24 ms that held
- * the event loop past the handoff pace's lag target (docs/performance.md, round 7); flags already in NODE_OPTIONS
- * come after it, so theirs win.
+ * of 16 MiB semi-spaces: with 2 MiB ones the buffers of requests and streamed pages in flight outlived scavenges and
+ * were promoted, costing more CPU per request and a higher client p99 during a handoff (docs/performance.md, round
+ * 17); flags already in NODE_OPTIONS come after it, so theirs win.
  */
 function nodeRuntimeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return {
@@ -542,7 +542,7 @@ function nodeRuntimeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   };
 }
 
-export const YOUNG_GENERATION_FLAG = "--max-semi-space-size=2";
+export const YOUNG_GENERATION_FLAG = "--max-semi-space-size=16";
 
 /** How long a rolling restart waits for the cluster to be healthy before and after each node. */
 const ROLL_GATE_TIMEOUT_MS = 5 * 60_000;
