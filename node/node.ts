@@ -23,7 +23,7 @@ import { Drain } from "./lifecycle/index.js";
 import { createLogger, keyForLog, rateLimited, type Logger } from "./log.js";
 import { NodeMetrics } from "./metrics/index.js";
 import { FaultInjector, PeerClient, PeerServer, type PeerClientOptions, type PeerHandlers } from "./peer/index.js";
-import { SCAN_PAGE_BYTES_MAX } from "./protocol/index.js";
+import { SCAN_PAGE_BYTES_MAX, type PeerHandler, type PeerOp } from "./protocol/index.js";
 import { ownedPartitions, pendingTransfers, preferenceList } from "./ring/index.js";
 import { Coordinator, LocalReplica, replicationCeiling, type MergeEntry, type RecordLimits } from "./replication/index.js";
 import { NodeStatsCollector } from "./stats/index.js";
@@ -597,18 +597,9 @@ async function servePorts(node: NodeContext, parts: Parts): Promise<Ports> {
   // A replica operation served for another node's coordinator is a request the streaming pace must protect too.
   const replicaOps = coordinator.peerHandlers();
   const handlers: PeerHandlers = {
-    fetch: (request, from) => {
-      transfers.noteServed();
-      return replicaOps.fetch(request, from);
-    },
-    replicate: (request, from) => {
-      transfers.noteServed();
-      return replicaOps.replicate(request, from);
-    },
-    coordinate: (request, from) => {
-      transfers.noteServed();
-      return replicaOps.coordinate(request, from);
-    },
+    fetch: counted(replicaOps.fetch, transfers.noteServed),
+    replicate: counted(replicaOps.replicate, transfers.noteServed),
+    coordinate: counted(replicaOps.coordinate, transfers.noteServed),
     ...partitionSourceHandlers(storage.store, {
       pageBytesMax: SCAN_PAGE_BYTES_MAX,
       recordBytesMax: replicationCeiling(local.limits),
@@ -754,6 +745,14 @@ const TLS_RELOAD_INTERVAL_MS = 5000;
  */
 function monotonicMs(): number {
   return performance.now();
+}
+
+/** A peer handler that notes each request it serves (for the streaming pace) before serving it. */
+function counted<O extends PeerOp>(handler: PeerHandler<O>, note: () => void): PeerHandler<O> {
+  return (request, from) => {
+    note();
+    return handler(request, from);
+  };
 }
 
 async function listen(server: Server | TlsServer, port: number, host: string): Promise<void> {

@@ -33,6 +33,11 @@ function simulated(options: { ceiling?: number; lagTargetMs?: number } = {}) {
     /** Requests the node serves per window; 0 makes every window a quiet one. */
     setServed: (count: number) => (served = count),
     advance: (ms: number) => (now += ms),
+    /** Two seconds without streaming (windows that measure the levels without it), then the burst's first bytes. */
+    startBurst: async () => {
+      now += 2000;
+      await pace.take(1);
+    },
     get now() {
       return now;
     },
@@ -82,8 +87,7 @@ describe("the adaptive streaming pace", function () {
     const sim = simulated();
     // A machine busy anyway: 60 ms of delay with nothing streaming.
     sim.setLag(60);
-    sim.advance(2000);
-    await sim.pace.take(1);
+    await sim.startBurst();
     assert.equal(sim.pace.state.idleLagMs, 60);
     assert.equal(sim.pace.state.targetMs, 90);
     // Streaming that keeps the delay near that level climbs to the configured rate ...
@@ -99,8 +103,7 @@ describe("the adaptive streaming pace", function () {
   it("doubles from the floor until the first window that backs off, then climbs by a quarter", async function () {
     const sim = simulated();
     sim.setLag(5);
-    sim.advance(2000);
-    await sim.pace.take(1);
+    await sim.startBurst();
     await stream(sim, 1.1);
     const started = sim.pace.state.bytesPerSecond;
     assert.ok(started >= 16_000_000, `rate after a second of slow start ${started}`);
@@ -164,8 +167,7 @@ describe("the adaptive streaming pace", function () {
     sim.setLag(5);
     // Clients see 10 ms with nothing streaming.
     sim.setLatency(10);
-    sim.advance(2000);
-    await sim.pace.take(1);
+    await sim.startBurst();
     assert.equal(sim.pace.state.idleLatencyMs, 10);
     assert.equal(sim.pace.state.latencyTargetMs, 12.5);
     // Streaming that leaves client latency within a quarter of that climbs to the configured rate ...
@@ -189,8 +191,7 @@ describe("the adaptive streaming pace", function () {
       const sim = simulated();
       sim.setLag(5);
       sim.setLatency(latency);
-      sim.advance(2000);
-      await sim.pace.take(1);
+      await sim.startBurst();
       assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
       await stream(sim, 1.1);
       return sim.pace.state.bytesPerSecond;
@@ -204,8 +205,7 @@ describe("the adaptive streaming pace", function () {
     const sim = simulated();
     sim.setLag(5);
     sim.setLatency(undefined);
-    sim.advance(2000);
-    await sim.pace.take(1);
+    await sim.startBurst();
     assert.equal(sim.pace.state.latencyTargetMs, undefined);
     await stream(sim, 5);
     const rate = await stream(sim, 5);
@@ -220,8 +220,7 @@ describe("the streaming pace on a node that serves no requests", function () {
       sim.setLag(5);
       sim.setLatency(undefined);
       sim.setServed(served);
-      sim.advance(2000);
-      await sim.pace.take(1);
+      await sim.startBurst();
       await stream(sim, 0.3);
       // 50 ms of delay: over the 20 ms target, under the quiet 100 ms.
       sim.setLag(50);
@@ -241,8 +240,7 @@ describe("the streaming pace on a node that serves no requests", function () {
     const sim = simulated();
     sim.setLag(5);
     sim.setServed(0);
-    sim.advance(2000);
-    await sim.pace.take(1);
+    await sim.startBurst();
     await stream(sim, 2);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
     sim.setLag(150);
@@ -253,8 +251,7 @@ describe("the streaming pace on a node that serves no requests", function () {
   it("when requests come back, goes back to the rate it had with them instead of halving from the quiet one", async function () {
     const sim = simulated();
     sim.setLag(5);
-    sim.advance(2000);
-    await sim.pace.take(1);
+    await sim.startBurst();
     // With requests, 30 ms of delay holds the rate at the floor.
     sim.setLag(30);
     await stream(sim, 1);
