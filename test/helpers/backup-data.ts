@@ -5,6 +5,7 @@
  * what the restore must reproduce.
  */
 import type { DynamoClient } from "../../client/index.js";
+import { retry } from "./replicas.js";
 
 /**
  * plain: one write; siblings: two blind writes, so both stay; deleted: written, then deleted with a read's context;
@@ -18,18 +19,6 @@ export interface BackupEntry {
   kind: BackupKind;
   /** What a read of every replica returns once written: the values, sorted (empty for a deleted key). */
   values: string[];
-}
-
-/** Retries a request a few times, 200 ms more apart each time: one timeout on a busy machine says nothing of the data. */
-export async function retry<T>(op: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await op();
-    } catch (err) {
-      if (attempt >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 200 * attempt));
-    }
-  }
 }
 
 /** A read's values, sorted; none for a key not found. */

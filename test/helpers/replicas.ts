@@ -33,6 +33,18 @@ export async function eventually(check: () => Promise<string[]>, timeoutMs: numb
   return problems;
 }
 
+/** Retries a request a few times, 200 ms more apart each time: one timeout on a busy machine says nothing of the data. */
+export async function retry<T>(op: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}
+
 /**
  * Reads a key at read quorum `r`, asking again (three tries, half a second apart) while the read is unavailable: right
  * after a ring change or a restart a replica can be slow to answer on a loaded machine (the fixtures' peer timeout is

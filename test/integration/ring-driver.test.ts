@@ -10,9 +10,10 @@ import { join } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { partitionsPerMember } from "../../node/ring/index.js";
 import type { Ring } from "../../node/ring/types.js";
+import { valuesOf } from "../helpers/backup-data.js";
 import { REPO_ROOT } from "../helpers/dev-cluster.js";
 import { Fleet } from "../helpers/fleet.js";
-import { readAsking } from "../helpers/replicas.js";
+import { readAsking, retry } from "../helpers/replicas.js";
 
 const CONFIG = join(REPO_ROOT, "test", "integration", "fixtures", "handoff.yaml");
 const DRIVE = join(REPO_ROOT, "test", "helpers", "drive.ts");
@@ -77,8 +78,11 @@ describe("RingDriver restarts", function () {
 
     const client = new DynamoClient(fleet.addresses([0, 1, 2]).map((a) => a.clientUrl));
     const value = "y".repeat(1000);
+    // Beside the Kubernetes suite in CI a replica can miss the fixtures' 1.5 s peer timeout, so a write is sent again
+    // as a client would. A blind write that reached one replica before it was sent again leaves two siblings of the
+    // same value; the reads below accept that, and nothing else.
     for (let i = 0; i < 1500; i += 25) {
-      await Promise.all(Array.from({ length: 25 }, (_, j) => client.put("sets", `k${i + j}`, `${i + j}:${value}`)));
+      await Promise.all(Array.from({ length: 25 }, (_, j) => retry(() => client.put("sets", `k${i + j}`, `${i + j}:${value}`))));
     }
 
     await fleet.start(3);
@@ -114,7 +118,7 @@ describe("RingDriver restarts", function () {
         Array.from({ length: 25 }, async (_, j) => {
           const got = await readAsking(client, "sets", `k${i + j}`, 3);
           if (typeof got === "string") missing.push(`k${i + j} (${got})`);
-          else if (got.kind !== "value" || got.value.toString() !== `${i + j}:${value}`) missing.push(`k${i + j}`);
+          else if (!valuesOf(got).every((v) => v === `${i + j}:${value}`) || got.kind === "not_found") missing.push(`k${i + j}`);
         }),
       );
     }
