@@ -15,7 +15,7 @@ import { PeriodicTask } from "../lib/periodic-task.js";
 import { AntiEntropy } from "./anti-entropy/index.js";
 import { mergePageHandlers } from "./backup/index.js";
 import { Gossiper, MemberView, PhiAccrualDetector, RingState, DEFAULT_FAILURE_DETECTOR } from "./cluster/index.js";
-import type { NodeConfig, Tuning } from "./config/index.js";
+import { handoffFloorBytesPerSecond, type NodeConfig, type Tuning } from "./config/index.js";
 import { AdaptivePace, GcPauses, HintDelivery, LatencyWindow, HintStore, PartitionJanitor, partitionSourceHandlers, Rebuilder, TransferReceiver, type ReplicaAccess } from "./handoff/index.js";
 import { createConsoleRoutes } from "./console/index.js";
 import { ClientRing, ClientSecurity, KvRoutes, answerClientError, clientAuthorization, closeServer, createAdminApi, createClientApi, createClientServer, withKvFastPath, type ClientSecurityOptions } from "./http/index.js";
@@ -363,10 +363,14 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
   };
   const pace = new AdaptivePace({
     ceilingBytesPerSecond: tuning.handoffBytesPerSecond,
-    // The floor, 1 MiB/s (or the ceiling, if lower), is where streaming goes on however much clients suffer. It was an
-    // eighth of the ceiling up to 8 MiB/s, but on two cores the client load already filled, three receivers at that
-    // floor raised client p99 six-fold (bench:rebalance --timeline, a 4 -> 3 step): the floor, not the pace, set it.
-    floorBytesPerSecond: Math.min(tuning.handoffBytesPerSecond, 1024 * 1024),
+    // The floor is where streaming goes on however much clients suffer. Under a client load that fills the cores the
+    // pace sits there through a whole step (bench:rebalance --timeline), so the floor, not the pace, sets what the step
+    // costs clients: 1 MiB/s raised their p99 1.8-fold during a step, 256 KiB/s (the default) 1.45-fold, with steps
+    // three times as long (docs/performance.md, round 18).
+    floorBytesPerSecond: handoffFloorBytesPerSecond(tuning),
+    // A burst still starts at 1 MiB/s (or the ceiling): from the floor a node without clients would take a window
+    // more to reach the ceiling, and one whose clients suffer is down at the floor two windows later anyway.
+    startBytesPerSecond: Math.min(tuning.handoffBytesPerSecond, 1024 * 1024),
     lagTargetMs: tuning.handoffLagTargetMs,
     idleFactor: 1.5,
     windowMs: 250,

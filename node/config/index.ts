@@ -95,9 +95,13 @@ export const tuningSchema = z
      * requests is more than `handoffLatencyFactor` times its level without streaming, so client requests keep their
      * latency. The pace reads the event loop as Node's 10 ms sampling timer does, interval included: 20 means ticks
      * 10 ms late (dynamo_event_loop_lag_seconds reports the part beyond the interval alone).
+     * `handoffFloorBytesPerSecond` is the least the pace keeps streaming at however much clients suffer (the ceiling,
+     * if that is lower): a step under full client load runs at about this rate per node, so raising it finishes such a
+     * step sooner at the price of the clients' latency during it.
      */
     transferConcurrency: z.number().int().min(1).max(64).default(4),
     handoffBytesPerSecond: z.number().int().min(1024).default(128 * 1024 * 1024),
+    handoffFloorBytesPerSecond: z.number().int().min(1024).default(256 * 1024),
     handoffLagTargetMs: z.number().min(1).max(60_000).default(20),
     handoffLatencyFactor: z.number().min(1).max(100).default(1.25),
     /** Records per page of a handoff stream. */
@@ -150,6 +154,11 @@ export const tuningSchema = z
 export type Tuning = z.output<typeof tuningSchema>;
 
 export const DEFAULT_TUNING: Tuning = tuningSchema.parse({});
+
+/** The least a node's handoff pace streams at: the configured floor, or the ceiling when that is lower. */
+export function handoffFloorBytesPerSecond(tuning: Tuning): number {
+  return Math.min(tuning.handoffBytesPerSecond, tuning.handoffFloorBytesPerSecond);
+}
 
 type TuningShape = typeof tuningSchema.shape;
 

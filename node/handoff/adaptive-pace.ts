@@ -5,7 +5,8 @@
  * which every client request on the node waits for. So every `windowMs` the pace reads the event loop's delay (its
  * 99th percentile over the window) and halves the rate when that is over the target, or raises it by a step when it
  * is not (multiplicative both ways, between `floor` and `ceiling`: half down per bad window; up per good one, doubling
- * from the floor at the start of a burst of streaming until the first bad window above the floor, then by a quarter;
+ * from the rate a burst of streaming starts at (`startBytesPerSecond`, by default the floor) until the first bad
+ * window above it, then by a quarter;
  * on a node without clients the start quadruples instead, see `slowStartGrowth`).
  * A burst starts when streaming begins after a pause of `restartAfterMs`; shorter pauses keep the rate.
  * Up by a quarter rather than by a fixed step: from a low rate a fixed step of the ceiling's size would multiply the
@@ -36,15 +37,21 @@ export interface AdaptivePaceOptions {
   /** The rate never goes above this (the configured handoff rate) nor below `floorBytesPerSecond`. */
   ceilingBytesPerSecond: number;
   floorBytesPerSecond: number;
+  /**
+   * The rate a burst of streaming starts at, between the floor and the ceiling (default the floor). Above the floor,
+   * a node without clients climbs to the ceiling in fewer windows, while one whose clients suffer still halves down
+   * to the floor within a few windows.
+   */
+  startBytesPerSecond?: number;
   /** Event-loop delay (99th percentile, ms) that streaming may always cause. */
   lagTargetMs: number;
   /** How much worse than without streaming the event loop may get. */
   idleFactor: number;
   windowMs: number;
   /**
-   * Streaming that pauses longer than this starts again from the floor, as a new burst (default eight windows). A
-   * shorter pause keeps the rate: a transfer waiting for its next page, or between two partitions, is the same
-   * burst, and starting it over from the floor made every such gap cost seconds of climbing.
+   * Streaming that pauses longer than this starts again from the start rate, as a new burst (default eight windows).
+   * A shorter pause keeps the rate: a transfer waiting for its next page, or between two partitions, is the same
+   * burst, and starting it over made every such gap cost seconds of climbing.
    */
   restartAfterMs?: number;
   /** The event loop's delay since the last call (99th percentile, ms); each call starts a new measurement. */
@@ -105,7 +112,7 @@ export class AdaptivePace {
   constructor(private readonly options: AdaptivePaceOptions) {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
-    this.rate = options.floorBytesPerSecond;
+    this.rate = this.startRate();
     this.tokens = this.capacity();
     this.lastRefill = this.now();
     this.windowStart = this.lastRefill;
@@ -157,6 +164,11 @@ export class AdaptivePace {
     return this.capacity();
   }
 
+  private startRate(): number {
+    const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling, startBytesPerSecond: start } = this.options;
+    return Math.min(ceiling, Math.max(floor, start ?? floor));
+  }
+
   private capacity(): number {
     return (this.rate * this.options.windowMs) / 1000;
   }
@@ -185,15 +197,17 @@ export class AdaptivePace {
     const idle = this.waiting <= 1 && now - this.lastActive > 2 * this.options.windowMs;
     this.windowStart = now;
     if (idle) {
-      // The levels without streaming, smoothed. After a longer pause the next burst of work starts from the floor and
-      // doubles per window (quadruples without clients) until the first window in which clients or the event loop
+      // The levels without streaming, smoothed. After a longer pause the next burst of work starts from the start rate
+      // and doubles per window (quadruples without clients) until the first window in which clients or the event loop
       // suffer, then climbs by a quarter (slow start, then steady): started at the ceiling, a scale-in's receivers,
       // which serve clients, took in 100 MB/s each for the second it took the pace to see client p99 rise 13-fold.
       this.idleLagMs = this.idleLagMs === undefined ? lag : (this.idleLagMs + lag) / 2;
       if (latency !== undefined) this.idleLatencyMs = this.idleLatencyMs === undefined ? latency : (this.idleLatencyMs + latency) / 2;
       if (now - this.lastActive > (this.options.restartAfterMs ?? 8 * this.options.windowMs)) {
-        this.rate = this.options.floorBytesPerSecond;
+        this.rate = this.startRate();
         this.slowStart = true;
+        // A new burst is measured afresh: the rate requests held the last one to is no cap on this one's start.
+        this.servedRate = undefined;
       }
       return;
     }
@@ -205,11 +219,10 @@ export class AdaptivePace {
     const clientsSuffer = latency !== undefined && latencyTarget !== undefined && latency > latencyTarget;
     const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling } = this.options;
     if (lag > this.target(quiet) || clientsSuffer) {
-      // At the floor the rate cannot go lower, and streaming that slow is not what put the window over: a node's
-      // first seconds (compiling the streaming code) or a neighbour's burst on shared cores. Such a window leaves the
-      // slow start on, which otherwise ended at a step's first window and left the rate to climb by a quarter for
-      // seconds.
-      if (this.rate > floor) this.slowStart = false;
+      // At the rate a burst starts at (or below it) streaming is not what put the window over: a node's first
+      // seconds (compiling the streaming code) or a neighbour's burst on shared cores. Such a window leaves the slow
+      // start on, which otherwise ended at a step's first window and left the rate to climb by a quarter for seconds.
+      if (this.rate > this.startRate()) this.slowStart = false;
       this.rate = Math.max(floor, this.rate / 2);
     } else {
       this.rate = Math.min(ceiling, this.rate * (this.slowStart ? slowStartGrowth(latency) : 1.25));

@@ -5,7 +5,7 @@ import { AdaptivePace, LatencyWindow } from "../../../node/handoff/index.js";
  * A pace on a simulated clock: `lag` is what the event loop's delay reads, `latency` the client p99 (undefined: no
  * clients), both set by each test; by default clients see a steady 5 ms.
  */
-function simulated(options: { ceiling?: number; lagTargetMs?: number } = {}) {
+function simulated(options: { ceiling?: number; lagTargetMs?: number; start?: number } = {}) {
   let now = 0;
   let lag = 0;
   let latency: number | undefined = 5;
@@ -13,6 +13,7 @@ function simulated(options: { ceiling?: number; lagTargetMs?: number } = {}) {
   const pace = new AdaptivePace({
     ceilingBytesPerSecond: options.ceiling ?? 64_000_000,
     floorBytesPerSecond: 2_000_000,
+    startBytesPerSecond: options.start,
     lagTargetMs: options.lagTargetMs ?? 20,
     idleFactor: 1.5,
     windowMs: 250,
@@ -152,6 +153,30 @@ describe("the adaptive streaming pace", function () {
     sim.setLag(5);
     await stream(sim, 0.3);
     assert.ok(sim.pace.state.bytesPerSecond <= backedOff * 1.25 * 1.25, `climbs by a quarter after backing off above the floor`);
+  });
+
+  it("starts a burst above the floor when asked to, and backs off from there down to the floor, no lower", async function () {
+    const sim = simulated({ start: 8_000_000 });
+    assert.equal(sim.pace.state.bytesPerSecond, 8_000_000);
+    sim.setLag(5);
+    await sim.startBurst();
+    sim.setLatency(50);
+    await stream(sim, 3);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000, "clients that suffer take the rate down to the floor");
+    // A new burst after a pause starts at the start rate again, and a window over the target there leaves the slow start
+    // on: the next good window doubles.
+    sim.setLatency(5);
+    sim.advance(5000);
+    await sim.startBurst();
+    assert.equal(sim.pace.state.bytesPerSecond, 8_000_000);
+    sim.setLag(80);
+    sim.advance(250);
+    await sim.pace.take(1);
+    assert.equal(sim.pace.state.bytesPerSecond, 4_000_000);
+    sim.setLag(5);
+    sim.advance(250);
+    await sim.pace.take(1);
+    assert.equal(sim.pace.state.bytesPerSecond, 8_000_000, "still in its slow start");
   });
 
   it("lets a page larger than a second's worth through rather than stalling it forever", async function () {
