@@ -365,12 +365,13 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     ceilingBytesPerSecond: tuning.handoffBytesPerSecond,
     // The floor is where streaming goes on however much clients suffer. Under a client load that fills the cores the
     // pace sits there through a whole step (bench:rebalance --timeline), so the floor, not the pace, sets what the step
-    // costs clients: 1 MiB/s raised their p99 1.8-fold during a step, 256 KiB/s (the default) 1.45-fold, with steps
-    // three times as long (docs/performance.md, round 18).
+    // costs clients: 1 MiB/s raised their p99 about 1.8-fold during a step, 256 KiB/s (the default) 1.2-1.5-fold, in
+    // steps three to four times as long (docs/performance.md, round 18).
     floorBytesPerSecond: handoffFloorBytesPerSecond(tuning),
-    // A burst still starts at 1 MiB/s (or the ceiling): from the floor a node without clients would take a window
-    // more to reach the ceiling, and one whose clients suffer is down at the floor two windows later anyway.
-    startBytesPerSecond: Math.min(tuning.handoffBytesPerSecond, 1024 * 1024),
+    // A burst still starts at 1 MiB/s (the pace holds it under the ceiling): from the floor a node without clients
+    // would take a window more to reach the ceiling, and one whose clients suffer is down at the floor two windows
+    // later anyway.
+    startBytesPerSecond: 1024 * 1024,
     lagTargetMs: tuning.handoffLagTargetMs,
     idleFactor: 1.5,
     windowMs: 250,

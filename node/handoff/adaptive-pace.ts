@@ -106,13 +106,17 @@ export class AdaptivePace {
   /** The rate after the last window in which the node served requests; undefined before the first. */
   private servedRate: number | undefined;
   private lastQuiet = false;
+  /** The rate a burst starts at: `startBytesPerSecond` held between the floor and the ceiling. */
+  private readonly startRate: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: AdaptivePaceOptions) {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
-    this.rate = this.startRate();
+    const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling, startBytesPerSecond: start } = options;
+    this.startRate = Math.min(ceiling, Math.max(floor, start ?? floor));
+    this.rate = this.startRate;
     this.tokens = this.capacity();
     this.lastRefill = this.now();
     this.windowStart = this.lastRefill;
@@ -164,11 +168,6 @@ export class AdaptivePace {
     return this.capacity();
   }
 
-  private startRate(): number {
-    const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling, startBytesPerSecond: start } = this.options;
-    return Math.min(ceiling, Math.max(floor, start ?? floor));
-  }
-
   private capacity(): number {
     return (this.rate * this.options.windowMs) / 1000;
   }
@@ -204,7 +203,7 @@ export class AdaptivePace {
       this.idleLagMs = this.idleLagMs === undefined ? lag : (this.idleLagMs + lag) / 2;
       if (latency !== undefined) this.idleLatencyMs = this.idleLatencyMs === undefined ? latency : (this.idleLatencyMs + latency) / 2;
       if (now - this.lastActive > (this.options.restartAfterMs ?? 8 * this.options.windowMs)) {
-        this.rate = this.startRate();
+        this.rate = this.startRate;
         this.slowStart = true;
         // A new burst is measured afresh: the rate requests held the last one to is no cap on this one's start.
         this.servedRate = undefined;
@@ -222,7 +221,7 @@ export class AdaptivePace {
       // At the rate a burst starts at (or below it) streaming is not what put the window over: a node's first
       // seconds (compiling the streaming code) or a neighbour's burst on shared cores. Such a window leaves the slow
       // start on, which otherwise ended at a step's first window and left the rate to climb by a quarter for seconds.
-      if (this.rate > this.startRate()) this.slowStart = false;
+      if (this.rate > this.startRate) this.slowStart = false;
       this.rate = Math.max(floor, this.rate / 2);
     } else {
       this.rate = Math.min(ceiling, this.rate * (this.slowStart ? slowStartGrowth(latency) : 1.25));

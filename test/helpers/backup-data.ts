@@ -21,12 +21,6 @@ export interface BackupEntry {
   values: string[];
 }
 
-/** A read's values, sorted; none for a key not found. */
-export function valuesOf(got: Awaited<ReturnType<DynamoClient["get"]>>): string[] {
-  const values = got.kind === "value" ? [got.value.toString()] : got.kind === "siblings" ? got.siblings.map((s) => s.value.toString()) : [];
-  return values.sort();
-}
-
 /**
  * Writes `e` as its kind asks, each request retried. `read` reads the key from all its replicas: a delete takes the
  * context of a full read, and is sent again until the key reads as gone, so no retried write survives it.

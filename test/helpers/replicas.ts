@@ -45,6 +45,12 @@ export async function retry<T>(op: () => Promise<T>, attempts = 5): Promise<T> {
   }
 }
 
+/** A read's values, sorted; none for a key not found. */
+export function valuesOf(got: Awaited<ReturnType<DynamoClient["get"]>>): string[] {
+  const values = got.kind === "value" ? [got.value.toString()] : got.kind === "siblings" ? got.siblings.map((s) => s.value.toString()) : [];
+  return values.sort();
+}
+
 /**
  * Reads a key at read quorum `r`, asking again (three tries, half a second apart) while the read is unavailable: right
  * after a ring change or a restart a replica can be slow to answer on a loaded machine (the fixtures' peer timeout is
