@@ -6,6 +6,7 @@ import { DynamoClientError, type DynamoClient } from "../../client/index.js";
 import { partitionOf, preferenceList } from "../../node/ring/index.js";
 import type { Ring } from "../../node/ring/types.js";
 import type { TestCluster } from "./dev-cluster.js";
+import { pool } from "./pool.js";
 
 export async function currentRing(cluster: TestCluster, via = 0): Promise<Ring> {
   return cluster.ring(via);
@@ -49,6 +50,24 @@ export async function retry<T>(op: () => Promise<T>, attempts = 5): Promise<T> {
 export function valuesOf(got: Awaited<ReturnType<DynamoClient["get"]>>): string[] {
   const values = got.kind === "value" ? [got.value.toString()] : got.kind === "siblings" ? got.siblings.map((s) => s.value.toString()) : [];
   return values.sort();
+}
+
+/**
+ * Writes every key's value, `inFlight` at a time, sending a write again (see `retry`) when it fails: beside the
+ * Kubernetes suite in CI a replica can miss the fixtures' peer timeout, and a client would send the write again. A
+ * blind write that reached a replica before it was sent again leaves two siblings of the same value; `holds` accepts
+ * that, and nothing else.
+ */
+export async function writeAll(client: DynamoClient, bucket: string, entries: ReadonlyMap<string, string>, inFlight = 25): Promise<void> {
+  await pool([...entries], inFlight, async ([key, value]) => {
+    await retry(() => client.put(bucket, key, value));
+  });
+}
+
+/** Whether a read found `expected` and nothing else: one value, or siblings that all hold it (a write sent twice). */
+export function holds(got: Awaited<ReturnType<DynamoClient["get"]>>, expected: string): boolean {
+  const values = valuesOf(got);
+  return values.length > 0 && values.every((v) => v === expected);
 }
 
 /**
