@@ -70,21 +70,25 @@ export function holds(got: Awaited<ReturnType<DynamoClient["get"]>>, expected: s
   return values.length > 0 && values.every((v) => v === expected);
 }
 
+/** The errors a read is asked again after: the node or its replicas were too slow or out of reach, not the data wrong. */
+const ASK_AGAIN = new Set(["unavailable", "timeout", "network_error"]);
+
 /**
- * Reads a key at read quorum `r`, asking again (three tries, half a second apart) while the read is unavailable: right
- * after a ring change or a restart a replica can be slow to answer on a loaded machine (the fixtures' peer timeout is
- * 1.5 s), and that is not a lost write. Returns the read, or the last error's message when every try was unavailable;
- * any other error is thrown.
+ * Reads a key at read quorum `r`, asking again (five tries, half a second more apart each time) while the read is
+ * unavailable or times out: right after a ring change or a restart a replica can be slow to answer on a loaded machine
+ * (the fixtures' peer timeout is 1.5 s, and beside the Kubernetes suite in CI a node's event loop can stall for longer),
+ * and that is not a lost write. Returns the read, or the last error's message when every try failed that way; any other
+ * error is thrown.
  */
 export async function readAsking(client: DynamoClient, bucket: string, key: string, r: number): Promise<Awaited<ReturnType<DynamoClient["get"]>> | string> {
   let lastError = "";
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 1; attempt <= 5; attempt++) {
     try {
       return await client.get(bucket, key, { r });
     } catch (err) {
-      if (!(err instanceof DynamoClientError) || err.code !== "unavailable") throw err;
+      if (!(err instanceof DynamoClientError) || !ASK_AGAIN.has(err.code)) throw err;
       lastError = err.message;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     }
   }
   return lastError;
