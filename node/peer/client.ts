@@ -28,6 +28,7 @@ import {
   type PeerResponse,
 } from "../protocol/index.js";
 import type { ClientTlsOptions } from "../tls/index.js";
+import { coalescingWriter } from "./coalesce.js";
 import type { FaultInjector } from "./faults.js";
 
 /** The upgrade token; version 2 carries the typed messages of ../protocol/peer-ops.ts. */
@@ -75,6 +76,8 @@ interface Pending {
 interface Connection {
   sent: number;
   retired: boolean;
+  /** Writes a frame, coalesced with the others of this event-loop turn (./coalesce.ts). */
+  write: (frame: Buffer) => void;
 }
 
 
@@ -86,7 +89,6 @@ export class PeerClient {
   private lastFailure: Error | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private corked = false;
   private closed = false;
   /** The compact header level each connection's peer said it reads (see ../protocol/peer-ops.ts); absent: none. */
   private readonly compact = new WeakMap<Socket, number>();
@@ -123,7 +125,7 @@ export class PeerClient {
       }, wait);
       connection.sent += 1;
       this.pending.set(id, { op, resolve: resolve as (r: PeerResponse<PeerOp>) => void, reject, timer, socket, connection, ordinal: connection.sent });
-      this.write(socket, frame);
+      connection.write(frame);
     });
   }
 
@@ -142,19 +144,6 @@ export class PeerClient {
   /** Drops the connection (tests use this to simulate a broken link); the next request reconnects. */
   reset(): void {
     this.socket?.destroy();
-  }
-
-  private write(socket: Socket, frame: Buffer): void {
-    // Corking until the next tick coalesces the frames of one event-loop turn into a single write system call.
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        socket.uncork();
-      });
-    }
-    socket.write(frame);
   }
 
   private connect(): Promise<Socket> {
@@ -230,7 +219,7 @@ export class PeerClient {
 
   private attach(socket: Socket): void {
     this.socket = socket;
-    const connection: Connection = { sent: 0, retired: false };
+    const connection: Connection = { sent: 0, retired: false, write: coalescingWriter(socket) };
     this.connections.set(socket, connection);
     const reader = new FrameReader();
     socket.on("data", (chunk: Buffer) => {

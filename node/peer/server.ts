@@ -30,6 +30,7 @@ import {
   type PeerRequest,
 } from "../protocol/index.js";
 import { bearerToken, tokenMatches } from "./auth.js";
+import { coalescingWriter } from "./coalesce.js";
 import { PEER_PROTOCOL } from "./client.js";
 import type { FaultInjector } from "./faults.js";
 
@@ -99,18 +100,9 @@ export class PeerServer {
     let read = 0;
     let leaving = false;
     let idle: (() => void) | undefined;
-    let corked = false;
+    const write = coalescingWriter(socket);
     const send = (frame: Buffer) => {
-      if (socket.destroyed) return;
-      if (!corked) {
-        corked = true;
-        socket.cork();
-        process.nextTick(() => {
-          corked = false;
-          socket.uncork();
-        });
-      }
-      socket.write(frame);
+      if (!socket.destroyed) write(frame);
     };
     const sendError = (id: number, code: string, message: string) => send(encodeFrame(id, FRAME_ERROR, { code, message: message.slice(0, 4000) }));
     const dispatch = (frame: Frame) => {
