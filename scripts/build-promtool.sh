@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds promtool (Prometheus's rule checker and rule unit-test runner), which the chart's monitoring tests use to
-# validate the alerts, from the Go module proxy, pinned by test/monitoring/promtool/go.mod and go.sum. Built without
-# any service-discovery plugin (-tags remove_all_sd), which leaves most of Prometheus's dependencies out.
+# validate the alerts, from the Go module proxy, pinned by test/go-tools/go.mod and go.sum (shared with versitygw and
+# helm, so the libraries they have in common compile once). Built without any service-discovery plugin
+# (-tags remove_all_sd), which leaves most of Prometheus's dependencies out.
 #
 # The result is cached outside the repository, keyed by the version (scripts/lib/cached-go-tool.sh):
 #   ${DYNAMO_TOOLS_CACHE:-$HOME/.cache/dynamo-tools}/promtool-<version>/promtool
@@ -12,10 +13,10 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$here/scripts/lib/cached-go-tool.sh"
-module="$here/test/monitoring/promtool"
+module="$here/test/go-tools"
 VERSION="v0.316.0"
 grep -qE "^(require )?[[:space:]]*github.com/prometheus/prometheus $VERSION( |\$)" "$module/go.mod" \
-  || { echo "test/monitoring/promtool/go.mod does not require github.com/prometheus/prometheus $VERSION" >&2; exit 2; }
+  || { echo "test/go-tools/go.mod does not require github.com/prometheus/prometheus $VERSION" >&2; exit 2; }
 
 build() {
   echo "building promtool $VERSION (github.com/prometheus/prometheus/cmd/promtool)" >&2

@@ -9,8 +9,9 @@
 # The result goes to a cache outside the repository, keyed by the Kubernetes version:
 #   ${DYNAMO_K8S_CACHE:-$HOME/.cache/dynamo-k8s}/<version>/bin/        (CNI plugins in bin/cni/)
 # Each binary is built into a temporary file and renamed into place, and bin/.complete records, per group of
-# binaries, the release they were built from: an interrupted build never looks complete, bumping one pin rebuilds
-# only its group, and adding a binary to a group builds only that binary. A cold build takes many minutes on two
+# binaries, the release and module graph they were built from: an interrupted build never looks complete, bumping one
+# pin rebuilds its group (and, through go.sum, any group whose libraries it moves), and adding a binary to a group
+# builds only that binary. A cold build takes many minutes on two
 # cores, so it runs at the lowest CPU priority and with bounded parallelism; re-running it with the cache in place
 # returns at once. Two builds never run at once: the second waits for the first and then finds its work done.
 #
@@ -52,11 +53,11 @@ if [[ "$mode" == build && ${#wanted[@]} -gt 0 ]]; then echo "usage: $0 [--with-k
 groups=(
   "etcd|$ETCD_VERSION|kube|go.etcd.io/etcd/server/v3 $ETCD_VERSION"
   "k8s|$K8S_VERSION|kube|k8s.io/kubernetes $K8S_VERSION"
-  "helm|$HELM_VERSION|helm|helm.sh/helm/v3 $HELM_VERSION"
-  "containerd|$CONTAINERD_VERSION|containerd|github.com/containerd/containerd/v2 $CONTAINERD_VERSION"
-  "cni|$CNI_PLUGINS_VERSION|cni|github.com/containernetworking/plugins $CNI_PLUGINS_VERSION"
-  "coredns|$COREDNS_VERSION|coredns|github.com/coredns/coredns $COREDNS_VERSION"
-  "metrics-server|$METRICS_SERVER_VERSION|metrics-server|sigs.k8s.io/metrics-server $METRICS_SERVER_VERSION"
+  "helm|$HELM_VERSION|../../go-tools|helm.sh/helm/v3 $HELM_VERSION"
+  "containerd|$CONTAINERD_VERSION|kube|github.com/containerd/containerd/v2 $CONTAINERD_VERSION"
+  "cni|$CNI_PLUGINS_VERSION|kube|github.com/containernetworking/plugins $CNI_PLUGINS_VERSION"
+  "coredns|$COREDNS_VERSION|kube|github.com/coredns/coredns $COREDNS_VERSION"
+  "metrics-server|$METRICS_SERVER_VERSION|kube|sigs.k8s.io/metrics-server $METRICS_SERVER_VERSION"
 )
 
 # Version information is normally stamped by each project's own make rules; without it /version and the user agents
@@ -83,16 +84,16 @@ binaries=(
   "kube-scheduler|k8s|kube|k8s.io/kubernetes/cmd/kube-scheduler|$k8s_ldflags"
   "kubelet|k8s|kube|k8s.io/kubernetes/cmd/kubelet|$k8s_ldflags"
   "kube-proxy|k8s|kube|k8s.io/kubernetes/cmd/kube-proxy|$k8s_ldflags"
-  "containerd|containerd|containerd|github.com/containerd/containerd/v2/cmd/containerd|$containerd_ldflags"
-  "containerd-shim-runc-v2|containerd|containerd|github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2|$containerd_ldflags"
-  "ctr|containerd|containerd|github.com/containerd/containerd/v2/cmd/ctr|$containerd_ldflags"
-  "cni/bridge|cni|cni|github.com/containernetworking/plugins/plugins/main/bridge|$cni_ldflags"
-  "cni/host-local|cni|cni|github.com/containernetworking/plugins/plugins/ipam/host-local|$cni_ldflags"
-  "cni/loopback|cni|cni|github.com/containernetworking/plugins/plugins/main/loopback|$cni_ldflags"
-  "cni/portmap|cni|cni|github.com/containernetworking/plugins/plugins/meta/portmap|$cni_ldflags"
-  "coredns|coredns|coredns|.|-s -w"
-  "metrics-server|metrics-server|metrics-server|sigs.k8s.io/metrics-server/cmd/metrics-server|$metrics_server_ldflags"
-  "helm|helm|helm|helm.sh/helm/v3/cmd/helm|-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  "containerd|containerd|kube|github.com/containerd/containerd/v2/cmd/containerd|$containerd_ldflags"
+  "containerd-shim-runc-v2|containerd|kube|github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2|$containerd_ldflags"
+  "ctr|containerd|kube|github.com/containerd/containerd/v2/cmd/ctr|$containerd_ldflags"
+  "cni/bridge|cni|kube|github.com/containernetworking/plugins/plugins/main/bridge|$cni_ldflags"
+  "cni/host-local|cni|kube|github.com/containernetworking/plugins/plugins/ipam/host-local|$cni_ldflags"
+  "cni/loopback|cni|kube|github.com/containernetworking/plugins/plugins/main/loopback|$cni_ldflags"
+  "cni/portmap|cni|kube|github.com/containernetworking/plugins/plugins/meta/portmap|$cni_ldflags"
+  "coredns|coredns|kube|./cmd/coredns|-s -w"
+  "metrics-server|metrics-server|kube|sigs.k8s.io/metrics-server/cmd/metrics-server|$metrics_server_ldflags"
+  "helm|helm|../../go-tools|helm.sh/helm/v3/cmd/helm|-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 )
 if $with_kubectl || [[ " ${wanted[*]} " == *" kubectl "* ]]; then
   binaries+=("kubectl|k8s|kube|k8s.io/kubernetes/cmd/kubectl|$k8s_ldflags")
@@ -100,10 +101,16 @@ fi
 
 field() { echo "$1" | cut -d'|' -f"$2"; }
 
+# What the stamp records for a group: its pinned release and a hash of its module's go.sum, so that a change of the
+# module graph (another version of a library the group shares with the others) rebuilds the group too, not only a
+# bumped pin; Go's build cache keeps that rebuild to what actually changed.
 group_version() {
   local g
   for g in "${groups[@]}"; do
-    if [[ "$(field "$g" 1)" == "$1" ]]; then field "$g" 2; return; fi
+    if [[ "$(field "$g" 1)" == "$1" ]]; then
+      echo "$(field "$g" 2)@$(sha256sum "$here/$(field "$g" 3)/go.sum" | cut -c1-12)"
+      return
+    fi
   done
   echo "unknown group $1" >&2
   exit 2
@@ -168,7 +175,7 @@ record() {
 
 total_started=$SECONDS
 for g in "${groups[@]}"; do
-  group="$(field "$g" 1)" version="$(field "$g" 2)"
+  group="$(field "$g" 1)" version="$(group_version "$(field "$g" 1)")"
   built_any=false
   for b in "${binaries[@]}"; do
     [[ "$(field "$b" 2)" == "$group" ]] || continue
