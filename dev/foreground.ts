@@ -72,7 +72,10 @@ export async function runForeground(dataDir: string, flags: DevFlags): Promise<n
     writeClusterFile(dataDir, { nodes, partitions, ...(zones.length ? { zones } : {}) });
     printWelcome(cluster, ring.epoch, dataDir);
   } catch (err) {
+    // A start that failed because Ctrl-C or SIGTERM stopped it is a stop like any other, not an error to report.
+    const stoppedBySignal = stopping !== undefined;
     await stop();
+    if (stoppedBySignal) return 0;
     throw err;
   }
   await new Promise<void>((resolveWait) => {

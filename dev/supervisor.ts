@@ -124,6 +124,9 @@ export class DevCluster {
     await Promise.all(this.nodes.map((node) => this.startNode(node)));
     const deadline = Date.now() + 60_000;
     for (;;) {
+      // Stopped while starting (Ctrl-C, SIGTERM): the stop has ended every node it found, so waiting for a ring
+      // would only keep the process alive for the deadline.
+      if (this.stopping) throw new DynamoError("unavailable", "the local cluster was stopped while it started");
       const result = await this.stepOnce();
       if (result.done && result.ring) break;
       if (Date.now() > deadline) throw new DynamoError("unavailable", "the ring did not settle within 60 s; see the node logs");
@@ -367,6 +370,10 @@ export class DevCluster {
       ...tlsArgs,
       ...(this.options.configPath ? ["--config", this.options.configPath] : []),
     ];
+    // A stop that began while this node's certificates were being made has passed it by already (it had no process
+    // to stop), and the supervisor exits once its stop is done: a process started now would run on with nobody to stop
+    // it, holding its ports and data directory. A test whose cluster start timed out left such a node behind.
+    if (this.stopping) throw new DynamoError("unavailable", `not starting ${node.id}: the local cluster is stopping`);
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: nodeRuntimeEnv(process.env) });
     child.stdout!.pipe(node.logStream, { end: false });
     child.stderr!.pipe(node.logStream, { end: false });

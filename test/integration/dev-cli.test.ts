@@ -3,12 +3,27 @@
  * `dynamo dev` subcommands on a running local cluster.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { YOUNG_GENERATION_FLAG } from "../../dev/supervisor.js";
-import { TestCluster, runCli } from "../helpers/dev-cluster.js";
+import { CLI, TestCluster, freePortBlock, runCli } from "../helpers/dev-cluster.js";
+
+/** The pids of the processes whose command line names `path` (a cluster's data directory). */
+function processesNaming(path: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "latin1").split("\0").some((arg) => arg.includes(path))) pids.push(Number(entry));
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  return pids;
+}
 
 describe("dynamo CLI", function () {
   this.timeout(120_000);
@@ -29,6 +44,35 @@ describe("dynamo CLI", function () {
       assert.equal(none.stderr.trim().split("\n").length, 1);
     } finally {
       rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it("a local cluster stopped while it starts stops for good, leaving no node running", async function () {
+    // SIGTERM lands while the supervisor makes the cluster's certificates, before it starts any node: its stop then
+    // finds nothing to end, and the supervisor used to go on starting the nodes and serve them, the signal spent.
+    const dataDir = mkdtempSync(join(tmpdir(), "dynamo-cli-"));
+    const basePort = await freePortBlock(6 + 8);
+    const child = spawn(process.execPath, [CLI, "dev", "--nodes", "3", "--data-dir", dataDir, "--base-port", String(basePort)], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!existsSync(join(dataDir, "tls")) && child.exitCode === null) {
+        assert.ok(Date.now() < deadline, `the supervisor made no certificate directory within 30 s:\n${output}`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      child.kill("SIGTERM");
+      const code = await Promise.race([exited, new Promise<"running">((r) => setTimeout(() => r("running"), 30_000))]);
+      assert.notEqual(code, "running", `the supervisor still runs 30 s after SIGTERM:\n${output}`);
+      assert.equal(code, 0, output);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(processesNaming(dataDir), [], `processes left running with ${dataDir}:\n${output}`);
+    } finally {
+      child.kill("SIGKILL");
+      for (const pid of processesNaming(dataDir)) process.kill(pid, "SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
