@@ -11,17 +11,13 @@
 #        scripts/build-promtool.sh --print  print the path without building (exit 1 if missing)
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$here/scripts/lib/cached-go-tool.sh"
-module="$here/test/go-tools"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cached-go-tool.sh"
 VERSION="v0.316.0"
-grep -qE "^(require )?[[:space:]]*github.com/prometheus/prometheus $VERSION( |\$)" "$module/go.mod" \
-  || { echo "test/go-tools/go.mod does not require github.com/prometheus/prometheus $VERSION" >&2; exit 2; }
+require_go_tools_module github.com/prometheus/prometheus "$VERSION"
 
 build() {
   echo "building promtool $VERSION (github.com/prometheus/prometheus/cmd/promtool)" >&2
-  (cd "$module" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath -buildvcs=false -p=${DYNAMO_K8S_BUILD_JOBS:-2}" \
-    nice -n 19 go build -tags remove_all_sd -ldflags "-s -w" -o "$1" github.com/prometheus/prometheus/cmd/promtool)
+  go_tools_build "$1" github.com/prometheus/prometheus/cmd/promtool -tags remove_all_sd -ldflags "-s -w"
 }
 
 cached_go_tool promtool "$VERSION" promtool:build 1.26 build "$@"

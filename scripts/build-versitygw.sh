@@ -12,18 +12,13 @@
 #        scripts/build-versitygw.sh --print  print the path without building (exit 1 if missing)
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$here/scripts/lib/cached-go-tool.sh"
-module="$here/test/go-tools"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cached-go-tool.sh"
 VERSION="v1.8.0"
-grep -qE "^(require )?[[:space:]]*github.com/versity/versitygw $VERSION( |\$)" "$module/go.mod" \
-  || { echo "test/go-tools/go.mod does not require github.com/versity/versitygw $VERSION" >&2; exit 2; }
+require_go_tools_module github.com/versity/versitygw "$VERSION"
 
 build() {
   echo "building versitygw $VERSION (github.com/versity/versitygw/cmd/versitygw)" >&2
-  (cd "$module" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath -buildvcs=false -p=${DYNAMO_K8S_BUILD_JOBS:-2}" \
-    nice -n 19 go build -ldflags "-s -w -X=main.Version=$VERSION -X=main.Build=module-proxy" -o "$1" \
-    github.com/versity/versitygw/cmd/versitygw)
+  go_tools_build "$1" github.com/versity/versitygw/cmd/versitygw -ldflags "-s -w -X=main.Version=$VERSION -X=main.Build=module-proxy"
 }
 
-cached_go_tool versitygw "$VERSION" versitygw:build "1.26" build "$@"
+cached_go_tool versitygw "$VERSION" versitygw:build 1.26 build "$@"

@@ -36,3 +36,23 @@ cached_go_tool() {
   echo "built $name in $((SECONDS - started))s" >&2
   echo "$binary"
 }
+
+# The tools built here share one module, test/go-tools (helm is built from it too, by test/k8s/toolchain/build.sh).
+GO_TOOLS_MODULE="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/test/go-tools"
+
+#   require_go_tools_module MODULE VERSION
+# fails unless test/go-tools/go.mod requires MODULE at VERSION, so a script's pin and the module cannot drift apart.
+require_go_tools_module() {
+  grep -qE "^(require )?[[:space:]]*${1//./\\.} $2( |\$)" "$GO_TOOLS_MODULE/go.mod" \
+    || { echo "test/go-tools/go.mod does not require $1 $2" >&2; exit 2; }
+}
+
+#   go_tools_build OUTPUT PACKAGE [GO BUILD FLAGS...]
+# builds PACKAGE of test/go-tools into OUTPUT at the lowest CPU priority: no cgo, no paths or VCS data in the binary,
+# a go.sum that does not cover the build an error (never a silent update), DYNAMO_K8S_BUILD_JOBS compile jobs (2).
+go_tools_build() {
+  local output="$1" package="$2"
+  shift 2
+  (cd "$GO_TOOLS_MODULE" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath -buildvcs=false -p=${DYNAMO_K8S_BUILD_JOBS:-2}" \
+    nice -n 19 go build "$@" -o "$output" "$package")
+}

@@ -11,9 +11,8 @@
 # Each binary is built into a temporary file and renamed into place, and bin/.complete records, per group of
 # binaries, the release and module graph they were built from: an interrupted build never looks complete, bumping one
 # pin rebuilds its group (and, through go.sum, any group whose libraries it moves), and adding a binary to a group
-# builds only that binary. A cold build takes many minutes on two
-# cores, so it runs at the lowest CPU priority and with bounded parallelism; re-running it with the cache in place
-# returns at once. Two builds never run at once: the second waits for the first and then finds its work done.
+# builds only that binary. A cold build takes many minutes on two cores, so it runs at the lowest CPU priority and
+# with bounded parallelism; re-running it with the cache in place returns at once. Two builds never run at once: the second waits for the first and then finds its work done.
 #
 # Usage: test/k8s/toolchain/build.sh [--with-kubectl]   build what is missing, print the bin directory
 #        test/k8s/toolchain/build.sh --print [NAME...]  print the bin directory; exit 1 if any of the named binaries
