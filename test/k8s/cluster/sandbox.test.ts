@@ -34,7 +34,7 @@ describe("the sandbox", () => {
       timeoutMs: 60_000,
     });
     assert.match(name, /^dynamo-k8s-run-\d+-\d+-[0-9a-f]+$/);
-    const sleeps = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, "utf8").startsWith("sleep\u0000600"));
+    const sleeps = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p) && commandLine(p).startsWith("sleep\u0000600"));
     assert.ok(sleeps().length > 0, "the nested run's process is alive");
     const cgroupDirs = () => cgroupMounts().filter((m) => existsSync(join(m.path, name)));
     assert.ok(cgroupDirs().length > 0, "the nested run has its cgroup root");
@@ -49,3 +49,12 @@ describe("the sandbox", () => {
     assert.equal(existsSync(join(tmpdir(), name)), false, "and the run directory");
   });
 });
+
+/** A process's command line, or "" when it exited between the listing of /proc and this read. */
+function commandLine(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+}
