@@ -132,8 +132,32 @@ export class DevCluster {
       if (Date.now() > deadline) throw new DynamoError("unavailable", "the ring did not settle within 60 s; see the node logs");
       await new Promise((r) => setTimeout(r, Math.min(result.retryAfterMs, 500)));
     }
+    await this.waitForMutualUp(deadline);
     this.driving = this.driveLoop();
     return this.lastStep!.ring!;
+  }
+
+  /**
+   * Waits until every node counts every other as up. A node counts a peer it has not heard from since it started as
+   * down, so a cluster started over a ring it already had (a restart) is settled at once while its nodes still wait
+   * for each other's first gossip: a read at r=3 in that window failed with "read quorum not reached" on a loaded
+   * machine. `start` returns only once the cluster can serve every quorum it could before.
+   */
+  private async waitForMutualUp(deadline: number): Promise<void> {
+    const members = this.nodes.slice(0, this.desiredCount).map((n) => ({ id: n.id, peerUrl: this.peerUrl(n) }));
+    const ids = new Set(members.map((m) => m.id));
+    for (;;) {
+      if (this.stopping) throw new DynamoError("unavailable", "the local cluster was stopped while it started");
+      const reports = await observeRoll(this.admin, members);
+      const waiting = reports.flatMap((r) => {
+        if (!r.info) return [`${r.id} does not answer (${r.error ?? "no report"})`];
+        const down = (r.info.down ?? []).filter((id) => ids.has(id));
+        return down.length > 0 ? [`${r.id} counts ${down.join(", ")} as down`] : [];
+      });
+      if (waiting.length === 0) return;
+      if (Date.now() > deadline) throw new DynamoError("unavailable", `the nodes did not all see each other up within 60 s: ${waiting.join("; ")}; see the node logs`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /**
