@@ -130,7 +130,7 @@ export class Store {
     const before = this.mutations;
     const value = await this.db.get(raw);
     const record = value === undefined ? undefined : decodeRecord(value);
-    if (this.mutations === before) this.cache.set(cacheKey, record, value?.length ?? 0);
+    if (this.mutations === before) this.cache.set(cacheKey, value);
     return record;
   }
 
@@ -151,7 +151,7 @@ export class Store {
       const value = values[j];
       const record = value === undefined ? undefined : decodeRecord(value);
       out[i] = record;
-      if (this.mutations === before) this.cache.set(recordId(raws[i]!), record, value?.length ?? 0);
+      if (this.mutations === before) this.cache.set(recordId(raws[i]!), value);
     });
     return out;
   }
@@ -206,7 +206,7 @@ export class Store {
     this.cache.delete(cacheKey);
     await this.writes.write([{ type: "put", key: raw, id: cacheKey, value: encoded }]);
     this.mutations += 1;
-    this.cache.set(cacheKey, record, encoded.length);
+    this.cache.set(cacheKey, encoded);
   }
 
   async batch(ops: BatchOp[]): Promise<void> {
@@ -214,15 +214,15 @@ export class Store {
     const prepared = ops.map((op) => {
       const key = dataKey(op.partition, op.bucket, op.key);
       return op.type === "put"
-        ? { type: op.type, key, id: recordId(key), value: encodeRecord(op.record), record: op.record }
-        : { type: op.type, key, id: recordId(key), value: undefined, record: undefined };
+        ? { type: op.type, key, id: recordId(key), value: encodeRecord(op.record) }
+        : { type: op.type, key, id: recordId(key), value: undefined };
     });
     this.mutations += 1;
     for (const op of ops) this.partitionWriteCounts[op.partition]! += 1;
     for (const op of prepared) this.cache.delete(op.id);
     await this.writes.write(prepared);
     this.mutations += 1;
-    for (const op of prepared) this.cache.set(op.id, op.record, op.value?.length ?? 0);
+    for (const op of prepared) this.cache.set(op.id, op.value);
   }
 
   /** Cache effectiveness, for metrics. */

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Store } from "../../../node/storage/index.js";
-import { RecordCache } from "../../../node/storage/record-cache.js";
+import { ENTRY_OVERHEAD_BYTES, RecordCache } from "../../../node/storage/record-cache.js";
+import { encodeRecord } from "../../../node/versioning/codec.js";
 import type { VersionedRecord } from "../../../node/versioning/types.js";
 import { seededRandom } from "../../../lib/random.js";
 import { testSeed } from "../../helpers/random.js";
@@ -12,57 +13,82 @@ function record(value: string): VersionedRecord {
   return { clock: { a: 1 }, siblings: [{ dot: { actor: "a", counter: 1 }, value: Buffer.from(value), contentType: "text/plain", timestamp: { ms: 1, logical: 0 } }] };
 }
 
+/** The cache's budget in these tests: segments of 1 KiB, three 200-byte records to a segment. */
+const BUDGET = 32 * 1024;
+
+function encoded(value: string): Buffer {
+  return encodeRecord(record(value));
+}
+
 describe("record cache", function () {
-  it("evicts the oldest unread entries past its byte budget", function () {
-    const cache = new RecordCache(2000);
-    for (let i = 0; i < 20; i++) cache.set(`k${i}`, record("v"), 100);
-    assert.ok(cache.usedBytes <= 2000);
+  it("evicts the oldest entries past its byte budget and keeps the newest", function () {
+    const cache = new RecordCache(BUDGET);
+    const value = "v".repeat(200);
+    for (let i = 0; i < 500; i++) {
+      cache.set(`k${i}`, encoded(value));
+      assert.ok(cache.usedBytes <= BUDGET, `over budget after ${i + 1} sets: ${cache.usedBytes}`);
+    }
     assert.equal(cache.get("k0"), "miss");
-    assert.notEqual(cache.get("k19"), "miss");
+    assert.ok(cache.size > 50, `most of the budget holds entries, not garbage: ${cache.size} entries`);
+    for (let i = 500 - 50; i < 500; i++) assert.deepEqual(cache.get(`k${i}`), record(value), `k${i} is cached`);
   });
 
-  it("keeps an entry read since it was cached over older and younger ones that were not, and stays within budget when every entry was read", function () {
-    const cache = new RecordCache(2000);
-    for (let i = 0; i < 10; i++) cache.set(`k${i}`, record("v"), 100);
-    // k0 is the oldest; a read gives it a second chance, so the next evictions take k1 and k2 instead.
+  it("keeps an entry read since it was cached over the unread ones of its segment, and stays within budget when every entry was read", function () {
+    const cache = new RecordCache(BUDGET);
+    const value = "v".repeat(200);
+    let next = 0;
+    cache.set(`k${next++}`, encoded(value));
+    cache.set(`k${next++}`, encoded(value));
+    // k0 and k1 share the oldest segment; a read gives k0 a second chance when that segment is evicted.
     assert.notEqual(cache.get("k0"), "miss");
-    cache.set("k10", record("v"), 100);
-    cache.set("k11", record("v"), 100);
-    assert.notEqual(cache.get("k0"), "miss", "a read entry survives the evictions its age would have made");
-    assert.equal(cache.get("k1"), "miss");
-    assert.equal(cache.get("k2"), "miss");
-    assert.notEqual(cache.get("k3"), "miss");
-    // With every entry read, an eviction walks the whole cache once, clearing marks, and then evicts the oldest.
-    for (const key of ["k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11"]) cache.get(key);
-    cache.set("k12", record("v"), 100);
-    assert.ok(cache.usedBytes <= 2000);
-    assert.equal(cache.size, 10);
-    assert.notEqual(cache.get("k12"), "miss");
+    // Until the first eviction, every key set is still cached (a read here would mark the entry it reads).
+    while (cache.size === next) cache.set(`k${next++}`, encoded(value));
+    assert.equal(cache.get("k1"), "miss", "an unread entry goes with its segment");
+    assert.deepEqual(cache.get("k0"), record(value), "a read entry survives the eviction its age would have made");
+    // With every entry read, eviction moves them all, clearing their marks, and then evicts the oldest.
+    const sets = next;
+    for (let i = 0; i < 3 * sets; i++) {
+      for (let k = 0; k < next; k++) cache.get(`k${k}`);
+      cache.set(`k${next++}`, encoded(value));
+      assert.ok(cache.usedBytes <= BUDGET, `over budget: ${cache.usedBytes}`);
+    }
+    assert.notEqual(cache.get(`k${next - 1}`), "miss");
   });
 
-  it("remembers absent keys, and refuses entries too large to share the budget", function () {
-    const cache = new RecordCache(8000);
-    cache.set("gone", undefined, 0);
+  it("remembers absent keys, caches a record larger than a segment, and refuses entries too large to share the budget", function () {
+    const cache = new RecordCache(BUDGET);
+    cache.set("gone", undefined);
     assert.equal(cache.get("gone"), undefined);
-    cache.set("huge", record("x"), 5000);
+    cache.set("big", encoded("b".repeat(3000)));
+    assert.deepEqual(cache.get("big"), record("b".repeat(3000)));
+    cache.set("huge", encoded("x".repeat(BUDGET / 8)));
     assert.equal(cache.get("huge"), "miss");
   });
 
-  it("forgets a dropped partition's entries and no others, its byte count true through sets, evictions and drops (randomised)", function () {
+  it("decodes a fresh record at each hit, which its reader may change without changing the cache", function () {
+    const cache = new RecordCache(BUDGET);
+    cache.set("k", encoded("one"));
+    const first = cache.get("k") as VersionedRecord;
+    first.siblings[0]!.value!.write("two");
+    first.siblings.push(first.siblings[0]!);
+    assert.deepEqual(cache.get("k"), record("one"));
+  });
+
+  it("forgets a dropped partition's entries and no others, its byte counts true through sets, evictions and drops (randomised)", function () {
     const seed = testSeed("record cache groups");
     const rng = seededRandom(seed);
-    const cache = new RecordCache(40_000);
+    const cache = new RecordCache(BUDGET);
     const groups = ["d\u0000\u0001", "d\u0000\u0002", "d\u0000\u0003", "d\u0001\u0000"];
     const keys = groups.flatMap((g) => Array.from({ length: 60 }, (_, i) => `${g}b\u0000k${i}`));
-    const sizes = new Map<string, number>();
+    const values = new Map<string, string | undefined>();
     const dropped = new Set<string>();
     for (let step = 0; step < 5000; step++) {
       const key = rng.pick(keys);
       const roll = rng.next();
       if (roll < 0.6) {
-        const bytes = rng.int(rng.chance(0.02) ? 6000 : 600);
-        cache.set(key, rng.chance(0.1) ? undefined : record("v"), bytes);
-        sizes.set(key, bytes);
+        const value = rng.chance(0.1) ? undefined : `${step}:`.padEnd(rng.int(rng.chance(0.02) ? 3000 : 600), "v");
+        cache.set(key, value === undefined ? undefined : encoded(value));
+        values.set(key, value);
         dropped.delete(key);
       } else if (roll < 0.8) {
         cache.delete(key);
@@ -72,24 +98,31 @@ describe("record cache", function () {
         cache.deleteGroup(group);
         for (const k of keys) if (k.startsWith(group)) dropped.add(k);
       } else {
-        cache.get(key);
+        const got = cache.get(key);
+        if (got !== "miss") {
+          assert.ok(!dropped.has(key), `seed ${seed}, step ${step}: ${JSON.stringify(key)} was deleted but is still cached`);
+          const value = values.get(key);
+          assert.deepEqual(got, value === undefined ? undefined : record(value), `seed ${seed}, step ${step}: ${JSON.stringify(key)} holds its last value`);
+        }
       }
-      assert.ok(cache.usedBytes <= 40_000, `seed ${seed}, step ${step}: over budget`);
+      assert.ok(cache.usedBytes <= BUDGET, `seed ${seed}, step ${step}: over budget`);
     }
     let bytes = 0;
     let entries = 0;
     for (const key of keys) {
       if (cache.get(key) === "miss") continue;
       assert.ok(!dropped.has(key), `seed ${seed}: ${JSON.stringify(key)} was deleted but is still cached`);
-      bytes += sizes.get(key)! + key.length + 96;
+      const value = values.get(key);
+      bytes += (value === undefined ? 0 : encoded(value).length) + key.length + ENTRY_OVERHEAD_BYTES;
       entries += 1;
     }
     assert.ok(entries > 0, `seed ${seed}: something is cached`);
-    assert.equal(cache.usedBytes, bytes, `seed ${seed}: the byte count is the sum of the entries held`);
+    assert.equal(cache.liveBytes, bytes, `seed ${seed}: the live byte count is the sum of the entries held`);
+    assert.ok(cache.usedBytes >= cache.liveBytes, `seed ${seed}: the budget counts at least the entries held`);
     assert.equal(cache.size, entries);
     for (const group of groups) cache.deleteGroup(group);
     assert.equal(cache.size, 0);
-    assert.equal(cache.usedBytes, 0);
+    assert.equal(cache.liveBytes, 0);
   });
 
   it("in front of the store: reads see every write, drops and reopening included", async function () {
