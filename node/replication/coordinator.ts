@@ -128,7 +128,7 @@ export class Coordinator {
     return {
       fetch: async ({ header: at }) => {
         if (!this.deps.canVote(at.partition)) return { header: { canVote: false } };
-        return { header: { canVote: true }, body: await this.deps.replica.read(at) };
+        return { header: { canVote: true }, body: await this.deps.replica.readEncoded(at) };
       },
       replicate: async ({ header, body }) => {
         const { hintFor, ...at } = header;

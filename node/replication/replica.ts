@@ -88,6 +88,11 @@ export class LocalReplica {
     return this.store.get(at.partition, at.bucket, at.key);
   }
 
+  /** The record as stored, for a peer that asked for it: sent on without a decode and an encode. */
+  async readEncoded(at: ReplicaKey): Promise<Buffer | undefined> {
+    return this.store.getEncoded(at.partition, at.bucket, at.key);
+  }
+
   /**
    * Creates the next version of a key from a client's write, stores it, and returns it for replication. `stampedAt`
    * is the timestamp the node that took the client's request gave it, when that node forwarded it here.

@@ -45,6 +45,9 @@ const SEGMENT_BYTES_MIN = 256;
 const ABSENT = 1;
 /** Read since it was cached or last given a second chance. */
 const USED = 2;
+/** What `lookup` returns for a key not cached, and for one cached as absent. */
+const MISSED = -1;
+const ABSENT_KEY = -2;
 
 interface Segment {
   readonly id: number;
@@ -88,18 +91,19 @@ export class RecordCache {
 
   /** The cached record, decoded afresh (the caller owns it), `undefined` for a key known to be absent, or `miss`. */
   get(key: string): VersionedRecord | undefined | "miss" {
-    const slot = this.index.get(key);
-    if (slot === undefined) {
-      this.misses += 1;
-      return "miss";
-    }
-    this.hits += 1;
-    const flags = this.slotFlags[slot]!;
-    this.slotFlags[slot] = flags | USED;
-    if (flags & ABSENT) return undefined;
-    const segment = this.segments[this.slotSegments[slot]! - this.segments[0]!.id]!;
-    const offset = this.slotOffsets[slot]!;
-    return decodeRecord(segment.bytes.subarray(offset, offset + this.slotLengths[slot]!));
+    const slot = this.lookup(key);
+    if (slot === MISSED) return "miss";
+    return slot === ABSENT_KEY ? undefined : decodeRecord(this.bytesOf(slot));
+  }
+
+  /**
+   * The cached record as stored, copied out (a segment's memory is reused once it is evicted), `undefined` for a key
+   * known to be absent, or `miss`: for a replica that sends a record on as it is, without decoding it.
+   */
+  getEncoded(key: string): Buffer | undefined | "miss" {
+    const slot = this.lookup(key);
+    if (slot === MISSED) return "miss";
+    return slot === ABSENT_KEY ? undefined : Buffer.from(this.bytesOf(slot));
   }
 
   /** Caches `encoded` (a record as `encodeRecord` gives it, copied in) under `key`, or `undefined` for an absent key. */
@@ -159,6 +163,26 @@ export class RecordCache {
   /** What the cached entries alone would count against the budget. */
   get liveBytes(): number {
     return this.liveCharged;
+  }
+
+  /** Counts a hit or a miss and marks the entry used: its slot, MISSED, or ABSENT_KEY for a key known to be absent. */
+  private lookup(key: string): number {
+    const slot = this.index.get(key);
+    if (slot === undefined) {
+      this.misses += 1;
+      return MISSED;
+    }
+    this.hits += 1;
+    const flags = this.slotFlags[slot]!;
+    this.slotFlags[slot] = flags | USED;
+    return flags & ABSENT ? ABSENT_KEY : slot;
+  }
+
+  /** A view of an entry's bytes in its segment, valid until the segment is evicted. */
+  private bytesOf(slot: number): Buffer {
+    const segment = this.segments[this.slotSegments[slot]! - this.segments[0]!.id]!;
+    const offset = this.slotOffsets[slot]!;
+    return segment.bytes.subarray(offset, offset + this.slotLengths[slot]!);
   }
 
   /** Appends an entry's bytes (`length` of `source` from `from`) to the newest segment, opening one where they do not fit. */

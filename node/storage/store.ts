@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { ClassicLevel } from "classic-level";
 import type { VersionedRecord } from "../versioning/types.js";
-import { decodeRecord, encodeRecord } from "../versioning/index.js";
+import { checkRecord, decodeRecord, encodeRecord } from "../versioning/index.js";
 import { DATA_PREFIX, dataKey, metaKey, parseDataKey, partitionRange, recordId } from "./keys.js";
 import { RecordCache } from "./record-cache.js";
 import { WriteQueue } from "./write-queue.js";
@@ -132,6 +132,27 @@ export class Store {
     const record = value === undefined ? undefined : decodeRecord(value);
     if (this.mutations === before) this.cache.set(cacheKey, value);
     return record;
+  }
+
+  /**
+   * A record's stored bytes, checked, for a replica that sends it on as it is: from the cache without decoding it, or
+   * from LevelDB, where bytes that are not a valid record throw as `get` would.
+   */
+  async getEncoded(partition: number, bucket: string, key: Buffer): Promise<Buffer | undefined> {
+    const raw = dataKey(partition, bucket, key);
+    const cacheKey = recordId(raw);
+    const cached = this.cache.getEncoded(cacheKey);
+    if (cached !== "miss") return cached;
+    const before = this.mutations;
+    const value = await this.db.get(raw);
+    if (value === undefined) {
+      if (this.mutations === before) this.cache.set(cacheKey, undefined);
+      return undefined;
+    }
+    // The cache only ever holds valid records: what the store encoded itself, or bytes checked on the way in.
+    if (checkRecord(value) === undefined) decodeRecord(value);
+    if (this.mutations === before) this.cache.set(cacheKey, value);
+    return value;
   }
 
   /** Reads many records of one partition in one trip to LevelDB for whatever the cache does not hold. */

@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Store } from "../../../node/storage/index.js";
 import { ENTRY_OVERHEAD_BYTES, RecordCache } from "../../../node/storage/record-cache.js";
-import { encodeRecord } from "../../../node/versioning/codec.js";
+import { ClassicLevel } from "classic-level";
+import { dataKey } from "../../../node/storage/keys.js";
+import { CorruptRecordError, decodeRecord, encodeRecord } from "../../../node/versioning/codec.js";
 import type { VersionedRecord } from "../../../node/versioning/types.js";
 import { seededRandom } from "../../../lib/random.js";
 import { testSeed } from "../../helpers/random.js";
@@ -125,6 +127,21 @@ describe("record cache", function () {
     assert.equal(cache.liveBytes, 0);
   });
 
+  it("gives a hit's stored bytes as a copy that outlives the segment they were read from", function () {
+    const cache = new RecordCache(BUDGET);
+    const value = "v".repeat(200);
+    cache.set("k", encoded("one"));
+    const bytes = cache.getEncoded("k") as Buffer;
+    assert.deepEqual(bytes, encoded("one"));
+    assert.equal(cache.getEncoded("nothing"), "miss");
+    cache.set("gone", undefined);
+    assert.equal(cache.getEncoded("gone"), undefined);
+    // Enough sets to evict k's segment and reuse its memory for a later one.
+    for (let i = 0; i < 500; i++) cache.set(`k${i}`, encoded(value));
+    assert.equal(cache.getEncoded("k"), "miss");
+    assert.deepEqual(decodeRecord(bytes), record("one"));
+  });
+
   it("in front of the store: reads see every write, drops and reopening included", async function () {
     const dir = mkdtempSync(join(tmpdir(), "dynamo-cache-"));
     try {
@@ -147,6 +164,33 @@ describe("record cache", function () {
       await reopened.open();
       assert.equal((await reopened.get(4, "b", key))!.siblings[0]!.value!.toString(), "four");
       assert.equal(reopened.incarnation, store.incarnation);
+      await reopened.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("in front of the store: stored bytes as they are, and bytes that are not a record refused and not cached", async function () {
+    const dir = mkdtempSync(join(tmpdir(), "dynamo-cache-"));
+    try {
+      const store = new Store(dir, { cacheBytesMax: 1024 * 1024 });
+      await store.open();
+      await store.put(3, "b", Buffer.from("k"), record("one"));
+      assert.deepEqual(await store.getEncoded(3, "b", Buffer.from("k")), encoded("one"), "from the cache");
+      assert.equal(await store.getEncoded(3, "b", Buffer.from("absent")), undefined);
+      await store.close();
+      // A damaged record on disk: a replica must refuse it, not pass it on.
+      const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: "buffer", valueEncoding: "buffer" });
+      await db.put(dataKey(3, "b", Buffer.from("bad")), Buffer.from([1, 9, 9]));
+      await db.close();
+      const reopened = new Store(dir, { cacheBytesMax: 1024 * 1024 });
+      await reopened.open();
+      assert.deepEqual(await reopened.getEncoded(3, "b", Buffer.from("k")), encoded("one"), "from LevelDB");
+      assert.deepEqual(await reopened.getEncoded(3, "b", Buffer.from("k")), encoded("one"), "from the cache it filled");
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(reopened.getEncoded(3, "b", Buffer.from("bad")), CorruptRecordError);
+        await assert.rejects(reopened.get(3, "b", Buffer.from("bad")), CorruptRecordError);
+      }
       await reopened.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
