@@ -123,15 +123,7 @@ export class Store {
   }
 
   async get(partition: number, bucket: string, key: Buffer): Promise<VersionedRecord | undefined> {
-    const raw = dataKey(partition, bucket, key);
-    const cacheKey = recordId(raw);
-    const cached = this.cache.get(cacheKey);
-    if (cached !== "miss") return cached;
-    const before = this.mutations;
-    const value = await this.db.get(raw);
-    const record = value === undefined ? undefined : decodeRecord(value);
-    if (this.mutations === before) this.cache.set(cacheKey, value);
-    return record;
+    return this.readThrough(partition, bucket, key, (id) => this.cache.get(id), (value) => decodeRecord(value));
   }
 
   /**
@@ -139,20 +131,38 @@ export class Store {
    * from LevelDB, where bytes that are not a valid record throw as `get` would.
    */
   async getEncoded(partition: number, bucket: string, key: Buffer): Promise<Buffer | undefined> {
+    return this.readThrough(
+      partition,
+      bucket,
+      key,
+      (id) => this.cache.getEncoded(id),
+      (value) => {
+        if (checkRecord(value) === undefined) decodeRecord(value);
+        return value;
+      },
+    );
+  }
+
+  /**
+   * One record from the cache, or from LevelDB through `fromDisk` (which throws on bytes that are not a record, so the
+   * cache only ever holds valid ones) and then cached, unless a change to the data happened while LevelDB was read.
+   */
+  private async readThrough<T>(
+    partition: number,
+    bucket: string,
+    key: Buffer,
+    fromCache: (id: string) => T | undefined | "miss",
+    fromDisk: (value: Buffer) => T,
+  ): Promise<T | undefined> {
     const raw = dataKey(partition, bucket, key);
-    const cacheKey = recordId(raw);
-    const cached = this.cache.getEncoded(cacheKey);
+    const id = recordId(raw);
+    const cached = fromCache(id);
     if (cached !== "miss") return cached;
     const before = this.mutations;
     const value = await this.db.get(raw);
-    if (value === undefined) {
-      if (this.mutations === before) this.cache.set(cacheKey, undefined);
-      return undefined;
-    }
-    // The cache only ever holds valid records: what the store encoded itself, or bytes checked on the way in.
-    if (checkRecord(value) === undefined) decodeRecord(value);
-    if (this.mutations === before) this.cache.set(cacheKey, value);
-    return value;
+    const result = value === undefined ? undefined : fromDisk(value);
+    if (this.mutations === before) this.cache.set(id, value);
+    return result;
   }
 
   /** Reads many records of one partition in one trip to LevelDB for whatever the cache does not hold. */
