@@ -74,19 +74,14 @@ const recordBody: BodyCodec<VersionedRecord> = {
   decode: (bytes) => decodeRecord(bytes),
 };
 
-/** A record, or nothing when the key is absent (an encoded record is never empty). */
-const optionalRecordBody: BodyCodec<VersionedRecord | undefined> = {
-  encode: (record) => (record ? encodeRecord(record) : undefined),
-  decode: (bytes) => (bytes.length === 0 ? undefined : decodeRecord(bytes)),
-};
-
 /**
- * A record as the sender stores it, or nothing when the key is absent: a replica answering a read sends its stored
- * bytes as they are, and the reader decodes them, which saves the replica a decode and an encode per read.
+ * A record as the sender stores it, or nothing when the key is absent (an encoded record is never empty): a replica
+ * answering a read sends its stored bytes as they are, and the reader decodes them, which saves the replica a decode
+ * and an encode per read.
  */
 const storedRecordBody: BodyCodec<Buffer | undefined, VersionedRecord | undefined> = {
   encode: (bytes) => bytes,
-  decode: optionalRecordBody.decode,
+  decode: (bytes) => (bytes.length === 0 ? undefined : decodeRecord(bytes)),
 };
 
 /** Raw bytes, for a value being written; at most the frame's own bound. */

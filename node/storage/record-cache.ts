@@ -131,9 +131,10 @@ export class RecordCache {
     const slot = this.index.get(key);
     if (slot === undefined) return;
     this.index.delete(key);
-    const group = this.groups.get(key.slice(0, GROUP_CHARS))!;
+    const groupName = key.slice(0, GROUP_CHARS);
+    const group = this.groups.get(groupName)!;
     group.delete(key);
-    if (group.size === 0) this.groups.delete(key.slice(0, GROUP_CHARS));
+    if (group.size === 0) this.groups.delete(groupName);
     this.freeSlot(slot, key);
   }
 
@@ -241,7 +242,8 @@ export class RecordCache {
     }
     this.segments.shift();
     this.charged -= segment.charge;
-    // Nothing outside the cache views a segment's bytes (a hit decodes a copy of its values), so the buffer can be reused.
+    // Nothing outside the cache views a segment's bytes (a hit decodes copies of its values or copies its bytes out), so the
+    // buffer can be reused.
     if (segment.bytes.length === this.segmentBytes) this.spare = segment.bytes;
   }
 

@@ -34,6 +34,25 @@ export type BatchOp =
   | { type: "put"; partition: number; bucket: string; key: Buffer; record: VersionedRecord }
   | { type: "del"; partition: number; bucket: string; key: Buffer };
 
+/** How a read gives a record: from the cache, or from the bytes LevelDB returned (throwing on invalid ones). */
+interface ReadForm<T> {
+  fromCache(cache: RecordCache, id: string): T | undefined | "miss";
+  fromDisk(value: Buffer): T;
+}
+
+// Defined once here, not per read: `get` is on every request's path.
+const DECODED: ReadForm<VersionedRecord> = {
+  fromCache: (cache, id) => cache.get(id),
+  fromDisk: (value) => decodeRecord(value),
+};
+const ENCODED: ReadForm<Buffer> = {
+  fromCache: (cache, id) => cache.getEncoded(id),
+  fromDisk: (value) => {
+    if (checkRecord(value) === undefined) decodeRecord(value);
+    return value;
+  },
+};
+
 export class Store {
   private readonly db: ClassicLevel<Buffer, Buffer>;
   private readonly locks = new Map<string, Promise<void>>();
@@ -123,7 +142,7 @@ export class Store {
   }
 
   async get(partition: number, bucket: string, key: Buffer): Promise<VersionedRecord | undefined> {
-    return this.readThrough(partition, bucket, key, (id) => this.cache.get(id), (value) => decodeRecord(value));
+    return this.readThrough(partition, bucket, key, DECODED);
   }
 
   /**
@@ -131,36 +150,22 @@ export class Store {
    * from LevelDB, where bytes that are not a valid record throw as `get` would.
    */
   async getEncoded(partition: number, bucket: string, key: Buffer): Promise<Buffer | undefined> {
-    return this.readThrough(
-      partition,
-      bucket,
-      key,
-      (id) => this.cache.getEncoded(id),
-      (value) => {
-        if (checkRecord(value) === undefined) decodeRecord(value);
-        return value;
-      },
-    );
+    return this.readThrough(partition, bucket, key, ENCODED);
   }
 
   /**
-   * One record from the cache, or from LevelDB through `fromDisk` (which throws on bytes that are not a record, so the
-   * cache only ever holds valid ones) and then cached, unless a change to the data happened while LevelDB was read.
+   * One record from the cache, or from LevelDB through `form.fromDisk` (which throws on bytes that are not a record,
+   * so the cache only ever holds valid ones) and then cached, unless a change to the data happened while LevelDB was
+   * read.
    */
-  private async readThrough<T>(
-    partition: number,
-    bucket: string,
-    key: Buffer,
-    fromCache: (id: string) => T | undefined | "miss",
-    fromDisk: (value: Buffer) => T,
-  ): Promise<T | undefined> {
+  private async readThrough<T>(partition: number, bucket: string, key: Buffer, form: ReadForm<T>): Promise<T | undefined> {
     const raw = dataKey(partition, bucket, key);
     const id = recordId(raw);
-    const cached = fromCache(id);
+    const cached = form.fromCache(this.cache, id);
     if (cached !== "miss") return cached;
     const before = this.mutations;
     const value = await this.db.get(raw);
-    const result = value === undefined ? undefined : fromDisk(value);
+    const result = value === undefined ? undefined : form.fromDisk(value);
     if (this.mutations === before) this.cache.set(id, value);
     return result;
   }
