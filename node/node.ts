@@ -352,7 +352,10 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const gcPauses = new GcPauses();
+  // The timer that samples the pace's windows (below); stopped with the rest of what the pace reads.
+  let sampler: NodeJS.Timeout | undefined;
   const stopPaceSignals = () => {
+    clearInterval(sampler);
     loopDelay.disable();
     gcPauses.stop();
   };
@@ -374,7 +377,7 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     startBytesPerSecond: 1024 * 1024,
     lagTargetMs: tuning.handoffLagTargetMs,
     idleFactor: 1.5,
-    windowMs: 250,
+    windowMs: PACE_WINDOW_MS,
     // Node's readings include the 10 ms sampling interval; the target (tuning.handoffLagTargetMs) is held against
     // them as they are, which is how its default of 20 ms was measured to protect clients. The window's longest
     // collection pause is taken off (node/handoff/gc-pauses.ts).
@@ -394,6 +397,8 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     // seconds, and five times the target still keeps a page's merge from holding the loop long.
     quietLagTargetMs: 5 * tuning.handoffLagTargetMs,
   });
+  // Every window is looked at, streaming or not, so that the levels without streaming are those of the last seconds.
+  sampler = setInterval(() => pace.sample(), PACE_WINDOW_MS).unref();
   const paced = (bytes: number) => pace.take(bytes);
   const pageBytes = () => pace.pageBytes();
   const replicaAccess: ReplicaAccess = {
@@ -725,6 +730,9 @@ function createPeerServer({ options, log }: NodeContext, app: ReturnType<typeof 
   );
   return server;
 }
+
+/** The streaming pace's window: it reads the event loop and client latency and adjusts its rate this often. */
+const PACE_WINDOW_MS = 250;
 
 /** How long one member may take to acknowledge that this node is leaving; a silent one learns it from its detector. */
 const LEAVE_NOTICE_TIMEOUT_MS = 1000;

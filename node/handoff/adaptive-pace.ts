@@ -15,7 +15,12 @@
  *
  * The target is relative to what the node sees without streaming: a machine that is busy anyway has a slow event loop
  * with or without handoff, and streaming should not stop because of it. Windows in which nothing streamed measure
- * that level; the target is the larger of `lagTargetMs` and `idleFactor` times it.
+ * that level; the target is the larger of `lagTargetMs` and `idleFactor` times it. Those windows must be measured
+ * while nothing streams, so the node calls `sample()` once per window throughout: a pace that only looked when
+ * streaming asked for bytes took its first look at a step as the level without streaming, and that look covered
+ * everything since the last burst, minutes of it. In `bench:rebalance` it covered the bulk load before the first step
+ * (a server-side p99 of 61 ms against 13-25 ms in the quiet seconds before the step), so the senders of a scale-out
+ * held client latency to 76 ms and climbed to the ceiling while the clients' p99 doubled.
  *
  * The event loop is not the only place streaming slows clients: the cores it takes from LevelDB's threads, from the
  * other replicas a request waits for, and the writes it adds to the disk show in no event loop's delay. So the pace
@@ -136,6 +141,14 @@ export class AdaptivePace {
   }
 
   /**
+   * Closes the current window if it is over, as `take` does: the node calls this every `windowMs` so that windows
+   * without streaming measure the levels streaming is then held to, right up to a burst's first bytes.
+   */
+  sample(): void {
+    this.adapt();
+  }
+
+  /**
    * Waits until `bytes` more may be streamed at the current rate. The bucket holds one window's worth, so streaming
    * that starts (or speeds up) does so in small steps the adjustment can follow; a page larger than that goes once
    * the bucket is full and leaves a debt the following pages pay back, so the rate holds on average.
@@ -200,8 +213,8 @@ export class AdaptivePace {
       // and doubles per window (quadruples without clients) until the first window in which clients or the event loop
       // suffer, then climbs by a quarter (slow start, then steady): started at the ceiling, a scale-in's receivers,
       // which serve clients, took in 100 MB/s each for the second it took the pace to see client p99 rise 13-fold.
-      this.idleLagMs = this.idleLagMs === undefined ? lag : (this.idleLagMs + lag) / 2;
-      if (latency !== undefined) this.idleLatencyMs = this.idleLatencyMs === undefined ? latency : (this.idleLatencyMs + latency) / 2;
+      this.idleLagMs = smoothed(this.idleLagMs, lag);
+      if (latency !== undefined) this.idleLatencyMs = smoothed(this.idleLatencyMs, latency);
       if (now - this.lastActive > (this.options.restartAfterMs ?? 8 * this.options.windowMs)) {
         this.rate = this.startRate;
         this.slowStart = true;
@@ -234,6 +247,16 @@ export class AdaptivePace {
     this.tokens = Math.min(this.capacity(), this.tokens + ((now - this.lastRefill) / 1000) * this.rate);
     this.lastRefill = now;
   }
+}
+
+/**
+ * The level of a measure over the windows without streaming: each window moves it an eighth of the way, about two
+ * seconds of memory at four windows a second. One window's p99 is the second or third slowest of a few hundred
+ * requests (13-61 ms in the same quiet second of a loaded node), so a level that moved half the way per window was
+ * mostly its last window's luck.
+ */
+function smoothed(level: number | undefined, window: number): number {
+  return level === undefined ? window : level + (window - level) / 8;
 }
 
 /**

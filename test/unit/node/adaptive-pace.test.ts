@@ -211,6 +211,39 @@ describe("the adaptive streaming pace", function () {
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
   });
 
+  it("holds streaming to the client latency of the last quiet seconds, sampled while nothing streams", async function () {
+    const sim = simulated();
+    sim.setLag(5);
+    // A busy spell long before the burst (a bulk load: 60 ms), then ten quiet seconds at 10 ms, each window sampled.
+    sim.setLatency(60);
+    sim.advance(250);
+    sim.pace.sample();
+    assert.equal(sim.pace.state.idleLatencyMs, 60);
+    sim.setLatency(10);
+    for (let i = 0; i < 40; i++) {
+      sim.advance(250);
+      sim.pace.sample();
+    }
+    const level = sim.pace.state.idleLatencyMs!;
+    assert.ok(level > 10 && level < 10.5, `level without streaming ${level}`);
+    // One unlucky quiet window moves the level an eighth of the way, not half.
+    sim.setLatency(50);
+    sim.advance(250);
+    sim.pace.sample();
+    assert.ok(Math.abs(sim.pace.state.idleLatencyMs! - (level + (50 - level) / 8)) < 1e-9);
+    // Streaming that doubles client latency is held at the floor: it is measured against the quiet seconds, not the load.
+    sim.setLatency(10);
+    for (let i = 0; i < 40; i++) {
+      sim.advance(250);
+      sim.pace.sample();
+    }
+    sim.setLatency(20);
+    await sim.pace.take(1);
+    const rate = await stream(sim, 3);
+    assert.ok(rate < 3_000_000, `rate while client latency doubled ${rate}`);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+  });
+
   it("quadruples from the floor on a node without clients, and doubles on one with them", async function () {
     const rateAfterOneSecond = async (latency: number | undefined) => {
       const sim = simulated();
