@@ -36,6 +36,11 @@
  * woke on two cores at once, ended the slow start, and the rate then climbed by a quarter per window for seconds. When
  * requests come back, the first window with requests takes the rate back to what it was in the last window that served
  * requests, if that was lower, instead of halving from a rate no client was there to measure.
+ *
+ * A burst on a node that has served nothing for `QUIET_START_WINDOWS` windows starts at the ceiling rather than
+ * climbing to it: nobody on it waits, and in a step without clients (`bench:rebalance --clients 0`) the climb from
+ * 1 MiB/s took the first second of a two-second stream, with every sender and receiver at a few MiB/s. Requests that
+ * then arrive take the rate down to the start rate at once (no window with requests measured the ceiling), as above.
  */
 
 export interface AdaptivePaceOptions {
@@ -111,6 +116,8 @@ export class AdaptivePace {
   /** The rate after the last window in which the node served requests; undefined before the first. */
   private servedRate: number | undefined;
   private lastQuiet = false;
+  /** Windows in a row in which the node served no request. */
+  private quietRun = 0;
   /** The rate a burst starts at: `startBytesPerSecond` held between the floor and the ceiling. */
   private readonly startRate: number;
   private readonly now: () => number;
@@ -206,6 +213,7 @@ export class AdaptivePace {
     this.lastLagMs = lag;
     this.lastLatencyMs = latency;
     this.lastQuiet = quiet;
+    this.quietRun = quiet ? this.quietRun + 1 : 0;
     const idle = this.waiting <= 1 && now - this.lastActive > 2 * this.options.windowMs;
     this.windowStart = now;
     if (idle) {
@@ -216,16 +224,18 @@ export class AdaptivePace {
       this.idleLagMs = smoothed(this.idleLagMs, lag);
       if (latency !== undefined) this.idleLatencyMs = smoothed(this.idleLatencyMs, latency);
       if (now - this.lastActive > (this.options.restartAfterMs ?? 8 * this.options.windowMs)) {
-        this.rate = this.startRate;
+        this.rate = this.quietRun >= QUIET_START_WINDOWS ? this.options.ceilingBytesPerSecond : this.startRate;
         this.slowStart = true;
         // A new burst is measured afresh: the rate requests held the last one to is no cap on this one's start.
         this.servedRate = undefined;
       }
       return;
     }
-    if (!quiet && this.servedRate !== undefined && this.rate > this.servedRate) {
+    const servedCap = this.servedRate ?? this.startRate;
+    if (!quiet && this.rate > servedCap) {
       // Requests are back after windows without any: the rate those windows reached was never measured against them.
-      this.rate = this.servedRate;
+      // A burst that started without requests has no such rate, and goes back to where a burst with them starts.
+      this.rate = servedCap;
     }
     const latencyTarget = this.latencyTarget();
     const clientsSuffer = latency !== undefined && latencyTarget !== undefined && latency > latencyTarget;
@@ -248,6 +258,9 @@ export class AdaptivePace {
     this.lastRefill = now;
   }
 }
+
+/** Two seconds of windows without a single request: the node has no clients, not a lull between two of them. */
+const QUIET_START_WINDOWS = 8;
 
 /**
  * The level of a measure over the windows without streaming: each window moves it an eighth of the way, about two

@@ -326,6 +326,53 @@ describe("the streaming pace on a node that serves no requests", function () {
   });
 });
 
+describe("the streaming pace's start", function () {
+  it("starts a burst at the ceiling on a node that served nothing for two seconds, and at the start rate otherwise", async function () {
+    const startRate = async (served: number) => {
+      const sim = simulated({ start: 4_000_000 });
+      sim.setLag(5);
+      sim.setLatency(served === 0 ? undefined : 5);
+      sim.setServed(served);
+      for (let i = 0; i < 12; i++) {
+        sim.advance(250);
+        sim.pace.sample();
+      }
+      return sim.pace.state.bytesPerSecond;
+    };
+    assert.equal(await startRate(0), 64_000_000);
+    assert.equal(await startRate(100), 4_000_000);
+  });
+
+  it("does not take a lull for a node without clients: a burst after fewer quiet windows starts at the start rate", async function () {
+    const sim = simulated({ start: 4_000_000 });
+    sim.setLag(5);
+    for (let i = 0; i < 12; i++) {
+      sim.setServed(i < 6 ? 100 : 0);
+      sim.advance(250);
+      sim.pace.sample();
+    }
+    assert.equal(sim.pace.state.bytesPerSecond, 4_000_000);
+  });
+
+  it("goes down to the start rate in the first window with requests after a start at the ceiling", async function () {
+    const sim = simulated({ start: 4_000_000 });
+    sim.setLag(5);
+    sim.setLatency(undefined);
+    sim.setServed(0);
+    for (let i = 0; i < 12; i++) {
+      sim.advance(250);
+      sim.pace.sample();
+    }
+    await stream(sim, 1);
+    assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
+    // Clients arrive; their latency is what it was without streaming, yet the ceiling was never measured against them.
+    sim.setServed(100);
+    sim.setLatency(5);
+    await stream(sim, 0.26);
+    assert.equal(sim.pace.state.bytesPerSecond, 8_000_000, "the start rate, then doubled once in a good window");
+  });
+});
+
 describe("the client latency window", function () {
   it("gives the 99th percentile of a window within a bucket's width, and starts a new window", function () {
     const window = new LatencyWindow();
