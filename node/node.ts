@@ -352,13 +352,6 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const gcPauses = new GcPauses();
-  // The timer that samples the pace's windows (below); stopped with the rest of what the pace reads.
-  let sampler: NodeJS.Timeout | undefined;
-  const stopPaceSignals = () => {
-    clearInterval(sampler);
-    loopDelay.disable();
-    gcPauses.stop();
-  };
   const requestLatency = new LatencyWindow();
   let served = 0;
   const noteServed = () => {
@@ -398,7 +391,12 @@ async function buildTransfers({ options, tuning, targetN, log, metrics }: NodeCo
     quietLagTargetMs: 5 * tuning.handoffLagTargetMs,
   });
   // Every window is looked at, streaming or not, so that the levels without streaming are those of the last seconds.
-  sampler = setInterval(() => pace.sample(), PACE_WINDOW_MS).unref();
+  const sampler = setInterval(() => pace.sample(), PACE_WINDOW_MS).unref();
+  const stopPaceSignals = () => {
+    clearInterval(sampler);
+    loopDelay.disable();
+    gcPauses.stop();
+  };
   const paced = (bytes: number) => pace.take(bytes);
   const pageBytes = () => pace.pageBytes();
   const replicaAccess: ReplicaAccess = {
