@@ -34,6 +34,13 @@ function simulated(options: { ceiling?: number; lagTargetMs?: number; start?: nu
     /** Requests the node serves per window; 0 makes every window a quiet one. */
     setServed: (count: number) => (served = count),
     advance: (ms: number) => (now += ms),
+    /** `count` windows pass without streaming, each sampled as the node's timer samples it. */
+    sampleWindows: (count: number) => {
+      for (let i = 0; i < count; i++) {
+        now += 250;
+        pace.sample();
+      }
+    },
     /** Two seconds without streaming (windows that measure the levels without it), then the burst's first bytes. */
     startBurst: async () => {
       now += 2000;
@@ -216,27 +223,19 @@ describe("the adaptive streaming pace", function () {
     sim.setLag(5);
     // A busy spell long before the burst (a bulk load: 60 ms), then ten quiet seconds at 10 ms, each window sampled.
     sim.setLatency(60);
-    sim.advance(250);
-    sim.pace.sample();
+    sim.sampleWindows(1);
     assert.equal(sim.pace.state.idleLatencyMs, 60);
     sim.setLatency(10);
-    for (let i = 0; i < 40; i++) {
-      sim.advance(250);
-      sim.pace.sample();
-    }
+    sim.sampleWindows(40);
     const level = sim.pace.state.idleLatencyMs!;
     assert.ok(level > 10 && level < 10.5, `level without streaming ${level}`);
     // One unlucky quiet window moves the level an eighth of the way, not half.
     sim.setLatency(50);
-    sim.advance(250);
-    sim.pace.sample();
+    sim.sampleWindows(1);
     assert.ok(Math.abs(sim.pace.state.idleLatencyMs! - (level + (50 - level) / 8)) < 1e-9);
     // Streaming that doubles client latency is held at the floor: it is measured against the quiet seconds, not the load.
     sim.setLatency(10);
-    for (let i = 0; i < 40; i++) {
-      sim.advance(250);
-      sim.pace.sample();
-    }
+    sim.sampleWindows(40);
     sim.setLatency(20);
     await sim.pace.take(1);
     const rate = await stream(sim, 3);
@@ -333,10 +332,7 @@ describe("the streaming pace's start", function () {
       sim.setLag(5);
       sim.setLatency(served === 0 ? undefined : 5);
       sim.setServed(served);
-      for (let i = 0; i < 12; i++) {
-        sim.advance(250);
-        sim.pace.sample();
-      }
+      sim.sampleWindows(12);
       return sim.pace.state.bytesPerSecond;
     };
     assert.equal(await startRate(0), 64_000_000);
@@ -348,8 +344,7 @@ describe("the streaming pace's start", function () {
     sim.setLag(5);
     for (let i = 0; i < 12; i++) {
       sim.setServed(i < 6 ? 100 : 0);
-      sim.advance(250);
-      sim.pace.sample();
+      sim.sampleWindows(1);
     }
     assert.equal(sim.pace.state.bytesPerSecond, 4_000_000);
   });
@@ -359,10 +354,7 @@ describe("the streaming pace's start", function () {
     sim.setLag(5);
     sim.setLatency(undefined);
     sim.setServed(0);
-    for (let i = 0; i < 12; i++) {
-      sim.advance(250);
-      sim.pace.sample();
-    }
+    sim.sampleWindows(12);
     await stream(sim, 1);
     assert.equal(sim.pace.state.bytesPerSecond, 64_000_000);
     // Clients arrive; their latency is what it was without streaming, yet the ceiling was never measured against them.
