@@ -116,8 +116,11 @@ export class AdaptivePace {
   /** The rate after the last window in which the node served requests; undefined before the first. */
   private servedRate: number | undefined;
   private lastQuiet = false;
-  /** Windows in a row in which the node served no request. */
-  private quietRun = 0;
+  /**
+   * Windows in a row in which the node served no request. A node that has just started has served none: it counts as
+   * quiet from its start, so a joining node's first transfers start at the ceiling rather than climbing to it.
+   */
+  private quietRun: number;
   /** The rate a burst starts at: `startBytesPerSecond` held between the floor and the ceiling. */
   private readonly startRate: number;
   private readonly now: () => number;
@@ -128,7 +131,8 @@ export class AdaptivePace {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
     const { floorBytesPerSecond: floor, ceilingBytesPerSecond: ceiling, startBytesPerSecond: start } = options;
     this.startRate = Math.min(ceiling, Math.max(floor, start ?? floor));
-    this.rate = this.startRate;
+    this.quietRun = options.served ? QUIET_START_WINDOWS : 0;
+    this.rate = this.burstStartRate();
     this.tokens = this.capacity();
     this.lastRefill = this.now();
     this.windowStart = this.lastRefill;
@@ -224,7 +228,7 @@ export class AdaptivePace {
       this.idleLagMs = smoothed(this.idleLagMs, lag);
       if (latency !== undefined) this.idleLatencyMs = smoothed(this.idleLatencyMs, latency);
       if (now - this.lastActive > (this.options.restartAfterMs ?? 8 * this.options.windowMs)) {
-        this.rate = this.quietRun >= QUIET_START_WINDOWS ? this.options.ceilingBytesPerSecond : this.startRate;
+        this.rate = this.burstStartRate();
         this.slowStart = true;
         // A new burst is measured afresh: the rate requests held the last one to is no cap on this one's start.
         this.servedRate = undefined;
@@ -250,6 +254,11 @@ export class AdaptivePace {
       this.rate = Math.min(ceiling, this.rate * (this.slowStart ? slowStartGrowth(latency) : 1.25));
     }
     if (!quiet) this.servedRate = this.rate;
+  }
+
+  /** Where a burst starts: the ceiling on a node that has served nothing for a while (or since it started). */
+  private burstStartRate(): number {
+    return this.quietRun >= QUIET_START_WINDOWS ? this.options.ceilingBytesPerSecond : this.startRate;
   }
 
   private refill(): void {

@@ -3,7 +3,8 @@ import { AdaptivePace, LatencyWindow } from "../../../node/handoff/index.js";
 
 /**
  * A pace on a simulated clock: `lag` is what the event loop's delay reads, `latency` the client p99 (undefined: no
- * clients), both set by each test; by default clients see a steady 5 ms.
+ * clients), both set by each test; by default clients see a steady 5 ms. A node that has just started counts as one
+ * without clients until a window in which it served requests has passed.
  */
 function simulated(options: { ceiling?: number; lagTargetMs?: number; start?: number } = {}) {
   let now = 0;
@@ -68,7 +69,8 @@ describe("the adaptive streaming pace", function () {
   it("starts from the floor and climbs to the configured rate while the event loop keeps up", async function () {
     const sim = simulated();
     sim.setLag(5);
-    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000);
+    sim.sampleWindows(1);
+    assert.equal(sim.pace.state.bytesPerSecond, 2_000_000, "a window with requests takes a node just started to the start rate");
     assert.equal(sim.pace.pageBytes(), 500_000, "a page is one 250 ms window's worth at the floor");
     await stream(sim, 5);
     assert.equal(sim.pace.pageBytes(), 16_000_000);
@@ -164,8 +166,9 @@ describe("the adaptive streaming pace", function () {
 
   it("starts a burst above the floor when asked to, and backs off from there down to the floor, no lower", async function () {
     const sim = simulated({ start: 8_000_000 });
-    assert.equal(sim.pace.state.bytesPerSecond, 8_000_000);
     sim.setLag(5);
+    sim.sampleWindows(1);
+    assert.equal(sim.pace.state.bytesPerSecond, 8_000_000);
     await sim.startBurst();
     sim.setLatency(50);
     await stream(sim, 3);
@@ -347,6 +350,19 @@ describe("the streaming pace's start", function () {
       sim.sampleWindows(1);
     }
     assert.equal(sim.pace.state.bytesPerSecond, 4_000_000);
+  });
+
+  it("starts at the ceiling on a node that has just started, and goes down to the start rate with its first requests", async function () {
+    const sim = simulated({ start: 4_000_000 });
+    sim.setLag(5);
+    sim.setLatency(undefined);
+    sim.setServed(0);
+    assert.equal(sim.pace.state.bytesPerSecond, 64_000_000, "a joining node's first transfers need not climb");
+    assert.ok((await stream(sim, 0.5)) > 32_000_000);
+    sim.setServed(100);
+    sim.setLatency(5);
+    await stream(sim, 0.26);
+    assert.equal(sim.pace.state.bytesPerSecond, 8_000_000, "the start rate, then doubled once in a good window");
   });
 
   it("goes down to the start rate in the first window with requests after a start at the ceiling", async function () {
