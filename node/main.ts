@@ -3,6 +3,7 @@
  * then stops it cleanly so the store is closed and in-flight requests finish.
  */
 import { hostname } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { join } from "node:path";
 import { UsageError, command, onOff, port, readsEnvironment, runCommand, type Command } from "../lib/command-line.js";
 import { loadNodeConfig } from "./config/index.js";
@@ -100,9 +101,29 @@ export function runNode(argv: string[]): Promise<number> {
   return runCommand<NodeFlags>(nodeCommand(), argv, (flags) => serve(nodeOptions(flags)));
 }
 
+/**
+ * V8's old generation, for a storage node, may grow to four times what the last full collection left. V8 chose about
+ * 1.8 times for a node's small heap (some 28 MB live) and starts marking once less room is left than the young
+ * generation holds, which with the image's 16 MiB semi-spaces (the Dockerfile) is at once: a node ran a full
+ * collection every 250-400 ms while it streamed a handoff and every two seconds under YCSB-A, their marking about a
+ * fifth of the machine's CPU during a step (docs/performance.md, round 26). The record cache keeps its bytes outside
+ * the heap, so four times the live heap stays small. Set here rather than in the image's NODE_OPTIONS because the
+ * operator runs the same image in a smaller memory limit; a node started with its own --heap-growing-percent keeps it.
+ */
+export const NODE_HEAP_GROWING_FLAG = "--heap-growing-percent=300";
+
+export function applyNodeHeapSettings(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): boolean {
+  const given = [...execArgv, ...(env.NODE_OPTIONS ?? "").split(/\s+/)].some((flag) => /^--heap[-_]growing[-_]percent\b/.test(flag));
+  if (given) return false;
+  // The flag is read each time a full collection sets the next limit, so setting it after start takes effect.
+  setFlagsFromString(NODE_HEAP_GROWING_FLAG);
+  return true;
+}
+
 async function serve(options: NodeOptions): Promise<number> {
   // The data directory, like the token, is for the node's owner only: LevelDB's files are created 0600.
   process.umask(0o077);
+  applyNodeHeapSettings();
   const node = new StorageNode(options);
   await node.start();
   await new Promise<void>((resolve) => {
