@@ -35,6 +35,8 @@ FROM node:${NODE_VERSION}-bookworm-slim
 # V8's young generation is set to 16 MiB semi-spaces, whatever the image's Node.js would choose: with 2 MiB ones each
 # request's and each streamed page's buffers outlived a scavenge, were promoted and left to the old generation's
 # collector, which cost more CPU per request and a higher client p99 during a handoff (docs/performance.md, round 17).
+# The old generation's growing factor is set by `dynamo node` itself (node/main.ts, round 26): NODE_OPTIONS does not
+# take that V8 flag, and the operator, which runs this image too, keeps V8's own.
 # The pace does not count collection pauses against streaming. A pod that sets NODE_OPTIONS itself replaces this.
 ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
