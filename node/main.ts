@@ -107,14 +107,14 @@ export function runNode(argv: string[]): Promise<number> {
  * generation holds, which with the image's 16 MiB semi-spaces (the Dockerfile) is at once: a node ran a full
  * collection every 250-400 ms while it streamed a handoff and every two seconds under YCSB-A, their marking about a
  * fifth of the machine's CPU during a step (docs/performance.md, round 26). The record cache keeps its bytes outside
- * the heap, so four times the live heap stays small. Set here rather than in the image's NODE_OPTIONS because the
- * operator runs the same image in a smaller memory limit; a node started with its own --heap-growing-percent keeps it.
+ * the heap, so four times the live heap stays small. Set here, not in the image's NODE_OPTIONS: NODE_OPTIONS refuses
+ * this V8 flag (Node.js exits with code 9), and the operator, which runs the same image in a smaller memory limit,
+ * keeps V8's own. A node started with its own --heap-growing-percent (`node --heap-growing-percent=N`) keeps that.
  */
 export const NODE_HEAP_GROWING_FLAG = "--heap-growing-percent=300";
 
-export function applyNodeHeapSettings(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): boolean {
-  const given = [...execArgv, ...(env.NODE_OPTIONS ?? "").split(/\s+/)].some((flag) => /^--heap[-_]growing[-_]percent\b/.test(flag));
-  if (given) return false;
+export function applyNodeHeapSettings(execArgv: readonly string[] = process.execArgv): boolean {
+  if (execArgv.some((flag) => /^--heap[-_]growing[-_]percent\b/.test(flag))) return false;
   // The flag is read each time a full collection sets the next limit, so setting it after start takes effect.
   setFlagsFromString(NODE_HEAP_GROWING_FLAG);
   return true;

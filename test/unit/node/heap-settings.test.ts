@@ -4,12 +4,12 @@ import { applyNodeHeapSettings, NODE_HEAP_GROWING_FLAG } from "../../../node/mai
 describe("a storage node's heap settings", function () {
   it("lets the old generation grow to four times what a full collection left", function () {
     assert.equal(NODE_HEAP_GROWING_FLAG, "--heap-growing-percent=300");
-    assert.equal(applyNodeHeapSettings([], {}), true);
+    assert.equal(applyNodeHeapSettings([]), true);
   });
 
-  it("keeps a growing factor the node was started with, on the command line or in NODE_OPTIONS", function () {
-    assert.equal(applyNodeHeapSettings(["--heap-growing-percent=50"], {}), false);
-    assert.equal(applyNodeHeapSettings([], { NODE_OPTIONS: "--max-semi-space-size=16 --heap_growing_percent=50" }), false);
-    assert.equal(applyNodeHeapSettings(["--max-semi-space-size=16"], { NODE_OPTIONS: "--max-old-space-size=512" }), true);
+  it("keeps a growing factor the node was started with", function () {
+    assert.equal(applyNodeHeapSettings(["--heap-growing-percent=50"]), false);
+    assert.equal(applyNodeHeapSettings(["--max-semi-space-size=16", "--heap_growing_percent=50"]), false);
+    assert.equal(applyNodeHeapSettings(["--max-semi-space-size=16", "--max-old-space-size=512"]), true);
   });
 });
