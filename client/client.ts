@@ -179,7 +179,8 @@ export class DynamoClient {
   async #fetchRing(url: string, etag: string | undefined): Promise<RingAnswer> {
     const response = await this.#transport.request({
       method: "GET",
-      url: `${url}/v1/ring`,
+      baseUrl: url,
+      path: "/v1/ring",
       headers: etag === undefined ? {} : { "if-none-match": etag },
       timeoutMs: this.#timeoutMs,
     });
@@ -213,7 +214,8 @@ export class DynamoClient {
       try {
         const response = await this.#transport.request({
           method: request.method,
-          url: `${baseUrl}${request.path}`,
+          baseUrl,
+          path: request.path,
           headers,
           body: request.body,
           timeoutMs: request.timeoutMs ?? this.#timeoutMs,

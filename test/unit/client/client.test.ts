@@ -270,6 +270,90 @@ describe("DynamoClient over HTTP", () => {
     assert.equal(server.seen.length, 5);
     assert.equal(server.connections(), 1);
   });
+
+  it("reads a chunked response written in pieces", async () => {
+    const server = await serve((_seen, res) => {
+      res.writeHead(200, { "content-type": "text/plain", "x-dynamo-context": "c" });
+      res.write("val");
+      setTimeout(() => res.end("ue"), 20);
+    });
+    assert.deepEqual(await client(server.url).get("default", "k"), { kind: "value", value: Buffer.from("value"), contentType: "text/plain", context: "c" });
+  });
+
+  it("opens no more than maxSockets connections per node; requests beyond them wait for one", async () => {
+    const server = await serve((seen, res) => setTimeout(() => ok(seen, res), 10));
+    const c = client(server.url, { maxSockets: 2 });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => c.put("default", `k${i}`, `v${i}`)));
+    assert.equal(results.length, 10);
+    assert.deepEqual(server.seen.map((s) => s.body.toString()).sort(), Array.from({ length: 10 }, (_, i) => `v${i}`).sort());
+    assert.equal(server.connections(), 2);
+  });
+
+  it("times out a request still waiting for a connection, and serves the next one", async () => {
+    let release: (() => void) | undefined;
+    const server = await serve((seen, res) => {
+      if (seen.url.includes("slow")) release = () => ok(seen, res);
+      else ok(seen, res);
+    });
+    const c = client(server.url, { maxSockets: 1 });
+    const slow = c.get("default", "slow", { timeoutMs: 2_000 });
+    await expectClientError(c.get("default", "queued", { timeoutMs: 100 }), "timeout");
+    release?.();
+    assert.equal((await slow).kind, "value");
+    assert.equal((await c.get("default", "after")).kind, "value");
+    assert.deepEqual(server.seen.map((s) => s.url), ["/v1/kv/default/slow", "/v1/kv/default/after"]);
+  });
+
+  it("opens a new connection after a response that closes its own", async () => {
+    const server = await serve((_seen, res) => res.writeHead(204, { "x-dynamo-context": "c", connection: "close" }).end());
+    const c = client(server.url);
+    for (let i = 0; i < 3; i++) await c.put("default", "k", "v");
+    assert.equal(server.connections(), 3);
+  });
+
+  it("moves a write on when the node closed the kept-alive connection it was sent on, before answering", async () => {
+    // The node answers the first request and then closes that connection without a word as the next request arrives,
+    // as a node shutting down closes its idle connections: the write never reached its handlers.
+    let requests = 0;
+    const closing = http.createServer((req, res) => {
+      requests++;
+      if (requests > 1) {
+        req.socket.destroy();
+        return;
+      }
+      req.resume();
+      req.on("end", () => res.writeHead(204, { "x-dynamo-context": "ctx-closing" }).end());
+    });
+    await new Promise<void>((resolve) => closing.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => {
+      closing.closeAllConnections();
+      closing.close(() => resolve());
+    }));
+    const live = await serve(ok);
+    const c = client([`http://127.0.0.1:${(closing.address() as AddressInfo).port}`, live.url]);
+    assert.deepEqual(await c.put("default", "k", "v"), { context: "ctx-closing" }); // opens the connection
+    assert.deepEqual(await c.put("default", "k", "v"), { context: "ctx-put" }); // round-robin: the live node
+    assert.deepEqual(await c.put("default", "k", "v"), { context: "ctx-put" }); // dropped on the kept-alive connection
+    assert.equal(requests, 2);
+    assert.equal(live.seen.length, 2);
+  });
+
+  it("refuses header values that could end the header line, sending nothing", async () => {
+    const server = await serve(ok);
+    const c = client(server.url);
+    await expectClientError(c.put("default", "k", "v", { contentType: "text/plain\r\nx-injected: 1" }), "invalid_request");
+    await expectClientError(c.put("default", "k", "v", { context: "a\nb" }), "invalid_request");
+    assert.equal(server.seen.length, 0);
+  });
+
+  it("sends the token, the host and the body's length", async () => {
+    const server = await serve(ok);
+    await client(server.url, { token: "secret" }).put("default", "k", "hello");
+    const headers = server.seen[0]?.headers;
+    assert.equal(headers?.authorization, "Bearer secret");
+    assert.equal(headers?.host, new URL(server.url).host);
+    assert.equal(headers?.["content-length"], "5");
+  });
 });
 
 describe("DynamoClient with routing: ring", () => {
