@@ -62,6 +62,8 @@ interface Origin {
   hostHeader: string;
   pathPrefix: string;
   servername: string | undefined;
+  /** The last TLS session a node offered, so that a new connection resumes it instead of a full handshake. */
+  session: Buffer | undefined;
   pool: Pool;
 }
 
@@ -165,6 +167,7 @@ export class HttpTransport {
       hostHeader: url.host,
       pathPrefix: url.pathname === "/" ? "" : url.pathname,
       servername: this.#options.servername ?? (net.isIP(host) === 0 ? host : undefined),
+      session: undefined,
       pool: { idle: [], open: 0, waiting: [] },
     };
     this.#origins.set(baseUrl, origin);
@@ -217,8 +220,10 @@ export class HttpTransport {
           port: origin.port,
           ...(options.ca !== undefined && { ca: options.ca }),
           ...(origin.servername !== undefined && { servername: origin.servername }),
+          ...(origin.session !== undefined && { session: origin.session }),
         })
       : net.connect({ host: origin.host, port: origin.port });
+    if (origin.secure) socket.on("session", (session: Buffer) => (origin.session = session));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1_000);
     const connection: Connection = {

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import http from "node:http";
+import https from "node:https";
 import net, { type AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { createCa, issueCertificate } from "../../../node/pki/index.js";
 import { DynamoClient, DynamoClientError } from "../../../client/index.js";
 
 /**
@@ -344,6 +347,28 @@ describe("DynamoClient over HTTP", () => {
     await expectClientError(c.put("default", "k", "v", { contentType: "text/plain\r\nx-injected: 1" }), "invalid_request");
     await expectClientError(c.put("default", "k", "v", { context: "a\nb" }), "invalid_request");
     assert.equal(server.seen.length, 0);
+  });
+
+  it("checks an https node's certificate against servername, and resumes its TLS session on a new connection", async () => {
+    const ca = await createCa({ commonName: "client test CA" });
+    const leaf = await issueCertificate(ca, { commonName: "demo", hosts: ["demo.apps.svc"] });
+    const resumed: boolean[] = [];
+    const server = https.createServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
+      resumed.push((req.socket as TLSSocket).isSessionReused());
+      req.resume();
+      // Each answer closes its connection, so every request needs a new one.
+      req.on("end", () => res.writeHead(204, { "x-dynamo-context": "c", connection: "close" }).end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await expectClientError(client(url, { ca: ca.cert }).put("default", "k", "v"), "network_error");
+    const c = client(url, { ca: ca.cert, servername: "demo.apps.svc" });
+    for (let i = 0; i < 3; i++) assert.deepEqual(await c.put("default", "k", "v"), { context: "c" });
+    assert.deepEqual(resumed, [false, true, true]);
   });
 
   it("sends the token, the host and the body's length", async () => {
