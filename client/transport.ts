@@ -51,10 +51,15 @@ export interface HttpRequest {
   timeoutMs: number;
 }
 
+/** TLS sessions kept for resumption, one per node, as many as node:http's agent keeps (`maxCachedSessions`). */
+const SESSIONS_MAX = 100;
+
 /** node:http's rule for header values: no control characters other than tab, so nothing can end a header line. */
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 interface Origin {
+  /** The base URL this origin was made for, its key in the transport's map. */
+  baseUrl: string;
   secure: boolean;
   host: string;
   port: number;
@@ -62,8 +67,6 @@ interface Origin {
   hostHeader: string;
   pathPrefix: string;
   servername: string | undefined;
-  /** The last TLS session a node offered, so that a new connection resumes it instead of a full handshake. */
-  session: Buffer | undefined;
   pool: Pool;
 }
 
@@ -105,6 +108,11 @@ export class HttpTransport {
   readonly #options: TransportOptions;
   readonly #authorization: string | undefined;
   readonly #origins = new Map<string, Origin>();
+  /**
+   * The last TLS session each node offered, so that a new connection resumes it instead of a full handshake. Kept
+   * apart from the origins, which are forgotten when their last connection closes, and bounded: the oldest goes first.
+   */
+  readonly #sessions = new Map<string, Buffer>();
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -161,13 +169,13 @@ export class HttpTransport {
     const secure = url.protocol === "https:";
     const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     const origin: Origin = {
+      baseUrl,
       secure,
       host,
       port: url.port === "" ? (secure ? 443 : 80) : Number(url.port),
       hostHeader: url.host,
       pathPrefix: url.pathname === "/" ? "" : url.pathname,
       servername: this.#options.servername ?? (net.isIP(host) === 0 ? host : undefined),
-      session: undefined,
       pool: { idle: [], open: 0, waiting: [] },
     };
     this.#origins.set(baseUrl, origin);
@@ -220,10 +228,10 @@ export class HttpTransport {
           port: origin.port,
           ...(options.ca !== undefined && { ca: options.ca }),
           ...(origin.servername !== undefined && { servername: origin.servername }),
-          ...(origin.session !== undefined && { session: origin.session }),
+          ...(this.#sessions.has(origin.baseUrl) && { session: this.#sessions.get(origin.baseUrl) }),
         })
       : net.connect({ host: origin.host, port: origin.port });
-    if (origin.secure) socket.on("session", (session: Buffer) => (origin.session = session));
+    if (origin.secure) socket.on("session", (session: Buffer) => this.#keepSession(origin.baseUrl, session));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1_000);
     const connection: Connection = {
@@ -254,6 +262,12 @@ export class HttpTransport {
     });
     socket.on("close", () => this.#onClose(connection));
     return connection;
+  }
+
+  #keepSession(baseUrl: string, session: Buffer): void {
+    this.#sessions.delete(baseUrl);
+    this.#sessions.set(baseUrl, session);
+    if (this.#sessions.size > SESSIONS_MAX) this.#sessions.delete(this.#sessions.keys().next().value as string);
   }
 
   #send(connection: Connection, exchange: Exchange): void {
@@ -313,6 +327,9 @@ export class HttpTransport {
     // A connection's slot is free again: a request waiting for one gets a new connection.
     const next = this.#nextWaiting(pool);
     if (next !== undefined) this.#send(this.#connect(connection.origin), next);
+    // A node with no connection left is forgotten, so a long-lived client does not keep an entry for every address a
+    // restarted pod ever had; the next request to it starts afresh (resuming its TLS session, kept apart).
+    else if (pool.open === 0) this.#origins.delete(connection.origin.baseUrl);
   }
 
   /**

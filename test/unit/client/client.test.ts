@@ -367,7 +367,11 @@ describe("DynamoClient over HTTP", () => {
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
     await expectClientError(client(url, { ca: ca.cert }).put("default", "k", "v"), "network_error");
     const c = client(url, { ca: ca.cert, servername: "demo.apps.svc" });
-    for (let i = 0; i < 3; i++) assert.deepEqual(await c.put("default", "k", "v"), { context: "c" });
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await c.put("default", "k", "v"), { context: "c" });
+      // Let the closed connection go, so the next request finds no connection to the node at all.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     assert.deepEqual(resumed, [false, true, true]);
   });
 
