@@ -117,6 +117,9 @@ export class HttpTransport {
   #closed = false;
 
   constructor(options: TransportOptions) {
+    if (!Number.isInteger(options.maxSockets) || options.maxSockets < 1) {
+      throw new DynamoClientError("invalid_request", `maxSockets must be a whole number of at least 1, got ${options.maxSockets}`);
+    }
     this.#options = options;
     this.#authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
     if (this.#authorization !== undefined && INVALID_HEADER_VALUE.test(this.#authorization)) {

@@ -292,6 +292,12 @@ describe("DynamoClient over HTTP", () => {
     assert.equal(server.connections(), 2);
   });
 
+  it("refuses a maxSockets that would let no request through", () => {
+    for (const maxSockets of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(() => new DynamoClient("http://127.0.0.1:1", { maxSockets }), (error: unknown) => error instanceof DynamoClientError && error.code === "invalid_request" && /maxSockets/.test(error.message));
+    }
+  });
+
   it("times out a request still waiting for a connection, and serves the next one", async () => {
     let release: (() => void) | undefined;
     const server = await serve((seen, res) => {
