@@ -26,7 +26,7 @@ import { HttpTransport } from "./transport.js";
 import { kvPath, normalizeBaseUrl } from "./url.js";
 
 export interface DynamoClientOptions {
-  /** Connections per node kept by the keep-alive agent; more concurrent requests than this queue. */
+  /** Connections per node, kept alive between requests; more concurrent requests than this wait, within their deadline. */
   maxSockets?: number;
   /** Deadline for every request that does not set its own `timeoutMs`. */
   timeoutMs?: number;
