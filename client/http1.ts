@@ -6,13 +6,10 @@
  * else (a malformed line, a header section or chunk line beyond its bound, a body beyond the caller's bound) is an
  * error that names what was wrong, and the connection is not used again.
  */
+import type { RawResponse } from "./response.js";
 
-/** What the reader hands back once a response is complete. */
-export interface ParsedResponse {
-  status: number;
-  /** Header names in lower case; repeated headers joined as node:http joins them. */
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
+/** What the reader hands back once a response is complete: the response, and whether its connection may be reused. */
+export interface ParsedResponse extends RawResponse {
   /** Whether the connection may carry another request: HTTP/1.1 without `Connection: close`, and a framed body. */
   keepAlive: boolean;
 }
@@ -52,7 +49,6 @@ type BodyFraming = { kind: "length"; remaining: number } | { kind: "chunked" } |
  */
 export class ResponseReader {
   readonly #bodyBytesMax: number;
-  readonly #noBody: boolean;
   #pending: Buffer | undefined;
   #status = 0;
   #headers: Record<string, string | string[] | undefined> = {};
@@ -66,10 +62,8 @@ export class ResponseReader {
   /** Whether any byte of a response has arrived; a failure after that cannot mean the request went unread. */
   started = false;
 
-  /** `noBody`: the request was a HEAD, whose response has headers only. */
-  constructor(options: { bodyBytesMax: number; noBody?: boolean }) {
+  constructor(options: { bodyBytesMax: number }) {
     this.#bodyBytesMax = options.bodyBytesMax;
-    this.#noBody = options.noBody ?? false;
   }
 
   push(chunk: Buffer): { response: ParsedResponse; rest: Buffer | undefined } | undefined {
@@ -129,7 +123,8 @@ export class ResponseReader {
   }
 
   #bodyFraming(status: number, headers: Record<string, string | string[] | undefined>): BodyFraming {
-    if (this.#noBody || status === 204 || status === 304) return { kind: "length", remaining: 0 };
+    // The client sends no HEAD, so only these statuses have a response without a body.
+    if (status === 204 || status === 304) return { kind: "length", remaining: 0 };
     const coding = headers["transfer-encoding"];
     if (typeof coding === "string") {
       if (lastToken(coding.toLowerCase()) === "chunked") return { kind: "chunked" };

@@ -22,8 +22,8 @@ export interface TransportOptions {
   /** Responses larger than this are abandoned; it bounds the memory one request can take. */
   responseBytesMax: number;
   /**
-   * Idle keep-alive connections are closed after this long. It must stay below the server's keep-alive timeout (Node's
-   * default is 5 s), or a request may be written onto a connection the server is closing and fail for no real reason.
+   * Idle keep-alive connections are closed after this long. It must stay below the keep-alive timeout of the nodes
+   * (65 s) and of any proxy in between, or a request may be written onto a connection the other end is closing.
    */
   idleSocketTimeoutMs: number;
   /**
@@ -298,7 +298,7 @@ export class HttpTransport {
     if (done === undefined) return;
     const { response, rest } = done;
     this.#settle(exchange);
-    exchange.resolve({ status: response.status, headers: response.headers, body: response.body });
+    exchange.resolve(response);
     connection.exchange = undefined;
     if (response.keepAlive && rest === undefined && !this.#closed) this.#release(connection);
     else connection.socket.destroy();
@@ -315,8 +315,7 @@ export class HttpTransport {
     if (exchange !== undefined && !exchange.settled) {
       let response: RawResponse | undefined;
       try {
-        const parsed = exchange.reader.end();
-        response = { status: parsed.status, headers: parsed.headers, body: parsed.body };
+        response = exchange.reader.end();
       } catch {
         // The response is incomplete; the failure is reported below.
       }
@@ -332,7 +331,7 @@ export class HttpTransport {
     if (next !== undefined) this.#send(this.#connect(connection.origin), next);
     // A node with no connection left is forgotten, so a long-lived client does not keep an entry for every address a
     // restarted pod ever had; the next request to it starts afresh (resuming its TLS session, kept apart).
-    else if (pool.open === 0) this.#origins.delete(connection.origin.baseUrl);
+    else if (pool.open === 0 && this.#origins.get(connection.origin.baseUrl) === connection.origin) this.#origins.delete(connection.origin.baseUrl);
   }
 
   /**
