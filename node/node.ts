@@ -227,6 +227,11 @@ async function openStorage({ options, tuning, log, metrics }: NodeContext): Prom
   const store = new Store(options.dataDir, { cacheBytesMax: tuning.recordCacheBytes, syncWrites: tuning.syncWrites });
   await store.open();
   if (store.freshIncarnation) log.info(`new data directory ${options.dataDir}: incarnation ${store.incarnation}`);
+  const { files, operations, discardedBytes } = store.recovery;
+  if (files > 0) {
+    const cut = discardedBytes > 0 ? `; ${discardedBytes} bytes after its last whole frame, a write cut short and never acknowledged, were left out` : "";
+    log.info(`replayed ${operations} writes from the write log (${files} files) into the store${cut}`);
+  }
   const warnHints = rateLimited((m) => log.warn(m), 10_000);
   const hints = new HintStore(store, { countMax: tuning.hintsMax, bytesMax: tuning.hintBytesMax }, {
     refused: (owner, reason) => {

@@ -107,7 +107,7 @@ export class HintStore {
 
   private async addNow(ref: HintRef): Promise<boolean> {
     const key = hintKey(ref.owner, ref.partition, ref.bucket, ref.key);
-    const existing = await this.store.level.get(key);
+    const existing = await this.store.getRaw(key);
     if (existing) {
       const previous = existing.readUInt32BE(0);
       await this.store.putRaw(key, u32(ref.bytes));
@@ -129,7 +129,7 @@ export class HintStore {
 
   private async removeNow(ref: HintRef): Promise<void> {
     const key = hintKey(ref.owner, ref.partition, ref.bucket, ref.key);
-    const existing = await this.store.level.get(key);
+    const existing = await this.store.getRaw(key);
     if (!existing) return;
     await this.store.putRaw(key, undefined);
     this.account(ref.owner, ref.partition, -1, -existing.readUInt32BE(0));
@@ -138,7 +138,7 @@ export class HintStore {
   /** True when some owner still has a marker for this key. */
   async anyFor(partition: number, bucket: string, key: Buffer): Promise<boolean> {
     for (const owner of this.byOwner.keys()) {
-      if (await this.store.level.get(hintKey(owner, partition, bucket, key))) return true;
+      if (await this.store.getRaw(hintKey(owner, partition, bucket, key))) return true;
     }
     return false;
   }
@@ -154,6 +154,7 @@ export class HintStore {
 
   async list(owner: string, limit: number): Promise<HintRef[]> {
     const out: HintRef[] = [];
+    await this.store.applied();
     const iterator = this.store.level.iterator({ ...ownerRange(owner), limit });
     try {
       for await (const [raw, value] of iterator) out.push(parseHintKey(raw, value.readUInt32BE(0)));

@@ -5,11 +5,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
 import type { VersionedRecord } from "../versioning/types.js";
 import { checkRecord, decodeRecord, encodeRecord } from "../versioning/index.js";
 import { DATA_PREFIX, dataKey, metaKey, parseDataKey, partitionRange, recordId } from "./keys.js";
 import { RecordCache } from "./record-cache.js";
+import { WriteLog, type LoggedOp } from "./write-log.js";
 import { WriteQueue } from "./write-queue.js";
 
 /**
@@ -20,6 +22,21 @@ const BATCH_COUNT_MAX = 1000;
 const BATCH_BYTES_MAX = 4 * 1024 * 1024;
 /** How many bytes of records `heldEncoded` reads from LevelDB per trip to its threads (a page is at most 4 MiB). */
 const HELD_READ_BYTES = 4 * 1024 * 1024;
+/**
+ * Writes acknowledged from the write log that LevelDB may lag behind by before writers wait for it again (see
+ * WriteQueueLimits): a few hundred milliseconds of writes at the rates this store reaches.
+ */
+const UNAPPLIED_BYTES_MAX = 16 * 1024 * 1024;
+/** The write log's directory, inside the data directory (LevelDB leaves alone what it did not name). */
+const WRITE_LOG_DIR = "write-log";
+
+/** What opening the store found in the write log an earlier process left: replayed into LevelDB before anything else. */
+export interface WriteLogRecovery {
+  files: number;
+  operations: number;
+  /** Bytes after the last whole frame of a file: a write cut short when the process or machine died, never acknowledged. */
+  discardedBytes: number;
+}
 
 export interface StoredEntry {
   partition: number;
@@ -73,6 +90,10 @@ export class Store {
   private readonly writeOptions: { sync: boolean };
   /** Every write of records, metadata and hint markers goes through it: one LevelDB batch per event-loop turn. */
   private readonly writes: WriteQueue;
+  /** The write log in front of LevelDB, unless every batch is fsynced (see WriteLog). */
+  private readonly log: WriteLog;
+  /** What `open` replayed from the write log. */
+  recovery: WriteLogRecovery = { files: 0, operations: 0, discardedBytes: 0 };
 
   constructor(
     readonly dataDir: string,
@@ -87,7 +108,8 @@ export class Store {
     // this pod alone.
     if (statSync(dataDir).uid === process.getuid?.()) chmodSync(dataDir, 0o700);
     this.db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: "buffer", valueEncoding: "buffer" });
-    this.writes = new WriteQueue(this.db, this.writeOptions, { countMax: BATCH_COUNT_MAX, bytesMax: BATCH_BYTES_MAX });
+    this.writes = new WriteQueue(this.db, this.writeOptions, { countMax: BATCH_COUNT_MAX, bytesMax: BATCH_BYTES_MAX, unappliedBytesMax: UNAPPLIED_BYTES_MAX });
+    this.log = new WriteLog(join(dataDir, WRITE_LOG_DIR));
   }
 
   /**
@@ -96,6 +118,12 @@ export class Store {
    */
   async open(): Promise<void> {
     await this.db.open();
+    try {
+      await this.replayLog();
+    } catch (err) {
+      await this.db.close().catch(() => undefined);
+      throw err;
+    }
     const incarnation = await this.getMeta("incarnation");
     const actor = await this.getMeta("actor");
     if (incarnation && actor) {
@@ -110,8 +138,41 @@ export class Store {
     this.identity = fresh;
   }
 
+  /**
+   * Applies what the write log holds to LevelDB, makes that durable with one synchronous write, and starts the log
+   * afresh (or, when every batch is fsynced, leaves it empty and unused).
+   */
+  private async replayLog(): Promise<void> {
+    const contents = this.log.recover();
+    let run: LoggedOp[] = [];
+    const flush = async (): Promise<void> => {
+      if (run.length > 0) await this.db.batch(run.map((op) => (op.type === "put" ? { type: "put" as const, key: op.key, value: op.value! } : { type: "del" as const, key: op.key })));
+      run = [];
+    };
+    for (const op of contents.ops) {
+      if (op.type === "clear") {
+        await flush();
+        await this.db.clear({ gte: op.key, lt: op.value! });
+      } else {
+        run.push(op);
+        if (run.length >= BATCH_COUNT_MAX) await flush();
+      }
+    }
+    await flush();
+    if (contents.files > 0) await this.db.put(metaKey("write-log-replayed"), Buffer.from(new Date().toISOString()), { sync: true });
+    this.recovery = { files: contents.files, operations: contents.ops.length, discardedBytes: contents.discardedBytes };
+    if (this.writeOptions.sync) {
+      this.log.close(true);
+    } else {
+      this.log.reset();
+      this.writes.useLog(this.log);
+    }
+  }
+
   async close(): Promise<void> {
     await this.writes.drain();
+    // A log whose writes LevelDB refused is kept, for the next open to replay.
+    this.log.close(!this.writes.failed);
     await this.db.close();
   }
 
@@ -163,6 +224,12 @@ export class Store {
     const id = recordId(raw);
     const cached = form.fromCache(this.cache, id);
     if (cached !== "miss") return cached;
+    const unapplied = this.writes.unapplied(id);
+    if (unapplied !== undefined) {
+      const result = unapplied.value === undefined ? undefined : form.fromDisk(unapplied.value);
+      this.cache.set(id, unapplied.value);
+      return result;
+    }
     const before = this.mutations;
     const value = await this.db.get(raw);
     const result = value === undefined ? undefined : form.fromDisk(value);
@@ -176,9 +243,15 @@ export class Store {
     const out: (VersionedRecord | undefined)[] = new Array(items.length);
     const missing: number[] = [];
     raws.forEach((raw, i) => {
-      const cached = this.cache.get(recordId(raw));
-      if (cached === "miss") missing.push(i);
-      else out[i] = cached;
+      const id = recordId(raw);
+      const cached = this.cache.get(id);
+      if (cached !== "miss") {
+        out[i] = cached;
+        return;
+      }
+      const unapplied = this.writes.unapplied(id);
+      if (unapplied === undefined) missing.push(i);
+      else out[i] = unapplied.value === undefined ? undefined : decodeRecord(unapplied.value);
     });
     if (missing.length === 0) return out;
     const before = this.mutations;
@@ -206,6 +279,7 @@ export class Store {
    */
   async heldEncoded(raws: Buffer[], ids: string[], scanMax: number): Promise<(Buffer | undefined)[]> {
     if (raws.length === 0) return [];
+    await this.writes.applied();
     // The ids order as the keys do (one latin1 character per byte), and compare without a call into Node's C++.
     for (let i = 1; i < ids.length; i++) if (ids[i - 1]! >= ids[i]!) return this.db.getMany(raws);
     // One read for the whole range: the default of 16 KiB per read made a 380 kB page two dozen trips to LevelDB's
@@ -270,6 +344,7 @@ export class Store {
   async *scanPartition(partition: number, options: { after?: { bucket: string; key: Buffer }; limit?: number } = {}): AsyncGenerator<StoredEntry> {
     const range = partitionRange(partition);
     const bounds = options.after ? { gt: dataKey(partition, options.after.bucket, options.after.key), lt: range.lt } : range;
+    await this.writes.applied();
     const iterator = this.db.iterator({ ...bounds, limit: options.limit ?? -1 });
     try {
       for await (const [rawKey, rawValue] of iterator) {
@@ -298,6 +373,7 @@ export class Store {
    * (the partition janitor asks it of every partition it does not keep, every sweep).
    */
   async holdsPartition(partition: number): Promise<boolean> {
+    await this.writes.applied();
     const iterator = this.db.keys({ ...partitionRange(partition), limit: 1 });
     try {
       return (await iterator.next()) !== undefined;
@@ -318,6 +394,7 @@ export class Store {
     const bounds = after ? { gt: dataKey(partition, after.bucket, after.key), lt: range.lt } : range;
     const entries: { bucket: string; key: Buffer; record: Buffer }[] = [];
     let bytes = 0;
+    await this.writes.applied();
     const iterator = this.db.iterator({ ...bounds, limit, highWaterMarkBytes: bytesMax });
     let exhausted = false;
     try {
@@ -343,6 +420,8 @@ export class Store {
    * Writes records in their stored encoding as one batch, for keys the caller has just seen absent under their
    * record locks (a bulk load into a new replica): `key` is the data key, `id` it in latin1 (see `recordId`). The cache
    * is told to forget them rather than to hold them: data streamed in is cold, and must not push out what clients read.
+   * The values may view a received message: with the write log they are kept until LevelDB holds them, so they are
+   * copied out first, all into one buffer.
    */
   async putEncoded(writes: { type: "put"; key: Buffer; id: string; value: Buffer }[]): Promise<void> {
     if (writes.length === 0) return;
@@ -351,12 +430,13 @@ export class Store {
       this.countWrite(w.key);
       this.cache.delete(w.id);
     }
-    await this.writes.write(writes);
+    await this.writes.write(this.writeOptions.sync ? writes : withOwnValues(writes));
     this.mutations += 1;
   }
 
   /** Streams every record of every partition, in key order. */
   async *scanAll(): AsyncGenerator<StoredEntry> {
+    await this.writes.applied();
     const iterator = this.db.iterator({ gte: Buffer.from([DATA_PREFIX]), lt: Buffer.from([DATA_PREFIX + 1]) });
     try {
       for await (const [rawKey, rawValue] of iterator) {
@@ -372,15 +452,27 @@ export class Store {
     const { gte } = partitionRange(partition);
     this.mutations += 1;
     this.cache.deleteGroup(recordId(gte));
-    // Writes queued or in flight for the partition land before the range is cleared, not after it.
-    await this.writes.drain();
-    await this.db.clear(partitionRange(partition));
+    // Writes queued or in flight for the partition land before the range is cleared, not after it, and the clearing
+    // is logged after them, so a replay of the log clears them again rather than bringing them back.
+    await this.writes.applied();
+    await this.writes.clear(partitionRange(partition));
     this.mutations += 1;
     this.cache.deleteGroup(recordId(gte));
   }
 
   async getMeta(name: string): Promise<Buffer | undefined> {
-    return this.db.get(metaKey(name));
+    return this.getRaw(metaKey(name));
+  }
+
+  /** A key of a module's own key space (hint markers), as the last write of it left it. */
+  async getRaw(key: Buffer): Promise<Buffer | undefined> {
+    const unapplied = this.writes.unapplied(recordId(key));
+    return unapplied !== undefined ? unapplied.value : this.db.get(key);
+  }
+
+  /** Resolves once LevelDB holds every write acknowledged so far, for a module iterating its own key space. */
+  async applied(): Promise<void> {
+    await this.writes.applied();
   }
 
   async putMeta(name: string, value: Buffer): Promise<void> {
@@ -455,6 +547,19 @@ export class Store {
     if (!this.identity) throw new Error("store is not open");
     return this.identity;
   }
+}
+
+/** The writes with their values copied into one new buffer. */
+function withOwnValues(writes: { type: "put"; key: Buffer; id: string; value: Buffer }[]): { type: "put"; key: Buffer; id: string; value: Buffer }[] {
+  let bytes = 0;
+  for (const w of writes) bytes += w.value.length;
+  const owned = Buffer.allocUnsafeSlow(bytes);
+  let at = 0;
+  return writes.map((w) => {
+    const value = owned.subarray(at, at + w.value.copy(owned, at));
+    at += value.length;
+    return { type: "put", key: w.key, id: w.id, value };
+  });
 }
 
 function randomId(): string {

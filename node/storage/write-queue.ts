@@ -1,16 +1,22 @@
 /**
- * Gathers the store's writes of one event-loop turn into one LevelDB batch. Every write used to be its own `put`: a
- * trip to LevelDB's thread pool and a wake-up of a pool thread for each record. Here the writes queued while the loop
- * handles one round of I/O go to LevelDB together, in the check phase of that same turn (`setImmediate`), and each
- * caller's promise settles once the batch holding its write is in LevelDB's log, so nothing is acknowledged before it
- * is written and a process killed with SIGKILL loses nothing acknowledged.
+ * Gathers the store's writes into LevelDB batches. Every write used to be its own `put`: a trip to LevelDB's thread
+ * pool and a wake-up of a pool thread for each record. Here the writes queued while the loop handles one round of I/O
+ * go to LevelDB together, in the check phase of that same turn (`setImmediate`).
  *
- * Batches are not written one after the other: a batch goes to LevelDB as soon as its turn ends, while earlier ones
- * may still be in flight (LevelDB merges concurrent writers into one log write itself). Only a batch that writes a key
- * an earlier, unfinished batch also writes waits for that one, so two writes to one key reach the log in the order
- * they were queued; within one batch LevelDB applies the operations in order, so the later write to a key wins.
+ * With a write log (see WriteLog) a write is appended to the log and acknowledged at once, and is kept here, readable
+ * through `unapplied`, until LevelDB holds it; a new batch then waits while one is in flight, so the busier the node,
+ * the more writes each trip to LevelDB carries. Without one (a store that fsyncs every batch), each caller's promise
+ * settles once the batch holding its write is in LevelDB's log. Either way nothing is acknowledged before it is in a
+ * log, and a process killed with SIGKILL loses nothing acknowledged.
+ *
+ * Batches are not always written one after the other: a full batch goes to LevelDB at once, while earlier ones may
+ * still be in flight (LevelDB merges concurrent writers into one log write itself). Only a batch that writes a key an
+ * earlier, unfinished batch also writes waits for that one, so two writes to one key reach LevelDB in the order they
+ * were queued, the order the write log holds them in; within one batch LevelDB applies the operations in order, so the
+ * later write to a key wins.
  */
 import type { ClassicLevel } from "classic-level";
+import type { WriteLog } from "./write-log.js";
 
 /**
  * One write: `put` stores `value`, `del` deletes the key; `id` is the key as a latin1 string (the store's cache key),
@@ -27,7 +33,14 @@ export interface WriteQueueLimits {
   countMax: number;
   /** Bytes of keys and values in one batch, bounded the same way. */
   bytesMax: number;
+  /**
+   * Bytes of keys and values acknowledged from the write log but not yet in LevelDB. Past it a caller waits for
+   * LevelDB again, so a LevelDB that stalls (compaction behind) holds the writers back instead of filling memory.
+   */
+  unappliedBytesMax: number;
 }
+
+const WRITTEN = Promise.resolve();
 
 interface PrivateLevel {
   _put(key: Buffer, value: Buffer, options: { sync: boolean }): Promise<void>;
@@ -47,6 +60,9 @@ class Batch {
       this.resolve = resolve;
       this.reject = reject;
     });
+    // Logged writes are acknowledged before their batch settles, so a failed batch may have no one waiting on it; the
+    // failure is kept in `failure` and told to every later writer.
+    this.done.catch(() => undefined);
   }
 }
 
@@ -55,7 +71,13 @@ export class WriteQueue {
   /** For each key with a write in flight, the batch that writes it last. */
   private readonly lastWriter = new Map<string, Batch>();
   private readonly inFlight = new Set<Batch>();
-  /** Batches written and operations in them, for metrics. */
+  private log: WriteLog | undefined;
+  /** The latest logged write of each key LevelDB does not hold yet. */
+  private readonly unappliedWrites = new Map<string, RawWrite>();
+  private unappliedBytes = 0;
+  /** Why LevelDB refused a batch of logged writes: the queue then takes no more (see `finish`). */
+  private failure: Error | undefined;
+  /** Batches written, and operations queued, for metrics. */
   batches = 0;
   operations = 0;
 
@@ -65,9 +87,74 @@ export class WriteQueue {
     private readonly limits: WriteQueueLimits,
   ) {}
 
-  /** Queues writes to go to LevelDB in this turn's batch; resolves once they are written. */
+  /** Logs every write from now on to `log`, acknowledging it once logged (see the module's note). */
+  useLog(log: WriteLog): void {
+    this.log = log;
+  }
+
+  /**
+   * Queues writes for LevelDB. Without a log, resolves once they are in LevelDB. With one, appends them to it first
+   * (rejecting, with nothing queued, when the append fails) and resolves at once, or once they are in LevelDB while
+   * more than `unappliedBytesMax` waits for it.
+   */
   write(writes: RawWrite[]): Promise<void> {
-    if (writes.length === 0) return Promise.resolve();
+    if (writes.length === 0) return WRITTEN;
+    if (this.failure) return Promise.reject(this.failure);
+    const log = this.log;
+    if (log === undefined) return this.enqueue(writes);
+    try {
+      log.append(writes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    for (const w of writes) {
+      const earlier = this.unappliedWrites.get(w.id);
+      if (earlier !== undefined) this.unappliedBytes -= writeBytes(earlier);
+      this.unappliedWrites.set(w.id, w);
+      this.unappliedBytes += writeBytes(w);
+    }
+    const applied = this.enqueue(writes);
+    if (log.full) {
+      // Everything in the files closed now is queued already: once what is queued is in LevelDB, they can go.
+      const files = log.rotate();
+      void this.drain().then(() => {
+        if (this.failure === undefined) log.release(files);
+      });
+    }
+    return this.unappliedBytes > this.limits.unappliedBytesMax ? applied : WRITTEN;
+  }
+
+  /** The latest logged write of a key (`id`, see RawWrite) that LevelDB does not hold yet, if there is one. */
+  unapplied(id: string): RawWrite | undefined {
+    return this.unappliedWrites.size === 0 ? undefined : this.unappliedWrites.get(id);
+  }
+
+  /**
+   * Resolves once LevelDB holds every write queued so far, for a reader that goes to LevelDB past `unapplied` (an
+   * iterator); rejects when LevelDB refused one of them.
+   */
+  async applied(): Promise<void> {
+    if (this.pending !== undefined || this.inFlight.size > 0) await this.drain();
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Clears a key range in LevelDB, logging the clearing first so a replay of the log clears what it wrote before. The
+   * caller waits for `applied` first, so that every earlier write to the range lands before it is cleared.
+   */
+  async clear(range: { gte: Buffer; lt: Buffer }): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.log?.append([{ type: "clear", key: range.gte, value: range.lt }]);
+    await this.db.clear(range);
+  }
+
+  /** Whether LevelDB refused a batch of logged writes, which the log alone now holds. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  private enqueue(writes: RawWrite[]): Promise<void> {
+    this.operations += writes.length;
     let bytes = 0;
     for (const w of writes) bytes += w.key.length + (w.value?.length ?? 0);
     let batch = this.pending;
@@ -81,7 +168,8 @@ export class WriteQueue {
     if (!batch) {
       const fresh = new Batch();
       this.pending = batch = fresh;
-      setImmediate(() => this.flush(fresh));
+      // A logged batch waits while another is in flight: `finish` sends it.
+      if (this.log === undefined || this.inFlight.size === 0) setImmediate(() => this.flush(fresh));
     }
     for (const w of writes) batch.writes.push(w);
     batch.bytes += bytes;
@@ -143,8 +231,30 @@ export class WriteQueue {
     this.inFlight.delete(batch);
     for (const w of batch.writes) if (this.lastWriter.get(w.id) === batch) this.lastWriter.delete(w.id);
     this.batches += 1;
-    this.operations += batch.writes.length;
-    if (err === undefined) batch.resolve();
-    else batch.reject(err);
+    if (err !== undefined) {
+      // A logged write LevelDB refused is in the log alone. Writes after it must not reach LevelDB ahead of it, and
+      // LevelDB refuses every write once one failed (a disk full or failing): the queue takes no more, reads still see
+      // every acknowledged write through `unapplied`, and a restart replays the log.
+      if (this.log !== undefined) this.failure ??= new Error(`LevelDB refused a batch of writes: ${errorMessage(err)}; the store takes no more writes until the node restarts and replays its write log`, { cause: err });
+      batch.reject(err);
+      return;
+    }
+    if (this.unappliedWrites.size > 0) {
+      for (const w of batch.writes) {
+        if (this.unappliedWrites.get(w.id) !== w) continue;
+        this.unappliedWrites.delete(w.id);
+        this.unappliedBytes -= writeBytes(w);
+      }
+    }
+    batch.resolve();
+    if (this.log !== undefined && this.inFlight.size === 0 && this.pending !== undefined) this.flush(this.pending);
   }
+}
+
+function writeBytes(w: RawWrite): number {
+  return w.key.length + (w.value?.length ?? 0);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -38,6 +38,7 @@ describe("store durability", function () {
     const store = new Store(dir);
     await store.open();
     try {
+      assert.ok(store.recovery.files >= 1, "the killed writer's write log is found and replayed");
       for (const n of acked) assert.equal(valueOf(await store.get(n % 16, "b", Buffer.from(`k${n}`))), `value ${n}`, `acknowledged write ${n} is lost`);
       // Each shared key holds a write at least as new as the newest acknowledged one of it.
       for (let s = 0; s < 8; s++) {

@@ -39,7 +39,7 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
   const read = async (key: string) => (await db.get(Buffer.from(key)))?.toString();
 
   it("writes one turn's writes as one batch, the later of two writes to a key winning", async function () {
-    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 24 });
     await db.put(Buffer.from("gone"), Buffer.from("x"));
     const acks = [];
     for (let i = 0; i < 50; i++) acks.push(queue.write([put(`k${i}`, `v${i}`)]));
@@ -53,7 +53,7 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
   });
 
   it("acknowledges a write only once its batch is written", async function () {
-    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 24 });
     let written = false;
     instrument(db, async (_ops, write) => {
       await new Promise((r) => setTimeout(r, 30));
@@ -66,7 +66,7 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
   });
 
   it("lets batches overlap, except one that writes a key an unfinished batch writes: that one waits, so the later write wins", async function () {
-    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 24 });
     const order: string[] = [];
     let calls = 0;
     instrument(db, async (ops, write) => {
@@ -88,7 +88,7 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
   });
 
   it("bounds a batch by count and bytes; one caller's writes past the bound, or of a quarter of it, go as one batch", async function () {
-    const queue = new WriteQueue(db, { sync: false }, { countMax: 10, bytesMax: 1000 });
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 10, bytesMax: 1000, unappliedBytesMax: 1 << 24 });
     const sizes: number[] = [];
     instrument(db, (ops, write) => {
       sizes.push(ops.length);
@@ -120,7 +120,7 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
   });
 
   it("refuses writes once the database is closed, instead of handing them to a closed binding", async function () {
-    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 24 });
     await db.close();
     await assert.rejects(queue.write([put("k", "v")]), /not open/);
     await assert.rejects(queue.write([put("k", "v"), put("l", "v")]), /not open/);
@@ -128,7 +128,7 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
   });
 
   it("drain writes what is queued and waits for it", async function () {
-    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20 });
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 24 });
     let acked = false;
     void queue.write([put("d", "v")]).then(() => (acked = true));
     await queue.drain();

@@ -1,0 +1,239 @@
+/**
+ * The store's own write-ahead log, in front of LevelDB. A write used to be acknowledged only once LevelDB had taken it,
+ * and every batch's trip through libuv's thread pool to LevelDB (a pool thread woken, the event loop woken again to
+ * hear the answer) was a quarter of a node's CPU per YCSB-A update (performance round 27). Here a write is appended to
+ * this log with one `write` system call on the event loop and acknowledged; LevelDB takes it later, in batches as large
+ * as the load makes them.
+ *
+ * The promise is the one LevelDB gave with `sync: false`: a write is acknowledged once it is in the kernel's page
+ * cache, so a process killed at any moment loses nothing acknowledged, and a crash of the whole machine may lose the
+ * last writes. A store that fsyncs every batch (`syncWrites`) does not use this log.
+ *
+ * The log is a directory of files, `<sequence>.log`, appended to in order. Each append is one frame: its length, a
+ * CRC-32 of its body, and the body, a run of operations (put, delete, or the clearing of a key range). When a file
+ * passes `FILE_BYTES_MAX` (by default) the next one starts, and the old one is removed once everything in it is in LevelDB. On
+ * open, what the files hold is applied to LevelDB again, in order: a put or delete applied twice leaves what applying
+ * it once left, so replaying writes LevelDB already has is harmless. A frame cut short or failing its check ends the
+ * replay of its file: it was being written when the process died, and was never acknowledged.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+
+/** A file is closed for appends once it holds this much; it goes once LevelDB holds all it holds. */
+export const FILE_BYTES_MAX = 32 * 1024 * 1024;
+const FRAME_HEADER_BYTES = 8;
+const OP_HEADER_BYTES = 9;
+const PUT = 0;
+const DEL = 1;
+const CLEAR = 2;
+
+/** An operation as the log keeps it: a put of `value`, a delete, or the clearing of the key range [key, value). */
+export interface LoggedOp {
+  type: "put" | "del" | "clear";
+  key: Buffer;
+  value: Buffer | undefined;
+}
+
+/** The body of one frame: the operations in order. */
+export function encodeOps(ops: readonly LoggedOp[]): Buffer {
+  let bytes = FRAME_HEADER_BYTES;
+  for (const op of ops) bytes += OP_HEADER_BYTES + op.key.length + (op.value?.length ?? 0);
+  const frame = Buffer.allocUnsafe(bytes);
+  let at = FRAME_HEADER_BYTES;
+  for (const op of ops) {
+    const valueBytes = op.value?.length ?? 0;
+    frame[at] = op.type === "put" ? PUT : op.type === "del" ? DEL : CLEAR;
+    frame.writeUInt32BE(op.key.length, at + 1);
+    frame.writeUInt32BE(valueBytes, at + 5);
+    at += OP_HEADER_BYTES;
+    at += op.key.copy(frame, at);
+    if (op.value !== undefined) at += op.value.copy(frame, at);
+  }
+  frame.writeUInt32BE(bytes - FRAME_HEADER_BYTES, 0);
+  frame.writeUInt32BE(crc32(frame.subarray(FRAME_HEADER_BYTES)), 4);
+  return frame;
+}
+
+/**
+ * The operations of a file's frames, in order, up to the first frame cut short or failing its check; `validBytes` is
+ * how far the good frames reach.
+ */
+export function decodeFrames(file: Buffer): { ops: LoggedOp[]; validBytes: number } {
+  const ops: LoggedOp[] = [];
+  let at = 0;
+  while (at + FRAME_HEADER_BYTES <= file.length) {
+    const length = file.readUInt32BE(at);
+    const end = at + FRAME_HEADER_BYTES + length;
+    if (end > file.length) break;
+    const body = file.subarray(at + FRAME_HEADER_BYTES, end);
+    if (crc32(body) !== file.readUInt32BE(at + 4)) break;
+    const decoded = decodeBody(body);
+    if (decoded === undefined) break;
+    for (const op of decoded) ops.push(op);
+    at = end;
+  }
+  return { ops, validBytes: at };
+}
+
+/** A frame's operations, or undefined when its body does not parse (a frame written by something else). */
+function decodeBody(body: Buffer): LoggedOp[] | undefined {
+  const ops: LoggedOp[] = [];
+  let at = 0;
+  while (at < body.length) {
+    if (at + OP_HEADER_BYTES > body.length) return undefined;
+    const kind = body[at]!;
+    const keyBytes = body.readUInt32BE(at + 1);
+    const valueBytes = body.readUInt32BE(at + 5);
+    at += OP_HEADER_BYTES;
+    if (kind > CLEAR || at + keyBytes + valueBytes > body.length) return undefined;
+    // Copies: the file's buffer is let go once replayed, and LevelDB keeps no reference to what it is given.
+    const key = Buffer.from(body.subarray(at, at + keyBytes));
+    at += keyBytes;
+    const value = kind === DEL ? undefined : Buffer.from(body.subarray(at, at + valueBytes));
+    at += valueBytes;
+    ops.push({ type: kind === PUT ? "put" : kind === DEL ? "del" : "clear", key, value });
+  }
+  return ops;
+}
+
+interface LogFile {
+  readonly sequence: number;
+  readonly path: string;
+}
+
+/** What a log directory held on open: the files, oldest first, and the operations in them in order. */
+export interface LogContents {
+  files: number;
+  ops: LoggedOp[];
+  /** Bytes after the last good frame of a file: a frame cut short, or damage. */
+  discardedBytes: number;
+}
+
+export class WriteLog {
+  private fd = -1;
+  private current: LogFile | undefined;
+  private currentBytes = 0;
+  /** Files closed for appends, oldest first, each removed once LevelDB holds what it holds. */
+  private readonly closed: LogFile[] = [];
+  /** Appends and their bytes since the log opened, for metrics. */
+  appends = 0;
+  appendedBytes = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly fileBytesMax = FILE_BYTES_MAX,
+  ) {}
+
+  /** Reads what an earlier process left in the log's directory (making the directory if it is missing). */
+  recover(): LogContents {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const ops: LoggedOp[] = [];
+    let discardedBytes = 0;
+    const files = this.files();
+    for (const file of files) {
+      const bytes = readFileSync(file.path);
+      const decoded = decodeFrames(bytes);
+      for (const op of decoded.ops) ops.push(op);
+      discardedBytes += bytes.length - decoded.validBytes;
+    }
+    return { files: files.length, ops, discardedBytes };
+  }
+
+  /**
+   * Removes every file of the log, once what they held is in LevelDB, and opens a fresh one. The caller has made
+   * LevelDB's copy durable first (a synchronous write), so a crash right after this loses nothing.
+   */
+  reset(): void {
+    this.closeFile();
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    for (const file of [...this.closed.splice(0), ...this.files()]) unlinkQuietly(file.path);
+    this.openFile(1);
+  }
+
+  /** Appends one frame of operations; throws what the file system threw (the write is then not logged). */
+  append(ops: readonly LoggedOp[]): void {
+    if (this.fd < 0) throw new Error("the write log is closed");
+    const frame = encodeOps(ops);
+    let written = 0;
+    // A regular file takes the whole buffer in one call; the loop is there for a file system that says otherwise.
+    while (written < frame.length) written += writeSync(this.fd, frame, written, frame.length - written);
+    this.currentBytes += frame.length;
+    this.appends += 1;
+    this.appendedBytes += frame.length;
+  }
+
+  /**
+   * Whether the file being appended to is full. The caller then calls `rotate`, and `release` with the files it
+   * returned once LevelDB holds everything written before the rotation.
+   */
+  get full(): boolean {
+    return this.currentBytes >= this.fileBytesMax;
+  }
+
+  /** Starts a new file; returns the files closed for appends so far, for `release`. */
+  rotate(): LogFile[] {
+    const old = this.current!;
+    this.closeFile();
+    this.closed.push(old);
+    this.openFile(old.sequence + 1);
+    return [...this.closed];
+  }
+
+  /** Removes files closed for appends, once LevelDB holds all they hold. */
+  release(files: readonly LogFile[]): void {
+    for (const file of files) {
+      const at = this.closed.indexOf(file);
+      if (at < 0) continue;
+      this.closed.splice(at, 1);
+      unlinkQuietly(file.path);
+    }
+  }
+
+  /** Closes the file; with `remove`, when LevelDB holds everything, removes every file of the log. */
+  close(remove: boolean): void {
+    this.closeFile();
+    if (remove) for (const file of [...this.closed.splice(0), ...this.files()]) unlinkQuietly(file.path);
+  }
+
+  private files(): LogFile[] {
+    const out: LogFile[] = [];
+    for (const name of readdirSync(this.dir)) {
+      const match = /^(\d{10})\.log$/.exec(name);
+      if (match) out.push({ sequence: Number(match[1]), path: join(this.dir, name) });
+    }
+    return out.sort((a, b) => a.sequence - b.sequence);
+  }
+
+  private openFile(sequence: number): void {
+    const path = join(this.dir, `${String(sequence).padStart(10, "0")}.log`);
+    this.fd = openSync(path, "w", 0o600);
+    this.current = { sequence, path };
+    this.currentBytes = 0;
+    // The new file's name must survive a crash of the machine once LevelDB's copy of the old files is durable.
+    fsyncDirectory(this.dir);
+  }
+
+  private closeFile(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    this.current = undefined;
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

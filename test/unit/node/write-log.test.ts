@@ -1,0 +1,265 @@
+import assert from "node:assert/strict";
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ClassicLevel } from "classic-level";
+import { Store } from "../../../node/storage/index.js";
+import { decodeFrames, encodeOps, WriteLog, type LoggedOp } from "../../../node/storage/write-log.js";
+import { WriteQueue, type RawWrite } from "../../../node/storage/write-queue.js";
+import { update } from "../../../node/versioning/index.js";
+import type { VersionedRecord } from "../../../node/versioning/types.js";
+
+const put = (key: string, value: string): RawWrite => ({ type: "put", key: Buffer.from(key), id: key, value: Buffer.from(value) });
+const version = (value: string): VersionedRecord => update(undefined, {}, { value: Buffer.from(value), contentType: "text/plain", timestamp: { ms: 1, logical: 0 } }, "writer");
+const valueOf = (r: VersionedRecord | undefined) => r?.siblings[0]?.value?.toString();
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Holds every write the database is handed (a batch, or a lone put or delete, which the queue sends below
+ * abstract-level's public methods) until `release` is called, or fails it with `refuse`.
+ */
+function gate(db: ClassicLevel<Buffer, Buffer>): { release(): void; refuse(err: Error): void; held(): number } {
+  const level = db as unknown as Record<"_put" | "_del" | "_batch", (...args: unknown[]) => Promise<void>>;
+  const original = { _put: level._put.bind(db), _del: level._del.bind(db), _batch: level._batch.bind(db) };
+  const waiting: { run(): void; fail(err: Error): void }[] = [];
+  let failure: Error | undefined;
+  let open = false;
+  for (const name of ["_put", "_del", "_batch"] as const) {
+    level[name] = (...args: unknown[]) => {
+      if (failure) return Promise.reject(failure);
+      if (open) return original[name](...args);
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ run: () => void original[name](...args).then(resolve, reject), fail: reject });
+      });
+    };
+  }
+  return {
+    release() {
+      open = true;
+      for (const w of waiting.splice(0)) w.run();
+    },
+    refuse(err: Error) {
+      failure = err;
+      for (const w of waiting.splice(0)) w.fail(err);
+    },
+    held: () => waiting.length,
+  };
+}
+
+describe("write log (acknowledged once logged, applied to LevelDB in batches)", function () {
+  let dir: string;
+  beforeEach(function () {
+    dir = mkdtempSync(join(tmpdir(), "dynamo-wlog-"));
+  });
+  afterEach(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe("frames", function () {
+    const ops: LoggedOp[] = [
+      { type: "put", key: Buffer.from("a"), value: Buffer.from("one") },
+      { type: "del", key: Buffer.from("b"), value: undefined },
+      { type: "clear", key: Buffer.from([0x64, 0, 5]), value: Buffer.from([0x64, 0, 6]) },
+      { type: "put", key: Buffer.from("empty"), value: Buffer.alloc(0) },
+    ];
+
+    it("give back every operation of every frame, in order", function () {
+      const file = Buffer.concat([encodeOps(ops), encodeOps(ops.slice(0, 1))]);
+      const decoded = decodeFrames(file);
+      assert.deepEqual(decoded.ops, [...ops, ops[0]]);
+      assert.equal(decoded.validBytes, file.length);
+    });
+
+    it("end at a frame cut short, at every byte it could be cut at", function () {
+      const first = encodeOps(ops.slice(0, 2));
+      const second = encodeOps(ops.slice(2));
+      const file = Buffer.concat([first, second]);
+      for (let cut = first.length; cut < file.length; cut++) {
+        const decoded = decodeFrames(file.subarray(0, cut));
+        assert.deepEqual(decoded.ops, ops.slice(0, 2), `cut at ${cut}`);
+        assert.equal(decoded.validBytes, first.length);
+      }
+    });
+
+    it("end at a frame whose bytes changed, whichever byte it is", function () {
+      const first = encodeOps(ops.slice(0, 1));
+      const file = Buffer.concat([first, encodeOps(ops.slice(1))]);
+      for (let at = first.length; at < file.length; at++) {
+        const damaged = Buffer.from(file);
+        damaged[at] = damaged[at]! ^ 0x40;
+        assert.deepEqual(decodeFrames(damaged).ops, ops.slice(0, 1), `byte ${at} changed`);
+      }
+    });
+  });
+
+  describe("in front of a write queue", function () {
+    let db: ClassicLevel<Buffer, Buffer>;
+    beforeEach(async function () {
+      db = new ClassicLevel<Buffer, Buffer>(join(dir, "db"), { keyEncoding: "buffer", valueEncoding: "buffer" });
+      await db.open();
+    });
+    afterEach(async function () {
+      await db.close();
+    });
+
+    it("acknowledges a write once logged, keeps it readable until LevelDB holds it, then lets it go", async function () {
+      const held = gate(db);
+      const log = new WriteLog(join(dir, "log"));
+      log.reset();
+      const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 20 });
+      queue.useLog(log);
+      await queue.write([put("k", "v1")]);
+      await nextTurn();
+      await queue.write([put("k", "v2")]);
+      await nextTurn();
+      assert.equal(held.held(), 1, "the first batch is in flight; the second waits for it");
+      assert.equal(await db.get(Buffer.from("k")), undefined, "LevelDB holds nothing yet");
+      assert.equal(queue.unapplied("k")?.value?.toString(), "v2", "the latest acknowledged write is readable");
+      const applied = queue.applied();
+      held.release();
+      await applied;
+      assert.equal((await db.get(Buffer.from("k")))?.toString(), "v2");
+      assert.equal(queue.unapplied("k"), undefined);
+      assert.equal(queue.batches, 2);
+      log.close(true);
+    });
+
+    it("makes writers wait for LevelDB once the writes it does not hold pass the bound", async function () {
+      const held = gate(db);
+      const log = new WriteLog(join(dir, "log"));
+      log.reset();
+      const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1000 });
+      queue.useLog(log);
+      await queue.write([put("a", "x".repeat(600))]);
+      let acknowledged = false;
+      const second = queue.write([put("b", "y".repeat(600))]).then(() => (acknowledged = true));
+      for (let i = 0; i < 5; i++) await nextTurn();
+      assert.equal(acknowledged, false, "1 202 bytes wait for LevelDB, past the bound of 1 000");
+      held.release();
+      await second;
+      assert.equal((await db.get(Buffer.from("b")))?.toString(), "y".repeat(600));
+      log.close(true);
+    });
+
+    it("starts a new file once one is full and removes the old ones once LevelDB holds what they hold", async function () {
+      const log = new WriteLog(join(dir, "log"), 4096);
+      log.reset();
+      const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 20 });
+      queue.useLog(log);
+      for (let i = 0; i < 100; i++) await queue.write([put(`k${i}`, "v".repeat(200))]);
+      await queue.applied();
+      // The removal follows the drain that the last rotation started.
+      await nextTurn();
+      assert.equal(readdirSync(join(dir, "log")).length, 1, "only the file being appended to is left");
+      for (let i = 0; i < 100; i++) assert.equal((await db.get(Buffer.from(`k${i}`)))?.toString(), "v".repeat(200));
+      log.close(true);
+    });
+  });
+
+  describe("in a store", function () {
+    it("replays into an empty LevelDB every write, deletion and partition drop the log holds, in order", async function () {
+      const first = new Store(join(dir, "a"));
+      await first.open();
+      await first.put(5, "b", Buffer.from("dropped"), version("gone"));
+      await first.put(6, "b", Buffer.from("kept"), version("old"));
+      await first.dropPartition(5);
+      await first.put(6, "b", Buffer.from("kept"), version("new"));
+      await first.batch([{ type: "del", partition: 6, bucket: "b", key: Buffer.from("kept") }, { type: "put", partition: 7, bucket: "b", key: Buffer.from("late"), record: version("late") }]);
+      // The log as a killed process would have left it, beside a LevelDB that took none of it.
+      cpSync(join(dir, "a", "write-log"), join(dir, "b", "write-log"), { recursive: true });
+      await first.close();
+      assert.deepEqual(readdirSync(join(dir, "a", "write-log")), [], "a clean close leaves no log behind");
+
+      const second = new Store(join(dir, "b"));
+      await second.open();
+      try {
+        assert.equal(second.recovery.files, 1);
+        assert.ok(second.recovery.operations >= 6);
+        assert.equal(await second.get(5, "b", Buffer.from("dropped")), undefined);
+        assert.equal(await second.get(6, "b", Buffer.from("kept")), undefined);
+        assert.equal(valueOf(await second.get(7, "b", Buffer.from("late"))), "late");
+        assert.equal(await second.holdsPartition(5), false);
+      } finally {
+        await second.close();
+      }
+    });
+
+    it("replays a log that ends in a frame cut short, leaving the cut frame out and counting it", async function () {
+      const store = new Store(join(dir, "a"));
+      await store.open();
+      await store.put(1, "b", Buffer.from("k"), version("v"));
+      cpSync(join(dir, "a", "write-log"), join(dir, "b", "write-log"), { recursive: true });
+      await store.close();
+      const file = join(dir, "b", "write-log", readdirSync(join(dir, "b", "write-log"))[0]!);
+      appendFileSync(file, encodeOps([{ type: "put", key: Buffer.from("torn"), value: Buffer.from("x") }]).subarray(0, 12));
+      const reopened = new Store(join(dir, "b"));
+      await reopened.open();
+      try {
+        assert.equal(reopened.recovery.discardedBytes, 12);
+        assert.equal(valueOf(await reopened.get(1, "b", Buffer.from("k"))), "v");
+      } finally {
+        await reopened.close();
+      }
+    });
+
+    it("reads a write LevelDB does not hold yet, with no record cache to answer for it", async function () {
+      const store = new Store(join(dir, "a"), { cacheBytesMax: 0 });
+      await store.open();
+      const held = gate(store.level);
+      await store.put(3, "b", Buffer.from("k"), version("v"));
+      await store.putRaw(Buffer.from("h-marker"), Buffer.from("m"));
+      assert.equal(valueOf(await store.get(3, "b", Buffer.from("k"))), "v");
+      assert.equal(valueOf((await store.getMany(3, [{ bucket: "b", key: Buffer.from("k") }]))[0]), "v");
+      assert.equal((await store.getRaw(Buffer.from("h-marker")))?.toString(), "m");
+      const scanned = (async () => {
+        const keys: string[] = [];
+        for await (const e of store.scanPartition(3)) keys.push(e.key.toString());
+        return keys;
+      })();
+      held.release();
+      assert.deepEqual(await scanned, ["k"], "a scan waits for LevelDB to hold what was acknowledged");
+      await store.close();
+    });
+
+    it("takes no more writes once LevelDB refused a batch, keeps what was acknowledged readable, and replays it on the next open", async function () {
+      const store = new Store(join(dir, "a"), { cacheBytesMax: 0 });
+      await store.open();
+      const held = gate(store.level);
+      await store.put(3, "b", Buffer.from("acked"), version("v"));
+      await nextTurn();
+      held.refuse(new Error("IO error: No space left on device"));
+      await nextTurn();
+      await assert.rejects(store.put(3, "b", Buffer.from("later"), version("w")), /LevelDB refused a batch of writes: IO error: No space left on device; the store takes no more writes until the node restarts/);
+      assert.equal(valueOf(await store.get(3, "b", Buffer.from("acked"))), "v");
+      await store.close();
+      assert.equal(readdirSync(join(dir, "a", "write-log")).length, 1, "the log is kept for the next open");
+
+      const reopened = new Store(join(dir, "a"));
+      await reopened.open();
+      try {
+        assert.equal(valueOf(await reopened.get(3, "b", Buffer.from("acked"))), "v");
+        assert.equal(await reopened.get(3, "b", Buffer.from("later")), undefined, "the refused write was never acknowledged");
+      } finally {
+        await reopened.close();
+      }
+    });
+
+    it("uses no log where every batch is fsynced, after replaying one an earlier process left", async function () {
+      const store = new Store(join(dir, "a"));
+      await store.open();
+      await store.put(1, "b", Buffer.from("k"), version("v"));
+      cpSync(join(dir, "a", "write-log"), join(dir, "b", "write-log"), { recursive: true });
+      await store.close();
+      const synced = new Store(join(dir, "b"), { syncWrites: true });
+      await synced.open();
+      try {
+        assert.equal(synced.recovery.files, 1);
+        assert.equal(valueOf(await synced.get(1, "b", Buffer.from("k"))), "v");
+        await synced.put(1, "b", Buffer.from("k2"), version("w"));
+        assert.deepEqual(readdirSync(join(dir, "b", "write-log")), []);
+      } finally {
+        await synced.close();
+      }
+    });
+  });
+});
