@@ -570,6 +570,7 @@ function refreshGauges(metrics: NodeMetrics, store: Store, hints: HintStore, clu
   const writes = store.writeStats();
   metrics.writeBatches.set(writes.batches);
   metrics.writeOperations.set(writes.operations);
+  metrics.unappliedBytes.set(writes.unappliedBytes);
   metrics.transfersActive.set(receiver.activeCount);
   metrics.handoffPace.set(pace.state.bytesPerSecond);
   const stats = hints.stats();

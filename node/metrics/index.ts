@@ -192,12 +192,17 @@ export class NodeMetrics {
   });
   readonly writeBatches = new Gauge({
     name: "dynamo_store_write_batches",
-    help: "LevelDB write batches since start (each holds the record, hint and metadata writes of one event-loop turn)",
+    help: "LevelDB write batches since start (each holds the record, hint and metadata writes queued while the one before was in flight)",
     registers: [this.registry],
   });
   readonly writeOperations = new Gauge({
     name: "dynamo_store_write_operations",
-    help: "Writes and deletions in those batches since start",
+    help: "Writes and deletions queued for LevelDB since start",
+    registers: [this.registry],
+  });
+  readonly unappliedBytes = new Gauge({
+    name: "dynamo_store_unapplied_bytes",
+    help: "Bytes of writes acknowledged from the store's write log that LevelDB does not hold yet (writers wait past 16 MiB)",
     registers: [this.registry],
   });
   readonly ringEpoch = new Gauge({

@@ -488,9 +488,9 @@ export class Store {
     await this.writes.write([value === undefined ? { type: "del", key, id: recordId(key), value } : { type: "put", key, id: recordId(key), value }]);
   }
 
-  /** Write batches and the operations in them since the store opened, for metrics. */
-  writeStats(): { batches: number; operations: number } {
-    return { batches: this.writes.batches, operations: this.writes.operations };
+  /** Write batches and operations queued since the store opened, and what LevelDB lags the write log by, for metrics. */
+  writeStats(): { batches: number; operations: number; unappliedBytes: number } {
+    return { batches: this.writes.batches, operations: this.writes.operations, unappliedBytes: this.writes.unappliedByteCount };
   }
 
   /** The raw database, for modules that keep their own key space (hints, anti-entropy trees). */

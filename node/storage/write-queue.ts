@@ -148,6 +148,11 @@ export class WriteQueue {
     await this.db.clear(range);
   }
 
+  /** Bytes of keys and values acknowledged from the log that LevelDB does not hold yet, for metrics. */
+  get unappliedByteCount(): number {
+    return this.unappliedBytes;
+  }
+
   /** Whether LevelDB refused a batch of logged writes, which the log alone now holds. */
   get failed(): boolean {
     return this.failure !== undefined;
