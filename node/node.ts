@@ -224,7 +224,11 @@ interface Storage {
 
 /** The data directory: the store and the hints kept in it. */
 async function openStorage({ options, tuning, log, metrics }: NodeContext): Promise<Storage> {
-  const store = new Store(options.dataDir, { cacheBytesMax: tuning.recordCacheBytes, syncWrites: tuning.syncWrites });
+  const store = new Store(options.dataDir, {
+    cacheBytesMax: tuning.recordCacheBytes,
+    syncWrites: tuning.syncWrites,
+    onWriteFailure: (err) => log.error(err.message),
+  });
   await store.open();
   if (store.freshIncarnation) log.info(`new data directory ${options.dataDir}: incarnation ${store.incarnation}`);
   const { files, operations, discardedBytes } = store.recovery;
@@ -571,6 +575,7 @@ function refreshGauges(metrics: NodeMetrics, store: Store, hints: HintStore, clu
   metrics.writeBatches.set(writes.batches);
   metrics.writeOperations.set(writes.operations);
   metrics.unappliedBytes.set(writes.unappliedBytes);
+  metrics.writesRefused.set(writes.refused ? 1 : 0);
   metrics.transfersActive.set(receiver.activeCount);
   metrics.handoffPace.set(pace.state.bytesPerSecond);
   const stats = hints.stats();

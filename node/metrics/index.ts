@@ -200,6 +200,11 @@ export class NodeMetrics {
     help: "Writes and deletions queued for LevelDB since start",
     registers: [this.registry],
   });
+  readonly writesRefused = new Gauge({
+    name: "dynamo_store_writes_refused",
+    help: "1 once LevelDB refused a batch of logged writes: the node takes no more writes until it restarts and replays its write log",
+    registers: [this.registry],
+  });
   readonly unappliedBytes = new Gauge({
     name: "dynamo_store_unapplied_bytes",
     help: "Bytes of writes acknowledged from the store's write log that LevelDB does not hold yet (writers wait past 16 MiB)",

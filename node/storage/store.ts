@@ -97,7 +97,7 @@ export class Store {
 
   constructor(
     readonly dataDir: string,
-    options: { cacheBytesMax?: number; syncWrites?: boolean } = {},
+    options: { cacheBytesMax?: number; syncWrites?: boolean; onWriteFailure?: (err: Error) => void } = {},
   ) {
     this.cache = new RecordCache(options.cacheBytesMax ?? 64 * 1024 * 1024);
     this.writeOptions = { sync: options.syncWrites ?? false };
@@ -108,7 +108,7 @@ export class Store {
     // this pod alone.
     if (statSync(dataDir).uid === process.getuid?.()) chmodSync(dataDir, 0o700);
     this.db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: "buffer", valueEncoding: "buffer" });
-    this.writes = new WriteQueue(this.db, this.writeOptions, { countMax: BATCH_COUNT_MAX, bytesMax: BATCH_BYTES_MAX, unappliedBytesMax: UNAPPLIED_BYTES_MAX });
+    this.writes = new WriteQueue(this.db, this.writeOptions, { countMax: BATCH_COUNT_MAX, bytesMax: BATCH_BYTES_MAX, unappliedBytesMax: UNAPPLIED_BYTES_MAX }, options.onWriteFailure);
     this.log = new WriteLog(join(dataDir, WRITE_LOG_DIR));
   }
 
@@ -489,8 +489,8 @@ export class Store {
   }
 
   /** Write batches and operations queued since the store opened, and what LevelDB lags the write log by, for metrics. */
-  writeStats(): { batches: number; operations: number; unappliedBytes: number } {
-    return { batches: this.writes.batches, operations: this.writes.operations, unappliedBytes: this.writes.unappliedByteCount };
+  writeStats(): { batches: number; operations: number; unappliedBytes: number; refused: boolean } {
+    return { batches: this.writes.batches, operations: this.writes.operations, unappliedBytes: this.writes.unappliedByteCount, refused: this.writes.failed };
   }
 
   /** The raw database, for modules that keep their own key space (hints, anti-entropy trees). */

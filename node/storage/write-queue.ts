@@ -85,6 +85,8 @@ export class WriteQueue {
     private readonly db: ClassicLevel<Buffer, Buffer>,
     private readonly options: { sync: boolean },
     private readonly limits: WriteQueueLimits,
+    /** Told once, when LevelDB first refuses a batch of logged writes (see `finish`). */
+    private readonly onFailure: (err: Error) => void = () => undefined,
   ) {}
 
   /** Logs every write from now on to `log`, acknowledging it once logged (see the module's note). */
@@ -240,7 +242,10 @@ export class WriteQueue {
       // A logged write LevelDB refused is in the log alone. Writes after it must not reach LevelDB ahead of it, and
       // LevelDB refuses every write once one failed (a disk full or failing): the queue takes no more, reads still see
       // every acknowledged write through `unapplied`, and a restart replays the log.
-      if (this.log !== undefined) this.failure ??= new Error(`LevelDB refused a batch of writes: ${errorMessage(err)}; the store takes no more writes until the node restarts and replays its write log`, { cause: err });
+      if (this.log !== undefined && this.failure === undefined) {
+        this.failure = new Error(`LevelDB refused a batch of writes: ${errorMessage(err)}; the store takes no more writes until the node restarts and replays its write log`, { cause: err });
+        this.onFailure(this.failure);
+      }
       batch.reject(err);
       return;
     }

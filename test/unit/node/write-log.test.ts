@@ -222,7 +222,8 @@ describe("write log (acknowledged once logged, applied to LevelDB in batches)", 
     });
 
     it("takes no more writes once LevelDB refused a batch, keeps what was acknowledged readable, and replays it on the next open", async function () {
-      const store = new Store(join(dir, "a"), { cacheBytesMax: 0 });
+      const told: string[] = [];
+      const store = new Store(join(dir, "a"), { cacheBytesMax: 0, onWriteFailure: (err) => told.push(err.message) });
       await store.open();
       const held = gate(store.level);
       await store.put(3, "b", Buffer.from("acked"), version("v"));
@@ -231,6 +232,9 @@ describe("write log (acknowledged once logged, applied to LevelDB in batches)", 
       await nextTurn();
       await assert.rejects(store.put(3, "b", Buffer.from("later"), version("w")), /LevelDB refused a batch of writes: IO error: No space left on device; the store takes no more writes until the node restarts/);
       assert.equal(valueOf(await store.get(3, "b", Buffer.from("acked"))), "v");
+      assert.equal(told.length, 1, "the node is told once, to log it");
+      assert.match(told[0]!, /^LevelDB refused a batch of writes: IO error/);
+      assert.equal(store.writeStats().refused, true);
       await store.close();
       assert.equal(readdirSync(join(dir, "a", "write-log")).length, 1, "the log is kept for the next open");
 
