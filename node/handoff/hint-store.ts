@@ -75,14 +75,9 @@ export class HintStore {
 
   /** Counts the markers already on disk, so the bounds hold across restarts. */
   async load(): Promise<void> {
-    const iterator = this.store.level.iterator({ gte: Buffer.from([HINT_PREFIX]), lt: Buffer.from([HINT_PREFIX + 1]) });
-    try {
-      for await (const [raw, value] of iterator) {
-        const ref = parseHintKey(raw, value.readUInt32BE(0));
-        this.account(ref.owner, ref.partition, 1, ref.bytes);
-      }
-    } finally {
-      await iterator.close();
+    for await (const [raw, value] of this.store.scanRaw({ gte: Buffer.from([HINT_PREFIX]), lt: Buffer.from([HINT_PREFIX + 1]) })) {
+      const ref = parseHintKey(raw, value.readUInt32BE(0));
+      this.account(ref.owner, ref.partition, 1, ref.bytes);
     }
   }
 
@@ -154,13 +149,7 @@ export class HintStore {
 
   async list(owner: string, limit: number): Promise<HintRef[]> {
     const out: HintRef[] = [];
-    await this.store.applied();
-    const iterator = this.store.level.iterator({ ...ownerRange(owner), limit });
-    try {
-      for await (const [raw, value] of iterator) out.push(parseHintKey(raw, value.readUInt32BE(0)));
-    } finally {
-      await iterator.close();
-    }
+    for await (const [raw, value] of this.store.scanRaw(ownerRange(owner), limit)) out.push(parseHintKey(raw, value.readUInt32BE(0)));
     return out;
   }
 

@@ -344,13 +344,20 @@ export class Store {
   async *scanPartition(partition: number, options: { after?: { bucket: string; key: Buffer }; limit?: number } = {}): AsyncGenerator<StoredEntry> {
     const range = partitionRange(partition);
     const bounds = options.after ? { gt: dataKey(partition, options.after.bucket, options.after.key), lt: range.lt } : range;
+    for await (const [rawKey, rawValue] of this.scanRaw(bounds, options.limit)) {
+      yield { ...parseDataKey(rawKey), record: decodeRecord(rawValue), bytes: rawValue.length };
+    }
+  }
+
+  /**
+   * Streams the stored entries of a key range in key order, a module's own key space (hint markers) or records, once
+   * LevelDB holds every write acknowledged before the call (the write log's unapplied writes are not in an iterator).
+   */
+  async *scanRaw(range: { gt?: Buffer; gte?: Buffer; lt: Buffer }, limit = -1): AsyncGenerator<[Buffer, Buffer]> {
     await this.writes.applied();
-    const iterator = this.db.iterator({ ...bounds, limit: options.limit ?? -1 });
+    const iterator = this.db.iterator({ ...range, limit });
     try {
-      for await (const [rawKey, rawValue] of iterator) {
-        const parsed = parseDataKey(rawKey);
-        yield { ...parsed, record: decodeRecord(rawValue), bytes: rawValue.length };
-      }
+      for await (const entry of iterator) yield entry;
     } finally {
       await iterator.close();
     }
@@ -436,14 +443,8 @@ export class Store {
 
   /** Streams every record of every partition, in key order. */
   async *scanAll(): AsyncGenerator<StoredEntry> {
-    await this.writes.applied();
-    const iterator = this.db.iterator({ gte: Buffer.from([DATA_PREFIX]), lt: Buffer.from([DATA_PREFIX + 1]) });
-    try {
-      for await (const [rawKey, rawValue] of iterator) {
-        yield { ...parseDataKey(rawKey), record: decodeRecord(rawValue), bytes: rawValue.length };
-      }
-    } finally {
-      await iterator.close();
+    for await (const [rawKey, rawValue] of this.scanRaw({ gte: Buffer.from([DATA_PREFIX]), lt: Buffer.from([DATA_PREFIX + 1]) })) {
+      yield { ...parseDataKey(rawKey), record: decodeRecord(rawValue), bytes: rawValue.length };
     }
   }
 
@@ -470,11 +471,6 @@ export class Store {
     return unapplied !== undefined ? unapplied.value : this.db.get(key);
   }
 
-  /** Resolves once LevelDB holds every write acknowledged so far, for a module iterating its own key space. */
-  async applied(): Promise<void> {
-    await this.writes.applied();
-  }
-
   async putMeta(name: string, value: Buffer): Promise<void> {
     await this.putRaw(metaKey(name), value);
   }
@@ -493,7 +489,10 @@ export class Store {
     return { batches: this.writes.batches, operations: this.writes.operations, unappliedBytes: this.writes.unappliedByteCount, refused: this.writes.failed };
   }
 
-  /** The raw database, for modules that keep their own key space (hints, anti-entropy trees). */
+  /**
+   * The raw database, for tests. A module with its own key space reads through `getRaw` and `scanRaw` instead: LevelDB
+   * alone misses writes the write log holds that it has not taken yet.
+   */
   get level(): ClassicLevel<Buffer, Buffer> {
     return this.db;
   }

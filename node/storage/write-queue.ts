@@ -163,7 +163,7 @@ export class WriteQueue {
   private enqueue(writes: RawWrite[]): Promise<void> {
     this.operations += writes.length;
     let bytes = 0;
-    for (const w of writes) bytes += w.key.length + (w.value?.length ?? 0);
+    for (const w of writes) bytes += writeBytes(w);
     let batch = this.pending;
     // Writes that would fill a quarter of a batch (a transfer's page) go on their own, after what is queued: client
     // writes of the same turn do not wait for a large write, and the order of writes to one key is kept.
