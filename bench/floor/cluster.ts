@@ -13,6 +13,8 @@ const START_TIMEOUT_MS = 30_000;
 export interface FloorCluster {
   /** Client URLs, one per process. */
   urls: string[];
+  /** The processes' ids, for the CPU they spend. */
+  pids: number[];
   stop(): Promise<void>;
 }
 
@@ -72,7 +74,7 @@ export async function startFloor(options: { nodes: number; valueBytes: number })
       child.send({ type: "peers", peerPorts: listening.filter((_, j) => j !== i).map((l) => l.peerPort) });
     });
     await Promise.all(ready);
-    return { urls: listening.map((l) => l.clientUrl), stop };
+    return { urls: listening.map((l) => l.clientUrl), pids: children.map((child) => child.pid).filter((pid): pid is number => pid !== undefined), stop };
   } catch (error) {
     await stop();
     throw error;

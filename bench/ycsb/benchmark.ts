@@ -9,10 +9,11 @@ import os from "node:os";
 import { join, resolve } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { startFloor } from "../floor/cluster.js";
+import { cpuMsPerOperation, CpuWindow } from "../peers/cpu.js";
 import { DEFAULT_BENCH_OPTIONS, type BenchOptions } from "./options.js";
 import type { Targets } from "./phases.js";
 import { seededRandom, type SeededRandom as Random } from "../../lib/random.js";
-import { compare, comparisonTable, phaseComparison, runLines, type ComparisonRow } from "./report.js";
+import { compare, comparisonTable, cpuLine, cpuTable, phaseComparison, runLines, type ComparisonRow, type CpuRow } from "./report.js";
 import { loadRecords, runWorkload, type RunOptions, type RunResult } from "./runner.js";
 import { externalStore, startDevCluster } from "./store.js";
 import { dynamoTarget, type KvTarget } from "./target.js";
@@ -29,6 +30,8 @@ export interface BenchReport {
   load: { store: RunResult; floor: RunResult | undefined };
   runs: Array<{ phase: string; store: RunResult; floor: RunResult | undefined }>;
   comparison: ComparisonRow[];
+  /** Server CPU per operation of each run, store and baseline (absent where the processes were not known). */
+  cpu: CpuRow[];
 }
 
 /** `count` values of `bytes` random bytes each, from `random`, so a seed replays the values written too. */
@@ -53,6 +56,10 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
 
   const store = options.urls ? externalStore(options.urls) : await startDevCluster({ nodes: options.nodes, log, peerTls: options.peerTls });
   const targets: Targets = { store, floor: undefined };
+  // The processes whose CPU each side's runs are charged: a self-started cluster's supervisor tree (its nodes), the
+  // floor's processes. A store given by --url is not measured.
+  const storeRoots = store.pid === undefined ? [] : [store.pid];
+  let floorRoots: number[] = [];
   const clients: DynamoClient[] = [];
   const stopAll = async (): Promise<void> => {
     for (const client of clients) client.close();
@@ -67,15 +74,20 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
   try {
     if (!options.skipFloor && options.baseline === "plaintext-peers") {
       // The "floor" columns then hold the same store with peer TLS off, measured right after the store each time.
-      targets.floor = await startDevCluster({ nodes: options.nodes, log, peerTls: false });
-      log(`baseline: the same store with plaintext peer ports at ${targets.floor.urls.join(" ")} (the "floor" columns below)`);
+      const plaintext = await startDevCluster({ nodes: options.nodes, log, peerTls: false });
+      targets.floor = plaintext;
+      floorRoots = plaintext.pid === undefined ? [] : [plaintext.pid];
+      log(`baseline: the same store with plaintext peer ports at ${plaintext.urls.join(" ")} (the "floor" columns below)`);
     } else if (!options.skipFloor && options.baseline === "round-robin") {
       log(`baseline: the same cluster through a round-robin client (the "floor" columns below), before or after the ${options.clientRouting}-routed one in turn`);
     } else if (!options.skipFloor) {
-      targets.floor = await startFloor({ nodes: options.nodes, valueBytes: options.valueBytes });
-      log(`floor: ${options.nodes} echo processes at ${targets.floor.urls.join(" ")}`);
+      const floor = await startFloor({ nodes: options.nodes, valueBytes: options.valueBytes });
+      targets.floor = floor;
+      floorRoots = floor.pids;
+      log(`floor: ${options.nodes} echo processes at ${floor.urls.join(" ")}`);
     }
     const sameCluster = !options.skipFloor && options.baseline === "round-robin";
+    if (sameCluster) floorRoots = storeRoots;
     // The floor gets as many entry points as the store, so the client spreads its load the same way over both.
     const floorUrls = sameCluster ? store.urls : targets.floor?.urls.slice(0, Math.max(1, Math.min(store.urls.length, targets.floor.urls.length)));
     const clientOptions = { maxSockets: options.clients, timeoutMs: REQUEST_TIMEOUT_MS };
@@ -106,18 +118,26 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
     // A baseline on the same cluster goes first every other time: whichever runs second meets nodes whose code the JIT
     // has compiled further and whose caches the first has filled, so a fixed order would count that for one side.
     let runsSoFar = 0;
+    /** A run with the CPU its target's processes spent in the measured window, per operation completed in it. */
+    const measured = async (roots: readonly number[], run: (target: KvTarget, runOpts: RunOptions) => Promise<RunResult>, client: DynamoClient, seed: number): Promise<RunResult> => {
+      if (roots.length === 0) return run(target(client), runOptions(seed));
+      const cpu = new CpuWindow(() => roots);
+      const result = await run(target(client), { ...runOptions(seed), window: { onStart: () => cpu.start(), onEnd: () => cpu.end() } });
+      const serverCpuMsPerOperation = cpuMsPerOperation(cpu.result.serverCpuSeconds, result.total.count);
+      return serverCpuMsPerOperation === undefined ? result : { ...result, serverCpuMsPerOperation };
+    };
     const both = async (label: string, run: (target: KvTarget, runOpts: RunOptions) => Promise<RunResult>, phaseClient = storeClient, baselineClient = floorClient) => {
       // Store and floor get the same seed, so they see the same key and operation sequence per client loop.
       const seed = root.int(2 ** 32);
       const runBaseline = async () => {
-        const result = baselineClient ? await run(target(baselineClient), runOptions(seed)) : undefined;
-        if (result) runLines(`${label} floor`, result).forEach((line) => log(line));
+        const result = baselineClient ? await measured(floorRoots, run, baselineClient, seed) : undefined;
+        if (result) [...runLines(`${label} floor`, result), ...cpuLine(`${label} floor`, result)].forEach((line) => log(line));
         return result;
       };
       const baselineFirst = sameCluster && runsSoFar++ % 2 === 1;
       let floorResult = baselineFirst ? await runBaseline() : undefined;
-      const storeResult = await run(target(phaseClient), runOptions(seed));
-      runLines(`${label} store`, storeResult).forEach((line) => log(line));
+      const storeResult = await measured(storeRoots, run, phaseClient, seed);
+      [...runLines(`${label} store`, storeResult), ...cpuLine(`${label} store`, storeResult)].forEach((line) => log(line));
       if (!baselineFirst) floorResult = await runBaseline();
       return { store: storeResult, floor: floorResult };
     };
@@ -126,6 +146,7 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
     const load = await both("[load]", loadRecords);
     const runs: BenchReport["runs"] = [];
     const comparison: ComparisonRow[] = [...compare("load", load.store, load.floor)];
+    const cpu: CpuRow[] = [{ phase: "load", workload: "load", store: load.store.serverCpuMsPerOperation, floor: load.floor?.serverCpuMsPerOperation }];
     for (const phase of options.phases) {
       log(`phase ${phase.name}: ${phase.description}`);
       await phase.setUp(targets, log);
@@ -140,6 +161,7 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
           const result = await both(`[${phase.name}]`, (t, runOpts) => runWorkload(t, workload, runOpts), phaseClient, phaseBaseline);
           runs.push({ phase: phase.name, ...result });
           comparison.push(...compare(phase.name, result.store, result.floor));
+          cpu.push({ phase: phase.name, workload: workload.name, store: result.store.serverCpuMsPerOperation, floor: result.floor?.serverCpuMsPerOperation });
         }
       } finally {
         await phase.tearDown(targets, log);
@@ -173,9 +195,12 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
       load,
       runs,
       comparison,
+      cpu,
     };
     log("");
     log(comparisonTable(comparison));
+    const cpuBlock = cpuTable(cpu);
+    if (cpuBlock) log(`\n${cpuBlock}`);
     const relative = phaseComparison(comparison);
     if (relative) log(`\n${relative}`);
     const dir = resolve(options.outDir);

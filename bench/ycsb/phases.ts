@@ -9,7 +9,7 @@ import type { StoreCluster } from "./store.js";
 export interface Targets {
   store: StoreCluster;
   /** The baseline (the floor, or a plaintext-peers store); undefined when the run skips it. */
-  floor: FloorCluster | undefined;
+  floor: Pick<FloorCluster, "urls" | "stop"> | undefined;
 }
 
 export interface Phase {

@@ -74,6 +74,40 @@ export function comparisonTable(rows: ComparisonRow[]): string {
   return blocks.join("\n\n");
 }
 
+/** Server CPU per operation of one workload's runs (all its operations together), store and baseline. */
+export interface CpuRow {
+  phase: string;
+  workload: string;
+  /** Milliseconds of CPU, all the side's processes together, per operation completed in the measured window. */
+  store: number | undefined;
+  floor: number | undefined;
+}
+
+/** The line logged after a run's throughput lines, when its processes' CPU was measured. */
+export function cpuLine(label: string, result: RunResult): string[] {
+  const ms = result.serverCpuMsPerOperation;
+  return ms === undefined ? [] : [`${label.padEnd(16)} ${result.workload.padEnd(4)} server CPU ${ms.toFixed(3)} ms per operation`];
+}
+
+/**
+ * The CPU each side spent per operation, and the store's as a multiple of the baseline's: unlike the throughput ratio
+ * this hardly depends on how much of the machine the run got, so it says how much more work an operation is for the
+ * store than for the floor even when the machine's speed drifts between runs.
+ */
+export function cpuTable(rows: CpuRow[]): string {
+  const measured = rows.filter((r) => r.store !== undefined || r.floor !== undefined);
+  if (measured.length === 0) return "";
+  const header = ["phase", "workload", "store CPU ms/op", "floor CPU ms/op", "store / floor"];
+  const body = measured.map((r) => [
+    r.phase,
+    r.workload,
+    r.store === undefined ? "-" : r.store.toFixed(3),
+    r.floor === undefined ? "-" : r.floor.toFixed(3),
+    r.store !== undefined && r.floor !== undefined && r.floor > 0 ? `${(r.store / r.floor).toFixed(2)}x` : "-",
+  ]);
+  return `server CPU per operation, every process of each side\n${table([header, ...body])}`;
+}
+
 /**
  * Every phase other than `healthy` against `healthy`, operation by operation: throughput and p99 as ratios, so "one
  * node down" reads as a fraction of what the same cluster did healthy a moment earlier.

@@ -26,6 +26,7 @@ export interface RunOptions {
   /** Values written; each write picks one so the store cannot exploit repeated bytes. */
   values: readonly Buffer[];
   random: Random;
+  /** Told when the measured window opens and closes (for a workload, after its warm-up; for the load, its whole run). */
   window?: MeasuredWindow;
 }
 
@@ -45,6 +46,11 @@ export interface RunResult {
   operations: OperationResult[];
   /** Every operation of the run together (reads and updates of a mixed workload), as operation `all`. */
   total: OperationResult;
+  /**
+   * CPU time of the target's processes over the measured window divided by the operations completed in it, in
+   * milliseconds; set by the caller that knows the processes (bench/ycsb/benchmark.ts).
+   */
+  serverCpuMsPerOperation?: number;
 }
 
 /** Measurements for one operation type in one run. */
@@ -114,6 +120,7 @@ export async function loadRecords(target: KvTarget, options: RunOptions): Promis
   const stats = new OperationStats();
   let nextRecord = 0;
   const started = performance.now();
+  options.window?.onStart();
   const loop = async (random: Random): Promise<void> => {
     while (nextRecord < options.records) {
       const key = recordKey(nextRecord++);
@@ -122,6 +129,7 @@ export async function loadRecords(target: KvTarget, options: RunOptions): Promis
     }
   };
   await Promise.all(Array.from({ length: options.clients }, () => loop(options.random.fork())));
+  options.window?.onEnd();
   const seconds = (performance.now() - started) / 1000;
   const insert = stats.result("insert", seconds);
   return { workload: "load", seconds, operations: [insert], total: { ...insert, operation: "all" } };

@@ -76,6 +76,17 @@ describe("YCSB runner over a KvTarget", function () {
     assert.equal(result.total.count, 50);
     assert.deepEqual([...target.requests].sort(), Array.from({ length: 50 }, (_, i) => `insert user${i}`).sort());
   });
+
+  it("measures the load over its whole run: the window opens before the first insert and closes after the last", async function () {
+    const target = recordingTarget();
+    const events: string[] = [];
+    await loadRecords(target, options(1, {
+      clients: 2,
+      records: 10,
+      window: { onStart: () => events.push(`start after ${target.requests.length}`), onEnd: () => events.push(`end after ${target.requests.length}`) },
+    }));
+    assert.deepEqual(events, ["start after 0", "end after 10"]);
+  });
 });
 
 describe("error kinds", function () {
