@@ -11,7 +11,7 @@ import type { PeerClient, PeerHandlers } from "../peer/index.js";
 import { preferenceList } from "../ring/index.js";
 import type { Store } from "../storage/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
-import { HashTree, keyHash, type KeyHash } from "./hash-tree.js";
+import { HashTree, keyDigest, keyHash, versionHash, type KeyHash } from "./hash-tree.js";
 import { PeriodicTask } from "../../lib/periodic-task.js";
 import { RateLimiter } from "../../lib/rate-limiter.js";
 
@@ -82,7 +82,10 @@ export class AntiEntropy {
   recordChange(at: { partition: number; bucket: string; key: Buffer }, before: VersionedRecord | undefined, after: VersionedRecord | undefined): void {
     const state = this.trees.get(at.partition);
     if (!state) return;
-    const hashes = [before, after].filter((r): r is VersionedRecord => r !== undefined).map((r) => keyHash(at.bucket, at.key, r));
+    const digest = keyDigest(at.bucket, at.key);
+    const hashes: KeyHash[] = [];
+    if (before !== undefined) hashes.push(versionHash(digest, before));
+    if (after !== undefined) hashes.push(versionHash(digest, after));
     if (state.pending) {
       if (state.pending.length + hashes.length > PENDING_CHANGES_MAX) this.trees.delete(at.partition);
       else state.pending.push(...hashes);

@@ -4,7 +4,7 @@
  * without reading anything else. Two replicas compare all leaves in one 8 KiB message and then look only at the keys
  * of segments that differ. Pure; the caller feeds it records.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { VersionedRecord } from "../versioning/types.js";
 
 export const SEGMENTS = 1024;
@@ -18,9 +18,30 @@ export interface KeyHash {
 
 /** Which segment a key falls in, and the hash of the key at the given version. */
 export function keyHash(bucket: string, key: Buffer, record: VersionedRecord): KeyHash {
-  const keyDigest = createHash("sha1").update(bucket).update("\u0000").update(key).digest();
-  const version = createHash("sha1").update(keyDigest).update(versionSummary(record)).digest();
-  return { segment: keyDigest.readUInt16BE(0) % SEGMENTS, hash: version.subarray(0, 8) };
+  return versionHash(keyDigest(bucket, key), record);
+}
+
+/**
+ * SHA-1 of the bucket, a zero byte and the key: the first half of `keyHash`, which a write computes once for the
+ * versions before and after it. Other nodes compare the result, so its bytes must never change; one-shot `hash` calls
+ * over the same bytes replace the `Hash` objects used before (a fifth of the time per write with a tree).
+ */
+export function keyDigest(bucket: string, key: Buffer): Buffer {
+  const bucketBytes = Buffer.byteLength(bucket);
+  const input = Buffer.allocUnsafe(bucketBytes + 1 + key.length);
+  input.write(bucket, 0, "utf8");
+  input[bucketBytes] = 0;
+  key.copy(input, bucketBytes + 1);
+  return hash("sha1", input, "buffer");
+}
+
+/** `keyHash` of the key whose `keyDigest` is given. */
+export function versionHash(digest: Buffer, record: VersionedRecord): KeyHash {
+  const summary = versionSummary(record);
+  const input = Buffer.allocUnsafe(digest.length + Buffer.byteLength(summary));
+  digest.copy(input, 0);
+  input.write(summary, digest.length, "utf8");
+  return { segment: digest.readUInt16BE(0) % SEGMENTS, hash: hash("sha1", input, "buffer").subarray(0, 8) };
 }
 
 /** A canonical text of a record's version: its clock and the dots (and deletion marks) of its siblings. */

@@ -109,20 +109,30 @@ export class RecordCache {
   /** Caches `encoded` (a record as `encodeRecord` gives it, copied in) under `key`, or `undefined` for an absent key. */
   set(key: string, encoded: Buffer | undefined): void {
     if (this.bytesMax <= 0) return;
-    this.delete(key);
     const length = encoded?.length ?? 0;
     const charge = length + key.length + ENTRY_OVERHEAD_BYTES;
     // One huge record must not flush everything else; it is simply not cached.
-    if (charge > this.bytesMax / 8) return;
-    const slot = this.takeSlot();
-    this.slotKeys[slot] = key;
+    if (charge > this.bytesMax / 8) {
+      this.delete(key);
+      return;
+    }
+    let slot = this.index.get(key);
+    if (slot === undefined) {
+      slot = this.takeSlot();
+      this.slotKeys[slot] = key;
+      this.index.set(key, slot);
+      const groupName = key.slice(0, GROUP_CHARS);
+      let group = this.groups.get(groupName);
+      if (!group) this.groups.set(groupName, (group = new Set()));
+      group.add(key);
+    } else {
+      // A key written again (most writes) keeps its slot, index entry and group: only its bytes move. The old bytes
+      // stay in their segment, counted, as a removed entry's do; eviction skips them, since the slot no longer points
+      // at their place.
+      this.liveCharged -= this.slotLengths[slot]! + key.length + ENTRY_OVERHEAD_BYTES;
+    }
     this.slotFlags[slot] = encoded === undefined ? ABSENT : 0;
     this.place(slot, charge, encoded, 0, length);
-    this.index.set(key, slot);
-    const groupName = key.slice(0, GROUP_CHARS);
-    let group = this.groups.get(groupName);
-    if (!group) this.groups.set(groupName, (group = new Set()));
-    group.add(key);
     this.liveCharged += charge;
     while (this.charged > this.bytesMax && this.segments.length > 1) this.evictOldest();
   }

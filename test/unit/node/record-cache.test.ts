@@ -65,6 +65,13 @@ describe("record cache", function () {
     assert.deepEqual(cache.get("big"), record("b".repeat(3000)));
     cache.set("huge", encoded("x".repeat(BUDGET / 8)));
     assert.equal(cache.get("huge"), "miss");
+    // A key written again with a record too large to cache is forgotten, not left with its old record.
+    cache.set("big", encoded("y".repeat(BUDGET / 8)));
+    assert.equal(cache.get("big"), "miss");
+    cache.set("gone", encoded("back"));
+    assert.deepEqual(cache.get("gone"), record("back"));
+    assert.equal(cache.size, 1);
+    assert.equal(cache.liveBytes, encoded("back").length + "gone".length + ENTRY_OVERHEAD_BYTES);
   });
 
   it("decodes a fresh record at each hit, which its reader may change without changing the cache", function () {
