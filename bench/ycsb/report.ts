@@ -90,9 +90,9 @@ export function cpuLine(label: string, result: RunResult): string[] {
 }
 
 /**
- * The CPU each side spent per operation, and the store's as a multiple of the baseline's: unlike the throughput ratio
- * this hardly depends on how much of the machine the run got, so it says how much more work an operation is for the
- * store than for the floor even when the machine's speed drifts between runs.
+ * The CPU each side spent per operation, and the store's as a multiple of the baseline's: how much more work an
+ * operation is for the store than for moving its messages. It depends less than the throughput ratio on how much of
+ * the machine a run got, though work competing for the cores raises both sides' CPU per operation too.
  */
 export function cpuTable(rows: CpuRow[]): string {
   const measured = rows.filter((r) => r.store !== undefined || r.floor !== undefined);
