@@ -8,10 +8,10 @@ import type { ClusterView } from "../cluster/index.js";
 import { DynamoError } from "../errors/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
 import type { PeerClient, PeerHandlers } from "../peer/index.js";
-import { preferenceList } from "../ring/index.js";
+import { keyDigest, preferenceList } from "../ring/index.js";
 import type { Store } from "../storage/index.js";
 import type { VersionedRecord } from "../versioning/types.js";
-import { HashTree, keyDigest, keyHash, versionHash, type KeyHash } from "./hash-tree.js";
+import { HashTree, keyHash, versionHash, type KeyHash } from "./hash-tree.js";
 import { PeriodicTask } from "../../lib/periodic-task.js";
 import { RateLimiter } from "../../lib/rate-limiter.js";
 

@@ -26,13 +26,20 @@ export function isPowerOfTwo(n: number): boolean {
 export function partitionOf(bucket: string, key: Buffer, partitions: number): number {
   assert(isPowerOfTwo(partitions) && partitions <= PARTITIONS_MAX, `partitions must be a power of two <= ${PARTITIONS_MAX}, got ${partitions}`);
   if (partitions === 1) return 0;
-  // One buffer and one call into the hash binding: every key-value request computes this.
+  const bits = Math.log2(partitions);
+  return keyDigest(bucket, key).readUInt32BE(0) >>> (32 - bits);
+}
+
+/**
+ * SHA-1 of the bucket, a zero byte and the key: what places a key on the ring, and what its anti-entropy hashes start
+ * from (../anti-entropy/hash-tree.ts). Other nodes compare both, so these bytes must never change. One buffer and one
+ * call into the hash binding: every key-value request, and every write to a partition with a hash tree, computes it.
+ */
+export function keyDigest(bucket: string, key: Buffer): Buffer {
   const bucketLength = Buffer.byteLength(bucket, "utf8");
   const input = Buffer.allocUnsafe(bucketLength + SEPARATOR.length + key.length);
   input.write(bucket, 0, "utf8");
   SEPARATOR.copy(input, bucketLength);
   key.copy(input, bucketLength + SEPARATOR.length);
-  const digest = hash("sha1", input, "buffer");
-  const bits = Math.log2(partitions);
-  return digest.readUInt32BE(0) >>> (32 - bits);
+  return hash("sha1", input, "buffer");
 }

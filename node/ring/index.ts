@@ -3,7 +3,7 @@
  * Pure functions of their inputs, with no I/O, shared by the storage node, the RingDriver and the operator.
  */
 export type { Member, MemberState, Ring, Transfer } from "./types.js";
-export { DEFAULT_PARTITIONS, PARTITIONS_MAX, isPowerOfTwo, partitionOf } from "./hash.js";
+export { DEFAULT_PARTITIONS, PARTITIONS_MAX, isPowerOfTwo, keyDigest, partitionOf } from "./hash.js";
 export { fallbackList, ownedPartitions, pendingTransfers, preferenceList } from "./preference-list.js";
 export { canonicalMembers, compareIds, minimumMoves, movedPartitions, partitionsPerMember, quotasFor } from "./balance.js";
 export { spacingFeasible, spacingViolations } from "./spacing.js";

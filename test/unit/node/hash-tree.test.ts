@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { HashTree, keyDigest, keyHash, LEAVES_BYTES, versionHash } from "../../../node/anti-entropy/hash-tree.js";
+import { HashTree, keyHash, LEAVES_BYTES, versionHash } from "../../../node/anti-entropy/hash-tree.js";
+import { keyDigest } from "../../../node/ring/hash.js";
 import { update } from "../../../node/versioning/index.js";
 import type { VersionedRecord } from "../../../node/versioning/types.js";
 
