@@ -4,6 +4,7 @@
  * started is stopped on the way out, Ctrl-C included.
  */
 import { parsePeersOptions, PEERS_USAGE, runPeers, stopEverything, type PeersOptions } from "./peers/index.js";
+import { resolveRuntime, type ServerRuntime } from "./runtime.js";
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -21,6 +22,13 @@ async function main(argv: string[]): Promise<number> {
     log(PEERS_USAGE);
     return 0;
   }
+  let runtime: ServerRuntime;
+  try {
+    runtime = await resolveRuntime(options.runtime, log);
+  } catch (error) {
+    process.stderr.write(`bench:peers: ${(error as Error).message}\n`);
+    return 2;
+  }
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) return;
@@ -33,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGHUP", onSignal);
   try {
     const command = ["npm run bench:peers", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" ");
-    const { jsonPath, markdownPath, failures } = await runPeers(options, command, log);
+    const { jsonPath, markdownPath, failures } = await runPeers(options, command, log, runtime);
     log(`results written to ${markdownPath} and ${jsonPath}`);
     if (failures > 0) process.stderr.write(`bench:peers: ${failures} system start(s) or run(s) failed; see the notes under the tables\n`);
     return failures > 0 ? 1 : 0;

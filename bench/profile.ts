@@ -6,6 +6,7 @@
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
 import { runProfile, type ProfileOptions } from "./profile/run.js";
+import { resolveRuntime, RUNTIME_USAGE, type ServerRuntime } from "./runtime.js";
 import { numberFlag } from "./ycsb/options.js";
 import { stopAllDevClusters } from "./ycsb/store.js";
 import { parseWorkloads } from "./ycsb/workloads.js";
@@ -24,6 +25,7 @@ const USAGE = `usage: npm run bench:profile -- [options]
   --rss-every S         sample each process's resident memory every S seconds
   --peer-tls on|off     mutual TLS on the peer ports                             [on]
   --node-arg FLAG       a Node.js flag for the cluster's processes (repeatable)
+  --runtime R           Node.js of the cluster's processes: ${RUNTIME_USAGE}  [host]
   --tuning JSON         tuning keys for the nodes, e.g. '{"readRepairChance":0}', to measure what a feature costs
   --r N                 the lww bucket's read quorum (1 reads one replica: no peer hop)       [2]`;
 
@@ -43,6 +45,7 @@ function parse(argv: string[]): ProfileOptions | undefined {
       "rss-every": { type: "string" },
       "peer-tls": { type: "string", default: "on" },
       "node-arg": { type: "string", multiple: true },
+      runtime: { type: "string", default: "host" },
       tuning: { type: "string", default: "{}" },
       r: { type: "string" },
       help: { type: "boolean" },
@@ -72,6 +75,7 @@ function parse(argv: string[]): ProfileOptions | undefined {
     rssEverySeconds: values["rss-every"] === undefined ? undefined : numberFlag(values["rss-every"], "rss-every", 10, 1),
     peerTls: values["peer-tls"] === "on",
     nodeArgs: values["node-arg"] ?? [],
+    runtime: values.runtime,
     tuning: tuning as Record<string, unknown>,
     r: values.r === undefined ? undefined : numberFlag(values.r, "r", 2, 1),
   };
@@ -89,13 +93,20 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  let runtime: ServerRuntime;
+  try {
+    runtime = await resolveRuntime(options.runtime, (line) => process.stdout.write(`${line}\n`));
+  } catch (error) {
+    process.stderr.write(`bench:profile: ${(error as Error).message}\n`);
+    return 2;
+  }
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => void stopAllDevClusters().finally(() => process.exit(130)));
   }
   const changed = [...(Object.keys(options.tuning).length > 0 ? [`tuning ${JSON.stringify(options.tuning)}`] : []), ...(options.r !== undefined ? [`r=${options.r}`] : [])];
   process.stdout.write(`seed ${options.seed}; load average ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")}${changed.length > 0 ? `; ${changed.join(", ")}` : ""}\n`);
   try {
-    await runProfile(options, (line) => process.stdout.write(`${line}\n`));
+    await runProfile(options, (line) => process.stdout.write(`${line}\n`), runtime);
     return 0;
   } catch (error) {
     process.stderr.write(`bench:profile: ${(error as Error).stack ?? String(error)}\n`);

@@ -2,6 +2,7 @@
  * `npm run bench`: parses the command line and runs the YCSB-style benchmark (see docs/benchmarks.md). Exit codes:
  * 0 ok, 1 the run failed, 2 bad usage.
  */
+import { resolveRuntime, type ServerRuntime } from "./runtime.js";
 import { BENCH_USAGE, parseBenchOptions, runBenchmark, type BenchOptions } from "./ycsb/index.js";
 
 function log(line: string): void {
@@ -20,8 +21,15 @@ async function main(argv: string[]): Promise<number> {
     log(BENCH_USAGE);
     return 0;
   }
+  let runtime: ServerRuntime;
   try {
-    const { path } = await runBenchmark(options, log);
+    runtime = await resolveRuntime(options.runtime, log);
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n`);
+    return 2;
+  }
+  try {
+    const { path } = await runBenchmark(options, log, runtime);
     log(`\nresults written to ${path}`);
     return 0;
   } catch (error) {

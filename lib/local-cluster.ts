@@ -114,6 +114,8 @@ export interface DevStartOptions {
   env?: Record<string, string>;
   /** Options for the supervisor's own Node.js process (e.g. `--cpu-prof`), placed before the script. */
   nodeArgs?: string[];
+  /** The `node` binary for the supervisor, which starts its nodes with the same one; this process's by default. */
+  runtime?: string;
   startTimeoutMs?: number;
 }
 
@@ -138,7 +140,7 @@ export async function startDevSupervisor(options: DevStartOptions): Promise<DevS
   if (options.peerTls === false) args.push("--insecure-peer-plaintext");
   if (options.clientTls) args.push("--client-tls");
   if (options.zones) args.push("--zones", options.zones.join(","));
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+  const child = spawn(options.runtime ?? process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
   track(child);
   let text = "";
   const append = (d: Buffer) => (text = (text + d.toString()).slice(-OUTPUT_BYTES_MAX));

@@ -57,9 +57,11 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startFloor(options: { nodes: number; valueBytes: number }): Promise<FloorCluster> {
+/** `runtime` is the `node` binary the processes run (bench/runtime.ts); this process's by default. */
+export async function startFloor(options: { nodes: number; valueBytes: number; runtime?: string }): Promise<FloorCluster> {
   const children = Array.from({ length: options.nodes }, () =>
     fork(NODE_SCRIPT, ["--value-bytes", String(options.valueBytes)], {
+      execPath: options.runtime ?? process.execPath,
       execArgv: ["--import", "tsx"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     }),

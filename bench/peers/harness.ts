@@ -9,6 +9,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
+import { hostRuntime, type ServerRuntime } from "../runtime.js";
 import { randomValues, timestamp } from "../ycsb/benchmark.js";
 import { seededRandom } from "../../lib/random.js";
 import { stopAllDevClusters } from "../ycsb/store.js";
@@ -58,6 +59,8 @@ export async function runPeers(
   options: PeersOptions,
   command: string,
   log: (line: string) => void,
+  /** The Node.js the store's processes run (`--runtime`, resolved by bench/runtime.ts). */
+  runtime: ServerRuntime = hostRuntime(),
 ): Promise<{ report: PeersReport; jsonPath: string; markdownPath: string; failures: number }> {
   const startedAt = new Date();
   const loadAverage = os.loadavg();
@@ -65,7 +68,7 @@ export async function runPeers(
 
   const systems = options.systems.map((name) => SYSTEMS[name]);
   const prepared = new Map<SystemName, PreparedSystem>();
-  for (const system of systems) prepared.set(system.name, await system.prepare(log));
+  for (const system of systems) prepared.set(system.name, await system.prepare(log, runtime));
   const info: SystemInfo[] = systems.map((s) => ({
     name: s.name,
     version: prepared.get(s.name)!.version,
@@ -161,6 +164,7 @@ function reportedOptions(options: PeersOptions): PeersReport["options"] {
     valueBytes: options.valueBytes,
     downOne: options.downOne,
     durable: options.durable,
+    runtime: options.runtime,
   };
 }
 

@@ -1,6 +1,7 @@
 /** The command line of `npm run bench:peers`, parsed and checked once, with its defaults in one place. */
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
+import { RUNTIME_USAGE } from "../runtime.js";
 import { numberFlag } from "../ycsb/options.js";
 import { parseWorkloads, type Workload } from "../ycsb/workloads.js";
 import { DEFAULT_SYSTEMS, SYSTEM_NAMES, type SystemName } from "./systems/system.js";
@@ -40,6 +41,8 @@ export interface PeersOptions {
   downOne: boolean;
   /** Every system syncs each write to disk before acknowledging it. */
   durable: boolean;
+  /** The Node.js the store's processes run (`--runtime`, resolved by bench/runtime.ts). */
+  runtime: string;
   outDir: string;
 }
 
@@ -59,6 +62,7 @@ export const PEERS_USAGE = `usage: npm run bench:peers -- [flags]
   --seed N              PRNG seed for keys, operations and values                     [random, printed]
   --down-one            also measure each system with one node or member killed
   --durable             make every system fsync each write before acknowledging it
+  --runtime R           Node.js of the store's processes: ${RUNTIME_USAGE}  [host]
   --out DIR             where the Markdown and JSON results go                        [${d.outDir}]`;
 
 export function parseSystems(list: string): SystemName[] {
@@ -92,6 +96,7 @@ export function parsePeersOptions(argv: string[]): PeersOptions | undefined {
       seed: { type: "string" },
       "down-one": { type: "boolean" },
       durable: { type: "boolean" },
+      runtime: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -110,6 +115,7 @@ export function parsePeersOptions(argv: string[]): PeersOptions | undefined {
     seed: numberFlag(values.seed, "seed", randomInt(0, 2 ** 32), 0),
     downOne: values["down-one"] ?? false,
     durable: values.durable ?? false,
+    runtime: values.runtime ?? "host",
     outDir: values.out ?? d.outDir,
   };
 }

@@ -66,6 +66,8 @@ export interface PeersReport {
     valueBytes: number;
     downOne: boolean;
     durable: boolean;
+    /** `--runtime`: the Node.js the store's processes ran (the systems' versions say which release). */
+    runtime: string;
   };
   machine: { cpus: number; cpuModel: string; memoryGiB: number; loadAverage: number[]; node: string; platform: string };
   systems: SystemInfo[];

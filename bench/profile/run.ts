@@ -20,6 +20,7 @@ import type { Workload } from "../ycsb/workloads.js";
 import { mergeSamples, samplesBetween, type CpuProfile, type StackSamples } from "./cpu-profile.js";
 import { flameGraphSvg } from "./flame-graph.js";
 import { clusterProcesses, cpuSecondsOf, rssBytesOf, type ClusterProcess } from "./processes.js";
+import { describeRuntime, hostRuntime, type ServerRuntime } from "../runtime.js";
 
 export interface ProfileOptions {
   workloads: Workload[];
@@ -37,6 +38,8 @@ export interface ProfileOptions {
   peerTls: boolean;
   /** Extra Node.js flags for the cluster's processes (e.g. `--max-old-space-size=256`). */
   nodeArgs: string[];
+  /** The Node.js the cluster's processes run (`--runtime`, resolved by bench/runtime.ts). */
+  runtime: string;
   /** Tuning keys for the nodes' configuration (e.g. readRepairChance: 0), to measure what a feature costs. */
   tuning: Record<string, unknown>;
   /** The lww bucket's read quorum, when not its 2. */
@@ -66,7 +69,8 @@ function nowUs(): number {
 
 const PROFILE_FILE = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/;
 
-export async function runProfile(options: ProfileOptions, log: (line: string) => void): Promise<void> {
+/** `runtime` is the Node.js the cluster's processes run (`--runtime`, resolved by bench/runtime.ts). */
+export async function runProfile(options: ProfileOptions, log: (line: string) => void, runtime: ServerRuntime = hostRuntime()): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), "dynamo-profile-"));
   const rawProfiles = join(workDir, "cpuprofiles");
   const configPath = join(workDir, "dynamo.json");
@@ -76,7 +80,8 @@ export async function runProfile(options: ProfileOptions, log: (line: string) =>
   writeFileSync(configPath, JSON.stringify(config));
   const nodeArgs = [...options.nodeArgs];
   if (options.profileDir !== undefined) nodeArgs.push("--cpu-prof", "--cpu-prof-dir", rawProfiles);
-  const cluster = await startDevCluster({ nodes: 3, log, config: configPath, peerTls: options.peerTls, nodeArgs }).catch((error: unknown) => {
+  if (runtime.source !== "host") log(describeRuntime(runtime));
+  const cluster = await startDevCluster({ nodes: 3, log, config: configPath, peerTls: options.peerTls, nodeArgs, runtime: runtime.path }).catch((error: unknown) => {
     // A cluster that never started (a bad --tuning key, say) leaves nothing worth keeping.
     rmSync(workDir, { recursive: true, force: true });
     throw error;

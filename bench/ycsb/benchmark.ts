@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { startFloor } from "../floor/cluster.js";
 import { cpuMsPerOperation, CpuWindow } from "../peers/cpu.js";
+import { describeRuntime, hostRuntime, type ServerRuntime } from "../runtime.js";
 import { DEFAULT_BENCH_OPTIONS, type BenchOptions } from "./options.js";
 import type { Targets } from "./phases.js";
 import { seededRandom, type SeededRandom as Random } from "../../lib/random.js";
@@ -26,6 +27,8 @@ export interface BenchReport {
   seed: number;
   options: Record<string, unknown>;
   machine: { cpus: number; cpuModel: string; loadAverage: number[]; node: string; platform: string };
+  /** The Node.js the self-started store and the floor ran (the driver runs on `machine.node`). */
+  serverRuntime: { version: string; source: string };
   store: { urls: string[]; selfStarted: boolean };
   load: { store: RunResult; floor: RunResult | undefined };
   runs: Array<{ phase: string; store: RunResult; floor: RunResult | undefined }>;
@@ -48,13 +51,21 @@ export function timestamp(date: Date): string {
   return date.toISOString().replace(/[:.]/g, "-");
 }
 
-export async function runBenchmark(options: BenchOptions, log: (line: string) => void): Promise<{ report: BenchReport; path: string }> {
+/** `runtime` is the Node.js the self-started store and the floor run (`--runtime`, resolved by bench/runtime.ts). */
+export async function runBenchmark(
+  options: BenchOptions,
+  log: (line: string) => void,
+  runtime: ServerRuntime = hostRuntime(),
+): Promise<{ report: BenchReport; path: string }> {
   const startedAt = new Date();
   const root = seededRandom(options.seed);
   const values = randomValues(DEFAULT_BENCH_OPTIONS.valuePoolSize, options.valueBytes, root.fork());
   log(`seed ${options.seed} (replay with --seed ${options.seed}); ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 
-  const store = options.urls ? externalStore(options.urls) : await startDevCluster({ nodes: options.nodes, log, peerTls: options.peerTls });
+  if (runtime.source !== "host") log(describeRuntime(runtime));
+  const store = options.urls
+    ? externalStore(options.urls)
+    : await startDevCluster({ nodes: options.nodes, log, peerTls: options.peerTls, runtime: runtime.path });
   const targets: Targets = { store, floor: undefined };
   // The processes whose CPU each side's runs are charged: a self-started cluster's supervisor tree (its nodes), the
   // floor's processes. A store given by --url is not measured.
@@ -74,14 +85,14 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
   try {
     if (!options.skipFloor && options.baseline === "plaintext-peers") {
       // The "floor" columns then hold the same store with peer TLS off, measured right after the store each time.
-      const plaintext = await startDevCluster({ nodes: options.nodes, log, peerTls: false });
+      const plaintext = await startDevCluster({ nodes: options.nodes, log, peerTls: false, runtime: runtime.path });
       targets.floor = plaintext;
       floorRoots = plaintext.pid === undefined ? [] : [plaintext.pid];
       log(`baseline: the same store with plaintext peer ports at ${plaintext.urls.join(" ")} (the "floor" columns below)`);
     } else if (!options.skipFloor && options.baseline === "round-robin") {
       log(`baseline: the same cluster through a round-robin client (the "floor" columns below), before or after the ${options.clientRouting}-routed one in turn`);
     } else if (!options.skipFloor) {
-      const floor = await startFloor({ nodes: options.nodes, valueBytes: options.valueBytes });
+      const floor = await startFloor({ nodes: options.nodes, valueBytes: options.valueBytes, runtime: runtime.path });
       targets.floor = floor;
       floorRoots = floor.pids;
       log(`floor: ${options.nodes} echo processes at ${floor.urls.join(" ")}`);
@@ -191,6 +202,7 @@ export async function runBenchmark(options: BenchOptions, log: (line: string) =>
         node: process.version,
         platform: `${os.platform()} ${os.release()}`,
       },
+      serverRuntime: { version: runtime.version, source: runtime.source === "path" ? runtime.path : runtime.source },
       store: { urls: store.urls, selfStarted: options.urls === undefined },
       load,
       runs,

@@ -1,6 +1,7 @@
 /** The benchmark's command line, parsed and checked once, with its defaults in one place. */
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
+import { RUNTIME_USAGE } from "../runtime.js";
 import { parsePhases, type Phase } from "./phases.js";
 import { parseWorkloads, type Workload } from "./workloads.js";
 
@@ -43,6 +44,8 @@ export interface BenchOptions {
   clientRouting: "round-robin" | "ring";
   /** Mutual TLS on the measured store's peer ports (on by default, as in every cluster). */
   peerTls: boolean;
+  /** The Node.js the self-started store and the floor run (`--runtime`, resolved by bench/runtime.ts). */
+  runtime: string;
   outDir: string;
 }
 
@@ -63,6 +66,7 @@ export const BENCH_USAGE = `usage: npm run bench -- [flags]
   --baseline B          floor; plaintext-peers: the same store with peer TLS off; round-robin: the same
                         cluster through a round-robin client (with --client-routing ring)    [floor]
   --peer-tls on|off     mutual TLS on the measured store's peer ports                       [on]
+  --runtime R           Node.js of the self-started store and the floor: ${RUNTIME_USAGE}  [host]
   --out DIR             where the JSON results go                                           [${DEFAULT_BENCH_OPTIONS.outDir}]`;
 
 /** A numeric flag's value, or `fallback` when absent; throws a one-line message naming the flag when it is bad. */
@@ -96,6 +100,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
       nodes: { type: "string" },
       "client-routing": { type: "string" },
       "peer-tls": { type: "string" },
+      runtime: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -130,6 +135,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     nodes: numberFlag(values.nodes, "nodes", d.nodes, 3),
     clientRouting,
     peerTls: peerTls === "on",
+    runtime: values.runtime ?? "host",
     outDir: values.out ?? d.outDir,
   };
 }

@@ -109,6 +109,8 @@ export interface DevClusterOptions {
   peerTls?: boolean;
   /** Node.js flags for the supervisor, which passes them on to every node it starts (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** The `node` binary the supervisor and its nodes run (bench/runtime.ts); this process's by default. */
+  runtime?: string;
 }
 
 export async function startDevCluster(options: DevClusterOptions): Promise<StoreCluster> {
@@ -128,6 +130,7 @@ export async function startDevCluster(options: DevClusterOptions): Promise<Store
         config: options.config,
         peerTls: options.peerTls,
         nodeArgs: options.nodeArgs,
+        runtime: options.runtime,
         startTimeoutMs: START_TIMEOUT_MS,
       });
       dataDirs.set(supervisor.child, dataDir);

@@ -7,6 +7,7 @@
  */
 import { chmodSync, mkdirSync, renameSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
+import { IMAGE_NODE_VERSION } from "../../lib/node-release.js";
 import { cachedArchive, contentKey } from "./cache.js";
 import { layerFile, writeLayout } from "./oci-layout.js";
 import { run } from "./run.js";
@@ -16,7 +17,7 @@ export const BASE_IMAGE_RECIPE = {
   debianMirror: "http://deb.debian.org/debian",
   /** On top of Debian's minbase variant: TLS roots for npm, and the atomics library Node.js links against. */
   debianPackages: ["ca-certificates", "libatomic1"],
-  nodeVersion: "24.22.3",
+  nodeVersion: IMAGE_NODE_VERSION,
   npmVersion: "11.21.2",
   /** The official image's unprivileged user. */
   nodeUid: 1000,

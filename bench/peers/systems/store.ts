@@ -14,6 +14,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DynamoClient } from "../../../client/index.js";
 import { DYNAMO_CLI, REPO_ROOT } from "../../../lib/local-cluster.js";
+import type { ServerRuntime } from "../../runtime.js";
 import { startDevCluster } from "../../ycsb/store.js";
 import { dynamoTarget, type DynamoUpdateMode } from "../../ycsb/target.js";
 import { REQUEST_TIMEOUT_MS, type PeerSystem, type PreparedSystem, type RunningSystem, type StartContext } from "./system.js";
@@ -35,10 +36,17 @@ function storeDurability(durable: boolean): string {
     : "LevelDB write without fsync (survives a process crash, not a power loss); acknowledged by w=2 of 3 replicas";
 }
 
-async function startStore(context: StartContext, bucket: string, updateMode: DynamoUpdateMode, label: string, peerTls: boolean): Promise<RunningSystem> {
+async function startStore(
+  context: StartContext,
+  bucket: string,
+  updateMode: DynamoUpdateMode,
+  label: string,
+  peerTls: boolean,
+  runtime: ServerRuntime,
+): Promise<RunningSystem> {
   const configPath = join(context.workDir, "dynamo.json");
   writeFileSync(configPath, `${JSON.stringify(storeConfig(context.durable), null, 2)}\n`);
-  const cluster = await startDevCluster({ nodes: STORE_NODES, log: context.log, config: configPath, peerTls });
+  const cluster = await startDevCluster({ nodes: STORE_NODES, log: context.log, config: configPath, peerTls, runtime: runtime.path });
   const clients: DynamoClient[] = [];
   const variantsFor = (urls: string[]) => {
     const client = new DynamoClient(urls, { maxSockets: context.clients, timeoutMs: REQUEST_TIMEOUT_MS });
@@ -60,39 +68,40 @@ async function startStore(context: StartContext, bucket: string, updateMode: Dyn
   };
 }
 
-/** The package version and the commit the build came from, so a table says which store it measured. */
-function storeVersion(): string {
+/** The package version, the commit the build came from and the Node.js it runs on, so a table says what it measured. */
+function storeVersion(runtime: ServerRuntime): string {
   const { version } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
+  const on = `on Node.js ${runtime.version}${runtime.source === "host" ? "" : ` (${runtime.source === "path" ? runtime.path : runtime.source})`}`;
   try {
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    return `store ${version} (${commit.trim()})`;
+    return `store ${version} (${commit.trim()}) ${on}`;
   } catch {
-    return `store ${version}`;
+    return `store ${version} ${on}`;
   }
 }
 
-function prepareStore(bucket: string, updateMode: DynamoUpdateMode, label: string, peerTls = true): Promise<PreparedSystem> {
+function prepareStore(runtime: ServerRuntime, bucket: string, updateMode: DynamoUpdateMode, label: string, peerTls = true): Promise<PreparedSystem> {
   if (!existsSync(DYNAMO_CLI)) return Promise.reject(new Error(`${DYNAMO_CLI} is missing; run 'npm run build' first`));
-  return Promise.resolve({ version: storeVersion(), start: (context) => startStore(context, bucket, updateMode, label, peerTls) });
+  return Promise.resolve({ version: storeVersion(runtime), start: (context) => startStore(context, bucket, updateMode, label, peerTls, runtime) });
 }
 
 export const store: PeerSystem = {
   name: "store",
   setup: `${STORE_NODES}-node dynamo dev (peer port over mutual TLS), lww bucket n=3 r=2 w=2, blind updates`,
   durability: storeDurability,
-  prepare: () => prepareStore(STORE_LWW_BUCKET, "blind", "store"),
+  prepare: (_log, runtime) => prepareStore(runtime, STORE_LWW_BUCKET, "blind", "store"),
 };
 
 export const storeRmw: PeerSystem = {
   name: "store-rmw",
   setup: `${STORE_NODES}-node dynamo dev (peer port over mutual TLS), default (siblings) bucket n=3 r=2 w=2, update = read + write with its context`,
   durability: storeDurability,
-  prepare: () => prepareStore("default", "read-modify-write", "store-rmw"),
+  prepare: (_log, runtime) => prepareStore(runtime, "default", "read-modify-write", "store-rmw"),
 };
 
 export const storePlain: PeerSystem = {
   name: "store-plain",
   setup: `${STORE_NODES}-node dynamo dev with the peer ports in plaintext (--insecure-peer-plaintext), lww bucket n=3 r=2 w=2, blind updates`,
   durability: storeDurability,
-  prepare: () => prepareStore(STORE_LWW_BUCKET, "blind", "store-plain", false),
+  prepare: (_log, runtime) => prepareStore(runtime, STORE_LWW_BUCKET, "blind", "store-plain", false),
 };

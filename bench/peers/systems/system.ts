@@ -4,6 +4,7 @@
  * (etcd is measured twice, with linearizable and with serializable reads), the processes whose CPU it spends, how to
  * take one node away, and how to stop it completely.
  */
+import type { ServerRuntime } from "../../runtime.js";
 import type { KvTarget } from "../../ycsb/target.js";
 
 export const SYSTEM_NAMES = ["store", "store-plain", "store-rmw", "cassandra", "etcd", "redis"] as const;
@@ -50,8 +51,11 @@ export interface PeerSystem {
   setup: string;
   /** How a write is made durable in this mode (stated in the table). */
   durability(durable: boolean): string;
-  /** Installs or fetches what the system needs, before any measurement, and says how to start it. */
-  prepare(log: (line: string) => void): Promise<PreparedSystem>;
+  /**
+   * Installs or fetches what the system needs, before any measurement, and says how to start it. `runtime` is the
+   * Node.js the store's processes run (`--runtime`); the other systems have runtimes of their own.
+   */
+  prepare(log: (line: string) => void, runtime: ServerRuntime): Promise<PreparedSystem>;
 }
 
 export interface PreparedSystem {

@@ -38,4 +38,13 @@ describe("benchmark scripts' command lines", function () {
     assert.equal(noCycles.status, 2, noCycles.stderr);
     assert.match(noCycles.stderr, /^bench:rebalance: --cycles must be an integer of at least 1, got '0'/);
   });
+
+  it("refuses a --runtime that is not a Node.js binary before starting anything", () => {
+    for (const [script, name] of [["ycsb", "bench"], ["profile", "bench:profile"], ["peers", "bench:peers"]]) {
+      const bad = run(script!, ["--runtime", "/nonexistent/node"]);
+      assert.equal(bad.status, 2, `${name}: ${bad.stderr}`);
+      assert.match(bad.stderr, new RegExp(`^${name}: --runtime: /nonexistent/node is not an executable file`));
+      assert.doesNotMatch(bad.stderr, /\n\s+at /, "a stack trace instead of a message");
+    }
+  });
 });

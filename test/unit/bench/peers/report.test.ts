@@ -39,7 +39,7 @@ function report(measurements: Measurement[], downOne = false): PeersReport {
     finishedAt: "2026-11-30T00:20:00.000Z",
     seed: 7,
     command: "npm run bench:peers",
-    options: { systems: ["store", "etcd"], workloads: ["A"], rounds: 2, clients: 16, seconds: 20, warmupSeconds: 5, systemWarmupSeconds: 20, records: 10_000, valueBytes: 1024, downOne, durable: false },
+    options: { systems: ["store", "etcd"], workloads: ["A"], rounds: 2, clients: 16, seconds: 20, warmupSeconds: 5, systemWarmupSeconds: 20, records: 10_000, valueBytes: 1024, downOne, durable: false, runtime: "host" },
     machine: { cpus: 2, cpuModel: "Test CPU", memoryGiB: 24, loadAverage: [4.5, 3, 2], node: "v20", platform: "linux" },
     systems: [
       { name: "store", version: "store 0.1.0", setup: "3 nodes", durability: "LevelDB without fsync" },
