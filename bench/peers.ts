@@ -4,7 +4,7 @@
  * started is stopped on the way out, Ctrl-C included.
  */
 import { parsePeersOptions, PEERS_USAGE, runPeers, stopEverything, type PeersOptions } from "./peers/index.js";
-import { resolveRuntime, type ServerRuntime } from "./runtime.js";
+import { resolveRuntimeFlag } from "./runtime.js";
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -22,13 +22,8 @@ async function main(argv: string[]): Promise<number> {
     log(PEERS_USAGE);
     return 0;
   }
-  let runtime: ServerRuntime;
-  try {
-    runtime = await resolveRuntime(options.runtime, log);
-  } catch (error) {
-    process.stderr.write(`bench:peers: ${(error as Error).message}\n`);
-    return 2;
-  }
+  const runtime = await resolveRuntimeFlag(options.runtime, "bench:peers", log);
+  if (runtime === undefined) return 2;
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) return;

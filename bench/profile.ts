@@ -6,7 +6,7 @@
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
 import { runProfile, type ProfileOptions } from "./profile/run.js";
-import { resolveRuntime, RUNTIME_USAGE, type ServerRuntime } from "./runtime.js";
+import { resolveRuntimeFlag, RUNTIME_USAGE } from "./runtime.js";
 import { numberFlag } from "./ycsb/options.js";
 import { stopAllDevClusters } from "./ycsb/store.js";
 import { parseWorkloads } from "./ycsb/workloads.js";
@@ -93,13 +93,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  let runtime: ServerRuntime;
-  try {
-    runtime = await resolveRuntime(options.runtime, (line) => process.stdout.write(`${line}\n`));
-  } catch (error) {
-    process.stderr.write(`bench:profile: ${(error as Error).message}\n`);
-    return 2;
-  }
+  const runtime = await resolveRuntimeFlag(options.runtime, "bench:profile", (line) => process.stdout.write(`${line}\n`));
+  if (runtime === undefined) return 2;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => void stopAllDevClusters().finally(() => process.exit(130)));
   }

@@ -38,9 +38,14 @@ export function hostRuntime(): ServerRuntime {
   return { path: process.execPath, version: process.version, source: "host" };
 }
 
+/** How a report names the runtime: `host`, `image`, or the path given. */
+export function runtimeName(runtime: ServerRuntime): string {
+  return runtime.source === "path" ? runtime.path : runtime.source;
+}
+
 /** One line for a report: which Node.js ran the servers. */
 export function describeRuntime(runtime: ServerRuntime): string {
-  return `servers on Node.js ${runtime.version} (${runtime.source === "path" ? runtime.path : runtime.source})`;
+  return `servers on Node.js ${runtime.version} (${runtimeName(runtime)})`;
 }
 
 /** Resolves a `--runtime` value to a binary; throws an Error with a one-line message on a bad value. */
@@ -49,6 +54,19 @@ export async function resolveRuntime(choice: string, log: (line: string) => void
   if (choice === "image") return { ...(await checkedRuntime(await imageNode(log))), source: "image" };
   if (choice === "") throw new Error(`--runtime must be ${RUNTIME_USAGE}`);
   return checkedRuntime(choice);
+}
+
+/**
+ * `resolveRuntime` for a command's `main`: on a bad value it prints "COMMAND: message" and returns undefined, for the
+ * command to exit with 2 (bad usage) before it starts anything.
+ */
+export async function resolveRuntimeFlag(choice: string, command: string, log: (line: string) => void): Promise<ServerRuntime | undefined> {
+  try {
+    return await resolveRuntime(choice, log);
+  } catch (error) {
+    process.stderr.write(`${command}: ${(error as Error).message}\n`);
+    return undefined;
+  }
 }
 
 async function checkedRuntime(path: string): Promise<ServerRuntime> {

@@ -2,7 +2,7 @@
  * `npm run bench`: parses the command line and runs the YCSB-style benchmark (see docs/benchmarks.md). Exit codes:
  * 0 ok, 1 the run failed, 2 bad usage.
  */
-import { resolveRuntime, type ServerRuntime } from "./runtime.js";
+import { resolveRuntimeFlag } from "./runtime.js";
 import { BENCH_USAGE, parseBenchOptions, runBenchmark, type BenchOptions } from "./ycsb/index.js";
 
 function log(line: string): void {
@@ -21,13 +21,8 @@ async function main(argv: string[]): Promise<number> {
     log(BENCH_USAGE);
     return 0;
   }
-  let runtime: ServerRuntime;
-  try {
-    runtime = await resolveRuntime(options.runtime, log);
-  } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n`);
-    return 2;
-  }
+  const runtime = await resolveRuntimeFlag(options.runtime, "bench", log);
+  if (runtime === undefined) return 2;
   try {
     const { path } = await runBenchmark(options, log, runtime);
     log(`\nresults written to ${path}`);

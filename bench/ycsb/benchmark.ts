@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { startFloor } from "../floor/cluster.js";
 import { cpuMsPerOperation, CpuWindow } from "../peers/cpu.js";
-import { describeRuntime, hostRuntime, type ServerRuntime } from "../runtime.js";
+import { describeRuntime, hostRuntime, runtimeName, type ServerRuntime } from "../runtime.js";
 import { DEFAULT_BENCH_OPTIONS, type BenchOptions } from "./options.js";
 import type { Targets } from "./phases.js";
 import { seededRandom, type SeededRandom as Random } from "../../lib/random.js";
@@ -202,7 +202,7 @@ export async function runBenchmark(
         node: process.version,
         platform: `${os.platform()} ${os.release()}`,
       },
-      serverRuntime: { version: runtime.version, source: runtime.source === "path" ? runtime.path : runtime.source },
+      serverRuntime: { version: runtime.version, source: runtimeName(runtime) },
       store: { urls: store.urls, selfStarted: options.urls === undefined },
       load,
       runs,

@@ -14,7 +14,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DynamoClient } from "../../../client/index.js";
 import { DYNAMO_CLI, REPO_ROOT } from "../../../lib/local-cluster.js";
-import type { ServerRuntime } from "../../runtime.js";
+import { runtimeName, type ServerRuntime } from "../../runtime.js";
 import { startDevCluster } from "../../ycsb/store.js";
 import { dynamoTarget, type DynamoUpdateMode } from "../../ycsb/target.js";
 import { REQUEST_TIMEOUT_MS, type PeerSystem, type PreparedSystem, type RunningSystem, type StartContext } from "./system.js";
@@ -71,7 +71,7 @@ async function startStore(
 /** The package version, the commit the build came from and the Node.js it runs on, so a table says what it measured. */
 function storeVersion(runtime: ServerRuntime): string {
   const { version } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
-  const on = `on Node.js ${runtime.version}${runtime.source === "host" ? "" : ` (${runtime.source === "path" ? runtime.path : runtime.source})`}`;
+  const on = `on Node.js ${runtime.version}${runtime.source === "host" ? "" : ` (${runtimeName(runtime)})`}`;
   try {
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
     return `store ${version} (${commit.trim()}) ${on}`;
