@@ -262,6 +262,21 @@ export class TestCluster {
       return "";
     }
   }
+
+  /**
+   * The logs of the nodes `indexes`, joined, once they match `pattern`; they are returned as they stand after
+   * `timeoutMs` otherwise, for the caller's assertion to show. A node's lines reach its file through the supervisor's
+   * pipe and write stream, so a line the node has written may not be on disk yet when the request that caused it
+   * returns: a test that reads the file at once fails whenever the machine is busy.
+   */
+  async logsMatching(pattern: RegExp, indexes: number[], timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const logs = indexes.map((i) => this.nodeLog(i)).join("");
+      if (pattern.test(logs) || Date.now() > deadline) return logs;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 function readLogs(dataDir: string): string {

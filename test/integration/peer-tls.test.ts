@@ -99,7 +99,7 @@ describe("mutual TLS on the peer port", function () {
     assert.notEqual(before, expected);
     assert.ok(writes > 10, `${writes} writes during the rotation`);
     assert.deepEqual(failures, []);
-    assert.match(cluster.nodeLog(0), /reloaded the peer port's TLS certificates/);
+    assert.match(await cluster.logsMatching(/reloaded the peer port's TLS certificates/, [0]), /reloaded the peer port's TLS certificates/);
   });
 });
 
