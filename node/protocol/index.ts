@@ -23,7 +23,7 @@ export {
   SCAN_LIMIT_MAX,
 } from "./peer-ops.js";
 export { PEER_COMPACT_COORDINATE_HEADER, PEER_COMPACT_HEADER } from "./peer-ops.js";
-export type { BodyCodec, DecodedEntry, PeerHandler, PeerHandlers, PeerOp, PeerRequest, PeerRequestOut, PeerResponse, PeerResponseOut } from "./peer-ops.js";
+export type { BodyCodec, DecodedEntry, ReceivedRecord, PeerHandler, PeerHandlers, PeerOp, PeerRequest, PeerRequestOut, PeerResponse, PeerResponseOut } from "./peer-ops.js";
 export {
   ADMIN_PATHS,
   adminErrorSchema,

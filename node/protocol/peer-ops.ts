@@ -69,10 +69,44 @@ const noBody: BodyCodec<undefined> = {
   },
 };
 
-const recordBody: BodyCodec<VersionedRecord> = {
-  encode: encodeRecord,
+/** A record to send, or its encoding when the sender has it already: sent as it is then, not encoded again. */
+function encodeRecordOrBytes(record: VersionedRecord | Buffer): Buffer {
+  return Buffer.isBuffer(record) ? record : encodeRecord(record);
+}
+
+/** A record, sent as the sender stored it when it has those bytes (a coordinator's new version), and decoded. */
+const storedOrRecordBody: BodyCodec<VersionedRecord | Buffer, VersionedRecord> = {
+  encode: encodeRecordOrBytes,
   decode: (bytes) => decodeRecord(bytes),
 };
+
+/**
+ * A record received in its encoding, checked (`checkRecord`) but decoded only when something reads `record`: a
+ * replica stores most replicated versions in the bytes they came in (`LocalReplica.mergeReceived`). `encoded` and the
+ * values of `record` view the message: whatever keeps them past it copies them.
+ */
+export interface ReceivedRecord {
+  readonly encoded: Buffer;
+  readonly summary: RecordSummary;
+  readonly record: VersionedRecord;
+}
+
+/**
+ * A version being replicated: the sender gives the record, or its encoding when it has it already (a coordinator
+ * that has just stored it, and sends it to every other replica); the receiver gets it checked, not decoded.
+ */
+const replicatedBody: BodyCodec<VersionedRecord | Buffer, ReceivedRecord> = {
+  encode: encodeRecordOrBytes,
+  decode: (bytes) => new LazyRecord(bytes, checkedSummary(bytes, "the record")),
+};
+
+/** What `checkRecord` finds of received bytes; for bytes that are not a record, `decodeRecord`'s error naming why. */
+function checkedSummary(bytes: Buffer, what: string): RecordSummary {
+  const summary = checkRecord(bytes);
+  if (summary !== undefined) return summary;
+  decodeRecord(bytes);
+  throw new PeerMessageError(`${what} fails its check`);
+}
 
 /**
  * A record as the sender stores it, or nothing when the key is absent (an encoded record is never empty): a replica
@@ -121,18 +155,27 @@ export interface DecodedEntry {
  * `encoded`: whatever keeps a record past the page (the replica's merge, whose result is cached) copies its values
  * (`withOwnValues`).
  */
-class ReceivedEntry implements DecodedEntry {
+class LazyRecord implements ReceivedRecord {
   private decoded: VersionedRecord | undefined;
 
   constructor(
-    readonly bucket: string,
-    readonly key: Buffer,
     readonly encoded: Buffer,
     readonly summary: RecordSummary,
   ) {}
 
   get record(): VersionedRecord {
     return (this.decoded ??= decodeRecord(this.encoded, { copyValues: false }));
+  }
+}
+
+class ReceivedEntry extends LazyRecord implements DecodedEntry {
+  constructor(
+    readonly bucket: string,
+    readonly key: Buffer,
+    encoded: Buffer,
+    summary: RecordSummary,
+  ) {
+    super(encoded, summary);
   }
 }
 
@@ -143,13 +186,7 @@ const entriesBody: BodyCodec<RawEntry[], DecodedEntry[]> = {
     decodeEntries(bytes).map((entry) => {
       if (!BUCKET_NAME_PATTERN.test(entry.bucket)) throw new PeerMessageError(`entry with an invalid bucket name '${entry.bucket.slice(0, 80)}'`);
       if (entry.key.length === 0 || entry.key.length > KEY_BYTES_MAX) throw new PeerMessageError(`entry with a ${entry.key.length}-byte key`);
-      const summary = checkRecord(entry.record);
-      if (summary === undefined) {
-        // Decoding says what is wrong with the record.
-        decodeRecord(entry.record);
-        throw new PeerMessageError("an entry's record fails its check");
-      }
-      return new ReceivedEntry(entry.bucket, entry.key, entry.record, summary);
+      return new ReceivedEntry(entry.bucket, entry.key, entry.record, checkedSummary(entry.record, "an entry's record"));
     }),
 };
 
@@ -196,7 +233,7 @@ export const PEER_OPS = {
   /** Merges a version into the receiver's replica; `hintFor` makes the receiver keep it for a member that is down. */
   replicate: op({
     request: z.object({ ...keyAddress, hintFor: memberId.optional() }),
-    requestBody: recordBody,
+    requestBody: replicatedBody,
     response: z.object({ changed: z.boolean() }),
     responseBody: noBody,
   }),
@@ -215,7 +252,7 @@ export const PEER_OPS = {
     }),
     requestBody: bytesBody,
     response: empty,
-    responseBody: recordBody,
+    responseBody: storedOrRecordBody,
   }),
   /** One page of a partition after a cursor, for rebuilds and ownership handoff. */
   scan: op({

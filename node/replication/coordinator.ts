@@ -13,7 +13,7 @@ import type { NodeMetrics } from "../metrics/index.js";
 import { RequestNotSentError, type PeerHandlers, type PeerOp } from "../peer/index.js";
 import type { PeerRequestOut, PeerResponse } from "../protocol/index.js";
 import { partitionOf } from "../ring/index.js";
-import { encodedRecordBytes, merge, reconcile, sameVersion } from "../versioning/index.js";
+import { merge, reconcile, sameVersion } from "../versioning/index.js";
 import type { Hlc, VersionVector, VersionedRecord } from "../versioning/types.js";
 import { QuorumTracker } from "./quorum.js";
 import type { LocalReplica, ReplicaKey } from "./replica.js";
@@ -80,7 +80,7 @@ export class Coordinator {
     // A stand-in whose hint store is full cannot keep the write for its owner, so another replica versions it.
     if (!mine || (mine.hintFor !== undefined && !this.deps.hints.hasRoom())) return this.forward(plan, { ...request, context: context ?? {} });
     try {
-      return await this.coordinateLocally(plan, mine, { ...request, context: context ?? {} });
+      return (await this.coordinateLocally(plan, mine, { ...request, context: context ?? {} })).record;
     } catch (err) {
       // Concurrent writes can fill the hint store between the check above and this write's turn to add its hint.
       // Nothing was stored here then, so another replica versions the write, as if the store had been full before.
@@ -109,7 +109,7 @@ export class Coordinator {
     const outcome = await this.withDeadline(tracker.done, "read").finally(() => clearTimeout(speculate));
     if (!outcome.ok) throw new DynamoError("unavailable", `read quorum not reached: ${outcome.reason}`);
     const merged = mergeAll(tracker.replies.map((r) => r.value), request.bucket);
-    this.scheduleReadRepair(at, request.bucket, fanout);
+    this.scheduleReadRepair(at, request.bucket, fanout, merged);
     return merged;
   }
 
@@ -134,10 +134,10 @@ export class Coordinator {
         const { hintFor, ...at } = header;
         const bucket = this.requireBucket(at.bucket);
         // The marker goes first: a stand-in copy is only ever dropped when no marker points at it.
-        if (hintFor !== undefined && !(await this.deps.hints.add({ owner: hintFor, ...at, bytes: encodedRecordBytes(body) }))) {
+        if (hintFor !== undefined && !(await this.deps.hints.add({ owner: hintFor, ...at, bytes: body.encoded.length }))) {
           throw new DynamoError("unavailable", `${this.deps.cluster.self} cannot keep a hint for ${hintFor}: its hint store is full`);
         }
-        const { changed } = await this.deps.replica.merge(at, bucket.reconciliation, body);
+        const { changed } = await this.deps.replica.mergeReceived(at, bucket.reconciliation, body);
         return { header: { changed } };
       },
       coordinate: async ({ header, body }) => {
@@ -148,7 +148,7 @@ export class Coordinator {
           // not_ready, not unavailable: the forwarder may try another replica, since nothing was stored here.
           throw new DynamoError("not_ready", `${this.deps.cluster.self} cannot coordinate this key: it holds no replica or has no room for hints`);
         }
-        const record = await this.coordinateLocally(plan, mine, {
+        const { encoded } = await this.coordinateLocally(plan, mine, {
           bucket,
           key: header.key,
           value: header.delete ? null : body,
@@ -158,7 +158,7 @@ export class Coordinator {
           pw: header.pw,
           stampedAt: header.stampedAt,
         });
-        return { header: {}, body: record };
+        return { header: {}, body: encoded };
       },
     };
   }
@@ -170,12 +170,17 @@ export class Coordinator {
     return planReplicas(ring, partition, bucket.n, (id) => this.deps.cluster.isUp(id), { sloppy: true });
   }
 
-  private async coordinateLocally(plan: ReplicaPlan, mine: ReplicaTarget, request: WriteRequest & { context: VersionVector }): Promise<VersionedRecord> {
+  /** Versions and stores the write here and replicates it; resolves with the new version and its encoding. */
+  private async coordinateLocally(
+    plan: ReplicaPlan,
+    mine: ReplicaTarget,
+    request: WriteRequest & { context: VersionVector },
+  ): Promise<{ record: VersionedRecord; encoded: Buffer }> {
     const at: ReplicaKey = { partition: plan.partition, bucket: request.bucket.name, key: request.key };
     if (mine.hintFor !== undefined && !(await this.deps.hints.add({ owner: mine.hintFor, ...at, bytes: request.value?.length ?? 0 }))) {
       throw new NoRoomForHint(`${this.deps.cluster.self} stands in for ${mine.hintFor} but its hint store is full`);
     }
-    const record = await this.deps.replica.coordinate(
+    const { record, encoded } = await this.deps.replica.coordinate(
       at,
       request.bucket.reconciliation,
       request.context,
@@ -190,7 +195,8 @@ export class Coordinator {
       const header = { partition: at.partition, bucket: at.bucket, key: at.key };
       for (const target of others) {
         const withHint = target.hintFor === undefined ? header : { ...header, hintFor: target.hintFor };
-        this.call(target.id, "replicate", { header: withHint, body: record }).then(
+        // Every replica gets the bytes stored here: encoded once, not once per replica.
+        this.call(target.id, "replicate", { header: withHint, body: encoded }).then(
           () => tracker.success(target.id, target.primary, true),
           (err: Error) => tracker.failure(target.id, target.primary, err),
         );
@@ -202,7 +208,7 @@ export class Coordinator {
     if (!outcome.ok) {
       throw new DynamoError("unavailable", `write quorum not reached (the write may be stored on some replicas): ${outcome.reason}`);
     }
-    return record;
+    return { record, encoded };
   }
 
   /**
@@ -264,9 +270,10 @@ export class Coordinator {
     throw new DynamoError("unavailable", `no replica could coordinate the write: ${lastError?.message ?? "no replicas"}`);
   }
 
-  private scheduleReadRepair(at: ReplicaKey, bucket: BucketConfig, fanout: ReadFanout): void {
+  /** `merged` is what the read answered, merged from the replies it had: the repair's target when they were all. */
+  private scheduleReadRepair(at: ReplicaKey, bucket: BucketConfig, fanout: ReadFanout, merged: VersionedRecord | undefined): void {
     if (fanout.allAnswered) {
-      this.repair(at, bucket, fanout.tracker.replies);
+      this.repair(at, bucket, fanout.tracker.replies, merged);
       return;
     }
     if (this.repairsInFlight >= this.deps.tuning.readRepairQueueMax) {
@@ -281,8 +288,12 @@ export class Coordinator {
     });
   }
 
-  private repair(at: ReplicaKey, bucket: BucketConfig, replies: { id: string; value: VersionedRecord | undefined }[]): void {
-    const merged = mergeAll(replies.map((r) => r.value), bucket);
+  private repair(
+    at: ReplicaKey,
+    bucket: BucketConfig,
+    replies: { id: string; value: VersionedRecord | undefined }[],
+    merged = mergeAll(replies.map((r) => r.value), bucket),
+  ): void {
     if (!merged) return;
     for (const reply of replies) {
       if (reply.value && sameVersion(reply.value, merged)) continue;

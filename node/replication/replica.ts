@@ -12,7 +12,8 @@
  */
 import { DynamoError } from "../errors/index.js";
 import { dataKey, recordId, type Store } from "../storage/index.js";
-import { decodeRecord, encodedRecordBytes, HybridClock, merge, reconcile, sameVersion, siblingCheck, update, withOwnValues } from "../versioning/index.js";
+import type { ReceivedRecord } from "../protocol/index.js";
+import { clockCovers, decodeRecord, encodedRecordBytes, encodeRecord, HybridClock, merge, reconcile, sameVersion, siblingCheck, update, withOwnValues } from "../versioning/index.js";
 import type { RecordSummary } from "../versioning/index.js";
 import type { Hlc, Reconciliation, VersionVector, VersionedRecord } from "../versioning/types.js";
 
@@ -94,8 +95,9 @@ export class LocalReplica {
   }
 
   /**
-   * Creates the next version of a key from a client's write, stores it, and returns it for replication. `stampedAt`
-   * is the timestamp the node that took the client's request gave it, when that node forwarded it here.
+   * Creates the next version of a key from a client's write, stores it, and returns it and its encoding for
+   * replication. `stampedAt` is the timestamp the node that took the client's request gave it, when that node forwarded
+   * it here.
    */
   async coordinate(
     at: ReplicaKey,
@@ -103,7 +105,7 @@ export class LocalReplica {
     context: VersionVector,
     write: { value: Buffer | null; contentType: string },
     stampedAt?: Hlc,
-  ): Promise<VersionedRecord> {
+  ): Promise<{ record: VersionedRecord; encoded: Buffer }> {
     return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
       const local = await this.store.get(at.partition, at.bucket, at.key);
       if (stampedAt) this.clock.observe(stampedAt);
@@ -117,7 +119,8 @@ export class LocalReplica {
         );
       }
       const resolved = reconcile(next, mode);
-      const bytes = encodedRecordBytes(resolved);
+      const encoded = encodeRecord(resolved);
+      const bytes = encoded.length;
       if (bytes > this.limits.recordBytesMax) {
         this.events.recordRefusal(at, bytes, false);
         throw new DynamoError(
@@ -127,9 +130,9 @@ export class LocalReplica {
         );
       }
       if (verdict === "warn") this.events.siblingWarning(at, next.siblings.length);
-      await this.store.put(at.partition, at.bucket, at.key, resolved);
+      await this.store.putEncodedRecord(at.partition, at.bucket, at.key, encoded);
       for (const { listener } of this.listeners) listener(at, local, resolved);
-      return resolved;
+      return { record: resolved, encoded };
     });
   }
 
@@ -200,23 +203,65 @@ export class LocalReplica {
    */
   async merge(at: ReplicaKey, mode: Reconciliation, incoming: VersionedRecord): Promise<{ record: VersionedRecord; changed: boolean }> {
     return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
-      const local = await this.store.get(at.partition, at.bucket, at.key);
-      for (const sibling of incoming.siblings) this.clock.observe(sibling.timestamp);
-      const merged = reconcile(merge(local, incoming)!, mode);
-      const changed = local === undefined || !sameVersion(local, merged);
-      if (changed && this.overCeiling(at, merged)) {
-        throw new DynamoError(
-          "record_too_large",
-          `merging would make the key's record larger than the ${replicationCeiling(this.limits)}-byte replication ceiling (twice recordBytesMax); ` +
-            "this replica keeps its version until a client resolves the key's siblings",
-        );
-      }
-      if (changed) {
-        await this.store.put(at.partition, at.bucket, at.key, merged);
-        for (const { listener } of this.listeners) listener(at, local, merged);
-      }
-      return { record: merged, changed };
+      return this.mergeHeld(at, mode, await this.store.get(at.partition, at.bucket, at.key), incoming);
     });
+  }
+
+  /**
+   * `merge` for a version another replica sent in its encoding (a coordinator's `replicate`). When its clock covers the
+   * local version's and it is reconciled for the bucket, a merge would give it back as it is: it is then stored in the
+   * bytes it came in, with neither side decoded and nothing encoded, which is what nearly every replicated write is.
+   * Otherwise it is merged as `merge` merges it.
+   */
+  async mergeReceived(at: ReplicaKey, mode: Reconciliation, incoming: ReceivedRecord): Promise<{ changed: boolean }> {
+    return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
+      const stored = await this.store.getEncoded(at.partition, at.bucket, at.key);
+      const { encoded, summary } = incoming;
+      const asSent =
+        (mode !== "lww" || summary.siblings <= 1) &&
+        encoded.length <= replicationCeiling(this.limits) &&
+        (stored === undefined || clockCovers(encoded, stored));
+      if (!asSent) {
+        const { changed } = await this.mergeHeld(at, mode, stored === undefined ? undefined : decodeRecord(stored), withOwnValues(incoming.record));
+        return { changed };
+      }
+      this.clock.observe({ ms: summary.newestMs, logical: summary.newestLogical });
+      if (stored !== undefined && stored.equals(encoded)) return { changed: false };
+      await this.store.putStored(at.partition, at.bucket, at.key, encoded);
+      // Listeners that track the partition get both versions decoded; they read them at once, while the message the
+      // new one views is still held.
+      let before: VersionedRecord | undefined;
+      for (const { listener, scope } of this.listeners) {
+        if (scope !== undefined && !scope(at.partition)) continue;
+        if (stored !== undefined) before ??= decodeRecord(stored);
+        listener(at, before, incoming.record);
+      }
+      return { changed: true };
+    });
+  }
+
+  /** Merges `incoming` into `local`, the key's version read under its record lock, and stores the result. */
+  private async mergeHeld(
+    at: ReplicaKey,
+    mode: Reconciliation,
+    local: VersionedRecord | undefined,
+    incoming: VersionedRecord,
+  ): Promise<{ record: VersionedRecord; changed: boolean }> {
+    for (const sibling of incoming.siblings) this.clock.observe(sibling.timestamp);
+    const merged = reconcile(merge(local, incoming)!, mode);
+    const changed = local === undefined || !sameVersion(local, merged);
+    if (changed && this.overCeiling(at, merged)) {
+      throw new DynamoError(
+        "record_too_large",
+        `merging would make the key's record larger than the ${replicationCeiling(this.limits)}-byte replication ceiling (twice recordBytesMax); ` +
+          "this replica keeps its version until a client resolves the key's siblings",
+      );
+    }
+    if (changed) {
+      await this.store.put(at.partition, at.bucket, at.key, merged);
+      for (const { listener } of this.listeners) listener(at, local, merged);
+    }
+    return { record: merged, changed };
   }
 
   private overCeiling(at: ReplicaKey, record: VersionedRecord): boolean {

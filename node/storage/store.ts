@@ -307,9 +307,21 @@ export class Store {
   }
 
   async put(partition: number, bucket: string, key: Buffer, record: VersionedRecord): Promise<void> {
+    await this.putEncodedRecord(partition, bucket, key, encodeRecord(record));
+  }
+
+  /**
+   * Stores a record in the encoding another replica sent it in, checked on receipt (`checkRecord`). The bytes are
+   * copied: they view a received message, which the write log would otherwise keep whole until LevelDB holds them.
+   */
+  async putStored(partition: number, bucket: string, key: Buffer, encoded: Buffer): Promise<void> {
+    await this.putEncodedRecord(partition, bucket, key, Buffer.from(encoded));
+  }
+
+  /** Stores a record as `encodeRecord` gave it; the store keeps `encoded`, which nobody may change afterwards. */
+  async putEncodedRecord(partition: number, bucket: string, key: Buffer, encoded: Buffer): Promise<void> {
     const raw = dataKey(partition, bucket, key);
     const cacheKey = recordId(raw);
-    const encoded = encodeRecord(record);
     // Forget first: if the write fails, a later read goes to disk rather than trusting a version that may not be there.
     this.mutations += 1;
     this.partitionWriteCounts[partition]! += 1;

@@ -40,4 +40,4 @@ export type { ContextLimits } from "./context.js";
 export { CONTEXT_LIMITS, decodeContext, encodeContext } from "./context.js";
 
 export type { DecodeOptions, RecordSummary } from "./codec.js";
-export { checkRecord, CorruptRecordError, decodeRecord, encodedRecordBytes, encodeRecord, RECORD_FORMAT_VERSION, withOwnValues } from "./codec.js";
+export { checkRecord, clockCovers, CorruptRecordError, decodeRecord, encodedRecordBytes, encodeRecord, RECORD_FORMAT_VERSION, withOwnValues } from "./codec.js";

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { PEER_OPS } from "../../../node/protocol/index.js";
 import { LocalReplica } from "../../../node/replication/index.js";
 import { dataKey, recordId, Store } from "../../../node/storage/index.js";
+import type { DynamoError } from "../../../node/errors/index.js";
 import { encodeRecord, HybridClock, liveSiblings, merge, update, type VersionedRecord } from "../../../node/versioning/index.js";
 import { openTempStore, removeTempStore, type TempStore } from "../../helpers/temp-store.js";
 
@@ -20,7 +21,7 @@ describe("merging a page of records", function () {
     const seen: string[] = [];
     replica.onWrite((at) => seen.push(at.key.toString()));
     const ts = { ms: 1, logical: 0 };
-    const mine = await replica.coordinate({ partition: 5, bucket: "b", key: Buffer.from("shared") }, "siblings", {}, { value: Buffer.from("local"), contentType: "text/plain" });
+    const { record: mine } = await replica.coordinate({ partition: 5, bucket: "b", key: Buffer.from("shared") }, "siblings", {}, { value: Buffer.from("local"), contentType: "text/plain" });
     const theirs = update(undefined, {}, { value: Buffer.from("remote"), contentType: "text/plain", timestamp: ts }, "other-actor");
     const fresh = update(undefined, {}, { value: Buffer.from("new"), contentType: "text/plain", timestamp: ts }, "other-actor");
     seen.length = 0;
@@ -132,7 +133,7 @@ describe("merging a page of records", function () {
         const message = PEER_OPS.scan.responseBody.encode(sent.map((e) => ({ bucket: e.bucket, key: e.key, record: e.encoded })))!;
         const reads = new Set<string>();
         const entries = PEER_OPS.scan.responseBody.decode(message).map((e) => {
-          const record = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(e), "record")!.get!;
+          const record = getterOf(e, "record");
           Object.defineProperty(e, "record", { get: () => (reads.add(e.key.toString()), record.call(e)) });
           return Object.assign(e, { mode: "siblings" as const });
         });
@@ -213,6 +214,88 @@ describe("merging a page of records", function () {
     assert.deepEqual(await store.heldEncoded([], [], 0), []);
   });
 
+  describe("a version replicated by its coordinator (replicate)", function () {
+    const limits = { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 1 << 20 };
+    const quiet = { siblingWarning: () => undefined, siblingRefusal: () => undefined, recordRefusal: () => undefined };
+    const at = (key: string) => ({ partition: 7, bucket: "b", key: Buffer.from(key) });
+    const write = (record: VersionedRecord | undefined, value: string, actor: string, ms: number) =>
+      update(record, record?.clock ?? {}, { value: Buffer.from(value), contentType: "text/plain", timestamp: { ms, logical: 0 } }, actor);
+    const values = async (key: string) => liveSiblings((await store.get(7, "b", Buffer.from(key)))!).map((s) => s.value!.toString()).sort();
+    /** The version as a replica receives it, with a count of the times its record was decoded. */
+    const receive = (record: VersionedRecord) => {
+      const message = Buffer.from(encodeRecord(record));
+      const received = PEER_OPS.replicate.requestBody.decode(message);
+      let decodes = 0;
+      const decode = getterOf(received, "record");
+      Object.defineProperty(received, "record", { get: () => (decodes++, decode.call(received)) });
+      return { received, message, decodes: () => decodes };
+    };
+
+    it("stores a version that has seen the local one in the bytes it came in, decoding nothing", async function () {
+      const replica = new LocalReplica(store, new HybridClock(() => 0), limits, quiet);
+      const first = write(undefined, "one", "coordinator", 10);
+      const absent = receive(first);
+      assert.deepEqual(await replica.mergeReceived(at("k"), "siblings", absent.received), { changed: true });
+      const second = write(first, "two", "coordinator", 20);
+      const newer = receive(second);
+      const writesBefore = store.writeStats().operations;
+      assert.deepEqual(await replica.mergeReceived(at("k"), "siblings", newer.received), { changed: true });
+      assert.equal(absent.decodes() + newer.decodes(), 0, "neither version was decoded");
+      assert.equal(store.writeStats().operations - writesBefore, 1);
+      assert.deepEqual(await store.getEncoded(7, "b", Buffer.from("k")), encodeRecord(second), "stored as sent");
+      assert.deepEqual(replica.clock.peek(), { ms: 20, logical: 0 }, "the clock observed the version's newest timestamp");
+      // Nothing stored or cached may view the message.
+      newer.message.fill(0);
+      assert.deepEqual(await values("k"), ["two"]);
+      const again = receive(second);
+      assert.deepEqual(await replica.mergeReceived(at("k"), "siblings", again.received), { changed: false }, "the same version again changes nothing");
+      assert.equal(store.writeStats().operations - writesBefore, 1, "and writes nothing");
+    });
+
+    it("merges a concurrent version, and keeps the local one over an older one", async function () {
+      const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
+      const base = write(undefined, "base", "a", 1);
+      await replica.merge(at("k"), "siblings", write(base, "local", "a", 2));
+      const concurrent = receive(write(base, "remote", "b", 3));
+      assert.deepEqual(await replica.mergeReceived(at("k"), "siblings", concurrent.received), { changed: true });
+      assert.equal(concurrent.decodes(), 1, "a version that has not seen the local one is decoded and merged");
+      assert.deepEqual(await values("k"), ["local", "remote"]);
+      assert.deepEqual(await replica.mergeReceived(at("k"), "siblings", receive(base).received), { changed: false });
+      assert.deepEqual(await values("k"), ["local", "remote"]);
+    });
+
+    it("resolves a last-write-wins version that arrives with siblings, and refuses one over the ceiling", async function () {
+      const recordRefusals: number[] = [];
+      const small = { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 1000 };
+      const replica = new LocalReplica(store, new HybridClock(), small, { ...quiet, recordRefusal: (_at, bytes) => recordRefusals.push(bytes) });
+      const older = write(undefined, "older", "a", 1);
+      const both = merge(older, write(undefined, "newer", "b", 2))!;
+      assert.equal(both.siblings.length, 2);
+      assert.deepEqual(await replica.mergeReceived(at("lww"), "lww", receive(both).received), { changed: true });
+      assert.deepEqual(await values("lww"), ["newer"]);
+      const huge = write(undefined, "x".repeat(2500), "a", 5);
+      await assert.rejects(replica.mergeReceived(at("huge"), "siblings", receive(huge).received), (err: DynamoError) => err.code === "record_too_large");
+      assert.equal(recordRefusals.length, 1);
+      assert.equal(await store.get(7, "b", Buffer.from("huge")), undefined);
+    });
+
+    it("tells a listener that tracks the partition both versions, decoded", async function () {
+      const replica = new LocalReplica(store, new HybridClock(), limits, quiet);
+      let tracked = false;
+      const heard: string[] = [];
+      replica.onWrite(
+        (a, before, after) => heard.push(`${a.key.toString()}:${before ? liveSiblings(before)[0]!.value!.toString() : "-"}>${liveSiblings(after)[0]!.value!.toString()}`),
+        () => tracked,
+      );
+      const first = write(undefined, "one", "c", 1);
+      await replica.mergeReceived(at("k"), "siblings", receive(first).received);
+      assert.deepEqual(heard, [], "a listener out of scope is not told of versions stored as sent");
+      tracked = true;
+      await replica.mergeReceived(at("k"), "siblings", receive(write(first, "two", "c", 2)).received);
+      assert.deepEqual(heard, ["k:one>two"]);
+    });
+  });
+
   describe("scanning a partition in pages", function () {
     it("returns every record once, in order, within the record and byte bounds of each page", async function () {
       const replica = new LocalReplica(store, new HybridClock(), { siblingsWarn: 25, siblingsMax: 100, recordBytesMax: 1 << 20 }, { siblingWarning: () => undefined, siblingRefusal: () => undefined, recordRefusal: () => undefined });
@@ -237,3 +320,12 @@ describe("merging a page of records", function () {
     });
   });
 });
+
+/** The getter `name` of `object`, wherever on its prototype chain it is defined. */
+function getterOf(object: object, name: string): () => unknown {
+  for (let proto: object | null = Object.getPrototypeOf(object); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    const getter = Object.getOwnPropertyDescriptor(proto, name)?.get;
+    if (getter) return getter;
+  }
+  throw new Error(`no getter '${name}'`);
+}

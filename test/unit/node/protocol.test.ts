@@ -24,6 +24,7 @@ import {
   PeerMessageError,
   type PeerOp,
   type PeerRequestOut,
+  type ReceivedRecord,
 } from "../../../node/protocol/index.js";
 import { createRing } from "../../../node/ring/index.js";
 import { encodeRecord } from "../../../node/versioning/index.js";
@@ -98,7 +99,14 @@ describe("peer messages", function () {
     assert.deepEqual(fetch.request.header, { partition: 3, bucket: "default", key });
 
     const replicate = roundTrip("replicate", { header: { partition: 3, bucket: "b", key, hintFor: "node-2" }, body: RECORD });
-    assert.deepEqual(replicate.request, { header: { partition: 3, bucket: "b", key, hintFor: "node-2" }, body: RECORD });
+    assert.deepEqual(replicate.request.header, { partition: 3, bucket: "b", key, hintFor: "node-2" });
+    const received = replicate.request.body as ReceivedRecord;
+    assert.deepEqual(received.record, RECORD);
+    assert.deepEqual(received.encoded, encodeRecord(RECORD));
+    assert.deepEqual(received.summary, { siblings: 1, newestMs: RECORD.siblings[0]!.timestamp.ms, newestLogical: RECORD.siblings[0]!.timestamp.logical });
+    // A coordinator sends the bytes it stored; they arrive as the record does.
+    const asStored = roundTrip("replicate", { header: { partition: 3, bucket: "b", key }, body: encodeRecord(RECORD) });
+    assert.deepEqual((asStored.request.body as ReceivedRecord).record, RECORD);
 
     const scan = roundTrip("scan", { header: { partition: 1, limit: 10, after: { bucket: "b", key } } });
     assert.deepEqual(scan.request.header, { partition: 1, limit: 10, after: { bucket: "b", key } });

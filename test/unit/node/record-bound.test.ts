@@ -68,7 +68,7 @@ describe("the record bound", function () {
     const stored = (await replica.read(at))!;
     assert.equal(stored.siblings.length, 3);
     assert.ok(encodedRecordBytes(stored) <= LIMITS.recordBytesMax);
-    const resolved = await replica.coordinate(at, "siblings", stored.clock, { value: Buffer.from("merged"), contentType: "x" });
+    const { record: resolved } = await replica.coordinate(at, "siblings", stored.clock, { value: Buffer.from("merged"), contentType: "x" });
     assert.equal(resolved.siblings.length, 1);
   });
 
@@ -119,7 +119,7 @@ describe("hints refused for good", function () {
       replicate: async ({ header, body }) => {
         replicateCalls += 1;
         const { hintFor: _hintFor, ...key } = header;
-        return { header: { changed: (await ownerReplica.merge(key, "siblings", body)).changed } };
+        return { header: { changed: (await ownerReplica.mergeReceived(key, "siblings", body)).changed } };
       },
     });
     const token = "t".repeat(16);

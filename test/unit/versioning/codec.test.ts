@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
   checkRecord,
+  clockCovers,
   CorruptRecordError,
+  descends,
   decodeRecord,
   encodeRecord,
   merge,
@@ -264,5 +266,50 @@ describe("versioning: record codec on corrupt input", () => {
       if (assertSameVerdict(input, `run ${run}`)) accepted++;
     }
     assert.ok(accepted > 1000 && accepted < 3000, `both verdicts were exercised (${accepted} of 3000 accepted)`);
+  });
+
+  it("compares two records' clocks from their bytes as descends compares the decoded clocks (seeded)", () => {
+    const random = seededRandom(testSeed() + 8000);
+    // Actors that sort alike as strings and as UTF-8 bytes, and a pair that does not: U+FF5E sorts after U+1F600 as
+    // UTF-16 (0xD83D) but before it as UTF-8 (0xEF < 0xF0).
+    const actors = ["a", "ab", "b", "node-1", "node-10", "node-2", "z".repeat(40), "\uff5e", "\u{1f600}"];
+    let covered = 0;
+    let ambiguous = 0;
+    for (let run = 0; run < 3000; run++) {
+      const clockOf = () => {
+        const clock: Record<string, number> = {};
+        for (const actor of actors) if (random.chance(0.4)) clock[actor] = 1 + random.int(random.chance(0.1) ? 2 ** 40 : 4);
+        return clock;
+      };
+      const a = clockOf();
+      // Often a clock that `a` covers, or one that covers `a`, so that both verdicts and ties come up.
+      const b = random.chance(0.5) ? clockOf() : Object.fromEntries(Object.entries(a).map(([actor, n]) => [actor, Math.max(1, n - random.int(2) + random.int(2))]));
+      const recordOf = (clock: Record<string, number>): VersionedRecord => ({ clock, siblings: [] });
+      const verdict = clockCovers(encodeRecord(recordOf(a)), encodeRecord(recordOf(b)));
+      const expected = descends(a, b);
+      const nonAscii = [...Object.keys(a), ...Object.keys(b)].some((actor) => /[^\x00-\x7f]/.test(actor));
+      if (verdict !== expected) {
+        // Where byte order and string order disagree the answer may only err towards the general path.
+        assert.ok(nonAscii && !verdict, `run ${run}: clockCovers(${JSON.stringify(a)}, ${JSON.stringify(b)}) is ${verdict}, descends says ${expected}`);
+        ambiguous++;
+      }
+      if (verdict) covered++;
+    }
+    assert.ok(covered > 300 && covered < 2700, `both verdicts were exercised (${covered} of 3000 covered)`);
+    assert.ok(ambiguous < 300, `${ambiguous} of 3000 fell back because of the order of actors outside ASCII`);
+  });
+
+  it("compares clocks of records with siblings, and an empty clock", () => {
+    const one = update(undefined, {}, put("x"), "node-1");
+    const two = update(one, one.clock, put("y"), "node-2");
+    const concurrent = update(one, {}, put("z"), "node-3");
+    const bytes = (record: VersionedRecord) => encodeRecord(record);
+    assert.equal(clockCovers(bytes(two), bytes(one)), true);
+    assert.equal(clockCovers(bytes(one), bytes(two)), false);
+    assert.equal(clockCovers(bytes(two), bytes(two)), true);
+    assert.equal(clockCovers(bytes(two), bytes(concurrent)), false);
+    assert.equal(clockCovers(bytes(concurrent), bytes(two)), false);
+    assert.equal(clockCovers(bytes(one), bytes({ clock: {}, siblings: [] })), true);
+    assert.equal(clockCovers(bytes({ clock: {}, siblings: [] }), bytes(one)), false);
   });
 });
