@@ -157,22 +157,24 @@ async function handleGet(deps: ClientApiDeps, req: IncomingMessage, res: ServerR
   const { bucket, key, quorum } = parseKvRequest(deps, req);
   const record = await deps.coordinator.read({ bucket, key, r: quorum.r, pr: quorum.pr });
   const live = record ? liveSiblings(record) : [];
-  if (record) res.setHeader(CONTEXT_HEADER, encodeContext(record.clock, bucket.name, key, deps.contextSecret));
+  const context = record && encodeContext(record.clock, bucket.name, key, deps.contextSecret);
+  if (live.length === 1) {
+    deps.metrics.siblings.observe(1);
+    const value = live[0]!.value!;
+    // A stored value is whatever a client sent; a browser must never guess it is HTML or script. The stored
+    // Content-Type goes back byte for byte (express's `type()` would append a charset). The headers go as one list,
+    // which Node writes out without keeping them in an object first.
+    res.writeHead(200, [CONTEXT_HEADER, context!, "X-Content-Type-Options", "nosniff", "Content-Type", live[0]!.contentType, "Content-Length", String(value.length)]);
+    res.end(value);
+    return;
+  }
+  if (context) res.setHeader(CONTEXT_HEADER, context);
   if (live.length === 0) {
     sendError(res, new DynamoError("not_found", "no value is stored under this key"));
     return;
   }
   deps.metrics.siblings.observe(live.length);
-  // A stored value is whatever a client sent; a browser must never guess it is HTML or script.
   res.setHeader("X-Content-Type-Options", "nosniff");
-  if (live.length === 1) {
-    const only = live[0]!;
-    // The stored Content-Type goes back byte for byte; express's `type()` would append a charset.
-    res.statusCode = 200;
-    res.setHeader("Content-Type", only.contentType);
-    res.end(only.value);
-    return;
-  }
   sendJson(res, 300, {
     context: res.getHeader(CONTEXT_HEADER),
     siblings: live.map((s) => ({ value: s.value!.toString("base64"), contentType: s.contentType })),
@@ -217,8 +219,7 @@ function parseKvRequest(deps: ClientApiDeps, req: IncomingMessage): { bucket: Bu
 }
 
 function sendWritten(deps: ClientApiDeps, res: ServerResponse, record: VersionedRecord, bucket: string, key: Buffer): void {
-  res.setHeader(CONTEXT_HEADER, encodeContext(record.clock, bucket, key, deps.contextSecret));
-  res.statusCode = 204;
+  res.writeHead(204, [CONTEXT_HEADER, encodeContext(record.clock, bucket, key, deps.contextSecret)]);
   res.end();
 }
 
@@ -243,11 +244,10 @@ function rawUrlOf(req: IncomingMessage): string {
   return (req as Partial<Request>).originalUrl ?? req.url ?? "/";
 }
 
-function splitUrl(originalUrl: string): { path: string; query: URLSearchParams } {
+/** The path and the query of a raw URL; no query (nearly every key-value request) parses nothing. */
+function splitUrl(originalUrl: string): { path: string; query: URLSearchParams | undefined } {
   const q = originalUrl.indexOf("?");
-  return q < 0
-    ? { path: originalUrl, query: new URLSearchParams() }
-    : { path: originalUrl.slice(0, q), query: new URLSearchParams(originalUrl.slice(q + 1)) };
+  return q < 0 ? { path: originalUrl, query: undefined } : { path: originalUrl.slice(0, q), query: new URLSearchParams(originalUrl.slice(q + 1)) };
 }
 
 /** Key-value requests being coordinated by one API instance right now, across all operations. */

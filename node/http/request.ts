@@ -24,13 +24,18 @@ export function parseKvPath(rawPath: string): KvPath {
   if (!BUCKET_NAME_PATTERN.test(bucket)) {
     throw invalidRequest(`invalid bucket name '${bucket.slice(0, 80)}': bucket names match [a-z0-9][a-z0-9_-]{0,62}`);
   }
-  const key = percentDecode(match[2]!, "key");
+  const rawKey = match[2]!;
+  // Plain printable ASCII is its own bytes, and valid UTF-8.
+  const plain = PLAIN_TEXT.test(rawKey);
+  const key = plain ? Buffer.from(rawKey, "latin1") : percentDecode(rawKey, "key");
   if (key.length === 0) throw invalidRequest("the key is empty: keys are 1 to 1024 bytes");
   if (key.length > KEY_BYTES_MAX) throw invalidRequest(`the key is ${key.length} bytes: keys are 1 to 1024 bytes`);
-  try {
-    utf8.decode(key);
-  } catch {
-    throw invalidRequest("the key is not valid UTF-8");
+  if (!plain) {
+    try {
+      utf8.decode(key);
+    } catch {
+      throw invalidRequest("the key is not valid UTF-8");
+    }
   }
   return { bucket, key };
 }
@@ -49,7 +54,11 @@ export function kvBucketOf(rawPath: string): string | undefined {
   }
 }
 
+/** Printable ASCII without '%': text that decodes to its own bytes. */
+const PLAIN_TEXT = /^[\x20-\x24\x26-\x7e]*$/;
+
 function percentDecode(text: string, what: string): Buffer {
+  if (PLAIN_TEXT.test(text)) return Buffer.from(text, "latin1");
   const bytes: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -82,8 +91,12 @@ export interface QuorumOptions {
 
 const ALLOWED_QUERY = new Set(["r", "w", "pr", "pw"]);
 
-/** Reads r/w/pr/pw from the query string, each between 1 and the bucket's n (pr/pw may also be 0). */
-export function parseQuorum(query: URLSearchParams, bucket: BucketConfig): QuorumOptions {
+/**
+ * Reads r/w/pr/pw from the query string, each between 1 and the bucket's n (pr/pw may also be 0); without a query
+ * string, the bucket's own.
+ */
+export function parseQuorum(query: URLSearchParams | undefined, bucket: BucketConfig): QuorumOptions {
+  if (query === undefined) return { r: bucket.r, w: bucket.w, pr: 0, pw: 0 };
   for (const name of query.keys()) {
     if (!ALLOWED_QUERY.has(name)) throw invalidRequest(`unknown query parameter '${name}': allowed are r, w, pr, pw`);
   }
