@@ -38,6 +38,12 @@ export interface WriteQueueLimits {
    * LevelDB again, so a LevelDB that stalls (compaction behind) holds the writers back instead of filling memory.
    */
   unappliedBytesMax: number;
+  /**
+   * How long a batch of logged writes gathers more before it goes to LevelDB (0: it goes once the batch before it is
+   * in). They are acknowledged from the log already and read through `unapplied` meanwhile, so the wait costs no
+   * request anything, and every trip to LevelDB's threads carries more writes.
+   */
+  applyDelayMs?: number;
 }
 
 const WRITTEN = Promise.resolve();
@@ -51,6 +57,8 @@ interface PrivateLevel {
 /** A batch the writes of one turn join; they wait for it to be written. */
 class Batch {
   readonly writes: RawWrite[] = [];
+  /** A logged batch may go to LevelDB: its gathering time is over (see `applyDelayMs`). */
+  due = false;
   bytes = 0;
   readonly done: Promise<void>;
   resolve!: () => void;
@@ -175,14 +183,30 @@ export class WriteQueue {
     if (!batch) {
       const fresh = new Batch();
       this.pending = batch = fresh;
-      // A logged batch waits while another is in flight: `finish` sends it.
-      if (this.log === undefined || this.inFlight.size === 0) setImmediate(() => this.flush(fresh));
+      this.schedule(fresh);
     }
     for (const w of writes) batch.writes.push(w);
     batch.bytes += bytes;
     // A caller's writes alone may pass the bounds (a large page of a transfer): they go at once, as one batch.
     if (alone || batch.writes.length >= this.limits.countMax || batch.bytes >= this.limits.bytesMax) this.flush(batch);
     return batch.done;
+  }
+
+  /**
+   * When a new batch goes to LevelDB: without a log, at the end of this turn; with one, once it has gathered writes
+   * for `applyDelayMs` and no other batch is in flight (`finish` sends it when one was).
+   */
+  private schedule(batch: Batch): void {
+    const delayMs = this.limits.applyDelayMs ?? 0;
+    if (this.log === undefined || delayMs === 0) {
+      batch.due = true;
+      if (this.log === undefined || this.inFlight.size === 0) setImmediate(() => this.flush(batch));
+      return;
+    }
+    setTimeout(() => {
+      batch.due = true;
+      if (this.inFlight.size === 0) this.flush(batch);
+    }, delayMs).unref();
   }
 
   /** Writes what is queued and waits for every batch in flight (before a close or a range deletion). */
@@ -257,7 +281,7 @@ export class WriteQueue {
       }
     }
     batch.resolve();
-    if (this.log !== undefined && this.inFlight.size === 0 && this.pending !== undefined) this.flush(this.pending);
+    if (this.log !== undefined && this.inFlight.size === 0 && this.pending?.due) this.flush(this.pending);
   }
 }
 

@@ -124,6 +124,32 @@ describe("write log (acknowledged once logged, applied to LevelDB in batches)", 
       log.close(true);
     });
 
+    it("gathers logged writes for applyDelayMs and sends them to LevelDB in one trip, or at once when drained", async function () {
+      const log = new WriteLog(join(dir, "log"));
+      log.reset();
+      const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 20, applyDelayMs: 40 });
+      queue.useLog(log);
+      const trips: number[] = [];
+      const level = db as unknown as { _batch: (ops: unknown[], options: unknown) => Promise<void>; _put: (...args: unknown[]) => Promise<void> };
+      const batch = level._batch.bind(db);
+      const putOne = level._put.bind(db);
+      level._batch = (ops, options) => (trips.push(ops.length), batch(ops, options));
+      level._put = (...args) => (trips.push(1), putOne(...args));
+      for (let i = 0; i < 5; i++) {
+        await queue.write([put(`k${i}`, `v${i}`)]);
+        await nextTurn();
+      }
+      assert.deepEqual(trips, [], "nothing has gone to LevelDB within the delay");
+      assert.equal(queue.unapplied("k3")?.value?.toString(), "v3", "acknowledged writes are readable meanwhile");
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      assert.deepEqual(trips, [5], "the five writes went in one trip");
+      assert.equal((await db.get(Buffer.from("k4")))?.toString(), "v4");
+      await queue.write([put("late", "x")]);
+      await queue.applied();
+      assert.deepEqual(trips, [5, 1], "a drain sends what is gathered without waiting out the delay");
+      log.close(true);
+    });
+
     it("makes writers wait for LevelDB once the writes it does not hold pass the bound", async function () {
       const held = gate(db);
       const log = new WriteLog(join(dir, "log"));
@@ -227,7 +253,8 @@ describe("write log (acknowledged once logged, applied to LevelDB in batches)", 
       await store.open();
       const held = gate(store.level);
       await store.put(3, "b", Buffer.from("acked"), version("v"));
-      await nextTurn();
+      // The acknowledged write goes to LevelDB a moment later, gathered with whatever else came (applyDelayMs).
+      while (held.held() === 0) await new Promise((resolve) => setTimeout(resolve, 1));
       held.refuse(new Error("IO error: No space left on device"));
       await nextTurn();
       await assert.rejects(store.put(3, "b", Buffer.from("later"), version("w")), /LevelDB refused a batch of writes: IO error: No space left on device; the store takes no more writes until the node restarts/);
