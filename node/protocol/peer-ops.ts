@@ -115,7 +115,9 @@ function checkedSummary(bytes: Buffer, what: string): RecordSummary {
  */
 const storedRecordBody: BodyCodec<Buffer | undefined, VersionedRecord | undefined> = {
   encode: (bytes) => bytes,
-  decode: (bytes) => (bytes.length === 0 ? undefined : decodeRecord(bytes)),
+  // The values view the message rather than being copied out of it: a read merges the replies and answers at once,
+  // and what it stores (read repair) is encoded into new bytes.
+  decode: (bytes) => (bytes.length === 0 ? undefined : decodeRecord(bytes, { copyValues: false })),
 };
 
 /** Raw bytes, for a value being written; at most the frame's own bound. */

@@ -31,7 +31,7 @@ const UNAPPLIED_BYTES_MAX = 16 * 1024 * 1024;
  * How long logged writes gather before they go to LevelDB as one batch (see WriteQueueLimits): a trip to LevelDB's
  * threads per few writes was 4% of a busy node's main thread, most of it waking a pool thread.
  */
-const APPLY_DELAY_MS = Number(process.env.DYNAMO_EXP_APPLY_DELAY_MS ?? 10);
+const APPLY_DELAY_MS = 10;
 /** The write log's directory, inside the data directory (LevelDB leaves alone what it did not name). */
 const WRITE_LOG_DIR = "write-log";
 
