@@ -148,15 +148,7 @@ export interface DecodedEntry {
   summary?: RecordSummary;
 }
 
-/**
- * An entry of a page as received: its record checked (`checkRecord`) but decoded only when something reads it. Most of
- * a page is stored in the sender's bytes or found equal to what the receiver holds, and decoding every record into
- * objects on receipt cost a joining node 130 ms of its 3.0 CPU-seconds in a profiled scale-out, and the collection
- * of those objects more. `record` is a getter: a copy of an entry must name it (`Object.assign` onto the entry, or
- * `record: entry.record`), as spreading one leaves it out. The decoded values are views into the message, like
- * `encoded`: whatever keeps a record past the page (the replica's merge, whose result is cached) copies its values
- * (`withOwnValues`).
- */
+/** A record as received (`ReceivedRecord`): `encoded` decoded once, when `record` is first read. */
 class LazyRecord implements ReceivedRecord {
   private decoded: VersionedRecord | undefined;
 
@@ -170,6 +162,15 @@ class LazyRecord implements ReceivedRecord {
   }
 }
 
+/**
+ * An entry of a page as received: its record checked (`checkRecord`) but decoded only when something reads it. Most of
+ * a page is stored in the sender's bytes or found equal to what the receiver holds, and decoding every record into
+ * objects on receipt cost a joining node 130 ms of its 3.0 CPU-seconds in a profiled scale-out, and the collection
+ * of those objects more. `record` is a getter: a copy of an entry must name it (`Object.assign` onto the entry, or
+ * `record: entry.record`), as spreading one leaves it out. The decoded values are views into the message, like
+ * `encoded`: whatever keeps a record past the page (the replica's merge, whose result is cached) copies its values
+ * (`withOwnValues`).
+ */
 class ReceivedEntry extends LazyRecord implements DecodedEntry {
   constructor(
     readonly bucket: string,

@@ -221,8 +221,11 @@ export class LocalReplica {
         (mode !== "lww" || summary.siblings <= 1) &&
         encoded.length <= replicationCeiling(this.limits) &&
         (stored === undefined || clockCovers(encoded, stored));
+      // Nothing changes `stored` (a copy out of the cache, LevelDB's answer, or a logged write's bytes), so decoded,
+      // its values may view it rather than be copied again: what is stored or cached from them is encoded anew.
+      const local = () => (stored === undefined ? undefined : decodeRecord(stored, { copyValues: false }));
       if (!asSent) {
-        const { changed } = await this.mergeHeld(at, mode, stored === undefined ? undefined : decodeRecord(stored), withOwnValues(incoming.record));
+        const { changed } = await this.mergeHeld(at, mode, local(), withOwnValues(incoming.record));
         return { changed };
       }
       this.clock.observe({ ms: summary.newestMs, logical: summary.newestLogical });
@@ -233,7 +236,7 @@ export class LocalReplica {
       let before: VersionedRecord | undefined;
       for (const { listener, scope } of this.listeners) {
         if (scope !== undefined && !scope(at.partition)) continue;
-        if (stored !== undefined) before ??= decodeRecord(stored);
+        before ??= local();
         listener(at, before, incoming.record);
       }
       return { changed: true };
