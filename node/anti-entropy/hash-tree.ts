@@ -4,7 +4,7 @@
  * without reading anything else. Two replicas compare all leaves in one 8 KiB message and then look only at the keys
  * of segments that differ. Pure; the caller feeds it records.
  */
-import { hash } from "node:crypto";
+import { digestBytes } from "../../lib/digest.js";
 import { keyDigest } from "../ring/hash.js";
 import type { VersionedRecord } from "../versioning/types.js";
 
@@ -32,7 +32,7 @@ export function versionHash(digest: Buffer, record: VersionedRecord): KeyHash {
   const input = Buffer.allocUnsafe(digest.length + Buffer.byteLength(summary));
   digest.copy(input, 0);
   input.write(summary, digest.length, "utf8");
-  return { segment: digest.readUInt16BE(0) % SEGMENTS, hash: hash("sha1", input, "buffer").subarray(0, 8) };
+  return { segment: digest.readUInt16BE(0) % SEGMENTS, hash: digestBytes("sha1", input).subarray(0, 8) };
 }
 
 /** A canonical text of a record's version: its clock and the dots (and deletion marks) of its siblings. */

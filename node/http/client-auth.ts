@@ -12,7 +12,8 @@
  *         sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
  *         grants: { carts: rw, "*": r }
  */
-import { createHash, hash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { digestBytes } from "../../lib/digest.js";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { BUCKET_NAME_PATTERN } from "../config/index.js";
@@ -111,7 +112,7 @@ export class ClientTokens {
 
   /** The identity whose token this is, or undefined. Every entry is compared, whichever matches. */
   identify(token: string): ClientIdentity | undefined {
-    const digest = hash("sha256", token, "buffer");
+    const digest = digestBytes("sha256", token);
     let found: ClientIdentity | undefined;
     for (const entry of this.#entries) {
       if (timingSafeEqual(entry.digest, digest)) found = entry.identity;

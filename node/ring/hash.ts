@@ -4,7 +4,7 @@
  * contiguous range of the hash space, so partitions stay meaningful as ranges and neighbouring partitions are
  * neighbouring slices. SHA-1 is not used for security here: it is deterministic, fast, everywhere, and spreads keys well.
  */
-import { hash } from "node:crypto";
+import { digestBytes, digestPrefix32, digestText } from "../../lib/digest.js";
 import { assert } from "../errors/index.js";
 
 /** The partition count of a new cluster when none is configured. */
@@ -27,7 +27,7 @@ export function partitionOf(bucket: string, key: Buffer, partitions: number): nu
   assert(isPowerOfTwo(partitions) && partitions <= PARTITIONS_MAX, `partitions must be a power of two <= ${PARTITIONS_MAX}, got ${partitions}`);
   if (partitions === 1) return 0;
   const bits = Math.log2(partitions);
-  return keyDigest(bucket, key).readUInt32BE(0) >>> (32 - bits);
+  return digestPrefix32(digestText("sha1", digestInput(bucket, key))) >>> (32 - bits);
 }
 
 /**
@@ -36,10 +36,14 @@ export function partitionOf(bucket: string, key: Buffer, partitions: number): nu
  * call into the hash binding: every key-value request, and every write to a partition with a hash tree, computes it.
  */
 export function keyDigest(bucket: string, key: Buffer): Buffer {
+  return digestBytes("sha1", digestInput(bucket, key));
+}
+
+function digestInput(bucket: string, key: Buffer): Buffer {
   const bucketLength = Buffer.byteLength(bucket, "utf8");
   const input = Buffer.allocUnsafe(bucketLength + SEPARATOR.length + key.length);
   input.write(bucket, 0, "utf8");
   SEPARATOR.copy(input, bucketLength);
   key.copy(input, bucketLength + SEPARATOR.length);
-  return hash("sha1", input, "buffer");
+  return input;
 }

@@ -16,7 +16,8 @@
  * The clock is in the clear: it says which actors wrote the key and how often, nothing about the values. Contexts are
  * bounded in size (`CONTEXT_LIMITS`) so a header cannot make the node parse or allocate much.
  */
-import { hash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { digestBytes, digestText } from "../../lib/digest.js";
 import { DynamoError } from "../errors/index.js";
 import type { VersionVector } from "./types.js";
 import { ByteReader } from "./bytes.js";
@@ -45,7 +46,7 @@ export function encodeContext(clock: VersionVector, bucket: string, key: Buffer,
   buf[0] = CONTEXT_FORMAT_VERSION;
   writeClock(buf, 1, clock, actors);
   const body = buf.subarray(0, bodyLength);
-  mac(secret, bucket, key, body).copy(buf, bodyLength);
+  buf.write(mac(secret, bucket, key, body), bodyLength, "latin1");
   return buf.toString("base64url");
 }
 
@@ -73,7 +74,7 @@ export function decodeContext(
   if (raw.length < 2 + MAC_BYTES) throw invalid("context is truncated");
   if (raw[0] !== CONTEXT_FORMAT_VERSION) throw invalid(`context has unsupported format version ${raw[0]}`);
   const body = raw.subarray(0, raw.length - MAC_BYTES);
-  if (!timingSafeEqual(raw.subarray(raw.length - MAC_BYTES), mac(secret, bucket, key, body))) {
+  if (!timingSafeEqual(raw.subarray(raw.length - MAC_BYTES), Buffer.from(mac(secret, bucket, key, body), "latin1"))) {
     throw invalid(
       "context failed its integrity check: it was altered or truncated, or it was issued for another bucket or key",
     );
@@ -88,9 +89,10 @@ export function decodeContext(
 /**
  * HMAC-SHA256 (RFC 2104) over the domain, the bucket, the key and the context's bytes, computed as two one-shot SHA-256
  * hashes with the key's padded blocks prepared once per secret: every read and write answer carries a context, and an
- * `Hmac` object per answer (a key import, six calls into the binding) cost more than the hashing itself.
+ * `Hmac` object per answer (a key import, six calls into the binding) cost more than the hashing itself. The MAC comes
+ * back as a latin1 string of MAC_BYTES characters, one per byte (see lib/digest.ts).
  */
-function mac(secret: Buffer, bucket: string, key: Buffer, body: Buffer): Buffer {
+function mac(secret: Buffer, bucket: string, key: Buffer, body: Buffer): string {
   const { inner, outer } = padsOf(secret);
   const bucketLength = Buffer.byteLength(bucket, "utf8");
   const message = Buffer.allocUnsafe(HMAC_BLOCK_BYTES + MAC_DOMAIN.length + 4 + bucketLength + 4 + key.length + body.length);
@@ -103,8 +105,8 @@ function mac(secret: Buffer, bucket: string, key: Buffer, body: Buffer): Buffer 
   body.copy(message, at);
   const outerMessage = Buffer.allocUnsafe(HMAC_BLOCK_BYTES + 32);
   outer.copy(outerMessage, 0);
-  hash("sha256", message, "buffer").copy(outerMessage, HMAC_BLOCK_BYTES);
-  return hash("sha256", outerMessage, "buffer").subarray(0, MAC_BYTES);
+  outerMessage.write(digestText("sha256", message), HMAC_BLOCK_BYTES, "latin1");
+  return digestText("sha256", outerMessage).slice(0, MAC_BYTES);
 }
 
 /** SHA-256's block size: an HMAC key is padded (or first hashed) to it. */
@@ -116,7 +118,7 @@ function padsOf(secret: Buffer): { inner: Buffer; outer: Buffer } {
   let pads = padCache.get(secret);
   if (pads) return pads;
   const block = Buffer.alloc(HMAC_BLOCK_BYTES);
-  (secret.length > HMAC_BLOCK_BYTES ? hash("sha256", secret, "buffer") : secret).copy(block);
+  (secret.length > HMAC_BLOCK_BYTES ? digestBytes("sha256", secret) : secret).copy(block);
   pads = { inner: Buffer.alloc(HMAC_BLOCK_BYTES), outer: Buffer.alloc(HMAC_BLOCK_BYTES) };
   for (let i = 0; i < HMAC_BLOCK_BYTES; i++) {
     pads.inner[i] = block[i]! ^ 0x36;
