@@ -169,7 +169,7 @@ export class AntiEntropy {
     if (!res.header.canVote) return false;
     const theirs = res.body;
     try {
-      const changedHere = theirs ? await this.deps.merge(partition, bucket, key, theirs) : false;
+      const changedHere = theirs ? await this.deps.merge(partition, bucket, key, theirs.record) : false;
       const merged = await this.deps.store.get(partition, bucket, key);
       if (!merged) return changedHere;
       const reply = await client.call("replicate", { header, body: merged });

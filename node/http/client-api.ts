@@ -8,8 +8,8 @@ import express, { type Request } from "express";
 import type { BucketConfig, Tuning } from "../config/index.js";
 import { DynamoError } from "../errors/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
-import type { Coordinator } from "../replication/index.js";
-import { decodeContext, encodeContext, liveSiblings } from "../versioning/index.js";
+import type { Coordinator, ReadAnswer } from "../replication/index.js";
+import { decodeContext, encodeContext, encodeContextOfRecord, liveSiblings } from "../versioning/index.js";
 import type { VersionVector, VersionedRecord } from "../versioning/types.js";
 import { readBody, type BodyLimits } from "./body.js";
 import { errorBoundary, noRoute, sendError, sendJson, toDynamoError } from "./boundary.js";
@@ -155,9 +155,9 @@ export function createClientApi(deps: ClientApiDeps, kv = new KvRoutes(deps)): e
 
 async function handleGet(deps: ClientApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { bucket, key, quorum } = parseKvRequest(deps, req);
-  const record = await deps.coordinator.read({ bucket, key, r: quorum.r, pr: quorum.pr });
-  const live = record ? liveSiblings(record) : [];
-  const context = record && encodeContext(record.clock, bucket.name, key, deps.contextSecret);
+  const answer = await deps.coordinator.read({ bucket, key, r: quorum.r, pr: quorum.pr });
+  const live = answer ? liveSiblings(answer.record) : [];
+  const context = answer && contextOf(deps, answer, bucket.name, key);
   if (live.length === 1) {
     deps.metrics.siblings.observe(1);
     const value = live[0]!.value!;
@@ -216,6 +216,10 @@ function parseKvRequest(deps: ClientApiDeps, req: IncomingMessage): { bucket: Bu
   const { bucket: bucketName, key } = parseKvPath(path);
   const bucket = requireBucket(deps.buckets, bucketName);
   return { bucket, key, quorum: parseQuorum(query, bucket) };
+}
+
+function contextOf(deps: ClientApiDeps, answer: ReadAnswer, bucket: string, key: Buffer): string {
+  return answer.encoded ? encodeContextOfRecord(answer.encoded, bucket, key, deps.contextSecret) : encodeContext(answer.record.clock, bucket, key, deps.contextSecret);
 }
 
 function sendWritten(deps: ClientApiDeps, res: ServerResponse, record: VersionedRecord, bucket: string, key: Buffer): void {

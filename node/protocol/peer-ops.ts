@@ -110,14 +110,15 @@ function checkedSummary(bytes: Buffer, what: string): RecordSummary {
 
 /**
  * A record as the sender stores it, or nothing when the key is absent (an encoded record is never empty): a replica
- * answering a read sends its stored bytes as they are, and the reader decodes them, which saves the replica a decode
- * and an encode per read.
+ * answering a read sends its stored bytes as they are, which saves it a decode and an encode per read, and the reader
+ * gets them checked and decodes them only where it needs to (replicas that agree send equal bytes, of which a read
+ * decodes one).
  */
-const storedRecordBody: BodyCodec<Buffer | undefined, VersionedRecord | undefined> = {
+const storedRecordBody: BodyCodec<Buffer | undefined, ReceivedRecord | undefined> = {
   encode: (bytes) => bytes,
-  // The values view the message rather than being copied out of it: a read merges the replies and answers at once,
-  // and what it stores (read repair) is encoded into new bytes.
-  decode: (bytes) => (bytes.length === 0 ? undefined : decodeRecord(bytes, { copyValues: false })),
+  // The bytes, and the values decoded from them, view the message rather than being copied out of it: a read answers
+  // from them at once, and what it stores (read repair) is copied or encoded into new bytes.
+  decode: (bytes) => (bytes.length === 0 ? undefined : new LazyRecord(bytes, checkedSummary(bytes, "the record"))),
 };
 
 /** Raw bytes, for a value being written; at most the frame's own bound. */

@@ -11,9 +11,9 @@ import type { BucketConfig, Tuning } from "../config/index.js";
 import type { HintStore } from "../handoff/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
 import { RequestNotSentError, type PeerHandlers, type PeerOp } from "../peer/index.js";
-import type { PeerRequestOut, PeerResponse } from "../protocol/index.js";
+import type { PeerRequestOut, PeerResponse, ReceivedRecord } from "../protocol/index.js";
 import { partitionOf } from "../ring/index.js";
-import { merge, reconcile, sameVersion } from "../versioning/index.js";
+import { decodeRecord, merge, reconcile, sameVersion } from "../versioning/index.js";
 import type { Hlc, VersionVector, VersionedRecord } from "../versioning/types.js";
 import { QuorumTracker } from "./quorum.js";
 import type { LocalReplica, ReplicaKey } from "./replica.js";
@@ -53,6 +53,32 @@ export interface ReadRequest {
 }
 
 /**
+ * What a read answers: the merge of the replies, and its encoding when it is one replica's stored version as it is
+ * (the replies agreed, the usual case), from which the answer's context is taken without encoding the clock again.
+ */
+export interface ReadAnswer {
+  record: VersionedRecord;
+  encoded: Buffer | undefined;
+}
+
+/** One replica's stored version for a read, checked, decoded only where the read needs it. */
+type StoredVersion = Pick<ReceivedRecord, "encoded" | "record">;
+
+/**
+ * This node's own stored version (a copy out of the record cache, which the read owns): its values may view it, like
+ * those of a reply viewing its message.
+ */
+class LocalVersion implements StoredVersion {
+  private decoded: VersionedRecord | undefined;
+
+  constructor(readonly encoded: Buffer) {}
+
+  get record(): VersionedRecord {
+    return (this.decoded ??= decodeRecord(this.encoded, { copyValues: false }));
+  }
+}
+
+/**
  * A stand-in could not record the hint for the member it stands in for, so it stored nothing. It is `not_ready` so
  * that a forwarding node tries another replica, exactly as after the refusal it gives when its store is full upfront.
  */
@@ -73,7 +99,7 @@ export class Coordinator {
     let context = request.context;
     if (context === undefined && request.value === null) {
       const seen = await this.read({ bucket: request.bucket, key: request.key, r: request.bucket.r, pr: 0 });
-      context = seen?.clock ?? {};
+      context = seen?.record.clock ?? {};
     }
     const plan = this.plan(request.bucket, request.key);
     const mine = plan.targets.find((t) => t.id === this.deps.cluster.self);
@@ -96,24 +122,24 @@ export class Coordinator {
    * asks every replica at once, as all reads once did, so that read repair reaches a replica no other read asks.
    * r+w>n makes any r replicas of the preference list hold the newest acknowledged write, whichever r answer.
    */
-  async read(request: ReadRequest): Promise<VersionedRecord | undefined> {
+  async read(request: ReadRequest): Promise<ReadAnswer | undefined> {
     const plan = this.plan(request.bucket, request.key);
     const at: ReplicaKey = { partition: plan.partition, bucket: request.bucket.name, key: request.key };
     const order = readOrder(plan.targets, this.deps.cluster.self, (id) => this.deps.cluster.isUp(id));
     const primaries = order.filter((t) => t.primary).length;
-    const tracker = new QuorumTracker<VersionedRecord | undefined>({ total: request.r, primaries: request.pr }, order.length, primaries);
+    const tracker = new QuorumTracker<StoredVersion | undefined>({ total: request.r, primaries: request.pr }, order.length, primaries);
     const fanout = new ReadFanout(order, tracker, (target) => this.readVote(target, at));
     const chance = this.deps.tuning.readRepairChance;
     fanout.ask(chance > 0 && Math.random() < chance ? order.length : request.r);
     const speculate = setTimeout(() => fanout.ask(order.length), Math.max(this.deps.tuning.readSpeculateMs, this.fetchLatency.p99));
     const outcome = await this.withDeadline(tracker.done, "read").finally(() => clearTimeout(speculate));
     if (!outcome.ok) throw new DynamoError("unavailable", `read quorum not reached: ${outcome.reason}`);
-    const merged = mergeAll(tracker.replies.map((r) => r.value), request.bucket);
+    const merged = mergeReplies(tracker.replies, request.bucket);
     this.scheduleReadRepair(at, request.bucket, fanout, merged);
     return merged;
   }
 
-  private readVote(target: ReplicaTarget, at: ReplicaKey): Promise<VersionedRecord | undefined> {
+  private readVote(target: ReplicaTarget, at: ReplicaKey): Promise<StoredVersion | undefined> {
     if (target.id === this.deps.cluster.self) return this.readLocalVote(at);
     const started = performance.now();
     return this.call(target.id, "fetch", { header: { partition: at.partition, bucket: at.bucket, key: at.key } }).then((res) => {
@@ -225,9 +251,10 @@ export class Coordinator {
     }
   }
 
-  private async readLocalVote(at: ReplicaKey): Promise<VersionedRecord | undefined> {
+  private async readLocalVote(at: ReplicaKey): Promise<StoredVersion | undefined> {
     if (!this.deps.canVote(at.partition)) throw new DynamoError("unavailable", `${this.deps.cluster.self} is rebuilding partition ${at.partition}`);
-    return this.deps.replica.read(at);
+    const encoded = await this.deps.replica.readEncoded(at);
+    return encoded && new LocalVersion(encoded);
   }
 
   /**
@@ -271,7 +298,7 @@ export class Coordinator {
   }
 
   /** `merged` is what the read answered, merged from the replies it had: the repair's target when they were all. */
-  private scheduleReadRepair(at: ReplicaKey, bucket: BucketConfig, fanout: ReadFanout, merged: VersionedRecord | undefined): void {
+  private scheduleReadRepair(at: ReplicaKey, bucket: BucketConfig, fanout: ReadFanout, merged: ReadAnswer | undefined): void {
     if (fanout.allAnswered) {
       this.repair(at, bucket, fanout.tracker.replies, merged);
       return;
@@ -288,21 +315,17 @@ export class Coordinator {
     });
   }
 
-  private repair(
-    at: ReplicaKey,
-    bucket: BucketConfig,
-    replies: { id: string; value: VersionedRecord | undefined }[],
-    merged = mergeAll(replies.map((r) => r.value), bucket),
-  ): void {
+  private repair(at: ReplicaKey, bucket: BucketConfig, replies: Reply[], merged = mergeReplies(replies, bucket)): void {
     if (!merged) return;
     for (const reply of replies) {
-      if (reply.value && sameVersion(reply.value, merged)) continue;
+      if (reply.value && holdsAnswer(reply.value, merged)) continue;
       this.deps.metrics.readRepairs.inc();
       if (reply.id === this.deps.cluster.self) {
-        void this.deps.replica.merge(at, bucket.reconciliation, merged).catch((err: Error) => this.deps.log(`read repair of local replica failed: ${err.message}`));
+        void this.deps.replica.merge(at, bucket.reconciliation, merged.record).catch((err: Error) => this.deps.log(`read repair of local replica failed: ${err.message}`));
         continue;
       }
-      this.call(reply.id, "replicate", { header: { partition: at.partition, bucket: at.bucket, key: at.key }, body: merged }).catch(() => undefined);
+      const body = merged.encoded ?? merged.record;
+      this.call(reply.id, "replicate", { header: { partition: at.partition, bucket: at.bucket, key: at.key }, body }).catch(() => undefined);
     }
   }
 
@@ -341,10 +364,34 @@ export class Coordinator {
   }
 }
 
-function mergeAll(records: (VersionedRecord | undefined)[], bucket: BucketConfig): VersionedRecord | undefined {
+type Reply = { id: string; value: StoredVersion | undefined };
+
+/**
+ * The merge of a read's replies. Replicas that hold the same version hold the same bytes (the encoding is canonical), so
+ * where every reply that holds the key holds those bytes, the answer is that version, decoded once and merged with
+ * nothing; otherwise every reply is decoded and merged.
+ */
+function mergeReplies(replies: readonly Reply[], bucket: BucketConfig): ReadAnswer | undefined {
+  let first: StoredVersion | undefined;
+  let agree = true;
+  for (const { value } of replies) {
+    if (value === undefined) continue;
+    if (first === undefined) first = value;
+    else if (agree && !value.encoded.equals(first.encoded)) agree = false;
+  }
+  if (first === undefined) return undefined;
+  if (agree) {
+    const record = reconcile(first.record, bucket.reconciliation);
+    return { record, encoded: record === first.record ? first.encoded : undefined };
+  }
   let merged: VersionedRecord | undefined;
-  for (const record of records) merged = merge(merged, record);
-  return merged && reconcile(merged, bucket.reconciliation);
+  for (const { value } of replies) merged = merge(merged, value?.record);
+  return { record: reconcile(merged!, bucket.reconciliation), encoded: undefined };
+}
+
+/** Whether a replica's version is the read's answer already, so read repair has nothing to send it. */
+function holdsAnswer(version: StoredVersion, answer: ReadAnswer): boolean {
+  return answer.encoded !== undefined ? version.encoded.equals(answer.encoded) : sameVersion(version.record, answer.record);
 }
 
 /**
@@ -360,8 +407,8 @@ class ReadFanout {
 
   constructor(
     private readonly order: readonly ReplicaTarget[],
-    readonly tracker: QuorumTracker<VersionedRecord | undefined>,
-    private readonly vote: (target: ReplicaTarget) => Promise<VersionedRecord | undefined>,
+    readonly tracker: QuorumTracker<StoredVersion | undefined>,
+    private readonly vote: (target: ReplicaTarget) => Promise<StoredVersion | undefined>,
   ) {
     void tracker.done.then(() => this.check());
   }

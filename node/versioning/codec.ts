@@ -245,6 +245,19 @@ export function clockCovers(outer: Buffer, inner: Buffer): boolean {
   return true;
 }
 
+/**
+ * Where the clock of a valid encoded record ends: its bytes from 1 to there are the clock as `writeClock` wrote it,
+ * which is how a context carries it too (`encodeContextOfRecord`).
+ */
+export function clockEnd(encoded: Buffer): number {
+  const cursor = { at: 1 };
+  for (let left = readVarintAt(encoded, cursor); left > 0; left--) {
+    cursor.at += 1 + encoded[cursor.at]!;
+    readVarintAt(encoded, cursor);
+  }
+  return cursor.at;
+}
+
 /** A varint of a valid record at `cursor.at`, moving the cursor past it. */
 function readVarintAt(buf: Buffer, cursor: { at: number }): number {
   let value = 0;

@@ -21,7 +21,7 @@ import { digestBytes, digestText } from "../../lib/digest.js";
 import { DynamoError } from "../errors/index.js";
 import type { VersionVector } from "./types.js";
 import { ByteReader } from "./bytes.js";
-import { clockEncodedLength, readClock, sortedActors, writeClock } from "./codec.js";
+import { clockEncodedLength, clockEnd, readClock, sortedActors, writeClock } from "./codec.js";
 
 export const CONTEXT_FORMAT_VERSION = 1;
 const MAC_BYTES = 16;
@@ -47,6 +47,21 @@ export function encodeContext(clock: VersionVector, bucket: string, key: Buffer,
   writeClock(buf, 1, clock, actors);
   const body = buf.subarray(0, bodyLength);
   buf.write(mac(secret, bucket, key, body), bodyLength, "latin1");
+  return buf.toString("base64url");
+}
+
+/**
+ * `encodeContext` of a stored version's clock, from the version's encoding (a valid record): the record holds its clock
+ * in the bytes a context holds it in, so they are copied instead of the clock being sorted and written again. Every
+ * read answer carries a context, and most answer a version as one replica stored it.
+ */
+export function encodeContextOfRecord(encoded: Buffer, bucket: string, key: Buffer, secret: Buffer): string {
+  checkSecret(secret);
+  const end = clockEnd(encoded);
+  const buf = Buffer.allocUnsafe(end + MAC_BYTES);
+  buf[0] = CONTEXT_FORMAT_VERSION;
+  encoded.copy(buf, 1, 1, end);
+  buf.write(mac(secret, bucket, key, buf.subarray(0, end)), end, "latin1");
   return buf.toString("base64url");
 }
 

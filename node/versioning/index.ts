@@ -37,7 +37,7 @@ export type { SiblingLimits, SiblingVerdict } from "./sibling-limits.js";
 export { DEFAULT_SIBLING_LIMITS, siblingCheck } from "./sibling-limits.js";
 
 export type { ContextLimits } from "./context.js";
-export { CONTEXT_LIMITS, decodeContext, encodeContext } from "./context.js";
+export { CONTEXT_LIMITS, decodeContext, encodeContext, encodeContextOfRecord } from "./context.js";
 
 export type { DecodeOptions, RecordSummary } from "./codec.js";
 export { checkRecord, clockCovers, CorruptRecordError, decodeRecord, encodedRecordBytes, encodeRecord, RECORD_FORMAT_VERSION, withOwnValues } from "./codec.js";

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  encodeContext,
+  encodeContextOfRecord,
   checkRecord,
   clockCovers,
   CorruptRecordError,
@@ -119,6 +121,16 @@ describe("versioning: record codec", () => {
     encoded.fill(0x7a, encoded.length - 3);
     assert.equal(copied.siblings[0]?.value?.toString(), "abc");
     assert.equal(viewed.siblings[0]?.value?.toString(), "zzz");
+  });
+
+  it("gives a stored version's context from its encoding, equal to the context of its clock (seeded)", () => {
+    const random = seededRandom(testSeed() + 7000);
+    const secret = Buffer.from("a cluster secret");
+    for (let i = 0; i < 300; i++) {
+      const record = randomRecord(random);
+      const key = bytesOf(random.int(20), random);
+      assert.equal(encodeContextOfRecord(encodeRecord(record), "carts", key, secret), encodeContext(record.clock, "carts", key, secret));
+    }
   });
 
   it("round-trips random records (seeded)", () => {
