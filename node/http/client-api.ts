@@ -8,9 +8,9 @@ import express, { type Request } from "express";
 import type { BucketConfig, Tuning } from "../config/index.js";
 import { DynamoError } from "../errors/index.js";
 import type { NodeMetrics } from "../metrics/index.js";
-import type { Coordinator, ReadAnswer } from "../replication/index.js";
+import type { Coordinator, KeyAnswer } from "../replication/index.js";
 import { decodeContext, encodeContext, encodeContextOfRecord, liveSiblings } from "../versioning/index.js";
-import type { VersionVector, VersionedRecord } from "../versioning/types.js";
+import type { VersionVector } from "../versioning/types.js";
 import { readBody, type BodyLimits } from "./body.js";
 import { errorBoundary, noRoute, sendError, sendJson, toDynamoError } from "./boundary.js";
 import { ByteBudget } from "./byte-budget.js";
@@ -196,8 +196,8 @@ async function handlePut(deps: ClientApiDeps, bodies: Bodies, req: IncomingMessa
   try {
     const value = await readBody(req, res, lease, bodies.limits);
     const contentType = req.headers["content-type"] ?? "application/octet-stream";
-    const record = await deps.coordinator.write({ bucket, key, value, contentType, context, w: quorum.w, pw: quorum.pw });
-    sendWritten(deps, res, record, bucket.name, key);
+    const answer = await deps.coordinator.write({ bucket, key, value, contentType, context, w: quorum.w, pw: quorum.pw });
+    sendWritten(deps, res, answer, bucket.name, key);
   } finally {
     lease.release();
   }
@@ -206,8 +206,8 @@ async function handlePut(deps: ClientApiDeps, bodies: Bodies, req: IncomingMessa
 async function handleDelete(deps: ClientApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { bucket, key, quorum } = parseKvRequest(deps, req);
   const context = readContext(deps, req, bucket.name, key);
-  const record = await deps.coordinator.write({ bucket, key, value: null, contentType: "", context, w: quorum.w, pw: quorum.pw });
-  sendWritten(deps, res, record, bucket.name, key);
+  const answer = await deps.coordinator.write({ bucket, key, value: null, contentType: "", context, w: quorum.w, pw: quorum.pw });
+  sendWritten(deps, res, answer, bucket.name, key);
 }
 
 /** The validated bucket, key and quorum of a key-value request, from its raw URL. */
@@ -218,12 +218,12 @@ function parseKvRequest(deps: ClientApiDeps, req: IncomingMessage): { bucket: Bu
   return { bucket, key, quorum: parseQuorum(query, bucket) };
 }
 
-function contextOf(deps: ClientApiDeps, answer: ReadAnswer, bucket: string, key: Buffer): string {
+function contextOf(deps: ClientApiDeps, answer: KeyAnswer, bucket: string, key: Buffer): string {
   return answer.encoded ? encodeContextOfRecord(answer.encoded, bucket, key, deps.contextSecret) : encodeContext(answer.record.clock, bucket, key, deps.contextSecret);
 }
 
-function sendWritten(deps: ClientApiDeps, res: ServerResponse, record: VersionedRecord, bucket: string, key: Buffer): void {
-  res.writeHead(204, [CONTEXT_HEADER, encodeContext(record.clock, bucket, key, deps.contextSecret)]);
+function sendWritten(deps: ClientApiDeps, res: ServerResponse, answer: KeyAnswer, bucket: string, key: Buffer): void {
+  res.writeHead(204, [CONTEXT_HEADER, contextOf(deps, answer, bucket, key)]);
   res.end();
 }
 

@@ -53,10 +53,11 @@ export interface ReadRequest {
 }
 
 /**
- * What a read answers: the merge of the replies, and its encoding when it is one replica's stored version as it is
- * (the replies agreed, the usual case), from which the answer's context is taken without encoding the clock again.
+ * What a read or a write answers: the version (a read's merge of the replies), and its encoding where it is a version
+ * as a replica stored it (a write versioned here; a read whose replies agreed, the usual case), from which the
+ * answer's context is taken without encoding the clock again.
  */
-export interface ReadAnswer {
+export interface KeyAnswer {
   record: VersionedRecord;
   encoded: Buffer | undefined;
 }
@@ -95,7 +96,7 @@ export class Coordinator {
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
-  async write(request: WriteRequest): Promise<VersionedRecord> {
+  async write(request: WriteRequest): Promise<KeyAnswer> {
     let context = request.context;
     if (context === undefined && request.value === null) {
       const seen = await this.read({ bucket: request.bucket, key: request.key, r: request.bucket.r, pr: 0 });
@@ -106,7 +107,8 @@ export class Coordinator {
     // A stand-in whose hint store is full cannot keep the write for its owner, so another replica versions it.
     if (!mine || (mine.hintFor !== undefined && !this.deps.hints.hasRoom())) return this.forward(plan, { ...request, context: context ?? {} });
     try {
-      return (await this.coordinateLocally(plan, mine, { ...request, context: context ?? {} })).record;
+      const { record, encoded } = await this.coordinateLocally(plan, mine, { ...request, context: context ?? {} });
+      return { record, encoded };
     } catch (err) {
       // Concurrent writes can fill the hint store between the check above and this write's turn to add its hint.
       // Nothing was stored here then, so another replica versions the write, as if the store had been full before.
@@ -122,7 +124,7 @@ export class Coordinator {
    * asks every replica at once, as all reads once did, so that read repair reaches a replica no other read asks.
    * r+w>n makes any r replicas of the preference list hold the newest acknowledged write, whichever r answer.
    */
-  async read(request: ReadRequest): Promise<ReadAnswer | undefined> {
+  async read(request: ReadRequest): Promise<KeyAnswer | undefined> {
     const plan = this.plan(request.bucket, request.key);
     const at: ReplicaKey = { partition: plan.partition, bucket: request.bucket.name, key: request.key };
     const order = readOrder(plan.targets, this.deps.cluster.self, (id) => this.deps.cluster.isUp(id));
@@ -264,7 +266,7 @@ export class Coordinator {
    * too would store it twice, under two dots. The write is stamped here, when the client sent it, so if it does land
    * late it does not pass for newer than the writes made in between.
    */
-  private async forward(plan: ReplicaPlan, request: WriteRequest & { context: VersionVector }): Promise<VersionedRecord> {
+  private async forward(plan: ReplicaPlan, request: WriteRequest & { context: VersionVector }): Promise<KeyAnswer> {
     this.deps.metrics.forwarded.inc();
     const header = {
       bucket: request.bucket.name,
@@ -281,7 +283,7 @@ export class Coordinator {
     for (const target of candidates) {
       try {
         const res = await this.call(target.id, "coordinate", { header, body: request.value ?? Buffer.alloc(0) }, this.deps.tuning.requestTimeoutMs);
-        return res.body;
+        return { record: res.body, encoded: undefined };
       } catch (err) {
         const neverTaken = err instanceof RequestNotSentError || (err instanceof DynamoError && err.code === "not_ready");
         if (neverTaken) {
@@ -298,7 +300,7 @@ export class Coordinator {
   }
 
   /** `merged` is what the read answered, merged from the replies it had: the repair's target when they were all. */
-  private scheduleReadRepair(at: ReplicaKey, bucket: BucketConfig, fanout: ReadFanout, merged: ReadAnswer | undefined): void {
+  private scheduleReadRepair(at: ReplicaKey, bucket: BucketConfig, fanout: ReadFanout, merged: KeyAnswer | undefined): void {
     if (fanout.allAnswered) {
       this.repair(at, bucket, fanout.tracker.replies, merged);
       return;
@@ -371,7 +373,7 @@ type Reply = { id: string; value: StoredVersion | undefined };
  * where every reply that holds the key holds those bytes, the answer is that version, decoded once and merged with
  * nothing; otherwise every reply is decoded and merged.
  */
-function mergeReplies(replies: readonly Reply[], bucket: BucketConfig): ReadAnswer | undefined {
+function mergeReplies(replies: readonly Reply[], bucket: BucketConfig): KeyAnswer | undefined {
   let first: StoredVersion | undefined;
   let agree = true;
   for (const { value } of replies) {
@@ -390,7 +392,7 @@ function mergeReplies(replies: readonly Reply[], bucket: BucketConfig): ReadAnsw
 }
 
 /** Whether a replica's version is the read's answer already, so read repair has nothing to send it. */
-function holdsAnswer(version: StoredVersion, answer: ReadAnswer): boolean {
+function holdsAnswer(version: StoredVersion, answer: KeyAnswer): boolean {
   return answer.encoded !== undefined ? version.encoded.equals(answer.encoded) : sameVersion(version.record, answer.record);
 }
 
