@@ -326,7 +326,8 @@ describe("the calling side of the peer protocol", function () {
       const client = new PeerClient(url, { token: "t".repeat(16), timeoutMs: 2000, inFlightMax: 10, reconnectDelayMs: 10, from: "test" });
       try {
         const res = await client.call("fetch", { header: { partition: 0, bucket: "default", key: Buffer.from("k") } });
-        assert.deepEqual(res.body, RECORD);
+        assert.deepEqual(res.body?.record, RECORD);
+        assert.deepEqual(res.body?.encoded, encodeRecord(RECORD), "the stored bytes as sent");
         assert.deepEqual(seen, [compact ? 1 : 0x7b]);
       } finally {
         client.close();
