@@ -14,7 +14,7 @@ import { describeRuntime, hostRuntime, runtimeName, type ServerRuntime } from ".
 import { DEFAULT_BENCH_OPTIONS, type BenchOptions } from "./options.js";
 import type { Targets } from "./phases.js";
 import { seededRandom, type SeededRandom as Random } from "../../lib/random.js";
-import { compare, comparisonTable, cpuLine, cpuTable, phaseComparison, runLines, type ComparisonRow, type CpuRow } from "./report.js";
+import { compare, compareRounds, comparisonTable, cpuLine, cpuOfRounds, cpuTable, phaseComparison, runLines, type ComparisonRow, type CpuRow } from "./report.js";
 import { loadRecords, runWorkload, type RunOptions, type RunResult } from "./runner.js";
 import { externalStore, startDevCluster } from "./store.js";
 import { dynamoTarget, type KvTarget } from "./target.js";
@@ -31,7 +31,8 @@ export interface BenchReport {
   serverRuntime: { version: string; source: string };
   store: { urls: string[]; selfStarted: boolean };
   load: { store: RunResult; floor: RunResult | undefined };
-  runs: Array<{ phase: string; store: RunResult; floor: RunResult | undefined }>;
+  /** Every measured run; `round` counts from 1 (`--rounds`). */
+  runs: Array<{ phase: string; round: number; store: RunResult; floor: RunResult | undefined }>;
   comparison: ComparisonRow[];
   /** Server CPU per operation of each run, store and baseline (absent where the processes were not known). */
   cpu: CpuRow[];
@@ -169,10 +170,17 @@ export async function runBenchmark(
       if (phaseBaseline && phaseBaseline !== floorClient) clients.push(phaseBaseline);
       try {
         for (const workload of options.workloads) {
-          const result = await both(`[${phase.name}]`, (t, runOpts) => runWorkload(t, workload, runOpts), phaseClient, phaseBaseline);
-          runs.push({ phase: phase.name, ...result });
-          comparison.push(...compare(phase.name, result.store, result.floor));
-          cpu.push({ phase: phase.name, workload: workload.name, store: result.store.serverCpuMsPerOperation, floor: result.floor?.serverCpuMsPerOperation });
+          // Rounds of one workload follow each other, store then baseline each time, so each ratio is of two windows a
+          // few seconds apart; the table takes the median round.
+          const results: { store: RunResult; floor: RunResult | undefined }[] = [];
+          for (let round = 1; round <= options.rounds; round++) {
+            const label = options.rounds > 1 ? `[${phase.name} ${round}/${options.rounds}]` : `[${phase.name}]`;
+            const result = await both(label, (t, runOpts) => runWorkload(t, workload, runOpts), phaseClient, phaseBaseline);
+            runs.push({ phase: phase.name, round, ...result });
+            results.push(result);
+          }
+          comparison.push(...compareRounds(phase.name, results));
+          cpu.push(cpuOfRounds(phase.name, workload.name, results));
         }
       } finally {
         await phase.tearDown(targets, log);
@@ -188,6 +196,7 @@ export async function runBenchmark(
         clients: options.clients,
         seconds: options.seconds,
         warmupSeconds: options.warmupSeconds,
+        rounds: options.rounds,
         records: options.records,
         valueBytes: options.valueBytes,
         bucket: options.bucket,

@@ -11,6 +11,7 @@ export const DEFAULT_BENCH_OPTIONS = {
   clients: 16,
   seconds: 10,
   warmupSeconds: 1,
+  rounds: 1,
   records: 10_000,
   valueBytes: 1024,
   bucket: "default",
@@ -26,6 +27,8 @@ export interface BenchOptions {
   clients: number;
   seconds: number;
   warmupSeconds: number;
+  /** Measurements of each workload in each phase, store then baseline each time; the table reports the median. */
+  rounds: number;
   records: number;
   valueBytes: number;
   bucket: string;
@@ -55,6 +58,8 @@ export const BENCH_USAGE = `usage: npm run bench -- [flags]
   --clients N           concurrent closed-loop clients                                      [${DEFAULT_BENCH_OPTIONS.clients}]
   --seconds S           measured seconds per workload, after the warm-up                    [${DEFAULT_BENCH_OPTIONS.seconds}]
   --warmup-seconds S    unmeasured seconds before each workload                             [${DEFAULT_BENCH_OPTIONS.warmupSeconds}]
+  --rounds N            measure each workload N times, store then baseline each time, and
+                        report the round with the median ratio and every round's ratio       [${DEFAULT_BENCH_OPTIONS.rounds}]
   --records N           records loaded before the workloads                                 [${DEFAULT_BENCH_OPTIONS.records}]
   --value-bytes N       size of each value                                                  [${DEFAULT_BENCH_OPTIONS.valueBytes}]
   --bucket NAME         bucket to use                                                       [${DEFAULT_BENCH_OPTIONS.bucket}]
@@ -90,6 +95,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
       clients: { type: "string" },
       seconds: { type: "string" },
       "warmup-seconds": { type: "string" },
+      rounds: { type: "string" },
       records: { type: "string" },
       "value-bytes": { type: "string" },
       bucket: { type: "string" },
@@ -125,6 +131,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     clients: numberFlag(values.clients, "clients", d.clients, 1),
     seconds: numberFlag(values.seconds, "seconds", d.seconds, 0.1, false),
     warmupSeconds: numberFlag(values["warmup-seconds"], "warmup-seconds", d.warmupSeconds, 0, false),
+    rounds: numberFlag(values.rounds, "rounds", d.rounds, 1),
     records: numberFlag(values.records, "records", d.records, 1),
     valueBytes: numberFlag(values["value-bytes"], "value-bytes", d.valueBytes, 0),
     bucket: values.bucket ?? d.bucket,

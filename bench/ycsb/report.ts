@@ -2,6 +2,7 @@
  * Turning run results into what a person reads (a line per run as it finishes, a final comparison table) and what a
  * later run is compared with (a JSON document under .bench/).
  */
+import { median } from "../stats.js";
 import type { OperationResult, RunResult } from "./runner.js";
 
 export interface ComparisonRow {
@@ -12,6 +13,11 @@ export interface ComparisonRow {
   floor: OperationResult | undefined;
   /** store ops/s divided by floor ops/s; undefined without a floor. */
   ratio: number | undefined;
+  /**
+   * With several rounds (`--rounds`), each round's ratio in order; the row's store, floor and ratio are then those of
+   * the round with the median ratio.
+   */
+  roundRatios?: number[];
 }
 
 export function compare(phase: string, store: RunResult, floor: RunResult | undefined): ComparisonRow[] {
@@ -20,6 +26,32 @@ export function compare(phase: string, store: RunResult, floor: RunResult | unde
     const ratio = floorOp !== undefined && floorOp.opsPerSec > 0 ? storeOp.opsPerSec / floorOp.opsPerSec : undefined;
     return { phase, workload: store.workload, operation: storeOp.operation, store: storeOp, floor: floorOp, ratio };
   });
+}
+
+/**
+ * The rows of a workload measured in several rounds, one per operation: each the round whose throughput ratio is the
+ * median (the lower middle one for an even count), so store, floor and ratio in a row come from one round, with every
+ * round's ratio beside them. One round gives `compare`'s rows.
+ */
+export function compareRounds(phase: string, rounds: readonly { store: RunResult; floor: RunResult | undefined }[]): ComparisonRow[] {
+  const perRound = rounds.map((r) => compare(phase, r.store, r.floor));
+  if (perRound.length <= 1) return perRound[0] ?? [];
+  return perRound[0]!.map((_, i) => {
+    const rows = perRound.map((rowsOfRound) => rowsOfRound[i]!);
+    const ratios = rows.map((r) => r.ratio);
+    if (ratios.some((r) => r === undefined)) return rows[0]!;
+    const byRatio = [...rows].sort((a, b) => a.ratio! - b.ratio!);
+    return { ...byRatio[Math.floor((byRatio.length - 1) / 2)]!, roundRatios: ratios as number[] };
+  });
+}
+
+/** Server CPU per operation over several rounds of one workload: the median of each side's. */
+export function cpuOfRounds(phase: string, workload: string, rounds: readonly { store: RunResult; floor: RunResult | undefined }[]): CpuRow {
+  const side = (values: (number | undefined)[]): number | undefined => {
+    const known = values.filter((v): v is number => v !== undefined);
+    return known.length === 0 ? undefined : median(known);
+  };
+  return { phase, workload, store: side(rounds.map((r) => r.store.serverCpuMsPerOperation)), floor: side(rounds.map((r) => r.floor?.serverCpuMsPerOperation)) };
 }
 
 export function formatMs(us: number): string {
@@ -52,11 +84,16 @@ function table(rows: string[][]): string {
   return rows.map((row) => row.map((cell, col) => (col < 2 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join("  ")).join("\n");
 }
 
-/** The final table, one block per phase. Latencies in milliseconds; errors are the store's. */
+/**
+ * The final table, one block per phase. Latencies in milliseconds; errors are the store's. With several rounds, a row
+ * is the round with the median ratio and the last column lists every round's.
+ */
 export function comparisonTable(rows: ComparisonRow[]): string {
   const blocks: string[] = [];
+  const withRounds = rows.some((r) => r.roundRatios !== undefined);
   for (const phase of [...new Set(rows.map((r) => r.phase))]) {
-    const header = ["workload", "op", "store ops/s", "floor ops/s", "ratio", "p99 store", "p99 floor", "store errors"];
+    const header = ["workload", "op", "store ops/s", "floor ops/s", withRounds ? "median ratio" : "ratio", "p99 store", "p99 floor", "store errors"];
+    if (withRounds) header.push("ratio per round");
     const body = rows
       .filter((r) => r.phase === phase)
       .map((r) => [
@@ -68,6 +105,7 @@ export function comparisonTable(rows: ComparisonRow[]): string {
         `${formatMs(r.store.latency.p99Us)} ms`,
         r.floor === undefined ? "-" : `${formatMs(r.floor.latency.p99Us)} ms`,
         String(errorCount(r.store)),
+        ...(withRounds ? [r.roundRatios?.map((ratio) => ratio.toFixed(2)).join(" ") ?? "-"] : []),
       ]);
     blocks.push(`phase ${phase}\n${table([header, ...body])}`);
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cpuLine, cpuTable } from "../../../../bench/ycsb/report.js";
+import { compareRounds, comparisonTable, cpuLine, cpuOfRounds, cpuTable } from "../../../../bench/ycsb/report.js";
 import type { RunResult } from "../../../../bench/ycsb/runner.js";
 
 function run(serverCpuMsPerOperation?: number): RunResult {
@@ -22,5 +22,41 @@ describe("YCSB report: server CPU per operation", function () {
     assert.equal(cpuTable([{ phase: "healthy", workload: "A", store: undefined, floor: undefined }]), "");
     assert.deepEqual(cpuLine("[healthy] store", run()), []);
     assert.match(cpuLine("[healthy] store", run(0.3456))[0]!, /server CPU 0\.346 ms per operation$/);
+  });
+});
+
+/** A YCSB-C run with `opsPerSec` reads per second and the given CPU per operation. */
+function reads(opsPerSec: number, serverCpuMsPerOperation: number): RunResult {
+  const read = { operation: "read" as const, count: opsPerSec * 10, opsPerSec, errors: {}, latency: { count: opsPerSec * 10, p50Us: 1000, p99Us: 3000, p999Us: 5000, maxUs: 9000, meanUs: 1200 } };
+  return { workload: "C", seconds: 10, operations: [read], total: { ...read, operation: "all" as const }, serverCpuMsPerOperation };
+}
+
+describe("YCSB report: several rounds", function () {
+  const rounds = [
+    { store: reads(600, 0.15), floor: reads(1000, 0.07) },
+    { store: reads(700, 0.13), floor: reads(1000, 0.08) },
+    { store: reads(500, 0.14), floor: reads(1000, 0.06) },
+  ];
+
+  it("reports the round with the median ratio, whole, and every round's ratio in order", function () {
+    const [row] = compareRounds("healthy", rounds);
+    assert.equal(row!.ratio, 0.6);
+    assert.equal(row!.store.opsPerSec, 600, "store and floor come from the median round");
+    assert.deepEqual(row!.roundRatios, [0.6, 0.7, 0.5]);
+    const lines = comparisonTable([row!]).split("\n");
+    assert.match(lines[1]!, /median ratio.*ratio per round$/);
+    assert.match(lines[2]!, /^C\s+read\s+600\s+1000\s+0\.60\s.*0\.60 0\.70 0\.50$/);
+  });
+
+  it("takes the lower middle round for an even count, and one round's rows as they are", function () {
+    const [even] = compareRounds("healthy", rounds.slice(0, 2));
+    assert.equal(even!.ratio, 0.6);
+    const [single] = compareRounds("healthy", rounds.slice(0, 1));
+    assert.equal(single!.roundRatios, undefined);
+    assert.doesNotMatch(comparisonTable([single!]), /per round/);
+  });
+
+  it("gives each side's median CPU per operation", function () {
+    assert.deepEqual(cpuOfRounds("healthy", "C", rounds), { phase: "healthy", workload: "C", store: 0.14, floor: 0.07 });
   });
 });
