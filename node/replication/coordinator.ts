@@ -378,8 +378,12 @@ function mergeReplies(replies: readonly Reply[], bucket: BucketConfig): KeyAnswe
   let agree = true;
   for (const { value } of replies) {
     if (value === undefined) continue;
-    if (first === undefined) first = value;
-    else if (agree && !value.encoded.equals(first.encoded)) agree = false;
+    if (first === undefined) {
+      first = value;
+    } else if (!value.encoded.equals(first.encoded)) {
+      agree = false;
+      break;
+    }
   }
   if (first === undefined) return undefined;
   if (agree) {

@@ -45,9 +45,7 @@ export function encodeContext(clock: VersionVector, bucket: string, key: Buffer,
   const buf = Buffer.allocUnsafe(bodyLength + MAC_BYTES);
   buf[0] = CONTEXT_FORMAT_VERSION;
   writeClock(buf, 1, clock, actors);
-  const body = buf.subarray(0, bodyLength);
-  buf.write(mac(secret, bucket, key, body), bodyLength, "latin1");
-  return buf.toString("base64url");
+  return sealed(buf, bodyLength, bucket, key, secret);
 }
 
 /**
@@ -61,7 +59,12 @@ export function encodeContextOfRecord(encoded: Buffer, bucket: string, key: Buff
   const buf = Buffer.allocUnsafe(end + MAC_BYTES);
   buf[0] = CONTEXT_FORMAT_VERSION;
   encoded.copy(buf, 1, 1, end);
-  buf.write(mac(secret, bucket, key, buf.subarray(0, end)), end, "latin1");
+  return sealed(buf, end, bucket, key, secret);
+}
+
+/** The token of a context whose first `bodyLength` bytes of `buf` are written: the MAC after them, as base64url. */
+function sealed(buf: Buffer, bodyLength: number, bucket: string, key: Buffer, secret: Buffer): string {
+  buf.write(mac(secret, bucket, key, buf.subarray(0, bodyLength)), bodyLength, "latin1");
   return buf.toString("base64url");
 }
 
