@@ -11,7 +11,7 @@
  * which the read path allows, because a coordinator merges the replies it gathers in memory.
  */
 import { DynamoError } from "../errors/index.js";
-import { dataKey, recordId, type Store } from "../storage/index.js";
+import { dataKey, recordId, recordKey, type RecordKey, type Store } from "../storage/index.js";
 import type { ReceivedRecord } from "../protocol/index.js";
 import { clockCovers, decodeRecord, encodedRecordBytes, encodeRecord, HybridClock, merge, reconcile, sameVersion, siblingCheck, update, withOwnValues } from "../versioning/index.js";
 import type { RecordSummary } from "../versioning/index.js";
@@ -106,8 +106,9 @@ export class LocalReplica {
     write: { value: Buffer | null; contentType: string },
     stampedAt?: Hlc,
   ): Promise<{ record: VersionedRecord; encoded: Buffer }> {
-    return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
-      const local = await this.store.get(at.partition, at.bucket, at.key);
+    const stored = recordKey(at.partition, at.bucket, at.key);
+    return this.store.withKeyLock(stored, async () => {
+      const local = await this.store.getAt(stored);
       if (stampedAt) this.clock.observe(stampedAt);
       const next = update(local, context, { ...write, timestamp: stampedAt ?? this.clock.tick() }, this.store.actor);
       const verdict = siblingCheck(next, { warn: this.limits.siblingsWarn, max: this.limits.siblingsMax });
@@ -130,7 +131,7 @@ export class LocalReplica {
         );
       }
       if (verdict === "warn") this.events.siblingWarning(at, next.siblings.length);
-      await this.store.putEncodedRecord(at.partition, at.bucket, at.key, encoded);
+      await this.store.putEncodedAt(stored, encoded);
       for (const { listener } of this.listeners) listener(at, local, resolved);
       return { record: resolved, encoded };
     });
@@ -202,8 +203,9 @@ export class LocalReplica {
    * Throws record_too_large, storing nothing, when the merge would pass the replication ceiling.
    */
   async merge(at: ReplicaKey, mode: Reconciliation, incoming: VersionedRecord): Promise<{ record: VersionedRecord; changed: boolean }> {
-    return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
-      return this.mergeHeld(at, mode, await this.store.get(at.partition, at.bucket, at.key), incoming);
+    const stored = recordKey(at.partition, at.bucket, at.key);
+    return this.store.withKeyLock(stored, async () => {
+      return this.mergeHeld(at, stored, mode, await this.store.getAt(stored), incoming);
     });
   }
 
@@ -214,8 +216,9 @@ export class LocalReplica {
    * Otherwise it is merged as `merge` merges it.
    */
   async mergeReceived(at: ReplicaKey, mode: Reconciliation, incoming: ReceivedRecord): Promise<{ changed: boolean }> {
-    return this.store.withRecordLock(at.partition, at.bucket, at.key, async () => {
-      const stored = await this.store.getEncoded(at.partition, at.bucket, at.key);
+    const storedAt = recordKey(at.partition, at.bucket, at.key);
+    return this.store.withKeyLock(storedAt, async () => {
+      const stored = await this.store.getEncodedAt(storedAt);
       const { encoded, summary } = incoming;
       const asSent =
         (mode !== "lww" || summary.siblings <= 1) &&
@@ -225,12 +228,12 @@ export class LocalReplica {
       // its values may view it rather than be copied again: what is stored or cached from them is encoded anew.
       const local = () => (stored === undefined ? undefined : decodeRecord(stored, { copyValues: false }));
       if (!asSent) {
-        const { changed } = await this.mergeHeld(at, mode, local(), withOwnValues(incoming.record));
+        const { changed } = await this.mergeHeld(at, storedAt, mode, local(), withOwnValues(incoming.record));
         return { changed };
       }
       this.clock.observe({ ms: summary.newestMs, logical: summary.newestLogical });
       if (stored !== undefined && stored.equals(encoded)) return { changed: false };
-      await this.store.putStored(at.partition, at.bucket, at.key, encoded);
+      await this.store.putStored(storedAt, encoded);
       // Listeners that track the partition get both versions decoded; they read them at once, while the message the
       // new one views is still held.
       let before: VersionedRecord | undefined;
@@ -246,6 +249,7 @@ export class LocalReplica {
   /** Merges `incoming` into `local`, the key's version read under its record lock, and stores the result. */
   private async mergeHeld(
     at: ReplicaKey,
+    storedAt: RecordKey,
     mode: Reconciliation,
     local: VersionedRecord | undefined,
     incoming: VersionedRecord,
@@ -261,7 +265,7 @@ export class LocalReplica {
       );
     }
     if (changed) {
-      await this.store.put(at.partition, at.bucket, at.key, merged);
+      await this.store.putAt(storedAt, merged);
       for (const { listener } of this.listeners) listener(at, local, merged);
     }
     return { record: merged, changed };

@@ -27,6 +27,22 @@ export function recordId(raw: Buffer): string {
   return raw.toString("latin1");
 }
 
+/**
+ * A record's data key and its id, made once for a request's steps on it (its lock, its read, its write): each made
+ * them again, three buffers and three strings per replicated write, and each new string is hashed again by every
+ * map it meets.
+ */
+export interface RecordKey {
+  readonly partition: number;
+  readonly raw: Buffer;
+  readonly id: string;
+}
+
+export function recordKey(partition: number, bucket: string, key: Buffer): RecordKey {
+  const raw = dataKey(partition, bucket, key);
+  return { partition, raw, id: recordId(raw) };
+}
+
 /** The half-open key range [gte, lt) holding every record of one partition. */
 export function partitionRange(partition: number): { gte: Buffer; lt: Buffer } {
   const gte = Buffer.from([DATA_PREFIX, 0, 0]);

@@ -45,6 +45,8 @@ const SEGMENT_BYTES_MIN = 256;
 const ABSENT = 1;
 /** Read since it was cached or last given a second chance. */
 const USED = 2;
+/** Forgotten (see `forget`): its bytes may no longer be what is stored, and a lookup misses until it is set again. */
+const STALE = 4;
 /** What `lookup` returns for a key not cached, and for one cached as absent. */
 const MISSED = -1;
 const ABSENT_KEY = -2;
@@ -72,6 +74,8 @@ export class RecordCache {
   private nextSegmentId = 0;
   private charged = 0;
   private liveCharged = 0;
+  /** Entries forgotten and not set since (see `forget`): in `index`, not counted as cached. */
+  private staleCount = 0;
 
   // Each entry's slot: its key, the segment and offset of its bytes, their length and its flags. A free slot's
   // segment is -1.
@@ -125,6 +129,9 @@ export class RecordCache {
       let group = this.groups.get(groupName);
       if (!group) this.groups.set(groupName, (group = new Set()));
       group.add(key);
+    } else if (this.slotFlags[slot]! & STALE) {
+      // Forgotten before this write: its live bytes were uncounted then.
+      this.staleCount -= 1;
     } else {
       // A key written again (most writes) keeps its slot, index entry and group: only its bytes move. The old bytes
       // stay in their segment, counted, as a removed entry's do; eviction skips them, since the slot no longer points
@@ -135,6 +142,20 @@ export class RecordCache {
     this.place(slot, charge, encoded, 0, length);
     this.liveCharged += charge;
     while (this.charged > this.bytesMax && this.segments.length > 1) this.evictOldest();
+  }
+
+  /**
+   * Makes `key` miss until it is `set` again, keeping its slot, index entry and group for that `set`, which ends nearly
+   * every write: removing the entry and adding it back took four Map and Set operations per write, each hashing the
+   * key again. A forgotten entry no longer counts as cached (`size`, `liveBytes`); its bytes count against the budget
+   * until their segment goes, as a replaced entry's do.
+   */
+  forget(key: string): void {
+    const slot = this.index.get(key);
+    if (slot === undefined || this.slotFlags[slot]! & STALE) return;
+    this.liveCharged -= this.slotLengths[slot]! + key.length + ENTRY_OVERHEAD_BYTES;
+    this.slotFlags[slot] = STALE;
+    this.staleCount += 1;
   }
 
   delete(key: string): void {
@@ -163,7 +184,7 @@ export class RecordCache {
 
   /** How many keys are cached. */
   get size(): number {
-    return this.index.size;
+    return this.index.size - this.staleCount;
   }
 
   /** What the cache counts against its budget, the bytes of replaced and removed entries not yet evicted included. */
@@ -179,7 +200,7 @@ export class RecordCache {
   /** Counts a hit or a miss and marks the entry used: its slot, MISSED, or ABSENT_KEY for a key known to be absent. */
   private lookup(key: string): number {
     const slot = this.index.get(key);
-    if (slot === undefined) {
+    if (slot === undefined || this.slotFlags[slot]! & STALE) {
       this.misses += 1;
       return MISSED;
     }
@@ -274,7 +295,8 @@ export class RecordCache {
 
   /** Frees a removed entry's slot; its bytes stay in their segment, counted, until the segment is evicted. */
   private freeSlot(slot: number, key: string): void {
-    this.liveCharged -= this.slotLengths[slot]! + key.length + ENTRY_OVERHEAD_BYTES;
+    if (this.slotFlags[slot]! & STALE) this.staleCount -= 1;
+    else this.liveCharged -= this.slotLengths[slot]! + key.length + ENTRY_OVERHEAD_BYTES;
     this.slotSegments[slot] = -1;
     this.slotKeys[slot] = undefined;
     this.freeSlots.push(slot);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
 import type { VersionedRecord } from "../versioning/types.js";
 import { checkRecord, decodeRecord, encodeRecord } from "../versioning/index.js";
-import { DATA_PREFIX, dataKey, metaKey, parseDataKey, partitionRange, recordId } from "./keys.js";
+import { DATA_PREFIX, dataKey, metaKey, parseDataKey, partitionRange, recordId, recordKey, type RecordKey } from "./keys.js";
 import { RecordCache } from "./record-cache.js";
 import { WriteLog, type LoggedOp } from "./write-log.js";
 import { WriteQueue } from "./write-queue.js";
@@ -208,7 +208,12 @@ export class Store {
   }
 
   async get(partition: number, bucket: string, key: Buffer): Promise<VersionedRecord | undefined> {
-    return this.readThrough(partition, bucket, key, DECODED);
+    return this.readThrough(recordKey(partition, bucket, key), DECODED);
+  }
+
+  /** `get` of a key whose data key and id the caller made once for all its steps (see `recordKey`). */
+  async getAt(at: RecordKey): Promise<VersionedRecord | undefined> {
+    return this.readThrough(at, DECODED);
   }
 
   /**
@@ -216,7 +221,12 @@ export class Store {
    * from LevelDB, where bytes that are not a valid record throw as `get` would.
    */
   async getEncoded(partition: number, bucket: string, key: Buffer): Promise<Buffer | undefined> {
-    return this.readThrough(partition, bucket, key, ENCODED);
+    return this.readThrough(recordKey(partition, bucket, key), ENCODED);
+  }
+
+  /** `getEncoded` of a key made once (see `recordKey`). */
+  async getEncodedAt(at: RecordKey): Promise<Buffer | undefined> {
+    return this.readThrough(at, ENCODED);
   }
 
   /**
@@ -224,9 +234,8 @@ export class Store {
    * so the cache only ever holds valid ones) and then cached, unless a change to the data happened while LevelDB was
    * read.
    */
-  private async readThrough<T>(partition: number, bucket: string, key: Buffer, form: ReadForm<T>): Promise<T | undefined> {
-    const raw = dataKey(partition, bucket, key);
-    const id = recordId(raw);
+  private async readThrough<T>(at: RecordKey, form: ReadForm<T>): Promise<T | undefined> {
+    const { raw, id } = at;
     const cached = form.fromCache(this.cache, id);
     if (cached !== "miss") return cached;
     const unapplied = this.writes.unapplied(id);
@@ -312,28 +321,32 @@ export class Store {
   }
 
   async put(partition: number, bucket: string, key: Buffer, record: VersionedRecord): Promise<void> {
-    await this.putEncodedRecord(partition, bucket, key, encodeRecord(record));
+    await this.putEncodedAt(recordKey(partition, bucket, key), encodeRecord(record));
+  }
+
+  /** `put` of a key made once (see `recordKey`). */
+  async putAt(at: RecordKey, record: VersionedRecord): Promise<void> {
+    await this.putEncodedAt(at, encodeRecord(record));
   }
 
   /**
    * Stores a record in the encoding another replica sent it in, checked on receipt (`checkRecord`). The bytes are
    * copied: they view a received message, which the write log would otherwise keep whole until LevelDB holds them.
    */
-  async putStored(partition: number, bucket: string, key: Buffer, encoded: Buffer): Promise<void> {
-    await this.putEncodedRecord(partition, bucket, key, Buffer.from(encoded));
+  async putStored(at: RecordKey, encoded: Buffer): Promise<void> {
+    await this.putEncodedAt(at, Buffer.from(encoded));
   }
 
   /** Stores a record as `encodeRecord` gave it; the store keeps `encoded`, which nobody may change afterwards. */
-  async putEncodedRecord(partition: number, bucket: string, key: Buffer, encoded: Buffer): Promise<void> {
-    const raw = dataKey(partition, bucket, key);
-    const cacheKey = recordId(raw);
+  async putEncodedAt(at: RecordKey, encoded: Buffer): Promise<void> {
     // Forget first: if the write fails, a later read goes to disk rather than trusting a version that may not be there.
+    // The entry keeps its place in the cache meanwhile (`forget`), for the `set` that follows nearly every time.
     this.mutations += 1;
-    this.partitionWriteCounts[partition]! += 1;
-    this.cache.delete(cacheKey);
-    await this.writes.write([{ type: "put", key: raw, id: cacheKey, value: encoded }]);
+    this.partitionWriteCounts[at.partition]! += 1;
+    this.cache.forget(at.id);
+    await this.writes.write([{ type: "put", key: at.raw, id: at.id, value: encoded }]);
     this.mutations += 1;
-    this.cache.set(cacheKey, encoded);
+    this.cache.set(at.id, encoded);
   }
 
   async batch(ops: BatchOp[]): Promise<void> {
@@ -346,7 +359,7 @@ export class Store {
     });
     this.mutations += 1;
     for (const op of ops) this.partitionWriteCounts[op.partition]! += 1;
-    for (const op of prepared) this.cache.delete(op.id);
+    for (const op of prepared) this.cache.forget(op.id);
     await this.writes.write(prepared);
     this.mutations += 1;
     for (const op of prepared) this.cache.set(op.id, op.value);
@@ -520,6 +533,11 @@ export class Store {
    */
   async withRecordLock<T>(partition: number, bucket: string, key: Buffer, fn: () => Promise<T>): Promise<T> {
     return this.withRecordLocks([recordId(dataKey(partition, bucket, key))], fn);
+  }
+
+  /** `withRecordLock` of a key made once (see `recordKey`). */
+  async withKeyLock<T>(at: RecordKey, fn: () => Promise<T>): Promise<T> {
+    return this.withRecordLocks([at.id], fn);
   }
 
   /**

@@ -83,7 +83,7 @@ describe("record cache", function () {
     assert.deepEqual(cache.get("k"), record("one"));
   });
 
-  it("forgets a dropped partition's entries and no others, its byte counts true through sets, evictions and drops (randomised)", function () {
+  it("forgets a dropped partition's entries and no others, its byte counts true through sets, forgets, evictions and drops (randomised)", function () {
     const seed = testSeed("record cache groups");
     const rng = seededRandom(seed);
     const cache = new RecordCache(BUDGET);
@@ -99,8 +99,12 @@ describe("record cache", function () {
         cache.set(key, value === undefined ? undefined : encoded(value));
         values.set(key, value);
         dropped.delete(key);
-      } else if (roll < 0.8) {
+      } else if (roll < 0.7) {
         cache.delete(key);
+        dropped.add(key);
+      } else if (roll < 0.8) {
+        // What a write does first: the entry misses until the write sets it again.
+        cache.forget(key);
         dropped.add(key);
       } else if (roll < 0.82) {
         const group = rng.pick(groups);
