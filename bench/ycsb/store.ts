@@ -46,12 +46,13 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function ready(url: string): Promise<boolean> {
+/** A node's answer to `/readyz`: ready, or why not (its body, or why it did not answer), for a start that fails. */
+async function readiness(url: string): Promise<{ ready: boolean; state: string }> {
   try {
     const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) });
-    return response.status === 200;
-  } catch {
-    return false;
+    return { ready: response.status === 200, state: `${response.status} ${(await response.text()).slice(0, 300)}` };
+  } catch (err) {
+    return { ready: false, state: `no answer (${(err as Error).message})` };
   }
 }
 
@@ -74,13 +75,18 @@ function readDevUrls(dataDir: string, nodes: number): string[] | undefined {
 /** Resolves with the nodes' client URLs once every node is ready, or rejects if the supervisor exits first. */
 async function waitUntilReady({ child }: DevSupervisor, dataDir: string, nodes: number): Promise<string[]> {
   const deadline = Date.now() + START_TIMEOUT_MS;
+  let last = "dev.json never named every node";
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`dynamo dev exited with code ${child.exitCode}`);
     const urls = readDevUrls(dataDir, nodes);
-    if (urls && (await Promise.all(urls.map(ready))).every(Boolean)) return urls;
+    if (urls) {
+      const answers = await Promise.all(urls.map(readiness));
+      if (answers.every((a) => a.ready)) return urls;
+      last = urls.map((url, i) => `${url}: ${answers[i]!.state}`).join("; ");
+    }
     await sleep(200);
   }
-  throw new Error(`the local cluster was not ready within ${START_TIMEOUT_MS / 1000} s`);
+  throw new Error(`the local cluster was not ready within ${START_TIMEOUT_MS / 1000} s (last /readyz answers: ${last})`);
 }
 
 /** Data directories of the clusters this process started, by supervisor; removed when they stop. */
@@ -142,7 +148,9 @@ export async function startDevCluster(options: DevClusterOptions): Promise<Store
       // A port taken between the check and the bind is the likely cause of an early exit; another range may work.
       const output = supervisor?.output().slice(-4_000) ?? "";
       if (attempt >= 3) throw new Error(`${(error as Error).message}\n${output.trim()}`);
+      // The whole story goes to the log: a start that fails once is rare, and what the nodes said is all there is to go on.
       options.log(`store: start attempt ${attempt} failed (${(error as Error).message.split("\n")[0]}); retrying on other ports`);
+      for (const line of output.trim().split("\n").slice(-20)) options.log(`store:   ${line}`);
     }
   }
 }
