@@ -532,7 +532,7 @@ export class Store {
    * promise per queued caller; the map entry disappears when the last holder finishes.
    */
   async withRecordLock<T>(partition: number, bucket: string, key: Buffer, fn: () => Promise<T>): Promise<T> {
-    return this.withRecordLocks([recordId(dataKey(partition, bucket, key))], fn);
+    return this.withKeyLock(recordKey(partition, bucket, key), fn);
   }
 
   /** `withRecordLock` of a key made once (see `recordKey`). */
