@@ -28,7 +28,7 @@ import {
   type PeerResponse,
 } from "../protocol/index.js";
 import type { ClientTlsOptions } from "../tls/index.js";
-import { coalescingWriter } from "./coalesce.js";
+import { coalescingWriter, type FrameWriter } from "./coalesce.js";
 import type { FaultInjector } from "./faults.js";
 
 /** The upgrade token; version 2 carries the typed messages of ../protocol/peer-ops.ts. */
@@ -76,8 +76,10 @@ interface Pending {
 interface Connection {
   sent: number;
   retired: boolean;
-  /** Writes a frame, coalesced with the others of this event-loop turn (./coalesce.ts). */
-  write: (frame: Buffer) => void;
+  /** Writes frames, coalesced with the others of this event-loop turn (./coalesce.ts). */
+  writer: FrameWriter;
+  /** The compact header level the peer said it reads (see ../protocol/peer-ops.ts); 0: none. */
+  compact: number;
 }
 
 
@@ -90,8 +92,6 @@ export class PeerClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private closed = false;
-  /** The compact header level each connection's peer said it reads (see ../protocol/peer-ops.ts); absent: none. */
-  private readonly compact = new WeakMap<Socket, number>();
   private readonly connections = new WeakMap<Socket, Connection>();
 
   constructor(
@@ -106,17 +106,28 @@ export class PeerClient {
    * own error, `unavailable` when it cannot be reached, does not answer in time or answers something malformed, or
    * `value_too_large` when the request would not fit in a frame (then nothing is sent).
    */
-  async call<O extends PeerOp>(op: O, request: PeerRequestOut<O>, timeoutMs?: number): Promise<PeerResponse<O>> {
-    if (this.options.faults?.isCut(this.peerId)) throw new RequestNotSentError(`network to ${this.peerId} is cut (fault injection)`);
+  call<O extends PeerOp>(op: O, request: PeerRequestOut<O>, timeoutMs?: number): Promise<PeerResponse<O>> {
+    if (this.options.faults?.isCut(this.peerId)) return Promise.reject(new RequestNotSentError(`network to ${this.peerId} is cut (fault injection)`));
     if (this.pending.size >= this.options.inFlightMax) {
-      throw new RequestNotSentError(`too many requests in flight to ${this.url}`);
+      return Promise.reject(new RequestNotSentError(`too many requests in flight to ${this.url}`));
     }
-    const id = this.nextId;
-    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const socket = await this.connect();
+    // An open connection, nearly every call, is used at once: awaiting it would cost a turn of the microtask queue.
+    const socket = this.socket;
+    if (socket && !socket.destroyed) return this.send(socket, op, request, timeoutMs);
+    return this.connect().then((connected) => this.send(connected, op, request, timeoutMs));
+  }
+
+  private send<O extends PeerOp>(socket: Socket, op: O, request: PeerRequestOut<O>, timeoutMs: number | undefined): Promise<PeerResponse<O>> {
     const connection = this.connections.get(socket);
-    if (!connection || connection.retired) throw new RequestNotSentError(`peer ${this.url} is closing this connection`);
-    const frame = encodeFrame(id, FRAME_REQUEST, encodeRequestHeader(op, request.header, this.compact.get(socket) ?? 0), encodeRequestBody(op, request));
+    if (!connection || connection.retired) return Promise.reject(new RequestNotSentError(`peer ${this.url} is closing this connection`));
+    let frame: Buffer;
+    const id = this.nextId;
+    try {
+      frame = encodeFrame(id, FRAME_REQUEST, encodeRequestHeader(op, request.header, connection.compact), encodeRequestBody(op, request));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    this.nextId = id >= 0xffffffff ? 1 : id + 1;
     const wait = timeoutMs ?? this.options.timeoutMs;
     return new Promise<PeerResponse<O>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -125,7 +136,7 @@ export class PeerClient {
       }, wait);
       connection.sent += 1;
       this.pending.set(id, { op, resolve: resolve as (r: PeerResponse<PeerOp>) => void, reject, timer, socket, connection, ordinal: connection.sent });
-      connection.write(frame);
+      connection.writer.write(frame);
     });
   }
 
@@ -155,10 +166,10 @@ export class PeerClient {
       return Promise.reject(new RequestNotSentError(`peer ${this.url} is unreachable: ${this.lastFailure.message}`));
     }
     this.connecting = this.upgrade().then(
-      (socket) => {
+      ({ socket, compact }) => {
         this.connecting = undefined;
         this.lastFailure = undefined;
-        this.attach(socket);
+        this.attach(socket, compact);
         return socket;
       },
       (err: Error) => {
@@ -171,8 +182,9 @@ export class PeerClient {
     return this.connecting;
   }
 
-  private upgrade(): Promise<Socket> {
-    return new Promise<Socket>((resolve, reject) => {
+  /** Opens a connection and upgrades it to the peer protocol; resolves with the compact header level the peer reads. */
+  private upgrade(): Promise<{ socket: Socket; compact: number }> {
+    return new Promise((resolve, reject) => {
       const url = new URL("/v1/peer/stream", this.url);
       const options = {
         headers: {
@@ -201,11 +213,9 @@ export class PeerClient {
       }
       req.on("upgrade", (res, socket, head) => {
         socket.setNoDelay(true);
-        if (res.headers[PEER_COMPACT_HEADER.toLowerCase()] === "1") {
-          this.compact.set(socket, res.headers[PEER_COMPACT_COORDINATE_HEADER.toLowerCase()] === "1" ? 2 : 1);
-        }
+        const compact = res.headers[PEER_COMPACT_HEADER.toLowerCase()] !== "1" ? 0 : res.headers[PEER_COMPACT_COORDINATE_HEADER.toLowerCase()] === "1" ? 2 : 1;
         if (head.length > 0) socket.unshift(head);
-        resolve(socket);
+        resolve({ socket, compact });
       });
       req.on("response", (res) => {
         res.resume();
@@ -217,9 +227,9 @@ export class PeerClient {
     });
   }
 
-  private attach(socket: Socket): void {
+  private attach(socket: Socket, compact: number): void {
     this.socket = socket;
-    const connection: Connection = { sent: 0, retired: false, write: coalescingWriter(socket) };
+    const connection: Connection = { sent: 0, retired: false, writer: coalescingWriter(socket), compact };
     this.connections.set(socket, connection);
     const reader = new FrameReader();
     socket.on("data", (chunk: Buffer) => {
@@ -278,7 +288,7 @@ export class PeerClient {
   private endIfDone(socket: Socket, connection: Connection): void {
     if (!connection.retired) return;
     for (const entry of this.pending.values()) if (entry.socket === socket) return;
-    socket.end();
+    connection.writer.end();
   }
 
   /** Matches a response to its request; whatever the peer sent, the request is settled and nothing throws. */

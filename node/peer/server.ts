@@ -100,10 +100,8 @@ export class PeerServer {
     let read = 0;
     let leaving = false;
     let idle: (() => void) | undefined;
-    const write = coalescingWriter(socket);
-    const send = (frame: Buffer) => {
-      if (!socket.destroyed) write(frame);
-    };
+    const writer = coalescingWriter(socket);
+    const send = (frame: Buffer) => writer.write(frame);
     const sendError = (id: number, code: string, message: string) => send(encodeFrame(id, FRAME_ERROR, { code, message: message.slice(0, 4000) }));
     const dispatch = (frame: Frame) => {
       // Never read: the going-away frame's count already told the caller so.
@@ -149,7 +147,7 @@ export class PeerServer {
       if (inFlight > 0) await Promise.race([new Promise<void>((resolve) => (idle = resolve)), closed, sleep(timeoutMs)]);
       // Ending (not destroying) flushes the answers; the caller ends its side once nothing it waits for is left here,
       // and a socket destroyed with bytes still unread would be reset, which could discard the going-away frame.
-      socket.end();
+      writer.end();
       await Promise.race([closed, sleep(Math.max(0, deadline - performance.now()))]);
     };
     this.sockets.set(socket, goAway);
