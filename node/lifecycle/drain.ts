@@ -77,15 +77,31 @@ export class Drain {
   peerGate(handlers: PeerHandlers): PeerHandlers {
     const wrapped: Record<string, unknown> = {};
     for (const [op, handler] of Object.entries(handlers) as [string, (request: unknown, from: string) => Promise<unknown>][]) {
-      wrapped[op] = async (request: unknown, from: string) => {
-        if (op === "coordinate" && this.draining) throw this.refusal();
+      wrapped[op] = (request: unknown, from: string): Promise<unknown> => {
+        if (op === "coordinate" && this.draining) return Promise.reject(this.refusal());
         this.peerRequests += 1;
-        try {
-          return await handler(request, from);
-        } finally {
+        const done = () => {
           this.peerRequests -= 1;
           this.settle();
+        };
+        // One reaction for either outcome rather than an async function's await and finally: every peer request
+        // passes here.
+        let answer: Promise<unknown>;
+        try {
+          answer = handler(request, from);
+        } catch (err) {
+          answer = Promise.reject(err);
         }
+        return answer.then(
+          (value) => {
+            done();
+            return value;
+          },
+          (err: unknown) => {
+            done();
+            throw err;
+          },
+        );
       };
     }
     return wrapped as PeerHandlers;

@@ -28,6 +28,7 @@ import {
   type PeerHandlers,
   type PeerOp,
   type PeerRequest,
+  type PeerResponseOut,
 } from "../protocol/index.js";
 import { bearerToken, tokenMatches } from "./auth.js";
 import { coalescingWriter } from "./coalesce.js";
@@ -126,17 +127,36 @@ export class PeerServer {
         return;
       }
       inFlight += 1;
-      void this.answer(frame.id, op, request, from, compact)
-        .then(send)
-        .catch((err: unknown) => {
-          const known = err instanceof DynamoError;
-          if (!known) this.options.log(`peer op '${op}' from ${from} failed: ${(err as Error)?.stack ?? String(err)}`);
-          sendError(frame.id, known ? err.code : "internal", (err as Error)?.message ?? String(err));
-        })
-        .finally(() => {
-          inFlight -= 1;
-          if (inFlight === 0) idle?.();
-        });
+      const finished = () => {
+        inFlight -= 1;
+        if (inFlight === 0) idle?.();
+      };
+      const fail = (err: unknown) => {
+        const known = err instanceof DynamoError;
+        if (!known) this.options.log(`peer op '${op}' from ${from} failed: ${(err as Error)?.stack ?? String(err)}`);
+        sendError(frame.id, known ? err.code : "internal", (err as Error)?.message ?? String(err));
+        finished();
+      };
+      // One reaction for either outcome, not a chain of then, catch and finally: every peer request passes here.
+      let answered: Promise<PeerResponseOut<PeerOp>>;
+      try {
+        answered = (this.handlers[op] as PeerHandler<PeerOp>)(request, from);
+      } catch (err) {
+        answered = Promise.reject(err);
+      }
+      answered.then((response) => {
+        let reply: Buffer;
+        try {
+          // A response over the frame limit becomes an error reply, not a frame the caller would have to refuse.
+          const { header, body } = encodeResponse(op, response, compact);
+          reply = encodeFrame(frame.id, FRAME_OK, header, body);
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        send(reply);
+        finished();
+      }, fail);
     };
     const goAway = async (timeoutMs: number): Promise<void> => {
       if (leaving || socket.destroyed) return;
@@ -166,16 +186,5 @@ export class PeerServer {
     socket.on("error", () => socket.destroy());
     socket.on("close", () => this.sockets.delete(socket));
     if (head.length > 0) onData(head);
-  }
-
-  /**
-   * Runs the handler and encodes its response frame. An encoding failure (a response over the frame limit) rejects
-   * like a failed handler, so it becomes an error reply rather than a frame the caller would have to refuse.
-   */
-  private async answer(id: number, op: PeerOp, request: PeerRequest<PeerOp>, from: string, compact: number): Promise<Buffer> {
-    const handler = this.handlers[op] as PeerHandler<PeerOp>;
-    const response = await handler(request, from);
-    const { header, body } = encodeResponse(op, response, compact);
-    return encodeFrame(id, FRAME_OK, header, body);
   }
 }
