@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { YOUNG_GENERATION_FLAG } from "../../dev/supervisor.js";
+import { COMPILER_FLAG, YOUNG_GENERATION_FLAG } from "../../dev/supervisor.js";
 import { CLI, TestCluster, freePortBlock, runCli } from "../helpers/dev-cluster.js";
 
 /** The pids of the processes whose command line names `path` (a cluster's data directory). */
@@ -87,6 +87,9 @@ describe("dynamo CLI", function () {
       const nodeOptions = environ.find((e) => e.startsWith("NODE_OPTIONS="));
       assert.ok(nodeOptions?.slice("NODE_OPTIONS=".length).split(" ").includes(YOUNG_GENERATION_FLAG), nodeOptions ?? "no NODE_OPTIONS");
       assert.ok(environ.includes("MALLOC_ARENA_MAX=2"));
+      // And with the image's compiler setting, which goes on the command line.
+      const argv = readFileSync(`/proc/${pidsBefore[0]}/cmdline`, "latin1").split("\0");
+      assert.ok(argv.includes(COMPILER_FLAG), argv.join(" "));
       await cluster.crashSupervisor();
       assert.deepEqual(cluster.nodes().map((n) => n.pid), pidsBefore, "the same node processes, taken over");
       assert.match(cluster.log(), /still running from an earlier supervisor/);

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { parseDynamoCluster } from "../../../operator/api/index.js";
 import { buildStatefulSet } from "../../../operator/resources/index.js";
-import { YOUNG_GENERATION_FLAG } from "../../../dev/supervisor.js";
+import { COMPILER_FLAG, YOUNG_GENERATION_FLAG } from "../../../dev/supervisor.js";
 import { execForm, isIgnored, parseCopy, parseDockerfile, stageInstructions, workdirAt, type Stage } from "../../../scripts/image/dockerfile.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -147,8 +147,8 @@ describe("Dockerfile", () => {
     }
   });
 
-  it("has `dynamo` (dist/cli/main.js) as its entrypoint, running a storage node by default", () => {
-    assert.deepEqual(execForm(last(finalStage, "ENTRYPOINT")), ["node", "/app/dist/cli/main.js"]);
+  it("has `dynamo` (dist/cli/main.js) as its entrypoint, without V8's Maglev tier, running a storage node by default", () => {
+    assert.deepEqual(execForm(last(finalStage, "ENTRYPOINT")), ["node", COMPILER_FLAG, "/app/dist/cli/main.js"]);
     assert.deepEqual(execForm(last(finalStage, "CMD")), ["node"]);
     const script = "/app/dist/cli/main.js";
     const copy = finalCopiesFromBuild().find((c) => script.startsWith(`${c.destination}/`));
