@@ -53,7 +53,7 @@ RUN groupadd --system --gid 10001 dynamo \
 USER 10001:10001
 # `dynamo node` and `dynamo operator` shut down cleanly on SIGTERM themselves (the operator releases its Lease), so
 # Node.js runs as PID 1 without an init shim. V8's Maglev tier is left out, as `dynamo dev` leaves it out of its nodes:
-# under YCSB-A the nodes spent 8.5% less CPU per operation without it (docs/performance.md, round 34), and NODE_OPTIONS
+# under YCSB-A the nodes spent 6-8.5% less CPU per operation without it (docs/performance.md, round 34), and NODE_OPTIONS
 # does not take the flag.
 ENTRYPOINT ["node", "--no-maglev", "/app/dist/cli/main.js"]
 CMD ["node"]

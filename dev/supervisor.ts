@@ -578,9 +578,9 @@ export const YOUNG_GENERATION_FLAG = "--max-semi-space-size=16";
 
 /**
  * V8's middle tier, Maglev, is left out of a storage node (the Dockerfile's entrypoint does the same): a function goes
- * from the interpreter and Sparkplug straight to TurboFan. Under YCSB-A on the image's Node.js 24 the nodes spent 8.5%
- * less CPU per operation without it, with YCSB-C the same (docs/performance.md, round 34); Node.js 20 does not run
- * Maglev by default. It goes on the command line: NODE_OPTIONS refuses the flag, and set from inside the node at start
+ * from the interpreter and Sparkplug straight to TurboFan. Under YCSB-A on the image's Node.js 24 the nodes spent
+ * 6-8.5% less CPU per operation in the steady state without it, with YCSB-C the same (docs/performance.md, round 34);
+ * Node.js 20 does not run Maglev by default. It goes on the command line: NODE_OPTIONS refuses the flag, and set from inside the node at start
  * it did not help. A supervisor started with its own `--maglev` or `--no-maglev` passes that on instead.
  */
 export const COMPILER_FLAG = "--no-maglev";
