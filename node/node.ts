@@ -703,6 +703,7 @@ async function servePorts(node: NodeContext, parts: Parts): Promise<Ports> {
       headersTimeoutMs: tuning.clientHeadersTimeoutMs,
       bodyTimeoutMs: tuning.clientBodyTimeoutMs,
       requestTimeoutMs: tuning.requestTimeoutMs,
+      valueMaxBytes: tuning.valueMaxBytes,
     },
     clientSecurity.tlsOptions(),
   );

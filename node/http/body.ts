@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { DynamoError } from "../errors/index.js";
 import type { BudgetLease } from "./byte-budget.js";
+import { LeanRequest } from "./lean-front.js";
 
 export interface BodyLimits {
   valueMaxBytes: number;
@@ -40,6 +41,8 @@ export function readBody(req: IncomingMessage, res: ServerResponse, lease: Budge
     return Promise.reject(tooLarge(limits, `the request declares ${length} bytes`));
   }
   if (length !== undefined && !lease.tryTake(length)) return Promise.reject(overBudget(limits));
+  // The lean front serves only requests whose body has arrived whole, and never one with an Expect.
+  if (req instanceof LeanRequest) return Promise.resolve(req.body);
   if (/^100-continue$/i.test(req.headers.expect ?? "")) res.writeContinue();
 
   return new Promise<Buffer>((resolve, reject) => {

@@ -13,6 +13,10 @@
  * - Headers must arrive within `clientHeadersTimeoutMs` (408 past it); bodies have their own deadline in `readBody`.
  * - What Node's parser refuses, and an `Expect` it cannot meet, still get the API's JSON error shape.
  * - A client that ends its side of the connection after its requests still gets their answers.
+ *
+ * Plain key-value requests that arrive whole are served by the port's own front (lean-front.ts) without Node's
+ * request and response streams; it hands a connection to Node's server at the first request it does not serve, so
+ * every rule above holds either way.
  */
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import { createServer as createHttpServer } from "node:http";
@@ -22,6 +26,7 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { DynamoError } from "../errors/index.js";
 import { closeIfBodyUnread, hasBody } from "./body.js";
+import { LeanFront } from "./lean-front.js";
 
 /** Header fields a request may carry; one more and it is refused rather than silently truncated. */
 export const CLIENT_HEADERS_MAX = 100;
@@ -32,6 +37,8 @@ export interface ClientServerLimits {
   bodyTimeoutMs: number;
   /** The coordinator's own deadline, which bounds how long a request may keep the connection busy. */
   requestTimeoutMs: number;
+  /** The largest value; a larger body is read, and refused, by Node's server. */
+  valueMaxBytes: number;
 }
 
 /** Per-connection state: whether a request is running, and the requests that arrived behind it. */
@@ -106,7 +113,39 @@ export function createClientServer(app: RequestListener, limits: ClientServerLim
       if (open > limits.connectionsMax) markOverCapacity(socket, overCapacity, limits);
     });
   }
+  serveThroughFront(server, tls ? "secureConnection" : "connection", app, limits, overCapacity);
   return server;
+}
+
+/**
+ * Puts the lean front in place of Node's own listener for new connections (after the listeners above, which count
+ * them), gives it that listener to hand connections over to, and makes the server's closing close its connections too.
+ */
+function serveThroughFront(server: Server, event: "connection" | "secureConnection", app: RequestListener, limits: ClientServerLimits, overCapacity: WeakSet<Duplex>): void {
+  const nodeListener = server.listeners(event)[0] as ((socket: Socket) => void) | undefined;
+  if (nodeListener === undefined) throw new Error(`the client server has no '${event}' listener of Node's own`);
+  server.removeListener(event, nodeListener);
+  const front = new LeanFront(app, {
+    bodyBytesMax: limits.valueMaxBytes,
+    headersMax: CLIENT_HEADERS_MAX,
+    headersTimeoutMs: limits.headersTimeoutMs,
+    keepAliveTimeoutMs: server.keepAliveTimeout,
+    admits: (socket) => !overCapacity.has(socket),
+    handOver: (socket) => nodeListener.call(server, socket),
+    timedOut: (socket) => answerClientError(Object.assign(new Error("request timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }), socket),
+  });
+  server.on(event, (socket: Socket) => front.accept(socket));
+  // Node's `close` closes the idle connections it knows through `closeIdleConnections`; the front's are closed with them.
+  const closeIdle = server.closeIdleConnections.bind(server);
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdle();
+    front.closeIdle();
+  };
+  server.closeAllConnections = () => {
+    closeAll();
+    front.closeAll();
+  };
 }
 
 function markOverCapacity(socket: Duplex, overCapacity: WeakSet<Duplex>, limits: ClientServerLimits): void {
