@@ -706,6 +706,7 @@ async function servePorts(node: NodeContext, parts: Parts): Promise<Ports> {
       valueMaxBytes: tuning.valueMaxBytes,
     },
     clientSecurity.tlsOptions(),
+    metrics,
   );
   clientSecurity.watchCertificates(clientServer);
   peerServer.on("clientError", answerClientError);

@@ -47,7 +47,12 @@ interface ConnectionQueue {
   waiting: Array<[IncomingMessage, ServerResponse]>;
 }
 
-export function createClientServer(app: RequestListener, limits: ClientServerLimits, tls?: HttpsOptions): Server {
+/** What the port reports: connections its own reader handed to Node's server. */
+export interface ClientServerCounters {
+  connectionsHandedOver: { inc(): void };
+}
+
+export function createClientServer(app: RequestListener, limits: ClientServerLimits, tls?: HttpsOptions, counters?: ClientServerCounters): Server {
   const queues = new WeakMap<Duplex, ConnectionQueue>();
   const overCapacity = new WeakSet<Duplex>();
   let open = 0;
@@ -113,7 +118,7 @@ export function createClientServer(app: RequestListener, limits: ClientServerLim
       if (open > limits.connectionsMax) markOverCapacity(socket, overCapacity, limits);
     });
   }
-  serveThroughFront(server, tls ? "secureConnection" : "connection", app, limits, overCapacity);
+  serveThroughFront(server, tls ? "secureConnection" : "connection", app, limits, overCapacity, counters);
   return server;
 }
 
@@ -121,7 +126,14 @@ export function createClientServer(app: RequestListener, limits: ClientServerLim
  * Puts the lean front in place of Node's own listener for new connections (after the listeners above, which count
  * them), gives it that listener to hand connections over to, and makes the server's closing close its connections too.
  */
-function serveThroughFront(server: Server, event: "connection" | "secureConnection", app: RequestListener, limits: ClientServerLimits, overCapacity: WeakSet<Duplex>): void {
+function serveThroughFront(
+  server: Server,
+  event: "connection" | "secureConnection",
+  app: RequestListener,
+  limits: ClientServerLimits,
+  overCapacity: WeakSet<Duplex>,
+  counters: ClientServerCounters | undefined,
+): void {
   const nodeListener = server.listeners(event)[0] as ((socket: Socket) => void) | undefined;
   if (nodeListener === undefined) throw new Error(`the client server has no '${event}' listener of Node's own`);
   server.removeListener(event, nodeListener);
@@ -131,7 +143,10 @@ function serveThroughFront(server: Server, event: "connection" | "secureConnecti
     headersTimeoutMs: limits.headersTimeoutMs,
     keepAliveTimeoutMs: server.keepAliveTimeout,
     admits: (socket) => !overCapacity.has(socket),
-    handOver: (socket) => nodeListener.call(server, socket),
+    handOver: (socket) => {
+      counters?.connectionsHandedOver.inc();
+      nodeListener.call(server, socket);
+    },
     timedOut: (socket) => answerClientError(Object.assign(new Error("request timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }), socket),
   });
   server.on(event, (socket: Socket) => front.accept(socket));

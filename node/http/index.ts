@@ -3,7 +3,7 @@ export { clientAuthorization, createClientApi, CONTEXT_HEADER, KvRoutes, withKvF
 export { errorBoundary, noRoute, requireBearerToken, sendError } from "./boundary.js";
 export type { ClientApiDeps } from "./client-api.js";
 export { createClientServer, answerClientError, CLIENT_HEADERS_MAX } from "./client-server.js";
-export type { ClientServerLimits } from "./client-server.js";
+export type { ClientServerCounters, ClientServerLimits } from "./client-server.js";
 export { ClientSecurity } from "./client-security.js";
 export type { ClientSecurityOptions } from "./client-security.js";
 export { ClientTokens, generateClientToken, hashClientToken, parseClientTokens, TOKEN_NAME_PATTERN } from "./client-auth.js";

@@ -59,6 +59,11 @@ export class NodeMetrics {
     help: "Requests from ring-routing clients that reached a node holding no replica of their key (it forwarded them)",
     registers: [this.registry],
   });
+  readonly connectionsHandedOver = new Counter({
+    name: "dynamo_client_connections_handed_over_total",
+    help: "Client connections the port's own HTTP reader gave to Node's HTTP server, at a request it does not serve (not a plain key-value request, or one that arrived in pieces)",
+    registers: [this.registry],
+  });
   readonly ringViews = new Counter({
     name: "dynamo_ring_view_requests_total",
     help: "GET /v1/ring requests by answer: full view (200) or unchanged (304)",

@@ -3,9 +3,12 @@
  * concurrent writes become siblings that a context-carrying write resolves, and lww buckets never show siblings.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { TestCluster, REPO_ROOT } from "../helpers/dev-cluster.js";
 import { contextOf, http, kvUrl } from "../helpers/http.js";
+import { metricSum } from "../helpers/replicas.js";
 
 const CONFIG = join(REPO_ROOT, "test", "integration", "fixtures", "config.yaml");
 
@@ -34,6 +37,38 @@ describe("client API on a three-node cluster", function () {
         assert.match(String(get.headers["content-type"]), /^text\/plain/);
       }
     }
+  });
+
+  it("plain key-value requests are served by the port's own reader; other requests move their connection to Node's server", async function () {
+    const url = new URL(urls[0]!);
+    const handedOver = () => metricSum([urls[0]!], "dynamo_client_connections_handed_over_total");
+    /** Sends `requests` on a connection of its own and waits for `answers` answers; returns what came back. */
+    const exchange = async (requests: string, answers: number): Promise<string> => {
+      const socket = connect(Number(url.port), url.hostname);
+      await once(socket, "connect");
+      let text = "";
+      socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+      socket.write(requests);
+      for (let i = 0; i < 500 && (text.match(/HTTP\/1\.1 /g) ?? []).length < answers; i++) await new Promise((r) => setTimeout(r, 10));
+      socket.destroy();
+      return text;
+    };
+    const head = `Host: ${url.host}\r\n`;
+    const connections = 20;
+    // Other clients (the supervisor's probes, this test's metric reads) may add a few; twenty connections cannot hide.
+    const before = await handedOver();
+    for (let i = 0; i < connections; i++) {
+      const key = `front-${i}`;
+      const text = await exchange(`PUT /v1/kv/default/${key} HTTP/1.1\r\n${head}Content-Length: 5\r\n\r\nfront` + `GET /v1/kv/default/${key} HTTP/1.1\r\n${head}\r\n`, 2);
+      assert.match(text, /^HTTP\/1\.1 204 No Content\r\n[\s\S]*HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nfront$/);
+    }
+    const afterPlain = await handedOver();
+    assert.ok(afterPlain - before < connections / 2, `plain key-value requests stayed with the port's reader (${afterPlain - before} hand-overs)`);
+    for (let i = 0; i < connections; i++) {
+      const text = await exchange(`GET /healthz HTTP/1.1\r\n${head}\r\n` + `GET /v1/kv/default/front-${i} HTTP/1.1\r\n${head}\r\n`, 2);
+      assert.match(text, /\{"status":"ok"\}HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nfront$/, "the probe and the read after it are answered in order");
+    }
+    assert.ok((await handedOver()) - afterPlain >= connections, "each probe moved its connection to Node's server");
   });
 
   it("binary values and keys with slashes and unicode round-trip exactly", async function () {
