@@ -51,9 +51,9 @@ const KV_PREFIX = "/v1/kv/";
 const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
- * Takes the connections of `server`'s `event` ("connection" for plain HTTP, "secureConnection" for HTTPS) away from
- * Node's own listener, serves what it can of them, and hands the rest to that listener. Returns the front, whose
- * `closeIdle` and `closeAll` the server's own methods of those names must call too.
+ * Serves the connections given to `accept` (the client server calls it in place of Node's own listener for new
+ * connections): what it can itself, the rest through `options.handOver`. The server's `closeIdleConnections` and
+ * `closeAllConnections` call its `closeIdle` and `closeAll`, so that closing the server closes its connections too.
  */
 export class LeanFront {
   readonly #connections = new Set<LeanConnection>();
