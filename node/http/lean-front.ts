@@ -289,6 +289,7 @@ export class LeanResponse extends EventEmitter {
 
   setHeader(name: string, value: HeaderValue): this {
     if (this.headersSent) throw headersSentError("set");
+    checkField(name, value);
     (this.#set ??= new Map()).set(name.toLowerCase(), [name, value]);
     return this;
   }
@@ -311,9 +312,17 @@ export class LeanResponse extends EventEmitter {
     if (this.headersSent) throw headersSentError("write");
     this.statusCode = status;
     let given = maybeFields;
-    if (typeof reasonOrFields === "string") this.statusMessage = reasonOrFields;
-    else given = reasonOrFields;
+    // As Node's, the reason phrase is fixed here, even when the fields below throw.
+    if (typeof reasonOrFields === "string") {
+      this.statusMessage = reasonOrFields;
+    } else {
+      this.statusMessage ||= STATUS_CODES[status] ?? "unknown";
+      given = reasonOrFields;
+    }
     const list: Array<string | HeaderValue> = given === undefined ? [] : Array.isArray(given) ? [...(given as HeaderValue[])] : Object.entries(given).flat();
+    // As in Node's, a value that cannot go on the wire throws here, before anything is fixed, so the caller may still
+    // answer with an error.
+    for (let i = 0; i < list.length; i += 2) checkField(String(list[i]), list[i + 1]!);
     if (this.#set !== undefined) {
       for (let i = 0; i < list.length; i += 2) this.#set.delete(String(list[i]).toLowerCase());
       const first: Array<string | HeaderValue> = [];
@@ -493,9 +502,9 @@ function answerHead(
         break;
     }
     if (Array.isArray(value)) {
-      for (const one of value) head += field(name, one);
+      for (const one of value) head += `${name}: ${one}\r\n`;
     } else {
-      head += field(name, value as string | number);
+      head += `${name}: ${value as string | number}\r\n`;
     }
   }
   if (!hasDate) head += `Date: ${httpDate()}\r\n`;
@@ -504,12 +513,14 @@ function answerHead(
   return { head: head + "\r\n", close };
 }
 
-function field(name: string, value: string | number): string {
-  const text = String(value);
-  if (INVALID_VALUE_CHAR.test(text)) {
-    throw Object.assign(new TypeError(`Invalid character in header content ["${name}"]`), { code: "ERR_INVALID_CHAR" });
+/** Throws, as Node's `setHeader` and `writeHead` do, for a value with a character an answer's field cannot carry. */
+function checkField(name: string, value: string | HeaderValue): void {
+  const values = Array.isArray(value) ? (value as readonly string[]) : [String(value)];
+  for (const text of values) {
+    if (INVALID_VALUE_CHAR.test(text)) {
+      throw Object.assign(new TypeError(`Invalid character in header content ["${name}"]`), { code: "ERR_INVALID_CHAR" });
+    }
   }
-  return `${name}: ${text}\r\n`;
 }
 
 let dateSecond = -1;

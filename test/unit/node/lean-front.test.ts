@@ -63,6 +63,14 @@ describe("the client port's lean front", function () {
         } else if (url.endsWith("/closing")) {
           res.writeHead(503, { "Content-Type": "application/json", "Content-Length": "2", Connection: "close" });
           res.end("{}");
+        } else if (url.endsWith("/bad")) {
+          // A field value no answer may carry: writeHead throws, and the handler can still answer with an error.
+          try {
+            res.writeHead(200, ["X-Stored", "a\u0001b"]);
+            res.end();
+          } catch (err) {
+            sendJson(res, 500, { error: (err as NodeJS.ErrnoException).code });
+          }
         } else if (url.endsWith("/never")) {
           // Never answered: the client goes away first.
         } else {
@@ -103,15 +111,17 @@ describe("the client port's lean front", function () {
   it("answers plain key-value requests itself, exactly as Node's server does but for the Date", async function () {
     const port = await serve();
     const lean = await open(port);
-    lean.socket.write(request("GET", "/v1/kv/b/value") + request("PUT", "/v1/kv/b/written", "v") + request("GET", "/v1/kv/b/missing"));
-    const fromFront = await answers(lean.text, 3);
+    lean.socket.write(request("GET", "/v1/kv/b/value") + request("PUT", "/v1/kv/b/written", "v") + request("GET", "/v1/kv/b/missing") + request("GET", "/v1/kv/b/bad"));
+    const fromFront = await answers(lean.text, 4);
     // A request outside /v1/kv/ is not one the front serves: it hands the connection to Node's server, which answers the rest.
     const node = await open(port);
-    node.socket.write(request("GET", "/healthz") + request("GET", "/v1/kv/b/value") + request("PUT", "/v1/kv/b/written", "v") + request("GET", "/v1/kv/b/missing"));
-    const fromNode = (await answers(node.text, 4)).slice(1);
+    node.socket.write(
+      request("GET", "/healthz") + request("GET", "/v1/kv/b/value") + request("PUT", "/v1/kv/b/written", "v") + request("GET", "/v1/kv/b/missing") + request("GET", "/v1/kv/b/bad"),
+    );
+    const fromNode = (await answers(node.text, 5)).slice(1);
     assert.deepEqual(
       seen.map((s) => s.byNode),
-      [false, false, false, true, true, true, true],
+      [false, false, false, false, true, true, true, true, true],
       "the first connection's requests are the front's, the second's Node's",
     );
     assert.deepEqual(
@@ -119,6 +129,7 @@ describe("the client port's lean front", function () {
       fromNode.map((a) => a.withoutDate),
     );
     assert.equal(fromFront[0]!.body, "a value");
+    assert.equal(fromFront[3]!.body, '{"error":"ERR_INVALID_CHAR"}');
     assert.match(fromFront[0]!.raw, /\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n/);
   });
 
