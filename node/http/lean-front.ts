@@ -9,9 +9,10 @@
  * port's request listener two light objects with the part of the request and response API that the key-value path
  * uses, and writes the answer as one buffer, with the headers Node would write.
  *
- * Everything else is Node's: at the first request that is not plain, or has not wholly arrived (a head or body that
- * comes in pieces, a slow client), the connection is handed to Node's HTTP server with the bytes not yet served put
- * back in front of the socket, and stays there for the rest of its life. Node then applies every rule of the port
+ * A request that arrives in pieces (a value larger than a TCP segment, a client that writes its head and its body
+ * apart) is waited for, up to a second and 64 KiB, with its bytes held as they came. Everything else is Node's: at the
+ * first request that is not plain, or has not arrived by then, the connection is handed to Node's HTTP server with the
+ * bytes not yet served put back in front of the socket, and stays there for the rest of its life. Node then applies every rule of the port
  * (client-server.ts): the header deadline, the 100-continue checks, chunked bodies, oversized heads, the JSON errors.
  * A hand-over happens only between requests, so requests on one connection still take effect in the order they were
  * sent.
@@ -41,6 +42,13 @@ export interface LeanFrontOptions {
 const HEAD_BYTES_MAX = 16 * 1024;
 /** Bytes held for a connection while one of its requests is served; past this its socket stops reading until then. */
 const HELD_BYTES_MAX = 64 * 1024;
+/**
+ * How long a request that is arriving in pieces is waited for before its connection goes to Node's server, whose
+ * header and body deadlines then apply; at most half the header deadline, so a slow client meets Node's soon.
+ */
+const PIECES_WAIT_MS_MAX = 1000;
+/** The starts of the request lines the front serves, to tell a head still arriving from one it would never serve. */
+const SERVED_STARTS = ["GET /v1/kv/", "PUT /v1/kv/", "DELETE /v1/kv/"];
 /** A body up to this size leaves in the same buffer as the head; a larger one is written after it, not copied. */
 const COPIED_BODY_BYTES_MAX = 16 * 1024;
 
@@ -114,6 +122,8 @@ class LeanConnection {
   #served = false;
   #ended = false;
   #current: LeanResponse | undefined;
+  /** Running while the request at the front of `#held` is arriving in pieces; when it fires, the connection goes. */
+  #piecesTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -187,10 +197,16 @@ class LeanConnection {
       return;
     }
     const head = parseHead(held, this.front.options);
-    if (head === undefined || held.length < head.end) {
+    if (head === undefined) {
       this.#handOver();
       return;
     }
+    if (head === ARRIVING || held.length < head.end) {
+      if (head !== ARRIVING && head.end > HELD_BYTES_MAX) this.#handOver();
+      else this.#awaitPieces();
+      return;
+    }
+    this.#stopAwaiting();
     this.#held = held.length === head.end ? EMPTY : held.subarray(head.end);
     this.#busy = true;
     this.#served = true;
@@ -201,6 +217,23 @@ class LeanConnection {
     this.#current = res;
     // As in Node's server, a listener that throws is a bug that reaches the process, not an answer.
     this.front.listener(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  }
+
+  /** Waits for the rest of a request (more data calls `#next` again), up to the front's limit. */
+  #awaitPieces(): void {
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.#piecesTimer !== undefined) return;
+    const waitMs = Math.min(PIECES_WAIT_MS_MAX, this.front.options.headersTimeoutMs / 2);
+    this.#piecesTimer = setTimeout(() => {
+      this.#piecesTimer = undefined;
+      if (!this.#busy && this.#held.length > 0) this.#handOver();
+    }, waitMs);
+  }
+
+  #stopAwaiting(): void {
+    if (this.#piecesTimer === undefined) return;
+    clearTimeout(this.#piecesTimer);
+    this.#piecesTimer = undefined;
   }
 
   /** Gives the connection, and the bytes not yet served, to Node's HTTP server for the rest of its life. */
@@ -226,6 +259,7 @@ class LeanConnection {
   }
 
   #release(): void {
+    this.#stopAwaiting();
     this.front.forget(this);
   }
 }
@@ -389,10 +423,21 @@ function headersSentError(what: string): Error {
   return Object.assign(new Error(`Cannot ${what} headers after they are sent to the client`), { code: "ERR_HTTP_HEADERS_SENT" });
 }
 
-/** Parses the head at the start of `bytes`, or says (undefined) that the request is not one the front serves. */
-function parseHead(bytes: Buffer, options: LeanFrontOptions): Head | undefined {
+/** A head not wholly arrived yet that may still be one the front serves. */
+const ARRIVING = "arriving";
+
+/**
+ * Parses the head at the start of `bytes`; says `ARRIVING` when it has not wholly arrived and may still be one the
+ * front serves, and undefined when the request is not one the front serves.
+ */
+function parseHead(bytes: Buffer, options: LeanFrontOptions): Head | typeof ARRIVING | undefined {
   const headEnd = bytes.indexOf(HEAD_END);
-  if (headEnd < 0 || headEnd > HEAD_BYTES_MAX) return undefined;
+  if (headEnd > HEAD_BYTES_MAX) return undefined;
+  if (headEnd < 0) {
+    if (bytes.length > HEAD_BYTES_MAX) return undefined;
+    const start = bytes.toString("latin1", 0, Math.min(bytes.length, 14));
+    return SERVED_STARTS.some((served) => served.startsWith(start) || start.startsWith(served)) ? ARRIVING : undefined;
+  }
   // Latin-1 maps each byte to one character, so positions in the text are positions in the bytes.
   const text = bytes.toString("latin1", 0, headEnd);
   const methodEnd = text.indexOf(" ");

@@ -194,12 +194,39 @@ describe("the client port's lean front", function () {
     );
   });
 
-  it("hands over a request whose head arrives in pieces, and it is answered", async function () {
+  it("waits a moment for a request that arrives in pieces, head or body, and serves it itself", async function () {
     const port = await serve();
+    const { socket, text } = await open(port);
+    const get = request("GET", "/v1/kv/b/value");
+    socket.write(get.slice(0, 3));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.write(get.slice(3, 20));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.write(get.slice(20));
+    const put = request("PUT", "/v1/kv/b/written", "a body that comes later");
+    const bodyStart = put.indexOf("\r\n\r\n") + 4;
+    await answers(text, 1);
+    socket.write(put.slice(0, bodyStart + 2));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.write(put.slice(bodyStart + 2));
+    const got = await answers(text, 2);
+    assert.deepEqual(
+      got.map((a) => a.status),
+      [200, 204],
+    );
+    assert.deepEqual(seen, [
+      { what: "GET /v1/kv/b/value", byNode: false },
+      { what: "PUT /v1/kv/b/written", byNode: false },
+    ]);
+  });
+
+  it("hands a request still in pieces after the wait to Node's server, which answers it", async function () {
+    // With a 400 ms header deadline the front waits 200 ms for the rest of a request.
+    const port = await serve(400);
     const { socket, text } = await open(port);
     const whole = request("GET", "/v1/kv/b/value");
     socket.write(whole.slice(0, 10));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 300));
     socket.write(whole.slice(10));
     const [answer] = await answers(text, 1);
     assert.equal(answer!.status, 200);
