@@ -10,7 +10,7 @@
  * uses, and writes the answer as one buffer, with the headers Node would write.
  *
  * A request that arrives in pieces (a value larger than a TCP segment, a client that writes its head and its body
- * apart) is waited for, up to a second and 64 KiB, with its bytes held as they came. Everything else is Node's: at the
+ * apart) is waited for, up to a second, 64 KiB and 8 reads, with its bytes held as they came. Everything else is Node's: at the
  * first request that is not plain, or has not arrived by then, the connection is handed to Node's HTTP server with the
  * bytes not yet served put back in front of the socket, and stays there for the rest of its life. Node then applies every rule of the port
  * (client-server.ts): the header deadline, the 100-continue checks, chunked bodies, oversized heads, the JSON errors.
@@ -47,6 +47,11 @@ const HELD_BYTES_MAX = 64 * 1024;
  * header and body deadlines then apply; at most half the header deadline, so a slow client meets Node's soon.
  */
 const PIECES_WAIT_MS_MAX = 1000;
+/**
+ * Reads of one request's pieces waited for; past them its connection goes. Each read joins the bytes held so far, so
+ * a client dribbling a request in tiny segments would otherwise cost a copy of up to 64 KiB per segment.
+ */
+const PIECES_MAX = 8;
 /** The starts of the request lines the front serves, to tell a head still arriving from one it would never serve. */
 const SERVED_STARTS = ["GET /v1/kv/", "PUT /v1/kv/", "DELETE /v1/kv/"];
 /** A body up to this size leaves in the same buffer as the head; a larger one is written after it, not copied. */
@@ -124,6 +129,8 @@ class LeanConnection {
   #current: LeanResponse | undefined;
   /** Running while the request at the front of `#held` is arriving in pieces; when it fires, the connection goes. */
   #piecesTimer: NodeJS.Timeout | undefined;
+  /** Reads of the request at the front of `#held` while it arrives in pieces. */
+  #pieces = 0;
 
   constructor(
     readonly socket: Socket,
@@ -202,7 +209,7 @@ class LeanConnection {
       return;
     }
     if (head === ARRIVING || held.length < head.end) {
-      if (head !== ARRIVING && head.end > HELD_BYTES_MAX) this.#handOver();
+      if ((head !== ARRIVING && head.end > HELD_BYTES_MAX) || this.#pieces >= PIECES_MAX) this.#handOver();
       else this.#awaitPieces();
       return;
     }
@@ -221,6 +228,7 @@ class LeanConnection {
 
   /** Waits for the rest of a request (more data calls `#next` again), up to the front's limit. */
   #awaitPieces(): void {
+    this.#pieces += 1;
     if (this.socket.isPaused()) this.socket.resume();
     if (this.#piecesTimer !== undefined) return;
     const waitMs = Math.min(PIECES_WAIT_MS_MAX, this.front.options.headersTimeoutMs / 2);
@@ -231,6 +239,7 @@ class LeanConnection {
   }
 
   #stopAwaiting(): void {
+    this.#pieces = 0;
     if (this.#piecesTimer === undefined) return;
     clearTimeout(this.#piecesTimer);
     this.#piecesTimer = undefined;

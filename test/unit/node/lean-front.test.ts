@@ -220,6 +220,19 @@ describe("the client port's lean front", function () {
     ]);
   });
 
+  it("hands a request dribbled in many small pieces to Node's server, which answers it", async function () {
+    const port = await serve();
+    const { socket, text } = await open(port);
+    const put = request("PUT", "/v1/kv/b/written", "x".repeat(200));
+    for (let at = 0; at < put.length; at += 20) {
+      socket.write(put.slice(at, at + 20));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const [answer] = await answers(text, 1);
+    assert.equal(answer!.status, 204);
+    assert.deepEqual(seen, [{ what: "PUT /v1/kv/b/written", byNode: true }]);
+  });
+
   it("hands a request still in pieces after the wait to Node's server, which answers it", async function () {
     // With a 400 ms header deadline the front waits 200 ms for the rest of a request.
     const port = await serve(400);
