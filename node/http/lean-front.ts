@@ -209,7 +209,7 @@ class LeanConnection {
       return;
     }
     if (head === ARRIVING || held.length < head.end) {
-      if ((head !== ARRIVING && head.end > HELD_BYTES_MAX) || this.#pieces >= PIECES_MAX) this.#handOver();
+      if ((head !== ARRIVING && head.end > HELD_BYTES_MAX) || this.#pieces >= PIECES_MAX || this.#ended) this.#handOver();
       else this.#awaitPieces();
       return;
     }
