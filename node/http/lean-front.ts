@@ -2,20 +2,20 @@
  * The client port's own HTTP/1.1 front for the key-value hot path.
  *
  * Node's HTTP server builds a readable stream for every request and a writable one for every answer, and walks them
- * through its stream machinery; for a 1 KiB read that is a large share of what a node spends on it (docs/performance.md,
- * round 35). This front reads a connection's bytes itself and, for a request that is plain and wholly arrived (GET, PUT
- * or DELETE under `/v1/kv/`, HTTP/1.1, a Content-Length body no larger than a value may be, no `Expect`, no
- * `Transfer-Encoding`, no `Upgrade`, no header given twice, at most the header count the port accepts), gives the
- * port's request listener two light objects with the part of the request and response API that the key-value path
- * uses, and writes the answer as one buffer, with the headers Node would write.
+ * through its stream machinery; for a 1 KiB read that is a large share of what a node spends on it
+ * (docs/performance.md, round 35). This front reads a connection's bytes itself and, for a request that is plain and
+ * wholly arrived (GET, PUT or DELETE under `/v1/kv/`, HTTP/1.1, a Content-Length body no larger than a value may be, no
+ * `Expect`, no `Transfer-Encoding`, no `Upgrade`, no header given twice, at most the header count the port accepts),
+ * gives the port's request listener two light objects with the part of the request and response API that the key-value
+ * path uses, and writes the answer as one buffer, with the headers Node would write.
  *
  * A request that arrives in pieces (a value larger than a TCP segment, a client that writes its head and its body
- * apart) is waited for, up to a second, 64 KiB and 8 reads, with its bytes held as they came. Everything else is Node's: at the
- * first request that is not plain, or has not arrived by then, the connection is handed to Node's HTTP server with the
- * bytes not yet served put back in front of the socket, and stays there for the rest of its life. Node then applies every rule of the port
- * (client-server.ts): the header deadline, the 100-continue checks, chunked bodies, oversized heads, the JSON errors.
- * A hand-over happens only between requests, so requests on one connection still take effect in the order they were
- * sent.
+ * apart) is waited for, up to a second, 64 KiB and 8 reads, with its bytes held as they came. Everything else is
+ * Node's: at the first request that is not plain, or has not arrived by then, the connection is handed to Node's HTTP
+ * server with the bytes not yet served put back in front of the socket, and stays there for the rest of its life. Node
+ * then applies every rule of the port (client-server.ts): the header deadline, the 100-continue checks, chunked bodies,
+ * oversized heads, the JSON errors. A hand-over happens only between requests, so requests on one connection still take
+ * effect in the order they were sent.
  */
 import { EventEmitter } from "node:events";
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeader, type RequestListener, type ServerResponse } from "node:http";

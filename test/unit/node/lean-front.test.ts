@@ -113,7 +113,8 @@ describe("the client port's lean front", function () {
     const lean = await open(port);
     lean.socket.write(request("GET", "/v1/kv/b/value") + request("PUT", "/v1/kv/b/written", "v") + request("GET", "/v1/kv/b/missing") + request("GET", "/v1/kv/b/bad"));
     const fromFront = await answers(lean.text, 4);
-    // A request outside /v1/kv/ is not one the front serves: it hands the connection to Node's server, which answers the rest.
+    // A request outside /v1/kv/ is not one the front serves: it hands the connection to Node's server, which answers
+    // the rest.
     const node = await open(port);
     node.socket.write(
       request("GET", "/healthz") + request("GET", "/v1/kv/b/value") + request("PUT", "/v1/kv/b/written", "v") + request("GET", "/v1/kv/b/missing") + request("GET", "/v1/kv/b/bad"),
