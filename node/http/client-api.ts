@@ -15,7 +15,7 @@ import { readBody, type BodyLimits } from "./body.js";
 import { errorBoundary, noRoute, sendError, sendJson, toDynamoError } from "./boundary.js";
 import { ByteBudget } from "./byte-budget.js";
 import { authorize, type AccessNeed, type ClientTokens } from "./client-auth.js";
-import { kvBucketOf, parseKvPath, parseQuorum, requireBucket, type QuorumOptions } from "./request.js";
+import { KV_PREFIX, kvBucketOf, parseKvPath, parseQuorum, requireBucket, type QuorumOptions } from "./request.js";
 
 export const CONTEXT_HEADER = "X-Dynamo-Context";
 
@@ -101,8 +101,6 @@ export class KvRoutes {
     sendError(res, toDynamoError(err, this.deps.log));
   }
 }
-
-const KV_PREFIX = "/v1/kv/";
 
 /** A key-value route: answers the request, or passes an unexpected failure to `fail`. */
 type KvHandler = (req: IncomingMessage, res: ServerResponse, fail: (err: unknown) => void) => void;

@@ -20,6 +20,7 @@
 import { EventEmitter } from "node:events";
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeader, type RequestListener, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { KV_PREFIX } from "./request.js";
 
 export interface LeanFrontOptions {
   /** A body larger than this is left to Node's server, whose body reader refuses it with the API's error. */
@@ -59,7 +60,6 @@ const COPIED_BODY_BYTES_MAX = 16 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
-const KV_PREFIX = "/v1/kv/";
 /** Characters Node refuses in an answer's header value. */
 const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
@@ -362,7 +362,7 @@ export class LeanResponse extends EventEmitter {
       this.statusMessage ||= STATUS_CODES[status] ?? "unknown";
       given = reasonOrFields;
     }
-    const list: Array<string | HeaderValue> = given === undefined ? [] : Array.isArray(given) ? [...(given as HeaderValue[])] : Object.entries(given).flat();
+    const list: Array<string | HeaderValue> = given === undefined ? [] : Array.isArray(given) ? (given as HeaderValue[]) : Object.entries(given).flat();
     // As in Node's, a value that cannot go on the wire throws here, before anything is fixed, so the caller may still
     // answer with an error.
     for (let i = 0; i < list.length; i += 2) checkField(String(list[i]), list[i + 1]!);

@@ -9,6 +9,9 @@ import { DynamoError, invalidRequest } from "../errors/index.js";
 
 export const KEY_BYTES_MAX = 1024;
 
+/** Where the key-value routes start; every request path under it is a key-value request. */
+export const KV_PREFIX = "/v1/kv/";
+
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export interface KvPath {
