@@ -484,6 +484,8 @@ function parseHead(bytes: Buffer, options: LeanFrontOptions): Head | typeof ARRI
     switch (lower) {
       case "content-length":
         if (value.length === 0 || value.length > 15 || !allIn(value, 0, value.length, DIGIT_CHAR)) return undefined;
+        // A tab around the length is refused by Node.js 20's parser and taken by later ones': Node's to judge.
+        if (text.lastIndexOf("\t", lineEnd - 1) > colon) return undefined;
         length = Number(value);
         if (length > options.bodyBytesMax || (length > 0 && method !== "PUT")) return undefined;
         break;

@@ -178,6 +178,9 @@ describe("the client port's lean front", function () {
       "GET /v1/kv/b/\x7f HTTP/1.1\r\nHost: h\r\n\r\n",
       "GET /v1/kv/b/1 HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
       "PUT /v1/kv/b/1 HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\nx",
+      // Node.js 20 refuses a tab around a length, later versions take it: either way it is Node's to judge.
+      "PUT /v1/kv/b/1 HTTP/1.1\r\nHost: h\r\nContent-Length: 1\t\r\n\r\nx",
+      "PUT /v1/kv/b/1 HTTP/1.1\r\nHost: h\r\nContent-Length:\t1\r\n\r\nx",
       `PUT /v1/kv/b/1 HTTP/1.1\r\nHost: h\r\nContent-Length: 1025\r\n\r\n${"x".repeat(1025)}`,
       "PUT /v1/kv/b/1 HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
       "GET /v1/kv/b/1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
