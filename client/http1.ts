@@ -32,6 +32,12 @@ const CRLF = Buffer.from("\r\n", "latin1");
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * Control characters other than a tab. In a status line or a field they make it malformed: a lone CR or LF there is
+ * a line end to some parsers and not to others, which would read the fields, and so the body's framing, otherwise.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Headers node:http keeps the first of when repeated, instead of joining them. */
 const SINGLE_VALUED = new Set([
   "age", "authorization", "content-length", "content-type", "etag", "expires", "from", "host", "if-modified-since",
@@ -95,7 +101,7 @@ export class ResponseReader {
   /** Parses a header section; true when it was an interim (1xx) response, whose headers are dropped. */
   #readHead(head: string): boolean {
     const lines = head.split("\r\n");
-    const statusLine = STATUS_LINE.exec(lines[0] as string);
+    const statusLine = CONTROL_CHAR.test(lines[0] as string) ? null : STATUS_LINE.exec(lines[0] as string);
     if (statusLine === null) throw new ResponseFramingError(`malformed status line ${JSON.stringify((lines[0] as string).slice(0, 100))}`);
     const minor = statusLine[1] as string;
     const status = Number(statusLine[2]);
@@ -106,13 +112,18 @@ export class ResponseReader {
       const line = lines[i] as string;
       const colon = line.indexOf(":");
       const name = colon > 0 ? line.slice(0, colon).toLowerCase() : "";
-      if (!TOKEN.test(name)) throw new ResponseFramingError(`malformed header line ${JSON.stringify(line.slice(0, 100))}`);
+      if (!TOKEN.test(name) || CONTROL_CHAR.test(line)) throw new ResponseFramingError(`malformed header line ${JSON.stringify(line.slice(0, 100))}`);
       const value = line.slice(colon + 1).trim();
+      // The framing fields are taken only in their plain spelling: Node.js 20's parser refuses a tab around them and a
+      // second Content-Length even with the same value, and a reader that took them would frame what it refuses.
+      if ((name === "content-length" || name === "transfer-encoding") && line.includes("\t", colon)) {
+        throw new ResponseFramingError(`malformed ${name} header line ${JSON.stringify(line.slice(0, 100))}`);
+      }
       const seen = headers[name];
       if (seen === undefined) headers[name] = name === "set-cookie" ? [value] : value;
       else if (Array.isArray(seen)) seen.push(value);
       else if (!SINGLE_VALUED.has(name)) headers[name] = `${seen}, ${value}`;
-      else if (name === "content-length" && seen !== value) throw new ResponseFramingError(`conflicting Content-Length headers ${seen} and ${value}`);
+      else if (name === "content-length") throw new ResponseFramingError(`more than one Content-Length header (${seen} and ${value})`);
     }
     this.#status = status;
     this.#headers = headers;
@@ -123,17 +134,20 @@ export class ResponseReader {
   }
 
   #bodyFraming(status: number, headers: Record<string, string | string[] | undefined>): BodyFraming {
+    const coding = headers["transfer-encoding"];
+    const length = headers["content-length"];
+    // Both framings at once is how a response is read one way by one parser and another way by the next.
+    if (coding !== undefined && length !== undefined) throw new ResponseFramingError("response has both Transfer-Encoding and Content-Length");
+    // A malformed length is an error even on a response without a body, as it is to Node's parser.
+    if (typeof length === "string" && !/^\d{1,15}$/.test(length)) throw new ResponseFramingError(`malformed Content-Length ${JSON.stringify(length.slice(0, 100))}`);
     // The client sends no HEAD, so only these statuses have a response without a body.
     if (status === 204 || status === 304) return { kind: "length", remaining: 0 };
-    const coding = headers["transfer-encoding"];
     if (typeof coding === "string") {
       if (lastToken(coding.toLowerCase()) === "chunked") return { kind: "chunked" };
       this.#keepAlive = false;
       return { kind: "close" };
     }
-    const length = headers["content-length"];
     if (typeof length === "string") {
-      if (!/^\d{1,15}$/.test(length)) throw new ResponseFramingError(`malformed Content-Length ${JSON.stringify(length.slice(0, 100))}`);
       const bytes = Number(length);
       if (bytes > this.#bodyBytesMax) throw new ResponseTooLargeError(`response body of ${bytes} bytes exceeds ${this.#bodyBytesMax}`);
       return { kind: "length", remaining: bytes };
@@ -184,7 +198,8 @@ export class ResponseReader {
         this.#chunkState = "size";
       } else if (this.#chunkState === "size") {
         if (line.length > CHUNK_LINE_BYTES_MAX) throw new ResponseFramingError("chunked response: a chunk line too long");
-        const size = /^([0-9a-fA-F]{1,12})[ \t]*(?:;.*)?$/.exec(line);
+        // No space before an extension: Node.js 20's parser refuses it, and a reader that took it would frame what it refuses.
+        const size = CONTROL_CHAR.test(line) ? null : /^([0-9a-fA-F]{1,12})(?:;.*)?$/.exec(line);
         if (size === null) throw new ResponseFramingError(`chunked response: malformed chunk size ${JSON.stringify(line.slice(0, 100))}`);
         this.#chunkRemaining = parseInt(size[1] as string, 16);
         if (this.#bodyBytes + this.#chunkRemaining > this.#bodyBytesMax) {
@@ -194,6 +209,10 @@ export class ResponseReader {
       } else {
         this.#trailerBytes += line.length + CRLF.length;
         if (this.#trailerBytes > HEADER_BYTES_MAX) throw new ResponseFramingError("chunked response: a trailer section too long");
+        // Trailer fields are dropped, but read as strictly as the header's: they end the response.
+        if (line !== "" && (!TOKEN.test(line.slice(0, Math.max(0, line.indexOf(":")))) || CONTROL_CHAR.test(line))) {
+          throw new ResponseFramingError(`chunked response: malformed trailer line ${JSON.stringify(line.slice(0, 100))}`);
+        }
         if (line === "") return { response: this.#response(this.#keepAlive), rest: data.length > 0 ? data : undefined };
       }
     }
