@@ -13,6 +13,7 @@ import { seededRandom, type SeededRandom } from "../../../lib/random.js";
 import { closeServer, createClientServer } from "../../../node/http/index.js";
 import { readBody } from "../../../node/http/body.js";
 import { ByteBudget } from "../../../node/http/byte-budget.js";
+import { headMutator } from "../../helpers/http-mutations.js";
 import { testSeed } from "../../helpers/random.js";
 
 const VALUE_MAX_BYTES = 64;
@@ -35,17 +36,13 @@ const SETTLE_MS = 1500;
  * other half the same with one to three mutations, each of which may make it something the front must leave to Node.
  */
 function randomRequest(random: SeededRandom): Buffer {
-  const mutations = random.chance(0.5) ? 0 : random.between(1, 3);
-  // Each mutation point takes the odd branch with a probability that makes about `mutations` of them odd in all.
-  const odd = () => mutations > 0 && random.chance(mutations / 12);
-  const eol = () => (odd() ? random.pick(["\n", "\r", "\r\r\n", "\n\r"]) : "\r\n");
+  const { odd, blank, malformedField, head } = headMutator(random);
   const method = odd() ? random.pick(["get", "POST", "HEAD", "OPTIONS", "GET ", "PUT\t", "DELETE\u0000", "GETT", ""]) : random.pick(["GET", "PUT", "DELETE"]);
   const targetChars = [..."abcXYZ019-._~%2F/?=&", ...(odd() ? [..."\"{}|\\^`<>#[]!$'()*+,;@ \t\u0000\u007f\u0080\u00ff"] : [])];
   let target = odd() ? random.pick(["/v1/kv", "/v1/KV/", "/healthz", "*", "http://h/v1/kv/b/k", "/v1/kv//", ""]) : "/v1/kv/";
   for (let i = random.between(0, 12); i > 0; i--) target += random.pick(targetChars);
   const version = odd() ? random.pick(["HTTP/1.0", "HTTP/1.2", "http/1.1", "HTTP/2.0", "HTTP/1.1 ", "HTTP/1.1\t", "HTTP/11", ""]) : "HTTP/1.1";
   const body = Buffer.from(Array.from({ length: random.between(0, random.chance(0.1) ? 2 * VALUE_MAX_BYTES : 16) }, () => random.int(256)));
-  const blank = () => random.pick(["", " ", "  ", ...(odd() ? ["\t", " \t"] : [])]);
   const fields: string[] = [];
   if (!odd()) fields.push(`Host:${blank()}${odd() ? random.pick(["", "h\th", "h\u0001"]) : random.pick(["h", "localhost:8080"])}${blank()}`);
   if (odd()) fields.push("Host: other");
@@ -61,7 +58,7 @@ function randomRequest(random: SeededRandom): Buffer {
   const plain: Array<() => string> = [
     () => `Connection:${blank()}keep-alive`,
     () => `X-Dynamo-Context: ${random.pick(["abc", "a b", "a\tb", "\u0080\u00ff", " padded "])}`,
-    () => `${random.pick(["X-A", "x_b", "Accept", "Content-Type", "X-\u00e9"]).replace("\u00e9", "e")}:${blank()}${random.pick(["v", "", "v, w", "\u00e9"])}`,
+    () => `${random.pick(["X-A", "x_b", "Accept", "Content-Type"])}:${blank()}${random.pick(["v", "", "v, w", "\u00e9"])}`,
     () => `Accept: */*`,
     () => `Content-Type: ${random.pick(["application/octet-stream", "text/plain; charset=utf-8"])}`,
   ];
@@ -70,18 +67,15 @@ function randomRequest(random: SeededRandom): Buffer {
     () => `Transfer-Encoding: ${random.pick(["chunked", "identity", "gzip, chunked", ""])}`,
     () => `Expect: ${random.pick(["100-continue", "nothing"])}`,
     () => `Upgrade: ${random.pick(["websocket", "h2c"])}`,
-    () => `X-Dynamo-Context: ${random.pick(["a\u0001b", "a\u007fb", "a\rb"])}`,
-    () => `${random.pick(["a b", "a\tb", "", "X-\u0080", "X:Y", "__proto__", "constructor", "toString"])}: v`,
-    () => " folded continuation",
-    () => "\tfolded with a tab",
+    () => "__proto__: v",
+    malformedField,
   ];
   for (let i = random.between(0, 3); i > 0; i--) fields.push(random.pick(plain)());
   if (odd()) fields.push(random.pick(mutated)());
-  const ordered = random.chance(0.3) ? random.shuffle(fields) : fields;
-  const head = `${method} ${target} ${version}${eol()}${ordered.map((field) => `${field}${eol()}`).join("")}${eol()}`;
+  const text = head(`${method} ${target} ${version}`, fields);
   // A body goes with a length field, or by mutation without one (then it reads as the start of another request).
   const withBody = fields.some((field) => /^content.length/i.test(field)) || odd();
-  return Buffer.concat([Buffer.from(head, "latin1"), withBody ? body : Buffer.alloc(0)]);
+  return Buffer.concat([Buffer.from(text, "latin1"), withBody ? body : Buffer.alloc(0)]);
 }
 
 /** The answers read from a connection, each as its status line, its fields but Date, and its body. */
