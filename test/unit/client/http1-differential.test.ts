@@ -11,6 +11,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from "node:n
 import { ResponseReader } from "../../../client/http1.js";
 import { seededRandom, type SeededRandom } from "../../../lib/random.js";
 import { headMutator } from "../../helpers/http-mutations.js";
+import { pool } from "../../helpers/pool.js";
 import { testSeed } from "../../helpers/random.js";
 
 const CASES = 1500;
@@ -133,21 +134,16 @@ describe("the client's response reader against Node's HTTP client, on random res
         request.on("error", (err) => resolve({ refused: err.message }));
       });
 
-    let next = 0;
     let taken = 0;
-    const worker = async () => {
-      while (next < cases.length) {
-        const index = next++;
-        const bytes = cases[index]!;
-        const byReader = readByReader(bytes, random.fork());
-        if ("refused" in byReader.reading) continue;
-        taken += 1;
-        served[index] = bytes.subarray(0, byReader.taken);
-        const byNode = await readByNode(index);
-        assert.deepEqual(byReader.reading, byNode, `case ${index} (seed ${seed}) read otherwise; the response was ${JSON.stringify(served[index].toString("latin1"))}`);
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    await pool([...cases.keys()], PARALLEL, async (index) => {
+      const bytes = cases[index]!;
+      const byReader = readByReader(bytes, random.fork());
+      if ("refused" in byReader.reading) return;
+      taken += 1;
+      served[index] = bytes.subarray(0, byReader.taken);
+      const byNode = await readByNode(index);
+      assert.deepEqual(byReader.reading, byNode, `case ${index} (seed ${seed}) read otherwise; the response was ${JSON.stringify(served[index].toString("latin1"))}`);
+    });
     assert.ok(taken > CASES / 3, `the reader took only ${taken} of ${CASES} responses`);
     assert.ok(taken < CASES, "the reader refused none of the responses: the mutations make nothing malformed");
   });

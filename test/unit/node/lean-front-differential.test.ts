@@ -14,6 +14,7 @@ import { closeServer, createClientServer } from "../../../node/http/index.js";
 import { readBody } from "../../../node/http/body.js";
 import { ByteBudget } from "../../../node/http/byte-budget.js";
 import { headMutator } from "../../helpers/http-mutations.js";
+import { pool } from "../../helpers/pool.js";
 import { testSeed } from "../../helpers/random.js";
 
 const VALUE_MAX_BYTES = 64;
@@ -200,31 +201,26 @@ describe("the client port's lean front against Node's server, on random requests
       // Node's server drops requests it has read but not yet answered when a later one in the stream is malformed.)
       return Buffer.concat([randomRequest(random), Buffer.from(SENTINEL, "latin1")]);
     });
-    let next = 0;
     let given = 0;
     let refusals = 0;
-    const worker = async () => {
-      while (next < cases.length) {
-        const index = next++;
-        const stream = cases[index]!;
-        const [lean, reference] = await Promise.all([exchange(stream), exchange(stream, TO_NODE)]);
-        const byNode = reference.seen;
-        const why = `case ${index} (seed ${seed}); the stream was ${JSON.stringify(stream.toString("latin1"))}`;
-        assert.deepEqual(lean.seen.map((s) => s.head), byNode.map((s) => s.head), `the listener was given other requests: ${why}`);
-        // A server that closes a connection over a malformed request gives up reading the body of the one before it,
-        // so a body is compared where both read it whole.
-        lean.seen.forEach((s, i) => {
-          const other = byNode[i]!.body;
-          if (!s.body?.startsWith("refused") && !other?.startsWith("refused")) assert.equal(s.body, other, `request ${i} got another body: ${why}`);
-        });
-        const leanError = lean.answers.find((a) => !a.startsWith("HTTP/1.1 200"));
-        const nodeError = reference.answers.find((a) => !a.startsWith("HTTP/1.1 200"));
-        if (leanError !== undefined && nodeError !== undefined) assert.equal(leanError, nodeError, `refused otherwise: ${why}`);
-        given += lean.seen.length;
-        if (leanError !== undefined) refusals += 1;
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    await pool([...cases.keys()], PARALLEL, async (index) => {
+      const stream = cases[index]!;
+      const [lean, reference] = await Promise.all([exchange(stream), exchange(stream, TO_NODE)]);
+      const byNode = reference.seen;
+      const why = `case ${index} (seed ${seed}); the stream was ${JSON.stringify(stream.toString("latin1"))}`;
+      assert.deepEqual(lean.seen.map((s) => s.head), byNode.map((s) => s.head), `the listener was given other requests: ${why}`);
+      // A server that closes a connection over a malformed request gives up reading the body of the one before it,
+      // so a body is compared where both read it whole.
+      lean.seen.forEach((s, i) => {
+        const other = byNode[i]!.body;
+        if (!s.body?.startsWith("refused") && !other?.startsWith("refused")) assert.equal(s.body, other, `request ${i} got another body: ${why}`);
+      });
+      const leanError = lean.answers.find((a) => !a.startsWith("HTTP/1.1 200"));
+      const nodeError = reference.answers.find((a) => !a.startsWith("HTTP/1.1 200"));
+      if (leanError !== undefined && nodeError !== undefined) assert.equal(leanError, nodeError, `refused otherwise: ${why}`);
+      given += lean.seen.length;
+      if (leanError !== undefined) refusals += 1;
+    });
     // The streams must hold both requests the front serves and ones it leaves to Node, or the comparison says little.
     const servedByFront = CASES - (handedOver - CASES);
     assert.ok(servedByFront > CASES / 4, `the front served only ${servedByFront} of ${CASES} streams to the end`);
