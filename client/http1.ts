@@ -110,9 +110,9 @@ export class ResponseReader {
     const headers: Record<string, string | string[] | undefined> = Object.create(null) as Record<string, string | string[] | undefined>;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i] as string;
-      const colon = line.indexOf(":");
-      const name = colon > 0 ? line.slice(0, colon).toLowerCase() : "";
-      if (!TOKEN.test(name) || CONTROL_CHAR.test(line)) throw new ResponseFramingError(`malformed header line ${JSON.stringify(line.slice(0, 100))}`);
+      const name = fieldName(line);
+      if (name === undefined) throw new ResponseFramingError(`malformed header line ${JSON.stringify(line.slice(0, 100))}`);
+      const colon = name.length;
       const value = line.slice(colon + 1).trim();
       // The framing fields are taken only in their plain spelling: Node.js 20's parser refuses a tab around them and a
       // second Content-Length even with the same value, and a reader that took them would frame what it refuses.
@@ -210,7 +210,7 @@ export class ResponseReader {
         this.#trailerBytes += line.length + CRLF.length;
         if (this.#trailerBytes > HEADER_BYTES_MAX) throw new ResponseFramingError("chunked response: a trailer section too long");
         // Trailer fields are dropped, but read as strictly as the header's: they end the response.
-        if (line !== "" && (!TOKEN.test(line.slice(0, Math.max(0, line.indexOf(":")))) || CONTROL_CHAR.test(line))) {
+        if (line !== "" && fieldName(line) === undefined) {
           throw new ResponseFramingError(`chunked response: malformed trailer line ${JSON.stringify(line.slice(0, 100))}`);
         }
         if (line === "") return { response: this.#response(this.#keepAlive), rest: data.length > 0 ? data : undefined };
@@ -229,6 +229,14 @@ export class ResponseReader {
     const body = this.#body.length === 1 ? (this.#body[0] as Buffer) : Buffer.concat(this.#body, this.#bodyBytes);
     return { status: this.#status, headers: this.#headers, body, keepAlive };
   }
+}
+
+/** A field line's name in lower case, or undefined when the line is not `token ":" value` without control characters. */
+function fieldName(line: string): string | undefined {
+  const colon = line.indexOf(":");
+  if (colon <= 0 || CONTROL_CHAR.test(line)) return undefined;
+  const name = line.slice(0, colon);
+  return TOKEN.test(name) ? name.toLowerCase() : undefined;
 }
 
 function hasToken(list: string, token: string): boolean {

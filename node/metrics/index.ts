@@ -61,7 +61,7 @@ export class NodeMetrics {
   });
   readonly connectionsHandedOver = new Counter({
     name: "dynamo_client_connections_handed_over_total",
-    help: "Client connections the port's own HTTP reader gave to Node's HTTP server, at a request it does not serve (not a plain key-value request, or one that arrived in pieces)",
+    help: "Client connections the port's own HTTP reader gave to Node's HTTP server: at a request it does not serve (not a plain key-value request, or one still in pieces after the wait), or over the connection limit",
     registers: [this.registry],
   });
   readonly ringViews = new Counter({
