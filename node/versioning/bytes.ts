@@ -113,7 +113,47 @@ export class ByteReader {
     return this.buf.toString("utf8", start, start + length);
   }
 
+  /** `utf8` for text that repeats (actor ids, content types): the same string, from `table` when read before. */
+  interned(table: InternTable, length: number, field: string): string {
+    const start = this.skip(length, field);
+    return table.text(this.buf, start, length);
+  }
+
   expectEnd(): void {
     if (this.remaining !== 0) this.fail(`${this.remaining} unexpected trailing bytes`);
+  }
+}
+
+/**
+ * Strings for byte sequences read again and again, made once each. A record's clock names the few nodes that ever
+ * coordinated a write to it, so every read of a clock meets the same few actor ids: decoding each anew cost a UTF-8
+ * decode and, where it then keys a clock, a lookup in V8's string table, together about 2 µs of a YCSB-A operation
+ * (docs/performance.md, round 37). Content types repeat as much. The table holds at most `capacity` sequences and replaces them in turn, so bytes
+ * that never repeat (a hostile peer's) cost a bounded scan and evict nothing for long.
+ */
+export class InternTable {
+  private readonly bytes: Buffer[] = [];
+  private readonly texts: string[] = [];
+  private next = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  /** The UTF-8 text of `buf[start, start + length)`. */
+  text(buf: Buffer, start: number, length: number): string {
+    const { bytes } = this;
+    for (let i = 0; i < bytes.length; i++) {
+      const known = bytes[i]!;
+      if (known.length !== length) continue;
+      let k = 0;
+      while (k < length && known[k] === buf[start + k]) k++;
+      if (k === length) return this.texts[i]!;
+    }
+    const text = buf.toString("utf8", start, start + length);
+    const slot = this.next;
+    this.next = (slot + 1) % this.capacity;
+    // A copy: the bytes read may be a view of a message or a page that must not be kept alive by the table.
+    bytes[slot] = Buffer.from(buf.subarray(start, start + length));
+    this.texts[slot] = text;
+    return text;
   }
 }

@@ -22,7 +22,7 @@
  * bytes, or breaks an invariant, with an error that says what and where.
  */
 import type { Sibling, VersionedRecord, VersionVector } from "./types.js";
-import { ByteReader, isVarintValue, MalformedBytesError, varintLength, writeVarint } from "./bytes.js";
+import { ByteReader, InternTable, isVarintValue, MalformedBytesError, varintLength, writeVarint } from "./bytes.js";
 import { compareDots, isValidActor, isValidCounter } from "./version-vector.js";
 import { compareSiblings } from "./record.js";
 
@@ -32,6 +32,10 @@ const FLAG_TOMBSTONE = 0x01;
 const CLOCK_ENTRY_BYTES_MIN = 3;
 /** The fewest bytes a sibling can take: five one-byte varints and the flags byte (a tombstone, empty content type). */
 const SIBLING_BYTES_MIN = 6;
+/** Actor ids read: a cluster's nodes and their past incarnations, far fewer than this in the clocks a node reads. */
+const ACTORS = new InternTable(64);
+/** Content types read: the few that a store's clients use. */
+const CONTENT_TYPES = new InternTable(16);
 
 /** Raised by `decodeRecord` when the bytes are not a valid record. */
 export class CorruptRecordError extends MalformedBytesError {
@@ -158,7 +162,7 @@ export function checkRecord(buf: Buffer): RecordSummary | undefined {
     checkActors.length = 0;
     checkCounters.length = 0;
     for (let index = 0; index < actors; index++) {
-      const actor = reader.utf8(reader.u8("actor length"), "actor");
+      const actor = reader.interned(ACTORS, reader.u8("actor length"), "actor");
       if (!isValidActor(actor)) return undefined;
       if (index > 0 && (checkActors[index - 1] as string) >= actor) return undefined;
       const counter = reader.varint("clock counter");
@@ -315,7 +319,7 @@ export function readClock(reader: ByteReader, actorsMax: number): { clock: Versi
   const actors: string[] = [];
   for (let index = 0; index < count; index++) {
     const length = reader.u8("actor length");
-    const actor = reader.utf8(length, "actor");
+    const actor = reader.interned(ACTORS, length, "actor");
     if (!isValidActor(actor)) reader.fail(`clock entry ${index} has an invalid actor id`);
     const previous = actors[actors.length - 1];
     if (previous !== undefined && previous >= actor) reader.fail(`clock entry ${index} is out of order or repeated`);
@@ -344,7 +348,7 @@ function readSibling(reader: ByteReader, clock: VersionVector, actors: string[],
   const logical = reader.varint("timestamp logical");
   const flags = reader.u8("flags");
   if ((flags & ~FLAG_TOMBSTONE) !== 0) reader.fail(`unknown flags 0x${flags.toString(16)}`);
-  const contentType = reader.utf8(reader.varint("content type length"), "content type");
+  const contentType = reader.interned(CONTENT_TYPES, reader.varint("content type length"), "content type");
   let value: Buffer | null = null;
   if ((flags & FLAG_TOMBSTONE) === 0) {
     const view = reader.bytes(reader.varint("value length"), "value");
