@@ -131,6 +131,8 @@ class LeanConnection {
   #piecesTimer: NodeJS.Timeout | undefined;
   /** Reads of the request at the front of `#held` while it arrives in pieces. */
   #pieces = 0;
+  /** The socket's inactivity timeout now: set only when it changes, since setting it costs as much as a small request's parsing. */
+  #timeoutMs: number;
 
   constructor(
     readonly socket: Socket,
@@ -142,7 +144,8 @@ class LeanConnection {
     socket.on("close", this.#onClose);
     socket.on("error", this.#onError);
     socket.on("timeout", this.#onTimeout);
-    socket.setTimeout(front.options.headersTimeoutMs);
+    this.#timeoutMs = front.options.headersTimeoutMs;
+    socket.setTimeout(this.#timeoutMs);
   }
 
   closeIfIdle(): void {
@@ -199,7 +202,12 @@ class LeanConnection {
         this.socket.end();
         return;
       }
-      if (this.#served) this.socket.setTimeout(this.front.options.keepAliveTimeoutMs);
+      // Once set, the keep-alive timeout stays: the socket restarts it at every read and write, and it is ignored
+      // while a request is being served (#onTimeout).
+      if (this.#served && this.#timeoutMs !== this.front.options.keepAliveTimeoutMs) {
+        this.#timeoutMs = this.front.options.keepAliveTimeoutMs;
+        this.socket.setTimeout(this.#timeoutMs);
+      }
       if (this.socket.isPaused()) this.socket.resume();
       return;
     }
@@ -217,7 +225,6 @@ class LeanConnection {
     this.#held = held.length === head.end ? EMPTY : held.subarray(head.end);
     this.#busy = true;
     this.#served = true;
-    this.socket.setTimeout(0);
     if (this.socket.isPaused()) this.socket.resume();
     const req = new LeanRequest(head, this.socket, held.subarray(head.bodyStart, head.end));
     const res = new LeanResponse(req, this);

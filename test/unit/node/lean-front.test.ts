@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { ServerResponse, type IncomingMessage, type Server } from "node:http";
-import { connect, type AddressInfo, type Socket } from "node:net";
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { connect as connectTls } from "node:tls";
 import { closeServer, createClientServer } from "../../../node/http/index.js";
 import { sendJson } from "../../../node/http/boundary.js";
+import { LeanFront } from "../../../node/http/lean-front.js";
 import { createCa, issueCertificate, type CertificateAndKey } from "../../../node/pki/index.js";
 
 /** What the test listener saw of one request: its method and URL, and whether Node's server gave it. */
@@ -71,6 +72,8 @@ describe("the client port's lean front", function () {
           } catch (err) {
             sendJson(res, 500, { error: (err as NodeJS.ErrnoException).code });
           }
+        } else if (url.endsWith("/slow")) {
+          setTimeout(() => res.end("slow"), 600);
         } else if (url.endsWith("/never")) {
           // Never answered: the client goes away first.
         } else {
@@ -297,6 +300,65 @@ describe("the client port's lean front", function () {
     const [answer] = parseAnswers(text());
     assert.equal(answer?.status, 408);
     assert.equal(JSON.parse(answer.body).error, "request_timeout");
+  });
+
+  it("answers a request that takes longer than the header deadline, and keeps the connection idle past that deadline", async function () {
+    const port = await serve(300);
+    const { socket, text } = await open(port);
+    socket.write(request("GET", "/v1/kv/b/slow"));
+    assert.equal((await answers(text, 1))[0]?.body, "slow", "the header deadline passed while it was served, and it was answered");
+    // The header deadline applies until a first request arrives; after one, only the keep-alive timeout does (65 s).
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.ok(!socket.destroyed && !socket.readableEnded, "the connection is open after a second of idling");
+    socket.write(request("GET", "/v1/kv/b/value"));
+    const [, second] = await answers(text, 2);
+    assert.equal(second?.status, 200, "and serves on");
+    assert.deepEqual(
+      seen.map((s) => s.byNode),
+      [false, false],
+    );
+  });
+
+  it("closes a connection that idles past the keep-alive timeout after its requests, however long they took", async function () {
+    const keepAliveTimeoutMs = 800;
+    const front = new LeanFront(
+      (_req, res) => {
+        setTimeout(() => res.end("late"), 500);
+      },
+      {
+        bodyBytesMax: 1024,
+        headersMax: 100,
+        headersTimeoutMs: 300,
+        keepAliveTimeoutMs,
+        admits: () => true,
+        handOver: (socket) => socket.destroy(),
+        timedOut: (socket) => socket.destroy(),
+      },
+    );
+    const plain = createNetServer((socket) => front.accept(socket));
+    plain.listen(0, "127.0.0.1");
+    await once(plain, "listening");
+    try {
+      const socket = connect((plain.address() as AddressInfo).port, "127.0.0.1");
+      sockets.push(socket);
+      await once(socket, "connect");
+      let text = "";
+      socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+      const ended = once(socket, "close");
+      for (let i = 0; i < 2; i++) {
+        socket.write(request("GET", "/v1/kv/b/k"));
+        await answers(() => text, i + 1);
+      }
+      const idleFrom = performance.now();
+      await ended;
+      const idleMs = performance.now() - idleFrom;
+      assert.ok(idleMs >= keepAliveTimeoutMs - 100, `closed after ${Math.round(idleMs)} ms idle, before the keep-alive timeout`);
+      assert.ok(idleMs < 10_000, `still open ${Math.round(idleMs)} ms after the keep-alive timeout`);
+      assert.equal(parseAnswers(text).length, 2, "with both answers and nothing more");
+    } finally {
+      front.closeAll();
+      plain.close();
+    }
   });
 
   it("closes its idle connections when the server closes, and the server finishes closing", async function () {
