@@ -485,7 +485,7 @@ function parseHead(bytes: Buffer, options: LeanFrontOptions): Head | typeof ARRI
     if (!allIn(text, from, to, VALUE_CHAR)) return undefined;
     const name = text.slice(start, colon);
     const value = text.slice(from, to);
-    const lower = name.toLowerCase();
+    const lower = knownFieldName(name) ?? name.toLowerCase();
     // A field given twice is Node's to join or refuse by its own rules.
     if (headers[lower] !== undefined) return undefined;
     switch (lower) {
@@ -510,6 +510,28 @@ function parseHead(bytes: Buffer, options: LeanFrontOptions): Head | typeof ARRI
   if (headers.host === undefined) return undefined;
   const bodyStart = headEnd + HEAD_END.length;
   return { method, url, headers, rawHeaders, bodyStart, end: bodyStart + length };
+}
+
+/**
+ * The fields clients send on nearly every request, in the spellings they use, and their lowercased names. A name found
+ * here keys the request's headers with a constant string, which V8 already holds interned; a name lowercased afresh
+ * is looked up in V8's string table again when it becomes a key (about 1 µs a request, round 37).
+ */
+const KNOWN_SPELLINGS: string[] = [];
+const KNOWN_NAMES: string[] = [];
+for (const name of ["host", "content-length", "content-type", "x-dynamo-context", "authorization", "connection", "accept", "user-agent"]) {
+  const canonical = name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+  for (const spelling of new Set([name, canonical])) {
+    KNOWN_SPELLINGS.push(spelling);
+    KNOWN_NAMES.push(name);
+  }
+}
+
+function knownFieldName(name: string): string | undefined {
+  for (let i = 0; i < KNOWN_SPELLINGS.length; i++) {
+    if (name === KNOWN_SPELLINGS[i]) return KNOWN_NAMES[i];
+  }
+  return undefined;
 }
 
 /** Character classes of a request head, by Latin-1 code: 1 where the character is allowed. */
