@@ -131,7 +131,7 @@ class LeanConnection {
   #piecesTimer: NodeJS.Timeout | undefined;
   /** Reads of the request at the front of `#held` while it arrives in pieces. */
   #pieces = 0;
-  /** The socket's inactivity timeout now: set only when it changes, since setting it costs as much as a small request's parsing. */
+  /** The socket's inactivity timeout now: set only when it changes, since setting it re-arms a timer (round 37). */
   #timeoutMs: number;
 
   constructor(

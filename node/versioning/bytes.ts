@@ -127,9 +127,10 @@ export class ByteReader {
 /**
  * Strings for byte sequences read again and again, made once each. A record's clock names the few nodes that ever
  * coordinated a write to it, so every read of a clock meets the same few actor ids: decoding each anew cost a UTF-8
- * decode and, where it then keys a clock, a lookup in V8's string table, together about 2 µs of a YCSB-A operation
- * (docs/performance.md, round 37). Content types repeat as much. The table holds at most `capacity` sequences and replaces them in turn, so bytes
- * that never repeat (a hostile peer's) cost a bounded scan and evict nothing for long.
+ * decode and, where it then keys a clock, a lookup in V8's string table, together 4 µs of a YCSB-A operation
+ * (docs/performance.md, round 37). Content types repeat as much. The table holds at most `capacity` sequences and
+ * replaces them in turn: bytes that never repeat (a hostile peer's or client's) cost a scan of the table each, and
+ * the sequences in use come back as soon as they are read again. Callers bound how many lookups one input makes.
  */
 export class InternTable {
   private readonly bytes: Buffer[] = [];

@@ -34,6 +34,11 @@ const CLOCK_ENTRY_BYTES_MIN = 3;
 const SIBLING_BYTES_MIN = 6;
 /** Actor ids read: a cluster's nodes and their past incarnations, far fewer than this in the clocks a node reads. */
 const ACTORS = new InternTable(64);
+/**
+ * A clock's actors looked up in ACTORS; any further ones are decoded directly. Real clocks name a few nodes, and a
+ * forged one with a thousand actors must not cost a thousand scans of the table.
+ */
+const INTERNED_ACTORS_PER_CLOCK = 16;
 /** Content types read: the few that a store's clients use. */
 const CONTENT_TYPES = new InternTable(16);
 
@@ -162,7 +167,8 @@ export function checkRecord(buf: Buffer): RecordSummary | undefined {
     checkActors.length = 0;
     checkCounters.length = 0;
     for (let index = 0; index < actors; index++) {
-      const actor = reader.interned(ACTORS, reader.u8("actor length"), "actor");
+      const length = reader.u8("actor length");
+      const actor = index < INTERNED_ACTORS_PER_CLOCK ? reader.interned(ACTORS, length, "actor") : reader.utf8(length, "actor");
       if (!isValidActor(actor)) return undefined;
       if (index > 0 && (checkActors[index - 1] as string) >= actor) return undefined;
       const counter = reader.varint("clock counter");
@@ -319,7 +325,7 @@ export function readClock(reader: ByteReader, actorsMax: number): { clock: Versi
   const actors: string[] = [];
   for (let index = 0; index < count; index++) {
     const length = reader.u8("actor length");
-    const actor = reader.interned(ACTORS, length, "actor");
+    const actor = index < INTERNED_ACTORS_PER_CLOCK ? reader.interned(ACTORS, length, "actor") : reader.utf8(length, "actor");
     if (!isValidActor(actor)) reader.fail(`clock entry ${index} has an invalid actor id`);
     const previous = actors[actors.length - 1];
     if (previous !== undefined && previous >= actor) reader.fail(`clock entry ${index} is out of order or repeated`);

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
 import { InternTable } from "../../../node/versioning/bytes.js";
+import { checkRecord, decodeRecord, encodeRecord } from "../../../node/versioning/codec.js";
+import { decodeContext, encodeContext } from "../../../node/versioning/context.js";
+import { update } from "../../../node/versioning/record.js";
+import type { VersionedRecord } from "../../../node/versioning/types.js";
+import { put } from "./fixtures.js";
 import { seededRandom } from "../../../lib/random.js";
 import { testSeed } from "../../helpers/random.js";
 
@@ -31,5 +36,23 @@ describe("interned text of repeated bytes (actor ids, content types)", function 
     buf.write("node-b");
     assert.equal(table.text(buf, 0, buf.length), "node-b");
     assert.equal(table.text(Buffer.from("node-a"), 0, 6), "node-a");
+  });
+});
+
+describe("clocks with more actors than are interned", function () {
+  it("decode the same past the interned ones, in a record and in a context", function () {
+    let record: VersionedRecord | undefined;
+    // 40 writes by 40 actors: the clock names all of them, more than the 16 a clock looks up in the table.
+    for (let i = 0; i < 40; i++) {
+      const actor = `node-${String(i).padStart(2, "0")}@incarnation`;
+      record = update(record, record?.clock ?? {}, put(`v${i}`), actor);
+    }
+    const encoded = encodeRecord(record!);
+    assert.deepEqual(decodeRecord(encoded), record);
+    assert.equal(Object.keys(decodeRecord(encoded).clock).length, 40);
+    assert.ok(checkRecord(encoded), "the check accepts it");
+    const secret = Buffer.from("a secret of the cluster");
+    const context = encodeContext(record!.clock, "b", Buffer.from("k"), secret);
+    assert.deepEqual(decodeContext(context, "b", Buffer.from("k"), secret), record!.clock);
   });
 });
