@@ -23,7 +23,7 @@ export interface ReplicaTarget {
 
 export interface ReplicaPlan {
   partition: number;
-  primaries: string[];
+  primaries: readonly string[];
   targets: ReplicaTarget[];
 }
 

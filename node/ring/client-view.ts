@@ -116,6 +116,6 @@ export function decodeRingView(input: unknown): DecodedRingView {
 }
 
 /** The ids of the key's replicas in preference order: the members a write and a read of it should be sent to. */
-export function replicasOf(ring: Ring, bucket: string, key: Buffer, n: number): string[] {
+export function replicasOf(ring: Ring, bucket: string, key: Buffer, n: number): readonly string[] {
   return preferenceList(ring, partitionOf(bucket, key, ring.partitions), n);
 }

@@ -12,7 +12,7 @@ export async function currentRing(cluster: TestCluster, via = 0): Promise<Ring> 
   return cluster.ring(via);
 }
 
-export function replicasOf(ring: Ring, bucket: string, key: string, n: number): string[] {
+export function replicasOf(ring: Ring, bucket: string, key: string, n: number): readonly string[] {
   return preferenceList(ring, partitionOf(bucket, Buffer.from(key), ring.partitions), n);
 }
 

@@ -152,7 +152,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     try {
       const ring = (await cluster.admin.ring(cluster.node(1).peerUrl))!;
       let key = "";
-      let replicas: string[] = [];
+      let replicas: readonly string[] = [];
       for (let i = 0; ; i++) {
         replicas = preferenceList(ring, partitionOf("lww", Buffer.from(`k-${i}`), ring.partitions), 3);
         if (!replicas.includes("node-0")) {

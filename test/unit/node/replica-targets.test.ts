@@ -123,7 +123,7 @@ describe("replica targets while transfers are pending", () => {
     for (let p = 0; p < ring.partitions; p++) {
       const plan = planReplicas(moving, p, 3, () => true);
       const primaries = preferenceList(ring, p, 3);
-      const expected: string[] = p % 3 === 0 ? [...primaries, pending.find((t) => t.partition === p)!.to] : primaries;
+      const expected: readonly string[] = p % 3 === 0 ? [...primaries, pending.find((t) => t.partition === p)!.to] : primaries;
       assert.deepEqual(plan.targets.map((t) => t.id), expected, `partition ${p}`);
       assert.deepEqual(plan.targets.map((t) => t.primary), expected.map((_, i) => i < 3), `partition ${p}`);
     }

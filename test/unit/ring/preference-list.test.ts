@@ -36,6 +36,21 @@ describe("preference lists and fallbacks", () => {
     assert.deepEqual(preferenceList(ring, 0, 10), ["a", "b", "c", "d", "e"]);
   });
 
+  it("answers the same list for the same ring, n and partition however often it is asked, and refuses a partition out of range", () => {
+    const first = preferenceList(ring, 2, 3);
+    assert.equal(preferenceList(ring, 2, 3), first, "the list is kept per ring");
+    assert.ok(Object.isFrozen(first), "and shared, so it cannot be changed");
+    assert.deepEqual(preferenceList(ring, 2, 2), ["a", "c"], "another n is another list");
+    // A copy of the ring with other owners is another ring, with lists of its own.
+    assert.deepEqual(preferenceList({ ...ring, owners: ["e", "d", "c", "b", "a", "a", "a", "a"] }, 2, 3), ["c", "b", "a"]);
+    assert.throws(() => preferenceList(ring, 8, 3), /outside 0\.\.7/);
+    assert.throws(() => preferenceList(ring, -1, 3), /outside/);
+    assert.throws(() => preferenceList(ring, 1.5, 3), /outside/);
+    // Out of range for any ring: with the lists of n=4 kept, (n=3, 65536) must not be taken for (n=4, 0).
+    preferenceList(ring, 0, 4);
+    assert.throws(() => preferenceList(ring, 65536, 3), /outside/);
+  });
+
   it("lists fallbacks in the same walk order, then members owning nothing sorted by id", () => {
     assert.deepEqual(fallbackList(ring, 0, 3), ["d", "e", "j", "z"]);
     assert.deepEqual(fallbackList(ring, 7, 2), ["b", "c", "d", "j", "z"]);
