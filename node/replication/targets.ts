@@ -36,7 +36,9 @@ export function planReplicas(
 ): ReplicaPlan {
   const primaries = preferenceList(ring, partition, n);
   const targets: ReplicaTarget[] = [];
-  const used = new Set<string>(primaries);
+  // The members given a role so far; needed only when a primary is down or the partition is in transfer, which is
+  // when it is made, since nearly every request has neither.
+  let used: Set<string> | undefined;
   // Fallbacks cost a walk of the whole ring, so they are only computed when a primary is down.
   let fallbacks: string[] | undefined;
   for (const id of primaries) {
@@ -44,6 +46,7 @@ export function planReplicas(
       targets.push({ id, primary: true });
       continue;
     }
+    used ??= new Set(primaries);
     fallbacks ??= fallbackList(ring, partition, n).filter((f) => isUp(f));
     const standIn = chooseFallback(ring, partition, id, fallbacks, used, [...primaries.filter(isUp), ...targets.filter((t) => !t.primary).map((t) => t.id)]);
     if (standIn === undefined) {
@@ -55,6 +58,7 @@ export function planReplicas(
     targets.push({ id: standIn, hintFor: id, primary: false });
   }
   for (const transfer of pendingTransfers(ring, partition)) {
+    used ??= new Set(primaries);
     if (used.has(transfer.to)) continue;
     if (!primaries.includes(transfer.from)) continue;
     used.add(transfer.to);
