@@ -48,7 +48,8 @@ export class PartitionJanitor {
   /** Whether this node should keep partition p's data under the given ring. */
   keeps(ring: Ring, partition: number): boolean {
     if (preferenceList(ring, partition, this.deps.targetN).includes(this.deps.cluster.self)) return true;
-    if (ring.nextOwners && preferenceList({ ...ring, owners: ring.nextOwners }, partition, this.deps.targetN).includes(this.deps.cluster.self)) return true;
+    const next = nextRing(ring);
+    if (next && preferenceList(next, partition, this.deps.targetN).includes(this.deps.cluster.self)) return true;
     if (pendingTransfers(ring, partition).some((t) => t.to === this.deps.cluster.self || t.from === this.deps.cluster.self)) return true;
     return this.deps.hints.hasPartition(partition);
   }
@@ -87,4 +88,17 @@ export class PartitionJanitor {
       this.deps.log(`dropped partition ${p}: this node no longer replicates it`);
     }
   }
+}
+
+/**
+ * The ring as it will be once its planned owners take over, made once per ring: a sweep asks for every partition, and
+ * a ring made per question would also get preference lists of its own each time (see preferenceList).
+ */
+const nextRings = new WeakMap<Ring, Ring>();
+
+function nextRing(ring: Ring): Ring | undefined {
+  if (!ring.nextOwners) return undefined;
+  let next = nextRings.get(ring);
+  if (next === undefined) nextRings.set(ring, (next = { ...ring, owners: ring.nextOwners }));
+  return next;
 }

@@ -66,9 +66,15 @@ function register(registry: Registry, metric: Registered): void {
   registry.registerMetric(metric as unknown as Metric);
 }
 
-/** A key for a series: its label values in the metric's label order, which callers give them in. */
-function seriesKey(labels: Labels): string {
-  return Object.values(labels).join("\u0000");
+/**
+ * The series of `labels` in `table`, made with `make` the first time. Keyed by the label values in the order callers
+ * give them, which is the metric's label order.
+ */
+function seriesOf<S>(table: Map<string, S>, labels: Labels, make: () => S): S {
+  const key = Object.values(labels).join("\u0000");
+  let series = table.get(key);
+  if (series === undefined) table.set(key, (series = make()));
+  return series;
 }
 
 export class FastCounter implements Registered {
@@ -86,21 +92,15 @@ export class FastCounter implements Registered {
 
   /** The series for `labels` (given in the same order every time); look it up once and keep it. */
   labels(labels: Labels): CounterChild {
-    const key = seriesKey(labels);
-    let series = this.#series.get(key);
-    if (!series) {
-      series = {
-        labels: { ...labels },
-        value: 0,
-        shown: true,
-        inc() {
-          this.value += 1;
-          this.shown = true;
-        },
-      };
-      this.#series.set(key, series);
-    }
-    return series;
+    return seriesOf(this.#series, labels, () => ({
+      labels: { ...labels },
+      value: 0,
+      shown: true,
+      inc() {
+        this.value += 1;
+        this.shown = true;
+      },
+    }));
   }
 
   get(): Promise<Samples> {
@@ -125,6 +125,8 @@ export class FastHistogram implements Registered {
   readonly aggregator = "sum";
   readonly #series = new Map<string, HistogramSeries>();
   readonly #bounds: readonly number[];
+  /** The one series of an unlabelled histogram, kept so that `observe` looks nothing up. */
+  readonly #unlabelled: HistogramChild | undefined;
 
   constructor(
     registry: Registry,
@@ -135,41 +137,36 @@ export class FastHistogram implements Registered {
   ) {
     this.#bounds = [...bounds].sort((a, b) => a - b);
     // As prom-client does, an unlabelled histogram shows its one series, empty, before anything is observed.
-    if (!labelled) this.labels();
+    this.#unlabelled = labelled ? undefined : this.labels();
     register(registry, this);
   }
 
   /** The series for `labels` (given in the same order every time; none for an unlabelled histogram). */
   labels(labels: Labels = {}): HistogramChild {
-    const key = seriesKey(labels);
-    let series = this.#series.get(key);
-    if (!series) {
-      const bounds = this.#bounds;
-      series = {
-        labels: { ...labels },
-        counts: new Float64Array(bounds.length + 1),
-        sum: 0,
-        count: 0,
-        shown: true,
-        observe(value: number) {
-          // prom-client refuses a value that is not finite; a duration or a count never is one.
-          if (!Number.isFinite(value)) return;
-          let bucket = 0;
-          while (bucket < bounds.length && value > bounds[bucket]!) bucket++;
-          this.counts[bucket]! += 1;
-          this.sum += value;
-          this.count += 1;
-          this.shown = true;
-        },
-      };
-      this.#series.set(key, series);
-    }
-    return series;
+    const bounds = this.#bounds;
+    return seriesOf(this.#series, labels, () => ({
+      labels: { ...labels },
+      counts: new Float64Array(bounds.length + 1),
+      sum: 0,
+      count: 0,
+      shown: true,
+      observe(value: number) {
+        // prom-client refuses a value that is not finite; a duration or a count never is one.
+        if (!Number.isFinite(value)) return;
+        let bucket = 0;
+        while (bucket < bounds.length && value > bounds[bucket]!) bucket++;
+        this.counts[bucket]! += 1;
+        this.sum += value;
+        this.count += 1;
+        this.shown = true;
+      },
+    }));
   }
 
-  /** Records into the unlabelled series. */
+  /** Records into the unlabelled series (an unlabelled histogram's only one). */
   observe(value: number): void {
-    this.labels().observe(value);
+    if (this.#unlabelled === undefined) throw new Error(`invariant violated: ${this.name} is labelled; observe through labels()`);
+    this.#unlabelled.observe(value);
   }
 
   get(): Promise<Samples> {

@@ -6,6 +6,7 @@
  */
 import { assert } from "../errors/index.js";
 import { compareIds } from "./balance.js";
+import { PARTITIONS_MAX } from "./hash.js";
 import type { Ring, Transfer } from "./types.js";
 
 /**
@@ -38,8 +39,6 @@ function checkPartition(ring: Ring, partition: number): void {
  * (1.2 µs of a YCSB-A operation, performance round 37).
  */
 const preferenceLists = new WeakMap<Ring, Map<number, readonly string[]>>();
-/** Above any partition index (a ring has at most PARTITIONS_MAX partitions). */
-const LIST_KEY_N_STRIDE = 65536;
 
 /**
  * The first `n` distinct members walking clockwise from `partition` (fewer if the ring has fewer distinct owners). The
@@ -48,11 +47,11 @@ const LIST_KEY_N_STRIDE = 65536;
  */
 export function preferenceList(ring: Ring, partition: number, n: number): readonly string[] {
   assert(Number.isInteger(n) && n >= 1, `n must be a positive integer, got ${n}`);
-  let lists = preferenceLists.get(ring);
-  if (lists === undefined) preferenceLists.set(ring, (lists = new Map()));
   // Checked before the lookup: an out-of-range partition could otherwise name another n's entry.
   checkPartition(ring, partition);
-  const key = n * LIST_KEY_N_STRIDE + partition;
+  let lists = preferenceLists.get(ring);
+  if (lists === undefined) preferenceLists.set(ring, (lists = new Map()));
+  const key = n * PARTITIONS_MAX + partition;
   let list = lists.get(key);
   if (list === undefined) {
     list = walkDistinctOwners(ring, partition, n);

@@ -42,6 +42,12 @@ const INTERNED_ACTORS_PER_CLOCK = 16;
 /** Content types read: the few that a store's clients use. */
 const CONTENT_TYPES = new InternTable(16);
 
+/** The clock's actor at `index`, with its length byte: from ACTORS for the first INTERNED_ACTORS_PER_CLOCK. */
+function readActor(reader: ByteReader, index: number): string {
+  const length = reader.u8("actor length");
+  return index < INTERNED_ACTORS_PER_CLOCK ? reader.interned(ACTORS, length, "actor") : reader.utf8(length, "actor");
+}
+
 /** Raised by `decodeRecord` when the bytes are not a valid record. */
 export class CorruptRecordError extends MalformedBytesError {
   override readonly name: string = "CorruptRecordError";
@@ -167,8 +173,7 @@ export function checkRecord(buf: Buffer): RecordSummary | undefined {
     checkActors.length = 0;
     checkCounters.length = 0;
     for (let index = 0; index < actors; index++) {
-      const length = reader.u8("actor length");
-      const actor = index < INTERNED_ACTORS_PER_CLOCK ? reader.interned(ACTORS, length, "actor") : reader.utf8(length, "actor");
+      const actor = readActor(reader, index);
       if (!isValidActor(actor)) return undefined;
       if (index > 0 && (checkActors[index - 1] as string) >= actor) return undefined;
       const counter = reader.varint("clock counter");
@@ -324,8 +329,7 @@ export function readClock(reader: ByteReader, actorsMax: number): { clock: Versi
   const clock: VersionVector = {};
   const actors: string[] = [];
   for (let index = 0; index < count; index++) {
-    const length = reader.u8("actor length");
-    const actor = index < INTERNED_ACTORS_PER_CLOCK ? reader.interned(ACTORS, length, "actor") : reader.utf8(length, "actor");
+    const actor = readActor(reader, index);
     if (!isValidActor(actor)) reader.fail(`clock entry ${index} has an invalid actor id`);
     const previous = actors[actors.length - 1];
     if (previous !== undefined && previous >= actor) reader.fail(`clock entry ${index} is out of order or repeated`);

@@ -34,6 +34,18 @@ describe("the partition janitor", function () {
     return new PartitionJanitor({ store, hints, cluster, targetN: 3, delayMs: 1000, intervalMs: 60_000, onDropped: (p) => dropped.push(p), log: () => undefined });
   }
 
+  it("keeps a partition it does not hold now but will under the ring's planned owners, and only those", function () {
+    const unkept = Array.from({ length: ring.partitions }, (_, p) => p).filter((p) => !preferenceList(ring, p, 3).includes("n0"));
+    // The planned owners give n0 every partition; the ones it does not hold now are kept for the move to come.
+    const planned = { ...ring, nextOwners: ring.owners.map(() => "n0") };
+    const j = janitor([]);
+    for (const p of unkept) {
+      assert.equal(j.keeps(ring, p), false, `partition ${p} without a plan`);
+      assert.equal(j.keeps(planned, p), true, `partition ${p} under the plan`);
+      assert.equal(j.keeps(planned, p), true, `partition ${p} asked again`);
+    }
+  });
+
   it("drops what lands in a partition it does not keep after a sweep found that partition empty, looking only at partitions written since", async function () {
     const unkept = Array.from({ length: ring.partitions }, (_, p) => p).filter((p) => !preferenceList(ring, p, 3).includes("n0"));
     assert.ok(unkept.length >= 2, `n0 keeps all but ${unkept.length} partitions`);
