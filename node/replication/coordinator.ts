@@ -335,7 +335,7 @@ export class Coordinator {
     const client = this.deps.cluster.peer(id);
     if (!client) return Promise.reject(new RequestNotSentError(`no address known for member ${id}`));
     return client.call(op, request, timeoutMs).catch((err: Error) => {
-      this.deps.metrics.peerErrors.inc({ op });
+      this.deps.metrics.peerErrors.labels({ op }).inc();
       throw err;
     });
   }

@@ -39,18 +39,19 @@ export function planReplicas(
   // The members given a role so far; needed only when a primary is down or the partition is in transfer, which is
   // when it is made, since nearly every request has neither.
   let used: Set<string> | undefined;
-  // Fallbacks cost a walk of the whole ring, so they are only computed when a primary is down.
+  // The live fallbacks, computed only when a primary is down.
   let fallbacks: string[] | undefined;
   for (const id of primaries) {
     if (isUp(id) || !options.sloppy) {
       targets.push({ id, primary: true });
       continue;
     }
-    used ??= new Set(primaries);
     fallbacks ??= fallbackList(ring, partition, n).filter((f) => isUp(f));
-    const standIn = chooseFallback(ring, partition, id, fallbacks, used, [...primaries.filter(isUp), ...targets.filter((t) => !t.primary).map((t) => t.id)]);
-    if (standIn === undefined) {
-      // No live fallback is left: still try the primary, which may be up after all.
+    used ??= fallbacks.length > 0 ? new Set(primaries) : undefined;
+    // With no live fallback (always so in a cluster of n members or fewer) there is nothing to choose from: still
+    // try the primary, which may be up after all.
+    const standIn = used && chooseFallback(ring, partition, id, fallbacks, used, [...primaries.filter(isUp), ...targets.filter((t) => !t.primary).map((t) => t.id)]);
+    if (used === undefined || standIn === undefined) {
       targets.push({ id, primary: true });
       continue;
     }

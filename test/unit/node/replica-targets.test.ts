@@ -130,4 +130,20 @@ describe("replica targets while transfers are pending", () => {
     // The same ring without its transfers plans the primaries alone, even after the ring with them was planned.
     for (let p = 0; p < ring.partitions; p++) assert.deepEqual(planReplicas(ring, p, 3, () => true).targets.map((t) => t.id), preferenceList(ring, p, 3));
   });
+  it("still targets a down primary when no member is left to stand in for it, and keeps a transfer's receiver", () => {
+    // Three members at n=3: every member is a primary of every partition, so none can stand in for another.
+    const ring = zonedRing(false);
+    const three: Ring = createRing({ partitions: 64, members: Object.values(ring.members).slice(0, 3), targetN: 3 });
+    for (let p = 0; p < three.partitions; p++) {
+      const plan = planReplicas(three, p, 3, (id) => id !== "n1");
+      assert.deepEqual(plan.targets, preferenceList(three, p, 3).map((id) => ({ id, primary: true })), `partition ${p}`);
+    }
+    // A fourth member joining takes partition 0: with n1 down it stands in for n1 and, being that partition's receiver
+    // too, is not listed twice; for partition 1 it is the stand-in alone.
+    const joined: Ring = { ...three, epoch: three.epoch + 1, members: { ...three.members, n3: ring.members["n3"]! }, pending: [{ partition: 0, from: preferenceList(three, 0, 3)[0]!, to: "n3", kind: "ownership" }] };
+    for (const p of [0, 1]) {
+      const plan = planReplicas(joined, p, 3, (id) => id !== "n1");
+      assert.deepEqual(plan.targets.map((t) => [t.id, t.hintFor]), preferenceList(three, p, 3).map((id) => (id === "n1" ? ["n3", "n1"] : [id, undefined])), `partition ${p}`);
+    }
+  });
 });

@@ -56,6 +56,18 @@ describe("preference lists and fallbacks", () => {
     assert.deepEqual(fallbackList(ring, 0, 10), ["j", "z"]);
   });
 
+  it("keeps a ring's fallback lists apart from its preference lists and from other rings' lists", () => {
+    const first = fallbackList(ring, 0, 3);
+    assert.equal(fallbackList(ring, 0, 3), first, "the list is kept per ring");
+    // The same (n, partition) names different lists in the two caches.
+    assert.deepEqual(preferenceList(ring, 0, 3), ["a", "b", "c"]);
+    assert.deepEqual(fallbackList(ring, 0, 3), ["d", "e", "j", "z"]);
+    assert.deepEqual(fallbackList({ ...ring, owners: ["e", "d", "c", "b", "a", "a", "a", "a"] }, 0, 3), ["b", "a", "j", "z"]);
+    assert.throws(() => fallbackList(ring, 8, 3), /outside 0\.\.7/);
+    fallbackList(ring, 0, 4);
+    assert.throws(() => fallbackList(ring, 65536, 3), /outside/);
+  });
+
   it("never repeats a member and, together with the preference list, names every member once", () => {
     const members = ["m1", "m2", "m3", "m4", "m5", "m6", "m7"];
     const claimed = ringOf(initialClaim(64, members, 3), ["spare"]);
