@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
@@ -64,31 +64,105 @@ describe("write log (acknowledged once logged, applied to LevelDB in batches)", 
     ];
 
     it("give back every operation of every frame, in order", function () {
-      const file = Buffer.concat([encodeOps(ops), encodeOps(ops.slice(0, 1))]);
-      const decoded = decodeFrames(file);
+      const file = Buffer.concat([encodeOps(ops, 1), encodeOps(ops.slice(0, 1), 1)]);
+      const decoded = decodeFrames(file, 1);
       assert.deepEqual(decoded.ops, [...ops, ops[0]]);
       assert.equal(decoded.validBytes, file.length);
     });
 
     it("end at a frame cut short, at every byte it could be cut at", function () {
-      const first = encodeOps(ops.slice(0, 2));
-      const second = encodeOps(ops.slice(2));
+      const first = encodeOps(ops.slice(0, 2), 1);
+      const second = encodeOps(ops.slice(2), 1);
       const file = Buffer.concat([first, second]);
       for (let cut = first.length; cut < file.length; cut++) {
-        const decoded = decodeFrames(file.subarray(0, cut));
+        const decoded = decodeFrames(file.subarray(0, cut), 1);
         assert.deepEqual(decoded.ops, ops.slice(0, 2), `cut at ${cut}`);
         assert.equal(decoded.validBytes, first.length);
       }
     });
 
     it("end at a frame whose bytes changed, whichever byte it is", function () {
-      const first = encodeOps(ops.slice(0, 1));
-      const file = Buffer.concat([first, encodeOps(ops.slice(1))]);
+      const first = encodeOps(ops.slice(0, 1), 1);
+      const file = Buffer.concat([first, encodeOps(ops.slice(1), 1)]);
       for (let at = first.length; at < file.length; at++) {
         const damaged = Buffer.from(file);
         damaged[at] = damaged[at]! ^ 0x40;
-        assert.deepEqual(decodeFrames(damaged).ops, ops.slice(0, 1), `byte ${at} changed`);
+        assert.deepEqual(decodeFrames(damaged, 1).ops, ops.slice(0, 1), `byte ${at} changed`);
       }
+    });
+  });
+
+  describe("reused files", function () {
+    /** Distinct operations, each of its own size, so that frames of different uses never line up. */
+    const opOf = (i: number): LoggedOp => ({ type: "put", key: Buffer.from(`key-${i}`), value: Buffer.alloc(20 + ((i * 37) % 300), i % 251) });
+    const keysOf = (ops: LoggedOp[]) => ops.map((op) => op.key.toString());
+
+    it("replays only what was written since the last release, whatever earlier uses of the file left in it", function () {
+      const seed = Number(process.env.SEED ?? Date.now() % 100_000);
+      let state = seed;
+      const random = (n: number): number => ((state = (state * 1103515245 + 12345) % 2 ** 31), state % n);
+      const log = new WriteLog(join(dir, "log"), 2048);
+      log.reset();
+      let unreleased: LoggedOp[] = [];
+      const generations = new Set<string>();
+      for (let i = 0; i < 600; i++) {
+        // Frames of one to four operations, so that a reused file's frames fall where its old ones did not.
+        const frame = Array.from({ length: 1 + random(4) }, (_, j) => opOf(i * 4 + j));
+        log.append(frame);
+        unreleased.push(...frame);
+        if (log.full) {
+          log.release(log.rotate());
+          unreleased = [];
+        }
+        for (const name of readdirSync(join(dir, "log"))) generations.add(name.replace(/^\d+-/, ""));
+        if (random(25) === 0) {
+          // A process killed now: its log directory as it is, replayed by the next one.
+          const copy = join(dir, `killed-${i}`);
+          cpSync(join(dir, "log"), copy, { recursive: true });
+          const contents = new WriteLog(copy).recover();
+          assert.deepEqual(keysOf(contents.ops), keysOf(unreleased), `replay after frame ${i} (seed ${seed}; replay with SEED=${seed})`);
+          assert.equal(contents.discardedBytes, 0, `seed ${seed}`);
+        }
+      }
+      // The files were reused: the same spare went round, its generation one higher each time.
+      assert.ok(generations.has("5.wal"), `files reused at least four times, saw ${[...generations].join(", ")} (seed ${seed})`);
+      log.close(true);
+    });
+
+    it("never replays the spare, reads files of the older format, and reuses one of them once LevelDB holds it", function () {
+      const logDir = join(dir, "log");
+      const older = new WriteLog(logDir);
+      older.reset();
+      older.close(true);
+      // A log the version before this one left: unseeded checksums, `<sequence>.log`.
+      rmSync(logDir, { recursive: true });
+      mkdirSync(logDir);
+      writeFileSync(join(logDir, "0000000007.log"), Buffer.concat([encodeOps([opOf(1)], 0), encodeOps([opOf(2)], 0)]));
+      // A spare holding frames that would pass their check: its name alone keeps them out of a replay.
+      writeFileSync(join(logDir, "spare-3"), encodeOps([opOf(3)], 3));
+      const log = new WriteLog(logDir);
+      assert.deepEqual(keysOf(log.recover().ops), ["key-1", "key-2"]);
+      log.reset();
+      // The spare found on disk is reused; the older file is removed, not replayed again.
+      assert.deepEqual(readdirSync(logDir).sort(), ["0000000001-4.wal"]);
+      log.append([opOf(4)]);
+      assert.deepEqual(keysOf(new WriteLog(logDir).recover().ops), ["key-4"]);
+      log.close(true);
+    });
+
+    it("does not count what a reused file's earlier uses left after its frames as frames cut short", function () {
+      const logDir = join(dir, "log");
+      const log = new WriteLog(logDir, 512);
+      log.reset();
+      for (let i = 0; i < 20; i++) {
+        log.append([opOf(i)]);
+        if (log.full) log.release(log.rotate());
+      }
+      const name = readdirSync(logDir).find((n) => n.endsWith(".wal"))!;
+      assert.match(name, /-[2-9]\d*\.wal$/, "the file being written is a reused one");
+      const contents = new WriteLog(logDir).recover();
+      assert.equal(contents.discardedBytes, 0);
+      log.close(true);
     });
   });
 
@@ -191,7 +265,8 @@ describe("write log (acknowledged once logged, applied to LevelDB in batches)", 
       await queue.applied();
       // The removal follows the drain that the last rotation started.
       await nextTurn();
-      assert.equal(readdirSync(join(dir, "log")).length, 1, "only the file being appended to is left");
+      assert.deepEqual(readdirSync(join(dir, "log")).filter((name) => name.endsWith(".wal")).length, 1, "only the file being appended to is left");
+      assert.ok(readdirSync(join(dir, "log")).some((name) => /^spare-\d+$/.test(name)), "with a released file kept as the spare");
       for (let i = 0; i < 100; i++) assert.equal((await db.get(Buffer.from(`k${i}`)))?.toString(), "v".repeat(200));
       log.close(true);
     });
@@ -232,7 +307,7 @@ describe("write log (acknowledged once logged, applied to LevelDB in batches)", 
       cpSync(join(dir, "a", "write-log"), join(dir, "b", "write-log"), { recursive: true });
       await store.close();
       const file = join(dir, "b", "write-log", readdirSync(join(dir, "b", "write-log"))[0]!);
-      appendFileSync(file, encodeOps([{ type: "put", key: Buffer.from("torn"), value: Buffer.from("x") }]).subarray(0, 12));
+      appendFileSync(file, encodeOps([{ type: "put", key: Buffer.from("torn"), value: Buffer.from("x") }], 1).subarray(0, 12));
       const reopened = new Store(join(dir, "b"));
       await reopened.open();
       try {
