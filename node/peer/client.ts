@@ -175,21 +175,21 @@ export class PeerClient {
     this.connecting = this.upgrade().then(
       ({ socket, compact }) => {
         this.connecting = undefined;
-        this.failed(undefined);
+        this.recordAttempt(undefined);
         this.attach(socket, compact);
         return socket;
       },
       (err: Error) => {
         this.connecting = undefined;
-        this.failed(err);
+        this.recordAttempt(err);
         throw new RequestNotSentError(`peer ${this.url} is unreachable: ${err.message}`, { cause: err });
       },
     );
     return this.connecting;
   }
 
-  /** Remembers the last attempt's failure (none: it succeeded), which starts a new reconnect delay. */
-  private failed(err: Error | undefined): void {
+  /** Remembers how the last attempt to reach the peer ended: its failure, or undefined when it succeeded. */
+  private recordAttempt(err: Error | undefined): void {
     this.lastFailure = err;
     this.lastFailureAt = performance.now();
     this.unreachable = undefined;
@@ -262,7 +262,7 @@ export class PeerClient {
       if (this.socket === socket) this.socket = undefined;
       // A connection the peer retired closes as planned; the next request simply opens a new one.
       if (!connection.retired || err) {
-        this.failed(err ?? new Error("connection closed"));
+        this.recordAttempt(err ?? new Error("connection closed"));
       }
       this.failAll(new DynamoError("unavailable", `connection to ${this.url} lost${err ? `: ${err.message}` : ""}`), socket);
     };

@@ -164,7 +164,9 @@ export class WriteLog {
     this.closeFile();
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.findSpare();
-    for (const file of [...this.closed.splice(0), ...this.files()]) this.release1(file);
+    // The files closed for appends are among those in the directory: each is released once.
+    this.closed.splice(0);
+    for (const file of this.files()) this.release1(file);
     this.openFile(1);
   }
 
