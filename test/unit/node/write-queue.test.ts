@@ -52,6 +52,30 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
     assert.equal(await read("gone"), undefined);
   });
 
+  it("hands LevelDB one operation per key of a batch, the key's last write, in the place of its first", async function () {
+    const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 24 });
+    await db.put(Buffer.from("back"), Buffer.from("old"));
+    const batches: string[][] = [];
+    instrument(db, (ops, write) => {
+      batches.push(ops.map((o) => `${o.type} ${o.key.toString()}${o.value ? `=${o.value.toString()}` : ""}`));
+      return write();
+    });
+    const acks = [
+      queue.write([put("hot", "1")]),
+      queue.write([put("cold", "c")]),
+      queue.write([put("hot", "2"), put("gone", "x")]),
+      queue.write([del("gone")]),
+      queue.write([del("back")]),
+      queue.write([put("hot", "3"), put("back", "new")]),
+    ];
+    await Promise.all(acks);
+    assert.deepEqual(batches, [["put hot=3", "put cold=c", "del gone", "put back=new"]]);
+    assert.equal(queue.operations, 8);
+    assert.equal(await read("hot"), "3");
+    assert.equal(await read("gone"), undefined);
+    assert.equal(await read("back"), "new");
+  });
+
   it("acknowledges a write only once its batch is written", async function () {
     const queue = new WriteQueue(db, { sync: false }, { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 24 });
     let written = false;
