@@ -29,10 +29,10 @@ const HELD_READ_BYTES = 4 * 1024 * 1024;
 const UNAPPLIED_BYTES_MAX = 16 * 1024 * 1024;
 /**
  * How long logged writes gather before they go to LevelDB as one batch (see WriteQueueLimits): a trip to LevelDB's
- * threads per few writes was 4% of a busy node's main thread, most of it waking a pool thread. A batch keeps one write
- * per key, so the longer it gathers, the more writes of a hot key it folds into one: at 50 ms rather than 10, LevelDB's
- * threads spent a quarter less CPU per YCSB-A operation (zipfian keys). The writes waiting are bounded by
- * UNAPPLIED_BYTES_MAX, a few seconds of them at the rates this store reaches.
+ * threads per few writes was 4% of a busy node's main thread, most of it waking a pool thread. At 50 ms rather than 10
+ * each trip carries five times the writes, and a batch keeps one write per key, so a hot key written often costs one
+ * operation: LevelDB's threads went from 7.2% to 5.0% of the nodes' CPU under YCSB-A (docs/performance.md, round 39).
+ * The writes waiting are bounded by UNAPPLIED_BYTES_MAX, a few seconds of them at the rates this store reaches.
  */
 const APPLY_DELAY_MS = 50;
 /** The write log's directory, inside the data directory (LevelDB leaves alone what it did not name). */
