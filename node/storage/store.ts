@@ -333,11 +333,12 @@ export class Store {
   }
 
   /**
-   * Stores a record in the encoding another replica sent it in, checked on receipt (`checkRecord`). The bytes are
-   * copied: they view a received message, which the write log would otherwise keep whole until LevelDB holds them.
+   * Stores a record in the encoding another replica sent it in, checked on receipt (`checkRecord`). The bytes may view
+   * a received message; nothing keeps them past the write: the cache copies them in, and the write log's frame takes
+   * their place in the writes waiting for LevelDB (see `WriteLog.append`).
    */
   async putStored(at: RecordKey, encoded: Buffer): Promise<void> {
-    await this.putEncodedAt(at, Buffer.from(encoded));
+    await this.putEncodedAt(at, encoded);
   }
 
   /** Stores a record as `encodeRecord` gave it; the store keeps `encoded`, which nobody may change afterwards. */
@@ -460,8 +461,8 @@ export class Store {
    * Writes records in their stored encoding as one batch, for keys the caller has just seen absent under their
    * record locks (a bulk load into a new replica): `key` is the data key, `id` it in latin1 (see `recordId`). The cache
    * is told to forget them rather than to hold them: data streamed in is cold, and must not push out what clients read.
-   * The values may view a received message: with the write log they are kept until LevelDB holds them, so they are
-   * copied out first, all into one buffer.
+   * The values may view a received message: with the write log, the writes waiting for LevelDB view the log's frame
+   * instead (see `WriteLog.append`), so the message is not kept.
    */
   async putEncoded(writes: { type: "put"; key: Buffer; id: string; value: Buffer }[]): Promise<void> {
     if (writes.length === 0) return;
@@ -470,7 +471,7 @@ export class Store {
       this.countWrite(w.key);
       this.cache.delete(w.id);
     }
-    await this.writes.write(this.writeOptions.sync ? writes : withOwnValues(writes));
+    await this.writes.write(writes);
     this.mutations += 1;
   }
 
@@ -584,19 +585,6 @@ export class Store {
     if (!this.identity) throw new Error("store is not open");
     return this.identity;
   }
-}
-
-/** The writes with their values copied into one new buffer. */
-function withOwnValues(writes: { type: "put"; key: Buffer; id: string; value: Buffer }[]): { type: "put"; key: Buffer; id: string; value: Buffer }[] {
-  let bytes = 0;
-  for (const w of writes) bytes += w.value.length;
-  const owned = Buffer.allocUnsafeSlow(bytes);
-  let at = 0;
-  return writes.map((w) => {
-    const value = owned.subarray(at, at + w.value.copy(owned, at));
-    at += value.length;
-    return { type: "put", key: w.key, id: w.id, value };
-  });
 }
 
 function randomId(): string {

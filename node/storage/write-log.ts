@@ -43,11 +43,14 @@ export interface LoggedOp {
   value: Buffer | undefined;
 }
 
-/** One frame of the operations, in order, for a file of generation `generation` (0: the older, unseeded format). */
+/**
+ * One frame of the operations, in order, for a file of generation `generation` (0: the older, unseeded format). The
+ * frame is a buffer of its own, never a slice of Node's shared pool, since `append` leaves the operations viewing it.
+ */
 export function encodeOps(ops: readonly LoggedOp[], generation: number): Buffer {
   let bytes = FRAME_HEADER_BYTES;
   for (const op of ops) bytes += OP_HEADER_BYTES + op.key.length + (op.value?.length ?? 0);
-  const frame = Buffer.allocUnsafe(bytes);
+  const frame = Buffer.allocUnsafeSlow(bytes);
   let at = FRAME_HEADER_BYTES;
   for (const op of ops) {
     const valueBytes = op.value?.length ?? 0;
@@ -170,7 +173,13 @@ export class WriteLog {
     this.openFile(1);
   }
 
-  /** Appends one frame of operations; throws what the file system threw (the write is then not logged). */
+  /**
+   * Appends one frame of operations; throws what the file system threw (the write is then not logged). Once appended,
+   * each operation's key and value view the frame instead of the buffers they came in. The write queue keeps logged
+   * writes until LevelDB holds them, 50 ms and more, and the buffers they came in are mostly small slices of larger
+   * ones (Node's 64 KiB pool, a received message): kept that long, a slice outlives two young collections and keeps
+   * its whole buffer until a full one. The frame is one buffer of the writes' own size, which they already paid for.
+   */
   append(ops: readonly LoggedOp[]): void {
     if (this.fd < 0) throw new Error("the write log is closed");
     const frame = encodeOps(ops, this.current!.generation);
@@ -178,6 +187,12 @@ export class WriteLog {
     // A regular file takes the whole buffer in one call; the loop is there for a file system that says otherwise.
     while (written < frame.length) written += writeSync(this.fd, frame, written, frame.length - written);
     this.currentBytes += frame.length;
+    let at = FRAME_HEADER_BYTES;
+    for (const op of ops) {
+      at += OP_HEADER_BYTES;
+      op.key = frame.subarray(at, (at += op.key.length));
+      if (op.value !== undefined) op.value = frame.subarray(at, (at += op.value.length));
+    }
   }
 
   /**

@@ -79,6 +79,21 @@ describe("peer frames", function () {
     assert.equal(first.readUInt32BE(4), 7, "the second frame left the first one's prefix alone");
   });
 
+  it("keep no read's larger buffer: a read viewing a much larger one is copied, one of its own size is not", function () {
+    const frame = encodeFrame(4, 1, { ok: true }, Buffer.alloc(1200, 9));
+    // As Node.js 24 hands a TLS read over: the bytes at the start of a 64 KiB buffer made for that read.
+    const large = Buffer.allocUnsafeSlow(64 * 1024);
+    frame.copy(large);
+    const [copied] = new FrameReader().push(large.subarray(0, frame.length));
+    assert.ok(copied!.body.every((b) => b === 9) && copied!.body.length === 1200);
+    assert.ok(copied!.body.buffer !== large.buffer, "a frame kept for long must not keep the 64 KiB with it");
+    assert.equal(copied!.body.buffer.byteLength, frame.length);
+    const own = Buffer.allocUnsafeSlow(frame.length);
+    frame.copy(own);
+    const [viewed] = new FrameReader().push(own);
+    assert.ok(viewed!.body.buffer === own.buffer, "a read in a buffer of its own size is not copied again");
+  });
+
   it("refuse a length prefix beyond the frame limit instead of buffering it", function () {
     const evil = Buffer.alloc(8);
     evil.writeUInt32BE(FRAME_BYTES_MAX + 1, 0);

@@ -92,6 +92,27 @@ describe("write log (acknowledged once logged, applied to LevelDB in batches)", 
     });
   });
 
+  it("leaves the appended writes viewing one buffer of their own size, not the buffers they came in", function () {
+    const log = new WriteLog(join(dir, "log"));
+    log.reset();
+    // A received message: one large buffer whose slices the writes are.
+    const message = Buffer.allocUnsafeSlow(64 * 1024).fill(7);
+    const ops: LoggedOp[] = [
+      { type: "put", key: message.subarray(0, 10), value: message.subarray(10, 1010) },
+      { type: "del", key: Buffer.from("gone"), value: undefined },
+      { type: "put", key: Buffer.from("pooled"), value: Buffer.from("a small value from the pool") },
+    ];
+    const before = ops.map((op) => [Buffer.from(op.key), op.value && Buffer.from(op.value)]);
+    log.append(ops);
+    assert.deepEqual(ops.map((op) => [op.key, op.value]), before, "the writes still hold what they held");
+    const own = ops[0]!.key.buffer;
+    assert.ok(ops.every((op) => op.key.buffer === own && (op.value === undefined || op.value.buffer === own)), "every key and value views one buffer");
+    assert.ok(own !== message.buffer);
+    assert.equal(own.byteLength, encodeOps(ops, 1).length, "the one buffer is the frame, of the writes' own size");
+    assert.deepEqual(new WriteLog(join(dir, "log")).recover().ops.map((op) => [op.key, op.value]), before);
+    log.close(true);
+  });
+
   describe("reused files", function () {
     /** Distinct operations, each of its own size, so that frames of different uses never line up. */
     const opOf = (i: number): LoggedOp => ({ type: "put", key: Buffer.from(`key-${i}`), value: Buffer.alloc(20 + ((i * 37) % 300), i % 251) });
