@@ -95,9 +95,14 @@ export function encodeFrame(id: number, kind: number, header: object | Buffer, b
 export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** The bytes of the incomplete frame at the head of `chunks`, once its length is known; 0 before. */
+  private awaited = 0;
 
   push(read: Buffer): Frame[] {
-    const chunk = ownBytes(read);
+    // A read that continues a frame without completing it is copied once, when the frame's reads are joined (`take`);
+    // any other read may be viewed by the frames cut from it, and gets a buffer of its own size now.
+    const chunk = this.awaited > this.buffered + read.length ? read : ownBytes(read);
+    this.awaited = 0;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     const frames: Frame[] = [];
@@ -105,7 +110,10 @@ export class FrameReader {
       const head = this.peek(4);
       const length = head.readUInt32BE(0);
       if (length < FRAME_OVERHEAD_BYTES - 4 || 4 + length > FRAME_BYTES_MAX) throw new Error(`corrupt peer frame length ${length}`);
-      if (this.buffered < 4 + length) break;
+      if (this.buffered < 4 + length) {
+        this.awaited = 4 + length;
+        break;
+      }
       const raw = this.take(4 + length);
       const headerLength = raw.readUInt16BE(9);
       if (FRAME_OVERHEAD_BYTES + headerLength > raw.length) throw new Error("corrupt peer frame header length");
@@ -125,7 +133,7 @@ export class FrameReader {
   }
 
   private take(n: number, keep = false): Buffer {
-    const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : this.joined();
     const out = joined.subarray(0, n);
     if (keep) {
       this.chunks = [joined];
@@ -134,6 +142,17 @@ export class FrameReader {
     const rest = joined.subarray(n);
     this.chunks = rest.length > 0 ? [rest] : [];
     this.buffered = rest.length;
+    return out;
+  }
+
+  /**
+   * The buffered reads as one buffer of its own: `Buffer.concat` would make a short one a slice of Node's shared pool,
+   * which a frame kept long would keep whole, as `ownBytes` says of a read.
+   */
+  private joined(): Buffer {
+    const out = Buffer.allocUnsafeSlow(this.buffered);
+    let at = 0;
+    for (const chunk of this.chunks) at += chunk.copy(out, at);
     return out;
   }
 }

@@ -94,6 +94,24 @@ describe("peer frames", function () {
     assert.ok(viewed!.body.buffer === own.buffer, "a read in a buffer of its own size is not copied again");
   });
 
+  it("join a frame split across reads into one buffer of its own size, whatever buffers the reads viewed", function () {
+    for (const bodyBytes of [1200, 70_000]) {
+      const frame = encodeFrame(5, 1, { ok: true }, Buffer.alloc(bodyBytes, 8));
+      const reader = new FrameReader();
+      const out = [];
+      // Reads as Node.js 24 hands TLS reads over, each at the start of a 64 KiB buffer of its own.
+      for (let at = 0; at < frame.length; at += 1000) {
+        const large = Buffer.allocUnsafeSlow(64 * 1024);
+        const part = frame.subarray(at, at + 1000);
+        part.copy(large);
+        out.push(...reader.push(large.subarray(0, part.length)));
+      }
+      assert.equal(out.length, 1);
+      assert.ok(out[0]!.body.length === bodyBytes && out[0]!.body.every((b) => b === 8), `${bodyBytes}-byte body`);
+      assert.equal(out[0]!.body.buffer.byteLength, frame.length, `a ${bodyBytes}-byte body is neither a pool slice nor a view of a read`);
+    }
+  });
+
   it("refuse a length prefix beyond the frame limit instead of buffering it", function () {
     const evil = Buffer.alloc(8);
     evil.writeUInt32BE(FRAME_BYTES_MAX + 1, 0);
