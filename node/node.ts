@@ -263,19 +263,24 @@ interface Membership {
   peerOptions: Omit<PeerClientOptions, "from">;
   /** Present only when the node runs with fault injection enabled. */
   faults: FaultInjector | undefined;
+  /** What serves the requests peers send on the connections this node opened to them (set with the ports). */
+  responders: { server: PeerServer | undefined };
 }
 
 /** The installed ring, the peer clients of its members, gossip and the failure detector it feeds. */
 function joinCluster({ options, tuning, log }: NodeContext, store: Store): Membership {
   const faults = options.faultInjection ? new FaultInjector() : undefined;
   const tls = options.tls;
-  const peerOptions = {
+  // The peer server is made with the ports, after the clients: until then this node serves no request of a peer.
+  const responders: Membership["responders"] = { server: undefined };
+  const peerOptions: Omit<PeerClientOptions, "from"> = {
     token: options.token,
     timeoutMs: tuning.peerTimeoutMs,
     inFlightMax: tuning.peerInFlightMax,
     reconnectDelayMs: 250,
     faults,
     tls: tls && (() => tls.clientOptions()),
+    serve: (socket, from, writer, compact) => responders.server?.serveOn(socket, from, writer, compact),
   };
   const detector = new PhiAccrualDetector({
     ...DEFAULT_FAILURE_DETECTOR,
@@ -300,7 +305,7 @@ function joinCluster({ options, tuning, log }: NodeContext, store: Store): Membe
     { intervalMs: tuning.gossipIntervalMs, fanout: tuning.gossipFanout, heartbeatMaxDelayMs: detector.intervalMaxMs },
   );
   const cluster = new MemberView(options.id, ringState, detector, gossiper, monotonicMs);
-  return { ringState, detector, gossiper, cluster, seedClients, peerOptions, faults };
+  return { ringState, detector, gossiper, cluster, seedClients, peerOptions, faults, responders };
 }
 
 interface Local {
@@ -636,7 +641,17 @@ async function servePorts(node: NodeContext, parts: Parts): Promise<Ports> {
     ...membership.gossiper.peerHandlers(),
     ...repairs.antiEntropy.peerHandlers(),
   };
-  const peerProtocol = new PeerServer({ token: options.token, inFlightMax: tuning.peerInFlightMax, log: (m) => log.warn(m), faults }, drain.peerGate(handlers));
+  const peerProtocol = new PeerServer(
+    {
+      token: options.token,
+      inFlightMax: tuning.peerInFlightMax,
+      log: (m) => log.warn(m),
+      faults,
+      twoWay: { self: options.id, adopt: (from, { socket, writer, compact }) => membership.ringState.peer(from)?.adopt(socket, writer, compact) },
+    },
+    drain.peerGate(handlers),
+  );
+  membership.responders.server = peerProtocol;
 
   const stats = new NodeStatsCollector({
     metrics,

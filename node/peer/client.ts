@@ -3,10 +3,18 @@
  * Requests are matched to responses by id, so many can be in flight at once; their number is bounded, each has a
  * timeout, and a peer that cannot be reached is retried no more often than `reconnectDelayMs` so a dead node costs
  * its callers a fast failure rather than a connect timeout each.
+ *
+ * One connection per pair of nodes: a node dialing a peer of a higher id offers its connection for the peer's requests
+ * too. The peer's client then sends on that connection (it "borrows" it) and retires its own, so the two nodes'
+ * requests and answers of one event-loop turn leave each side in one write: a node under load sends a fifth fewer
+ * writes to its peers, each a system call, a TLS record and a wake-up of the receiver (docs/performance.md, round 41).
+ * Frames on such a connection are told apart by kind: requests go to this node's responder (the peer server's
+ * `serveOn`), answers and the going-away frame to the client whose request ids they carry. A peer of an earlier
+ * version neither offers nor accepts, and the two nodes keep a connection each way.
  */
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { DynamoError, isErrorCode } from "../errors/index.js";
 import {
   decodeErrorHeader,
@@ -30,9 +38,13 @@ import {
 import type { ClientTlsOptions } from "../tls/index.js";
 import { coalescingWriter, type FrameWriter } from "./coalesce.js";
 import type { FaultInjector } from "./faults.js";
+import type { Responder } from "./server.js";
 
 /** The upgrade token; version 2 carries the typed messages of ../protocol/peer-ops.ts. */
 export const PEER_PROTOCOL = "dynamo-peer/2";
+
+/** The upgrade header by which a caller offers, and the peer accepts, to carry the peer's requests too. */
+export const PEER_TWO_WAY_HEADER = "X-Dynamo-Peer-Two-Way";
 
 /**
  * A request that never left this node (the peer was unreachable, the in-flight bound was full, the link is cut): the
@@ -59,6 +71,11 @@ export interface PeerClientOptions {
    * Undefined on a node that runs its peer port in plaintext.
    */
   tls?: () => ClientTlsOptions;
+  /**
+   * Serves the requests a peer of a higher id sends on this node's connection to it (the peer server's `serveOn`);
+   * without it this node does not offer its connections for its peers' requests. Undefined when nothing serves yet.
+   */
+  serve?: (socket: Duplex, from: string, writer: FrameWriter, compact: number) => Responder | undefined;
 }
 
 interface Pending {
@@ -67,7 +84,7 @@ interface Pending {
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
   /** The connection the request went out on, and its place among the requests sent there (1 for the first). */
-  socket: Socket;
+  socket: Duplex;
   connection: Connection;
   ordinal: number;
 }
@@ -80,12 +97,17 @@ interface Connection {
   writer: FrameWriter;
   /** The compact header level the peer said it reads (see ../protocol/peer-ops.ts); 0: none. */
   compact: number;
+  /** A connection the peer opened and serves: its end is the peer's to make, not this client's. */
+  borrowed: boolean;
+  /** What serves the peer's requests on a connection this node opened for both directions. */
+  responder?: Responder;
 }
 
 
 export class PeerClient {
-  private socket: Socket | undefined;
-  private connecting: Promise<Socket> | undefined;
+  /** The connection requests go out on: one this client opened, or one the peer opened and offered. */
+  private socket: Duplex | undefined;
+  private connecting: Promise<Duplex> | undefined;
   /** On the monotonic clock: a wall-clock step must not stretch or skip the reconnect delay. */
   private lastFailureAt = 0;
   private lastFailure: Error | undefined;
@@ -98,7 +120,7 @@ export class PeerClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private closed = false;
-  private readonly connections = new WeakMap<Socket, Connection>();
+  private readonly connections = new WeakMap<Duplex, Connection>();
 
   constructor(
     readonly url: string,
@@ -123,7 +145,7 @@ export class PeerClient {
     return this.connect().then((connected) => this.send(connected, op, request, timeoutMs));
   }
 
-  private send<O extends PeerOp>(socket: Socket, op: O, request: PeerRequestOut<O>, timeoutMs: number | undefined): Promise<PeerResponse<O>> {
+  private send<O extends PeerOp>(socket: Duplex, op: O, request: PeerRequestOut<O>, timeoutMs: number | undefined): Promise<PeerResponse<O>> {
     const connection = this.connections.get(socket);
     if (!connection || connection.retired) return Promise.reject(new RequestNotSentError(`peer ${this.url} is closing this connection`));
     let frame: Buffer;
@@ -154,7 +176,9 @@ export class PeerClient {
 
   close(): void {
     this.closed = true;
-    this.socket?.destroy();
+    // A borrowed connection still carries the peer's own requests to this node; the peer server closes it.
+    if (this.socket && !this.connections.get(this.socket)?.borrowed) this.socket.destroy();
+    this.socket = undefined;
     this.failAll(new DynamoError("unavailable", `connection to ${this.url} closed`));
   }
 
@@ -163,7 +187,44 @@ export class PeerClient {
     this.socket?.destroy();
   }
 
-  private connect(): Promise<Socket> {
+  /**
+   * Takes a connection the peer opened to this node, and offered, as the one to send it requests on from now on; the
+   * connection this client opened itself, if any, is retired: it takes no new request and ends once the ones sent on
+   * it are answered. Returns where the frames that answer this client's requests on it go, or undefined when this
+   * client is closed.
+   */
+  adopt(socket: Duplex, writer: FrameWriter, compact: number): ((frame: Frame) => void) | undefined {
+    if (this.closed || socket.destroyed) return undefined;
+    const connection: Connection = { sent: 0, retired: false, writer, compact, borrowed: true };
+    this.connections.set(socket, connection);
+    const own = this.socket;
+    this.socket = socket;
+    // A connection the peer just opened says it is reachable, whatever the last attempt to dial it said.
+    this.recordAttempt(undefined);
+    if (own) this.retire(own);
+    // Once the peer ended its half no answer can come; the socket itself closes when this node has answered the peer.
+    const lost = () => {
+      if (this.socket === socket) this.socket = undefined;
+      this.failAll(new DynamoError("unavailable", `connection from ${this.url} lost`), socket);
+    };
+    socket.once("end", lost);
+    socket.once("close", lost);
+    return (frame) => {
+      if (frame.kind === FRAME_GOAWAY && frame.id === GOAWAY_FRAME_ID) this.goneAway(socket, connection, frame);
+      else this.settle(frame);
+    };
+  }
+
+  /** Sends no new request on `socket`, and ends it once the ones sent there are answered. */
+  private retire(socket: Duplex): void {
+    const connection = this.connections.get(socket);
+    if (!connection) return;
+    connection.retired = true;
+    if (this.socket === socket) this.socket = undefined;
+    this.endIfDone(socket, connection);
+  }
+
+  private connect(): Promise<Duplex> {
     if (this.closed) return Promise.reject(new RequestNotSentError(`client for ${this.url} is closed`));
     if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
     if (this.connecting) return this.connecting;
@@ -173,10 +234,17 @@ export class PeerClient {
       return Promise.reject(this.unreachable);
     }
     this.connecting = this.upgrade().then(
-      ({ socket, compact }) => {
+      ({ socket, compact, twoWay }) => {
         this.connecting = undefined;
         this.recordAttempt(undefined);
-        this.attach(socket, compact);
+        const borrowed = this.socket;
+        this.attach(socket, compact, twoWay);
+        // The peer offered its own connection while this one was being opened: keep to the peer's.
+        if (borrowed && !borrowed.destroyed) {
+          this.retire(socket);
+          this.socket = borrowed;
+          return borrowed;
+        }
         return socket;
       },
       (err: Error) => {
@@ -195,8 +263,11 @@ export class PeerClient {
     this.unreachable = undefined;
   }
 
-  /** Opens a connection and upgrades it to the peer protocol; resolves with the compact header level the peer reads. */
-  private upgrade(): Promise<{ socket: Socket; compact: number }> {
+  /**
+   * Opens a connection and upgrades it to the peer protocol; resolves with the compact header level the peer reads and
+   * whether the peer takes the connection for its own requests too.
+   */
+  private upgrade(): Promise<{ socket: Duplex; compact: number; twoWay: boolean }> {
     return new Promise((resolve, reject) => {
       const url = new URL("/v1/peer/stream", this.url);
       const options = {
@@ -207,6 +278,7 @@ export class PeerClient {
           "X-Dynamo-From": this.options.from,
           [PEER_COMPACT_HEADER]: "1",
           [PEER_COMPACT_COORDINATE_HEADER]: "1",
+          ...(this.offersTwoWay ? { [PEER_TWO_WAY_HEADER]: "1" } : {}),
         },
         timeout: this.options.timeoutMs,
       };
@@ -228,7 +300,7 @@ export class PeerClient {
         socket.setNoDelay(true);
         const compact = res.headers[PEER_COMPACT_HEADER.toLowerCase()] !== "1" ? 0 : res.headers[PEER_COMPACT_COORDINATE_HEADER.toLowerCase()] === "1" ? 2 : 1;
         if (head.length > 0) socket.unshift(head);
-        resolve({ socket, compact });
+        resolve({ socket, compact, twoWay: this.offersTwoWay && res.headers[PEER_TWO_WAY_HEADER.toLowerCase()] === "1" });
       });
       req.on("response", (res) => {
         res.resume();
@@ -240,10 +312,24 @@ export class PeerClient {
     });
   }
 
-  private attach(socket: Socket, compact: number): void {
+  /** Whether this client offers its connections for the peer's requests too: only to a peer of a higher id. */
+  private get offersTwoWay(): boolean {
+    return this.options.serve !== undefined && this.peerId !== undefined && this.options.from < this.peerId;
+  }
+
+  private attach(socket: Duplex, compact: number, twoWay: boolean): void {
     this.socket = socket;
-    const connection: Connection = { sent: 0, retired: false, writer: coalescingWriter(socket), compact };
+    const connection: Connection = { sent: 0, retired: false, writer: coalescingWriter(socket), compact, borrowed: false };
     this.connections.set(socket, connection);
+    let responder: Responder | undefined;
+    if (twoWay) {
+      responder = this.options.serve?.(socket, this.peerId!, connection.writer, compact);
+      if (responder) {
+        connection.responder = responder;
+        // A retired connection waits for the answers this node still owes the peer before it ends.
+        responder.onIdle = () => this.endIfDone(socket, connection);
+      }
+    }
     const reader = new FrameReader();
     socket.on("data", (chunk: Buffer) => {
       let frames: Frame[];
@@ -254,7 +340,8 @@ export class PeerClient {
         return;
       }
       for (const frame of frames) {
-        if (frame.kind === FRAME_GOAWAY && frame.id === GOAWAY_FRAME_ID) this.goneAway(socket, connection, frame);
+        if (frame.kind === FRAME_REQUEST && twoWay) this.serveRequest(responder, connection, frame);
+        else if (frame.kind === FRAME_GOAWAY && frame.id === GOAWAY_FRAME_ID) this.goneAway(socket, connection, frame);
         else this.settle(frame);
       }
     });
@@ -270,12 +357,18 @@ export class PeerClient {
     socket.on("close", () => onGone());
   }
 
+  /** A peer's request on a connection this node opened for both directions; refused while nothing serves here yet. */
+  private serveRequest(responder: Responder | undefined, connection: Connection, frame: Frame): void {
+    if (responder) responder.dispatch(frame);
+    else connection.writer.write(encodeFrame(frame.id, FRAME_ERROR, { code: "unavailable", message: "this node does not serve peer requests yet" }));
+  }
+
   /**
    * The peer is closing this connection (it shuts down) and read only the first `read` requests sent on it: the later
    * ones never reached a handler, so they fail as not sent and their callers may go to another node. The earlier ones
    * keep waiting for their answers, which the peer still sends. New requests open a new connection.
    */
-  private goneAway(socket: Socket, connection: Connection, frame: Frame): void {
+  private goneAway(socket: Duplex, connection: Connection, frame: Frame): void {
     let read: number;
     try {
       const header: unknown = JSON.parse(frame.header.toString("utf8"));
@@ -296,9 +389,13 @@ export class PeerClient {
     this.endIfDone(socket, connection);
   }
 
-  /** Ends a retired connection once no request waits on it, which lets the peer's graceful close complete at once. */
-  private endIfDone(socket: Socket, connection: Connection): void {
-    if (!connection.retired) return;
+  /**
+   * Ends a retired connection once no request waits on it and it owes the peer no answer, which lets the peer's
+   * graceful close complete at once. A borrowed connection is the peer's to end.
+   */
+  private endIfDone(socket: Duplex, connection: Connection): void {
+    if (!connection.retired || connection.borrowed) return;
+    if (connection.responder && connection.responder.inFlight > 0) return;
     for (const entry of this.pending.values()) if (entry.socket === socket) return;
     connection.writer.end();
   }
@@ -326,7 +423,7 @@ export class PeerClient {
   }
 
   /** Fails the requests waiting on `socket`, or on any connection when none is named. */
-  private failAll(err: Error, socket?: Socket): void {
+  private failAll(err: Error, socket?: Duplex): void {
     for (const [id, entry] of this.pending) {
       if (socket !== undefined && entry.socket !== socket) continue;
       clearTimeout(entry.timer);

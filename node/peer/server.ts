@@ -31,8 +31,8 @@ import {
   type PeerResponseOut,
 } from "../protocol/index.js";
 import { bearerToken, tokenMatches } from "./auth.js";
-import { coalescingWriter } from "./coalesce.js";
-import { PEER_PROTOCOL } from "./client.js";
+import { coalescingWriter, type FrameWriter } from "./coalesce.js";
+import { PEER_PROTOCOL, PEER_TWO_WAY_HEADER } from "./client.js";
 import type { FaultInjector } from "./faults.js";
 
 export interface PeerServerOptions {
@@ -40,6 +40,30 @@ export interface PeerServerOptions {
   inFlightMax: number;
   log: (message: string) => void;
   faults?: FaultInjector;
+  /**
+   * Present on a node that sends its own requests on connections its peers of a lower id opened to it (one connection
+   * per pair of nodes): `self` is its id, and `adopt` hands such a connection to the client for `from`, returning
+   * where the frames answering that client's requests go, or undefined when no client for `from` takes it.
+   */
+  twoWay?: { self: string; adopt: (from: string, connection: TwoWayConnection) => ((frame: Frame) => void) | undefined };
+}
+
+/** A connection a peer opened to this node and offered for this node's requests too. */
+export interface TwoWayConnection {
+  socket: Duplex;
+  /** The connection's one writer, which this node's answers on it go through too. */
+  writer: FrameWriter;
+  /** The compact header level agreed on the connection. */
+  compact: number;
+}
+
+/** The serving side of one connection: it takes request frames and answers them on the connection's writer. */
+export interface Responder {
+  dispatch(frame: Frame): void;
+  /** Requests taken and not answered yet. */
+  readonly inFlight: number;
+  /** Called each time the last request in flight is answered. */
+  onIdle: (() => void) | undefined;
 }
 
 export class PeerServer {
@@ -89,21 +113,65 @@ export class PeerServer {
     // A caller of an earlier version does not ask for compact headers (or not for coordinate), and gets JSON answers
     // to what it did not ask for.
     const compact = req.headers[PEER_COMPACT_HEADER.toLowerCase()] !== "1" ? 0 : req.headers[PEER_COMPACT_COORDINATE_HEADER.toLowerCase()] === "1" ? 2 : 1;
-    const agreed = (compact >= 1 ? `${PEER_COMPACT_HEADER}: 1\r\n` : "") + (compact >= 2 ? `${PEER_COMPACT_COORDINATE_HEADER}: 1\r\n` : "");
+    // A caller offers its connection for this node's requests too only to a node of a higher id, so that of two nodes
+    // that dial each other it is the lower one's connection that both keep (./client.ts).
+    const twoWay = req.headers[PEER_TWO_WAY_HEADER.toLowerCase()] === "1" && this.options.twoWay !== undefined && from < this.options.twoWay.self;
+    const agreed =
+      (compact >= 1 ? `${PEER_COMPACT_HEADER}: 1\r\n` : "") + (compact >= 2 ? `${PEER_COMPACT_COORDINATE_HEADER}: 1\r\n` : "") + (twoWay ? `${PEER_TWO_WAY_HEADER}: 1\r\n` : "");
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_PROTOCOL}\r\n${agreed}\r\n`);
-    this.serve(socket, from, head, compact);
+    this.serve(socket, from, head, compact, twoWay);
   }
 
-  private serve(socket: Duplex, from: string, head: Buffer, compact: number): void {
+  private serve(socket: Duplex, from: string, head: Buffer, compact: number, twoWay: boolean): void {
     const reader = new FrameReader();
+    const writer = coalescingWriter(socket);
+    const responder = this.serveOn(socket, from, writer, compact);
+    // On a connection the caller opened for both directions, the frames that are not requests answer this node's own
+    // requests to it. Once agreed, they never reach the responder, even with no client here to take them: an error
+    // frame sent back in reply would carry an id of the caller's own requests.
+    const answers = twoWay ? (this.options.twoWay?.adopt(from, { socket, writer, compact }) ?? (() => undefined)) : undefined;
+    const onData = (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = reader.push(chunk);
+      } catch (err) {
+        this.options.log(`closing peer stream from ${from}: ${(err as Error).message}`);
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) {
+        if (answers === undefined || frame.kind === FRAME_REQUEST) responder.dispatch(frame);
+        else answers(frame);
+      }
+    };
+    socket.on("data", onData);
+    socket.on("error", () => socket.destroy());
+    if (head.length > 0) onData(head);
+  }
+
+  /**
+   * Serves the requests that arrive on one connection, whichever side opened it: this node's own upgrades, and the
+   * connections it opened to peers of a higher id that it offered for their requests too (one connection per pair of
+   * nodes, see ./client.ts). Answers go out through `writer`, coalesced with whatever else the connection sends in the
+   * same turn. The connection closes gracefully with the others on `goAway`.
+   */
+  serveOn(socket: Duplex, from: string, writer: FrameWriter, compact: number): Responder {
     let inFlight = 0;
     /** Request frames taken from this stream; after going away, none more is. */
     let read = 0;
     let leaving = false;
     let idle: (() => void) | undefined;
-    const writer = coalescingWriter(socket);
+    /** The other side ended its half: no request comes any more, and this side ends once it has answered them all. */
+    let ended = false;
     const send = (frame: Buffer) => writer.write(frame);
     const sendError = (id: number, code: string, message: string) => send(encodeFrame(id, FRAME_ERROR, { code, message: message.slice(0, 4000) }));
+    const responder: Responder = {
+      get inFlight() {
+        return inFlight;
+      },
+      onIdle: undefined,
+      dispatch: (frame) => dispatch(frame),
+    };
     const dispatch = (frame: Frame) => {
       // Never read: the going-away frame's count already told the caller so.
       if (leaving) return;
@@ -129,7 +197,11 @@ export class PeerServer {
       inFlight += 1;
       const finished = () => {
         inFlight -= 1;
-        if (inFlight === 0) idle?.();
+        if (inFlight === 0) {
+          idle?.();
+          responder.onIdle?.();
+          if (ended) writer.end();
+        }
       };
       const fail = (err: unknown) => {
         const known = err instanceof DynamoError;
@@ -171,20 +243,13 @@ export class PeerServer {
       await Promise.race([closed, sleep(Math.max(0, deadline - performance.now()))]);
     };
     this.sockets.set(socket, goAway);
-    const onData = (chunk: Buffer) => {
-      let frames: Frame[];
-      try {
-        frames = reader.push(chunk);
-      } catch (err) {
-        this.options.log(`closing peer stream from ${from}: ${(err as Error).message}`);
-        socket.destroy();
-        return;
-      }
-      for (const frame of frames) dispatch(frame);
-    };
-    socket.on("data", onData);
-    socket.on("error", () => socket.destroy());
     socket.on("close", () => this.sockets.delete(socket));
-    if (head.length > 0) onData(head);
+    // The peer port's sockets allow half-open connections (Node's HTTP server asks for them), so a caller that ends its
+    // side (a retired connection, a closed client) would otherwise leave this one open for good.
+    socket.on("end", () => {
+      ended = true;
+      if (inFlight === 0) writer.end();
+    });
+    return responder;
   }
 }
