@@ -34,14 +34,15 @@ async function startNode(id: string, options: { twoWay?: boolean; handlers?: Par
     },
     ...options.handlers,
   });
-  let node: TestNode | undefined;
+  // The node's client is set after its server is made; the server's adopt reads it then.
+  const holder: { node?: TestNode } = {};
   const peer = new PeerServer(
     {
       token: TOKEN,
       inFlightMax: 100,
       log: () => undefined,
       // A node of an earlier version neither accepts nor offers.
-      twoWay: options.twoWay === false ? undefined : { self: id, adopt: (from, c) => (node?.client?.peerId === from ? node.client.adopt(c.socket, c.writer, c.compact) : undefined) },
+      twoWay: options.twoWay === false ? undefined : { self: id, adopt: (from, c) => (holder.node?.client?.peerId === from ? holder.node.client.adopt(c.socket, c.writer, c.compact) : undefined) },
     },
     handlers,
   );
@@ -51,7 +52,8 @@ async function startNode(id: string, options: { twoWay?: boolean; handlers?: Par
   peer.attach(http);
   http.listen(0, "127.0.0.1");
   await once(http, "listening");
-  node = { id, http, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, peer, accepted, served };
+  const node: TestNode = { id, http, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, peer, accepted, served };
+  holder.node = node;
   return node;
 }
 
