@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { startFloor } from "../floor/cluster.js";
 import { cpuMsPerOperation, CpuWindow } from "../peers/cpu.js";
+import { warmUp, type WarmupSlice } from "../peers/warmup.js";
 import { describeRuntime, hostRuntime, runtimeName, type ServerRuntime } from "../runtime.js";
 import { DEFAULT_BENCH_OPTIONS, type BenchOptions } from "./options.js";
 import type { Targets } from "./phases.js";
@@ -31,6 +32,8 @@ export interface BenchReport {
   serverRuntime: { version: string; source: string };
   store: { urls: string[]; selfStarted: boolean };
   load: { store: RunResult; floor: RunResult | undefined };
+  /** The unmeasured YCSB-A slices each side ran after the load (`--system-warmup-seconds`). */
+  warmup: { store: WarmupSlice[]; floor: WarmupSlice[] | undefined };
   /** Every measured run; `round` counts from 1 (`--rounds`). */
   runs: Array<{ phase: string; round: number; store: RunResult; floor: RunResult | undefined }>;
   comparison: ComparisonRow[];
@@ -159,6 +162,18 @@ export async function runBenchmark(
     const runs: BenchReport["runs"] = [];
     const comparison: ComparisonRow[] = [...compare("load", load.store, load.floor)];
     const cpu: CpuRow[] = [{ phase: "load", workload: "load", store: load.store.serverCpuMsPerOperation, floor: load.floor?.serverCpuMsPerOperation }];
+    // Each side runs YCSB-A unmeasured until its CPU per operation stops falling, as bench:peers does: the store's nodes
+    // start cold and keep compiling its read-modify-write path for tens of seconds, the floor's one small file for
+    // less, so a short warm-up per workload would count the store's start-up against it in the first workload.
+    const warmSide = async (side: string, client: DynamoClient | undefined, roots: readonly number[]): Promise<WarmupSlice[] | undefined> => {
+      if (!client || options.systemWarmupSeconds === 0) return undefined;
+      const { random, ...rest } = runOptions(root.int(2 ** 32));
+      const slices = await warmUp(target(client), () => roots, rest, random, options.systemWarmupSeconds);
+      const cpuOf = (slice: WarmupSlice) => (slice.serverCpuMsPerOp === undefined ? "" : `, ${slice.serverCpuMsPerOp.toFixed(3)} ms/op`);
+      log(`[warm-up] ${side}: ${slices.map((slice) => `${Math.round(slice.opsPerSec)} ops/s${cpuOf(slice)}`).join(" | ")}`);
+      return slices;
+    };
+    const warmup = { store: (await warmSide("store", storeClient, storeRoots)) ?? [], floor: sameCluster ? undefined : await warmSide("floor", floorClient, floorRoots) };
     for (const phase of options.phases) {
       log(`phase ${phase.name}: ${phase.description}`);
       await phase.setUp(targets, log);
@@ -196,6 +211,7 @@ export async function runBenchmark(
         clients: options.clients,
         seconds: options.seconds,
         warmupSeconds: options.warmupSeconds,
+        systemWarmupSeconds: options.systemWarmupSeconds,
         rounds: options.rounds,
         records: options.records,
         valueBytes: options.valueBytes,
@@ -214,6 +230,7 @@ export async function runBenchmark(
       serverRuntime: { version: runtime.version, source: runtimeName(runtime) },
       store: { urls: store.urls, selfStarted: options.urls === undefined },
       load,
+      warmup,
       runs,
       comparison,
       cpu,

@@ -11,6 +11,7 @@ export const DEFAULT_BENCH_OPTIONS = {
   clients: 16,
   seconds: 10,
   warmupSeconds: 1,
+  systemWarmupSeconds: 60,
   rounds: 1,
   records: 10_000,
   valueBytes: 1024,
@@ -27,6 +28,11 @@ export interface BenchOptions {
   clients: number;
   seconds: number;
   warmupSeconds: number;
+  /**
+   * At most this much unmeasured YCSB-A against each side after the load, until its CPU per operation stops falling
+   * (bench/peers/warmup.ts, as `npm run bench:peers` does); 0 for none.
+   */
+  systemWarmupSeconds: number;
   /** Measurements of each workload in each phase, store then baseline each time; the table reports the median. */
   rounds: number;
   records: number;
@@ -58,6 +64,8 @@ export const BENCH_USAGE = `usage: npm run bench -- [flags]
   --clients N           concurrent closed-loop clients                                      [${DEFAULT_BENCH_OPTIONS.clients}]
   --seconds S           measured seconds per workload, after the warm-up                    [${DEFAULT_BENCH_OPTIONS.seconds}]
   --warmup-seconds S    unmeasured seconds before each workload                             [${DEFAULT_BENCH_OPTIONS.warmupSeconds}]
+  --system-warmup-seconds S  at most this much unmeasured YCSB-A against each side after the
+                        load, until its CPU per operation stops falling; 0 for none          [${DEFAULT_BENCH_OPTIONS.systemWarmupSeconds}]
   --rounds N            measure each workload N times, store then baseline each time, and
                         report the round with the median ratio and every round's ratio       [${DEFAULT_BENCH_OPTIONS.rounds}]
   --records N           records loaded before the workloads                                 [${DEFAULT_BENCH_OPTIONS.records}]
@@ -95,6 +103,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
       clients: { type: "string" },
       seconds: { type: "string" },
       "warmup-seconds": { type: "string" },
+      "system-warmup-seconds": { type: "string" },
       rounds: { type: "string" },
       records: { type: "string" },
       "value-bytes": { type: "string" },
@@ -131,6 +140,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     clients: numberFlag(values.clients, "clients", d.clients, 1),
     seconds: numberFlag(values.seconds, "seconds", d.seconds, 0.1, false),
     warmupSeconds: numberFlag(values["warmup-seconds"], "warmup-seconds", d.warmupSeconds, 0, false),
+    systemWarmupSeconds: numberFlag(values["system-warmup-seconds"], "system-warmup-seconds", d.systemWarmupSeconds, 0, false),
     rounds: numberFlag(values.rounds, "rounds", d.rounds, 1),
     records: numberFlag(values.records, "records", d.records, 1),
     valueBytes: numberFlag(values["value-bytes"], "value-bytes", d.valueBytes, 0),
