@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
@@ -32,6 +32,41 @@ function walk(dir: string): string[] {
     const path = join(dir, e.name);
     return e.isDirectory() ? [path, ...walk(path)] : [path];
   });
+}
+
+/**
+ * The established TCP connections between the nodes' processes, by pair of node ids, counted at the dialing end: a
+ * socket of one node's process whose remote port is another node's peer port (Linux's /proc).
+ */
+function peerConnections(nodes: { id: string; pid: number | null; peerUrl: string }[]): Map<string, number> {
+  const peerPorts = new Map(nodes.map((node) => [Number(new URL(node.peerUrl).port), node.id]));
+  const remotePortOf = new Map<string, number>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const row of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const fields = row.trim().split(/\s+/);
+      // Field 3 is the state (01: established), field 9 the socket's inode.
+      if (fields.length < 10 || fields[3] !== "01") continue;
+      remotePortOf.set(fields[9]!, parseInt(fields[2]!.split(":")[1]!, 16));
+    }
+  }
+  const pairs = new Map<string, number>();
+  for (const node of nodes) {
+    assert.ok(node.pid, `${node.id} is running`);
+    for (const fd of readdirSync(`/proc/${node.pid}/fd`)) {
+      let target: string;
+      try {
+        target = readlinkSync(`/proc/${node.pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      const to = inode === undefined ? undefined : peerPorts.get(remotePortOf.get(inode) ?? -1);
+      if (to === undefined || to === node.id) continue;
+      const pair = [node.id, to].sort().join("~");
+      pairs.set(pair, (pairs.get(pair) ?? 0) + 1);
+    }
+  }
+  return pairs;
 }
 
 describe("mutual TLS on the peer port", function () {
@@ -64,6 +99,24 @@ describe("mutual TLS on the peer port", function () {
     // A client checks the node too: a node without a certificate from the CA it trusts never gets the token.
     const wary = new AdminClient(cluster.token, 5000, () => clientTlsOptions({ ca: strangerCa.cert, cert: stranger.cert, key: stranger.key }));
     await assert.rejects(wary.node(peerUrl), /failed/);
+  });
+
+  it("keeps one peer connection per pair of nodes, the lower id's, carrying both nodes' requests", async function () {
+    this.timeout(30_000);
+    const nodes = cluster.nodes();
+    // Writes through every node make each one replicate to both others, so every node has requests for every peer.
+    for (let i = 0; i < 60; i++) {
+      const url = cluster.clientUrls()[i % nodes.length]!;
+      assert.equal((await http("PUT", kvUrl(url, "default", `pair-${i}`), { body: `v${i}` })).status, 204);
+    }
+    // A node that dialed a lower peer before being offered that peer's connection ends its own once it is answered.
+    const deadline = Date.now() + 15_000;
+    let pairs = peerConnections(nodes);
+    while (Date.now() < deadline && ![...pairs.values()].every((count) => count === 1)) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      pairs = peerConnections(nodes);
+    }
+    assert.deepEqual(Object.fromEntries([...pairs].sort()), { "node-0~node-1": 1, "node-0~node-2": 1, "node-1~node-2": 1 });
   });
 
   it("rotates a node's certificate without a restart and without a failed request", async function () {
