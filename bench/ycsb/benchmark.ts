@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { DynamoClient } from "../../client/index.js";
 import { startFloor } from "../floor/cluster.js";
 import { cpuMsPerOperation, CpuWindow } from "../peers/cpu.js";
+import { describeWarmup } from "../peers/report.js";
 import { warmUp, type WarmupSlice } from "../peers/warmup.js";
 import { describeRuntime, hostRuntime, runtimeName, type ServerRuntime } from "../runtime.js";
 import { DEFAULT_BENCH_OPTIONS, type BenchOptions } from "./options.js";
@@ -169,8 +170,7 @@ export async function runBenchmark(
       if (!client || options.systemWarmupSeconds === 0) return undefined;
       const { random, ...rest } = runOptions(root.int(2 ** 32));
       const slices = await warmUp(target(client), () => roots, rest, random, options.systemWarmupSeconds);
-      const cpuOf = (slice: WarmupSlice) => (slice.serverCpuMsPerOp === undefined ? "" : `, ${slice.serverCpuMsPerOp.toFixed(3)} ms/op`);
-      log(`[warm-up] ${side}: ${slices.map((slice) => `${Math.round(slice.opsPerSec)} ops/s${cpuOf(slice)}`).join(" | ")}`);
+      log(`[warm-up] ${side}: YCSB-A unmeasured for ${describeWarmup({ round: 1, system: side, slices })} ms of server CPU per operation`);
       return slices;
     };
     const warmup = { store: (await warmSide("store", storeClient, storeRoots)) ?? [], floor: sameCluster ? undefined : await warmSide("floor", floorClient, floorRoots) };

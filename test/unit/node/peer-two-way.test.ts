@@ -76,6 +76,25 @@ function pair(a: TestNode, b: TestNode, options: { aServes?: boolean } = {}): vo
   b.client = client(b, a, true);
 }
 
+/**
+ * A node whose `leave` handler records each generation it serves and holds the one given until `release` is called.
+ */
+async function holdingNode(id: string, held: number): Promise<{ node: TestNode; seen: number[]; release: () => void }> {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const seen: number[] = [];
+  const node = await startNode(id, {
+    handlers: {
+      leave: async ({ header }) => {
+        seen.push(header.generation);
+        if (header.generation === held) await released;
+        return { header: {} };
+      },
+    },
+  });
+  return { node, seen, release };
+}
+
 const open = (node: TestNode) => node.accepted.filter((s) => !s.destroyed).length;
 
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -156,46 +175,26 @@ describe("one peer connection per pair of nodes", function () {
   });
 
   it("fails the higher node's requests on a lost connection as unknown, and reaches the peer again on its own", async function () {
-    let hold: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => (hold = resolve));
-    const a = await startNode("node-a", {
-      handlers: {
-        leave: async ({ header }) => {
-          if (header.generation === 2) await held;
-          return { header: {} };
-        },
-      },
-    });
+    const { node: a, seen, release } = await holdingNode("node-a", 2);
     const b = await startNode("node-b");
     nodes = [a, b];
     pair(a, b);
     await a.client!.call("leave", { header: { generation: 1 } });
     const waiting = b.client!.call("leave", { header: { generation: 2 } });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(() => seen.includes(2), "node-a took node-b's request");
     a.client!.reset();
     await assert.rejects(waiting, (err: Error) => {
       assert.ok(!(err instanceof RequestNotSentError), "a request that went out may have been acted on");
       assert.match(err.message, /lost/);
       return true;
     });
-    hold();
+    release();
     await b.client!.call("leave", { header: { generation: 3 } });
     assert.equal(a.accepted.length, 1, "node-b opened a connection of its own once node-a's was gone");
   });
 
   it("tells the higher node which of its requests a stopping lower node never read", async function () {
-    let release: () => void = () => undefined;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const seen: number[] = [];
-    const a = await startNode("node-a", {
-      handlers: {
-        leave: async ({ header }) => {
-          seen.push(header.generation);
-          if (header.generation === 2) await released;
-          return { header: {} };
-        },
-      },
-    });
+    const { node: a, seen, release } = await holdingNode("node-a", 2);
     const b = await startNode("node-b");
     nodes = [a, b];
     pair(a, b);
