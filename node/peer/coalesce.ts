@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import { atTurnEnd } from "../../lib/turn-end.js";
 
 /** Writes frames to one peer stream; see `coalescingWriter`. */
 export interface FrameWriter {
@@ -14,7 +15,9 @@ export interface FrameWriter {
  * come from many callbacks of the same turn (each socket's data, each finished LevelDB operation). The frames are held
  * here rather than in the stream's own buffer (cork and uncork), which would queue an entry per frame and hand them to
  * the socket as a vector: one frame, the usual case, goes as it is, several as one buffer. The delay is bounded by the
- * turn itself: with an immediate pending, the loop does not wait in its poll phase.
+ * turn itself: with an immediate pending, the loop does not wait in its poll phase. The frames go in the turn's send
+ * stage (lib/turn-end.ts), after the write log has taken the turn's writes, so that the acknowledgements of those writes
+ * leave in this turn's write too.
  */
 export function coalescingWriter(socket: Duplex): FrameWriter {
   let held: Buffer[] = [];
@@ -28,7 +31,7 @@ export function coalescingWriter(socket: Duplex): FrameWriter {
   };
   return {
     write(frame) {
-      if (held.length === 0) setImmediate(flush);
+      if (held.length === 0) atTurnEnd("send", flush);
       held.push(frame);
     },
     end() {

@@ -3,9 +3,10 @@
  * pool and a wake-up of a pool thread for each record. Here the writes queued while the loop handles one round of I/O
  * go to LevelDB together, in the check phase of that same turn (`setImmediate`).
  *
- * With a write log (see WriteLog) a write is appended to the log and acknowledged at once, and is kept here, readable
- * through `unapplied`, until LevelDB holds it; a new batch then waits while one is in flight, so the busier the node,
- * the more writes each trip to LevelDB carries. Without one (a store that fsyncs every batch), each caller's promise
+ * With a write log (see WriteLog) the writes of one turn are appended to the log together, in one frame and one system
+ * call, at the end of the turn (before the turn's peer frames leave, see lib/turn-end.ts), and acknowledged then; each
+ * is kept here, readable through `unapplied`, until LevelDB holds it. A new batch then waits while one is in flight,
+ * so the busier the node, the more writes each trip to LevelDB carries. Without one (a store that fsyncs every batch), each caller's promise
  * settles once the batch holding its write is in LevelDB's log. Either way nothing is acknowledged before it is in a
  * log, and a process killed with SIGKILL loses nothing acknowledged.
  *
@@ -16,6 +17,7 @@
  * later write to a key wins.
  */
 import type { ClassicLevel } from "classic-level";
+import { atTurnEnd } from "../../lib/turn-end.js";
 import type { WriteLog } from "./write-log.js";
 
 /**
@@ -80,8 +82,25 @@ class Batch {
   }
 }
 
+/** The logged writes of one turn, each caller's as it gave them; they are appended and acknowledged together. */
+class LoggedTurn {
+  readonly groups: RawWrite[][] = [];
+  readonly done: Promise<void>;
+  resolve!: (value: Promise<unknown> | undefined) => void;
+  reject!: (err: unknown) => void;
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve as (value: Promise<unknown> | undefined) => void;
+      this.reject = reject;
+    });
+  }
+}
+
 export class WriteQueue {
   private pending: Batch | undefined;
+  /** The logged writes of this turn, not yet appended (see `appendTurn`). */
+  private turn: LoggedTurn | undefined;
+  private readonly appendTurnTask = () => this.appendTurn();
   /** For each key with a write in flight, the batch that writes it last. */
   private readonly lastWriter = new Map<string, Batch>();
   private readonly inFlight = new Set<Batch>();
@@ -109,19 +128,44 @@ export class WriteQueue {
   }
 
   /**
-   * Queues writes for LevelDB. Without a log, resolves once they are in LevelDB. With one, appends them to it first
-   * (rejecting, with nothing queued, when the append fails) and resolves at once, or once they are in LevelDB while
-   * more than `unappliedBytesMax` waits for it.
+   * Queues writes for LevelDB. Without a log, resolves once they are in LevelDB. With one, appends them to it at the end
+   * of this turn with the turn's other writes (rejecting, with nothing queued, when the append fails) and resolves then,
+   * or once they are in LevelDB while more than `unappliedBytesMax` waits for it.
    */
   write(writes: RawWrite[]): Promise<void> {
     if (writes.length === 0) return WRITTEN;
     if (this.failure) return Promise.reject(this.failure);
-    const log = this.log;
-    if (log === undefined) return this.enqueue(writes);
+    if (this.log === undefined) return this.enqueue(writes);
+    let turn = this.turn;
+    if (turn === undefined) {
+      this.turn = turn = new LoggedTurn();
+      atTurnEnd("durable", this.appendTurnTask);
+    }
+    turn.groups.push(writes);
+    return turn.done;
+  }
+
+  /**
+   * Appends this turn's logged writes as one frame and queues them for LevelDB, each caller's writes as it gave them
+   * (a large page still goes as a batch of its own). Called at the end of the turn, and earlier by anything that must
+   * see them logged or queued first (`unapplied`, `applied`, `clear`, `drain`).
+   */
+  private appendTurn(): void {
+    const turn = this.turn;
+    if (turn === undefined) return;
+    this.turn = undefined;
+    const log = this.log!;
+    if (this.failure) {
+      turn.reject(this.failure);
+      return;
+    }
+    const groups = turn.groups;
+    const writes = groups.length === 1 ? groups[0]! : groups.flat();
     try {
       log.append(writes);
     } catch (err) {
-      return Promise.reject(err);
+      turn.reject(err);
+      return;
     }
     for (const w of writes) {
       const earlier = this.unappliedWrites.get(w.id);
@@ -129,7 +173,13 @@ export class WriteQueue {
       this.unappliedWrites.set(w.id, w);
       this.unappliedBytes += writeBytes(w);
     }
-    const applied = this.enqueue(writes);
+    let applied: Promise<void> | undefined;
+    for (const group of groups) {
+      const done = this.enqueue(group);
+      // Groups queued in order land in batches written in order or overlapping; waiting for the last batch of each
+      // distinct one is what the caller over the budget needs.
+      if (done !== applied) applied = applied === undefined ? done : Promise.all([applied, done]).then(() => undefined);
+    }
     if (log.full) {
       // Everything in the files closed now is queued already: once what is queued is in LevelDB, they can go.
       const files = log.rotate();
@@ -137,11 +187,13 @@ export class WriteQueue {
         if (this.failure === undefined) log.release(files);
       });
     }
-    return this.unappliedBytes > this.limits.unappliedBytesMax ? applied : WRITTEN;
+    turn.resolve(this.unappliedBytes > this.limits.unappliedBytesMax ? applied : undefined);
   }
 
   /** The latest logged write of a key (`id`, see RawWrite) that LevelDB does not hold yet, if there is one. */
   unapplied(id: string): RawWrite | undefined {
+    // A write of this turn not yet appended may be of this key: logged now, it is found like any other.
+    if (this.turn !== undefined) this.appendTurn();
     return this.unappliedWrites.size === 0 ? undefined : this.unappliedWrites.get(id);
   }
 
@@ -150,6 +202,7 @@ export class WriteQueue {
    * iterator); rejects when LevelDB refused one of them.
    */
   async applied(): Promise<void> {
+    this.appendTurn();
     if (this.pending !== undefined || this.inFlight.size > 0) await this.drain();
     if (this.failure) throw this.failure;
   }
@@ -159,6 +212,8 @@ export class WriteQueue {
    * caller waits for `applied` first, so that every earlier write to the range lands before it is cleared.
    */
   async clear(range: { gte: Buffer; lt: Buffer }): Promise<void> {
+    // The turn's writes are logged before the clearing, as they were made before it.
+    this.appendTurn();
     if (this.failure) throw this.failure;
     this.log?.append([{ type: "clear", key: range.gte, value: range.lt }]);
     await this.db.clear(range);
@@ -226,6 +281,7 @@ export class WriteQueue {
 
   /** Writes what is queued and waits for every batch in flight (before a close or a range deletion). */
   async drain(): Promise<void> {
+    this.appendTurn();
     if (this.pending) this.flush(this.pending);
     await Promise.allSettled([...this.inFlight].map((b) => b.done));
   }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
+import { WriteLog } from "../../../node/storage/write-log.js";
 import { WriteQueue, type RawWrite } from "../../../node/storage/write-queue.js";
 
 const put = (key: string, value: string): RawWrite => ({ type: "put", key: Buffer.from(key), id: key, value: Buffer.from(value) });
@@ -159,5 +160,78 @@ describe("write queue (one LevelDB batch per event-loop turn)", function () {
     assert.equal(await read("d"), "v");
     await Promise.resolve();
     assert.ok(acked);
+  });
+
+  describe("with a write log", function () {
+    const limits = { countMax: 1000, bytesMax: 1 << 20, unappliedBytesMax: 1 << 24, applyDelayMs: 0 };
+    /** A real log whose appends are counted. */
+    function countedLog(): { log: WriteLog; appends: () => number } {
+      const log = new WriteLog(join(dir, "log"));
+      log.reset();
+      let appends = 0;
+      const append = log.append.bind(log);
+      log.append = (ops) => {
+        appends += 1;
+        append(ops);
+      };
+      return { log, appends: () => appends };
+    }
+    const logged = () => new WriteLog(join(dir, "log")).recover().ops.map((op) => `${op.type} ${op.key.toString()}`);
+
+    it("appends the writes of one turn, from every caller, as one frame, and acknowledges them together", async function () {
+      const queue = new WriteQueue(db, { sync: false }, limits);
+      const { log, appends } = countedLog();
+      queue.useLog(log);
+      const acks = [queue.write([put("a", "1")]), queue.write([put("b", "2"), del("c")]), queue.write([put("a", "3")])];
+      assert.equal(appends(), 0, "nothing is appended before the turn ends");
+      await Promise.all(acks);
+      assert.equal(appends(), 1);
+      assert.deepEqual(logged(), ["put a", "put b", "del c", "put a"]);
+      await queue.write([put("d", "4")]);
+      assert.equal(appends(), 2, "a write of a later turn is a frame of its own");
+      await queue.drain();
+      assert.equal(await read("a"), "3");
+      assert.equal(await read("d"), "4");
+      log.close(false);
+    });
+
+    it("logs this turn's writes at once for a reader that asks for one before the turn ends", async function () {
+      const queue = new WriteQueue(db, { sync: false }, limits);
+      const { log, appends } = countedLog();
+      queue.useLog(log);
+      const ack = queue.write([put("k", "new")]);
+      assert.equal(queue.unapplied("k")?.value?.toString(), "new");
+      assert.equal(appends(), 1);
+      assert.deepEqual(logged(), ["put k"]);
+      await ack;
+      await queue.drain();
+      log.close(false);
+    });
+
+    it("logs a clearing after the writes made before it in the same turn, so a replay clears them", async function () {
+      const queue = new WriteQueue(db, { sync: false }, limits);
+      const { log } = countedLog();
+      queue.useLog(log);
+      const ack = queue.write([put("r1", "x"), put("s1", "y")]);
+      await queue.applied();
+      await queue.clear({ gte: Buffer.from("r"), lt: Buffer.from("s") });
+      await ack;
+      assert.deepEqual(logged(), ["put r1", "put s1", "clear r"]);
+      assert.equal(await read("r1"), undefined);
+      assert.equal(await read("s1"), "y");
+      log.close(false);
+    });
+
+    it("fails every write of a turn whose append fails, and queues none of them", async function () {
+      const queue = new WriteQueue(db, { sync: false }, limits);
+      const { log } = countedLog();
+      queue.useLog(log);
+      log.close(false);
+      const acks = [queue.write([put("x", "1")]), queue.write([put("y", "2")])];
+      for (const ack of acks) await assert.rejects(ack, /write log is closed/);
+      assert.equal(queue.unapplied("x"), undefined);
+      await queue.drain();
+      assert.equal(await read("x"), undefined);
+    });
   });
 });
