@@ -107,43 +107,66 @@ export function decodeContext(
 /**
  * HMAC-SHA256 (RFC 2104) over the domain, the bucket, the key and the context's bytes, computed as two one-shot SHA-256
  * hashes with the key's padded blocks prepared once per secret: every read and write answer carries a context, and an
- * `Hmac` object per answer (a key import, six calls into the binding) cost more than the hashing itself. The MAC comes
- * back as a latin1 string of MAC_BYTES characters, one per byte (see lib/digest.ts).
+ * `Hmac` object per answer (a key import, six calls into the binding) cost more than the hashing itself. The inner
+ * message's start (padded key, domain, bucket) is kept per bucket and the outer message's buffer is reused, so an
+ * answer pays for its key and clock alone. The MAC comes back as a latin1 string of MAC_BYTES characters, one per byte
+ * (see lib/digest.ts).
  */
 function mac(secret: Buffer, bucket: string, key: Buffer, body: Buffer): string {
-  const { inner, outer } = padsOf(secret);
-  const bucketLength = Buffer.byteLength(bucket, "utf8");
-  const message = Buffer.allocUnsafe(HMAC_BLOCK_BYTES + MAC_DOMAIN.length + 4 + bucketLength + 4 + key.length + body.length);
-  let at = inner.copy(message, 0);
-  at += MAC_DOMAIN.copy(message, at);
-  at = message.writeUInt32BE(bucketLength, at);
-  at += message.write(bucket, at, "utf8");
+  const keyed = keyedOf(secret);
+  const prefix = keyed.prefixes.get(bucket) ?? prefixOf(keyed, bucket);
+  const message = Buffer.allocUnsafe(prefix.length + 4 + key.length + body.length);
+  let at = prefix.copy(message, 0);
   at = message.writeUInt32BE(key.length, at);
   at += key.copy(message, at);
   body.copy(message, at);
-  const outerMessage = Buffer.allocUnsafe(HMAC_BLOCK_BYTES + 32);
-  outer.copy(outerMessage, 0);
-  outerMessage.write(digestText("sha256", message), HMAC_BLOCK_BYTES, "latin1");
-  return digestText("sha256", outerMessage).slice(0, MAC_BYTES);
+  // The hash reads the outer message before it returns, so one buffer serves every MAC of this secret.
+  const outer = keyed.outerMessage;
+  outer.write(digestText("sha256", message), HMAC_BLOCK_BYTES, "latin1");
+  return digestText("sha256", outer).slice(0, MAC_BYTES);
 }
 
 /** SHA-256's block size: an HMAC key is padded (or first hashed) to it. */
 const HMAC_BLOCK_BYTES = 64;
-const padCache = new WeakMap<Buffer, { inner: Buffer; outer: Buffer }>();
+/** Buckets whose inner-message start is kept per secret; a cluster has a handful, and any beyond are made afresh. */
+const PREFIXES_MAX = 256;
 
-/** The key XOR ipad and XOR opad blocks of HMAC for `secret`, kept as long as the secret is. */
-function padsOf(secret: Buffer): { inner: Buffer; outer: Buffer } {
-  let pads = padCache.get(secret);
-  if (pads) return pads;
+interface Keyed {
+  /** The key XOR ipad block. */
+  readonly inner: Buffer;
+  /** The key XOR opad block, followed by room for the inner hash. */
+  readonly outerMessage: Buffer;
+  /** Per bucket: the inner block, the domain, and the bucket with its length. */
+  readonly prefixes: Map<string, Buffer>;
+}
+
+const keyedCache = new WeakMap<Buffer, Keyed>();
+
+/** The padded blocks of HMAC for `secret`, kept as long as the secret is. */
+function keyedOf(secret: Buffer): Keyed {
+  let keyed = keyedCache.get(secret);
+  if (keyed) return keyed;
   const block = Buffer.alloc(HMAC_BLOCK_BYTES);
   (secret.length > HMAC_BLOCK_BYTES ? digestBytes("sha256", secret) : secret).copy(block);
-  pads = { inner: Buffer.alloc(HMAC_BLOCK_BYTES), outer: Buffer.alloc(HMAC_BLOCK_BYTES) };
+  keyed = { inner: Buffer.alloc(HMAC_BLOCK_BYTES), outerMessage: Buffer.alloc(HMAC_BLOCK_BYTES + 32), prefixes: new Map() };
   for (let i = 0; i < HMAC_BLOCK_BYTES; i++) {
-    pads.inner[i] = block[i]! ^ 0x36;
-    pads.outer[i] = block[i]! ^ 0x5c;
+    keyed.inner[i] = block[i]! ^ 0x36;
+    keyed.outerMessage[i] = block[i]! ^ 0x5c;
   }
-  padCache.set(secret, pads);
-  return pads;
+  keyedCache.set(secret, keyed);
+  return keyed;
+}
+
+/** The inner message's start for `bucket`: the ipad block, the domain, the bucket's UTF-8 length and bytes. */
+function prefixOf(keyed: Keyed, bucket: string): Buffer {
+  const bucketLength = Buffer.byteLength(bucket, "utf8");
+  const prefix = Buffer.allocUnsafeSlow(HMAC_BLOCK_BYTES + MAC_DOMAIN.length + 4 + bucketLength);
+  let at = keyed.inner.copy(prefix, 0);
+  at += MAC_DOMAIN.copy(prefix, at);
+  at = prefix.writeUInt32BE(bucketLength, at);
+  prefix.write(bucket, at, "utf8");
+  if (keyed.prefixes.size < PREFIXES_MAX) keyed.prefixes.set(bucket, prefix);
+  return prefix;
 }
 
 function checkSecret(secret: Buffer): void {

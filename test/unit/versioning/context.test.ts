@@ -54,6 +54,26 @@ describe("versioning: client contexts", () => {
     }
   });
 
+  it("keeps each bucket's MAC its own under one secret, past the buckets whose start it keeps", () => {
+    const someSecret = Buffer.from("a secret shared by many buckets");
+    const names = Array.from({ length: 300 }, (_, i) => `bucket-${i}`);
+    const texts = names.map((name) => encodeContext(clock, name, key, someSecret));
+    for (let i = 0; i < names.length; i++) {
+      const bucket = Buffer.from(names[i]!, "utf8");
+      const lengths = Buffer.alloc(8);
+      lengths.writeUInt32BE(bucket.length, 0);
+      lengths.writeUInt32BE(key.length, 4);
+      const raw = Buffer.from(texts[i]!, "base64url");
+      const expected = createHmac("sha256", someSecret)
+        .update(Buffer.concat([Buffer.from("dynamo/client-context\0"), lengths.subarray(0, 4), bucket, lengths.subarray(4), key, raw.subarray(0, raw.length - 16)]))
+        .digest()
+        .subarray(0, 16);
+      assert.deepEqual(raw.subarray(raw.length - 16), expected, names[i]);
+      assert.deepEqual(decodeContext(texts[i]!, names[i]!, key, someSecret), clock);
+      assert.throws(() => decodeContext(texts[i]!, names[(i + 1) % names.length]!, key, someSecret), /integrity check/);
+    }
+  });
+
   it("reads the empty string as the empty context", () => {
     assert.deepEqual(decodeContext("", "default", key, secret), {});
   });
