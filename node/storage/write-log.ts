@@ -1,8 +1,9 @@
 /**
  * The store's own write-ahead log, in front of LevelDB. A write used to be acknowledged only once LevelDB had taken it,
  * after a trip through libuv's thread pool (a pool thread woken, the event loop woken again to hear the answer). Here a
- * write is appended to this log with one `write` system call on the event loop and acknowledged; LevelDB takes it
- * later, in batches as large as the load makes them. Updates got a fifth faster for it (performance round 28).
+ * write is appended to this log on the event loop and acknowledged (the write queue appends the writes of one turn as
+ * one frame, with one `write` system call); LevelDB takes it later, in batches as large as the load makes them.
+ * Updates got a fifth faster for it (performance round 28).
  *
  * The promise is the one LevelDB gave with `sync: false`: a write is acknowledged once it is in the kernel's page
  * cache, so a process killed at any moment loses nothing acknowledged, and a crash of the whole machine may lose the
