@@ -85,12 +85,12 @@ export class LocalReplica {
     this.listeners.push({ listener, scope });
   }
 
-  async read(at: ReplicaKey): Promise<VersionedRecord | undefined> {
+  read(at: ReplicaKey): Promise<VersionedRecord | undefined> {
     return this.store.get(at.partition, at.bucket, at.key);
   }
 
   /** The record as stored, for a peer that asked for it: sent on without a decode and an encode. */
-  async readEncoded(at: ReplicaKey): Promise<Buffer | undefined> {
+  readEncoded(at: ReplicaKey): Promise<Buffer | undefined> {
     return this.store.getEncoded(at.partition, at.bucket, at.key);
   }
 
@@ -99,7 +99,7 @@ export class LocalReplica {
    * replication. `stampedAt` is the timestamp the node that took the client's request gave it, when that node forwarded
    * it here.
    */
-  async coordinate(
+  coordinate(
     at: ReplicaKey,
     mode: Reconciliation,
     context: VersionVector,
@@ -215,7 +215,7 @@ export class LocalReplica {
    * bytes it came in, with neither side decoded and nothing encoded, which is what nearly every replicated write is.
    * Otherwise it is merged as `merge` merges it.
    */
-  async mergeReceived(at: ReplicaKey, mode: Reconciliation, incoming: ReceivedRecord): Promise<{ changed: boolean }> {
+  mergeReceived(at: ReplicaKey, mode: Reconciliation, incoming: ReceivedRecord): Promise<{ changed: boolean }> {
     const storedAt = recordKey(at.partition, at.bucket, at.key);
     return this.store.withKeyLock(storedAt, async () => {
       const stored = await this.store.getEncodedAt(storedAt);

@@ -215,7 +215,7 @@ export class Store {
   }
 
   /** `get` of a key whose data key and id the caller made once for all its steps (see `recordKey`). */
-  async getAt(at: RecordKey): Promise<VersionedRecord | undefined> {
+  getAt(at: RecordKey): Promise<VersionedRecord | undefined> {
     return this.readThrough(at, DECODED);
   }
 
@@ -228,9 +228,13 @@ export class Store {
   }
 
   /** `getEncoded` of a key made once (see `recordKey`). */
-  async getEncodedAt(at: RecordKey): Promise<Buffer | undefined> {
+  getEncodedAt(at: RecordKey): Promise<Buffer | undefined> {
     return this.readThrough(at, ENCODED);
   }
+
+  // The methods that only hand a call on to an async one return its promise rather than being async themselves: an
+  // async function returning a promise makes one more promise and waits two more microtask turns for it, on every
+  // read and write.
 
   /**
    * One record from the cache, or from LevelDB through `form.fromDisk` (which throws on bytes that are not a record,
@@ -337,8 +341,8 @@ export class Store {
    * a received message; nothing keeps them past the write: the cache copies them in, and the write log's frame takes
    * their place in the writes waiting for LevelDB (see `WriteLog.append`).
    */
-  async putStored(at: RecordKey, encoded: Buffer): Promise<void> {
-    await this.putEncodedAt(at, encoded);
+  putStored(at: RecordKey, encoded: Buffer): Promise<void> {
+    return this.putEncodedAt(at, encoded);
   }
 
   /** Stores a record as `encodeRecord` gave it; the store keeps `encoded`, which nobody may change afterwards. */
@@ -540,7 +544,7 @@ export class Store {
   }
 
   /** `withRecordLock` of a key made once (see `recordKey`). */
-  async withKeyLock<T>(at: RecordKey, fn: () => Promise<T>): Promise<T> {
+  withKeyLock<T>(at: RecordKey, fn: () => Promise<T>): Promise<T> {
     return this.withRecordLocks([at.id], fn);
   }
 
