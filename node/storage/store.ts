@@ -214,7 +214,12 @@ export class Store {
     return this.readThrough(recordKey(partition, bucket, key), DECODED);
   }
 
-  /** `get` of a key whose data key and id the caller made once for all its steps (see `recordKey`). */
+  /**
+   * `get` of a key whose data key and id the caller made once for all its steps (see `recordKey`). This and the other
+   * methods that only hand a call on to an async one return its promise rather than being async themselves: an async
+   * function returning a promise makes one more promise and waits two more microtask turns for it, on every read and
+   * write.
+   */
   getAt(at: RecordKey): Promise<VersionedRecord | undefined> {
     return this.readThrough(at, DECODED);
   }
@@ -231,10 +236,6 @@ export class Store {
   getEncodedAt(at: RecordKey): Promise<Buffer | undefined> {
     return this.readThrough(at, ENCODED);
   }
-
-  // The methods that only hand a call on to an async one return its promise rather than being async themselves: an
-  // async function returning a promise makes one more promise and waits two more microtask turns for it, on every
-  // read and write.
 
   /**
    * One record from the cache, or from LevelDB through `form.fromDisk` (which throws on bytes that are not a record,

@@ -6,8 +6,8 @@
  * With a write log (see WriteLog) the writes of one turn are appended to the log together, in one frame and one system
  * call, at the end of the turn (before the turn's peer frames leave, see lib/turn-end.ts), and acknowledged then; each
  * is kept here, readable through `unapplied`, until LevelDB holds it. A new batch then waits while one is in flight,
- * so the busier the node, the more writes each trip to LevelDB carries. Without one (a store that fsyncs every batch), each caller's promise
- * settles once the batch holding its write is in LevelDB's log. Either way nothing is acknowledged before it is in a
+ * so the busier the node, the more writes each trip to LevelDB carries. Without one (a store that fsyncs every
+ * batch), each caller's promise settles once the batch holding its write is in LevelDB's log. Either way nothing is acknowledged before it is in a
  * log, and a process killed with SIGKILL loses nothing acknowledged.
  *
  * Batches are not always written one after the other: a full batch goes to LevelDB at once, while earlier ones may
@@ -86,11 +86,11 @@ class Batch {
 class LoggedTurn {
   readonly groups: RawWrite[][] = [];
   readonly done: Promise<void>;
-  resolve!: (value: Promise<unknown> | undefined) => void;
+  resolve!: (value: void | PromiseLike<void>) => void;
   reject!: (err: unknown) => void;
   constructor() {
     this.done = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve as (value: Promise<unknown> | undefined) => void;
+      this.resolve = resolve;
       this.reject = reject;
     });
   }
@@ -173,12 +173,13 @@ export class WriteQueue {
       this.unappliedWrites.set(w.id, w);
       this.unappliedBytes += writeBytes(w);
     }
+    // What a turn over the budget waits for: every batch its writes went into (nearly always one, which all the
+    // groups share).
     let applied: Promise<void> | undefined;
     for (const group of groups) {
       const done = this.enqueue(group);
-      // Groups queued in order land in batches written in order or overlapping; waiting for the last batch of each
-      // distinct one is what the caller over the budget needs.
-      if (done !== applied) applied = applied === undefined ? done : Promise.all([applied, done]).then(() => undefined);
+      if (applied === undefined) applied = done;
+      else if (done !== applied) applied = Promise.all([applied, done]).then(() => undefined);
     }
     if (log.full) {
       // Everything in the files closed now is queued already: once what is queued is in LevelDB, they can go.
