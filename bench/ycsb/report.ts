@@ -18,6 +18,11 @@ export interface ComparisonRow {
    * the round with the median ratio.
    */
   roundRatios?: number[];
+  /**
+   * With several rounds and no floor (`--skip-floor`), each round's store throughput in order; the row is then the
+   * round with the median throughput.
+   */
+  roundOpsPerSec?: number[];
 }
 
 export function compare(phase: string, store: RunResult, floor: RunResult | undefined): ComparisonRow[] {
@@ -31,7 +36,9 @@ export function compare(phase: string, store: RunResult, floor: RunResult | unde
 /**
  * The rows of a workload measured in several rounds, one per operation: each the round whose throughput ratio is the
  * median (the lower middle one for an even count), so store, floor and ratio in a row come from one round, with every
- * round's ratio beside them. One round gives `compare`'s rows.
+ * round's ratio beside them. Without a floor there is no ratio, and the round with the median store throughput stands
+ * for the workload, so that a phase set against healthy compares the middle rounds of both, not their first ones. One
+ * round gives `compare`'s rows.
  */
 export function compareRounds(phase: string, rounds: readonly { store: RunResult; floor: RunResult | undefined }[]): ComparisonRow[] {
   const perRound = rounds.map((r) => compare(phase, r.store, r.floor));
@@ -39,9 +46,10 @@ export function compareRounds(phase: string, rounds: readonly { store: RunResult
   return perRound[0]!.map((_, i) => {
     const rows = perRound.map((rowsOfRound) => rowsOfRound[i]!);
     const ratios = rows.map((r) => r.ratio);
-    if (ratios.some((r) => r === undefined)) return rows[0]!;
-    const byRatio = [...rows].sort((a, b) => a.ratio! - b.ratio!);
-    return { ...byRatio[Math.floor((byRatio.length - 1) / 2)]!, roundRatios: ratios as number[] };
+    const byRatio = ratios.every((r) => r !== undefined);
+    const rank = (row: ComparisonRow): number => (byRatio ? row.ratio! : row.store.opsPerSec);
+    const middle = [...rows].sort((a, b) => rank(a) - rank(b))[Math.floor((rows.length - 1) / 2)]!;
+    return byRatio ? { ...middle, roundRatios: ratios as number[] } : { ...middle, roundOpsPerSec: rows.map((r) => r.store.opsPerSec) };
   });
 }
 
@@ -86,14 +94,18 @@ function table(rows: string[][]): string {
 
 /**
  * The final table, one block per phase. Latencies in milliseconds; errors are the store's. With several rounds, a row
- * is the round with the median ratio and the last column lists every round's.
+ * is the round with the median ratio and the last column lists every round's; without a floor, the round with the
+ * median throughput and every round's throughput.
  */
 export function comparisonTable(rows: ComparisonRow[]): string {
   const blocks: string[] = [];
-  const withRounds = rows.some((r) => r.roundRatios !== undefined);
+  const withRatios = rows.some((r) => r.roundRatios !== undefined);
+  const withRounds = withRatios || rows.some((r) => r.roundOpsPerSec !== undefined);
+  const perRound = (r: ComparisonRow): string =>
+    r.roundRatios?.map((ratio) => ratio.toFixed(2)).join(" ") ?? r.roundOpsPerSec?.map((ops) => ops.toFixed(0)).join(" ") ?? "-";
   for (const phase of [...new Set(rows.map((r) => r.phase))]) {
-    const header = ["workload", "op", "store ops/s", "floor ops/s", withRounds ? "median ratio" : "ratio", "p99 store", "p99 floor", "store errors"];
-    if (withRounds) header.push("ratio per round");
+    const header = ["workload", "op", "store ops/s", "floor ops/s", withRatios ? "median ratio" : "ratio", "p99 store", "p99 floor", "store errors"];
+    if (withRounds) header.push(withRatios ? "ratio per round" : "store ops/s per round");
     const body = rows
       .filter((r) => r.phase === phase)
       .map((r) => [
@@ -105,7 +117,7 @@ export function comparisonTable(rows: ComparisonRow[]): string {
         `${formatMs(r.store.latency.p99Us)} ms`,
         r.floor === undefined ? "-" : `${formatMs(r.floor.latency.p99Us)} ms`,
         String(errorCount(r.store)),
-        ...(withRounds ? [r.roundRatios?.map((ratio) => ratio.toFixed(2)).join(" ") ?? "-"] : []),
+        ...(withRounds ? [perRound(r)] : []),
       ]);
     blocks.push(`phase ${phase}\n${table([header, ...body])}`);
   }

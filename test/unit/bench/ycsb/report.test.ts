@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compareRounds, comparisonTable, cpuLine, cpuOfRounds, cpuTable } from "../../../../bench/ycsb/report.js";
+import { compareRounds, comparisonTable, cpuLine, cpuOfRounds, cpuTable, phaseComparison } from "../../../../bench/ycsb/report.js";
 import type { RunResult } from "../../../../bench/ycsb/runner.js";
 
 function run(serverCpuMsPerOperation?: number): RunResult {
@@ -58,5 +58,25 @@ describe("YCSB report: several rounds", function () {
 
   it("gives each side's median CPU per operation", function () {
     assert.deepEqual(cpuOfRounds("healthy", "C", rounds), { phase: "healthy", workload: "C", store: 0.14, floor: 0.07 });
+  });
+
+  it("without a floor, reports the round with the median throughput, so phases compare middle rounds", function () {
+    const healthy = compareRounds("healthy", [
+      { store: reads(500, 0.15), floor: undefined },
+      { store: reads(900, 0.13), floor: undefined },
+      { store: reads(800, 0.14), floor: undefined },
+    ]);
+    const down = compareRounds("one-node-down", [
+      { store: reads(600, 0.15), floor: undefined },
+      { store: reads(880, 0.13), floor: undefined },
+      { store: reads(840, 0.14), floor: undefined },
+    ]);
+    assert.equal(healthy[0]!.store.opsPerSec, 800);
+    assert.deepEqual(healthy[0]!.roundOpsPerSec, [500, 900, 800]);
+    assert.equal(healthy[0]!.roundRatios, undefined);
+    const lines = comparisonTable(healthy).split("\n");
+    assert.match(lines[1]!, /\sratio\s.*store ops\/s per round$/);
+    assert.match(lines[2]!, /^C\s+read\s+800\s+-\s+-\s.*500 900 800$/);
+    assert.match(phaseComparison([...healthy, ...down]), /one-node-down\s+C read\s+840\s+1\.05\s/);
   });
 });
