@@ -15,7 +15,7 @@ import type { PeerRequestOut, PeerResponse, ReceivedRecord } from "../protocol/i
 import { partitionOf } from "../ring/index.js";
 import { decodeRecord, merge, reconcile, sameVersion } from "../versioning/index.js";
 import type { Hlc, VersionVector, VersionedRecord } from "../versioning/types.js";
-import { QuorumTracker, type QuorumOutcome } from "./quorum.js";
+import { QuorumTracker } from "./quorum.js";
 import type { LocalReplica, ReplicaKey } from "./replica.js";
 import { planReplicas, readOrder, type ReplicaPlan, type ReplicaTarget } from "./targets.js";
 
@@ -134,13 +134,9 @@ export class Coordinator {
     const chance = this.deps.tuning.readRepairChance;
     fanout.ask(chance > 0 && Math.random() < chance ? order.length : request.r);
     const speculate = setTimeout(() => fanout.ask(order.length), Math.max(this.deps.tuning.readSpeculateMs, this.fetchLatency.p99));
-    // try and finally rather than the promise's `finally`, which makes three promises more for every read.
-    let outcome: QuorumOutcome;
-    try {
-      outcome = await this.withDeadline(tracker.done, "read");
-    } finally {
-      clearTimeout(speculate);
-    }
+    tracker.expireAfter(this.deps.tuning.requestTimeoutMs, this.noQuorumWithin());
+    const outcome = await tracker.done;
+    clearTimeout(speculate);
     if (!outcome.ok) throw new DynamoError("unavailable", `read quorum not reached: ${outcome.reason}`);
     const merged = mergeReplies(tracker.replies, request.bucket);
     this.scheduleReadRepair(at, request.bucket, fanout, merged);
@@ -237,8 +233,9 @@ export class Coordinator {
       }
     }
     const recordBytes = request.value?.length ?? 0;
-    void tracker.allAnswered.then(() => this.hintFailedTargets(at, plan.targets, tracker, recordBytes));
-    const outcome = await this.withDeadline(tracker.done, "write");
+    tracker.onAllAnswered(() => this.hintFailedTargets(at, plan.targets, tracker, recordBytes));
+    tracker.expireAfter(this.deps.tuning.requestTimeoutMs, this.noQuorumWithin());
+    const outcome = await tracker.done;
     if (!outcome.ok) {
       throw new DynamoError("unavailable", `write quorum not reached (the write may be stored on some replicas): ${outcome.reason}`);
     }
@@ -317,7 +314,7 @@ export class Coordinator {
     }
     // Late replies are waited for (each is bounded by the peer timeout) so a slow stale replica is repaired too.
     this.repairsInFlight += 1;
-    void fanout.settled.then(() => {
+    fanout.onSettled(() => {
       this.repairsInFlight -= 1;
       this.repair(at, bucket, fanout.tracker.replies);
     });
@@ -346,23 +343,8 @@ export class Coordinator {
     });
   }
 
-  private withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new DynamoError("unavailable", `${what} quorum not reached within ${this.deps.tuning.requestTimeoutMs} ms`)),
-        this.deps.tuning.requestTimeoutMs,
-      );
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
+  private noQuorumWithin(): string {
+    return `not enough replicas answered within ${this.deps.tuning.requestTimeoutMs} ms`;
   }
 
   private requireBucket(name: string): BucketConfig {
@@ -408,21 +390,28 @@ function holdsAnswer(version: StoredVersion, answer: KeyAnswer): boolean {
 
 /**
  * The replicas one read has asked, in readOrder: `ask(k)` asks up to k more, each failure asks the next (while the
- * quorum is still open), and `settled` resolves once every replica asked has answered and no more will be.
+ * quorum is still open), and `onSettled` calls back once every replica asked has answered and no more will be.
  */
 class ReadFanout {
   private next = 0;
   private sent = 0;
   private answered = 0;
-  private resolveSettled!: () => void;
-  readonly settled = new Promise<void>((resolve) => (this.resolveSettled = resolve));
+  private whenSettled: (() => void) | undefined;
 
   constructor(
     private readonly order: readonly ReplicaTarget[],
     readonly tracker: QuorumTracker<StoredVersion | undefined>,
     private readonly vote: (target: ReplicaTarget) => Promise<StoredVersion | undefined>,
-  ) {
-    void tracker.done.then(() => this.check());
+  ) {}
+
+  /**
+   * Calls `callback` once every replica asked has answered and no other will be (at once if so). Every answer checks
+   * after it reaches the tracker, so no check is missed: the tracker settles either in an answer's callback or at its
+   * deadline, and a read that reached its deadline fails without asking for this.
+   */
+  onSettled(callback: () => void): void {
+    if (this.allAnswered) callback();
+    else this.whenSettled = callback;
   }
 
   /** True when every replica asked has answered and no other will be asked. */
@@ -452,7 +441,10 @@ class ReadFanout {
   }
 
   private check(): void {
-    if (this.allAnswered) this.resolveSettled();
+    if (this.whenSettled === undefined || !this.allAnswered) return;
+    const callback = this.whenSettled;
+    this.whenSettled = undefined;
+    callback();
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Quorum bookkeeping for one request: counts successes and failures of the replicas asked, and says as soon as the
  * outcome is known, either because enough replicas answered or because too many failed for a quorum to be possible.
- * Pure; the coordinator feeds it replies and waits on `done`.
+ * The coordinator feeds it replies and waits on `done`; its only timer is the deadline the coordinator gives it.
  */
 
 export interface QuorumRequirement {
@@ -20,12 +20,11 @@ export class QuorumTracker<T> {
   private primaryFailures = 0;
   private settled = false;
   private resolve!: (outcome: QuorumOutcome) => void;
-  private resolveAll!: () => void;
+  private deadline: NodeJS.Timeout | undefined;
+  private whenAllAnswered: (() => void) | undefined;
   readonly replies: { id: string; value: T }[] = [];
   readonly errors: { id: string; error: Error }[] = [];
   readonly done: Promise<QuorumOutcome>;
-  /** Resolves once every replica asked has answered or failed, for work that wants the late replies too. */
-  readonly allAnswered: Promise<void>;
 
   constructor(
     private readonly requirement: QuorumRequirement,
@@ -33,8 +32,26 @@ export class QuorumTracker<T> {
     private readonly primariesAsked: number,
   ) {
     this.done = new Promise((resolve) => (this.resolve = resolve));
-    this.allAnswered = new Promise((resolve) => (this.resolveAll = resolve));
     this.check();
+  }
+
+  /**
+   * Settles `done` as failed with `reason` unless the outcome is known within `ms`. The tracker keeps the timer and
+   * clears it when it settles, so that a request waits on one promise: a wrapper racing `done` against a timer costs
+   * every request two promises more.
+   */
+  expireAfter(ms: number, reason: string): void {
+    if (this.settled) return;
+    this.deadline = setTimeout(() => this.finish({ ok: false, reason }), ms);
+  }
+
+  /**
+   * Calls `callback` once every replica asked has answered or failed (at once if they have), for work that wants the
+   * late replies too. A callback rather than a promise: most requests never ask, and a promise costs each of them.
+   */
+  onAllAnswered(callback: () => void): void {
+    if (this.outstanding === 0) callback();
+    else this.whenAllAnswered = callback;
   }
 
   success(id: string, primary: boolean, value: T): void {
@@ -61,7 +78,11 @@ export class QuorumTracker<T> {
   }
 
   private check(): void {
-    if (this.outstanding === 0) this.resolveAll();
+    if (this.outstanding === 0 && this.whenAllAnswered !== undefined) {
+      const callback = this.whenAllAnswered;
+      this.whenAllAnswered = undefined;
+      callback();
+    }
     if (this.settled) return;
     const { total, primaries } = this.requirement;
     if (this.successes >= total && this.primarySuccesses >= primaries) {
@@ -81,6 +102,7 @@ export class QuorumTracker<T> {
 
   private finish(outcome: QuorumOutcome): void {
     this.settled = true;
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
     this.resolve(outcome);
   }
 }

@@ -35,11 +35,40 @@ describe("quorum bookkeeping", function () {
     assert.ok(outcome !== "pending" && !outcome.ok && /primaries needed/.test(outcome.reason));
   });
 
-  it("tells when every replica has answered", async function () {
+  it("tells when every replica has answered, once, and at once when they already have", function () {
     const q = new QuorumTracker<number>({ total: 1, primaries: 0 }, 2, 2);
+    let calls = 0;
+    q.onAllAnswered(() => (calls += 1));
     q.success("a", true, 1);
-    assert.equal(await outcomeWithin(q.allAnswered), "pending");
+    assert.equal(calls, 0, "one replica is still out");
     q.failure("b", true, new Error("late"));
-    assert.equal(await outcomeWithin(q.allAnswered), undefined);
+    assert.equal(calls, 1);
+    let late = 0;
+    q.onAllAnswered(() => (late += 1));
+    assert.equal(late, 1);
+  });
+
+  it("fails at its deadline with the reason given, and counts no reply after it", async function () {
+    const q = new QuorumTracker<number>({ total: 2, primaries: 0 }, 3, 3);
+    q.success("a", true, 1);
+    q.expireAfter(20, "not enough replicas answered within 20 ms");
+    assert.equal(await outcomeWithin(q.done), "pending");
+    assert.deepEqual(await q.done, { ok: false, reason: "not enough replicas answered within 20 ms" });
+    q.success("b", true, 2);
+    assert.deepEqual(await q.done, { ok: false, reason: "not enough replicas answered within 20 ms" }, "settled once");
+  });
+
+  it("clears its deadline once the outcome is known", function () {
+    // Counted without an await between, so that the test runner's own timers do not come and go in between.
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    const q = new QuorumTracker<number>({ total: 1, primaries: 0 }, 3, 3);
+    q.expireAfter(60_000, "never");
+    assert.equal(timers(), before + 1);
+    q.success("a", true, 1);
+    assert.equal(timers(), before, "no timer is left behind to keep the process up for a minute");
+    const settled = new QuorumTracker<number>({ total: 2, primaries: 0 }, 1, 1);
+    settled.expireAfter(60_000, "never");
+    assert.equal(timers(), before, "a tracker settled from the start sets none");
   });
 });
