@@ -78,12 +78,16 @@ export class QuorumTracker<T> {
   }
 
   private check(): void {
+    if (!this.settled) this.decide();
+    // After the outcome, so that a callback that throws cannot keep the request waiting for its deadline.
     if (this.outstanding === 0 && this.whenAllAnswered !== undefined) {
       const callback = this.whenAllAnswered;
       this.whenAllAnswered = undefined;
       callback();
     }
-    if (this.settled) return;
+  }
+
+  private decide(): void {
     const { total, primaries } = this.requirement;
     if (this.successes >= total && this.primarySuccesses >= primaries) {
       this.finish({ ok: true });

@@ -48,6 +48,16 @@ describe("quorum bookkeeping", function () {
     assert.equal(late, 1);
   });
 
+  it("settles before it calls back, so a callback that throws does not hold the request", async function () {
+    const q = new QuorumTracker<number>({ total: 2, primaries: 0 }, 2, 2);
+    q.onAllAnswered(() => {
+      throw new Error("hint store broken");
+    });
+    q.success("a", true, 1);
+    assert.throws(() => q.success("b", true, 2), /hint store broken/);
+    assert.deepEqual(await outcomeWithin(q.done), { ok: true });
+  });
+
   it("fails at its deadline with the reason given, and counts no reply after it", async function () {
     const q = new QuorumTracker<number>({ total: 2, primaries: 0 }, 3, 3);
     q.success("a", true, 1);
