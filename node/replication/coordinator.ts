@@ -134,7 +134,7 @@ export class Coordinator {
     const chance = this.deps.tuning.readRepairChance;
     fanout.ask(chance > 0 && Math.random() < chance ? order.length : request.r);
     const speculate = setTimeout(() => fanout.ask(order.length), Math.max(this.deps.tuning.readSpeculateMs, this.fetchLatency.p99));
-    tracker.expireAfter(this.deps.tuning.requestTimeoutMs, this.noQuorumWithin());
+    tracker.expireAfter(this.deps.tuning.requestTimeoutMs);
     const outcome = await tracker.done;
     clearTimeout(speculate);
     if (!outcome.ok) throw new DynamoError("unavailable", `read quorum not reached: ${outcome.reason}`);
@@ -234,7 +234,7 @@ export class Coordinator {
     }
     const recordBytes = request.value?.length ?? 0;
     tracker.onAllAnswered(() => this.hintFailedTargets(at, plan.targets, tracker, recordBytes));
-    tracker.expireAfter(this.deps.tuning.requestTimeoutMs, this.noQuorumWithin());
+    tracker.expireAfter(this.deps.tuning.requestTimeoutMs);
     const outcome = await tracker.done;
     if (!outcome.ok) {
       throw new DynamoError("unavailable", `write quorum not reached (the write may be stored on some replicas): ${outcome.reason}`);
@@ -341,10 +341,6 @@ export class Coordinator {
       this.deps.metrics.peerErrors.labels({ op }).inc();
       throw err;
     });
-  }
-
-  private noQuorumWithin(): string {
-    return `not enough replicas answered within ${this.deps.tuning.requestTimeoutMs} ms`;
   }
 
   private requireBucket(name: string): BucketConfig {

@@ -36,13 +36,13 @@ export class QuorumTracker<T> {
   }
 
   /**
-   * Settles `done` as failed with `reason` unless the outcome is known within `ms`. The tracker keeps the timer and
-   * clears it when it settles, so that a request waits on one promise: a wrapper racing `done` against a timer costs
-   * every request two promises more.
+   * Settles `done` as failed unless the outcome is known within `ms`. The tracker keeps the timer and clears it when
+   * it settles, so that a request waits on one promise: a wrapper racing `done` against a timer costs every request
+   * two promises more. The reason is written only when the deadline passes, not for every request.
    */
-  expireAfter(ms: number, reason: string): void {
+  expireAfter(ms: number): void {
     if (this.settled) return;
-    this.deadline = setTimeout(() => this.finish({ ok: false, reason }), ms);
+    this.deadline = setTimeout(() => this.finish({ ok: false, reason: this.lateReason(ms) }), ms);
   }
 
   /**
@@ -96,6 +96,12 @@ export class QuorumTracker<T> {
     } else if (this.primariesAsked - this.primaryFailures < primaries) {
       this.finish({ ok: false, reason: `${this.primaryFailures} primary replicas failed; ${primaries} primaries needed (${this.firstError()})` });
     }
+  }
+
+  private lateReason(ms: number): string {
+    const { total, primaries } = this.requirement;
+    const fromPrimaries = primaries > 0 ? ` (${this.primarySuccesses} of the ${primaries} from primaries)` : "";
+    return `${this.successes} of the ${total} replies needed${fromPrimaries} came within ${ms} ms`;
   }
 
   /** The first failure, so an operator reading the error learns why a replica failed, not only that it did. */

@@ -7,8 +7,8 @@
  * call, at the end of the turn (before the turn's peer frames leave, see lib/turn-end.ts), and acknowledged then; each
  * is kept here, readable through `unapplied`, until LevelDB holds it. A new batch then waits while one is in flight,
  * so the busier the node, the more writes each trip to LevelDB carries. Without one (a store that fsyncs every
- * batch), each caller's promise settles once the batch holding its write is in LevelDB's log. Either way nothing is acknowledged before it is in a
- * log, and a process killed with SIGKILL loses nothing acknowledged.
+ * batch), each caller's promise settles once the batch holding its write is in LevelDB's log. Either way nothing is
+ * acknowledged before it is in a log, and a process killed with SIGKILL loses nothing acknowledged.
  *
  * Batches are not always written one after the other: a full batch goes to LevelDB at once, while earlier ones may
  * still be in flight (LevelDB merges concurrent writers into one log write itself). Only a batch that writes a key an
